@@ -1,0 +1,1 @@
+"""Policy coverage pipeline: ingest, segment, tokenize, classify, aggregate, report."""

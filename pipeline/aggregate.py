@@ -1,0 +1,163 @@
+"""Stage 5: labels in, coverage tables and the gap audit out.
+
+Counts are over content passages and ingested documents. A measure group counts a passage when any of
+its leaves does. Every "addressed" cell can be traced to its strongest evidence passage.
+"""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from .segment import CONTENT_KINDS
+from .taxonomy import Taxonomy
+
+
+def node_order(taxonomy: Taxonomy) -> list[str]:
+    """Leaves and groups in taxonomy order, each group right before its leaves."""
+    return [n.id for n in taxonomy.nodes]
+
+
+def mark_terms(text: str, evidence: list[dict], left: str = "【", right: str = "】") -> str:
+    """The passage with evidence spans wrapped in markers (overlapping spans merged)."""
+    spans = sorted((e["start"], e["end"]) for e in evidence if 0 <= e.get("start", -1) < e.get("end", -1) <= len(text))
+    merged: list[list[int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    out, pos = [], 0
+    for s, e in merged:
+        out += [text[pos:s], left, text[s:e], right]
+        pos = e
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def best_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFrame:
+    """Per label row, the fields that describe its passage as evidence, ranked strongest first."""
+    lab = labels.merge(passages[["passage_id", "label", "heading_path", "text", "start"]], on="passage_id", how="left")
+    lab = lab.merge(documents[["doc_id", "title", "date"]], on="doc_id", how="left")
+    lab["n_terms"] = lab["evidence"].map(lambda s: len(json.loads(s)))
+    # strongest: highest score, then most matched terms, then earliest in the document
+    return lab.sort_values(["score", "n_terms", "doc_id", "start"], ascending=[False, False, True, True], kind="stable")
+
+
+def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame, taxonomy: Taxonomy
+              ) -> dict[str, pd.DataFrame]:
+    nodes = node_order(taxonomy)
+    by_id = taxonomy.by_id
+    content = passages[passages["kind"].isin(CONTENT_KINDS)]
+    regions = (documents.groupby("region", sort=True)
+               .agg(region_name=("region_name", "first"), documents=("doc_id", "nunique")).reset_index())
+    regions = regions.merge(content.groupby("region").size().rename("passages").reset_index(), on="region",
+                            how="left").fillna({"passages": 0}).astype({"passages": "int64"})
+
+    long = (labels.groupby(["region", "node"])
+            .agg(passages=("passage_id", "nunique"), documents=("doc_id", "nunique")).reset_index())
+    grid = pd.MultiIndex.from_product([regions["region"], nodes], names=["region", "node"]).to_frame(index=False)
+    long = grid.merge(long, on=["region", "node"], how="left").fillna({"passages": 0, "documents": 0})
+    long = long.astype({"passages": "int64", "documents": "int64"}).merge(
+        regions[["region", "documents"]].rename(columns={"documents": "region_documents"}), on="region")
+    long["share"] = (long["documents"] / long["region_documents"]).round(4)
+    long["facet"] = long["node"].map(lambda n: by_id[n].facet)
+    long["node_name"] = long["node"].map(lambda n: by_id[n].name["en"])
+    order = {n: i for i, n in enumerate(nodes)}
+    long = long.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s, kind="stable")
+
+    wide = long.pivot(index="region", columns="node", values="documents").reindex(columns=nodes).reset_index()
+    wide = regions.merge(wide, on="region")
+    wide.columns.name = None
+
+    ev = best_evidence(labels, passages, documents)
+    top = ev.drop_duplicates(["region", "node"])
+    gaps = long.merge(top[["region", "node", "passage_id", "doc_id", "title", "label", "text", "evidence", "score"]],
+                      on=["region", "node"], how="left")
+    gaps = gaps[gaps["facet"].isin(["measure", "model"])].copy()
+    gaps["addressed"] = gaps["passages"] > 0
+    gaps["evidence_passage"] = [mark_terms(t, json.loads(e)) if isinstance(t, str) else ""
+                                for t, e in zip(gaps["text"], gaps["evidence"])]
+    gaps["recommendation"] = gaps["node"].map(lambda n: by_id[n].recommendation or by_id[n].definition)
+    gaps["is_group"] = gaps["node"].map(lambda n: by_id[n].group)
+    leaves = gaps[(gaps["facet"] == "measure") & ~gaps["is_group"]]
+    cover = leaves.groupby("region")["addressed"].sum()
+    n_leaves = leaves["node"].nunique()
+    gaps["region_measures_addressed"] = gaps["region"].map(cover).astype("int64")
+    gaps["region_measure_coverage"] = (gaps["region_measures_addressed"] / max(n_leaves, 1)).round(4)
+    lacking = gaps[~gaps["addressed"]].groupby("node")["region"].nunique()
+    gaps["regions_lacking"] = gaps["node"].map(lacking).fillna(0).astype("int64")
+    gaps = gaps.rename(columns={"passage_id": "evidence_passage_id", "doc_id": "evidence_doc", "title": "evidence_title",
+                                "label": "evidence_article", "score": "evidence_score"})
+    gaps = gaps.sort_values(["region_measures_addressed", "region", "facet", "addressed", "regions_lacking", "node"],
+                            ascending=[False, True, False, True, False, True], kind="stable")
+    gap_cols = ["region", "node", "node_name", "facet", "is_group", "addressed", "passages", "documents", "share",
+                "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id", "evidence_score",
+                "evidence_passage", "recommendation", "region_measures_addressed", "region_measure_coverage",
+                "regions_lacking"]
+    gaps = gaps[gap_cols].fillna({"evidence_title": "", "evidence_article": "", "evidence_doc": "",
+                                  "evidence_passage_id": "", "evidence_score": 0.0})
+
+    ranking = (leaves.groupby("region")["addressed"].sum().rename("measures_addressed").reset_index()
+               .merge(gaps[(gaps["facet"] == "model")].groupby("region")["addressed"].sum().rename("models_addressed")
+                      .reset_index(), on="region", how="outer"))
+    ranking = regions.merge(ranking, on="region", how="left").fillna(0)
+    ranking["measure_coverage"] = (ranking["measures_addressed"] / max(n_leaves, 1)).round(4)
+    ranking = ranking.astype({"measures_addressed": "int64", "models_addressed": "int64"}).sort_values(
+        ["measures_addressed", "models_addressed", "region"], ascending=[False, False, True], kind="stable")
+
+    # document x node
+    doc_long = (labels.groupby(["doc_id", "node"]).agg(passages=("passage_id", "nunique")).reset_index())
+    doc_top = ev.drop_duplicates(["doc_id", "node"])[["doc_id", "node", "passage_id", "label", "text", "evidence"]]
+    doc_long = doc_long.merge(doc_top, on=["doc_id", "node"], how="left")
+    doc_long["evidence_passage"] = [mark_terms(t, json.loads(e)) for t, e in zip(doc_long["text"], doc_long["evidence"])]
+    doc_long = doc_long.drop(columns=["text", "evidence"]).rename(
+        columns={"passage_id": "evidence_passage_id", "label": "evidence_article"})
+    doc_long = doc_long.merge(documents[["doc_id", "region", "title", "date"]], on="doc_id", how="left")
+    doc_long = doc_long.sort_values(["doc_id", "node"], key=lambda s: s.map(order) if s.name == "node" else s,
+                                    kind="stable")[["doc_id", "region", "title", "date", "node", "passages",
+                                                    "evidence_article", "evidence_passage_id", "evidence_passage"]]
+    doc_wide = doc_long.pivot(index="doc_id", columns="node", values="passages").reindex(columns=nodes)
+    doc_wide = documents[["doc_id", "region", "title", "date"]].merge(
+        doc_wide.fillna(0).astype("int64").reset_index(), on="doc_id", how="left").fillna({n: 0 for n in nodes})
+    doc_wide = doc_wide.astype({n: "int64" for n in nodes})
+    doc_wide.columns.name = None
+
+    first_year, by_year = temporal(documents, labels, nodes)
+    return {
+        "coverage_region": wide, "coverage_region_long": long.drop(columns=["region_documents"]).reset_index(drop=True),
+        "coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True),
+        "gaps": gaps.reset_index(drop=True), "region_ranking": ranking.reset_index(drop=True),
+        "first_year": first_year, "coverage_by_year": by_year,
+    }
+
+
+def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """First year each region addressed each node, and coverage over documents in force each year.
+
+    A document is taken to be in force from the year of its date on (repeals are not in the manifest);
+    undated documents are left out of the temporal view.
+    """
+    docs = documents.assign(year=pd.to_numeric(documents["date"].str[:4], errors="coerce"))
+    docs = docs.dropna(subset=["year"]).astype({"year": "int64"})
+    cols_first = ["region", "node", "first_year", "first_doc"]
+    cols_year = ["region", "year", "node", "documents_in_force", "documents_addressing", "share"]
+    if docs.empty:
+        return pd.DataFrame(columns=cols_first), pd.DataFrame(columns=cols_year)
+    hit = labels[["doc_id", "node"]].drop_duplicates().merge(docs[["doc_id", "region", "year"]], on="doc_id")
+    first = (hit.sort_values(["year", "doc_id"]).drop_duplicates(["region", "node"])
+             .rename(columns={"year": "first_year", "doc_id": "first_doc"}))[cols_first]
+    order = {n: i for i, n in enumerate(nodes)}
+    first = first.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s)
+    rows = []
+    for region, rdocs in docs.groupby("region"):
+        rhit = hit[hit["region"] == region]
+        for year in range(int(rdocs["year"].min()), int(docs["year"].max()) + 1):
+            in_force = int((rdocs["year"] <= year).sum())
+            addressing = rhit[rhit["year"] <= year].groupby("node")["doc_id"].nunique()
+            for node, n in addressing.items():
+                rows.append((region, year, node, in_force, int(n), round(n / in_force, 4)))
+    by_year = pd.DataFrame(rows, columns=cols_year)
+    by_year = by_year.sort_values(["region", "year", "node"],
+                                  key=lambda s: s.map(order) if s.name == "node" else s, kind="stable")
+    return first.reset_index(drop=True), by_year.reset_index(drop=True)

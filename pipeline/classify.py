@@ -1,0 +1,288 @@
+"""Stage 4: tokenized passages in, labels with evidence out.
+
+`PassageClassifier` is the one interface the stage uses. It combines the taxonomy lexicon (always on, the
+source of evidence) with an optional supervised `PassageModel`. A node the model was trained on is decided
+by the model's calibrated score against its per-node threshold; a node it has not seen enough examples of
+is decided by the lexicon. Passages in which no lexicon entry occurs at all skip the model: it keeps
+unrelated articles (most of a real corpus) from being labelled on vocabulary alone, and it is most of the
+stage's speed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .engine import batched, flatten, iter_progress, map_batches
+from .lexicon import EXCLUDE, LexiconMatcher
+from .model import PassageModel
+from .schemas import LABELS, check
+from .taxonomy import Taxonomy, load_taxonomy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Label:
+    node: str
+    score: float
+    source: str
+    evidence: list[dict]
+
+
+class PassageClassifier:
+    """Lexicon + optional model behind one `predict` call."""
+
+    def __init__(self, taxonomy: Taxonomy, model: PassageModel | None = None):
+        self.taxonomy = taxonomy
+        self.matcher = LexiconMatcher(taxonomy)
+        self.model = model
+        self.leaf_ids = taxonomy.leaf_ids
+        if model is not None and list(model.nodes_) != self.leaf_ids:
+            missing = sorted(set(self.leaf_ids) - set(model.nodes_))
+            raise ValueError(f"model nodes differ from the taxonomy's leaves (missing: {missing[:5]})")
+
+    def predict(self, texts: list[str], langs: list[str], tokens: list[list[str]]) -> list[list[Label]]:
+        """Labels (leaves only) for each passage, each with its evidence."""
+        decisions, gated = [], []
+        for i, (t, l) in enumerate(zip(texts, langs)):
+            hits = self.matcher.match(t, l)
+            decisions.append(self.matcher.decide(t, l, hits))
+            if any(h.role != EXCLUDE for h in hits):
+                gated.append(i)
+        out: list[list[Label]] = [[] for _ in texts]
+        col = {n: j for j, n in enumerate(self.leaf_ids)}
+        proba = None
+        if self.model is not None and gated:
+            lex = np.zeros((len(gated), len(self.leaf_ids)), dtype=np.float32)
+            for r, i in enumerate(gated):
+                for node in decisions[i]:
+                    lex[r, col[node]] = 1.0
+            X = {"text": [texts[i] for i in gated], "tokens": [tokens[i] for i in gated], "lexicon": lex}
+            proba = self.model.predict_proba(X)
+            model_only = []
+        for r, i in enumerate(gated if proba is not None else []):
+            for j, node in enumerate(self.leaf_ids):
+                if not self.model.trained_[j]:
+                    continue
+                p = float(proba[r, j])
+                if p >= self.model.thresholds_[j]:
+                    ev = _evidence(decisions[i].get(node, []))
+                    src = "lexicon+model" if node in decisions[i] else "model"
+                    out[i].append(Label(node, round(p, 4), src, ev))
+                    if not ev:
+                        model_only.append((r, j, i, len(out[i]) - 1))
+        if proba is not None and model_only:
+            X = {"tokens": [tokens[i] for i in gated]}
+            tops = self.model.top_features(X, [(r, j) for r, j, _, _ in model_only])
+            for r, j, i, k in model_only:
+                out[i][k].evidence = [_feature_evidence(texts[i], f) for f in tops[(r, j)]]
+        for i, dec in enumerate(decisions):
+            for node, hits in dec.items():
+                j = col[node]
+                if self.model is not None and self.model.trained_[j]:
+                    continue
+                out[i].append(Label(node, 1.0, "lexicon", _evidence(hits)))
+        for labels in out:
+            labels.sort(key=lambda lab: col[lab.node])
+        return out
+
+    def rollup(self, labels: list[Label]) -> list[Label]:
+        """Group labels for measure groups whose leaves were labelled (score = best leaf)."""
+        groups = []
+        for g in self.taxonomy.groups:
+            kids = [lab for lab in labels if lab.node in set(self.taxonomy.children(g.id))]
+            if kids:
+                groups.append(Label(g.id, max(k.score for k in kids), "rollup",
+                                    [{"term": k.node, "start": -1, "end": -1, "rule": "leaf"} for k in kids]))
+        return groups
+
+
+def _evidence(hits) -> list[dict]:
+    seen, out = set(), []
+    for h in hits:
+        k = (h.term, h.start, h.end)
+        if k not in seen:
+            seen.add(k)
+            out.append({"term": h.term, "start": h.start, "end": h.end, "rule": h.role})
+    return out
+
+
+def _feature_evidence(text: str, feature: str) -> dict:
+    probe = feature.split(" ")[0]
+    start = text.lower().find(probe)
+    return {"term": feature, "start": start, "end": start + len(probe) if start >= 0 else -1, "rule": "model"}
+
+
+# ---------------------------------------------------------------------------------------- model files
+
+def examples_paths(taxonomy_dir: Path) -> list[Path]:
+    return sorted((Path(taxonomy_dir) / "examples").glob("*.jsonl"))
+
+
+def read_coded(paths: list[Path]) -> pd.DataFrame:
+    """Coded passages (gold format: id, text, lang optional, labels) from one or more JSON-lines files."""
+    from .ingest import detect_lang
+    from .io import ConfigError
+
+    rows = []
+    for p in paths:
+        p = Path(p)
+        if not p.is_file():
+            raise ConfigError(f"{p}: coded file not found")
+        for n, line in enumerate(p.read_text(encoding="utf-8-sig").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{p} line {n}: not JSON ({exc.msg})") from None
+            if not isinstance(r, dict) or "text" not in r:
+                raise ConfigError(f"{p} line {n}: needs at least 'text'")
+            rows.append({"id": str(r.get("id", f"{p.name}#{n}")), "text": r["text"],
+                         "lang": r.get("lang") or detect_lang(r["text"]), "labels": list(r.get("labels") or []),
+                         "source": p.name})
+    return pd.DataFrame(rows, columns=["id", "text", "lang", "labels", "source"])
+
+
+def doc_groups(ids: list[str]) -> list[str]:
+    """The document part of gold ids '<doc>#<n>' (so cross-validation never splits a document)."""
+    return [i.rsplit("#", 1)[0] for i in ids]
+
+
+def fit_model(taxonomy: Taxonomy, coded: pd.DataFrame, *, tokens: list[list[str]] | None = None,
+              groups: list[str] | None = None, **params) -> PassageModel:
+    from .tokenize import tokenize_texts
+
+    leaf = taxonomy.leaf_ids
+    unknown = sorted({l for ls in coded["labels"] for l in ls} - set(taxonomy.by_id))
+    if unknown:
+        from .io import ConfigError
+        raise ConfigError(f"coded data uses node IDs not in the taxonomy: {', '.join(unknown[:8])}")
+    if tokens is None:
+        tokens = tokenize_frame(coded, taxonomy)
+    matcher = LexiconMatcher(taxonomy)
+    X = {"text": coded["text"].tolist(), "tokens": tokens,
+         "lexicon": matcher.features(coded["text"].tolist(), coded["lang"].tolist())}
+    Y = np.array([[1 if n in ls else 0 for n in leaf] for ls in coded["labels"]], dtype=np.int8)
+    return PassageModel(nodes=tuple(leaf), **params).fit(X, Y, groups=groups)
+
+
+def tokenize_frame(df: pd.DataFrame, taxonomy: Taxonomy) -> list[list[str]]:
+    from .tokenize import tokenize_texts
+
+    zh_terms = tuple(sorted(taxonomy.all_terms("zh")))
+    out: list[list[str] | None] = [None] * len(df)
+    for lang in ("zh", "en"):
+        idx = [i for i, l in enumerate(df["lang"]) if (l == lang) or (lang == "en" and l not in ("zh", "en"))]
+        toks = tokenize_texts([df["text"].iloc[i] for i in idx], lang, zh_terms if lang == "zh" else ())
+        for i, t in zip(idx, toks):
+            out[i] = t
+    return out
+
+
+def default_model_dir(taxonomy_dir: Path) -> Path:
+    """Where the default model (own examples + lexicons) is cached, keyed by what it is trained from."""
+    tax = load_taxonomy(taxonomy_dir)
+    h = hashlib.sha256(tax.sha256.encode())
+    for p in examples_paths(taxonomy_dir):
+        h.update(p.read_bytes())
+    return Path("models") / f"default-{h.hexdigest()[:12]}"
+
+
+def load_or_train_default(taxonomy_dir: Path, taxonomy: Taxonomy) -> PassageModel | None:
+    paths = examples_paths(taxonomy_dir)
+    if not paths:
+        log.warning("no training examples under %s/examples; classifying with the lexicon alone", taxonomy_dir)
+        return None
+    d = default_model_dir(taxonomy_dir)
+    if (d / "model.json").exists():
+        return PassageModel.load(d)
+    log.info("training the default model from %s", ", ".join(p.name for p in paths))
+    model = fit_model(taxonomy, read_coded(paths))
+    model.save(d)
+    return model
+
+
+def resolve_model(model_path: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> tuple[PassageModel | None, str]:
+    """The model to classify with and a description of it for run.json."""
+    from .io import ConfigError
+
+    if model_path == "lexicon":
+        return None, "lexicon"
+    if model_path:
+        try:
+            return PassageModel.load(model_path), str(model_path)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    m = load_or_train_default(taxonomy_dir, taxonomy)
+    return m, (str(default_model_dir(taxonomy_dir)) if m is not None else "lexicon")
+
+
+# ---------------------------------------------------------------------------------------- the stage
+
+_WORKER: dict = {}
+
+
+def _classify_batch(batch) -> list[list[tuple]]:
+    taxonomy_path, model_path, texts, langs, tokens = batch
+    key = (taxonomy_path, model_path)
+    if key not in _WORKER:
+        tax = load_taxonomy(taxonomy_path)
+        model = PassageModel.load(model_path) if model_path not in (None, "lexicon") else None
+        _WORKER.clear()
+        _WORKER[key] = PassageClassifier(tax, model)
+    clf = _WORKER[key]
+    res = []
+    for labels in clf.predict(texts, langs, tokens):
+        labels = labels + clf.rollup(labels)
+        res.append([(l.node, l.score, l.source, json.dumps(l.evidence, ensure_ascii=False)) for l in labels])
+    return res
+
+
+def classify(passages: pd.DataFrame, tokens: pd.DataFrame, taxonomy: Taxonomy, model_path: str, *,
+             jobs: int = 2, engine: str = "local", batch_size: int = 2000, progress: bool = False) -> pd.DataFrame:
+    """Labels (leaves and rolled-up measure groups) for every tokenized passage."""
+    merged = tokens.merge(passages[["passage_id", "text", "lang", "region"]], on="passage_id", how="left",
+                          validate="one_to_one")
+    batches = []
+    for part in batched(range(len(merged)), batch_size):
+        sl = merged.iloc[list(part)]
+        batches.append((taxonomy.path, model_path, sl["text"].tolist(), sl["lang"].tolist(),
+                        [list(t) for t in sl["tokens"]]))
+    bar = iter_progress(len(merged), "classify", progress)
+    results = flatten(map_batches(_classify_batch, batches, engine=engine, jobs=jobs, progress=bar.update))
+    bar.close()
+    rows = []
+    for (pid, did, reg, h), labels in zip(merged[["passage_id", "doc_id", "region", "content_hash"]].itertuples(index=False),
+                                         results):
+        for node, score, source, ev in labels:
+            rows.append((pid, did, reg, node, score, source, ev, h))
+    out = pd.DataFrame(rows, columns=["passage_id", "doc_id", "region", "node", "score", "source", "evidence",
+                                      "content_hash"])
+    return check(out, LABELS)
+
+
+def classify_jsonl(in_path: Path, out_path: Path, taxonomy: Taxonomy, model: PassageModel | None) -> int:
+    """Classify a JSON-lines file of {"id","text"[,"lang"]}; write predictions in the same order."""
+    from .io import write_bytes_atomic
+
+    coded = read_coded([in_path])
+    toks = tokenize_frame(coded, taxonomy)
+    clf = PassageClassifier(taxonomy, model)
+    preds = clf.predict(coded["text"].tolist(), coded["lang"].tolist(), toks)
+    lines = []
+    for pid, labels in zip(coded["id"], preds):
+        lines.append(json.dumps({
+            "id": pid, "labels": [l.node for l in labels],
+            "groups": [g.node for g in clf.rollup(labels)],
+            "scores": {l.node: l.score for l in labels},
+            "evidence": {l.node: [e["term"] for e in l.evidence] for l in labels},
+        }, ensure_ascii=False))
+    write_bytes_atomic(Path(out_path), ("\n".join(lines) + "\n").encode("utf-8"))
+    return len(lines)

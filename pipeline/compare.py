@@ -1,0 +1,52 @@
+"""What one region (or one corpus run) addresses that another does not."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from .io import ConfigError, write_csv
+from .taxonomy import load_taxonomy
+
+
+def _side(spec: str, out: Path) -> tuple[str, pd.Series]:
+    """Documents addressing each node for a region code in `out`, or for a whole other run folder."""
+    p = Path(spec)
+    if p.is_dir() and (p / "coverage_region_long.parquet").exists():
+        long = pd.read_parquet(p / "coverage_region_long.parquet")
+        return p.name or str(p), long.groupby("node")["documents"].sum()
+    path = out / "coverage_region_long.parquet"
+    if not path.exists():
+        raise ConfigError(f"{path}: missing; run the pipeline first (make run) or pass an output folder")
+    long = pd.read_parquet(path)
+    if spec not in set(long["region"]):
+        raise ConfigError(f"'{spec}' is neither a region in {path} ({', '.join(sorted(set(long['region'])))}) "
+                          "nor an output folder")
+    return spec, long[long["region"] == spec].set_index("node")["documents"]
+
+
+def compare(a: pd.Series, b: pd.Series, nodes: list[str], names: tuple[str, str]) -> pd.DataFrame:
+    df = pd.DataFrame({"node": nodes})
+    df["a_documents"] = df["node"].map(a).fillna(0).astype("int64")
+    df["b_documents"] = df["node"].map(b).fillna(0).astype("int64")
+    df["status"] = [("both" if x and y else f"only_{names[0]}" if x else f"only_{names[1]}" if y else "neither")
+                    for x, y in zip(df["a_documents"], df["b_documents"])]
+    return df.rename(columns={"a_documents": f"{names[0]}_documents", "b_documents": f"{names[1]}_documents"})
+
+
+def compare_cli(args) -> None:
+    tax = load_taxonomy(args.taxonomy)
+    out = Path(args.out)
+    name_a, a = _side(args.a, out)
+    name_b, b = _side(args.b, out)
+    if name_a == name_b:
+        name_a, name_b = f"{name_a}_a", f"{name_b}_b"
+    nodes = [n.id for n in tax.nodes if n.facet in ("measure", "model")]
+    df = compare(a, b, nodes, (name_a, name_b))
+    target = out / f"compare_{name_a}_vs_{name_b}.csv".replace("/", "_")
+    write_csv(df, target)
+    for side in (name_a, name_b):
+        only = df[df["status"] == f"only_{side}"]["node"].tolist()
+        print(f"only {side} ({len(only)}): {', '.join(only) or '-'}")
+    print(f"written: {target}", file=sys.stderr)

@@ -1,0 +1,155 @@
+"""The taxonomy lexicons as a matcher: find evidence first, decide labels second (as spaCy's SpanRuler).
+
+`LexiconMatcher.match` returns every hit of every node's terms, rule terms and patterns with offsets;
+`LexiconMatcher.decide` turns hits into labels, applying context requirements, exclusion terms and the
+taxonomy's passage rules (coding conventions). Literal terms go through one Aho-Corasick automaton per
+language, so the cost does not grow with the number of terms.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import ahocorasick
+
+from .taxonomy import LANGS, Taxonomy
+
+# roles a literal can play for a node
+TERM, RULE_TERM, CONTEXT, EXCLUDE = "term", "rule", "context", "exclude"
+
+
+@dataclass(frozen=True)
+class Hit:
+    node: str
+    term: str
+    start: int
+    end: int
+    role: str         # term | rule | context | exclude | pattern | rule_pattern
+    rule: int = -1    # index of the node's rule for rule/context hits
+
+
+def _word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+class LexiconMatcher:
+    """Matches taxonomy lexicons in passages. Build once per taxonomy; `match` and `decide` never learn."""
+
+    def __init__(self, taxonomy: Taxonomy):
+        self.taxonomy = taxonomy
+        self.leaf_ids = taxonomy.leaf_ids
+        self._automata = {}
+        self._patterns = {}
+        self._rule_patterns = {}
+        self._passage_rules = {}
+        for lang in LANGS:
+            auto = ahocorasick.Automaton()
+            entries: dict[str, list] = defaultdict(list)
+            pats, rpats = [], []
+            for node in taxonomy.leaves:
+                lex = node.lexicon.get(lang)
+                if lex is None:
+                    continue
+                for t in lex.terms:
+                    entries[self._key(t, lang)].append((node.id, TERM, -1, t.endswith("*")))
+                for t in lex.exclude:
+                    entries[self._key(t, lang)].append((node.id, EXCLUDE, -1, t.endswith("*")))
+                for i, r in enumerate(lex.rules):
+                    for t in r.terms:
+                        entries[self._key(t, lang)].append((node.id, RULE_TERM, i, t.endswith("*")))
+                    for t in r.context:
+                        entries[self._key(t, lang)].append((node.id, CONTEXT, i, t.endswith("*")))
+                    for p in r.patterns:
+                        rpats.append((node.id, i, re.compile(p, re.IGNORECASE if lang == "en" else 0)))
+                for p in lex.patterns:
+                    pats.append((node.id, re.compile(p, re.IGNORECASE if lang == "en" else 0)))
+            for key, vals in entries.items():
+                auto.add_word(key, (key, vals))
+            if entries:
+                auto.make_automaton()
+                self._automata[lang] = auto
+            self._patterns[lang] = pats
+            self._rule_patterns[lang] = rpats
+            self._passage_rules[lang] = [
+                (r, [re.compile(p, re.IGNORECASE if lang == "en" else 0) for p in r.patterns])
+                for r in taxonomy.passage_rules if r.lang == lang]
+
+    @staticmethod
+    def _key(term: str, lang: str) -> str:
+        t = term.rstrip("*")
+        return t.lower() if lang == "en" else t
+
+    def match(self, text: str, lang: str) -> list[Hit]:
+        """Every lexicon hit in `text` with character offsets into it."""
+        lang = lang if lang in LANGS else "en"
+        hits: list[Hit] = []
+        auto = self._automata.get(lang)
+        if auto is not None and text:
+            hay = text.lower() if lang == "en" else text
+            for end_idx, (key, vals) in auto.iter(hay):
+                start = end_idx - len(key) + 1
+                end = end_idx + 1
+                if lang == "en":
+                    if start > 0 and _word_char(hay[start - 1]):
+                        continue
+                    whole = end >= len(hay) or not _word_char(hay[end])
+                    stretch = end
+                    while stretch < len(hay) and _word_char(hay[stretch]):
+                        stretch += 1
+                for node, role, rule, glob in vals:
+                    if lang == "en" and not glob and not whole:
+                        continue
+                    e = stretch if (lang == "en" and glob) else end
+                    hits.append(Hit(node, text[start:e], start, e, role, rule))
+        for node, rx in self._patterns.get(lang, ()):
+            for m in rx.finditer(text):
+                if m.end() > m.start():
+                    hits.append(Hit(node, m.group(0), m.start(), m.end(), "pattern"))
+        for node, i, rx in self._rule_patterns.get(lang, ()):
+            for m in rx.finditer(text):
+                if m.end() > m.start():
+                    hits.append(Hit(node, m.group(0), m.start(), m.end(), "rule_pattern", i))
+        return hits
+
+    def passage_rule(self, text: str, lang: str):
+        """The first passage rule (coding convention) that fires on `text`, or None."""
+        for rule, rxs in self._passage_rules.get(lang if lang in LANGS else "en", ()):
+            if any(rx.search(text) for rx in rxs):
+                return rule
+        return None
+
+    def decide(self, text: str, lang: str, hits: list[Hit] | None = None) -> dict[str, list[Hit]]:
+        """Labels with their evidence: node -> the hits that justify it."""
+        if hits is None:
+            hits = self.match(text, lang)
+        if not hits:
+            return {}
+        by_node: dict[str, list[Hit]] = defaultdict(list)
+        for h in hits:
+            by_node[h.node].append(h)
+        rule = self.passage_rule(text, lang)
+        out: dict[str, list[Hit]] = {}
+        for node, hs in by_node.items():
+            if rule is not None and node not in rule.allow:
+                continue
+            if any(h.role == EXCLUDE for h in hs):
+                continue
+            contexts = {h.rule for h in hs if h.role == CONTEXT}
+            evidence = [h for h in hs if h.role in (TERM, "pattern")
+                        or (h.role in (RULE_TERM, "rule_pattern") and h.rule in contexts)]
+            if evidence:
+                evidence += [h for h in hs if h.role == CONTEXT and any(e.rule == h.rule for e in evidence)]
+                out[node] = sorted(set(evidence), key=lambda h: (h.start, h.end, h.term))
+        return out
+
+    def features(self, texts: list[str], langs: list[str]):
+        """Binary matrix (passages x leaf nodes) of lexicon decisions: the model's view of the lexicon."""
+        import numpy as np
+
+        col = {n: i for i, n in enumerate(self.leaf_ids)}
+        X = np.zeros((len(texts), len(self.leaf_ids)), dtype=np.float32)
+        for r, (t, l) in enumerate(zip(texts, langs)):
+            for node in self.decide(t, l):
+                X[r, col[node]] = 1.0
+        return X

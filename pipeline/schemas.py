@@ -1,0 +1,138 @@
+"""The tables that flow between stages, written down once.
+
+Every stage reads and writes these tables (Parquet between stages); `check` is called at each stage
+boundary so a table with a missing or mistyped column fails loudly where it was produced, not three
+stages later.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+
+
+class SchemaError(ValueError):
+    """A table does not match its declared schema."""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    file: str
+    columns: dict[str, pa.DataType]
+    key: tuple[str, ...]
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([(c, t) for c, t in self.columns.items()])
+
+
+STR, I64, F64, BOOL = pa.string(), pa.int64(), pa.float64(), pa.bool_()
+
+DOCUMENTS = Table(
+    "documents", "documents.parquet",
+    {
+        "doc_id": STR,          # path relative to the corpus root, as written in the manifest
+        "region": STR,
+        "region_name": STR,
+        "lang": STR,            # zh | en
+        "title": STR,
+        "date": STR,            # ISO date or ""
+        "source_format": STR,   # txt | md | html | docx | pdf
+        "encoding": STR,
+        "content_hash": STR,    # sha256 of `text`; the cache key of every per-document stage
+        "converted_t2s": BOOL,  # Traditional Chinese converted to Simplified
+        "text": STR,            # normalised text every later stage works on
+        "text_original": STR,   # text before Traditional->Simplified conversion ("" when not converted)
+        "extra": STR,           # JSON object of further manifest columns
+    },
+    key=("doc_id",),
+)
+
+INGEST_REPORT = Table(
+    "ingest_report", "ingest_report.csv",
+    {
+        "path": STR,
+        "status": STR,          # ingested | skipped | duplicate_of | failed
+        "reason": STR,
+        "doc_id": STR,
+        "duplicate_of": STR,
+        "encoding": STR,
+        "bytes": I64,
+    },
+    key=("path",),
+)
+
+PASSAGES = Table(
+    "passages", "passages.parquet",
+    {
+        "passage_id": STR,      # "<doc_id>#<ordinal>"
+        "doc_id": STR,
+        "ordinal": I64,         # 1-based, document order
+        "kind": STR,            # preamble | article | section_paragraph | paragraph
+        "label": STR,           # citation: 第十条 / § 3710(a)(1) / ¶ 4
+        "heading_path": STR,    # enclosing headings joined by " > "
+        "start": I64,           # character offsets into documents.text
+        "end": I64,
+        "text": STR,
+        "lang": STR,
+        "region": STR,
+        "content_hash": STR,
+    },
+    key=("passage_id",),
+)
+
+TOKENS = Table(
+    "tokens", "tokens.parquet",
+    {
+        "passage_id": STR,
+        "doc_id": STR,
+        "content_hash": STR,
+        "tokens": pa.list_(STR),
+    },
+    key=("passage_id",),
+)
+
+LABELS = Table(
+    "labels", "labels.parquet",
+    {
+        "passage_id": STR,
+        "doc_id": STR,
+        "region": STR,
+        "node": STR,
+        "score": F64,
+        "source": STR,          # lexicon | model | lexicon+model | rollup
+        "evidence": STR,        # JSON list of {"term", "start", "end", "rule"}
+        "content_hash": STR,
+    },
+    key=("passage_id", "node"),
+)
+
+TABLES = {t.name: t for t in (DOCUMENTS, INGEST_REPORT, PASSAGES, TOKENS, LABELS)}
+
+
+def empty(table: Table) -> pd.DataFrame:
+    return table.arrow_schema.empty_table().to_pandas()
+
+
+def check(df: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Validate `df` against `table` and return it with columns in schema order.
+
+    Raises SchemaError naming the table and the offending column.
+    """
+    missing = [c for c in table.columns if c not in df.columns]
+    if missing:
+        raise SchemaError(f"table '{table.name}': missing column(s) {missing}")
+    try:
+        pa.Table.from_pandas(df[list(table.columns)], schema=table.arrow_schema, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise SchemaError(f"table '{table.name}': {exc}") from exc
+    dupes = df.duplicated(list(table.key))
+    if dupes.any():
+        raise SchemaError(f"table '{table.name}': duplicate key {df.loc[dupes, list(table.key)].iloc[0].tolist()}")
+    return df[list(table.columns)].reset_index(drop=True)
+
+
+def to_arrow(df: pd.DataFrame, table: Table) -> pa.Table:
+    return pa.Table.from_pandas(check(df, table), schema=table.arrow_schema, preserve_index=False)

@@ -1,0 +1,284 @@
+"""Stage 2: documents in, passages that follow each text's own structure out.
+
+Three layouts are recognised, per document:
+- Chinese regulations: 第X条 articles, each with its following 款/项 paragraphs; 编/章/节 headings become the
+  heading path; text before the first article is the preamble.
+- US-Code style: `§` section headings, each paragraph `(a)`, `(1)`, `(A)` a passage cited as § 3710(a)(1).
+- Anything else: paragraphs (blank-line separated, or one per line when the text has no blank lines).
+
+Every character of a document belongs to exactly one passage (headings and the file header are passages of
+their own kinds, which the classifier skips), so passages can always be traced back by offsets.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .schemas import PASSAGES, check
+
+CONTENT_KINDS = ("article", "section_paragraph", "paragraph", "preamble")
+MAX_PASSAGE_CHARS = 4000
+
+_CN_NUM = "一二三四五六七八九十百千零〇两0-9０-９"
+ARTICLE = re.compile(rf"^[ \t\u3000]*(第[{_CN_NUM}]+条(?:之[{_CN_NUM}]+)?)(?=[ \t\u3000]|$)")
+CN_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?第[{_CN_NUM}]+[编章节](?:[ \t\u3000]|$)")
+MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*)$")
+SECTION = re.compile(r"^(?:#{1,6}[ \t]+)?(§+[ \t]*[\dA-Za-z\-–.]+)")
+ENUM = re.compile(r"^(?:#{1,6}[ \t]+)?\(([A-Za-z]{1,6}|\d{1,3})\)")
+INFO_END = "<!-- INFO END -->"
+_ROMAN = set("ivxlc")
+
+
+@dataclass
+class Line:
+    start: int
+    end: int
+    text: str
+
+
+def _lines(text: str) -> list[Line]:
+    out, pos = [], 0
+    for raw in text.split("\n"):
+        out.append(Line(pos, pos + len(raw), raw))
+        pos += len(raw) + 1
+    return out
+
+
+def _enum_level(tag: str, stack: list[str]) -> int:
+    """Nesting level of a US-Code enumerator: (a)=0, (1)=1, (A)=2, (i)=3, (I)=4."""
+    if tag.isdigit():
+        return 1
+    if tag.islower():
+        # (i), (v), (x) are letters when they continue a lettered run: (h) -> (i)
+        if set(tag) <= _ROMAN and not (len(tag) == 1 and stack and stack[0] and len(stack[0]) == 1
+                                        and ord(stack[0]) == ord(tag) - 1):
+            return 3
+        return 0
+    if set(tag.lower()) <= _ROMAN and len(tag) > 1:
+        return 4
+    return 2
+
+
+class _Builder:
+    """Collects passages of one document in order."""
+
+    def __init__(self, doc: dict):
+        self.doc = doc
+        self.rows: list[dict] = []
+        self.ordinal = 0
+        self.struct = 0
+
+    def add(self, kind: str, start: int, end: int, label: str, heading_path: list[str]) -> None:
+        text = self.doc["text"]
+        # trim surrounding blank lines so offsets point at text, but keep everything in some passage
+        while start < end and text[start] in "\n":
+            start += 1
+        while end > start and text[end - 1] in "\n ":
+            end -= 1
+        if start >= end:
+            return
+        for s, e in _split_long(text, start, end):
+            content = kind in CONTENT_KINDS
+            if content:
+                self.ordinal += 1
+                pid = f"{self.doc['doc_id']}#{self.ordinal}"
+            else:
+                self.struct += 1
+                pid = f"{self.doc['doc_id']}#{kind[0]}{self.struct}"
+            self.rows.append({
+                "passage_id": pid, "doc_id": self.doc["doc_id"], "ordinal": self.ordinal if content else 0,
+                "kind": kind, "label": label, "heading_path": " > ".join(heading_path), "start": s, "end": e,
+                "text": text[s:e], "lang": self.doc["lang"], "region": self.doc["region"],
+                "content_hash": self.doc["content_hash"],
+            })
+
+
+def _split_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut passages longer than MAX_PASSAGE_CHARS at sentence ends (unstructured dumps, not real articles)."""
+    if end - start <= MAX_PASSAGE_CHARS:
+        return [(start, end)]
+    spans, s = [], start
+    while end - s > MAX_PASSAGE_CHARS:
+        window = text[s: s + MAX_PASSAGE_CHARS]
+        cut = max(window.rfind(p) for p in ("。", "；", ". ", "\n", "; "))
+        cut = s + (cut + 1 if cut > MAX_PASSAGE_CHARS // 4 else MAX_PASSAGE_CHARS)
+        spans.append((s, cut))
+        s = cut
+    spans.append((s, end))
+    return spans
+
+
+def _header_end(text: str) -> int:
+    i = text.find(INFO_END)
+    return -1 if i < 0 else i + len(INFO_END)
+
+
+def segment_document(doc: dict) -> list[dict]:
+    """Passages of one document (a row of the documents table)."""
+    text = doc["text"]
+    b = _Builder(doc)
+    body_start = 0
+    h = _header_end(text)
+    if h > 0:
+        b.add("header", 0, h, "", [])
+        body_start = h
+    lines = [ln for ln in _lines(text) if ln.start >= body_start]
+    if lines and lines[0].start < body_start:
+        lines = lines[1:]
+    body = [ln for ln in lines]
+    if any(ARTICLE.match(ln.text) for ln in body):
+        _articles(b, body, doc)
+    elif sum(1 for ln in body if SECTION.match(ln.text)) and any(ENUM.match(ln.text) for ln in body):
+        _us_code(b, body)
+    else:
+        _paragraphs(b, body, text[body_start:])
+    return b.rows
+
+
+def _articles(b: _Builder, lines: list[Line], doc: dict) -> None:
+    path: list[str] = []
+    levels: list[int] = []
+    cur: tuple[int, str] | None = None  # (start, label) of the open article or preamble
+    cur_kind = "preamble"
+    cur_start = lines[0].start if lines else 0
+    last_end = cur_start
+    for ln in lines:
+        stripped = ln.text.strip()
+        is_heading = bool(stripped) and (CN_HEADING.match(ln.text) and len(stripped) <= 60 and not ARTICLE.match(ln.text)
+                                         or MD_HEADING.match(ln.text))
+        art = ARTICLE.match(ln.text)
+        if is_heading or art:
+            b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)
+            cur = None
+        if is_heading:
+            title = MD_HEADING.match(ln.text).group(2).strip() if MD_HEADING.match(ln.text) else stripped
+            level = _cn_heading_level(title, ln.text)
+            while levels and levels[-1] >= level:
+                levels.pop()
+                path.pop()
+            levels.append(level)
+            path.append(title)
+            b.add("heading", ln.start, ln.end, title, path[:-1])
+            cur_kind, cur_start, last_end = "preamble", ln.end + 1, ln.end + 1
+            continue
+        if art:
+            cur = (ln.start, art.group(1))
+            cur_kind, cur_start = "article", ln.start
+        if stripped:
+            last_end = ln.end
+    b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)
+
+
+def _cn_heading_level(title: str, raw: str) -> int:
+    m = re.search(r"第[^编章节]+([编章节])", title)
+    if m:
+        return {"编": 1, "章": 2, "节": 3}[m.group(1)]
+    md = MD_HEADING.match(raw)
+    return len(md.group(1)) if md else 2
+
+
+def _us_code(b: _Builder, lines: list[Line]) -> None:
+    path: list[str] = []
+    md_levels: list[int] = []
+    section = ""
+    stack: list[str] = []  # enumerators by level
+    pending: int | None = None  # start of a lone enumerator line such as "(b)", merged into what follows
+    for ln in lines:
+        stripped = ln.text.strip()
+        if not stripped:
+            continue
+        md = MD_HEADING.match(ln.text)
+        enum = ENUM.match(ln.text)
+        sec = SECTION.match(ln.text)
+        if md and not enum:
+            level = len(md.group(1))
+            while md_levels and md_levels[-1] >= level:
+                md_levels.pop()
+                path.pop()
+            md_levels.append(level)
+            path.append(md.group(2).strip())
+            if sec:
+                section = re.sub(r"\.$", "", sec.group(1).strip())
+                stack = []
+            b.add("heading", ln.start, ln.end, md.group(2).strip(), path[:-1])
+            pending = None
+            continue
+        start = pending if pending is not None else ln.start
+        if enum:
+            tag = enum.group(1)
+            level = _enum_level(tag, stack)
+            del stack[level:]
+            stack.extend([""] * (level - len(stack)))
+            stack.append(tag)
+            if stripped == f"({tag})" or re.fullmatch(r"#*\s*\([A-Za-z0-9]+\)", stripped):
+                pending = start
+                continue
+        label = section + "".join(f"({t})" for t in stack if t)
+        b.add("section_paragraph", start, ln.end, label, path)
+        pending = None
+    if pending is not None:
+        b.add("section_paragraph", pending, lines[-1].end, section, path)
+
+
+def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
+    path: list[str] = []
+    levels: list[int] = []
+    one_per_line = "\n\n" not in body.strip("\n")
+    start: int | None = None
+    end = 0
+    n = 0
+
+    def flush():
+        nonlocal start, n
+        if start is not None:
+            n += 1
+            b.add("paragraph", start, end, f"¶ {n}", path)
+        start = None
+
+    for ln in lines:
+        md = MD_HEADING.match(ln.text)
+        if md:
+            flush()
+            level = len(md.group(1))
+            while levels and levels[-1] >= level:
+                levels.pop()
+                path.pop()
+            levels.append(level)
+            path.append(md.group(2).strip())
+            b.add("heading", ln.start, ln.end, md.group(2).strip(), path[:-1])
+            continue
+        if not ln.text.strip():
+            flush()
+            continue
+        if start is None:
+            start = ln.start
+        end = ln.end
+        if one_per_line:
+            flush()
+    flush()
+
+
+def segment(documents: pd.DataFrame, previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Passages of every document; documents whose content hash is unchanged reuse `previous` rows."""
+    reuse = set()
+    parts = []
+    if previous is not None and len(previous):
+        known = dict(zip(documents["doc_id"], documents["content_hash"]))
+        keep = previous["content_hash"].to_numpy() == previous["doc_id"].map(known).to_numpy()
+        kept = previous[keep]
+        # region/lang come from the manifest and may change without the text changing
+        meta = documents.set_index("doc_id")
+        kept = kept.assign(region=kept["doc_id"].map(meta["region"]), lang=kept["doc_id"].map(meta["lang"]))
+        reuse = set(kept["doc_id"])
+        parts.append(kept)
+    rows: list[dict] = []
+    for doc in documents.to_dict("records"):
+        if doc["doc_id"] not in reuse:
+            rows.extend(segment_document(doc))
+    parts.append(pd.DataFrame(rows, columns=list(PASSAGES.columns)))
+    out = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[-1]
+    order = {d: i for i, d in enumerate(documents["doc_id"])}
+    out = out.assign(_o=out["doc_id"].map(order)).sort_values(["_o", "start"], kind="stable").drop(columns="_o")
+    return check(out.astype({"ordinal": "int64", "start": "int64", "end": "int64"}), PASSAGES)
