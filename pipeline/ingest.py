@@ -62,15 +62,20 @@ def decode_bytes(data: bytes) -> Decoded:
         return Decoded(data[2:].decode(enc, errors="replace"), enc)
     nul = data.count(0)
     if nul:
-        # ASCII characters (newlines, digits, spaces) in UTF-16 put their zero byte on one parity only
-        even = data[0::2].count(0)
-        odd = nul - even
-        if len(data) % 2 == 0 and nul >= 2 and min(even, odd) <= nul * 0.01:
-            enc = "utf-16-be" if even > odd else "utf-16-le"
-            try:
-                return Decoded(data.decode(enc), enc)
-            except UnicodeDecodeError:
-                pass
+        # UTF-16 without a BOM: ASCII characters and many CJK ones carry a zero byte; choose the byte order
+        # whose decoding reads as text
+        best = None
+        if len(data) % 2 == 0:
+            for enc in ("utf-16-le", "utf-16-be"):
+                try:
+                    text = data.decode(enc)
+                except UnicodeDecodeError:
+                    continue
+                score = _text_score(text)
+                if score >= 0.95 and (best is None or score > best[0]):
+                    best = (score, text, enc)
+        if best:
+            return Decoded(best[1], best[2])
         raise DecodeError(f"binary content ({nul} NUL bytes), not a text file")
     try:
         return Decoded(data.decode("utf-8"), "utf-8")
@@ -93,6 +98,15 @@ def decode_bytes(data: bytes) -> Decoded:
     if best is not None and best.percent_chaos <= 0.1 and _plausible(str(best)):
         return Decoded(str(best), best.encoding, "encoding guessed")
     raise DecodeError("undecodable: not UTF-8, UTF-16, GBK/GB18030 or Big5 text")
+
+
+def _text_score(text: str) -> float:
+    """Share of characters that occur in policy text: CJK, Latin, digits, punctuation, layout."""
+    if not text:
+        return 0.0
+    good = sum(1 for c in text if c.isprintable() and unicodedata.category(c)[0] in "LNPZS" and
+               not ("\uac00" <= c <= "\ud7af") or c in "\n\t")
+    return good / len(text)
 
 
 def _plausible(text: str) -> bool:

@@ -112,7 +112,10 @@ def _split_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 def _header_end(text: str) -> int:
     i = text.find(INFO_END)
-    return -1 if i < 0 else i + len(INFO_END)
+    if i < 0:
+        return -1
+    nl = text.find("\n", i)
+    return len(text) if nl < 0 else nl  # the rest of that line belongs to the header
 
 
 def segment_document(doc: dict) -> list[dict]:
@@ -124,10 +127,7 @@ def segment_document(doc: dict) -> list[dict]:
     if h > 0:
         b.add("header", 0, h, "", [])
         body_start = h
-    lines = [ln for ln in _lines(text) if ln.start >= body_start]
-    if lines and lines[0].start < body_start:
-        lines = lines[1:]
-    body = [ln for ln in lines]
+    body = [ln for ln in _lines(text) if ln.start >= body_start]
     if any(ARTICLE.match(ln.text) for ln in body):
         _articles(b, body, doc)
     elif sum(1 for ln in body if SECTION.match(ln.text)) and any(ENUM.match(ln.text) for ln in body):

@@ -1,0 +1,80 @@
+import re
+
+from hypothesis import given, settings, strategies as st
+
+from pipeline.segment import segment_document
+
+from conftest import CN_REGULATION, US_CODE
+
+
+def doc(text, lang="zh"):
+    return {"doc_id": "d.md", "text": text, "lang": lang, "region": "R", "content_hash": "h"}
+
+
+def test_chinese_articles_chapters_and_clauses():
+    rows = segment_document(doc(CN_REGULATION))
+    arts = [r for r in rows if r["kind"] == "article"]
+    assert [r["label"] for r in arts] == ["第一条", "第二条", "第三条", "第四条", "第五条"]
+    assert [r["passage_id"] for r in arts] == [f"d.md#{i}" for i in range(1, 6)]
+    third = arts[2]
+    assert "联合实验室" in third["text"] and "知识产权归属" in third["text"]  # 款 stays with its article
+    assert third["heading_path"] == "第二章 合作方式"
+    assert "（二）中试熟化" in arts[3]["text"]
+    assert arts[4]["heading_path"] == "第三章 附则"
+    for r in rows:
+        assert CN_REGULATION[r["start"]:r["end"]] == r["text"]
+    assert any(r["kind"] == "header" for r in rows)
+
+
+def test_us_code_paragraphs_are_cited():
+    rows = segment_document(doc(US_CODE, "en"))
+    paras = [r for r in rows if r["kind"] == "section_paragraph"]
+    labels = [r["label"] for r in paras]
+    assert labels == ["§ 101(a)", "§ 101(a)(1)", "§ 101(a)(2)", "§ 101(a)(2)(A)", "§ 101(a)(2)(B)",
+                      "§ 101(b)(1)", "§ 102"]
+    assert paras[5]["text"].startswith("(b)") and "Inventors" in paras[5]["text"]  # lone "(b)" merged
+    assert paras[1]["heading_path"].endswith("§ 101. Cooperative agreements")
+
+
+def test_plain_paragraphs():
+    text = "First paragraph about universities.\nStill first.\n\nSecond paragraph.\n\n\nThird."
+    rows = segment_document(doc(text, "en"))
+    assert [r["text"] for r in rows] == ["First paragraph about universities.\nStill first.", "Second paragraph.",
+                                         "Third."]
+    assert [r["label"] for r in rows] == ["¶ 1", "¶ 2", "¶ 3"]
+
+
+def _check_cover(text, rows):
+    covered = [False] * len(text)
+    prev_end = 0
+    for r in sorted(rows, key=lambda r: r["start"]):
+        assert r["start"] >= prev_end, "passages overlap"
+        assert text[r["start"]:r["end"]] == r["text"]
+        for i in range(r["start"], r["end"]):
+            covered[i] = True
+        prev_end = r["end"]
+    missing = [c for c, cov in zip(text, covered) if not cov and not c.isspace()]
+    assert not missing, f"uncovered characters: {''.join(missing)[:40]!r}"
+
+
+ALPHABET = st.sampled_from(list("第一二十条章节§()（）ab1 \n\n#。，科技") + ["第三条 ", "## 第一章 总则\n", "(a) ", "\n(1) ",
+                                                                     "#### § 1. X\n", "<!-- INFO END -->"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ALPHABET, max_size=80).map("".join), st.sampled_from(["zh", "en"]))
+def test_passages_cover_any_text(text, lang):
+    _check_cover(text, segment_document(doc(text, lang)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300), st.sampled_from(["zh", "en"]))
+def test_passages_cover_arbitrary_unicode(text, lang):
+    _check_cover(text, segment_document(doc(text, lang)))
+
+
+def test_long_unstructured_text_is_cut_at_sentence_ends():
+    text = ("科技成果转化。" * 2000)
+    rows = segment_document(doc(text))
+    assert len(rows) > 1 and all(len(r["text"]) <= 4000 for r in rows)
+    _check_cover(text, rows)
