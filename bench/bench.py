@@ -1,0 +1,170 @@
+"""Throughput benchmark (not a test): the pipeline against a bare jieba pass over the same text.
+
+Measured in one run, on the same machine state:
+  a  bare single-process `jieba.lcut` over every ingested document's text
+  b  the full pipeline (ingest -> report) into a fresh output folder, with its peak RSS (whole process tree)
+  c  an incremental re-run after one document changed
+and the identity check of the clause-cached jieba used by the tokenize stage against `jieba.lcut`.
+Ratios b/a and c/b are what to compare across machines; absolute seconds are recorded for context only.
+
+  python bench/bench.py --corpus ../shared/corpus [--scale 4] [--jobs 2]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def mirror(corpus: Path, dest: Path, scale: int) -> Path:
+    """A writable copy of the corpus; with scale > 1, `scale` copies whose texts differ (no dedup shortcut)."""
+    dest.mkdir(parents=True)
+    man = corpus / "manifest.csv"
+    rows = list(csv.DictReader(man.open(encoding="utf-8-sig"))) if man.exists() else None
+    out_rows = []
+    for k in range(scale):
+        prefix = f"copy{k}/" if scale > 1 else ""
+        for src in sorted(p for p in corpus.rglob("*") if p.is_file() and p.name != "manifest.csv"):
+            rel = src.relative_to(corpus).as_posix()
+            target = dest / (prefix + rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if scale == 1 or k == 0:
+                shutil.copyfile(src, target)
+            else:
+                target.write_bytes(src.read_bytes() + f"\n\n(copy {k})\n".encode())
+        if rows is not None:
+            out_rows += [{**r, "path": prefix + r["path"]} for r in rows]
+    if rows is not None:
+        with (dest / "manifest.csv").open("w", encoding="utf-8", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
+            w.writeheader()
+            w.writerows(out_rows)
+    return dest
+
+
+def run_measured(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes, summed over the process tree) of a command."""
+    peak = 0
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ps = psutil.Process(proc.pid)
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            try:
+                rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+                peak = max(peak, rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    _, err = proc.communicate()
+    done.set()
+    th.join()
+    secs = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err[-2000:]}")
+    return secs, peak
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", default="../shared/corpus")
+    ap.add_argument("--scale", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--engine", default="local")
+    ap.add_argument("--results", default=str(ROOT / "bench" / "results"))
+    args = ap.parse_args()
+    corpus = Path(args.corpus)
+    if not corpus.is_dir():
+        sys.exit(f"error: {corpus}: corpus folder does not exist")
+
+    import jieba
+
+    from pipeline.ingest import ingest
+    from pipeline.tokenize import ClauseCachedJieba
+
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        src = mirror(corpus, work / "corpus", args.scale)
+        docs, _ = ingest(src)
+        texts = docs["text"].tolist()
+        chars = int(sum(map(len, texts)))
+
+        # (a) bare jieba, single process, same text
+        jieba.setLogLevel(logging.WARNING)
+        jieba.initialize()
+        t0 = time.perf_counter()
+        ref = [jieba.lcut(t) for t in texts]
+        a = time.perf_counter() - t0
+
+        # the tokenize stage's segmenter must give jieba's segmentation exactly
+        cached = ClauseCachedJieba()
+        identical = sum(1 for t, r in zip(texts, ref) if cached.lcut(t) == r)
+        del ref
+
+        out = work / "out"
+        cmd = [sys.executable, "-m", "pipeline", "run", "--corpus", str(src), "--out", str(out), "--quiet",
+               "--jobs", str(args.jobs), "--engine", args.engine]
+        # the default model is trained once, outside the timing (it is cached across runs)
+        from pipeline.classify import load_or_train_default
+        from pipeline.taxonomy import load_taxonomy
+        load_or_train_default(ROOT / "taxonomy", load_taxonomy(ROOT / "taxonomy"))
+
+        b, peak = run_measured(cmd)
+        run = json.loads((out / "run.json").read_text())
+        stages = {k: v["seconds"] for k, v in run["stages"].items()}
+        counts = run["stages"]["classify"]["counts"]
+
+        # (c) change one document and run again into the same folder
+        victim = sorted(p for p in src.rglob("*.md"))[len(list(src.rglob("*.md"))) // 2]
+        victim.write_bytes(victim.read_bytes() + "\n\n第九百九十九条 国家鼓励企业与高等学校联合建立研究开发平台。\n".encode())
+        c, _ = run_measured(cmd)
+        run_c = json.loads((out / "run.json").read_text())
+        stages_c = {k: v["seconds"] for k, v in run_c["stages"].items()}
+
+        result = {
+            "corpus": str(corpus), "scale": args.scale, "jobs": args.jobs, "engine": args.engine,
+            "cpus": os.cpu_count(), "documents": int(len(texts)), "characters": chars,
+            "passages_classified": counts["passages"],
+            "a_bare_jieba_seconds": round(a, 2), "b_pipeline_seconds": round(b, 2),
+            "c_incremental_seconds": round(c, 2), "peak_rss_mb": round(peak / 2**20, 1),
+            "ratio_b_over_a": round(b / a, 3), "ratio_c_over_b": round(c / b, 3),
+            "stage_seconds": stages, "stage_seconds_incremental": stages_c,
+            "passages_per_second_classify": run["stages"]["classify"].get("passages_per_second"),
+            "passages_per_second_pipeline": round(counts["passages"] / b, 1),
+            "segmentation_identical_documents": f"{identical}/{len(texts)}",
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"bench-scale{args.scale}.json"
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    print(f"\nb/a = {result['ratio_b_over_a']}  (target <= 1.0, stretch <= 0.6)")
+    print(f"c/b = {result['ratio_c_over_b']}  (target <= 0.1)")
+    print(f"peak RSS = {result['peak_rss_mb']} MB  (target <= 2048)")
+    print(f"written: {path}")
+
+
+if __name__ == "__main__":
+    main()
