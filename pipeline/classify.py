@@ -192,7 +192,7 @@ def default_model_dir(taxonomy_dir: Path) -> Path:
     h = hashlib.sha256(tax.sha256.encode())
     for p in examples_paths(taxonomy_dir):
         h.update(p.read_bytes())
-    return Path("models") / f"default-{h.hexdigest()[:12]}"
+    return Path(taxonomy_dir).resolve().parent / "models" / f"default-{h.hexdigest()[:12]}"
 
 
 def load_or_train_default(taxonomy_dir: Path, taxonomy: Taxonomy) -> PassageModel | None:
@@ -245,11 +245,36 @@ def _classify_batch(batch) -> list[list[tuple]]:
     return res
 
 
+def classifier_key(taxonomy: Taxonomy, model_path: str) -> str:
+    """Identifies what labels were made with: a change of taxonomy or model invalidates reused labels."""
+    h = hashlib.sha256(taxonomy.sha256.encode())
+    p = Path(model_path)
+    for f in ("model.json", "arrays.npz"):
+        if (p / f).exists():
+            h.update((p / f).read_bytes())
+    h.update(str(model_path).encode() if not p.exists() else b"")
+    return h.hexdigest()[:16]
+
+
 def classify(passages: pd.DataFrame, tokens: pd.DataFrame, taxonomy: Taxonomy, model_path: str, *,
-             jobs: int = 2, engine: str = "local", batch_size: int = 2000, progress: bool = False) -> pd.DataFrame:
-    """Labels (leaves and rolled-up measure groups) for every tokenized passage."""
+             jobs: int = 2, engine: str = "local", batch_size: int = 2000, progress: bool = False,
+             previous: pd.DataFrame | None = None, previous_done: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Labels (leaves and rolled-up measure groups) for every tokenized passage.
+
+    `previous` (labels) and `previous_done` (passage_id, content_hash of the passages it covered), made with
+    the same classifier, let unchanged passages keep their labels without being classified again.
+    """
     merged = tokens.merge(passages[["passage_id", "text", "lang", "region"]], on="passage_id", how="left",
                           validate="one_to_one")
+    kept = None
+    if previous is not None and previous_done is not None and len(previous_done):
+        done = set(zip(previous_done["passage_id"], previous_done["content_hash"]))
+        same = pd.Series([(p, h) in done for p, h in zip(merged["passage_id"], merged["content_hash"])],
+                         index=merged.index)
+        reuse_ids = set(merged.loc[same, "passage_id"])
+        kept = previous[previous["passage_id"].isin(reuse_ids)]
+        kept = kept.assign(region=kept["passage_id"].map(dict(zip(merged["passage_id"], merged["region"]))))
+        merged = merged[~same]
     batches = []
     for part in batched(range(len(merged)), batch_size):
         sl = merged.iloc[list(part)]
@@ -265,6 +290,10 @@ def classify(passages: pd.DataFrame, tokens: pd.DataFrame, taxonomy: Taxonomy, m
             rows.append((pid, did, reg, node, score, source, ev, h))
     out = pd.DataFrame(rows, columns=["passage_id", "doc_id", "region", "node", "score", "source", "evidence",
                                       "content_hash"])
+    if kept is not None and len(kept):
+        out = pd.concat([kept, out], ignore_index=True)
+        order = {p: i for i, p in enumerate(tokens["passage_id"])}
+        out = out.assign(_o=out["passage_id"].map(order)).sort_values("_o", kind="stable").drop(columns="_o")
     return check(out, LABELS)
 
 

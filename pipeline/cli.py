@@ -116,7 +116,7 @@ def cmd_tokenize(args) -> None:
 
 def cmd_classify(args) -> None:
     tax = load_taxonomy(args.taxonomy)
-    if args.input:
+    if getattr(args, "input", None):
         model, desc = classify_mod.resolve_model(args.model, Path(args.taxonomy), tax)
         n = classify_mod.classify_jsonl(Path(args.input), Path(args.out), tax, model)
         print(f"classify: {n} passages -> {args.out} (model: {desc})", file=sys.stderr)
@@ -126,9 +126,18 @@ def cmd_classify(args) -> None:
     _, desc = classify_mod.resolve_model(args.model, Path(args.taxonomy), tax)
     passages = read_table(PASSAGES, out)
     toks = read_table(TOKENS, out)
+    key = classify_mod.classifier_key(tax, desc)
+    meta_path = out / "labels.meta.json"
+    prev = prev_done = None
+    if meta_path.exists() and json.loads(meta_path.read_text()).get("classifier_key") == key:
+        prev = _maybe(LABELS, out)
+        done_path = out / "labels.done.parquet"
+        prev_done = pd.read_parquet(done_path) if done_path.exists() and prev is not None else None
     labels = classify_mod.classify(passages, toks, tax, desc, jobs=args.jobs, engine=args.engine,
-                                   progress=_progress(args))
+                                   progress=_progress(args), previous=prev, previous_done=prev_done)
     write_table(labels, LABELS, out)
+    write_parquet(toks[["passage_id", "content_hash"]], out / "labels.done.parquet")
+    write_json({"classifier_key": key}, meta_path)
     secs = time.perf_counter() - t0
     leaf = labels[labels["source"] != "rollup"]
     _record(out, "classify", secs, model=desc, taxonomy_version=tax.version, taxonomy_sha256=tax.sha256,

@@ -70,8 +70,11 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> Path:
+    import pyarrow as pa
+
     buf = io.BytesIO()
-    df.reset_index(drop=True).to_parquet(buf, index=False, compression="zstd")
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False).replace_schema_metadata(None)
+    pq.write_table(table, buf, compression="zstd")
     write_bytes_atomic(Path(path), buf.getvalue())
     return Path(path)
 

@@ -1,12 +1,22 @@
 """Stage 6: coverage tables in, the documents a researcher hands on out.
 
-Writes `coverage.xlsx` (one sheet per table), `summary.md`, `report.md` and `report.html` (one
-self-contained file: heatmaps, gap list, evidence for every coloured cell; every document string escaped).
+Writes `coverage.xlsx` (one sheet per table), `summary.md`, `report.md` and `report.html`: one self-contained
+file (no network fetch; a Content-Security-Policy forbids any) with the region x recommendation and
+region x cooperation-model heatmaps, the recommendations ranked by how many regions lack them, a temporal
+view when documents are dated, the gap list, and the evidence passages of every coloured cell.
+
+Every string that comes from the corpus (document text, titles, paths, articles, region names) is
+HTML-escaped before it is written; the page's only script is hashed into the CSP, so even an unescaped
+string could not run code.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
+import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +27,8 @@ from .taxonomy import Taxonomy
 SHEETS = ("region_ranking", "coverage_region", "coverage_region_long", "gaps", "coverage_document",
           "coverage_document_long", "first_year", "coverage_by_year", "ingest_report")
 EXCEL_CELL_LIMIT = 32767
+# characters XML 1.0 (and so xlsx) cannot hold; openpyxl raises on them
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def write_xlsx(tables: dict[str, pd.DataFrame], path: Path) -> None:
@@ -29,10 +41,11 @@ def write_xlsx(tables: dict[str, pd.DataFrame], path: Path) -> None:
                 continue
             df = tables[name].copy()
             for c in df.columns:
-                if df[c].dtype == object or str(df[c].dtype).startswith("str"):
-                    # Excel rejects longer cells and would treat leading '=' as a formula
+                if df[c].dtype == object or str(df[c].dtype).startswith(("str", "string")):
+                    # Excel rejects longer cells and control characters, and would treat a leading '=' as a
+                    # formula
                     df[c] = df[c].astype("string").fillna("").map(
-                        lambda s: ("'" + s if s[:1] in "=+-@" else s)[:EXCEL_CELL_LIMIT])
+                        lambda s: _XML_ILLEGAL.sub("", "'" + s if s[:1] in "=+-@" else s)[:EXCEL_CELL_LIMIT])
             df.to_excel(xw, sheet_name=name[:31], index=False)
             ws = xw.sheets[name[:31]]
             ws.freeze_panes = "B2"
@@ -42,7 +55,6 @@ def write_xlsx(tables: dict[str, pd.DataFrame], path: Path) -> None:
 
 def _fix_xlsx_times(data: bytes) -> bytes:
     import io
-    import re
     import zipfile
 
     src = zipfile.ZipFile(io.BytesIO(data))
@@ -58,197 +70,662 @@ def _fix_xlsx_times(data: bytes) -> bytes:
     return out.getvalue()
 
 
+# ------------------------------------------------------------------------------------------ shared
+
+def _s(v) -> str:
+    """A table value as text; missing values become ''."""
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return str(v)
+
+
+def _e(v) -> str:
+    """Escape any value for HTML text and attribute values."""
+    return html.escape(_s(v), quote=True)
+
+
+def _name(node, lang: str = "en") -> str:
+    return _s(node.name.get(lang)) or node.id
+
+
+def _measure_leaves(taxonomy: Taxonomy) -> list:
+    return [n for n in taxonomy.nodes if n.facet == "measure" and not n.group]
+
+
+def _regions(tables) -> list[tuple[str, str]]:
+    """(region, region_name) ranked by the recommendations they address (the order of region_ranking)."""
+    rk = tables["region_ranking"]
+    return [(_s(r.region), _s(r.region_name)) for r in rk.itertuples(index=False)]
+
+
+def _region_label(code: str, name: str) -> str:
+    return f"{name} ({code})" if name and name != code else code
+
+
+def _lacking(tables, taxonomy: Taxonomy) -> tuple[list, dict[str, list[str]]]:
+    """Measure leaves ranked by how many regions lack them (most lacking first, then taxonomy order), and
+    node -> the regions lacking it, in region-ranking order."""
+    leaves = _measure_leaves(taxonomy)
+    regions = [r for r, _ in _regions(tables)]
+    long = tables["coverage_region_long"]
+    docs = {(_s(r.region), _s(r.node)): int(r.documents) for r in long.itertuples(index=False)}
+    lacking = {n.id: [r for r in regions if docs.get((r, n.id), 0) == 0] for n in leaves}
+    order = {n.id: i for i, n in enumerate(leaves)}
+    ranked = sorted(leaves, key=lambda n: (-len(lacking[n.id]), order[n.id]))
+    return ranked, lacking
+
+
+def _cells(tables) -> dict[tuple[str, str], tuple[int, int, float]]:
+    long = tables["coverage_region_long"]
+    return {(_s(r.region), _s(r.node)): (int(r.documents), int(r.passages), float(r.share))
+            for r in long.itertuples(index=False)}
+
+
+def _years(tables) -> tuple[pd.DataFrame, pd.DataFrame]:
+    fy = tables.get("first_year")
+    by = tables.get("coverage_by_year")
+    fy = fy if fy is not None else pd.DataFrame(columns=["region", "node", "first_year", "first_doc"])
+    by = by if by is not None else pd.DataFrame(columns=["region", "year", "node", "documents_in_force",
+                                                         "documents_addressing", "share"])
+    return fy, by
+
+
+def _undated(tables) -> dict[str, int]:
+    """region -> number of documents without a usable date (left out of the temporal view)."""
+    cd = tables.get("coverage_document")
+    if cd is None or "date" not in cd:
+        return {}
+    year = pd.to_numeric(cd["date"].astype("string").str[:4], errors="coerce")
+    return cd[year.isna()].groupby("region").size().astype(int).to_dict()
+
+
+# ------------------------------------------------------------------------------------------ Markdown
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
+
+
+def _md(v, limit: int | None = None) -> str:
+    """Corpus text made inert for Markdown: no raw HTML, links, images or table breaks, one line."""
+    s = " ".join(_s(v).split())
+    if limit and len(s) > limit:
+        s = s[:limit].rstrip() + "…"
+    s = html.escape(s, quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", s)
+
+
 def _md_table(df: pd.DataFrame, max_rows: int = 200) -> str:
     df = df.head(max_rows)
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    head = "| " + " | ".join(_md(c) for c in df.columns) + " |"
     sep = "|" + "---|" * len(df.columns)
-    rows = ["| " + " | ".join(str(v).replace("|", "\\|").replace("\n", " ") for v in r) + " |"
-            for r in df.itertuples(index=False)]
+    rows = ["| " + " | ".join(_md(v) for v in r) + " |" for r in df.itertuples(index=False)]
     return "\n".join([head, sep, *rows])
+
+
+def _counts_line(taxonomy: Taxonomy, counts: dict) -> str:
+    n_measures = len(_measure_leaves(taxonomy))
+    return (f"Taxonomy {_md(taxonomy.version)}: {len(taxonomy.leaves)} leaf nodes ({n_measures} recommendations). "
+            f"Files found: {counts.get('files', 0)}; ingested: {counts.get('ingested', 0)}; "
+            f"duplicates: {counts.get('duplicate_of', 0)}; skipped: {counts.get('skipped', 0)}; "
+            f"failed: {counts.get('failed', 0)} (see ingest_report.csv).")
 
 
 def summary_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
     rk = tables["region_ranking"]
-    n_measures = len([n for n in taxonomy.leaves if n.facet == "measure"])
+    n_leaves = len(_measure_leaves(taxonomy))
+    ranked, lacking = _lacking(tables, taxonomy)
     lines = [
-        "# Coverage summary", "",
-        f"Taxonomy {taxonomy.version}: {len(taxonomy.leaves)} leaf nodes ({n_measures} recommendations). "
-        f"Files found: {counts.get('files', 0)}; ingested: {counts.get('ingested', 0)}; "
-        f"duplicates: {counts.get('duplicate_of', 0)}; skipped: {counts.get('skipped', 0)}; "
-        f"failed: {counts.get('failed', 0)} (see ingest_report.csv).", "",
+        "# Coverage summary", "", _counts_line(taxonomy, counts), "",
         "## Regions ranked by the paper's recommendations they address", "",
-        _md_table(rk[["region", "region_name", "documents", "measures_addressed", "measure_coverage",
-                      "models_addressed"]]), "",
+        "| rank | region | name | documents | recommendations addressed | coverage | cooperation models addressed |",
+        "|---|---|---|---|---|---|---|",
     ]
-    gaps = tables["gaps"]
-    missing = gaps[(gaps["facet"] == "measure") & ~gaps["is_group"] & ~gaps["addressed"]]
-    lines += ["## Recommendations not addressed, by region", ""]
-    for region, g in missing.groupby("region", sort=False):
-        lines.append(f"- **{region}**: " + ", ".join(g["node"]))
-    if missing.empty:
+    for i, r in enumerate(rk.itertuples(index=False), 1):
+        lines.append(f"| {i} | {_md(r.region)} | {_md(r.region_name)} | {r.documents} | "
+                     f"{r.measures_addressed} of {n_leaves} | {r.measure_coverage:.0%} | {r.models_addressed} |")
+    lines += ["", "## Recommendations not addressed, by region", ""]
+    any_missing = False
+    for code, name in _regions(tables):
+        missing = [n for n in ranked if code in lacking[n.id]]
+        if missing:
+            any_missing = True
+            lines.append(f"- **{_md(_region_label(code, name))}** ({len(missing)}): "
+                         + "; ".join(_md(_name(n)) for n in missing))
+    if not any_missing:
         lines.append("Every region addresses every recommendation.")
     return "\n".join(lines) + "\n"
 
 
 def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
-    parts = [summary_md(tables, taxonomy, counts), "## Gap audit (recommendations)", ""]
-    gaps = tables["gaps"]
-    rec = gaps[(gaps["facet"] == "measure") & ~gaps["is_group"]]
-    for region, g in rec.groupby("region", sort=False):
-        parts.append(f"### {region}")
+    ranked, lacking = _lacking(tables, taxonomy)
+    regions = _regions(tables)
+    cells = _cells(tables)
+    parts = [summary_md(tables, taxonomy, counts).rstrip("\n"), ""]
+
+    parts += ["## Region × recommendation (documents addressing it; · = not addressed)", ""]
+    parts.append("| region | " + " | ".join(f"R{i}" for i in range(1, len(ranked) + 1)) + " |")
+    parts.append("|---|" + "---|" * len(ranked))
+    for code, _ in regions:
+        parts.append(f"| {_md(code)} | " + " | ".join(str(cells.get((code, n.id), (0,))[0] or "·") for n in ranked)
+                     + " |")
+    parts.append("")
+    parts += ["## Recommendations ranked by how many regions lack them", ""]
+    for i, n in enumerate(ranked, 1):
+        lack = lacking[n.id]
+        parts.append(f"- **R{i} {_md(_name(n))}** (`{n.id}`) — lacking in {len(lack)} of {len(regions)} regions"
+                     + (f": {_md(', '.join(lack))}" if lack else "")
+                     + (f". Paper: {_md(n.recommendation)}" if lack and n.recommendation else ""))
+    parts.append("")
+
+    fy, _ = _years(tables)
+    leaf_ids = {n.id for n in ranked}
+    fy = fy[fy["node"].isin(leaf_ids)]
+    if len(fy):
+        first = {(_s(r.region), _s(r.node)): int(r.first_year) for r in fy.itertuples(index=False)}
+        parts += ["## First year each region addressed each recommendation (dated documents only)", ""]
+        parts.append("| region | " + " | ".join(f"R{i}" for i in range(1, len(ranked) + 1)) + " |")
+        parts.append("|---|" + "---|" * len(ranked))
+        for code, _ in regions:
+            parts.append(f"| {_md(code)} | " + " | ".join(str(first.get((code, n.id), "·")) for n in ranked) + " |")
         parts.append("")
-        for r in g.itertuples(index=False):
-            if r.addressed:
-                parts.append(f"- ✅ `{r.node}` ({r.passages} passages, {r.documents} documents) — "
-                             f"{r.evidence_title} {r.evidence_article}: {r.evidence_passage[:300]}")
-            else:
-                parts.append(f"- ❌ `{r.node}` — not addressed. Paper: {r.recommendation}")
+
+    parts += ["## Gap audit by region", ""]
+    gaps = tables["gaps"]
+    rec = gaps[(gaps["facet"] == "measure") & ~gaps["is_group"].astype(bool)]
+    by_key = {(_s(r.region), _s(r.node)): r for r in rec.itertuples(index=False)}
+    for code, name in regions:
+        parts += [f"### {_md(_region_label(code, name))}", ""]
+        for n in ranked:
+            r = by_key.get((code, n.id))
+            if r is None or not bool(r.addressed):
+                parts.append(f"- ❌ **{_md(_name(n))}** — not addressed. Paper: {_md(n.recommendation)}")
+        for n in ranked:
+            r = by_key.get((code, n.id))
+            if r is not None and bool(r.addressed):
+                parts.append(f"- ✅ **{_md(_name(n))}** ({r.documents} documents, {r.passages} passages) — "
+                             f"{_md(r.evidence_title)} {_md(r.evidence_article)}: {_md(r.evidence_passage, 300)}")
         parts.append("")
     return "\n".join(parts)
 
 
 # ------------------------------------------------------------------------------------------- HTML
 
-def _heat(value: float) -> str:
-    # white -> deep blue; text stays readable on both ends
-    v = max(0.0, min(1.0, value))
-    r, g, b = int(255 - 200 * v), int(255 - 150 * v), int(255 - 40 * v)
-    return f"rgb({r},{g},{b})"
+# sequential blues (ColorBrewer); a cell's class says how many documents address it
+DOC_BINS = ((1, 1), (2, 2), (3, 4), (5, 9), (10, 19), (20, 49), (50, None))
 
 
-def _heatmap(tables, taxonomy, facet: str, title: str, evidence: dict) -> str:
-    long = tables["coverage_region_long"]
-    nodes = [n for n in taxonomy.nodes if n.facet == facet]
-    regions = list(tables["region_ranking"]["region"])
-    cell = {(r.region, r.node): r for r in long.itertuples(index=False)}
-    e = html.escape
-    head = "".join(f'<th class="col" title="{e(n.name["en"])}"><span>{e(n.id)}</span></th>' for n in nodes)
-    rows = []
-    for reg in regions:
-        tds = []
-        for n in nodes:
-            c = cell.get((reg, n.id))
-            docs, share = (c.documents, c.share) if c is not None else (0, 0.0)
-            key = f"{reg}|{n.id}"
-            attrs = f'class="cell{" hit" if docs else " miss"}{" group" if n.group else ""}" ' \
-                    f'style="background:{_heat(share * 4 if docs else 0) if docs else "#fff"}" ' \
-                    f'title="{e(reg)} × {e(n.id)}: {docs} document(s)"'
-            if docs and key in evidence:
-                attrs += f' data-key="{e(key)}" tabindex="0"'
-            tds.append(f"<td {attrs}>{docs if docs else '·'}</td>")
-        rows.append(f'<tr><th class="row">{e(reg)}</th>{"".join(tds)}</tr>')
-    return (f'<h2>{e(title)}</h2><div class="scroll"><table class="heat" data-facet="{e(facet)}">'
-            f'<thead><tr><th></th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+def _doc_bin(docs: int) -> int:
+    for i, (lo, hi) in enumerate(DOC_BINS, 1):
+        if docs >= lo and (hi is None or docs <= hi):
+            return i
+    return 0
 
 
-def _marked_html(text: str, ev: list[dict]) -> str:
-    spans = sorted((x["start"], x["end"]) for x in ev if 0 <= x.get("start", -1) < x.get("end", -1) <= len(text))
-    out, pos = [], 0
+def _bin_label(lo: int, hi: int | None) -> str:
+    return f"{lo}+" if hi is None else (str(lo) if lo == hi else f"{lo}–{hi}")
+
+
+def _merge_spans(text: str, ev: list[dict]) -> list[list[int]]:
+    spans = sorted((int(x["start"]), int(x["end"])) for x in ev
+                   if isinstance(x, dict) and 0 <= int(x.get("start", -1)) < int(x.get("end", -1)) <= len(text))
+    merged: list[list[int]] = []
     for s, t in spans:
-        if s < pos:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], t)
+        else:
+            merged.append([s, t])
+    return merged
+
+
+def _marked_html(text: str, ev: list[dict], limit: int = 1200) -> str:
+    """The passage, escaped, with matched terms in <mark>; long passages are cut to a window around the
+    first match."""
+    spans = _merge_spans(text, ev)
+    lo, hi = 0, len(text)
+    if len(text) > limit:
+        lo = max(0, spans[0][0] - limit // 4) if spans else 0
+        hi = min(len(text), lo + limit)
+    out, pos = ["…" if lo else ""], lo
+    for s, t in spans:
+        if s < pos or t > hi:
             continue
         out += [html.escape(text[pos:s]), "<mark>", html.escape(text[s:t]), "</mark>"]
         pos = t
-    out.append(html.escape(text[pos:]))
+    out.append(html.escape(text[pos:hi]))
+    if hi < len(text):
+        out.append("…")
     return "".join(out)
 
 
 def evidence_index(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame, per_cell: int = 5) -> dict:
-    """region|node -> up to `per_cell` strongest evidence passages, already escaped and marked as HTML."""
+    """region|node -> {documents, passages, items}: up to `per_cell` strongest evidence passages (one per
+    document first), every string already escaped and the passage marked up as HTML."""
     from .aggregate import best_evidence
 
+    labels = labels[labels["source"] != "rollup"]
+    totals = labels.groupby(["region", "node"]).agg(p=("passage_id", "nunique"), d=("doc_id", "nunique"))
     ev = best_evidence(labels, passages, documents)
+    extra = passages[["passage_id", "lang", "heading_path"]].rename(columns={"heading_path": "ev_heading"})
+    ev = ev.merge(extra, on="passage_id", how="left", sort=False)
+    # the strongest passage of each document first, then further passages of the same documents
+    ev = ev.assign(again=ev.duplicated(["region", "node", "doc_id"])).sort_values("again", kind="stable")
     ev = ev.groupby(["region", "node"], sort=False).head(per_cell)
-    out: dict[str, list[dict]] = {}
+    out: dict[str, dict] = {}
     for r in ev.itertuples(index=False):
-        out.setdefault(f"{r.region}|{r.node}", []).append({
-            "title": html.escape(str(r.title)), "article": html.escape(str(r.label)),
-            "doc": html.escape(str(r.doc_id)), "score": float(r.score), "source": html.escape(str(r.source)),
-            "html": _marked_html(str(r.text), json.loads(r.evidence)),
+        key = f"{r.region}|{r.node}"
+        if key not in out:
+            t = totals.loc[(r.region, r.node)]
+            out[key] = {"documents": int(t["d"]), "passages": int(t["p"]), "items": []}
+        try:
+            spans = json.loads(r.evidence) if isinstance(r.evidence, str) else []
+        except ValueError:
+            spans = []
+        terms = []
+        for x in spans if isinstance(spans, list) else []:
+            term = _s(x.get("term")) if isinstance(x, dict) else ""
+            if term and not term.startswith(("measure.", "model.", "constraint.")) and term not in terms:
+                terms.append(term)
+        out[key]["items"].append({
+            "title": _e(r.title), "article": _e(r.label), "heading": _e(r.ev_heading), "doc": _e(r.doc_id),
+            "date": _e(r.date), "lang": "zh-Hans" if _s(r.lang) == "zh" else "en",
+            "score": float(r.score) if pd.notna(r.score) else 0.0, "source": _e(r.source),
+            "terms": [_e(t[:80]) for t in terms[:8]],
+            "html": _marked_html(_s(r.text), spans if isinstance(spans, list) else []),
         })
     return out
 
 
+def _items(entry) -> list[dict]:
+    """Evidence entry -> its items (also accepts the older plain-list form)."""
+    if isinstance(entry, dict):
+        return entry.get("items", [])
+    return list(entry or [])
+
+
 CSS = """
+:root{--ink:#1b1f24;--muted:#57606a;--line:#d0d7de;--soft:#f6f8fa;--accent:#0969da}
+*{box-sizing:border-box}
 body{font-family:"Noto Sans CJK SC","Noto Sans SC","Source Han Sans SC","WenQuanYi Micro Hei","Microsoft YaHei",
-"PingFang SC",system-ui,sans-serif;margin:1.5rem;color:#1b1f24;max-width:1400px}
-h1{font-size:1.5rem}h2{margin-top:2rem;font-size:1.2rem}
-.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:.8rem}
-td,th{border:1px solid #d0d7de;padding:.25rem .4rem;text-align:center}
-th.col{height:11rem;vertical-align:bottom;white-space:nowrap}th.col span{writing-mode:vertical-rl;transform:rotate(180deg)}
-th.row{text-align:left;white-space:nowrap}td.hit{cursor:pointer;font-weight:600}td.miss{color:#bbb}
-td.group{border-left:2px solid #57606a}td.sel{outline:3px solid #d4a72c}
-#evidence{border:1px solid #d0d7de;padding:1rem;margin-top:1rem;min-height:3rem;background:#f6f8fa}
-.ev{margin:.6rem 0;padding:.5rem;background:#fff;border-left:3px solid #0969da}
-.ev .src{font-size:.8rem;color:#57606a}mark{background:#fff3b0}
-table.list{width:100%}table.list td{text-align:left;vertical-align:top}.no{color:#cf222e}.yes{color:#1a7f37}
+"PingFang SC",system-ui,sans-serif;margin:0;color:var(--ink);line-height:1.45;font-size:15px}
+.page{max-width:1480px;margin:0 auto;padding:1.2rem 1.5rem;display:grid;grid-template-columns:minmax(0,1fr);gap:1.5rem}
+@media (min-width:1100px){.page{grid-template-columns:minmax(0,1fr) 430px}
+ #evidence{position:sticky;top:0;max-height:100vh;overflow-y:auto;align-self:start}}
+h1{font-size:1.45rem;margin:.2rem 0 .4rem}h2{margin:2rem 0 .5rem;font-size:1.15rem;border-bottom:1px solid var(--line);
+padding-bottom:.2rem}h3{font-size:1rem;margin:.2rem 0 .4rem}
+p.lead,.note{color:var(--muted);font-size:.88rem;margin:.3rem 0}
+ul.glance{margin:.4rem 0;padding-left:1.2rem}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;font-size:.82rem}
+td,th{border:1px solid var(--line);padding:.25rem .4rem}
+table.heat td,table.years td{text-align:center;min-width:2.1rem;padding:0}
+table.heat td a{display:block;padding:.3rem .2rem;color:inherit;text-decoration:none}
+table.heat td a:focus-visible{outline:2px solid var(--accent)}
+th.col{vertical-align:bottom;padding:.3rem .1rem;font-weight:500}
+th.col span{writing-mode:vertical-rl;transform:rotate(180deg);display:inline-block;max-height:12.5rem;
+white-space:normal;text-align:left;line-height:1.15}
+th.col small{color:var(--muted)}
+th.row{text-align:left;white-space:nowrap;font-weight:600}th.row small{font-weight:400;color:var(--muted)}
+td.miss{color:#b8bec6}td.sel{outline:3px solid #d4a72c;outline-offset:-2px}
+.b1{background:#deebf7}.b2{background:#c6dbef}.b3{background:#9ecae1}.b4{background:#6baed6}
+.b5{background:#4292c6;color:#fff}.b6{background:#2171b5;color:#fff}.b7{background:#08519c;color:#fff}
+.y1{background:#7f2704;color:#fff}.y2{background:#d94801;color:#fff}.y3{background:#f16913}.y4{background:#fd8d3c}
+.y5{background:#fdae6b}.y6{background:#fdd0a2}
+.legend{display:flex;gap:.25rem;align-items:center;font-size:.78rem;color:var(--muted);margin:.4rem 0 0;flex-wrap:wrap}
+.legend span.sw{display:inline-block;min-width:2.2rem;text-align:center;padding:.05rem .2rem;border:1px solid var(--line)}
+table.list{width:100%}table.list td,table.list th{text-align:left;vertical-align:top}
+table.list th{background:var(--soft)}
+td.num{text-align:right;white-space:nowrap}
+meter{width:6rem;vertical-align:middle}
+.no{color:#cf222e;font-weight:600}.yes{color:#1a7f37;font-weight:600}
+tr.region th{background:var(--soft);text-align:left;font-size:.9rem}
+#evidence{border:1px solid var(--line);padding:.8rem 1rem;background:var(--soft);border-radius:6px;font-size:.9rem}
+#evidence .hint{color:var(--muted)}
+.evcell{display:none}.evcell.on,.evcell:target{display:block}
+#evidence.picked .hint{display:none}
+.ev{margin:.6rem 0;padding:.5rem .6rem;background:#fff;border-left:3px solid var(--accent)}
+.ev .src{font-size:.8rem;color:var(--muted)}.ev .src b{color:var(--ink)}
+.ev .txt{margin:.3rem 0;white-space:pre-wrap;word-break:break-word}
+.ev .meta{font-size:.75rem;color:var(--muted);word-break:break-all}
+mark{background:#fff1a8;padding:0 .1em}
+svg text{font-family:inherit;font-size:11px;fill:#1b1f24}
+.zh{color:var(--muted);font-size:.85em}
 """
 
 JS = """
-const EV = JSON.parse(document.getElementById('evidence-data').textContent);
-function show(key, td){
-  document.querySelectorAll('td.sel').forEach(x=>x.classList.remove('sel'));
-  if(td) td.classList.add('sel');
-  const box = document.getElementById('evidence');
-  const items = EV[key] || [];
-  const [region, node] = key.split('|');
-  let h = '<h3>Evidence: ' + region.replace(/[<>&"]/g,'') + ' × ' + node.replace(/[<>&"]/g,'') + '</h3>';
-  for (const it of items){
-    h += '<div class="ev"><div class="src">' + it.title + ' ' + it.article + ' — ' + it.doc +
-         ' (score ' + it.score.toFixed(2) + ', ' + it.source + ')</div><div class="txt">' + it.html + '</div></div>';
+(function(){
+  var panel = document.getElementById('evidence');
+  var wide = window.matchMedia('(min-width:1100px)');
+  function show(id, link, scroll){
+    var sec = document.getElementById(id);
+    if (!sec) return;
+    panel.querySelectorAll('.evcell.on').forEach(function(x){ x.classList.remove('on'); });
+    document.querySelectorAll('td.sel').forEach(function(x){ x.classList.remove('sel'); });
+    sec.classList.add('on');
+    panel.classList.add('picked');
+    panel.scrollTop = 0;
+    document.querySelectorAll('td > a.cell[href="#' + id + '"]').forEach(function(a){ a.parentNode.classList.add('sel'); });
+    if (scroll && !wide.matches) panel.scrollIntoView({block: 'start'});
   }
-  box.innerHTML = h;  // every string in EV was escaped when the report was written
-}
-document.querySelectorAll('td[data-key]').forEach(td=>{
-  td.addEventListener('click',()=>show(td.dataset.key, td));
-  td.addEventListener('keydown',e=>{if(e.key==='Enter')show(td.dataset.key, td)});
-});
-const first = document.querySelector('td[data-key]'); if(first) show(first.dataset.key, first);
+  document.querySelectorAll('a.cell, a.evlink').forEach(function(a){
+    a.addEventListener('click', function(ev){ ev.preventDefault(); show(a.hash.slice(1), a, true); });
+  });
+  var first = document.querySelector('a.cell');
+  if (first && !location.hash) show(first.hash.slice(1), first, false);
+})();
 """
 
 
-def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str:
-    e = html.escape
+def _csp_hash(s: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(s.encode("utf-8")).digest()).decode() + "'"
+
+
+def _cell_ids(evidence: dict) -> dict[str, str]:
+    return {key: f"ev-{i}" for i, key in enumerate(evidence)}
+
+
+def _heatmap(tables, taxonomy: Taxonomy, nodes: list, title: str, caption: str, ids: dict, lacking: dict | None,
+             facet: str) -> str:
+    cells = _cells(tables)
+    regions = _regions(tables)
+    n_regions = len(regions)
+    leaves = len(_measure_leaves(taxonomy))
+    rk = {(_s(r.region)): r for r in tables["region_ranking"].itertuples(index=False)}
+    head = []
+    for i, n in enumerate(nodes, 1):
+        tip = f"{n.id}: {_name(n)} / {_name(n, 'zh')}"
+        if lacking is not None:
+            tip += f"; lacking in {len(lacking[n.id])} of {n_regions} regions"
+        head.append(f'<th class="col" title="{_e(tip)}"><span>{_e(_name(n))}</span></th>')
+    rows = []
+    for code, name in regions:
+        r = rk.get(code)
+        sub = (f"{r.measures_addressed}/{leaves}" if facet == "measure" else f"{r.models_addressed}/{len(nodes)}") \
+            if r is not None else ""
+        tds = []
+        for n in nodes:
+            docs, passages, share = cells.get((code, n.id), (0, 0, 0.0))
+            if not docs:
+                tds.append(f'<td class="miss" title="{_e(code)} × {_e(_name(n))}: not addressed">·</td>')
+                continue
+            tip = (f"{_region_label(code, name)} × {_name(n)}: {docs} document(s) ({share:.0%} of the region's), "
+                   f"{passages} passage(s)")
+            key = f"{code}|{n.id}"
+            inner = (f'<a class="cell" href="#{ids[key]}" title="{_e(tip)}">{docs}</a>' if key in ids
+                     else f'<span title="{_e(tip)}">{docs}</span>')
+            tds.append(f'<td class="hit b{_doc_bin(docs)}">{inner}</td>')
+        rows.append(f'<tr><th class="row" title="{_e(code)}">{_e(_region_label(code, name))} '
+                    f'<small>{_e(sub)}</small></th>{"".join(tds)}</tr>')
+    legend = "".join(f'<span class="sw b{i}">{_bin_label(lo, hi)}</span>' for i, (lo, hi) in enumerate(DOC_BINS, 1))
+    return (f'<h2 id="{facet}-heatmap">{_e(title)}</h2><p class="note">{caption}</p>'
+            f'<div class="scroll"><table class="heat" data-facet="{_e(facet)}">'
+            f'<thead><tr><th></th>{"".join(head)}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+            f'<div class="legend">documents addressing it: {legend}<span class="sw">·</span> none</div>')
+
+
+def _evidence_panel(tables, taxonomy: Taxonomy, evidence: dict, ids: dict) -> str:
+    by_id = taxonomy.by_id
+    names = dict(_regions(tables))
+    secs = []
+    for key, entry in evidence.items():
+        region, _, node = key.rpartition("|")
+        n = by_id.get(node)
+        items = _items(entry)
+        total = (f"{entry['documents']} document(s), {entry['passages']} passage(s); "
+                 f"showing the {len(items)} strongest" if isinstance(entry, dict) else "")
+        parts = [f'<section class="evcell" id="{ids[key]}"><h3>{_e(_region_label(region, names.get(region, "")))} × '
+                 f'{_e(_name(n) if n else node)}</h3>',
+                 f'<p class="note">{_e(total)}</p>']
+        if n is not None and n.recommendation:
+            parts.append(f'<p class="note">Paper: {_e(n.recommendation)}</p>')
+        for it in items:
+            date = f" · {it['date']}" if it.get("date") else ""
+            heading = f"{it['heading']} › " if it.get("heading") else ""
+            terms = f" · matched: {', '.join(it['terms'])}" if it.get("terms") else ""
+            parts.append(
+                f'<div class="ev"><div class="src"><b lang="{it.get("lang", "zh-Hans")}">{it["title"]}</b>'
+                f'{date} · {heading}<b>{it["article"]}</b></div>'
+                f'<div class="txt" lang="{it.get("lang", "zh-Hans")}">{it["html"]}</div>'
+                f'<div class="meta">{it["doc"]} · {it["source"]} {it["score"]:.2f}{terms}</div></div>')
+        parts.append("</section>")
+        secs.append("".join(parts))
+    return ('<aside id="evidence" aria-live="polite"><h2>Evidence</h2>'
+            '<p class="hint">Click a coloured cell to see the passages behind it.</p>' + "".join(secs) + "</aside>")
+
+
+def _ranking_table(tables, taxonomy: Taxonomy) -> str:
+    leaves = len(_measure_leaves(taxonomy))
+    rows = []
+    for i, r in enumerate(tables["region_ranking"].itertuples(index=False), 1):
+        cov = float(r.measure_coverage)
+        rows.append(f"<tr><td class=num>{i}</td><td><b>{_e(r.region)}</b></td><td>{_e(r.region_name)}</td>"
+                    f"<td class=num>{int(r.documents)}</td>"
+                    f"<td class=num>{int(r.measures_addressed)} of {leaves}</td>"
+                    f'<td><meter min="0" max="1" value="{cov:.4f}"></meter> {cov:.0%}</td>'
+                    f"<td class=num>{int(r.models_addressed)}</td></tr>")
+    return ('<h2 id="ranking">Regions ranked by how much of the paper\'s agenda they cover</h2>'
+            '<table class="list"><thead><tr><th>#</th><th>region</th><th>name</th><th>documents</th>'
+            '<th>recommendations addressed</th><th>coverage of the agenda</th><th>cooperation models addressed</th>'
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _lacking_table(tables, ranked: list, lacking: dict) -> str:
+    n_regions = len(_regions(tables))
+    rows = []
+    for i, n in enumerate(ranked, 1):
+        lack = lacking[n.id]
+        rows.append(f"<tr><td class=num>{i}</td><td><b>{_e(_name(n))}</b><br><span class=zh lang=zh-Hans>"
+                    f"{_e(_name(n, 'zh'))}</span></td><td class=num>{len(lack)} of {n_regions}</td>"
+                    f"<td>{_e(', '.join(lack)) or '—'}</td>"
+                    f"<td>{_e(n.recommendation) if lack else '<span class=yes>addressed everywhere</span>'}</td></tr>")
+    return ('<h2 id="lacking">Recommendations ranked by how many regions lack them</h2>'
+            '<table class="list"><thead><tr><th>#</th><th>recommendation</th><th>regions lacking</th><th>which</th>'
+            "<th>the paper's recommendation (for regions lacking it)</th></tr></thead>"
+            f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def _year_bins(lo: int, hi: int, k: int = 6) -> list[tuple[int, int]]:
+    span = hi - lo + 1
+    k = max(1, min(k, span))
+    edges = [lo + round(i * span / k) for i in range(k + 1)]
+    return [(edges[i], edges[i + 1] - 1) for i in range(k)]
+
+
+def _temporal(tables, ranked: list) -> str:
+    fy, by = _years(tables)
+    leaf_ids = [n.id for n in ranked]
+    fy = fy[fy["node"].isin(leaf_ids)]
+    undated = _undated(tables)
+    regions = _regions(tables)
+    if fy.empty:
+        n_docs = int(tables["region_ranking"]["documents"].sum())
+        why = ("No document has a date, so there is no temporal view." if n_docs and sum(undated.values()) >= n_docs
+               else "No dated document addresses any of the recommendations.")
+        return f'<h2 id="temporal">Over time</h2><p class="note">{why}</p>'
+    titles = {}
+    cd = tables.get("coverage_document")
+    if cd is not None:
+        titles = {_s(r.doc_id): (_s(r.title), _s(r.date)) for r in cd.itertuples(index=False)}
+    first = {(_s(r.region), _s(r.node)): (int(r.first_year), _s(r.first_doc)) for r in fy.itertuples(index=False)}
+    ymin, ymax = int(fy["first_year"].min()), int(fy["first_year"].max())
+    bins = _year_bins(ymin, ymax)
+
+    def ybin(y: int) -> int:
+        return next(i for i, (a, b) in enumerate(bins, 1) if a <= y <= b)
+
+    head = "".join(f'<th class="col" title="{_e(n.id)}"><span>{_e(_name(n))}</span></th>' for n in ranked)
+    rows = []
+    for code, name in regions:
+        tds = []
+        for n in ranked:
+            if (code, n.id) not in first:
+                tds.append('<td class="miss">·</td>')
+                continue
+            y, doc = first[(code, n.id)]
+            title, date = titles.get(doc, ("", ""))
+            tip = f"{_region_label(code, name)} × {_name(n)}: first in {title or doc} ({date or y})"
+            tds.append(f'<td class="y{ybin(y)}" title="{_e(tip)}">{y}</td>')
+        note = f" <small>{undated[code]} undated</small>" if undated.get(code) else ""
+        rows.append(f'<tr><th class="row">{_e(_region_label(code, name))}{note}</th>{"".join(tds)}</tr>')
+    legend = "".join(f'<span class="sw y{i}">{a if a == b else f"{a}–{b}"}</span>' for i, (a, b) in enumerate(bins, 1))
+    n_undated = sum(undated.values())
+    und = (f" {n_undated} undated document(s) are left out of this view." if n_undated else "")
+    out = ['<h2 id="temporal">Over time</h2>',
+           '<h3>First year each region addressed each recommendation</h3>',
+           f'<p class="note">Year of the earliest dated document addressing it; hover a cell for the document. '
+           f'Columns in the order of the ranking above.{_e(und)}</p>',
+           f'<div class="scroll"><table class="years heat"><thead><tr><th></th>{head}</tr></thead>'
+           f'<tbody>{"".join(rows)}</tbody></table></div><div class="legend">first year: {legend}</div>']
+    out.append(_year_chart(by, leaf_ids, regions, len(ranked)))
+    return "".join(out)
+
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf")
+
+
+def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, str]], n_leaves: int) -> str:
+    """Inline SVG: number of recommendations addressed by the documents in force, per region and year."""
+    by = by[by["node"].isin(leaf_ids)]
+    if by.empty:
+        return ""
+    counts = by.groupby(["region", "year"])["node"].nunique()
+    y0, y1 = int(by["year"].min()), int(by["year"].max())
+    W, H, L, R, T, B = 860, 300, 40, 190, 12, 28
+    pw, ph = W - L - R, H - T - B
+
+    def x(y: float) -> float:
+        return L + (pw * (y - y0) / max(y1 - y0, 1))
+
+    def yv(v: float) -> float:
+        return T + ph * (1 - v / max(n_leaves, 1))
+
+    g = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
+         f'aria-label="Recommendations addressed over time">']
+    for v in range(0, n_leaves + 1, max(1, n_leaves // 5)):
+        g.append(f'<line x1="{L}" x2="{L + pw}" y1="{yv(v):.1f}" y2="{yv(v):.1f}" stroke="#e5e7eb"/>'
+                 f'<text x="{L - 6}" y="{yv(v) + 4:.1f}" text-anchor="end">{v}</text>')
+    step = max(1, round((y1 - y0) / 10))
+    for yr in range(y0, y1 + 1, step):
+        g.append(f'<text x="{x(yr):.1f}" y="{H - 8}" text-anchor="middle">{yr}</text>')
+    label_y = []
+    for i, (code, name) in enumerate(regions):
+        if code not in counts.index.get_level_values(0):
+            continue
+        c = counts.loc[code]
+        colour = PALETTE[i % len(PALETTE)]
+        pts, last = [], 0
+        for yr in range(int(c.index.min()), y1 + 1):
+            v = int(c.get(yr, last))
+            if pts:
+                pts.append(f"{x(yr):.1f},{yv(last):.1f}")  # step: level until the year changes
+            pts.append(f"{x(yr):.1f},{yv(v):.1f}")
+            last = v
+        g.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(pts)}">'
+                 f'<title>{_e(_region_label(code, name))}</title></polyline>')
+        ly = yv(last) + 4
+        while any(abs(ly - o) < 12 for o in label_y):
+            ly += 12
+        label_y.append(ly)
+        g.append(f'<text x="{L + pw + 6}" y="{ly:.1f}" fill="{colour}">{_e(_region_label(code, name))} ({last})</text>')
+    g.append("</svg>")
+    return ('<h3>Recommendations addressed by the documents in force</h3>'
+            f'<p class="note">Number of the {n_leaves} recommendations addressed by at least one document dated '
+            'that year or earlier (a document counts as in force from its date on; repeals are not recorded).</p>'
+            + "".join(g))
+
+
+def _gap_list(tables, ranked: list, evidence: dict, ids: dict) -> str:
     gaps = tables["gaps"]
-    rec = gaps[(gaps["facet"] == "measure") & ~gaps["is_group"]]
+    rec = gaps[(gaps["facet"] == "measure") & ~gaps["is_group"].astype(bool)]
+    by_key = {(_s(r.region), _s(r.node)): r for r in rec.itertuples(index=False)}
+    rows = []
+    for code, name in _regions(tables):
+        rows.append(f'<tr class="region"><th colspan="4">{_e(_region_label(code, name))}</th></tr>')
+        missing = [n for n in ranked if not (by_key.get((code, n.id)) is not None
+                                             and bool(by_key[(code, n.id)].addressed))]
+        present = [n for n in ranked if n not in missing]
+        for n in missing:
+            rows.append(f'<tr><td>{_e(_name(n))}</td><td><span class="no">missing</span></td><td></td>'
+                        f'<td>Paper: {_e(n.recommendation)}</td></tr>')
+        for n in present:
+            r = by_key[(code, n.id)]
+            key = f"{code}|{n.id}"
+            items = _items(evidence.get(key))
+            if items:
+                it = items[0]
+                snippet = it["html"]
+                detail = (f'<b>{it["title"]}</b> {it["article"]}: {snippet} '
+                          f'<a class="evlink" href="#{ids[key]}">all evidence</a>')
+            else:
+                detail = f"<b>{_e(r.evidence_title)}</b> {_e(r.evidence_article)}: {_e(_s(r.evidence_passage)[:300])}"
+            rows.append(f'<tr><td>{_e(_name(n))}</td><td><span class="yes">addressed</span></td>'
+                        f'<td class=num>{int(r.documents)} doc.<br>{int(r.passages)} pass.</td><td>{detail}</td></tr>')
+    return ('<h2 id="gaps">Gap list by region</h2><p class="note">Missing recommendations first, with what the paper '
+            'recommends; then the addressed ones with their strongest evidence passage.</p>'
+            '<table class="list" id="gap-list"><thead><tr><th>recommendation</th><th>status</th><th>counts</th>'
+            f'<th>strongest evidence / the paper\'s recommendation</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _glance(tables, ranked: list, lacking: dict) -> str:
+    regions = _regions(tables)
     rk = tables["region_ranking"]
-    rank_rows = "".join(
-        f"<tr><td>{e(str(r.region))}</td><td>{e(str(r.region_name))}</td><td>{r.documents}</td>"
-        f"<td>{r.measures_addressed}</td><td>{r.measure_coverage:.0%}</td><td>{r.models_addressed}</td></tr>"
-        for r in rk.itertuples(index=False))
-    gap_rows = []
-    for r in rec.itertuples(index=False):
-        status = '<span class="yes">addressed</span>' if r.addressed else '<span class="no">missing</span>'
-        detail = (f"{e(str(r.evidence_title))} {e(str(r.evidence_article))}: {e(str(r.evidence_passage)[:240])}"
-                  if r.addressed else f"Paper: {e(str(r.recommendation))}")
-        gap_rows.append(f"<tr><td>{e(str(r.region))}</td><td>{e(str(r.node))}</td><td>{status}</td>"
-                        f"<td>{r.passages}</td><td>{r.documents}</td><td>{detail}</td></tr>")
-    lacking = (rec[~rec["addressed"]].groupby("node")["region"].apply(lambda s: ", ".join(sorted(s)))
-               .reset_index().assign(n=lambda d: d["region"].str.count(",") + 1).sort_values(["n", "node"], ascending=[False, True]))
-    lack_rows = "".join(f"<tr><td>{e(str(r.node))}</td><td>{r.n}</td><td>{e(str(r.region))}</td></tr>"
-                        for r in lacking.itertuples(index=False))
-    data = json.dumps(evidence, ensure_ascii=False).replace("</", "<\\/")
+    if rk.empty:
+        return '<p class="note">No region to report on.</p>'
+    n_leaves = len(ranked)
+    top, bottom = rk.iloc[0], rk.iloc[-1]
+    items = [f"Broadest coverage: <b>{_e(_region_label(_s(top.region), _s(top.region_name)))}</b>, "
+             f"{int(top.measures_addressed)} of {n_leaves} recommendations."]
+    if len(rk) > 1:
+        items.append(f"Narrowest: <b>{_e(_region_label(_s(bottom.region), _s(bottom.region_name)))}</b>, "
+                     f"{int(bottom.measures_addressed)} of {n_leaves}.")
+    most = [n for n in ranked if lacking[n.id]][:3]
+    if most:
+        items.append("Most widely lacking: " + "; ".join(
+            f"<b>{_e(_name(n))}</b> ({len(lacking[n.id])} of {len(regions)} regions)" for n in most) + ".")
+    everywhere = [n for n in ranked if not lacking[n.id]]
+    if everywhere:
+        items.append("Addressed in every region: " + "; ".join(_e(_name(n)) for n in everywhere) + ".")
+    return '<ul class="glance">' + "".join(f"<li>{x}</li>" for x in items) + "</ul>"
+
+
+def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str:
+    ranked, lacking = _lacking(tables, taxonomy)
+    models = [n for n in taxonomy.nodes if n.facet == "model" and not n.group]
+    shown = {n.id for n in ranked} | {n.id for n in models}
+    evidence = {k: v for k, v in evidence.items() if k.rpartition("|")[2] in shown and _items(v)}
+    ids = _cell_ids(evidence)
+    n_regions = len(_regions(tables))
+    main = [
+        "<main>",
+        "<h1>Industry–university–research cooperation: policy coverage and gaps</h1>",
+        f'<p class="lead">{n_regions} regions, {counts.get("ingested", 0)} documents ingested of '
+        f'{counts.get("files", 0)} files found ({counts.get("failed", 0)} failed, {counts.get("skipped", 0)} skipped, '
+        f'{counts.get("duplicate_of", 0)} duplicates). Coded against taxonomy {_e(taxonomy.version)}: '
+        f"{len(ranked)} recommendations and {len(models)} cooperation models of Liu et al. "
+        "A cell counts the region's documents with at least one passage coded to the node; "
+        "click a coloured cell to see its evidence passages (matched terms highlighted).</p>",
+        _glance(tables, ranked, lacking),
+        _ranking_table(tables, taxonomy),
+        _heatmap(tables, taxonomy, ranked, "Region × recommendation",
+                 "Rows: regions ranked by recommendations addressed (addressed / total after the name). Columns: "
+                 "the paper's recommendations, those lacking in most regions first.", ids, lacking, "measure"),
+        _heatmap(tables, taxonomy, models, "Region × cooperation model",
+                 "Columns: the cooperation models in the paper's order.", ids, None, "model"),
+        _lacking_table(tables, ranked, lacking),
+        _temporal(tables, ranked),
+        _gap_list(tables, ranked, evidence, ids),
+        '<p class="note">Full tables: coverage.xlsx and the CSV files next to this report. '
+        "Generated by the policy coverage coder.</p>",
+        "</main>",
+    ]
+    body = "".join(main) + _evidence_panel(tables, taxonomy, evidence, ids)
+    csp = (f"default-src 'none'; style-src {_csp_hash(CSS)}; script-src {_csp_hash(JS)}; img-src 'none'; "
+           "font-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'")
     return f"""<!DOCTYPE html>
-<html lang="zh-Hans"><head><meta charset="utf-8"><title>Policy coverage and gap audit</title>
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<style>{CSS}</style></head><body>
-<h1>Industry–university–research cooperation: policy coverage and gaps</h1>
-<p>Taxonomy {e(taxonomy.version)}. {counts.get('ingested', 0)} documents ingested of {counts.get('files', 0)} files found
-({counts.get('failed', 0)} failed, {counts.get('skipped', 0)} skipped, {counts.get('duplicate_of', 0)} duplicates).
-Cells count documents; click a coloured cell to see its evidence passages (matched terms marked).</p>
-<h2>Regions ranked by recommendations addressed</h2>
-<table class="list"><thead><tr><th>region</th><th>name</th><th>documents</th><th>recommendations addressed</th>
-<th>coverage</th><th>models addressed</th></tr></thead><tbody>{rank_rows}</tbody></table>
-{_heatmap(tables, taxonomy, "measure", "Region × recommendation", evidence)}
-{_heatmap(tables, taxonomy, "model", "Region × cooperation model", evidence)}
-<div id="evidence" aria-live="polite"></div>
-<h2>Recommendations ranked by how many regions lack them</h2>
-<table class="list"><thead><tr><th>recommendation</th><th>regions lacking</th><th>which</th></tr></thead>
-<tbody>{lack_rows}</tbody></table>
-<h2>Gap list</h2>
-<table class="list" id="gaps"><thead><tr><th>region</th><th>recommendation</th><th>status</th><th>passages</th>
-<th>documents</th><th>strongest evidence / paper's recommendation</th></tr></thead><tbody>{"".join(gap_rows)}</tbody></table>
-<script type="application/json" id="evidence-data">{data}</script>
-<script>{JS}</script>
-</body></html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Policy coverage and gap audit</title>
+<style>{CSS}</style></head><body><div class="page">
+{body}
+</div><script>{JS}</script></body></html>
 """

@@ -135,4 +135,7 @@ def check(df: pd.DataFrame, table: Table) -> pd.DataFrame:
 
 
 def to_arrow(df: pd.DataFrame, table: Table) -> pa.Table:
-    return pa.Table.from_pandas(check(df, table), schema=table.arrow_schema, preserve_index=False)
+    # no pandas metadata: it records in-memory dtypes (object vs str) that vary with how a frame was built,
+    # and identical tables must give identical bytes
+    t = pa.Table.from_pandas(check(df, table), schema=table.arrow_schema, preserve_index=False)
+    return t.replace_schema_metadata(None)
