@@ -41,15 +41,15 @@ $(OUT)/documents.parquet: FORCE $(STAMP)
 ingest: $(OUT)/documents.parquet
 FORCE:
 
-$(OUT)/passages.parquet: $(OUT)/documents.parquet
+$(OUT)/passages.parquet: $(OUT)/documents.parquet pipeline/segment.py
 	$(PY) -m pipeline segment $(COMMON)
 segment: $(OUT)/passages.parquet
 
-$(OUT)/tokens.parquet: $(OUT)/passages.parquet $(wildcard $(TAXONOMY)/*.yaml)
+$(OUT)/tokens.parquet: $(OUT)/passages.parquet $(wildcard $(TAXONOMY)/*.yaml) pipeline/tokenize.py
 	$(PY) -m pipeline tokenize $(COMMON)
 tokenize: $(OUT)/tokens.parquet
 
-$(OUT)/labels.parquet: $(OUT)/tokens.parquet $(wildcard $(TAXONOMY)/*.yaml $(TAXONOMY)/examples/*.jsonl) $(MODEL)
+$(OUT)/labels.parquet: $(OUT)/tokens.parquet $(wildcard $(TAXONOMY)/*.yaml $(TAXONOMY)/examples/*.jsonl) $(MODEL) pipeline/classify.py pipeline/lexicon.py pipeline/model.py
 	$(PY) -m pipeline classify $(COMMON) $(MODEL_ARG)
 
 # `make classify IN=passages.jsonl OUT=predictions.jsonl` classifies a JSON-lines file instead
@@ -60,11 +60,11 @@ else
 classify: $(OUT)/labels.parquet
 endif
 
-$(OUT)/coverage_region.csv: $(OUT)/labels.parquet
+$(OUT)/coverage_region.csv: $(OUT)/labels.parquet pipeline/aggregate.py
 	$(PY) -m pipeline aggregate $(COMMON)
 aggregate: $(OUT)/coverage_region.csv
 
-$(OUT)/report.html: $(OUT)/coverage_region.csv
+$(OUT)/report.html: $(OUT)/coverage_region.csv pipeline/report.py
 	$(PY) -m pipeline report $(COMMON)
 report: $(OUT)/report.html
 
@@ -80,11 +80,25 @@ compare: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench.py --corpus "$(if $(filter corpus,$(CORPUS)),../shared/corpus,$(CORPUS))" --scale $(SCALE) --jobs $(JOBS)
 
-# the browser test needs Chromium; Debian's package is installed when missing (root on CI machines)
+# The browser test needs Chromium and a Chinese font (without one, Chinese renders as boxes). The Debian packages
+# are installed when missing, as root or through passwordless sudo; otherwise the browser test is skipped.
 browser:
-	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
-	  { command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
-	    || echo "warning: chromium not installed; the browser test will be skipped" >&2; }
+	@missing=""; \
+	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing=" chromium"; \
+	{ command -v fc-list >/dev/null && fc-list :lang=zh family | grep -q .; } || missing="$$missing fonts-noto-cjk"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else sudo=no; fi; \
+	  if command -v apt-get >/dev/null && [ "$$sudo" != no ]; then \
+	    echo "browser: installing$$missing (Debian packages) for the browser test"; \
+	    { $$sudo apt-get update -qq && \
+	      $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null; } || \
+	      echo "warning: could not install$$missing; the browser tests will skip (no chromium) or fail (no Chinese font)" >&2; \
+	  else \
+	    echo "warning: missing$$missing and no apt-get or root to install it; the browser tests will skip or fail" >&2; \
+	  fi; \
+	fi
 
 test: $(STAMP) browser
 	$(PY) -m pytest

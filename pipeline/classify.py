@@ -3,7 +3,7 @@
 `PassageClassifier` is the one interface the stage uses. It combines the taxonomy lexicon (always on, the
 source of evidence) with an optional supervised `PassageModel`. A node the model was trained on is decided
 by the model's calibrated score against its per-node threshold; a node it has not seen enough examples of
-is decided by the lexicon. Passages in which no lexicon entry occurs at all skip the model: it keeps
+is decided by the lexicon (see PassageModel for how the two combine). Passages in which no lexicon entry occurs at all skip the model: it keeps
 unrelated articles (most of a real corpus) from being labelled on vocabulary alone, and it is most of the
 stage's speed.
 """
@@ -71,9 +71,11 @@ class PassageClassifier:
                 if not self.model.trained_[j]:
                     continue
                 p = float(proba[r, j])
-                if p >= self.model.thresholds_[j]:
+                lexical = node in decisions[i]
+                if (lexical and p >= self.model.veto_threshold) or \
+                        p >= max(self.model.thresholds_[j], self.model.add_threshold):
                     ev = _evidence(decisions[i].get(node, []))
-                    src = "lexicon+model" if node in decisions[i] else "model"
+                    src = "lexicon+model" if lexical else "model"
                     out[i].append(Label(node, round(p, 4), src, ev))
                     if not ev:
                         model_only.append((r, j, i, len(out[i]) - 1))

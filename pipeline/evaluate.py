@@ -76,8 +76,8 @@ def predict_labels(clf: PassageClassifier, coded: pd.DataFrame, tokens) -> list[
     return [[l.node for l in labels] for labels in preds]
 
 
-def cross_validate(taxonomy: Taxonomy, coded: pd.DataFrame, k: int, extra: pd.DataFrame | None = None
-                   ) -> list[list[str]]:
+def cross_validate(taxonomy: Taxonomy, coded: pd.DataFrame, k: int, extra: pd.DataFrame | None = None,
+                   **params) -> list[list[str]]:
     """Out-of-fold predictions for every coded passage (folds grouped by document)."""
     tokens = tokenize_frame(coded, taxonomy)
     extra_tokens = tokenize_frame(extra, taxonomy) if extra is not None and len(extra) else []
@@ -91,7 +91,7 @@ def cross_validate(taxonomy: Taxonomy, coded: pd.DataFrame, k: int, extra: pd.Da
             train = pd.concat([train, extra], ignore_index=True)
             train_tokens = train_tokens + extra_tokens
             train_groups = train_groups + doc_groups(extra["id"].tolist())
-        model = fit_model(taxonomy, train.reset_index(drop=True), tokens=train_tokens, groups=train_groups)
+        model = fit_model(taxonomy, train.reset_index(drop=True), tokens=train_tokens, groups=train_groups, **params)
         clf = PassageClassifier(taxonomy, model)
         test = coded.iloc[te].reset_index(drop=True)
         for i, labels in zip(te, predict_labels(clf, test, [tokens[i] for i in te])):

@@ -49,11 +49,18 @@ class PassageModel(BaseEstimator, ClassifierMixin):
 
     X is a dict of parallel lists: {"text": [...], "tokens": [[...], ...], "lexicon": array (n x nodes)}.
     Y is a binary array (n x nodes) in the order of `nodes`.
+
+    `predict` is the model alone. Combined with the lexicon (PassageClassifier), a lexicon label stands
+    unless the model's score is below `veto_threshold`, and the model adds a label on its own only when its
+    score reaches both the node threshold and `add_threshold`: lexicon evidence is what a researcher can
+    check, so the model mostly prunes it and adds only what it is very sure of.
     """
 
     def __init__(self, nodes=(), C=8.0, lexicon_weight=3.0, min_positives=3, cv=4, class_weight="balanced",
-                 random_state=0):
+                 add_threshold=0.9, veto_threshold=0.05, random_state=0):
         self.nodes = nodes
+        self.add_threshold = add_threshold
+        self.veto_threshold = veto_threshold
         self.C = C
         self.lexicon_weight = lexicon_weight
         self.min_positives = min_positives

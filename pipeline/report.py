@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import write_bytes_atomic, write_text
+from .io import write_bytes_atomic
 from .taxonomy import Taxonomy
 
 SHEETS = ("region_ranking", "coverage_region", "coverage_region_long", "gaps", "coverage_document",
@@ -149,16 +149,9 @@ def _md(v, limit: int | None = None) -> str:
     s = " ".join(_s(v).split())
     if limit and len(s) > limit:
         s = s[:limit].rstrip() + "…"
-    s = html.escape(s, quote=False)
+    # no raw HTML: '<' and '>' become entities, '&' only where it would start one
+    s = re.sub(r"&(?=#?\w+;)", "&amp;", s).replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", s)
-
-
-def _md_table(df: pd.DataFrame, max_rows: int = 200) -> str:
-    df = df.head(max_rows)
-    head = "| " + " | ".join(_md(c) for c in df.columns) + " |"
-    sep = "|" + "---|" * len(df.columns)
-    rows = ["| " + " | ".join(_md(v) for v in r) + " |" for r in df.itertuples(index=False)]
-    return "\n".join([head, sep, *rows])
 
 
 def _counts_line(taxonomy: Taxonomy, counts: dict) -> str:
@@ -226,6 +219,10 @@ def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict)
         parts.append("|---|" + "---|" * len(ranked))
         for code, _ in regions:
             parts.append(f"| {_md(code)} | " + " | ".join(str(first.get((code, n.id), "·")) for n in ranked) + " |")
+        undated = _undated(tables)
+        if undated:
+            parts += ["", "Undated documents, left out of this table: "
+                      + ", ".join(f"{_md(r)} {k}" for r, k in undated.items()) + "."]
         parts.append("")
 
     parts += ["## Gap audit by region", ""]
@@ -330,6 +327,7 @@ def evidence_index(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.D
             "score": float(r.score) if pd.notna(r.score) else 0.0, "source": _e(r.source),
             "terms": [_e(t[:80]) for t in terms[:8]],
             "html": _marked_html(_s(r.text), spans if isinstance(spans, list) else []),
+            "snippet": _marked_html(_s(r.text), spans if isinstance(spans, list) else [], limit=320),
         })
     return out
 
@@ -350,7 +348,8 @@ body{font-family:"Noto Sans CJK SC","Noto Sans SC","Source Han Sans SC","WenQuan
 @media (min-width:1100px){.page{grid-template-columns:minmax(0,1fr) 430px}
  #evidence{position:sticky;top:0;max-height:100vh;overflow-y:auto;align-self:start}}
 h1{font-size:1.45rem;margin:.2rem 0 .4rem}h2{margin:2rem 0 .5rem;font-size:1.15rem;border-bottom:1px solid var(--line);
-padding-bottom:.2rem}h3{font-size:1rem;margin:.2rem 0 .4rem}
+padding-bottom:.2rem}h3{font-size:1rem;margin:1.4rem 0 .4rem}#evidence h3{margin-top:.2rem}
+.nw{white-space:nowrap}
 p.lead,.note{color:var(--muted);font-size:.88rem;margin:.3rem 0}
 ul.glance{margin:.4rem 0;padding-left:1.2rem}
 .scroll{overflow-x:auto}
@@ -365,10 +364,11 @@ white-space:normal;text-align:left;line-height:1.15}
 th.col small{color:var(--muted)}
 th.row{text-align:left;white-space:nowrap;font-weight:600}th.row small{font-weight:400;color:var(--muted)}
 td.miss{color:#b8bec6}td.sel{outline:3px solid #d4a72c;outline-offset:-2px}
-.b1{background:#deebf7}.b2{background:#c6dbef}.b3{background:#9ecae1}.b4{background:#6baed6}
+.b1{background:#deebf7;color:#1b1f24}.b2{background:#c6dbef;color:#1b1f24}.b3{background:#9ecae1;color:#1b1f24}
+.b4{background:#6baed6;color:#1b1f24}
 .b5{background:#4292c6;color:#fff}.b6{background:#2171b5;color:#fff}.b7{background:#08519c;color:#fff}
-.y1{background:#7f2704;color:#fff}.y2{background:#d94801;color:#fff}.y3{background:#f16913}.y4{background:#fd8d3c}
-.y5{background:#fdae6b}.y6{background:#fdd0a2}
+.y1{background:#7f2704;color:#fff}.y2{background:#d94801;color:#fff}.y3{background:#f16913;color:#1b1f24}
+.y4{background:#fd8d3c;color:#1b1f24}.y5{background:#fdae6b;color:#1b1f24}.y6{background:#fdd0a2;color:#1b1f24}
 .legend{display:flex;gap:.25rem;align-items:center;font-size:.78rem;color:var(--muted);margin:.4rem 0 0;flex-wrap:wrap}
 .legend span.sw{display:inline-block;min-width:2.2rem;text-align:center;padding:.05rem .2rem;border:1px solid var(--line)}
 table.list{width:100%}table.list td,table.list th{text-align:left;vertical-align:top}
@@ -386,7 +386,7 @@ tr.region th{background:var(--soft);text-align:left;font-size:.9rem}
 .ev .txt{margin:.3rem 0;white-space:pre-wrap;word-break:break-word}
 .ev .meta{font-size:.75rem;color:var(--muted);word-break:break-all}
 mark{background:#fff1a8;padding:0 .1em}
-svg text{font-family:inherit;font-size:11px;fill:#1b1f24}
+svg text{font-family:inherit;font-size:11px}
 .zh{color:var(--muted);font-size:.85em}
 """
 
@@ -409,7 +409,8 @@ JS = """
     a.addEventListener('click', function(ev){ ev.preventDefault(); show(a.hash.slice(1), a, true); });
   });
   var first = document.querySelector('a.cell');
-  if (first && !location.hash) show(first.hash.slice(1), first, false);
+  var target = location.hash && document.getElementById(location.hash.slice(1));
+  if (first && !(target && target.classList.contains('evcell'))) show(first.hash.slice(1), first, false);
 })();
 """
 
@@ -514,7 +515,7 @@ def _lacking_table(tables, ranked: list, lacking: dict) -> str:
         lack = lacking[n.id]
         rows.append(f"<tr><td class=num>{i}</td><td><b>{_e(_name(n))}</b><br><span class=zh lang=zh-Hans>"
                     f"{_e(_name(n, 'zh'))}</span></td><td class=num>{len(lack)} of {n_regions}</td>"
-                    f"<td>{_e(', '.join(lack)) or '—'}</td>"
+                    f"<td>{', '.join(f'<span class=nw>{_e(c)}</span>' for c in lack) or '—'}</td>"
                     f"<td>{_e(n.recommendation) if lack else '<span class=yes>addressed everywhere</span>'}</td></tr>")
     return ('<h2 id="lacking">Recommendations ranked by how many regions lack them</h2>'
             '<table class="list"><thead><tr><th>#</th><th>recommendation</th><th>regions lacking</th><th>which</th>'
@@ -602,30 +603,35 @@ def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, 
          f'aria-label="Recommendations addressed over time">']
     for v in range(0, n_leaves + 1, max(1, n_leaves // 5)):
         g.append(f'<line x1="{L}" x2="{L + pw}" y1="{yv(v):.1f}" y2="{yv(v):.1f}" stroke="#e5e7eb"/>'
-                 f'<text x="{L - 6}" y="{yv(v) + 4:.1f}" text-anchor="end">{v}</text>')
+                 f'<text x="{L - 6}" y="{yv(v) + 4:.1f}" text-anchor="end" fill="#57606a">{v}</text>')
     step = max(1, round((y1 - y0) / 10))
     for yr in range(y0, y1 + 1, step):
-        g.append(f'<text x="{x(yr):.1f}" y="{H - 8}" text-anchor="middle">{yr}</text>')
+        g.append(f'<text x="{x(yr):.1f}" y="{H - 8}" text-anchor="middle" fill="#57606a">{yr}</text>')
     label_y = []
     for i, (code, name) in enumerate(regions):
         if code not in counts.index.get_level_values(0):
             continue
         c = counts.loc[code]
         colour = PALETTE[i % len(PALETTE)]
-        pts, last = [], 0
+        dy = (i % 5 - 2) * 1.6  # lines at the same level stay distinguishable
+        label = _e(_region_label(code, name))
+        pts, dots, last = [], [], None
         for yr in range(int(c.index.min()), y1 + 1):
-            v = int(c.get(yr, last))
-            if pts:
-                pts.append(f"{x(yr):.1f},{yv(last):.1f}")  # step: level until the year changes
-            pts.append(f"{x(yr):.1f},{yv(v):.1f}")
+            v = int(c.get(yr, last if last is not None else 0))
+            if last is not None and v != last:
+                pts.append(f"{x(yr):.1f},{yv(last) + dy:.1f}")  # step: level until the year it changes
+            if last is None or v != last:
+                dots.append(f'<circle cx="{x(yr):.1f}" cy="{yv(v) + dy:.1f}" r="3" fill="{colour}">'
+                            f'<title>{label}, {yr}: {v}</title></circle>')
+            pts.append(f"{x(yr):.1f},{yv(v) + dy:.1f}")
             last = v
-        g.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(pts)}">'
-                 f'<title>{_e(_region_label(code, name))}</title></polyline>')
+        g.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" stroke-opacity=".85" '
+                 f'points="{" ".join(pts)}"><title>{label}</title></polyline>' + "".join(dots))
         ly = yv(last) + 4
-        while any(abs(ly - o) < 12 for o in label_y):
-            ly += 12
+        while any(abs(ly - o) < 13 for o in label_y):
+            ly += 13
         label_y.append(ly)
-        g.append(f'<text x="{L + pw + 6}" y="{ly:.1f}" fill="{colour}">{_e(_region_label(code, name))} ({last})</text>')
+        g.append(f'<text x="{L + pw + 8}" y="{ly:.1f}" fill="{colour}">{label} ({last})</text>')
     g.append("</svg>")
     return ('<h3>Recommendations addressed by the documents in force</h3>'
             f'<p class="note">Number of the {n_leaves} recommendations addressed by at least one document dated '
@@ -652,8 +658,9 @@ def _gap_list(tables, ranked: list, evidence: dict, ids: dict) -> str:
             items = _items(evidence.get(key))
             if items:
                 it = items[0]
-                snippet = it["html"]
-                detail = (f'<b>{it["title"]}</b> {it["article"]}: {snippet} '
+                snippet = it.get("snippet", it["html"])
+                article = "" if snippet.startswith(it["article"]) else f' {it["article"]}'
+                detail = (f'<b>{it["title"]}</b>{article}: <span lang="{it.get("lang", "zh-Hans")}">{snippet}</span> '
                           f'<a class="evlink" href="#{ids[key]}">all evidence</a>')
             else:
                 detail = f"<b>{_e(r.evidence_title)}</b> {_e(r.evidence_article)}: {_e(_s(r.evidence_passage)[:300])}"

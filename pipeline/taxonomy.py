@@ -182,8 +182,9 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
         if rn.get("facet") not in FACETS:
             raise TaxonomyError(f"{where}: facet must be one of {FACETS}, got {rn.get('facet')!r}")
         name = rn.get("name") or {}
-        if not isinstance(name, dict) or not all(isinstance(name.get(l), str) for l in LANGS):
-            raise TaxonomyError(f"{where}: name needs en and zh")
+        if not isinstance(name, dict) or set(name) != set(LANGS) or not all(
+                isinstance(name[l], str) and name[l].strip() for l in LANGS):
+            raise TaxonomyError(f"{where}: name needs exactly en and zh (quote names that contain commas)")
         group = bool(rn.get("group", False))
         lexicon = {}
         for lang, lraw in (rn.get("lexicon") or {}).items():

@@ -1,0 +1,366 @@
+"""Report stage: escaping of every corpus string, the xlsx workbook, and the rendered page in headless Chromium."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline import report
+from pipeline.aggregate import aggregate
+from pipeline.taxonomy import load_taxonomy
+
+from conftest import ROOT, write
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(2)>"
+TITLE = "<b>INJECTED-B</b> Hostile title"
+REGION_NAME = 'Evil <i>Region</i> & "Co"'
+HOSTILE_PATH = "en/EV/evil <x>&y.txt"
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+class Tags(HTMLParser):
+    """Every start tag of a page, with its attributes."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.script_text: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.script_text.append(data)
+
+
+def parse(page: str) -> Tags:
+    p = Tags()
+    p.feed(page)
+    return p
+
+
+def assert_no_injection(page: str) -> None:
+    """No element, attribute or script of the page comes from the corpus."""
+    tags = parse(page)
+    names = [t for t, _ in tags.tags]
+    assert "img" not in names
+    assert "i" not in names
+    assert names.count("script") == 1, "only the page's own script"
+    assert not any(a.lower().startswith("on") for _, attrs in tags.tags for a in attrs), "no event-handler attribute"
+    for tag, attrs in tags.tags:
+        if tag == "b":
+            assert set(attrs) <= {"lang"}
+        assert "src" not in attrs, f"no fetched resource ({tag})"
+        if "href" in attrs:
+            assert attrs["href"].startswith("#"), f"links stay inside the page: {attrs['href']}"
+    assert "alert(" not in "".join(tags.script_text)
+    assert "<b>INJECTED-B" not in page
+    assert "&lt;b&gt;INJECTED-B&lt;/b&gt;" in page
+
+
+# ------------------------------------------------------------------------ synthetic tables (fast)
+
+def _synthetic():
+    """Documents, passages and labels as the earlier stages write them, with hostile strings everywhere."""
+    docs = pd.DataFrame([
+        {"doc_id": "zh/SD/条例.txt", "region": "SD", "region_name": "山东", "lang": "zh",
+         "title": "山东省促进产学研合作条例", "date": "2014-09-26"},
+        {"doc_id": HOSTILE_PATH, "region": "EV", "region_name": REGION_NAME, "lang": "en", "title": TITLE,
+         "date": ""},
+    ])
+    zh_text = "第八条 省知识产权部门建设知识产权保护中心，高等学校应当建立专利申请前评估制度。"
+    en_text = f"Trade associations {SCRIPT} convene sector groups {IMG} with\x0c researchers."
+    en_text2 = "=HYPERLINK(\"http://example.invalid\") contract research <svg onload=alert(4)>"
+    passages = pd.DataFrame([
+        {"passage_id": "zh/SD/条例.txt#1", "doc_id": "zh/SD/条例.txt", "kind": "article", "label": "第八条",
+         "heading_path": "第二章 保护", "text": zh_text, "start": 0, "lang": "zh", "region": "SD"},
+        {"passage_id": f"{HOSTILE_PATH}#1", "doc_id": HOSTILE_PATH, "kind": "paragraph", "label": "¶ <u>2</u>",
+         "heading_path": "<h1>head</h1>", "text": en_text, "start": 0, "lang": "en", "region": "EV"},
+        {"passage_id": f"{HOSTILE_PATH}#2", "doc_id": HOSTILE_PATH, "kind": "paragraph", "label": "¶ 3",
+         "heading_path": "", "text": en_text2, "start": 100, "lang": "en", "region": "EV"},
+    ])
+    t = zh_text.index("知识产权保护中心")
+    a = en_text.index("Trade associations")
+    c = en_text2.index("contract research")
+    labels = pd.DataFrame([
+        {"passage_id": "zh/SD/条例.txt#1", "doc_id": "zh/SD/条例.txt", "region": "SD", "node": "measure.ip.system",
+         "score": 1.0, "source": "lexicon",
+         "evidence": json.dumps([{"term": "知识产权保护中心", "start": t, "end": t + 8, "rule": "term"}])},
+        {"passage_id": f"{HOSTILE_PATH}#1", "doc_id": HOSTILE_PATH, "region": "EV",
+         "node": "measure.platform.associations", "score": 1.0, "source": "lexicon",
+         # a hostile span covering the injected markup, overlapping the real term
+         "evidence": json.dumps([{"term": "Trade associations", "start": a, "end": a + 18, "rule": "term"},
+                                 {"term": "<script>", "start": a + 5, "end": a + 30, "rule": "term"}])},
+        {"passage_id": f"{HOSTILE_PATH}#2", "doc_id": HOSTILE_PATH, "region": "EV",
+         "node": "model.commissioned_research", "score": 0.9, "source": "model",
+         "evidence": json.dumps([{"term": "contract research", "start": c, "end": c + 17, "rule": "term"}])},
+    ])
+    return docs, passages, labels
+
+
+@pytest.fixture(scope="module")
+def built():
+    tax = load_taxonomy(ROOT / "taxonomy")
+    docs, passages, labels = _synthetic()
+    tables = aggregate(docs, passages, labels, tax)
+    tables["ingest_report"] = pd.DataFrame([{"path": HOSTILE_PATH, "status": "ingested", "reason": "ok"}])
+    counts = {"files": 2, "ingested": 2}
+    evidence = report.evidence_index(labels, passages, docs)
+    page = report.report_html(tables, tax, evidence, counts)
+    return tax, tables, evidence, page, counts
+
+
+def test_evidence_strings_are_escaped(built):
+    _, _, evidence, _, _ = built
+    items = [it for entry in evidence.values() for it in entry["items"]]
+    assert len(items) == 3
+    for it in items:
+        for field in ("title", "article", "heading", "doc", "date", "source"):
+            assert "<" not in it[field] and ">" not in it[field], (field, it[field])
+        for term in it["terms"]:
+            assert "<" not in term
+        # the marked passage holds no tag but <mark>
+        assert re.sub(r"</?mark>", "", it["html"]).count("<") == 0
+        assert re.sub(r"</?mark>", "", it["snippet"]).count("<") == 0
+    ev = evidence["EV|measure.platform.associations"]["items"][0]
+    assert ev["title"] == html.escape(TITLE)
+    assert ev["doc"] == html.escape(HOSTILE_PATH)
+    unmarked = re.sub(r"</?mark>", "", ev["html"])
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in unmarked
+    assert "&lt;img src=x onerror=alert(2)&gt;" in unmarked
+    # overlapping spans are merged into one mark, which never cuts an entity
+    assert ev["html"].count("<mark>") == 1
+    assert ev["html"].startswith("<mark>Trade associations &lt;script&gt;ale</mark>")
+
+
+def test_report_html_escapes_every_corpus_string(built):
+    _, _, _, page, _ = built
+    assert_no_injection(page)
+    unmarked = re.sub(r"</?mark>", "", page)
+    for raw in (SCRIPT, IMG, TITLE, REGION_NAME, HOSTILE_PATH, "<svg onload", "<u>2</u>", "<h1>head</h1>"):
+        assert raw not in unmarked, raw
+        assert html.escape(raw) in unmarked, raw
+    assert "山东" in page and "知识产权保护中心" in page
+
+
+def test_report_html_is_self_contained_and_its_script_is_allowed(built):
+    _, _, _, page, _ = built
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:|//)""", page)
+    assert "@import" not in page and "url(" not in page
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
+    assert "default-src 'none'" in csp
+    tags = parse(page)
+    script = "".join(tags.script_text)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in csp, "the page's script must be allowed by its CSP hash"
+
+
+def test_report_html_has_heatmaps_gaps_temporal_and_evidence_for_every_coloured_cell(built):
+    tax, tables, _, page, _ = built
+    assert 'data-facet="measure"' in page and 'data-facet="model"' in page
+    assert 'id="gap-list"' in page and 'id="lacking"' in page
+    assert "First year each region addressed each recommendation" in page
+    ids = set(re.findall(r'<section class="evcell" id="(ev-\d+)"', page))
+    cells = re.findall(r'<td class="hit b\d"><a class="cell" href="#(ev-\d+)"', page)
+    assert cells and set(cells) <= ids
+    n_coloured = len(re.findall(r'<td class="hit b\d"', page))
+    assert n_coloured == len(cells), "every coloured cell links to its evidence"
+    # missing recommendations carry the paper's recommendation
+    assert tax.by_id["measure.government.fiscal"].recommendation in page
+    # heatmap rows follow the region ranking; columns put the most widely lacking recommendation first
+    heat = page[page.index('data-facet="measure"'):page.index('data-facet="model"')]
+    rows = re.findall(r'<th class="row" title="([^"]+)">', heat)
+    assert rows == list(tables["region_ranking"]["region"])
+    lacking = tables["gaps"].query("facet == 'measure' and not is_group").groupby("node")["addressed"].sum()
+    first_col = re.search(r'<th class="col" title="([\w.]+):', heat).group(1)
+    assert lacking[first_col] == lacking.min()
+
+
+def test_report_md_is_inert(built):
+    tax, tables, _, _, counts = built
+    md = report.report_md(tables, tax, counts)
+    summary = report.summary_md(tables, tax, counts)
+    for text in (md, summary):
+        assert "<script" not in text and "<img" not in text and "<b>" not in text and "<i>" not in text
+    assert "&lt;script&gt;" in md
+    assert "Recommendations ranked by how many regions lack them" in md
+    assert "First year each region addressed each recommendation" in md
+
+
+def test_xlsx_opens_with_one_sheet_per_table(built, tmp_path):
+    import openpyxl
+
+    _, tables, _, _, _ = built
+    path = tmp_path / "coverage.xlsx"
+    report.write_xlsx(tables, path)
+    wb = openpyxl.load_workbook(path, read_only=True)
+    assert wb.sheetnames == [n for n in report.SHEETS if n in tables]
+    assert set(wb.sheetnames) == set(tables)
+    for name in wb.sheetnames:
+        header = next(wb[name].iter_rows(max_row=1, values_only=True))
+        assert [h for h in header if h is not None] == list(tables[name].columns)
+    cells = [v for row in wb["coverage_document_long"].iter_rows(values_only=True) for v in row if isinstance(v, str)]
+    assert not any(v.startswith("=") for v in cells), "no corpus string becomes a formula"
+    first = wb["coverage_document_long"]
+    assert first.max_row == len(tables["coverage_document_long"]) + 1
+    # identical input, identical bytes
+    again = tmp_path / "again.xlsx"
+    report.write_xlsx(tables, again)
+    assert again.read_bytes() == path.read_bytes()
+
+
+def test_marked_html_cuts_long_passages_around_the_match():
+    text = "甲" * 3000 + "知识产权" + "乙" * 3000
+    out = report._marked_html(text, [{"start": 3000, "end": 3004}], limit=400)
+    assert "<mark>知识产权</mark>" in out and out.startswith("…") and out.endswith("…")
+    assert len(out) < 500
+    assert report._marked_html("a<b", [{"start": 5, "end": 9}]) == "a&lt;b"  # spans out of range are ignored
+
+
+def test_undated_corpus_has_no_temporal_view(built):
+    tax, _, _, _, counts = built
+    docs, passages, labels = _synthetic()
+    docs["date"] = ""
+    tables = aggregate(docs, passages, labels, tax)
+    page = report.report_html(tables, tax, report.evidence_index(labels, passages, docs), counts)
+    assert "No document has a date" in page
+    assert_no_injection(page)
+
+
+# ------------------------------------------------------------------------------ real browser
+
+CN_DOC = textwrap.dedent("""\
+    某省促进产学研合作条例（测试）
+
+    第一条 为了促进产学研合作，制定本条例。
+
+    第二条 省知识产权部门建设知识产权保护中心，高等学校、科研机构应当建立专利申请前评估制度。
+
+    第三条 本省组织创新联合体承担省级重大科技专项，由领军企业牵头，高等学校、科研机构共同参与。
+
+    第四条 市人民政府设立科技成果转化引导基金，由市财政出资。
+    """)
+BJ_DOC = textwrap.dedent("""\
+    某市科技园区管理办法（测试）
+
+    第一条 中关村科学城、怀柔科学城等科技园区应当为高等学校、科研机构和企业联合开展研发和成果产业化提供空间和配套服务。
+
+    第二条 市科学技术主管部门编制关键技术攻关清单，支持企业牵头联合高等学校、科研机构组织攻关。
+    """)
+EVIL_DOC = textwrap.dedent(f"""\
+    Hostile test document
+
+    Trade associations and professional bodies are invited to convene sector groups {SCRIPT} that bring firms
+    together {IMG} with researchers.
+
+    Businesses may commission university departments to carry out contract research, testing or consultancy.
+    """)
+
+
+def chromium_binary() -> str | None:
+    for name in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def chromium(args: list[str], profile: Path, timeout: int = 60) -> subprocess.CompletedProcess:
+    """Run headless Chromium in its own process group; a page that never finishes loading (an injected
+    alert() blocks it) fails the test instead of leaving browser processes behind."""
+    import signal
+
+    cmd = [chromium_binary(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--disable-dev-shm-usage", f"--user-data-dir={profile}", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"chromium did not finish within {timeout}s: the page is blocked (an injected alert()?)")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+@pytest.fixture(scope="module")
+def pipeline_report(tmp_path_factory):
+    """A small corpus (two Chinese documents, one hostile English one) run through the whole pipeline CLI."""
+    root = tmp_path_factory.mktemp("report")
+    corpus, out = root / "corpus", root / "out"
+    write(corpus / "zh/SD/a.txt", CN_DOC)
+    write(corpus / "zh/BJ/b.txt", BJ_DOC)
+    write(corpus / HOSTILE_PATH, EVIL_DOC)
+    esc = lambda s: '"' + s.replace('"', '""') + '"'  # noqa: E731
+    write(corpus / "manifest.csv",
+          "path,region,region_name,lang,title,date\n"
+          "zh/SD/a.txt,SD,山东（测试）,zh,某省促进产学研合作条例,2015-03-01\n"
+          "zh/BJ/b.txt,BJ,北京（测试）,zh,某市科技园区管理办法,\n"
+          f"{esc(HOSTILE_PATH)},EV,{esc(REGION_NAME)},en,{esc(TITLE + ' ' + '<script>alert(3)</script>')},2019-01-01\n")
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "run", "--corpus", str(corpus), "--out", str(out),
+                           "--taxonomy", str(ROOT / "taxonomy"), "--model", "lexicon", "--quiet"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def test_pipeline_report_file_escapes_hostile_document(pipeline_report):
+    page = (pipeline_report / "report.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert html.escape(REGION_NAME) in page and html.escape(HOSTILE_PATH) in page
+    assert_no_injection(page)
+    md = (pipeline_report / "report.md").read_text(encoding="utf-8")
+    assert "<script" not in md and "<img" not in md
+
+
+def test_report_renders_in_headless_chromium(pipeline_report, tmp_path):
+    if not chromium_binary():
+        pytest.skip("no chromium binary found (run `make browser` to install Debian's chromium)")
+    url = (pipeline_report / "report.html").resolve().as_uri()
+    proc = chromium(["--dump-dom", url], tmp_path / "profile")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    assert "<table" in dom and 'data-facet="measure"' in dom and 'data-facet="model"' in dom
+    assert re.search(r'<td class="hit b\d sel"><a class="cell"', dom), "the first coloured cell is selected on load"
+    # the script ran: the evidence panel shows the first cell's passages, terms marked
+    m = re.search(r'<section class="evcell on" id="ev-\d+">(.*?)</section>', dom, re.S)
+    assert m, "evidence of the first cell is shown on load"
+    assert "<mark>" in m.group(1) and "第" in m.group(1)
+    assert re.search(r'<aside id="evidence"[^>]*class="picked"', dom), "the hint gave way to the evidence"
+    # the hostile document: text present, escaped; nothing injected into the DOM
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+    assert "&lt;img src=x onerror=alert(2)&gt;" in dom
+    assert_no_injection(dom)
+
+    shot = tmp_path / "report.png"
+    proc = chromium([f"--screenshot={shot}", "--window-size=1400,1800", url], tmp_path / "profile2")
+    assert proc.returncode == 0 and shot.exists() and shot.stat().st_size > 10_000, proc.stderr[-2000:]
+
+
+def test_browser_has_a_cjk_font():
+    if not chromium_binary():
+        pytest.skip("no chromium binary found (run `make browser` to install Debian's chromium)")
+    if not shutil.which("fc-list"):
+        pytest.skip("fc-list not available to check fonts")
+    fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
+    assert fonts.strip(), "no Chinese font: Chinese would render as boxes; `make browser` installs fonts-noto-cjk"
