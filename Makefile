@@ -49,7 +49,7 @@ $(OUT)/tokens.parquet: $(OUT)/passages.parquet $(wildcard $(TAXONOMY)/*.yaml) pi
 	$(PY) -m pipeline tokenize $(COMMON)
 tokenize: $(OUT)/tokens.parquet
 
-$(OUT)/labels.parquet: $(OUT)/tokens.parquet $(wildcard $(TAXONOMY)/*.yaml $(TAXONOMY)/examples/*.jsonl) $(MODEL) pipeline/classify.py pipeline/lexicon.py pipeline/model.py
+$(OUT)/labels.parquet: $(OUT)/tokens.parquet $(wildcard $(TAXONOMY)/*.yaml $(TAXONOMY)/examples/*.jsonl) $(wildcard $(MODEL)/model.json) pipeline/classify.py pipeline/lexicon.py pipeline/model.py
 	$(PY) -m pipeline classify $(COMMON) $(MODEL_ARG)
 
 # `make classify IN=passages.jsonl OUT=predictions.jsonl` classifies a JSON-lines file instead

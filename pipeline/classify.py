@@ -19,12 +19,13 @@ import numpy as np
 import pandas as pd
 
 from .engine import batched, flatten, iter_progress, map_batches
-from .lexicon import EXCLUDE, LexiconMatcher
+from .lexicon import RULE_TERM, TERM, LexiconMatcher
 from .model import PassageModel
 from .schemas import LABELS, check
 from .taxonomy import Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
+GATE_ROLES = (TERM, RULE_TERM, "pattern", "rule_pattern")
 
 
 @dataclass
@@ -47,13 +48,17 @@ class PassageClassifier:
             missing = sorted(set(self.leaf_ids) - set(model.nodes_))
             raise ValueError(f"model nodes differ from the taxonomy's leaves (missing: {missing[:5]})")
 
-    def predict(self, texts: list[str], langs: list[str], tokens: list[list[str]]) -> list[list[Label]]:
-        """Labels (leaves only) for each passage, each with its evidence."""
+    def predict(self, texts: list[str], langs: list[str], tokens: list[list[str]],
+                groups: list[str] | None = None) -> list[list[Label]]:
+        """Labels (leaves only) for each passage, each with its evidence.
+
+        `groups` (document ids, passages of a document consecutive) only speeds up lexicon matching.
+        """
         decisions, gated = [], []
-        for i, (t, l) in enumerate(zip(texts, langs)):
-            hits = self.matcher.match(t, l)
-            decisions.append(self.matcher.decide(t, l, hits))
-            if any(h.role != EXCLUDE for h in hits):
+        for i, hits in enumerate(self.matcher.match_many(texts, langs, groups)):
+            decisions.append(self.matcher.decide(texts[i], langs[i], hits) if hits else {})
+            # the model looks only at passages where some node's own vocabulary occurs (not mere context)
+            if any(h.role in GATE_ROLES for h in hits):
                 gated.append(i)
         out: list[list[Label]] = [[] for _ in texts]
         col = {n: j for j, n in enumerate(self.leaf_ids)}
@@ -232,7 +237,7 @@ _WORKER: dict = {}
 
 
 def _classify_batch(batch) -> list[list[tuple]]:
-    taxonomy_path, model_path, texts, langs, tokens = batch
+    taxonomy_path, model_path, texts, langs, tokens, docs = batch
     key = (taxonomy_path, model_path)
     if key not in _WORKER:
         tax = load_taxonomy(taxonomy_path)
@@ -241,7 +246,7 @@ def _classify_batch(batch) -> list[list[tuple]]:
         _WORKER[key] = PassageClassifier(tax, model)
     clf = _WORKER[key]
     res = []
-    for labels in clf.predict(texts, langs, tokens):
+    for labels in clf.predict(texts, langs, tokens, docs):
         labels = labels + clf.rollup(labels)
         res.append([(l.node, l.score, l.source, json.dumps(l.evidence, ensure_ascii=False)) for l in labels])
     return res
@@ -281,7 +286,7 @@ def classify(passages: pd.DataFrame, tokens: pd.DataFrame, taxonomy: Taxonomy, m
     for part in batched(range(len(merged)), batch_size):
         sl = merged.iloc[list(part)]
         batches.append((taxonomy.path, model_path, sl["text"].tolist(), sl["lang"].tolist(),
-                        [list(t) for t in sl["tokens"]]))
+                        [list(t) for t in sl["tokens"]], sl["doc_id"].tolist()))
     bar = iter_progress(len(merged), "classify", progress)
     results = flatten(map_batches(_classify_batch, batches, engine=engine, jobs=jobs, progress=bar.update))
     bar.close()

@@ -112,6 +112,32 @@ class LexiconMatcher:
                     hits.append(Hit(node, m.group(0), m.start(), m.end(), "rule_pattern", i))
         return hits
 
+    def match_many(self, texts: list[str], langs: list[str], groups: list[str] | None = None) -> list[list[Hit]]:
+        """`match` for many passages. Consecutive passages of one group (document) are matched in one pass over
+        their joined text, which costs far less than one pass per passage; hits crossing a passage boundary are
+        dropped, so the result equals per-passage matching for patterns that do not span blank lines."""
+        from bisect import bisect_right
+
+        out: list[list[Hit]] = [[] for _ in texts]
+        i, n = 0, len(texts)
+        while i < n:
+            j = i + 1
+            if groups is not None:
+                while j < n and groups[j] == groups[i] and langs[j] == langs[i] and j - i < 500:
+                    j += 1
+            starts, pos = [], 0
+            for k in range(i, j):
+                starts.append(pos)
+                pos += len(texts[k]) + 2
+            joined = "\n\n".join(texts[i:j])
+            for h in self.match(joined, langs[i]):
+                k = bisect_right(starts, h.start) - 1
+                base = starts[k]
+                if h.end <= base + len(texts[i + k]):
+                    out[i + k].append(Hit(h.node, h.term, h.start - base, h.end - base, h.role, h.rule))
+            i = j
+        return out
+
     def passage_rule(self, text: str, lang: str):
         """The first passage rule (coding convention) that fires on `text`, or None."""
         for rule, rxs in self._passage_rules.get(lang if lang in LANGS else "en", ()):

@@ -1,0 +1,107 @@
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from pipeline.classify import PassageClassifier, fit_model, read_coded
+from pipeline.lexicon import LexiconMatcher
+from pipeline.model import PassageModel
+from pipeline.taxonomy import load_taxonomy
+from pipeline.tokenize import ClauseCachedJieba, tokenize_texts
+
+from conftest import ROOT
+
+TINY = {
+    "version": "t1",
+    "nodes": [
+        {"id": "measure.ip", "facet": "measure", "group": True, "name": {"en": "IP", "zh": "知识产权"}},
+        {"id": "measure.ip.legal", "facet": "measure", "parent": "measure.ip", "name": {"en": "legal", "zh": "法"},
+         "lexicon": {"zh": {"terms": ["知识产权归属"], "rules": [{"terms": ["权属"], "context": ["科技成果"]}],
+                            "exclude": ["商标"]},
+                     "en": {"terms": ["title to*"], "patterns": ["(?i)retain\\s+title"]}}},
+        {"id": "model.incubator", "facet": "model", "name": {"en": "Incubators", "zh": "孵化器"},
+         "lexicon": {"zh": {"terms": ["孵化器"]}, "en": {"terms": ["incubat*"]}}},
+    ],
+    "passage_rules": [{"id": "penalty", "lang": "zh", "patterns": ["处.{0,10}罚款"], "allow": ["measure.ip.legal"]}],
+}
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    p = tmp_path / "taxonomy.yaml"
+    p.write_text(yaml.safe_dump(TINY, allow_unicode=True), encoding="utf-8")
+    return load_taxonomy(p)
+
+
+def test_lexicon_terms_rules_exclusions_and_passage_rules(tiny):
+    m = LexiconMatcher(tiny)
+    assert set(m.decide("合作协议应当约定知识产权归属。", "zh")) == {"measure.ip.legal"}
+    assert m.decide("合作协议应当约定权属。", "zh") == {}                      # weak term without context
+    assert set(m.decide("科技成果的权属由合同约定。", "zh")) == {"measure.ip.legal"}
+    assert m.decide("商标的知识产权归属。", "zh") == {}                         # vetoed
+    assert set(m.decide("建设孵化器。", "zh")) == {"model.incubator"}
+    assert m.decide("违反规定建设孵化器的，处一万元罚款。", "zh") == {}          # penalty clause
+    ev = m.decide("The contractor may retain title to any invention.", "en")
+    assert {h.term for h in ev["measure.ip.legal"]} == {"retain title", "title to"}
+    assert set(m.decide("Business incubators and incubation programs.", "en")) == {"model.incubator"}
+    assert m.decide("The entitled party.", "en") == {}                         # whole words only
+    hit = m.decide("Support incubators.", "en")["model.incubator"][0]
+    assert (hit.term, hit.start, hit.end) == ("incubators", 8, 18)
+
+
+def test_jieba_keeps_taxonomy_terms_whole_and_cache_matches_jieba():
+    import jieba
+
+    text = "国家鼓励科技成果转化和技术转移机构建设。" * 3
+    toks = tokenize_texts([text], "zh", ("技术转移机构", "科技成果转化"))[0]
+    assert "技术转移机构" in toks and "科技成果转化" in toks
+    assert ClauseCachedJieba().lcut(text) == jieba.lcut(text)
+    assert tokenize_texts(["Federal labs (a)(1) shall cooperate."], "en")[0][:3] == ["Federal", "labs", "("]
+
+
+def _coded():
+    return read_coded(sorted((ROOT / "taxonomy" / "examples").glob("*.jsonl")))
+
+
+def test_model_learns_and_round_trips_without_pickle(tmp_path):
+    tax = load_taxonomy(ROOT / "taxonomy")
+    coded = _coded()
+    model = fit_model(tax, coded)
+    assert model.trained_.sum() >= 30
+    model.save(tmp_path / "m")
+    loaded = PassageModel.load(tmp_path / "m")
+    probe = coded.head(40)
+    from pipeline.classify import tokenize_frame
+    X = {"text": probe["text"].tolist(), "tokens": tokenize_frame(probe, tax),
+         "lexicon": LexiconMatcher(tax).features(probe["text"].tolist(), probe["lang"].tolist())}
+    assert np.allclose(model.predict_proba(X), loaded.predict_proba(X))
+    # the model fits its own training data far better than chance
+    Y = np.array([[1 if n in ls else 0 for n in tax.leaf_ids] for ls in probe["labels"]])
+    pred = loaded.predict(X)
+    assert (pred & Y).sum() / max(Y.sum(), 1) > 0.8
+
+
+def test_model_file_with_pickled_array_is_refused(tmp_path):
+    tax = load_taxonomy(ROOT / "taxonomy")
+    model = fit_model(tax, _coded().head(200))
+    model.save(tmp_path / "m")
+    arrays = dict(np.load(tmp_path / "m" / "arrays.npz"))
+    arrays["coef"] = np.array([object()], dtype=object)
+    np.savez(tmp_path / "m" / "arrays.npz", **arrays)
+    with pytest.raises(ValueError):
+        PassageModel.load(tmp_path / "m").predict_proba({"text": ["x"], "tokens": [["x"]], "lexicon": np.zeros((1, 35))})
+
+
+def test_hybrid_labels_carry_evidence_and_groups_roll_up():
+    tax = load_taxonomy(ROOT / "taxonomy")
+    clf = PassageClassifier(tax, None)
+    text = "第十条 国家设立的研究开发机构、高等院校应当通过本单位负责技术转移工作的机构或者委托独立的科技中介服务机构开展技术转移。"
+    labels = clf.predict([text], ["zh"], [tokenize_texts([text], "zh")[0]])[0]
+    nodes = {l.node for l in labels}
+    assert "measure.platform.intermediary" in nodes
+    for l in labels:
+        assert l.evidence and all(text[e["start"]:e["end"]] == e["term"] for e in l.evidence if e["start"] >= 0)
+    assert "measure.platform" in {g.node for g in clf.rollup(labels)}
+    neg = "第五十条 本条例自2020年1月1日起施行。"
+    assert clf.predict([neg], ["zh"], [tokenize_texts([neg], "zh")[0]])[0] == []

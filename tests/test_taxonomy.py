@@ -1,0 +1,60 @@
+import re
+
+import pytest
+import yaml
+
+from pipeline.taxonomy import TaxonomyError, load_taxonomy
+
+from conftest import ROOT, shared_or_skip
+
+
+def test_project_taxonomy_has_exactly_the_codebook_ids():
+    codebook = yaml.safe_load(shared_or_skip("codebook.yaml").read_text(encoding="utf-8"))
+    expected = [n["id"] for n in codebook["nodes"]]
+    tax = load_taxonomy(ROOT / "taxonomy")
+    assert [n.id for n in tax.nodes] == expected
+    assert len(tax.leaves) == 35
+    assert {f: len(tax.facet_ids(f)) for f in ("model", "constraint", "measure")} == \
+        {"model": 15, "constraint": 5, "measure": 15}
+    assert len(tax.groups) == 5
+    for n in tax.leaves:
+        assert n.definition and n.name["zh"] and n.name["en"]
+    for n in tax.nodes:
+        if n.facet == "measure":
+            assert n.recommendation, n.id
+
+
+def _broken(tmp_path, edit):
+    raw = yaml.safe_load((ROOT / "taxonomy" / "taxonomy.yaml").read_text(encoding="utf-8"))
+    edit(raw)
+    p = tmp_path / "taxonomy.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return p
+
+
+def _node(raw, nid):
+    return next(n for n in raw["nodes"] if n["id"] == nid)
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda r: r["nodes"].append(dict(r["nodes"][0])), r"node 'model.science_park': duplicate id"),
+    (lambda r: _node(r, "measure.ip.legal").update(parent="measure.nope"),
+     r"node 'measure.ip.legal': parent 'measure.nope' does not exist"),
+    (lambda r: _node(r, "model.incubator")["lexicon"]["zh"].update(patterns=["(unclosed"]),
+     r"node 'model.incubator': lexicon.zh: pattern '\(unclosed' does not compile"),
+    (lambda r: _node(r, "model.incubator")["lexicon"].pop("zh"), r"node 'model.incubator': leaf has no zh terms"),
+    (lambda r: _node(r, "model.incubator").update(name={"en": "x", "zh": "y", "alliances": None}),
+     r"node 'model.incubator': name needs exactly en and zh"),
+    (lambda r: r["passage_rules"][0].update(allow=["model.nope"]), r"allow names unknown node 'model.nope'"),
+])
+def test_invalid_taxonomy_names_the_offending_node(tmp_path, edit, message):
+    with pytest.raises(TaxonomyError, match=message):
+        load_taxonomy(_broken(tmp_path, edit))
+
+
+def test_yaml_tags_are_not_executed(tmp_path):
+    p = tmp_path / "taxonomy.yaml"
+    p.write_text("nodes: !!python/object/apply:os.system ['echo pwned > %s']\n" % (tmp_path / "pwned"))
+    with pytest.raises(TaxonomyError, match="not valid YAML"):
+        load_taxonomy(p)
+    assert not (tmp_path / "pwned").exists()
