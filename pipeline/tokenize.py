@@ -99,10 +99,14 @@ def get_nlp(lang: str, zh_terms: tuple[str, ...] = ()):
 
 
 def tokenize_texts(texts: list[str], lang: str, zh_terms: tuple[str, ...] = ()) -> list[list[str]]:
+    from spacy.attrs import IDX, IS_SPACE, LENGTH
+
     nlp = get_nlp(lang, zh_terms)
     out = []
-    for doc in nlp.tokenizer.pipe(texts, batch_size=256):
-        out.append([t.text for t in doc if not t.is_space])
+    for text, doc in zip(texts, nlp.tokenizer.pipe(texts, batch_size=256)):
+        # one vectorised read of offsets instead of a Python Token object per token (the costliest part)
+        arr = doc.to_array([IDX, LENGTH, IS_SPACE]).tolist()
+        out.append([text[i: i + n] for i, n, space in arr if not space])
     return out
 
 

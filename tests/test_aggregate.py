@@ -1,0 +1,64 @@
+import json
+
+import pandas as pd
+
+from pipeline.aggregate import aggregate, mark_terms
+from pipeline.taxonomy import load_taxonomy
+
+from conftest import ROOT
+
+
+def _tables():
+    docs = pd.DataFrame({
+        "doc_id": ["a.md", "b.md", "c.md"], "region": ["R1", "R1", "R2"], "region_name": ["One", "One", "Two"],
+        "lang": ["zh"] * 3, "title": ["A", "B", "C"], "date": ["2010-01-01", "2015-05-05", ""],
+    })
+    passages = pd.DataFrame({
+        "passage_id": ["a.md#1", "a.md#2", "b.md#1", "c.md#1"], "doc_id": ["a.md", "a.md", "b.md", "c.md"],
+        "kind": ["article"] * 4, "label": ["第一条", "第二条", "第一条", "第一条"], "heading_path": [""] * 4,
+        "start": [0, 10, 0, 0], "text": ["建设孵化器。", "设立中试基地。", "孵化器和中试基地。", "无关条文。"],
+        "region": ["R1", "R1", "R1", "R2"],
+    })
+    ev = lambda t, s, e: json.dumps([{"term": t, "start": s, "end": e, "rule": "term"}], ensure_ascii=False)
+    labels = pd.DataFrame({
+        "passage_id": ["a.md#1", "a.md#2", "a.md#2", "b.md#1", "b.md#1"],
+        "doc_id": ["a.md", "a.md", "a.md", "b.md", "b.md"], "region": ["R1"] * 5,
+        "node": ["model.incubator", "measure.transformation.pilot_base", "measure.transformation",
+                 "model.incubator", "measure.transformation.pilot_base"],
+        "score": [1.0, 1.0, 1.0, 0.9, 1.0], "source": ["lexicon", "lexicon", "rollup", "lexicon", "lexicon"],
+        "evidence": [ev("孵化器", 2, 5), ev("中试基地", 2, 6), "[]", ev("孵化器", 0, 3), ev("中试基地", 4, 8)],
+        "content_hash": ["h"] * 5,
+    })
+    return docs, passages, labels
+
+
+def test_coverage_tables_and_gaps():
+    tax = load_taxonomy(ROOT / "taxonomy")
+    t = aggregate(*_tables(), tax)
+    wide = t["coverage_region"].set_index("region")
+    assert list(wide.index) == ["R1", "R2"]
+    assert set(n.id for n in tax.nodes) <= set(wide.columns)
+    assert wide.loc["R1", "model.incubator"] == 2 and wide.loc["R2", "model.incubator"] == 0
+    assert wide.loc["R1", "documents"] == 2 and wide.loc["R2", "documents"] == 1
+    long = t["coverage_region_long"].set_index(["region", "node"])
+    assert long.loc[("R1", "measure.transformation.pilot_base"), "passages"] == 2
+    assert long.loc[("R1", "model.incubator"), "share"] == 1.0
+    gaps = t["gaps"].set_index(["region", "node"])
+    hit = gaps.loc[("R1", "measure.transformation.pilot_base")]
+    assert hit["addressed"] and hit["evidence_article"] == "第二条" and "【中试基地】" in hit["evidence_passage"]
+    miss = gaps.loc[("R2", "measure.transformation.pilot_base")]
+    assert not miss["addressed"] and miss["recommendation"]
+    assert gaps.loc[("R1", "measure.ip.legal"), "regions_lacking"] == 2
+    doc = t["coverage_document"].set_index("doc_id")
+    assert doc.loc["a.md", "model.incubator"] == 1 and doc.loc["c.md", "model.incubator"] == 0
+    first = t["first_year"].set_index(["region", "node"])
+    assert first.loc[("R1", "model.incubator"), "first_year"] == 2010
+    by_year = t["coverage_by_year"]
+    row = by_year[(by_year.region == "R1") & (by_year.year == 2012) & (by_year.node == "model.incubator")].iloc[0]
+    assert (row.documents_in_force, row.documents_addressing) == (1, 1)
+    assert t["region_ranking"].iloc[0]["region"] == "R1"
+
+
+def test_mark_terms_merges_overlaps():
+    ev = [{"start": 0, "end": 2}, {"start": 1, "end": 4}, {"start": 6, "end": 7}]
+    assert mark_terms("abcdefgh", ev) == "【abcd】ef【g】h"

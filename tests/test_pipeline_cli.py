@@ -1,0 +1,87 @@
+"""The whole pipeline through its CLI and make, on the project's own demo corpus."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+
+STAGES = ["ingest", "segment", "tokenize", "classify", "aggregate", "report"]
+
+
+def run(*args, check=True):
+    res = subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=900)
+    if check:
+        assert res.returncode == 0, res.stderr[-3000:]
+    return res
+
+
+def test_stages_one_by_one_on_demo_corpus(tmp_path):
+    out = tmp_path / "out"
+    for stage in STAGES:
+        extra = ["--corpus", str(ROOT / "corpus")] if stage == "ingest" else []
+        run(stage, "--out", str(out), "--quiet", *extra)
+    manifest = pd.read_csv(ROOT / "corpus" / "manifest.csv")
+    report = pd.read_csv(out / "ingest_report.csv", encoding="utf-8-sig", keep_default_na=False)
+    assert set(manifest["path"]) <= set(report[report.status == "ingested"]["path"])
+    wide = pd.read_csv(out / "coverage_region.csv", encoding="utf-8-sig")
+    assert sorted(wide["region"]) == sorted(manifest["region"].unique())
+    assert (out / "coverage_region.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    gaps = pd.read_csv(out / "gaps.csv", encoding="utf-8-sig", keep_default_na=False)
+    measures = gaps[gaps.node.str.count(r"\.") == 2]
+    measures = measures[measures.node.str.startswith("measure.")]
+    assert measures["addressed"].any() and (~measures["addressed"]).any()  # both addressed and missing cells
+    labels = pd.read_parquet(out / "labels.parquet")
+    passages = pd.read_parquet(out / "passages.parquet").set_index("passage_id")
+    leaf = labels[labels.source != "rollup"]
+    for r in leaf.head(50).itertuples():
+        text = passages.loc[r.passage_id, "text"]
+        for e in json.loads(r.evidence):
+            if e["start"] >= 0 and e["rule"] != "model":
+                assert text[e["start"]:e["end"]] == e["term"]
+    runinfo = json.loads((out / "run.json").read_text())
+    assert set(runinfo["stages"]) == set(STAGES)
+    assert runinfo["stages"]["ingest"]["corpus_sha256"] and runinfo["packages"]["jieba"] == "0.42.1"
+    assert runinfo["stages"]["classify"]["taxonomy_version"]
+    for f in ("coverage.xlsx", "summary.md", "report.md", "report.html", "coverage_document.csv", "gaps.parquet"):
+        assert (out / f).stat().st_size > 0
+
+
+def test_bad_configuration_exits_2_with_one_line(tmp_path):
+    res = run("ingest", "--corpus", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), check=False)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {tmp_path / 'nowhere'}: corpus folder does not exist")
+    res = run("segment", "--out", str(tmp_path / "empty"), check=False)
+    assert res.returncode == 2 and "documents.parquet: missing" in res.stderr
+
+
+def test_make_reruns_only_what_changed(tmp_path):
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    out = tmp_path / "out"
+    venv = {"VENV": str(ROOT / ".venv")}
+    args = ["make", "-C", str(ROOT), f"CORPUS={corpus}", f"OUT={out}", "run"] + [f"{k}={v}" for k, v in venv.items()]
+    first = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-2000:]
+    mtime = (out / "labels.parquet").stat().st_mtime_ns
+    second = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert "pipeline segment" not in second.stdout and "pipeline classify" not in second.stdout
+    assert (out / "labels.parquet").stat().st_mtime_ns == mtime
+    time.sleep(0.01)
+    victim = corpus / "en" / "UK" / "knowledge_exchange_partnerships_framework.txt"
+    victim.write_text(victim.read_text(encoding="utf-8") + "\n\nThe council funds business incubators.\n",
+                      encoding="utf-8")
+    third = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert third.returncode == 0 and "pipeline classify" in third.stdout
+    labels = pd.read_parquet(out / "labels.parquet")
+    uk = labels[labels.doc_id == "en/UK/knowledge_exchange_partnerships_framework.txt"]
+    assert "model.incubator" in set(uk.node)
