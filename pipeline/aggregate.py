@@ -79,7 +79,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     gaps["evidence_passage"] = [mark_terms(t, json.loads(e)) if isinstance(t, str) else ""
                                 for t, e in zip(gaps["text"], gaps["evidence"])]
     gaps["recommendation"] = gaps["node"].map(lambda n: by_id[n].recommendation or by_id[n].definition)
-    gaps["is_group"] = gaps["node"].map(lambda n: by_id[n].group)
+    gaps["is_group"] = gaps["node"].map(lambda n: by_id[n].group).astype(bool)
     leaves = gaps[(gaps["facet"] == "measure") & ~gaps["is_group"]]
     cover = leaves.groupby("region")["addressed"].sum()
     n_leaves = leaves["node"].nunique()

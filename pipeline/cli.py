@@ -185,6 +185,7 @@ def cmd_report(args) -> None:
 
 
 def cmd_run(args) -> None:
+    load_taxonomy(args.taxonomy)  # a broken taxonomy fails before any table is written
     for fn in (cmd_ingest, cmd_segment, cmd_tokenize, cmd_classify, cmd_aggregate, cmd_report):
         fn(args)
 
@@ -269,4 +270,7 @@ def main(argv=None) -> int:
     except (ConfigError, SchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # disk full, permissions on the output folder, ...
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0

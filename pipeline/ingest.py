@@ -3,6 +3,10 @@
 Every file found under the corpus root ends up in the report with a status (ingested, skipped,
 duplicate_of, failed) and a reason a person can act on. A bad file never stops the run; only a broken
 configuration (missing corpus folder, manifest without its required columns) does.
+
+Nothing in a corpus is executed or followed: HTML is parsed (never rendered, scripts never run, nothing
+fetched), symbolic links to folders are listed but not entered, and only regular files are read (a named pipe
+or device in the corpus would otherwise block or never end).
 """
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ import io
 import json
 import logging
 import os
+import posixpath
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +37,16 @@ REQUIRED_MANIFEST_COLUMNS = ("path", "region", "lang")
 KNOWN_MANIFEST_COLUMNS = ("path", "region", "region_name", "lang", "title", "date")
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DATE_IN_NAME = re.compile(r"[（(](\d{4}-\d{2}-\d{2})[)）]")
+# heuristics look at this many characters; deciding on the head of a 60 MB file is as good and far quicker
+_SAMPLE = 200_000
 
 # Full-width punctuation carries meaning in Chinese text (and the segmenter relies on it), so NFKC must not
-# fold it to ASCII. It is parked in the Private Use Area during normalisation and restored afterwards.
+# fold it to ASCII: the text is normalised in the stretches between runs of it.
 _FULLWIDTH_PUNCT = [c for c in map(chr, range(0xFF01, 0xFF66)) if not c.isalnum()] + ["\u3000"]
-_PARK = {ord(c): 0xE000 + i for i, c in enumerate(_FULLWIDTH_PUNCT)}
-_UNPARK = {v: k for k, v in _PARK.items()}
+_FW_SPLIT = re.compile("([" + re.escape("".join(_FULLWIDTH_PUNCT)) + "]+)")
+_BREAKS = re.compile(r"\r\n?|[\v\f]")  # line ends and page/form feeds become \n
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufeff]")  # other C0/C1 controls, stray BOMs
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class DecodeError(ValueError):
@@ -53,10 +63,15 @@ class Decoded:
 def decode_bytes(data: bytes) -> Decoded:
     """Decode policy text bytes: BOMs first, then UTF-8, UTF-16 (by NUL parity), GB18030, then a guess.
 
-    Raises DecodeError with a reason for binary or undecodable content.
+    Returns text that always encodes as UTF-8 (no lone surrogates). Raises DecodeError, and nothing else,
+    with a reason for binary or undecodable content.
     """
+    data = bytes(data)
     if data.startswith(b"\xef\xbb\xbf"):
         return Decoded(data[3:].decode("utf-8", errors="replace"), "utf-8-sig")
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        enc = "utf-32-le" if data.startswith(b"\xff\xfe") else "utf-32-be"
+        return Decoded(data[4:].decode(enc, errors="replace"), enc)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         enc = "utf-16-le" if data.startswith(b"\xff\xfe") else "utf-16-be"
         return Decoded(data[2:].decode(enc, errors="replace"), enc)
@@ -92,16 +107,26 @@ def decode_bytes(data: bytes) -> Decoded:
             continue
         if _plausible(text):
             return Decoded(text, enc)
-    from charset_normalizer import from_bytes
+    try:
+        from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is not None and best.percent_chaos <= 0.1 and _plausible(str(best)):
-        return Decoded(str(best), best.encoding, "encoding guessed")
+        best = from_bytes(data).best()
+        guess = None
+        if best is not None and best.percent_chaos <= 0.1:
+            text = _SURROGATES.sub("\ufffd", str(best))
+            if _plausible(text):
+                guess = Decoded(text, best.encoding, "encoding guessed")
+    except Exception as exc:  # a guesser failing on odd bytes is just "no guess"
+        log.debug("charset_normalizer failed: %r", exc)
+        guess = None
+    if guess is not None:
+        return guess
     raise DecodeError("undecodable: not UTF-8, UTF-16, GBK/GB18030 or Big5 text")
 
 
 def _text_score(text: str) -> float:
     """Share of characters that occur in policy text: CJK, Latin, digits, punctuation, layout."""
+    text = text[:_SAMPLE]
     if not text:
         return 0.0
     good = sum(1 for c in text if c.isprintable() and unicodedata.category(c)[0] in "LNPZS" and
@@ -110,22 +135,28 @@ def _text_score(text: str) -> float:
 
 
 def _plausible(text: str) -> bool:
+    text = text[:_SAMPLE]
     if not text:
         return True
-    odd = sum(1 for c in text if unicodedata.category(c) in ("Cc", "Co", "Cn") and c not in "\n\r\t\f")
+    odd = sum(1 for c in text if unicodedata.category(c) in ("Cc", "Co", "Cn", "Cs") and c not in "\n\r\t\f")
     return odd / len(text) < 0.01
 
 
 def normalise(text: str) -> str:
-    """NFKC (full-width Latin letters and digits become ASCII) but keep full-width punctuation."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
-    text = unicodedata.normalize("NFKC", text.translate(_PARK)).translate(_UNPARK)
-    # stray control characters break Parquet viewers and Excel; keep layout characters
-    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc") if _has_controls(text) else text
+    """NFKC (full-width Latin letters and digits become ASCII) but keep full-width punctuation.
 
-
-def _has_controls(text: str) -> bool:
-    return any(ord(c) < 32 and c not in "\n\t" for c in text[:1_000_000]) or "\x7f" in text
+    Line ends become \\n, form feeds a line break, other control characters (which break Parquet viewers and
+    Excel) and stray BOMs are dropped, lone surrogates become U+FFFD. Private Use Area characters (GBK
+    user-defined characters) are kept as they are. Idempotent.
+    """
+    text = _BREAKS.sub("\n", text)
+    text = _CONTROLS.sub("", text)
+    text = _SURROGATES.sub("\ufffd", text)
+    if text.isascii():
+        return text  # NFKC leaves ASCII alone
+    parts = _FW_SPLIT.split(text)
+    parts[::2] = [unicodedata.normalize("NFKC", p) for p in parts[::2]]
+    return "".join(parts)
 
 
 def han_share(text: str, sample: int = 5000) -> float:
@@ -171,9 +202,11 @@ def extract_text(data: bytes, fmt: str) -> tuple[Decoded, str]:
 
         try:
             d = docx.Document(io.BytesIO(data))
+            text = "\n\n".join(p.text for p in d.paragraphs)
+            title = d.core_properties.title or ""
         except Exception as exc:  # python-docx raises several types for broken zips
             raise DecodeError(f"not a readable .docx ({type(exc).__name__})") from None
-        return Decoded("\n\n".join(p.text for p in d.paragraphs), "docx"), d.core_properties.title or ""
+        return Decoded(text, "docx"), title
     if fmt == "pdf":
         from pypdf import PdfReader
 
@@ -181,7 +214,7 @@ def extract_text(data: bytes, fmt: str) -> tuple[Decoded, str]:
             reader = PdfReader(io.BytesIO(data))
             pages = [p.extract_text() or "" for p in reader.pages]
         except Exception as exc:  # pypdf raises many types on malformed files
-            raise DecodeError(f"not a readable PDF ({type(exc).__name__}: {exc})") from None
+            raise DecodeError(f"not a readable PDF ({type(exc).__name__}: {_one_line(str(exc))})") from None
         text = "\n\n".join(pages)
         if not text.strip():
             raise DecodeError(f"PDF has no text layer ({len(pages)} page(s)); scanned images need OCR first")
@@ -189,23 +222,66 @@ def extract_text(data: bytes, fmt: str) -> tuple[Decoded, str]:
     raise DecodeError(f"unsupported format {fmt}")
 
 
+# block-level elements: text inside one of them is a paragraph of its own
+_HTML_BLOCKS = frozenset(
+    "html body p div li h1 h2 h3 h4 h5 h6 td th tr table thead tbody tfoot caption pre ul ol dl dt dd section "
+    "article header footer nav aside main blockquote figure figcaption form fieldset legend address hr "
+    "details summary center".split())
+_HTML_DROP = ["script", "style", "noscript", "template", "iframe", "object", "embed", "head", "svg", "math"]
+_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
 def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
+    """Readable text of an HTML page: one paragraph per block element, <br> a line break.
+
+    One pass in document order, so the time is linear in the size of the page however deep it nests.
+    """
     from bs4 import BeautifulSoup
+    from bs4.element import CData, NavigableString, PreformattedString, Tag
 
     # lxml parses only; nothing in the page (scripts, handlers, remote resources) is run or fetched
     soup = BeautifulSoup(decoded.text, "lxml")
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    for tag in soup(["script", "style", "noscript", "template", "iframe", "object", "head"]):
+    title = _HTML_SPACE.sub(" ", soup.title.get_text(" ")).strip() if soup.title else ""
+    for tag in soup(_HTML_DROP):
         tag.decompose()
-    blocks = []
-    for el in soup.find_all(["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "td", "pre", "div"]):
-        if el.find(["p", "div", "li", "h1", "h2", "h3", "h4", "table"]):
-            continue  # a container: its children are emitted instead
-        t = el.get_text(" ", strip=True)
-        if t:
-            blocks.append(t)
-    text = "\n\n".join(blocks) if blocks else soup.get_text("\n", strip=True)
-    return Decoded(text, decoded.encoding, decoded.note), title
+    block_of: dict[int, object] = {}   # id(element) -> nearest enclosing block element (or None)
+    in_pre: dict[int, bool] = {}
+    paragraphs: list[str] = []
+    buf: list[str] = []
+    current = None
+
+    def flush() -> None:
+        lines = (_SPACES.sub(" ", line).strip() for line in "".join(buf).split("\n"))
+        para = "\n".join(line for line in lines if line)
+        if para:
+            paragraphs.append(para)
+        buf.clear()
+
+    for el in soup.descendants:
+        parent = el.parent
+        if isinstance(el, Tag):
+            pblock = block_of.get(id(parent)) if parent is not None else None
+            if el.name in _HTML_BLOCKS:
+                block_of[id(el)] = el
+                flush()
+                current = el
+            else:
+                block_of[id(el)] = pblock
+            in_pre[id(el)] = el.name in ("pre", "textarea", "listing") or in_pre.get(id(parent), False)
+            if el.name == "br":
+                buf.append("\n")
+            continue
+        if not isinstance(el, NavigableString) or (isinstance(el, PreformattedString) and not isinstance(el, CData)):
+            continue  # comments, doctype, processing instructions
+        blk = block_of.get(id(parent))
+        if blk is not current:
+            flush()
+            current = blk
+        s = str(el)
+        buf.append(s if in_pre.get(id(parent)) else _HTML_SPACE.sub(" ", s))
+    flush()
+    return Decoded("\n\n".join(paragraphs), decoded.encoding, decoded.note), title
 
 
 def title_from_text(text: str, fallback: str) -> str:
@@ -216,27 +292,57 @@ def title_from_text(text: str, fallback: str) -> str:
     return fallback
 
 
+def _one_line(s: str) -> str:
+    return " ".join(str(s).split())
+
+
 # ----------------------------------------------------------------------------------------------- corpus
+
+
+def _clean_manifest_path(p: str) -> str:
+    p = p.replace("\\", "/").strip()
+    if not p:
+        return ""
+    p = posixpath.normpath(p)
+    while p.startswith("./"):
+        p = p[2:]
+    return "" if p == "." else unicodedata.normalize("NFC", p)
 
 
 def read_manifest(root: Path) -> pd.DataFrame | None:
     """The manifest as a table keyed by normalised path, or None when the corpus has none."""
     path = root / MANIFEST
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
+    if not path.is_file():
+        raise ConfigError(f"{path}: manifest is not a readable file")
     try:
-        raw = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: manifest is not UTF-8") from None
-    rows = list(csv.reader(io.StringIO(raw)))
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: manifest cannot be read ({exc.strerror or exc})") from None
+    try:
+        decoded = decode_bytes(data)
+    except DecodeError as exc:
+        raise ConfigError(f"{path}: manifest is not text ({exc})") from None
+    if decoded.encoding not in ("utf-8", "utf-8-sig") or decoded.note:
+        log.warning("%s: read as %s%s; save it as UTF-8 to be sure paths match", path, decoded.encoding,
+                    f" ({decoded.note})" if decoded.note else "")
+    reader = csv.reader(io.StringIO(decoded.text.replace("\ufeff", "")))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise ConfigError(f"{path} line {reader.line_num}: manifest is not valid CSV ({exc})") from None
     if not rows:
-        raise ConfigError(f"{path}: manifest is empty")
+        raise ConfigError(f"{path}: manifest is empty (needs a header with columns "
+                          f"{', '.join(REQUIRED_MANIFEST_COLUMNS)})")
     header = [h.strip() for h in rows[0]]
     missing = [c for c in REQUIRED_MANIFEST_COLUMNS if c not in header]
     if missing:
-        raise ConfigError(f"{path}: manifest lacks required column(s) {', '.join(missing)} (has: {', '.join(header)})")
-    if len(set(header)) != len(header):
-        raise ConfigError(f"{path}: manifest has duplicate column names")
+        raise ConfigError(f"{path}: manifest lacks required column(s) {', '.join(missing)} "
+                          f"(has: {', '.join(map(repr, header)) if any(header) else 'no column names'})")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise ConfigError(f"{path}: manifest has duplicate column name(s) {', '.join(map(repr, dupes))}")
     records = []
     for lineno, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -246,7 +352,7 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
                         len(row), len(header))
             row = (row + [""] * len(header))[: len(header)]
         rec = dict(zip(header, (c.strip() for c in row)))
-        rec["path"] = unicodedata.normalize("NFC", rec["path"].replace("\\", "/").lstrip("./"))
+        rec["path"] = _clean_manifest_path(rec["path"])
         if not rec["path"]:
             log.warning("%s line %d: empty path; row ignored", path, lineno)
             continue
@@ -254,40 +360,111 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
     df = pd.DataFrame(records, columns=header)
     dup = df["path"].duplicated()
     if dup.any():
-        log.warning("%s: %d path(s) listed twice; the first row wins", path, int(dup.sum()))
+        log.warning("%s: %d path(s) listed twice (%s); the first row wins", path, int(dup.sum()),
+                    ", ".join(df.loc[dup, "path"].head(3)))
         df = df[~dup]
     return df.set_index("path", drop=False)
 
 
-def discover(root: Path) -> tuple[list[str], list[dict]]:
-    """All regular files below root (relative posix paths, sorted), plus report rows for unreadable entries.
+@dataclass(frozen=True)
+class Found:
+    """A file found in the corpus: its id in every table (`rel`) and where it is on disk (`path`)."""
+    rel: str
+    path: Path
+    hidden: bool = False
+    note: str = ""
 
-    Symbolic links to directories are not followed (a link loop would never end); links to files are read.
+
+def _display(raw_rel: str) -> tuple[str, str]:
+    """The id of a relative path: NFC, with bytes that are not UTF-8 written as \\xNN."""
+    try:
+        raw_rel.encode("utf-8")
+        return unicodedata.normalize("NFC", raw_rel), ""
+    except UnicodeEncodeError:
+        shown = os.fsencode(raw_rel).decode("utf-8", errors="backslashreplace")
+        return unicodedata.normalize("NFC", shown), "file name is not UTF-8 (odd bytes shown as \\xNN)"
+
+
+def discover(root: Path) -> tuple[list[Found], list[dict]]:
+    """All files below root (sorted by id), plus report rows for what is not read as a file.
+
+    Symbolic links to folders are listed but not followed (a link loop would never end); links to files are
+    read. Hidden folders (name starting with '.') are listed but not entered; hidden files are found (and
+    skipped unless the manifest names them). A folder that cannot be listed is reported as failed.
     """
-    found: list[str] = []
+    root = Path(root)
+    found: list[Found] = []
     problems: list[dict] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for d in list(dirnames):
+    used: set[str] = set()
+
+    def claim(full: Path) -> tuple[str, str]:
+        raw = full.relative_to(root).as_posix()
+        rel, note = _display(raw)
+        if rel in used:  # two names that differ only in Unicode normalisation (or in escaped bytes)
+            alt = os.fsencode(raw).decode("utf-8", errors="backslashreplace")
+            n = 2
+            while alt in used or alt == rel:
+                alt, n = f"{rel} ({n})", n + 1
+            note = "; ".join(x for x in (note, f"name is the same as '{rel}' after Unicode normalisation; "
+                                               "listed under its exact name") if x)
+            rel = alt
+        used.add(rel)
+        return rel, note
+
+    def onerror(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else root
+        try:
+            rel, _ = claim(where)
+        except ValueError:
+            rel = str(where)
+        problems.append(_report(rel, "failed", f"folder cannot be listed: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=False):
+        keep = []
+        for d in sorted(dirnames, key=_name_order):
             full = Path(dirpath) / d
             if full.is_symlink():
-                rel = full.relative_to(root).as_posix()
-                problems.append(_report(rel, "skipped", "symbolic link to a folder; not followed"))
-        for f in sorted(filenames):
+                rel, note = claim(full)
+                problems.append(_report(rel, "skipped", _join(note, f"symbolic link to a folder "
+                                                                     f"({_link_target(full)}); not followed")))
+            elif d.startswith("."):
+                rel, note = claim(full)
+                problems.append(_report(rel, "skipped", _join(note, "hidden folder (name starts with '.'); "
+                                                                     "not read")))
+            else:
+                keep.append(d)
+        dirnames[:] = keep
+        for f in sorted(filenames, key=_name_order):
             full = Path(dirpath) / f
-            rel = unicodedata.normalize("NFC", full.relative_to(root).as_posix())
-            if f.startswith("."):
-                continue
+            rel, note = claim(full)
             if full.is_symlink() and not full.exists():
-                problems.append(_report(rel, "failed", "broken or looping symbolic link"))
+                problems.append(_report(rel, "failed", _join(note, f"broken or looping symbolic link "
+                                                                    f"({_link_target(full)})")))
                 continue
-            found.append(rel)
-    return sorted(found), problems
+            found.append(Found(rel, full, f.startswith("."), note))
+    return sorted(found, key=lambda e: e.rel), problems
+
+
+def _name_order(name: str) -> tuple:
+    # of two names equal after normalisation, the one already in NFC gets the plain id
+    nfc = unicodedata.normalize("NFC", name)
+    return nfc, name != nfc, name
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return f"to {os.readlink(path)}"
+    except OSError:
+        return "target unreadable"
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
 
 
 def _report(path, status, reason, doc_id="", duplicate_of="", encoding="", nbytes=0) -> dict:
-    return {"path": path, "status": status, "reason": reason, "doc_id": doc_id, "duplicate_of": duplicate_of,
-            "encoding": encoding, "bytes": int(nbytes)}
+    return {"path": path, "status": status, "reason": _one_line(reason), "doc_id": doc_id,
+            "duplicate_of": duplicate_of, "encoding": encoding, "bytes": int(nbytes)}
 
 
 def ingest(corpus: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, progress: bool = False
@@ -295,40 +472,62 @@ def ingest(corpus: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, progress: 
     """Read a corpus folder into (documents, ingest_report)."""
     root = Path(corpus)
     if not root.exists():
-        raise ConfigError(f"{root}: corpus folder does not exist")
+        raise ConfigError(f"{root}: corpus folder does not exist (--corpus)")
     if not root.is_dir():
-        raise ConfigError(f"{root}: corpus path is not a folder")
+        raise ConfigError(f"{root}: corpus path is not a folder (--corpus)")
+    try:
+        with os.scandir(root):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{root}: corpus folder cannot be read ({exc.strerror or exc})") from None
     manifest = read_manifest(root)
     files, report = discover(root)
-    on_disk = set(files)
+    known = {e.rel for e in files} | {r["path"] for r in report}
     if manifest is not None:
         for p in manifest.index:
-            if p not in on_disk:
+            if p not in known:
                 report.append(_report(p, "failed", f"listed in {MANIFEST} but not found"))
     docs: list[dict] = []
     seen_hash: dict[str, str] = {}
+    unlisted = 0
     iterator = files
     if progress:
         from tqdm import tqdm
 
         iterator = tqdm(files, desc="ingest", unit="file")
-    for rel in iterator:
+    for entry in iterator:
+        rel = entry.rel
         if rel == MANIFEST:
             continue
-        row = manifest.loc[rel] if manifest is not None and rel in manifest.index else None
-        if manifest is not None and row is None:
-            report.append(_report(rel, "skipped", f"not listed in {MANIFEST}", nbytes=_size(root / rel)))
+        listed = manifest is not None and rel in manifest.index
+        row = manifest.loc[rel] if listed else None
+        if entry.hidden and not listed:
+            report.append(_report(rel, "skipped", _join(entry.note, "hidden file (name starts with '.'); not read"),
+                                  nbytes=_size(entry.path)))
             continue
-        fmt = SUPPORTED.get(Path(rel).suffix.lower())
+        if manifest is not None and not listed:
+            unlisted += 1
+            report.append(_report(rel, "skipped", _join(entry.note, f"not listed in {MANIFEST}"),
+                                  nbytes=_size(entry.path)))
+            continue
+        suffix = entry.path.suffix
+        fmt = SUPPORTED.get(suffix.lower())
         if fmt is None:
-            report.append(_report(rel, "skipped", f"unsupported file type '{Path(rel).suffix or '(none)'}'",
-                                  nbytes=_size(root / rel)))
+            report.append(_report(rel, "skipped", _join(entry.note, f"unsupported file type "
+                                                                     f"'{_display(suffix)[0] or '(none)'}'"),
+                                  nbytes=_size(entry.path)))
             continue
-        rec, rep = _ingest_one(root, rel, fmt, row, max_bytes)
+        try:
+            rec, rep = _ingest_one(entry, fmt, row, max_bytes)
+        except Exception as exc:  # a bad file never stops the run
+            log.debug("%s", rel, exc_info=True)
+            rec, rep = None, _report(rel, "failed", f"could not be read ({type(exc).__name__}: {exc})",
+                                     nbytes=_size(entry.path))
+        rep["reason"] = _join(entry.note, rep["reason"]) if rep["reason"] != "ok" or not entry.note else entry.note
         if rec is not None:
             first = seen_hash.get(rec["content_hash"])
             if first is not None:
-                rep.update(status="duplicate_of", duplicate_of=first, reason=f"same text as {first}")
+                rep.update(status="duplicate_of", duplicate_of=first, reason=_join(entry.note, f"same text as {first}"))
             else:
                 seen_hash[rec["content_hash"]] = rel
                 docs.append(rec)
@@ -337,7 +536,14 @@ def ingest(corpus: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, progress: 
     documents = pd.DataFrame(docs, columns=list(DOCUMENTS.columns)) if docs else pd.DataFrame(
         {c: pd.Series(dtype="bool" if c == "converted_t2s" else "str") for c in DOCUMENTS.columns})
     rep_df = pd.DataFrame(report, columns=list(INGEST_REPORT.columns)).sort_values("path", kind="stable")
-    return check(documents, DOCUMENTS), check(rep_df.drop_duplicates("path"), INGEST_REPORT)
+    rep_df = rep_df.drop_duplicates("path")
+    for r in rep_df.itertuples(index=False):
+        if r.status == "failed" or (r.status == "skipped" and r.reason.endswith("limit (raise it with --max-mb)")):
+            log.warning("%s: %s", r.path, r.reason)
+    if unlisted:
+        log.warning("%s: %d file(s) not listed in the manifest were skipped (see ingest_report.csv)",
+                    root / MANIFEST, unlisted)
+    return check(documents, DOCUMENTS), check(rep_df, INGEST_REPORT)
 
 
 def _size(path: Path) -> int:
@@ -347,20 +553,38 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _ingest_one(root: Path, rel: str, fmt: str, row, max_bytes: int) -> tuple[dict | None, dict]:
-    path = root / rel
+def _mb(n: float) -> str:
+    mb = n / 2**20
+    return f"{mb:.0f} MB" if mb >= 10 or mb == int(mb) else f"{mb:.2g} MB"
+
+
+_FILE_KINDS = ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"),
+               (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"))
+
+
+def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | None, dict]:
+    rel, path = entry.rel, entry.path
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return None, _report(rel, "skipped", f"{size / 2**20:.0f} MB is over the {max_bytes / 2**20:.0f} MB "
-                                             "limit (raise it with --max-mb)", nbytes=size)
-        data = path.read_bytes()
+        st = path.stat()
     except OSError as exc:
         return None, _report(rel, "failed", f"cannot read: {exc.strerror or exc}")
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _FILE_KINDS if test(st.st_mode)), "special file")
+        return None, _report(rel, "skipped", f"not a regular file ({kind}); not read")
+    too_big = f"{_mb(st.st_size)} is over the {_mb(max_bytes)} limit (raise it with --max-mb)"
+    if st.st_size > max_bytes:
+        return None, _report(rel, "skipped", too_big, nbytes=st.st_size)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        return None, _report(rel, "failed", f"cannot read: {exc.strerror or exc}", nbytes=st.st_size)
+    if len(data) > max_bytes:  # grew after stat
+        return None, _report(rel, "skipped", f"over the {_mb(max_bytes)} limit (raise it with --max-mb)",
+                             nbytes=len(data))
     try:
         decoded, inner_title = extract_text(data, fmt)
     except DecodeError as exc:
-        log.warning("%s: %s", rel, exc)
         return None, _report(rel, "failed", str(exc), nbytes=len(data))
     text = normalise(decoded.text).strip("\n")
     if not text.strip():
@@ -368,28 +592,33 @@ def _ingest_one(root: Path, rel: str, fmt: str, row, max_bytes: int) -> tuple[di
         return None, _report(rel, "skipped", reason, encoding=decoded.encoding, nbytes=len(data))
 
     meta = {} if row is None else {k: ("" if pd.isna(v) else str(v)) for k, v in row.items()}
-    lang = meta.get("lang") or detect_lang(text)
+    notes = [decoded.note]
+    lang = meta.get("lang", "").strip().lower()
+    lang = "zh" if lang.startswith("zh") else "en" if lang.startswith("en") else lang
     if lang not in ("zh", "en"):
-        lang = detect_lang(text)
+        detected = detect_lang(text)
+        if lang:
+            notes.append(f"{MANIFEST} lang '{meta['lang']}' is not zh or en; detected {detected}")
+        lang = detected
     original = ""
     converted = False
     if lang == "zh":
         simplified, converted = to_simplified(text)
         if converted:
             original, text = text, simplified
+            notes.append("converted from Traditional Chinese")
     region = meta.get("region") or (rel.split("/")[0] if "/" in rel else "(root)")
     date = meta.get("date") or ""
     if not date:
         m = DATE_IN_NAME.search(Path(rel).name)
         date = m.group(1) if m else ""
-    title = meta.get("title") or inner_title or title_from_text(text, Path(rel).stem)
+    title = meta.get("title") or _one_line(inner_title) or title_from_text(text, Path(rel).stem)
     extra = {k: v for k, v in meta.items() if k not in KNOWN_MANIFEST_COLUMNS}
-    notes = [n for n in (decoded.note, "converted from Traditional Chinese" if converted else "") if n]
     rec = {
         "doc_id": rel, "region": region, "region_name": meta.get("region_name") or region, "lang": lang,
         "title": title, "date": date, "source_format": fmt, "encoding": decoded.encoding,
         "content_hash": hashlib.sha256(text.encode("utf-8")).hexdigest(), "converted_t2s": converted,
         "text": text, "text_original": original, "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True),
     }
-    return rec, _report(rel, "ingested", "; ".join(notes) or "ok", doc_id=rel, encoding=decoded.encoding,
+    return rec, _report(rel, "ingested", _join(*notes) or "ok", doc_id=rel, encoding=decoded.encoding,
                         nbytes=len(data))

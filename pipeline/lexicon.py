@@ -17,6 +17,53 @@ from .taxonomy import LANGS, Taxonomy
 
 # roles a literal can play for a node
 TERM, RULE_TERM, CONTEXT, EXCLUDE = "term", "rule", "context", "exclude"
+PREFILTER = "prefilter"
+_ROLE_RANK = {TERM: 0, "pattern": 1, RULE_TERM: 2, "rule_pattern": 3, CONTEXT: 4, EXCLUDE: 5}
+
+
+def required_literals(pattern: str, ignore_case: bool) -> set[str] | None:
+    """Strings of which every match of `pattern` contains at least one, or None when none can be derived.
+
+    Lets the matcher skip a regex on text where none of them occurs (found in the same automaton pass).
+    """
+    try:
+        import re._parser as sre_parse  # Python 3.11+
+    except ImportError:  # pragma: no cover
+        import sre_parse
+    from re._constants import BRANCH, LITERAL, MAX_REPEAT, MIN_REPEAT, SUBPATTERN
+
+    def seq(items) -> set[str] | None:
+        best, run = None, []
+
+        def consider(cand):
+            nonlocal best
+            if cand and all(cand) and (best is None or min(map(len, cand)) > min(map(len, best))):
+                best = cand
+
+        for op, av in items:
+            if op is LITERAL:
+                run.append(chr(av))
+                continue
+            consider({"".join(run)} if run else None)
+            run = []
+            if op is SUBPATTERN:
+                consider(seq(av[-1]))
+            elif op is BRANCH:
+                alts = [seq(b) for b in av[1]]
+                if all(alts):
+                    consider(set().union(*alts))
+            elif op in (MAX_REPEAT, MIN_REPEAT) and av[0] >= 1:
+                consider(seq(av[2]))
+        consider({"".join(run)} if run else None)
+        return best
+
+    try:
+        found = seq(sre_parse.parse(pattern))
+    except Exception:  # an unparseable pattern simply gets no prefilter
+        return None
+    if not found:
+        return None
+    return {f.lower() for f in found} if ignore_case else found
 
 
 @dataclass(frozen=True)
@@ -43,6 +90,7 @@ class LexiconMatcher:
         self._patterns = {}
         self._rule_patterns = {}
         self._passage_rules = {}
+        self._unfiltered: dict[str, set[int]] = {}
         for lang in LANGS:
             auto = ahocorasick.Automaton()
             entries: dict[str, list] = defaultdict(list)
@@ -64,6 +112,14 @@ class LexiconMatcher:
                         rpats.append((node.id, i, re.compile(p, re.IGNORECASE if lang == "en" else 0)))
                 for p in lex.patterns:
                     pats.append((node.id, re.compile(p, re.IGNORECASE if lang == "en" else 0)))
+            for k, (_, rx) in enumerate(pats):
+                for lit in required_literals(rx.pattern, lang == "en") or ():
+                    entries[lit].append(("", PREFILTER, k, False))
+            for k, (_, _, rx) in enumerate(rpats):
+                for lit in required_literals(rx.pattern, lang == "en") or ():
+                    entries[lit].append(("", PREFILTER, len(pats) + k, False))
+            self._unfiltered[lang] = {k for k, (_, rx) in enumerate(pats) if required_literals(rx.pattern, lang == "en") is None} | \
+                {len(pats) + k for k, (_, _, rx) in enumerate(rpats) if required_literals(rx.pattern, lang == "en") is None}
             for key, vals in entries.items():
                 auto.add_word(key, (key, vals))
             if entries:
@@ -85,28 +141,36 @@ class LexiconMatcher:
         lang = lang if lang in LANGS else "en"
         hits: list[Hit] = []
         auto = self._automata.get(lang)
+        triggered = set(self._unfiltered.get(lang, ()))
         if auto is not None and text:
             hay = text.lower() if lang == "en" else text
             for end_idx, (key, vals) in auto.iter(hay):
                 start = end_idx - len(key) + 1
                 end = end_idx + 1
                 if lang == "en":
-                    if start > 0 and _word_char(hay[start - 1]):
-                        continue
+                    left_ok = start == 0 or not _word_char(hay[start - 1])
                     whole = end >= len(hay) or not _word_char(hay[end])
                     stretch = end
                     while stretch < len(hay) and _word_char(hay[stretch]):
                         stretch += 1
                 for node, role, rule, glob in vals:
-                    if lang == "en" and not glob and not whole:
+                    if role == PREFILTER:
+                        triggered.add(rule)
+                        continue
+                    if lang == "en" and (not left_ok or (not glob and not whole)):
                         continue
                     e = stretch if (lang == "en" and glob) else end
                     hits.append(Hit(node, text[start:e], start, e, role, rule))
-        for node, rx in self._patterns.get(lang, ()):
+        pats = self._patterns.get(lang, ())
+        for k, (node, rx) in enumerate(pats):
+            if k not in triggered:
+                continue
             for m in rx.finditer(text):
                 if m.end() > m.start():
                     hits.append(Hit(node, m.group(0), m.start(), m.end(), "pattern"))
-        for node, i, rx in self._rule_patterns.get(lang, ()):
+        for k, (node, i, rx) in enumerate(self._rule_patterns.get(lang, ())):
+            if len(pats) + k not in triggered:
+                continue
             for m in rx.finditer(text):
                 if m.end() > m.start():
                     hits.append(Hit(node, m.group(0), m.start(), m.end(), "rule_pattern", i))
@@ -166,7 +230,8 @@ class LexiconMatcher:
                         or (h.role in (RULE_TERM, "rule_pattern") and h.rule in contexts)]
             if evidence:
                 evidence += [h for h in hs if h.role == CONTEXT and any(e.rule == h.rule for e in evidence)]
-                out[node] = sorted(set(evidence), key=lambda h: (h.start, h.end, h.term))
+                # a fixed order (the strongest role first at equal spans) keeps outputs identical run to run
+                out[node] = sorted(set(evidence), key=lambda h: (h.start, h.end, h.term, _ROLE_RANK[h.role], h.rule))
         return out
 
     def features(self, texts: list[str], langs: list[str]):

@@ -148,8 +148,15 @@ class PassageModel(BaseEstimator, ClassifierMixin):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
+        """Write the model folder atomically: concurrent runs never see a half-written model."""
+        import os
+        import shutil
+
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
         meta = {
             "format": FORMAT, "params": {k: v for k, v in self.get_params().items() if k != "nodes"},
             "nodes": self.nodes_, "thresholds": self.thresholds_.tolist(), "trained": self.trained_.tolist(),
@@ -157,9 +164,15 @@ class PassageModel(BaseEstimator, ClassifierMixin):
             "word_vocabulary": {k: int(v) for k, v in self.word_vec_.vocabulary_.items()},
             "char_vocabulary": {k: int(v) for k, v in self.char_vec_.vocabulary_.items()},
         }
-        (path / "model.json").write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True))
-        np.savez_compressed(path / "arrays.npz", coef=self.coef_, intercept=self.intercept_,
+        (tmp / "model.json").write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True))
+        np.savez_compressed(tmp / "arrays.npz", coef=self.coef_, intercept=self.intercept_,
                             word_idf=self.word_vec_.idf_, char_idf=self.char_vec_.idf_)
+        if path.exists():
+            shutil.rmtree(path)
+        try:
+            os.rename(tmp, path)
+        except OSError:  # another process saved the same model first
+            shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
     def load(cls, path: str | Path) -> "PassageModel":

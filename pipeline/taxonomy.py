@@ -161,7 +161,10 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
         path = path / "taxonomy.yaml"
     if not path.is_file():
         raise TaxonomyError(f"{path}: taxonomy file not found")
-    raw_bytes = path.read_bytes()
+    try:
+        raw_bytes = path.read_bytes()
+    except OSError as exc:
+        raise TaxonomyError(f"{path}: taxonomy file cannot be read ({exc.strerror or exc})") from None
     try:
         raw = yaml.safe_load(raw_bytes)
     except yaml.YAMLError as exc:

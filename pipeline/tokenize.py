@@ -152,7 +152,7 @@ def tokenize(passages: pd.DataFrame, taxonomy: Taxonomy, *, jobs: int = 2, engin
         "passage_id": todo.loc[index, "passage_id"].tolist(),
         "doc_id": todo.loc[index, "doc_id"].tolist(),
         "content_hash": todo.loc[index, "content_hash"].tolist(),
-        "tokens": results,
+        "tokens": pd.Series(results, dtype=object),
     })
     parts = [p for p in (reused, new) if p is not None and len(p)]
     out = pd.concat(parts, ignore_index=True) if parts else new
