@@ -18,10 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .engine import batched, flatten, iter_progress, map_batches
 from .lexicon import RULE_TERM, TERM, LexiconMatcher
 from .model import PassageModel
-from .schemas import LABELS, check
+from .schemas import LABELS
 from .taxonomy import Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -164,7 +163,6 @@ def doc_groups(ids: list[str]) -> list[str]:
 
 def fit_model(taxonomy: Taxonomy, coded: pd.DataFrame, *, tokens: list[list[str]] | None = None,
               groups: list[str] | None = None, **params) -> PassageModel:
-    from .tokenize import tokenize_texts
 
     leaf = taxonomy.leaf_ids
     unknown = sorted({l for ls in coded["labels"] for l in ls} - set(taxonomy.by_id))
@@ -233,25 +231,6 @@ def resolve_model(model_path: str | None, taxonomy_dir: Path, taxonomy: Taxonomy
 
 # ---------------------------------------------------------------------------------------- the stage
 
-_WORKER: dict = {}
-
-
-def _classify_batch(batch) -> list[list[tuple]]:
-    taxonomy_path, model_path, texts, langs, tokens, docs = batch
-    key = (taxonomy_path, model_path)
-    if key not in _WORKER:
-        tax = load_taxonomy(taxonomy_path)
-        model = PassageModel.load(model_path) if model_path not in (None, "lexicon") else None
-        _WORKER.clear()
-        _WORKER[key] = PassageClassifier(tax, model)
-    clf = _WORKER[key]
-    res = []
-    for labels in clf.predict(texts, langs, tokens, docs):
-        labels = labels + clf.rollup(labels)
-        res.append([(l.node, l.score, l.source, json.dumps(l.evidence, ensure_ascii=False)) for l in labels])
-    return res
-
-
 def classifier_key(taxonomy: Taxonomy, model_path: str) -> str:
     """Identifies what labels were made with: a change of taxonomy or model invalidates reused labels."""
     h = hashlib.sha256(taxonomy.sha256.encode())
@@ -263,45 +242,21 @@ def classifier_key(taxonomy: Taxonomy, model_path: str) -> str:
     return h.hexdigest()[:16]
 
 
-def classify(passages: pd.DataFrame, tokens: pd.DataFrame, taxonomy: Taxonomy, model_path: str, *,
-             jobs: int = 2, engine: str = "local", batch_size: int = 2000, progress: bool = False,
-             previous: pd.DataFrame | None = None, previous_done: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Labels (leaves and rolled-up measure groups) for every tokenized passage.
-
-    `previous` (labels) and `previous_done` (passage_id, content_hash of the passages it covered), made with
-    the same classifier, let unchanged passages keep their labels without being classified again.
-    """
+def labels_frame(clf: PassageClassifier, passages: pd.DataFrame, tokens: pd.DataFrame) -> pd.DataFrame:
+    """The labels table (leaves and roll-ups) for the tokenized passages of one chunk, in passage order."""
+    cols = list(LABELS.columns)
+    if not len(tokens):
+        return pd.DataFrame(columns=cols)
     merged = tokens.merge(passages[["passage_id", "text", "lang", "region"]], on="passage_id", how="left",
                           validate="one_to_one")
-    kept = None
-    if previous is not None and previous_done is not None and len(previous_done):
-        done = set(zip(previous_done["passage_id"], previous_done["content_hash"]))
-        same = pd.Series([(p, h) in done for p, h in zip(merged["passage_id"], merged["content_hash"])],
-                         index=merged.index)
-        reuse_ids = set(merged.loc[same, "passage_id"])
-        kept = previous[previous["passage_id"].isin(reuse_ids)]
-        kept = kept.assign(region=kept["passage_id"].map(dict(zip(merged["passage_id"], merged["region"]))))
-        merged = merged[~same]
-    batches = []
-    for part in batched(range(len(merged)), batch_size):
-        sl = merged.iloc[list(part)]
-        batches.append((taxonomy.path, model_path, sl["text"].tolist(), sl["lang"].tolist(),
-                        [list(t) for t in sl["tokens"]], sl["doc_id"].tolist()))
-    bar = iter_progress(len(merged), "classify", progress)
-    results = flatten(map_batches(_classify_batch, batches, engine=engine, jobs=jobs, progress=bar.update))
-    bar.close()
+    preds = clf.predict(merged["text"].tolist(), merged["lang"].tolist(), [list(t) for t in merged["tokens"]],
+                        merged["doc_id"].tolist())
     rows = []
-    for (pid, did, reg, h), labels in zip(merged[["passage_id", "doc_id", "region", "content_hash"]].itertuples(index=False),
-                                         results):
-        for node, score, source, ev in labels:
-            rows.append((pid, did, reg, node, score, source, ev, h))
-    out = pd.DataFrame(rows, columns=["passage_id", "doc_id", "region", "node", "score", "source", "evidence",
-                                      "content_hash"])
-    if kept is not None and len(kept):
-        out = pd.concat([kept, out], ignore_index=True)
-        order = {p: i for i, p in enumerate(tokens["passage_id"])}
-        out = out.assign(_o=out["passage_id"].map(order)).sort_values("_o", kind="stable").drop(columns="_o")
-    return check(out, LABELS)
+    for (pid, did, reg, h), labels in zip(merged[["passage_id", "doc_id", "region", "content_hash"]]
+                                          .itertuples(index=False), preds):
+        for l in labels + clf.rollup(labels):
+            rows.append((pid, did, reg, l.node, l.score, l.source, json.dumps(l.evidence, ensure_ascii=False), h))
+    return pd.DataFrame(rows, columns=cols)
 
 
 def classify_jsonl(in_path: Path, out_path: Path, taxonomy: Taxonomy, model: PassageModel | None) -> int:

@@ -21,9 +21,7 @@ from . import aggregate as aggregate_mod
 from . import classify as classify_mod
 from . import ingest as ingest_mod
 from . import report as report_mod
-from . import segment as segment_mod
-from . import tokenize as tokenize_mod
-from .io import ConfigError, read_table, write_csv, write_json, write_parquet, write_table, write_text
+from .io import ChunkedTable, ConfigError, TableWriter, read_table, write_csv, write_json, write_parquet, write_text
 from .schemas import DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, TOKENS, SchemaError
 from .taxonomy import load_taxonomy
 
@@ -60,58 +58,122 @@ def _progress(args) -> bool:
 
 # ----------------------------------------------------------------------------------------- stages
 
-def cmd_ingest(args) -> None:
+INGEST_CACHE = "ingest_cache.parquet"
+
+
+def _ingest_chunks(args):
+    """Ingest as a stream of document chunks; documents.parquet, the report and the cache are written when
+    the stream is exhausted. Files unchanged since the last run (size, mtime, manifest row) are not re-read."""
+    from .runner import chunk_documents
+
     out = Path(args.out)
-    t0 = time.perf_counter()
-    docs, rep = ingest_mod.ingest(args.corpus, max_bytes=int(args.max_mb * 2**20), progress=_progress(args))
-    write_table(docs, DOCUMENTS, out)
+    spent = 0.0
+    prev_docs = ChunkedTable.open(DOCUMENTS, out)
+    cache = out / INGEST_CACHE
+    previous = None
+    if prev_docs is not None and cache.exists():
+        try:
+            previous = (pd.read_parquet(cache), prev_docs)
+        except (OSError, ValueError):
+            previous = None
+    run = ingest_mod.IngestRun(args.corpus, max_bytes=int(args.max_mb * 2**20), progress=_progress(args),
+                               previous=previous)
+    n_docs, hashes = 0, []
+    with TableWriter(DOCUMENTS, out) as writer:
+        t = time.perf_counter()
+        for chunk in chunk_documents(run.documents()):
+            writer.write(pd.DataFrame(chunk, columns=list(DOCUMENTS.columns)))
+            n_docs += len(chunk)
+            hashes += [d["content_hash"] for d in chunk]
+            spent += time.perf_counter() - t
+            yield chunk
+            t = time.perf_counter()
+        spent += time.perf_counter() - t
+    rep = run.report_frame()
     write_csv(rep, out / INGEST_REPORT.file)
+    write_parquet(run.cache_frame(), cache)
     counts = rep["status"].value_counts().to_dict()
     counts["files"] = int(len(rep))
     manifest = Path(args.corpus) / ingest_mod.MANIFEST
-    corpus_hash = hashlib.sha256("\n".join(sorted(docs["content_hash"])).encode()).hexdigest()
-    _record(out, "ingest", time.perf_counter() - t0, counts={k: int(v) for k, v in counts.items()},
+    corpus_hash = hashlib.sha256("\n".join(sorted(hashes)).encode()).hexdigest()
+    _record(out, "ingest", spent, counts={k: int(v) for k, v in counts.items()}, reused_files=run.reused,
             corpus=str(args.corpus), corpus_sha256=corpus_hash,
             manifest_sha256=hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else None)
     msg = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ingested", "duplicate_of", "skipped", "failed"))
     print(f"ingest: {counts['files']} files: {msg} -> {out / INGEST_REPORT.file}", file=sys.stderr)
-    if not len(docs):
+    if not n_docs:
         log.warning("no document could be ingested from %s", args.corpus)
 
 
-def cmd_segment(args) -> None:
+def cmd_ingest(args) -> None:
+    for _ in _ingest_chunks(args):
+        pass
+
+
+def _settings(args, stages):
+    from .runner import Settings
+
+    if stages == ("segment",):
+        return Settings.make()
+    tax = load_taxonomy(args.taxonomy)
+    desc = None
+    if "classify" in stages:
+        _, desc = classify_mod.resolve_model(args.model, Path(args.taxonomy), tax)
+    return Settings.make(tax, desc)
+
+
+def _run_chunked(args, stages: tuple[str, ...], chunks=None) -> dict:
+    """Run per-document stages over the documents (from `chunks`, else documents.parquet) in --out."""
+    from .runner import ChunkRunner, documents_in_chunks
+
     out = Path(args.out)
+    settings = _settings(args, stages)
+    if chunks is None:
+        if not (out / DOCUMENTS.file).exists():
+            raise ConfigError(f"{out / DOCUMENTS.file}: missing; run the stage that writes 'documents' first")
+        for st, table in (("segment", PASSAGES), ("tokenize", TOKENS)):
+            if STAGE_ORDER.index(st) < STAGE_ORDER.index(stages[0]) and not (out / table.file).exists():
+                raise ConfigError(f"{out / table.file}: missing; run the stage that writes '{table.name}' first")
+        chunks = documents_in_chunks(out)
     t0 = time.perf_counter()
-    docs = read_table(DOCUMENTS, out)
-    prev = _maybe(PASSAGES, out)
-    passages = segment_mod.segment(docs, prev)
-    write_table(passages, PASSAGES, out)
-    kinds = passages["kind"].value_counts().to_dict()
-    _record(out, "segment", time.perf_counter() - t0, counts={"passages": int(len(passages)), **{k: int(v) for k, v in kinds.items()}})
-    print(f"segment: {len(passages)} passages from {len(docs)} documents", file=sys.stderr)
+    runner = ChunkRunner(out, stages, settings, engine=args.engine, jobs=args.jobs)
+    bar = None
+    if _progress(args):
+        from tqdm import tqdm
+
+        bar = tqdm(desc="+".join(stages), unit="doc")
+    result = runner.run(chunks, progress=bar.update if bar else None)
+    if bar:
+        bar.close()
+    wall = time.perf_counter() - t0
+    rows = result["rows"]
+    for st in stages:
+        info = {"counts": {"rows": rows[st], "documents": result["documents"],
+                           "reused_documents": result["reused_documents"]},
+                "worker_seconds": result["worker_seconds"][st], "engine": args.engine, "jobs": args.jobs}
+        if st == "classify":
+            info.update(model=settings.model_path, taxonomy_sha256=load_taxonomy(args.taxonomy).sha256,
+                        taxonomy_version=load_taxonomy(args.taxonomy).version,
+                        passages_per_second=round(rows.get("tokenize", 0) / result["worker_seconds"][st], 1)
+                        if result["worker_seconds"][st] and "tokenize" in rows else None)
+        # stages that ran together share the wall time; worker_seconds says how it divided
+        _record(out, st, wall if len(stages) == 1 else wall * result["worker_seconds"][st]
+                / max(sum(result["worker_seconds"].values()), 1e-9), **info)
+    print(f"{'+'.join(stages)}: {result['documents']} documents ({result['reused_documents']} unchanged, reused): "
+          + ", ".join(f"{rows[st]} {OUTPUT_NAMES[st]}" for st in stages), file=sys.stderr)
+    return result
 
 
-def _maybe(table, out: Path):
-    try:
-        return read_table(table, out) if (out / table.file).exists() else None
-    except (SchemaError, OSError, ValueError):
-        return None  # an unreadable previous table just means no reuse
+STAGE_ORDER = ("segment", "tokenize", "classify")
+OUTPUT_NAMES = {"segment": "passages", "tokenize": "tokenized passages", "classify": "labels"}
+
+
+def cmd_segment(args) -> None:
+    _run_chunked(args, ("segment",))
 
 
 def cmd_tokenize(args) -> None:
-    out = Path(args.out)
-    t0 = time.perf_counter()
-    tax = load_taxonomy(args.taxonomy)
-    passages = read_table(PASSAGES, out)
-    prev = _maybe(TOKENS, out)
-    toks, key = tokenize_mod.tokenize(passages, tax, jobs=args.jobs, engine=args.engine, previous=prev,
-                                      previous_key=tokenize_mod.read_key(out), progress=_progress(args))
-    write_table(toks, TOKENS, out)
-    write_json({"terms_key": key}, out / "tokens.meta.json")
-    n_tok = int(toks["tokens"].map(len).sum())
-    secs = time.perf_counter() - t0
-    _record(out, "tokenize", secs, counts={"passages": int(len(toks)), "tokens": n_tok}, engine=args.engine, jobs=args.jobs)
-    print(f"tokenize: {len(toks)} passages, {n_tok} tokens", file=sys.stderr)
+    _run_chunked(args, ("tokenize",))
 
 
 def cmd_classify(args) -> None:
@@ -121,40 +183,45 @@ def cmd_classify(args) -> None:
         n = classify_mod.classify_jsonl(Path(args.input), Path(args.out), tax, model)
         print(f"classify: {n} passages -> {args.out} (model: {desc})", file=sys.stderr)
         return
-    out = Path(args.out)
-    t0 = time.perf_counter()
-    _, desc = classify_mod.resolve_model(args.model, Path(args.taxonomy), tax)
-    passages = read_table(PASSAGES, out)
-    toks = read_table(TOKENS, out)
-    key = classify_mod.classifier_key(tax, desc)
-    meta_path = out / "labels.meta.json"
-    prev = prev_done = None
-    if meta_path.exists() and json.loads(meta_path.read_text()).get("classifier_key") == key:
-        prev = _maybe(LABELS, out)
-        done_path = out / "labels.done.parquet"
-        prev_done = pd.read_parquet(done_path) if done_path.exists() and prev is not None else None
-    labels = classify_mod.classify(passages, toks, tax, desc, jobs=args.jobs, engine=args.engine,
-                                   progress=_progress(args), previous=prev, previous_done=prev_done)
-    write_table(labels, LABELS, out)
-    write_parquet(toks[["passage_id", "content_hash"]], out / "labels.done.parquet")
-    write_json({"classifier_key": key}, meta_path)
-    secs = time.perf_counter() - t0
-    leaf = labels[labels["source"] != "rollup"]
-    _record(out, "classify", secs, model=desc, taxonomy_version=tax.version, taxonomy_sha256=tax.sha256,
-            counts={"passages": int(len(toks)), "labels": int(len(leaf)),
-                    "labelled_passages": int(leaf["passage_id"].nunique())},
-            passages_per_second=round(len(toks) / secs, 1) if secs else None)
-    print(f"classify: {leaf['passage_id'].nunique()} of {len(toks)} passages labelled ({len(leaf)} labels)",
-          file=sys.stderr)
+    _run_chunked(args, ("classify",))
+
+
+def _reporting_inputs(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(documents, passages, labels) for aggregation: no document text, and passage text only for labelled
+    passages, so memory does not grow with the corpus."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    for t in (DOCUMENTS, PASSAGES, LABELS):
+        if not (out / t.file).exists():
+            raise ConfigError(f"{out / t.file}: missing; run the stage that writes '{t.name}' first")
+    docs = read_table(DOCUMENTS, out, columns=[c for c in DOCUMENTS.columns if c not in ("text", "text_original")])
+    labels = read_table(LABELS, out)
+    meta_cols = [c for c in PASSAGES.columns if c != "text"]
+    passages = read_table(PASSAGES, out, columns=meta_cols)
+    if len(labels):
+        import pyarrow as pa
+
+        pa_array = pa.array(sorted(set(labels["passage_id"])), pa.string())
+        texts = pq.read_table(out / PASSAGES.file, columns=["passage_id", "text"],
+                              filters=pc.is_in(pc.field("passage_id"), value_set=pa_array)).to_pandas()
+        passages = passages.merge(texts, on="passage_id", how="left")
+    else:
+        passages = passages.assign(text="")
+    passages["text"] = passages["text"].fillna("")
+    return docs, passages, labels
+
+
+def _evidence_inputs(out: Path):
+    docs, passages, labels = _reporting_inputs(out)
+    return labels, passages, docs
 
 
 def cmd_aggregate(args) -> None:
     out = Path(args.out)
     t0 = time.perf_counter()
     tax = load_taxonomy(args.taxonomy)
-    docs = read_table(DOCUMENTS, out)
-    passages = read_table(PASSAGES, out)
-    labels = read_table(LABELS, out)
+    docs, passages, labels = _reporting_inputs(out)
     tables = aggregate_mod.aggregate(docs, passages, labels, tax)
     for name, df in tables.items():
         write_csv(df, out / f"{name}.csv")
@@ -178,16 +245,22 @@ def cmd_report(args) -> None:
     report_mod.write_xlsx(tables, out / "coverage.xlsx")
     write_text(report_mod.summary_md(tables, tax, counts), out / "summary.md")
     write_text(report_mod.report_md(tables, tax, counts), out / "report.md")
-    evidence = report_mod.evidence_index(read_table(LABELS, out), read_table(PASSAGES, out), read_table(DOCUMENTS, out))
+    evidence = report_mod.evidence_index(*_evidence_inputs(out))
     write_text(report_mod.report_html(tables, tax, evidence, counts), out / "report.html")
     _record(out, "report", time.perf_counter() - t0, files=["coverage.xlsx", "summary.md", "report.md", "report.html"])
     print(f"report: {out / 'report.html'}, {out / 'coverage.xlsx'}, {out / 'summary.md'}", file=sys.stderr)
 
 
 def cmd_run(args) -> None:
+    """All stages; segment, tokenize and classify run chunk by chunk as ingest produces documents."""
     load_taxonomy(args.taxonomy)  # a broken taxonomy fails before any table is written
-    for fn in (cmd_ingest, cmd_segment, cmd_tokenize, cmd_classify, cmd_aggregate, cmd_report):
-        fn(args)
+    t0 = time.perf_counter()
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    _settings(args, STAGE_ORDER)  # trains the default model if needed, before workers start
+    _run_chunked(args, STAGE_ORDER, chunks=_ingest_chunks(args))
+    cmd_aggregate(args)
+    cmd_report(args)
+    _record(Path(args.out), "run", time.perf_counter() - t0)
 
 
 def cmd_train(args) -> None:

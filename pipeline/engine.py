@@ -1,7 +1,7 @@
 """Where per-document work runs: in this process, in a local process pool, or as Dask tasks.
 
-Work is handed over as a pure function and a list of batches; results come back in batch order, so every
-engine produces the same table. Worker functions initialise heavy state (spaCy pipelines, models) lazily
+Work is handed over as a pure function and a stream of chunks; results come back in chunk order, so every
+engine produces the same tables. Worker functions initialise heavy state (spaCy pipelines, models) lazily
 in the worker and cache it, which works for both process pools and Dask workers.
 """
 from __future__ import annotations
@@ -9,84 +9,62 @@ from __future__ import annotations
 import os
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
 from .io import ConfigError
 
 ENGINES = ("local", "dask")
 
 
-def batched(items: Sequence, size: int) -> list[Sequence]:
-    return [items[i: i + size] for i in range(0, len(items), size)]
+def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, engine: str = "local",
+                 jobs: int = 2, window: int | None = None):
+    """Yield (item, fn(key(item))) in input order while up to `window` items are being worked on.
 
+    `items` is consumed lazily, so producing the next item (reading files) overlaps with the workers, and
+    memory holds only the items in flight.
+    """
+    from collections import deque
 
-def map_batches(fn: Callable, batches: list, *, engine: str = "local", jobs: int = 2,
-                progress: Callable[[int], None] | None = None) -> list:
-    """Apply `fn` to every batch; return the results in batch order."""
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine '{engine}' (choose from {', '.join(ENGINES)})")
-    if not batches:
-        return []
+    window = window or max(2, 2 * jobs)
+    if engine == "local" and jobs <= 1:
+        for it in items:
+            yield it, fn(key(it))
+        return
     if engine == "dask":
-        return _dask_map(fn, batches, jobs, progress)
-    if jobs <= 1 or len(batches) == 1:
-        out = []
-        for b in batches:
-            out.append(fn(b))
-            if progress:
-                progress(len(b))
-        return out
-    # fork keeps start-up cheap (modules already imported); results are ordered by submission
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
-        futures = [pool.submit(fn, b) for b in batches]
-        out = []
-        for b, f in zip(batches, futures):
-            out.append(f.result())
-            if progress:
-                progress(len(b))
-        return out
+        client, cluster = _dask_client(jobs)
+        submit = lambda it: client.submit(fn, key(it), pure=False)  # noqa: E731
+    else:
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"))
+        submit = lambda it: pool.submit(fn, key(it))  # noqa: E731
+    pending: deque = deque()
+    try:
+        for it in items:
+            pending.append((it, submit(it)))
+            while len(pending) >= window:
+                it0, fut = pending.popleft()
+                yield it0, fut.result()
+        while pending:
+            it0, fut = pending.popleft()
+            yield it0, fut.result()
+    finally:
+        for _, fut in pending:
+            fut.cancel()
+        if engine == "dask":
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        else:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _dask_map(fn, batches, jobs, progress) -> list:
+def _dask_client(jobs: int):
     from distributed import Client, LocalCluster
 
     address = os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
-        client, cluster = Client(address), None
-    else:
-        cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40)
-        client = Client(cluster)
-    try:
-        futures = client.map(fn, batches, pure=False)
-        out = []
-        for b, f in zip(batches, futures):
-            out.append(f.result())
-            if progress:
-                progress(len(b))
-        return out
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-def iter_progress(total: int, desc: str, enabled: bool):
-    """A tqdm bar (or a no-op) whose `update` the engines call per finished batch."""
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="passage", mininterval=1.0)
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def flatten(parts: Iterable[list]) -> list:
-    return [x for p in parts for x in p]
+        return Client(address), None
+    cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=40)
+    return Client(cluster), cluster

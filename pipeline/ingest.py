@@ -469,81 +469,141 @@ def _report(path, status, reason, doc_id="", duplicate_of="", encoding="", nbyte
 
 def ingest(corpus: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, progress: bool = False
            ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read a corpus folder into (documents, ingest_report)."""
-    root = Path(corpus)
-    if not root.exists():
-        raise ConfigError(f"{root}: corpus folder does not exist (--corpus)")
-    if not root.is_dir():
-        raise ConfigError(f"{root}: corpus path is not a folder (--corpus)")
-    try:
-        with os.scandir(root):
-            pass
-    except OSError as exc:
-        raise ConfigError(f"{root}: corpus folder cannot be read ({exc.strerror or exc})") from None
-    manifest = read_manifest(root)
-    files, report = discover(root)
-    known = {e.rel for e in files} | {r["path"] for r in report}
-    if manifest is not None:
-        for p in manifest.index:
-            if p not in known:
-                report.append(_report(p, "failed", f"listed in {MANIFEST} but not found"))
-    docs: list[dict] = []
-    seen_hash: dict[str, str] = {}
-    unlisted = 0
-    iterator = files
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(files, desc="ingest", unit="file")
-    for entry in iterator:
-        rel = entry.rel
-        if rel == MANIFEST:
-            continue
-        listed = manifest is not None and rel in manifest.index
-        row = manifest.loc[rel] if listed else None
-        if entry.hidden and not listed:
-            report.append(_report(rel, "skipped", _join(entry.note, "hidden file (name starts with '.'); not read"),
-                                  nbytes=_size(entry.path)))
-            continue
-        if manifest is not None and not listed:
-            unlisted += 1
-            report.append(_report(rel, "skipped", _join(entry.note, f"not listed in {MANIFEST}"),
-                                  nbytes=_size(entry.path)))
-            continue
-        suffix = entry.path.suffix
-        fmt = SUPPORTED.get(suffix.lower())
-        if fmt is None:
-            report.append(_report(rel, "skipped", _join(entry.note, f"unsupported file type "
-                                                                     f"'{_display(suffix)[0] or '(none)'}'"),
-                                  nbytes=_size(entry.path)))
-            continue
-        try:
-            rec, rep = _ingest_one(entry, fmt, row, max_bytes)
-        except Exception as exc:  # a bad file never stops the run
-            log.debug("%s", rel, exc_info=True)
-            rec, rep = None, _report(rel, "failed", f"could not be read ({type(exc).__name__}: {exc})",
-                                     nbytes=_size(entry.path))
-        rep["reason"] = _join(entry.note, rep["reason"]) if rep["reason"] != "ok" or not entry.note else entry.note
-        if rec is not None:
-            first = seen_hash.get(rec["content_hash"])
-            if first is not None:
-                rep.update(status="duplicate_of", duplicate_of=first, reason=_join(entry.note, f"same text as {first}"))
-            else:
-                seen_hash[rec["content_hash"]] = rel
-                docs.append(rec)
-        report.append(rep)
-
+    """Read a corpus folder into (documents, ingest_report) in memory (small corpora, tests)."""
+    run = IngestRun(corpus, max_bytes=max_bytes, progress=progress)
+    docs = list(run.documents())
     documents = pd.DataFrame(docs, columns=list(DOCUMENTS.columns)) if docs else pd.DataFrame(
         {c: pd.Series(dtype="bool" if c == "converted_t2s" else "str") for c in DOCUMENTS.columns})
-    rep_df = pd.DataFrame(report, columns=list(INGEST_REPORT.columns)).sort_values("path", kind="stable")
-    rep_df = rep_df.drop_duplicates("path")
-    for r in rep_df.itertuples(index=False):
-        if r.status == "failed" or (r.status == "skipped" and r.reason.endswith("limit (raise it with --max-mb)")):
-            log.warning("%s: %s", r.path, r.reason)
-    if unlisted:
-        log.warning("%s: %d file(s) not listed in the manifest were skipped (see ingest_report.csv)",
-                    root / MANIFEST, unlisted)
-    return check(documents, DOCUMENTS), check(rep_df, INGEST_REPORT)
+    return check(documents, DOCUMENTS), run.report_frame()
+
+
+class IngestRun:
+    """One pass over a corpus folder: `documents()` yields document records in id order; afterwards
+    `report_frame()` accounts for every file found and `cache_frame()` holds what a later run needs to
+    skip unchanged files.
+
+    `previous` is (cache table, ChunkedTable of the previous documents): a file whose size, mtime and
+    manifest row are unchanged is taken from the previous documents table instead of being read again.
+    """
+
+    def __init__(self, corpus: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, progress: bool = False,
+                 previous: tuple[pd.DataFrame, object] | None = None):
+        self.root = Path(corpus)
+        root = self.root
+        if not root.exists():
+            raise ConfigError(f"{root}: corpus folder does not exist (--corpus)")
+        if not root.is_dir():
+            raise ConfigError(f"{root}: corpus path is not a folder (--corpus)")
+        try:
+            with os.scandir(root):
+                pass
+        except OSError as exc:
+            raise ConfigError(f"{root}: corpus folder cannot be read ({exc.strerror or exc})") from None
+        self.max_bytes = max_bytes
+        self.progress = progress
+        self.manifest = read_manifest(root)
+        self.files, self.report = discover(root)
+        known = {e.rel for e in self.files} | {r["path"] for r in self.report}
+        if self.manifest is not None:
+            for p in self.manifest.index:
+                if p not in known:
+                    self.report.append(_report(p, "failed", f"listed in {MANIFEST} but not found"))
+        self.cache: list[dict] = []
+        self.reused = 0
+        self._prev_cache, self._prev_docs = ({}, None)
+        if previous is not None and previous[1] is not None:
+            self._prev_cache = {r.path: r for r in previous[0].itertuples(index=False)}
+            self._prev_docs = previous[1]
+
+    def documents(self):
+        manifest, report = self.manifest, self.report
+        seen_hash: dict[str, str] = {}
+        unlisted = 0
+        iterator = self.files
+        if self.progress:
+            from tqdm import tqdm
+
+            iterator = tqdm(self.files, desc="ingest", unit="file")
+        for entry in iterator:
+            rel = entry.rel
+            if rel == MANIFEST:
+                continue
+            listed = manifest is not None and rel in manifest.index
+            row = manifest.loc[rel] if listed else None
+            if entry.hidden and not listed:
+                report.append(_report(rel, "skipped", _join(entry.note, "hidden file (name starts with '.'); "
+                                                                         "not read"), nbytes=_size(entry.path)))
+                continue
+            if manifest is not None and not listed:
+                unlisted += 1
+                report.append(_report(rel, "skipped", _join(entry.note, f"not listed in {MANIFEST}"),
+                                      nbytes=_size(entry.path)))
+                continue
+            suffix = entry.path.suffix
+            fmt = SUPPORTED.get(suffix.lower())
+            if fmt is None:
+                report.append(_report(rel, "skipped", _join(entry.note, f"unsupported file type "
+                                                                         f"'{_display(suffix)[0] or '(none)'}'"),
+                                      nbytes=_size(entry.path)))
+                continue
+            meta_key = "" if row is None else json.dumps({k: ("" if pd.isna(v) else str(v)) for k, v in row.items()},
+                                                         ensure_ascii=False, sort_keys=True)
+            rec, rep, st = self._cached(entry, meta_key)
+            if rec is None:
+                try:
+                    rec, rep = _ingest_one(entry, fmt, row, self.max_bytes)
+                except Exception as exc:  # a bad file never stops the run
+                    log.debug("%s", rel, exc_info=True)
+                    rec, rep = None, _report(rel, "failed", f"could not be read ({type(exc).__name__}: {exc})",
+                                             nbytes=_size(entry.path))
+                rep["reason"] = (_join(entry.note, rep["reason"]) if rep["reason"] != "ok" or not entry.note
+                                 else entry.note)
+            if rec is not None:
+                first = seen_hash.get(rec["content_hash"])
+                if first is not None:
+                    rep.update(status="duplicate_of", duplicate_of=first, doc_id="",
+                               reason=_join(entry.note, f"same text as {first}"))
+                else:
+                    seen_hash[rec["content_hash"]] = rel
+                    if st is not None:
+                        self.cache.append({"path": rel, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                                           "meta": meta_key, "content_hash": rec["content_hash"],
+                                           "reason": rep["reason"], "encoding": rep["encoding"]})
+                    yield rec
+            report.append(rep)
+        self._unlisted = unlisted
+
+    def _cached(self, entry: Found, meta_key: str):
+        """(record, report row, stat) from the previous run when the file is unchanged, else (None, None, stat)."""
+        try:
+            st = entry.path.stat()
+        except OSError:
+            return None, None, None
+        prev = self._prev_cache.get(entry.rel)
+        if prev is None or self._prev_docs is None or prev.size != st.st_size or prev.mtime_ns != st.st_mtime_ns \
+                or prev.meta != meta_key:
+            return None, None, st
+        rec = self._prev_docs.record(entry.rel)
+        if rec is None or rec["content_hash"] != prev.content_hash:
+            return None, None, st
+        self.reused += 1
+        return rec, _report(entry.rel, "ingested", prev.reason, doc_id=entry.rel, encoding=prev.encoding,
+                            nbytes=st.st_size), st
+
+    def report_frame(self) -> pd.DataFrame:
+        rep_df = pd.DataFrame(self.report, columns=list(INGEST_REPORT.columns)).sort_values("path", kind="stable")
+        rep_df = rep_df.drop_duplicates("path")
+        for r in rep_df.itertuples(index=False):
+            if r.status == "failed" or (r.status == "skipped" and r.reason.endswith("limit (raise it with --max-mb)")):
+                log.warning("%s: %s", r.path, r.reason)
+        if getattr(self, "_unlisted", 0):
+            log.warning("%s: %d file(s) not listed in the manifest were skipped (see ingest_report.csv)",
+                        self.root / MANIFEST, self._unlisted)
+        return check(rep_df, INGEST_REPORT)
+
+    def cache_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.cache, columns=["path", "size", "mtime_ns", "meta", "content_hash", "reason",
+                                                 "encoding"])
 
 
 def _size(path: Path) -> int:

@@ -161,3 +161,109 @@ def write_json(obj, path: Path) -> Path:
 def write_text(text: str, path: Path) -> Path:
     write_bytes_atomic(Path(path), text.encode("utf-8"))
     return Path(path)
+
+
+class TableWriter:
+    """Streams a stage table to Parquet one row group per chunk, then puts it in place atomically.
+
+    Rows go to a temporary file next to the target; `close` renames it over the target unless the bytes are
+    the same as the file already there (then the old file and its mtime stay). `abort` (or an exception in a
+    `with` block) removes the temporary file and leaves the previous table untouched.
+    """
+
+    def __init__(self, table: Table, out_dir: Path):
+        self.table = table
+        self.path = Path(out_dir) / table.file
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self._writer = pq.ParquetWriter(self.tmp, table.arrow_schema, compression="zstd")
+        self.rows = 0
+
+    def write(self, df: pd.DataFrame) -> None:
+        if len(df):
+            t = to_arrow(df, self.table)
+            self._writer.write_table(t, row_group_size=len(t))
+            self.rows += len(t)
+
+    def close(self) -> bool:
+        """Finish the file; return True when the table changed."""
+        import filecmp
+
+        try:
+            self._writer.close()
+            if self.path.exists() and filecmp.cmp(self.tmp, self.path, shallow=False):
+                return False
+            os.chmod(self.tmp, _FILE_MODE)
+            os.replace(self.tmp, self.path)
+        finally:
+            self.tmp.unlink(missing_ok=True)
+        _fsync_dir(self.path.parent)
+        return True
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False
+
+
+class ChunkedTable:
+    """Rows of a stage table by document, read one row group at a time (tables are written in doc chunks)."""
+
+    def __init__(self, table: Table, out_dir: Path):
+        self.table = table
+        self.path = Path(out_dir) / table.file
+        self._pf = pq.ParquetFile(self.path)
+        self._groups: dict[str, list[int]] = {}
+        for g in range(self._pf.num_row_groups):
+            for d in set(self._pf.read_row_group(g, columns=["doc_id"]).column(0).to_pylist()):
+                self._groups.setdefault(d, []).append(g)
+        self._loaded: dict[int, pa.Table] = {}
+
+    @classmethod
+    def open(cls, table: Table, out_dir: Path) -> "ChunkedTable | None":
+        """The table, or None when it is missing or unreadable (then nothing can be reused from it)."""
+        try:
+            return cls(table, out_dir) if (Path(out_dir) / table.file).exists() else None
+        except (OSError, pa.ArrowException, ValueError):
+            return None
+
+    def doc_ids(self) -> set[str]:
+        return set(self._groups)
+
+    def rows_for(self, doc_ids) -> pd.DataFrame:
+        import pyarrow.compute as pc
+
+        ids = [d for d in doc_ids if d in self._groups]
+        groups = sorted({g for d in ids for g in self._groups[d]})
+        if not groups:
+            return self.table.arrow_schema.empty_table().to_pandas()
+        # keep only the row groups of the current chunk in memory
+        self._loaded = {g: self._loaded.get(g) or self._pf.read_row_group(g) for g in groups}
+        t = pa.concat_tables([self._loaded[g] for g in groups])
+        t = t.filter(pc.is_in(t.column("doc_id"), value_set=pa.array(ids, pa.string())))
+        return t.to_pandas()
+
+    def record(self, doc_id: str) -> dict | None:
+        """The one row of a per-document table (documents) as a dict, reading its row group once."""
+        groups = self._groups.get(doc_id)
+        if not groups:
+            return None
+        g = groups[0]
+        if getattr(self, "_records_group", None) != g:
+            rows = self._pf.read_row_group(g).to_pylist()
+            self._records = {r["doc_id"]: r for r in rows}
+            self._records_group = g
+        return self._records.get(doc_id)

@@ -14,9 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import pandas as pd
-
-from .schemas import PASSAGES, check
 
 CONTENT_KINDS = ("article", "section_paragraph", "paragraph", "preamble")
 MAX_PASSAGE_CHARS = 4000
@@ -202,6 +199,8 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
             if sec:
                 section = re.sub(r"\.$", "", sec.group(1).strip())
                 stack = []
+            if pending is not None:  # a lone enumerator right before a heading stays a passage of its own
+                b.add("section_paragraph", pending, pending_end, section, path[:-1])
             b.add("heading", ln.start, ln.end, md.group(2).strip(), path[:-1])
             pending = None
             continue
@@ -213,7 +212,7 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
             stack.extend([""] * (level - len(stack)))
             stack.append(tag)
             if stripped == f"({tag})" or re.fullmatch(r"#*\s*\([A-Za-z0-9]+\)", stripped):
-                pending = start
+                pending, pending_end = start, ln.end
                 continue
         label = section + "".join(f"({t})" for t in stack if t)
         b.add("section_paragraph", start, ln.end, label, path)
@@ -258,27 +257,3 @@ def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
         if one_per_line:
             flush()
     flush()
-
-
-def segment(documents: pd.DataFrame, previous: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Passages of every document; documents whose content hash is unchanged reuse `previous` rows."""
-    reuse = set()
-    parts = []
-    if previous is not None and len(previous):
-        known = dict(zip(documents["doc_id"], documents["content_hash"]))
-        keep = previous["content_hash"].to_numpy() == previous["doc_id"].map(known).to_numpy()
-        kept = previous[keep]
-        # region/lang come from the manifest and may change without the text changing
-        meta = documents.set_index("doc_id")
-        kept = kept.assign(region=kept["doc_id"].map(meta["region"]), lang=kept["doc_id"].map(meta["lang"]))
-        reuse = set(kept["doc_id"])
-        parts.append(kept)
-    rows: list[dict] = []
-    for doc in documents.to_dict("records"):
-        if doc["doc_id"] not in reuse:
-            rows.extend(segment_document(doc))
-    parts.append(pd.DataFrame(rows, columns=list(PASSAGES.columns)))
-    out = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[-1]
-    order = {d: i for i, d in enumerate(documents["doc_id"])}
-    out = out.assign(_o=out["doc_id"].map(order)).sort_values(["_o", "start"], kind="stable").drop(columns="_o")
-    return check(out.astype({"ordinal": "int64", "start": "int64", "end": "int64"}), PASSAGES)

@@ -8,19 +8,14 @@ Tokens are computed once here; the classifier reuses them.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-from pathlib import Path
 
 import pandas as pd
 
-from .engine import batched, flatten, iter_progress, map_batches
-from .schemas import TOKENS, check
+from .schemas import TOKENS
 from .segment import CONTENT_KINDS
-from .taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
-BATCH_CHARS = 400_000
 
 _NLP: dict = {}
 CLAUSE_CACHE_LIMIT = 400_000
@@ -110,57 +105,16 @@ def tokenize_texts(texts: list[str], lang: str, zh_terms: tuple[str, ...] = ()) 
     return out
 
 
-def _work(batch: tuple) -> list[list[str]]:
-    lang, zh_terms, texts = batch
-    return tokenize_texts(list(texts), lang, zh_terms)
-
-
-def tokenize(passages: pd.DataFrame, taxonomy: Taxonomy, *, jobs: int = 2, engine: str = "local",
-             previous: pd.DataFrame | None = None, previous_key: str | None = None,
-             progress: bool = False) -> tuple[pd.DataFrame, str]:
-    """Tokens for every content passage. Returns the table and the dictionary key it was made with.
-
-    Passages whose document hash is unchanged and whose tokens were made with the same term dictionary
-    are taken from `previous` instead of being tokenized again.
-    """
-    zh_terms = tuple(sorted(taxonomy.all_terms("zh")))
-    key = terms_key(list(zh_terms))
+def tokenize_frame_passages(passages: pd.DataFrame, zh_terms: tuple[str, ...]) -> pd.DataFrame:
+    """The tokens table for the content passages of `passages` (one chunk, in passage order)."""
     content = passages[passages["kind"].isin(CONTENT_KINDS)]
-    reused = previous.iloc[0:0] if previous is not None else None
-    todo = content
-    if previous is not None and previous_key == key and len(previous):
-        current = set(zip(content["passage_id"], content["content_hash"]))
-        mask = [(p, h) in current for p, h in zip(previous["passage_id"], previous["content_hash"])]
-        reused = previous[mask]
-        todo = content[~content["passage_id"].isin(set(reused["passage_id"]))]
-    batches, index = [], []
-    for lang, grp in todo.groupby("lang", sort=True):
-        texts = grp["text"].tolist()
-        ids = grp.index.tolist()
-        # batches by size so both workers stay busy on corpora of a few huge documents
-        start, size = 0, 0
-        for i, t in enumerate(texts):
-            size += len(t)
-            if size >= BATCH_CHARS or i == len(texts) - 1:
-                batches.append((lang, zh_terms if lang == "zh" else (), tuple(texts[start: i + 1])))
-                index.extend(ids[start: i + 1])
-                start, size = i + 1, 0
-    bar = iter_progress(len(todo), "tokenize", progress)
-    results = flatten(map_batches(_work, batches, engine=engine, jobs=jobs, progress=bar.update))
-    bar.close()
-    new = pd.DataFrame({
-        "passage_id": todo.loc[index, "passage_id"].tolist(),
-        "doc_id": todo.loc[index, "doc_id"].tolist(),
-        "content_hash": todo.loc[index, "content_hash"].tolist(),
-        "tokens": pd.Series(results, dtype=object),
-    })
-    parts = [p for p in (reused, new) if p is not None and len(p)]
-    out = pd.concat(parts, ignore_index=True) if parts else new
-    order = {p: i for i, p in enumerate(content["passage_id"])}
-    out = out.assign(_o=out["passage_id"].map(order)).sort_values("_o", kind="stable").drop(columns="_o")
-    return check(out, TOKENS), key
-
-
-def read_key(out_dir: Path) -> str | None:
-    p = Path(out_dir) / "tokens.meta.json"
-    return json.loads(p.read_text())["terms_key"] if p.exists() else None
+    tokens: list = [None] * len(content)
+    langs = content["lang"].tolist()
+    texts = content["text"].tolist()
+    for lang in sorted(set(langs)):
+        idx = [i for i, l in enumerate(langs) if l == lang]
+        for i, toks in zip(idx, tokenize_texts([texts[i] for i in idx], lang, zh_terms if lang == "zh" else ())):
+            tokens[i] = toks
+    return pd.DataFrame({"passage_id": content["passage_id"].tolist(), "doc_id": content["doc_id"].tolist(),
+                         "content_hash": content["content_hash"].tolist(),
+                         "tokens": pd.Series(tokens, dtype=object)}, columns=list(TOKENS.columns))

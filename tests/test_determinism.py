@@ -19,7 +19,7 @@ from conftest import ROOT
 PY = ROOT / ".venv" / "bin" / "python"
 PYTHON = str(PY) if PY.exists() else sys.executable
 CORPUS = ROOT / "corpus"
-VOLATILE = {"seconds", "finished", "passages_per_second", "jobs"}
+VOLATILE = {"worker_seconds", "seconds", "finished", "passages_per_second", "jobs"}
 
 
 def _strip(obj):
@@ -85,4 +85,4 @@ def test_run_json_differs_only_in_timings(two_runs):
     a, b = two_runs
     ra, rb = (json.loads((d / "run.json").read_text()) for d in (a, b))
     assert _strip(ra) == _strip(rb)
-    assert set(ra["stages"]) == {"ingest", "segment", "tokenize", "classify", "aggregate", "report"}
+    assert set(ra["stages"]) == {"ingest", "segment", "tokenize", "classify", "aggregate", "report", "run"}

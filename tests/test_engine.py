@@ -1,5 +1,4 @@
 """ENGINE=dask runs the per-document stages as Dask tasks and must give byte-identical tables."""
-import shutil
 import subprocess
 import sys
 

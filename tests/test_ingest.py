@@ -1,6 +1,4 @@
-import io
 
-import pandas as pd
 import pytest
 
 from pipeline.ingest import decode_bytes, ingest, normalise, DecodeError

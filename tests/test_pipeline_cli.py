@@ -1,6 +1,5 @@
 """The whole pipeline through its CLI and make, on the project's own demo corpus."""
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -46,7 +45,7 @@ def test_stages_one_by_one_on_demo_corpus(tmp_path):
             if e["start"] >= 0 and e["rule"] != "model":
                 assert text[e["start"]:e["end"]] == e["term"]
     runinfo = json.loads((out / "run.json").read_text())
-    assert set(runinfo["stages"]) == set(STAGES)
+    assert set(runinfo["stages"]) >= set(STAGES)
     assert runinfo["stages"]["ingest"]["corpus_sha256"] and runinfo["packages"]["jieba"] == "0.42.1"
     assert runinfo["stages"]["classify"]["taxonomy_version"]
     for f in ("coverage.xlsx", "summary.md", "report.md", "report.html", "coverage_document.csv", "gaps.parquet"):

@@ -1,4 +1,3 @@
-import re
 
 from hypothesis import given, settings, strategies as st
 

@@ -1,0 +1,233 @@
+"""Runs the per-document stages (segment, tokenize, classify) over the corpus in document chunks.
+
+Tables are written one Parquet row group per chunk of documents, so memory stays flat however large the
+corpus is, and a stage can read the rows of one chunk from any earlier table. For each chunk:
+- documents whose content hash is unchanged since the previous run (and whose stage settings, i.e. term
+  dictionary, taxonomy and model, are unchanged) take their rows from the previous tables;
+- the others go to the engine's workers (local processes or Dask), which run the requested stages;
+- the rows are merged in document order and appended to the new tables.
+
+`python -m pipeline run` feeds chunks straight from ingest, so reading files overlaps with the workers'
+tokenizing and classifying; the single-stage commands (`segment`, `tokenize`, `classify`) use the same code
+with one stage, reading their input from the tables in --out. Either way the tables come out identical.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+
+from .engine import imap_ordered
+from .io import ChunkedTable, TableWriter, write_json
+from .schemas import DOCUMENTS, LABELS, PASSAGES, TOKENS, Table
+from .segment import segment_document
+
+CHUNK_CHARS = 1_500_000
+CHUNK_DOCS = 200
+STAGES = ("segment", "tokenize", "classify")
+OUTPUT = {"segment": PASSAGES, "tokenize": TOKENS, "classify": LABELS}
+META = "chunks.meta.json"
+# bump when segmentation rules change, so earlier passages are not reused
+SEGMENT_VERSION = "segment-2"
+
+
+def chunk_documents(records: Iterable[dict]) -> Iterator[list[dict]]:
+    """Group document records into chunks by size (the same input always gives the same chunks)."""
+    chunk, size = [], 0
+    for r in records:
+        chunk.append(r)
+        size += len(r["text"])
+        if size >= CHUNK_CHARS or len(chunk) >= CHUNK_DOCS:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+@dataclass
+class Settings:
+    """What the stage outputs depend on besides the documents; part of the reuse key of each stage."""
+    taxonomy_path: str
+    model_path: str
+    zh_terms: tuple[str, ...]
+    keys: dict = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, taxonomy=None, model_path: str | None = None) -> "Settings":
+        """Settings for the stages that need them: segment needs none, tokenize the taxonomy's terms,
+        classify also the model."""
+        from .classify import classifier_key
+        from .tokenize import terms_key
+
+        keys = {"segment": SEGMENT_VERSION}
+        if taxonomy is None:
+            return cls("", "", (), keys)
+        zh_terms = tuple(sorted(taxonomy.all_terms("zh")))
+        keys["tokenize"] = terms_key(list(zh_terms))
+        if model_path is not None:
+            keys["classify"] = keys["tokenize"] + classifier_key(taxonomy, model_path)
+        return cls(taxonomy.path, model_path or "", zh_terms, keys)
+
+
+# ------------------------------------------------------------------------------------------ worker side
+
+_CLASSIFIERS: dict = {}
+
+
+def _classifier(taxonomy_path: str, model_path: str):
+    from .classify import PassageClassifier
+    from .model import PassageModel
+    from .taxonomy import load_taxonomy
+
+    key = (taxonomy_path, model_path)
+    if key not in _CLASSIFIERS:
+        _CLASSIFIERS.clear()
+        model = PassageModel.load(model_path) if model_path not in ("", "lexicon") else None
+        _CLASSIFIERS[key] = PassageClassifier(load_taxonomy(taxonomy_path), model)
+    return _CLASSIFIERS[key]
+
+
+def process_chunk(task: dict) -> dict:
+    """Run the requested stages on one chunk's documents (worker side; pure: same input, same output)."""
+    from .classify import labels_frame
+    from .tokenize import tokenize_frame_passages
+
+    import time
+
+    stages, s = task["stages"], task["settings"]
+    out, secs = {}, {}
+    passages = task.get("passages")
+    t = time.perf_counter()
+    if "segment" in stages:
+        rows = []
+        for doc in task["docs"]:
+            rows.extend(segment_document(doc))
+        passages = pd.DataFrame(rows, columns=list(PASSAGES.columns)).astype(
+            {"ordinal": "int64", "start": "int64", "end": "int64"})
+        out["segment"] = passages
+        secs["segment"], t = time.perf_counter() - t, time.perf_counter()
+    tokens = task.get("tokens")
+    if "tokenize" in stages:
+        tokens = tokenize_frame_passages(passages, s.zh_terms)
+        out["tokenize"] = tokens
+        secs["tokenize"], t = time.perf_counter() - t, time.perf_counter()
+    if "classify" in stages:
+        out["classify"] = labels_frame(_classifier(s.taxonomy_path, s.model_path), passages, tokens)
+        secs["classify"] = time.perf_counter() - t
+    out["_seconds"] = secs
+    return out
+
+
+# ------------------------------------------------------------------------------------------ main side
+
+class ChunkRunner:
+    """Drives the chunked stages for one output folder."""
+
+    def __init__(self, out: Path, stages: tuple[str, ...], settings: Settings, *, engine: str = "local",
+                 jobs: int = 2):
+        self.out = Path(out)
+        self.stages = stages
+        self.settings = settings
+        self.engine, self.jobs = engine, jobs
+        meta_path = self.out / META
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        self.meta = meta
+        # previous tables are read before anything is replaced (writers use temporary files until the end)
+        self.previous = {}
+        self.done: dict[str, dict[str, str]] = {}
+        for st in stages:
+            same = meta.get("keys", {}).get(st) == settings.keys[st]
+            self.previous[st] = ChunkedTable.open(OUTPUT[st], self.out) if same else None
+            self.done[st] = meta.get("done", {}).get(st, {}) if self.previous[st] is not None else {}
+        first = STAGES.index(stages[0])
+        self.inputs = {st: ChunkedTable.open(OUTPUT[st], self.out) for st in STAGES[:first]}
+        self.new_done: dict[str, dict[str, str]] = {st: {} for st in stages}
+        self.counts = {"documents": 0, "reused_documents": 0, "computed_documents": 0}
+        self.worker_seconds = {st: 0.0 for st in stages}
+
+    def _task(self, docs: list[dict]) -> tuple[dict, dict[str, pd.DataFrame], list[dict]]:
+        """Split a chunk into rows reused from the previous run and a task for the documents to compute.
+
+        A document is reused when every requested stage processed the same text with the same settings last
+        time (recorded per stage in chunks.meta.json: many documents have no rows in a stage, e.g. no labels).
+        """
+        ok = {d["doc_id"] for d in docs
+              if all(self.done[st].get(d["doc_id"]) == d["content_hash"] for st in self.stages)}
+        reused = {st: self.previous[st].rows_for(sorted(ok)) for st in self.stages} if ok else {}
+        todo = [d for d in docs if d["doc_id"] not in ok]
+        for st in self.stages:
+            self.new_done[st].update({d["doc_id"]: d["content_hash"] for d in docs})
+        self.counts["documents"] += len(docs)
+        self.counts["reused_documents"] += len(ok)
+        self.counts["computed_documents"] += len(todo)
+        ids = [d["doc_id"] for d in todo]
+        task = {"stages": self.stages, "settings": self.settings,
+                "docs": [{k: d[k] for k in ("doc_id", "text", "lang", "region", "content_hash")} for d in todo]}
+        if "segment" not in self.stages:
+            task["passages"] = self.inputs["segment"].rows_for(ids) if ids else _empty(PASSAGES)
+        if "tokenize" not in self.stages and "classify" in self.stages:
+            task["tokens"] = self.inputs["tokenize"].rows_for(ids) if ids else _empty(TOKENS)
+        return task, reused, docs
+
+    def run(self, doc_chunks: Iterable[list[dict]], progress=None) -> dict:
+        writers = {st: TableWriter(OUTPUT[st], self.out) for st in self.stages}
+        try:
+            prepared = (self._task(docs) for docs in doc_chunks)
+            for (task, reused, docs), result in imap_ordered(process_chunk, prepared, key=lambda p: p[0],
+                                                             engine=self.engine, jobs=self.jobs):
+                for st, sec in result.get("_seconds", {}).items():
+                    self.worker_seconds[st] += sec
+                order = {d["doc_id"]: i for i, d in enumerate(docs)}
+                meta = {d["doc_id"]: d for d in docs}
+                for st in self.stages:
+                    parts = [p for p in (reused.get(st), result.get(st)) if p is not None and len(p)]
+                    if not parts:
+                        continue
+                    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+                    df = df.assign(_o=df["doc_id"].map(order)).sort_values("_o", kind="stable").drop(columns="_o")
+                    if "region" in df.columns:  # region/lang come from the manifest and may change alone
+                        df = df.assign(region=df["doc_id"].map(lambda d: meta[d]["region"]))
+                    if st == "segment":
+                        df = df.assign(lang=df["doc_id"].map(lambda d: meta[d]["lang"]))
+                    writers[st].write(df.reset_index(drop=True))
+                if progress:
+                    progress(len(docs))
+        except BaseException:
+            for w in writers.values():
+                w.abort()
+            raise
+        # invalidate reuse first: a crash between replacing the tables and recording them must not leave a
+        # record that describes older tables
+        stale = {**self.meta, "keys": {k: v for k, v in self.meta.get("keys", {}).items() if k not in self.stages}}
+        write_json(stale, self.out / META)
+        changed = {}
+        try:
+            for st, w in writers.items():
+                changed[st] = w.close()
+        except BaseException:
+            for st, w in writers.items():
+                if st not in changed:
+                    w.abort()
+            raise
+        meta = dict(self.meta)
+        meta.setdefault("keys", {}).update({st: self.settings.keys[st] for st in self.stages})
+        meta.setdefault("done", {}).update(self.new_done)
+        write_json(meta, self.out / META)
+        return {**self.counts, "rows": {st: w.rows for st, w in writers.items()}, "changed": changed,
+                "worker_seconds": {k: round(v, 3) for k, v in self.worker_seconds.items()}}
+
+
+def _empty(table: Table) -> pd.DataFrame:
+    return table.arrow_schema.empty_table().to_pandas()
+
+
+def documents_in_chunks(out: Path) -> Iterator[list[dict]]:
+    """The documents table of --out, one row group (chunk) at a time."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(Path(out) / DOCUMENTS.file)
+    for g in range(pf.num_row_groups):
+        yield pf.read_row_group(g).to_pylist()
