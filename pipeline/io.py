@@ -181,11 +181,12 @@ class TableWriter:
         self._writer = pq.ParquetWriter(self.tmp, table.arrow_schema, compression="zstd")
         self.rows = 0
 
-    def write(self, df: pd.DataFrame) -> None:
-        if len(df):
-            t = to_arrow(df, self.table)
-            self._writer.write_table(t, row_group_size=len(t))
-            self.rows += len(t)
+    def write(self, rows: "pd.DataFrame | pa.Table") -> None:
+        """Append one row group (a DataFrame is checked against the schema; an Arrow table must carry it)."""
+        t = rows if isinstance(rows, pa.Table) else to_arrow(rows, self.table)
+        if t.num_rows:
+            self._writer.write_table(t, row_group_size=t.num_rows)
+            self.rows += t.num_rows
 
     def close(self) -> bool:
         """Finish the file; return True when the table changed."""
@@ -244,17 +245,21 @@ class ChunkedTable:
         return set(self._groups)
 
     def rows_for(self, doc_ids) -> pd.DataFrame:
+        return self.arrow_rows_for(doc_ids).to_pandas()
+
+    def arrow_rows_for(self, doc_ids) -> pa.Table:
         import pyarrow.compute as pc
 
         ids = [d for d in doc_ids if d in self._groups]
         groups = sorted({g for d in ids for g in self._groups[d]})
         if not groups:
-            return self.table.arrow_schema.empty_table().to_pandas()
+            return self.table.arrow_schema.empty_table()
         # keep only the row groups of the current chunk in memory
         self._loaded = {g: self._loaded.get(g) or self._pf.read_row_group(g) for g in groups}
         t = pa.concat_tables([self._loaded[g] for g in groups])
-        t = t.filter(pc.is_in(t.column("doc_id"), value_set=pa.array(ids, pa.string())))
-        return t.to_pandas()
+        if t.num_rows and set(ids) >= set(t.column("doc_id").unique().to_pylist()):
+            return t  # the whole row group is wanted: no filtering
+        return t.filter(pc.is_in(t.column("doc_id"), value_set=pa.array(ids, pa.string())))
 
     def record(self, doc_id: str) -> dict | None:
         """The one row of a per-document table (documents) as a dict, reading its row group once."""

@@ -32,23 +32,31 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def write_xlsx(tables: dict[str, pd.DataFrame], path: Path) -> None:
+    """One sheet per table, header row frozen. Written in openpyxl's streaming (write-only) mode."""
     import io
 
+    from openpyxl import Workbook
+
+    def cell(v):
+        if isinstance(v, str):
+            # Excel rejects longer cells and control characters, and would treat a leading '=' as a formula
+            return _XML_ILLEGAL.sub("", "'" + v if v[:1] in "=+-@" else v)[:EXCEL_CELL_LIMIT]
+        if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+            return None
+        return v.item() if hasattr(v, "item") else v
+
+    wb = Workbook(write_only=True)
+    for name in SHEETS:
+        if name not in tables:
+            continue
+        df = tables[name]
+        ws = wb.create_sheet(name[:31])
+        ws.freeze_panes = "B2"
+        ws.append([str(c) for c in df.columns])
+        for row in df.itertuples(index=False, name=None):
+            ws.append([cell(v) for v in row])
     buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        for name in SHEETS:
-            if name not in tables:
-                continue
-            df = tables[name].copy()
-            for c in df.columns:
-                if df[c].dtype == object or str(df[c].dtype).startswith(("str", "string")):
-                    # Excel rejects longer cells and control characters, and would treat a leading '=' as a
-                    # formula
-                    df[c] = df[c].astype("string").fillna("").map(
-                        lambda s: _XML_ILLEGAL.sub("", "'" + s if s[:1] in "=+-@" else s)[:EXCEL_CELL_LIMIT])
-            df.to_excel(xw, sheet_name=name[:31], index=False)
-            ws = xw.sheets[name[:31]]
-            ws.freeze_panes = "B2"
+    wb.save(buf)
     # openpyxl stamps the current time into docProps; fix it so identical runs give identical files
     write_bytes_atomic(path, _fix_xlsx_times(buf.getvalue()))
 

@@ -156,7 +156,7 @@ class ChunkRunner:
         """
         ok = {d["doc_id"] for d in docs
               if all(self.done[st].get(d["doc_id"]) == d["content_hash"] for st in self.stages)}
-        reused = {st: self.previous[st].rows_for(sorted(ok)) for st in self.stages} if ok else {}
+        reused = {st: self.previous[st].arrow_rows_for(sorted(ok)) for st in self.stages} if ok else {}
         todo = [d for d in docs if d["doc_id"] not in ok]
         for st in self.stages:
             self.new_done[st].update({d["doc_id"]: d["content_hash"] for d in docs})
@@ -183,16 +183,8 @@ class ChunkRunner:
                 order = {d["doc_id"]: i for i, d in enumerate(docs)}
                 meta = {d["doc_id"]: d for d in docs}
                 for st in self.stages:
-                    parts = [p for p in (reused.get(st), result.get(st)) if p is not None and len(p)]
-                    if not parts:
-                        continue
-                    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-                    df = df.assign(_o=df["doc_id"].map(order)).sort_values("_o", kind="stable").drop(columns="_o")
-                    if "region" in df.columns:  # region/lang come from the manifest and may change alone
-                        df = df.assign(region=df["doc_id"].map(lambda d: meta[d]["region"]))
-                    if st == "segment":
-                        df = df.assign(lang=df["doc_id"].map(lambda d: meta[d]["lang"]))
-                    writers[st].write(df.reset_index(drop=True))
+                    writers[st].write(_merge(OUTPUT[st], reused.get(st), result.get(st), order, meta,
+                                             lang=st == "segment"))
                 if progress:
                     progress(len(docs))
         except BaseException:
@@ -218,6 +210,33 @@ class ChunkRunner:
         write_json(meta, self.out / META)
         return {**self.counts, "rows": {st: w.rows for st, w in writers.items()}, "changed": changed,
                 "worker_seconds": {k: round(v, 3) for k, v in self.worker_seconds.items()}}
+
+
+def _merge(table: Table, reused: "pa.Table | None", computed: pd.DataFrame | None, order: dict, meta: dict,
+           lang: bool) -> "pa.Table":
+    """Reused (Arrow) and computed rows of one chunk, in document order, with region (and lang) from the
+    current documents: those come from the manifest and may change while the text does not."""
+    import numpy as np
+    import pyarrow as pa
+
+    from .schemas import to_arrow
+
+    parts = [p for p in (reused, to_arrow(computed, table) if computed is not None and len(computed) else None)
+             if p is not None and p.num_rows]
+    if not parts:
+        return table.arrow_schema.empty_table()
+    t = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    doc_ids = t.column("doc_id").to_pylist()
+    if len(parts) > 1:
+        idx = np.argsort(np.fromiter((order[d] for d in doc_ids), dtype=np.int64, count=len(doc_ids)), kind="stable")
+        t = t.take(pa.array(idx))
+        doc_ids = [doc_ids[i] for i in idx]
+    cols = [("region", "region")] + ([("lang", "lang")] if lang else [])
+    for col, key in cols:
+        if col in t.column_names:
+            t = t.set_column(t.schema.get_field_index(col), col,
+                             pa.array([meta[d][key] for d in doc_ids], pa.string()))
+    return t
 
 
 def _empty(table: Table) -> pd.DataFrame:

@@ -222,7 +222,7 @@ def test_xlsx_opens_with_one_sheet_per_table(built, tmp_path):
     cells = [v for row in wb["coverage_document_long"].iter_rows(values_only=True) for v in row if isinstance(v, str)]
     assert not any(v.startswith("=") for v in cells), "no corpus string becomes a formula"
     first = wb["coverage_document_long"]
-    assert first.max_row == len(tables["coverage_document_long"]) + 1
+    assert sum(1 for _ in first.iter_rows()) == len(tables["coverage_document_long"]) + 1
     # identical input, identical bytes
     again = tmp_path / "again.xlsx"
     report.write_xlsx(tables, again)
