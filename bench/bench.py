@@ -125,9 +125,9 @@ def main() -> None:
         cmd = [sys.executable, "-m", "pipeline", "run", "--corpus", str(src), "--out", str(out), "--quiet",
                "--jobs", str(args.jobs), "--engine", args.engine]
         # the default model is trained once, outside the timing (it is cached across runs)
-        from pipeline.classify import load_or_train_default
+        from pipeline.classify import default_model
         from pipeline.taxonomy import load_taxonomy
-        load_or_train_default(ROOT / "taxonomy", load_taxonomy(ROOT / "taxonomy"))
+        default_model(ROOT / "taxonomy", load_taxonomy(ROOT / "taxonomy"))
 
         b, peak = run_measured(cmd)
         run = json.loads((out / "run.json").read_text())

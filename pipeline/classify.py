@@ -200,33 +200,44 @@ def default_model_dir(taxonomy_dir: Path) -> Path:
     return Path(taxonomy_dir).resolve().parent / "models" / f"default-{h.hexdigest()[:12]}"
 
 
-def load_or_train_default(taxonomy_dir: Path, taxonomy: Taxonomy) -> PassageModel | None:
+def default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
+    """The folder of the default model, trained first if it is not there yet (None: no examples)."""
     paths = examples_paths(taxonomy_dir)
     if not paths:
         log.warning("no training examples under %s/examples; classifying with the lexicon alone", taxonomy_dir)
         return None
     d = default_model_dir(taxonomy_dir)
-    if (d / "model.json").exists():
-        return PassageModel.load(d)
-    log.info("training the default model from %s", ", ".join(p.name for p in paths))
-    model = fit_model(taxonomy, read_coded(paths))
-    model.save(d)
-    return model
+    if not (d / "model.json").exists():
+        log.info("training the default model from %s", ", ".join(p.name for p in paths))
+        fit_model(taxonomy, read_coded(paths)).save(d)
+    return d
 
 
-def resolve_model(model_path: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> tuple[PassageModel | None, str]:
-    """The model to classify with and a description of it for run.json."""
+def model_path(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> str:
+    """Which model to classify with, as a path (or 'lexicon'), checked but not loaded."""
     from .io import ConfigError
 
-    if model_path == "lexicon":
-        return None, "lexicon"
-    if model_path:
-        try:
-            return PassageModel.load(model_path), str(model_path)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-    m = load_or_train_default(taxonomy_dir, taxonomy)
-    return m, (str(default_model_dir(taxonomy_dir)) if m is not None else "lexicon")
+    if model == "lexicon":
+        return "lexicon"
+    if model:
+        if not (Path(model) / "model.json").is_file():
+            raise ConfigError(f"{model}: not a model folder (no model.json); train one with `make train`")
+        return str(model)
+    d = default_model(taxonomy_dir, taxonomy)
+    return str(d) if d is not None else "lexicon"
+
+
+def resolve_model(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> tuple[PassageModel | None, str]:
+    """The model to classify with (loaded) and its path for run.json."""
+    from .io import ConfigError
+
+    path = model_path(model, taxonomy_dir, taxonomy)
+    if path == "lexicon":
+        return None, path
+    try:
+        return PassageModel.load(path), path
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------------- the stage

@@ -116,10 +116,8 @@ def _settings(args, stages):
     if stages == ("segment",):
         return Settings.make()
     tax = load_taxonomy(args.taxonomy)
-    desc = None
-    if "classify" in stages:
-        _, desc = classify_mod.resolve_model(args.model, Path(args.taxonomy), tax)
-    return Settings.make(tax, desc)
+    path = classify_mod.model_path(args.model, Path(args.taxonomy), tax) if "classify" in stages else None
+    return Settings.make(tax, path)
 
 
 def _run_chunked(args, stages: tuple[str, ...], chunks=None) -> dict:
