@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import pandas as pd
 
@@ -24,6 +24,9 @@ from .engine import imap_ordered
 from .io import ChunkedTable, TableWriter, write_json
 from .schemas import DOCUMENTS, LABELS, PASSAGES, TOKENS, Table
 from .segment import segment_document
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 CHUNK_CHARS = 1_500_000
 CHUNK_DOCS = 200

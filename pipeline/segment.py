@@ -182,6 +182,7 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
     section = ""
     stack: list[str] = []  # enumerators by level
     pending: int | None = None  # start of a lone enumerator line such as "(b)", merged into what follows
+    pending_end = 0
     for ln in lines:
         stripped = ln.text.strip()
         if not stripped:
