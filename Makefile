@@ -9,7 +9,8 @@ STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 CORPUS   ?= corpus
 OUT      ?= outputs
 TAXONOMY ?= taxonomy
-MODEL    ?=
+# the model `make train` produced last (models/CURRENT), else the default one trained from taxonomy/examples
+MODEL    ?= $(shell cat models/CURRENT 2>/dev/null)
 ENGINE   ?= local
 JOBS     ?= 2
 SCALE    ?= 1
@@ -20,7 +21,7 @@ IN       ?=
 MODEL_ARG := $(if $(MODEL),--model $(MODEL),)
 COMMON   := --out $(OUT) --taxonomy $(TAXONOMY) --jobs $(JOBS) --engine $(ENGINE)
 
-.PHONY: run test setup ingest segment tokenize classify aggregate report train evaluate compare bench clean browser
+.PHONY: run test setup ingest segment tokenize classify aggregate report train default-model evaluate compare bench clean browser
 
 run: report
 	@echo "results in $(OUT)/ (summary: $(OUT)/summary.md, report: $(OUT)/report.html)"
@@ -69,7 +70,12 @@ $(OUT)/report.html: $(OUT)/coverage_region.csv pipeline/report.py
 report: $(OUT)/report.html
 
 train: $(STAMP)
-	$(PY) -m pipeline train $(if $(TRAIN),--train "$(TRAIN)",) --taxonomy $(TAXONOMY) $(if $(MODEL),--model $(MODEL),)
+	$(PY) -m pipeline train $(if $(TRAIN),--train "$(TRAIN)",) --taxonomy $(TAXONOMY) --model $(or $(MODEL),models/trained)
+	@echo "$(or $(MODEL),models/trained)" > models/CURRENT
+	@echo "later make run / classify / evaluate use $(or $(MODEL),models/trained); 'make default-model' goes back"
+
+default-model:
+	rm -f models/CURRENT
 
 evaluate: $(STAMP)
 	$(PY) -m pipeline evaluate --gold "$(GOLD)" --taxonomy $(TAXONOMY) $(MODEL_ARG) $(if $(CV),--cv $(CV),) --out $(OUT)

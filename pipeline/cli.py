@@ -274,7 +274,8 @@ def cmd_train(args) -> None:
     trained = int(model.trained_.sum())
     print(f"train: {len(coded)} passages from {', '.join(p.name for p in paths)}; {trained} of {len(tax.leaf_ids)} "
           f"nodes learned ({time.perf_counter() - t0:.1f}s) -> {target}", file=sys.stderr)
-    print(f"use it with: make run MODEL={target}   or   make evaluate GOLD=... MODEL={target}", file=sys.stderr)
+    print(f"use it with: python -m pipeline run --model {target} (make train also makes it the default for make "
+          f"run/classify/evaluate)", file=sys.stderr)
 
 
 def cmd_evaluate(args) -> None:
