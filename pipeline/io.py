@@ -112,15 +112,6 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_table(df: pd.DataFrame, table: Table, out_dir: Path) -> Path:
-    """Validate `df` against its schema and store it as Parquet in `out_dir`."""
-    buf = io.BytesIO()
-    pq.write_table(to_arrow(df, table), buf, compression="zstd")
-    path = Path(out_dir) / table.file
-    write_bytes_atomic(path, buf.getvalue())
-    return path
-
-
 def read_table(table: Table, out_dir: Path, columns: list[str] | None = None) -> pd.DataFrame:
     path = Path(out_dir) / table.file
     if not path.exists():
@@ -240,9 +231,6 @@ class ChunkedTable:
             return cls(table, out_dir) if (Path(out_dir) / table.file).exists() else None
         except (OSError, pa.ArrowException, ValueError):
             return None
-
-    def doc_ids(self) -> set[str]:
-        return set(self._groups)
 
     def rows_for(self, doc_ids) -> pd.DataFrame:
         return self.arrow_rows_for(doc_ids).to_pandas()
