@@ -17,11 +17,12 @@ ENGINES = ("local", "dask")
 
 
 def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, engine: str = "local",
-                 jobs: int = 2, window: int | None = None):
+                 jobs: int = 2, window: int | None = None, warm: Callable | None = None, warm_args: tuple = ()):
     """Yield (item, fn(key(item))) in input order while up to `window` items are being worked on.
 
     `items` is consumed lazily, so producing the next item (reading files) overlaps with the workers, and
-    memory holds only the items in flight.
+    memory holds only the items in flight. `warm(*warm_args)` runs once in each local worker as it starts
+    (loading dictionaries and models while the first items are still being produced).
     """
     from collections import deque
 
@@ -36,7 +37,8 @@ def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, 
         client, cluster = _dask_client(jobs)
         submit = lambda it: client.submit(fn, key(it), pure=False)  # noqa: E731
     else:
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"))
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"), initializer=warm,
+                                   initargs=warm_args)
         submit = lambda it: pool.submit(fn, key(it))  # noqa: E731
     pending: deque = deque()
     try:

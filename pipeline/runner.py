@@ -28,8 +28,9 @@ from .segment import segment_document
 if TYPE_CHECKING:
     import pyarrow as pa
 
-CHUNK_CHARS = 1_500_000
-CHUNK_DOCS = 200
+# small enough that the last chunks leave no worker idle for long, large enough to amortise a task
+CHUNK_CHARS = 600_000
+CHUNK_DOCS = 100
 STAGES = ("segment", "tokenize", "classify")
 OUTPUT = {"segment": PASSAGES, "tokenize": TOKENS, "classify": LABELS}
 META = "chunks.meta.json"
@@ -91,6 +92,17 @@ def _classifier(taxonomy_path: str, model_path: str):
         model = PassageModel.load(model_path) if model_path not in ("", "lexicon") else None
         _CLASSIFIERS[key] = PassageClassifier(load_taxonomy(taxonomy_path), model)
     return _CLASSIFIERS[key]
+
+
+def warm_worker(settings: Settings, stages: tuple[str, ...]) -> None:
+    """Load what the stages need (jieba's dictionary with the taxonomy terms, the classifier) up front."""
+    from .tokenize import get_nlp
+
+    if "tokenize" in stages:
+        get_nlp("zh", settings.zh_terms)
+        get_nlp("en")
+    if "classify" in stages:
+        _classifier(settings.taxonomy_path, settings.model_path)
 
 
 def process_chunk(task: dict) -> dict:
@@ -180,7 +192,8 @@ class ChunkRunner:
         try:
             prepared = (self._task(docs) for docs in doc_chunks)
             for (task, reused, docs), result in imap_ordered(process_chunk, prepared, key=lambda p: p[0],
-                                                             engine=self.engine, jobs=self.jobs):
+                                                             engine=self.engine, jobs=self.jobs, warm=warm_worker,
+                                                             warm_args=(self.settings, self.stages)):
                 for st, sec in result.get("_seconds", {}).items():
                     self.worker_seconds[st] += sec
                 order = {d["doc_id"]: i for i, d in enumerate(docs)}
