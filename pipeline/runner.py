@@ -14,6 +14,7 @@ with one stage, reading their input from the tables in --out. Either way the tab
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -109,8 +110,6 @@ def process_chunk(task: dict) -> dict:
     """Run the requested stages on one chunk's documents (worker side; pure: same input, same output)."""
     from .classify import labels_frame
     from .tokenize import tokenize_frame_passages
-
-    import time
 
     stages, s = task["stages"], task["settings"]
     out, secs = {}, {}
