@@ -48,10 +48,12 @@ class PassageClassifier:
             raise ValueError(f"model nodes differ from the taxonomy's leaves (missing: {missing[:5]})")
 
     def predict(self, texts: list[str], langs: list[str], tokens: list[list[str]],
-                groups: list[str] | None = None) -> list[list[Label]]:
+                groups: list[str] | None = None, scores: list[dict] | None = None) -> list[list[Label]]:
         """Labels (leaves only) for each passage, each with its evidence.
 
-        `groups` (document ids, passages of a document consecutive) only speeds up lexicon matching.
+        `groups` (document ids, passages of a document consecutive) only speeds up lexicon matching. If a
+        list is passed as `scores`, it receives per passage every leaf's score: the model's probability for
+        nodes it was trained on (0 where no lexicon entry occurs), else 1/0 for the lexicon's decision.
         """
         decisions, gated = [], []
         for i, hits in enumerate(self.matcher.match_many(texts, langs, groups)):
@@ -96,6 +98,13 @@ class PassageClassifier:
                 out[i].append(Label(node, 1.0, "lexicon", _evidence(hits)))
         for labels in out:
             labels.sort(key=lambda lab: col[lab.node])
+        if scores is not None:
+            trained = self.model.trained_ if self.model is not None else np.zeros(len(self.leaf_ids), bool)
+            row_of = {i: r for r, i in enumerate(gated)} if proba is not None else {}
+            for i, dec in enumerate(decisions):
+                r = row_of.get(i)
+                scores.append({n: (round(float(proba[r, j]), 4) if r is not None else 0.0) if trained[j]
+                               else (1.0 if n in dec else 0.0) for j, n in enumerate(self.leaf_ids)})
         return out
 
     def rollup(self, labels: list[Label]) -> list[Label]:
@@ -277,13 +286,14 @@ def classify_jsonl(in_path: Path, out_path: Path, taxonomy: Taxonomy, model: Pas
     coded = read_coded([in_path])
     toks = tokenize_frame(coded, taxonomy)
     clf = PassageClassifier(taxonomy, model)
-    preds = clf.predict(coded["text"].tolist(), coded["lang"].tolist(), toks)
+    scores: list[dict] = []
+    preds = clf.predict(coded["text"].tolist(), coded["lang"].tolist(), toks, scores=scores)
     lines = []
-    for pid, labels in zip(coded["id"], preds):
+    for pid, labels, sc in zip(coded["id"], preds, scores):
         lines.append(json.dumps({
             "id": pid, "labels": [l.node for l in labels],
             "groups": [g.node for g in clf.rollup(labels)],
-            "scores": {l.node: l.score for l in labels},
+            "scores": sc,
             "evidence": {l.node: [e["term"] for e in l.evidence] for l in labels},
         }, ensure_ascii=False))
     write_bytes_atomic(Path(out_path), ("\n".join(lines) + "\n").encode("utf-8"))
