@@ -2,10 +2,10 @@
 
 `PassageClassifier` is the one interface the stage uses. It combines the taxonomy lexicon (always on, the
 source of evidence) with an optional supervised `PassageModel`. A node the model was trained on is decided
-by the model's calibrated score against its per-node threshold; a node it has not seen enough examples of
-is decided by the lexicon (see PassageModel for how the two combine). Passages in which no lexicon entry occurs at all skip the model: it keeps
-unrelated articles (most of a real corpus) from being labelled on vocabulary alone, and it is most of the
-stage's speed.
+by the model's calibrated score together with the lexicon (see PassageModel for how the two combine); a node
+it has not seen enough examples of is decided by the lexicon alone. Passages in which no node's own terms
+occur skip the model: it keeps unrelated articles (most of a real corpus) from being labelled on vocabulary
+alone, and it is most of the stage's speed.
 """
 from __future__ import annotations
 
@@ -14,14 +14,17 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .lexicon import RULE_TERM, TERM, LexiconMatcher
-from .model import PassageModel
 from .schemas import LABELS
 from .taxonomy import Taxonomy, load_taxonomy
+
+if TYPE_CHECKING:  # the model pulls in scikit-learn; only workers and training need it
+    from .model import PassageModel
 
 log = logging.getLogger(__name__)
 GATE_ROLES = (TERM, RULE_TERM, "pattern", "rule_pattern")
@@ -184,6 +187,8 @@ def fit_model(taxonomy: Taxonomy, coded: pd.DataFrame, *, tokens: list[list[str]
     X = {"text": coded["text"].tolist(), "tokens": tokens,
          "lexicon": matcher.features(coded["text"].tolist(), coded["lang"].tolist())}
     Y = np.array([[1 if n in ls else 0 for n in leaf] for ls in coded["labels"]], dtype=np.int8)
+    from .model import PassageModel
+
     return PassageModel(nodes=tuple(leaf), **params).fit(X, Y, groups=groups)
 
 
@@ -243,6 +248,8 @@ def resolve_model(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> 
     path = model_path(model, taxonomy_dir, taxonomy)
     if path == "lexicon":
         return None, path
+    from .model import PassageModel
+
     try:
         return PassageModel.load(path), path
     except ValueError as exc:
