@@ -116,10 +116,18 @@ def main() -> None:
         ref = [jieba.lcut(t) for t in texts]
         a = time.perf_counter() - t0
 
-        # the tokenize stage's segmenter must give jieba's segmentation exactly
+        # the tokenize stage's segmenter must give jieba's segmentation exactly, and its tokens must be those
+        # of full spaCy Docs
         cached = ClauseCachedJieba()
         identical = sum(1 for t, r in zip(texts, ref) if cached.lcut(t) == r)
         del ref
+        from pipeline.taxonomy import load_taxonomy
+        from pipeline.tokenize import spacy_doc_tokens, tokenize_texts
+
+        zh_terms = tuple(sorted(load_taxonomy(ROOT / "taxonomy").all_terms("zh")))
+        zh = [t for t, lang in zip(texts, docs["lang"]) if lang == "zh"]
+        same_as_spacy = sum(1 for a, b in zip(tokenize_texts(zh, "zh", zh_terms), spacy_doc_tokens(zh, "zh", zh_terms))
+                            if a == b)
 
         out = work / "out"
         cmd = [sys.executable, "-m", "pipeline", "run", "--corpus", str(src), "--out", str(out), "--quiet",
@@ -154,6 +162,7 @@ def main() -> None:
             "worker_seconds": {k: run["stages"][k].get("worker_seconds") for k in ("segment", "tokenize", "classify")},
             "reused_documents_incremental": run_c["stages"]["classify"]["counts"]["reused_documents"],
             "segmentation_identical_documents": f"{identical}/{len(texts)}",
+            "zh_tokens_identical_to_spacy_docs": f"{same_as_spacy}/{len(zh)}",
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -103,15 +103,28 @@ def get_nlp(lang: str, zh_terms: tuple[str, ...] = ()):
 
 
 def tokenize_texts(texts: list[str], lang: str, zh_terms: tuple[str, ...] = ()) -> list[list[str]]:
+    """Token strings (whitespace tokens dropped) of each text, as the spaCy pipeline for `lang` makes them."""
+    nlp = get_nlp(lang, zh_terms)
+    if lang == "zh":
+        # spaCy's Chinese tokenizer is its jieba segmenter plus a Doc built around the words; the words of
+        # that Doc without its whitespace tokens are exactly the segmenter's non-blank words (checked by
+        # tests and `make bench`), so the Doc, which nothing downstream uses, is not built
+        seg = nlp.tokenizer.jieba_seg
+        return [[w for w in seg.cut(t) if w and not w.isspace()] for t in texts]
+    return [_doc_tokens(text, doc) for text, doc in zip(texts, nlp.tokenizer.pipe(texts, batch_size=256))]
+
+
+def spacy_doc_tokens(texts: list[str], lang: str, zh_terms: tuple[str, ...] = ()) -> list[list[str]]:
+    """The same tokens read from full spaCy Docs (the reference `tokenize_texts` must equal)."""
+    nlp = get_nlp(lang, zh_terms)
+    return [_doc_tokens(text, doc) for text, doc in zip(texts, nlp.tokenizer.pipe(texts, batch_size=256))]
+
+
+def _doc_tokens(text: str, doc) -> list[str]:
     from spacy.attrs import IDX, IS_SPACE, LENGTH
 
-    nlp = get_nlp(lang, zh_terms)
-    out = []
-    for text, doc in zip(texts, nlp.tokenizer.pipe(texts, batch_size=256)):
-        # one vectorised read of offsets instead of a Python Token object per token (the costliest part)
-        arr = doc.to_array([IDX, LENGTH, IS_SPACE]).tolist()
-        out.append([text[i: i + n] for i, n, space in arr if not space])
-    return out
+    # one vectorised read of offsets instead of a Python Token object per token (the costliest part)
+    return [text[i: i + n] for i, n, space in doc.to_array([IDX, LENGTH, IS_SPACE]).tolist() if not space]
 
 
 def tokenize_frame_passages(passages: pd.DataFrame, zh_terms: tuple[str, ...]) -> pd.DataFrame:

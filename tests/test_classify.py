@@ -7,7 +7,7 @@ from pipeline.classify import PassageClassifier, fit_model, read_coded
 from pipeline.lexicon import LexiconMatcher
 from pipeline.model import PassageModel
 from pipeline.taxonomy import load_taxonomy
-from pipeline.tokenize import ClauseCachedJieba, tokenize_texts
+from pipeline.tokenize import ClauseCachedJieba, spacy_doc_tokens, tokenize_texts
 
 from conftest import ROOT
 
@@ -56,6 +56,10 @@ def test_jieba_keeps_taxonomy_terms_whole_and_cache_matches_jieba():
     toks = tokenize_texts([text], "zh", ("技术转移机构", "科技成果转化"))[0]
     assert "技术转移机构" in toks and "科技成果转化" in toks
     assert ClauseCachedJieba().lcut(text) == jieba.lcut(text)
+    tricky = [text, "第一条　国家 鼓励\n\n  AI 技术 2024年，R&D投入 3.5% 。\t（一）", " \n", "", "abc  def\u3000科技",
+              (ROOT / "corpus" / "zh" / "CN" / "产学研合作促进条例.md").read_text(encoding="utf-8")]
+    terms = ("技术转移机构", "科技成果转化")
+    assert tokenize_texts(tricky, "zh", terms) == spacy_doc_tokens(tricky, "zh", terms)
     assert tokenize_texts(["Federal labs (a)(1) shall cooperate."], "en")[0][:3] == ["Federal", "labs", "("]
 
 
