@@ -17,12 +17,15 @@ ENGINES = ("local", "dask")
 
 
 def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, engine: str = "local",
-                 jobs: int = 2, window: int | None = None, warm: Callable | None = None, warm_args: tuple = ()):
+                 jobs: int = 2, window: int | None = None, warm: Callable | None = None, warm_args: tuple = (),
+                 trivial: Callable | None = None):
     """Yield (item, fn(key(item))) in input order while up to `window` items are being worked on.
 
     `items` is consumed lazily, so producing the next item (reading files) overlaps with the workers, and
     memory holds only the items in flight. `warm(*warm_args)` runs once in each local worker as it starts
-    (loading dictionaries and models while the first items are still being produced).
+    (loading dictionaries and models while the first items are still being produced). Items for which
+    `trivial(item)` is true (nothing to compute) are done in this process; workers start only when an item
+    needs them, so a run where nothing changed starts none.
     """
     from collections import deque
 
@@ -33,18 +36,27 @@ def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, 
         for it in items:
             yield it, fn(key(it))
         return
-    if engine == "dask":
-        client, cluster = _dask_client(jobs)
-        submit = lambda it: client.submit(fn, key(it), pure=False)  # noqa: E731
-    else:
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"), initializer=warm,
-                                   initargs=warm_args)
-        submit = lambda it: pool.submit(fn, key(it))  # noqa: E731
+    executor: dict = {}
+
+    def submit(it):
+        if trivial is not None and trivial(it):
+            return _Done(fn(key(it)))
+        if not executor:
+            if engine == "dask":
+                client, cluster = _dask_client(jobs)
+                executor.update(client=client, cluster=cluster,
+                                submit=lambda x: client.submit(fn, key(x), pure=False))
+            else:
+                pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"), initializer=warm,
+                                           initargs=warm_args)
+                executor.update(pool=pool, submit=lambda x: pool.submit(fn, key(x)))
+        return executor["submit"](it)
+
     pending: deque = deque()
     try:
         for it in items:
             pending.append((it, submit(it)))
-            while len(pending) >= window:
+            while len(pending) >= window or (pending and isinstance(pending[0][1], _Done)):
                 it0, fut = pending.popleft()
                 yield it0, fut.result()
         while pending:
@@ -53,12 +65,25 @@ def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, 
     finally:
         for _, fut in pending:
             fut.cancel()
-        if engine == "dask":
-            client.close()
-            if cluster is not None:
-                cluster.close()
-        else:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if "client" in executor:
+            executor["client"].close()
+            if executor["cluster"] is not None:
+                executor["cluster"].close()
+        if "pool" in executor:
+            executor["pool"].shutdown(wait=True, cancel_futures=True)
+
+
+class _Done:
+    """A result computed in this process, with the future's interface."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+    def cancel(self):
+        return False
 
 
 def _dask_client(jobs: int):

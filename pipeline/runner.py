@@ -112,6 +112,8 @@ def process_chunk(task: dict) -> dict:
     from .tokenize import tokenize_frame_passages
 
     stages, s = task["stages"], task["settings"]
+    if not task["docs"]:  # every document of the chunk was reused
+        return {"_seconds": {}}
     out, secs = {}, {}
     passages = task.get("passages")
     t = time.perf_counter()
@@ -192,7 +194,8 @@ class ChunkRunner:
             prepared = (self._task(docs) for docs in doc_chunks)
             for (task, reused, docs), result in imap_ordered(process_chunk, prepared, key=lambda p: p[0],
                                                              engine=self.engine, jobs=self.jobs, warm=warm_worker,
-                                                             warm_args=(self.settings, self.stages)):
+                                                             warm_args=(self.settings, self.stages),
+                                                             trivial=lambda p: not p[0]["docs"]):
                 for st, sec in result.get("_seconds", {}).items():
                     self.worker_seconds[st] += sec
                 order = {d["doc_id"]: i for i, d in enumerate(docs)}
