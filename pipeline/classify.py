@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .io import ConfigError
 from .lexicon import RULE_TERM, TERM, LexiconMatcher
 from .schemas import LABELS
 from .taxonomy import Taxonomy, load_taxonomy
@@ -46,6 +47,7 @@ class PassageClassifier:
         self.matcher = LexiconMatcher(taxonomy)
         self.model = model
         self.leaf_ids = taxonomy.leaf_ids
+        self._group_children = [(g, frozenset(taxonomy.children(g.id))) for g in taxonomy.groups]
         if model is not None and list(model.nodes_) != self.leaf_ids:
             missing = sorted(set(self.leaf_ids) - set(model.nodes_))
             raise ValueError(f"model nodes differ from the taxonomy's leaves (missing: {missing[:5]})")
@@ -113,8 +115,8 @@ class PassageClassifier:
     def rollup(self, labels: list[Label]) -> list[Label]:
         """Group labels for measure groups whose leaves were labelled (score = best leaf)."""
         groups = []
-        for g in self.taxonomy.groups:
-            kids = [lab for lab in labels if lab.node in set(self.taxonomy.children(g.id))]
+        for g, children in self._group_children:
+            kids = [lab for lab in labels if lab.node in children]
             if kids:
                 groups.append(Label(g.id, max(k.score for k in kids), "rollup",
                                     [{"term": k.node, "start": -1, "end": -1, "rule": "leaf"} for k in kids]))
@@ -146,7 +148,6 @@ def examples_paths(taxonomy_dir: Path) -> list[Path]:
 def read_coded(paths: list[Path]) -> pd.DataFrame:
     """Coded passages (gold format: id, text, lang optional, labels) from one or more JSON-lines files."""
     from .ingest import detect_lang
-    from .io import ConfigError
 
     rows = []
     for p in paths:
@@ -179,7 +180,6 @@ def fit_model(taxonomy: Taxonomy, coded: pd.DataFrame, *, tokens: list[list[str]
     leaf = taxonomy.leaf_ids
     unknown = sorted({l for ls in coded["labels"] for l in ls} - set(taxonomy.by_id))
     if unknown:
-        from .io import ConfigError
         raise ConfigError(f"coded data uses node IDs not in the taxonomy: {', '.join(unknown[:8])}")
     if tokens is None:
         tokens = tokenize_frame(coded, taxonomy)
@@ -193,16 +193,9 @@ def fit_model(taxonomy: Taxonomy, coded: pd.DataFrame, *, tokens: list[list[str]
 
 
 def tokenize_frame(df: pd.DataFrame, taxonomy: Taxonomy) -> list[list[str]]:
-    from .tokenize import tokenize_texts
+    from .tokenize import tokenize_by_lang
 
-    zh_terms = tuple(sorted(taxonomy.all_terms("zh")))
-    out: list[list[str] | None] = [None] * len(df)
-    for lang in ("zh", "en"):
-        idx = [i for i, l in enumerate(df["lang"]) if (l == lang) or (lang == "en" and l not in ("zh", "en"))]
-        toks = tokenize_texts([df["text"].iloc[i] for i in idx], lang, zh_terms if lang == "zh" else ())
-        for i, t in zip(idx, toks):
-            out[i] = t
-    return out
+    return tokenize_by_lang(df["text"].tolist(), df["lang"].tolist(), tuple(sorted(taxonomy.all_terms("zh"))))
 
 
 def default_model_dir(taxonomy_dir: Path) -> Path:
@@ -229,8 +222,6 @@ def default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
 
 def model_path(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> str:
     """Which model to classify with, as a path (or 'lexicon'), checked but not loaded."""
-    from .io import ConfigError
-
     if model == "lexicon":
         return "lexicon"
     if model:
@@ -243,8 +234,6 @@ def model_path(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> str
 
 def resolve_model(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> tuple[PassageModel | None, str]:
     """The model to classify with (loaded) and its path for run.json."""
-    from .io import ConfigError
-
     path = model_path(model, taxonomy_dir, taxonomy)
     if path == "lexicon":
         return None, path

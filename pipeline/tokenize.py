@@ -127,16 +127,20 @@ def _doc_tokens(text: str, doc) -> list[str]:
     return [text[i: i + n] for i, n, space in doc.to_array([IDX, LENGTH, IS_SPACE]).tolist() if not space]
 
 
+def tokenize_by_lang(texts: list[str], langs: list[str], zh_terms: tuple[str, ...]) -> list[list[str]]:
+    """Tokens of each text in its own language (anything but zh is tokenized as English), in input order."""
+    tokens: list = [None] * len(texts)
+    for lang in ("zh", "en"):
+        idx = [i for i, l in enumerate(langs) if (l == "zh") == (lang == "zh")]
+        for i, toks in zip(idx, tokenize_texts([texts[i] for i in idx], lang, zh_terms if lang == "zh" else ())):
+            tokens[i] = toks
+    return tokens
+
+
 def tokenize_frame_passages(passages: pd.DataFrame, zh_terms: tuple[str, ...]) -> pd.DataFrame:
     """The tokens table for the content passages of `passages` (one chunk, in passage order)."""
     content = passages[passages["kind"].isin(CONTENT_KINDS)]
-    tokens: list = [None] * len(content)
-    langs = content["lang"].tolist()
-    texts = content["text"].tolist()
-    for lang in sorted(set(langs)):
-        idx = [i for i, l in enumerate(langs) if l == lang]
-        for i, toks in zip(idx, tokenize_texts([texts[i] for i in idx], lang, zh_terms if lang == "zh" else ())):
-            tokens[i] = toks
+    tokens = tokenize_by_lang(content["text"].tolist(), content["lang"].tolist(), zh_terms)
     return pd.DataFrame({"passage_id": content["passage_id"].tolist(), "doc_id": content["doc_id"].tolist(),
                          "content_hash": content["content_hash"].tolist(),
                          "tokens": pd.Series(tokens, dtype=object)}, columns=list(TOKENS.columns))
