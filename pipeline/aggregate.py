@@ -149,15 +149,25 @@ def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str]) ->
              .rename(columns={"year": "first_year", "doc_id": "first_doc"}))[cols_first]
     order = {n: i for i, n in enumerate(nodes)}
     first = first.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s)
-    rows = []
+    # documents addressing a node by a year = cumulative count of its (dated) documents up to that year
+    parts = []
+    last = int(docs["year"].max())
     for region, rdocs in docs.groupby("region"):
         rhit = hit[hit["region"] == region]
-        for year in range(int(rdocs["year"].min()), int(docs["year"].max()) + 1):
-            in_force = int((rdocs["year"] <= year).sum())
-            addressing = rhit[rhit["year"] <= year].groupby("node")["doc_id"].nunique()
-            for node, n in addressing.items():
-                rows.append((region, year, node, in_force, int(n), round(n / in_force, 4)))
-    by_year = pd.DataFrame(rows, columns=cols_year)
+        if rhit.empty:
+            continue
+        years = range(int(rdocs["year"].min()), last + 1)
+        in_force = rdocs["year"].value_counts().reindex(years, fill_value=0).cumsum()
+        addressing = (rhit.groupby(["year", "node"]).size().unstack(fill_value=0)
+                      .reindex(years, fill_value=0).cumsum().stack())
+        addressing = addressing[addressing > 0]
+        part = addressing.rename("documents_addressing").rename_axis(["year", "node"]).reset_index()
+        part["documents_in_force"] = in_force.loc[part["year"]].to_numpy()
+        part["region"] = region
+        parts.append(part)
+    by_year = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols_year)
+    by_year["share"] = [round(n / d, 4) for n, d in zip(by_year["documents_addressing"], by_year["documents_in_force"])]
+    by_year = by_year.astype({"year": "int64", "documents_in_force": "int64", "documents_addressing": "int64"})[cols_year]
     by_year = by_year.sort_values(["region", "year", "node"],
                                   key=lambda s: s.map(order) if s.name == "node" else s, kind="stable")
     return first.reset_index(drop=True), by_year.reset_index(drop=True)

@@ -364,3 +364,18 @@ def test_browser_has_a_cjk_font():
         pytest.skip("fc-list not available to check fonts")
     fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
     assert fonts.strip(), "no Chinese font: Chinese would render as boxes; `make browser` installs fonts-noto-cjk"
+
+
+def test_xlsx_cells_empty_strings_zero_counts_and_formulas(tmp_path):
+    import openpyxl
+
+    doc = pd.DataFrame({"doc_id": ["a.txt"], "region": ["X"], "title": ["=HYPERLINK(\"x\")"], "date": [""],
+                        "model.science_park": pd.Series([0], dtype="int64"),
+                        "model.incubator": pd.Series([3], dtype="int64")})
+    path = tmp_path / "c.xlsx"
+    report.write_xlsx({"coverage_document": doc, "ingest_report": doc[["doc_id", "date"]]}, path)
+    wb = openpyxl.load_workbook(path, read_only=True)
+    row = list(wb["coverage_document"].iter_rows(min_row=2, values_only=True))[0]
+    assert row[:4] == ("a.txt", "X", "'=HYPERLINK(\"x\")", None)  # an empty date is not turned into a quote
+    assert row[4:] == (None, 3)  # zero counts are blank in the document x node matrix
+    assert list(wb["ingest_report"].iter_rows(min_row=2, values_only=True))[0] == ("a.txt", None)
