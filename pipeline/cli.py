@@ -61,13 +61,10 @@ def _progress(args) -> bool:
 INGEST_CACHE = "ingest_cache.parquet"
 
 
-def _ingest_chunks(args):
-    """Ingest as a stream of document chunks; documents.parquet, the report and the cache are written when
-    the stream is exhausted. Files unchanged since the last run (size, mtime, manifest row) are not re-read."""
-    from .runner import chunk_documents
-
+def _open_ingest(args) -> "ingest_mod.IngestRun":
+    """The ingest pass over --corpus, with what the previous run in --out read (so unchanged files are not
+    read again); it already knows how many files changed since then."""
     out = Path(args.out)
-    spent = 0.0
     prev_docs = ChunkedTable.open(DOCUMENTS, out)
     cache = out / INGEST_CACHE
     previous = None
@@ -76,8 +73,18 @@ def _ingest_chunks(args):
             previous = (pd.read_parquet(cache), prev_docs)
         except (OSError, ValueError):
             previous = None
-    run = ingest_mod.IngestRun(args.corpus, max_bytes=int(args.max_mb * 2**20), progress=_progress(args),
-                               previous=previous)
+    return ingest_mod.IngestRun(args.corpus, max_bytes=int(args.max_mb * 2**20), progress=_progress(args),
+                                previous=previous)
+
+
+def _ingest_chunks(args, run: "ingest_mod.IngestRun"):
+    """Ingest as a stream of document chunks; documents.parquet, the report and the cache are written when
+    the stream is exhausted. Files unchanged since the last run (size, mtime, manifest row) are not re-read."""
+    from .runner import chunk_documents
+
+    out = Path(args.out)
+    cache = out / INGEST_CACHE
+    spent = 0.0
     n_docs, hashes = 0, []
     with TableWriter(DOCUMENTS, out) as writer:
         t = time.perf_counter()
@@ -106,7 +113,7 @@ def _ingest_chunks(args):
 
 
 def cmd_ingest(args) -> None:
-    for _ in _ingest_chunks(args):
+    for _ in _ingest_chunks(args, _open_ingest(args)):
         pass
 
 
@@ -120,7 +127,7 @@ def _settings(args, stages):
     return Settings.make(tax, path)
 
 
-def _run_chunked(args, stages: tuple[str, ...], chunks=None) -> dict:
+def _run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, int] | None = None) -> dict:
     """Run per-document stages over the documents (from `chunks`, else documents.parquet) in --out."""
     from .runner import ChunkRunner, documents_in_chunks
 
@@ -140,7 +147,7 @@ def _run_chunked(args, stages: tuple[str, ...], chunks=None) -> dict:
         from tqdm import tqdm
 
         bar = tqdm(desc="+".join(stages), unit="doc")
-    result = runner.run(chunks, progress=bar.update if bar else None)
+    result = runner.run(chunks, progress=bar.update if bar else None, changed=changed)
     if bar:
         bar.close()
     wall = time.perf_counter() - t0
@@ -195,31 +202,30 @@ def _reporting_inputs(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
             raise ConfigError(f"{out / t.file}: missing; run the stage that writes '{t.name}' first")
     docs = read_table(DOCUMENTS, out, columns=[c for c in DOCUMENTS.columns if c not in ("text", "text_original")])
     labels = read_table(LABELS, out)
-    meta_cols = [c for c in PASSAGES.columns if c != "text"]
-    passages = read_table(PASSAGES, out, columns=meta_cols)
+    # every passage counts towards its region's total; only labelled passages are evidence, so only they
+    # are read whole
+    counted = read_table(PASSAGES, out, columns=["passage_id", "kind", "region"])
     if len(labels):
         import pyarrow as pa
 
-        pa_array = pa.array(sorted(set(labels["passage_id"])), pa.string())
-        texts = pq.read_table(out / PASSAGES.file, columns=["passage_id", "text"],
-                              filters=pc.is_in(pc.field("passage_id"), value_set=pa_array)).to_pandas()
-        passages = passages.merge(texts, on="passage_id", how="left")
+        wanted = pa.array(sorted(set(labels["passage_id"])), pa.string())
+        evidence = pq.read_table(out / PASSAGES.file, filters=pc.is_in(pc.field("passage_id"), value_set=wanted)
+                                 ).to_pandas()
+        counted = counted[~counted["passage_id"].isin(evidence["passage_id"])]
+        passages = pd.concat([evidence, counted], ignore_index=True)
     else:
-        passages = passages.assign(text="")
+        passages = counted.reindex(columns=list(PASSAGES.columns))
     passages["text"] = passages["text"].fillna("")
     return docs, passages, labels
 
 
-def _evidence_inputs(out: Path):
-    docs, passages, labels = _reporting_inputs(out)
-    return labels, passages, docs
-
-
-def cmd_aggregate(args) -> None:
+def cmd_aggregate(args, inputs=None) -> tuple:
+    """Coverage tables from the tables in --out (or from `inputs`, the same tables already read)."""
     out = Path(args.out)
     t0 = time.perf_counter()
     tax = load_taxonomy(args.taxonomy)
-    docs, passages, labels = _reporting_inputs(out)
+    inputs = inputs or _reporting_inputs(out)
+    docs, passages, labels = inputs
     tables = aggregate_mod.aggregate(docs, passages, labels, tax)
     for name, df in tables.items():
         write_csv(df, out / f"{name}.csv")
@@ -227,26 +233,49 @@ def cmd_aggregate(args) -> None:
     _record(out, "aggregate", time.perf_counter() - t0, counts={k: int(len(v)) for k, v in tables.items()})
     print(f"aggregate: {len(tables['coverage_region'])} regions x {len(tax.nodes)} nodes -> "
           f"{out / 'coverage_region.csv'}", file=sys.stderr)
+    return tables, inputs
 
 
-def cmd_report(args) -> None:
+def cmd_report(args, tables=None, inputs=None) -> None:
+    """The report files from the coverage tables in --out (or `tables` and `inputs` from cmd_aggregate)."""
     out = Path(args.out)
     t0 = time.perf_counter()
     tax = load_taxonomy(args.taxonomy)
-    tables = {name: pd.read_parquet(out / f"{name}.parquet") for name in
-              ("coverage_region", "coverage_region_long", "coverage_document", "coverage_document_long", "gaps",
-               "region_ranking", "first_year", "coverage_by_year")}
+    tables = dict(tables) if tables is not None else {
+        name: pd.read_parquet(out / f"{name}.parquet") for name in
+        ("coverage_region", "coverage_region_long", "coverage_document", "coverage_document_long", "gaps",
+         "region_ranking", "first_year", "coverage_by_year")}
     rep = pd.read_csv(out / INGEST_REPORT.file, encoding="utf-8-sig", keep_default_na=False)
     tables["ingest_report"] = rep
     counts = rep["status"].value_counts().to_dict()
     counts["files"] = len(rep)
-    report_mod.write_xlsx(tables, out / "coverage.xlsx")
+    # the workbook is the slowest file to write (openpyxl builds every cell); a forked process writes it on
+    # the second core while this one writes the others
+    workbook = _in_child(report_mod.write_xlsx, tables, out / "coverage.xlsx")
     write_text(report_mod.summary_md(tables, tax, counts), out / "summary.md")
     write_text(report_mod.report_md(tables, tax, counts), out / "report.md")
-    evidence = report_mod.evidence_index(*_evidence_inputs(out))
+    docs, passages, labels = inputs or _reporting_inputs(out)
+    evidence = report_mod.evidence_index(labels, passages, docs)
     write_text(report_mod.report_html(tables, tax, evidence, counts), out / "report.html")
+    workbook()
     _record(out, "report", time.perf_counter() - t0, files=["coverage.xlsx", "summary.md", "report.md", "report.html"])
     print(f"report: {out / 'report.html'}, {out / 'coverage.xlsx'}, {out / 'summary.md'}", file=sys.stderr)
+
+
+def _in_child(fn, *args):
+    """Start fn(*args) in a forked process; the returned function waits for it and raises if it failed."""
+    from multiprocessing import get_context
+
+    proc = get_context("fork").Process(target=fn, args=args, daemon=True)
+    proc.start()
+
+    def wait():
+        proc.join()
+        if proc.exitcode != 0:
+            target = next((a for a in args if isinstance(a, Path)), "")
+            raise OSError(0, f"could not be written (the writing process exited with {proc.exitcode}; "
+                             f"its error is above)", str(target))
+    return wait
 
 
 def cmd_run(args) -> None:
@@ -255,9 +284,9 @@ def cmd_run(args) -> None:
     t0 = time.perf_counter()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     _settings(args, STAGE_ORDER)  # trains the default model if needed, before workers start
-    _run_chunked(args, STAGE_ORDER, chunks=_ingest_chunks(args))
-    cmd_aggregate(args)
-    cmd_report(args)
+    run = _open_ingest(args)
+    _run_chunked(args, STAGE_ORDER, chunks=_ingest_chunks(args, run), changed=(run.changed_files, run.changed_bytes))
+    cmd_report(args, *cmd_aggregate(args))
     _record(Path(args.out), "run", time.perf_counter() - t0)
 
 

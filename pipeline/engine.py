@@ -18,14 +18,16 @@ ENGINES = ("local", "dask")
 
 def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, engine: str = "local",
                  jobs: int = 2, window: int | None = None, warm: Callable | None = None, warm_args: tuple = (),
-                 trivial: Callable | None = None):
+                 trivial: Callable | None = None, workers: int | None = None, prestart: bool = False):
     """Yield (item, fn(key(item))) in input order while up to `window` items are being worked on.
 
     `items` is consumed lazily, so producing the next item (reading files) overlaps with the workers, and
     memory holds only the items in flight. `warm(*warm_args)` runs once in each local worker as it starts
     (loading dictionaries and models while the first items are still being produced). Items for which
     `trivial(item)` is true (nothing to compute) are done in this process; workers start only when an item
-    needs them, so a run where nothing changed starts none.
+    needs them, so a run where nothing changed starts none; `prestart` starts (and warms) them at once
+    instead, when the caller knows work is coming. `workers` caps the local pool below `jobs` when the
+    caller knows there is little work (each worker warms up at a cost).
     """
     from collections import deque
 
@@ -38,26 +40,38 @@ def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, 
         return
     executor: dict = {}
 
+    def start():
+        if engine == "dask":
+            client, cluster = _dask_client(jobs)
+            executor.update(client=client, cluster=cluster, submit=lambda x: client.submit(fn, key(x), pure=False))
+        else:
+            pool = ProcessPoolExecutor(max_workers=min(jobs, workers or jobs), mp_context=get_context("fork"),
+                                       initializer=warm, initargs=warm_args)
+            pool.submit(int)  # the pool forks its workers on the first submit; they warm up meanwhile
+            executor.update(pool=pool, submit=lambda x: pool.submit(fn, key(x)))
+
     def submit(it):
         if trivial is not None and trivial(it):
             return _Done(fn(key(it)))
         if not executor:
-            if engine == "dask":
-                client, cluster = _dask_client(jobs)
-                executor.update(client=client, cluster=cluster,
-                                submit=lambda x: client.submit(fn, key(x), pure=False))
-            else:
-                pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"), initializer=warm,
-                                           initargs=warm_args)
-                executor.update(pool=pool, submit=lambda x: pool.submit(fn, key(x)))
+            start()
         return executor["submit"](it)
 
     pending: deque = deque()
     try:
+        if prestart:
+            start()
+        in_flight = 0
         for it in items:
-            pending.append((it, submit(it)))
-            while len(pending) >= window or (pending and isinstance(pending[0][1], _Done)):
+            fut = submit(it)
+            pending.append((it, fut))
+            in_flight += not isinstance(fut, _Done)
+            # items done here queue behind one still in a worker (up to a bound, for memory), so producing
+            # the next items goes on while the workers are busy
+            while in_flight >= window or len(pending) >= 4 * window or (
+                    pending and isinstance(pending[0][1], _Done)):
                 it0, fut = pending.popleft()
+                in_flight -= not isinstance(fut, _Done)
                 yield it0, fut.result()
         while pending:
             it0, fut = pending.popleft()

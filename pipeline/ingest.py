@@ -514,6 +514,25 @@ class IngestRun:
         if previous is not None and previous[1] is not None:
             self._prev_cache = {r.path: r for r in previous[0].itertuples(index=False)}
             self._prev_docs = previous[1]
+        self._stats: dict[str, os.stat_result] = {}
+        self.changed_files = self.changed_bytes = 0
+        for entry in self.files:
+            if not self._candidate(entry):
+                continue
+            try:
+                st = self._stats[entry.rel] = entry.path.stat()
+            except OSError:
+                continue
+            prev = self._prev_cache.get(entry.rel)
+            if prev is None or prev.size != st.st_size or prev.mtime_ns != st.st_mtime_ns:
+                self.changed_files += 1
+                self.changed_bytes += st.st_size
+
+    def _candidate(self, entry: Found) -> bool:
+        """Whether the file will be read as a document (listed, not hidden unless listed, a supported type)."""
+        listed = self.manifest is not None and entry.rel in self.manifest.index
+        return (entry.rel != MANIFEST and (listed or (self.manifest is None and not entry.hidden))
+                and entry.path.suffix.lower() in SUPPORTED)
 
     def documents(self):
         manifest, report = self.manifest, self.report
@@ -575,10 +594,12 @@ class IngestRun:
 
     def _cached(self, entry: Found, meta_key: str):
         """(record, report row, stat) from the previous run when the file is unchanged, else (None, None, stat)."""
-        try:
-            st = entry.path.stat()
-        except OSError:
-            return None, None, None
+        st = self._stats.get(entry.rel)
+        if st is None:
+            try:
+                st = entry.path.stat()
+            except OSError:
+                return None, None, None
         prev = self._prev_cache.get(entry.rel)
         if prev is None or self._prev_docs is None or prev.size != st.st_size or prev.mtime_ns != st.st_mtime_ns \
                 or prev.meta != meta_key:

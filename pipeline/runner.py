@@ -188,12 +188,32 @@ class ChunkRunner:
             task["tokens"] = self.inputs["tokenize"].rows_for(ids) if ids else _empty(TOKENS)
         return task, reused, docs
 
-    def run(self, doc_chunks: Iterable[list[dict]], progress=None) -> dict:
+    def _workers(self, changed: tuple[int, int] | None) -> tuple[int, bool]:
+        """(worker processes, start them now) given what ingest saw change: (files, bytes) or None (unknown).
+
+        Workers load jieba's dictionary, spaCy and the model before their first chunk; starting them while
+        ingest still scans the corpus hides that cost. A few changed files fill one chunk, so they get one
+        worker; when nothing changed and the settings are those of the last run, none are started at all.
+        """
+        if changed is None:
+            return self.jobs, False
+        every_document = any(self.previous[st] is None for st in self.stages)
+        if every_document:
+            return self.jobs, True
+        files, nbytes = changed
+        if not files:
+            return self.jobs, False
+        # a character takes at least one byte, so this many bytes is at most one chunk of text
+        return (1 if files <= CHUNK_DOCS and nbytes <= CHUNK_CHARS else self.jobs), True
+
+    def run(self, doc_chunks: Iterable[list[dict]], progress=None, changed: tuple[int, int] | None = None) -> dict:
         writers = {st: TableWriter(OUTPUT[st], self.out) for st in self.stages}
+        workers, prestart = self._workers(changed)
         try:
             prepared = (self._task(docs) for docs in doc_chunks)
             for (task, reused, docs), result in imap_ordered(process_chunk, prepared, key=lambda p: p[0],
-                                                             engine=self.engine, jobs=self.jobs, warm=warm_worker,
+                                                             engine=self.engine, jobs=self.jobs, workers=workers,
+                                                             prestart=prestart, warm=warm_worker,
                                                              warm_args=(self.settings, self.stages),
                                                              trivial=lambda p: not p[0]["docs"]):
                 for st, sec in result.get("_seconds", {}).items():
