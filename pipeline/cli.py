@@ -80,7 +80,7 @@ def _open_ingest(args) -> "ingest_mod.IngestRun":
 def _ingest_chunks(args, run: "ingest_mod.IngestRun"):
     """Ingest as a stream of document chunks; documents.parquet, the report and the cache are written when
     the stream is exhausted. Files unchanged since the last run (size, mtime, manifest row) are not re-read."""
-    from .runner import chunk_documents
+    from .runner import DOCUMENT_FIELDS, chunk_documents, chunk_key
 
     out = Path(args.out)
     cache = out / INGEST_CACHE
@@ -89,7 +89,11 @@ def _ingest_chunks(args, run: "ingest_mod.IngestRun"):
     with TableWriter(DOCUMENTS, out) as writer:
         t = time.perf_counter()
         for chunk in chunk_documents(run.documents()):
-            writer.write(pd.DataFrame(chunk, columns=list(DOCUMENTS.columns)))
+            key = chunk_key(ingest_mod.DOCUMENTS_VERSION, chunk, DOCUMENT_FIELDS)
+            if writer.has(key):
+                writer.keep(key)
+            else:
+                writer.write(pd.DataFrame(run.fill_texts(chunk), columns=list(DOCUMENTS.columns)), key)
             n_docs += len(chunk)
             hashes += [d["content_hash"] for d in chunk]
             spent += time.perf_counter() - t
@@ -127,7 +131,8 @@ def _settings(args, stages):
     return Settings.make(tax, path)
 
 
-def _run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, int] | None = None) -> dict:
+def _run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, int] | None = None,
+                 load_texts=None) -> dict:
     """Run per-document stages over the documents (from `chunks`, else documents.parquet) in --out."""
     from .runner import ChunkRunner, documents_in_chunks
 
@@ -147,7 +152,7 @@ def _run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int,
         from tqdm import tqdm
 
         bar = tqdm(desc="+".join(stages), unit="doc")
-    result = runner.run(chunks, progress=bar.update if bar else None, changed=changed)
+    result = runner.run(chunks, progress=bar.update if bar else None, changed=changed, load_texts=load_texts)
     if bar:
         bar.close()
     wall = time.perf_counter() - t0
@@ -195,7 +200,6 @@ def _reporting_inputs(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     """(documents, passages, labels) for aggregation: no document text, and passage text only for labelled
     passages, so memory does not grow with the corpus."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     for t in (DOCUMENTS, PASSAGES, LABELS):
         if not (out / t.file).exists():
@@ -209,8 +213,7 @@ def _reporting_inputs(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
         import pyarrow as pa
 
         wanted = pa.array(sorted(set(labels["passage_id"])), pa.string())
-        evidence = pq.read_table(out / PASSAGES.file, filters=pc.is_in(pc.field("passage_id"), value_set=wanted)
-                                 ).to_pandas()
+        evidence = read_table(PASSAGES, out, filters=pc.is_in(pc.field("passage_id"), value_set=wanted))
         counted = counted[~counted["passage_id"].isin(evidence["passage_id"])]
         passages = pd.concat([evidence, counted], ignore_index=True)
     else:
@@ -285,7 +288,8 @@ def cmd_run(args) -> None:
     Path(args.out).mkdir(parents=True, exist_ok=True)
     _settings(args, STAGE_ORDER)  # trains the default model if needed, before workers start
     run = _open_ingest(args)
-    _run_chunked(args, STAGE_ORDER, chunks=_ingest_chunks(args, run), changed=(run.changed_files, run.changed_bytes))
+    _run_chunked(args, STAGE_ORDER, chunks=_ingest_chunks(args, run), changed=(run.changed_files, run.changed_bytes),
+                 load_texts=run.fill_texts)
     cmd_report(args, *cmd_aggregate(args))
     _record(Path(args.out), "run", time.perf_counter() - t0)
 

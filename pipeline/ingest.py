@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from .io import ConfigError
 from .schemas import DOCUMENTS, INGEST_REPORT, check
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
              ".docx": "docx", ".pdf": "pdf"}
 MANIFEST = "manifest.csv"
+# part of the documents table's part keys: bump when what a record holds changes
+DOCUMENTS_VERSION = "documents-1"
 REQUIRED_MANIFEST_COLUMNS = ("path", "region", "lang")
 KNOWN_MANIFEST_COLUMNS = ("path", "region", "region_name", "lang", "title", "date")
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -477,13 +480,19 @@ def ingest(corpus: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, progress: 
     return check(documents, DOCUMENTS), run.report_frame()
 
 
+# what a later run needs to take a file from the previous run without reading it again
+CACHE_COLUMNS = ("path", "size", "mtime_ns", "meta", "content_hash", "reason", "encoding", "chars", "original_sha")
+
+
 class IngestRun:
     """One pass over a corpus folder: `documents()` yields document records in id order; afterwards
     `report_frame()` accounts for every file found and `cache_frame()` holds what a later run needs to
     skip unchanged files.
 
     `previous` is (cache table, ChunkedTable of the previous documents): a file whose size, mtime and
-    manifest row are unchanged is taken from the previous documents table instead of being read again.
+    manifest row are unchanged is taken from the previous documents table instead of being read again. Its
+    record comes without its text (`text` is None) until `fill_texts` reads it, which only a chunk that must
+    be written again or a document that must be processed again needs.
     """
 
     def __init__(self, corpus: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, progress: bool = False,
@@ -511,9 +520,14 @@ class IngestRun:
         self.cache: list[dict] = []
         self.reused = 0
         self._prev_cache, self._prev_docs = ({}, None)
-        if previous is not None and previous[1] is not None:
+        self._prev_meta: dict[str, dict] = {}
+        if previous is not None and previous[1] is not None and set(CACHE_COLUMNS) <= set(previous[0].columns):
             self._prev_cache = {r.path: r for r in previous[0].itertuples(index=False)}
             self._prev_docs = previous[1]
+            meta_cols = [c for c in DOCUMENTS.columns if c not in ("text", "text_original")]
+            for part in self._prev_docs.parts:
+                for r in pq.read_table(part, columns=meta_cols).to_pylist():
+                    self._prev_meta[r["doc_id"]] = r
         self._stats: dict[str, os.stat_result] = {}
         self.changed_files = self.changed_bytes = 0
         for entry in self.files:
@@ -587,7 +601,8 @@ class IngestRun:
                     if st is not None:
                         self.cache.append({"path": rel, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
                                            "meta": meta_key, "content_hash": rec["content_hash"],
-                                           "reason": rep["reason"], "encoding": rep["encoding"]})
+                                           "reason": rep["reason"], "encoding": rep["encoding"],
+                                           "chars": rec["chars"], "original_sha": rec["original_sha"]})
                     yield rec
             report.append(rep)
         self._unlisted = unlisted
@@ -604,9 +619,10 @@ class IngestRun:
         if prev is None or self._prev_docs is None or prev.size != st.st_size or prev.mtime_ns != st.st_mtime_ns \
                 or prev.meta != meta_key:
             return None, None, st
-        rec = self._prev_docs.record(entry.rel)
-        if rec is None or rec["content_hash"] != prev.content_hash:
+        meta = self._prev_meta.get(entry.rel)
+        if meta is None or meta["content_hash"] != prev.content_hash:
             return None, None, st
+        rec = {**meta, "text": None, "text_original": None, "chars": int(prev.chars), "original_sha": prev.original_sha}
         self.reused += 1
         return rec, _report(entry.rel, "ingested", prev.reason, doc_id=entry.rel, encoding=prev.encoding,
                             nbytes=st.st_size), st
@@ -623,8 +639,18 @@ class IngestRun:
         return check(rep_df, INGEST_REPORT)
 
     def cache_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.cache, columns=["path", "size", "mtime_ns", "meta", "content_hash", "reason",
-                                                 "encoding"])
+        return pd.DataFrame(self.cache, columns=list(CACHE_COLUMNS))
+
+    def fill_texts(self, records: list[dict]) -> list[dict]:
+        """Read the texts of records taken from the previous run (in place; returns the records)."""
+        lazy = [r for r in records if r["text"] is None]
+        if lazy:
+            rows = self._prev_docs.arrow_rows_for([r["doc_id"] for r in lazy],
+                                                  columns=["doc_id", "text", "text_original"]).to_pylist()
+            texts = {r["doc_id"]: r for r in rows}
+            for r in lazy:
+                r["text"], r["text_original"] = texts[r["doc_id"]]["text"], texts[r["doc_id"]]["text_original"]
+        return records
 
 
 def _size(path: Path) -> int:
@@ -700,6 +726,8 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
         "title": title, "date": date, "source_format": fmt, "encoding": decoded.encoding,
         "content_hash": hashlib.sha256(text.encode("utf-8")).hexdigest(), "converted_t2s": converted,
         "text": text, "text_original": original, "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True),
+        # not columns: what chunking and the documents table's part keys need without holding the text
+        "chars": len(text), "original_sha": hashlib.sha256(original.encode("utf-8")).hexdigest() if original else "",
     }
     return rec, _report(rel, "ingested", _join(*notes) or "ok", doc_id=rel, encoding=decoded.encoding,
                         nbytes=len(data))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -88,12 +89,15 @@ def _remove_stale_temps(path: Path) -> None:
     try:
         with os.scandir(path.parent) as entries:
             stale = [e.path for e in entries if e.name.startswith(prefix) and e.name.endswith(".tmp")
-                     and e.is_file(follow_symlinks=False) and e.stat(follow_symlinks=False).st_mtime < cutoff]
+                     and not e.is_symlink() and e.stat(follow_symlinks=False).st_mtime < cutoff]
     except OSError:
         return
     for p in stale:
         try:
-            os.unlink(p)
+            if os.path.isdir(p):
+                shutil.rmtree(p)
+            else:
+                os.unlink(p)
         except OSError:
             pass
 
@@ -112,12 +116,22 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def read_table(table: Table, out_dir: Path, columns: list[str] | None = None) -> pd.DataFrame:
+def read_table(table: Table, out_dir: Path, columns: list[str] | None = None, filters=None) -> pd.DataFrame:
+    """A whole stage table (all its parts, in order), optionally only some columns or rows."""
     path = Path(out_dir) / table.file
     if not path.exists():
         raise ConfigError(f"{path}: missing; run the stage that writes '{table.name}' first")
     try:
-        df = pq.read_table(path, columns=columns).to_pandas()
+        parts = part_files(path)
+        if parts:
+            import pyarrow.dataset as ds
+
+            # one scan over all parts (threaded), in part order
+            t = ds.dataset([str(p) for p in parts], format="parquet", schema=table.arrow_schema).to_table(
+                columns=columns, filter=filters)
+        else:
+            t = table.arrow_schema.empty_table().select(columns or list(table.columns))
+        df = t.to_pandas()
     except (OSError, pa.ArrowException) as exc:
         raise TableError(f"{path}: cannot be read ({type(exc).__name__}: {exc}); "
                          f"run the stage that writes '{table.name}' again") from None
@@ -154,51 +168,100 @@ def write_text(text: str, path: Path) -> Path:
     return Path(path)
 
 
-class TableWriter:
-    """Streams a stage table to Parquet one row group per chunk, then puts it in place atomically.
+# A stage table is a folder of Parquet files, one per chunk of documents, named part-<position>-<key>.parquet.
+# The key identifies the chunk's content (documents, their hashes, the stage's settings), so a run that finds a
+# part with the key it would write keeps that file untouched: an incremental run writes only the chunks that
+# changed, whatever the size of the corpus. Readers take the parts in name order, i.e. document order.
+PART_GLOB = "part-*.parquet"
 
-    Rows go to a temporary file next to the target; `close` renames it over the target unless the bytes are
-    the same as the file already there (then the old file and its mtime stay). `abort` (or an exception in a
-    `with` block) removes the temporary file and leaves the previous table untouched.
+
+def part_files(folder: Path) -> list[Path]:
+    """The parts of a table folder in order (a single-file table from an older run counts as one part)."""
+    folder = Path(folder)
+    if folder.is_file():
+        return [folder]
+    return sorted(folder.glob(PART_GLOB))
+
+
+def part_key(path: Path) -> str:
+    return path.stem.rsplit("-", 1)[-1]
+
+
+class TableWriter:
+    """Writes a stage table part by part (one chunk of documents each), then puts the table in place.
+
+    `has(key)` says whether the previous table has a part with that key; `keep(key)` reuses it (no reading,
+    no writing), `write(rows, key)` writes a new part. New parts go to a staging folder next to the table;
+    `close` adds the kept parts to it (as hard links) and swaps it for the previous folder, so a reader never
+    sees a mix of old and new parts. When every part is kept in place, nothing is touched (the folder keeps
+    its mtime). `abort` (or an exception in a `with` block) removes the staging folder and leaves the
+    previous table as it was.
     """
 
     def __init__(self, table: Table, out_dir: Path):
         self.table = table
         self.path = Path(out_dir) / table.file
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        os.close(fd)
-        self.tmp = Path(tmp)
-        self._writer = pq.ParquetWriter(self.tmp, table.arrow_schema, compression="zstd")
+        _remove_stale_temps(self.path)
+        self._previous = {part_key(p): p for p in part_files(self.path)} if self.path.is_dir() else {}
+        self._parts: list[tuple[str, Path | None]] = []  # (key, previous part to keep, or None for a new one)
+        self._staging: Path | None = None
         self.rows = 0
 
-    def write(self, rows: "pd.DataFrame | pa.Table") -> None:
-        """Append one row group (a DataFrame is checked against the schema; an Arrow table must carry it)."""
+    def has(self, key: str) -> bool:
+        return key in self._previous
+
+    def _name(self, key: str) -> str:
+        return f"part-{len(self._parts):05d}-{key}.parquet"
+
+    def keep(self, key: str) -> None:
+        """Reuse the previous table's part with this key as the next part."""
+        old = self._previous[key]
+        self.rows += pq.ParquetFile(old).metadata.num_rows
+        self._parts.append((key, old))
+
+    def write(self, rows: "pd.DataFrame | pa.Table", key: str) -> None:
+        """The next part (a DataFrame is checked against the schema; an Arrow table must carry it)."""
         t = rows if isinstance(rows, pa.Table) else to_arrow(rows, self.table)
-        if t.num_rows:
-            self._writer.write_table(t, row_group_size=t.num_rows)
-            self.rows += t.num_rows
+        # rows read back from Parquet may name a list's items "element" where the schema says "item" (Arrow's
+        # schema equality ignores that, the stored bytes do not): cast, so equal rows give equal files
+        t = t.cast(self.table.arrow_schema)
+        if self._staging is None:
+            self._staging = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"))
+        pq.write_table(t, self._staging / self._name(key), compression="zstd")
+        self.rows += t.num_rows
+        self._parts.append((key, None))
 
     def close(self) -> bool:
-        """Finish the file; return True when the table changed."""
-        import filecmp
-
+        """Put the table in place; return True when it changed."""
         try:
-            self._writer.close()
-            if self.path.exists() and filecmp.cmp(self.tmp, self.path, shallow=False):
+            names = [f"part-{i:05d}-{key}.parquet" for i, (key, _) in enumerate(self._parts)]
+            unchanged = (self.path.is_dir() and self._staging is None
+                         and names == [p.name for p in part_files(self.path)])
+            if unchanged:
                 return False
-            os.chmod(self.tmp, _FILE_MODE)
-            os.replace(self.tmp, self.path)
+            staging = self._staging or Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.",
+                                                             suffix=".tmp"))
+            self._staging = staging
+            for name, (_, old) in zip(names, self._parts):
+                if old is not None:
+                    _link_or_copy(old, staging / name)
+            for p in staging.iterdir():
+                os.chmod(p, _FILE_MODE)
+            os.chmod(staging, 0o777 & ~_umask())
+            _fsync_dir(staging)
+            _swap_in(staging, self.path)
+            self._staging = None
+            _fsync_dir(self.path.parent)
+            return True
         finally:
-            self.tmp.unlink(missing_ok=True)
-        _fsync_dir(self.path.parent)
-        return True
+            self.abort()
 
     def abort(self) -> None:
-        try:
-            self._writer.close()
-        finally:
-            self.tmp.unlink(missing_ok=True)
+        """Remove the staging folder (the previous table stays)."""
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
 
     def __enter__(self):
         return self
@@ -211,52 +274,79 @@ class TableWriter:
         return False
 
 
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(src, dst)
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Replace `target` (a file or folder, or nothing) by the folder `staging`. If this fails midway the
+    previous target is put back; only a crash between the two renames leaves no table (which later stages
+    report as missing) rather than a wrong one."""
+    aside = None
+    if target.exists() or target.is_symlink():
+        aside = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")) / "old"
+        os.replace(target, aside)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        if aside is not None:
+            os.replace(aside, target)
+            shutil.rmtree(aside.parent, ignore_errors=True)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside.parent, ignore_errors=True)
+
+
 class ChunkedTable:
-    """Rows of a stage table by document, read one row group at a time (tables are written in doc chunks)."""
+    """Rows of a stage table by document, read one part at a time."""
 
     def __init__(self, table: Table, out_dir: Path):
         self.table = table
         self.path = Path(out_dir) / table.file
-        self._pf = pq.ParquetFile(self.path)
-        self._groups: dict[str, list[int]] = {}
-        for g in range(self._pf.num_row_groups):
-            for d in set(self._pf.read_row_group(g, columns=["doc_id"]).column(0).to_pylist()):
-                self._groups.setdefault(d, []).append(g)
+        self.parts = part_files(self.path)
+        self._index: dict[str, list[int]] | None = None
         self._loaded: dict[int, pa.Table] = {}
 
     @classmethod
     def open(cls, table: Table, out_dir: Path) -> "ChunkedTable | None":
         """The table, or None when it is missing or unreadable (then nothing can be reused from it)."""
         try:
-            return cls(table, out_dir) if (Path(out_dir) / table.file).exists() else None
+            return cls(table, out_dir) if (Path(out_dir) / table.file).is_dir() else None
         except (OSError, pa.ArrowException, ValueError):
             return None
+
+    def _parts_of(self, doc_id: str) -> list[int]:
+        if self._index is None:  # built on first use: a run where every chunk is kept never needs it
+            self._index = {}
+            for i, p in enumerate(self.parts):
+                for d in set(pq.read_table(p, columns=["doc_id"]).column(0).to_pylist()):
+                    self._index.setdefault(d, []).append(i)
+        return self._index.get(doc_id, [])
 
     def rows_for(self, doc_ids) -> pd.DataFrame:
         return self.arrow_rows_for(doc_ids).to_pandas()
 
-    def arrow_rows_for(self, doc_ids) -> pa.Table:
+    def arrow_rows_for(self, doc_ids, columns: list[str] | None = None) -> pa.Table:
         import pyarrow.compute as pc
 
-        ids = [d for d in doc_ids if d in self._groups]
-        groups = sorted({g for d in ids for g in self._groups[d]})
-        if not groups:
-            return self.table.arrow_schema.empty_table()
-        # keep only the row groups of the current chunk in memory
-        self._loaded = {g: self._loaded.get(g) or self._pf.read_row_group(g) for g in groups}
-        t = pa.concat_tables([self._loaded[g] for g in groups])
+        ids = [d for d in doc_ids if self._parts_of(d)]
+        parts = sorted({i for d in ids for i in self._parts_of(d)})
+        schema = self.table.arrow_schema
+        if not parts:
+            return schema.empty_table().select(columns) if columns else schema.empty_table()
+        # keep only the parts of the current chunk in memory
+        self._loaded = {i: self._loaded.get(i) or pq.read_table(self.parts[i]) for i in parts}
+        t = pa.concat_tables([self._loaded[i] for i in parts])
+        if columns:
+            t = t.select(columns)
         if t.num_rows and set(ids) >= set(t.column("doc_id").unique().to_pylist()):
-            return t  # the whole row group is wanted: no filtering
+            return t  # the whole part is wanted: no filtering
         return t.filter(pc.is_in(t.column("doc_id"), value_set=pa.array(ids, pa.string())))
 
-    def record(self, doc_id: str) -> dict | None:
-        """The one row of a per-document table (documents) as a dict, reading its row group once."""
-        groups = self._groups.get(doc_id)
-        if not groups:
-            return None
-        g = groups[0]
-        if getattr(self, "_records_group", None) != g:
-            rows = self._pf.read_row_group(g).to_pylist()
-            self._records = {r["doc_id"]: r for r in rows}
-            self._records_group = g
-        return self._records.get(doc_id)
+    def chunks(self):
+        """The table one part (chunk of documents) at a time, as lists of row dicts."""
+        for p in self.parts:
+            yield pq.read_table(p).to_pylist()

@@ -12,11 +12,14 @@ string could not run code.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import html
 import json
 import math
+import os
 import re
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -65,27 +68,32 @@ def write_xlsx(tables: dict[str, pd.DataFrame], path: Path) -> None:
         ws.append([str(c) for c in df.columns])
         for row in df.itertuples(index=False, name=None):
             ws.append([cell(v) for v in row])
+    # openpyxl would stamp the current time into docProps and every zip entry; fixed times make identical
+    # runs give identical files
+    from openpyxl.writer.excel import ExcelWriter
+
+    wb.properties.created = wb.properties.modified = FIXED_TIME
     buf = io.BytesIO()
-    wb.save(buf)
-    # openpyxl stamps the current time into docProps; fix it so identical runs give identical files
-    write_bytes_atomic(path, _fix_xlsx_times(buf.getvalue()))
+    with _FixedTimeZip(buf, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).save()
+    write_bytes_atomic(path, buf.getvalue())
 
 
-def _fix_xlsx_times(data: bytes) -> bytes:
-    import io
-    import zipfile
+FIXED_TIME = datetime.datetime(2000, 1, 1)
 
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            content = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", b"2000-01-01T00:00:00Z", content)
-            zi = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(zi, content)
-    return out.getvalue()
+
+class _FixedTimeZip(zipfile.ZipFile):
+    """A zip archive whose entries all carry FIXED_TIME (zipfile stamps the current time or a file's mtime)."""
+
+    def writestr(self, zinfo_or_arcname, data, *args, **kwargs):
+        if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
+            zinfo_or_arcname = zipfile.ZipInfo(zinfo_or_arcname, date_time=FIXED_TIME.timetuple()[:6])
+            zinfo_or_arcname.compress_type = self.compression
+        return super().writestr(zinfo_or_arcname, data, *args, **kwargs)
+
+    def write(self, filename, arcname=None, *args, **kwargs):
+        with open(filename, "rb") as fh:
+            return self.writestr(arcname or os.path.basename(filename), fh.read())
 
 
 # ------------------------------------------------------------------------------------------ shared

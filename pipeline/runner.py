@@ -13,8 +13,10 @@ with one stage, reading their input from the tables in --out. Either way the tab
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 # small enough that the last chunks leave no worker idle for long, large enough to amortise a task
 CHUNK_CHARS = 600_000
 CHUNK_DOCS = 100
+SOFT_BOUNDARY = 16
 STAGES = ("segment", "tokenize", "classify")
 OUTPUT = {"segment": PASSAGES, "tokenize": TOKENS, "classify": LABELS}
 META = "chunks.meta.json"
@@ -40,16 +43,35 @@ SEGMENT_VERSION = "segment-2"
 
 
 def chunk_documents(records: Iterable[dict]) -> Iterator[list[dict]]:
-    """Group document records into chunks by size (the same input always gives the same chunks)."""
+    """Group document records into chunks by size (the same input always gives the same chunks).
+
+    Besides the size limits, a chunk also ends after a document whose id hashes to a boundary, once the chunk
+    is a quarter full: so when a document is added, removed or grows, the chunks after the next such boundary
+    are the same as before and their stored parts are kept.
+    """
     chunk, size = [], 0
     for r in records:
         chunk.append(r)
-        size += len(r["text"])
-        if size >= CHUNK_CHARS or len(chunk) >= CHUNK_DOCS:
+        size += r["chars"] if r.get("chars") is not None else len(r["text"])
+        boundary = size >= CHUNK_CHARS // 4 and zlib.crc32(r["doc_id"].encode("utf-8")) % SOFT_BOUNDARY == 0
+        if size >= CHUNK_CHARS or len(chunk) >= CHUNK_DOCS or boundary:
             yield chunk
             chunk, size = [], 0
     if chunk:
         yield chunk
+
+
+def chunk_key(setting: str, docs: list[dict], fields: tuple[str, ...] = ("doc_id", "content_hash", "region", "lang")
+              ) -> str:
+    """What a stage's part for these documents depends on: the stage's settings and the documents."""
+    h = hashlib.sha256(setting.encode())
+    for d in docs:
+        h.update(json.dumps([d[f] for f in fields], ensure_ascii=False).encode("utf-8"))
+    return h.hexdigest()[:16]
+
+
+# a documents part holds every column; the text is covered by its hash (text_original by original_sha)
+DOCUMENT_FIELDS = tuple(c for c in DOCUMENTS.columns if c not in ("text", "text_original")) + ("original_sha",)
 
 
 @dataclass
@@ -164,19 +186,26 @@ class ChunkRunner:
         self.counts = {"documents": 0, "reused_documents": 0, "computed_documents": 0}
         self.worker_seconds = {st: 0.0 for st in stages}
 
-    def _task(self, docs: list[dict]) -> tuple[dict, dict[str, pd.DataFrame], list[dict]]:
+    def _task(self, docs: list[dict]) -> tuple[dict, dict, list[dict], dict[str, str]]:
         """Split a chunk into rows reused from the previous run and a task for the documents to compute.
 
-        A document is reused when every requested stage processed the same text with the same settings last
-        time (recorded per stage in chunks.meta.json: many documents have no rows in a stage, e.g. no labels).
+        A chunk whose part keys all exist keeps its parts as they are (`reused` is None). Otherwise a document
+        is reused when every requested stage processed the same text with the same settings last time
+        (recorded per stage in chunks.meta.json: many documents have no rows in a stage, e.g. no labels).
         """
+        keys = {st: chunk_key(self.settings.keys[st], docs) for st in self.stages}
+        for st in self.stages:
+            self.new_done[st].update({d["doc_id"]: d["content_hash"] for d in docs})
+        self.counts["documents"] += len(docs)
+        if all(self.writers[st].has(keys[st]) for st in self.stages):
+            self.counts["reused_documents"] += len(docs)
+            return {"stages": self.stages, "settings": self.settings, "docs": []}, None, docs, keys
         ok = {d["doc_id"] for d in docs
               if all(self.done[st].get(d["doc_id"]) == d["content_hash"] for st in self.stages)}
         reused = {st: self.previous[st].arrow_rows_for(sorted(ok)) for st in self.stages} if ok else {}
         todo = [d for d in docs if d["doc_id"] not in ok]
-        for st in self.stages:
-            self.new_done[st].update({d["doc_id"]: d["content_hash"] for d in docs})
-        self.counts["documents"] += len(docs)
+        if self.load_texts is not None:
+            self.load_texts(todo)
         self.counts["reused_documents"] += len(ok)
         self.counts["computed_documents"] += len(todo)
         ids = [d["doc_id"] for d in todo]
@@ -186,7 +215,7 @@ class ChunkRunner:
             task["passages"] = self.inputs["segment"].rows_for(ids) if ids else _empty(PASSAGES)
         if "tokenize" not in self.stages and "classify" in self.stages:
             task["tokens"] = self.inputs["tokenize"].rows_for(ids) if ids else _empty(TOKENS)
-        return task, reused, docs
+        return task, reused, docs, keys
 
     def _workers(self, changed: tuple[int, int] | None) -> tuple[int, bool]:
         """(worker processes, start them now) given what ingest saw change: (files, bytes) or None (unknown).
@@ -206,23 +235,30 @@ class ChunkRunner:
         # a character takes at least one byte, so this many bytes is at most one chunk of text
         return (1 if files <= CHUNK_DOCS and nbytes <= CHUNK_CHARS else self.jobs), True
 
-    def run(self, doc_chunks: Iterable[list[dict]], progress=None, changed: tuple[int, int] | None = None) -> dict:
-        writers = {st: TableWriter(OUTPUT[st], self.out) for st in self.stages}
+    def run(self, doc_chunks: Iterable[list[dict]], progress=None, changed: tuple[int, int] | None = None,
+            load_texts=None) -> dict:
+        """Run the stages over the chunks; `load_texts(records)` fills in texts that records come without."""
+        self.writers = writers = {st: TableWriter(OUTPUT[st], self.out) for st in self.stages}
+        self.load_texts = load_texts
         workers, prestart = self._workers(changed)
         try:
             prepared = (self._task(docs) for docs in doc_chunks)
-            for (task, reused, docs), result in imap_ordered(process_chunk, prepared, key=lambda p: p[0],
+            for (task, reused, docs, keys), result in imap_ordered(process_chunk, prepared, key=lambda p: p[0],
                                                              engine=self.engine, jobs=self.jobs, workers=workers,
                                                              prestart=prestart, warm=warm_worker,
                                                              warm_args=(self.settings, self.stages),
                                                              trivial=lambda p: not p[0]["docs"]):
                 for st, sec in result.get("_seconds", {}).items():
                     self.worker_seconds[st] += sec
-                order = {d["doc_id"]: i for i, d in enumerate(docs)}
-                meta = {d["doc_id"]: d for d in docs}
-                for st in self.stages:
-                    writers[st].write(_merge(OUTPUT[st], reused.get(st), result.get(st), order, meta,
-                                             lang=st == "segment"))
+                if reused is None:
+                    for st in self.stages:
+                        writers[st].keep(keys[st])
+                else:
+                    order = {d["doc_id"]: i for i, d in enumerate(docs)}
+                    meta = {d["doc_id"]: d for d in docs}
+                    for st in self.stages:
+                        writers[st].write(_merge(OUTPUT[st], reused.get(st), result.get(st), order, meta,
+                                                 lang=st == "segment"), keys[st])
                 if progress:
                     progress(len(docs))
         except BaseException:
@@ -282,9 +318,5 @@ def _empty(table: Table) -> pd.DataFrame:
 
 
 def documents_in_chunks(out: Path) -> Iterator[list[dict]]:
-    """The documents table of --out, one row group (chunk) at a time."""
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(Path(out) / DOCUMENTS.file)
-    for g in range(pf.num_row_groups):
-        yield pf.read_row_group(g).to_pylist()
+    """The documents table of --out, one part (chunk) at a time."""
+    return ChunkedTable(DOCUMENTS, Path(out)).chunks()

@@ -8,6 +8,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 
+
+def content(path: Path):
+    """A file's bytes, or for a table folder (one Parquet part per chunk) its files' names and bytes."""
+    if path.is_dir():
+        return [(p.name, p.read_bytes()) for p in sorted(path.iterdir())]
+    return path.read_bytes()
+
 CN_REGULATION = textwrap.dedent("""\
     # 某省促进产学研合作条例
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, content
 
 PY = ROOT / ".venv" / "bin" / "python"
 PYTHON = str(PY) if PY.exists() else sys.executable
@@ -66,7 +66,7 @@ def test_tables_byte_identical(two_runs, suffix):
     a, b = two_runs
     names = [n for n in _files(a) if n.endswith(suffix) and n != "run.json"]
     assert names or suffix == ".json"
-    differ = [n for n in names if (a / n).read_bytes() != (b / n).read_bytes()]
+    differ = [n for n in names if content(a / n) != content(b / n)]
     assert not differ
 
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, content
 
 pytest.importorskip("distributed")
 
@@ -19,4 +19,4 @@ def test_dask_engine_gives_identical_tables(tmp_path):
     run(tmp_path / "local", "--engine", "local", "--jobs", "2")
     run(tmp_path / "dask", "--engine", "dask", "--jobs", "2")
     for name in ("tokens.parquet", "labels.parquet", "coverage_region.csv", "gaps.csv", "coverage_document.csv"):
-        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
+        assert content(tmp_path / "local" / name) == content(tmp_path / "dask" / name), name

@@ -28,7 +28,7 @@ import pipeline.io as pio
 from pipeline.ingest import DecodeError, Decoded, decode_bytes, extract_text, ingest, normalise
 from pipeline.io import ConfigError, write_bytes_atomic
 
-from conftest import ROOT, write
+from conftest import ROOT, content, write
 
 PY = ROOT / ".venv" / "bin" / "python"
 PYTHON = str(PY) if PY.exists() else sys.executable
@@ -666,7 +666,7 @@ def test_interrupted_run_resumes_cleanly(tmp_path):
     assert _listing(out) == _listing(ref)
     for name in _listing(ref):
         if name != "run.json":
-            assert (out / name).read_bytes() == (ref / name).read_bytes(), name
+            assert content(out / name) == content(ref / name), name
 
 
 # ---------------------------------------------------------------------------------- nothing unpickled

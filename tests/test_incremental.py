@@ -1,0 +1,77 @@
+"""Incremental runs: a changed document costs its own chunk, and the result equals a fresh run."""
+import shutil
+
+import pytest
+
+from conftest import ROOT, content
+from pipeline import cli, runner
+
+TABLES = ("documents.parquet", "passages.parquet", "tokens.parquet", "labels.parquet")
+
+
+def run(corpus, out):
+    assert cli.main(["run", "--corpus", str(corpus), "--out", str(out), "--model", "lexicon", "--quiet",
+                     "--jobs", "1"]) == 0
+
+
+def parts(out):
+    return {t: {p.name: p.stat().st_ino for p in (out / t).iterdir()} for t in TABLES}
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(runner, "CHUNK_DOCS", 3)
+
+
+def test_changed_document_rewrites_only_its_chunk(tmp_path, small_chunks):
+    corpus, out, fresh = tmp_path / "corpus", tmp_path / "out", tmp_path / "fresh"
+    shutil.copytree(ROOT / "corpus", corpus)
+    run(corpus, out)
+    before = parts(out)
+    assert all(len(names) >= 5 for names in before.values()), "the demo corpus spans several chunks"
+
+    run(corpus, out)  # nothing changed: every part file stays where it was
+    assert parts(out) == before
+
+    victim = corpus / "en" / "UK" / "knowledge_exchange_partnerships_framework.txt"
+    victim.write_text(victim.read_text(encoding="utf-8") + "\n\nThe council funds business incubators.\n",
+                      encoding="utf-8")
+    run(corpus, out)
+    after = parts(out)
+    for table in TABLES:
+        new = set(after[table]) - set(before[table])
+        assert len(new) == 1, (table, new)  # the changed document's chunk, and nothing else
+        kept = set(after[table]) & set(before[table])
+        assert len(kept) == len(before[table]) - 1
+        assert all(after[table][n] == before[table][n] for n in kept), "kept parts are not rewritten"
+
+    run(corpus, fresh)
+    for table in TABLES:
+        assert content(out / table) == content(fresh / table), table
+
+
+def test_reader_never_sees_a_half_replaced_table(tmp_path, small_chunks, monkeypatch):
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    shutil.copytree(ROOT / "corpus", corpus)
+    run(corpus, out)
+    before = content(out / "passages.parquet")
+    victim = corpus / "en" / "UK" / "knowledge_exchange_partnerships_framework.txt"
+    victim.write_text(victim.read_text(encoding="utf-8") + "\n\nA new paragraph.\n", encoding="utf-8")
+
+    from pipeline import io as pio
+
+    real = pio._swap_in
+
+    def fail(staging, target):
+        if target.name == "passages.parquet":
+            raise OSError(28, "No space left on device (simulated)", str(target))
+        return real(staging, target)
+
+    monkeypatch.setattr(pio, "_swap_in", fail)
+    assert cli.main(["run", "--corpus", str(corpus), "--out", str(out), "--model", "lexicon", "--quiet",
+                     "--jobs", "1"]) == 1
+    assert content(out / "passages.parquet") == before  # the previous table, whole
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    monkeypatch.setattr(pio, "_swap_in", real)
+    run(corpus, out)
+    assert content(out / "passages.parquet") != before
