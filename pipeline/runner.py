@@ -1,11 +1,13 @@
 """Runs the per-document stages (segment, tokenize, classify) over the corpus in document chunks.
 
-Tables are written one Parquet row group per chunk of documents, so memory stays flat however large the
-corpus is, and a stage can read the rows of one chunk from any earlier table. For each chunk:
-- documents whose content hash is unchanged since the previous run (and whose stage settings, i.e. term
-  dictionary, taxonomy and model, are unchanged) take their rows from the previous tables;
-- the others go to the engine's workers (local processes or Dask), which run the requested stages;
-- the rows are merged in document order and appended to the new tables.
+Tables are written one Parquet part per chunk of documents, so memory stays flat however large the corpus
+is, and a stage can read the rows of one chunk from any earlier table. For each chunk:
+- when every stage's part key (the chunk's documents and the stage's settings) is that of a part of the
+  previous tables, those parts are kept as they are;
+- otherwise documents whose content hash is unchanged since the previous run (and whose stage settings, i.e.
+  term dictionary, taxonomy and model, are unchanged) take their rows from the previous tables, and the others
+  go to the engine's workers (local processes or Dask), which run the requested stages;
+- the rows are merged in document order and written as the chunk's new part.
 
 `python -m pipeline run` feeds chunks straight from ingest, so reading files overlaps with the workers'
 tokenizing and classifying; the single-stage commands (`segment`, `tokenize`, `classify`) use the same code
