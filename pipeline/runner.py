@@ -120,12 +120,13 @@ def _classifier(taxonomy_path: str, model_path: str):
 
 
 def warm_worker(settings: Settings, stages: tuple[str, ...]) -> None:
-    """Load what the stages need (jieba's dictionary with the taxonomy terms, the classifier) up front."""
+    """Load what the stages need (jieba's dictionary with the taxonomy terms, the classifier) up front.
+
+    The English pipeline is cheap to build and is built when a chunk first needs it."""
     from .tokenize import get_nlp
 
     if "tokenize" in stages:
         get_nlp("zh", settings.zh_terms)
-        get_nlp("en")
     if "classify" in stages:
         _classifier(settings.taxonomy_path, settings.model_path)
 
