@@ -153,7 +153,9 @@ def main() -> None:
         unchanged, _ = run_measured(cmd)
 
         # (c) change one document and run again into the same folder
-        victim = sorted(p for p in src.rglob("*.md"))[len(list(src.rglob("*.md"))) // 2]
+        # a Chinese document the run ingested (not, say, a README the manifest does not list)
+        zh_docs = sorted(d for d, lang in zip(docs["doc_id"], docs["lang"]) if lang == "zh")
+        victim = src / zh_docs[len(zh_docs) // 2]
         victim.write_bytes(victim.read_bytes() + "\n\n第九百九十九条 国家鼓励企业与高等学校联合建立研究开发平台。\n".encode())
         c, _ = run_measured(cmd)
         parts_c = table_parts(out)
@@ -172,6 +174,7 @@ def main() -> None:
             "passages_per_second_classify": run["stages"]["classify"].get("passages_per_second"),
             "passages_per_second_pipeline": round(n_passages / b, 1),
             "worker_seconds": {k: run["stages"][k].get("worker_seconds") for k in ("segment", "tokenize", "classify")},
+            "changed_document": str(victim.relative_to(src)),
             "reused_documents_incremental": run_c["stages"]["classify"]["counts"]["reused_documents"],
             "parts_rewritten_incremental": {t: f"{len(set(parts_c[t]) - set(parts_b[t]))}/{len(parts_c[t])}"
                                             for t in parts_c},

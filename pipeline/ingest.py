@@ -511,6 +511,10 @@ class IngestRun:
         self.max_bytes = max_bytes
         self.progress = progress
         self.manifest = read_manifest(root)
+        # manifest rows as plain dicts of strings: a pandas row lookup per file costs more than reading it
+        self._rows: dict[str, dict[str, str]] = {} if self.manifest is None else {
+            path: {k: ("" if pd.isna(v) else str(v)) for k, v in rec.items()}
+            for path, rec in self.manifest.to_dict("index").items()}
         self.files, self.report = discover(root)
         known = {e.rel for e in self.files} | {r["path"] for r in self.report}
         if self.manifest is not None:
@@ -562,7 +566,7 @@ class IngestRun:
             if rel == MANIFEST:
                 continue
             listed = manifest is not None and rel in manifest.index
-            row = manifest.loc[rel] if listed else None
+            row = self._rows.get(rel)
             if entry.hidden and not listed:
                 report.append(_report(rel, "skipped", _join(entry.note, "hidden file (name starts with '.'); "
                                                                          "not read"), nbytes=_size(entry.path)))
@@ -579,8 +583,7 @@ class IngestRun:
                                                                          f"'{_display(suffix)[0] or '(none)'}'"),
                                       nbytes=_size(entry.path)))
                 continue
-            meta_key = "" if row is None else json.dumps({k: ("" if pd.isna(v) else str(v)) for k, v in row.items()},
-                                                         ensure_ascii=False, sort_keys=True)
+            meta_key = "" if row is None else json.dumps(row, ensure_ascii=False, sort_keys=True)
             rec, rep, st = self._cached(entry, meta_key)
             if rec is None:
                 try:
@@ -591,6 +594,7 @@ class IngestRun:
                                              nbytes=_size(entry.path))
                 rep["reason"] = (_join(entry.note, rep["reason"]) if rep["reason"] != "ok" or not entry.note
                                  else entry.note)
+            document = None
             if rec is not None:
                 first = seen_hash.get(rec["content_hash"])
                 if first is not None:
@@ -598,12 +602,17 @@ class IngestRun:
                                reason=_join(entry.note, f"same text as {first}"))
                 else:
                     seen_hash[rec["content_hash"]] = rel
-                    if st is not None:
-                        self.cache.append({"path": rel, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                                           "meta": meta_key, "content_hash": rec["content_hash"],
-                                           "reason": rep["reason"], "encoding": rep["encoding"],
-                                           "chars": rec["chars"], "original_sha": rec["original_sha"]})
-                    yield rec
+                    document = rec
+            if st is not None:
+                # every file read is remembered, so a later run can tell it did not change; only documents
+                # (not duplicates or failures, which are read again) can be taken from the previous run
+                self.cache.append({"path": rel, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "meta": meta_key,
+                                   "content_hash": document["content_hash"] if document else "",
+                                   "reason": rep["reason"], "encoding": rep.get("encoding", ""),
+                                   "chars": document["chars"] if document else 0,
+                                   "original_sha": document["original_sha"] if document else ""})
+            if document is not None:
+                yield document
             report.append(rep)
         self._unlisted = unlisted
 
@@ -698,7 +707,7 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
         reason = "empty file" if not data else "no text (whitespace only)"
         return None, _report(rel, "skipped", reason, encoding=decoded.encoding, nbytes=len(data))
 
-    meta = {} if row is None else {k: ("" if pd.isna(v) else str(v)) for k, v in row.items()}
+    meta = row or {}
     notes = [decoded.note]
     lang = meta.get("lang", "").strip().lower()
     lang = "zh" if lang.startswith("zh") else "en" if lang.startswith("en") else lang

@@ -66,10 +66,8 @@ def chunk_documents(records: Iterable[dict]) -> Iterator[list[dict]]:
 def chunk_key(setting: str, docs: list[dict], fields: tuple[str, ...] = ("doc_id", "content_hash", "region", "lang")
               ) -> str:
     """What a stage's part for these documents depends on: the stage's settings and the documents."""
-    h = hashlib.sha256(setting.encode())
-    for d in docs:
-        h.update(json.dumps([d[f] for f in fields], ensure_ascii=False).encode("utf-8"))
-    return h.hexdigest()[:16]
+    rows = json.dumps([setting, [[d[f] for f in fields] for d in docs]], ensure_ascii=False)
+    return hashlib.sha256(rows.encode("utf-8")).hexdigest()[:16]
 
 
 # a documents part holds every column; the text is covered by its hash (text_original by original_sha)

@@ -1,4 +1,5 @@
 """Incremental runs: a changed document costs its own chunk, and the result equals a fresh run."""
+import json
 import shutil
 
 import pytest
@@ -30,13 +31,17 @@ def test_changed_document_rewrites_only_its_chunk(tmp_path, small_chunks):
     before = parts(out)
     assert all(len(names) >= 5 for names in before.values()), "the demo corpus spans several chunks"
 
-    run(corpus, out)  # nothing changed: every part file stays where it was
+    report_entry = json.loads((out / "run.json").read_text())["stages"]["report"]
+    run(corpus, out)  # nothing changed: every part file stays where it was, and the reports are not redone
     assert parts(out) == before
+    assert json.loads((out / "run.json").read_text())["stages"]["report"] == report_entry
 
     victim = corpus / "en" / "UK" / "knowledge_exchange_partnerships_framework.txt"
     victim.write_text(victim.read_text(encoding="utf-8") + "\n\nThe council funds business incubators.\n",
                       encoding="utf-8")
     run(corpus, out)
+    assert json.loads((out / "run.json").read_text())["stages"]["report"]["inputs_sha256"] != \
+        report_entry["inputs_sha256"]
     after = parts(out)
     for table in TABLES:
         new = set(after[table]) - set(before[table])
