@@ -37,6 +37,8 @@ def mark_terms(text: str, evidence: list[dict], left: str = "【", right: str = 
 
 def best_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFrame:
     """Per label row, the fields that describe its passage as evidence, ranked strongest first."""
+    # only labelled passages can be evidence; joining on those alone is much cheaper than on every passage
+    passages = passages[passages["passage_id"].isin(labels["passage_id"])]
     lab = labels.merge(passages[["passage_id", "label", "heading_path", "text", "start"]], on="passage_id", how="left")
     lab = lab.merge(documents[["doc_id", "title", "date"]], on="doc_id", how="left")
     lab["n_terms"] = lab["evidence"].map(lambda s: len(json.loads(s)))

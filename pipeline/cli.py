@@ -222,37 +222,48 @@ def _reporting_inputs(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     return docs, passages, labels
 
 
-def cmd_aggregate(args, inputs=None) -> tuple:
-    """Coverage tables from the tables in --out (or from `inputs`, the same tables already read)."""
+def cmd_aggregate(args, inputs=None, on_tables=None) -> tuple:
+    """Coverage tables from the tables in --out (or from `inputs`, the same tables already read).
+    `on_tables(tables)` is called as soon as they are computed, before they are written."""
     out = Path(args.out)
     t0 = time.perf_counter()
     tax = load_taxonomy(args.taxonomy)
     inputs = inputs or _reporting_inputs(out)
     docs, passages, labels = inputs
     tables = aggregate_mod.aggregate(docs, passages, labels, tax)
+    started = on_tables(tables) if on_tables else None
     for name, df in tables.items():
         write_csv(df, out / f"{name}.csv")
         write_parquet(df, out / f"{name}.parquet")
     _record(out, "aggregate", time.perf_counter() - t0, counts={k: int(len(v)) for k, v in tables.items()})
     print(f"aggregate: {len(tables['coverage_region'])} regions x {len(tax.nodes)} nodes -> "
           f"{out / 'coverage_region.csv'}", file=sys.stderr)
-    return tables, inputs
+    return tables, inputs, started
 
 
-def cmd_report(args, tables=None, inputs=None, fingerprint: str | None = None) -> None:
-    """The report files from the coverage tables in --out (or `tables` and `inputs` from cmd_aggregate)."""
+def _ingest_report(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / INGEST_REPORT.file, encoding="utf-8-sig", keep_default_na=False)
+
+
+def _start_workbook(out: Path, tables: dict, ingest_report: pd.DataFrame):
+    """Write coverage.xlsx in a forked process (openpyxl builds every cell: the slowest report file), on the
+    second core while this one writes the others; returns the function that waits for it."""
+    return _in_child(report_mod.write_xlsx, {**tables, "ingest_report": ingest_report}, out / "coverage.xlsx")
+
+
+def cmd_report(args, tables=None, inputs=None, workbook=None, fingerprint: str | None = None) -> None:
+    """The report files from the coverage tables in --out (or `tables` and `inputs` from cmd_aggregate, and
+    the workbook already being written by `workbook`)."""
     out = Path(args.out)
     t0 = time.perf_counter()
     tax = load_taxonomy(args.taxonomy)
     tables = dict(tables) if tables is not None else {
         name: pd.read_parquet(out / f"{name}.parquet") for name in AGGREGATE_TABLES}
-    rep = pd.read_csv(out / INGEST_REPORT.file, encoding="utf-8-sig", keep_default_na=False)
+    rep = _ingest_report(out)
+    workbook = workbook or _start_workbook(out, tables, rep)
     tables["ingest_report"] = rep
     counts = rep["status"].value_counts().to_dict()
     counts["files"] = len(rep)
-    # the workbook is the slowest file to write (openpyxl builds every cell); a forked process writes it on
-    # the second core while this one writes the others
-    workbook = _in_child(report_mod.write_xlsx, tables, out / "coverage.xlsx")
     write_text(report_mod.summary_md(tables, tax, counts), out / "summary.md")
     write_text(report_mod.report_md(tables, tax, counts), out / "report.md")
     docs, passages, labels = inputs or _reporting_inputs(out)
@@ -296,7 +307,10 @@ def cmd_run(args) -> None:
             and all((out / f).exists() for f in REPORTING_OUTPUTS)):
         print("aggregate, report: their inputs are those of the last run; outputs kept", file=sys.stderr)
     else:
-        cmd_report(args, *cmd_aggregate(args), fingerprint=fingerprint)
+        # the workbook starts as soon as the coverage tables exist, before they are written to CSV and Parquet
+        tables, inputs, workbook = cmd_aggregate(
+            args, on_tables=lambda tables: _start_workbook(out, tables, _ingest_report(out)))
+        cmd_report(args, tables, inputs, workbook, fingerprint=fingerprint)
     _record(out, "run", time.perf_counter() - t0)
 
 

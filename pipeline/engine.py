@@ -25,9 +25,9 @@ def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, 
     memory holds only the items in flight. `warm(*warm_args)` runs once in each local worker as it starts
     (loading dictionaries and models while the first items are still being produced). Items for which
     `trivial(item)` is true (nothing to compute) are done in this process; workers start only when an item
-    needs them, so a run where nothing changed starts none; `prestart` starts (and warms) them at once
-    instead, when the caller knows work is coming. `workers` caps the local pool below `jobs` when the
-    caller knows there is little work (each worker warms up at a cost).
+    needs them, so a run where nothing changed starts none; `prestart` starts (and warms) them at once,
+    before the first item is taken, when the caller knows work is coming. `workers` caps the local pool below
+    `jobs` when the caller knows there is little work (each worker warms up at a cost).
     """
     from collections import deque
 

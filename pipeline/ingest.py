@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from .io import ConfigError
 from .schemas import DOCUMENTS, INGEST_REPORT, check
@@ -512,9 +511,11 @@ class IngestRun:
         self.progress = progress
         self.manifest = read_manifest(root)
         # manifest rows as plain dicts of strings: a pandas row lookup per file costs more than reading it
-        self._rows: dict[str, dict[str, str]] = {} if self.manifest is None else {
-            path: {k: ("" if pd.isna(v) else str(v)) for k, v in rec.items()}
-            for path, rec in self.manifest.to_dict("index").items()}
+        self._rows: dict[str, dict[str, str]] = {}
+        if self.manifest is not None:
+            columns = {c: ["" if pd.isna(v) else str(v) for v in self.manifest[c].tolist()]
+                       for c in self.manifest.columns}
+            self._rows = {path: {c: columns[c][i] for c in columns} for i, path in enumerate(self.manifest.index)}
         self.files, self.report = discover(root)
         known = {e.rel for e in self.files} | {r["path"] for r in self.report}
         if self.manifest is not None:
@@ -524,14 +525,10 @@ class IngestRun:
         self.cache: list[dict] = []
         self.reused = 0
         self._prev_cache, self._prev_docs = ({}, None)
-        self._prev_meta: dict[str, dict] = {}
+        self._meta: dict[str, dict] | None = None
         if previous is not None and previous[1] is not None and set(CACHE_COLUMNS) <= set(previous[0].columns):
             self._prev_cache = {r.path: r for r in previous[0].itertuples(index=False)}
             self._prev_docs = previous[1]
-            meta_cols = [c for c in DOCUMENTS.columns if c not in ("text", "text_original")]
-            for part in self._prev_docs.parts:
-                for r in pq.read_table(part, columns=meta_cols).to_pylist():
-                    self._prev_meta[r["doc_id"]] = r
         self._stats: dict[str, os.stat_result] = {}
         self.changed_files = self.changed_bytes = 0
         for entry in self.files:
@@ -545,6 +542,26 @@ class IngestRun:
             if prev is None or prev.size != st.st_size or prev.mtime_ns != st.st_mtime_ns:
                 self.changed_files += 1
                 self.changed_bytes += st.st_size
+
+    @property
+    def _prev_meta(self) -> dict[str, dict]:
+        """The previous documents' metadata (no text) by doc_id, read on first use: the workers are started
+        on what the constructor found changed, and that should not wait for this."""
+        if self._meta is None:
+            self._meta = {}
+            if self._prev_docs is not None and self._prev_docs.parts:
+                import pyarrow.dataset as ds
+
+                meta_cols = [c for c in DOCUMENTS.columns if c not in ("text", "text_original")]
+                rows = ds.dataset([str(p) for p in self._prev_docs.parts], format="parquet",
+                                  schema=DOCUMENTS.arrow_schema).to_table(columns=meta_cols + ["__fragment_index"])
+                parts = {}
+                for r in rows.to_pylist():
+                    parts[r["doc_id"]] = r.pop("__fragment_index")
+                    self._meta[r["doc_id"]] = r
+                # where each document's text is, for fill_texts
+                self._prev_docs.locate(parts)
+        return self._meta
 
     def _candidate(self, entry: Found) -> bool:
         """Whether the file will be read as a document (listed, not hidden unless listed, a supported type)."""

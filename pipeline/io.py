@@ -326,6 +326,11 @@ class ChunkedTable:
                     self._index.setdefault(d, []).append(i)
         return self._index.get(doc_id, [])
 
+    def locate(self, doc_parts: dict[str, int]) -> None:
+        """Where each document's rows are (part positions), as recorded when the table was written: saves
+        reading the document ids of every part to find them."""
+        self._index = {d: [i] for d, i in doc_parts.items()}
+
     def rows_for(self, doc_ids) -> pd.DataFrame:
         return self.arrow_rows_for(doc_ids).to_pandas()
 

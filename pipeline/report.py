@@ -327,7 +327,8 @@ def evidence_index(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.D
     labels = labels[labels["source"] != "rollup"]
     totals = labels.groupby(["region", "node"]).agg(p=("passage_id", "nunique"), d=("doc_id", "nunique"))
     ev = best_evidence(labels, passages, documents)
-    extra = passages[["passage_id", "lang", "heading_path"]].rename(columns={"heading_path": "ev_heading"})
+    extra = passages.loc[passages["passage_id"].isin(labels["passage_id"]), ["passage_id", "lang", "heading_path"]
+                         ].rename(columns={"heading_path": "ev_heading"})
     ev = ev.merge(extra, on="passage_id", how="left", sort=False)
     # the strongest passage of each document first, then further passages of the same documents
     ev = ev.assign(again=ev.duplicated(["region", "node", "doc_id"])).sort_values("again", kind="stable")

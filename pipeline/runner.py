@@ -160,6 +160,20 @@ def process_chunk(task: dict) -> dict:
     return out
 
 
+def classify_result(task: dict, result: dict, settings: Settings) -> dict:
+    """Add the classify stage to a chunk result from a worker that ran the stages before it."""
+    from .classify import labels_frame
+
+    if not task["docs"]:
+        return result
+    t = time.perf_counter()
+    passages = result["segment"] if "segment" in result else task["passages"]
+    tokens = result["tokenize"] if "tokenize" in result else task["tokens"]
+    result["classify"] = labels_frame(_classifier(settings.taxonomy_path, settings.model_path), passages, tokens)
+    result["_seconds"]["classify"] = time.perf_counter() - t
+    return result
+
+
 # ------------------------------------------------------------------------------------------ main side
 
 class ChunkRunner:
@@ -181,13 +195,18 @@ class ChunkRunner:
             same = meta.get("keys", {}).get(st) == settings.keys[st]
             self.previous[st] = ChunkedTable.open(OUTPUT[st], self.out) if same else None
             self.done[st] = meta.get("done", {}).get(st, {}) if self.previous[st] is not None else {}
+            parts = meta.get("parts", {}).get(st)
+            if self.previous[st] is not None and parts and len(parts) == len(self.previous[st].parts):
+                self.previous[st].locate({d: i for i, ids in enumerate(parts) for d in ids})
         first = STAGES.index(stages[0])
         self.inputs = {st: ChunkedTable.open(OUTPUT[st], self.out) for st in STAGES[:first]}
         self.new_done: dict[str, dict[str, str]] = {st: {} for st in stages}
+        # the documents of each part, in part order: where each document's rows are, for the next run
+        self.part_docs: dict[str, list[list[str]]] = {st: [] for st in stages}
         self.counts = {"documents": 0, "reused_documents": 0, "computed_documents": 0}
         self.worker_seconds = {st: 0.0 for st in stages}
 
-    def _task(self, docs: list[dict]) -> tuple[dict, dict, list[dict], dict[str, str]]:
+    def _task(self, docs: list[dict], stages: tuple[str, ...]) -> tuple[dict, dict, list[dict], dict[str, str]]:
         """Split a chunk into rows reused from the previous run and a task for the documents to compute.
 
         A chunk whose part keys all exist keeps its parts as they are (`reused` is None). Otherwise a document
@@ -197,10 +216,11 @@ class ChunkRunner:
         keys = {st: chunk_key(self.settings.keys[st], docs) for st in self.stages}
         for st in self.stages:
             self.new_done[st].update({d["doc_id"]: d["content_hash"] for d in docs})
+            self.part_docs[st].append([d["doc_id"] for d in docs])
         self.counts["documents"] += len(docs)
         if all(self.writers[st].has(keys[st]) for st in self.stages):
             self.counts["reused_documents"] += len(docs)
-            return {"stages": self.stages, "settings": self.settings, "docs": []}, None, docs, keys
+            return {"stages": stages, "settings": self.settings, "docs": []}, None, docs, keys
         ok = {d["doc_id"] for d in docs
               if all(self.done[st].get(d["doc_id"]) == d["content_hash"] for st in self.stages)}
         reused = {st: self.previous[st].arrow_rows_for(sorted(ok)) for st in self.stages} if ok else {}
@@ -210,7 +230,7 @@ class ChunkRunner:
         self.counts["reused_documents"] += len(ok)
         self.counts["computed_documents"] += len(todo)
         ids = [d["doc_id"] for d in todo]
-        task = {"stages": self.stages, "settings": self.settings,
+        task = {"stages": stages, "settings": self.settings,
                 "docs": [{k: d[k] for k in ("doc_id", "text", "lang", "region", "content_hash")} for d in todo]}
         if "segment" not in self.stages:
             task["passages"] = self.inputs["segment"].rows_for(ids) if ids else _empty(PASSAGES)
@@ -242,13 +262,29 @@ class ChunkRunner:
         self.writers = writers = {st: TableWriter(OUTPUT[st], self.out) for st in self.stages}
         self.load_texts = load_texts
         workers, prestart = self._workers(changed)
+        # A change that fits one chunk is a few documents: the time goes into loading jieba, spaCy and the
+        # model rather than into using them. The worker then loads the tokenizer while this process loads the
+        # classifier (on the other core), and classifies the worker's tokens itself.
+        split = (workers == 1 and prestart and self.engine == "local" and self.jobs > 1
+                 and "classify" in self.stages and len(self.stages) > 1)
+        worker_stages = tuple(st for st in self.stages if st != "classify") if split else self.stages
+        loading = []
+
+        def prepared():
+            if split:
+                # the engine forks its worker before taking the first item: no thread is running at the fork
+                loading.append(_start_loading(self.settings))
+            for docs in doc_chunks:
+                yield self._task(docs, worker_stages)
+
         try:
-            prepared = (self._task(docs) for docs in doc_chunks)
-            for (task, reused, docs, keys), result in imap_ordered(process_chunk, prepared, key=lambda p: p[0],
-                                                             engine=self.engine, jobs=self.jobs, workers=workers,
-                                                             prestart=prestart, warm=warm_worker,
-                                                             warm_args=(self.settings, self.stages),
-                                                             trivial=lambda p: not p[0]["docs"]):
+            results = imap_ordered(process_chunk, prepared(), key=lambda p: p[0], engine=self.engine, jobs=self.jobs,
+                                   workers=workers, prestart=prestart, warm=warm_worker,
+                                   warm_args=(self.settings, worker_stages), trivial=lambda p: not p[0]["docs"])
+            for (task, reused, docs, keys), result in results:
+                if split:
+                    loading[0].join()
+                    result = classify_result(task, result, self.settings)
                 for st, sec in result.get("_seconds", {}).items():
                     self.worker_seconds[st] += sec
                 if reused is None:
@@ -266,6 +302,9 @@ class ChunkRunner:
             for w in writers.values():
                 w.abort()
             raise
+        finally:
+            for th in loading:  # no thread may be importing when the report forks its workbook writer
+                th.join()
         # invalidate reuse first: a crash between replacing the tables and recording them must not leave a
         # record that describes older tables
         stale = {**self.meta, "keys": {k: v for k, v in self.meta.get("keys", {}).items() if k not in self.stages}}
@@ -282,9 +321,19 @@ class ChunkRunner:
         meta = dict(self.meta)
         meta.setdefault("keys", {}).update({st: self.settings.keys[st] for st in self.stages})
         meta.setdefault("done", {}).update(self.new_done)
+        meta.setdefault("parts", {}).update(self.part_docs)
         write_json(meta, self.out / META)
         return {**self.counts, "rows": {st: w.rows for st, w in writers.items()}, "changed": changed,
                 "worker_seconds": {k: round(v, 3) for k, v in self.worker_seconds.items()}}
+
+
+def _start_loading(settings: Settings):
+    """Load the classifier in a thread of this process (it waits mostly on imports, as the worker does)."""
+    import threading
+
+    th = threading.Thread(target=_classifier, args=(settings.taxonomy_path, settings.model_path), daemon=True)
+    th.start()
+    return th
 
 
 def _merge(table: Table, reused: "pa.Table | None", computed: pd.DataFrame | None, order: dict, meta: dict,

@@ -132,6 +132,8 @@ def tokenize_by_lang(texts: list[str], langs: list[str], zh_terms: tuple[str, ..
     tokens: list = [None] * len(texts)
     for lang in ("zh", "en"):
         idx = [i for i, l in enumerate(langs) if (l == "zh") == (lang == "zh")]
+        if not idx:  # building a language's pipeline is not free
+            continue
         for i, toks in zip(idx, tokenize_texts([texts[i] for i in idx], lang, zh_terms if lang == "zh" else ())):
             tokens[i] = toks
     return tokens

@@ -80,3 +80,42 @@ def test_reader_never_sees_a_half_replaced_table(tmp_path, small_chunks, monkeyp
     monkeypatch.setattr(pio, "_swap_in", real)
     run(corpus, out)
     assert content(out / "passages.parquet") != before
+
+
+def test_small_change_is_classified_beside_the_worker_and_equals_a_fresh_run(tmp_path, small_chunks, monkeypatch):
+    """With two jobs and a change that fits one chunk, the worker tokenizes while this process loads the
+    classifier and classifies: the tables must be those of a fresh run."""
+    corpus, out, fresh = tmp_path / "corpus", tmp_path / "out", tmp_path / "fresh"
+    shutil.copytree(ROOT / "corpus", corpus)
+
+    def run2(out):
+        assert cli.main(["run", "--corpus", str(corpus), "--out", str(out), "--model", "lexicon", "--quiet",
+                         "--jobs", "2"]) == 0
+
+    run2(out)
+    calls = []
+    real = runner.classify_result
+    monkeypatch.setattr(runner, "classify_result", lambda *a: calls.append(1) or real(*a))
+    victim = corpus / "zh" / "CN" / "产学研合作促进条例.md"
+    victim.write_text(victim.read_text(encoding="utf-8") + "\n第九十九条 鼓励高等学校与企业共建研发平台。\n",
+                      encoding="utf-8")
+    run2(out)
+    assert calls, "the one-chunk change did not take the split path"
+    run2(fresh)
+    for table in TABLES:
+        assert content(out / table) == content(fresh / table), table
+
+
+def test_recorded_part_positions_find_the_rows_a_scan_finds(tmp_path, small_chunks):
+    from pipeline.io import ChunkedTable
+
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    shutil.copytree(ROOT / "corpus", corpus)
+    run(corpus, out)
+    meta = json.loads((out / runner.META).read_text())
+    for stage, table in runner.OUTPUT.items():
+        located, scanned = ChunkedTable(table, out), ChunkedTable(table, out)
+        located.locate({d: i for i, ids in enumerate(meta["parts"][stage]) for d in ids})
+        for ids in meta["parts"][stage]:
+            for doc_id in ids:
+                assert located.arrow_rows_for([doc_id]).equals(scanned.arrow_rows_for([doc_id])), (stage, doc_id)
