@@ -196,7 +196,8 @@ class ChunkRunner:
             self.previous[st] = ChunkedTable.open(OUTPUT[st], self.out) if same else None
             self.done[st] = meta.get("done", {}).get(st, {}) if self.previous[st] is not None else {}
             parts = meta.get("parts", {}).get(st)
-            if self.previous[st] is not None and parts and len(parts) == len(self.previous[st].parts):
+            if self.previous[st] is not None and isinstance(parts, list) and len(parts) == len(
+                    self.previous[st].parts) and all(isinstance(ids, list) for ids in parts):
                 self.previous[st].locate({d: i for i, ids in enumerate(parts) for d in ids})
         first = STAGES.index(stages[0])
         self.inputs = {st: ChunkedTable.open(OUTPUT[st], self.out) for st in STAGES[:first]}
