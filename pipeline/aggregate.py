@@ -46,15 +46,17 @@ def best_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.Da
     return lab.sort_values(["score", "n_terms", "doc_id", "start"], ascending=[False, False, True, True], kind="stable")
 
 
-def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame, taxonomy: Taxonomy
-              ) -> dict[str, pd.DataFrame]:
+def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame, taxonomy: Taxonomy,
+              passage_counts: pd.Series | None = None) -> dict[str, pd.DataFrame]:
+    """The coverage tables. `passages` is every passage, or only the labelled ones (the evidence) when
+    `passage_counts` gives the number of content passages per region."""
     nodes = node_order(taxonomy)
     by_id = taxonomy.by_id
-    content = passages[passages["kind"].isin(CONTENT_KINDS)]
+    if passage_counts is None:
+        passage_counts = passages[passages["kind"].isin(CONTENT_KINDS)].groupby("region").size()
     regions = (documents.groupby("region", sort=True)
                .agg(region_name=("region_name", "first"), documents=("doc_id", "nunique")).reset_index())
-    regions = regions.merge(content.groupby("region").size().rename("passages").reset_index(), on="region",
-                            how="left").fillna({"passages": 0}).astype({"passages": "int64"})
+    regions["passages"] = passage_counts.reindex(regions["region"].tolist()).fillna(0).to_numpy(dtype="int64")
 
     long = (labels.groupby(["region", "node"])
             .agg(passages=("passage_id", "nunique"), documents=("doc_id", "nunique")).reset_index())

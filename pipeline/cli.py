@@ -196,30 +196,74 @@ def cmd_classify(args) -> None:
     _run_chunked(args, ("classify",))
 
 
-def _reporting_inputs(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(documents, passages, labels) for aggregation: no document text, and passage text only for labelled
-    passages, so memory does not grow with the corpus."""
-    import pyarrow.compute as pc
-
+def _reporting_inputs(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.Series]:
+    """(documents, evidence passages, labels, content passages per region) for aggregation: no document text,
+    and passages only where they are labelled, so memory does not grow with the corpus."""
     for t in (DOCUMENTS, PASSAGES, LABELS):
         if not (out / t.file).exists():
             raise ConfigError(f"{out / t.file}: missing; run the stage that writes '{t.name}' first")
     docs = read_table(DOCUMENTS, out, columns=[c for c in DOCUMENTS.columns if c not in ("text", "text_original")])
     labels = read_table(LABELS, out)
-    # every passage counts towards its region's total; only labelled passages are evidence, so only they
-    # are read whole
-    counted = read_table(PASSAGES, out, columns=["passage_id", "kind", "region"])
-    if len(labels):
-        import pyarrow as pa
+    evidence, counts = _evidence_passages(out, labels)
+    return docs, evidence, labels, counts
 
-        wanted = pa.array(sorted(set(labels["passage_id"])), pa.string())
-        evidence = read_table(PASSAGES, out, filters=pc.is_in(pc.field("passage_id"), value_set=wanted))
-        counted = counted[~counted["passage_id"].isin(evidence["passage_id"])]
-        passages = pd.concat([evidence, counted], ignore_index=True)
-    else:
-        passages = counted.reindex(columns=list(PASSAGES.columns))
-    passages["text"] = passages["text"].fillna("")
-    return docs, passages, labels
+
+EVIDENCE_CACHE = "evidence_cache.parquet"
+
+
+def _evidence_passages(out: Path, labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """The labelled passages (whole rows) and the number of content passages per region.
+
+    Finding the labelled passages means reading every passage's text; the rows found in each part are kept in
+    evidence_cache.parquet, so a part whose name (content key) and labelled passages are those of the last run
+    is not read again."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    from .io import part_files
+    from .segment import CONTENT_KINDS
+
+    parts = part_files(out / PASSAGES.file)
+    schema = PASSAGES.arrow_schema
+    if not parts:
+        return schema.empty_table().to_pandas(), pd.Series(dtype="int64")
+    narrow = ds.dataset([str(p) for p in parts], format="parquet", schema=schema).to_table(
+        columns=["passage_id", "kind", "region", "__fragment_index"])
+    content = narrow.filter(pc.is_in(narrow["kind"], value_set=pa.array(sorted(CONTENT_KINDS), pa.string())))
+    grouped = content.group_by("region").aggregate([([], "count_all")])
+    counts = pd.Series(grouped["count_all"].to_numpy(), index=grouped["region"].to_pylist(), dtype="int64")
+
+    wanted = pa.array(sorted(set(labels["passage_id"])), pa.string())
+    hit = narrow.filter(pc.is_in(narrow["passage_id"], value_set=wanted))
+    by_part: dict[int, list[str]] = {}
+    for pid, i in zip(hit["passage_id"].to_pylist(), hit["__fragment_index"].to_pylist()):
+        by_part.setdefault(i, []).append(pid)
+    cache_path = out / EVIDENCE_CACHE
+    cached: dict[str, pa.Table] = {}
+    if cache_path.exists():
+        try:
+            old = pq.read_table(cache_path)
+            rows = old.drop(["part"]).cast(schema)
+            for name in set(old["part"].to_pylist()):
+                cached[name] = rows.filter(pc.equal(old["part"], name))
+        except (OSError, ValueError, KeyError, pa.ArrowException):
+            cached = {}
+    pieces, names, fresh = [], [], False
+    for i, ids in sorted(by_part.items()):
+        name = parts[i].name
+        piece = cached.get(name)
+        if piece is None or piece["passage_id"].to_pylist() != ids:
+            piece = pq.read_table(parts[i], schema=schema).filter(
+                pc.is_in(pc.field("passage_id"), value_set=pa.array(ids, pa.string())))
+            fresh = True
+        pieces.append(piece)
+        names += [name] * piece.num_rows
+    evidence = pa.concat_tables(pieces) if pieces else schema.empty_table()
+    if fresh or set(cached) != {parts[i].name for i in by_part}:
+        write_parquet(evidence.append_column("part", pa.array(names, pa.string())), cache_path)
+    return evidence.to_pandas(), counts
 
 
 def cmd_aggregate(args, inputs=None, on_tables=None) -> tuple:
@@ -229,29 +273,86 @@ def cmd_aggregate(args, inputs=None, on_tables=None) -> tuple:
     t0 = time.perf_counter()
     tax = load_taxonomy(args.taxonomy)
     inputs = inputs or _reporting_inputs(out)
-    docs, passages, labels = inputs
-    tables = aggregate_mod.aggregate(docs, passages, labels, tax)
-    started = on_tables(tables) if on_tables else None
+    docs, passages, labels, counts = inputs
+    tables = aggregate_mod.aggregate(docs, passages, labels, tax, passage_counts=counts)
+    if on_tables:
+        on_tables(tables)
     for name, df in tables.items():
         write_csv(df, out / f"{name}.csv")
         write_parquet(df, out / f"{name}.parquet")
     _record(out, "aggregate", time.perf_counter() - t0, counts={k: int(len(v)) for k, v in tables.items()})
     print(f"aggregate: {len(tables['coverage_region'])} regions x {len(tax.nodes)} nodes -> "
           f"{out / 'coverage_region.csv'}", file=sys.stderr)
-    return tables, inputs, started
+    return tables, inputs
 
 
 def _ingest_report(out: Path) -> pd.DataFrame:
     return pd.read_csv(out / INGEST_REPORT.file, encoding="utf-8-sig", keep_default_na=False)
 
 
-def _start_workbook(out: Path, tables: dict, ingest_report: pd.DataFrame):
-    """Write coverage.xlsx in a forked process (openpyxl builds every cell: the slowest report file), on the
-    second core while this one writes the others; returns the function that waits for it."""
-    return _in_child(report_mod.write_xlsx, {**tables, "ingest_report": ingest_report}, out / "coverage.xlsx")
+class _Workbook:
+    """coverage.xlsx written by a forked process (openpyxl builds every cell: the slowest report file) on the
+    other core, sheet by sheet as this process sends the tables."""
+
+    def __init__(self, path: Path):
+        from multiprocessing import Pipe, get_context
+
+        self.path = path
+        receiver, self._conn = Pipe(duplex=False)
+        self._proc = get_context("fork").Process(target=_serve_workbook, args=(receiver, self._conn, path),
+                                                 daemon=True)
+        self._proc.start()
+        receiver.close()
+        self._sent: set[str] = set()
+
+    def send(self, tables: dict[str, pd.DataFrame]) -> None:
+        """Hand over the sheets among `tables` not sent yet, in one message: the writer takes it at once and
+        this process goes on while the sheets are written."""
+        batch = {name: tables[name] for name in report_mod.SHEETS if name in tables and name not in self._sent}
+        if not batch:
+            return
+        try:
+            self._conn.send(batch)
+        except OSError:  # the writer has stopped: say why
+            self._finish()
+            raise
+        self._sent.update(batch)
+
+    def wait(self) -> None:
+        """Wait for the file (every sheet must have been sent); raise if it could not be written."""
+        missing = set(report_mod.SHEETS) - self._sent
+        if missing:
+            self.cancel()
+            raise ValueError(f"workbook sheets never sent: {', '.join(sorted(missing))}")
+        self._finish()
+
+    def _finish(self) -> None:
+        self._conn.close()
+        self._proc.join()
+        if self._proc.exitcode != 0:
+            raise OSError(0, f"could not be written (the writing process exited with {self._proc.exitcode}; "
+                             f"its error is above)", str(self.path))
+
+    def cancel(self) -> None:
+        self._conn.close()  # the writer sees the end of the pipe and exits without writing
+        self._proc.join(timeout=10)
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join()
 
 
-def cmd_report(args, tables=None, inputs=None, workbook=None, fingerprint: str | None = None) -> None:
+def _serve_workbook(receiver, sender, path: Path) -> None:
+    # the child inherits the sending end too: closed here, so it sees the end of the pipe when the parent
+    # closes its own
+    sender.close()
+    try:
+        report_mod.serve_xlsx(receiver, path, report_mod.SHEETS)
+    except EOFError:  # the run stopped before every sheet was sent: no workbook
+        sys.exit(1)
+
+
+def cmd_report(args, tables=None, inputs=None, workbook: _Workbook | None = None,
+               fingerprint: str | None = None) -> None:
     """The report files from the coverage tables in --out (or `tables` and `inputs` from cmd_aggregate, and
     the workbook already being written by `workbook`)."""
     out = Path(args.out)
@@ -260,35 +361,24 @@ def cmd_report(args, tables=None, inputs=None, workbook=None, fingerprint: str |
     tables = dict(tables) if tables is not None else {
         name: pd.read_parquet(out / f"{name}.parquet") for name in AGGREGATE_TABLES}
     rep = _ingest_report(out)
-    workbook = workbook or _start_workbook(out, tables, rep)
     tables["ingest_report"] = rep
-    counts = rep["status"].value_counts().to_dict()
-    counts["files"] = len(rep)
-    write_text(report_mod.summary_md(tables, tax, counts), out / "summary.md")
-    write_text(report_mod.report_md(tables, tax, counts), out / "report.md")
-    docs, passages, labels = inputs or _reporting_inputs(out)
-    evidence = report_mod.evidence_index(labels, passages, docs)
-    write_text(report_mod.report_html(tables, tax, evidence, counts), out / "report.html")
-    workbook()
+    workbook = workbook or _Workbook(out / "coverage.xlsx")
+    try:
+        workbook.send(tables)
+        counts = rep["status"].value_counts().to_dict()
+        counts["files"] = len(rep)
+        write_text(report_mod.summary_md(tables, tax, counts), out / "summary.md")
+        write_text(report_mod.report_md(tables, tax, counts), out / "report.md")
+        docs, passages, labels, _ = inputs or _reporting_inputs(out)
+        evidence = report_mod.evidence_index(labels, passages, docs)
+        write_text(report_mod.report_html(tables, tax, evidence, counts), out / "report.html")
+    except BaseException:
+        workbook.cancel()
+        raise
+    workbook.wait()
     _record(out, "report", time.perf_counter() - t0, files=list(REPORT_FILES),
             **({"inputs_sha256": fingerprint} if fingerprint else {}))
     print(f"report: {out / 'report.html'}, {out / 'coverage.xlsx'}, {out / 'summary.md'}", file=sys.stderr)
-
-
-def _in_child(fn, *args):
-    """Start fn(*args) in a forked process; the returned function waits for it and raises if it failed."""
-    from multiprocessing import get_context
-
-    proc = get_context("fork").Process(target=fn, args=args, daemon=True)
-    proc.start()
-
-    def wait():
-        proc.join()
-        if proc.exitcode != 0:
-            target = next((a for a in args if isinstance(a, Path)), "")
-            raise OSError(0, f"could not be written (the writing process exited with {proc.exitcode}; "
-                             f"its error is above)", str(target))
-    return wait
 
 
 def cmd_run(args) -> None:
@@ -307,9 +397,15 @@ def cmd_run(args) -> None:
             and all((out / f).exists() for f in REPORTING_OUTPUTS)):
         print("aggregate, report: their inputs are those of the last run; outputs kept", file=sys.stderr)
     else:
-        # the workbook starts as soon as the coverage tables exist, before they are written to CSV and Parquet
-        tables, inputs, workbook = cmd_aggregate(
-            args, on_tables=lambda tables: _start_workbook(out, tables, _ingest_report(out)))
+        # the workbook writer starts on the ingest report while the coverage tables are computed, and gets
+        # them as soon as they exist, before they are written to CSV and Parquet
+        workbook = _Workbook(out / "coverage.xlsx")
+        try:
+            workbook.send({"ingest_report": _ingest_report(out)})
+            tables, inputs = cmd_aggregate(args, on_tables=workbook.send)
+        except BaseException:
+            workbook.cancel()
+            raise
         cmd_report(args, tables, inputs, workbook, fingerprint=fingerprint)
     _record(out, "run", time.perf_counter() - t0)
 

@@ -148,11 +148,10 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
     return Path(path)
 
 
-def write_parquet(df: pd.DataFrame, path: Path) -> Path:
-    import pyarrow as pa
-
+def write_parquet(df: "pd.DataFrame | pa.Table", path: Path) -> Path:
     buf = io.BytesIO()
-    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False).replace_schema_metadata(None)
+    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    table = table.replace_schema_metadata(None)
     pq.write_table(table, buf, compression="zstd")
     write_bytes_atomic(Path(path), buf.getvalue())
     return Path(path)

@@ -41,35 +41,60 @@ BLANK_ZEROS = ("coverage_document",)
 
 def write_xlsx(tables: dict[str, pd.DataFrame], path: Path) -> None:
     """One sheet per table, header row frozen. Written in openpyxl's streaming (write-only) mode."""
-    import io
-
     from openpyxl import Workbook
-
-    def cell(v):
-        if isinstance(v, str):
-            # Excel rejects longer cells and control characters, and would treat a leading '=' as a formula
-            return _XML_ILLEGAL.sub("", "'" + v if v[:1] and v[0] in "=+-@" else v)[:EXCEL_CELL_LIMIT]
-        if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
-            return None
-        return v.item() if hasattr(v, "item") else v
 
     wb = Workbook(write_only=True)
     for name in SHEETS:
-        if name not in tables:
-            continue
-        df = tables[name]
-        if name in BLANK_ZEROS:
-            counts = [c for c in df.columns if pd.api.types.is_integer_dtype(df[c])]
-            df = df.astype({c: object for c in counts})
-            for c in counts:
-                df.loc[df[c] == 0, c] = None
-        ws = wb.create_sheet(name[:31])
-        ws.freeze_panes = "B2"
-        ws.append([str(c) for c in df.columns])
-        for row in df.itertuples(index=False, name=None):
-            ws.append([cell(v) for v in row])
+        if name in tables:
+            _write_sheet(wb.create_sheet(name[:31]), name, tables[name])
+    _save_workbook(wb, path)
+
+
+def serve_xlsx(conn, path: Path, sheets: tuple[str, ...]) -> None:
+    """write_xlsx for tables that arrive over `conn` in batches ({sheet name: table}), in any order: each
+    sheet is written as soon as its table arrives, and the file once every sheet is there. The file is the
+    same as write_xlsx's; nothing is written if the sender goes away first."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    # write-only sheets keep the order they were created in, whatever order they are filled in
+    ws = {name: wb.create_sheet(name[:31]) for name in sheets}
+    todo = set(sheets)
+    while todo:
+        for name, df in conn.recv().items():
+            _write_sheet(ws[name], name, df)
+            todo.discard(name)
+    _save_workbook(wb, path)
+
+
+def _cell(v):
+    if isinstance(v, str):
+        if not v:
+            return None  # an empty cell, not an empty string (which openpyxl would write out)
+        # Excel rejects longer cells and control characters, and would treat a leading '=' as a formula
+        return _XML_ILLEGAL.sub("", "'" + v if v[0] in "=+-@" else v)[:EXCEL_CELL_LIMIT]
+    if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+        return None
+    return v.item() if hasattr(v, "item") else v
+
+
+def _write_sheet(ws, name: str, df: pd.DataFrame) -> None:
+    if name in BLANK_ZEROS:
+        counts = [c for c in df.columns if pd.api.types.is_integer_dtype(df[c])]
+        df = df.astype({c: object for c in counts})
+        for c in counts:
+            df.loc[df[c] == 0, c] = None
+    ws.freeze_panes = "B2"
+    ws.append([str(c) for c in df.columns])
+    for row in df.itertuples(index=False, name=None):
+        ws.append([_cell(v) for v in row])
+
+
+def _save_workbook(wb, path: Path) -> None:
     # openpyxl would stamp the current time into docProps and every zip entry; fixed times make identical
     # runs give identical files
+    import io
+
     from openpyxl.writer.excel import ExcelWriter
 
     wb.properties.created = wb.properties.modified = FIXED_TIME
