@@ -6,6 +6,7 @@ Fatal configuration errors print one line naming the file and the problem and ex
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import logging
@@ -345,6 +346,7 @@ def _serve_workbook(receiver, sender, path: Path) -> None:
     # the child inherits the sending end too: closed here, so it sees the end of the pipe when the parent
     # closes its own
     sender.close()
+    gc.freeze()  # the parent's objects: never garbage here, and not to be walked by the collector
     try:
         report_mod.serve_xlsx(receiver, path, report_mod.SHEETS)
     except EOFError:  # the run stopped before every sheet was sent: no workbook

@@ -15,10 +15,12 @@ with one stage, reading their input from the tables in --out. Either way the tab
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import time
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -123,10 +125,27 @@ def warm_worker(settings: Settings, stages: tuple[str, ...]) -> None:
     The English pipeline is cheap to build and is built when a chunk first needs it."""
     from .tokenize import get_nlp
 
-    if "tokenize" in stages:
-        get_nlp("zh", settings.zh_terms)
-    if "classify" in stages:
-        _classifier(settings.taxonomy_path, settings.model_path)
+    # what this process inherited from the parent is never garbage here: frozen, the collector does not walk
+    # (and so copy) those pages
+    gc.freeze()
+    with gc_paused():
+        if "tokenize" in stages:
+            get_nlp("zh", settings.zh_terms)
+        if "classify" in stages:
+            _classifier(settings.taxonomy_path, settings.model_path)
+
+
+@contextmanager
+def gc_paused():
+    """No garbage collection while loading libraries and models: they allocate hundreds of thousands of
+    objects, none of them garbage, and each collection would walk the whole heap again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def process_chunk(task: dict) -> dict:
@@ -332,7 +351,11 @@ def _start_loading(settings: Settings):
     """Load the classifier in a thread of this process (it waits mostly on imports, as the worker does)."""
     import threading
 
-    th = threading.Thread(target=_classifier, args=(settings.taxonomy_path, settings.model_path), daemon=True)
+    def load():
+        with gc_paused():
+            _classifier(settings.taxonomy_path, settings.model_path)
+
+    th = threading.Thread(target=load, daemon=True)
     th.start()
     return th
 
