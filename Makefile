@@ -110,4 +110,4 @@ test: $(STAMP) browser
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(OUT)/*.parquet $(OUT)/*.csv $(OUT)/*.xlsx $(OUT)/*.html $(OUT)/*.md $(OUT)/*.json
+	rm -rf $(OUT)/*.parquet $(OUT)/*.csv $(OUT)/*.xlsx $(OUT)/*.html $(OUT)/*.md $(OUT)/*.json $(OUT)/cache

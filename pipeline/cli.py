@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -22,9 +23,12 @@ from . import aggregate as aggregate_mod
 from . import classify as classify_mod
 from . import ingest as ingest_mod
 from . import report as report_mod
-from .io import ChunkedTable, ConfigError, TableWriter, read_table, write_csv, write_json, write_parquet, write_text
-from .schemas import DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, TOKENS, SchemaError
+from .io import ChunkedTable, ConfigError, TableWriter, write_csv, write_json, write_parquet, write_text
+from .schemas import DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, TOKENS, SchemaError, check
 from .taxonomy import load_taxonomy
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger("pipeline")
 PACKAGES = ("spacy", "jieba", "pandas", "scikit-learn", "pyarrow", "numpy", "opencc", "pyahocorasick", "PyYAML")
@@ -199,72 +203,57 @@ def cmd_classify(args) -> None:
 
 def _reporting_inputs(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.Series]:
     """(documents, evidence passages, labels, content passages per region) for aggregation: no document text,
-    and passages only where they are labelled, so memory does not grow with the corpus."""
+    and passages only where they are labelled, so memory does not grow with the corpus.
+
+    What is read from each part is also kept in --out/cache, one file per table, so the next run reads only
+    the parts that changed (a stage table has one part per chunk of documents: opening them all is most of the
+    cost when few changed)."""
+    from .io import part_cache, part_files, read_parts
+
     for t in (DOCUMENTS, PASSAGES, LABELS):
         if not (out / t.file).exists():
             raise ConfigError(f"{out / t.file}: missing; run the stage that writes '{t.name}' first")
-    docs = read_table(DOCUMENTS, out, columns=[c for c in DOCUMENTS.columns if c not in ("text", "text_original")])
-    labels = read_table(LABELS, out)
+    docs, _ = read_parts(DOCUMENTS, part_files(out / DOCUMENTS.file), DOCUMENT_META, part_cache(out, "documents"))
+    labels, _ = read_parts(LABELS, part_files(out / LABELS.file), list(LABELS.columns), part_cache(out, "labels"))
     evidence, counts = _evidence_passages(out, labels)
-    return docs, evidence, labels, counts
+    return docs.to_pandas(), evidence, check(labels.to_pandas(), LABELS), counts
 
 
-EVIDENCE_CACHE = "evidence_cache.parquet"
+DOCUMENT_META = [c for c in DOCUMENTS.columns if c not in ("text", "text_original")]
 
 
-def _evidence_passages(out: Path, labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """The labelled passages (whole rows) and the number of content passages per region.
+def _evidence_passages(out: Path, labels: "pa.Table") -> tuple[pd.DataFrame, pd.Series]:
+    """The labelled passages (whole rows) and the number of content passages per region."""
+    import hashlib
 
-    Finding the labelled passages means reading every passage's text; the rows found in each part are kept in
-    evidence_cache.parquet, so a part whose name (content key) and labelled passages are those of the last run
-    is not read again."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    from .io import part_files
+    from .io import PartCache, part_cache, part_files, read_parts
     from .segment import CONTENT_KINDS
 
     parts = part_files(out / PASSAGES.file)
-    schema = PASSAGES.arrow_schema
-    if not parts:
-        return schema.empty_table().to_pandas(), pd.Series(dtype="int64")
-    narrow = ds.dataset([str(p) for p in parts], format="parquet", schema=schema).to_table(
-        columns=["passage_id", "kind", "region", "__fragment_index"])
+    narrow, part_of = read_parts(PASSAGES, parts, ["passage_id", "kind", "region"], part_cache(out, "passages"))
     content = narrow.filter(pc.is_in(narrow["kind"], value_set=pa.array(sorted(CONTENT_KINDS), pa.string())))
     grouped = content.group_by("region").aggregate([([], "count_all")])
     counts = pd.Series(grouped["count_all"].to_numpy(), index=grouped["region"].to_pylist(), dtype="int64")
 
-    wanted = pa.array(sorted(set(labels["passage_id"])), pa.string())
-    hit = narrow.filter(pc.is_in(narrow["passage_id"], value_set=wanted))
+    wanted = pc.unique(labels["passage_id"])
+    hit = np.flatnonzero(pc.is_in(narrow["passage_id"], value_set=wanted).to_numpy(zero_copy_only=False))
     by_part: dict[int, list[str]] = {}
-    for pid, i in zip(hit["passage_id"].to_pylist(), hit["__fragment_index"].to_pylist()):
+    for pid, i in zip(narrow["passage_id"].take(hit).to_pylist(), part_of[hit].tolist()):
         by_part.setdefault(i, []).append(pid)
-    cache_path = out / EVIDENCE_CACHE
-    cached: dict[str, pa.Table] = {}
-    if cache_path.exists():
-        try:
-            old = pq.read_table(cache_path)
-            rows = old.drop(["part"]).cast(schema)
-            for name in set(old["part"].to_pylist()):
-                cached[name] = rows.filter(pc.equal(old["part"], name))
-        except (OSError, ValueError, KeyError, pa.ArrowException):
-            cached = {}
-    pieces, names, fresh = [], [], False
-    for i, ids in sorted(by_part.items()):
-        name = parts[i].name
-        piece = cached.get(name)
-        if piece is None or piece["passage_id"].to_pylist() != ids:
-            piece = pq.read_table(parts[i], schema=schema).filter(
-                pc.is_in(pc.field("passage_id"), value_set=pa.array(ids, pa.string())))
-            fresh = True
-        pieces.append(piece)
-        names += [name] * piece.num_rows
-    evidence = pa.concat_tables(pieces) if pieces else schema.empty_table()
-    if fresh or set(cached) != {parts[i].name for i in by_part}:
-        write_parquet(evidence.append_column("part", pa.array(names, pa.string())), cache_path)
-    return evidence.to_pandas(), counts
+    # a part's evidence depends on which of its passages are labelled, hence the tag
+    store = PartCache(part_cache(out, "evidence"), PASSAGES.arrow_schema)
+    pieces = [store.rows(parts[i].name, lambda i=i, ids=ids: pq.read_table(parts[i], schema=PASSAGES.arrow_schema)
+                         .filter(pc.is_in(pc.field("passage_id"), value_set=pa.array(ids, pa.string()))),
+                         tag=hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16])
+              for i, ids in sorted(by_part.items())]
+    store.save()
+    evidence = pa.concat_tables(pieces) if pieces else PASSAGES.arrow_schema.empty_table()
+    return check(evidence.to_pandas(), PASSAGES), counts
 
 
 def cmd_aggregate(args, inputs=None, on_tables=None) -> tuple:

@@ -66,9 +66,10 @@ def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, 
             fut = submit(it)
             pending.append((it, fut))
             in_flight += not isinstance(fut, _Done)
-            # items done here queue behind one still in a worker (up to a bound, for memory), so producing
-            # the next items goes on while the workers are busy
-            while in_flight >= window or len(pending) >= 4 * window or (
+            # items done here queue behind one still in a worker (up to a bound, for memory: such items carry
+            # no text), so producing the next items, and what follows the last one, goes on while the workers
+            # are busy
+            while in_flight >= window or len(pending) >= 16 * window or (
                     pending and isinstance(pending[0][1], _Done)):
                 it0, fut = pending.popleft()
                 in_flight -= not isinstance(fut, _Done)

@@ -550,17 +550,15 @@ class IngestRun:
         if self._meta is None:
             self._meta = {}
             if self._prev_docs is not None and self._prev_docs.parts:
-                import pyarrow.dataset as ds
+                from .io import part_cache, read_parts
 
                 meta_cols = [c for c in DOCUMENTS.columns if c not in ("text", "text_original")]
-                rows = ds.dataset([str(p) for p in self._prev_docs.parts], format="parquet",
-                                  schema=DOCUMENTS.arrow_schema).to_table(columns=meta_cols + ["__fragment_index"])
-                parts = {}
-                for r in rows.to_pylist():
-                    parts[r["doc_id"]] = r.pop("__fragment_index")
-                    self._meta[r["doc_id"]] = r
+                # the same columns the report reads, from the same cache
+                rows, part_of = read_parts(DOCUMENTS, self._prev_docs.parts, meta_cols,
+                                           part_cache(self._prev_docs.path.parent, "documents"))
+                self._meta = {r["doc_id"]: r for r in rows.to_pylist()}
                 # where each document's text is, for fill_texts
-                self._prev_docs.locate(parts)
+                self._prev_docs.locate(dict(zip(self._meta, part_of.tolist())))
         return self._meta
 
     def _candidate(self, entry: Found) -> bool:

@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -138,6 +139,65 @@ def read_table(table: Table, out_dir: Path, columns: list[str] | None = None, fi
     return df if columns else check(df, table)
 
 
+class PartCache:
+    """Rows derived from each part of a stage table, kept in one file by part name, so that reading them again
+    opens only the parts not seen before (a few after an incremental run) instead of every part. A part's name
+    carries its content key: the same name means the same rows. `tag` says what else the derived rows depend
+    on (rows cached under another tag are derived again)."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path, self.schema = Path(path), schema
+        self._old: dict[str, tuple[str, pa.Table]] = {}
+        self._new: list[tuple[str, str, pa.Table]] = []
+        self._changed = False
+        try:
+            cached = pq.read_table(self.path)
+            spec = json.loads((cached.schema.metadata or {})[b"parts"])
+            cached = cached.cast(schema)
+        except (OSError, KeyError, ValueError, TypeError, pa.ArrowException):
+            return  # no cache, or one from other code: everything is read again
+        offset = 0
+        for name, tag, rows in spec:
+            self._old[name] = (tag, cached.slice(offset, rows))
+            offset += rows
+
+    def rows(self, name: str, derive, tag: str = "") -> pa.Table:
+        """The rows cached for the part `name` under `tag`, else `derive()` (and cached)."""
+        old = self._old.get(name)
+        if old is not None and old[0] == tag:
+            rows = old[1]
+        else:
+            rows = derive().cast(self.schema)
+            self._changed = True
+        self._new.append((name, tag, rows))
+        return rows
+
+    def save(self) -> None:
+        """Keep what this pass read (only the parts it asked for), if that differs from what was cached."""
+        if not self._changed and [n for n, _, _ in self._new] == list(self._old):
+            return
+        table = pa.concat_tables([rows for _, _, rows in self._new]) if self._new else self.schema.empty_table()
+        spec = json.dumps([[name, tag, rows.num_rows] for name, tag, rows in self._new])
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_parquet(table.replace_schema_metadata({"parts": spec}), self.path)
+
+
+def part_cache(out_dir: Path, name: str) -> Path:
+    """Where the PartCache `name` of an output folder lives."""
+    return Path(out_dir) / "cache" / f"{name}.parquet"
+
+
+def read_parts(table: Table, parts: list[Path], columns: list[str], cache: Path) -> tuple[pa.Table, np.ndarray]:
+    """Some columns of every part, and the position of each row's part; parts read before come from `cache`."""
+    schema = pa.schema([table.arrow_schema.field(c) for c in columns])
+    store = PartCache(cache, schema)
+    pieces = [store.rows(p.name, lambda p=p: pq.read_table(p, columns=columns, schema=table.arrow_schema))
+              for p in parts]
+    store.save()
+    rows = pa.concat_tables(pieces) if pieces else schema.empty_table()
+    return rows, np.repeat(np.arange(len(pieces)), [t.num_rows for t in pieces])
+
+
 def csv_bytes(df: pd.DataFrame) -> bytes:
     # UTF-8 with BOM so Excel in a Chinese locale opens the file as UTF-8
     return df.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
@@ -150,8 +210,10 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
 
 def write_parquet(df: "pd.DataFrame | pa.Table", path: Path) -> Path:
     buf = io.BytesIO()
-    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
-    table = table.replace_schema_metadata(None)
+    if isinstance(df, pa.Table):
+        table = df  # its schema metadata, if any, is the caller's
+    else:
+        table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False).replace_schema_metadata(None)
     pq.write_table(table, buf, compression="zstd")
     write_bytes_atomic(Path(path), buf.getvalue())
     return Path(path)

@@ -119,3 +119,33 @@ def test_recorded_part_positions_find_the_rows_a_scan_finds(tmp_path, small_chun
         for ids in meta["parts"][stage]:
             for doc_id in ids:
                 assert located.arrow_rows_for([doc_id]).equals(scanned.arrow_rows_for([doc_id])), (stage, doc_id)
+
+
+def test_reporting_reads_come_from_the_part_cache_and_equal_a_direct_read(tmp_path, small_chunks, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from pipeline import io as pio
+
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    shutil.copytree(ROOT / "corpus", corpus)
+    run(corpus, out)
+    opened = []
+    real_read = pq.read_table
+    monkeypatch.setattr(pio.pq, "read_table", lambda p, *a, **k: opened.append(str(p)) or real_read(p, *a, **k))
+    cached = cli._reporting_inputs(out)
+    assert not [p for p in opened if "/part-" in p], "the run left every part in the cache"
+
+    def same(a, b):
+        assert a[0].equals(b[0]) and a[1].equals(b[1]) and a[2].equals(b[2]) and a[3].sort_index().equals(
+            b[3].sort_index())
+
+    shutil.rmtree(out / "cache")
+    same(cached, cli._reporting_inputs(out))  # read from the parts themselves
+    for f in (out / "cache").iterdir():
+        f.write_bytes(b"not parquet")
+    same(cached, cli._reporting_inputs(out))  # a broken cache is read past
+
+    # evidence depends on which passages are labelled: fewer labels, fewer evidence rows, whatever is cached
+    labels = pq.read_table(next((out / "labels.parquet").iterdir()))
+    evidence, _ = cli._evidence_passages(out, labels)
+    assert set(evidence["passage_id"]) == set(labels["passage_id"].to_pylist())
