@@ -91,7 +91,7 @@ def get_nlp(lang: str, zh_terms: tuple[str, ...] = ()):
             import jieba
 
             jieba.setLogLevel(logging.WARNING)
-            jieba.initialize()
+            _initialize_jieba(jieba)
             for t in sorted(zh_terms):
                 jieba.add_word(t)
             nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
@@ -100,6 +100,23 @@ def get_nlp(lang: str, zh_terms: tuple[str, ...] = ()):
             nlp = spacy.blank("en")
         _NLP[key] = nlp
     return _NLP[key]
+
+
+def _initialize_jieba(jieba) -> None:
+    """jieba.initialize(), with its dictionary cache read in one piece.
+
+    jieba loads its cache with marshal.load on the open file, which reads the file object by object: 0.4 s
+    here against 0.13 s for marshal.loads on the file's bytes, and on the critical path of every incremental
+    run. Same file, same dictionary; only the reading differs (and only while initializing)."""
+    import marshal
+    import types
+
+    jieba.marshal = types.SimpleNamespace(load=lambda f: marshal.loads(f.read()), dump=marshal.dump,
+                                          loads=marshal.loads, dumps=marshal.dumps)
+    try:
+        jieba.initialize()
+    finally:
+        jieba.marshal = marshal
 
 
 def tokenize_texts(texts: list[str], lang: str, zh_terms: tuple[str, ...] = ()) -> list[list[str]]:
