@@ -108,3 +108,27 @@ def test_hybrid_labels_carry_evidence_and_groups_roll_up():
     assert "measure.platform" in {g.node for g in clf.rollup(labels)}
     neg = "第五十条 本条例自2020年1月1日起施行。"
     assert clf.predict([neg], ["zh"], [tokenize_texts([neg], "zh")[0]])[0] == []
+
+
+def test_jieba_dictionary_loaded_in_one_piece_is_jiebas_own():
+    """The tokenize stage reads jieba's dictionary cache itself (faster); the dictionary must be the one
+    jieba.initialize() builds, and jieba must be left as it was."""
+    import marshal
+    import subprocess
+    import sys
+
+    code = """
+import json, logging, marshal, sys
+import jieba
+jieba.setLogLevel(logging.WARNING)
+if sys.argv[1] == "ours":
+    from pipeline.tokenize import _initialize_jieba
+    _initialize_jieba(jieba)
+    assert jieba.marshal is marshal
+else:
+    jieba.initialize()
+print(json.dumps([jieba.dt.total, len(jieba.dt.FREQ), jieba.lcut("国家鼓励企业与高等学校联合建立研究开发平台")]))
+"""
+    runs = [subprocess.run([sys.executable, "-c", code, which], capture_output=True, text=True, check=True,
+                           cwd=ROOT).stdout for which in ("ours", "jieba")]
+    assert runs[0] == runs[1] and runs[0].strip()
