@@ -6,7 +6,6 @@ Fatal configuration errors print one line naming the file and the problem and ex
 from __future__ import annotations
 
 import argparse
-import gc
 import hashlib
 import json
 import logging
@@ -285,14 +284,10 @@ class _Workbook:
     other core, sheet by sheet as this process sends the tables."""
 
     def __init__(self, path: Path):
-        from multiprocessing import Pipe, get_context
+        from .engine import Helper
 
         self.path = path
-        receiver, self._conn = Pipe(duplex=False)
-        self._proc = get_context("fork").Process(target=_serve_workbook, args=(receiver, self._conn, path),
-                                                 daemon=True)
-        self._proc.start()
-        receiver.close()
+        self._helper = Helper(report_mod.serve_xlsx, path, report_mod.SHEETS)
         self._sent: set[str] = set()
 
     def send(self, tables: dict[str, pd.DataFrame]) -> None:
@@ -302,7 +297,7 @@ class _Workbook:
         if not batch:
             return
         try:
-            self._conn.send(batch)
+            self._helper.send(batch)
         except OSError:  # the writer has stopped: say why
             self._finish()
             raise
@@ -317,29 +312,13 @@ class _Workbook:
         self._finish()
 
     def _finish(self) -> None:
-        self._conn.close()
-        self._proc.join()
-        if self._proc.exitcode != 0:
-            raise OSError(0, f"could not be written (the writing process exited with {self._proc.exitcode}; "
-                             f"its error is above)", str(self.path))
+        code = self._helper.finish()
+        if code != 0:
+            raise OSError(0, f"could not be written (the writing process exited with {code}; its error is "
+                             f"above)", str(self.path))
 
     def cancel(self) -> None:
-        self._conn.close()  # the writer sees the end of the pipe and exits without writing
-        self._proc.join(timeout=10)
-        if self._proc.is_alive():
-            self._proc.terminate()
-            self._proc.join()
-
-
-def _serve_workbook(receiver, sender, path: Path) -> None:
-    # the child inherits the sending end too: closed here, so it sees the end of the pipe when the parent
-    # closes its own
-    sender.close()
-    gc.freeze()  # the parent's objects: never garbage here, and not to be walked by the collector
-    try:
-        report_mod.serve_xlsx(receiver, path, report_mod.SHEETS)
-    except EOFError:  # the run stopped before every sheet was sent: no workbook
-        sys.exit(1)
+        self._helper.finish(timeout=10)  # the writer sees the end of the pipe and exits without writing
 
 
 def cmd_report(args, tables=None, inputs=None, workbook: _Workbook | None = None,

@@ -110,3 +110,50 @@ def _dask_client(jobs: int):
     cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
                            dashboard_address=None, silence_logs=40)
     return Client(cluster), cluster
+
+
+class Helper:
+    """A forked process serving this one over a pipe: `serve(conn, *args)` runs in the child and reads
+    requests with conn.recv() (EOFError once this process closes its end) and may answer with conn.send().
+
+    Fork it before this process starts any thread (a fork copies the state of held locks, not the threads
+    that would release them)."""
+
+    def __init__(self, serve: Callable, *args):
+        from multiprocessing import Pipe
+
+        mine, theirs = Pipe()
+        self._proc = get_context("fork").Process(target=_serve, args=(serve, theirs, mine, args), daemon=True)
+        self._proc.start()
+        theirs.close()
+        self.conn = mine
+
+    def send(self, message) -> None:
+        self.conn.send(message)
+
+    def recv(self):
+        return self.conn.recv()
+
+    def finish(self, timeout: float | None = None) -> int | None:
+        """Close this end and wait for the child to end (at most `timeout` seconds, then stop it); its exit
+        code."""
+        self.conn.close()
+        self._proc.join(timeout)
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join()
+        return self._proc.exitcode
+
+
+def _serve(serve: Callable, conn, parents_end, args: tuple) -> None:
+    import gc
+    import sys
+
+    # the child inherits this process's end of the pipe too: closed, so the child sees the pipe end when the
+    # parent closes it
+    parents_end.close()
+    gc.freeze()  # what the parent made is never garbage here, and not to be walked by the collector
+    try:
+        serve(conn, *args)
+    except EOFError:  # the parent went away before the work was complete
+        sys.exit(1)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 import pandas as pd
 
-from .engine import imap_ordered
+from .engine import Helper, imap_ordered
 from .io import ChunkedTable, TableWriter, write_json
 from .schemas import DOCUMENTS, LABELS, PASSAGES, TOKENS, Table
 from .segment import segment_document
@@ -179,18 +179,51 @@ def process_chunk(task: dict) -> dict:
     return out
 
 
-def classify_result(task: dict, result: dict, settings: Settings) -> dict:
-    """Add the classify stage to a chunk result from a worker that ran the stages before it."""
+def classify_result(task: dict, result: dict, classifier: Helper, settings: Settings) -> dict:
+    """Add the classify stage to a chunk result from a worker that ran the stages before it, by the classifier
+    process `classifier` (see serve_classifier)."""
     from .classify import labels_frame
 
     if not task["docs"]:
         return result
-    t = time.perf_counter()
     passages = result["segment"] if "segment" in result else task["passages"]
     tokens = result["tokenize"] if "tokenize" in result else task["tokens"]
-    result["classify"] = labels_frame(_classifier(settings.taxonomy_path, settings.model_path), passages, tokens)
-    result["_seconds"]["classify"] = time.perf_counter() - t
+    classifier.send((passages, tokens))
+    answer = classifier.recv()
+    if answer[0] == "ok":
+        result["classify"], result["_seconds"]["classify"] = answer[1], answer[2]
+    else:
+        # it failed there (a broken model file, say): failing here too raises the error as it is, for the CLI
+        # to report
+        t = time.perf_counter()
+        result["classify"] = labels_frame(_classifier(settings.taxonomy_path, settings.model_path), passages, tokens)
+        result["_seconds"]["classify"] = time.perf_counter() - t
     return result
+
+
+def serve_classifier(conn, settings: Settings) -> None:
+    """The classifier process: loads the classifier at once, then labels the (passages, tokens) it is sent."""
+    import traceback
+
+    from .classify import labels_frame
+
+    try:
+        with gc_paused():
+            _classifier(settings.taxonomy_path, settings.model_path)
+    except Exception:  # reported with the first request
+        pass
+    while True:
+        try:
+            passages, tokens = conn.recv()
+        except EOFError:  # the run is over
+            return
+        t = time.perf_counter()
+        try:
+            labels = labels_frame(_classifier(settings.taxonomy_path, settings.model_path), passages, tokens)
+        except Exception:
+            conn.send(("error", traceback.format_exc()))
+            continue
+        conn.send(("ok", labels, time.perf_counter() - t))
 
 
 # ------------------------------------------------------------------------------------------ main side
@@ -283,28 +316,21 @@ class ChunkRunner:
         self.load_texts = load_texts
         workers, prestart = self._workers(changed)
         # A change that fits one chunk is a few documents: the time goes into loading jieba, spaCy and the
-        # model rather than into using them. The worker then loads the tokenizer while this process loads the
-        # classifier (on the other core), and classifies the worker's tokens itself.
+        # model rather than into using them. The worker then loads only the tokenizer, and a second process
+        # (forked first, while this one has no thread) loads the classifier meanwhile and classifies the
+        # worker's tokens; this process is left to read the corpus.
         split = (workers == 1 and prestart and self.engine == "local" and self.jobs > 1
                  and "classify" in self.stages and len(self.stages) > 1)
         worker_stages = tuple(st for st in self.stages if st != "classify") if split else self.stages
-        loading = []
-
-        def prepared():
-            if split:
-                # the engine forks its worker before taking the first item: no thread is running at the fork
-                loading.append(_start_loading(self.settings))
-            for docs in doc_chunks:
-                yield self._task(docs, worker_stages)
-
+        classifier = Helper(serve_classifier, self.settings) if split else None
         try:
-            results = imap_ordered(process_chunk, prepared(), key=lambda p: p[0], engine=self.engine, jobs=self.jobs,
-                                   workers=workers, prestart=prestart, warm=warm_worker,
-                                   warm_args=(self.settings, worker_stages), trivial=lambda p: not p[0]["docs"])
+            results = imap_ordered(process_chunk, (self._task(docs, worker_stages) for docs in doc_chunks),
+                                   key=lambda p: p[0], engine=self.engine, jobs=self.jobs, workers=workers,
+                                   prestart=prestart, warm=warm_worker, warm_args=(self.settings, worker_stages),
+                                   trivial=lambda p: not p[0]["docs"])
             for (task, reused, docs, keys), result in results:
-                if split:
-                    loading[0].join()
-                    result = classify_result(task, result, self.settings)
+                if classifier is not None:
+                    result = classify_result(task, result, classifier, self.settings)
                 for st, sec in result.get("_seconds", {}).items():
                     self.worker_seconds[st] += sec
                 if reused is None:
@@ -323,8 +349,8 @@ class ChunkRunner:
                 w.abort()
             raise
         finally:
-            for th in loading:  # no thread may be importing when the report forks its workbook writer
-                th.join()
+            if classifier is not None:
+                classifier.finish(timeout=10)
         # invalidate reuse first: a crash between replacing the tables and recording them must not leave a
         # record that describes older tables
         stale = {**self.meta, "keys": {k: v for k, v in self.meta.get("keys", {}).items() if k not in self.stages}}
@@ -345,19 +371,6 @@ class ChunkRunner:
         write_json(meta, self.out / META)
         return {**self.counts, "rows": {st: w.rows for st, w in writers.items()}, "changed": changed,
                 "worker_seconds": {k: round(v, 3) for k, v in self.worker_seconds.items()}}
-
-
-def _start_loading(settings: Settings):
-    """Load the classifier in a thread of this process (it waits mostly on imports, as the worker does)."""
-    import threading
-
-    def load():
-        with gc_paused():
-            _classifier(settings.taxonomy_path, settings.model_path)
-
-    th = threading.Thread(target=load, daemon=True)
-    th.start()
-    return th
 
 
 def _merge(table: Table, reused: "pa.Table | None", computed: pd.DataFrame | None, order: dict, meta: dict,
