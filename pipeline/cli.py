@@ -200,7 +200,8 @@ def cmd_classify(args) -> None:
     _run_chunked(args, ("classify",))
 
 
-def _reporting_inputs(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.Series]:
+def _reporting_inputs(out: Path, saves: list | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
+                                                                     pd.Series]:
     """(documents, evidence passages, labels, content passages per region) for aggregation: no document text,
     and passages only where they are labelled, so memory does not grow with the corpus.
 
@@ -212,16 +213,18 @@ def _reporting_inputs(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     for t in (DOCUMENTS, PASSAGES, LABELS):
         if not (out / t.file).exists():
             raise ConfigError(f"{out / t.file}: missing; run the stage that writes '{t.name}' first")
-    docs, _ = read_parts(DOCUMENTS, part_files(out / DOCUMENTS.file), DOCUMENT_META, part_cache(out, "documents"))
-    labels, _ = read_parts(LABELS, part_files(out / LABELS.file), list(LABELS.columns), part_cache(out, "labels"))
-    evidence, counts = _evidence_passages(out, labels)
+    docs, _ = read_parts(DOCUMENTS, part_files(out / DOCUMENTS.file), DOCUMENT_META, part_cache(out, "documents"),
+                         saves)
+    labels, _ = read_parts(LABELS, part_files(out / LABELS.file), list(LABELS.columns), part_cache(out, "labels"),
+                           saves)
+    evidence, counts = _evidence_passages(out, labels, saves)
     return docs.to_pandas(), evidence, check(labels.to_pandas(), LABELS), counts
 
 
 DOCUMENT_META = [c for c in DOCUMENTS.columns if c not in ("text", "text_original")]
 
 
-def _evidence_passages(out: Path, labels: "pa.Table") -> tuple[pd.DataFrame, pd.Series]:
+def _evidence_passages(out: Path, labels: "pa.Table", saves: list | None = None) -> tuple[pd.DataFrame, pd.Series]:
     """The labelled passages (whole rows) and the number of content passages per region."""
     import hashlib
 
@@ -234,7 +237,8 @@ def _evidence_passages(out: Path, labels: "pa.Table") -> tuple[pd.DataFrame, pd.
     from .segment import CONTENT_KINDS
 
     parts = part_files(out / PASSAGES.file)
-    narrow, part_of = read_parts(PASSAGES, parts, ["passage_id", "kind", "region"], part_cache(out, "passages"))
+    narrow, part_of = read_parts(PASSAGES, parts, ["passage_id", "kind", "region"], part_cache(out, "passages"),
+                                 saves)
     content = narrow.filter(pc.is_in(narrow["kind"], value_set=pa.array(sorted(CONTENT_KINDS), pa.string())))
     grouped = content.group_by("region").aggregate([([], "count_all")])
     counts = pd.Series(grouped["count_all"].to_numpy(), index=grouped["region"].to_pylist(), dtype="int64")
@@ -250,18 +254,19 @@ def _evidence_passages(out: Path, labels: "pa.Table") -> tuple[pd.DataFrame, pd.
                          .filter(pc.is_in(pc.field("passage_id"), value_set=pa.array(ids, pa.string()))),
                          tag=hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16])
               for i, ids in sorted(by_part.items())]
-    store.save()
+    store.save() if saves is None else saves.append(store.save)
     evidence = pa.concat_tables(pieces) if pieces else PASSAGES.arrow_schema.empty_table()
     return check(evidence.to_pandas(), PASSAGES), counts
 
 
-def cmd_aggregate(args, inputs=None, on_tables=None) -> tuple:
+def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) -> tuple:
     """Coverage tables from the tables in --out (or from `inputs`, the same tables already read).
-    `on_tables(tables)` is called as soon as they are computed, before they are written."""
+    `on_tables(tables)` is called as soon as they are computed, before they are written; updating the read
+    caches is left to `saves` if given (see read_parts)."""
     out = Path(args.out)
     t0 = time.perf_counter()
     tax = load_taxonomy(args.taxonomy)
-    inputs = inputs or _reporting_inputs(out)
+    inputs = inputs or _reporting_inputs(out, saves)
     docs, passages, labels, counts = inputs
     tables = aggregate_mod.aggregate(docs, passages, labels, tax, passage_counts=counts)
     if on_tables:
@@ -322,7 +327,7 @@ class _Workbook:
 
 
 def cmd_report(args, tables=None, inputs=None, workbook: _Workbook | None = None,
-               fingerprint: str | None = None) -> None:
+               fingerprint: str | None = None, saves: list | None = None) -> None:
     """The report files from the coverage tables in --out (or `tables` and `inputs` from cmd_aggregate, and
     the workbook already being written by `workbook`)."""
     out = Path(args.out)
@@ -342,6 +347,8 @@ def cmd_report(args, tables=None, inputs=None, workbook: _Workbook | None = None
         docs, passages, labels, _ = inputs or _reporting_inputs(out)
         evidence = report_mod.evidence_index(labels, passages, docs)
         write_text(report_mod.report_html(tables, tax, evidence, counts), out / "report.html")
+        for save in saves or ():  # while the workbook is being written
+            save()
     except BaseException:
         workbook.cancel()
         raise
@@ -358,25 +365,36 @@ def cmd_run(args) -> None:
     Path(args.out).mkdir(parents=True, exist_ok=True)
     _settings(args, STAGE_ORDER)  # trains the default model if needed, before workers start
     run = _open_ingest(args)
-    _run_chunked(args, STAGE_ORDER, chunks=_ingest_chunks(args, run), changed=(run.changed_files, run.changed_bytes),
-                 load_texts=run.fill_texts)
     out = Path(args.out)
-    fingerprint = _reporting_fingerprint(args)
-    previous = json.loads((out / "run.json").read_text()).get("stages", {}) if (out / "run.json").exists() else {}
-    if (previous.get("report", {}).get("inputs_sha256") == fingerprint
-            and all((out / f).exists() for f in REPORTING_OUTPUTS)):
-        print("aggregate, report: their inputs are those of the last run; outputs kept", file=sys.stderr)
-    else:
-        # the workbook writer starts on the ingest report while the coverage tables are computed, and gets
-        # them as soon as they exist, before they are written to CSV and Parquet
-        workbook = _Workbook(out / "coverage.xlsx")
-        try:
+    # After a small change the workbook writer is forked now, while this process is small and has no thread,
+    # rather than when the coverage tables are ready (on the critical path); not after a large one, where it
+    # would sit idle (and in memory) through the whole run.
+    from .runner import small_change
+
+    workbook = _Workbook(out / "coverage.xlsx") if (out / "coverage.xlsx").exists() and small_change(
+        run.changed_files, run.changed_bytes) else None
+    try:
+        _run_chunked(args, STAGE_ORDER, chunks=_ingest_chunks(args, run),
+                     changed=(run.changed_files, run.changed_bytes), load_texts=run.fill_texts)
+        fingerprint = _reporting_fingerprint(args)
+        previous = json.loads((out / "run.json").read_text()).get("stages", {}) if (out / "run.json").exists() else {}
+        if (previous.get("report", {}).get("inputs_sha256") == fingerprint
+                and all((out / f).exists() for f in REPORTING_OUTPUTS)):
+            if workbook is not None:
+                workbook.cancel()
+            print("aggregate, report: their inputs are those of the last run; outputs kept", file=sys.stderr)
+        else:
+            # the workbook writer starts on the ingest report while the coverage tables are computed, and gets
+            # them as soon as they exist, before they are written to CSV and Parquet
+            workbook = workbook or _Workbook(out / "coverage.xlsx")
             workbook.send({"ingest_report": _ingest_report(out)})
-            tables, inputs = cmd_aggregate(args, on_tables=workbook.send)
-        except BaseException:
+            saves: list = []
+            tables, inputs = cmd_aggregate(args, on_tables=workbook.send, saves=saves)
+            cmd_report(args, tables, inputs, workbook, fingerprint=fingerprint, saves=saves)
+    except BaseException:
+        if workbook is not None:
             workbook.cancel()
-            raise
-        cmd_report(args, tables, inputs, workbook, fingerprint=fingerprint)
+        raise
     _record(out, "run", time.perf_counter() - t0)
 
 

@@ -187,13 +187,19 @@ def part_cache(out_dir: Path, name: str) -> Path:
     return Path(out_dir) / "cache" / f"{name}.parquet"
 
 
-def read_parts(table: Table, parts: list[Path], columns: list[str], cache: Path) -> tuple[pa.Table, np.ndarray]:
-    """Some columns of every part, and the position of each row's part; parts read before come from `cache`."""
+def read_parts(table: Table, parts: list[Path], columns: list[str], cache: Path, saves: list | None = None
+               ) -> tuple[pa.Table, np.ndarray]:
+    """Some columns of every part, and the position of each row's part; parts read before come from `cache`.
+    The cache is updated at once, or by the callables added to `saves` when the caller has better things to do
+    first."""
     schema = pa.schema([table.arrow_schema.field(c) for c in columns])
     store = PartCache(cache, schema)
     pieces = [store.rows(p.name, lambda p=p: pq.read_table(p, columns=columns, schema=table.arrow_schema))
               for p in parts]
-    store.save()
+    if saves is None:
+        store.save()
+    else:
+        saves.append(store.save)
     rows = pa.concat_tables(pieces) if pieces else schema.empty_table()
     return rows, np.repeat(np.arange(len(pieces)), [t.num_rows for t in pieces])
 

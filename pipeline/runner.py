@@ -65,6 +65,11 @@ def chunk_documents(records: Iterable[dict]) -> Iterator[list[dict]]:
         yield chunk
 
 
+def small_change(files: int, nbytes: int) -> bool:
+    """Whether this many changed files and bytes fit in one chunk (a character takes at least one byte)."""
+    return 0 < files <= CHUNK_DOCS and nbytes <= CHUNK_CHARS
+
+
 def chunk_key(setting: str, docs: list[dict], fields: tuple[str, ...] = ("doc_id", "content_hash", "region", "lang")
               ) -> str:
     """What a stage's part for these documents depends on: the stage's settings and the documents."""
@@ -306,8 +311,7 @@ class ChunkRunner:
         files, nbytes = changed
         if not files:
             return self.jobs, False
-        # a character takes at least one byte, so this many bytes is at most one chunk of text
-        return (1 if files <= CHUNK_DOCS and nbytes <= CHUNK_CHARS else self.jobs), True
+        return (1 if small_change(files, nbytes) else self.jobs), True
 
     def run(self, doc_chunks: Iterable[list[dict]], progress=None, changed: tuple[int, int] | None = None,
             load_texts=None) -> dict:
