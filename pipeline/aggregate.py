@@ -47,11 +47,37 @@ def best_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.Da
 
 
 def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame, taxonomy: Taxonomy,
-              passage_counts: pd.Series | None = None) -> dict[str, pd.DataFrame]:
+              passage_counts: pd.Series | None = None, on_tables=None) -> dict[str, pd.DataFrame]:
     """The coverage tables. `passages` is every passage, or only the labelled ones (the evidence) when
-    `passage_counts` gives the number of content passages per region."""
+    `passage_counts` gives the number of content passages per region. `on_tables(batch)` gets the tables as
+    they are done, the largest first (for a writer that can start on them meanwhile)."""
     nodes = node_order(taxonomy)
     by_id = taxonomy.by_id
+    order = {n: i for i, n in enumerate(nodes)}
+    emit = on_tables or (lambda batch: None)
+    ev = best_evidence(labels, passages, documents)
+
+    # document x node
+    doc_long = (labels.groupby(["doc_id", "node"]).agg(passages=("passage_id", "nunique")).reset_index())
+    doc_top = ev.drop_duplicates(["doc_id", "node"])[["doc_id", "node", "passage_id", "label", "text", "evidence"]]
+    doc_long = doc_long.merge(doc_top, on=["doc_id", "node"], how="left")
+    doc_long["evidence_passage"] = [mark_terms(t, json.loads(e)) for t, e in zip(doc_long["text"], doc_long["evidence"])]
+    doc_long = doc_long.drop(columns=["text", "evidence"]).rename(
+        columns={"passage_id": "evidence_passage_id", "label": "evidence_article"})
+    doc_long = doc_long.merge(documents[["doc_id", "region", "title", "date"]], on="doc_id", how="left")
+    doc_long = doc_long.sort_values(["doc_id", "node"], key=lambda s: s.map(order) if s.name == "node" else s,
+                                    kind="stable")[["doc_id", "region", "title", "date", "node", "passages",
+                                                    "evidence_article", "evidence_passage_id", "evidence_passage"]]
+    doc_wide = doc_long.pivot(index="doc_id", columns="node", values="passages").reindex(columns=nodes)
+    doc_wide = documents[["doc_id", "region", "title", "date"]].merge(
+        doc_wide.fillna(0).astype("int64").reset_index(), on="doc_id", how="left").fillna({n: 0 for n in nodes})
+    doc_wide = doc_wide.astype({n: "int64" for n in nodes})
+    doc_wide.columns.name = None
+
+    emit({"coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True)})
+    first_year, by_year = temporal(documents, labels, nodes)
+    emit({"first_year": first_year, "coverage_by_year": by_year})
+
     if passage_counts is None:
         passage_counts = passages[passages["kind"].isin(CONTENT_KINDS)].groupby("region").size()
     regions = (documents.groupby("region", sort=True)
@@ -67,14 +93,12 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     long["share"] = (long["documents"] / long["region_documents"]).round(4)
     long["facet"] = long["node"].map(lambda n: by_id[n].facet)
     long["node_name"] = long["node"].map(lambda n: by_id[n].name["en"])
-    order = {n: i for i, n in enumerate(nodes)}
     long = long.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s, kind="stable")
 
     wide = long.pivot(index="region", columns="node", values="documents").reindex(columns=nodes).reset_index()
     wide = regions.merge(wide, on="region")
     wide.columns.name = None
 
-    ev = best_evidence(labels, passages, documents)
     top = ev.drop_duplicates(["region", "node"])
     gaps = long.merge(top[["region", "node", "passage_id", "doc_id", "title", "label", "text", "evidence", "score"]],
                       on=["region", "node"], how="left")
@@ -110,30 +134,14 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     ranking = ranking.astype({"measures_addressed": "int64", "models_addressed": "int64"}).sort_values(
         ["measures_addressed", "models_addressed", "region"], ascending=[False, False, True], kind="stable")
 
-    # document x node
-    doc_long = (labels.groupby(["doc_id", "node"]).agg(passages=("passage_id", "nunique")).reset_index())
-    doc_top = ev.drop_duplicates(["doc_id", "node"])[["doc_id", "node", "passage_id", "label", "text", "evidence"]]
-    doc_long = doc_long.merge(doc_top, on=["doc_id", "node"], how="left")
-    doc_long["evidence_passage"] = [mark_terms(t, json.loads(e)) for t, e in zip(doc_long["text"], doc_long["evidence"])]
-    doc_long = doc_long.drop(columns=["text", "evidence"]).rename(
-        columns={"passage_id": "evidence_passage_id", "label": "evidence_article"})
-    doc_long = doc_long.merge(documents[["doc_id", "region", "title", "date"]], on="doc_id", how="left")
-    doc_long = doc_long.sort_values(["doc_id", "node"], key=lambda s: s.map(order) if s.name == "node" else s,
-                                    kind="stable")[["doc_id", "region", "title", "date", "node", "passages",
-                                                    "evidence_article", "evidence_passage_id", "evidence_passage"]]
-    doc_wide = doc_long.pivot(index="doc_id", columns="node", values="passages").reindex(columns=nodes)
-    doc_wide = documents[["doc_id", "region", "title", "date"]].merge(
-        doc_wide.fillna(0).astype("int64").reset_index(), on="doc_id", how="left").fillna({n: 0 for n in nodes})
-    doc_wide = doc_wide.astype({n: "int64" for n in nodes})
-    doc_wide.columns.name = None
-
-    first_year, by_year = temporal(documents, labels, nodes)
-    return {
+    tables = {
         "coverage_region": wide, "coverage_region_long": long.drop(columns=["region_documents"]).reset_index(drop=True),
         "coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True),
         "gaps": gaps.reset_index(drop=True), "region_ranking": ranking.reset_index(drop=True),
         "first_year": first_year, "coverage_by_year": by_year,
     }
+    emit({k: tables[k] for k in ("coverage_region", "coverage_region_long", "gaps", "region_ranking")})
+    return tables
 
 
 def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -261,16 +261,14 @@ def _evidence_passages(out: Path, labels: "pa.Table", saves: list | None = None)
 
 def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) -> tuple:
     """Coverage tables from the tables in --out (or from `inputs`, the same tables already read).
-    `on_tables(tables)` is called as soon as they are computed, before they are written; updating the read
-    caches is left to `saves` if given (see read_parts)."""
+    `on_tables(batch)` gets them as they are computed, before they are written; updating the read caches is
+    left to `saves` if given (see read_parts)."""
     out = Path(args.out)
     t0 = time.perf_counter()
     tax = load_taxonomy(args.taxonomy)
     inputs = inputs or _reporting_inputs(out, saves)
     docs, passages, labels, counts = inputs
-    tables = aggregate_mod.aggregate(docs, passages, labels, tax, passage_counts=counts)
-    if on_tables:
-        on_tables(tables)
+    tables = aggregate_mod.aggregate(docs, passages, labels, tax, passage_counts=counts, on_tables=on_tables)
     for name, df in tables.items():
         write_csv(df, out / f"{name}.csv")
         write_parquet(df, out / f"{name}.parquet")

@@ -54,14 +54,31 @@ def serve_xlsx(conn, path: Path, sheets: tuple[str, ...]) -> None:
     """write_xlsx for tables that arrive over `conn` in batches ({sheet name: table}), in any order: each
     sheet is written as soon as its table arrives, and the file once every sheet is there. The file is the
     same as write_xlsx's; nothing is written if the sender goes away first."""
+    import queue
+    import threading
+
     from openpyxl import Workbook
 
+    # a thread takes the batches off the pipe as they come, so the sender never waits for a sheet to be written
+    arrived: queue.Queue = queue.Queue()
+
+    def receive():
+        try:
+            while True:
+                arrived.put(conn.recv())
+        except EOFError:
+            arrived.put(None)
+
+    threading.Thread(target=receive, daemon=True).start()
     wb = Workbook(write_only=True)
     # write-only sheets keep the order they were created in, whatever order they are filled in
     ws = {name: wb.create_sheet(name[:31]) for name in sheets}
     todo = set(sheets)
     while todo:
-        for name, df in conn.recv().items():
+        batch = arrived.get()
+        if batch is None:
+            raise EOFError("the tables stopped coming")
+        for name, df in batch.items():
             _write_sheet(ws[name], name, df)
             todo.discard(name)
     _save_workbook(wb, path)
@@ -79,15 +96,22 @@ def _cell(v):
 
 
 def _write_sheet(ws, name: str, df: pd.DataFrame) -> None:
-    if name in BLANK_ZEROS:
-        counts = [c for c in df.columns if pd.api.types.is_integer_dtype(df[c])]
-        df = df.astype({c: object for c in counts})
-        for c in counts:
-            df.loc[df[c] == 0, c] = None
     ws.freeze_panes = "B2"
     ws.append([str(c) for c in df.columns])
-    for row in df.itertuples(index=False, name=None):
-        ws.append([_cell(v) for v in row])
+    # cells prepared a column at a time: numbers need no per-value work
+    columns = [_column_cells(df[c], blank_zeros=name in BLANK_ZEROS) for c in df.columns]
+    for row in zip(*columns):
+        ws.append(row)
+
+
+def _column_cells(s: pd.Series, blank_zeros: bool) -> list:
+    if not s.hasnans and (pd.api.types.is_integer_dtype(s) or pd.api.types.is_bool_dtype(s)):
+        values = s.tolist()
+        return [v or None for v in values] if blank_zeros and pd.api.types.is_integer_dtype(s) else values
+    if pd.api.types.is_float_dtype(s) and not isinstance(s.dtype, pd.ArrowDtype):
+        return [None if v != v else v for v in s.tolist()]
+    cells = [_cell(v) for v in s.tolist()]
+    return [None if c == 0 else c for c in cells] if blank_zeros and pd.api.types.is_integer_dtype(s) else cells
 
 
 def _save_workbook(wb, path: Path) -> None:
