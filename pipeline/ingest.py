@@ -509,19 +509,20 @@ class IngestRun:
             raise ConfigError(f"{root}: corpus folder cannot be read ({exc.strerror or exc})") from None
         self.max_bytes = max_bytes
         self.progress = progress
-        self.manifest = read_manifest(root)
-        # manifest rows as plain dicts of strings: a pandas row lookup per file costs more than reading it
+        manifest = read_manifest(root)
+        self.has_manifest = manifest is not None
+        # manifest rows as plain dicts of strings, by path (the table itself is not kept: a pandas row lookup
+        # per file costs more than reading the file, and the table would be held for the whole run)
         self._rows: dict[str, dict[str, str]] = {}
-        if self.manifest is not None:
-            columns = {c: ["" if pd.isna(v) else str(v) for v in self.manifest[c].tolist()]
-                       for c in self.manifest.columns}
-            self._rows = {path: {c: columns[c][i] for c in columns} for i, path in enumerate(self.manifest.index)}
+        if manifest is not None:
+            columns = {c: ["" if pd.isna(v) else str(v) for v in manifest[c].tolist()] for c in manifest.columns}
+            self._rows = {path: {c: columns[c][i] for c in columns} for i, path in enumerate(manifest.index)}
+            del manifest, columns
         self.files, self.report = discover(root)
         known = {e.rel for e in self.files} | {r["path"] for r in self.report}
-        if self.manifest is not None:
-            for p in self.manifest.index:
-                if p not in known:
-                    self.report.append(_report(p, "failed", f"listed in {MANIFEST} but not found"))
+        for p in self._rows:
+            if p not in known:
+                self.report.append(_report(p, "failed", f"listed in {MANIFEST} but not found"))
         self.cache: list[dict] = []
         self.reused = 0
         self._prev_cache, self._prev_docs = ({}, None)
@@ -529,19 +530,29 @@ class IngestRun:
         if previous is not None and previous[1] is not None and set(CACHE_COLUMNS) <= set(previous[0].columns):
             self._prev_cache = {r.path: r for r in previous[0].itertuples(index=False)}
             self._prev_docs = previous[1]
-        self._stats: dict[str, os.stat_result] = {}
+        # (size, mtime_ns) of each file to read: a stat_result holds ten times that
+        self._stats: dict[str, tuple[int, int]] = {}
         self.changed_files = self.changed_bytes = 0
         for entry in self.files:
             if not self._candidate(entry):
                 continue
-            try:
-                st = self._stats[entry.rel] = entry.path.stat()
-            except OSError:
+            st = self._stat(entry)
+            if st is None:
                 continue
             prev = self._prev_cache.get(entry.rel)
-            if prev is None or prev.size != st.st_size or prev.mtime_ns != st.st_mtime_ns:
+            if prev is None or (prev.size, prev.mtime_ns) != st:
                 self.changed_files += 1
-                self.changed_bytes += st.st_size
+                self.changed_bytes += st[0]
+
+    def _stat(self, entry: Found) -> tuple[int, int] | None:
+        st = self._stats.get(entry.rel)
+        if st is None:
+            try:
+                s = entry.path.stat()
+            except OSError:
+                return None
+            st = self._stats[entry.rel] = (s.st_size, s.st_mtime_ns)
+        return st
 
     @property
     def _prev_meta(self) -> dict[str, dict]:
@@ -563,12 +574,12 @@ class IngestRun:
 
     def _candidate(self, entry: Found) -> bool:
         """Whether the file will be read as a document (listed, not hidden unless listed, a supported type)."""
-        listed = self.manifest is not None and entry.rel in self.manifest.index
-        return (entry.rel != MANIFEST and (listed or (self.manifest is None and not entry.hidden))
+        listed = entry.rel in self._rows
+        return (entry.rel != MANIFEST and (listed or (not self.has_manifest and not entry.hidden))
                 and entry.path.suffix.lower() in SUPPORTED)
 
     def documents(self):
-        manifest, report = self.manifest, self.report
+        has_manifest, rows, report = self.has_manifest, self._rows, self.report
         seen_hash: dict[str, str] = {}
         unlisted = 0
         iterator = self.files
@@ -580,13 +591,13 @@ class IngestRun:
             rel = entry.rel
             if rel == MANIFEST:
                 continue
-            listed = manifest is not None and rel in manifest.index
-            row = self._rows.get(rel)
+            row = rows.get(rel)
+            listed = row is not None
             if entry.hidden and not listed:
                 report.append(_report(rel, "skipped", _join(entry.note, "hidden file (name starts with '.'); "
                                                                          "not read"), nbytes=_size(entry.path)))
                 continue
-            if manifest is not None and not listed:
+            if has_manifest and not listed:
                 unlisted += 1
                 report.append(_report(rel, "skipped", _join(entry.note, f"not listed in {MANIFEST}"),
                                       nbytes=_size(entry.path)))
@@ -598,7 +609,9 @@ class IngestRun:
                                                                          f"'{_display(suffix)[0] or '(none)'}'"),
                                       nbytes=_size(entry.path)))
                 continue
-            meta_key = "" if row is None else json.dumps(row, ensure_ascii=False, sort_keys=True)
+            # the row's digest, not the row: the cache holds one per file for the whole run
+            meta_key = "" if row is None else hashlib.sha256(
+                json.dumps(row, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()[:24]
             rec, rep, st = self._cached(entry, meta_key)
             if rec is None:
                 try:
@@ -621,7 +634,7 @@ class IngestRun:
             if st is not None:
                 # every file read is remembered, so a later run can tell it did not change; only documents
                 # (not duplicates or failures, which are read again) can be taken from the previous run
-                self.cache.append({"path": rel, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "meta": meta_key,
+                self.cache.append({"path": rel, "size": st[0], "mtime_ns": st[1], "meta": meta_key,
                                    "content_hash": document["content_hash"] if document else "",
                                    "reason": rep["reason"], "encoding": rep.get("encoding", ""),
                                    "chars": document["chars"] if document else 0,
@@ -633,15 +646,11 @@ class IngestRun:
 
     def _cached(self, entry: Found, meta_key: str):
         """(record, report row, stat) from the previous run when the file is unchanged, else (None, None, stat)."""
-        st = self._stats.get(entry.rel)
+        st = self._stat(entry)
         if st is None:
-            try:
-                st = entry.path.stat()
-            except OSError:
-                return None, None, None
+            return None, None, None
         prev = self._prev_cache.get(entry.rel)
-        if prev is None or self._prev_docs is None or prev.size != st.st_size or prev.mtime_ns != st.st_mtime_ns \
-                or prev.meta != meta_key:
+        if prev is None or self._prev_docs is None or (prev.size, prev.mtime_ns) != st or prev.meta != meta_key:
             return None, None, st
         meta = self._prev_meta.get(entry.rel)
         if meta is None or meta["content_hash"] != prev.content_hash:
@@ -649,7 +658,7 @@ class IngestRun:
         rec = {**meta, "text": None, "text_original": None, "chars": int(prev.chars), "original_sha": prev.original_sha}
         self.reused += 1
         return rec, _report(entry.rel, "ingested", prev.reason, doc_id=entry.rel, encoding=prev.encoding,
-                            nbytes=st.st_size), st
+                            nbytes=st[0]), st
 
     def report_frame(self) -> pd.DataFrame:
         rep_df = pd.DataFrame(self.report, columns=list(INGEST_REPORT.columns)).sort_values("path", kind="stable")
