@@ -517,7 +517,6 @@ class IngestRun:
         if manifest is not None:
             columns = {c: ["" if pd.isna(v) else str(v) for v in manifest[c].tolist()] for c in manifest.columns}
             self._rows = {path: {c: columns[c][i] for c in columns} for i, path in enumerate(manifest.index)}
-            del manifest, columns
         self.files, self.report = discover(root)
         known = {e.rel for e in self.files} | {r["path"] for r in self.report}
         for p in self._rows:
@@ -530,7 +529,7 @@ class IngestRun:
         if previous is not None and previous[1] is not None and set(CACHE_COLUMNS) <= set(previous[0].columns):
             self._prev_cache = {r.path: r for r in previous[0].itertuples(index=False)}
             self._prev_docs = previous[1]
-        # (size, mtime_ns) of each file to read: a stat_result holds ten times that
+        # (size, mtime_ns) of each file to read, until it is read: a stat_result holds ten times that
         self._stats: dict[str, tuple[int, int]] = {}
         self.changed_files = self.changed_bytes = 0
         for entry in self.files:
@@ -539,19 +538,21 @@ class IngestRun:
             st = self._stat(entry)
             if st is None:
                 continue
+            self._stats[entry.rel] = st
             prev = self._prev_cache.get(entry.rel)
             if prev is None or (prev.size, prev.mtime_ns) != st:
                 self.changed_files += 1
                 self.changed_bytes += st[0]
 
     def _stat(self, entry: Found) -> tuple[int, int] | None:
-        st = self._stats.get(entry.rel)
+        """(size, mtime_ns) as the constructor saw it (handed out once), else as it is now; None if unreadable."""
+        st = self._stats.pop(entry.rel, None)
         if st is None:
             try:
                 s = entry.path.stat()
             except OSError:
                 return None
-            st = self._stats[entry.rel] = (s.st_size, s.st_mtime_ns)
+            st = (s.st_size, s.st_mtime_ns)
         return st
 
     @property
