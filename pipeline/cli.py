@@ -156,8 +156,8 @@ def _run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int,
         from tqdm import tqdm
 
         bar = tqdm(desc="+".join(stages), unit="doc")
-    result = runner.run(chunks, progress=bar.update if bar else None, changed=changed, load_texts=load_texts)
-    if bar:
+    result = runner.run(chunks, progress=bar.update if bar is not None else None, changed=changed, load_texts=load_texts)
+    if bar is not None:
         bar.close()
     wall = time.perf_counter() - t0
     rows = result["rows"]

@@ -84,3 +84,36 @@ def test_make_reruns_only_what_changed(tmp_path):
     labels = pd.read_parquet(out / "labels.parquet")
     uk = labels[labels.doc_id == "en/UK/knowledge_exchange_partnerships_framework.txt"]
     assert "model.incubator" in set(uk.node)
+
+
+def test_run_in_a_terminal(tmp_path):
+    """`python -m pipeline run` with stderr on a pseudo-terminal, as a user types it: progress bars are drawn
+    (tests that capture output never exercise them)."""
+    import os
+    import pty
+
+    out = tmp_path / "out"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its stdin, stdout and stderr are the terminal, 30 rows by 100 columns
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        os.chdir(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "pipeline", "run", "--out", str(out)])
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, status = os.waitpid(pid, 0)
+    log = b"".join(chunks).decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(status) == 0, log[-3000:]
+    assert "Traceback" not in log
+    assert "doc/s" in log or "doc]" in log  # a progress bar was drawn on the terminal
+    assert (out / "report.html").exists()
