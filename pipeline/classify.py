@@ -1,17 +1,18 @@
 """Stage 4: tokenized passages in, labels with evidence out.
 
-`PassageClassifier` is the one interface the stage uses. It combines the taxonomy lexicon (always on, the
-source of evidence) with an optional supervised `PassageModel`. A node the model was trained on is decided
-by the model's calibrated score together with the lexicon (see PassageModel for how the two combine); a node
-it has not seen enough examples of is decided by the lexicon alone. Passages in which no node's own terms
-occur skip the model: it keeps unrelated articles (most of a real corpus) from being labelled on vocabulary
-alone, and it is most of the stage's speed.
+`PassageClassifier` is the one interface the stage uses. The lexicon matcher finds evidence (every term,
+rule and pattern hit with its offsets); the estimator (`model.PolicyClassifier`) decides every node from
+the passage's words, characters, context and those hits, with a calibrated score and a threshold per node
+learned from coded passages. A label keeps as evidence the hits of its node's own terms; a label no term
+carried shows the n-grams that raised its score most. With `model=None` (MODEL=lexicon) the lexicon's own
+rules decide.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,15 +21,14 @@ import numpy as np
 import pandas as pd
 
 from .io import ConfigError
-from .lexicon import RULE_TERM, TERM, LexiconMatcher
+from .lexicon import CONTEXT, EXCLUDE, LexiconMatcher
 from .schemas import LABELS
 from .taxonomy import Taxonomy, load_taxonomy
 
 if TYPE_CHECKING:  # the model pulls in scikit-learn; only workers and training need it
-    from .model import PassageModel
+    from .model import PolicyClassifier
 
 log = logging.getLogger(__name__)
-GATE_ROLES = (TERM, RULE_TERM, "pattern", "rule_pattern")
 
 
 @dataclass
@@ -40,9 +40,9 @@ class Label:
 
 
 class PassageClassifier:
-    """Lexicon + optional model behind one `predict` call."""
+    """Lexicon evidence + the estimator's decision behind one `predict` call."""
 
-    def __init__(self, taxonomy: Taxonomy, model: PassageModel | None = None):
+    def __init__(self, taxonomy: Taxonomy, model: PolicyClassifier | None = None):
         self.taxonomy = taxonomy
         self.matcher = LexiconMatcher(taxonomy)
         self.model = model
@@ -53,63 +53,44 @@ class PassageClassifier:
             raise ValueError(f"model nodes differ from the taxonomy's leaves (missing: {missing[:5]})")
 
     def predict(self, texts: list[str], langs: list[str], tokens: list[list[str]],
-                groups: list[str] | None = None, scores: list[dict] | None = None) -> list[list[Label]]:
+                groups: list[str] | None = None, scores: list[dict] | None = None,
+                contexts: list[str] | None = None) -> list[list[Label]]:
         """Labels (leaves only) for each passage, each with its evidence.
 
-        `groups` (document ids, passages of a document consecutive) only speeds up lexicon matching. If a
-        list is passed as `scores`, it receives per passage every leaf's score: the model's probability for
-        nodes it was trained on (0 where no lexicon entry occurs), else 1/0 for the lexicon's decision.
+        `groups` (document ids, passages of a document consecutive) only speeds up lexicon matching;
+        `contexts` (chapter heading and document title) are features of the model. If a list is passed as
+        `scores`, it receives per passage every leaf's calibrated probability.
         """
-        decisions, gated = [], []
-        for i, hits in enumerate(self.matcher.match_many(texts, langs, groups)):
-            decisions.append(self.matcher.decide(texts[i], langs[i], hits) if hits else {})
-            # the model looks only at passages where some node's own vocabulary occurs (not mere context)
-            if any(h.role in GATE_ROLES for h in hits):
-                gated.append(i)
+        hits = self.matcher.match_many(texts, langs, groups, tokens=tokens)
         out: list[list[Label]] = [[] for _ in texts]
-        col = {n: j for j, n in enumerate(self.leaf_ids)}
-        proba = None
-        if self.model is not None and gated:
-            lex = np.zeros((len(gated), len(self.leaf_ids)), dtype=np.float32)
-            for r, i in enumerate(gated):
-                for node in decisions[i]:
-                    lex[r, col[node]] = 1.0
-            X = {"text": [texts[i] for i in gated], "tokens": [tokens[i] for i in gated], "lexicon": lex}
-            proba = self.model.predict_proba(X)
-            model_only = []
-        for r, i in enumerate(gated if proba is not None else []):
-            for j, node in enumerate(self.leaf_ids):
-                if not self.model.trained_[j]:
-                    continue
-                p = float(proba[r, j])
-                lexical = node in decisions[i]
-                if (lexical and p >= self.model.veto_threshold) or \
-                        p >= max(self.model.thresholds_[j], self.model.add_threshold):
-                    ev = _evidence(decisions[i].get(node, []))
-                    src = "lexicon+model" if lexical else "model"
-                    out[i].append(Label(node, round(p, 4), src, ev))
-                    if not ev:
-                        model_only.append((r, j, i, len(out[i]) - 1))
-        if proba is not None and model_only:
-            X = {"tokens": [tokens[i] for i in gated]}
-            tops = self.model.top_features(X, [(r, j) for r, j, _, _ in model_only])
-            for r, j, i, k in model_only:
-                out[i][k].evidence = [_feature_evidence(texts[i], f) for f in tops[(r, j)]]
-        for i, dec in enumerate(decisions):
-            for node, hits in dec.items():
-                j = col[node]
-                if self.model is not None and self.model.trained_[j]:
-                    continue
-                out[i].append(Label(node, 1.0, "lexicon", _evidence(hits)))
-        for labels in out:
-            labels.sort(key=lambda lab: col[lab.node])
+        if self.model is None:
+            for i, hs in enumerate(hits):
+                dec = self.matcher.decide(texts[i], langs[i], hs) if hs else {}
+                out[i] = [Label(n, 1.0, "lexicon", _evidence(dec[n])) for n in self.leaf_ids if n in dec]
+                if scores is not None:
+                    scores.append({n: (1.0 if n in dec else 0.0) for n in self.leaf_ids})
+            return out
+        X = pd.DataFrame({"text": texts, "lang": langs, "tokens": tokens, "hits": hits,
+                          "context": contexts if contexts is not None else [""] * len(texts)})
+        proba = self.model.predict_proba(X)
+        chosen = proba >= self.model.thresholds_
+        unexplained = []
+        for i, j in zip(*np.nonzero(chosen)):
+            node = self.leaf_ids[j]
+            ev = _evidence([h for h in hits[i] if h.node == node and h.role not in (EXCLUDE, CONTEXT)])
+            source = "model" if self.model.trained_[j] else "lexicon"
+            if ev:
+                source += "+lexicon" if source == "model" else ""
+            else:
+                unexplained.append((i, j, len(out[i])))
+            out[i].append(Label(node, round(float(proba[i, j]), 4), source, ev))
+        if unexplained:
+            tops = self.model.contributions(X, [(i, j) for i, j, _ in unexplained])
+            for i, j, k in unexplained:
+                out[i][k].evidence = [_feature_evidence(texts[i], f) for f in tops[(i, j)]]
         if scores is not None:
-            trained = self.model.trained_ if self.model is not None else np.zeros(len(self.leaf_ids), bool)
-            row_of = {i: r for r, i in enumerate(gated)} if proba is not None else {}
-            for i, dec in enumerate(decisions):
-                r = row_of.get(i)
-                scores.append({n: (round(float(proba[r, j]), 4) if r is not None else 0.0) if trained[j]
-                               else (1.0 if n in dec else 0.0) for j, n in enumerate(self.leaf_ids)})
+            for row in proba:
+                scores.append({n: round(float(p), 4) for n, p in zip(self.leaf_ids, row)})
         return out
 
     def rollup(self, labels: list[Label]) -> list[Label]:
@@ -125,7 +106,7 @@ class PassageClassifier:
 
 def _evidence(hits) -> list[dict]:
     seen, out = set(), []
-    for h in hits:
+    for h in sorted(hits, key=lambda h: (h.start, h.end, h.term)):
         k = (h.term, h.start, h.end)
         if k not in seen:
             seen.add(k)
@@ -134,9 +115,20 @@ def _evidence(hits) -> list[dict]:
 
 
 def _feature_evidence(text: str, feature: str) -> dict:
-    probe = feature.split(" ")[0]
-    start = text.lower().find(probe)
-    return {"term": feature, "start": start, "end": start + len(probe) if start >= 0 else -1, "rule": "model"}
+    """Where an n-gram feature occurs in the passage (words of a bigram may be apart: the first is shown)."""
+    probe = feature.strip().split(" ")[0]
+    start = text.lower().find(probe) if probe else -1
+    return {"term": feature.strip(), "start": start, "end": start + len(probe) if start >= 0 else -1,
+            "rule": "model"}
+
+
+def context_of(passage_id: str, heading: str = "", title: str = "") -> str:
+    """A passage's context for the model: its chapter heading and its document's title. Without a title, the
+    file name in a '<path>#<n>' id stands in for it (as ingest does when there is no manifest)."""
+    if not title and "#" in passage_id:
+        stem = Path(passage_id.rsplit("#", 1)[0]).stem
+        title = re.sub(r"[(（]\d{4}-\d{2}-\d{2}[)）]$", "", stem)
+    return " | ".join(x for x in (title, heading) if x)
 
 
 # ---------------------------------------------------------------------------------------- model files
@@ -146,27 +138,39 @@ def examples_paths(taxonomy_dir: Path) -> list[Path]:
 
 
 def read_coded(paths: list[Path]) -> pd.DataFrame:
-    """Coded passages (gold format: id, text, lang optional, labels) from one or more JSON-lines files."""
+    """Coded passages (gold format: id, text, lang optional, labels, context optional) from JSON-lines files.
+
+    Every line is checked: a line that is not an object with a string `text` and a list of string `labels`
+    stops the reading with a one-line error naming the file and the line."""
     from .ingest import detect_lang
 
     rows = []
     for p in paths:
         p = Path(p)
         if not p.is_file():
-            raise ConfigError(f"{p}: coded file not found")
-        for n, line in enumerate(p.read_text(encoding="utf-8-sig").splitlines(), start=1):
+            raise ConfigError(f"{p}: file of coded passages not found")
+        try:
+            lines = p.read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{p}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
+        for n, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
                 r = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{p} line {n}: not JSON ({exc.msg})") from None
-            if not isinstance(r, dict) or "text" not in r:
-                raise ConfigError(f"{p} line {n}: needs at least 'text'")
-            rows.append({"id": str(r.get("id", f"{p.name}#{n}")), "text": r["text"],
-                         "lang": r.get("lang") or detect_lang(r["text"]), "labels": list(r.get("labels") or []),
+            if not isinstance(r, dict) or not isinstance(r.get("text"), str):
+                raise ConfigError(f"{p} line {n}: needs a 'text' string")
+            labels = r.get("labels") or []
+            if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+                raise ConfigError(f"{p} line {n}: 'labels' must be a list of node IDs")
+            pid = str(r.get("id", f"{p.name}#{n}"))
+            lang = r.get("lang") if r.get("lang") in ("zh", "en") else detect_lang(r["text"])
+            rows.append({"id": pid, "text": r["text"], "lang": lang, "labels": list(labels),
+                         "context": context_of(pid, str(r.get("heading") or ""), str(r.get("title") or "")),
                          "source": p.name})
-    return pd.DataFrame(rows, columns=["id", "text", "lang", "labels", "source"])
+    return pd.DataFrame(rows, columns=["id", "text", "lang", "labels", "context", "source"])
 
 
 def doc_groups(ids: list[str]) -> list[str]:
@@ -174,22 +178,44 @@ def doc_groups(ids: list[str]) -> list[str]:
     return [i.rsplit("#", 1)[0] for i in ids]
 
 
-def fit_model(taxonomy: Taxonomy, coded: pd.DataFrame, *, tokens: list[list[str]] | None = None,
-              groups: list[str] | None = None, **params) -> PassageModel:
-
-    leaf = taxonomy.leaf_ids
-    unknown = sorted({l for ls in coded["labels"] for l in ls} - set(taxonomy.by_id))
+def check_labels(taxonomy: Taxonomy, coded: pd.DataFrame) -> None:
+    leaves = set(taxonomy.leaf_ids)
+    unknown = sorted({l for ls in coded["labels"] for l in ls} - leaves)
     if unknown:
-        raise ConfigError(f"coded data uses node IDs not in the taxonomy: {', '.join(unknown[:8])}")
+        groups = [u for u in unknown if u in taxonomy.by_id]
+        hint = f" ({', '.join(groups)}: group IDs; code the leaves under them)" if groups else ""
+        raise ConfigError(f"coded data uses node IDs that are not leaves of the taxonomy: "
+                          f"{', '.join(unknown[:8])}{hint}")
+
+
+def fit_model(taxonomy: Taxonomy, coded: pd.DataFrame, *, tokens: list[list[str]] | None = None,
+              groups: list[str] | None = None, **params) -> PolicyClassifier:
+    """The estimator trained on coded passages (folds for calibration grouped by `groups`, default document)."""
+    from .model import PolicyClassifier
+
+    check_labels(taxonomy, coded)
     if tokens is None:
         tokens = tokenize_frame(coded, taxonomy)
-    matcher = LexiconMatcher(taxonomy)
-    X = {"text": coded["text"].tolist(), "tokens": tokens,
-         "lexicon": matcher.features(coded["text"].tolist(), coded["lang"].tolist())}
-    Y = np.array([[1 if n in ls else 0 for n in leaf] for ls in coded["labels"]], dtype=np.int8)
-    from .model import PassageModel
+    X = passage_table(coded, tokens)
+    Y = label_matrix(coded["labels"], taxonomy.leaf_ids)
+    return PolicyClassifier(taxonomy=taxonomy.path, **params).fit(
+        X, Y, groups=groups if groups is not None else doc_groups(coded["id"].tolist()))
 
-    return PassageModel(nodes=tuple(leaf), **params).fit(X, Y, groups=groups)
+
+def passage_table(coded: pd.DataFrame, tokens: list[list[str]]) -> pd.DataFrame:
+    """The estimator's input for coded passages."""
+    return pd.DataFrame({"text": coded["text"].tolist(), "lang": coded["lang"].tolist(), "tokens": tokens,
+                         "context": (coded["context"] if "context" in coded else pd.Series([""] * len(coded))).tolist()})
+
+
+def label_matrix(label_lists, nodes: list[str]) -> np.ndarray:
+    col = {n: j for j, n in enumerate(nodes)}
+    Y = np.zeros((len(label_lists), len(nodes)), dtype=np.int8)
+    for i, ls in enumerate(label_lists):
+        for l in ls:
+            if l in col:
+                Y[i, col[l]] = 1
+    return Y
 
 
 def tokenize_frame(df: pd.DataFrame, taxonomy: Taxonomy) -> list[list[str]]:
@@ -199,74 +225,104 @@ def tokenize_frame(df: pd.DataFrame, taxonomy: Taxonomy) -> list[list[str]]:
 
 
 def default_model_dir(taxonomy_dir: Path) -> Path:
-    """Where the default model (own examples + lexicons) is cached, keyed by what it is trained from."""
+    """Where the default model (the taxonomy's own examples) lives, keyed by everything it is trained from:
+    the taxonomy, the examples and the code of the classifier."""
+    from . import lexicon, model
+
     tax = load_taxonomy(taxonomy_dir)
     h = hashlib.sha256(tax.sha256.encode())
     for p in examples_paths(taxonomy_dir):
         h.update(p.read_bytes())
+    for mod in (model, lexicon):
+        h.update(Path(mod.__file__).read_bytes())
     return Path(taxonomy_dir).resolve().parent / "models" / f"default-{h.hexdigest()[:12]}"
 
 
-def default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
-    """The folder of the default model, trained first if it is not there yet (None: no examples)."""
+def build_default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
+    """The default model's folder, trained now if it does not exist yet (a named step of `run`, `classify`
+    and `evaluate`, which says so). None when the taxonomy has no examples: the lexicon alone decides."""
     paths = examples_paths(taxonomy_dir)
     if not paths:
         log.warning("no training examples under %s/examples; classifying with the lexicon alone", taxonomy_dir)
         return None
     d = default_model_dir(taxonomy_dir)
     if not (d / "model.json").exists():
-        log.info("training the default model from %s", ", ".join(p.name for p in paths))
-        fit_model(taxonomy, read_coded(paths)).save(d)
+        import sys
+        import time
+
+        t = time.perf_counter()
+        coded = read_coded(paths)
+        print(f"default model: training on {len(coded)} example passages of {taxonomy_dir}/examples "
+              f"(once per version of the taxonomy, examples and classifier) ...", file=sys.stderr)
+        fit_model(taxonomy, coded).save(d, info={"trained_on": [str(p) for p in paths], "passages": len(coded)})
+        print(f"default model: {d} ({time.perf_counter() - t:.0f} s)", file=sys.stderr)
     return d
 
 
 def model_path(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> str:
-    """Which model to classify with, as a path (or 'lexicon'), checked but not loaded."""
+    """Which model to classify with, as a path (or 'lexicon'), checked but not loaded. Without --model, the
+    default model, built first if needed."""
     if model == "lexicon":
         return "lexicon"
     if model:
         if not (Path(model) / "model.json").is_file():
             raise ConfigError(f"{model}: not a model folder (no model.json); train one with `make train`")
         return str(model)
-    d = default_model(taxonomy_dir, taxonomy)
+    d = build_default_model(taxonomy_dir, taxonomy)
     return str(d) if d is not None else "lexicon"
 
 
-def resolve_model(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> tuple[PassageModel | None, str]:
-    """The model to classify with (loaded) and its path for run.json."""
-    path = model_path(model, taxonomy_dir, taxonomy)
-    if path == "lexicon":
-        return None, path
-    from .model import PassageModel
+def load_model(path: str, taxonomy: Taxonomy) -> PolicyClassifier | None:
+    """The model saved at `path` (None for 'lexicon'); a damaged or foreign model folder is a ConfigError."""
+    if path in ("", "lexicon"):
+        return None
+    from .model import PolicyClassifier
 
     try:
-        return PassageModel.load(path), path
+        return PolicyClassifier.load(path, taxonomy=taxonomy.path)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def resolve_model(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> tuple[PolicyClassifier | None, str]:
+    """The model to classify with (loaded) and its path for run.json."""
+    path = model_path(model, taxonomy_dir, taxonomy)
+    return load_model(path, taxonomy), path
 
 
 # ---------------------------------------------------------------------------------------- the stage
 
 def classifier_key(taxonomy: Taxonomy, model_path: str) -> str:
-    """Identifies what labels were made with: a change of taxonomy or model invalidates reused labels."""
+    """Identifies what labels were made with: the taxonomy, the model files and the classifier's code (so
+    labels made by older code are never reused)."""
+    from . import lexicon, model
+
     h = hashlib.sha256(taxonomy.sha256.encode())
     p = Path(model_path)
     for f in ("model.json", "arrays.npz"):
         if (p / f).exists():
             h.update((p / f).read_bytes())
     h.update(str(model_path).encode() if not p.exists() else b"")
+    for mod in (lexicon, model):
+        h.update(Path(mod.__file__).read_bytes())
+    h.update(Path(__file__).read_bytes())
     return h.hexdigest()[:16]
 
 
-def labels_frame(clf: PassageClassifier, passages: pd.DataFrame, tokens: pd.DataFrame) -> pd.DataFrame:
-    """The labels table (leaves and roll-ups) for the tokenized passages of one chunk, in passage order."""
+def labels_frame(clf: PassageClassifier, passages: pd.DataFrame, tokens: pd.DataFrame,
+                 titles: dict[str, str] | None = None) -> pd.DataFrame:
+    """The labels table (leaves and roll-ups) for the tokenized passages of one chunk, in passage order.
+    `titles` (document id -> title) gives the model each passage's document title as context."""
     cols = list(LABELS.columns)
     if not len(tokens):
         return pd.DataFrame(columns=cols)
-    merged = tokens.merge(passages[["passage_id", "text", "lang", "region"]], on="passage_id", how="left",
-                          validate="one_to_one")
+    merged = tokens.merge(passages[["passage_id", "text", "lang", "region", "heading_path"]], on="passage_id",
+                          how="left", validate="one_to_one")
+    titles = titles or {}
+    contexts = [context_of(p, h, titles.get(d, "")) for p, d, h in
+                zip(merged["passage_id"], merged["doc_id"], merged["heading_path"].fillna(""))]
     preds = clf.predict(merged["text"].tolist(), merged["lang"].tolist(), [list(t) for t in merged["tokens"]],
-                        merged["doc_id"].tolist())
+                        merged["doc_id"].tolist(), contexts=contexts)
     rows = []
     for (pid, did, reg, h), labels in zip(merged[["passage_id", "doc_id", "region", "content_hash"]]
                                           .itertuples(index=False), preds):
@@ -275,7 +331,7 @@ def labels_frame(clf: PassageClassifier, passages: pd.DataFrame, tokens: pd.Data
     return pd.DataFrame(rows, columns=cols)
 
 
-def classify_jsonl(in_path: Path, out_path: Path, taxonomy: Taxonomy, model: PassageModel | None) -> int:
+def classify_jsonl(in_path: Path, out_path: Path, taxonomy: Taxonomy, model: PolicyClassifier | None) -> int:
     """Classify a JSON-lines file of {"id","text"[,"lang"]}; write predictions in the same order."""
     from .io import write_bytes_atomic
 
@@ -283,7 +339,8 @@ def classify_jsonl(in_path: Path, out_path: Path, taxonomy: Taxonomy, model: Pas
     toks = tokenize_frame(coded, taxonomy)
     clf = PassageClassifier(taxonomy, model)
     scores: list[dict] = []
-    preds = clf.predict(coded["text"].tolist(), coded["lang"].tolist(), toks, scores=scores)
+    preds = clf.predict(coded["text"].tolist(), coded["lang"].tolist(), toks, scores=scores,
+                        contexts=coded["context"].tolist())
     lines = []
     for pid, labels, sc in zip(coded["id"], preds, scores):
         lines.append(json.dumps({

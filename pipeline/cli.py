@@ -477,11 +477,19 @@ def build_parser() -> argparse.ArgumentParser:
     add("run", cmd_run, "all stages", corpus=True)
     t = add("train", cmd_train, "train the passage model from coded JSON-lines files")
     t.add_argument("--train", default=None, help="coded file(s), comma-separated (default: taxonomy/examples)")
-    e = add("evaluate", cmd_evaluate, "score predictions against coded passages")
-    e.add_argument("--gold", required=True, help="coded JSON-lines file")
-    e.add_argument("--cv", type=int, default=None, help="cross-validate training on the gold file (k folds, "
-                                                        "grouped by document)")
+    e = add("evaluate", cmd_evaluate, "score the classifier against coded passages")
+    e.add_argument("--gold", default=None, help="coded JSON-lines file(s), comma-separated")
+    e.add_argument("--cv", default=None, help="cross-validate instead of scoring the current model: 'region' "
+                                              "(hold out one region at a time), 'doc', or a number of folds "
+                                              "grouped by document")
     e.add_argument("--train", default=None, help="with --cv: extra coded files always in the training folds")
+    e.add_argument("--no-examples", action="store_true", help="with --cv: leave the taxonomy's own examples out "
+                                                              "of the training folds")
+    e.add_argument("--curve", action="store_true", help="with --cv: also train on 25%% and 50%% of the training "
+                                                        "folds' documents (learning curve)")
+    e.add_argument("--manifest", default=None, help="with --cv region: the corpus manifest giving each "
+                                                    "document's region (default: corpus/manifest.csv beside "
+                                                    "the coded file's folder)")
     cp = add("compare", cmd_compare, "what one region or corpus addresses that another does not")
     cp.add_argument("--a", required=True, help="a region code, or an output folder of another run")
     cp.add_argument("--b", required=True, help="a region code, or an output folder of another run")

@@ -1,35 +1,35 @@
-"""Agreement between the classifier and careful human coding.
+"""Agreement between the classifier and careful human coding, measured so that it predicts unseen text.
 
-Per-node precision/recall/F1 and support, micro- and macro-F1 per language and overall, and
-Krippendorff's alpha over every (passage, node) decision. With `cv`, the model is cross-validated on
-the coded file with folds grouped by document, so no document's passages are on both sides.
+Without cross-validation: the current model on a coded file. With `cv`: the model is trained on some
+folds and scored on the others, folds grouped so that no document (`doc`) or no region (`region`: each
+province, the national level, each US Code chapter) is on both sides; the taxonomy's own examples (and any
+`--train` files) are always in the training folds. Reported: per-node precision/recall/F1 and support,
+micro/macro-F1 per language, Krippendorff's alpha over every passage x node decision, the Brier score and a
+reliability table of the calibrated probabilities, per-fold figures, and a learning curve (F1 with 25/50/100%
+of the training folds' documents), which tells whether coding more passages would still help.
 """
 from __future__ import annotations
 
+import csv
 import sys
 from pathlib import Path
 
 import krippendorff
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score, precision_recall_fscore_support
+from sklearn.metrics import brier_score_loss, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold
 
-from .classify import PassageClassifier, doc_groups, fit_model, read_coded, resolve_model, tokenize_frame
-from .io import write_csv
+from .classify import (PassageClassifier, doc_groups, examples_paths, fit_model, label_matrix, read_coded,
+                       resolve_model, tokenize_frame)
+from .io import ConfigError, write_csv
 from .taxonomy import Taxonomy, load_taxonomy
 
 MIN_SUPPORT_FOR_MACRO = 5
-
-
-def label_matrix(label_lists, nodes: list[str]) -> np.ndarray:
-    col = {n: j for j, n in enumerate(nodes)}
-    Y = np.zeros((len(label_lists), len(nodes)), dtype=np.int8)
-    for i, ls in enumerate(label_lists):
-        for l in ls:
-            if l in col:
-                Y[i, col[l]] = 1
-    return Y
+# a region with this few documents in the coded data is split into one group per document: a US Code
+# chapter is a statute of its own, not a sample of its region
+SMALL_REGION_DOCS = 10
+CURVE = (0.25, 0.5, 1.0)
 
 
 def alpha(Y_true: np.ndarray, Y_pred: np.ndarray) -> float:
@@ -40,11 +40,15 @@ def alpha(Y_true: np.ndarray, Y_pred: np.ndarray) -> float:
     return float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
 
 
-def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list[str],
+           proba: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-node table, summary table) for one set of predictions."""
     p, r, f, s = precision_recall_fscore_support(Y_true, Y_pred, average=None, zero_division=0)
     per_node = pd.DataFrame({"node": nodes, "precision": p.round(4), "recall": r.round(4), "f1": f.round(4),
                              "support": s.astype(int), "predicted": Y_pred.sum(axis=0).astype(int)})
+    if proba is not None:
+        per_node["brier"] = [round(brier_score_loss(Y_true[:, j], proba[:, j]), 5) if len(Y_true) else np.nan
+                             for j in range(len(nodes))]
     rows = []
     langs = np.asarray(langs)
     for lang in ["all", *sorted(set(langs))]:
@@ -52,7 +56,7 @@ def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list
         yt, yp = Y_true[m], Y_pred[m]
         sup = yt.sum(axis=0)
         frequent = sup >= MIN_SUPPORT_FOR_MACRO
-        rows.append({
+        row = {
             "lang": lang, "passages": int(m.sum()), "labels": int(yt.sum()),
             "micro_f1": round(f1_score(yt, yp, average="micro", zero_division=0), 4),
             "micro_precision": round(_micro(yt, yp, "p"), 4), "micro_recall": round(_micro(yt, yp, "r"), 4),
@@ -61,7 +65,10 @@ def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list
             f"macro_f1_support{MIN_SUPPORT_FOR_MACRO}": round(float(np.mean(
                 f1_score(yt[:, frequent], yp[:, frequent], average=None, zero_division=0))) if frequent.any() else 0.0, 4),
             "krippendorff_alpha": round(alpha(yt, yp), 4),
-        })
+        }
+        if proba is not None:
+            row["brier"] = round(float(np.mean((proba[m] - yt) ** 2)), 5)
+        rows.append(row)
     return per_node, pd.DataFrame(rows)
 
 
@@ -71,58 +78,190 @@ def _micro(yt, yp, which):
     return tp / d if d else 0.0
 
 
-def predict_labels(clf: PassageClassifier, coded: pd.DataFrame, tokens) -> list[list[str]]:
-    preds = clf.predict(coded["text"].tolist(), coded["lang"].tolist(), tokens)
-    return [[l.node for l in labels] for labels in preds]
+def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Calibration: in each band of predicted probability, how often the node was in fact coded. Only
+    (passage, node) pairs the model scored above 0.01 count: the rest are the certain negatives of a
+    sparse multi-label problem and would swamp the lowest band."""
+    y, p = Y_true.ravel(), proba.ravel()
+    keep = p > 0.01
+    y, p = y[keep], p[keep]
+    edges = np.linspace(0, 1, bins + 1)
+    band = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        m = band == b
+        rows.append({"band": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "pairs": int(m.sum()),
+                     "mean_predicted": round(float(p[m].mean()), 4) if m.any() else np.nan,
+                     "observed_rate": round(float(y[m].mean()), 4) if m.any() else np.nan})
+    return pd.DataFrame(rows)
 
 
-def cross_validate(taxonomy: Taxonomy, coded: pd.DataFrame, k: int, extra: pd.DataFrame | None = None,
-                   **params) -> list[list[str]]:
-    """Out-of-fold predictions for every coded passage (folds grouped by document)."""
-    tokens = tokenize_frame(coded, taxonomy)
+def region_groups(ids: list[str], manifest: Path | None) -> list[str]:
+    """Each coded passage's region, for folds that hold whole regions out.
+
+    From the corpus manifest where its document is listed (`path` -> `region`), else the top folders of its
+    path (zh/provincial/Shandong/...: the folder under the level; other paths: the first two folders). A
+    region with few documents (US Code chapters) is split into one group per document."""
+    docs = doc_groups(ids)
+    regions: dict[str, str] = {}
+    if manifest is not None and manifest.is_file():
+        with manifest.open(encoding="utf-8-sig", newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get("path") and row.get("region"):
+                    regions[row["path"]] = row["region"]
+    out = []
+    for d in docs:
+        if d in regions:
+            out.append(regions[d])
+            continue
+        parts = Path(d).parts
+        out.append("/".join(parts[:3] if len(parts) > 3 and parts[1] == "provincial" else parts[:2]) or d)
+    docs_per_region: dict[str, set] = {}
+    for r, d in zip(out, docs):
+        docs_per_region.setdefault(r, set()).add(d)
+    return [f"{r}:{d}" if len(docs_per_region[r]) < SMALL_REGION_DOCS else r for r, d in zip(out, docs)]
+
+
+def fold_groups(gold: pd.DataFrame, how: str, manifest: Path | None) -> list[str]:
+    ids = gold["id"].tolist()
+    if how == "region":
+        return region_groups(ids, manifest)
+    return doc_groups(ids)
+
+
+def predict(clf: PassageClassifier, coded: pd.DataFrame, tokens) -> tuple[list[list[str]], np.ndarray]:
+    """Predicted leaves and every leaf's probability, per coded passage."""
+    sc: list[dict] = []
+    preds = clf.predict(coded["text"].tolist(), coded["lang"].tolist(), tokens, scores=sc,
+                        contexts=coded["context"].tolist())
+    proba = np.array([[s[n] for n in clf.leaf_ids] for s in sc]) if sc else np.zeros((0, len(clf.leaf_ids)))
+    return [[l.node for l in labels] for labels in preds], proba
+
+
+def cross_validate(taxonomy: Taxonomy, gold: pd.DataFrame, groups: list[str], k: int | None,
+                   extra: pd.DataFrame | None = None, fractions=(1.0,), log=print, **params) -> dict:
+    """Out-of-fold predictions and probabilities for every coded passage at each training fraction.
+
+    `extra` (the taxonomy's examples, other coded files) is in every training fold; with a fraction below 1,
+    that share of the training folds' documents (chosen at random, seeded) is used."""
+    tokens = tokenize_frame(gold, taxonomy)
     extra_tokens = tokenize_frame(extra, taxonomy) if extra is not None and len(extra) else []
-    groups = doc_groups(coded["id"].tolist())
-    preds: list[list[str]] = [[] for _ in range(len(coded))]
-    for fold, (tr, te) in enumerate(GroupKFold(n_splits=k).split(coded, groups=groups), start=1):
-        train = coded.iloc[tr]
-        train_tokens = [tokens[i] for i in tr]
-        train_groups = [groups[i] for i in tr]
-        if extra is not None and len(extra):
-            train = pd.concat([train, extra], ignore_index=True)
-            train_tokens = train_tokens + extra_tokens
-            train_groups = train_groups + doc_groups(extra["id"].tolist())
-        model = fit_model(taxonomy, train.reset_index(drop=True), tokens=train_tokens, groups=train_groups, **params)
-        clf = PassageClassifier(taxonomy, model)
-        test = coded.iloc[te].reset_index(drop=True)
-        for i, labels in zip(te, predict_labels(clf, test, [tokens[i] for i in te])):
-            preds[i] = labels
-        print(f"  fold {fold}/{k}: trained on {len(train)}, tested on {len(te)}", file=sys.stderr)
-    return preds
+    n_groups = len(set(groups))
+    k = min(k or n_groups, n_groups)
+    if k < 2:
+        raise ConfigError(f"cross-validation needs at least two groups; the coded data has {n_groups}")
+    docs = np.array(doc_groups(gold["id"].tolist()))
+    rng = np.random.default_rng(0)
+    out = {f: {"labels": [[] for _ in range(len(gold))], "proba": np.zeros((len(gold), len(taxonomy.leaf_ids)))}
+           for f in fractions}
+    folds = []
+    for fold, (tr, te) in enumerate(GroupKFold(n_splits=k).split(gold, groups=groups), start=1):
+        test = gold.iloc[te].reset_index(drop=True)
+        held = sorted(set(np.asarray(groups)[te]))
+        for frac in fractions:
+            keep = tr
+            if frac < 1.0:
+                train_docs = sorted(set(docs[tr]))
+                chosen = set(rng.choice(train_docs, size=max(1, round(frac * len(train_docs))), replace=False))
+                keep = np.array([i for i in tr if docs[i] in chosen], dtype=int)
+            train = gold.iloc[keep]
+            train_tokens = [tokens[i] for i in keep]
+            if extra is not None and len(extra):
+                train = pd.concat([train, extra], ignore_index=True)
+                train_tokens = train_tokens + list(extra_tokens)
+            model = fit_model(taxonomy, train.reset_index(drop=True), tokens=train_tokens, **params)
+            labels, proba = predict(PassageClassifier(taxonomy, model), test, [tokens[i] for i in te])
+            for i, ls, p in zip(te, labels, proba):
+                out[frac]["labels"][i] = ls
+                out[frac]["proba"][i] = p
+            log(f"  fold {fold}/{k} ({', '.join(held)[:80]}), {round(frac * 100)}% of training documents: "
+                f"trained on {len(train)}, tested on {len(te)}")
+        folds.append((fold, held, te))
+    out["folds"] = folds
+    return out
 
 
 def evaluate_cli(args) -> None:
     tax = load_taxonomy(args.taxonomy)
-    gold = read_coded([Path(args.gold)])
-    nodes = [n for n in tax.leaf_ids]
-    if args.cv:
-        extra = read_coded([Path(p) for p in args.train.split(",")]) if args.train else None
-        preds = cross_validate(tax, gold, args.cv, extra)
-        desc = f"{args.cv}-fold cross-validation grouped by document on {args.gold}"
-    else:
-        model, desc = resolve_model(args.model, Path(args.taxonomy), tax)
-        clf = PassageClassifier(tax, model)
-        preds = predict_labels(clf, gold, tokenize_frame(gold, tax))
-        desc = f"model {desc} on {args.gold}"
-    Y_true = label_matrix(gold["labels"], nodes)
-    Y_pred = label_matrix(preds, nodes)
-    per_node, summary = scores(Y_true, Y_pred, nodes, gold["lang"].tolist())
+    if not args.gold:
+        raise ConfigError("evaluate needs coded passages: GOLD=file.jsonl[,more.jsonl] (make evaluate GOLD=...)")
+    gold_paths = [Path(p) for p in args.gold.split(",") if p]
+    gold = read_coded(gold_paths)
+    nodes = tax.leaf_ids
     out = Path(args.out)
-    stem = "evaluation_cv" if args.cv else "evaluation"
+    out.mkdir(parents=True, exist_ok=True)
+    Y_true = label_matrix(gold["labels"], nodes)
+    langs = gold["lang"].tolist()
+    names = ",".join(p.name for p in gold_paths)
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    if args.cv:
+        how = args.cv if args.cv in ("region", "doc") else "doc"
+        k = None if args.cv in ("region", "doc") else int(args.cv)
+        manifest = Path(args.manifest) if args.manifest else _manifest_beside(gold_paths)
+        groups = fold_groups(gold, how, manifest)
+        extra_paths = ([] if args.no_examples else examples_paths(Path(args.taxonomy))) + \
+            [Path(p) for p in (args.train or "").split(",") if p]
+        extra = read_coded(extra_paths) if extra_paths else None
+        fractions = CURVE if args.curve else (1.0,)
+        res = cross_validate(tax, gold, groups, k, extra, fractions=fractions, log=log)
+        desc = (f"{'leave-one-region-out' if how == 'region' and k is None else f'{k}-fold' if k else 'leave-one-document-out'} "
+                f"cross-validation grouped by {how} on {names}"
+                + (f"; always in training: {', '.join(p.name for p in extra_paths)}" if extra_paths else ""))
+        preds, proba = res[1.0]["labels"], res[1.0]["proba"]
+        curve = []
+        for frac in fractions:
+            _, summ = scores(Y_true, label_matrix(res[frac]["labels"], nodes), nodes, langs)
+            curve.append(summ.assign(training_share=frac))
+        stem = "evaluation_cv"
+        per_fold = []
+        for fold, held, te in res["folds"]:
+            _, summ = scores(Y_true[te], label_matrix([preds[i] for i in te], nodes), nodes,
+                             [langs[i] for i in te])
+            per_fold.append(summ[summ["lang"] == "all"].assign(fold=fold, held_out=" + ".join(held)))
+        per_fold = pd.concat(per_fold, ignore_index=True)[["fold", "held_out", "passages", "labels", "micro_f1",
+                                                           "micro_precision", "micro_recall"]]
+        write_csv(per_fold, out / f"{stem}_folds.csv")
+        if len(curve) > 1:
+            curve = pd.concat(curve, ignore_index=True)[["training_share", "lang", "micro_f1", "micro_precision",
+                                                         "micro_recall", "macro_f1"]]
+            write_csv(curve, out / f"{stem}_curve.csv")
+        else:
+            curve = None
+    else:
+        model, path = resolve_model(args.model, Path(args.taxonomy), tax)
+        clf = PassageClassifier(tax, model)
+        preds, proba = predict(clf, gold, tokenize_frame(gold, tax))
+        desc = f"model {path} on {names}"
+        stem, per_fold, curve = "evaluation", None, None
+    Y_pred = label_matrix(preds, nodes)
+    per_node, summary = scores(Y_true, Y_pred, nodes, langs, proba)
+    rel = reliability(Y_true, proba)
     write_csv(per_node, out / f"{stem}_nodes.csv")
     write_csv(summary.assign(setting=desc), out / f"{stem}_summary.csv")
+    write_csv(rel, out / f"{stem}_reliability.csv")
     pd.set_option("display.width", 200)
     print(f"# {desc}")
     print(per_node[per_node["support"] + per_node["predicted"] > 0].to_string(index=False))
+    print("\n## calibration (probability band -> share coded)")
+    print(rel.to_string(index=False))
+    if per_fold is not None:
+        print("\n## per held-out group")
+        print(per_fold.to_string(index=False))
+    if curve is not None:
+        print("\n## learning curve (share of the training folds' documents)")
+        print(curve.to_string(index=False))
     print()
     print(summary.to_string(index=False))
-    print(f"\nwritten: {out / (stem + '_nodes.csv')}, {out / (stem + '_summary.csv')}", file=sys.stderr)
+    written = [f"{stem}_{x}.csv" for x in ("nodes", "summary", "reliability")] + \
+        ([f"{stem}_folds.csv"] if per_fold is not None else []) + ([f"{stem}_curve.csv"] if curve is not None else [])
+    print(f"\nwritten in {out}: {', '.join(written)}", file=sys.stderr)
+
+
+def _manifest_beside(gold_paths: list[Path]) -> Path | None:
+    """The manifest of the corpus a coded file was drawn from, when it sits beside it (gold/ and corpus/ in
+    one folder, ids relative to corpus/)."""
+    for p in gold_paths:
+        m = p.resolve().parent.parent / "corpus" / "manifest.csv"
+        if m.is_file():
+            return m
+    return None

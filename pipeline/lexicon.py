@@ -18,6 +18,8 @@ from .taxonomy import LANGS, Taxonomy
 # roles a literal can play for a node
 TERM, RULE_TERM, CONTEXT, EXCLUDE = "term", "rule", "context", "exclude"
 PREFILTER = "prefilter"
+# a regex states its own context and boundaries; only literal terms get the word-boundary check
+PATTERN_ROLES = ("pattern", "rule_pattern")
 _ROLE_RANK = {TERM: 0, "pattern": 1, RULE_TERM: 2, "rule_pattern": 3, CONTEXT: 4, EXCLUDE: 5}
 
 
@@ -80,6 +82,58 @@ def _word_char(c: str) -> bool:
     return c.isalnum() or c == "_"
 
 
+class _WordEnds:
+    """Where the word running through a position ends, found in one pass over the text when first asked.
+
+    Extending a glob term to the end of its word per hit rescans long words for every hit inside them, which is
+    quadratic on text without spaces."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.ends: list[int] | None = None
+
+    def __call__(self, pos: int) -> int:
+        if self.ends is None:
+            n = len(self.text)
+            self.ends = ends = [0] * (n + 1)
+            e = n
+            for i in range(n - 1, -1, -1):
+                if not _word_char(self.text[i]):
+                    e = i
+                ends[i] = e
+            ends[n] = n
+        return self.ends[pos] if pos < len(self.text) and _word_char(self.text[pos]) else pos
+
+
+@dataclass(frozen=True)
+class WordCuts:
+    """Word boundaries of a Chinese passage from its tokens (offsets where a token starts or ends)."""
+    cuts: frozenset
+    word_of: tuple  # for each character, the index of the token covering it (-1 for skipped whitespace)
+
+    def whole(self, hit: "Hit") -> bool:
+        """Whether the hit starts and ends on word boundaries, or lies inside one word (a term within a longer
+        compound): 调解 across 协调|解决 cuts two words and is no match."""
+        if hit.start in self.cuts and hit.end in self.cuts:
+            return True
+        w = self.word_of
+        return 0 <= hit.start < hit.end <= len(w) and w[hit.start] == w[hit.end - 1] != -1
+
+
+def word_cuts(text: str, tokens: list[str]) -> WordCuts:
+    """Token boundaries in `text`; tokens are found in order (the tokenizer drops whitespace, nothing else)."""
+    cuts, word_of, pos = {0, len(text)}, [-1] * len(text), 0
+    for k, tok in enumerate(tokens):
+        at = text.find(tok, pos)
+        if at < 0:  # a token that is not in the text as such: leave the rest unchecked
+            return WordCuts(frozenset(range(len(text) + 1)), tuple(word_of))
+        cuts.update((at, at + len(tok)))
+        for c in range(at, at + len(tok)):
+            word_of[c] = k
+        pos = at + len(tok)
+    return WordCuts(frozenset(cuts), tuple(word_of))
+
+
 class LexiconMatcher:
     """Matches taxonomy lexicons in passages. Build once per taxonomy; `match` and `decide` never learn."""
 
@@ -136,30 +190,33 @@ class LexiconMatcher:
         t = term.rstrip("*")
         return t.lower() if lang == "en" else t
 
-    def match(self, text: str, lang: str) -> list[Hit]:
-        """Every lexicon hit in `text` with character offsets into it."""
+    def match(self, text: str, lang: str, tokens: list[str] | None = None) -> list[Hit]:
+        """Every lexicon hit in `text` with character offsets into it.
+
+        English terms match whole words (a trailing * extends to the end of the word). Chinese has no spaces, so
+        given the passage's `tokens` a Chinese term must not cut into a word at both of its ends: 调解 inside
+        协调|解决 is no hit, 技术转移 inside the one word 技术转移机构 is.
+        """
         lang = lang if lang in LANGS else "en"
         hits: list[Hit] = []
         auto = self._automata.get(lang)
         triggered = set(self._unfiltered.get(lang, ()))
         if auto is not None and text:
             hay = text.lower() if lang == "en" else text
+            word_end = _WordEnds(hay) if lang == "en" else None
             for end_idx, (key, vals) in auto.iter(hay):
                 start = end_idx - len(key) + 1
                 end = end_idx + 1
                 if lang == "en":
                     left_ok = start == 0 or not _word_char(hay[start - 1])
                     whole = end >= len(hay) or not _word_char(hay[end])
-                    stretch = end
-                    while stretch < len(hay) and _word_char(hay[stretch]):
-                        stretch += 1
                 for node, role, rule, glob in vals:
                     if role == PREFILTER:
                         triggered.add(rule)
                         continue
                     if lang == "en" and (not left_ok or (not glob and not whole)):
                         continue
-                    e = stretch if (lang == "en" and glob) else end
+                    e = word_end(end) if (lang == "en" and glob and not whole) else end
                     hits.append(Hit(node, text[start:e], start, e, role, rule))
         pats = self._patterns.get(lang, ())
         for k, (node, rx) in enumerate(pats):
@@ -174,9 +231,13 @@ class LexiconMatcher:
             for m in rx.finditer(text):
                 if m.end() > m.start():
                     hits.append(Hit(node, m.group(0), m.start(), m.end(), "rule_pattern", i))
+        if lang == "zh" and tokens is not None and hits:
+            cuts = word_cuts(text, tokens)
+            hits = [h for h in hits if h.role in PATTERN_ROLES or cuts.whole(h)]
         return hits
 
-    def match_many(self, texts: list[str], langs: list[str], groups: list[str] | None = None) -> list[list[Hit]]:
+    def match_many(self, texts: list[str], langs: list[str], groups: list[str] | None = None,
+                   tokens: list[list[str]] | None = None) -> list[list[Hit]]:
         """`match` for many passages. Consecutive passages of one group (document) are matched in one pass over
         their joined text, which costs far less than one pass per passage; hits crossing a passage boundary are
         dropped, so the result equals per-passage matching for patterns that do not span blank lines."""
@@ -200,7 +261,20 @@ class LexiconMatcher:
                 if h.end <= base + len(texts[i + k]):
                     out[i + k].append(Hit(h.node, h.term, h.start - base, h.end - base, h.role, h.rule))
             i = j
+        if tokens is not None:
+            for k, (text, lang, hits) in enumerate(zip(texts, langs, out)):
+                if lang == "zh" and hits:
+                    cuts = word_cuts(text, tokens[k])
+                    out[k] = [h for h in hits if h.role in PATTERN_ROLES or cuts.whole(h)]
         return out
+
+    def hits_table(self, hits: list[list[Hit]], ids: list[str] | None = None):
+        """The hits of many passages as one table: passage, node, term, start, end, role, rule."""
+        import pandas as pd
+
+        rows = [((ids[i] if ids is not None else i), h.node, h.term, h.start, h.end, h.role, h.rule)
+                for i, hs in enumerate(hits) for h in hs]
+        return pd.DataFrame(rows, columns=["passage", "node", "term", "start", "end", "role", "rule"])
 
     def passage_rule(self, text: str, lang: str):
         """The first passage rule (coding convention) that fires on `text`, or None."""

@@ -1,9 +1,20 @@
-"""The supervised passage model: a scikit-learn estimator over tokens, characters and lexicon decisions.
+"""The passage classifier: one scikit-learn estimator that decides every node of the taxonomy.
 
-`PassageModel` keeps scikit-learn's contract: `__init__` stores parameters, `fit` learns (state ends in
-`_`), `predict_proba`/`predict` never learn. Features are word n-gram TF-IDF over the tokenize stage's
-tokens, character n-gram TF-IDF over the text, and the lexicon's per-node decisions; one logistic
-regression per node, with a per-node threshold chosen on out-of-fold predictions.
+`PolicyClassifier` keeps scikit-learn's contract: `__init__` stores parameters, `fit` learns (features, one
+logistic regression per node, per-node calibration and thresholds), and `predict_proba` / `predict` never
+learn. Features come from a `ColumnTransformer` over a passage table (columns `text`, `lang`, `tokens`,
+`context`, and optionally `hits`, the lexicon matcher's hits):
+
+- word unigrams and bigrams of the tokenize stage's tokens (TF-IDF);
+- character n-grams of the text (TF-IDF): they carry Chinese compounds jieba splits differently;
+- the lexicon, as evidence rather than verdict: per node, whether its terms, rule terms in context, or
+  exclusion terms occur, and which coding convention (passage rule) the passage falls under;
+- the passage's context (chapter heading and document title), as character n-grams, weighted down.
+
+Scores are calibrated: out-of-fold decision values (folds grouped by document, so no document is on both
+sides) are mapped to probabilities by Platt scaling per node, and each node's threshold is the one that
+maximises F-beta on those out-of-fold probabilities. A node with fewer than `min_positives` coded examples
+is decided by the lexicon alone (probability `lexicon_prior` where the lexicon decides it, else 0).
 
 Saved as JSON (parameters, vocabularies, thresholds) plus an .npz of plain arrays loaded with
 `allow_pickle=False`, so loading a model file never executes anything.
@@ -11,162 +22,286 @@ Saved as JSON (parameters, vocabularies, thresholds) plus an .npz of plain array
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
-from sklearn.model_selection import GroupKFold, KFold
+from sklearn.metrics import fbeta_score
+from sklearn.model_selection import GroupKFold
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import Pipeline
 
-FORMAT = "uir-passage-model/1"
+from .lexicon import LexiconMatcher
+from .taxonomy import load_taxonomy
 
-
-def _identity(x):
-    return x
-
-
-def _word_vectorizer(vocabulary=None) -> TfidfVectorizer:
-    return TfidfVectorizer(analyzer=_identity, lowercase=False, sublinear_tf=True, vocabulary=vocabulary,
-                           min_df=1 if vocabulary else 2)
+FORMAT = "uir-policy-classifier/2"
+TEXT_COLUMNS = ["text", "lang", "tokens", "context"]
 
 
-def _char_vectorizer(vocabulary=None) -> TfidfVectorizer:
-    return TfidfVectorizer(analyzer="char", ngram_range=(2, 3), lowercase=True, sublinear_tf=True,
-                           vocabulary=vocabulary, min_df=1 if vocabulary else 2, max_features=None if vocabulary else 60000)
-
-
-def word_features(tokens: list[str]) -> list[str]:
+def word_features(tokens) -> list[str]:
     """Unigrams and bigrams of lower-cased tokens without punctuation."""
     toks = [t.lower() for t in tokens if any(c.isalnum() for c in t)]
     return toks + [a + " " + b for a, b in zip(toks, toks[1:])]
 
 
-class PassageModel(BaseEstimator, ClassifierMixin):
-    """Multi-label passage classifier (one logistic regression per node).
+def _no_digits(text: str) -> str:
+    """Article numbers and dates say nothing about a node; folding digits keeps them out of the n-grams."""
+    return text.translate(_DIGITS)
 
-    X is a dict of parallel lists: {"text": [...], "tokens": [[...], ...], "lexicon": array (n x nodes)}.
-    Y is a binary array (n x nodes) in the order of `nodes`.
 
-    `predict` is the model alone. Combined with the lexicon (PassageClassifier), a lexicon label stands
-    unless the model's score is below `veto_threshold`, and the model adds a label on its own only when its
-    score reaches both the node threshold and `add_threshold`: lexicon evidence is what a researcher can
-    check, so the model mostly prunes it and adds only what it is very sure of.
+_DIGITS = str.maketrans("0123456789", "0000000000")
+
+
+class LexiconFeatures(TransformerMixin, BaseEstimator):
+    """The taxonomy lexicon as features: per node, four columns (term hit, rule hit in context, exclusion
+    term present, the node's lexicon decision), then one column per passage rule (coding convention).
+
+    Reads the `hits` column when the caller has matched already (the classifier keeps them as evidence),
+    else matches `text` itself (with `tokens`, for Chinese word boundaries)."""
+
+    def __init__(self, taxonomy: str = "taxonomy"):
+        self.taxonomy = taxonomy
+
+    def fit(self, X, y=None):
+        tax = load_taxonomy(self.taxonomy)
+        self.nodes_ = tax.leaf_ids
+        self.rules_ = sorted({r.id for r in tax.passage_rules})
+        return self
+
+    def matcher(self) -> LexiconMatcher:
+        tax = load_taxonomy(self.taxonomy)
+        m = _MATCHERS.get(tax.sha256)
+        if m is None:
+            m = _MATCHERS[tax.sha256] = LexiconMatcher(tax)
+        return m
+
+    def transform(self, X):
+        m = self.matcher()
+        texts, langs = X["text"].tolist(), X["lang"].tolist()
+        hits = X["hits"].tolist() if "hits" in X else m.match_many(texts, langs, tokens=X["tokens"].tolist())
+        col = {n: j for j, n in enumerate(self.nodes_)}
+        rule_col = {r: 4 * len(self.nodes_) + k for k, r in enumerate(self.rules_)}
+        rows, cols = [], []
+        for i, (text, lang, hs) in enumerate(zip(texts, langs, hits)):
+            seen = set()
+            for h in hs:
+                if h.node not in col:
+                    continue
+                k = {"term": 0, "pattern": 0, "rule": 1, "rule_pattern": 1, "exclude": 2}.get(h.role)
+                if k is not None:
+                    seen.add(4 * col[h.node] + k)
+            decided = m.decide(text, lang, hs) if hs else {}
+            seen.update(4 * col[n] + 3 for n in decided)
+            rule = m.passage_rule(text, lang)
+            if rule is not None:
+                seen.add(rule_col[rule.id])
+            rows += [i] * len(seen)
+            cols += sorted(seen)
+        shape = (len(texts), 4 * len(self.nodes_) + len(self.rules_))
+        return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
+
+    def get_feature_names_out(self, input_features=None):
+        kinds = ("term", "rule", "exclude", "decision")
+        return np.array([f"lexicon:{n}:{k}" for n in self.nodes_ for k in kinds] + [f"convention:{r}" for r in self.rules_],
+                        dtype=object)
+
+
+_MATCHERS: dict[str, LexiconMatcher] = {}
+
+
+def _lexicon_columns(X) -> list[str]:
+    return [c for c in ("text", "lang", "tokens", "hits") if c in X]
+
+
+def feature_union(taxonomy: str, lexicon_weight: float, context_weight: float, char_ngrams=(1, 3),
+                  vocabularies: dict | None = None) -> ColumnTransformer:
+    """Word, character, lexicon and context features side by side (fixed vocabularies when loading a model)."""
+    v = vocabularies or {}
+    fixed = vocabularies is not None
+    return ColumnTransformer([
+        ("words", TfidfVectorizer(analyzer=word_features, lowercase=False, sublinear_tf=True,
+                                  min_df=1 if fixed else 2, vocabulary=v.get("words")), "tokens"),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(char_ngrams), preprocessor=_lower_digits,
+                                  sublinear_tf=True, min_df=1 if fixed else 2,
+                                  max_features=None if fixed else 80000, vocabulary=v.get("chars")), "text"),
+        ("lexicon", LexiconFeatures(taxonomy), _lexicon_columns),
+        ("context", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), preprocessor=_context_text,
+                                    sublinear_tf=True, min_df=1 if fixed else 3,
+                                    max_features=None if fixed else 5000, vocabulary=v.get("context")), "context"),
+    ], transformer_weights={"words": 1.0, "chars": 1.0, "lexicon": lexicon_weight, "context": context_weight},
+        sparse_threshold=1.0)
+
+
+def _lower_digits(text: str) -> str:
+    return _no_digits(text.lower())
+
+
+def _context_text(text: str) -> str:
+    # a constant word keeps the vocabulary from being empty when no passage has a context (own examples)
+    return "ctx " + _no_digits(text.lower())
+
+
+class PolicyClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-label passage classifier over the taxonomy's leaves.
+
+    X: a DataFrame with columns text, lang, tokens (list of str), context (str; may be empty) and optionally
+    hits (the lexicon matcher's hits per passage). Y: a binary array (passages x leaves) in the order of the
+    taxonomy's leaves. `groups` (document ids) keep a document's passages in one fold.
     """
 
-    def __init__(self, nodes=(), C=8.0, lexicon_weight=3.0, min_positives=3, cv=4, class_weight="balanced",
-                 add_threshold=0.9, veto_threshold=0.05, random_state=0):
-        self.nodes = nodes
-        self.add_threshold = add_threshold
-        self.veto_threshold = veto_threshold
+    def __init__(self, taxonomy: str = "taxonomy", C: float = 4.0, lexicon_weight: float = 1.0,
+                 context_weight: float = 0.3, char_ngrams=(1, 3), cv: int = 5, beta: float = 1.0,
+                 min_positives: int = 4, lexicon_prior: float = 0.6, class_weight="balanced", random_state: int = 0):
+        self.taxonomy = taxonomy
         self.C = C
         self.lexicon_weight = lexicon_weight
-        self.min_positives = min_positives
+        self.context_weight = context_weight
+        self.char_ngrams = char_ngrams
         self.cv = cv
+        self.beta = beta
+        self.min_positives = min_positives
+        self.lexicon_prior = lexicon_prior
         self.class_weight = class_weight
         self.random_state = random_state
 
-    # ------------------------------------------------------------------ features
-    def _features(self, X, fit: bool = False):
-        words = [word_features(t) for t in X["tokens"]]
-        if fit:
-            self.word_vec_ = _word_vectorizer().fit(words)
-            self.char_vec_ = _char_vectorizer().fit(X["text"])
-        lex = sp.csr_matrix(np.asarray(X["lexicon"], dtype=np.float64) * self.lexicon_weight)
-        return sp.hstack([self.word_vec_.transform(words), self.char_vec_.transform(X["text"]), lex]).tocsr()
+    # ------------------------------------------------------------------ learning
+    def _pipeline(self) -> Pipeline:
+        lr = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear", max_iter=2000,
+                                random_state=self.random_state)
+        return Pipeline([("features", feature_union(self.taxonomy, self.lexicon_weight, self.context_weight,
+                                                    self.char_ngrams)),
+                         ("clf", OneVsRestClassifier(lr))])
 
-    def _fit_arrays(self, F, Y):
-        n_feat = F.shape[1]
-        W = np.zeros((Y.shape[1], n_feat))
-        b = np.full(Y.shape[1], -30.0)  # a node never seen positive is never predicted by the model
-        trained = np.zeros(Y.shape[1], dtype=bool)
-        for j in range(Y.shape[1]):
-            y = Y[:, j]
-            if y.sum() < self.min_positives or y.sum() == len(y):
-                continue
-            clf = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000, solver="liblinear",
-                                     random_state=self.random_state)
-            clf.fit(F, y)
-            W[j], b[j], trained[j] = clf.coef_[0], clf.intercept_[0], True
-        return W, b, trained
-
-    @staticmethod
-    def _proba(F, W, b):
-        z = F @ W.T + b
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
-
-    # ------------------------------------------------------------------ contract
-    def fit(self, X, Y, groups=None):
+    def fit(self, X: pd.DataFrame, Y, groups=None, sample_weight=None):
         Y = np.asarray(Y, dtype=np.int8)
-        self.nodes_ = list(self.nodes)
+        self.nodes_ = load_taxonomy(self.taxonomy).leaf_ids
         if Y.shape[1] != len(self.nodes_):
-            raise ValueError(f"Y has {Y.shape[1]} columns but {len(self.nodes_)} nodes were given")
-        # thresholds from out-of-fold probabilities: the in-sample ones are over-confident
-        oof = np.zeros(Y.shape, dtype=np.float64)
-        n = len(Y)
-        splitter = (GroupKFold(n_splits=min(self.cv, len(set(groups)))) if groups is not None and len(set(groups)) > 1
-                    else KFold(n_splits=min(self.cv, n), shuffle=True, random_state=self.random_state))
-        for tr, te in splitter.split(np.zeros(n), Y, groups):
-            sub = {k: _take(v, tr) for k, v in X.items()}
-            F_tr = self._features(sub, fit=True)
-            W, b, _ = self._fit_arrays(F_tr, Y[tr])
-            oof[te] = self._proba(self._features({k: _take(v, te) for k, v in X.items()}), W, b)
-        self.thresholds_ = np.full(len(self.nodes_), 0.5)
-        grid = np.arange(0.2, 0.91, 0.05)
-        for j in range(Y.shape[1]):
-            if Y[:, j].sum() >= self.min_positives:
-                scores = [f1_score(Y[:, j], oof[:, j] >= t, zero_division=0) for t in grid]
-                # prefer the higher threshold on ties: false positives on unrelated articles are costly
-                best = max(range(len(grid)), key=lambda i: (round(scores[i], 4), grid[i]))
-                self.thresholds_[j] = float(grid[best])
-        F = self._features(X, fit=True)
-        self.coef_, self.intercept_, self.trained_ = self._fit_arrays(F, Y)
+            raise ValueError(f"Y has {Y.shape[1]} columns but the taxonomy has {len(self.nodes_)} leaves")
+        X = self._frame(X)  # lexicon hits found once here, not again in every fold
+        groups = np.asarray(groups if groups is not None else np.arange(len(X)))
         self.positives_ = Y.sum(axis=0).astype(int)
+        self.trained_ = (self.positives_ >= self.min_positives) & (self.positives_ < len(Y))
+        # out-of-fold decision values: calibration and thresholds must not see the passage they score
+        oof = np.zeros(Y.shape)
+        n_splits = min(self.cv, len(set(groups.tolist())))
+        if n_splits >= 2:
+            for tr, te in GroupKFold(n_splits=n_splits).split(X, groups=groups):
+                oof[te] = self._fit_arrays(X.iloc[tr], Y[tr])[0].decision(X.iloc[te])
+        self.calibration_ = np.zeros((len(self.nodes_), 2))  # (slope, intercept) per node
+        self.thresholds_ = np.full(len(self.nodes_), 0.5)
+        for j in np.flatnonzero(self.trained_):
+            a, b = _platt(oof[:, j], Y[:, j]) if n_splits >= 2 else (1.0, 0.0)
+            self.calibration_[j] = (a, b)
+            self.thresholds_[j] = _best_threshold(_sigmoid(a * oof[:, j] + b), Y[:, j], self.beta)
+        self.oof_proba_ = _sigmoid(oof * self.calibration_[:, 0] + self.calibration_[:, 1])
+        fitted, self.coef_, self.intercept_ = self._fit_arrays(X, Y)
+        self.features_ = fitted.features
         return self
 
-    def predict_proba(self, X):
-        return self._proba(self._features(X), self.coef_, self.intercept_)
+    def _fit_arrays(self, X, Y):
+        """Fit features and one logistic regression per node; nodes without both classes get coefficients
+        that never fire."""
+        pipe = self._pipeline()
+        F = pipe.named_steps["features"].fit_transform(X)
+        W = np.zeros((Y.shape[1], F.shape[1]))
+        b = np.full(Y.shape[1], -30.0)
+        for j in range(Y.shape[1]):
+            y = Y[:, j]
+            if 0 < y.sum() < len(y):
+                clf = clone(pipe.named_steps["clf"].estimator).fit(F, y)
+                W[j], b[j] = clf.coef_[0], clf.intercept_[0]
+        return _Fitted(pipe.named_steps["features"], W, b), W, b
 
-    def predict(self, X):
+    # ------------------------------------------------------------------ prediction
+    def _frame(self, X) -> pd.DataFrame:
+        """The passage table with a context column and the lexicon's hits (matched here if not given)."""
+        X = _frame(X)
+        if "hits" not in X:
+            X = X.assign(hits=LexiconFeatures(self.taxonomy).matcher().match_many(
+                X["text"].tolist(), X["lang"].tolist(), tokens=X["tokens"].tolist()))
+        return X
+
+    def decision_function(self, X) -> np.ndarray:
+        return _Fitted(self.features_, self.coef_, self.intercept_).decision(self._frame(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Calibrated probability of every leaf for every passage (passages x leaves)."""
+        X = self._frame(X)
+        F = self.features_.transform(X)
+        z = np.asarray(F @ self.coef_.T) + self.intercept_
+        proba = _sigmoid(z * self.calibration_[:, 0] + self.calibration_[:, 1])
+        untrained = ~self.trained_
+        if untrained.any():
+            lex = self._lexicon_decisions(F)
+            proba[:, untrained] = lex[:, untrained] * self.lexicon_prior
+        return proba
+
+    def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X) >= self.thresholds_).astype(np.int8)
 
-    def top_features(self, X, row_proba_nodes: list[tuple[int, int]], k: int = 3) -> dict:
-        """For (row, node) pairs, the k word features that pushed the score up most (model evidence)."""
-        words = [word_features(t) for t in X["tokens"]]
-        Fw = self.word_vec_.transform(words).tocsr()
-        names = self.word_vec_.get_feature_names_out()
+    def _lexicon_decisions(self, F) -> np.ndarray:
+        """The lexicon's own decision columns, read back out of the feature matrix."""
+        start = self._block("lexicon")
+        cols = start + 4 * np.arange(len(self.nodes_)) + 3
+        w = self.lexicon_weight or 1.0
+        return (F[:, cols].toarray() / w > 0.5).astype(float)
+
+    def _block(self, name: str) -> int:
+        start = 0
+        for n, trans, _ in self.features_.transformers_:
+            if n == name:
+                return start
+            if n != "remainder":
+                start += len(trans.get_feature_names_out())
+        raise KeyError(name)
+
+    def contributions(self, X, pairs: list[tuple[int, int]], k: int = 3) -> dict:
+        """For (row, node) pairs, the k text features (word or character n-grams) that raised the node's
+        score most in that passage: the evidence of a label no lexicon term carried."""
+        X = self._frame(X)
+        F = self.features_.transform(X).tocsr()
+        names = self.features_.get_feature_names_out()
+        lex0 = self._block("lexicon")
         out = {}
-        nw = Fw.shape[1]
-        for r, j in row_proba_nodes:
-            row = Fw.getrow(r)
-            contrib = row.data * self.coef_[j, :nw][row.indices]
-            order = np.argsort(-contrib)[:k]
-            out[(r, j)] = [str(names[row.indices[i]]) for i in order if contrib[i] > 0]
+        for r, j in pairs:
+            row = F.getrow(r)
+            contrib = row.data * self.coef_[j, row.indices]
+            keep = [(c, i) for c, i in zip(contrib, row.indices) if c > 0 and not lex0 <= i < lex0 + 4 * len(self.nodes_)
+                    and not str(names[i]).startswith("context__")]
+            keep.sort(key=lambda t: -t[0])
+            out[(r, j)] = [str(names[i]).split("__", 1)[1] for _, i in keep[:k]]
         return out
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, info: dict | None = None) -> None:
         """Write the model folder atomically: concurrent runs never see a half-written model."""
-        import os
-        import shutil
-
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
+        vec = dict(self.features_.named_transformers_)
         meta = {
-            "format": FORMAT, "params": {k: v for k, v in self.get_params().items() if k != "nodes"},
+            "format": FORMAT,
+            "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()
+                       if k != "taxonomy"},
+            "taxonomy_sha256": load_taxonomy(self.taxonomy).sha256,
             "nodes": self.nodes_, "thresholds": self.thresholds_.tolist(), "trained": self.trained_.tolist(),
-            "positives": self.positives_.tolist(),
-            "word_vocabulary": {k: int(v) for k, v in self.word_vec_.vocabulary_.items()},
-            "char_vocabulary": {k: int(v) for k, v in self.char_vec_.vocabulary_.items()},
+            "positives": self.positives_.tolist(), "calibration": self.calibration_.tolist(),
+            "vocabularies": {n: {k: int(v) for k, v in vec[n].vocabulary_.items()}
+                             for n in ("words", "chars", "context")},
+            "info": info or {},
         }
         (tmp / "model.json").write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True))
         np.savez_compressed(tmp / "arrays.npz", coef=self.coef_, intercept=self.intercept_,
-                            word_idf=self.word_vec_.idf_, char_idf=self.char_vec_.idf_)
+                            **{f"idf_{n}": vec[n].idf_ for n in ("words", "chars", "context")})
         if path.exists():
             shutil.rmtree(path)
         try:
@@ -175,29 +310,101 @@ class PassageModel(BaseEstimator, ClassifierMixin):
             shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
-    def load(cls, path: str | Path) -> "PassageModel":
+    def load(cls, path: str | Path, taxonomy: str = "taxonomy") -> "PolicyClassifier":
+        """A saved model, for the taxonomy it was trained with. Raises ValueError naming the file and the
+        problem for anything that is not such a model."""
         path = Path(path)
         try:
-            meta = json.loads((path / "model.json").read_text())
-            arrays = np.load(path / "arrays.npz", allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: not a readable model ({exc})") from None
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{path}: model format {meta.get('format')!r}, expected {FORMAT!r}")
-        m = cls(nodes=tuple(meta["nodes"]), **meta["params"])
-        m.nodes_ = list(meta["nodes"])
-        m.thresholds_ = np.array(meta["thresholds"])
-        m.trained_ = np.array(meta["trained"], dtype=bool)
-        m.positives_ = np.array(meta["positives"], dtype=int)
-        m.word_vec_ = _word_vectorizer(meta["word_vocabulary"])
-        m.word_vec_.idf_ = arrays["word_idf"]
-        m.char_vec_ = _char_vectorizer(meta["char_vocabulary"])
-        m.char_vec_.idf_ = arrays["char_idf"]
-        m.coef_, m.intercept_ = arrays["coef"], arrays["intercept"]
+            meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
+            with np.load(path / "arrays.npz", allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError) as exc:
+            raise ValueError(f"{path}: not a readable model ({exc.__class__.__name__}: {exc})") from None
+        except Exception as exc:  # a damaged zip raises zipfile.BadZipFile and others
+            raise ValueError(f"{path}/arrays.npz: damaged ({exc.__class__.__name__})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            found = meta.get("format") if isinstance(meta, dict) else None
+            raise ValueError(f"{path}: model format {found!r}, expected {FORMAT!r} (train it again with make train)")
+        tax = load_taxonomy(taxonomy)
+        try:
+            nodes = list(meta["nodes"])
+            if nodes != tax.leaf_ids:
+                raise ValueError(f"{path}: trained for other taxonomy nodes than {tax.path}'s (train it again)")
+            m = cls(taxonomy=taxonomy, **{k: (tuple(v) if isinstance(v, list) else v)
+                                          for k, v in meta["params"].items()})
+            m.nodes_ = nodes
+            n = len(nodes)
+            m.thresholds_ = _vector(meta["thresholds"], n, "thresholds", path)
+            m.trained_ = _vector(meta["trained"], n, "trained", path).astype(bool)
+            m.positives_ = _vector(meta["positives"], n, "positives", path).astype(int)
+            m.calibration_ = np.asarray(meta["calibration"], dtype=float).reshape(n, 2)
+            vocab = meta["vocabularies"]
+            m.features_ = feature_union(taxonomy, m.lexicon_weight, m.context_weight, m.char_ngrams,
+                                        vocabularies={k: dict(vocab[k]) for k in ("words", "chars", "context")})
+            probe = pd.DataFrame({"text": ["a"], "lang": ["en"], "tokens": [["a"]], "context": [""], "hits": [[]]})
+            m.features_.fit(probe)
+            for name in ("words", "chars", "context"):
+                vec = m.features_.named_transformers_[name]
+                idf = arrays[f"idf_{name}"]
+                if idf.shape != (len(vec.vocabulary_),):
+                    raise ValueError(f"{path}/arrays.npz: idf_{name} has shape {idf.shape}, expected "
+                                     f"({len(vec.vocabulary_)},)")
+                vec.idf_ = idf
+            width = sum(len(t.get_feature_names_out()) for nm, t, _ in m.features_.transformers_ if nm != "remainder")
+            m.coef_, m.intercept_ = arrays["coef"], arrays["intercept"]
+            if m.coef_.shape != (n, width) or m.intercept_.shape != (n,):
+                raise ValueError(f"{path}/arrays.npz: coef has shape {m.coef_.shape}, expected {(n, width)}")
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}/model.json: missing or malformed field ({exc})") from None
+        m.info_ = meta.get("info", {})
         return m
 
 
-def _take(v, idx):
-    if isinstance(v, np.ndarray):
-        return v[idx]
-    return [v[i] for i in idx]
+class _Fitted:
+    """Fitted features and per-node weights, for out-of-fold decision values."""
+
+    def __init__(self, features, W, b):
+        self.features, self.W, self.b = features, W, b
+
+    def decision(self, X) -> np.ndarray:
+        return np.asarray(self.features.transform(X) @ self.W.T) + self.b
+
+
+def _frame(X) -> pd.DataFrame:
+    if not isinstance(X, pd.DataFrame):
+        X = pd.DataFrame(X)
+    missing = [c for c in ("text", "lang", "tokens") if c not in X]
+    if missing:
+        raise ValueError(f"passage table lacks column(s) {missing}")
+    if "context" not in X:
+        X = X.assign(context="")
+    return X.reset_index(drop=True)
+
+
+def _vector(values, n: int, name: str, path) -> np.ndarray:
+    a = np.asarray(values, dtype=float)
+    if a.shape != (n,):
+        raise ValueError(f"{path}/model.json: '{name}' has {a.size} values, expected {n}")
+    return a
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: a one-feature logistic regression from decision value to probability."""
+    if y.min() == y.max():
+        return 1.0, 0.0
+    lr = LogisticRegression(C=100.0, solver="lbfgs").fit(scores.reshape(-1, 1), y)
+    a = float(lr.coef_[0, 0])
+    return (a, float(lr.intercept_[0])) if a > 0 else (1.0, 0.0)
+
+
+def _best_threshold(proba: np.ndarray, y: np.ndarray, beta: float) -> float:
+    """The probability threshold with the best out-of-fold F-beta (the higher one on ties: false positives
+    on unrelated articles are the common error in a real corpus)."""
+    grid = np.round(np.arange(0.1, 0.91, 0.025), 3)
+    scores = [round(fbeta_score(y, proba >= t, beta=beta, zero_division=0), 4) for t in grid]
+    best = max(range(len(grid)), key=lambda i: (scores[i], grid[i]))
+    return float(grid[best])

@@ -112,15 +112,14 @@ _CLASSIFIERS: dict = {}
 
 
 def _classifier(taxonomy_path: str, model_path: str):
-    from .classify import PassageClassifier
-    from .model import PassageModel
+    from .classify import PassageClassifier, load_model
     from .taxonomy import load_taxonomy
 
     key = (taxonomy_path, model_path)
     if key not in _CLASSIFIERS:
         _CLASSIFIERS.clear()
-        model = PassageModel.load(model_path) if model_path not in ("", "lexicon") else None
-        _CLASSIFIERS[key] = PassageClassifier(load_taxonomy(taxonomy_path), model)
+        tax = load_taxonomy(taxonomy_path)
+        _CLASSIFIERS[key] = PassageClassifier(tax, load_model(model_path, tax))
     return _CLASSIFIERS[key]
 
 

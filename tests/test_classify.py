@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline.classify import PassageClassifier, fit_model, read_coded
+from pipeline.classify import PassageClassifier, fit_model, label_matrix, passage_table, read_coded, tokenize_frame
 from pipeline.lexicon import LexiconMatcher
-from pipeline.model import PassageModel
+from pipeline.model import PolicyClassifier
 from pipeline.taxonomy import load_taxonomy
 from pipeline.tokenize import ClauseCachedJieba, spacy_doc_tokens, tokenize_texts
 
@@ -73,16 +73,18 @@ def test_model_learns_and_round_trips_without_pickle(tmp_path):
     model = fit_model(tax, coded)
     assert model.trained_.sum() >= 30
     model.save(tmp_path / "m")
-    loaded = PassageModel.load(tmp_path / "m")
+    loaded = PolicyClassifier.load(tmp_path / "m", taxonomy=tax.path)
     probe = coded.head(40)
-    from pipeline.classify import tokenize_frame
-    X = {"text": probe["text"].tolist(), "tokens": tokenize_frame(probe, tax),
-         "lexicon": LexiconMatcher(tax).features(probe["text"].tolist(), probe["lang"].tolist())}
+    X = passage_table(probe, tokenize_frame(probe, tax))
     assert np.allclose(model.predict_proba(X), loaded.predict_proba(X))
     # the model fits its own training data far better than chance
-    Y = np.array([[1 if n in ls else 0 for n in tax.leaf_ids] for ls in probe["labels"]])
+    Y = label_matrix(probe["labels"], tax.leaf_ids)
     pred = loaded.predict(X)
     assert (pred & Y).sum() / max(Y.sum(), 1) > 0.8
+    # calibrated out-of-fold probabilities: where the model says 0.8-1.0 the node is mostly coded
+    oof, Yall = model.oof_proba_, label_matrix(coded["labels"], tax.leaf_ids)
+    high = oof >= 0.8
+    assert Yall[high].mean() > 0.7 and Yall[oof < 0.1].mean() < 0.1
 
 
 def test_model_file_with_pickled_array_is_refused(tmp_path):
@@ -93,7 +95,92 @@ def test_model_file_with_pickled_array_is_refused(tmp_path):
     arrays["coef"] = np.array([object()], dtype=object)
     np.savez(tmp_path / "m" / "arrays.npz", **arrays)
     with pytest.raises(ValueError):
-        PassageModel.load(tmp_path / "m").predict_proba({"text": ["x"], "tokens": [["x"]], "lexicon": np.zeros((1, 35))})
+        PolicyClassifier.load(tmp_path / "m", taxonomy=tax.path)
+
+
+def test_tampered_model_folders_give_one_line_errors(tmp_path):
+    """Edited JSON, a truncated .npz, wrong shapes: a ValueError naming the file, never a traceback."""
+    import json
+    import shutil
+
+    tax = load_taxonomy(ROOT / "taxonomy")
+    fit_model(tax, _coded().head(200)).save(tmp_path / "good")
+
+    def broken(name, edit):
+        d = tmp_path / name
+        shutil.copytree(tmp_path / "good", d)
+        edit(d)
+        with pytest.raises(ValueError) as exc:
+            PolicyClassifier.load(d, taxonomy=tax.path)
+        assert str(d) in str(exc.value) and "\n" not in str(exc.value)
+
+    def edit_json(d, **changes):
+        meta = json.loads((d / "model.json").read_text())
+        meta.update(changes)
+        (d / "model.json").write_text(json.dumps(meta))
+
+    broken("not-json", lambda d: (d / "model.json").write_text("{oops"))
+    broken("no-thresholds", lambda d: edit_json(d, thresholds=[0.5] * 3))
+    broken("no-vocab", lambda d: edit_json(d, vocabularies={}))
+    broken("truncated", lambda d: (d / "arrays.npz").write_bytes((d / "arrays.npz").read_bytes()[:100]))
+
+    def wrong_shape(d):
+        arrays = dict(np.load(d / "arrays.npz"))
+        arrays["coef"] = arrays["coef"][:, :10]
+        np.savez(d / "arrays.npz", **arrays)
+    broken("shape", wrong_shape)
+
+
+def test_coded_lines_of_the_wrong_type_are_refused_with_the_line(tmp_path):
+    from pipeline.io import ConfigError
+
+    for bad in ('{"id": "a", "text": null, "labels": []}', '{"id": "a", "text": 5, "labels": []}',
+                '{"id": "a", "text": "x", "labels": "model.incubator"}'):
+        p = tmp_path / "coded.jsonl"
+        p.write_text('{"id": "ok", "text": "fine", "labels": []}\n' + bad + "\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=r"coded.jsonl line 2"):
+            read_coded([p])
+
+
+def test_terms_match_whole_words_in_both_languages(tmp_path):
+    """调解 inside 协调解决 is not mediation; 'incubat*' does not match inside 'nonincubated'."""
+    raw = {"version": "w", "nodes": [
+        {"id": "measure.benefit.arbitration", "facet": "measure", "name": {"en": "arbitration", "zh": "仲裁"},
+         "lexicon": {"zh": {"terms": ["调解", "技术转移"]}, "en": {"terms": ["incubat*", "mediation"]}}}]}
+    p = tmp_path / "taxonomy.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    tax = load_taxonomy(p)
+    m = LexiconMatcher(tax)
+    terms = tuple(sorted(tax.all_terms("zh")))
+
+    def zh_terms(text):
+        return [h.term for h in m.match(text, "zh", tokenize_texts([text], "zh", terms)[0])]
+
+    assert [h.term for h in m.match("双方应当协调解决合作中的问题。", "zh")] == ["调解"]  # a bare substring
+    assert zh_terms("双方应当协调解决合作中的问题。") == []                               # cuts 协调|解决
+    assert zh_terms("技术合同纠纷可以通过调解解决。") == ["调解"]
+    assert zh_terms("设立技术转移机构。") == ["技术转移"]                                  # inside one compound
+    assert zh_terms("国家鼓励新技术转移到企业。") == ["技术转移"]
+    assert [h.node for h in m.match_many(["双方应当协调解决问题。"], ["zh"],
+                                         tokens=[tokenize_texts(["双方应当协调解决问题。"], "zh", terms)[0]])[0]] == []
+    assert not m.match("nonincubated eggs; intermediation", "en")
+    assert [h.term for h in m.match("Incubators and mediation.", "en")] == ["Incubators", "mediation"]
+
+
+def test_glob_terms_extend_in_linear_time():
+    """A glob term inside one enormous 'word' must not rescan the word per hit (it was quadratic)."""
+    import time
+
+    tax = load_taxonomy(ROOT / "taxonomy")
+    m = LexiconMatcher(tax)
+    small, big = "incubat" * 250, "incubat" * 5000
+    t = time.perf_counter()
+    m.match(small, "en")
+    t_small = time.perf_counter() - t
+    t = time.perf_counter()
+    m.match(big, "en")
+    t_big = time.perf_counter() - t
+    assert t_big < 60 * max(t_small, 1e-3)  # 20x the text; quadratic would be 400x
 
 
 def test_hybrid_labels_carry_evidence_and_groups_roll_up():

@@ -672,7 +672,7 @@ def test_interrupted_run_resumes_cleanly(tmp_path):
 # ---------------------------------------------------------------------------------- nothing unpickled
 
 def test_model_load_refuses_pickled_arrays(tmp_path):
-    from pipeline.model import FORMAT, PassageModel
+    from pipeline.model import FORMAT, PolicyClassifier
 
     marker = tmp_path / "pwned"
 
@@ -690,7 +690,7 @@ def test_model_load_refuses_pickled_arrays(tmp_path):
     evil = np.array([Evil()], dtype=object)
     np.savez(folder / "arrays.npz", coef=evil, intercept=evil, word_idf=evil, char_idf=evil)
     with pytest.raises(ValueError):
-        PassageModel.load(folder)
+        PolicyClassifier.load(folder, taxonomy=str(ROOT / "taxonomy"))
     assert not marker.exists()
 
 
