@@ -17,10 +17,11 @@ from .taxonomy import LANGS, Taxonomy
 
 # roles a literal can play for a node
 TERM, RULE_TERM, CONTEXT, EXCLUDE = "term", "rule", "context", "exclude"
+DOMAIN = "domain"  # a word of the policy domain (no node): it only makes the passage worth scoring
 PREFILTER = "prefilter"
 # a regex states its own context and boundaries; only literal terms get the word-boundary check
 PATTERN_ROLES = ("pattern", "rule_pattern")
-_ROLE_RANK = {TERM: 0, "pattern": 1, RULE_TERM: 2, "rule_pattern": 3, CONTEXT: 4, EXCLUDE: 5}
+_ROLE_RANK = {TERM: 0, "pattern": 1, RULE_TERM: 2, "rule_pattern": 3, CONTEXT: 4, EXCLUDE: 5, DOMAIN: 6}
 
 
 def required_literals(pattern: str, ignore_case: bool) -> set[str] | None:
@@ -166,6 +167,8 @@ class LexiconMatcher:
                         rpats.append((node.id, i, re.compile(p, re.IGNORECASE if lang == "en" else 0)))
                 for p in lex.patterns:
                     pats.append((node.id, re.compile(p, re.IGNORECASE if lang == "en" else 0)))
+            for t in taxonomy.domain_terms.get(lang, ()):
+                entries[self._key(t, lang)].append(("", DOMAIN, -1, t.endswith("*")))
             for k, (_, rx) in enumerate(pats):
                 for lit in required_literals(rx.pattern, lang == "en") or ():
                     entries[lit].append(("", PREFILTER, k, False))
@@ -291,7 +294,8 @@ class LexiconMatcher:
             return {}
         by_node: dict[str, list[Hit]] = defaultdict(list)
         for h in hits:
-            by_node[h.node].append(h)
+            if h.role != DOMAIN:
+                by_node[h.node].append(h)
         rule = self.passage_rule(text, lang)
         out: dict[str, list[Hit]] = {}
         for node, hs in by_node.items():

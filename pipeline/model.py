@@ -158,7 +158,8 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, taxonomy: str = "taxonomy", C: float = 4.0, lexicon_weight: float = 1.0,
                  context_weight: float = 0.3, char_ngrams=(1, 3), cv: int = 5, beta: float = 1.0,
-                 min_positives: int = 4, lexicon_prior: float = 0.6, class_weight="balanced", random_state: int = 0):
+                 min_positives: int = 4, lexicon_prior: float = 0.6, conventions: bool = True, gate: bool = True,
+                 class_weight="balanced", random_state: int = 0):
         self.taxonomy = taxonomy
         self.C = C
         self.lexicon_weight = lexicon_weight
@@ -168,6 +169,8 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         self.beta = beta
         self.min_positives = min_positives
         self.lexicon_prior = lexicon_prior
+        self.conventions = conventions
+        self.gate = gate
         self.class_weight = class_weight
         self.random_state = random_state
 
@@ -232,16 +235,41 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         return _Fitted(self.features_, self.coef_, self.intercept_).decision(self._frame(X))
 
     def predict_proba(self, X) -> np.ndarray:
-        """Calibrated probability of every leaf for every passage (passages x leaves)."""
+        """Calibrated probability of every leaf for every passage (passages x leaves).
+
+        With `gate`, a passage in which no lexicon entry occurs (no node's terms, context words or the
+        taxonomy's domain words) is not scored (probability 0): most articles of a real corpus are about other
+        things, and skipping them is most of the classifier's speed."""
         X = self._frame(X)
-        F = self.features_.transform(X)
+        proba = np.zeros((len(X), len(self.nodes_)))
+        rows = np.flatnonzero(X["hits"].map(bool).to_numpy()) if self.gate else np.arange(len(X))
+        if not len(rows):
+            return proba
+        sub = X.iloc[rows]
+        F = self.features_.transform(sub)
         z = np.asarray(F @ self.coef_.T) + self.intercept_
-        proba = _sigmoid(z * self.calibration_[:, 0] + self.calibration_[:, 1])
+        part = _sigmoid(z * self.calibration_[:, 0] + self.calibration_[:, 1])
         untrained = ~self.trained_
         if untrained.any():
             lex = self._lexicon_decisions(F)
-            proba[:, untrained] = lex[:, untrained] * self.lexicon_prior
+            part[:, untrained] = lex[:, untrained] * self.lexicon_prior
+        if self.conventions:
+            self._apply_conventions(sub, part)
+        proba[rows] = part
         return proba
+
+    def _apply_conventions(self, X: pd.DataFrame, proba: np.ndarray) -> None:
+        """The codebook's conventions over whole passages (definitions, purpose, scope, effective dates get no
+        label; penalty clauses only measure.ip.legal) are rules, not tendencies: the taxonomy's passage rules
+        cap the probability of every node they do not allow."""
+        m = LexiconFeatures(self.taxonomy).matcher()
+        col = {n: j for j, n in enumerate(self.nodes_)}
+        for i, (text, lang) in enumerate(zip(X["text"], X["lang"])):
+            rule = m.passage_rule(text, lang)
+            if rule is not None:
+                keep = proba[i, [col[n] for n in rule.allow if n in col]].copy()
+                proba[i] = np.minimum(proba[i], 0.01)
+                proba[i, [col[n] for n in rule.allow if n in col]] = keep
 
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X) >= self.thresholds_).astype(np.int8)
@@ -266,12 +294,14 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         """For (row, node) pairs, the k text features (word or character n-grams) that raised the node's
         score most in that passage: the evidence of a label no lexicon term carried."""
         X = self._frame(X)
-        F = self.features_.transform(X).tocsr()
+        rows = sorted({r for r, _ in pairs})
+        at = {r: k for k, r in enumerate(rows)}
+        F = self.features_.transform(X.iloc[rows]).tocsr()
         names = self.features_.get_feature_names_out()
         lex0 = self._block("lexicon")
         out = {}
         for r, j in pairs:
-            row = F.getrow(r)
+            row = F.getrow(at[r])
             contrib = row.data * self.coef_[j, row.indices]
             keep = [(c, i) for c, i in zip(contrib, row.indices) if c > 0 and not lex0 <= i < lex0 + 4 * len(self.nodes_)
                     and not str(names[i]).startswith("context__")]

@@ -78,6 +78,9 @@ class Taxonomy:
     passage_rules: tuple[PassageRule, ...]
     path: str
     sha256: str
+    # words of the policy domain (per language) that make a passage worth scoring even where no node's own
+    # vocabulary occurs; a passage with neither is not scored by the model
+    domain_terms: dict = field(default_factory=dict)
 
     @property
     def by_id(self) -> dict[str, Node]:
@@ -243,7 +246,13 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
                 raise TaxonomyError(f"{where}: allow names unknown node '{a}'")
         rules.append(PassageRule(rr["id"], rr["lang"], pats, frozenset(allow)))
 
+    domain = raw.get("domain_terms") or {}
+    if not isinstance(domain, dict) or set(domain) - set(LANGS):
+        raise TaxonomyError(f"{path}: domain_terms must map {' / '.join(LANGS)} to lists of terms")
+    domain_terms = {lang: _strs(domain.get(lang), f"{path}: domain_terms.{lang}") for lang in LANGS}
+
     return Taxonomy(
+        domain_terms=domain_terms,
         version=str(raw.get("version", "0")), nodes=tuple(nodes), passage_rules=tuple(rules),
         path=str(path), sha256=hashlib.sha256(raw_bytes).hexdigest(),
     )
