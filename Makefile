@@ -15,6 +15,7 @@ ENGINE   ?= local
 JOBS     ?= 2
 SCALE    ?= 1
 TRAIN    ?=
+CODED    ?= coded
 GOLD     ?=
 CV       ?=
 IN       ?=
@@ -70,7 +71,7 @@ $(OUT)/report.html: $(OUT)/coverage_region.csv pipeline/report.py
 report: $(OUT)/report.html
 
 train: $(STAMP)
-	$(PY) -m pipeline train $(if $(TRAIN),--train "$(TRAIN)",) --taxonomy $(TAXONOMY) --model $(or $(MODEL),models/trained)
+	$(PY) -m pipeline train $(if $(TRAIN),--train "$(TRAIN)",) --coded "$(CODED)" --taxonomy $(TAXONOMY) --model $(or $(MODEL),models/trained)
 	@echo "$(or $(MODEL),models/trained)" > models/CURRENT
 	@echo "later make run / classify / evaluate use $(or $(MODEL),models/trained); 'make default-model' goes back"
 

@@ -137,6 +137,11 @@ def examples_paths(taxonomy_dir: Path) -> list[Path]:
     return sorted((Path(taxonomy_dir) / "examples").glob("*.jsonl"))
 
 
+def coded_store_paths(store: Path) -> list[Path]:
+    """The files of the coded store (passages researchers coded through the review loop)."""
+    return sorted(Path(store).glob("*.jsonl")) if Path(store).is_dir() else []
+
+
 def read_coded(paths: list[Path]) -> pd.DataFrame:
     """Coded passages (gold format: id, text, lang optional, labels, context optional) from JSON-lines files.
 

@@ -417,20 +417,40 @@ def _reporting_fingerprint(args) -> str:
 
 
 def cmd_train(args) -> None:
-    from .classify import doc_groups, examples_paths, fit_model, read_coded
+    """Train the model on the taxonomy's examples plus coded passages (TRAIN= files, else the coded store)
+    and install it only if it learned enough of the taxonomy to be worth using."""
+    from .classify import coded_store_paths, examples_paths, fit_model, read_coded
 
     tax = load_taxonomy(args.taxonomy)
-    paths = [Path(p) for p in args.train.split(",")] if args.train else examples_paths(Path(args.taxonomy))
-    coded = read_coded(paths)
+    coded_paths = [Path(p) for p in args.train.split(",") if p] if args.train else coded_store_paths(Path(args.coded))
+    example_paths = [] if args.no_examples else examples_paths(Path(args.taxonomy))
+    if not coded_paths and not example_paths:
+        raise ConfigError("nothing to train on: give TRAIN=coded.jsonl, import coded passages with make "
+                          "review-import, or keep the taxonomy's examples")
+    coded = read_coded(coded_paths) if coded_paths else None
+    examples = read_coded(example_paths) if example_paths else None
+    data = pd.concat([d for d in (coded, examples) if d is not None], ignore_index=True)
     t0 = time.perf_counter()
-    model = fit_model(tax, coded, groups=doc_groups(coded["id"].tolist()))
+    n_coded = len(coded) if coded is not None else 0
+    print(f"train: {n_coded} coded passages ({', '.join(p.name for p in coded_paths) or 'none'})"
+          f" + {len(examples) if examples is not None else 0} taxonomy examples ...", file=sys.stderr)
+    from .classify import label_matrix
+    from .model import PolicyClassifier
+
+    min_pos = PolicyClassifier().min_positives
+    learnable = int((label_matrix(data["labels"], tax.leaf_ids).sum(axis=0) >= min_pos).sum())
+    if learnable < len(tax.leaf_ids) / 2:
+        raise ConfigError(f"train: only {learnable} of {len(tax.leaf_ids)} nodes have enough coded examples "
+                          f"(>= {min_pos}) to learn; no model was installed and the current one stays. Code more "
+                          f"passages, or train with the taxonomy's examples too (without --no-examples)")
+    model = fit_model(tax, data)
+    learned = int(model.trained_.sum())
     target = Path(args.model or "models/trained")
-    model.save(target)
-    trained = int(model.trained_.sum())
-    print(f"train: {len(coded)} passages from {', '.join(p.name for p in paths)}; {trained} of {len(tax.leaf_ids)} "
-          f"nodes learned ({time.perf_counter() - t0:.1f}s) -> {target}", file=sys.stderr)
-    print(f"use it with: python -m pipeline run --model {target} (make train also makes it the default for make "
-          f"run/classify/evaluate)", file=sys.stderr)
+    coded_nodes = sorted({n for ls in (coded["labels"] if coded is not None else []) for n in ls})
+    model.save(target, info={"coded": [str(p) for p in coded_paths], "examples": [str(p) for p in example_paths],
+                             "passages": len(data)})
+    print(f"train: {learned} of {len(tax.leaf_ids)} nodes learned; the coded passages carry {len(coded_nodes)} "
+          f"nodes ({time.perf_counter() - t0:.1f}s) -> {target}", file=sys.stderr)
 
 
 def cmd_evaluate(args) -> None:
@@ -475,8 +495,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("aggregate", cmd_aggregate, "coverage tables and gap audit")
     add("report", cmd_report, "coverage.xlsx, summary.md, report.md, report.html")
     add("run", cmd_run, "all stages", corpus=True)
-    t = add("train", cmd_train, "train the passage model from coded JSON-lines files")
-    t.add_argument("--train", default=None, help="coded file(s), comma-separated (default: taxonomy/examples)")
+    t = add("train", cmd_train, "train the passage model on the taxonomy's examples plus coded passages")
+    t.add_argument("--train", default=None, help="coded file(s), comma-separated (default: the coded store)")
+    t.add_argument("--coded", default="coded", help="the coded store: a folder of JSON-lines files written by "
+                                                    "review-import (default: coded)")
+    t.add_argument("--no-examples", action="store_true", help="train on the coded passages alone")
     e = add("evaluate", cmd_evaluate, "score the classifier against coded passages")
     e.add_argument("--gold", default=None, help="coded JSON-lines file(s), comma-separated")
     e.add_argument("--cv", default=None, help="cross-validate instead of scoring the current model: 'region' "

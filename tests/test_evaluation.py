@@ -85,3 +85,18 @@ def test_evaluate_without_gold_says_what_it_needs(tmp_path):
     res = subprocess.run([sys.executable, "-m", "pipeline", "evaluate", "--out", str(tmp_path)], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "GOLD=" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_train_refuses_to_install_a_model_that_learned_too_little(tmp_path):
+    tiny = tmp_path / "tiny.jsonl"
+    tiny.write_text('{"id": "d#1", "text": "第一条 支持建设孵化器。", "labels": ["model.incubator"]}\n'
+                    '{"id": "d#2", "text": "第二条 本条例自公布之日起施行。", "labels": []}\n', encoding="utf-8")
+    target = tmp_path / "model"
+    res = subprocess.run([sys.executable, "-m", "pipeline", "train", "--train", str(tiny), "--no-examples",
+                          "--model", str(target)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 2 and "no model was installed" in res.stderr and "Traceback" not in res.stderr
+    assert not target.exists()
+    res = subprocess.run([sys.executable, "-m", "pipeline", "train", "--train", str(tiny), "--model", str(target)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (target / "model.json").exists() and "nodes learned" in res.stderr
