@@ -22,7 +22,7 @@ IN       ?=
 MODEL_ARG := $(if $(MODEL),--model $(MODEL),)
 COMMON   := --out $(OUT) --taxonomy $(TAXONOMY) --jobs $(JOBS) --engine $(ENGINE)
 
-.PHONY: run test setup ingest segment tokenize classify aggregate report train default-model evaluate compare bench clean browser
+.PHONY: run test setup ingest segment tokenize classify aggregate report train default-model evaluate review review-import compare bench clean browser
 
 run: report
 	@echo "results in $(OUT)/ (summary: $(OUT)/summary.md, report: $(OUT)/report.html)"
@@ -80,6 +80,15 @@ default-model:
 
 evaluate: $(STAMP)
 	$(PY) -m pipeline evaluate --gold "$(GOLD)" --taxonomy $(TAXONOMY) $(MODEL_ARG) $(if $(CV),--cv $(CV),) --out $(OUT)
+
+# `make review N=100` picks passages of the run in OUT for coding (OUT/review/review-NNN.xlsx);
+# `make review IN=pool.jsonl OUT=picked.jsonl` picks from a JSON-lines pool instead
+N ?= 100
+review: $(STAMP)
+	$(PY) -m pipeline review --n $(N) $(if $(IN),--in "$(IN)",) --out "$(OUT)" --coded "$(CODED)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
+
+review-import: $(STAMP)
+	$(PY) -m pipeline review-import --file "$(FILE)" $(if $(CODER),--coder "$(CODER)",) --coded "$(CODED)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
 
 compare: $(STAMP)
 	$(PY) -m pipeline compare --a "$(A)" --b "$(B)" --out $(OUT) --taxonomy $(TAXONOMY)

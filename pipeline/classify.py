@@ -150,6 +150,8 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
     from .ingest import detect_lang
 
     rows = []
+    # a folder (the coded store) stands for its JSON-lines files
+    paths = [q for p in paths for q in (sorted(Path(p).glob("*.jsonl")) if Path(p).is_dir() else [Path(p)])]
     for p in paths:
         p = Path(p)
         if not p.is_file():

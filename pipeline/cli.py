@@ -453,6 +453,96 @@ def cmd_train(args) -> None:
           f"nodes ({time.perf_counter() - t0:.1f}s) -> {target}", file=sys.stderr)
 
 
+def _review_pool(args, tax) -> pd.DataFrame:
+    """The passages to pick from: a JSON-lines pool (--in), else the content passages of the run in --out."""
+    from .classify import context_of, read_coded
+
+    if args.input:
+        return read_coded([Path(args.input)])
+    out = Path(args.out)
+    for t in (DOCUMENTS, PASSAGES, TOKENS):
+        if not (out / t.file).exists():
+            raise ConfigError(f"{out / t.file}: missing; run the pipeline on your corpus first (make run CORPUS=... "
+                              f"OUT={out})")
+    toks = pd.read_parquet(out / TOKENS.file, columns=["passage_id"])
+    pas = pd.read_parquet(out / PASSAGES.file, columns=["passage_id", "doc_id", "label", "heading_path", "text",
+                                                        "lang", "region"])
+    docs = pd.read_parquet(out / DOCUMENTS.file, columns=["doc_id", "title"])
+    pool = toks.merge(pas, on="passage_id").merge(docs, on="doc_id", how="left")
+    pool["context"] = [context_of(p, h or "", t or "") for p, h, t in
+                       zip(pool["passage_id"], pool["heading_path"], pool["title"])]
+    return pool.rename(columns={"passage_id": "id", "label": "citation"})
+
+
+def cmd_review(args) -> None:
+    """Pick the passages whose coding would most improve the model on this corpus (or pool)."""
+    from .classify import PassageClassifier, coded_store_paths, resolve_model, tokenize_frame
+    from .review import next_sheet, pick, picks_table, score_pool, store_records, write_sheets
+
+    tax = load_taxonomy(args.taxonomy)
+    model, path = resolve_model(args.model, Path(args.taxonomy), tax)
+    if model is None:
+        raise ConfigError("review needs a trained model (not MODEL=lexicon): it picks by the model's uncertainty")
+    pool = _review_pool(args, tax)
+    if not len(pool):
+        raise ConfigError("review: the pool has no passages")
+    coded_ids = {r["id"] for r in store_records(Path(args.coded))}
+    print(f"review: scoring {len(pool)} passages with {path} ...", file=sys.stderr)
+    scored = score_pool(PassageClassifier(tax, model), pool, tokenize_frame(pool, tax))
+    picked = pick(pool, scored["proba"], scored["lexicon"], model, args.n, coded_ids, scored["vectors"])
+    rows = picks_table(pool, scored, picked, tax)
+    skipped = sum(1 for i in pool["id"] if str(i) in coded_ids)
+    if args.input:  # a pool file in, a picks file out
+        target = Path(args.out if args.out.endswith(".jsonl") else Path(args.out) / "picked.jsonl")
+        from .io import write_bytes_atomic
+
+        write_bytes_atomic(target, "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                           for r in rows.to_dict("records")).encode("utf-8"))
+        files = [target]
+    else:
+        files = write_sheets(rows, tax, next_sheet(Path(args.out) / "review"))
+    print(f"review: picked {len(rows)} of {len(pool)} passages ({skipped} already coded, skipped) -> "
+          f"{', '.join(str(f) for f in files)}", file=sys.stderr)
+    if not args.input:
+        print(f"code them in {files[0]}, then: make review-import FILE={files[0]} CODER=<your name>", file=sys.stderr)
+
+
+def cmd_review_import(args) -> None:
+    """Validate a coded review file and append it to the coded store; report agreement on the batch."""
+    from .classify import PassageClassifier, resolve_model, tokenize_frame
+    from .ingest import detect_lang
+    from .review import agreement, append_to_store, coded_rows, read_sheet, store_records
+
+    tax = load_taxonomy(args.taxonomy)
+    if not args.file:
+        raise ConfigError("review-import needs FILE=<coded review sheet (.xlsx, .csv or .jsonl)>")
+    path = Path(args.file)
+    rows, sheet = read_sheet(path)
+    records = coded_rows(rows, sheet, tax, args.coder)
+    if not records:
+        raise ConfigError(f"{path}: no coded row (a row counts once it has a node ID or 'none' in a label column)")
+    for r in records:
+        r["lang"] = r["lang"] if r["lang"] in ("zh", "en") else detect_lang(r["text"])
+    store = Path(args.coded)
+    added, known = append_to_store(records, store, path.name)
+    print(f"review-import: {len(records)} coded passages from {path} ({sheet}): {added} added to {store}/, "
+          f"{known} already there", file=sys.stderr)
+    model, mpath = resolve_model(args.model, Path(args.taxonomy), tax)
+    batch = pd.DataFrame(records)
+    clf = PassageClassifier(tax, model)
+    preds = clf.predict(batch["text"].tolist(), batch["lang"].tolist(), tokenize_frame(batch, tax))
+    agree = agreement(records, [[l.node for l in p] for p in preds], tax.leaf_ids, store_records(store))
+    pd.set_option("display.width", 200)
+    print(f"# agreement on this batch: model {mpath} vs coder")
+    if len(agree["per_node"]):
+        print(agree["per_node"].to_string(index=False))
+    print(agree["summary"].to_string(index=False))
+    if agree["coders"]:
+        c = agree["coders"]
+        print(f"# coder vs coder: {c['passages']} passage pairs coded by two people, alpha {c['alpha']}, "
+              f"identical codings {c['exact_agreement']:.0%}")
+
+
 def cmd_evaluate(args) -> None:
     from .evaluate import evaluate_cli
 
@@ -513,6 +603,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--manifest", default=None, help="with --cv region: the corpus manifest giving each "
                                                     "document's region (default: corpus/manifest.csv beside "
                                                     "the coded file's folder)")
+    r = add("review", cmd_review, "pick the passages most worth coding (writes OUT/review/review-NNN.xlsx)")
+    r.add_argument("--n", type=int, default=100, help="how many passages to pick")
+    r.add_argument("--in", dest="input", default=None, help="pick from a JSON-lines pool instead of the run in "
+                                                            "--out; --out is then the picks file (.jsonl)")
+    r.add_argument("--coded", default="coded", help="the coded store (passages coded already are skipped)")
+    ri = add("review-import", cmd_review_import, "import a coded review sheet into the coded store")
+    ri.add_argument("--file", default=None, help="the coded review file (.xlsx, .csv, .jsonl)")
+    ri.add_argument("--coder", default=None, help="coder name for rows whose coder cell is empty")
+    ri.add_argument("--coded", default="coded", help="the coded store folder (default: coded)")
     cp = add("compare", cmd_compare, "what one region or corpus addresses that another does not")
     cp.add_argument("--a", required=True, help="a region code, or an output folder of another run")
     cp.add_argument("--b", required=True, help="a region code, or an output folder of another run")

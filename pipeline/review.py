@@ -1,0 +1,354 @@
+"""The review loop: the tool picks the passages whose coding would teach the model most, a researcher codes
+them in a workbook, and the coded passages go into a store the next `train` learns from.
+
+Picking (`pick`) scores every passage of a pool the model scored:
+- uncertainty: how close a node's calibrated probability is to that node's threshold (in log-odds), each node
+  weighted up where few coded examples exist;
+- disagreement: the lexicon's own rules decide a node the model rejects, or the model labels a node no term
+  of which occurs;
+then takes the best passages greedily, skipping any too similar to one already taken (diversity) and any
+already coded. Each pick says why it was taken.
+
+Importing (`import_coded`) checks every row of a coded sheet (node IDs, ids, coder) and imports nothing from
+a file with errors; the store (coded/*.jsonl) is append-only and an import of the same rows again adds
+nothing. Agreement is reported on the batch: model vs coder per node and Krippendorff's alpha, and coder vs
+coder where two people coded a passage.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .io import ConfigError, write_bytes_atomic, write_csv
+from .taxonomy import Taxonomy
+
+NONE = "none"           # what a coder writes for a passage that carries no node
+LABEL_COLUMNS = 5       # single-choice columns with a drop-down of node IDs (more go into `labels`)
+SIMILAR = 0.8           # cosine similarity above which a passage counts as a near-duplicate of a pick
+STORE_FILE = "coded.jsonl"
+CODER_COLUMNS = [f"label_{k}" for k in range(1, LABEL_COLUMNS + 1)] + ["labels", "coder", "note"]
+
+
+# ------------------------------------------------------------------------------------------------ picking
+
+def pick(pool: pd.DataFrame, proba: np.ndarray, lexicon: np.ndarray, model, n: int,
+         coded_ids: set[str] = frozenset(), vectors=None) -> pd.DataFrame:
+    """The `n` passages of `pool` most worth coding, most valuable first, each with its `reason` and `value`.
+
+    `proba`: the model's calibrated probabilities (passages x leaves); `lexicon`: the lexicon's own decisions
+    (0/1, same shape); `vectors`: rows to compare passages by (e.g. TF-IDF), for diversity."""
+    nodes = list(model.nodes_)
+    t = np.clip(np.asarray(model.thresholds_, dtype=float), 1e-3, 1 - 1e-3)
+    p = np.clip(proba, 1e-6, 1 - 1e-6)
+    margin = np.abs(np.log(p / (1 - p)) - np.log(t / (1 - t)))        # 0 at the threshold
+    rarity = 1.0 / np.sqrt(1.0 + np.asarray(model.positives_, dtype=float) / 10.0)
+    node_value = np.exp(-margin) * (0.5 + rarity)                     # per passage x node
+    chosen = proba >= t
+    disagree = (lexicon.astype(bool) & ~chosen) | (chosen & ~lexicon.astype(bool) & (proba < 0.9))
+    value = node_value.max(axis=1) + 0.3 * disagree.any(axis=1)
+    order = np.argsort(-value, kind="stable")
+    ids = pool["id"].astype(str).tolist()
+    taken: list[int] = []
+    sims = vectors.tocsr() if vectors is not None else None
+    for i in order:
+        if len(taken) >= n:
+            break
+        if ids[i] in coded_ids or value[i] <= 0:
+            continue
+        if sims is not None and taken:
+            s = (sims[taken] @ sims[i].T).toarray().ravel()
+            if s.max(initial=0.0) >= SIMILAR:
+                continue
+        taken.append(int(i))
+    rows = []
+    for i in taken:
+        reasons = []
+        top = np.argsort(-node_value[i])[:2]
+        for j in top:
+            if node_value[i, j] > 0.3:
+                reasons.append(f"uncertain {nodes[j]} (p={proba[i, j]:.2f}, threshold {t[j]:.2f}"
+                               + (f", {int(model.positives_[j])} coded examples" if model.positives_[j] < 30 else "")
+                               + ")")
+        for j in np.flatnonzero(disagree[i])[:2]:
+            reasons.append(f"lexicon and model disagree on {nodes[j]} (lexicon {'yes' if lexicon[i, j] else 'no'}, "
+                           f"model p={proba[i, j]:.2f})")
+        rows.append({"rank": len(rows) + 1, "index": i, "value": round(float(value[i]), 4),
+                     "reason": "; ".join(reasons) or "closest to the thresholds among the rest"})
+    return pd.DataFrame(rows, columns=["rank", "index", "value", "reason"])
+
+
+def score_pool(clf, pool: pd.DataFrame, tokens: list[list[str]]) -> dict:
+    """What picking needs about each passage of a pool: the model's probabilities, the lexicon's own
+    decisions, the predicted labels with their evidence, and TF-IDF rows for diversity."""
+    texts, langs = pool["text"].tolist(), pool["lang"].tolist()
+    contexts = pool["context"].tolist() if "context" in pool else None
+    sc: list[dict] = []
+    labels = clf.predict(texts, langs, tokens, scores=sc, contexts=contexts)
+    nodes = clf.leaf_ids
+    proba = np.array([[row[n] for n in nodes] for row in sc]) if sc else np.zeros((0, len(nodes)))
+    col = {n: j for j, n in enumerate(nodes)}
+    lexicon = np.zeros_like(proba)
+    for i, hs in enumerate(clf.matcher.match_many(texts, langs, tokens=tokens)):
+        for node in (clf.matcher.decide(texts[i], langs[i], hs) if hs else {}):
+            lexicon[i, col[node]] = 1
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True).fit_transform(texts) \
+        if texts else None
+    return {"proba": proba, "lexicon": lexicon, "labels": labels, "vectors": vectors}
+
+
+def picks_table(pool: pd.DataFrame, scored: dict, picked: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
+    """One row per pick, most valuable first: the passage, what the model predicts (with names, scores and
+    evidence) and why it was picked."""
+    names = {n.id: n.name for n in taxonomy.leaves}
+    rows = []
+    for r in picked.itertuples(index=False):
+        i = r.index
+        src = pool.iloc[i]
+        labs = scored["labels"][i]
+        rows.append({
+            "rank": r.rank, "id": str(src["id"]), "title": str(src.get("title", "") or ""),
+            "citation": str(src.get("citation", "") or ""), "region": str(src.get("region", "") or ""),
+            "lang": str(src["lang"]), "text": str(src["text"]),
+            "predicted": "; ".join(f"{l.node} {names[l.node]['zh']} / {names[l.node]['en']} ({l.score:.2f})"
+                                   for l in labs),
+            "evidence": "; ".join(f"{l.node}: {', '.join(e['term'] for e in l.evidence)}" for l in labs if l.evidence),
+            "reason": r.reason, "value": r.value,
+        })
+    return pd.DataFrame(rows)
+
+
+def next_sheet(folder: Path) -> Path:
+    """review-001.xlsx, review-002.xlsx, ...: the first number not used yet in `folder`."""
+    used = [int(m.group(1)) for p in folder.glob("review-*.*") if (m := re.match(r"review-(\d+)\.", p.name))]
+    return folder / f"review-{(max(used) + 1 if used else 1):03d}.xlsx"
+
+
+def write_sheets(rows: pd.DataFrame, taxonomy: Taxonomy, xlsx: Path) -> list[Path]:
+    """The picks as a workbook for coders (and the same rows as CSV and JSON lines beside it)."""
+    xlsx.parent.mkdir(parents=True, exist_ok=True)
+    out = rows.copy()
+    for c in CODER_COLUMNS:
+        if c not in out:
+            out[c] = ""
+    write_csv(out, xlsx.with_suffix(".csv"))
+    lines = [json.dumps({k: (v if not isinstance(v, np.generic) else v.item()) for k, v in r.items()},
+                        ensure_ascii=False) for r in out.to_dict("records")]
+    write_bytes_atomic(xlsx.with_suffix(".jsonl"), ("\n".join(lines) + "\n").encode("utf-8"))
+    _write_review_xlsx(out, taxonomy, xlsx)
+    return [xlsx, xlsx.with_suffix(".csv"), xlsx.with_suffix(".jsonl")]
+
+
+def _write_review_xlsx(rows: pd.DataFrame, taxonomy: Taxonomy, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from .report import _cell as xlsx_cell
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "review"
+    cols = list(rows.columns)
+    ws.append(cols)
+    for r in rows.itertuples(index=False):
+        ws.append([xlsx_cell(v) for v in r])
+    widths = {"text": 70, "predicted": 40, "evidence": 30, "reason": 40, "title": 24, "labels": 30, "note": 30}
+    fill = PatternFill("solid", fgColor="FFF2CC")  # the columns a coder fills in
+    for k, c in enumerate(cols, start=1):
+        letter = ws.cell(row=1, column=k).column_letter
+        ws.column_dimensions[letter].width = widths.get(c, 16 if c in CODER_COLUMNS else 14)
+        ws.cell(row=1, column=k).font = Font(bold=True)
+        for row in ws.iter_rows(min_row=2, min_col=k, max_col=k):
+            for cell in row:
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+                if c in CODER_COLUMNS:
+                    cell.fill = fill
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = ws.dimensions
+    nodes = wb.create_sheet("nodes")
+    nodes.append(["node", "name_en", "name_zh", "facet", "definition"])
+    for n in taxonomy.leaves:
+        nodes.append([n.id, n.name["en"], n.name["zh"], n.facet, n.definition])
+    nodes.append([NONE, "no node applies", "不涉及任何节点", "", ""])
+    for letter, w in zip("ABCDE", (40, 40, 30, 12, 80)):
+        nodes.column_dimensions[letter].width = w
+    nodes.freeze_panes = "A2"
+    last = len(taxonomy.leaves) + 2
+    dv = DataValidation(type="list", formula1=f"=nodes!$A$2:$A${last}", allow_blank=True,
+                        showErrorMessage=True, errorTitle="Unknown node",
+                        error="Pick a node ID from the list (sheet 'nodes'), or 'none'.")
+    ws.add_data_validation(dv)
+    for k, c in enumerate(cols, start=1):
+        if c.startswith("label_"):
+            letter = ws.cell(row=1, column=k).column_letter
+            dv.add(f"{letter}2:{letter}{max(len(rows) + 1, 2)}")
+    guide = wb.create_sheet("how to code")
+    for line in ("Code each row in the yellow columns: pick node IDs in label_1 ... label_5 (or write more, comma-"
+                 "separated, in 'labels'); write 'none' when no node applies; put your name in 'coder'.",
+                 "Rows left without any label and without 'none' are not imported (code as many as you like).",
+                 "Import with: make review-import FILE=<this file> CODER=<your name>",
+                 "The coding conventions are those of the codebook: definitions, purpose, scope and effective-date "
+                 "clauses get no label; penalty clauses only measure.ip.legal for IP infringement."):
+        guide.append([line])
+    guide.column_dimensions["A"].width = 140
+    tmp = path.with_name(f".{path.name}.tmp")
+    wb.save(tmp)
+    tmp.replace(path)
+
+
+# ------------------------------------------------------------------------------------------------ importing
+
+def read_sheet(path: Path) -> tuple[list[dict], str]:
+    """Rows of a coded review file (.xlsx, .csv or .jsonl) as dicts, and the sheet's name for messages."""
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    if suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # not a workbook, damaged zip, ...
+            raise ConfigError(f"{path}: not a readable workbook ({exc.__class__.__name__})") from None
+        ws = wb["review"] if "review" in wb.sheetnames else wb.worksheets[0]
+        it = ws.iter_rows(values_only=True)
+        header = [str(h) if h is not None else "" for h in next(it, [])]
+        rows = [{h: ("" if v is None else v) for h, v in zip(header, r)} for r in it]
+        wb.close()
+        return rows, ws.title
+    if suffix == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            return list(csv.DictReader(f)), path.name
+    if suffix == ".jsonl":
+        rows = []
+        for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+            if line.strip():
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(f"{path} line {n}: not JSON ({exc.msg})") from None
+                if not isinstance(r, dict):
+                    raise ConfigError(f"{path} line {n}: expected an object")
+                rows.append(r)
+        return rows, path.name
+    raise ConfigError(f"{path}: expected a .xlsx, .csv or .jsonl file of coded passages")
+
+
+def _cell(v) -> str:
+    s = "" if v is None else str(v).strip()
+    return s[1:] if s.startswith("'") else s  # a CSV cell neutralised against formula injection
+
+
+def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | None) -> list[dict]:
+    """Validate coded rows: every error names the sheet, the row and the value; any error imports nothing."""
+    leaves = set(taxonomy.leaf_ids)
+    out, errors = [], []
+    for k, r in enumerate(rows, start=2):  # row 1 is the header
+        values = [_cell(r.get(c)) for c in CODER_COLUMNS[:LABEL_COLUMNS]]
+        labels_cell = r.get("labels", "")
+        if isinstance(labels_cell, list):
+            values += [str(x) for x in labels_cell]
+        else:
+            values += [x.strip() for x in re.split(r"[,;，；\s]+", _cell(labels_cell)) if x.strip()]
+        values = [v for v in values if v]
+        if not values:
+            continue  # not coded (yet)
+        where = f"{sheet} row {k}"
+        pid = _cell(r.get("id") or r.get("passage_id"))
+        if not pid:
+            errors.append(f"{where}: missing id")
+        who = _cell(r.get("coder")) or (coder or "")
+        if not who:
+            errors.append(f"{where}: empty coder (fill the column or give CODER=)")
+        unknown = [v for v in values if v != NONE and v not in leaves]
+        for v in unknown:
+            hint = " (a group: code its leaves)" if v in taxonomy.by_id else ""
+            errors.append(f"{where}: unknown node ID {v!r}{hint}")
+        if NONE in values and len(set(values)) > 1:
+            errors.append(f"{where}: 'none' together with node IDs")
+        text = r.get("text")
+        if not isinstance(text, str) or not text.strip():
+            errors.append(f"{where}: no passage text")
+        labels = sorted({v for v in values if v in leaves})
+        out.append({"id": pid, "text": text if isinstance(text, str) else "", "lang": _cell(r.get("lang")),
+                    "labels": labels, "coder": who, "note": _cell(r.get("note"))})
+    if errors:
+        more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
+        raise ConfigError("nothing imported: " + "; ".join(errors[:20]) + more)
+    return out
+
+
+def store_records(store: Path) -> list[dict]:
+    recs = []
+    for p in sorted(Path(store).glob("*.jsonl")) if Path(store).is_dir() else []:
+        for line in p.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                recs.append(json.loads(line))
+    return recs
+
+
+def _key(r: dict) -> str:
+    return hashlib.sha256(json.dumps([r["id"], r["coder"], sorted(r["labels"]), r["text"]],
+                                     ensure_ascii=False).encode()).hexdigest()
+
+
+def append_to_store(records: list[dict], store: Path, source: str) -> tuple[int, int]:
+    """Append new records (id, text, lang, labels, coder, time, source) to the store; the same coding of
+    the same passage by the same coder is never added twice. Returns (added, already there)."""
+    store.mkdir(parents=True, exist_ok=True)
+    seen = {_key(r) for r in store_records(store)}
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    new = []
+    for r in records:
+        k = _key(r)
+        if k in seen:
+            continue
+        seen.add(k)
+        new.append({"id": r["id"], "text": r["text"], "lang": r["lang"] or None, "labels": r["labels"],
+                    "coder": r["coder"], "time": now, "source": source, **({"note": r["note"]} if r["note"] else {})})
+    if new:
+        path = store / STORE_FILE
+        with path.open("a", encoding="utf-8") as f:
+            for r in new:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            f.flush()
+    return len(new), len(records) - len(new)
+
+
+def agreement(records: list[dict], predicted: list[list[str]], nodes: list[str], store: list[dict],
+              langs: list[str] | None = None) -> dict:
+    """Model vs coder on a batch (per node and Krippendorff's alpha), and coder vs coder on the passages of the
+    batch that someone else coded too (from the store)."""
+    from .classify import label_matrix
+    from .evaluate import alpha, scores
+
+    Yc = label_matrix([r["labels"] for r in records], nodes)
+    Ym = label_matrix(predicted, nodes)
+    per_node, summary = scores(Yc, Ym, nodes, langs or [r.get("lang") or "?" for r in records])
+    batch_ids = {r["id"] for r in records}
+    by_id: dict[str, dict[str, list[str]]] = {}
+    for r in store:
+        if r["id"] in batch_ids:
+            by_id.setdefault(r["id"], {})[r["coder"]] = r["labels"]
+    pairs = [(v[a], v[b]) for v in by_id.values() for a, b in _pairs(sorted(v))]
+    coders = None
+    if pairs:
+        A = label_matrix([a for a, _ in pairs], nodes)
+        B = label_matrix([b for _, b in pairs], nodes)
+        coders = {"passages": len(pairs), "alpha": round(alpha(A, B), 4),
+                  "exact_agreement": round(float(np.mean([(a == b).all() for a, b in zip(A, B)])), 4)}
+    return {"per_node": per_node[(per_node["support"] + per_node["predicted"]) > 0], "summary": summary,
+            "coders": coders}
+
+
+def _pairs(coders: list[str]):
+    return [(a, b) for i, a in enumerate(coders) for b in coders[i + 1:]]

@@ -1,0 +1,149 @@
+"""The review loop: picking passages worth coding, importing what a coder coded, agreement."""
+import json
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from pipeline.io import ConfigError
+from pipeline.review import append_to_store, coded_rows, pick, read_sheet, store_records
+from pipeline.taxonomy import load_taxonomy
+
+from conftest import ROOT
+
+NODES = ["a", "b", "c"]
+
+
+def _model(positives=(50, 50, 2)):
+    return SimpleNamespace(nodes_=NODES, thresholds_=np.array([0.5, 0.5, 0.5]), positives_=np.array(positives))
+
+
+def test_pick_prefers_uncertain_rare_and_disputed_passages_skips_coded_and_near_duplicates():
+    pool = pd.DataFrame({"id": [f"p{i}" for i in range(6)],
+                         "text": ["sure yes", "sure no", "borderline a", "borderline a", "rare node c", "lexicon says b"]})
+    proba = np.array([[0.99, 0.01, 0.01],   # certain
+                      [0.01, 0.01, 0.01],   # certain
+                      [0.52, 0.01, 0.01],   # at a's threshold
+                      [0.52, 0.01, 0.01],   # the same passage again
+                      [0.01, 0.01, 0.45],   # near c's threshold, c has 2 coded examples
+                      [0.01, 0.05, 0.01]])  # the lexicon decides b, the model does not
+    lexicon = np.zeros_like(proba)
+    lexicon[5, 1] = 1
+    vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3)).fit_transform(pool["text"])
+    picked = pick(pool, proba, lexicon, _model(), 3, set(), vectors)
+    ids = [pool["id"][i] for i in picked["index"]]
+    assert set(ids) == {"p2", "p4", "p5"} or set(ids) == {"p3", "p4", "p5"}
+    assert ids[0] == "p4"                         # the rare node's uncertainty counts most
+    assert "disagree" in picked["reason"][ids.index("p5")]
+    assert not {"p2", "p3"} <= set(ids)           # never both copies
+    again = pick(pool, proba, lexicon, _model(), 3, {"p4"}, vectors)
+    assert "p4" not in [pool["id"][i] for i in again["index"]]
+
+
+@pytest.fixture
+def tax():
+    return load_taxonomy(ROOT / "taxonomy")
+
+
+def test_import_validates_every_row_and_imports_nothing_from_a_bad_file(tax, tmp_path):
+    rows = [{"id": "d#1", "text": "第一条 支持孵化器。", "label_1": "model.incubator", "coder": "ann"},
+            {"id": "d#2", "text": "第二条 施行。", "label_1": "none", "coder": ""},
+            {"id": "", "text": "x", "label_1": "model.incubator", "coder": "ann"},
+            {"id": "d#4", "text": "y", "label_1": "model.nonexistent", "coder": "ann"},
+            {"id": "d#5", "text": "z", "labels": "measure.ip", "coder": "ann"},
+            {"id": "d#6", "text": "not coded yet"}]
+    with pytest.raises(ConfigError) as exc:
+        coded_rows(rows, "review", tax, None)
+    msg = str(exc.value)
+    assert "nothing imported" in msg
+    assert "review row 3: empty coder" in msg
+    assert "review row 4: missing id" in msg
+    assert "review row 5: unknown node ID 'model.nonexistent'" in msg
+    assert "review row 6: unknown node ID 'measure.ip' (a group" in msg
+    ok = coded_rows(rows[:2] + rows[5:], "review", tax, "bob")
+    assert [(r["id"], r["labels"], r["coder"]) for r in ok] == [("d#1", ["model.incubator"], "ann"),
+                                                                ("d#2", [], "bob")]
+
+
+def test_store_is_append_only_and_idempotent(tax, tmp_path):
+    recs = coded_rows([{"id": "d#1", "text": "t", "label_1": "model.incubator", "labels": "model.spin_off",
+                        "coder": "ann"}], "s", tax, None)
+    assert recs[0]["labels"] == ["model.incubator", "model.spin_off"]
+    store = tmp_path / "coded"
+    assert append_to_store(recs, store, "review-001.xlsx") == (1, 0)
+    before = (store / "coded.jsonl").read_bytes()
+    assert append_to_store(recs, store, "review-001.xlsx") == (0, 1)
+    assert (store / "coded.jsonl").read_bytes() == before
+    other = [dict(recs[0], coder="bob", labels=["model.incubator"])]
+    assert append_to_store(other, store, "review-001.xlsx") == (1, 0)
+    assert [r["coder"] for r in store_records(store)] == ["ann", "bob"]
+    assert set(store_records(store)[0]) >= {"id", "text", "labels", "coder", "time", "source"}
+
+
+def test_review_round_trip_through_the_cli(tmp_path):
+    """make review IN=pool.jsonl picks with reasons; a coded sheet imports; a second import adds nothing; two
+    coders give coder-vs-coder agreement."""
+    pool = tmp_path / "pool.jsonl"
+    texts = ["第一条 国家支持建设科技企业孵化器，为创业企业提供场地和服务。", "第二条 本条例自公布之日起施行。",
+             "第三条 高等学校可以与企业共建联合实验室，开展合作研发。", "第四条 违反本条例规定的，依法追究法律责任。",
+             "(a) Each Federal laboratory shall establish an Office of Research and Technology Applications.",
+             "(b) The Secretary may make grants to support cooperative research centers."]
+    pool.write_text("".join(json.dumps({"id": f"doc{i}#1", "text": t}, ensure_ascii=False) + "\n"
+                            for i, t in enumerate(texts)), encoding="utf-8")
+    picked = tmp_path / "picked.jsonl"
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=600)
+
+    res = cli("review", "--in", str(pool), "--n", "3", "--out", str(picked), "--coded", str(tmp_path / "coded"))
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = [json.loads(l) for l in picked.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 3 and all(r["id"] and r["reason"] and r["text"] for r in rows)
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+    for r in rows:
+        r["labels"] = ["model.incubator"] if "孵化器" in r["text"] else []
+        r["label_1"] = "" if r["labels"] else "none"
+    coded = tmp_path / "coded-ann.jsonl"
+    coded.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    res = cli("review-import", "--file", str(coded), "--coder", "ann", "--coded", str(tmp_path / "coded"))
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "3 added" in res.stderr and "krippendorff_alpha" in res.stdout
+    res = cli("review-import", "--file", str(coded), "--coder", "ann", "--coded", str(tmp_path / "coded"))
+    assert "0 added" in res.stderr and "3 already there" in res.stderr
+    res = cli("review-import", "--file", str(coded), "--coder", "bob", "--coded", str(tmp_path / "coded"))
+    assert "coder vs coder: 3 passage pairs" in res.stdout
+    again = cli("review", "--in", str(pool), "--n", "3", "--out", str(picked), "--coded", str(tmp_path / "coded"))
+    assert "3 already coded, skipped" in again.stderr
+    assert not {r["id"] for r in rows} & {json.loads(l)["id"] for l in picked.read_text().splitlines()}
+
+
+def test_review_sheet_is_usable_in_a_spreadsheet(tmp_path):
+    """The workbook a coder opens: frozen header, wrapped text, node names, a drop-down of node IDs."""
+    from openpyxl import load_workbook
+
+    from pipeline.review import write_sheets
+
+    tax = load_taxonomy(ROOT / "taxonomy")
+    rows = pd.DataFrame([{"rank": 1, "id": "d#1", "title": "某条例", "citation": "第一条", "region": "CN",
+                          "lang": "zh", "text": "=HYPERLINK(\"x\")", "predicted": "", "evidence": "",
+                          "reason": "uncertain", "value": 1.0}])
+    files = write_sheets(rows, tax, tmp_path / "review" / "review-001.xlsx")
+    assert [f.suffix for f in files] == [".xlsx", ".csv", ".jsonl"]
+    wb = load_workbook(files[0])
+    ws = wb["review"]
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref
+    header = [c.value for c in ws[1]]
+    assert {"label_1", "labels", "coder", "note"} <= set(header)
+    assert ws.cell(row=2, column=header.index("text") + 1).alignment.wrap_text
+    assert not str(ws.cell(row=2, column=header.index("text") + 1).value).startswith("=")  # no live formula
+    dv = ws.data_validations.dataValidation[0]
+    assert dv.formula1.startswith("=nodes!") and "L2" in str(dv.sqref)
+    names = {r[0]: r[2] for r in wb["nodes"].iter_rows(min_row=2, values_only=True)}
+    assert names["model.incubator"] == "企业孵化器模式" and "none" in names
+    back, sheet = read_sheet(files[0])
+    assert sheet == "review" and back[0]["id"] == "d#1"
