@@ -35,6 +35,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", default="25,50,100")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--coded-weight", type=float, default=3.0)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "review_sim.json"))
     args = ap.parse_args()
     tax = load_taxonomy(ROOT / "taxonomy")
@@ -67,7 +68,9 @@ def main() -> None:
     def train_and_score(extra_idx) -> dict:
         idx = np.concatenate([base_idx, np.asarray(extra_idx, dtype=int)])
         data = pd.concat([gold.iloc[idx], examples], ignore_index=True)
-        model = fit_model(tax, data, tokens=[tokens[i] for i in idx] + list(ex_tokens))
+        # the researcher's own coded passages weigh more (as `train` weighs the coded store)
+        w = np.r_[np.ones(len(base_idx)), np.full(len(extra_idx), args.coded_weight), np.ones(len(examples))]
+        model = fit_model(tax, data, tokens=[tokens[i] for i in idx] + list(ex_tokens), weights=w)
         labels, _ = predict(PassageClassifier(tax, model), test, test_tokens)
         _, summ = scores(label_matrix(test["labels"], tax.leaf_ids), label_matrix(labels, tax.leaf_ids),
                          tax.leaf_ids, test["lang"].tolist())

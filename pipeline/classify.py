@@ -196,8 +196,9 @@ def check_labels(taxonomy: Taxonomy, coded: pd.DataFrame) -> None:
 
 
 def fit_model(taxonomy: Taxonomy, coded: pd.DataFrame, *, tokens: list[list[str]] | None = None,
-              groups: list[str] | None = None, **params) -> PolicyClassifier:
-    """The estimator trained on coded passages (folds for calibration grouped by `groups`, default document)."""
+              groups: list[str] | None = None, weights=None, **params) -> PolicyClassifier:
+    """The estimator trained on coded passages (folds for calibration grouped by `groups`, default document;
+    `weights` per passage, default 1)."""
     from .model import PolicyClassifier
 
     check_labels(taxonomy, coded)
@@ -206,7 +207,7 @@ def fit_model(taxonomy: Taxonomy, coded: pd.DataFrame, *, tokens: list[list[str]
     X = passage_table(coded, tokens)
     Y = label_matrix(coded["labels"], taxonomy.leaf_ids)
     return PolicyClassifier(taxonomy=taxonomy.path, **params).fit(
-        X, Y, groups=groups if groups is not None else doc_groups(coded["id"].tolist()))
+        X, Y, groups=groups if groups is not None else doc_groups(coded["id"].tolist()), sample_weight=weights)
 
 
 def passage_table(coded: pd.DataFrame, tokens: list[list[str]]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from . import aggregate as aggregate_mod
@@ -179,6 +180,8 @@ def _run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int,
 
 
 STAGE_ORDER = ("segment", "tokenize", "classify")
+# how much a passage the researcher coded from their own corpus weighs in training (see bench/review_sim.py)
+CODED_WEIGHT = 3.0
 OUTPUT_NAMES = {"segment": "passages", "tokenize": "tokenized passages", "classify": "labels"}
 
 
@@ -417,40 +420,42 @@ def _reporting_fingerprint(args) -> str:
 
 
 def cmd_train(args) -> None:
-    """Train the model on the taxonomy's examples plus coded passages (TRAIN= files, else the coded store)
-    and install it only if it learned enough of the taxonomy to be worth using."""
-    from .classify import coded_store_paths, examples_paths, fit_model, read_coded
+    """Train the model on the taxonomy's examples, the TRAIN= files and the coded store, and install it only if
+    it learned enough of the taxonomy to be worth using.
 
-    tax = load_taxonomy(args.taxonomy)
-    coded_paths = [Path(p) for p in args.train.split(",") if p] if args.train else coded_store_paths(Path(args.coded))
-    example_paths = [] if args.no_examples else examples_paths(Path(args.taxonomy))
-    if not coded_paths and not example_paths:
-        raise ConfigError("nothing to train on: give TRAIN=coded.jsonl, import coded passages with make "
-                          "review-import, or keep the taxonomy's examples")
-    coded = read_coded(coded_paths) if coded_paths else None
-    examples = read_coded(example_paths) if example_paths else None
-    data = pd.concat([d for d in (coded, examples) if d is not None], ignore_index=True)
-    t0 = time.perf_counter()
-    n_coded = len(coded) if coded is not None else 0
-    print(f"train: {n_coded} coded passages ({', '.join(p.name for p in coded_paths) or 'none'})"
-          f" + {len(examples) if examples is not None else 0} taxonomy examples ...", file=sys.stderr)
-    from .classify import label_matrix
+    Passages of the coded store (coded by the researcher, from their own corpus, through the review loop) weigh
+    --coded-weight times as much as the rest: there are few of them, and they are the text the model is for."""
+    from .classify import coded_store_paths, examples_paths, fit_model, label_matrix, read_coded
     from .model import PolicyClassifier
 
+    tax = load_taxonomy(args.taxonomy)
+    sources = [("coded files", [Path(p) for p in (args.train or "").split(",") if p], 1.0),
+               ("coded store", coded_store_paths(Path(args.coded)), args.coded_weight),
+               ("taxonomy examples", [] if args.no_examples else examples_paths(Path(args.taxonomy)), 1.0)]
+    parts, weights, said = [], [], []
+    for what, paths, weight in sources:
+        if paths:
+            d = read_coded(paths)
+            parts.append(d)
+            weights.append(np.full(len(d), weight))
+            said.append(f"{len(d)} {what} ({', '.join(p.name for p in paths)})" + (f" x{weight:g}" if weight != 1 else ""))
+    if not parts:
+        raise ConfigError("nothing to train on: give TRAIN=coded.jsonl, import coded passages with make "
+                          "review-import, or keep the taxonomy's examples")
+    data = pd.concat(parts, ignore_index=True)
+    print(f"train: {' + '.join(said)} ...", file=sys.stderr)
     min_pos = PolicyClassifier().min_positives
     learnable = int((label_matrix(data["labels"], tax.leaf_ids).sum(axis=0) >= min_pos).sum())
     if learnable < len(tax.leaf_ids) / 2:
         raise ConfigError(f"train: only {learnable} of {len(tax.leaf_ids)} nodes have enough coded examples "
                           f"(>= {min_pos}) to learn; no model was installed and the current one stays. Code more "
                           f"passages, or train with the taxonomy's examples too (without --no-examples)")
-    model = fit_model(tax, data)
-    learned = int(model.trained_.sum())
+    t0 = time.perf_counter()
+    model = fit_model(tax, data, weights=np.concatenate(weights))
     target = Path(args.model or "models/trained")
-    coded_nodes = sorted({n for ls in (coded["labels"] if coded is not None else []) for n in ls})
-    model.save(target, info={"coded": [str(p) for p in coded_paths], "examples": [str(p) for p in example_paths],
-                             "passages": len(data)})
-    print(f"train: {learned} of {len(tax.leaf_ids)} nodes learned; the coded passages carry {len(coded_nodes)} "
-          f"nodes ({time.perf_counter() - t0:.1f}s) -> {target}", file=sys.stderr)
+    model.save(target, info={"trained_on": said, "passages": len(data)})
+    print(f"train: {int(model.trained_.sum())} of {len(tax.leaf_ids)} nodes learned "
+          f"({time.perf_counter() - t0:.1f}s) -> {target}", file=sys.stderr)
 
 
 def _review_pool(args, tax) -> pd.DataFrame:
@@ -590,6 +595,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--coded", default="coded", help="the coded store: a folder of JSON-lines files written by "
                                                     "review-import (default: coded)")
     t.add_argument("--no-examples", action="store_true", help="train on the coded passages alone")
+    t.add_argument("--coded-weight", type=float, default=CODED_WEIGHT, help="weight of the coded store's passages "
+                                                                             f"(default {CODED_WEIGHT:g})")
     e = add("evaluate", cmd_evaluate, "score the classifier against coded passages")
     e.add_argument("--gold", default=None, help="coded JSON-lines file(s), comma-separated")
     e.add_argument("--cv", default=None, help="cross-validate instead of scoring the current model: 'region' "

@@ -30,6 +30,7 @@ MIN_SUPPORT_FOR_MACRO = 5
 # chapter is a statute of its own, not a sample of its region
 SMALL_REGION_DOCS = 10
 CURVE = (0.25, 0.5, 1.0)
+FULLY_CODED = 10  # a document with this many coded passages counts as coded article by article
 
 
 def alpha(Y_true: np.ndarray, Y_pred: np.ndarray) -> float:
@@ -76,6 +77,25 @@ def _micro(yt, yp, which):
     tp = int((yt & yp).sum())
     d = int(yp.sum()) if which == "p" else int(yt.sum())
     return tp / d if d else 0.0
+
+
+def document_cells(ids: list[str], Y_true: np.ndarray, Y_pred: np.ndarray, min_passages: int = FULLY_CODED) -> dict:
+    """The coverage tables' view: a document addresses a node when any of its passages carries it. Scored over
+    the documents coded article by article (at least `min_passages` coded passages), every document x node
+    cell: accuracy, and precision and recall of the cells the coders mark as addressed."""
+    docs = np.array(doc_groups(ids))
+    names, counts = np.unique(docs, return_counts=True)
+    full = names[counts >= min_passages]
+    if not len(full):
+        return {"documents": 0}
+    T = np.array([Y_true[docs == d].max(axis=0) for d in full])
+    P = np.array([Y_pred[docs == d].max(axis=0) for d in full])
+    tp = int((T & P).sum())
+    return {"documents": int(len(full)), "cells": int(T.size), "addressed": int(T.sum()),
+            "accuracy": round(float((T == P).mean()), 4),
+            "recall_addressed": round(tp / T.sum(), 4) if T.sum() else float("nan"),
+            "precision_addressed": round(tp / P.sum(), 4) if P.sum() else float("nan"),
+            "false_gaps": int((T & ~P.astype(bool)).sum())}
 
 
 def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.DataFrame:
@@ -236,8 +256,10 @@ def evaluate_cli(args) -> None:
     Y_pred = label_matrix(preds, nodes)
     per_node, summary = scores(Y_true, Y_pred, nodes, langs, proba)
     rel = reliability(Y_true, proba)
+    cells = document_cells(gold["id"].tolist(), Y_true, Y_pred)
     write_csv(per_node, out / f"{stem}_nodes.csv")
     write_csv(summary.assign(setting=desc), out / f"{stem}_summary.csv")
+    write_csv(pd.DataFrame([cells]), out / f"{stem}_documents.csv")
     write_csv(rel, out / f"{stem}_reliability.csv")
     pd.set_option("display.width", 200)
     print(f"# {desc}")
@@ -250,9 +272,11 @@ def evaluate_cli(args) -> None:
     if curve is not None:
         print("\n## learning curve (share of the training folds' documents)")
         print(curve.to_string(index=False))
+    print(f"\n## document x node cells (documents with >= {FULLY_CODED} coded passages)")
+    print("  ".join(f"{k} {v}" for k, v in cells.items()))
     print()
     print(summary.to_string(index=False))
-    written = [f"{stem}_{x}.csv" for x in ("nodes", "summary", "reliability")] + \
+    written = [f"{stem}_{x}.csv" for x in ("nodes", "summary", "reliability", "documents")] + \
         ([f"{stem}_folds.csv"] if per_fold is not None else []) + ([f"{stem}_curve.csv"] if curve is not None else [])
     print(f"\nwritten in {out}: {', '.join(written)}", file=sys.stderr)
 

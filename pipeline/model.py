@@ -194,9 +194,10 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         # out-of-fold decision values: calibration and thresholds must not see the passage they score
         oof = np.zeros(Y.shape)
         n_splits = min(self.cv, len(set(groups.tolist())))
+        w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         if n_splits >= 2:
             for tr, te in GroupKFold(n_splits=n_splits).split(X, groups=groups):
-                oof[te] = self._fit_arrays(X.iloc[tr], Y[tr])[0].decision(X.iloc[te])
+                oof[te] = self._fit_arrays(X.iloc[tr], Y[tr], w[tr])[0].decision(X.iloc[te])
         self.calibration_ = np.zeros((len(self.nodes_), 2))  # (slope, intercept) per node
         self.thresholds_ = np.full(len(self.nodes_), 0.5)
         for j in np.flatnonzero(self.trained_):
@@ -204,11 +205,11 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
             self.calibration_[j] = (a, b)
             self.thresholds_[j] = _best_threshold(_sigmoid(a * oof[:, j] + b), Y[:, j], self.beta)
         self.oof_proba_ = _sigmoid(oof * self.calibration_[:, 0] + self.calibration_[:, 1])
-        fitted, self.coef_, self.intercept_ = self._fit_arrays(X, Y)
+        fitted, self.coef_, self.intercept_ = self._fit_arrays(X, Y, w)
         self.features_ = fitted.features
         return self
 
-    def _fit_arrays(self, X, Y):
+    def _fit_arrays(self, X, Y, w):
         """Fit features and one logistic regression per node; nodes without both classes get coefficients
         that never fire."""
         pipe = self._pipeline()
@@ -218,7 +219,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         for j in range(Y.shape[1]):
             y = Y[:, j]
             if 0 < y.sum() < len(y):
-                clf = clone(pipe.named_steps["clf"].estimator).fit(F, y)
+                clf = clone(pipe.named_steps["clf"].estimator).fit(F, y, sample_weight=w)
                 W[j], b[j] = clf.coef_[0], clf.intercept_[0]
         return _Fitted(pipe.named_steps["features"], W, b), W, b
 
