@@ -73,7 +73,7 @@ class PassageClassifier:
         X = pd.DataFrame({"text": texts, "lang": langs, "tokens": tokens, "hits": hits,
                           "context": contexts if contexts is not None else [""] * len(texts)})
         proba = self.model.predict_proba(X)
-        chosen = proba >= self.model.thresholds_
+        chosen = proba >= self.model.thresholds_for(langs)
         unexplained = []
         for i, j in zip(*np.nonzero(chosen)):
             node = self.leaf_ids[j]

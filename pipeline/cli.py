@@ -181,7 +181,7 @@ def _run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int,
 
 STAGE_ORDER = ("segment", "tokenize", "classify")
 # how much a passage the researcher coded from their own corpus weighs in training (see bench/review_sim.py)
-CODED_WEIGHT = 3.0
+CODED_WEIGHT = 6.0
 OUTPUT_NAMES = {"segment": "passages", "tokenize": "tokenized passages", "classify": "labels"}
 
 

@@ -37,11 +37,12 @@ from sklearn.metrics import fbeta_score
 from sklearn.model_selection import GroupKFold
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from .lexicon import LexiconMatcher
 from .taxonomy import load_taxonomy
 
-FORMAT = "uir-policy-classifier/2"
+FORMAT = "uir-policy-classifier/3"
 TEXT_COLUMNS = ["text", "lang", "tokens", "context"]
 
 
@@ -135,7 +136,10 @@ def feature_union(taxonomy: str, lexicon_weight: float, context_weight: float, c
         ("context", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), preprocessor=_context_text,
                                     sublinear_tf=True, min_df=1 if fixed else 3,
                                     max_features=None if fixed else 5000, vocabulary=v.get("context")), "context"),
-    ], transformer_weights={"words": 1.0, "chars": 1.0, "lexicon": lexicon_weight, "context": context_weight},
+        # a per-node intercept for each language (through the per-node weights of these two columns)
+        ("lang", OneHotEncoder(categories=[list(LANG_ORDER)], handle_unknown="ignore"), ["lang"]),
+    ], transformer_weights={"words": 1.0, "chars": 1.0, "lexicon": lexicon_weight, "context": context_weight,
+                            "lang": 1.0},
         sparse_threshold=1.0)
 
 
@@ -198,13 +202,25 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         if n_splits >= 2:
             for tr, te in GroupKFold(n_splits=n_splits).split(X, groups=groups):
                 oof[te] = self._fit_arrays(X.iloc[tr], Y[tr], w[tr])[0].decision(X.iloc[te])
-        self.calibration_ = np.zeros((len(self.nodes_), 2))  # (slope, intercept) per node
-        self.thresholds_ = np.full(len(self.nodes_), 0.5)
+        # calibration and threshold per node and language: Chinese regulations and US statutes differ in how
+        # often a node's words come with the node itself; a language with too few coded positives of a node
+        # takes the node's pooled figures
+        lang_idx = _lang_index(X["lang"])
+        self.calibration_ = np.zeros((len(self.nodes_), len(LANG_ORDER), 2))  # (slope, intercept)
+        self.thresholds_ = np.full((len(self.nodes_), len(LANG_ORDER)), 0.5)
         for j in np.flatnonzero(self.trained_):
-            a, b = _platt(oof[:, j], Y[:, j]) if n_splits >= 2 else (1.0, 0.0)
-            self.calibration_[j] = (a, b)
-            self.thresholds_[j] = _best_threshold(_sigmoid(a * oof[:, j] + b), Y[:, j], self.beta)
-        self.oof_proba_ = _sigmoid(oof * self.calibration_[:, 0] + self.calibration_[:, 1])
+            pooled = _platt(oof[:, j], Y[:, j]) if n_splits >= 2 else (1.0, 0.0)
+            t_pooled = _best_threshold(_sigmoid(pooled[0] * oof[:, j] + pooled[1]), Y[:, j], self.beta)
+            for k in range(len(LANG_ORDER)):
+                m = lang_idx == k
+                if n_splits >= 2 and Y[m, j].sum() >= self.min_positives and (~Y[m, j].astype(bool)).sum() >= 1:
+                    a, b = _platt(oof[m, j], Y[m, j])
+                    self.calibration_[j, k] = (a, b)
+                    self.thresholds_[j, k] = _best_threshold(_sigmoid(a * oof[m, j] + b), Y[m, j], self.beta)
+                else:
+                    self.calibration_[j, k] = pooled
+                    self.thresholds_[j, k] = t_pooled
+        self.oof_proba_ = self._calibrate(oof, lang_idx)
         fitted, self.coef_, self.intercept_ = self._fit_arrays(X, Y, w)
         self.features_ = fitted.features
         return self
@@ -249,7 +265,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         sub = X.iloc[rows]
         F = self.features_.transform(sub)
         z = np.asarray(F @ self.coef_.T) + self.intercept_
-        part = _sigmoid(z * self.calibration_[:, 0] + self.calibration_[:, 1])
+        part = self._calibrate(z, _lang_index(sub["lang"]))
         untrained = ~self.trained_
         if untrained.any():
             lex = self._lexicon_decisions(F)
@@ -273,7 +289,16 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
                 proba[i, [col[n] for n in rule.allow if n in col]] = keep
 
     def predict(self, X) -> np.ndarray:
-        return (self.predict_proba(X) >= self.thresholds_).astype(np.int8)
+        X = self._frame(X)
+        return (self.predict_proba(X) >= self.thresholds_for(X["lang"])).astype(np.int8)
+
+    def thresholds_for(self, langs) -> np.ndarray:
+        """Each passage's threshold for each node (passages x leaves), by the passage's language."""
+        return self.thresholds_[:, _lang_index(langs)].T
+
+    def _calibrate(self, z: np.ndarray, lang_idx: np.ndarray) -> np.ndarray:
+        cal = self.calibration_[:, lang_idx, :]  # nodes x passages x 2
+        return _sigmoid(z * cal[:, :, 0].T + cal[:, :, 1].T)
 
     def _lexicon_decisions(self, F) -> np.ndarray:
         """The lexicon's own decision columns, read back out of the feature matrix."""
@@ -299,13 +324,12 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         at = {r: k for k, r in enumerate(rows)}
         F = self.features_.transform(X.iloc[rows]).tocsr()
         names = self.features_.get_feature_names_out()
-        lex0 = self._block("lexicon")
         out = {}
         for r, j in pairs:
             row = F.getrow(at[r])
             contrib = row.data * self.coef_[j, row.indices]
-            keep = [(c, i) for c, i in zip(contrib, row.indices) if c > 0 and not lex0 <= i < lex0 + 4 * len(self.nodes_)
-                    and not str(names[i]).startswith("context__")]
+            keep = [(c, i) for c, i in zip(contrib, row.indices)
+                    if c > 0 and str(names[i]).startswith(("words__", "chars__"))]
             keep.sort(key=lambda t: -t[0])
             out[(r, j)] = [str(names[i]).split("__", 1)[1] for _, i in keep[:k]]
         return out
@@ -365,10 +389,10 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
                                           for k, v in meta["params"].items()})
             m.nodes_ = nodes
             n = len(nodes)
-            m.thresholds_ = _vector(meta["thresholds"], n, "thresholds", path)
+            m.thresholds_ = _array(meta["thresholds"], (n, len(LANG_ORDER)), "thresholds", path)
             m.trained_ = _vector(meta["trained"], n, "trained", path).astype(bool)
             m.positives_ = _vector(meta["positives"], n, "positives", path).astype(int)
-            m.calibration_ = np.asarray(meta["calibration"], dtype=float).reshape(n, 2)
+            m.calibration_ = _array(meta["calibration"], (n, len(LANG_ORDER), 2), "calibration", path)
             vocab = meta["vocabularies"]
             m.features_ = feature_union(taxonomy, m.lexicon_weight, m.context_weight, m.char_ngrams,
                                         vocabularies={k: dict(vocab[k]) for k in ("words", "chars", "context")})
@@ -412,11 +436,25 @@ def _frame(X) -> pd.DataFrame:
     return X.reset_index(drop=True)
 
 
+LANG_ORDER = ("zh", "en")  # anything not zh is read as English, as the tokenizer does
+
+
+def _lang_index(langs) -> np.ndarray:
+    return np.array([0 if l == "zh" else 1 for l in langs], dtype=int)
+
+
 def _vector(values, n: int, name: str, path) -> np.ndarray:
-    a = np.asarray(values, dtype=float)
-    if a.shape != (n,):
-        raise ValueError(f"{path}/model.json: '{name}' has {a.size} values, expected {n}")
-    return a
+    return _array(values, (n,), name, path)
+
+
+def _array(values, shape: tuple, name: str, path) -> np.ndarray:
+    try:
+        a = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}/model.json: '{name}' is not a table of numbers") from None
+    if a.size != int(np.prod(shape)):
+        raise ValueError(f"{path}/model.json: '{name}' has {a.size} values, expected {int(np.prod(shape))}")
+    return a.reshape(shape)
 
 
 def _sigmoid(z):

@@ -45,7 +45,8 @@ def pick(pool: pd.DataFrame, proba: np.ndarray, lexicon: np.ndarray, model, n: i
     `proba`: the model's calibrated probabilities (passages x leaves); `lexicon`: the lexicon's own decisions
     (0/1, same shape); `vectors`: rows to compare passages by (e.g. TF-IDF), for diversity."""
     nodes = list(model.nodes_)
-    t = np.clip(np.asarray(model.thresholds_, dtype=float), 1e-3, 1 - 1e-3)
+    t = np.clip(model.thresholds_for(pool["lang"]) if "lang" in pool else np.asarray(model.thresholds_, float),
+                1e-3, 1 - 1e-3)
     p = np.clip(proba, 1e-6, 1 - 1e-6)
     margin = np.abs(np.log(p / (1 - p)) - np.log(t / (1 - t)))        # 0 at the threshold
     rarity = 1.0 / np.sqrt(1.0 + np.asarray(model.positives_, dtype=float) / 10.0)
@@ -73,7 +74,7 @@ def pick(pool: pd.DataFrame, proba: np.ndarray, lexicon: np.ndarray, model, n: i
         top = np.argsort(-node_value[i])[:2]
         for j in top:
             if node_value[i, j] > 0.3:
-                reasons.append(f"uncertain {nodes[j]} (p={proba[i, j]:.2f}, threshold {t[j]:.2f}"
+                reasons.append(f"uncertain {nodes[j]} (p={proba[i, j]:.2f}, threshold {t[i, j] if t.ndim == 2 else t[j]:.2f}"
                                + (f", {int(model.positives_[j])} coded examples" if model.positives_[j] < 30 else "")
                                + ")")
         for j in np.flatnonzero(disagree[i])[:2]:
