@@ -9,8 +9,10 @@ STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 CORPUS   ?= corpus
 OUT      ?= outputs
 TAXONOMY ?= taxonomy
-# the model `make train` produced last (models/CURRENT), else the default one trained from taxonomy/examples
-MODEL    ?= $(shell cat models/CURRENT 2>/dev/null)
+# where `make train` puts models and records the current one
+MODELS   ?= models
+# the model `make train` produced last ($(MODELS)/CURRENT), else the default one trained from taxonomy/examples
+MODEL    ?= $(shell cat $(MODELS)/CURRENT 2>/dev/null)
 ENGINE   ?= local
 JOBS     ?= 2
 SCALE    ?= 1
@@ -19,11 +21,18 @@ GOLD     ?=
 CV       ?=
 IN       ?=
 MODEL_ARG := $(if $(MODEL),--model $(MODEL),)
+# which model the labels are made with, as the classify target sees it: a change (`make train`,
+# `make default-model`, MODEL=...) must re-run classify even though no prerequisite file is newer
+MODEL_USED = $(if $(MODEL),$(if $(filter lexicon,$(MODEL)),lexicon,$(abspath $(MODEL))),default)
+MODEL_STAMP := $(OUT)/.classify-model
 COMMON   := --out $(OUT) --taxonomy $(TAXONOMY) --jobs $(JOBS) --engine $(ENGINE)
 
 .PHONY: run test setup ingest segment tokenize classify aggregate report train default-model evaluate compare bench clean browser
 
-run: report
+# One streaming run (ingest feeds the workers chunk by chunk), which keys every reuse on the model it actually
+# uses; the per-stage targets below are for running the stages one at a time.
+run: $(STAMP) $(MODEL_STAMP)
+	$(PY) -m pipeline run --corpus "$(CORPUS)" $(COMMON) $(MODEL_ARG)
 	@echo "results in $(OUT)/ (summary: $(OUT)/summary.md, report: $(OUT)/report.html)"
 
 $(STAMP): pyproject.toml
@@ -50,7 +59,12 @@ $(OUT)/tokens.parquet: $(OUT)/passages.parquet $(wildcard $(TAXONOMY)/*.yaml) pi
 	$(PY) -m pipeline tokenize $(COMMON)
 tokenize: $(OUT)/tokens.parquet
 
-$(OUT)/labels.parquet: $(OUT)/tokens.parquet $(wildcard $(TAXONOMY)/*.yaml $(TAXONOMY)/examples/*.jsonl) $(wildcard $(MODEL)/model.json) pipeline/classify.py pipeline/lexicon.py pipeline/model.py
+# rewritten only when the model named changes, so its mtime tells make when classify must run again
+$(MODEL_STAMP): FORCE
+	@mkdir -p "$(OUT)"
+	@if [ "$$(cat "$@" 2>/dev/null)" != "$(MODEL_USED)" ]; then echo "$(MODEL_USED)" > "$@"; fi
+
+$(OUT)/labels.parquet: $(OUT)/tokens.parquet $(MODEL_STAMP) $(wildcard $(TAXONOMY)/*.yaml $(TAXONOMY)/examples/*.jsonl) $(wildcard $(MODEL)/model.json) pipeline/classify.py pipeline/lexicon.py pipeline/model.py
 	$(PY) -m pipeline classify $(COMMON) $(MODEL_ARG)
 
 # `make classify IN=passages.jsonl OUT=predictions.jsonl` classifies a JSON-lines file instead
@@ -70,12 +84,12 @@ $(OUT)/report.html: $(OUT)/coverage_region.csv pipeline/report.py
 report: $(OUT)/report.html
 
 train: $(STAMP)
-	$(PY) -m pipeline train $(if $(TRAIN),--train "$(TRAIN)",) --taxonomy $(TAXONOMY) --model $(or $(MODEL),models/trained)
-	@echo "$(or $(MODEL),models/trained)" > models/CURRENT
-	@echo "later make run / classify / evaluate use $(or $(MODEL),models/trained); 'make default-model' goes back"
+	$(PY) -m pipeline train $(if $(TRAIN),--train "$(TRAIN)",) --taxonomy $(TAXONOMY) --model $(or $(MODEL),$(MODELS)/trained)
+	@mkdir -p $(MODELS) && echo "$(or $(MODEL),$(MODELS)/trained)" > $(MODELS)/CURRENT
+	@echo "later make run / classify / evaluate use $(or $(MODEL),$(MODELS)/trained); 'make default-model' goes back"
 
 default-model:
-	rm -f models/CURRENT
+	rm -f $(MODELS)/CURRENT
 
 evaluate: $(STAMP)
 	$(PY) -m pipeline evaluate --gold "$(GOLD)" --taxonomy $(TAXONOMY) $(MODEL_ARG) $(if $(CV),--cv $(CV),) --out $(OUT)
@@ -110,4 +124,4 @@ test: $(STAMP) browser
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(OUT)/*.parquet $(OUT)/*.csv $(OUT)/*.xlsx $(OUT)/*.html $(OUT)/*.md $(OUT)/*.json $(OUT)/cache
+	rm -rf $(OUT)/*.parquet $(OUT)/*.csv $(OUT)/*.xlsx $(OUT)/*.html $(OUT)/*.md $(OUT)/*.json $(OUT)/cache $(MODEL_STAMP)

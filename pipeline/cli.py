@@ -361,7 +361,7 @@ def cmd_run(args) -> None:
     load_taxonomy(args.taxonomy)  # a broken taxonomy fails before any table is written
     t0 = time.perf_counter()
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    _settings(args, STAGE_ORDER)  # trains the default model if needed, before workers start
+    settings = _settings(args, STAGE_ORDER)  # trains the default model if needed, before workers start
     run = _open_ingest(args)
     out = Path(args.out)
     # After a small change the workbook writer is forked now, while this process is small and has no thread,
@@ -393,7 +393,7 @@ def cmd_run(args) -> None:
         if workbook is not None:
             workbook.cancel()
         raise
-    _record(out, "run", time.perf_counter() - t0)
+    _record(out, "run", time.perf_counter() - t0, model=settings.model_path)
 
 
 AGGREGATE_TABLES = ("coverage_region", "coverage_region_long", "coverage_document", "coverage_document_long", "gaps",

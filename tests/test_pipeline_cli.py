@@ -61,14 +61,22 @@ def test_bad_configuration_exits_2_with_one_line(tmp_path):
     assert res.returncode == 2 and "documents.parquet: missing" in res.stderr
 
 
+def make(*args, timeout=900):
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+    return subprocess.run(["make", "-C", str(ROOT), f"VENV={ROOT / '.venv'}", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
 def test_make_reruns_only_what_changed(tmp_path):
+    """The per-stage targets (`make report` chains them) re-run only the stages whose inputs changed."""
     if shutil.which("make") is None:
         pytest.skip("make not installed")
     corpus = tmp_path / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
     out = tmp_path / "out"
     venv = {"VENV": str(ROOT / ".venv")}
-    args = ["make", "-C", str(ROOT), f"CORPUS={corpus}", f"OUT={out}", "run"] + [f"{k}={v}" for k, v in venv.items()]
+    args = ["make", "-C", str(ROOT), f"CORPUS={corpus}", f"OUT={out}", "report"] + [f"{k}={v}" for k, v in venv.items()]
     first = subprocess.run(args, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stderr[-2000:]
     mtime = (out / "labels.parquet").stat().st_mtime_ns
@@ -84,6 +92,48 @@ def test_make_reruns_only_what_changed(tmp_path):
     labels = pd.read_parquet(out / "labels.parquet")
     uk = labels[labels.doc_id == "en/UK/knowledge_exchange_partnerships_framework.txt"]
     assert "model.incubator" in set(uk.node)
+
+
+def test_labels_come_from_the_model_the_run_names(tmp_path):
+    """The sequence of issue 16: train, run, back to the default model, run again. The last run must relabel
+    with the default model (it used to re-ingest only, keeping the trained model's labels and naming it in
+    run.json); the per-stage classify target must also re-run when the model named changes."""
+    from pipeline.classify import default_model_dir
+
+    models, out, fresh = tmp_path / "models", tmp_path / "out", tmp_path / "fresh"
+    coded = tmp_path / "coded.jsonl"
+    # a smaller training set than the default model's, so its labels can differ
+    lines = [ln for f in ("en.jsonl", "zh.jsonl")
+             for ln in (ROOT / "taxonomy" / "examples" / f).read_text(encoding="utf-8").splitlines()[:60]]
+    coded.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    common = [f"MODELS={models}", f"OUT={out}"]
+
+    def model_in_run_json():
+        return json.loads((out / "run.json").read_text())["stages"]["classify"]["model"]
+
+    res = make("train", f"TRAIN={coded}", *common)
+    assert res.returncode == 0, res.stderr[-2000:]
+    trained = (models / "CURRENT").read_text().strip()
+    assert make("run", *common).returncode == 0
+    assert model_in_run_json() == trained
+    res = make("default-model", *common)
+    assert res.returncode == 0 and not (models / "CURRENT").exists()
+    res = make("run", *common)
+    assert res.returncode == 0, res.stderr[-2000:]
+    default = str(default_model_dir(ROOT / "taxonomy"))
+    assert model_in_run_json() == default
+    run("run", "--out", str(fresh), "--quiet")  # a fresh run with the default model
+    assert pd.read_parquet(out / "labels.parquet").equals(pd.read_parquet(fresh / "labels.parquet"))
+
+    # per-stage: classify again only when the model named changes
+    res = make("classify", *common)
+    assert res.returncode == 0 and "pipeline classify" not in res.stdout, res.stdout
+    res = make("classify", f"MODEL={trained}", *common)
+    assert res.returncode == 0 and "pipeline classify" in res.stdout, res.stdout
+    assert model_in_run_json() == trained
+    res = make("classify", *common)
+    assert res.returncode == 0 and "pipeline classify" in res.stdout, res.stdout
+    assert model_in_run_json() == default
 
 
 def test_run_in_a_terminal(tmp_path):
