@@ -397,7 +397,7 @@ def cmd_run(args) -> None:
 
 
 AGGREGATE_TABLES = ("coverage_region", "coverage_region_long", "coverage_document", "coverage_document_long", "gaps",
-                    "region_ranking", "first_year", "coverage_by_year")
+                    "region_ranking", "first_year", "coverage_by_year", "coded_passages")
 REPORT_FILES = ("coverage.xlsx", "summary.md", "report.md", "report.html")
 REPORTING_OUTPUTS = tuple(f"{t}.{ext}" for t in AGGREGATE_TABLES for ext in ("csv", "parquet")) + REPORT_FILES
 

@@ -27,7 +27,7 @@ import pandas as pd
 from .io import write_bytes_atomic
 from .taxonomy import Taxonomy
 
-SHEETS = ("region_ranking", "coverage_region", "coverage_region_long", "gaps", "coverage_document",
+SHEETS = ("region_ranking", "coverage_region", "coverage_region_long", "gaps", "coded_passages", "coverage_document",
           "coverage_document_long", "first_year", "coverage_by_year", "ingest_report")
 EXCEL_CELL_LIMIT = 32767
 # characters XML 1.0 (and so xlsx) cannot hold; openpyxl raises on them
@@ -371,7 +371,7 @@ def _marked_html(text: str, ev: list[dict], limit: int = 1200) -> str:
 def evidence_index(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame, per_cell: int = 5) -> dict:
     """region|node -> {documents, passages, items}: up to `per_cell` strongest evidence passages (one per
     document first), every string already escaped and the passage marked up as HTML."""
-    from .aggregate import best_evidence
+    from .aggregate import best_evidence, fragments
 
     labels = labels[labels["source"] != "rollup"]
     totals = labels.groupby(["region", "node"]).agg(p=("passage_id", "nunique"), d=("doc_id", "nunique"))
@@ -392,11 +392,7 @@ def evidence_index(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.D
             spans = json.loads(r.evidence) if isinstance(r.evidence, str) else []
         except ValueError:
             spans = []
-        terms = []
-        for x in spans if isinstance(spans, list) else []:
-            term = _s(x.get("term")) if isinstance(x, dict) else ""
-            if term and not term.startswith(("measure.", "model.", "constraint.")) and term not in terms:
-                terms.append(term)
+        terms = fragments(_s(r.text), spans if isinstance(spans, list) else [])
         out[key]["items"].append({
             "title": _e(r.title), "article": _e(r.label), "heading": _e(r.ev_heading), "doc": _e(r.doc_id),
             "date": _e(r.date), "lang": "zh-Hans" if _s(r.lang) == "zh" else "en",

@@ -50,6 +50,16 @@ def test_stages_one_by_one_on_demo_corpus(tmp_path):
     assert runinfo["stages"]["classify"]["taxonomy_version"]
     for f in ("coverage.xlsx", "summary.md", "report.md", "report.html", "coverage_document.csv", "gaps.parquet"):
         assert (out / f).stat().st_size > 0
+    # every labelled passage as a row of coded_passages.csv and of its sheet in the workbook
+    coded = pd.read_csv(out / "coded_passages.csv", encoding="utf-8-sig", keep_default_na=False)
+    assert sorted(coded["passage_id"]) == sorted(leaf["passage_id"].unique())
+    for r in coded.head(30).itertuples():
+        assert set(r.labels.split("; ")) == set(leaf[leaf.passage_id == r.passage_id]["node"])
+        assert r.text == passages.loc[r.passage_id, "text"] and r.citation == passages.loc[r.passage_id, "label"]
+    import openpyxl
+
+    wb = openpyxl.load_workbook(out / "coverage.xlsx", read_only=True)
+    assert sum(1 for _ in wb["coded_passages"].iter_rows()) >= len(coded) + 1
 
 
 def test_bad_configuration_exits_2_with_one_line(tmp_path):
