@@ -162,7 +162,8 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
                                     kind="stable")[["doc_id", "region", "title", "date", "node", "passages",
                                                     "evidence_article", "evidence_passage_id", "evidence_passage"]]
     doc_wide = doc_long.pivot(index="doc_id", columns="node", values="passages").reindex(columns=nodes)
-    doc_wide = documents[["doc_id", "region", "title", "date"]].merge(
+    doc_meta = [c for c in ("doc_id", "region", "title", "date", "date_source") if c in documents.columns]
+    doc_wide = documents[doc_meta].merge(
         doc_wide.fillna(0).astype("int64").reset_index(), on="doc_id", how="left").fillna({n: 0 for n in nodes})
     doc_wide = doc_wide.astype({n: "int64" for n in nodes})
     doc_wide.columns.name = None

@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
              ".docx": "docx", ".pdf": "pdf"}
 MANIFEST = "manifest.csv"
-# part of the documents table's part keys: bump when what a record holds changes
-DOCUMENTS_VERSION = "documents-1"
+# part of the documents table's part keys and of the ingest cache: bump when what a record holds changes
+DOCUMENTS_VERSION = "documents-2"
 REQUIRED_MANIFEST_COLUMNS = ("path", "region", "lang")
 KNOWN_MANIFEST_COLUMNS = ("path", "region", "region_name", "lang", "title", "date")
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -286,6 +286,137 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
     return Decoded("\n\n".join(paragraphs), decoded.encoding, decoded.note), title
 
 
+# ---------------------------------------------------------------------------------------------- dates
+#
+# A document's date comes from, in this order: the manifest's `date` column, a "(YYYY-MM-DD)" in the file
+# name, the text. In the text, adoption and promulgation dates in the header (通过, 批准, 公布, 发布, 印发, 颁布;
+# English "approved", "enacted") come before the effective date (施行 / "Effective Date"), because the
+# manifest dates researchers write are adoption dates and the two must mean the same thing. Only the header
+# (text before the first article) is searched for adoption dates: the body cites other laws with theirs.
+
+EARLIEST_YEAR = 1949
+_CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+              "八": 8, "九": 9}
+_N = "[0-9〇○零Ｏ一二三四五六七八九十百两]"
+_CN_DATE = (rf"(?P<roc>(?:中华)?民国[ \t]*)?(?P<y>{_N}{{2,4}})[ \t]*年[ \t]*(?P<m>{_N}{{1,2}})[ \t]*月"
+            rf"[ \t]*(?P<d>{_N}{{1,3}})[ \t]*日")
+_CN_PROMULGATED = "通过|批准|公布|发布|印发|颁布"
+# a date, then (within the clause, without passing another date) the word saying what happened on it
+_CN_DATE_THEN_WORD = re.compile(_CN_DATE + r"(?:(?!" + _N + r"{2,4}[ \t]*年)[^。；;\n]){0,40}?"
+                                rf"(?P<form>{_CN_PROMULGATED}|施行|实施)")
+# 发布日期：2017年4月20日
+_CN_WORD_THEN_DATE = re.compile(rf"(?P<form>{_CN_PROMULGATED}|施行|实施|成文)(?:日期|时间)[ \t]*[：:]?[ \t]*" + _CN_DATE)
+# 本条例自2020年3月1日起施行 (usually the last article)
+_CN_IN_FORCE = re.compile(r"自[ \t]*" + _CN_DATE + r"[ \t]*起?[ \t]*(?P<form>施行|实施|生效)")
+_MONTHS = {m: i for i, names in enumerate(
+    (("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+     ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+     ("december", "dec")), start=1) for m in names}
+_MONTH = "(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_EN_DATE = (rf"(?:(?P<mn>{_MONTH})[ \t]+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?[ \t]+(?P<y>\d{{4}})"
+            rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?[ \t]+(?P<mn2>{_MONTH}),?[ \t]+(?P<y2>\d{{4}})"
+            r"|(?P<y3>\d{4})-(?P<m3>\d{1,2})-(?P<d3>\d{1,2}))\b")
+_EN_EFFECTIVE = re.compile(r"\b(?P<form>effective[ \t]+date)\b[ \t]*[:：\-–—]?[ \t]*\n?[ \t]*(?:is[ \t]+)?" + _EN_DATE,
+                           re.IGNORECASE)
+_EN_PROMULGATED = re.compile(r"\b(?P<form>approved|enacted)\b[ \t]*[:：\-–—]?[^.\n]{0,60}?" + _EN_DATE,
+                             re.IGNORECASE)
+_HEAD_CHARS = 1500
+_FIRST_ARTICLE = re.compile(r"^[ \t\u3000]*第[一二三四五六七八九十百零〇0-9]+条", re.MULTILINE)
+
+
+def _cn_number(s: str) -> int | None:
+    """12, 十二, 二十, 三十一, 一百零六, 二〇一七 (a year written digit by digit)."""
+    if s.isdigit():
+        return int(s)
+    if "十" not in s and "百" not in s:
+        if any(c not in _CN_DIGITS for c in s):
+            return None
+        return int("".join(str(_CN_DIGITS[c]) for c in s))
+    total, cur = 0, 0
+    for c in s:
+        if c in _CN_DIGITS:
+            cur = _CN_DIGITS[c]
+        elif c == "百":
+            total += (cur or 1) * 100
+            cur = 0
+        elif c == "十":
+            total += (cur or 1) * 10
+            cur = 0
+        else:
+            return None
+    return total + cur
+
+
+def plausible_date(year: int | None, month: int | None, day: int | None) -> str:
+    """ISO date, or "" when it is no calendar date or its year is before 1949 or after next year (a year
+    like that is an article number, a citation or a typing slip, not the date of a current policy)."""
+    import datetime
+
+    if year is None or month is None or day is None:
+        return ""
+    if not EARLIEST_YEAR <= year <= datetime.date.today().year + 1:
+        return ""
+    try:
+        return datetime.date(year, month, day).isoformat()
+    except ValueError:
+        return ""
+
+
+def _cn_match_date(m: re.Match) -> str:
+    year = _cn_number(m.group("y"))
+    if year is not None and m.group("roc"):
+        year += 1911  # 民国 (Republic of China) years
+    elif len(m.group("y")) != 4:
+        return ""
+    return plausible_date(year, _cn_number(m.group("m")), _cn_number(m.group("d")))
+
+
+def _en_match_date(m: re.Match) -> str:
+    g = m.groupdict()
+    if g["y3"]:
+        return plausible_date(int(g["y3"]), int(g["m3"]), int(g["d3"]))
+    year, day, month = (g["y"], g["d"], g["mn"]) if g["y"] else (g["y2"], g["d2"], g["mn2"])
+    return plausible_date(int(year), _MONTHS.get(month.lower().rstrip(".")), int(day))
+
+
+def date_from_text(text: str, lang: str) -> tuple[str, str]:
+    """(ISO date, the form it was read from) for a document's promulgation, adoption or effective date as its
+    text states it, or ("", "") when it states none that is plausible."""
+    first = _FIRST_ARTICLE.search(text)
+    head = text[: min(first.start(), _HEAD_CHARS)] if first else text[:_HEAD_CHARS]
+    found: list[tuple[int, int, str, str]] = []  # (rank, position, date, form); lowest first wins
+    if lang == "zh":
+        for rx in (_CN_DATE_THEN_WORD, _CN_WORD_THEN_DATE):
+            for m in rx.finditer(head):
+                form = m.group("form")
+                found.append((1 if form in ("施行", "实施") else 0, m.start(), _cn_match_date(m), form))
+        for m in _CN_IN_FORCE.finditer(text):
+            found.append((1, m.start(), _cn_match_date(m), m.group("form")))
+    else:
+        for m in _EN_PROMULGATED.finditer(head):
+            found.append((0, m.start(), _en_match_date(m), m.group("form").lower()))
+        for m in _EN_EFFECTIVE.finditer(text):
+            found.append((1, m.start(), _en_match_date(m), "Effective Date"))
+    for _, _, date, form in sorted(found):
+        if date:
+            return date, form
+    return "", ""
+
+
+def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str]:
+    """(date, where it came from: manifest | filename | text:<form> | "")."""
+    if (meta.get("date") or "").strip():
+        return meta["date"].strip(), "manifest"
+    m = DATE_IN_NAME.search(Path(rel).name)
+    if m:
+        y, mo, d = (int(x) for x in m.group(1).split("-"))
+        date = plausible_date(y, mo, d)
+        if date:
+            return date, "filename"
+    date, form = date_from_text(text, lang)
+    return (date, f"text:{form}") if date else ("", "")
+
+
 def title_from_text(text: str, fallback: str) -> str:
     for line in text.splitlines():
         line = line.strip().lstrip("#").strip()
@@ -480,7 +611,8 @@ def ingest(corpus: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, progress: 
 
 
 # what a later run needs to take a file from the previous run without reading it again
-CACHE_COLUMNS = ("path", "size", "mtime_ns", "meta", "content_hash", "reason", "encoding", "chars", "original_sha")
+CACHE_COLUMNS = ("path", "size", "mtime_ns", "meta", "content_hash", "reason", "encoding", "chars", "original_sha",
+                 "version")
 
 
 class IngestRun:
@@ -526,7 +658,9 @@ class IngestRun:
         self.reused = 0
         self._prev_cache, self._prev_docs = ({}, None)
         self._meta: dict[str, dict] | None = None
-        if previous is not None and previous[1] is not None and set(CACHE_COLUMNS) <= set(previous[0].columns):
+        # a cache written by a version whose records differ is not used: its documents lack what this one adds
+        if (previous is not None and previous[1] is not None and set(CACHE_COLUMNS) <= set(previous[0].columns)
+                and (previous[0]["version"] == DOCUMENTS_VERSION).all()):
             self._prev_cache = {r.path: r for r in previous[0].itertuples(index=False)}
             self._prev_docs = previous[1]
         # (size, mtime_ns) of each file to read, until it is read: a stat_result holds ten times that
@@ -639,7 +773,8 @@ class IngestRun:
                                    "content_hash": document["content_hash"] if document else "",
                                    "reason": rep["reason"], "encoding": rep.get("encoding", ""),
                                    "chars": document["chars"] if document else 0,
-                                   "original_sha": document["original_sha"] if document else ""})
+                                   "original_sha": document["original_sha"] if document else "",
+                                   "version": DOCUMENTS_VERSION})
             if document is not None:
                 yield document
             report.append(rep)
@@ -749,15 +884,12 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
             original, text = text, simplified
             notes.append("converted from Traditional Chinese")
     region = meta.get("region") or (rel.split("/")[0] if "/" in rel else "(root)")
-    date = meta.get("date") or ""
-    if not date:
-        m = DATE_IN_NAME.search(Path(rel).name)
-        date = m.group(1) if m else ""
+    date, date_source = document_date(meta, rel, text, lang)
     title = meta.get("title") or _one_line(inner_title) or title_from_text(text, Path(rel).stem)
     extra = {k: v for k, v in meta.items() if k not in KNOWN_MANIFEST_COLUMNS}
     rec = {
         "doc_id": rel, "region": region, "region_name": meta.get("region_name") or region, "lang": lang,
-        "title": title, "date": date, "source_format": fmt, "encoding": decoded.encoding,
+        "title": title, "date": date, "date_source": date_source, "source_format": fmt, "encoding": decoded.encoding,
         "content_hash": hashlib.sha256(text.encode("utf-8")).hexdigest(), "converted_t2s": converted,
         "text": text, "text_original": original, "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True),
         # not columns: what chunking and the documents table's part keys need without holding the text

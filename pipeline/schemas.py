@@ -39,6 +39,7 @@ DOCUMENTS = Table(
         "lang": STR,            # zh | en
         "title": STR,
         "date": STR,            # ISO date or ""
+        "date_source": STR,     # manifest | filename | text:<form> (text:通过, text:Effective Date, ...) | ""
         "source_format": STR,   # txt | md | html | docx | pdf
         "encoding": STR,
         "content_hash": STR,    # sha256 of `text`; the cache key of every per-document stage

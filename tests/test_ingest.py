@@ -110,3 +110,66 @@ def test_fatal_configuration_errors(tmp_path):
     write(tmp_path / "manifest.csv", "file,area\nx.txt,CN\n")
     with pytest.raises(ConfigError, match=r"manifest.csv.*lacks required column\(s\) path, region, lang"):
         ingest(tmp_path)
+
+
+def test_dates_from_manifest_file_name_and_text(tmp_path):
+    """Where each date comes from: the manifest overrides, then a (YYYY-MM-DD) in the file name, then the text
+    (adoption/promulgation in the header before the effective date); implausible years are ignored."""
+    corpus = tmp_path / "corpus"
+    header = "# 某省促进科技成果转化条例\n\n2017年4月20日某省第十二届人民代表大会常务委员会第二十八次会议通过\n\n"
+    write(corpus / "zh/A/adopted.md", header + "第一条 为了促进成果转化，制定本条例。\n\n第九条 本条例自2017年7月1日起施行。\n")
+    write(corpus / "zh/A/in_force.md", "某办法\n\n第一条 为了规范管理，制定本办法。\n\n第八条 本办法自2018年10月1日起施行。\n")
+    write(corpus / "zh/A/chinese_numerals.md", "某规定\n（二〇一九年三月五日发布）\n\n第一条 依据1990年5月1日通过的某法制定。\n")
+    write(corpus / "zh/A/old_year.md", "某条例\n1890年1月1日通过\n\n第一条 鼓励企业与高等学校合作。\n")
+    write(corpus / "zh/A/far_future.md", "某条例\n2999年1月1日通过\n\n第一条 鼓励企业与高等学校合作。\n")
+    write(corpus / "zh/A/named (2015-06-01).md", header + "第一条 鼓励企业与高等学校合作。\n")
+    write(corpus / "zh/TW/trad.txt", "某辦法\n2016年5月3日行政院會議通過\n\n第一條 鼓勵企業與學校合作研發，促進技術移轉與成果運用。\n")
+    write(corpus / "en/B/effective.txt", "Partnership Guidance\n\nEffective Date: January 1, 2020\n\n"
+                                         "Universities and firms shall cooperate on research.\n")
+    write(corpus / "en/B/approved.txt", "Research Framework\n\nApproved by the Council on 12 March 2019.\n\n"
+                                        "Universities may license patents to firms.\n")
+    write(corpus / "en/B/undated.txt", "Research Framework\n\nNot later than March 31 of each year the Council reports.\n")
+    docs, _ = ingest(corpus)
+    d = docs.set_index("doc_id")
+    expect = {
+        "zh/A/adopted.md": ("2017-04-20", "text:通过"),
+        "zh/A/in_force.md": ("2018-10-01", "text:施行"),
+        "zh/A/chinese_numerals.md": ("2019-03-05", "text:发布"),
+        "zh/A/old_year.md": ("", ""),
+        "zh/A/far_future.md": ("", ""),
+        "zh/A/named (2015-06-01).md": ("2015-06-01", "filename"),
+        "zh/TW/trad.txt": ("2016-05-03", "text:通过"),
+        "en/B/effective.txt": ("2020-01-01", "text:Effective Date"),
+        "en/B/approved.txt": ("2019-03-12", "text:approved"),
+        "en/B/undated.txt": ("", ""),
+    }
+    assert {k: (d.loc[k, "date"], d.loc[k, "date_source"]) for k in expect} == expect
+
+    # the manifest overrides the text; an empty manifest date falls back to the text
+    write(corpus / "manifest.csv", "path,region,lang,date\nzh/A/adopted.md,A,zh,2017-05-01\nzh/A/in_force.md,A,zh,\n")
+    docs, _ = ingest(corpus)
+    d = docs.set_index("doc_id")
+    assert (d.loc["zh/A/adopted.md", "date"], d.loc["zh/A/adopted.md", "date_source"]) == ("2017-05-01", "manifest")
+    assert (d.loc["zh/A/in_force.md", "date"], d.loc["zh/A/in_force.md", "date_source"]) == ("2018-10-01", "text:施行")
+
+
+def test_ingest_cache_of_another_version_is_not_used(tmp_path, monkeypatch):
+    """Documents taken from an earlier run's table must have what this version records (date_source, ...):
+    a cache written by another version is read past, and every file read again."""
+    import json
+
+    from pipeline import cli
+    from pipeline import ingest as ingest_mod
+
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    write(corpus / "zh/A/a.md", CN_REGULATION)
+    write(corpus / "zh/A/b.md", ZH)
+
+    def reused():
+        assert cli.main(["ingest", "--corpus", str(corpus), "--out", str(out), "--quiet"]) == 0
+        return json.loads((out / "run.json").read_text())["stages"]["ingest"]["reused_files"]
+
+    assert reused() == 0
+    assert reused() == 2
+    monkeypatch.setattr(ingest_mod, "DOCUMENTS_VERSION", "documents-test")
+    assert reused() == 0
