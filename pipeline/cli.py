@@ -116,6 +116,12 @@ def _ingest_chunks(args, run: "ingest_mod.IngestRun"):
             manifest_sha256=hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else None)
     msg = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ingested", "duplicate_of", "skipped", "failed"))
     print(f"ingest: {counts['files']} files: {msg} -> {out / INGEST_REPORT.file}", file=sys.stderr)
+    if run.root_files:
+        shown = ", ".join(run.root_files[:5]) + (f" and {len(run.root_files) - 5} more" if len(run.root_files) > 5
+                                                 else "")
+        print(f"ingest: {len(run.root_files)} document(s) at the corpus root are in region "
+              f"'{ingest_mod.ROOT_REGION}': {shown} (move them into a folder named after their region, or give "
+              f"their region in {ingest_mod.MANIFEST})", file=sys.stderr)
     if not n_docs:
         log.warning("no document could be ingested from %s", args.corpus)
 

@@ -38,6 +38,10 @@ DOCUMENTS_VERSION = "documents-2"
 REQUIRED_MANIFEST_COLUMNS = ("path", "region", "lang")
 KNOWN_MANIFEST_COLUMNS = ("path", "region", "region_name", "lang", "title", "date")
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+# the region of a file at the corpus root that the manifest gives no region (regions are first-level folders)
+ROOT_REGION = "(root)"
+ROOT_NOTE = (f"at the corpus root, not in a region folder: region '{ROOT_REGION}' (move it into a folder named "
+             f"after its region, or give its region in {MANIFEST})")
 DATE_IN_NAME = re.compile(r"[（(](\d{4}-\d{2}-\d{2})[)）]")
 # heuristics look at this many characters; deciding on the head of a 60 MB file is as good and far quicker
 _SAMPLE = 200_000
@@ -656,6 +660,7 @@ class IngestRun:
                 self.report.append(_report(p, "failed", f"listed in {MANIFEST} but not found"))
         self.cache: list[dict] = []
         self.reused = 0
+        self.root_files: list[str] = []  # documents put in ROOT_REGION, for the run to say so
         self._prev_cache, self._prev_docs = ({}, None)
         self._meta: dict[str, dict] | None = None
         # a cache written by a version whose records differ is not used: its documents lack what this one adds
@@ -776,6 +781,8 @@ class IngestRun:
                                    "original_sha": document["original_sha"] if document else "",
                                    "version": DOCUMENTS_VERSION})
             if document is not None:
+                if document["region"] == ROOT_REGION and "/" not in rel:
+                    self.root_files.append(rel)
                 yield document
             report.append(rep)
         self._unlisted = unlisted
@@ -883,7 +890,9 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
         if converted:
             original, text = text, simplified
             notes.append("converted from Traditional Chinese")
-    region = meta.get("region") or (rel.split("/")[0] if "/" in rel else "(root)")
+    region = meta.get("region") or (rel.split("/")[0] if "/" in rel else ROOT_REGION)
+    if region == ROOT_REGION and "/" not in rel:
+        notes.append(ROOT_NOTE)
     date, date_source = document_date(meta, rel, text, lang)
     title = meta.get("title") or _one_line(inner_title) or title_from_text(text, Path(rel).stem)
     extra = {k: v for k, v in meta.items() if k not in KNOWN_MANIFEST_COLUMNS}

@@ -173,3 +173,24 @@ def test_ingest_cache_of_another_version_is_not_used(tmp_path, monkeypatch):
     assert reused() == 2
     monkeypatch.setattr(ingest_mod, "DOCUMENTS_VERSION", "documents-test")
     assert reused() == 0
+
+
+def test_files_at_the_corpus_root_are_region_root_and_the_run_says_so(tmp_path, capsys):
+    from pipeline import cli
+
+    corpus = tmp_path / "corpus"
+    write(corpus / "loose.txt", ZH)
+    write(corpus / "CN-ZJ/a.txt", ZH + "\n第二条 鼓励企业与高等学校共建实验室。")
+    docs, rep = ingest(corpus)
+    assert docs.set_index("doc_id").loc["loose.txt", "region"] == "(root)"
+    reasons = rep.set_index("path")["reason"]
+    assert "corpus root" in reasons["loose.txt"] and "'(root)'" in reasons["loose.txt"]
+    assert "root" not in reasons["CN-ZJ/a.txt"]
+    assert cli.main(["ingest", "--corpus", str(corpus), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "1 document(s) at the corpus root are in region '(root)': loose.txt" in err
+    # a manifest that gives the region: no note
+    write(corpus / "manifest.csv", "path,region,lang\nloose.txt,CN,zh\nCN-ZJ/a.txt,CN-ZJ,zh\n")
+    docs, rep = ingest(corpus)
+    assert docs.set_index("doc_id").loc["loose.txt", "region"] == "CN"
+    assert "root" not in rep.set_index("path").loc["loose.txt", "reason"]
