@@ -198,7 +198,11 @@ def cmd_tokenize(args) -> None:
 
 def cmd_classify(args) -> None:
     tax = load_taxonomy(args.taxonomy)
-    if getattr(args, "input", None):
+    if getattr(args, "input", None) is not None:
+        source = Path(args.input)
+        if not source.is_file():
+            raise ConfigError(f"{source}: input file {'is a folder' if source.is_dir() else 'not found'} (--in / "
+                              f"IN=: JSON lines of passages to classify, each {{\"id\", \"text\"[, \"lang\"]}})")
         model, desc = classify_mod.resolve_model(args.model, Path(args.taxonomy), tax)
         n = classify_mod.classify_jsonl(Path(args.input), Path(args.out), tax, model)
         print(f"classify: {n} passages -> {args.out} (model: {desc})", file=sys.stderr)
@@ -441,6 +445,14 @@ def cmd_train(args) -> None:
 
 def cmd_evaluate(args) -> None:
     from .evaluate import evaluate_cli
+
+    gold = Path(args.gold) if args.gold.strip() else None
+    if gold is None:
+        raise ConfigError("evaluate needs the coded passages to score the model against: --gold coded.jsonl "
+                          "(make evaluate GOLD=coded.jsonl)")
+    if not gold.is_file():
+        raise ConfigError(f"{gold}: gold file {'is a folder' if gold.is_dir() else 'not found'} (--gold / GOLD=: "
+                          "coded passages as JSON lines)")
 
     evaluate_cli(args)
 

@@ -12,6 +12,8 @@ from .taxonomy import load_taxonomy
 
 def _side(spec: str, out: Path) -> tuple[str, pd.Series]:
     """Documents addressing each node for a region code in `out`, or for a whole other run folder."""
+    if not spec.strip():
+        raise ConfigError("not given (a region code of --out, or an output folder)")
     p = Path(spec)
     if p.is_dir() and (p / "coverage_region_long.parquet").exists():
         long = pd.read_parquet(p / "coverage_region_long.parquet")
@@ -38,8 +40,16 @@ def compare(a: pd.Series, b: pd.Series, nodes: list[str], names: tuple[str, str]
 def compare_cli(args) -> None:
     tax = load_taxonomy(args.taxonomy)
     out = Path(args.out)
-    name_a, a = _side(args.a, out)
-    name_b, b = _side(args.b, out)
+    # both sides are checked before failing, so one message says all that is wrong
+    sides, problems = [], []
+    for flag, spec in (("A", args.a), ("B", args.b)):
+        try:
+            sides.append(_side(spec, out))
+        except ConfigError as exc:
+            problems.append(f"{flag} ({spec!r}): {exc}" if spec.strip() else f"{flag}: {exc}")
+    if problems:
+        raise ConfigError("compare: " + "; ".join(problems))
+    (name_a, a), (name_b, b) = sides
     if name_a == name_b:
         name_a, name_b = f"{name_a}_a", f"{name_b}_b"
     nodes = [n.id for n in tax.nodes if n.facet in ("measure", "model")]

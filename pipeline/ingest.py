@@ -464,19 +464,27 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
     if decoded.encoding not in ("utf-8", "utf-8-sig") or decoded.note:
         log.warning("%s: read as %s%s; save it as UTF-8 to be sure paths match", path, decoded.encoding,
                     f" ({decoded.note})" if decoded.note else "")
-    reader = csv.reader(io.StringIO(decoded.text.replace("\ufeff", "")))
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise ConfigError(f"{path} line {reader.line_num}: manifest is not valid CSV ({exc})") from None
+    text = decoded.text.replace("\ufeff", "")
+    rows = _csv_rows(path, text, ",")
     if not rows:
         raise ConfigError(f"{path}: manifest is empty (needs a header with columns "
                           f"{', '.join(REQUIRED_MANIFEST_COLUMNS)})")
     header = [h.strip() for h in rows[0]]
     missing = [c for c in REQUIRED_MANIFEST_COLUMNS if c not in header]
+    # Excel saves "CSV" with ';' in many locales (and tab-separated text is common): when the header is one
+    # comma-less column holding such a separator, read the file with it
+    other = next((d for d in (";", "\t", "|") if len(header) == 1 and d in rows[0][0]), None)
+    if missing and other is not None:
+        alt = _csv_rows(path, text, other)
+        alt_header = [h.strip() for h in alt[0]]
+        # either way the columns it has are those of this reading, and so is what it lacks
+        log.info("%s: read as %s-separated", path, _DELIMITER_NAMES[other])
+        rows, header = alt, alt_header
+        missing = [c for c in REQUIRED_MANIFEST_COLUMNS if c not in header]
     if missing:
-        raise ConfigError(f"{path}: manifest lacks required column(s) {', '.join(missing)} "
-                          f"(has: {', '.join(map(repr, header)) if any(header) else 'no column names'})")
+        how = f"{_DELIMITER_NAMES[other]}-separated" if other else "comma-separated"
+        raise ConfigError(f"{path}: manifest lacks required column(s) {', '.join(missing)} (read as {how}; "
+                          f"has: {', '.join(map(repr, header)) if any(header) else 'no column names'})")
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise ConfigError(f"{path}: manifest has duplicate column name(s) {', '.join(map(repr, dupes))}")
@@ -501,6 +509,18 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
                     ", ".join(df.loc[dup, "path"].head(3)))
         df = df[~dup]
     return df.set_index("path", drop=False)
+
+
+_DELIMITER_NAMES = {",": "comma", ";": "';'", "\t": "tab", "|": "'|'"}
+
+
+def _csv_rows(path: Path, text: str, delimiter: str) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise ConfigError(f"{path} line {reader.line_num}: manifest is not valid "
+                          f"{_DELIMITER_NAMES[delimiter]}-separated CSV ({exc})") from None
 
 
 @dataclass(frozen=True)

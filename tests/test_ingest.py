@@ -194,3 +194,19 @@ def test_files_at_the_corpus_root_are_region_root_and_the_run_says_so(tmp_path, 
     docs, rep = ingest(corpus)
     assert docs.set_index("doc_id").loc["loose.txt", "region"] == "CN"
     assert "root" not in rep.set_index("path").loc["loose.txt", "reason"]
+
+
+def test_semicolon_or_tab_separated_manifest_is_read_and_a_bad_one_names_the_delimiter(tmp_path):
+    write(tmp_path / "zh/a.txt", ZH)
+    for sep in (";", "\t"):
+        write(tmp_path / "manifest.csv", sep.join(("path", "region", "lang", "title")) + "\n"
+              + sep.join(("zh/a.txt", "CN-SD", "zh", "条例, 修订版")) + "\n")
+        docs, _ = ingest(tmp_path)
+        assert docs.iloc[0]["region"] == "CN-SD" and docs.iloc[0]["title"] == "条例, 修订版"
+    write(tmp_path / "manifest.csv", "path;area;lang\nzh/a.txt;CN;zh\n")
+    with pytest.raises(ConfigError,
+                       match=r"lacks required column\(s\) region \(read as ';'-separated; has: 'path', 'area', 'lang'"):
+        ingest(tmp_path)
+    write(tmp_path / "manifest.csv", "path,area,lang\nzh/a.txt,CN,zh\n")
+    with pytest.raises(ConfigError, match=r"lacks required column\(s\) region \(read as comma-separated; has: 'path'"):
+        ingest(tmp_path)

@@ -177,3 +177,44 @@ def test_run_in_a_terminal(tmp_path):
     assert "Traceback" not in log
     assert "doc/s" in log or "doc]" in log  # a progress bar was drawn on the terminal
     assert (out / "report.html").exists()
+
+
+def test_errors_name_what_is_missing(tmp_path):
+    """Errors a new user meets: each is one line saying what is missing, in the user's terms."""
+    res = run("evaluate", "--gold", "", "--out", str(tmp_path), check=False)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "error: evaluate needs the coded passages to score the model against: --gold coded.jsonl "
+        "(make evaluate GOLD=coded.jsonl)"]
+    res = run("evaluate", "--gold", str(tmp_path / "gold.jsonl"), "--out", str(tmp_path), check=False)
+    assert res.returncode == 2 and f"{tmp_path / 'gold.jsonl'}: gold file not found" in res.stderr
+    res = run("classify", "--in", str(tmp_path / "missing"), "--out", str(tmp_path / "p.jsonl"), check=False)
+    assert res.returncode == 2 and "coded file" not in res.stderr
+    assert f"{tmp_path / 'missing'}: input file not found (--in / IN=" in res.stderr
+    res = run("compare", "--a", "XX", "--b", "", "--out", str(tmp_path), check=False)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "A ('XX'):" in res.stderr and "B: not given" in res.stderr
+
+    def make_error(*args):
+        res = make(*args, f"OUT={tmp_path}")
+        assert res.returncode != 0
+        return res.stderr
+
+    assert "make evaluate needs GOLD=coded.jsonl" in make_error("evaluate")
+    assert "coded file" not in make_error("evaluate")
+    assert "B is missing" in make_error("compare", "A=CN")
+    assert "A is missing" in make_error("compare", "B=CN")
+
+
+def test_make_help_lists_every_target_and_variable():
+    res = make("help")
+    assert res.returncode == 0, res.stderr
+    makefile = (ROOT / "Makefile").read_text()
+    import re
+
+    phony = re.search(r"^\.PHONY:(.*)$", makefile, re.M).group(1).split()
+    listed = re.findall(r"^  ([a-z-]+) {2,}\S", res.stdout, re.M)
+    assert set(phony) <= set(listed), set(phony) - set(listed)
+    variables = re.findall(r"^([A-Z]+) +\?=", makefile, re.M)
+    shown = re.findall(r"^  ([A-Z]+) +.*\[.*\]$", res.stdout, re.M)
+    assert set(variables) <= set(shown), set(variables) - set(shown)
+    assert re.search(r"^  OUT +.*\[outputs\]$", res.stdout, re.M)  # with its current value
