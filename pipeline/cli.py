@@ -179,8 +179,16 @@ def _run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int,
         # stages that ran together share the wall time; worker_seconds says how it divided
         _record(out, st, wall if len(stages) == 1 else wall * result["worker_seconds"][st]
                 / max(sum(result["worker_seconds"].values()), 1e-9), **info)
+    said = [f"{rows[st]} {OUTPUT_NAMES[st]}" for st in stages]
+    if "tokenize" in stages:
+        # fewer tokenized passages than passages is by design; say so, or it reads as passages lost
+        other = rows["segment"] - rows["tokenize"] if "segment" in stages else None
+        said[stages.index("tokenize")] += (f" (the content passages; the other {other} are headings and file "
+                                           "headers, which are not coded)" if other else
+                                           " (content passages only; headings and file headers are not coded)"
+                                           if other is None else "")
     print(f"{'+'.join(stages)}: {result['documents']} documents ({result['reused_documents']} unchanged, reused): "
-          + ", ".join(f"{rows[st]} {OUTPUT_NAMES[st]}" for st in stages), file=sys.stderr)
+          + ", ".join(said), file=sys.stderr)
     return result
 
 

@@ -20,6 +20,8 @@ import posixpath
 import re
 import stat
 import unicodedata
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,16 +218,49 @@ def extract_text(data: bytes, fmt: str) -> tuple[Decoded, str]:
     if fmt == "pdf":
         from pypdf import PdfReader
 
-        try:
-            reader = PdfReader(io.BytesIO(data))
-            pages = [p.extract_text() or "" for p in reader.pages]
-        except Exception as exc:  # pypdf raises many types on malformed files
-            raise DecodeError(f"not a readable PDF ({type(exc).__name__}: {_one_line(str(exc))})") from None
+        failed = None
+        with _library_messages("pypdf") as said:
+            try:
+                reader = PdfReader(io.BytesIO(data))
+                pages = [p.extract_text() or "" for p in reader.pages]
+            except Exception as exc:  # pypdf raises many types on malformed files
+                failed = exc
+        said_note = f"pypdf: {'; '.join(said)}" if said else ""
+        if failed is not None:
+            raise DecodeError(f"not a readable PDF ({type(failed).__name__}: {_one_line(str(failed))}"
+                              f"{'; ' + said_note if said_note else ''})")
         text = "\n\n".join(pages)
         if not text.strip():
-            raise DecodeError(f"PDF has no text layer ({len(pages)} page(s)); scanned images need OCR first")
-        return Decoded(text, "pdf"), ""
+            raise DecodeError(f"PDF has no text layer ({len(pages)} page(s)); scanned images need OCR first"
+                              f"{' (' + said_note + ')' if said_note else ''}")
+        return Decoded(text, "pdf", said_note), ""
     raise DecodeError(f"unsupported format {fmt}")
+
+
+@contextmanager
+def _library_messages(logger: str):
+    """What a library logs or warns while one file is read, kept to be reported with the file's name (the
+    library prints messages such as "EOF marker not found" naming no file). Yields the list it fills."""
+    said: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+
+    lg, keep = logging.getLogger(logger), Keep(logging.WARNING)
+    propagate = lg.propagate
+    lg.addHandler(keep)
+    lg.propagate = False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield said
+            said.extend(str(w.message) for w in caught)
+    finally:
+        lg.removeHandler(keep)
+        lg.propagate = propagate
+        unique = list(dict.fromkeys(_one_line(m) for m in said if m.strip()))
+        said[:] = unique[:3] + ([f"{len(unique) - 3} more"] if len(unique) > 3 else [])
 
 
 # block-level elements: text inside one of them is a paragraph of its own
@@ -735,7 +770,8 @@ class IngestRun:
     def _candidate(self, entry: Found) -> bool:
         """Whether the file will be read as a document (listed, not hidden unless listed, a supported type)."""
         listed = entry.rel in self._rows
-        return (entry.rel != MANIFEST and (listed or (not self.has_manifest and not entry.hidden))
+        return (entry.rel != MANIFEST
+                and (listed or (not self.has_manifest and not entry.hidden and not _corpus_notes(entry.rel)))
                 and entry.path.suffix.lower() in SUPPORTED)
 
     def documents(self):
@@ -758,8 +794,19 @@ class IngestRun:
                                                                          "not read"), nbytes=_size(entry.path)))
                 continue
             if has_manifest and not listed:
-                unlisted += 1
-                report.append(_report(rel, "skipped", _join(entry.note, f"not listed in {MANIFEST}"),
+                # a README, or a file no document can be (a table of expected results, say), is expected beside
+                # the documents: skipped without a warning; other unlisted files may be documents left out
+                why = (" (notes on the corpus, not a policy document)" if _corpus_notes(rel) else
+                       f" ('{_display(entry.path.suffix)[0] or '(none)'}' is no document type)"
+                       if entry.path.suffix.lower() not in SUPPORTED else "")
+                unlisted += not why
+                report.append(_report(rel, "skipped", _join(entry.note, f"not listed in {MANIFEST}{why}"),
+                                      nbytes=_size(entry.path)))
+                continue
+            if not listed and _corpus_notes(rel):
+                report.append(_report(rel, "skipped", _join(entry.note, "a README: notes on the corpus, not a "
+                                                                         f"policy document (list it in {MANIFEST} "
+                                                                         "to read it as one)"),
                                       nbytes=_size(entry.path)))
                 continue
             suffix = entry.path.suffix
@@ -830,8 +877,8 @@ class IngestRun:
             if r.status == "failed" or (r.status == "skipped" and r.reason.endswith("limit (raise it with --max-mb)")):
                 log.warning("%s: %s", r.path, r.reason)
         if getattr(self, "_unlisted", 0):
-            log.warning("%s: %d file(s) not listed in the manifest were skipped (see ingest_report.csv)",
-                        self.root / MANIFEST, self._unlisted)
+            log.warning("%s: %d file(s) of a document type not listed in the manifest were skipped (see "
+                        "ingest_report.csv)", self.root / MANIFEST, self._unlisted)
         return check(rep_df, INGEST_REPORT)
 
     def cache_frame(self) -> pd.DataFrame:
@@ -847,6 +894,15 @@ class IngestRun:
             for r in lazy:
                 r["text"], r["text_original"] = texts[r["doc_id"]]["text"], texts[r["doc_id"]]["text_original"]
         return records
+
+
+_NOTES_NAMES = ("README", "READ ME", "LICENSE", "LICENCE", "CHANGELOG", "CHANGES", "CONTRIBUTING")
+
+
+def _corpus_notes(rel: str) -> bool:
+    """Whether a file is by its name notes about the corpus (README.md and the like) rather than a document."""
+    stem = Path(rel).stem.upper().replace("_", " ").replace("-", " ")
+    return any(stem == n or stem.startswith(n + " ") or stem.startswith(n + ".") for n in _NOTES_NAMES)
 
 
 def _size(path: Path) -> int:
@@ -896,6 +952,8 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
 
     meta = row or {}
     notes = [decoded.note]
+    if fmt == "pdf" and decoded.note:
+        log.warning("%s: %s", rel, decoded.note)
     lang = meta.get("lang", "").strip().lower()
     lang = "zh" if lang.startswith("zh") else "en" if lang.startswith("en") else lang
     if lang not in ("zh", "en"):

@@ -210,3 +210,51 @@ def test_semicolon_or_tab_separated_manifest_is_read_and_a_bad_one_names_the_del
     write(tmp_path / "manifest.csv", "path,area,lang\nzh/a.txt,CN,zh\n")
     with pytest.raises(ConfigError, match=r"lacks required column\(s\) region \(read as comma-separated; has: 'path'"):
         ingest(tmp_path)
+
+
+def test_notes_beside_the_documents_raise_no_warning(tmp_path, caplog):
+    """The demo corpus's README.md and expected_coverage.csv are skipped quietly; an unlisted file that may be a
+    document left out of the manifest is still warned about. Without a manifest a README is not a document."""
+    import logging
+
+    write(tmp_path / "zh/a.txt", ZH)
+    write(tmp_path / "README.md", "# Demo corpus\n\nNotes.\n")
+    write(tmp_path / "expected_coverage.csv", "region,node\nCN,x\n")
+    write(tmp_path / "manifest.csv", "path,region,lang\nzh/a.txt,CN,zh\n")
+    with caplog.at_level(logging.WARNING):
+        _, rep = ingest(tmp_path)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    reasons = rep.set_index("path")["reason"]
+    assert "not listed in manifest.csv" in reasons["README.md"] and "notes on the corpus" in reasons["README.md"]
+    assert "'.csv' is no document type" in reasons["expected_coverage.csv"]
+    write(tmp_path / "zh/forgotten.txt", ZH + "另")
+    with caplog.at_level(logging.WARNING):
+        ingest(tmp_path)
+    assert "1 file(s) of a document type not listed in the manifest" in caplog.text
+
+    (tmp_path / "manifest.csv").unlink()
+    docs, rep = ingest(tmp_path)
+    assert "README.md" not in set(docs["doc_id"])
+    assert rep.set_index("path").loc["README.md", "status"] == "skipped"
+
+
+def test_pdf_library_messages_name_the_file(tmp_path, caplog):
+    """pypdf logs "EOF marker not found" naming no file: the message goes into that file's report line."""
+    import io
+    import logging
+
+    from pypdf import PdfWriter
+
+    w = PdfWriter()
+    w.add_blank_page(width=200, height=200)
+    buf = io.BytesIO()
+    w.write(buf)
+    data = buf.getvalue()
+    write(tmp_path / "zh/broken.pdf", data[: data.rfind(b"%%EOF")])
+    with caplog.at_level(logging.WARNING):
+        _, rep = ingest(tmp_path)
+    reason = rep.set_index("path").loc["zh/broken.pdf", "reason"]
+    assert "EOF marker not found" in reason
+    lines = [r.getMessage() for r in caplog.records if "EOF marker" in r.getMessage()]
+    assert lines and all("zh/broken.pdf" in line for line in lines), lines
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]

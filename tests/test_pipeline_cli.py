@@ -218,3 +218,14 @@ def test_make_help_lists_every_target_and_variable():
     shown = re.findall(r"^  ([A-Z]+) +.*\[.*\]$", res.stdout, re.M)
     assert set(variables) <= set(shown), set(variables) - set(shown)
     assert re.search(r"^  OUT +.*\[outputs\]$", res.stdout, re.M)  # with its current value
+
+
+def test_run_output_explains_itself(tmp_path):
+    """No warning on the demo corpus; fewer tokenized passages than passages is explained; make says what the
+    minute-long set-up is doing."""
+    res = run("run", "--out", str(tmp_path / "out"), "--model", "lexicon", "--quiet")
+    assert "WARNING" not in res.stderr, res.stderr
+    line = next(ln for ln in res.stderr.splitlines() if ln.startswith("segment+tokenize+classify:"))
+    assert "headings and file headers, which are not coded" in line
+    res = make("-n", "setup", f"VENV={tmp_path / 'venv'}")
+    assert "installing the pinned dependencies" in res.stdout
