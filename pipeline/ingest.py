@@ -877,8 +877,8 @@ class IngestRun:
             if r.status == "failed" or (r.status == "skipped" and r.reason.endswith("limit (raise it with --max-mb)")):
                 log.warning("%s: %s", r.path, r.reason)
         if getattr(self, "_unlisted", 0):
-            log.warning("%s: %d file(s) of a document type not listed in the manifest were skipped (see "
-                        "ingest_report.csv)", self.root / MANIFEST, self._unlisted)
+            log.warning("%s: %d file(s) not listed in the manifest were skipped (see ingest_report.csv)",
+                        self.root / MANIFEST, self._unlisted)
         return check(rep_df, INGEST_REPORT)
 
     def cache_frame(self) -> pd.DataFrame:
