@@ -196,7 +196,24 @@ def to_simplified(text: str) -> tuple[str, bool]:
     # Simplified text has a few characters OpenCC still maps (e.g. variant forms); Traditional has many
     if changed / han < 0.03:
         return text, False
-    return _t2s.convert(text), True
+    return _same_length_t2s(text), True
+
+
+def _same_length_t2s(text: str) -> str:
+    """OpenCC's conversion, kept character for character so that every offset into the converted text (passages,
+    matched terms) is also an offset into the original. OpenCC's phrase conversions keep the length in nearly all
+    cases; a line where one does not is converted character by character instead (a character whose conversion
+    is not one character is left as it is)."""
+    out = _t2s.convert(text)
+    if len(out) == len(text):
+        return out
+    lines = []
+    for line in text.splitlines(keepends=True):
+        conv = _t2s.convert(line)
+        if len(conv) != len(line):
+            conv = "".join(c if len(c := _t2s.convert(ch)) == 1 else ch for ch in line)
+        lines.append(conv)
+    return "".join(lines)
 
 
 def extract_text(data: bytes, fmt: str) -> tuple[Decoded, str]:
@@ -905,6 +922,15 @@ def _corpus_notes(rel: str) -> bool:
     return any(stem == n or stem.startswith(n + " ") or stem.startswith(n + ".") for n in _NOTES_NAMES)
 
 
+def content_hash(text: str, original: str = "") -> str:
+    """The key every per-document stage reuses its rows by: the text, and for a converted document also the
+    original (passages carry slices of it), so two Traditional variants of one Simplified text differ."""
+    h = hashlib.sha256(text.encode("utf-8"))
+    if original:
+        h.update(b"\0" + original.encode("utf-8"))
+    return h.hexdigest()
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -972,12 +998,13 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
     if region == ROOT_REGION and "/" not in rel:
         notes.append(ROOT_NOTE)
     date, date_source = document_date(meta, rel, text, lang)
-    title = meta.get("title") or _one_line(inner_title) or title_from_text(text, Path(rel).stem)
+    # a title taken from the text is taken from the original: researchers quote Traditional titles as they are
+    title = meta.get("title") or _one_line(inner_title) or title_from_text(original or text, Path(rel).stem)
     extra = {k: v for k, v in meta.items() if k not in KNOWN_MANIFEST_COLUMNS}
     rec = {
         "doc_id": rel, "region": region, "region_name": meta.get("region_name") or region, "lang": lang,
         "title": title, "date": date, "date_source": date_source, "source_format": fmt, "encoding": decoded.encoding,
-        "content_hash": hashlib.sha256(text.encode("utf-8")).hexdigest(), "converted_t2s": converted,
+        "content_hash": content_hash(text, original), "converted_t2s": converted,
         "text": text, "text_original": original, "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True),
         # not columns: what chunking and the documents table's part keys need without holding the text
         "chars": len(text), "original_sha": hashlib.sha256(original.encode("utf-8")).hexdigest() if original else "",

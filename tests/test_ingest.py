@@ -258,3 +258,29 @@ def test_pdf_library_messages_name_the_file(tmp_path, caplog):
     lines = [r.getMessage() for r in caplog.records if "EOF marker" in r.getMessage()]
     assert lines and all("zh/broken.pdf" in line for line in lines), lines
     assert not [r for r in caplog.records if r.name.startswith("pypdf")]
+
+
+def test_traditional_conversion_keeps_every_offset(monkeypatch):
+    """OpenCC converts phrase by phrase; where a phrase changes length, the line is converted character by
+    character, so offsets into the converted text are offsets into the original."""
+    from pipeline import ingest as ingest_mod
+
+    class Converter:  # a phrase that shortens, as some OpenCC phrase conversions could
+        chars = {"臺": "台", "灣": "湾", "學": "学", "術": "术", "轉": "转", "移": "移"}
+
+        def convert(self, s):
+            s = s.replace("臺灣", "台")
+            return "".join(self.chars.get(c, c) for c in s)
+
+    monkeypatch.setattr(ingest_mod, "_t2s", Converter())
+    original = "臺灣大學技術移轉\n學術合作"
+    converted = ingest_mod._same_length_t2s(original)
+    assert converted == "台湾大学技术移转\n学术合作" and len(converted) == len(original)
+
+
+def test_traditional_titles_and_offsets(tmp_path):
+    write(tmp_path / "zh/TW/a.txt", "產學合作研發成果管理辦法\n\n第一條 學校應設置技術移轉專責單位，辦理專利申請及授權等事項。\n")
+    docs, _ = ingest(tmp_path)
+    d = docs.iloc[0]
+    assert d["converted_t2s"] and d["title"] == "產學合作研發成果管理辦法"  # the title as written
+    assert len(d["text"]) == len(d["text_original"]) and "专利申请" in d["text"]
