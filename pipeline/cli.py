@@ -363,6 +363,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: _Workbook | None = None
         docs, passages, labels, _ = inputs or _reporting_inputs(out)
         evidence = report_mod.evidence_index(labels, passages, docs)
         write_text(report_mod.report_html(tables, tax, evidence, counts), out / "report.html")
+        _write_companions(out, tax, docs, passages, labels, tables)
         for save in saves or ():  # while the workbook is being written
             save()
     except BaseException:
@@ -372,6 +373,71 @@ def cmd_report(args, tables=None, inputs=None, workbook: _Workbook | None = None
     _record(out, "report", time.perf_counter() - t0, files=list(REPORT_FILES),
             **({"inputs_sha256": fingerprint} if fingerprint else {}))
     print(f"report: {out / 'report.html'}, {out / 'coverage.xlsx'}, {out / 'summary.md'}", file=sys.stderr)
+
+
+def _write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame,
+                      tables: dict) -> None:
+    """report_files/: every cell's evidence passages, and the text of every document with a coded passage.
+
+    A document's page is made again only when what it shows changed (its text, metadata, labels, the taxonomy's
+    names, or this code): `index.json` keeps what each page was made from, so an incremental run reads the
+    texts of the changed documents alone. Pages no longer wanted are removed."""
+    from .io import ChunkedTable
+    from .runner import SEGMENT_VERSION
+
+    folder = out / report_mod.COMPANION
+    folder.mkdir(parents=True, exist_ok=True)
+    index_path = folder / "index.json"
+    try:
+        previous = json.loads(index_path.read_text(encoding="utf-8"))
+        previous = previous if isinstance(previous, dict) else {}
+    except (OSError, ValueError):
+        previous = {}
+    index: dict[str, str] = {}
+    names = dict(zip(tables["region_ranking"]["region"], tables["region_ranking"]["region_name"]))
+    shown = {n.id for n in tax.nodes if n.facet in ("measure", "model") and not n.group}
+    for name, page in report_mod.cell_pages(labels, passages, docs, tax, names, shown):
+        write_text(page, folder / name)  # unchanged bytes are not written again
+        index[name] = "cell"
+
+    leaf = labels[labels["source"] != "rollup"]
+    code = hashlib.sha256(Path(report_mod.__file__).read_bytes() + tax.sha256.encode() + SEGMENT_VERSION.encode())
+    meta_cols = [c for c in ("doc_id", "title", "region", "region_name", "date", "date_source", "lang",
+                             "content_hash") if c in docs.columns]
+    meta = docs.set_index("doc_id", drop=False)[meta_cols]
+    todo: list[tuple[str, str, pd.DataFrame]] = []  # (doc_id, page, its labels)
+    for doc_id, rows in leaf.groupby("doc_id", sort=True):
+        if doc_id not in meta.index:
+            continue
+        h = code.copy()
+        h.update(json.dumps([meta.loc[doc_id].tolist(), rows[["passage_id", "node", "score", "evidence"]]
+                             .sort_values(["passage_id", "node"]).values.tolist()], ensure_ascii=False,
+                            default=str).encode("utf-8"))
+        page, key = report_mod.doc_page_name(doc_id), h.hexdigest()
+        index[page] = key
+        if previous.get(page) != key or not (folder / page).exists():
+            todo.append((doc_id, page, rows))
+    if todo:
+        texts, parts = ChunkedTable(DOCUMENTS, out), ChunkedTable(PASSAGES, out)
+        for i in range(0, len(todo), 50):  # a batch of documents at a time: texts are not all held at once
+            batch = todo[i:i + 50]
+            ids = [d for d, _, _ in batch]
+            text = {r["doc_id"]: r for r in texts.arrow_rows_for(ids, columns=["doc_id", "text", "text_original"])
+                    .to_pylist()}
+            psg: dict[str, list] = {}
+            for r in parts.arrow_rows_for(ids, columns=["passage_id", "doc_id", "ordinal", "kind", "label", "start",
+                                                        "end"]).to_pylist():
+                psg.setdefault(r["doc_id"], []).append(r)
+            for doc_id, page, rows in batch:
+                t = text.get(doc_id)
+                if t is None:
+                    continue
+                write_text(report_mod.document_page(meta.loc[doc_id].to_dict(), t["text"], t["text_original"] or "",
+                                                    psg.get(doc_id, []), rows, tax), folder / page)
+    for f in folder.iterdir():
+        if f.name != "index.json" and f.name not in index and f.suffix == ".html":
+            f.unlink()
+    write_json({k: v for k, v in index.items() if v != "cell"}, index_path)
 
 
 def cmd_run(args) -> None:
@@ -416,7 +482,7 @@ def cmd_run(args) -> None:
 
 AGGREGATE_TABLES = ("coverage_region", "coverage_region_long", "coverage_document", "coverage_document_long", "gaps",
                     "region_ranking", "first_year", "coverage_by_year", "coded_passages")
-REPORT_FILES = ("coverage.xlsx", "summary.md", "report.md", "report.html")
+REPORT_FILES = ("coverage.xlsx", "summary.md", "report.md", "report.html", "report_files/index.json")
 REPORTING_OUTPUTS = tuple(f"{t}.{ext}" for t in AGGREGATE_TABLES for ext in ("csv", "parquet")) + REPORT_FILES
 
 
