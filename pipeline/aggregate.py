@@ -119,6 +119,18 @@ def coded_passages(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.D
     return out[cols].astype({"start": "int64", "end": "int64"}).reset_index(drop=True)
 
 
+def with_names(df: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
+    """`df` with the node's English and Chinese names right after its `node` column: a table of IDs alone is
+    unreadable without the taxonomy at hand."""
+    by_id = taxonomy.by_id
+    df = df.drop(columns=[c for c in ("node_name", "node_name_zh") if c in df.columns])
+    at = list(df.columns).index("node") + 1
+    nodes = df["node"].tolist()
+    df.insert(at, "node_name", [_node_name(by_id, n, "en") for n in nodes])
+    df.insert(at + 1, "node_name_zh", [_node_name(by_id, n, "zh") for n in nodes])
+    return df
+
+
 def _node_name(by_id: dict, node: str, lang: str) -> str:
     n = by_id.get(node)
     return (n.name.get(lang) or n.id) if n is not None else node
@@ -162,6 +174,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
                                     kind="stable")[["doc_id", "region", "title", "date", "node", "passages",
                                                     "evidence_article", "evidence_passage_id", "evidence_passage"]]
     doc_wide = doc_long.pivot(index="doc_id", columns="node", values="passages").reindex(columns=nodes)
+    doc_long = with_names(doc_long, taxonomy)
     doc_meta = [c for c in ("doc_id", "region", "title", "date", "date_source") if c in documents.columns]
     doc_wide = documents[doc_meta].merge(
         doc_wide.fillna(0).astype("int64").reset_index(), on="doc_id", how="left").fillna({n: 0 for n in nodes})
@@ -172,6 +185,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     emit({"coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True),
           "coded_passages": coded})
     first_year, by_year = temporal(documents, labels, nodes)
+    first_year, by_year = with_names(first_year, taxonomy), with_names(by_year, taxonomy)
     emit({"first_year": first_year, "coverage_by_year": by_year})
 
     if passage_counts is None:
@@ -188,7 +202,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
         regions[["region", "documents"]].rename(columns={"documents": "region_documents"}), on="region")
     long["share"] = (long["documents"] / long["region_documents"]).round(4)
     long["facet"] = long["node"].map(lambda n: by_id[n].facet)
-    long["node_name"] = long["node"].map(lambda n: by_id[n].name["en"])
+    long = with_names(long, taxonomy)
     long = long.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s, kind="stable")
 
     wide = long.pivot(index="region", columns="node", values="documents").reindex(columns=nodes).reset_index()
@@ -215,7 +229,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
                                 "label": "evidence_article", "score": "evidence_score"})
     gaps = gaps.sort_values(["region_measures_addressed", "region", "facet", "addressed", "regions_lacking", "node"],
                             ascending=[False, True, False, True, False, True], kind="stable")
-    gap_cols = ["region", "node", "node_name", "facet", "is_group", "addressed", "passages", "documents", "share",
+    gap_cols = ["region", "node", "node_name", "node_name_zh", "facet", "is_group", "addressed", "passages", "documents", "share",
                 "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id", "evidence_score",
                 "evidence_passage", "recommendation", "region_measures_addressed", "region_measure_coverage",
                 "regions_lacking"]

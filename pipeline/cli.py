@@ -304,11 +304,11 @@ class _Workbook:
     """coverage.xlsx written by a forked process (openpyxl builds every cell: the slowest report file) on the
     other core, sheet by sheet as this process sends the tables."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, names: dict | None = None):
         from .engine import Helper
 
         self.path = path
-        self._helper = Helper(report_mod.serve_xlsx, path, report_mod.SHEETS)
+        self._helper = Helper(report_mod.serve_xlsx, path, report_mod.SHEETS, names)
         self._sent: set[str] = set()
 
     def send(self, tables: dict[str, pd.DataFrame]) -> None:
@@ -353,7 +353,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: _Workbook | None = None
         name: pd.read_parquet(out / f"{name}.parquet") for name in AGGREGATE_TABLES}
     rep = _ingest_report(out)
     tables["ingest_report"] = rep
-    workbook = workbook or _Workbook(out / "coverage.xlsx")
+    workbook = workbook or _Workbook(out / "coverage.xlsx", report_mod.node_names(tax))
     try:
         workbook.send(tables)
         counts = rep["status"].value_counts().to_dict()
@@ -442,7 +442,7 @@ def _write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame
 
 def cmd_run(args) -> None:
     """All stages; segment, tokenize and classify run chunk by chunk as ingest produces documents."""
-    load_taxonomy(args.taxonomy)  # a broken taxonomy fails before any table is written
+    tax = load_taxonomy(args.taxonomy)  # a broken taxonomy fails before any table is written
     t0 = time.perf_counter()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     settings = _settings(args, STAGE_ORDER)  # trains the default model if needed, before workers start
@@ -453,7 +453,8 @@ def cmd_run(args) -> None:
     # would sit idle (and in memory) through the whole run.
     from .runner import small_change
 
-    workbook = _Workbook(out / "coverage.xlsx") if (out / "coverage.xlsx").exists() and small_change(
+    names = report_mod.node_names(tax)
+    workbook = _Workbook(out / "coverage.xlsx", names) if (out / "coverage.xlsx").exists() and small_change(
         run.changed_files, run.changed_bytes) else None
     try:
         _run_chunked(args, STAGE_ORDER, chunks=_ingest_chunks(args, run),
@@ -468,7 +469,7 @@ def cmd_run(args) -> None:
         else:
             # the workbook writer starts on the ingest report while the coverage tables are computed, and gets
             # them as soon as they exist, before they are written to CSV and Parquet
-            workbook = workbook or _Workbook(out / "coverage.xlsx")
+            workbook = workbook or _Workbook(out / "coverage.xlsx", names)
             workbook.send({"ingest_report": _ingest_report(out)})
             saves: list = []
             tables, inputs = cmd_aggregate(args, on_tables=workbook.send, saves=saves)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .aggregate import with_names
 from .io import ConfigError, write_csv
 from .taxonomy import load_taxonomy
 
@@ -53,10 +54,11 @@ def compare_cli(args) -> None:
     if name_a == name_b:
         name_a, name_b = f"{name_a}_a", f"{name_b}_b"
     nodes = [n.id for n in tax.nodes if n.facet in ("measure", "model")]
-    df = compare(a, b, nodes, (name_a, name_b))
+    df = with_names(compare(a, b, nodes, (name_a, name_b)), tax)
     target = out / f"compare_{name_a}_vs_{name_b}.csv".replace("/", "_")
     write_csv(df, target)
     for side in (name_a, name_b):
-        only = df[df["status"] == f"only_{side}"]["node"].tolist()
-        print(f"only {side} ({len(only)}): {', '.join(only) or '-'}")
+        only = df[df["status"] == f"only_{side}"]
+        print(f"only {side} ({len(only)}):" + ("".join(f"\n  {r.node}  {r.node_name} / {r.node_name_zh}"
+                                                      for r in only.itertuples(index=False)) or " -"))
     print(f"written: {target}", file=sys.stderr)

@@ -39,18 +39,25 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 BLANK_ZEROS = ("coverage_document",)
 
 
-def write_xlsx(tables: dict[str, pd.DataFrame], path: Path) -> None:
-    """One sheet per table, header row frozen. Written in openpyxl's streaming (write-only) mode."""
+def node_names(taxonomy: Taxonomy) -> dict[str, tuple[str, str]]:
+    """node ID -> (English name, Chinese name), for the workbook's header of node columns."""
+    return {n.id: (_name(n), _name(n, "zh")) for n in taxonomy.nodes}
+
+
+def write_xlsx(tables: dict[str, pd.DataFrame], path: Path, names: dict[str, tuple[str, str]] | None = None) -> None:
+    """One sheet per table, header row frozen, with filters, column widths and colour on the coverage figures;
+    in a sheet whose columns are nodes, a row of their names (`names`) under the IDs. Written in openpyxl's
+    streaming (write-only) mode."""
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
     for name in SHEETS:
         if name in tables:
-            _write_sheet(wb.create_sheet(name[:31]), name, tables[name])
+            _write_sheet(wb.create_sheet(name[:31]), name, tables[name], names)
     _save_workbook(wb, path)
 
 
-def serve_xlsx(conn, path: Path, sheets: tuple[str, ...]) -> None:
+def serve_xlsx(conn, path: Path, sheets: tuple[str, ...], names: dict[str, tuple[str, str]] | None = None) -> None:
     """write_xlsx for tables that arrive over `conn` in batches ({sheet name: table}), in any order: each
     sheet is written as soon as its table arrives, and the file once every sheet is there. The file is the
     same as write_xlsx's; nothing is written if the sender goes away first."""
@@ -79,7 +86,7 @@ def serve_xlsx(conn, path: Path, sheets: tuple[str, ...]) -> None:
         if batch is None:
             raise EOFError("the tables stopped coming")
         for name, df in batch.items():
-            _write_sheet(ws[name], name, df)
+            _write_sheet(ws[name], name, df, names)
             todo.discard(name)
     _save_workbook(wb, path)
 
@@ -95,13 +102,76 @@ def _cell(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def _write_sheet(ws, name: str, df: pd.DataFrame) -> None:
-    ws.freeze_panes = "B2"
-    ws.append([str(c) for c in df.columns])
+# columns coloured from white (0) to blue (1): the shares a reader scans for gaps
+SHARE_COLUMNS = ("share", "measure_coverage", "region_measure_coverage")
+WIDTH_SAMPLE = 200
+
+
+def _write_sheet(ws, name: str, df: pd.DataFrame, names: dict[str, tuple[str, str]] | None = None) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.formatting.rule import CellIsRule, ColorScaleRule
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    cols = [str(c) for c in df.columns]
+    names = names or {}
+    is_node = [c in names for c in cols]
+    # a sheet with a column per node gets their names in a second header row (filters sit on that row)
+    top = 2 if sum(is_node) > 1 else 1
+    ws.freeze_panes = f"B{top + 1}"
     # cells prepared a column at a time: numbers need no per-value work
     columns = [_column_cells(df[c], blank_zeros=name in BLANK_ZEROS) for c in df.columns]
+    # widths (set before the first row: a streamed sheet writes them first) from the header and the first rows
+    for i, (c, cells) in enumerate(zip(cols, columns), 1):
+        width = 14 if top == 2 and is_node[i - 1] else max(
+            [_text_width(c)] + [_text_width(v) for v in cells[:WIDTH_SAMPLE] if v is not None])
+        ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 6), 60)
+    bold, grey = Font(bold=True), PatternFill("solid", start_color="F0F3F6", end_color="F0F3F6")
+    wrap = Alignment(wrap_text=True, vertical="top")
+
+    def head(value, align=None):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.font, cell.fill = bold, grey
+        if align is not None:
+            cell.alignment = align
+        return cell
+
+    ws.append([head(c) for c in cols])
+    if top == 2:
+        ws.append([head(f"{names[c][0]} / {names[c][1]}", wrap) if is_node[i] else
+                   head("name (en / zh)" if i == 0 else None) for i, c in enumerate(cols)])
     for row in zip(*columns):
         ws.append(row)
+    if not cols:
+        return
+    last_row = top + len(df)
+    ws.auto_filter.ref = f"A{top}:{get_column_letter(len(cols))}{max(last_row, top)}"
+    if not len(df):
+        return
+    blue = ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF", end_type="max", end_color="6BAED6")
+    share = ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF", end_type="num", end_value=1,
+                           end_color="6BAED6")
+    if top == 2:  # counts per node: a heatmap
+        nodes = [i for i, x in enumerate(is_node, 1) if x]
+        ws.conditional_formatting.add(f"{get_column_letter(nodes[0])}{top + 1}:{get_column_letter(nodes[-1])}"
+                                      f"{last_row}", blue)
+    for i, c in enumerate(cols, 1):
+        where = f"{get_column_letter(i)}{top + 1}:{get_column_letter(i)}{last_row}"
+        if c in SHARE_COLUMNS:
+            ws.conditional_formatting.add(where, share)
+        elif c == "addressed":
+            ws.conditional_formatting.add(where, CellIsRule(operator="equal", formula=["TRUE"], fill=PatternFill(
+                "solid", start_color="D4F4DD", end_color="D4F4DD")))
+            ws.conditional_formatting.add(where, CellIsRule(operator="equal", formula=["FALSE"], fill=PatternFill(
+                "solid", start_color="FFE1E1", end_color="FFE1E1")))
+
+
+def _text_width(v) -> int:
+    """Columns a value takes in a spreadsheet cell: two for a wide (CJK) character, its first line only."""
+    import unicodedata
+
+    s = str(v).split("\n", 1)[0][:80]
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
 
 def _column_cells(s: pd.Series, blank_zeros: bool) -> list:

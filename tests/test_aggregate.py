@@ -93,3 +93,14 @@ def test_overlapping_fragments_are_shown_once_longest_first():
           {"term": "measure.benefit", "start": -1, "end": -1, "rule": "leaf"},
           {"term": "各方", "start": -1, "end": -1, "rule": "model"}]
     assert fragments(text, ev) == ["合作各方因履行", "合作各方", "协商"]
+
+
+def test_long_tables_name_their_nodes_in_both_languages():
+    tax = load_taxonomy(ROOT / "taxonomy")
+    t = aggregate(*_tables(), tax)
+    for name in ("coverage_region_long", "coverage_document_long", "gaps", "first_year", "coverage_by_year"):
+        df = t[name]
+        cols = list(df.columns)
+        assert cols[cols.index("node") + 1: cols.index("node") + 3] == ["node_name", "node_name_zh"], name
+        for r in df.head(20).itertuples(index=False):
+            assert (r.node_name, r.node_name_zh) == (tax.by_id[r.node].name["en"], tax.by_id[r.node].name["zh"])

@@ -523,3 +523,36 @@ def test_undated_documents_are_shown_in_the_view_over_time(built):
     assert '<h3 id="undated">Undated documents (1)</h3>' in page
     listed = page[page.index('<h3 id="undated">'):]
     assert html.escape(TITLE) in listed and html.escape(HOSTILE_PATH) in listed
+
+
+def test_xlsx_names_filters_widths_and_colour(built, tmp_path):
+    """What a researcher opening the workbook needs: node names beside the IDs, filters on every sheet, columns
+    wide enough to read, and colour on the coverage figures."""
+    import openpyxl
+
+    tax, tables, _, _, _ = built
+    tables = dict(tables)
+    path = tmp_path / "coverage.xlsx"
+    report.write_xlsx(tables, path, report.node_names(tax))
+    wb = openpyxl.load_workbook(path)
+    for sheet in ("coverage_region", "coverage_document"):
+        ws = wb[sheet]
+        header = [c.value for c in ws[1]]
+        assert header == list(tables[sheet].columns)  # the IDs stay the header
+        names = [c.value for c in ws[2]]
+        for node, cell in zip(header, names):
+            if node in tax.by_id:
+                assert cell == f"{tax.by_id[node].name['en']} / {tax.by_id[node].name['zh']}"
+        assert ws.auto_filter.ref.startswith("A2:") and ws.freeze_panes == "B3"
+        assert [c.value for c in ws[3]][0] == tables[sheet].iloc[0, 0]  # data right under the names
+        assert len(ws.conditional_formatting) >= 1
+    for sheet in wb.sheetnames:
+        assert wb[sheet].auto_filter.ref, sheet
+    gaps = wb["gaps"]
+    cols = [c.value for c in gaps[1]]
+    assert cols[cols.index("node") + 1: cols.index("node") + 3] == ["node_name", "node_name_zh"]
+    width = {c.value: gaps.column_dimensions[openpyxl.utils.get_column_letter(i)].width
+             for i, c in enumerate(gaps[1], 1)}
+    assert width["evidence_passage"] >= 40 and width["addressed"] < width["evidence_passage"]
+    assert len(gaps.conditional_formatting) >= 2  # addressed / missing, and the shares
+    assert len(wb["region_ranking"].conditional_formatting) >= 1
