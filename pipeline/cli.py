@@ -382,7 +382,6 @@ def _write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame
     A document's page is made again only when what it shows changed (its text, metadata, labels, the taxonomy's
     names, or this code): `index.json` keeps what each page was made from, so an incremental run reads the
     texts of the changed documents alone. Pages no longer wanted are removed."""
-    from .io import ChunkedTable
     from .runner import SEGMENT_VERSION
 
     folder = out / report_mod.COMPANION
@@ -393,12 +392,13 @@ def _write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame
         previous = previous if isinstance(previous, dict) else {}
     except (OSError, ValueError):
         previous = {}
-    index: dict[str, str] = {}
+    index: dict[str, str] = {}  # document page -> what it was made from
+    cells: set[str] = set()
     names = dict(zip(tables["region_ranking"]["region"], tables["region_ranking"]["region_name"]))
     shown = {n.id for n in tax.nodes if n.facet in ("measure", "model") and not n.group}
     for name, page in report_mod.cell_pages(labels, passages, docs, tax, names, shown):
         write_text(page, folder / name)  # unchanged bytes are not written again
-        index[name] = "cell"
+        cells.add(name)
 
     leaf = labels[labels["source"] != "rollup"]
     code = hashlib.sha256(Path(report_mod.__file__).read_bytes() + tax.sha256.encode() + SEGMENT_VERSION.encode())
@@ -418,7 +418,7 @@ def _write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame
         if previous.get(page) != key or not (folder / page).exists():
             todo.append((doc_id, page, rows))
     if todo:
-        texts, parts = ChunkedTable(DOCUMENTS, out), ChunkedTable(PASSAGES, out)
+        texts, parts = _located(DOCUMENTS, out), _located(PASSAGES, out)
         for i in range(0, len(todo), 50):  # a batch of documents at a time: texts are not all held at once
             batch = todo[i:i + 50]
             ids = [d for d, _, _ in batch]
@@ -428,6 +428,14 @@ def _write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame
             for r in parts.arrow_rows_for(ids, columns=["passage_id", "doc_id", "ordinal", "kind", "label", "start",
                                                         "end"]).to_pylist():
                 psg.setdefault(r["doc_id"], []).append(r)
+            if set(ids) - set(text) or set(ids) - set(psg):  # recorded positions out of date: look everywhere
+                texts, parts = ChunkedTable(DOCUMENTS, out), ChunkedTable(PASSAGES, out)
+                text = {r["doc_id"]: r for r in texts.arrow_rows_for(ids, columns=["doc_id", "text",
+                                                                                   "text_original"]).to_pylist()}
+                psg = {}
+                for r in parts.arrow_rows_for(ids, columns=["passage_id", "doc_id", "ordinal", "kind", "label",
+                                                            "start", "end"]).to_pylist():
+                    psg.setdefault(r["doc_id"], []).append(r)
             for doc_id, page, rows in batch:
                 t = text.get(doc_id)
                 if t is None:
@@ -435,9 +443,24 @@ def _write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame
                 write_text(report_mod.document_page(meta.loc[doc_id].to_dict(), t["text"], t["text_original"] or "",
                                                     psg.get(doc_id, []), rows, tax), folder / page)
     for f in folder.iterdir():
-        if f.name != "index.json" and f.name not in index and f.suffix == ".html":
+        if f.suffix == ".html" and f.name not in index and f.name not in cells:
             f.unlink()
-    write_json({k: v for k, v in index.items() if v != "cell"}, index_path)
+    write_json(index, index_path)
+
+
+def _located(table, out: Path):
+    """The table with each document's part taken from chunks.meta.json (the passages' parts, which follow the
+    same chunks as the documents'), so that finding a few documents does not read every part's ids."""
+    from .runner import META
+
+    t = ChunkedTable(table, out)
+    try:
+        parts = json.loads((out / META).read_text()).get("parts", {}).get("segment")
+    except (OSError, ValueError):
+        parts = None
+    if isinstance(parts, list) and len(parts) == len(t.parts) and all(isinstance(ids, list) for ids in parts):
+        t.locate({d: i for i, ids in enumerate(parts) for d in ids})
+    return t
 
 
 def cmd_run(args) -> None:
