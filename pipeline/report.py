@@ -591,7 +591,7 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
         s, t = int(p["start"]), int(p["end"])
         if not 0 <= s <= t <= len(shown) or s < pos:
             continue
-        if s > pos:
+        if shown[pos:s].strip():  # blank lines between passages: the passages' blocks already part them
             out.append(html.escape(shown[pos:s]))
         pos = t
         if p["kind"] not in ("article", "section_paragraph", "paragraph", "preamble"):
@@ -617,7 +617,7 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
         out.append(f'<div class="psg{" coded" if rows else ""}"{anchor}>{link}'
                    f'{"<div class=codes>" + " ".join(codes) + "</div>" if codes else ""}'
                    f'<div class="body">{body}</div></div>')
-    if pos < len(shown):
+    if shown[pos:].strip():
         out.append(html.escape(shown[pos:]))
     note = ("Shown in the Traditional-Chinese original; it was converted to Simplified for coding, character for "
             "character, so passages and matched terms are in the same places." if use_original else
@@ -680,7 +680,7 @@ table.heat td a{display:block;padding:.3rem .2rem;color:inherit;text-decoration:
 table.heat td a:focus-visible{outline:2px solid var(--accent)}
 th.col{vertical-align:bottom;padding:.3rem .1rem;font-weight:500}
 th.col span{writing-mode:vertical-rl;transform:rotate(180deg);display:inline-block;max-height:19rem;
-white-space:normal;text-align:left;line-height:1.15}
+white-space:normal;text-align:left;line-height:1.15;text-orientation:sideways}
 th.col small{color:var(--muted)}
 th.row{text-align:left;white-space:nowrap;font-weight:600}th.row small{font-weight:400;color:var(--muted)}
 td.miss{color:#b8bec6}td.sel{outline:3px solid #d4a72c;outline-offset:-2px}

@@ -556,3 +556,21 @@ def test_xlsx_names_filters_widths_and_colour(built, tmp_path):
     assert width["evidence_passage"] >= 40 and width["addressed"] < width["evidence_passage"]
     assert len(gaps.conditional_formatting) >= 2  # addressed / missing, and the shares
     assert len(wb["region_ranking"].conditional_formatting) >= 1
+
+
+def test_companion_pages_and_table_tools_run_in_headless_chromium(pipeline_report, tmp_path):
+    """The scripts that sort and filter (report.html) and filter and order a cell's passages (its page) run under
+    the pages' Content-Security-Policy: what they set up on load is in the DOM."""
+    if not chromium_binary():
+        pytest.skip("no chromium binary found (run `make browser` to install Debian's chromium)")
+    page = (pipeline_report / "report.html").resolve()
+    dom = chromium(["--dump-dom", page.as_uri()], tmp_path / "p1").stdout
+    ranking = dom[dom.index('id="ranking-table"'):]
+    assert '<th tabindex="0">' in ranking[:ranking.index("</thead>")], "sortable headers were set up"
+    cell = re.search(r'href="(report_files/cell-[0-9a-f]{16}\.html)"', dom).group(1)
+    dom = chromium(["--dump-dom", (pipeline_report / cell).resolve().as_uri()], tmp_path / "p2").stdout
+    n = len(re.findall(r'<div class="item"', dom))
+    assert n and f'<span id="shown" class="note">{n} of {n} shown</span>' in dom
+    doc = re.search(r'href="(doc-[0-9a-f]{16}\.html)#p\d+"', dom).group(1)
+    dom = chromium(["--dump-dom", (pipeline_report / "report_files" / doc).resolve().as_uri()], tmp_path / "p3").stdout
+    assert '<div class="psg coded"' in dom and "<mark>" in dom
