@@ -518,8 +518,10 @@ def test_undated_documents_are_shown_in_the_view_over_time(built):
     _, tables, _, page, _ = built
     years = page[page.index('<table class="years heat">'):]
     years = years[:years.index("</table>")]
-    assert re.search(r'<td class="und" title="[^"]*Trade associations[^"]*">undated</td>', years) or \
-        re.search(r'<td class="und" title="[^"]*">undated</td>', years)
+    ev_row = re.search(r'<tr><th class="row">[^<]*\(EV\).*?</tr>', years, re.S).group(0)
+    assert re.search(r'<td class="und" title="[^"]*Industry associations as coordinators: addressed only in undated '
+                     r'document\(s\): &lt;b&gt;INJECTED-B', ev_row), ev_row
+    assert '<td class="miss">' in ev_row  # what it does not address stays "·"
     assert '<h3 id="undated">Undated documents (1)</h3>' in page
     listed = page[page.index('<h3 id="undated">'):]
     assert html.escape(TITLE) in listed and html.escape(HOSTILE_PATH) in listed
