@@ -229,8 +229,8 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
                                 "label": "evidence_article", "score": "evidence_score"})
     gaps = gaps.sort_values(["region_measures_addressed", "region", "facet", "addressed", "regions_lacking", "node"],
                             ascending=[False, True, False, True, False, True], kind="stable")
-    gap_cols = ["region", "node", "node_name", "node_name_zh", "facet", "is_group", "addressed", "passages", "documents", "share",
-                "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id", "evidence_score",
+    gap_cols = ["region", "node", "node_name", "node_name_zh", "facet", "is_group", "addressed", "passages",
+                "documents", "share", "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id", "evidence_score",
                 "evidence_passage", "recommendation", "region_measures_addressed", "region_measure_coverage",
                 "regions_lacking"]
     gaps = gaps[gap_cols].fillna({"evidence_title": "", "evidence_article": "", "evidence_doc": "",

@@ -905,7 +905,8 @@ def _ranking_table(tables, taxonomy: Taxonomy) -> str:
                     f"<td class=num>{int(r.models_addressed)}</td></tr>")
     return ('<h2 id="ranking">Regions ranked by how much of the paper\'s agenda they cover</h2>'
             + _filter_box("ranking-table", "region or name") +
-            '<table class="list sortable" id="ranking-table"><thead><tr><th>#</th><th>region</th><th>name</th><th>documents</th>'
+            '<table class="list sortable" id="ranking-table"><thead><tr>'
+            '<th>#</th><th>region</th><th>name</th><th>documents</th>'
             '<th>recommendations addressed</th><th>coverage of the agenda</th><th>cooperation models addressed</th>'
             f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
@@ -927,7 +928,8 @@ def _lacking_table(tables, ranked: list, lacking: dict) -> str:
                     f"<td>{_e(n.recommendation) if lack else '<span class=yes>addressed everywhere</span>'}</td></tr>")
     return ('<h2 id="lacking">Recommendations ranked by how many regions lack them</h2>'
             + _filter_box("lacking-table", "recommendation or region") +
-            '<table class="list sortable" id="lacking-table"><thead><tr><th>#</th><th>recommendation</th><th>regions lacking</th><th>which</th>'
+            '<table class="list sortable" id="lacking-table"><thead><tr>'
+            '<th>#</th><th>recommendation</th><th>regions lacking</th><th>which</th>'
             "<th>the paper's recommendation (for regions lacking it)</th></tr></thead>"
             f'<tbody>{"".join(rows)}</tbody></table>')
 

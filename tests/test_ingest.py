@@ -128,7 +128,8 @@ def test_dates_from_manifest_file_name_and_text(tmp_path):
                                          "Universities and firms shall cooperate on research.\n")
     write(corpus / "en/B/approved.txt", "Research Framework\n\nApproved by the Council on 12 March 2019.\n\n"
                                         "Universities may license patents to firms.\n")
-    write(corpus / "en/B/undated.txt", "Research Framework\n\nNot later than March 31 of each year the Council reports.\n")
+    write(corpus / "en/B/undated.txt",
+          "Research Framework\n\nNot later than March 31 of each year the Council reports.\n")
     docs, _ = ingest(corpus)
     d = docs.set_index("doc_id")
     expect = {
