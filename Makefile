@@ -9,8 +9,10 @@ STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 CORPUS   ?= corpus
 OUT      ?= outputs
 TAXONOMY ?= taxonomy
-# the model `make train` produced last (models/CURRENT), else the default one trained from taxonomy/examples
-MODEL    ?= $(shell cat models/CURRENT 2>/dev/null)
+# where `make train` puts models and records the current one
+MODELS   ?= models
+# the model `make train` produced last ($(MODELS)/CURRENT), else the default one trained from taxonomy/examples
+MODEL    ?= $(shell cat $(MODELS)/CURRENT 2>/dev/null)
 ENGINE   ?= local
 JOBS     ?= 2
 SCALE    ?= 1
@@ -19,86 +21,138 @@ CODED    ?= coded
 GOLD     ?=
 CV       ?=
 IN       ?=
+A        ?=
+B        ?=
 MODEL_ARG := $(if $(MODEL),--model $(MODEL),)
+# which model the labels are made with, as the classify target sees it: a change (`make train`,
+# `make default-model`, MODEL=...) must re-run classify even though no prerequisite file is newer
+MODEL_USED = $(if $(MODEL),$(if $(filter lexicon,$(MODEL)),lexicon,$(abspath $(MODEL))),default)
+MODEL_STAMP := $(OUT)/.classify-model
 COMMON   := --out $(OUT) --taxonomy $(TAXONOMY) --jobs $(JOBS) --engine $(ENGINE)
 
-.PHONY: run test setup ingest segment tokenize classify aggregate report train default-model evaluate review review-import compare bench clean browser
+# a value inside '...' in a recipe, even one holding a quote
+shell_quoted = $(subst ','\'',$(1))
+# `make help` lists the targets (from the "## " notes on their rules) and these variables with their values
+HELP_VARS := CORPUS OUT TAXONOMY MODEL MODELS JOBS ENGINE TRAIN CODED GOLD CV IN N FILE CODER A B SCALE PYTHON VENV
+HELP_CORPUS   := corpus folder (optional manifest.csv at its root)
+HELP_OUT      := output folder: stage tables, reports; for classify IN=, the predictions file
+HELP_TAXONOMY := taxonomy folder or YAML file
+HELP_MODEL    := model folder from make train, or lexicon (default: the one make train made last, else the default model)
+HELP_MODELS   := where make train puts models and records the current one (MODELS/CURRENT)
+HELP_JOBS     := worker processes for tokenize and classify
+HELP_ENGINE   := local, or dask (DASK_SCHEDULER_ADDRESS= for a cluster)
+HELP_TRAIN    := coded JSON-lines file(s) for make train, comma-separated
+HELP_GOLD     := coded JSON-lines file(s) (or the coded store folder) for make evaluate
+HELP_CODED    := the coded store: passages coded through make review / review-import (always in make train)
+HELP_N        := make review: how many passages to pick
+HELP_FILE     := make review-import: the coded review sheet (.xlsx, .csv, .jsonl)
+HELP_CODER    := make review-import: coder name for rows without one
+HELP_CV       := make evaluate: cross-validate: region (hold out each region), doc, or a number of folds grouped by document
+HELP_IN       := make classify: a JSON-lines file of passages to classify instead of the corpus
+HELP_A        := make compare: a region of OUT, or another output folder
+HELP_B        := make compare: the region or output folder to compare A with
+HELP_SCALE    := make bench: replicate the corpus this many times
+HELP_PYTHON   := the Python 3.11 that builds the virtual environment
+HELP_VENV     := folder of the virtual environment
 
-run: report
+.PHONY: help run test setup ingest segment tokenize classify aggregate report train default-model evaluate review review-import compare bench clean browser
+
+# One streaming run (ingest feeds the workers chunk by chunk), which keys every reuse on the model it actually
+# uses; the per-stage targets below are for running the stages one at a time.
+run: $(STAMP) $(MODEL_STAMP) ## the whole pipeline on CORPUS into OUT, in one streaming run
+	$(PY) -m pipeline run --corpus "$(CORPUS)" $(COMMON) $(MODEL_ARG)
 	@echo "results in $(OUT)/ (summary: $(OUT)/summary.md, report: $(OUT)/report.html)"
+
+help: ## this list of targets and variables
+	@echo "usage: make <target> [VARIABLE=value ...]"
+	@echo
+	@echo "targets:"
+	@sed -n 's/^\([a-z-][a-z-]*\):[^#]*## \(.*\)$$/\1\t\2/p' $(firstword $(MAKEFILE_LIST)) | \
+	  awk -F'\t' '!seen[$$1]++ { printf "  %-14s %s\n", $$1, $$2 }'
+	@echo
+	@echo "variables (current value in brackets):"
+	@$(foreach v,$(HELP_VARS),printf '  %-9s %s [%s]\n' '$(v)' '$(HELP_$(v))' '$(call shell_quoted,$($(v)))';)
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or set PYTHON=" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "setup: installing the pinned dependencies into $(VENV) (about a minute, once; again only when pyproject.toml changes)"
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
-setup: $(STAMP)
+setup: $(STAMP) ## build the virtual environment (VENV) from pyproject.toml
 
 # ingest always scans the corpus (file names may contain spaces, which make cannot list as prerequisites);
 # documents.parquet keeps its mtime when nothing changed, so the later stages are skipped.
 $(OUT)/documents.parquet: FORCE $(STAMP)
 	$(PY) -m pipeline ingest --corpus "$(CORPUS)" $(COMMON)
-ingest: $(OUT)/documents.parquet
+ingest: $(OUT)/documents.parquet ## stage 1: read CORPUS into documents.parquet and ingest_report.csv
 FORCE:
 
 $(OUT)/passages.parquet: $(OUT)/documents.parquet pipeline/segment.py
 	$(PY) -m pipeline segment $(COMMON)
-segment: $(OUT)/passages.parquet
+segment: $(OUT)/passages.parquet ## stage 2: split documents into passages
 
 $(OUT)/tokens.parquet: $(OUT)/passages.parquet $(wildcard $(TAXONOMY)/*.yaml) pipeline/tokenize.py
 	$(PY) -m pipeline tokenize $(COMMON)
-tokenize: $(OUT)/tokens.parquet
+tokenize: $(OUT)/tokens.parquet ## stage 3: tokenize passages
 
-$(OUT)/labels.parquet: $(OUT)/tokens.parquet $(wildcard $(TAXONOMY)/*.yaml $(TAXONOMY)/examples/*.jsonl) $(wildcard $(MODEL)/model.json) pipeline/classify.py pipeline/lexicon.py pipeline/model.py
+# rewritten only when the model named changes, so its mtime tells make when classify must run again
+$(MODEL_STAMP): FORCE
+	@mkdir -p "$(OUT)"
+	@if [ "$$(cat "$@" 2>/dev/null)" != "$(MODEL_USED)" ]; then echo "$(MODEL_USED)" > "$@"; fi
+
+$(OUT)/labels.parquet: $(OUT)/tokens.parquet $(MODEL_STAMP) $(wildcard $(TAXONOMY)/*.yaml $(TAXONOMY)/examples/*.jsonl) $(wildcard $(MODEL)/model.json) pipeline/classify.py pipeline/lexicon.py pipeline/model.py
 	$(PY) -m pipeline classify $(COMMON) $(MODEL_ARG)
 
 # `make classify IN=passages.jsonl OUT=predictions.jsonl` classifies a JSON-lines file instead
 ifneq ($(IN),)
-classify: $(STAMP)
+classify: $(STAMP) ## stage 4: label passages (IN=passages.jsonl OUT=predictions.jsonl: a JSON-lines file instead)
 	$(PY) -m pipeline classify --in "$(IN)" --out "$(OUT)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
 else
-classify: $(OUT)/labels.parquet
+classify: $(OUT)/labels.parquet ## stage 4: label passages (IN=passages.jsonl OUT=predictions.jsonl: a JSON-lines file instead)
 endif
 
 $(OUT)/coverage_region.csv: $(OUT)/labels.parquet pipeline/aggregate.py
 	$(PY) -m pipeline aggregate $(COMMON)
-aggregate: $(OUT)/coverage_region.csv
+aggregate: $(OUT)/coverage_region.csv ## stage 5: coverage tables, gap audit, coded_passages.csv
 
 $(OUT)/report.html: $(OUT)/coverage_region.csv pipeline/report.py
 	$(PY) -m pipeline report $(COMMON)
-report: $(OUT)/report.html
+report: $(OUT)/report.html ## stage 6: coverage.xlsx, report.html, summary.md (runs the stages before it as needed)
 
-train: $(STAMP)
-	$(PY) -m pipeline train $(if $(TRAIN),--train "$(TRAIN)",) --coded "$(CODED)" --taxonomy $(TAXONOMY) --model $(or $(MODEL),models/trained)
-	@echo "$(or $(MODEL),models/trained)" > models/CURRENT
-	@echo "later make run / classify / evaluate use $(or $(MODEL),models/trained); 'make default-model' goes back"
+train: $(STAMP) ## train on the taxonomy's examples + TRAIN= files + the coded store; later runs use it
+	$(PY) -m pipeline train $(if $(TRAIN),--train "$(TRAIN)",) --coded "$(CODED)" --taxonomy $(TAXONOMY) --model $(or $(MODEL),$(MODELS)/trained)
+	@mkdir -p $(MODELS) && echo "$(or $(MODEL),$(MODELS)/trained)" > $(MODELS)/CURRENT
+	@echo "later make run / classify / evaluate use $(or $(MODEL),$(MODELS)/trained); 'make default-model' goes back"
 
-default-model:
-	rm -f models/CURRENT
+default-model: ## go back to the default model for later runs
+	rm -f $(MODELS)/CURRENT
 
-evaluate: $(STAMP)
+evaluate: $(STAMP) ## score the model against GOLD= (CV= folds to cross-validate instead)
+	@test -n "$(GOLD)" || { echo "error: make evaluate needs GOLD=coded.jsonl, the coded passages to score the model against" >&2; exit 2; }
 	$(PY) -m pipeline evaluate --gold "$(GOLD)" --taxonomy $(TAXONOMY) $(MODEL_ARG) $(if $(CV),--cv $(CV),) --out $(OUT)
 
 # `make review N=100` picks passages of the run in OUT for coding (OUT/review/review-NNN.xlsx);
 # `make review IN=pool.jsonl OUT=picked.jsonl` picks from a JSON-lines pool instead
 N ?= 100
-review: $(STAMP)
+review: $(STAMP) ## pick the N passages most worth coding (OUT/review/review-NNN.xlsx; IN=pool.jsonl for a pool)
 	$(PY) -m pipeline review --n $(N) $(if $(IN),--in "$(IN)",) --out "$(OUT)" --coded "$(CODED)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
 
-review-import: $(STAMP)
+review-import: $(STAMP) ## import a coded review sheet FILE= (CODER=) into the coded store, with agreement
 	$(PY) -m pipeline review-import --file "$(FILE)" $(if $(CODER),--coder "$(CODER)",) --coded "$(CODED)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
 
-compare: $(STAMP)
+compare: $(STAMP) ## what region (or output folder) A addresses that B does not, and the reverse
+	@test -n "$(A)" -a -n "$(B)" || { echo "error: make compare needs A= and B= (two regions of $(OUT), or two output folders)$(if $(A),; B is missing,$(if $(B),; A is missing,))" >&2; exit 2; }
 	$(PY) -m pipeline compare --a "$(A)" --b "$(B)" --out $(OUT) --taxonomy $(TAXONOMY)
 
-bench: $(STAMP)
+bench: $(STAMP) ## measure the pipeline on ../shared/corpus (SCALE= to replicate it)
 	$(PY) bench/bench.py --corpus "$(if $(filter corpus,$(CORPUS)),../shared/corpus,$(CORPUS))" --scale $(SCALE) --jobs $(JOBS)
 
 # The browser test needs Chromium and a Chinese font (without one, Chinese renders as boxes). The Debian packages
 # are installed when missing, as root or through passwordless sudo; otherwise the browser test is skipped.
-browser:
+browser: ## install Chromium and a Chinese font for the browser test, if missing and possible
 	@missing=""; \
 	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing=" chromium"; \
 	{ command -v fc-list >/dev/null && fc-list :lang=zh family | grep -q .; } || missing="$$missing fonts-noto-cjk"; \
@@ -116,8 +170,8 @@ browser:
 	  fi; \
 	fi
 
-test: $(STAMP) browser
+test: $(STAMP) browser ## the test suite
 	$(PY) -m pytest
 
-clean:
-	rm -rf $(OUT)/*.parquet $(OUT)/*.csv $(OUT)/*.xlsx $(OUT)/*.html $(OUT)/*.md $(OUT)/*.json $(OUT)/cache
+clean: ## remove the outputs in OUT
+	rm -rf $(OUT)/*.parquet $(OUT)/*.csv $(OUT)/*.xlsx $(OUT)/*.html $(OUT)/*.md $(OUT)/*.json $(OUT)/cache $(MODEL_STAMP)

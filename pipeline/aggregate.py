@@ -35,6 +35,111 @@ def mark_terms(text: str, evidence: list[dict], left: str = "【", right: str = 
     return "".join(out)
 
 
+def fragments(text: str, evidence: list[dict]) -> list[str]:
+    """The matched fragments of a passage, each shown once: of overlapping matches (合作各方 inside
+    合作各方因履行…) only the longest is kept, and the list runs longest first. Evidence without a usable span
+    (model features, roll-ups) adds its term unless a kept fragment already contains it."""
+    spans, loose = [], []
+    for e in evidence:
+        if not isinstance(e, dict) or e.get("rule") == "leaf":
+            continue
+        try:
+            s, t = int(e.get("start", -1)), int(e.get("end", -1))
+        except (TypeError, ValueError):
+            s = t = -1
+        if 0 <= s < t <= len(text):
+            spans.append((s, t))
+        elif str(e.get("term") or "").strip():
+            loose.append(str(e["term"]))
+    kept: list[tuple[int, int]] = []
+    for s, t in sorted(set(spans), key=lambda x: (x[0] - x[1], x[0])):
+        if all(t <= a or s >= b for a, b in kept):
+            kept.append((s, t))
+    out: list[str] = []
+    for s, t in kept:  # already longest first, then in text order
+        if text[s:t] not in out:
+            out.append(text[s:t])
+    for term in loose:
+        if not any(term in f for f in out):
+            out.append(term)
+    return out
+
+
+def coded_passages(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame,
+                   taxonomy: Taxonomy) -> pd.DataFrame:
+    """Every labelled passage, one row each, as qualitative-analysis tools export "coded segments": where it
+    is (document, region, date, citation, offsets), its text, its labels (leaves, with names in both
+    languages; the measure groups they roll up to) with their scores, and the terms matched in it.
+    Several labels of a passage are joined with "; " in taxonomy order."""
+    cols = ["doc_id", "title", "region", "region_name", "date", "date_source", "lang", "citation", "heading_path",
+            "passage_id", "start", "end", "text", "text_original", "labels", "label_names_en", "label_names_zh",
+            "groups", "score", "scores", "matched_terms"]
+    by_id = taxonomy.by_id
+    order = {n.id: i for i, n in enumerate(taxonomy.nodes)}
+    leaf = labels[labels["source"] != "rollup"]
+    if leaf.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c == "score" else "int64" if c in ("start", "end")
+                                          else "object") for c in cols})
+    groups = labels[labels["source"] == "rollup"].groupby("passage_id", sort=False)["node"].agg(
+        lambda s: "; ".join(sorted(s, key=order.get)))
+    leaf = leaf.assign(_o=leaf["node"].map(order)).sort_values(["passage_id", "_o"], kind="stable")
+    rows = {}
+    texts = passages.drop_duplicates("passage_id").set_index("passage_id")
+    for pid, grp in leaf.groupby("passage_id", sort=False):
+        text = texts["text"].get(pid, "") if pid in texts.index else ""
+        evidence: list[dict] = []
+        for e in grp["evidence"]:
+            try:
+                got = json.loads(e) if isinstance(e, str) else []
+            except ValueError:
+                got = []
+            evidence += got if isinstance(got, list) else []
+        nodes = grp["node"].tolist()
+        rows[pid] = {
+            "labels": "; ".join(nodes),
+            "label_names_en": "; ".join(_node_name(by_id, n, "en") for n in nodes),
+            "label_names_zh": "; ".join(_node_name(by_id, n, "zh") for n in nodes),
+            "score": float(grp["score"].max()),
+            "scores": "; ".join(f"{float(x):.2f}" for x in grp["score"]),
+            "matched_terms": "; ".join(fragments(_s(text), evidence)),
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("passage_id").reset_index()
+    out["groups"] = [groups.get(p, "") for p in out["passage_id"]]
+    keep = [c for c in ("passage_id", "doc_id", "label", "heading_path", "start", "end", "text", "text_original",
+                        "ordinal") if c in passages.columns]
+    out = out.merge(texts.reset_index()[keep].rename(columns={"label": "citation"}), on="passage_id", how="left")
+    meta = [c for c in ("doc_id", "title", "region", "region_name", "date", "date_source", "lang")
+            if c in documents.columns]
+    out = out.merge(documents[meta], on="doc_id", how="left")
+    for c in cols:
+        if c not in out.columns:
+            out[c] = 0 if c in ("start", "end") else ""
+    out = out.fillna({c: "" for c in cols if c not in ("start", "end", "score")})
+    out = out.sort_values(["doc_id", "start"], kind="stable")
+    return out[cols].astype({"start": "int64", "end": "int64"}).reset_index(drop=True)
+
+
+def with_names(df: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
+    """`df` with the node's English and Chinese names right after its `node` column: a table of IDs alone is
+    unreadable without the taxonomy at hand."""
+    by_id = taxonomy.by_id
+    df = df.drop(columns=[c for c in ("node_name", "node_name_zh") if c in df.columns])
+    at = list(df.columns).index("node") + 1
+    nodes = df["node"].tolist()
+    df.insert(at, "node_name", [_node_name(by_id, n, "en") for n in nodes])
+    df.insert(at + 1, "node_name_zh", [_node_name(by_id, n, "zh") for n in nodes])
+    return df
+
+
+def _node_name(by_id: dict, node: str, lang: str) -> str:
+    n = by_id.get(node)
+    return (n.name.get(lang) or n.id) if n is not None else node
+
+
+def _s(v) -> str:
+    return v if isinstance(v, str) else ""
+
+
 def best_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFrame:
     """Per label row, the fields that describe its passage as evidence, ranked strongest first."""
     # only labelled passages can be evidence; joining on those alone is much cheaper than on every passage
@@ -69,13 +174,18 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
                                     kind="stable")[["doc_id", "region", "title", "date", "node", "passages",
                                                     "evidence_article", "evidence_passage_id", "evidence_passage"]]
     doc_wide = doc_long.pivot(index="doc_id", columns="node", values="passages").reindex(columns=nodes)
-    doc_wide = documents[["doc_id", "region", "title", "date"]].merge(
+    doc_long = with_names(doc_long, taxonomy)
+    doc_meta = [c for c in ("doc_id", "region", "title", "date", "date_source") if c in documents.columns]
+    doc_wide = documents[doc_meta].merge(
         doc_wide.fillna(0).astype("int64").reset_index(), on="doc_id", how="left").fillna({n: 0 for n in nodes})
     doc_wide = doc_wide.astype({n: "int64" for n in nodes})
     doc_wide.columns.name = None
 
-    emit({"coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True)})
+    coded = coded_passages(documents, passages, labels, taxonomy)
+    emit({"coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True),
+          "coded_passages": coded})
     first_year, by_year = temporal(documents, labels, nodes)
+    first_year, by_year = with_names(first_year, taxonomy), with_names(by_year, taxonomy)
     emit({"first_year": first_year, "coverage_by_year": by_year})
 
     if passage_counts is None:
@@ -92,7 +202,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
         regions[["region", "documents"]].rename(columns={"documents": "region_documents"}), on="region")
     long["share"] = (long["documents"] / long["region_documents"]).round(4)
     long["facet"] = long["node"].map(lambda n: by_id[n].facet)
-    long["node_name"] = long["node"].map(lambda n: by_id[n].name["en"])
+    long = with_names(long, taxonomy)
     long = long.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s, kind="stable")
 
     wide = long.pivot(index="region", columns="node", values="documents").reindex(columns=nodes).reset_index()
@@ -119,8 +229,8 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
                                 "label": "evidence_article", "score": "evidence_score"})
     gaps = gaps.sort_values(["region_measures_addressed", "region", "facet", "addressed", "regions_lacking", "node"],
                             ascending=[False, True, False, True, False, True], kind="stable")
-    gap_cols = ["region", "node", "node_name", "facet", "is_group", "addressed", "passages", "documents", "share",
-                "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id", "evidence_score",
+    gap_cols = ["region", "node", "node_name", "node_name_zh", "facet", "is_group", "addressed", "passages",
+                "documents", "share", "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id", "evidence_score",
                 "evidence_passage", "recommendation", "region_measures_addressed", "region_measure_coverage",
                 "regions_lacking"]
     gaps = gaps[gap_cols].fillna({"evidence_title": "", "evidence_article": "", "evidence_doc": "",
@@ -138,7 +248,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
         "coverage_region": wide, "coverage_region_long": long.drop(columns=["region_documents"]).reset_index(drop=True),
         "coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True),
         "gaps": gaps.reset_index(drop=True), "region_ranking": ranking.reset_index(drop=True),
-        "first_year": first_year, "coverage_by_year": by_year,
+        "first_year": first_year, "coverage_by_year": by_year, "coded_passages": coded,
     }
     emit({k: tables[k] for k in ("coverage_region", "coverage_region_long", "gaps", "region_ranking")})
     return tables

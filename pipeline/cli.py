@@ -117,6 +117,12 @@ def _ingest_chunks(args, run: "ingest_mod.IngestRun"):
             manifest_sha256=hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else None)
     msg = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ingested", "duplicate_of", "skipped", "failed"))
     print(f"ingest: {counts['files']} files: {msg} -> {out / INGEST_REPORT.file}", file=sys.stderr)
+    if run.root_files:
+        shown = ", ".join(run.root_files[:5]) + (f" and {len(run.root_files) - 5} more" if len(run.root_files) > 5
+                                                 else "")
+        print(f"ingest: {len(run.root_files)} document(s) at the corpus root are in region "
+              f"'{ingest_mod.ROOT_REGION}': {shown} (move them into a folder named after their region, or give "
+              f"their region in {ingest_mod.MANIFEST})", file=sys.stderr)
     if not n_docs:
         log.warning("no document could be ingested from %s", args.corpus)
 
@@ -174,8 +180,16 @@ def _run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int,
         # stages that ran together share the wall time; worker_seconds says how it divided
         _record(out, st, wall if len(stages) == 1 else wall * result["worker_seconds"][st]
                 / max(sum(result["worker_seconds"].values()), 1e-9), **info)
+    said = [f"{rows[st]} {OUTPUT_NAMES[st]}" for st in stages]
+    if "tokenize" in stages:
+        # fewer tokenized passages than passages is by design; say so, or it reads as passages lost
+        other = rows["segment"] - rows["tokenize"] if "segment" in stages else None
+        said[stages.index("tokenize")] += (f" (the content passages; the other {other} are headings and file "
+                                           "headers, which are not coded)" if other else
+                                           " (content passages only; headings and file headers are not coded)"
+                                           if other is None else "")
     print(f"{'+'.join(stages)}: {result['documents']} documents ({result['reused_documents']} unchanged, reused): "
-          + ", ".join(f"{rows[st]} {OUTPUT_NAMES[st]}" for st in stages), file=sys.stderr)
+          + ", ".join(said), file=sys.stderr)
     return result
 
 
@@ -195,7 +209,11 @@ def cmd_tokenize(args) -> None:
 
 def cmd_classify(args) -> None:
     tax = load_taxonomy(args.taxonomy)
-    if getattr(args, "input", None):
+    if getattr(args, "input", None) is not None:
+        source = Path(args.input)
+        if not source.is_file():
+            raise ConfigError(f"{source}: input file {'is a folder' if source.is_dir() else 'not found'} (--in / "
+                              f"IN=: JSON lines of passages to classify, each {{\"id\", \"text\"[, \"lang\"]}})")
         model, desc = classify_mod.resolve_model(args.model, Path(args.taxonomy), tax)
         n = classify_mod.classify_jsonl(Path(args.input), Path(args.out), tax, model)
         print(f"classify: {n} passages -> {args.out} (model: {desc})", file=sys.stderr)
@@ -289,11 +307,11 @@ class _Workbook:
     """coverage.xlsx written by a forked process (openpyxl builds every cell: the slowest report file) on the
     other core, sheet by sheet as this process sends the tables."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, names: dict | None = None):
         from .engine import Helper
 
         self.path = path
-        self._helper = Helper(report_mod.serve_xlsx, path, report_mod.SHEETS)
+        self._helper = Helper(report_mod.serve_xlsx, path, report_mod.SHEETS, names)
         self._sent: set[str] = set()
 
     def send(self, tables: dict[str, pd.DataFrame]) -> None:
@@ -338,7 +356,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: _Workbook | None = None
         name: pd.read_parquet(out / f"{name}.parquet") for name in AGGREGATE_TABLES}
     rep = _ingest_report(out)
     tables["ingest_report"] = rep
-    workbook = workbook or _Workbook(out / "coverage.xlsx")
+    workbook = workbook or _Workbook(out / "coverage.xlsx", report_mod.node_names(tax))
     try:
         workbook.send(tables)
         counts = rep["status"].value_counts().to_dict()
@@ -348,6 +366,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: _Workbook | None = None
         docs, passages, labels, _ = inputs or _reporting_inputs(out)
         evidence = report_mod.evidence_index(labels, passages, docs)
         write_text(report_mod.report_html(tables, tax, evidence, counts), out / "report.html")
+        _write_companions(out, tax, docs, passages, labels, tables)
         for save in saves or ():  # while the workbook is being written
             save()
     except BaseException:
@@ -359,12 +378,100 @@ def cmd_report(args, tables=None, inputs=None, workbook: _Workbook | None = None
     print(f"report: {out / 'report.html'}, {out / 'coverage.xlsx'}, {out / 'summary.md'}", file=sys.stderr)
 
 
+def _write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame,
+                      tables: dict) -> None:
+    """report_files/: every cell's evidence passages, and the text of every document with a coded passage.
+
+    A document's page is made again only when what it shows changed (its text, metadata, labels, the taxonomy's
+    names, or this code): `index.json` keeps what each page was made from, so an incremental run reads the
+    texts of the changed documents alone. Pages no longer wanted are removed."""
+    from .runner import SEGMENT_VERSION
+
+    folder = out / report_mod.COMPANION
+    folder.mkdir(parents=True, exist_ok=True)
+    index_path = folder / "index.json"
+    try:
+        previous = json.loads(index_path.read_text(encoding="utf-8"))
+        previous = previous if isinstance(previous, dict) else {}
+    except (OSError, ValueError):
+        previous = {}
+    index: dict[str, str] = {}  # document page -> what it was made from
+    cells: set[str] = set()
+    names = dict(zip(tables["region_ranking"]["region"], tables["region_ranking"]["region_name"]))
+    shown = {n.id for n in tax.nodes if n.facet in ("measure", "model") and not n.group}
+    for name, page in report_mod.cell_pages(labels, passages, docs, tax, names, shown):
+        write_text(page, folder / name)  # unchanged bytes are not written again
+        cells.add(name)
+
+    leaf = labels[labels["source"] != "rollup"]
+    code = hashlib.sha256(Path(report_mod.__file__).read_bytes() + tax.sha256.encode() + SEGMENT_VERSION.encode())
+    meta_cols = [c for c in ("doc_id", "title", "region", "region_name", "date", "date_source", "lang",
+                             "content_hash") if c in docs.columns]
+    meta = docs.set_index("doc_id", drop=False)[meta_cols]
+    todo: list[tuple[str, str, pd.DataFrame]] = []  # (doc_id, page, its labels)
+    for doc_id, rows in leaf.groupby("doc_id", sort=True):
+        if doc_id not in meta.index:
+            continue
+        h = code.copy()
+        h.update(json.dumps([meta.loc[doc_id].tolist(), rows[["passage_id", "node", "score", "evidence"]]
+                             .sort_values(["passage_id", "node"]).values.tolist()], ensure_ascii=False,
+                            default=str).encode("utf-8"))
+        page, key = report_mod.doc_page_name(doc_id), h.hexdigest()
+        index[page] = key
+        if previous.get(page) != key or not (folder / page).exists():
+            todo.append((doc_id, page, rows))
+    if todo:
+        texts, parts = _located(DOCUMENTS, out), _located(PASSAGES, out)
+        for i in range(0, len(todo), 50):  # a batch of documents at a time: texts are not all held at once
+            batch = todo[i:i + 50]
+            ids = [d for d, _, _ in batch]
+            text = {r["doc_id"]: r for r in texts.arrow_rows_for(ids, columns=["doc_id", "text", "text_original"])
+                    .to_pylist()}
+            psg: dict[str, list] = {}
+            for r in parts.arrow_rows_for(ids, columns=["passage_id", "doc_id", "ordinal", "kind", "label", "start",
+                                                        "end"]).to_pylist():
+                psg.setdefault(r["doc_id"], []).append(r)
+            if set(ids) - set(text) or set(ids) - set(psg):  # recorded positions out of date: look everywhere
+                texts, parts = ChunkedTable(DOCUMENTS, out), ChunkedTable(PASSAGES, out)
+                text = {r["doc_id"]: r for r in texts.arrow_rows_for(ids, columns=["doc_id", "text",
+                                                                                   "text_original"]).to_pylist()}
+                psg = {}
+                for r in parts.arrow_rows_for(ids, columns=["passage_id", "doc_id", "ordinal", "kind", "label",
+                                                            "start", "end"]).to_pylist():
+                    psg.setdefault(r["doc_id"], []).append(r)
+            for doc_id, page, rows in batch:
+                t = text.get(doc_id)
+                if t is None:
+                    continue
+                write_text(report_mod.document_page(meta.loc[doc_id].to_dict(), t["text"], t["text_original"] or "",
+                                                    psg.get(doc_id, []), rows, tax), folder / page)
+    for f in folder.iterdir():
+        if f.suffix == ".html" and f.name not in index and f.name not in cells:
+            f.unlink()
+    write_json(index, index_path)
+
+
+def _located(table, out: Path):
+    """The table with each document's part taken from chunks.meta.json (the passages' parts, which follow the
+    same chunks as the documents'), so that finding a few documents does not read every part's ids."""
+    from .runner import META
+
+    t = ChunkedTable(table, out)
+    try:
+        parts = json.loads((out / META).read_text()).get("parts", {}).get("segment")
+    except (OSError, ValueError):
+        parts = None
+    if isinstance(parts, list) and len(parts) == len(t.parts) and all(isinstance(ids, list) for ids in parts):
+        t.locate({d: i for i, ids in enumerate(parts) for d in ids})
+    return t
+
+
 def cmd_run(args) -> None:
     """All stages; segment, tokenize and classify run chunk by chunk as ingest produces documents."""
-    load_taxonomy(args.taxonomy)  # a broken taxonomy fails before any table is written
+    tax = load_taxonomy(args.taxonomy)  # a broken taxonomy fails before any table is written
     t0 = time.perf_counter()
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    _settings(args, STAGE_ORDER)  # trains the default model if needed, before workers start
+    settings = _settings(args, STAGE_ORDER)  # trains the default model if needed, before workers start
     run = _open_ingest(args)
     out = Path(args.out)
     # After a small change the workbook writer is forked now, while this process is small and has no thread,
@@ -372,7 +479,8 @@ def cmd_run(args) -> None:
     # would sit idle (and in memory) through the whole run.
     from .runner import small_change
 
-    workbook = _Workbook(out / "coverage.xlsx") if (out / "coverage.xlsx").exists() and small_change(
+    names = report_mod.node_names(tax)
+    workbook = _Workbook(out / "coverage.xlsx", names) if (out / "coverage.xlsx").exists() and small_change(
         run.changed_files, run.changed_bytes) else None
     try:
         _run_chunked(args, STAGE_ORDER, chunks=_ingest_chunks(args, run),
@@ -387,7 +495,7 @@ def cmd_run(args) -> None:
         else:
             # the workbook writer starts on the ingest report while the coverage tables are computed, and gets
             # them as soon as they exist, before they are written to CSV and Parquet
-            workbook = workbook or _Workbook(out / "coverage.xlsx")
+            workbook = workbook or _Workbook(out / "coverage.xlsx", names)
             workbook.send({"ingest_report": _ingest_report(out)})
             saves: list = []
             tables, inputs = cmd_aggregate(args, on_tables=workbook.send, saves=saves)
@@ -396,12 +504,12 @@ def cmd_run(args) -> None:
         if workbook is not None:
             workbook.cancel()
         raise
-    _record(out, "run", time.perf_counter() - t0)
+    _record(out, "run", time.perf_counter() - t0, model=settings.model_path)
 
 
 AGGREGATE_TABLES = ("coverage_region", "coverage_region_long", "coverage_document", "coverage_document_long", "gaps",
-                    "region_ranking", "first_year", "coverage_by_year")
-REPORT_FILES = ("coverage.xlsx", "summary.md", "report.md", "report.html")
+                    "region_ranking", "first_year", "coverage_by_year", "coded_passages")
+REPORT_FILES = ("coverage.xlsx", "summary.md", "report.md", "report.html", "report_files/index.json")
 REPORTING_OUTPUTS = tuple(f"{t}.{ext}" for t in AGGREGATE_TABLES for ext in ("csv", "parquet")) + REPORT_FILES
 
 
@@ -550,6 +658,14 @@ def cmd_review_import(args) -> None:
 
 def cmd_evaluate(args) -> None:
     from .evaluate import evaluate_cli
+
+    gold = Path(args.gold) if args.gold.strip() else None
+    if gold is None:
+        raise ConfigError("evaluate needs the coded passages to score the model against: --gold coded.jsonl "
+                          "(make evaluate GOLD=coded.jsonl)")
+    if not gold.is_file():
+        raise ConfigError(f"{gold}: gold file {'is a folder' if gold.is_dir() else 'not found'} (--gold / GOLD=: "
+                          "coded passages as JSON lines)")
 
     evaluate_cli(args)
 

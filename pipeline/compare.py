@@ -6,12 +6,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from .aggregate import with_names
 from .io import ConfigError, write_csv
 from .taxonomy import load_taxonomy
 
 
 def _side(spec: str, out: Path) -> tuple[str, pd.Series]:
     """Documents addressing each node for a region code in `out`, or for a whole other run folder."""
+    if not spec.strip():
+        raise ConfigError("not given (a region code of --out, or an output folder)")
     p = Path(spec)
     if p.is_dir() and (p / "coverage_region_long.parquet").exists():
         long = pd.read_parquet(p / "coverage_region_long.parquet")
@@ -38,15 +41,24 @@ def compare(a: pd.Series, b: pd.Series, nodes: list[str], names: tuple[str, str]
 def compare_cli(args) -> None:
     tax = load_taxonomy(args.taxonomy)
     out = Path(args.out)
-    name_a, a = _side(args.a, out)
-    name_b, b = _side(args.b, out)
+    # both sides are checked before failing, so one message says all that is wrong
+    sides, problems = [], []
+    for flag, spec in (("A", args.a), ("B", args.b)):
+        try:
+            sides.append(_side(spec, out))
+        except ConfigError as exc:
+            problems.append(f"{flag} ({spec!r}): {exc}" if spec.strip() else f"{flag}: {exc}")
+    if problems:
+        raise ConfigError("compare: " + "; ".join(problems))
+    (name_a, a), (name_b, b) = sides
     if name_a == name_b:
         name_a, name_b = f"{name_a}_a", f"{name_b}_b"
     nodes = [n.id for n in tax.nodes if n.facet in ("measure", "model")]
-    df = compare(a, b, nodes, (name_a, name_b))
+    df = with_names(compare(a, b, nodes, (name_a, name_b)), tax)
     target = out / f"compare_{name_a}_vs_{name_b}.csv".replace("/", "_")
     write_csv(df, target)
     for side in (name_a, name_b):
-        only = df[df["status"] == f"only_{side}"]["node"].tolist()
-        print(f"only {side} ({len(only)}): {', '.join(only) or '-'}")
+        only = df[df["status"] == f"only_{side}"]
+        print(f"only {side} ({len(only)}):" + ("".join(f"\n  {r.node}  {r.node_name} / {r.node_name_zh}"
+                                                      for r in only.itertuples(index=False)) or " -"))
     print(f"written: {target}", file=sys.stderr)

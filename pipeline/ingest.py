@@ -20,6 +20,8 @@ import posixpath
 import re
 import stat
 import unicodedata
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,11 +35,15 @@ log = logging.getLogger(__name__)
 SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
              ".docx": "docx", ".pdf": "pdf"}
 MANIFEST = "manifest.csv"
-# part of the documents table's part keys: bump when what a record holds changes
-DOCUMENTS_VERSION = "documents-1"
+# part of the documents table's part keys and of the ingest cache: bump when what a record holds changes
+DOCUMENTS_VERSION = "documents-2"
 REQUIRED_MANIFEST_COLUMNS = ("path", "region", "lang")
 KNOWN_MANIFEST_COLUMNS = ("path", "region", "region_name", "lang", "title", "date")
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+# the region of a file at the corpus root that the manifest gives no region (regions are first-level folders)
+ROOT_REGION = "(root)"
+ROOT_NOTE = (f"at the corpus root, not in a region folder: region '{ROOT_REGION}' (move it into a folder named "
+             f"after its region, or give its region in {MANIFEST})")
 DATE_IN_NAME = re.compile(r"[（(](\d{4}-\d{2}-\d{2})[)）]")
 # heuristics look at this many characters; deciding on the head of a 60 MB file is as good and far quicker
 _SAMPLE = 200_000
@@ -190,7 +196,24 @@ def to_simplified(text: str) -> tuple[str, bool]:
     # Simplified text has a few characters OpenCC still maps (e.g. variant forms); Traditional has many
     if changed / han < 0.03:
         return text, False
-    return _t2s.convert(text), True
+    return _same_length_t2s(text), True
+
+
+def _same_length_t2s(text: str) -> str:
+    """OpenCC's conversion, kept character for character so that every offset into the converted text (passages,
+    matched terms) is also an offset into the original. OpenCC's phrase conversions keep the length in nearly all
+    cases; a line where one does not is converted character by character instead (a character whose conversion
+    is not one character is left as it is)."""
+    out = _t2s.convert(text)
+    if len(out) == len(text):
+        return out
+    lines = []
+    for line in text.splitlines(keepends=True):
+        conv = _t2s.convert(line)
+        if len(conv) != len(line):
+            conv = "".join(c if len(c := _t2s.convert(ch)) == 1 else ch for ch in line)
+        lines.append(conv)
+    return "".join(lines)
 
 
 def extract_text(data: bytes, fmt: str) -> tuple[Decoded, str]:
@@ -212,16 +235,49 @@ def extract_text(data: bytes, fmt: str) -> tuple[Decoded, str]:
     if fmt == "pdf":
         from pypdf import PdfReader
 
-        try:
-            reader = PdfReader(io.BytesIO(data))
-            pages = [p.extract_text() or "" for p in reader.pages]
-        except Exception as exc:  # pypdf raises many types on malformed files
-            raise DecodeError(f"not a readable PDF ({type(exc).__name__}: {_one_line(str(exc))})") from None
+        failed = None
+        with _library_messages("pypdf") as said:
+            try:
+                reader = PdfReader(io.BytesIO(data))
+                pages = [p.extract_text() or "" for p in reader.pages]
+            except Exception as exc:  # pypdf raises many types on malformed files
+                failed = exc
+        said_note = f"pypdf: {'; '.join(said)}" if said else ""
+        if failed is not None:
+            raise DecodeError(f"not a readable PDF ({type(failed).__name__}: {_one_line(str(failed))}"
+                              f"{'; ' + said_note if said_note else ''})")
         text = "\n\n".join(pages)
         if not text.strip():
-            raise DecodeError(f"PDF has no text layer ({len(pages)} page(s)); scanned images need OCR first")
-        return Decoded(text, "pdf"), ""
+            raise DecodeError(f"PDF has no text layer ({len(pages)} page(s)); scanned images need OCR first"
+                              f"{' (' + said_note + ')' if said_note else ''}")
+        return Decoded(text, "pdf", said_note), ""
     raise DecodeError(f"unsupported format {fmt}")
+
+
+@contextmanager
+def _library_messages(logger: str):
+    """What a library logs or warns while one file is read, kept to be reported with the file's name (the
+    library prints messages such as "EOF marker not found" naming no file). Yields the list it fills."""
+    said: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+
+    lg, keep = logging.getLogger(logger), Keep(logging.WARNING)
+    propagate = lg.propagate
+    lg.addHandler(keep)
+    lg.propagate = False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield said
+            said.extend(str(w.message) for w in caught)
+    finally:
+        lg.removeHandler(keep)
+        lg.propagate = propagate
+        unique = list(dict.fromkeys(_one_line(m) for m in said if m.strip()))
+        said[:] = unique[:3] + ([f"{len(unique) - 3} more"] if len(unique) > 3 else [])
 
 
 # block-level elements: text inside one of them is a paragraph of its own
@@ -286,6 +342,137 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
     return Decoded("\n\n".join(paragraphs), decoded.encoding, decoded.note), title
 
 
+# ---------------------------------------------------------------------------------------------- dates
+#
+# A document's date comes from, in this order: the manifest's `date` column, a "(YYYY-MM-DD)" in the file
+# name, the text. In the text, adoption and promulgation dates in the header (通过, 批准, 公布, 发布, 印发, 颁布;
+# English "approved", "enacted") come before the effective date (施行 / "Effective Date"), because the
+# manifest dates researchers write are adoption dates and the two must mean the same thing. Only the header
+# (text before the first article) is searched for adoption dates: the body cites other laws with theirs.
+
+EARLIEST_YEAR = 1949
+_CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+              "八": 8, "九": 9}
+_N = "[0-9〇○零Ｏ一二三四五六七八九十百两]"
+_CN_DATE = (rf"(?P<roc>(?:中华)?民国[ \t]*)?(?P<y>{_N}{{2,4}})[ \t]*年[ \t]*(?P<m>{_N}{{1,2}})[ \t]*月"
+            rf"[ \t]*(?P<d>{_N}{{1,3}})[ \t]*日")
+_CN_PROMULGATED = "通过|批准|公布|发布|印发|颁布"
+# a date, then (within the clause, without passing another date) the word saying what happened on it
+_CN_DATE_THEN_WORD = re.compile(_CN_DATE + r"(?:(?!" + _N + r"{2,4}[ \t]*年)[^。；;\n]){0,40}?"
+                                rf"(?P<form>{_CN_PROMULGATED}|施行|实施)")
+# 发布日期：2017年4月20日
+_CN_WORD_THEN_DATE = re.compile(rf"(?P<form>{_CN_PROMULGATED}|施行|实施|成文)(?:日期|时间)[ \t]*[：:]?[ \t]*" + _CN_DATE)
+# 本条例自2020年3月1日起施行 (usually the last article)
+_CN_IN_FORCE = re.compile(r"自[ \t]*" + _CN_DATE + r"[ \t]*起?[ \t]*(?P<form>施行|实施|生效)")
+_MONTHS = {m: i for i, names in enumerate(
+    (("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+     ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+     ("december", "dec")), start=1) for m in names}
+_MONTH = "(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_EN_DATE = (rf"(?:(?P<mn>{_MONTH})[ \t]+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?[ \t]+(?P<y>\d{{4}})"
+            rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?[ \t]+(?P<mn2>{_MONTH}),?[ \t]+(?P<y2>\d{{4}})"
+            r"|(?P<y3>\d{4})-(?P<m3>\d{1,2})-(?P<d3>\d{1,2}))\b")
+_EN_EFFECTIVE = re.compile(r"\b(?P<form>effective[ \t]+date)\b[ \t]*[:：\-–—]?[ \t]*\n?[ \t]*(?:is[ \t]+)?" + _EN_DATE,
+                           re.IGNORECASE)
+_EN_PROMULGATED = re.compile(r"\b(?P<form>approved|enacted)\b[ \t]*[:：\-–—]?[^.\n]{0,60}?" + _EN_DATE,
+                             re.IGNORECASE)
+_HEAD_CHARS = 1500
+_FIRST_ARTICLE = re.compile(r"^[ \t\u3000]*第[一二三四五六七八九十百零〇0-9]+条", re.MULTILINE)
+
+
+def _cn_number(s: str) -> int | None:
+    """12, 十二, 二十, 三十一, 一百零六, 二〇一七 (a year written digit by digit)."""
+    if s.isdigit():
+        return int(s)
+    if "十" not in s and "百" not in s:
+        if any(c not in _CN_DIGITS for c in s):
+            return None
+        return int("".join(str(_CN_DIGITS[c]) for c in s))
+    total, cur = 0, 0
+    for c in s:
+        if c in _CN_DIGITS:
+            cur = _CN_DIGITS[c]
+        elif c == "百":
+            total += (cur or 1) * 100
+            cur = 0
+        elif c == "十":
+            total += (cur or 1) * 10
+            cur = 0
+        else:
+            return None
+    return total + cur
+
+
+def plausible_date(year: int | None, month: int | None, day: int | None) -> str:
+    """ISO date, or "" when it is no calendar date or its year is before 1949 or after next year (a year
+    like that is an article number, a citation or a typing slip, not the date of a current policy)."""
+    import datetime
+
+    if year is None or month is None or day is None:
+        return ""
+    if not EARLIEST_YEAR <= year <= datetime.date.today().year + 1:
+        return ""
+    try:
+        return datetime.date(year, month, day).isoformat()
+    except ValueError:
+        return ""
+
+
+def _cn_match_date(m: re.Match) -> str:
+    year = _cn_number(m.group("y"))
+    if year is not None and m.group("roc"):
+        year += 1911  # 民国 (Republic of China) years
+    elif len(m.group("y")) != 4:
+        return ""
+    return plausible_date(year, _cn_number(m.group("m")), _cn_number(m.group("d")))
+
+
+def _en_match_date(m: re.Match) -> str:
+    g = m.groupdict()
+    if g["y3"]:
+        return plausible_date(int(g["y3"]), int(g["m3"]), int(g["d3"]))
+    year, day, month = (g["y"], g["d"], g["mn"]) if g["y"] else (g["y2"], g["d2"], g["mn2"])
+    return plausible_date(int(year), _MONTHS.get(month.lower().rstrip(".")), int(day))
+
+
+def date_from_text(text: str, lang: str) -> tuple[str, str]:
+    """(ISO date, the form it was read from) for a document's promulgation, adoption or effective date as its
+    text states it, or ("", "") when it states none that is plausible."""
+    first = _FIRST_ARTICLE.search(text)
+    head = text[: min(first.start(), _HEAD_CHARS)] if first else text[:_HEAD_CHARS]
+    found: list[tuple[int, int, str, str]] = []  # (rank, position, date, form); lowest first wins
+    if lang == "zh":
+        for rx in (_CN_DATE_THEN_WORD, _CN_WORD_THEN_DATE):
+            for m in rx.finditer(head):
+                form = m.group("form")
+                found.append((1 if form in ("施行", "实施") else 0, m.start(), _cn_match_date(m), form))
+        for m in _CN_IN_FORCE.finditer(text):
+            found.append((1, m.start(), _cn_match_date(m), m.group("form")))
+    else:
+        for m in _EN_PROMULGATED.finditer(head):
+            found.append((0, m.start(), _en_match_date(m), m.group("form").lower()))
+        for m in _EN_EFFECTIVE.finditer(text):
+            found.append((1, m.start(), _en_match_date(m), "Effective Date"))
+    for _, _, date, form in sorted(found):
+        if date:
+            return date, form
+    return "", ""
+
+
+def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str]:
+    """(date, where it came from: manifest | filename | text:<form> | "")."""
+    if (meta.get("date") or "").strip():
+        return meta["date"].strip(), "manifest"
+    m = DATE_IN_NAME.search(Path(rel).name)
+    if m:
+        y, mo, d = (int(x) for x in m.group(1).split("-"))
+        date = plausible_date(y, mo, d)
+        if date:
+            return date, "filename"
+    date, form = date_from_text(text, lang)
+    return (date, f"text:{form}") if date else ("", "")
+
+
 def title_from_text(text: str, fallback: str) -> str:
     for line in text.splitlines():
         line = line.strip().lstrip("#").strip()
@@ -329,19 +516,27 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
     if decoded.encoding not in ("utf-8", "utf-8-sig") or decoded.note:
         log.warning("%s: read as %s%s; save it as UTF-8 to be sure paths match", path, decoded.encoding,
                     f" ({decoded.note})" if decoded.note else "")
-    reader = csv.reader(io.StringIO(decoded.text.replace("\ufeff", "")))
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise ConfigError(f"{path} line {reader.line_num}: manifest is not valid CSV ({exc})") from None
+    text = decoded.text.replace("\ufeff", "")
+    rows = _csv_rows(path, text, ",")
     if not rows:
         raise ConfigError(f"{path}: manifest is empty (needs a header with columns "
                           f"{', '.join(REQUIRED_MANIFEST_COLUMNS)})")
     header = [h.strip() for h in rows[0]]
     missing = [c for c in REQUIRED_MANIFEST_COLUMNS if c not in header]
+    # Excel saves "CSV" with ';' in many locales (and tab-separated text is common): when the header is one
+    # comma-less column holding such a separator, read the file with it
+    other = next((d for d in (";", "\t", "|") if len(header) == 1 and d in rows[0][0]), None)
+    if missing and other is not None:
+        alt = _csv_rows(path, text, other)
+        alt_header = [h.strip() for h in alt[0]]
+        # either way the columns it has are those of this reading, and so is what it lacks
+        log.info("%s: read as %s-separated", path, _DELIMITER_NAMES[other])
+        rows, header = alt, alt_header
+        missing = [c for c in REQUIRED_MANIFEST_COLUMNS if c not in header]
     if missing:
-        raise ConfigError(f"{path}: manifest lacks required column(s) {', '.join(missing)} "
-                          f"(has: {', '.join(map(repr, header)) if any(header) else 'no column names'})")
+        how = f"{_DELIMITER_NAMES[other]}-separated" if other else "comma-separated"
+        raise ConfigError(f"{path}: manifest lacks required column(s) {', '.join(missing)} (read as {how}; "
+                          f"has: {', '.join(map(repr, header)) if any(header) else 'no column names'})")
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise ConfigError(f"{path}: manifest has duplicate column name(s) {', '.join(map(repr, dupes))}")
@@ -366,6 +561,18 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
                     ", ".join(df.loc[dup, "path"].head(3)))
         df = df[~dup]
     return df.set_index("path", drop=False)
+
+
+_DELIMITER_NAMES = {",": "comma", ";": "';'", "\t": "tab", "|": "'|'"}
+
+
+def _csv_rows(path: Path, text: str, delimiter: str) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise ConfigError(f"{path} line {reader.line_num}: manifest is not valid "
+                          f"{_DELIMITER_NAMES[delimiter]}-separated CSV ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -480,7 +687,8 @@ def ingest(corpus: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, progress: 
 
 
 # what a later run needs to take a file from the previous run without reading it again
-CACHE_COLUMNS = ("path", "size", "mtime_ns", "meta", "content_hash", "reason", "encoding", "chars", "original_sha")
+CACHE_COLUMNS = ("path", "size", "mtime_ns", "meta", "content_hash", "reason", "encoding", "chars", "original_sha",
+                 "version")
 
 
 class IngestRun:
@@ -524,9 +732,12 @@ class IngestRun:
                 self.report.append(_report(p, "failed", f"listed in {MANIFEST} but not found"))
         self.cache: list[dict] = []
         self.reused = 0
+        self.root_files: list[str] = []  # documents put in ROOT_REGION, for the run to say so
         self._prev_cache, self._prev_docs = ({}, None)
         self._meta: dict[str, dict] | None = None
-        if previous is not None and previous[1] is not None and set(CACHE_COLUMNS) <= set(previous[0].columns):
+        # a cache written by a version whose records differ is not used: its documents lack what this one adds
+        if (previous is not None and previous[1] is not None and set(CACHE_COLUMNS) <= set(previous[0].columns)
+                and (previous[0]["version"] == DOCUMENTS_VERSION).all()):
             self._prev_cache = {r.path: r for r in previous[0].itertuples(index=False)}
             self._prev_docs = previous[1]
         # (size, mtime_ns) of each file to read, until it is read: a stat_result holds ten times that
@@ -576,7 +787,8 @@ class IngestRun:
     def _candidate(self, entry: Found) -> bool:
         """Whether the file will be read as a document (listed, not hidden unless listed, a supported type)."""
         listed = entry.rel in self._rows
-        return (entry.rel != MANIFEST and (listed or (not self.has_manifest and not entry.hidden))
+        return (entry.rel != MANIFEST
+                and (listed or (not self.has_manifest and not entry.hidden and not _corpus_notes(entry.rel)))
                 and entry.path.suffix.lower() in SUPPORTED)
 
     def documents(self):
@@ -599,8 +811,19 @@ class IngestRun:
                                                                          "not read"), nbytes=_size(entry.path)))
                 continue
             if has_manifest and not listed:
-                unlisted += 1
-                report.append(_report(rel, "skipped", _join(entry.note, f"not listed in {MANIFEST}"),
+                # a README, or a file no document can be (a table of expected results, say), is expected beside
+                # the documents: skipped without a warning; other unlisted files may be documents left out
+                why = (" (notes on the corpus, not a policy document)" if _corpus_notes(rel) else
+                       f" ('{_display(entry.path.suffix)[0] or '(none)'}' is no document type)"
+                       if entry.path.suffix.lower() not in SUPPORTED else "")
+                unlisted += not why
+                report.append(_report(rel, "skipped", _join(entry.note, f"not listed in {MANIFEST}{why}"),
+                                      nbytes=_size(entry.path)))
+                continue
+            if not listed and _corpus_notes(rel):
+                report.append(_report(rel, "skipped", _join(entry.note, "a README: notes on the corpus, not a "
+                                                                         f"policy document (list it in {MANIFEST} "
+                                                                         "to read it as one)"),
                                       nbytes=_size(entry.path)))
                 continue
             suffix = entry.path.suffix
@@ -639,8 +862,11 @@ class IngestRun:
                                    "content_hash": document["content_hash"] if document else "",
                                    "reason": rep["reason"], "encoding": rep.get("encoding", ""),
                                    "chars": document["chars"] if document else 0,
-                                   "original_sha": document["original_sha"] if document else ""})
+                                   "original_sha": document["original_sha"] if document else "",
+                                   "version": DOCUMENTS_VERSION})
             if document is not None:
+                if document["region"] == ROOT_REGION and "/" not in rel:
+                    self.root_files.append(rel)
                 yield document
             report.append(rep)
         self._unlisted = unlisted
@@ -685,6 +911,24 @@ class IngestRun:
             for r in lazy:
                 r["text"], r["text_original"] = texts[r["doc_id"]]["text"], texts[r["doc_id"]]["text_original"]
         return records
+
+
+_NOTES_NAMES = ("README", "READ ME", "LICENSE", "LICENCE", "CHANGELOG", "CHANGES", "CONTRIBUTING")
+
+
+def _corpus_notes(rel: str) -> bool:
+    """Whether a file is by its name notes about the corpus (README.md and the like) rather than a document."""
+    stem = Path(rel).stem.upper().replace("_", " ").replace("-", " ")
+    return any(stem == n or stem.startswith(n + " ") or stem.startswith(n + ".") for n in _NOTES_NAMES)
+
+
+def content_hash(text: str, original: str = "") -> str:
+    """The key every per-document stage reuses its rows by: the text, and for a converted document also the
+    original (passages carry slices of it), so two Traditional variants of one Simplified text differ."""
+    h = hashlib.sha256(text.encode("utf-8"))
+    if original:
+        h.update(b"\0" + original.encode("utf-8"))
+    return h.hexdigest()
 
 
 def _size(path: Path) -> int:
@@ -734,6 +978,8 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
 
     meta = row or {}
     notes = [decoded.note]
+    if fmt == "pdf" and decoded.note:
+        log.warning("%s: %s", rel, decoded.note)
     lang = meta.get("lang", "").strip().lower()
     lang = "zh" if lang.startswith("zh") else "en" if lang.startswith("en") else lang
     if lang not in ("zh", "en"):
@@ -748,17 +994,17 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
         if converted:
             original, text = text, simplified
             notes.append("converted from Traditional Chinese")
-    region = meta.get("region") or (rel.split("/")[0] if "/" in rel else "(root)")
-    date = meta.get("date") or ""
-    if not date:
-        m = DATE_IN_NAME.search(Path(rel).name)
-        date = m.group(1) if m else ""
-    title = meta.get("title") or _one_line(inner_title) or title_from_text(text, Path(rel).stem)
+    region = meta.get("region") or (rel.split("/")[0] if "/" in rel else ROOT_REGION)
+    if region == ROOT_REGION and "/" not in rel:
+        notes.append(ROOT_NOTE)
+    date, date_source = document_date(meta, rel, text, lang)
+    # a title taken from the text is taken from the original: researchers quote Traditional titles as they are
+    title = meta.get("title") or _one_line(inner_title) or title_from_text(original or text, Path(rel).stem)
     extra = {k: v for k, v in meta.items() if k not in KNOWN_MANIFEST_COLUMNS}
     rec = {
         "doc_id": rel, "region": region, "region_name": meta.get("region_name") or region, "lang": lang,
-        "title": title, "date": date, "source_format": fmt, "encoding": decoded.encoding,
-        "content_hash": hashlib.sha256(text.encode("utf-8")).hexdigest(), "converted_t2s": converted,
+        "title": title, "date": date, "date_source": date_source, "source_format": fmt, "encoding": decoded.encoding,
+        "content_hash": content_hash(text, original), "converted_t2s": converted,
         "text": text, "text_original": original, "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True),
         # not columns: what chunking and the documents table's part keys need without holding the text
         "chars": len(text), "original_sha": hashlib.sha256(original.encode("utf-8")).hexdigest() if original else "",

@@ -27,7 +27,7 @@ import pandas as pd
 from .io import write_bytes_atomic
 from .taxonomy import Taxonomy
 
-SHEETS = ("region_ranking", "coverage_region", "coverage_region_long", "gaps", "coverage_document",
+SHEETS = ("region_ranking", "coverage_region", "coverage_region_long", "gaps", "coded_passages", "coverage_document",
           "coverage_document_long", "first_year", "coverage_by_year", "ingest_report")
 EXCEL_CELL_LIMIT = 32767
 # characters XML 1.0 (and so xlsx) cannot hold; openpyxl raises on them
@@ -39,18 +39,25 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 BLANK_ZEROS = ("coverage_document",)
 
 
-def write_xlsx(tables: dict[str, pd.DataFrame], path: Path) -> None:
-    """One sheet per table, header row frozen. Written in openpyxl's streaming (write-only) mode."""
+def node_names(taxonomy: Taxonomy) -> dict[str, tuple[str, str]]:
+    """node ID -> (English name, Chinese name), for the workbook's header of node columns."""
+    return {n.id: (_name(n), _name(n, "zh")) for n in taxonomy.nodes}
+
+
+def write_xlsx(tables: dict[str, pd.DataFrame], path: Path, names: dict[str, tuple[str, str]] | None = None) -> None:
+    """One sheet per table, header row frozen, with filters, column widths and colour on the coverage figures;
+    in a sheet whose columns are nodes, a row of their names (`names`) under the IDs. Written in openpyxl's
+    streaming (write-only) mode."""
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
     for name in SHEETS:
         if name in tables:
-            _write_sheet(wb.create_sheet(name[:31]), name, tables[name])
+            _write_sheet(wb.create_sheet(name[:31]), name, tables[name], names)
     _save_workbook(wb, path)
 
 
-def serve_xlsx(conn, path: Path, sheets: tuple[str, ...]) -> None:
+def serve_xlsx(conn, path: Path, sheets: tuple[str, ...], names: dict[str, tuple[str, str]] | None = None) -> None:
     """write_xlsx for tables that arrive over `conn` in batches ({sheet name: table}), in any order: each
     sheet is written as soon as its table arrives, and the file once every sheet is there. The file is the
     same as write_xlsx's; nothing is written if the sender goes away first."""
@@ -79,7 +86,7 @@ def serve_xlsx(conn, path: Path, sheets: tuple[str, ...]) -> None:
         if batch is None:
             raise EOFError("the tables stopped coming")
         for name, df in batch.items():
-            _write_sheet(ws[name], name, df)
+            _write_sheet(ws[name], name, df, names)
             todo.discard(name)
     _save_workbook(wb, path)
 
@@ -95,13 +102,76 @@ def _cell(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def _write_sheet(ws, name: str, df: pd.DataFrame) -> None:
-    ws.freeze_panes = "B2"
-    ws.append([str(c) for c in df.columns])
+# columns coloured from white (0) to blue (1): the shares a reader scans for gaps
+SHARE_COLUMNS = ("share", "measure_coverage", "region_measure_coverage")
+WIDTH_SAMPLE = 200
+
+
+def _write_sheet(ws, name: str, df: pd.DataFrame, names: dict[str, tuple[str, str]] | None = None) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.formatting.rule import CellIsRule, ColorScaleRule
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    cols = [str(c) for c in df.columns]
+    names = names or {}
+    is_node = [c in names for c in cols]
+    # a sheet with a column per node gets their names in a second header row (filters sit on that row)
+    top = 2 if sum(is_node) > 1 else 1
+    ws.freeze_panes = f"B{top + 1}"
     # cells prepared a column at a time: numbers need no per-value work
     columns = [_column_cells(df[c], blank_zeros=name in BLANK_ZEROS) for c in df.columns]
+    # widths (set before the first row: a streamed sheet writes them first) from the header and the first rows
+    for i, (c, cells) in enumerate(zip(cols, columns), 1):
+        width = 14 if top == 2 and is_node[i - 1] else max(
+            [_text_width(c)] + [_text_width(v) for v in cells[:WIDTH_SAMPLE] if v is not None])
+        ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 6), 60)
+    bold, grey = Font(bold=True), PatternFill("solid", start_color="F0F3F6", end_color="F0F3F6")
+    wrap = Alignment(wrap_text=True, vertical="top")
+
+    def head(value, align=None):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.font, cell.fill = bold, grey
+        if align is not None:
+            cell.alignment = align
+        return cell
+
+    ws.append([head(c) for c in cols])
+    if top == 2:
+        ws.append([head(f"{names[c][0]} / {names[c][1]}", wrap) if is_node[i] else
+                   head("name (en / zh)" if i == 0 else None) for i, c in enumerate(cols)])
     for row in zip(*columns):
         ws.append(row)
+    if not cols:
+        return
+    last_row = top + len(df)
+    ws.auto_filter.ref = f"A{top}:{get_column_letter(len(cols))}{max(last_row, top)}"
+    if not len(df):
+        return
+    blue = ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF", end_type="max", end_color="6BAED6")
+    share = ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF", end_type="num", end_value=1,
+                           end_color="6BAED6")
+    if top == 2:  # counts per node: a heatmap
+        nodes = [i for i, x in enumerate(is_node, 1) if x]
+        ws.conditional_formatting.add(f"{get_column_letter(nodes[0])}{top + 1}:{get_column_letter(nodes[-1])}"
+                                      f"{last_row}", blue)
+    for i, c in enumerate(cols, 1):
+        where = f"{get_column_letter(i)}{top + 1}:{get_column_letter(i)}{last_row}"
+        if c in SHARE_COLUMNS:
+            ws.conditional_formatting.add(where, share)
+        elif c == "addressed":
+            ws.conditional_formatting.add(where, CellIsRule(operator="equal", formula=["TRUE"], fill=PatternFill(
+                "solid", start_color="D4F4DD", end_color="D4F4DD")))
+            ws.conditional_formatting.add(where, CellIsRule(operator="equal", formula=["FALSE"], fill=PatternFill(
+                "solid", start_color="FFE1E1", end_color="FFE1E1")))
+
+
+def _text_width(v) -> int:
+    """Columns a value takes in a spreadsheet cell: two for a wide (CJK) character, its first line only."""
+    import unicodedata
+
+    s = str(v).split("\n", 1)[0][:80]
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
 
 def _column_cells(s: pd.Series, blank_zeros: bool) -> list:
@@ -368,17 +438,78 @@ def _marked_html(text: str, ev: list[dict], limit: int = 1200) -> str:
     return "".join(out)
 
 
-def evidence_index(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame, per_cell: int = 5) -> dict:
-    """region|node -> {documents, passages, items}: up to `per_cell` strongest evidence passages (one per
-    document first), every string already escaped and the passage marked up as HTML."""
+# report.html links into this folder next to it: every cell's full evidence, and each document's text
+COMPANION = "report_files"
+
+
+def doc_page_name(doc_id: str) -> str:
+    """The file, in COMPANION, of a document's text (named by a hash: document ids are paths)."""
+    return "doc-" + hashlib.sha256(_s(doc_id).encode("utf-8")).hexdigest()[:16] + ".html"
+
+
+def cell_page_name(region: str, node: str) -> str:
+    """The file, in COMPANION, of every evidence passage of a region x node cell."""
+    return "cell-" + hashlib.sha256(f"{region}|{node}".encode("utf-8")).hexdigest()[:16] + ".html"
+
+
+def _ranked_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFrame:
+    """Leaf labels with their passages and documents, strongest first."""
     from .aggregate import best_evidence
 
     labels = labels[labels["source"] != "rollup"]
-    totals = labels.groupby(["region", "node"]).agg(p=("passage_id", "nunique"), d=("doc_id", "nunique"))
     ev = best_evidence(labels, passages, documents)
-    extra = passages.loc[passages["passage_id"].isin(labels["passage_id"]), ["passage_id", "lang", "heading_path"]
-                         ].rename(columns={"heading_path": "ev_heading"})
-    ev = ev.merge(extra, on="passage_id", how="left", sort=False)
+    cols = [c for c in ("lang", "heading_path", "text_original", "ordinal") if c in passages.columns]
+    extra = passages.loc[passages["passage_id"].isin(labels["passage_id"]), ["passage_id", *cols]
+                         ].drop_duplicates("passage_id").rename(columns={"heading_path": "ev_heading"})
+    return ev.merge(extra, on="passage_id", how="left", sort=False)
+
+
+def _shown_text(r) -> tuple[str, bool]:
+    """The passage as a researcher quotes it: the Traditional original when the document was converted (its
+    offsets are those of the converted text when the lengths agree), else the text coded."""
+    text, original = _s(r.text), _s(getattr(r, "text_original", ""))
+    if original and len(original) == len(text):
+        return original, True
+    return text, False
+
+
+def _label_as_written(label: str, text: str, shown: str) -> str:
+    """An article's citation (第一条, cut from the coded text) as the shown text writes it (第一條)."""
+    i = text.find(label) if label and shown is not text else -1
+    return shown[i:i + len(label)] if i >= 0 else label
+
+
+def _item(r) -> dict:
+    """One evidence passage for HTML, every string escaped."""
+    from .aggregate import fragments
+
+    try:
+        spans = json.loads(r.evidence) if isinstance(r.evidence, str) else []
+    except ValueError:
+        spans = []
+    spans = spans if isinstance(spans, list) else []
+    shown, original = _shown_text(r)
+    ordinal = getattr(r, "ordinal", None)
+    anchor = f"p{int(ordinal)}" if ordinal is not None and pd.notna(ordinal) and int(ordinal) > 0 else ""
+    lang = "zh-Hant" if original else "zh-Hans" if _s(getattr(r, "lang", "zh")) in ("zh", "") else "en"
+    return {
+        "title": _e(r.title), "article": _e(_label_as_written(_s(r.label), _s(r.text), shown)),
+        "heading": _e(getattr(r, "ev_heading", "")),
+        "doc": _e(r.doc_id), "date": _e(r.date), "lang": lang, "original": original,
+        "score": float(r.score) if pd.notna(r.score) else 0.0, "source": _e(r.source),
+        "terms": [_e(t[:80]) for t in fragments(shown, spans)[:8]],
+        "html": _marked_html(shown, spans), "snippet": _marked_html(shown, spans, limit=320),
+        "page": doc_page_name(r.doc_id), "anchor": anchor,
+    }
+
+
+def evidence_index(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame, per_cell: int = 5) -> dict:
+    """region|node -> {documents, passages, items, page}: up to `per_cell` strongest evidence passages (one per
+    document first), every string already escaped and the passage marked up as HTML; `page` is the file in
+    COMPANION with all of the cell's passages."""
+    labels = labels[labels["source"] != "rollup"]
+    totals = labels.groupby(["region", "node"]).agg(p=("passage_id", "nunique"), d=("doc_id", "nunique"))
+    ev = _ranked_evidence(labels, passages, documents)
     # the strongest passage of each document first, then further passages of the same documents
     ev = ev.assign(again=ev.duplicated(["region", "node", "doc_id"])).sort_values("again", kind="stable")
     ev = ev.groupby(["region", "node"], sort=False).head(per_cell)
@@ -387,25 +518,138 @@ def evidence_index(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.D
         key = f"{r.region}|{r.node}"
         if key not in out:
             t = totals.loc[(r.region, r.node)]
-            out[key] = {"documents": int(t["d"]), "passages": int(t["p"]), "items": []}
-        try:
-            spans = json.loads(r.evidence) if isinstance(r.evidence, str) else []
-        except ValueError:
-            spans = []
-        terms = []
-        for x in spans if isinstance(spans, list) else []:
-            term = _s(x.get("term")) if isinstance(x, dict) else ""
-            if term and not term.startswith(("measure.", "model.", "constraint.")) and term not in terms:
-                terms.append(term)
-        out[key]["items"].append({
-            "title": _e(r.title), "article": _e(r.label), "heading": _e(r.ev_heading), "doc": _e(r.doc_id),
-            "date": _e(r.date), "lang": "zh-Hans" if _s(r.lang) == "zh" else "en",
-            "score": float(r.score) if pd.notna(r.score) else 0.0, "source": _e(r.source),
-            "terms": [_e(t[:80]) for t in terms[:8]],
-            "html": _marked_html(_s(r.text), spans if isinstance(spans, list) else []),
-            "snippet": _marked_html(_s(r.text), spans if isinstance(spans, list) else [], limit=320),
-        })
+            out[key] = {"documents": int(t["d"]), "passages": int(t["p"]), "items": [],
+                        "page": cell_page_name(r.region, r.node)}
+        out[key]["items"].append(_item(r))
     return out
+
+
+def _item_html(it: dict, docs_at: str) -> str:
+    """An evidence passage; `docs_at` is the way from the page to COMPANION ("" from inside it)."""
+    date = f" · {it['date']}" if it.get("date") else ""
+    heading = f"{it['heading']} › " if it.get("heading") else ""
+    terms = f" · matched: {', '.join(it['terms'])}" if it.get("terms") else ""
+    lang = it.get("lang", "zh-Hans")
+    link = ""
+    if it.get("page"):
+        href = f"{docs_at}{it['page']}" + (f"#{it['anchor']}" if it.get("anchor") else "")
+        link = f' · <a class="doclink" href="{href}">in the document</a>'
+    orig = ' <span class="orig">original (Traditional)</span>' if it.get("original") else ""
+    return (f'<div class="ev"><div class="src"><b lang="{lang}">{it["title"]}</b>{date} · {heading}'
+            f'<b>{it["article"]}</b>{orig}</div>'
+            f'<div class="txt" lang="{lang}">{it["html"]}</div>'
+            f'<div class="meta">{it["doc"]} · {it["source"]} {it["score"]:.2f}{terms}{link}</div></div>')
+
+
+def cell_pages(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame, taxonomy: Taxonomy,
+               region_names: dict[str, str], nodes: set[str] | None = None):
+    """(file name, page) for every region x node cell (of `nodes`, if given): all of its evidence passages,
+    strongest first, each linked to its place in its document's page."""
+    by_id = taxonomy.by_id
+    ev = _ranked_evidence(labels, passages, documents)
+    if nodes is not None:
+        ev = ev[ev["node"].isin(nodes)]
+    # document order, for the page's other sort
+    order = ev.sort_values(["doc_id", "start"], kind="stable").index
+    ev = ev.assign(doc_order=pd.Series(range(len(order)), index=order))
+    for (region, node), grp in ev.groupby(["region", "node"], sort=True):
+        n = by_id.get(node)
+        title = f"{_region_label(region, region_names.get(region, ''))} × {_name(n) if n else node}"
+        items = []
+        for i, r in enumerate(grp.itertuples(index=False)):
+            items.append(f'<div class="item" data-rank="{i}" data-order="{int(r.doc_order)}">'
+                         f'{_item_html(_item(r), "")}</div>')
+        head = (f'<h1>{_e(title)}</h1>'
+                + (f'<p class="zh" lang="zh-Hans">{_e(_name(n, "zh"))}</p>' if n is not None else "")
+                + f'<p class="note">{len(grp)} passage(s) in {grp["doc_id"].nunique()} document(s) coded '
+                f'<code>{_e(node)}</code> in {_e(region)}. <a href="../report.html">Back to the report</a>.</p>'
+                + (f'<p class="note">Paper: {_e(n.recommendation)}</p>' if n is not None and n.recommendation
+                   else "")
+                + '<p class="tools"><label>Filter <input type="search" class="filter" data-for="items" '
+                'placeholder="words in the passage, title, article"></label> '
+                '<label>Order <select id="order"><option value="rank">strongest first</option>'
+                '<option value="order">document order</option></select></label> '
+                '<span id="shown" class="note"></span></p>')
+        yield cell_page_name(region, node), _page(title, head + f'<div id="items">{"".join(items)}</div>',
+                                                  script=PAGE_JS)
+
+
+def document_page(meta: dict, text: str, original: str, passages: list[dict], labels: pd.DataFrame,
+                  taxonomy: Taxonomy) -> str:
+    """A document's whole text, passage by passage (each content passage anchored as p<ordinal>), the coded ones
+    marked with their labels and matched terms. A converted document is shown in its Traditional original when
+    the two texts are of equal length (offsets hold in both), else in the converted text, saying so."""
+    by_id = taxonomy.by_id
+    use_original = bool(original) and len(original) == len(text)
+    shown = original if use_original else text
+    lang = "zh-Hant" if use_original else "zh-Hans" if _s(meta.get("lang")) == "zh" else "en"
+    coded: dict[str, list] = {}
+    for r in labels.itertuples(index=False):
+        coded.setdefault(r.passage_id, []).append(r)
+    out, pos = [], 0
+    for p in sorted(passages, key=lambda p: int(p["start"])):
+        s, t = int(p["start"]), int(p["end"])
+        if not 0 <= s <= t <= len(shown) or s < pos:
+            continue
+        if shown[pos:s].strip():  # blank lines between passages: the passages' blocks already part them
+            out.append(html.escape(shown[pos:s]))
+        pos = t
+        if p["kind"] not in ("article", "section_paragraph", "paragraph", "preamble"):
+            out.append(f'<div class="hd">{html.escape(shown[s:t])}</div>')
+            continue
+        anchor = f' id="p{int(p["ordinal"])}"' if int(p.get("ordinal") or 0) > 0 else ""
+        cite = _e(_label_as_written(_s(p.get("label")), text[s:t], shown[s:t]))
+        rows = coded.get(p["passage_id"], [])
+        spans: list[dict] = []
+        codes = []
+        for r in sorted(rows, key=lambda r: -float(r.score)):
+            try:
+                ev = json.loads(r.evidence) if isinstance(r.evidence, str) else []
+            except ValueError:
+                ev = []
+            spans += ev if isinstance(ev, list) else []
+            n = by_id.get(r.node)
+            codes.append(f'<span class="code" title="{_e(r.node)}">{_e(_name(n) if n else r.node)}'
+                         f'{" / " + _e(_name(n, "zh")) if n is not None else ""} '
+                         f'<small>{float(r.score):.2f}</small></span>')
+        body = _marked_html(shown[s:t], spans, limit=10**9) if rows else html.escape(shown[s:t])
+        link = f'<a class="cite" href="#p{int(p["ordinal"])}">{cite}</a>' if anchor and cite else ""
+        out.append(f'<div class="psg{" coded" if rows else ""}"{anchor}>{link}'
+                   f'{"<div class=codes>" + " ".join(codes) + "</div>" if codes else ""}'
+                   f'<div class="body">{body}</div></div>')
+    if shown[pos:].strip():
+        out.append(html.escape(shown[pos:]))
+    note = ("Shown in the Traditional-Chinese original; it was converted to Simplified for coding, character for "
+            "character, so passages and matched terms are in the same places." if use_original else
+            "The Traditional-Chinese original could not be aligned with the converted text; shown as coded "
+            "(Simplified)." if original else "")
+    date = _s(meta.get("date"))
+    source = _s(meta.get("date_source"))
+    facts = " · ".join(x for x in (
+        _e(_region_label(_s(meta.get("region")), _s(meta.get("region_name")))),
+        f"{_e(date)} <small>({_e(source)})</small>" if date and source else _e(date) or "undated",
+        f"<code>{_e(meta.get('doc_id'))}</code>") if x)
+    head = (f'<h1 lang="{lang}">{_e(meta.get("title"))}</h1><p class="note">{facts}. '
+            f'{len(coded)} passage(s) coded, marked below. <a href="../report.html">Back to the report</a>.</p>'
+            + (f'<p class="note">{_e(note)}</p>' if note else ""))
+    return _page(_s(meta.get("title")) or _s(meta.get("doc_id")), head + f'<div class="doc" lang="{lang}">'
+                 + "".join(out) + "</div>")
+
+
+def _page(title: str, body: str, script: str = "") -> str:
+    """A companion page: self-contained like report.html, under the same policy (its only script hashed)."""
+    csp = (f"default-src 'none'; style-src {_csp_hash(CSS + PAGE_CSS)}; "
+           f"script-src {_csp_hash(script) if script else chr(39) + 'none' + chr(39)}; img-src 'none'; "
+           "font-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(title)}</title>
+<style>{CSS + PAGE_CSS}</style></head><body><div class="single">
+{body}
+</div>{f"<script>{script}</script>" if script else ""}</body></html>
+"""
 
 
 def _items(entry) -> list[dict]:
@@ -435,8 +679,8 @@ table.heat td,table.years td{text-align:center;min-width:2.1rem;padding:0}
 table.heat td a{display:block;padding:.3rem .2rem;color:inherit;text-decoration:none}
 table.heat td a:focus-visible{outline:2px solid var(--accent)}
 th.col{vertical-align:bottom;padding:.3rem .1rem;font-weight:500}
-th.col span{writing-mode:vertical-rl;transform:rotate(180deg);display:inline-block;max-height:12.5rem;
-white-space:normal;text-align:left;line-height:1.15}
+th.col span{writing-mode:vertical-rl;transform:rotate(180deg);display:inline-block;max-height:19rem;
+white-space:normal;text-align:left;line-height:1.15;text-orientation:sideways}
 th.col small{color:var(--muted)}
 th.row{text-align:left;white-space:nowrap;font-weight:600}th.row small{font-weight:400;color:var(--muted)}
 td.miss{color:#b8bec6}td.sel{outline:3px solid #d4a72c;outline-offset:-2px}
@@ -464,6 +708,52 @@ tr.region th{background:var(--soft);text-align:left;font-size:.9rem}
 mark{background:#fff1a8;padding:0 .1em}
 svg text{font-family:inherit;font-size:11px}
 .zh{color:var(--muted);font-size:.85em}
+.ev .orig{font-size:.75rem;border:1px solid var(--line);border-radius:3px;padding:0 .3em;color:var(--muted)}
+p.all{margin:.6rem 0 .2rem;font-weight:600}
+input.filter{font:inherit;padding:.15rem .35rem;min-width:16rem}
+p.tools{margin:.5rem 0;font-size:.85rem}
+table.sortable th{cursor:pointer;user-select:none}
+table.sortable th[aria-sort=ascending]::after{content:" ▲";font-size:.7em}
+table.sortable th[aria-sort=descending]::after{content:" ▼";font-size:.7em}
+td.und,.sw.und{color:var(--muted);font-style:italic;font-size:.75rem}
+ul.undated{font-size:.85rem;columns:2 24rem;margin:.3rem 0}
+"""
+
+# the companion pages (report_files/): one column, a document's passages one after another
+PAGE_CSS = """
+.single{max-width:960px;margin:0 auto;padding:1.2rem 1.5rem}
+.doc{white-space:pre-wrap;word-break:break-word;line-height:1.7}
+.doc .hd{font-weight:700;margin:.8rem 0 .2rem}
+.doc .psg{position:relative;margin:.15rem 0;padding:.15rem .5rem;border-left:3px solid transparent}
+.doc .psg.coded{border-left-color:var(--accent);background:#f3f8ff}
+.doc .psg:target{outline:3px solid #d4a72c;background:#fff8e1}
+.doc .cite{font-size:.75rem;color:var(--muted);text-decoration:none;margin-right:.4rem}
+.doc .codes{white-space:normal;font-size:.78rem;margin:.1rem 0}
+.code{display:inline-block;border:1px solid var(--line);border-radius:3px;padding:0 .35em;margin:0 .3em .2em 0;
+background:#fff}
+.item[hidden]{display:none}
+"""
+
+# the cell pages: filter the passages by their text, order them by strength or as they stand in the documents
+PAGE_JS = """
+(function(){
+  var box = document.getElementById('items'), order = document.getElementById('order');
+  var filter = document.querySelector('input.filter'), shown = document.getElementById('shown');
+  var items = Array.prototype.slice.call(box.children);
+  function count(){ var n = items.filter(function(x){ return !x.hidden; }).length;
+    shown.textContent = n + ' of ' + items.length + ' shown'; }
+  filter.addEventListener('input', function(){
+    var q = filter.value.trim().toLowerCase();
+    items.forEach(function(x){ x.hidden = q !== '' && x.textContent.toLowerCase().indexOf(q) < 0; });
+    count();
+  });
+  order.addEventListener('change', function(){
+    var k = order.value;
+    items.slice().sort(function(a, b){ return (+a.dataset[k]) - (+b.dataset[k]); })
+      .forEach(function(x){ box.appendChild(x); });
+  });
+  count();
+})();
 """
 
 JS = """
@@ -487,6 +777,44 @@ JS = """
   var first = document.querySelector('a.cell');
   var target = location.hash && document.getElementById(location.hash.slice(1));
   if (first && !(target && target.classList.contains('evcell'))) show(first.hash.slice(1), first, false);
+
+  // sortable tables: a click on a column header sorts by it (numbers as numbers), a second click reverses
+  document.querySelectorAll('table.sortable').forEach(function(t){
+    var heads = t.querySelectorAll('thead th');
+    heads.forEach(function(th, i){
+      th.tabIndex = 0;
+      function sort(){
+        var dir = th.getAttribute('aria-sort') === 'ascending' ? -1 : 1;
+        heads.forEach(function(x){ x.removeAttribute('aria-sort'); });
+        th.setAttribute('aria-sort', dir > 0 ? 'ascending' : 'descending');
+        function key(r){ var c = r.cells[i], v = c ? (c.getAttribute('data-v') || c.textContent).trim() : '';
+          var n = parseFloat(v); return isNaN(n) ? v.toLowerCase() : n; }
+        var body = t.tBodies[0];
+        Array.prototype.slice.call(body.rows).sort(function(a, b){
+          var x = key(a), y = key(b);
+          if (typeof x !== typeof y) return (typeof x === 'number' ? -1 : 1) * dir;
+          return (x < y ? -1 : x > y ? 1 : 0) * dir;
+        }).forEach(function(r){ body.appendChild(r); });
+      }
+      th.addEventListener('click', sort);
+      th.addEventListener('keydown', function(e){ if (e.key === 'Enter') sort(); });
+    });
+  });
+  // filter boxes: rows without the words typed are hidden; a group's heading row shows while one of its rows
+  // does, and matching a heading shows its whole group
+  document.querySelectorAll('input.filter').forEach(function(box){
+    var t = document.getElementById(box.getAttribute('data-for'));
+    box.addEventListener('input', function(){
+      var q = box.value.trim().toLowerCase(), head = null, groupHit = false, any = false;
+      function close(){ if (head) head.hidden = q !== '' && !any; }
+      Array.prototype.forEach.call(t.tBodies[0].rows, function(r){
+        var hit = q === '' || r.textContent.toLowerCase().indexOf(q) >= 0;
+        if (r.classList.contains('region')) { close(); head = r; groupHit = q !== '' && hit; any = groupHit; return; }
+        r.hidden = !(hit || groupHit); any = any || !r.hidden;
+      });
+      close();
+    });
+  });
 })();
 """
 
@@ -511,7 +839,8 @@ def _heatmap(tables, taxonomy: Taxonomy, nodes: list, title: str, caption: str, 
         tip = f"{n.id}: {_name(n)} / {_name(n, 'zh')}"
         if lacking is not None:
             tip += f"; lacking in {len(lacking[n.id])} of {n_regions} regions"
-        head.append(f'<th class="col" title="{_e(tip)}"><span>{_e(_name(n))}</span></th>')
+        head.append(f'<th class="col" title="{_e(tip)}"><span>{_e(_name(n))}<br><small lang="zh-Hans">'
+                    f'{_e(_name(n, "zh"))}</small><br><small class="id">{_e(n.id)}</small></span></th>')
     rows = []
     for code, name in regions:
         r = rk.get(code)
@@ -553,15 +882,11 @@ def _evidence_panel(tables, taxonomy: Taxonomy, evidence: dict, ids: dict) -> st
                  f'<p class="note">{_e(total)}</p>']
         if n is not None and n.recommendation:
             parts.append(f'<p class="note">Paper: {_e(n.recommendation)}</p>')
-        for it in items:
-            date = f" · {it['date']}" if it.get("date") else ""
-            heading = f"{it['heading']} › " if it.get("heading") else ""
-            terms = f" · matched: {', '.join(it['terms'])}" if it.get("terms") else ""
-            parts.append(
-                f'<div class="ev"><div class="src"><b lang="{it.get("lang", "zh-Hans")}">{it["title"]}</b>'
-                f'{date} · {heading}<b>{it["article"]}</b></div>'
-                f'<div class="txt" lang="{it.get("lang", "zh-Hans")}">{it["html"]}</div>'
-                f'<div class="meta">{it["doc"]} · {it["source"]} {it["score"]:.2f}{terms}</div></div>')
+        parts += [_item_html(it, f"{COMPANION}/") for it in items]
+        if isinstance(entry, dict) and entry.get("page"):
+            # every passage of the cell, not only the strongest, is one click away
+            parts.append(f'<p class="all"><a class="allev" href="{COMPANION}/{entry["page"]}">All '
+                         f'{entry["passages"]} passage(s) in {entry["documents"]} document(s) →</a></p>')
         parts.append("</section>")
         secs.append("".join(parts))
     return ('<aside id="evidence" aria-live="polite"><h2>Evidence</h2>'
@@ -576,12 +901,19 @@ def _ranking_table(tables, taxonomy: Taxonomy) -> str:
         rows.append(f"<tr><td class=num>{i}</td><td><b>{_e(r.region)}</b></td><td>{_e(r.region_name)}</td>"
                     f"<td class=num>{int(r.documents)}</td>"
                     f"<td class=num>{int(r.measures_addressed)} of {leaves}</td>"
-                    f'<td><meter min="0" max="1" value="{cov:.4f}"></meter> {cov:.0%}</td>'
+                    f'<td data-v="{cov:.4f}"><meter min="0" max="1" value="{cov:.4f}"></meter> {cov:.0%}</td>'
                     f"<td class=num>{int(r.models_addressed)}</td></tr>")
     return ('<h2 id="ranking">Regions ranked by how much of the paper\'s agenda they cover</h2>'
-            '<table class="list"><thead><tr><th>#</th><th>region</th><th>name</th><th>documents</th>'
+            + _filter_box("ranking-table", "region or name") +
+            '<table class="list sortable" id="ranking-table"><thead><tr>'
+            '<th>#</th><th>region</th><th>name</th><th>documents</th>'
             '<th>recommendations addressed</th><th>coverage of the agenda</th><th>cooperation models addressed</th>'
             f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _filter_box(table_id: str, what: str) -> str:
+    return (f'<p class="tools"><label>Filter <input type="search" class="filter" data-for="{table_id}" '
+            f'placeholder="{_e(what)}"></label></p>')
 
 
 def _lacking_table(tables, ranked: list, lacking: dict) -> str:
@@ -590,11 +922,14 @@ def _lacking_table(tables, ranked: list, lacking: dict) -> str:
     for i, n in enumerate(ranked, 1):
         lack = lacking[n.id]
         rows.append(f"<tr><td class=num>{i}</td><td><b>{_e(_name(n))}</b><br><span class=zh lang=zh-Hans>"
-                    f"{_e(_name(n, 'zh'))}</span></td><td class=num>{len(lack)} of {n_regions}</td>"
+                    f"{_e(_name(n, 'zh'))}</span><br><small class=zh>{_e(n.id)}</small></td>"
+                    f"<td class=num>{len(lack)} of {n_regions}</td>"
                     f"<td>{', '.join(f'<span class=nw>{_e(c)}</span>' for c in lack) or '—'}</td>"
                     f"<td>{_e(n.recommendation) if lack else '<span class=yes>addressed everywhere</span>'}</td></tr>")
     return ('<h2 id="lacking">Recommendations ranked by how many regions lack them</h2>'
-            '<table class="list"><thead><tr><th>#</th><th>recommendation</th><th>regions lacking</th><th>which</th>'
+            + _filter_box("lacking-table", "recommendation or region") +
+            '<table class="list sortable" id="lacking-table"><thead><tr>'
+            '<th>#</th><th>recommendation</th><th>regions lacking</th><th>which</th>'
             "<th>the paper's recommendation (for regions lacking it)</th></tr></thead>"
             f'<tbody>{"".join(rows)}</tbody></table>')
 
@@ -612,11 +947,12 @@ def _temporal(tables, ranked: list) -> str:
     fy = fy[fy["node"].isin(leaf_ids)]
     undated = _undated(tables)
     regions = _regions(tables)
+    only_undated = _addressed_only_undated(tables, leaf_ids)
     if fy.empty:
         n_docs = int(tables["region_ranking"]["documents"].sum())
         why = ("No document has a date, so there is no temporal view." if n_docs and sum(undated.values()) >= n_docs
                else "No dated document addresses any of the recommendations.")
-        return f'<h2 id="temporal">Over time</h2><p class="note">{why}</p>'
+        return f'<h2 id="temporal">Over time</h2><p class="note">{why}</p>' + _undated_list(tables)
     titles = {}
     cd = tables.get("coverage_document")
     if cd is not None:
@@ -634,7 +970,13 @@ def _temporal(tables, ranked: list) -> str:
         tds = []
         for n in ranked:
             if (code, n.id) not in first:
-                tds.append('<td class="miss">·</td>')
+                docs = only_undated.get((code, n.id))
+                if docs:  # addressed, as the ranking counts it, but by no dated document
+                    tip = (f"{_region_label(code, name)} × {_name(n)}: addressed only in undated document(s): "
+                           + "; ".join(titles.get(d, (d, ""))[0] or d for d in docs[:5]))
+                    tds.append(f'<td class="und" title="{_e(tip)}">undated</td>')
+                else:
+                    tds.append('<td class="miss">·</td>')
                 continue
             y, doc = first[(code, n.id)]
             title, date = titles.get(doc, ("", ""))
@@ -644,29 +986,88 @@ def _temporal(tables, ranked: list) -> str:
         rows.append(f'<tr><th class="row">{_e(_region_label(code, name))}{note}</th>{"".join(tds)}</tr>')
     legend = "".join(f'<span class="sw y{i}">{a if a == b else f"{a}–{b}"}</span>' for i, (a, b) in enumerate(bins, 1))
     n_undated = sum(undated.values())
-    und = (f" {n_undated} undated document(s) are left out of this view." if n_undated else "")
+    und = (f" {n_undated} undated document(s) cannot be placed in time: a recommendation only they address is "
+           "marked \u201cundated\u201d (the ranking and the heatmaps count it as addressed); they are listed below."
+           if n_undated else "")
     out = ['<h2 id="temporal">Over time</h2>',
            '<h3>First year each region addressed each recommendation</h3>',
            f'<p class="note">Year of the earliest dated document addressing it; hover a cell for the document. '
            f'Columns in the order of the ranking above.{_e(und)}</p>',
            f'<div class="scroll"><table class="years heat"><thead><tr><th></th>{head}</tr></thead>'
-           f'<tbody>{"".join(rows)}</tbody></table></div><div class="legend">first year: {legend}</div>']
-    out.append(_year_chart(by, leaf_ids, regions, len(ranked)))
+           f'<tbody>{"".join(rows)}</tbody></table></div><div class="legend">first year: {legend}'
+           + ('<span class="sw und">undated</span> only in undated documents' if only_undated else "") + '</div>']
+    out.append(_year_chart(by, leaf_ids, regions, len(ranked), _addressed_counts(tables, leaf_ids)))
+    out.append(_undated_list(tables))
     return "".join(out)
+
+
+def _undated_docs(tables) -> pd.DataFrame:
+    cd = tables.get("coverage_document")
+    if cd is None or "date" not in cd:
+        return pd.DataFrame(columns=["doc_id", "region", "title"])
+    year = pd.to_numeric(cd["date"].astype("string").str[:4], errors="coerce")
+    return cd[year.isna()]
+
+
+def _addressed_only_undated(tables, leaf_ids: list[str]) -> dict[tuple[str, str], list[str]]:
+    """(region, node) -> the undated documents addressing it, for cells no dated document addresses."""
+    cdl = tables.get("coverage_document_long")
+    if cdl is None or cdl.empty:
+        return {}
+    cdl = cdl[cdl["node"].isin(leaf_ids)]
+    dated = pd.to_numeric(cdl["date"].astype("string").str[:4], errors="coerce").notna()
+    with_date = set(zip(cdl.loc[dated, "region"], cdl.loc[dated, "node"]))
+    out: dict[tuple[str, str], list[str]] = {}
+    for r in cdl[~dated].itertuples(index=False):
+        if (r.region, r.node) not in with_date:
+            out.setdefault((_s(r.region), _s(r.node)), []).append(_s(r.doc_id))
+    return out
+
+
+def _addressed_counts(tables, leaf_ids: list[str]) -> dict[str, int]:
+    """region -> recommendations addressed by any of its documents, dated or not (what the ranking counts)."""
+    long = tables["coverage_region_long"]
+    hit = long[long["node"].isin(leaf_ids) & (long["documents"] > 0)]
+    return hit.groupby("region")["node"].nunique().astype(int).to_dict()
+
+
+UNDATED_SHOWN = 200
+
+
+def _undated_list(tables) -> str:
+    """The undated documents by name: they count everywhere but in the view over time."""
+    und = _undated_docs(tables)
+    if und.empty:
+        return ""
+    cdl = tables.get("coverage_document_long")
+    paged = set(cdl["doc_id"]) if cdl is not None else set()
+    und = und.sort_values(["region", "doc_id"], kind="stable")
+    items = []
+    for r in und.head(UNDATED_SHOWN).itertuples(index=False):
+        name = _e(_s(r.title) or _s(r.doc_id))
+        link = (f'<a href="{COMPANION}/{doc_page_name(r.doc_id)}">{name}</a>' if _s(r.doc_id) in paged else name)
+        items.append(f"<li>{link} <small>({_e(r.region)}; <code>{_e(r.doc_id)}</code>)</small></li>")
+    more = (f"<p class=note>… and {len(und) - UNDATED_SHOWN} more: see coverage_document.csv (empty date).</p>"
+            if len(und) > UNDATED_SHOWN else "")
+    return (f'<h3 id="undated">Undated documents ({len(und)})</h3><p class="note">No date in the manifest, the file '
+            'name or the text: they count in the ranking, the heatmaps and the gap list, but not in the view over '
+            'time. Give their dates in manifest.csv to place them.</p>'
+            f'<ul class="undated">{"".join(items)}</ul>{more}')
 
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
 
 
-def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, str]], n_leaves: int) -> str:
+def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, str]], n_leaves: int,
+                addressed: dict[str, int] | None = None) -> str:
     """Inline SVG: number of recommendations addressed by the documents in force, per region and year."""
     by = by[by["node"].isin(leaf_ids)]
     if by.empty:
         return ""
     counts = by.groupby(["region", "year"])["node"].nunique()
     y0, y1 = int(by["year"].min()), int(by["year"].max())
-    W, H, L, R, T, B = 860, 300, 40, 190, 12, 28
+    W, H, L, R, T, B = 900, 300, 40, 240, 12, 28
     pw, ph = W - L - R, H - T - B
 
     def x(y: float) -> float:
@@ -707,7 +1108,10 @@ def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, 
         while any(abs(ly - o) < 13 for o in label_y):
             ly += 13
         label_y.append(ly)
-        g.append(f'<text x="{L + pw + 8}" y="{ly:.1f}" fill="{colour}">{label} ({last})</text>')
+        # the ranking also counts undated documents: say how many more they add, or the two seem to disagree
+        more = (addressed or {}).get(code, last) - last
+        g.append(f'<text x="{L + pw + 8}" y="{ly:.1f}" fill="{colour}">{label} ({last}'
+                 f'{f"; +{more} undated" if more > 0 else ""})</text>')
     g.append("</svg>")
     return ('<h3>Recommendations addressed by the documents in force</h3>'
             f'<p class="note">Number of the {n_leaves} recommendations addressed by at least one document dated '
@@ -744,6 +1148,7 @@ def _gap_list(tables, ranked: list, evidence: dict, ids: dict) -> str:
                         f'<td class=num>{int(r.documents)} doc.<br>{int(r.passages)} pass.</td><td>{detail}</td></tr>')
     return ('<h2 id="gaps">Gap list by region</h2><p class="note">Missing recommendations first, with what the paper '
             'recommends; then the addressed ones with their strongest evidence passage.</p>'
+            + _filter_box("gap-list", "region, recommendation or words of the evidence") +
             '<table class="list" id="gap-list"><thead><tr><th>recommendation</th><th>status</th><th>counts</th>'
             f'<th>strongest evidence / the paper\'s recommendation</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 

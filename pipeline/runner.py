@@ -43,7 +43,7 @@ STAGES = ("segment", "tokenize", "classify")
 OUTPUT = {"segment": PASSAGES, "tokenize": TOKENS, "classify": LABELS}
 META = "chunks.meta.json"
 # bump when segmentation rules change, so earlier passages are not reused
-SEGMENT_VERSION = "segment-2"
+SEGMENT_VERSION = "segment-3"
 
 
 def chunk_documents(records: Iterable[dict]) -> Iterator[list[dict]]:
@@ -288,7 +288,8 @@ class ChunkRunner:
         self.counts["computed_documents"] += len(todo)
         ids = [d["doc_id"] for d in todo]
         task = {"stages": stages, "settings": self.settings,
-                "docs": [{k: d[k] for k in ("doc_id", "text", "lang", "region", "content_hash")} for d in todo]}
+                "docs": [{**{k: d[k] for k in ("doc_id", "text", "lang", "region", "content_hash")},
+                          "text_original": d.get("text_original") or ""} for d in todo]}
         if "segment" not in self.stages:
             task["passages"] = self.inputs["segment"].rows_for(ids) if ids else _empty(PASSAGES)
         if "tokenize" not in self.stages and "classify" in self.stages:

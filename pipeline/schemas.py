@@ -39,9 +39,10 @@ DOCUMENTS = Table(
         "lang": STR,            # zh | en
         "title": STR,
         "date": STR,            # ISO date or ""
+        "date_source": STR,     # manifest | filename | text:<form> (text:通过, text:Effective Date, ...) | ""
         "source_format": STR,   # txt | md | html | docx | pdf
         "encoding": STR,
-        "content_hash": STR,    # sha256 of `text`; the cache key of every per-document stage
+        "content_hash": STR,    # sha256 of `text` (and `text_original`); the cache key of every per-document stage
         "converted_t2s": BOOL,  # Traditional Chinese converted to Simplified
         "text": STR,            # normalised text every later stage works on
         "text_original": STR,   # text before Traditional->Simplified conversion ("" when not converted)
@@ -76,6 +77,9 @@ PASSAGES = Table(
         "start": I64,           # character offsets into documents.text
         "end": I64,
         "text": STR,
+        # the same span of documents.text_original (Traditional Chinese as written) when the document was
+        # converted and the two texts are of equal length (so offsets hold in both), else ""
+        "text_original": STR,
         "lang": STR,
         "region": STR,
         "content_hash": STR,

@@ -63,6 +63,9 @@ class _Builder:
 
     def __init__(self, doc: dict):
         self.doc = doc
+        original = doc.get("text_original") or ""
+        # ingest converts character for character; a text where that failed has no original passages
+        self.original = original if len(original) == len(doc["text"]) else ""
         self.rows: list[dict] = []
         self.ordinal = 0
         self.struct = 0
@@ -87,7 +90,8 @@ class _Builder:
             self.rows.append({
                 "passage_id": pid, "doc_id": self.doc["doc_id"], "ordinal": self.ordinal if content else 0,
                 "kind": kind, "label": label, "heading_path": " > ".join(heading_path), "start": s, "end": e,
-                "text": text[s:e], "lang": self.doc["lang"], "region": self.doc["region"],
+                "text": text[s:e], "text_original": self.original[s:e], "lang": self.doc["lang"],
+                "region": self.doc["region"],
                 "content_hash": self.doc["content_hash"],
             })
 

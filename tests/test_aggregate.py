@@ -62,3 +62,45 @@ def test_coverage_tables_and_gaps():
 def test_mark_terms_merges_overlaps():
     ev = [{"start": 0, "end": 2}, {"start": 1, "end": 4}, {"start": 6, "end": 7}]
     assert mark_terms("abcdefgh", ev) == "【abcd】ef【g】h"
+
+
+def test_coded_passages_one_row_per_labelled_passage():
+    tax = load_taxonomy(ROOT / "taxonomy")
+    docs, passages, labels = _tables()
+    coded = aggregate(docs, passages, labels, tax)["coded_passages"].set_index("passage_id")
+    assert sorted(coded.index) == ["a.md#1", "a.md#2", "b.md#1"]  # c.md#1 carries no label
+    b = coded.loc["b.md#1"]
+    assert b["doc_id"] == "b.md" and b["title"] == "B" and b["region"] == "R1" and b["region_name"] == "One"
+    assert b["date"] == "2015-05-05" and b["citation"] == "第一条" and b["text"] == "孵化器和中试基地。"
+    nodes = b["labels"].split("; ")
+    assert sorted(nodes) == ["measure.transformation.pilot_base", "model.incubator"]
+    assert b["label_names_en"].split("; ") == [tax.by_id[n].name["en"] for n in nodes]
+    assert b["label_names_zh"].split("; ") == [tax.by_id[n].name["zh"] for n in nodes]
+    assert b["score"] == 1.0 and sorted(b["scores"].split("; ")) == ["0.90", "1.00"]
+    assert sorted(b["matched_terms"].split("; ")) == ["中试基地", "孵化器"]
+    assert coded.loc["a.md#2", "groups"] == "measure.transformation"  # the roll-up is not a row of its own
+    assert coded.loc["a.md#1", "groups"] == ""
+
+
+def test_overlapping_fragments_are_shown_once_longest_first():
+    from pipeline.aggregate import fragments
+
+    text = "合作各方因履行协议产生争议的，合作各方可以协商解决。"
+    ev = [{"term": "合作各方", "start": 0, "end": 4, "rule": "term"},
+          {"term": "合作各方因履行", "start": 0, "end": 7, "rule": "term"},
+          {"term": "合作各方", "start": 15, "end": 19, "rule": "term"},
+          {"term": "协商", "start": 21, "end": 23, "rule": "term"},
+          {"term": "measure.benefit", "start": -1, "end": -1, "rule": "leaf"},
+          {"term": "各方", "start": -1, "end": -1, "rule": "model"}]
+    assert fragments(text, ev) == ["合作各方因履行", "合作各方", "协商"]
+
+
+def test_long_tables_name_their_nodes_in_both_languages():
+    tax = load_taxonomy(ROOT / "taxonomy")
+    t = aggregate(*_tables(), tax)
+    for name in ("coverage_region_long", "coverage_document_long", "gaps", "first_year", "coverage_by_year"):
+        df = t[name]
+        cols = list(df.columns)
+        assert cols[cols.index("node") + 1: cols.index("node") + 3] == ["node_name", "node_name_zh"], name
+        for r in df.head(20).itertuples(index=False):
+            assert (r.node_name, r.node_name_zh) == (tax.by_id[r.node].name["en"], tax.by_id[r.node].name["zh"])

@@ -23,3 +23,17 @@ def test_compare_regions_and_runs(tmp_path):
     assert "only CN-SD" in res.stdout
     bad = run("compare", "--a", "XX", "--b", "UK", "--out", str(out))
     assert bad.returncode == 2 and "'XX' is neither a region" in bad.stderr
+
+
+def test_compare_names_nodes_in_both_languages(tmp_path):
+    from pipeline.compare import compare
+    from pipeline.aggregate import with_names
+    from pipeline.taxonomy import load_taxonomy
+
+    tax = load_taxonomy(ROOT / "taxonomy")
+    nodes = ["measure.ip.legal", "model.incubator"]
+    df = with_names(compare(pd.Series({"measure.ip.legal": 2}), pd.Series({"model.incubator": 1}), nodes,
+                            ("X", "Y")), tax)
+    assert list(df.columns[:3]) == ["node", "node_name", "node_name_zh"]
+    assert df["node_name"].tolist() == [tax.by_id[n].name["en"] for n in nodes]
+    assert df["node_name_zh"].tolist() == [tax.by_id[n].name["zh"] for n in nodes]

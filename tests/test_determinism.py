@@ -86,3 +86,10 @@ def test_run_json_differs_only_in_timings(two_runs):
     ra, rb = (json.loads((d / "run.json").read_text()) for d in (a, b))
     assert _strip(ra) == _strip(rb)
     assert set(ra["stages"]) == {"ingest", "segment", "tokenize", "classify", "aggregate", "report", "run"}
+
+
+def test_companion_pages_identical(two_runs):
+    a, b = two_runs
+    pages = content(a / "report_files")
+    assert any(name.startswith("doc-") for name, _ in pages) and any(name.startswith("cell-") for name, _ in pages)
+    assert pages == content(b / "report_files")

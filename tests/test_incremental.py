@@ -154,3 +154,35 @@ def test_reporting_reads_come_from_the_part_cache_and_equal_a_direct_read(tmp_pa
     fewer = labels.filter(pc.is_in(labels["passage_id"], value_set=pa.array(ids[: len(ids) // 2])))
     evidence, _ = cli._evidence_passages(out, fewer)
     assert sorted(evidence["passage_id"]) == ids[: len(ids) // 2]
+
+
+def test_document_pages_are_remade_only_for_what_changed(tmp_path, small_chunks, monkeypatch):
+    """report_files/doc-*.html: after one document changed, only its page is made again (the others' texts are
+    not read); a document gone from the corpus takes its page with it."""
+    from pipeline import report
+
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    shutil.copytree(ROOT / "corpus", corpus)
+    run(corpus, out)
+    pages = {p.name for p in (out / "report_files").glob("doc-*.html")}
+    assert len(pages) >= 10
+    made = []
+    real = report.document_page
+    monkeypatch.setattr(report, "document_page", lambda meta, *a: made.append(meta["doc_id"]) or real(meta, *a))
+    victim = corpus / "en" / "UK" / "knowledge_exchange_partnerships_framework.txt"
+    victim.write_text(victim.read_text(encoding="utf-8") + "\n\nThe council funds business incubators.\n",
+                      encoding="utf-8")
+    run(corpus, out)
+    assert made == ["en/UK/knowledge_exchange_partnerships_framework.txt"]
+    page = (out / "report_files" / report.doc_page_name(made[0])).read_text(encoding="utf-8")
+    assert "The council funds business <mark>incubators</mark>." in page
+
+    made.clear()
+    victim.unlink()
+    (corpus / "manifest.csv").write_text("".join(
+        line for line in (corpus / "manifest.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+        if "knowledge_exchange" not in line), encoding="utf-8")
+    run(corpus, out)
+    assert made == []
+    assert not (out / "report_files" / report.doc_page_name("en/UK/knowledge_exchange_partnerships_framework.txt")
+                ).exists()

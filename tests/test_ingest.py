@@ -110,3 +110,178 @@ def test_fatal_configuration_errors(tmp_path):
     write(tmp_path / "manifest.csv", "file,area\nx.txt,CN\n")
     with pytest.raises(ConfigError, match=r"manifest.csv.*lacks required column\(s\) path, region, lang"):
         ingest(tmp_path)
+
+
+def test_dates_from_manifest_file_name_and_text(tmp_path):
+    """Where each date comes from: the manifest overrides, then a (YYYY-MM-DD) in the file name, then the text
+    (adoption/promulgation in the header before the effective date); implausible years are ignored."""
+    corpus = tmp_path / "corpus"
+    header = "# 某省促进科技成果转化条例\n\n2017年4月20日某省第十二届人民代表大会常务委员会第二十八次会议通过\n\n"
+    write(corpus / "zh/A/adopted.md", header + "第一条 为了促进成果转化，制定本条例。\n\n第九条 本条例自2017年7月1日起施行。\n")
+    write(corpus / "zh/A/in_force.md", "某办法\n\n第一条 为了规范管理，制定本办法。\n\n第八条 本办法自2018年10月1日起施行。\n")
+    write(corpus / "zh/A/chinese_numerals.md", "某规定\n（二〇一九年三月五日发布）\n\n第一条 依据1990年5月1日通过的某法制定。\n")
+    write(corpus / "zh/A/old_year.md", "某条例\n1890年1月1日通过\n\n第一条 鼓励企业与高等学校合作。\n")
+    write(corpus / "zh/A/far_future.md", "某条例\n2999年1月1日通过\n\n第一条 鼓励企业与高等学校合作。\n")
+    write(corpus / "zh/A/named (2015-06-01).md", header + "第一条 鼓励企业与高等学校合作。\n")
+    write(corpus / "zh/TW/trad.txt", "某辦法\n2016年5月3日行政院會議通過\n\n第一條 鼓勵企業與學校合作研發，促進技術移轉與成果運用。\n")
+    write(corpus / "en/B/effective.txt", "Partnership Guidance\n\nEffective Date: January 1, 2020\n\n"
+                                         "Universities and firms shall cooperate on research.\n")
+    write(corpus / "en/B/approved.txt", "Research Framework\n\nApproved by the Council on 12 March 2019.\n\n"
+                                        "Universities may license patents to firms.\n")
+    write(corpus / "en/B/undated.txt",
+          "Research Framework\n\nNot later than March 31 of each year the Council reports.\n")
+    docs, _ = ingest(corpus)
+    d = docs.set_index("doc_id")
+    expect = {
+        "zh/A/adopted.md": ("2017-04-20", "text:通过"),
+        "zh/A/in_force.md": ("2018-10-01", "text:施行"),
+        "zh/A/chinese_numerals.md": ("2019-03-05", "text:发布"),
+        "zh/A/old_year.md": ("", ""),
+        "zh/A/far_future.md": ("", ""),
+        "zh/A/named (2015-06-01).md": ("2015-06-01", "filename"),
+        "zh/TW/trad.txt": ("2016-05-03", "text:通过"),
+        "en/B/effective.txt": ("2020-01-01", "text:Effective Date"),
+        "en/B/approved.txt": ("2019-03-12", "text:approved"),
+        "en/B/undated.txt": ("", ""),
+    }
+    assert {k: (d.loc[k, "date"], d.loc[k, "date_source"]) for k in expect} == expect
+
+    # the manifest overrides the text; an empty manifest date falls back to the text
+    write(corpus / "manifest.csv", "path,region,lang,date\nzh/A/adopted.md,A,zh,2017-05-01\nzh/A/in_force.md,A,zh,\n")
+    docs, _ = ingest(corpus)
+    d = docs.set_index("doc_id")
+    assert (d.loc["zh/A/adopted.md", "date"], d.loc["zh/A/adopted.md", "date_source"]) == ("2017-05-01", "manifest")
+    assert (d.loc["zh/A/in_force.md", "date"], d.loc["zh/A/in_force.md", "date_source"]) == ("2018-10-01", "text:施行")
+
+
+def test_ingest_cache_of_another_version_is_not_used(tmp_path, monkeypatch):
+    """Documents taken from an earlier run's table must have what this version records (date_source, ...):
+    a cache written by another version is read past, and every file read again."""
+    import json
+
+    from pipeline import cli
+    from pipeline import ingest as ingest_mod
+
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    write(corpus / "zh/A/a.md", CN_REGULATION)
+    write(corpus / "zh/A/b.md", ZH)
+
+    def reused():
+        assert cli.main(["ingest", "--corpus", str(corpus), "--out", str(out), "--quiet"]) == 0
+        return json.loads((out / "run.json").read_text())["stages"]["ingest"]["reused_files"]
+
+    assert reused() == 0
+    assert reused() == 2
+    monkeypatch.setattr(ingest_mod, "DOCUMENTS_VERSION", "documents-test")
+    assert reused() == 0
+
+
+def test_files_at_the_corpus_root_are_region_root_and_the_run_says_so(tmp_path, capsys):
+    from pipeline import cli
+
+    corpus = tmp_path / "corpus"
+    write(corpus / "loose.txt", ZH)
+    write(corpus / "CN-ZJ/a.txt", ZH + "\n第二条 鼓励企业与高等学校共建实验室。")
+    docs, rep = ingest(corpus)
+    assert docs.set_index("doc_id").loc["loose.txt", "region"] == "(root)"
+    reasons = rep.set_index("path")["reason"]
+    assert "corpus root" in reasons["loose.txt"] and "'(root)'" in reasons["loose.txt"]
+    assert "root" not in reasons["CN-ZJ/a.txt"]
+    assert cli.main(["ingest", "--corpus", str(corpus), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "1 document(s) at the corpus root are in region '(root)': loose.txt" in err
+    # a manifest that gives the region: no note
+    write(corpus / "manifest.csv", "path,region,lang\nloose.txt,CN,zh\nCN-ZJ/a.txt,CN-ZJ,zh\n")
+    docs, rep = ingest(corpus)
+    assert docs.set_index("doc_id").loc["loose.txt", "region"] == "CN"
+    assert "root" not in rep.set_index("path").loc["loose.txt", "reason"]
+
+
+def test_semicolon_or_tab_separated_manifest_is_read_and_a_bad_one_names_the_delimiter(tmp_path):
+    write(tmp_path / "zh/a.txt", ZH)
+    for sep in (";", "\t"):
+        write(tmp_path / "manifest.csv", sep.join(("path", "region", "lang", "title")) + "\n"
+              + sep.join(("zh/a.txt", "CN-SD", "zh", "条例, 修订版")) + "\n")
+        docs, _ = ingest(tmp_path)
+        assert docs.iloc[0]["region"] == "CN-SD" and docs.iloc[0]["title"] == "条例, 修订版"
+    write(tmp_path / "manifest.csv", "path;area;lang\nzh/a.txt;CN;zh\n")
+    with pytest.raises(ConfigError,
+                       match=r"lacks required column\(s\) region \(read as ';'-separated; has: 'path', 'area', 'lang'"):
+        ingest(tmp_path)
+    write(tmp_path / "manifest.csv", "path,area,lang\nzh/a.txt,CN,zh\n")
+    with pytest.raises(ConfigError, match=r"lacks required column\(s\) region \(read as comma-separated; has: 'path'"):
+        ingest(tmp_path)
+
+
+def test_notes_beside_the_documents_raise_no_warning(tmp_path, caplog):
+    """The demo corpus's README.md and expected_coverage.csv are skipped quietly; an unlisted file that may be a
+    document left out of the manifest is still warned about. Without a manifest a README is not a document."""
+    import logging
+
+    write(tmp_path / "zh/a.txt", ZH)
+    write(tmp_path / "README.md", "# Demo corpus\n\nNotes.\n")
+    write(tmp_path / "expected_coverage.csv", "region,node\nCN,x\n")
+    write(tmp_path / "manifest.csv", "path,region,lang\nzh/a.txt,CN,zh\n")
+    with caplog.at_level(logging.WARNING):
+        _, rep = ingest(tmp_path)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    reasons = rep.set_index("path")["reason"]
+    assert "not listed in manifest.csv" in reasons["README.md"] and "notes on the corpus" in reasons["README.md"]
+    assert "'.csv' is no document type" in reasons["expected_coverage.csv"]
+    write(tmp_path / "zh/forgotten.txt", ZH + "另")
+    with caplog.at_level(logging.WARNING):
+        ingest(tmp_path)
+    assert "1 file(s) not listed in the manifest were skipped" in caplog.text
+
+    (tmp_path / "manifest.csv").unlink()
+    docs, rep = ingest(tmp_path)
+    assert "README.md" not in set(docs["doc_id"])
+    assert rep.set_index("path").loc["README.md", "status"] == "skipped"
+
+
+def test_pdf_library_messages_name_the_file(tmp_path, caplog):
+    """pypdf logs "EOF marker not found" naming no file: the message goes into that file's report line."""
+    import io
+    import logging
+
+    from pypdf import PdfWriter
+
+    w = PdfWriter()
+    w.add_blank_page(width=200, height=200)
+    buf = io.BytesIO()
+    w.write(buf)
+    data = buf.getvalue()
+    write(tmp_path / "zh/broken.pdf", data[: data.rfind(b"%%EOF")])
+    with caplog.at_level(logging.WARNING):
+        _, rep = ingest(tmp_path)
+    reason = rep.set_index("path").loc["zh/broken.pdf", "reason"]
+    assert "EOF marker not found" in reason
+    lines = [r.getMessage() for r in caplog.records if "EOF marker" in r.getMessage()]
+    assert lines and all("zh/broken.pdf" in line for line in lines), lines
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]
+
+
+def test_traditional_conversion_keeps_every_offset(monkeypatch):
+    """OpenCC converts phrase by phrase; where a phrase changes length, the line is converted character by
+    character, so offsets into the converted text are offsets into the original."""
+    from pipeline import ingest as ingest_mod
+
+    class Converter:  # a phrase that shortens, as some OpenCC phrase conversions could
+        chars = {"臺": "台", "灣": "湾", "學": "学", "術": "术", "轉": "转", "移": "移"}
+
+        def convert(self, s):
+            s = s.replace("臺灣", "台")
+            return "".join(self.chars.get(c, c) for c in s)
+
+    monkeypatch.setattr(ingest_mod, "_t2s", Converter())
+    original = "臺灣大學技術移轉\n學術合作"
+    converted = ingest_mod._same_length_t2s(original)
+    assert converted == "台湾大学技术移转\n学术合作" and len(converted) == len(original)
+
+
+def test_traditional_titles_and_offsets(tmp_path):
+    write(tmp_path / "zh/TW/a.txt", "產學合作研發成果管理辦法\n\n第一條 學校應設置技術移轉專責單位，辦理專利申請及授權等事項。\n")
+    docs, _ = ingest(tmp_path)
+    d = docs.iloc[0]
+    assert d["converted_t2s"] and d["title"] == "產學合作研發成果管理辦法"  # the title as written
+    assert len(d["text"]) == len(d["text_original"]) and "专利申请" in d["text"]

@@ -50,6 +50,16 @@ def test_stages_one_by_one_on_demo_corpus(tmp_path):
     assert runinfo["stages"]["classify"]["taxonomy_version"]
     for f in ("coverage.xlsx", "summary.md", "report.md", "report.html", "coverage_document.csv", "gaps.parquet"):
         assert (out / f).stat().st_size > 0
+    # every labelled passage as a row of coded_passages.csv and of its sheet in the workbook
+    coded = pd.read_csv(out / "coded_passages.csv", encoding="utf-8-sig", keep_default_na=False)
+    assert sorted(coded["passage_id"]) == sorted(leaf["passage_id"].unique())
+    for r in coded.head(30).itertuples():
+        assert set(r.labels.split("; ")) == set(leaf[leaf.passage_id == r.passage_id]["node"])
+        assert r.text == passages.loc[r.passage_id, "text"] and r.citation == passages.loc[r.passage_id, "label"]
+    import openpyxl
+
+    wb = openpyxl.load_workbook(out / "coverage.xlsx", read_only=True)
+    assert sum(1 for _ in wb["coded_passages"].iter_rows()) >= len(coded) + 1
 
 
 def test_bad_configuration_exits_2_with_one_line(tmp_path):
@@ -61,14 +71,22 @@ def test_bad_configuration_exits_2_with_one_line(tmp_path):
     assert res.returncode == 2 and "documents.parquet: missing" in res.stderr
 
 
+def make(*args, timeout=900):
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+    return subprocess.run(["make", "-C", str(ROOT), f"VENV={ROOT / '.venv'}", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
 def test_make_reruns_only_what_changed(tmp_path):
+    """The per-stage targets (`make report` chains them) re-run only the stages whose inputs changed."""
     if shutil.which("make") is None:
         pytest.skip("make not installed")
     corpus = tmp_path / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
     out = tmp_path / "out"
     venv = {"VENV": str(ROOT / ".venv")}
-    args = ["make", "-C", str(ROOT), f"CORPUS={corpus}", f"OUT={out}", "run"] + [f"{k}={v}" for k, v in venv.items()]
+    args = ["make", "-C", str(ROOT), f"CORPUS={corpus}", f"OUT={out}", "report"] + [f"{k}={v}" for k, v in venv.items()]
     first = subprocess.run(args, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stderr[-2000:]
     mtime = (out / "labels.parquet").stat().st_mtime_ns
@@ -84,6 +102,48 @@ def test_make_reruns_only_what_changed(tmp_path):
     labels = pd.read_parquet(out / "labels.parquet")
     uk = labels[labels.doc_id == "en/UK/knowledge_exchange_partnerships_framework.txt"]
     assert "model.incubator" in set(uk.node)
+
+
+def test_labels_come_from_the_model_the_run_names(tmp_path):
+    """The sequence of issue 16: train, run, back to the default model, run again. The last run must relabel
+    with the default model (it used to re-ingest only, keeping the trained model's labels and naming it in
+    run.json); the per-stage classify target must also re-run when the model named changes."""
+    from pipeline.classify import default_model_dir
+
+    models, out, fresh = tmp_path / "models", tmp_path / "out", tmp_path / "fresh"
+    coded = tmp_path / "coded.jsonl"
+    # a smaller training set than the default model's, so its labels can differ
+    lines = [ln for f in ("en.jsonl", "zh.jsonl")
+             for ln in (ROOT / "taxonomy" / "examples" / f).read_text(encoding="utf-8").splitlines()[:60]]
+    coded.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    common = [f"MODELS={models}", f"OUT={out}"]
+
+    def model_in_run_json():
+        return json.loads((out / "run.json").read_text())["stages"]["classify"]["model"]
+
+    res = make("train", f"TRAIN={coded}", *common)
+    assert res.returncode == 0, res.stderr[-2000:]
+    trained = (models / "CURRENT").read_text().strip()
+    assert make("run", *common).returncode == 0
+    assert model_in_run_json() == trained
+    res = make("default-model", *common)
+    assert res.returncode == 0 and not (models / "CURRENT").exists()
+    res = make("run", *common)
+    assert res.returncode == 0, res.stderr[-2000:]
+    default = str(default_model_dir(ROOT / "taxonomy"))
+    assert model_in_run_json() == default
+    run("run", "--out", str(fresh), "--quiet")  # a fresh run with the default model
+    assert pd.read_parquet(out / "labels.parquet").equals(pd.read_parquet(fresh / "labels.parquet"))
+
+    # per-stage: classify again only when the model named changes
+    res = make("classify", *common)
+    assert res.returncode == 0 and "pipeline classify" not in res.stdout, res.stdout
+    res = make("classify", f"MODEL={trained}", *common)
+    assert res.returncode == 0 and "pipeline classify" in res.stdout, res.stdout
+    assert model_in_run_json() == trained
+    res = make("classify", *common)
+    assert res.returncode == 0 and "pipeline classify" in res.stdout, res.stdout
+    assert model_in_run_json() == default
 
 
 def test_run_in_a_terminal(tmp_path):
@@ -117,3 +177,55 @@ def test_run_in_a_terminal(tmp_path):
     assert "Traceback" not in log
     assert "doc/s" in log or "doc]" in log  # a progress bar was drawn on the terminal
     assert (out / "report.html").exists()
+
+
+def test_errors_name_what_is_missing(tmp_path):
+    """Errors a new user meets: each is one line saying what is missing, in the user's terms."""
+    res = run("evaluate", "--gold", "", "--out", str(tmp_path), check=False)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "error: evaluate needs the coded passages to score the model against: --gold coded.jsonl "
+        "(make evaluate GOLD=coded.jsonl)"]
+    res = run("evaluate", "--gold", str(tmp_path / "gold.jsonl"), "--out", str(tmp_path), check=False)
+    assert res.returncode == 2 and f"{tmp_path / 'gold.jsonl'}: gold file not found" in res.stderr
+    res = run("classify", "--in", str(tmp_path / "missing"), "--out", str(tmp_path / "p.jsonl"), check=False)
+    assert res.returncode == 2 and "coded file" not in res.stderr
+    assert f"{tmp_path / 'missing'}: input file not found (--in / IN=" in res.stderr
+    res = run("compare", "--a", "XX", "--b", "", "--out", str(tmp_path), check=False)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "A ('XX'):" in res.stderr and "B: not given" in res.stderr
+
+    def make_error(*args):
+        res = make(*args, f"OUT={tmp_path}")
+        assert res.returncode != 0
+        return res.stderr
+
+    assert "make evaluate needs GOLD=coded.jsonl" in make_error("evaluate")
+    assert "coded file" not in make_error("evaluate")
+    assert "B is missing" in make_error("compare", "A=CN")
+    assert "A is missing" in make_error("compare", "B=CN")
+
+
+def test_make_help_lists_every_target_and_variable():
+    res = make("help")
+    assert res.returncode == 0, res.stderr
+    makefile = (ROOT / "Makefile").read_text()
+    import re
+
+    phony = re.search(r"^\.PHONY:(.*)$", makefile, re.M).group(1).split()
+    listed = re.findall(r"^  ([a-z-]+) {2,}\S", res.stdout, re.M)
+    assert set(phony) <= set(listed), set(phony) - set(listed)
+    variables = re.findall(r"^([A-Z]+) +\?=", makefile, re.M)
+    shown = re.findall(r"^  ([A-Z]+) +.*\[.*\]$", res.stdout, re.M)
+    assert set(variables) <= set(shown), set(variables) - set(shown)
+    assert re.search(r"^  OUT +.*\[outputs\]$", res.stdout, re.M)  # with its current value
+
+
+def test_run_output_explains_itself(tmp_path):
+    """No warning on the demo corpus; fewer tokenized passages than passages is explained; make says what the
+    minute-long set-up is doing."""
+    res = run("run", "--out", str(tmp_path / "out"), "--model", "lexicon", "--quiet")
+    assert "WARNING" not in res.stderr, res.stderr
+    line = next(ln for ln in res.stderr.splitlines() if ln.startswith("segment+tokenize+classify:"))
+    assert "headings and file headers, which are not coded" in line
+    res = make("-n", "setup", f"VENV={tmp_path / 'venv'}")
+    assert "installing the pinned dependencies" in res.stdout

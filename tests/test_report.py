@@ -59,23 +59,28 @@ def parse(page: str) -> Tags:
     return p
 
 
-def assert_no_injection(page: str) -> None:
+# the only links a page may hold: inside itself, to the report's own companion pages (named by hashes, never by
+# corpus strings), and back from those to the report
+OWN_LINK = re.compile(r"#[\w-]*|(?:report_files/)?(?:doc|cell)-[0-9a-f]{16}\.html(?:#p\d+)?|\.\./report\.html")
+
+
+def assert_no_injection(page: str, scripts: int = 1, has_title: bool = True) -> None:
     """No element, attribute or script of the page comes from the corpus."""
     tags = parse(page)
     names = [t for t, _ in tags.tags]
     assert "img" not in names
     assert "i" not in names
-    assert names.count("script") == 1, "only the page's own script"
+    assert names.count("script") == scripts, "only the page's own script"
     assert not any(a.lower().startswith("on") for _, attrs in tags.tags for a in attrs), "no event-handler attribute"
     for tag, attrs in tags.tags:
         if tag == "b":
             assert set(attrs) <= {"lang"}
         assert "src" not in attrs, f"no fetched resource ({tag})"
         if "href" in attrs:
-            assert attrs["href"].startswith("#"), f"links stay inside the page: {attrs['href']}"
+            assert OWN_LINK.fullmatch(attrs["href"]), f"links stay inside the report: {attrs['href']}"
     assert "alert(" not in "".join(tags.script_text)
     assert "<b>INJECTED-B" not in page
-    assert "&lt;b&gt;INJECTED-B&lt;/b&gt;" in page
+    assert ("&lt;b&gt;INJECTED-B&lt;/b&gt;" in page) == has_title
 
 
 # ------------------------------------------------------------------------ synthetic tables (fast)
@@ -267,6 +272,13 @@ BJ_DOC = textwrap.dedent("""\
 
     第二条 市科学技术主管部门编制关键技术攻关清单，支持企业牵头联合高等学校、科研机构组织攻关。
     """)
+TW_DOC = textwrap.dedent("""\
+    產學合作研發成果管理辦法（測試）
+
+    第一條 學校應訂定智慧財產權管理規章，並設置技術移轉專責單位，辦理專利申請、維護及授權等事項。
+
+    第二條 研發成果授權或讓與所得之淨收入，學校應以不低於百分之四十之比例分配予研發人員。
+    """)
 EVIL_DOC = textwrap.dedent(f"""\
     Hostile test document
 
@@ -310,11 +322,13 @@ def pipeline_report(tmp_path_factory):
     write(corpus / "zh/SD/a.txt", CN_DOC)
     write(corpus / "zh/BJ/b.txt", BJ_DOC)
     write(corpus / HOSTILE_PATH, EVIL_DOC)
+    write(corpus / "zh/TW/c.txt", TW_DOC)
     esc = lambda s: '"' + s.replace('"', '""') + '"'  # noqa: E731
     write(corpus / "manifest.csv",
           "path,region,region_name,lang,title,date\n"
           "zh/SD/a.txt,SD,山东（测试）,zh,某省促进产学研合作条例,2015-03-01\n"
           "zh/BJ/b.txt,BJ,北京（测试）,zh,某市科技园区管理办法,\n"
+          "zh/TW/c.txt,TW,臺灣（測試）,zh,,2018-01-01\n"
           f"{esc(HOSTILE_PATH)},EV,{esc(REGION_NAME)},en,{esc(TITLE + ' ' + '<script>alert(3)</script>')},2019-01-01\n")
     proc = subprocess.run([sys.executable, "-m", "pipeline", "run", "--corpus", str(corpus), "--out", str(out),
                            "--taxonomy", str(ROOT / "taxonomy"), "--model", "lexicon", "--quiet"],
@@ -401,3 +415,164 @@ def test_workbook_written_from_batches_in_any_order_is_the_same_file(tmp_path):
     assert not (tmp_path / "abandoned.xlsx").exists()
     with pytest.raises(ValueError):
         _Workbook(tmp_path / "partial.xlsx").wait()  # sheets never sent
+
+
+# ------------------------------------------------------------------ evidence reachable, companion pages
+
+def _sections(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<section class="evcell" id="(ev-\d+)">(.*?)</section>', page, re.S))
+
+
+def test_every_passage_of_every_cell_is_reachable(pipeline_report):
+    """A cell's panel shows its strongest passages and links to a page with all of them; every passage links to
+    its place in its document's page."""
+    out = pipeline_report
+    page = (out / "report.html").read_text(encoding="utf-8")
+    labels = pd.read_parquet(out / "labels.parquet")
+    leaf = labels[labels.source != "rollup"]
+    passages = pd.read_parquet(out / "passages.parquet").set_index("passage_id")
+    sections = _sections(page)
+    assert sections
+    checked = 0
+    for sec in sections.values():
+        m = re.search(r'<a class="allev" href="(report_files/cell-[0-9a-f]{16}\.html)">All (\d+) passage', sec)
+        assert m, sec[:300]
+        cell = (out / m.group(1)).read_text(encoding="utf-8")
+        region, node = re.search(r"coded <code>([^<]+)</code> in ([^.<]+)\.", cell).group(2, 1)
+        want = leaf[(leaf.region == html.unescape(region)) & (leaf.node == html.unescape(node))]
+        items = re.findall(r'<div class="item" data-rank="\d+" data-order="\d+">', cell)
+        assert len(items) == int(m.group(2)) == want["passage_id"].nunique()
+        for href in re.findall(r'<a class="doclink" href="([^"]+)"', cell):
+            target, _, anchor = href.partition("#")
+            doc_page = (out / "report_files" / target).read_text(encoding="utf-8")
+            assert anchor and f'id="{anchor}"' in doc_page
+            checked += 1
+    assert checked >= len(leaf["passage_id"].unique())
+    # a document page holds the document's whole text, its coded passages marked
+    for pid in leaf["passage_id"].unique()[:5]:
+        p = passages.loc[pid]
+        doc_page = (out / "report_files" / report.doc_page_name(p.doc_id)).read_text(encoding="utf-8")
+        block = re.search(rf'<div class="psg coded" id="p{p.ordinal}">(.*?)</div></div>', doc_page, re.S).group(1)
+        shown = p.text_original or p.text
+        assert html.unescape(re.sub(r"<[^>]+>", "", block)).endswith(shown)
+
+
+def test_companion_pages_escape_every_corpus_string(pipeline_report):
+    files = sorted((pipeline_report / "report_files").glob("*.html"))
+    assert any(f.name.startswith("cell-") for f in files) and any(f.name.startswith("doc-") for f in files)
+    evil = 0
+    for f in files:
+        page = f.read_text(encoding="utf-8")
+        assert_no_injection(page, scripts=1 if f.name.startswith("cell-") else 0, has_title="INJECTED-B" in page)
+        unmarked = re.sub(r"</?mark>", "", page)
+        assert SCRIPT not in unmarked and IMG not in unmarked
+        evil += "&lt;script&gt;alert(1)&lt;/script&gt;" in unmarked
+    assert evil >= 2  # the hostile document's own page and its cells'
+
+
+def test_traditional_chinese_is_shown_as_written(pipeline_report):
+    out = pipeline_report
+    docs = pd.read_parquet(out / "documents.parquet").set_index("doc_id")
+    tw = docs.loc["zh/TW/c.txt"]
+    assert tw["converted_t2s"] and tw["title"] == "產學合作研發成果管理辦法（測試）"
+    coded = pd.read_csv(out / "coded_passages.csv", encoding="utf-8-sig", keep_default_na=False)
+    rows = coded[coded.doc_id == "zh/TW/c.txt"]
+    assert len(rows) and all(r.text_original == tw["text_original"][r.start:r.end] for r in rows.itertuples())
+    assert all(len(r.text_original) == len(r.text) and r.text_original != r.text for r in rows.itertuples())
+    page = (out / "report.html").read_text(encoding="utf-8")
+    tw_sections = [sec for sec in _sections(page).values() if "(TW) ×" in sec]
+    texts = [t for sec in tw_sections for t in re.findall(r'<div class="txt" lang="zh-Hant">(.*?)</div>', sec)]
+    assert len(texts) == len(tw_sections)
+    plain = [html.unescape(re.sub(r"</?mark>", "", t)) for t in texts]
+    assert all(t in tw["text_original"] for t in plain) and any("第一條 學校" in t for t in plain)
+    assert all("<b>第一条</b>" not in sec and "产学合作" not in sec for sec in tw_sections)
+    assert all("產學合作研發成果管理辦法" in sec for sec in tw_sections)
+    doc_page = (out / "report_files" / report.doc_page_name("zh/TW/c.txt")).read_text(encoding="utf-8")
+    assert "第一條 學校應訂定" in re.sub(r"</?mark>", "", doc_page)
+    assert '<h1 lang="zh-Hant">產學合作研發成果管理辦法' in doc_page and '<a class="cite" href="#p2">第一條</a>' in doc_page
+
+
+def test_tables_can_be_sorted_and_filtered(pipeline_report):
+    page = (pipeline_report / "report.html").read_text(encoding="utf-8")
+    for table in ("ranking-table", "lacking-table", "gap-list"):
+        assert re.search(rf'<input type="search" class="filter" data-for="{table}"', page)
+        assert f'id="{table}"' in page
+    assert len(re.findall(r'<table class="list sortable"', page)) == 2
+    script = "".join(parse(page).script_text)
+    assert "table.sortable" in script and "input.filter" in script
+
+
+def test_heatmap_headers_name_nodes_in_both_languages(built):
+    tax, _, _, page, _ = built
+    heat = page[page.index('data-facet="measure"'):page.index('data-facet="model"')]
+    heads = re.findall(r'<th class="col" title="([\w.]+):[^"]*"><span>(.*?)</span></th>', heat)
+    assert heads
+    for node, inner in heads:
+        n = tax.by_id[node]
+        assert html.escape(n.name["en"]) in inner and n.name["zh"] in inner and node in inner
+
+
+def test_undated_documents_are_shown_in_the_view_over_time(built):
+    """The hostile document is undated; what only it addresses is "undated" in the first-year table (not "·",
+    which would contradict the ranking), and it is listed by name."""
+    _, tables, _, page, _ = built
+    years = page[page.index('<table class="years heat">'):]
+    years = years[:years.index("</table>")]
+    ev_row = re.search(r'<tr><th class="row">[^<]*\(EV\).*?</tr>', years, re.S).group(0)
+    assert re.search(r'<td class="und" title="[^"]*Industry associations as coordinators: addressed only in undated '
+                     r'document\(s\): &lt;b&gt;INJECTED-B', ev_row), ev_row
+    assert '<td class="miss">' in ev_row  # what it does not address stays "·"
+    assert '<h3 id="undated">Undated documents (1)</h3>' in page
+    listed = page[page.index('<h3 id="undated">'):]
+    assert html.escape(TITLE) in listed and html.escape(HOSTILE_PATH) in listed
+
+
+def test_xlsx_names_filters_widths_and_colour(built, tmp_path):
+    """What a researcher opening the workbook needs: node names beside the IDs, filters on every sheet, columns
+    wide enough to read, and colour on the coverage figures."""
+    import openpyxl
+
+    tax, tables, _, _, _ = built
+    tables = dict(tables)
+    path = tmp_path / "coverage.xlsx"
+    report.write_xlsx(tables, path, report.node_names(tax))
+    wb = openpyxl.load_workbook(path)
+    for sheet in ("coverage_region", "coverage_document"):
+        ws = wb[sheet]
+        header = [c.value for c in ws[1]]
+        assert header == list(tables[sheet].columns)  # the IDs stay the header
+        names = [c.value for c in ws[2]]
+        for node, cell in zip(header, names):
+            if node in tax.by_id:
+                assert cell == f"{tax.by_id[node].name['en']} / {tax.by_id[node].name['zh']}"
+        assert ws.auto_filter.ref.startswith("A2:") and ws.freeze_panes == "B3"
+        assert [c.value for c in ws[3]][0] == tables[sheet].iloc[0, 0]  # data right under the names
+        assert len(ws.conditional_formatting) >= 1
+    for sheet in wb.sheetnames:
+        assert wb[sheet].auto_filter.ref, sheet
+    gaps = wb["gaps"]
+    cols = [c.value for c in gaps[1]]
+    assert cols[cols.index("node") + 1: cols.index("node") + 3] == ["node_name", "node_name_zh"]
+    width = {c.value: gaps.column_dimensions[openpyxl.utils.get_column_letter(i)].width
+             for i, c in enumerate(gaps[1], 1)}
+    assert width["evidence_passage"] >= 40 and width["addressed"] < width["evidence_passage"]
+    assert len(gaps.conditional_formatting) >= 2  # addressed / missing, and the shares
+    assert len(wb["region_ranking"].conditional_formatting) >= 1
+
+
+def test_companion_pages_and_table_tools_run_in_headless_chromium(pipeline_report, tmp_path):
+    """The scripts that sort and filter (report.html) and filter and order a cell's passages (its page) run under
+    the pages' Content-Security-Policy: what they set up on load is in the DOM."""
+    if not chromium_binary():
+        pytest.skip("no chromium binary found (run `make browser` to install Debian's chromium)")
+    page = (pipeline_report / "report.html").resolve()
+    dom = chromium(["--dump-dom", page.as_uri()], tmp_path / "p1").stdout
+    ranking = dom[dom.index('id="ranking-table"'):]
+    assert '<th tabindex="0">' in ranking[:ranking.index("</thead>")], "sortable headers were set up"
+    cell = re.search(r'href="(report_files/cell-[0-9a-f]{16}\.html)"', dom).group(1)
+    dom = chromium(["--dump-dom", (pipeline_report / cell).resolve().as_uri()], tmp_path / "p2").stdout
+    n = len(re.findall(r'<div class="item"', dom))
+    assert n and f'<span id="shown" class="note">{n} of {n} shown</span>' in dom
+    doc = re.search(r'href="(doc-[0-9a-f]{16}\.html)#p\d+"', dom).group(1)
+    dom = chromium(["--dump-dom", (pipeline_report / "report_files" / doc).resolve().as_uri()], tmp_path / "p3").stdout
+    assert '<div class="psg coded"' in dom and "<mark>" in dom

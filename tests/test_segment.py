@@ -77,3 +77,17 @@ def test_long_unstructured_text_is_cut_at_sentence_ends():
     rows = segment_document(doc(text))
     assert len(rows) > 1 and all(len(r["text"]) <= 4000 for r in rows)
     _check_cover(text, rows)
+
+
+def test_passages_carry_the_traditional_original_when_offsets_hold_in_both():
+    original = "第一條 學校應設置技術移轉專責單位。\n\n第二條 研發成果之收入依規定分配。\n"
+    simplified = "第一条 学校应设置技术移转专责单位。\n\n第二条 研发成果之收入依规定分配。\n"
+    rows = segment_document({**doc(simplified), "text_original": original})
+    arts = [r for r in rows if r["kind"] == "article"]
+    assert [r["text_original"] for r in arts] == ["第一條 學校應設置技術移轉專責單位。", "第二條 研發成果之收入依規定分配。"]
+    for r in rows:
+        assert original[r["start"]:r["end"]] == r["text_original"]
+    # an original of another length cannot share the offsets: no original passages, rather than wrong ones
+    rows = segment_document({**doc(simplified), "text_original": original + "多"})
+    assert {r["text_original"] for r in rows} == {""}
+    assert {r["text_original"] for r in segment_document(doc(simplified))} == {""}
