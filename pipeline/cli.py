@@ -659,14 +659,6 @@ def cmd_review_import(args) -> None:
 def cmd_evaluate(args) -> None:
     from .evaluate import evaluate_cli
 
-    gold = Path(args.gold) if args.gold.strip() else None
-    if gold is None:
-        raise ConfigError("evaluate needs the coded passages to score the model against: --gold coded.jsonl "
-                          "(make evaluate GOLD=coded.jsonl)")
-    if not gold.is_file():
-        raise ConfigError(f"{gold}: gold file {'is a folder' if gold.is_dir() else 'not found'} (--gold / GOLD=: "
-                          "coded passages as JSON lines)")
-
     evaluate_cli(args)
 
 

@@ -203,8 +203,9 @@ def cross_validate(taxonomy: Taxonomy, gold: pd.DataFrame, groups: list[str], k:
 
 def evaluate_cli(args) -> None:
     tax = load_taxonomy(args.taxonomy)
-    if not args.gold:
-        raise ConfigError("evaluate needs coded passages: GOLD=file.jsonl[,more.jsonl] (make evaluate GOLD=...)")
+    if not (args.gold or "").strip():
+        raise ConfigError("evaluate needs the coded passages to score the model against: --gold coded.jsonl "
+                          "(make evaluate GOLD=coded.jsonl[,more.jsonl], or GOLD=coded for the coded store)")
     gold_paths = [Path(p) for p in args.gold.split(",") if p]
     gold = read_coded(gold_paths)
     nodes = tax.leaf_ids

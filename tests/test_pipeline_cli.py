@@ -184,9 +184,9 @@ def test_errors_name_what_is_missing(tmp_path):
     res = run("evaluate", "--gold", "", "--out", str(tmp_path), check=False)
     assert res.returncode == 2 and res.stderr.strip().splitlines() == [
         "error: evaluate needs the coded passages to score the model against: --gold coded.jsonl "
-        "(make evaluate GOLD=coded.jsonl)"]
+        "(make evaluate GOLD=coded.jsonl[,more.jsonl], or GOLD=coded for the coded store)"]
     res = run("evaluate", "--gold", str(tmp_path / "gold.jsonl"), "--out", str(tmp_path), check=False)
-    assert res.returncode == 2 and f"{tmp_path / 'gold.jsonl'}: gold file not found" in res.stderr
+    assert res.returncode == 2 and f"{tmp_path / 'gold.jsonl'}: file of coded passages not found" in res.stderr
     res = run("classify", "--in", str(tmp_path / "missing"), "--out", str(tmp_path / "p.jsonl"), check=False)
     assert res.returncode == 2 and "coded file" not in res.stderr
     assert f"{tmp_path / 'missing'}: input file not found (--in / IN=" in res.stderr
