@@ -22,7 +22,7 @@ from . import aggregate as aggregate_mod
 from . import classify as classify_mod
 from . import ingest as ingest_mod
 from . import report as report_mod
-from .io import ChunkedTable, ConfigError, TableWriter, write_csv, write_json, write_parquet, write_text
+from .io import ChunkedTable, ConfigError, TableWriter, read_csv, write_csv, write_json, write_parquet, write_text
 from .schemas import DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, TOKENS, SchemaError, check
 from .taxonomy import load_taxonomy
 
@@ -279,7 +279,7 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) 
 
 
 def _ingest_report(out: Path) -> pd.DataFrame:
-    return pd.read_csv(out / INGEST_REPORT.file, encoding="utf-8-sig", keep_default_na=False)
+    return read_csv(out / INGEST_REPORT.file)  # the cells as ingest found them, not as neutralised for a spreadsheet
 
 
 class _Workbook:

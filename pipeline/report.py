@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import write_bytes_atomic
+from .io import FORMULA_START, write_bytes_atomic
 from .taxonomy import Taxonomy
 
 SHEETS = ("region_ranking", "coverage_region", "coverage_region_long", "gaps", "coverage_document",
@@ -84,12 +84,27 @@ def serve_xlsx(conn, path: Path, sheets: tuple[str, ...]) -> None:
     _save_workbook(wb, path)
 
 
+class _Literal(str):
+    """Text that starts like a formula (= + - @): written as a string cell with Excel's hidden quote prefix, so
+    it shows as it is, without a visible ', and stays text when someone edits the cell."""
+
+
+def _literal_cell(ws, v: str):
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, str(v))
+    cell.data_type = "s"  # openpyxl would store a leading '=' as a formula
+    cell.quotePrefix = True
+    return cell
+
+
 def _cell(v):
     if isinstance(v, str):
         if not v:
             return None  # an empty cell, not an empty string (which openpyxl would write out)
-        # Excel rejects longer cells and control characters, and would treat a leading '=' as a formula
-        return _XML_ILLEGAL.sub("", "'" + v if v[0] in "=+-@" else v)[:EXCEL_CELL_LIMIT]
+        # Excel rejects longer cells and control characters
+        v = _XML_ILLEGAL.sub("", v)[:EXCEL_CELL_LIMIT]
+        return _Literal(v) if v.startswith(FORMULA_START) else v
     if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
         return None
     return v.item() if hasattr(v, "item") else v
@@ -97,10 +112,16 @@ def _cell(v):
 
 def _write_sheet(ws, name: str, df: pd.DataFrame) -> None:
     ws.freeze_panes = "B2"
-    ws.append([str(c) for c in df.columns])
+    ws.append([_literal_cell(ws, c) if type(c) is _Literal else c for c in map(_cell, map(str, df.columns))])
     # cells prepared a column at a time: numbers need no per-value work
     columns = [_column_cells(df[c], blank_zeros=name in BLANK_ZEROS) for c in df.columns]
+    literal = [i for i, cells in enumerate(columns) if _Literal in map(type, cells)]
     for row in zip(*columns):
+        if literal:
+            row = list(row)
+            for i in literal:
+                if type(row[i]) is _Literal:
+                    row[i] = _literal_cell(ws, row[i])
         ws.append(row)
 
 

