@@ -488,11 +488,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_out(args) -> None:
+    """Refuse an --out inside the corpus, before anything is written."""
+    from .outdir import check_separate
+
+    if getattr(args, "corpus", None) is not None:
+        check_separate(Path(args.corpus), Path(args.out))
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     logging.getLogger("jieba").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
+        _check_out(args)
         args.fn(args)
     except (ConfigError, SchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from .io import ConfigError
+from .outdir import is_output_folder
 from .schemas import DOCUMENTS, INGEST_REPORT, check
 
 log = logging.getLogger(__name__)
@@ -433,6 +434,10 @@ def discover(root: Path) -> tuple[list[Found], list[dict]]:
                 rel, note = claim(full)
                 problems.append(_report(rel, "skipped", _join(note, "hidden folder (name starts with '.'); "
                                                                      "not read")))
+            elif is_output_folder(full):
+                rel, note = claim(full)
+                problems.append(_report(rel, "skipped", _join(note, "holds a previous run's outputs (run.json, "
+                                                                     "documents.parquet); not read")))
             else:
                 keep.append(d)
         dirnames[:] = keep

@@ -167,3 +167,37 @@ def test_write_csv_neutralises_text_cells_and_header_and_restores_them(tmp_path)
     assert back.columns.tolist() == ["=head", "n", "f"]
     assert back["=head"].tolist() == ["=1+1", "+x", "-x", "@x", "\tx", "\rx", "'=x", "'s", "ok", ""]
 
+
+# 2. OUT = CORPUS, OUT inside CORPUS --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("where", ["same", "inside", "link_inside"])
+@pytest.mark.parametrize("command", ["run", "ingest"])
+def test_out_that_is_or_lies_in_the_corpus_is_refused(tmp_path, capsys, where, command):
+    from pipeline.cli import main
+
+    corpus = tmp_path / "corpus"
+    write(corpus / "CN/a.txt", zh("A"))
+    write(corpus / "summary.md", "the corpus's own summary")
+    before = sorted(p.relative_to(corpus) for p in corpus.rglob("*"))
+    out = {"same": corpus, "inside": corpus / "out" / "deeper", "link_inside": tmp_path / "link"}[where]
+    if where == "link_inside":
+        os.symlink(corpus / "CN", out)
+        before = sorted(p.relative_to(corpus) for p in corpus.rglob("*"))
+    code = main([command, "--corpus", str(corpus), "--out", str(out), "--model", "lexicon", "--quiet", "--jobs", "1"])
+    line = one_error_line(capsys.readouterr().err)
+    assert code == 2
+    assert str(out) in line and "corpus" in line
+    assert sorted(p.relative_to(corpus) for p in corpus.rglob("*")) == before
+    assert (corpus / "summary.md").read_text() == "the corpus's own summary"
+
+
+def test_folder_holding_a_previous_runs_outputs_is_not_read(tmp_path):
+    write(tmp_path / "CN/a.txt", zh("A"))
+    write(tmp_path / "old/run.json", "{}")
+    write(tmp_path / "old/summary.md", "# Coverage summary\n\nmany words")
+    write(tmp_path / "old/documents.parquet/part-00000-x.parquet", b"PAR1")
+    docs, rep = ingest(tmp_path)
+    got = rep.set_index("path")
+    assert got.loc["old", "status"] == "skipped" and "previous run's outputs" in got.loc["old", "reason"]
+    assert list(docs["doc_id"]) == ["CN/a.txt"]
+
