@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 log = logging.getLogger("pipeline")
-PACKAGES = ("spacy", "jieba", "pandas", "scikit-learn", "pyarrow", "numpy", "opencc", "pyahocorasick", "PyYAML")
+PACKAGES = ("spacy", "jieba", "pandas", "scikit-learn", "pyarrow", "numpy", "opencc", "pyahocorasick", "PyYAML",
+            "google-re2")
 
 
 def _versions() -> dict:

@@ -201,3 +201,102 @@ def test_folder_holding_a_previous_runs_outputs_is_not_read(tmp_path):
     assert got.loc["old", "status"] == "skipped" and "previous run's outputs" in got.loc["old", "reason"]
     assert list(docs["doc_id"]) == ["CN/a.txt"]
 
+
+# 4. taxonomy bombs ---------------------------------------------------------------------------------------
+
+def _taxonomy_with(tmp_path: Path, edit) -> Path:
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "taxonomy/taxonomy.yaml").read_bytes())
+    edit(raw)
+    p = tmp_path / "bad_taxonomy.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return p
+
+
+def test_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
+    from pipeline.taxonomy import TaxonomyError, load_taxonomy
+
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    p = tmp_path / "bomb.yaml"
+    p.write_text("version: '1'\n" + "\n".join(lines) + "\nnodes:\n  - id: x\n    definition: *a9\n")
+    t0 = time.perf_counter()
+    with pytest.raises(TaxonomyError, match=r"bomb\.yaml line 2: YAML anchors and aliases .* not allowed"):
+        load_taxonomy(p)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_yaml_alias_is_a_one_line_error_exit_2(tmp_path, capsys):
+    from pipeline.cli import main
+
+    text = (ROOT / "taxonomy/taxonomy.yaml").read_text(encoding="utf-8")
+    p = tmp_path / "aliased.yaml"
+    p.write_text(text + "\nextra: &x [1]\nmore: *x\n", encoding="utf-8")
+    write(tmp_path / "c/CN/a.txt", zh("A"))
+    code = main(["run", "--corpus", str(tmp_path / "c"), "--out", str(tmp_path / "o"), "--taxonomy", str(p),
+                 "--model", "lexicon", "--quiet"])
+    line = one_error_line(capsys.readouterr().err)
+    assert code == 2 and str(p) in line and "aliases" in line
+
+
+@pytest.mark.parametrize("pattern", [r"(a+)+\1$", r"(?<!x)(a+)+b", r"(?=a)(?:a|aa)*b", r"(?P<x>a)(?P=x)"])
+def test_pattern_that_could_backtrack_without_bound_is_refused(tmp_path, pattern):
+    from pipeline.taxonomy import TaxonomyError, load_taxonomy
+
+    def edit(raw):
+        node = next(n for n in raw["nodes"] if n["id"] == "model.incubator")
+        node["lexicon"]["en"]["patterns"] = [pattern]
+
+    with pytest.raises(TaxonomyError) as info:
+        load_taxonomy(_taxonomy_with(tmp_path, edit))
+    msg = str(info.value)
+    assert "node 'model.incubator'" in msg and repr(pattern) in msg and "RE2" in msg and "\n" not in msg
+
+
+def test_nested_quantifiers_run_in_linear_time():
+    """(a+)+$ on Python's re takes exponential time; through compile_pattern it is RE2's (linear)."""
+    code = textwrap.dedent("""
+        from pipeline.taxonomy import compile_pattern
+        rx = compile_pattern("(a+)+$", False)
+        assert rx.search("a" * 100_000 + "!") is None
+        assert [m.span() for m in compile_pattern("(a+)+$", False).finditer("xaaa")] == [(1, 4)]
+    """)
+    proc = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, env=_env())
+    assert proc.returncode == 0, proc.stderr
+
+
+SAMPLES = ["\u3000\u3000第一条　本条例适用于本省行政区域。", "第１２条 ｔｅｃｈ 研发中心 café R&D centre",
+           "Universities shall co-build research centres; the CRADA_2 régime", "权属份额 权属。 知识产权管理部门",
+           "a\nb\tc\x0bd\x1ce\u00a0f\u2028g", "٣ digits ١٢ and 12"]
+PATTERNS = [r"^\s*第[一二三四五六七八九十百千零〇两0-9]+条\s*本", r"\w+", r"\W+", r"\d+", r"\D+", r"\s+", r"\S+",
+            r"[\w-]+", r"[^\s]+", r"[\d\s]+", r"(?i)co-build\w*", r"CENTRE", r"r&d cent\w*", r"\u4e00-\u9fff",
+            r"[\u4e00-\u9fff]{2}", r"\N{IDEOGRAPHIC SPACE}+", r"权属(?!份额)", r"(?<!不)知识产权", r"a{,2}",
+            r"[^。]{0,6}条例", r"\Ag", r"g\Z", r"[\[:x]+"]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+@pytest.mark.parametrize("ignore_case", [False, True])
+def test_compile_pattern_matches_like_python_re(pattern, ignore_case):
+    from pipeline.taxonomy import compile_pattern
+
+    rx = compile_pattern(pattern, ignore_case)
+    ref = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+    assert rx.pattern == pattern
+    for text in SAMPLES:
+        assert [m.span() for m in rx.finditer(text)] == [m.span() for m in ref.finditer(text)], text
+        assert [m.group(0) for m in rx.finditer(text)] == ref.findall(text) or "(" in pattern
+        got, want = rx.search(text), ref.search(text)
+        assert (got and got.span()) == (want and want.span())
+
+
+def test_compiled_patterns_pickle_and_use_re2_where_they_can():
+    from pipeline.taxonomy import compile_pattern, load_taxonomy
+
+    rx = compile_pattern(r"\w+合作", False)
+    assert "RE2" in repr(rx)
+    again = pickle.loads(pickle.dumps(rx))
+    assert again.pattern == rx.pattern and again.search("产学研合作").group(0) == "产学研合作"
+    assert "RE2" not in repr(compile_pattern("权属(?!份额)", False))  # bounded lookaround: Python's engine
+    load_taxonomy(ROOT / "taxonomy")  # the shipped taxonomy passes
+
