@@ -317,6 +317,8 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
     path = root / MANIFEST
     if not os.path.lexists(path):
         return None
+    if path.is_symlink() and not _inside(path, root.resolve()):
+        raise ConfigError(f"{path}: manifest is a symbolic link to outside the corpus folder; not read")
     if not path.is_file():
         raise ConfigError(f"{path}: manifest is not a readable file")
     try:
@@ -340,12 +342,17 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
                           f"{', '.join(REQUIRED_MANIFEST_COLUMNS)})")
     header = [h.strip() for h in rows[0]]
     missing = [c for c in REQUIRED_MANIFEST_COLUMNS if c not in header]
+    # an error quotes nothing of the file but the column names this program knows: the file may not be what
+    # it seems (a link or a copy of something private), and an error message travels further than the file
     if missing:
-        raise ConfigError(f"{path}: manifest lacks required column(s) {', '.join(missing)} "
-                          f"(has: {', '.join(map(repr, header)) if any(header) else 'no column names'})")
+        known = [h for h in header if h in KNOWN_MANIFEST_COLUMNS]
+        raise ConfigError(f"{path}: manifest lacks required column(s) {', '.join(missing)} (its first line has "
+                          f"{len(header)} field(s); known columns among them: {', '.join(known) or 'none'})")
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        raise ConfigError(f"{path}: manifest has duplicate column name(s) {', '.join(map(repr, dupes))}")
+        shown = [repr(h) if h in KNOWN_MANIFEST_COLUMNS else "columns " + " and ".join(
+            str(i + 1) for i, x in enumerate(header) if x == h) for h in dupes]
+        raise ConfigError(f"{path}: manifest has duplicate column name(s): {', '.join(shown)}")
     records = []
     for lineno, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -392,10 +399,12 @@ def discover(root: Path) -> tuple[list[Found], list[dict]]:
     """All files below root (sorted by id), plus report rows for what is not read as a file.
 
     Symbolic links to folders are listed but not followed (a link loop would never end); links to files are
-    read. Hidden folders (name starting with '.') are listed but not entered; hidden files are found (and
+    read only when the file they lead to is inside the corpus folder (a link to /etc/passwd is not a policy
+    text). Folders holding a previous run's outputs are listed but not entered. Hidden folders (name starting with '.') are listed but not entered; hidden files are found (and
     skipped unless the manifest names them). A folder that cannot be listed is reported as failed.
     """
     root = Path(root)
+    real_root = root.resolve()
     found: list[Found] = []
     problems: list[dict] = []
     used: set[str] = set()
@@ -448,6 +457,10 @@ def discover(root: Path) -> tuple[list[Found], list[dict]]:
                 problems.append(_report(rel, "failed", _join(note, f"broken or looping symbolic link "
                                                                     f"({_link_target(full)})")))
                 continue
+            if full.is_symlink() and not _inside(full, real_root):
+                problems.append(_report(rel, "skipped", _join(note, f"symbolic link to outside the corpus folder "
+                                                                     f"({_link_target(full)}); not followed")))
+                continue
             found.append(Found(rel, full, f.startswith("."), note))
     return sorted(found, key=lambda e: e.rel), problems
 
@@ -456,6 +469,15 @@ def _name_order(name: str) -> tuple:
     # of two names equal after normalisation, the one already in NFC gets the plain id
     nfc = unicodedata.normalize("NFC", name)
     return nfc, name != nfc, name
+
+
+def _inside(path: Path, real_root: Path) -> bool:
+    """Whether `path`, its links followed, lies in the folder `real_root` (already resolved)."""
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return target == real_root or real_root in target.parents
 
 
 def _link_target(path: Path) -> str:

@@ -82,15 +82,18 @@ def attack(tmp_path_factory):
     files and manifest rows below."""
     base = tmp_path_factory.mktemp("attack")
     corpus, out = base / "corpus", base / "out"
+    outside = write(base / "outside" / "shadow", SECRET + "\n")
     write(corpus / "a.txt", zh("A"))
     write(corpus / "@SUM(1+1).txt", zh("AT"))
     write(corpus / "-b.txt", zh("B"))
     write(corpus / "c.txt", zh("C"))
+    os.symlink(outside, corpus / "shadow.txt")
     dates = ("2019-01-01", "2019-06-01")
     rows = [("a.txt", "CN", "zh", HYPERLINK, "2020-01-01"),
             ("@SUM(1+1).txt", "CN", "zh", "+1+2", "2021-05-01"),
             ("-b.txt", EVIL_REGION, "zh", "-2+3", dates[0]),
             ("c.txt", EVIL_REGION, "zh", "@evil", dates[1])]
+    rows += [("shadow.txt", "CN", "zh", "", "")]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["path", "region", "lang", "title", "date"])
@@ -299,4 +302,53 @@ def test_compiled_patterns_pickle_and_use_re2_where_they_can():
     assert again.pattern == rx.pattern and again.search("产学研合作").group(0) == "产学研合作"
     assert "RE2" not in repr(compile_pattern("权属(?!份额)", False))  # bounded lookaround: Python's engine
     load_taxonomy(ROOT / "taxonomy")  # the shipped taxonomy passes
+
+
+# 8. symbolic links, no file content in errors ------------------------------------------------------------
+
+def test_link_to_a_file_outside_the_corpus_is_skipped_not_read(attack):
+    corpus, out, _ = attack
+    got = _report(out).loc["shadow.txt"]
+    assert got["status"] == "skipped" and "symbolic link to outside the corpus folder" in got["reason"]
+    for f in out.rglob("*"):
+        if f.is_file():
+            assert b"SECRET-HASH" not in f.read_bytes(), f
+
+
+def test_link_inside_the_corpus_is_still_read(tmp_path):
+    write(tmp_path / "c/a.txt", zh("A"))
+    os.symlink("a.txt", tmp_path / "c/alias.txt")
+    os.symlink(tmp_path / "c/a.txt", tmp_path / "c/absolute.txt")
+    _, rep = ingest(tmp_path / "c")
+    assert rep.set_index("path")["status"].to_dict() == {"a.txt": "ingested", "alias.txt": "duplicate_of",
+                                                         "absolute.txt": "duplicate_of"}
+
+
+def test_manifest_linked_to_a_file_outside_is_refused_without_quoting_it(tmp_path, capsys):
+    from pipeline.cli import main
+
+    secret = write(tmp_path / "private/shadow", f"path,region,lang\n{SECRET}\n")
+    write(tmp_path / "c/a.txt", zh("A"))
+    os.symlink(secret, tmp_path / "c/manifest.csv")
+    code = main(["ingest", "--corpus", str(tmp_path / "c"), "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err
+    line = one_error_line(err)
+    assert code == 2 and "manifest.csv" in line and "symbolic link to outside the corpus folder" in line
+    assert "SECRET" not in err
+
+
+@pytest.mark.parametrize("header", [SECRET, f"path,{SECRET},{SECRET},lang,region"])
+def test_manifest_errors_do_not_quote_the_file(tmp_path, header):
+    write(tmp_path / "a.txt", zh("A"))
+    write(tmp_path / "manifest.csv", f"{header}\na.txt,CN,zh\n")
+    with pytest.raises(ConfigError) as info:
+        ingest(tmp_path)
+    assert "SECRET" not in str(info.value) and "manifest.csv" in str(info.value)
+
+
+def test_manifest_duplicate_unknown_columns_are_named_by_position(tmp_path):
+    write(tmp_path / "a.txt", zh("A"))
+    write(tmp_path / "manifest.csv", "path,region,lang,secret,secret\na.txt,CN,zh,x,y\n")
+    with pytest.raises(ConfigError, match=r"duplicate column name\(s\): columns 4 and 5$"):
+        ingest(tmp_path)
 
