@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
              ".docx": "docx", ".pdf": "pdf"}
 MANIFEST = "manifest.csv"
-# part of the documents table's part keys: bump when what a record holds changes
-DOCUMENTS_VERSION = "documents-1"
+# part of the documents table's part keys and of each file's cache key: bump when what a record holds changes
+# (documents-2: format characters stripped, stray control bytes dropped)
+DOCUMENTS_VERSION = "documents-2"
 REQUIRED_MANIFEST_COLUMNS = ("path", "region", "lang")
 KNOWN_MANIFEST_COLUMNS = ("path", "region", "region_name", "lang", "title", "date")
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -48,7 +49,16 @@ _SAMPLE = 200_000
 _FULLWIDTH_PUNCT = [c for c in map(chr, range(0xFF01, 0xFF66)) if not c.isalnum()] + ["\u3000"]
 _FW_SPLIT = re.compile("([" + re.escape("".join(_FULLWIDTH_PUNCT)) + "]+)")
 _BREAKS = re.compile(r"\r\n?|[\v\f]")  # line ends and page/form feeds become \n
-_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufeff]")  # other C0/C1 controls, stray BOMs
+# other C0/C1 controls, stray BOMs, and invisible format characters (zero-width space/joiners, word joiner,
+# invisible operators, soft hyphen, bidi marks and embeddings): inside a term (产\u200d学\u200d研,
+# tech\u200bnology) they hide it from the lexicon and show nothing to a reader
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+                       "\u2066-\u2069\ufeff]")
+# bytes that never occur in text of any encoding read here (layout controls \t \n \v \f \r and ESC aside);
+# in UTF-8, GBK, GB18030 and Big5 no multi-byte sequence contains one, so dropping them keeps the rest intact
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0e, 0x1b), *range(0x1c, 0x20)])
+# more than this share of control bytes is a binary file, not text with a few stray bytes
+_BINARY_SHARE = 0.01
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
@@ -94,7 +104,14 @@ def decode_bytes(data: bytes) -> Decoded:
                     best = (score, text, enc)
         if best:
             return Decoded(best[1], best[2])
-        raise DecodeError(f"binary content ({nul} NUL bytes), not a text file")
+        kept = data.translate(None, _CONTROL_BYTES)
+        dropped = len(data) - len(kept)
+        if dropped > 1 and dropped > len(data) * _BINARY_SHARE:
+            raise DecodeError(f"binary content ({nul} NUL bytes), not a text file")
+        # a few stray bytes (a NUL pasted in, a truncated copy) do not make a text file binary
+        decoded = decode_bytes(kept)
+        return Decoded(decoded.text, decoded.encoding,
+                       _join(f"{dropped} stray control byte(s) ({nul} NUL) dropped", decoded.note))
     try:
         return Decoded(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
@@ -637,9 +654,10 @@ class IngestRun:
                                                                          f"'{_display(suffix)[0] or '(none)'}'"),
                                       nbytes=_size(entry.path)))
                 continue
-            # the row's digest, not the row: the cache holds one per file for the whole run
-            meta_key = "" if row is None else hashlib.sha256(
-                json.dumps(row, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()[:24]
+            # the row's digest, not the row: the cache holds one per file for the whole run; with the version, so
+            # that files read by older code are read again
+            meta_key = hashlib.sha256((DOCUMENTS_VERSION + json.dumps(row, ensure_ascii=False, sort_keys=True))
+                                      .encode("utf-8")).hexdigest()[:24]
             rec, rep, st = self._cached(entry, meta_key)
             if rec is None:
                 try:

@@ -87,12 +87,16 @@ def attack(tmp_path_factory):
     write(corpus / "@SUM(1+1).txt", zh("AT"))
     write(corpus / "-b.txt", zh("B"))
     write(corpus / "c.txt", zh("C"))
+    write(corpus / "zw.txt", zh("ZW").replace("产学研", "产\u200d学\u200d研").replace("联合实验室", "联合\u200b实验\u00ad室")
+          + "tech\u2060nology trans\ufefffer\n")
+    write(corpus / "nul.txt", zh("NUL").encode() + b"\x00" + "第三条 附则。\n".encode())
     os.symlink(outside, corpus / "shadow.txt")
     dates = ("2019-01-01", "2019-06-01")
     rows = [("a.txt", "CN", "zh", HYPERLINK, "2020-01-01"),
             ("@SUM(1+1).txt", "CN", "zh", "+1+2", "2021-05-01"),
             ("-b.txt", EVIL_REGION, "zh", "-2+3", dates[0]),
             ("c.txt", EVIL_REGION, "zh", "@evil", dates[1])]
+    rows += [("zw.txt", "CN", "zh", "", "2019-01-01"), ("nul.txt", "CN", "zh", "", "2018")]
     rows += [("shadow.txt", "CN", "zh", "", "")]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -351,4 +355,54 @@ def test_manifest_duplicate_unknown_columns_are_named_by_position(tmp_path):
     write(tmp_path / "manifest.csv", "path,region,lang,secret,secret\na.txt,CN,zh,x,y\n")
     with pytest.raises(ConfigError, match=r"duplicate column name\(s\): columns 4 and 5$"):
         ingest(tmp_path)
+
+
+# 9. invisible characters, stray bytes -------------------------------------------------------------------
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u202e"])
+def test_format_characters_inside_terms_are_stripped(hidden):
+    assert normalise(f"产{hidden}学{hidden}研合作 tech{hidden}nology") == "产学研合作 technology"
+
+
+def test_zero_width_characters_do_not_reach_the_tables(attack):
+    _, out, _ = attack
+    text = pd.read_parquet(out / "documents.parquet").set_index("doc_id").loc["zw.txt", "text"]
+    assert "促进产学研合作" in text and "共建联合实验室（ZW）" in text and "technology transfer" in text
+    labels = pd.read_parquet(out / "labels.parquet")
+    nodes = labels.groupby("doc_id")["node"].apply(set)
+    assert nodes["zw.txt"] and nodes["zw.txt"] == nodes["a.txt"]  # found as in the same text without them
+
+
+def test_a_stray_nul_byte_does_not_make_text_binary():
+    d = decode_bytes(zh("X").encode() + b"\x00" + "第三条 附则。".encode())
+    assert "\x00" not in d.text and "第三条 附则。" in d.text and d.encoding == "utf-8"
+    assert "1 stray control byte(s) (1 NUL) dropped" in d.note
+    d = decode_bytes(zh("GBK").encode("gbk") * 2 + b"\x00\x01")
+    assert d.encoding == "gbk" and "2 stray control byte(s)" in d.note
+    with pytest.raises(DecodeError, match="binary"):
+        decode_bytes(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + bytes(range(256)) * 4)
+
+
+def test_stray_bytes_are_said_in_the_ingest_report(attack):
+    _, out, _ = attack
+    got = _report(out).loc["nul.txt"]
+    assert got["status"] == "ingested" and "stray control byte(s) (1 NUL) dropped" in got["reason"]
+
+
+def test_files_read_by_older_code_are_read_again(tmp_path, monkeypatch):
+    """Normalisation changed: a file cached by a run of older code must not keep its old text."""
+    import json
+
+    from pipeline import ingest as ingest_mod
+    from pipeline.cli import main
+
+    write(tmp_path / "c/CN/a.txt", zh("A"))
+    args = ["ingest", "--corpus", str(tmp_path / "c"), "--out", str(tmp_path / "o"), "--quiet"]
+
+    def reused() -> int:
+        return json.loads((tmp_path / "o/run.json").read_text())["stages"]["ingest"]["reused_files"]
+
+    assert main(args) == 0 and main(args) == 0 and reused() == 1
+    monkeypatch.setattr(ingest_mod, "DOCUMENTS_VERSION", "documents-older")
+    assert main(args) == 0 and reused() == 0
 
