@@ -29,6 +29,8 @@ from .taxonomy import load_taxonomy
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from .outdir import OutLock
+
 log = logging.getLogger("pipeline")
 PACKAGES = ("spacy", "jieba", "pandas", "scikit-learn", "pyarrow", "numpy", "opencc", "pyahocorasick", "PyYAML",
             "google-re2")
@@ -489,12 +491,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_out(args) -> None:
-    """Refuse an --out inside the corpus, before anything is written."""
-    from .outdir import check_separate
+def _out_lock(args) -> "OutLock | None":
+    """The lock on --out for commands that write there (not train, not classify --in, whose --out is a file),
+    after refusing an --out inside the corpus."""
+    from .outdir import OutLock, check_separate
 
+    if args.command == "train" or getattr(args, "input", None):
+        return None
     if getattr(args, "corpus", None) is not None:
         check_separate(Path(args.corpus), Path(args.out))
+    return OutLock(Path(args.out)).acquire()
 
 
 def main(argv=None) -> int:
@@ -502,8 +508,12 @@ def main(argv=None) -> int:
     logging.getLogger("jieba").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
-        _check_out(args)
-        args.fn(args)
+        lock = _out_lock(args)
+        try:
+            args.fn(args)
+        finally:
+            if lock is not None:
+                lock.release()
     except (ConfigError, SchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

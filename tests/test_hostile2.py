@@ -406,3 +406,36 @@ def test_files_read_by_older_code_are_read_again(tmp_path, monkeypatch):
     monkeypatch.setattr(ingest_mod, "DOCUMENTS_VERSION", "documents-older")
     assert main(args) == 0 and reused() == 0
 
+
+# 11. a lock on OUT; 12. litter from killed runs ------------------------------------------------------------
+
+# another run, as the lock protocol sees it: an exclusive flock on OUT/.pipeline.lock holding its process id
+HOLD = """
+import fcntl, os, sys, time
+os.makedirs(sys.argv[1], exist_ok=True)
+fd = os.open(os.path.join(sys.argv[1], ".pipeline.lock"), os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, f"{os.getpid()}\\n".encode())
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_second_run_into_the_same_out_is_refused_naming_the_process(tmp_path, capsys):
+    from pipeline.cli import main
+
+    write(tmp_path / "c/CN/a.txt", zh("A"))
+    out = tmp_path / "o"
+    holder = subprocess.Popen([PYTHON, "-c", HOLD, str(out)], cwd=ROOT, stdout=subprocess.PIPE, env=_env())
+    try:
+        assert holder.stdout.readline().strip() == b"locked"
+        code = main(["ingest", "--corpus", str(tmp_path / "c"), "--out", str(out), "--quiet"])
+        line = one_error_line(capsys.readouterr().err)
+        assert code == 2 and str(out) in line and "in use" in line and f"process {holder.pid}" in line
+        assert not (out / "documents.parquet").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the lock goes with the process, however it ends
+    assert main(["ingest", "--corpus", str(tmp_path / "c"), "--out", str(out), "--quiet"]) == 0
+    assert (out / "documents.parquet").exists() and (out / ".pipeline.lock").read_bytes() == b""
