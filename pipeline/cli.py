@@ -493,14 +493,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _out_lock(args) -> "OutLock | None":
     """The lock on --out for commands that write there (not train, not classify --in, whose --out is a file),
-    after refusing an --out inside the corpus."""
-    from .outdir import OutLock, check_separate
+    after refusing an --out inside the corpus; temporary files left there by a killed run are removed."""
+    from .outdir import OutLock, check_separate, remove_litter
 
     if args.command == "train" or getattr(args, "input", None):
         return None
     if getattr(args, "corpus", None) is not None:
         check_separate(Path(args.corpus), Path(args.out))
-    return OutLock(Path(args.out)).acquire()
+    lock = OutLock(Path(args.out)).acquire()
+    try:
+        removed = remove_litter(Path(args.out))
+    except BaseException:
+        lock.release()
+        raise
+    if removed:
+        log.info("%s: removed %d temporary file(s) left by an interrupted run", args.out, len(removed))
+    return lock
 
 
 def main(argv=None) -> int:

@@ -1,8 +1,9 @@
-"""The output folder: never the corpus or inside it, one run at a time."""
+"""The output folder: never the corpus or inside it, one run at a time, no litter left by killed runs."""
 from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from pathlib import Path
 
 from .io import ConfigError
@@ -93,3 +94,27 @@ def _holder(fd: int) -> str:
     except (OSError, UnicodeDecodeError):
         pid = ""
     return f"process {pid}" if pid.isdigit() else "process id not yet recorded"
+
+
+def remove_litter(out: Path) -> list[str]:
+    """Remove the hidden temporary files and folders (.NAME.XXXX.tmp) that interrupted atomic writes leave in
+    the output folder and its cache; only safe while holding the folder's lock (no other run is writing).
+    Returns the names removed."""
+    removed = []
+    for folder in (Path(out), Path(out) / "cache"):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            if not (e.name.startswith(".") and e.name.endswith(".tmp")):
+                continue
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    shutil.rmtree(e.path)
+                else:
+                    os.unlink(e.path)
+                removed.append(e.name)
+            except OSError:
+                pass  # left for the next run: litter is no reason to stop this one
+    return removed

@@ -439,3 +439,16 @@ def test_second_run_into_the_same_out_is_refused_naming_the_process(tmp_path, ca
     # the lock goes with the process, however it ends
     assert main(["ingest", "--corpus", str(tmp_path / "c"), "--out", str(out), "--quiet"]) == 0
     assert (out / "documents.parquet").exists() and (out / ".pipeline.lock").read_bytes() == b""
+
+def test_litter_of_a_killed_run_is_removed_when_the_next_run_starts(tmp_path):
+    from pipeline.cli import main
+
+    write(tmp_path / "c/CN/a.txt", zh("A"))
+    out = tmp_path / "o"
+    litter = [write(out / ".documents.parquet.k1llme.tmp/part-00000-x.parquet", b"half"),
+              write(out / ".coverage_region.csv.abc123.tmp", b"half"),
+              write(out / "cache/.labels.parquet.def456.tmp", b"half")]
+    keep = [write(out / ".keep", b"not ours"), write(out / "notes.tmp", b"not hidden")]
+    assert main(["ingest", "--corpus", str(tmp_path / "c"), "--out", str(out), "--quiet"]) == 0
+    assert not [p for p in litter if p.exists()] and not (out / ".documents.parquet.k1llme.tmp").exists()
+    assert all(p.exists() for p in keep)
