@@ -211,8 +211,39 @@ def to_simplified(text: str) -> tuple[str, bool]:
     return _t2s.convert(text), True
 
 
-def extract_text(data: bytes, fmt: str) -> tuple[Decoded, str]:
-    """Return the decoded text and a title found inside the file ("" if none)."""
+# A .docx is a zip archive, and python-docx inflates every member into memory and parses its XML whole: a 3 MB
+# file can hold 1 GB of XML. So the size limit holds for what the archive expands to, checked on the sizes its
+# directory declares before anything is inflated (zipfile stops a member at its declared size and then fails
+# its CRC check, so an archive that lies about a size fails instead of growing).
+ZIP_MAX_MEMBERS = 10_000
+ZIP_MAX_RATIO = 100  # Word's XML deflates 5-20:1; far beyond that is a decompression bomb
+ZIP_RATIO_FLOOR = 4 * 2**20  # below this a member may compress as well as it likes: it stays small
+
+
+def check_archive(data: bytes, max_bytes: int) -> None:
+    """Raise DecodeError when the zip archive `data` would expand past `max_bytes` or looks like a bomb."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            members = z.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise DecodeError(f"not a readable .docx ({type(exc).__name__})") from None
+    if len(members) > ZIP_MAX_MEMBERS:
+        raise DecodeError(f"zip archive of {len(members)} members (more than {ZIP_MAX_MEMBERS}); not read")
+    expanded = sum(m.file_size for m in members)
+    if expanded > max_bytes:
+        raise DecodeError(f"expands to {_mb(expanded)}, over the {_mb(max_bytes)} limit (raise it with --max-mb); "
+                          f"not read")
+    for m in members:
+        if m.file_size > ZIP_RATIO_FLOOR and m.file_size > ZIP_MAX_RATIO * max(m.compress_size, 1):
+            raise DecodeError(f"a member expands {m.file_size // max(m.compress_size, 1)}:1 ({_mb(m.file_size)}), "
+                              f"a decompression bomb; not read")
+
+
+def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Decoded, str]:
+    """Return the decoded text and a title found inside the file ("" if none); `max_bytes` bounds what a
+    compressed format may expand to."""
     if fmt in ("txt", "md"):
         return decode_bytes(data), ""
     if fmt == "html":
@@ -220,6 +251,7 @@ def extract_text(data: bytes, fmt: str) -> tuple[Decoded, str]:
     if fmt == "docx":
         import docx
 
+        check_archive(data, max_bytes)
         try:
             d = docx.Document(io.BytesIO(data))
             text = "\n\n".join(p.text for p in d.paragraphs)
@@ -769,7 +801,7 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
         return None, _report(rel, "skipped", f"over the {_mb(max_bytes)} limit (raise it with --max-mb)",
                              nbytes=len(data))
     try:
-        decoded, inner_title = extract_text(data, fmt)
+        decoded, inner_title = extract_text(data, fmt, max_bytes)
     except DecodeError as exc:
         return None, _report(rel, "failed", str(exc), nbytes=len(data))
     text = normalise(decoded.text).strip("\n")

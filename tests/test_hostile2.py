@@ -90,6 +90,8 @@ def attack(tmp_path_factory):
     write(corpus / "zw.txt", zh("ZW").replace("产学研", "产\u200d学\u200d研").replace("联合实验室", "联合\u200b实验\u00ad室")
           + "tech\u2060nology trans\ufefffer\n")
     write(corpus / "nul.txt", zh("NUL").encode() + b"\x00" + "第三条 附则。\n".encode())
+    # 6 MB of XML in a 10 kB file: over the 2 MB limit once inflated
+    write(corpus / "bomb.docx", docx_bytes(extra={"word/bomb.xml": b"<w:p/>" * (2**20)}))
     os.symlink(outside, corpus / "shadow.txt")
     dates = ("2019-01-01", "2019-06-01")
     rows = [("a.txt", "CN", "zh", HYPERLINK, "2020-01-01"),
@@ -97,6 +99,7 @@ def attack(tmp_path_factory):
             ("-b.txt", EVIL_REGION, "zh", "-2+3", dates[0]),
             ("c.txt", EVIL_REGION, "zh", "@evil", dates[1])]
     rows += [("zw.txt", "CN", "zh", "", "2019-01-01"), ("nul.txt", "CN", "zh", "", "2018")]
+    rows += [("bomb.docx", "CN", "zh", "", "")]
     rows += [("shadow.txt", "CN", "zh", "", "")]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -207,6 +210,38 @@ def test_folder_holding_a_previous_runs_outputs_is_not_read(tmp_path):
     got = rep.set_index("path")
     assert got.loc["old", "status"] == "skipped" and "previous run's outputs" in got.loc["old", "reason"]
     assert list(docs["doc_id"]) == ["CN/a.txt"]
+
+
+# 3. decompression bombs ----------------------------------------------------------------------------------
+
+def test_docx_expanding_past_the_limit_fails_before_it_is_inflated(monkeypatch):
+    import docx
+
+    def never(*a, **k):
+        raise AssertionError("the archive was opened for reading")
+
+    bomb = docx_bytes(extra={"word/bomb.xml": b"<w:p/>" * (2**20)})
+    assert len(bomb) < 100_000
+    monkeypatch.setattr(docx, "Document", never)
+    monkeypatch.setattr(zipfile.ZipFile, "read", never)
+    with pytest.raises(DecodeError, match=r"expands to 6\.\d MB, over the 2 MB limit \(raise it with --max-mb\)"):
+        extract_text(bomb, "docx", max_bytes=2 * 2**20)
+
+
+def test_docx_with_an_extreme_compression_ratio_is_a_bomb():
+    bomb = docx_bytes(extra={"word/media/zeros.bin": bytes(8 * 2**20)})
+    from pipeline.ingest import check_archive
+
+    with pytest.raises(DecodeError, match=r"expands \d+:1 .*decompression bomb"):
+        check_archive(bomb, 64 * 2**20)
+    decoded, _ = extract_text(docx_bytes("第一条 产学研。"), "docx", max_bytes=2 * 2**20)
+    assert "产学研" in decoded.text  # an ordinary document still reads
+
+
+def test_decompression_bomb_is_failed_in_the_report(attack):
+    _, out, _ = attack
+    got = _report(out).loc["bomb.docx"]
+    assert got["status"] == "failed" and "expands to" in got["reason"] and "--max-mb" in got["reason"]
 
 
 # 4. taxonomy bombs ---------------------------------------------------------------------------------------
