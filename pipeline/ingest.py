@@ -35,7 +35,7 @@ SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".h
              ".docx": "docx", ".pdf": "pdf"}
 MANIFEST = "manifest.csv"
 # part of the documents table's part keys and of each file's cache key: bump when what a record holds changes
-# (documents-2: format characters stripped, stray control bytes dropped)
+# (documents-2: format characters stripped, stray control bytes dropped, implausible dates ignored)
 DOCUMENTS_VERSION = "documents-2"
 REQUIRED_MANIFEST_COLUMNS = ("path", "region", "lang")
 KNOWN_MANIFEST_COLUMNS = ("path", "region", "region_name", "lang", "title", "date")
@@ -334,6 +334,27 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
         buf.append(s if in_pre.get(id(parent)) else _HTML_SPACE.sub(" ", s))
     flush()
     return Decoded("\n\n".join(paragraphs), decoded.encoding, decoded.note), title
+
+
+# The temporal view has a row per year from a region's first dated document on: a date in year 1 or 9999 would
+# make it millions of rows (past Excel's limit) about years no policy text comes from.
+FIRST_YEAR = 1900
+
+
+def _last_year() -> int:
+    import datetime
+
+    return datetime.date.today().year + 1
+
+
+def plausible_date(date: str) -> bool:
+    """False for a date whose year (its first four characters, as the temporal view reads them) is a number
+    outside FIRST_YEAR to next year; a date without such a year is not in the temporal view anyway."""
+    try:
+        year = float(date[:4])
+    except ValueError:
+        return True
+    return year != year or (year.is_integer() and FIRST_YEAR <= year <= _last_year())
 
 
 def title_from_text(text: str, fallback: str) -> str:
@@ -830,6 +851,9 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
     if not date:
         m = DATE_IN_NAME.search(Path(rel).name)
         date = m.group(1) if m else ""
+    if not plausible_date(date):
+        notes.append(f"date '{_one_line(date)[:40]}' is outside {FIRST_YEAR}-{_last_year()}; ignored")
+        date = ""
     title = meta.get("title") or _one_line(inner_title) or title_from_text(text, Path(rel).stem)
     extra = {k: v for k, v in meta.items() if k not in KNOWN_MANIFEST_COLUMNS}
     rec = {

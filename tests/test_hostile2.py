@@ -93,7 +93,7 @@ def attack(tmp_path_factory):
     # 6 MB of XML in a 10 kB file: over the 2 MB limit once inflated
     write(corpus / "bomb.docx", docx_bytes(extra={"word/bomb.xml": b"<w:p/>" * (2**20)}))
     os.symlink(outside, corpus / "shadow.txt")
-    dates = ("2019-01-01", "2019-06-01")
+    dates = ("0001-01-01", "9999-12-31")
     rows = [("a.txt", "CN", "zh", HYPERLINK, "2020-01-01"),
             ("@SUM(1+1).txt", "CN", "zh", "+1+2", "2021-05-01"),
             ("-b.txt", EVIL_REGION, "zh", "-2+3", dates[0]),
@@ -341,6 +341,32 @@ def test_compiled_patterns_pickle_and_use_re2_where_they_can():
     assert again.pattern == rx.pattern and again.search("产学研合作").group(0) == "产学研合作"
     assert "RE2" not in repr(compile_pattern("权属(?!份额)", False))  # bounded lookaround: Python's engine
     load_taxonomy(ROOT / "taxonomy")  # the shipped taxonomy passes
+
+
+# 7. hostile dates -------------------------------------------------------------------------------------------
+
+def test_implausible_dates_are_reported_and_ignored(attack):
+    _, out, _ = attack
+    docs = pd.read_parquet(out / "documents.parquet").set_index("doc_id")
+    assert docs.loc["-b.txt", "date"] == "" and docs.loc["c.txt", "date"] == ""
+    assert docs.loc["a.txt", "date"] == "2020-01-01"
+    rep = _report(out)
+    assert "date '0001-01-01' is outside 1900-" in rep.loc["-b.txt", "reason"]
+    assert "date '9999-12-31' is outside 1900-" in rep.loc["c.txt", "reason"]
+    by_year = pd.read_parquet(out / "coverage_by_year.parquet")
+    assert by_year["year"].between(1900, 2100).all() and len(by_year) < 2000
+
+
+def test_dates_are_judged_by_the_year_the_temporal_view_reads():
+    import datetime
+
+    from pipeline.ingest import plausible_date
+
+    next_year = datetime.date.today().year + 1
+    for date in ("2020-01-01", "1900", f"{next_year}-12-31", "2020年5月", "", "n.d.", "nan"):
+        assert plausible_date(date), date
+    for date in ("0001-01-01", "9999-12-31", "1899-12-31", f"{next_year + 1}", "-999-01-01", "1e3", "inf"):
+        assert not plausible_date(date), date
 
 
 # 8. symbolic links, no file content in errors ------------------------------------------------------------
