@@ -23,15 +23,18 @@ from . import aggregate as aggregate_mod
 from . import classify as classify_mod
 from . import ingest as ingest_mod
 from . import report as report_mod
-from .io import ChunkedTable, ConfigError, TableWriter, write_csv, write_json, write_parquet, write_text
+from .io import ChunkedTable, ConfigError, TableWriter, read_csv, write_csv, write_json, write_parquet, write_text
 from .schemas import DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, TOKENS, SchemaError, check
 from .taxonomy import load_taxonomy
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from .outdir import OutLock
+
 log = logging.getLogger("pipeline")
-PACKAGES = ("spacy", "jieba", "pandas", "scikit-learn", "pyarrow", "numpy", "opencc", "pyahocorasick", "PyYAML")
+PACKAGES = ("spacy", "jieba", "pandas", "scikit-learn", "pyarrow", "numpy", "opencc", "pyahocorasick", "PyYAML",
+            "google-re2")
 
 
 def _versions() -> dict:
@@ -300,7 +303,7 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) 
 
 
 def _ingest_report(out: Path) -> pd.DataFrame:
-    return pd.read_csv(out / INGEST_REPORT.file, encoding="utf-8-sig", keep_default_na=False)
+    return read_csv(out / INGEST_REPORT.file)  # the cells as ingest found them, not as neutralised for a spreadsheet
 
 
 class _Workbook:
@@ -733,12 +736,37 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _out_lock(args) -> "OutLock | None":
+    """The lock on --out for commands that write there (not train, not classify --in, whose --out is a file),
+    after refusing an --out inside the corpus; temporary files left there by a killed run are removed."""
+    from .outdir import OutLock, check_separate, remove_litter
+
+    if args.command == "train" or getattr(args, "input", None):
+        return None
+    if getattr(args, "corpus", None) is not None:
+        check_separate(Path(args.corpus), Path(args.out))
+    lock = OutLock(Path(args.out)).acquire()
+    try:
+        removed = remove_litter(Path(args.out))
+    except BaseException:
+        lock.release()
+        raise
+    if removed:
+        log.info("%s: removed %d temporary file(s) left by an interrupted run", args.out, len(removed))
+    return lock
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     logging.getLogger("jieba").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
-        args.fn(args)
+        lock = _out_lock(args)
+        try:
+            args.fn(args)
+        finally:
+            if lock is not None:
+                lock.release()
     except (ConfigError, SchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from .io import ConfigError
+from .outdir import is_output_folder
 from .schemas import DOCUMENTS, INGEST_REPORT, check
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,10 @@ log = logging.getLogger(__name__)
 SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
              ".docx": "docx", ".pdf": "pdf"}
 MANIFEST = "manifest.csv"
-# part of the documents table's part keys and of the ingest cache: bump when what a record holds changes
-DOCUMENTS_VERSION = "documents-2"
+# part of the documents table's part keys and of each file's cache key: bump when what a record holds changes
+# (documents-3: format characters stripped, stray control bytes dropped, implausible dates ignored; dates read
+# from the text with their source; Traditional text converted character for character)
+DOCUMENTS_VERSION = "documents-3"
 REQUIRED_MANIFEST_COLUMNS = ("path", "region", "lang")
 KNOWN_MANIFEST_COLUMNS = ("path", "region", "region_name", "lang", "title", "date")
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -53,7 +56,16 @@ _SAMPLE = 200_000
 _FULLWIDTH_PUNCT = [c for c in map(chr, range(0xFF01, 0xFF66)) if not c.isalnum()] + ["\u3000"]
 _FW_SPLIT = re.compile("([" + re.escape("".join(_FULLWIDTH_PUNCT)) + "]+)")
 _BREAKS = re.compile(r"\r\n?|[\v\f]")  # line ends and page/form feeds become \n
-_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufeff]")  # other C0/C1 controls, stray BOMs
+# other C0/C1 controls, stray BOMs, and invisible format characters (zero-width space/joiners, word joiner,
+# invisible operators, soft hyphen, bidi marks and embeddings): inside a term (产\u200d学\u200d研,
+# tech\u200bnology) they hide it from the lexicon and show nothing to a reader
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+                       "\u2066-\u2069\ufeff]")
+# bytes that never occur in text of any encoding read here (layout controls \t \n \v \f \r and ESC aside);
+# in UTF-8, GBK, GB18030 and Big5 no multi-byte sequence contains one, so dropping them keeps the rest intact
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0e, 0x1b), *range(0x1c, 0x20)])
+# more than this share of control bytes is a binary file, not text with a few stray bytes
+_BINARY_SHARE = 0.01
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
@@ -99,7 +111,14 @@ def decode_bytes(data: bytes) -> Decoded:
                     best = (score, text, enc)
         if best:
             return Decoded(best[1], best[2])
-        raise DecodeError(f"binary content ({nul} NUL bytes), not a text file")
+        kept = data.translate(None, _CONTROL_BYTES)
+        dropped = len(data) - len(kept)
+        if dropped > 1 and dropped > len(data) * _BINARY_SHARE:
+            raise DecodeError(f"binary content ({nul} NUL bytes), not a text file")
+        # a few stray bytes (a NUL pasted in, a truncated copy) do not make a text file binary
+        decoded = decode_bytes(kept)
+        return Decoded(decoded.text, decoded.encoding,
+                       _join(f"{dropped} stray control byte(s) ({nul} NUL) dropped", decoded.note))
     try:
         return Decoded(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
@@ -216,8 +235,39 @@ def _same_length_t2s(text: str) -> str:
     return "".join(lines)
 
 
-def extract_text(data: bytes, fmt: str) -> tuple[Decoded, str]:
-    """Return the decoded text and a title found inside the file ("" if none)."""
+# A .docx is a zip archive, and python-docx inflates every member into memory and parses its XML whole: a 3 MB
+# file can hold 1 GB of XML. So the size limit holds for what the archive expands to, checked on the sizes its
+# directory declares before anything is inflated (zipfile stops a member at its declared size and then fails
+# its CRC check, so an archive that lies about a size fails instead of growing).
+ZIP_MAX_MEMBERS = 10_000
+ZIP_MAX_RATIO = 100  # Word's XML deflates 5-20:1; far beyond that is a decompression bomb
+ZIP_RATIO_FLOOR = 4 * 2**20  # below this a member may compress as well as it likes: it stays small
+
+
+def check_archive(data: bytes, max_bytes: int) -> None:
+    """Raise DecodeError when the zip archive `data` would expand past `max_bytes` or looks like a bomb."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            members = z.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise DecodeError(f"not a readable .docx ({type(exc).__name__})") from None
+    if len(members) > ZIP_MAX_MEMBERS:
+        raise DecodeError(f"zip archive of {len(members)} members (more than {ZIP_MAX_MEMBERS}); not read")
+    expanded = sum(m.file_size for m in members)
+    if expanded > max_bytes:
+        raise DecodeError(f"expands to {_mb(expanded)}, over the {_mb(max_bytes)} limit (raise it with --max-mb); "
+                          f"not read")
+    for m in members:
+        if m.file_size > ZIP_RATIO_FLOOR and m.file_size > ZIP_MAX_RATIO * max(m.compress_size, 1):
+            raise DecodeError(f"a member expands {m.file_size // max(m.compress_size, 1)}:1 ({_mb(m.file_size)}), "
+                              f"a decompression bomb; not read")
+
+
+def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Decoded, str]:
+    """Return the decoded text and a title found inside the file ("" if none); `max_bytes` bounds what a
+    compressed format may expand to."""
     if fmt in ("txt", "md"):
         return decode_bytes(data), ""
     if fmt == "html":
@@ -225,6 +275,7 @@ def extract_text(data: bytes, fmt: str) -> tuple[Decoded, str]:
     if fmt == "docx":
         import docx
 
+        check_archive(data, max_bytes)
         try:
             d = docx.Document(io.BytesIO(data))
             text = "\n\n".join(p.text for p in d.paragraphs)
@@ -473,6 +524,27 @@ def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str]
     return (date, f"text:{form}") if date else ("", "")
 
 
+# The temporal view has a row per year from a region's first dated document on: a date in year 1 or 9999 would
+# make it millions of rows (past Excel's limit) about years no policy text comes from.
+FIRST_YEAR = 1900
+
+
+def _last_year() -> int:
+    import datetime
+
+    return datetime.date.today().year + 1
+
+
+def plausible_year(date: str) -> bool:
+    """False for a date whose year (its first four characters, as the temporal view reads them) is a number
+    outside FIRST_YEAR to next year; a date without such a year is not in the temporal view anyway."""
+    try:
+        year = float(date[:4])
+    except ValueError:
+        return True
+    return year != year or (year.is_integer() and FIRST_YEAR <= year <= _last_year())
+
+
 def title_from_text(text: str, fallback: str) -> str:
     for line in text.splitlines():
         line = line.strip().lstrip("#").strip()
@@ -503,6 +575,8 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
     path = root / MANIFEST
     if not os.path.lexists(path):
         return None
+    if path.is_symlink() and not _inside(path, root.resolve()):
+        raise ConfigError(f"{path}: manifest is a symbolic link to outside the corpus folder; not read")
     if not path.is_file():
         raise ConfigError(f"{path}: manifest is not a readable file")
     try:
@@ -535,11 +609,17 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
         missing = [c for c in REQUIRED_MANIFEST_COLUMNS if c not in header]
     if missing:
         how = f"{_DELIMITER_NAMES[other]}-separated" if other else "comma-separated"
-        raise ConfigError(f"{path}: manifest lacks required column(s) {', '.join(missing)} (read as {how}; "
-                          f"has: {', '.join(map(repr, header)) if any(header) else 'no column names'})")
+        # the error quotes nothing of the file but the column names this program knows: the file may not be
+        # what it seems (a link or a copy of something private), and an error message travels further
+        known = [h for h in header if h in KNOWN_MANIFEST_COLUMNS]
+        raise ConfigError(f"{path}: manifest lacks required column(s) {', '.join(missing)} (read as {how}; its "
+                          f"first line has {len(header)} field(s); known columns among them: "
+                          f"{', '.join(known) or 'none'})")
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        raise ConfigError(f"{path}: manifest has duplicate column name(s) {', '.join(map(repr, dupes))}")
+        shown = [repr(h) if h in KNOWN_MANIFEST_COLUMNS else "columns " + " and ".join(
+            str(i + 1) for i, x in enumerate(header) if x == h) for h in dupes]
+        raise ConfigError(f"{path}: manifest has duplicate column name(s): {', '.join(shown)}")
     records = []
     for lineno, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -598,10 +678,12 @@ def discover(root: Path) -> tuple[list[Found], list[dict]]:
     """All files below root (sorted by id), plus report rows for what is not read as a file.
 
     Symbolic links to folders are listed but not followed (a link loop would never end); links to files are
-    read. Hidden folders (name starting with '.') are listed but not entered; hidden files are found (and
+    read only when the file they lead to is inside the corpus folder (a link to /etc/passwd is not a policy
+    text). Folders holding a previous run's outputs are listed but not entered. Hidden folders (name starting with '.') are listed but not entered; hidden files are found (and
     skipped unless the manifest names them). A folder that cannot be listed is reported as failed.
     """
     root = Path(root)
+    real_root = root.resolve()
     found: list[Found] = []
     problems: list[dict] = []
     used: set[str] = set()
@@ -640,6 +722,10 @@ def discover(root: Path) -> tuple[list[Found], list[dict]]:
                 rel, note = claim(full)
                 problems.append(_report(rel, "skipped", _join(note, "hidden folder (name starts with '.'); "
                                                                      "not read")))
+            elif is_output_folder(full):
+                rel, note = claim(full)
+                problems.append(_report(rel, "skipped", _join(note, "holds a previous run's outputs (run.json, "
+                                                                     "documents.parquet); not read")))
             else:
                 keep.append(d)
         dirnames[:] = keep
@@ -650,6 +736,10 @@ def discover(root: Path) -> tuple[list[Found], list[dict]]:
                 problems.append(_report(rel, "failed", _join(note, f"broken or looping symbolic link "
                                                                     f"({_link_target(full)})")))
                 continue
+            if full.is_symlink() and not _inside(full, real_root):
+                problems.append(_report(rel, "skipped", _join(note, f"symbolic link to outside the corpus folder "
+                                                                     f"({_link_target(full)}); not followed")))
+                continue
             found.append(Found(rel, full, f.startswith("."), note))
     return sorted(found, key=lambda e: e.rel), problems
 
@@ -658,6 +748,15 @@ def _name_order(name: str) -> tuple:
     # of two names equal after normalisation, the one already in NFC gets the plain id
     nfc = unicodedata.normalize("NFC", name)
     return nfc, name != nfc, name
+
+
+def _inside(path: Path, real_root: Path) -> bool:
+    """Whether `path`, its links followed, lies in the folder `real_root` (already resolved)."""
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return target == real_root or real_root in target.parents
 
 
 def _link_target(path: Path) -> str:
@@ -833,9 +932,10 @@ class IngestRun:
                                                                          f"'{_display(suffix)[0] or '(none)'}'"),
                                       nbytes=_size(entry.path)))
                 continue
-            # the row's digest, not the row: the cache holds one per file for the whole run
-            meta_key = "" if row is None else hashlib.sha256(
-                json.dumps(row, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()[:24]
+            # the row's digest, not the row: the cache holds one per file for the whole run; with the version, so
+            # that files read by older code are read again
+            meta_key = hashlib.sha256((DOCUMENTS_VERSION + json.dumps(row, ensure_ascii=False, sort_keys=True))
+                                      .encode("utf-8")).hexdigest()[:24]
             rec, rep, st = self._cached(entry, meta_key)
             if rec is None:
                 try:
@@ -968,7 +1068,7 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
         return None, _report(rel, "skipped", f"over the {_mb(max_bytes)} limit (raise it with --max-mb)",
                              nbytes=len(data))
     try:
-        decoded, inner_title = extract_text(data, fmt)
+        decoded, inner_title = extract_text(data, fmt, max_bytes)
     except DecodeError as exc:
         return None, _report(rel, "failed", str(exc), nbytes=len(data))
     text = normalise(decoded.text).strip("\n")
@@ -998,6 +1098,9 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
     if region == ROOT_REGION and "/" not in rel:
         notes.append(ROOT_NOTE)
     date, date_source = document_date(meta, rel, text, lang)
+    if not plausible_year(date):
+        notes.append(f"date '{_one_line(date)[:40]}' is outside {FIRST_YEAR}-{_last_year()}; ignored")
+        date, date_source = "", ""
     # a title taken from the text is taken from the original: researchers quote Traditional titles as they are
     title = meta.get("title") or _one_line(inner_title) or title_from_text(original or text, Path(rel).stem)
     extra = {k: v for k, v in meta.items() if k not in KNOWN_MANIFEST_COLUMNS}

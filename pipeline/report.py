@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import write_bytes_atomic
+from .io import FORMULA_START, write_bytes_atomic
 from .taxonomy import Taxonomy
 
 SHEETS = ("region_ranking", "coverage_region", "coverage_region_long", "gaps", "coded_passages", "coverage_document",
@@ -91,12 +91,27 @@ def serve_xlsx(conn, path: Path, sheets: tuple[str, ...], names: dict[str, tuple
     _save_workbook(wb, path)
 
 
+class _Literal(str):
+    """Text that starts like a formula (= + - @): written as a string cell with Excel's hidden quote prefix, so
+    it shows as it is, without a visible ', and stays text when someone edits the cell."""
+
+
+def _literal_cell(ws, v: str):
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, str(v))
+    cell.data_type = "s"  # openpyxl would store a leading '=' as a formula
+    cell.quotePrefix = True
+    return cell
+
+
 def _cell(v):
     if isinstance(v, str):
         if not v:
             return None  # an empty cell, not an empty string (which openpyxl would write out)
-        # Excel rejects longer cells and control characters, and would treat a leading '=' as a formula
-        return _XML_ILLEGAL.sub("", "'" + v if v[0] in "=+-@" else v)[:EXCEL_CELL_LIMIT]
+        # Excel rejects longer cells and control characters
+        v = _XML_ILLEGAL.sub("", v)[:EXCEL_CELL_LIMIT]
+        return _Literal(v) if v.startswith(FORMULA_START) else v
     if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
         return None
     return v.item() if hasattr(v, "item") else v
@@ -130,7 +145,7 @@ def _write_sheet(ws, name: str, df: pd.DataFrame, names: dict[str, tuple[str, st
     wrap = Alignment(wrap_text=True, vertical="top")
 
     def head(value, align=None):
-        cell = WriteOnlyCell(ws, value=value)
+        cell = _literal_cell(ws, value) if type(_cell(value)) is _Literal else WriteOnlyCell(ws, value=value)
         cell.font, cell.fill = bold, grey
         if align is not None:
             cell.alignment = align
@@ -140,7 +155,13 @@ def _write_sheet(ws, name: str, df: pd.DataFrame, names: dict[str, tuple[str, st
     if top == 2:
         ws.append([head(f"{names[c][0]} / {names[c][1]}", wrap) if is_node[i] else
                    head("name (en / zh)" if i == 0 else None) for i, c in enumerate(cols)])
+    literal = [i for i, cells in enumerate(columns) if _Literal in map(type, cells)]
     for row in zip(*columns):
+        if literal:
+            row = list(row)
+            for i in literal:
+                if type(row[i]) is _Literal:
+                    row[i] = _literal_cell(ws, row[i])
         ws.append(row)
     if not cols:
         return

@@ -6,6 +6,7 @@ node named.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -126,15 +127,232 @@ def _strs(value, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _compile(patterns: tuple[str, ...], where: str) -> None:
+# ----------------------------------------------------------------------------------------- patterns
+#
+# A taxonomy pattern runs over every passage of the corpus. Python's re backtracks, so a pattern like (a+)+$
+# takes exponential time on a passage that almost matches; RE2 (google-re2) runs any pattern it accepts in time
+# linear in the text. Patterns are written in Python's syntax; compile_pattern gives them RE2's engine with
+# Python's meaning of the character classes.
+
+
+class PatternError(ValueError):
+    """A pattern that can run on neither engine safely (the message says why)."""
+
+
+_RE2_OPTIONS: dict[bool, object] = {}
+# Python's \d \w \s on str patterns are Unicode classes; RE2's are ASCII: these are Python's, in RE2 syntax
+# (checked code point by code point against Python's; they differ only on code points Python's Unicode
+# database does not assign)
+_SPACE = r"\t-\r\x{1c}-\x{20}\x{85}\p{Z}"
+_WORD = r"\p{L}\p{N}_"
+_CLASS_ESCAPES = {"d": (r"\p{Nd}", r"\p{Nd}"), "D": (r"\P{Nd}", r"\P{Nd}"),
+                  "w": (f"[{_WORD}]", _WORD), "W": (f"[^{_WORD}]", None),
+                  "s": (f"[{_SPACE}]", _SPACE), "S": (f"[^{_SPACE}]", None)}
+_QUANTIFIER_FROM_ZERO = re.compile(r"\{,(\d+)\}")
+
+
+def _to_re2(pattern: str) -> str:
+    r"""`pattern` (Python syntax) in RE2 syntax with the same meaning, as far as RE2 can say it.
+
+    What stays different: \b and \B are ASCII word boundaries in RE2 (Unicode ones in Python), and $ matches
+    only at the very end (Python's also before a final newline)."""
+    out: list[str] = []
+    i, n, in_class = 0, len(pattern), False
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            e = pattern[i + 1]
+            i += 2
+            if e in _CLASS_ESCAPES:
+                outside, inside = _CLASS_ESCAPES[e]
+                if in_class and inside is None:
+                    raise PatternError(f"uses \\{e} inside a character class, which RE2 cannot say with "
+                                       f"Unicode meaning; use a negated class [^...] instead")
+                out.append(inside if in_class else outside)
+            elif e == "Z":
+                out.append(r"\z")
+            elif e in "uU":
+                width = 4 if e == "u" else 8
+                digits = pattern[i:i + width]
+                if len(digits) != width or not all(d in "0123456789abcdefABCDEF" for d in digits):
+                    raise PatternError(f"has a malformed \\{e} escape")
+                out.append(f"\\x{{{digits}}}")
+                i += width
+            elif e == "N" and i < n and pattern[i] == "{":
+                import unicodedata
+
+                end = pattern.find("}", i)
+                try:
+                    out.append(f"\\x{{{ord(unicodedata.lookup(pattern[i + 1:end])):x}}}")
+                except KeyError:
+                    raise PatternError("has an unknown \\N{...} character name") from None
+                i = end + 1
+            else:
+                out.append(c + e)
+            continue
+        if in_class:
+            if c == "]" and not (out and out[-1] in ("[", "[^")):
+                in_class = False
+            elif c == "[" and pattern.startswith("[:", i):
+                out.append("\\[")  # Python reads [: literally; RE2 would take [:alpha:] as a POSIX class
+                i += 1
+                continue
+            out.append(c)
+        elif c == "[":
+            in_class = True
+            if pattern.startswith("[^", i):
+                out.append("[^")
+                i += 2
+                continue
+            out.append(c)
+        elif c == "{":
+            m = _QUANTIFIER_FROM_ZERO.match(pattern, i)
+            out.append(f"{{0,{m.group(1)}}}" if m else c)  # RE2 has no {,n}
+            if m:
+                i = m.end()
+                continue
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _re2(pattern: str, ignore_case: bool):
+    import re2
+
+    opts = _RE2_OPTIONS.get(ignore_case)
+    if opts is None:
+        opts = re2.Options()
+        opts.log_errors = False  # a refused pattern is reported once, as a TaxonomyError, not logged by RE2
+        opts.case_sensitive = not ignore_case
+        _RE2_OPTIONS[ignore_case] = opts
+    return re2.compile(_to_re2(pattern), opts)
+
+
+# A pattern RE2 refuses (lookarounds: (?<!...), (?!...)) runs on Python's engine only when its backtracking is
+# bounded by a constant: no unbounded or nested repetition, no backreference, and at most this many ways for
+# the pattern to try to match at one position
+MAX_BACKTRACKING_PATHS = 1_000_000
+
+
+def _paths(items) -> float:
+    """An upper bound on the ways Python's engine can try to match the parsed pattern `items` at one position;
+    inf when unbounded."""
+    from re import _constants as k
+
+    total = 1.0
+    for op, av in items:
+        if op in (k.MAX_REPEAT, k.MIN_REPEAT, k.POSSESSIVE_REPEAT):
+            lo, hi, body = av
+            if hi == k.MAXREPEAT or any(o in (k.MAX_REPEAT, k.MIN_REPEAT, k.POSSESSIVE_REPEAT)
+                                        for o, _ in _flatten(body)):
+                return float("inf")
+            inner = _paths(body)
+            total *= (hi + 1) if inner == 1 else sum(inner ** j for j in range(hi + 1))
+        elif op == k.BRANCH:
+            total *= sum(_paths(alt) for alt in av[1])
+        elif op in (k.SUBPATTERN, k.ATOMIC_GROUP):
+            total *= _paths(av[-1])
+        elif op in (k.ASSERT, k.ASSERT_NOT):
+            total *= _paths(av[1])
+        elif op in (k.GROUPREF, k.GROUPREF_EXISTS):
+            return float("inf")  # backreferences make matching NP-hard
+        if total > MAX_BACKTRACKING_PATHS:
+            return float("inf")
+    return total
+
+
+def _flatten(items):
+    from re import _constants as k
+
+    for op, av in items:
+        yield op, av
+        if op in (k.MAX_REPEAT, k.MIN_REPEAT, k.POSSESSIVE_REPEAT):
+            yield from _flatten(av[2])
+        elif op == k.BRANCH:
+            for alt in av[1]:
+                yield from _flatten(alt)
+        elif op in (k.SUBPATTERN, k.ATOMIC_GROUP):
+            yield from _flatten(av[-1])
+        elif op in (k.ASSERT, k.ASSERT_NOT):
+            yield from _flatten(av[1])
+        elif op == k.GROUPREF_EXISTS:
+            yield from _flatten(av[1])
+            if av[2] is not None:
+                yield from _flatten(av[2])
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_pattern(pattern: str, ignore_case: bool = False):
+    """A taxonomy pattern (Python syntax) compiled to run without catastrophic backtracking: on RE2 when it
+    accepts the pattern (the result has `pattern`, `search`, `match`, `finditer`, `findall` like re's, and its
+    matches `start()`, `end()`, `group()` in str offsets); else on Python's re when the pattern's backtracking
+    is bounded (see _paths). Raises PatternError (why, without the pattern) otherwise.
+
+    Kept once compiled (RE2 compiles slowly: ~0.3 ms a pattern), so the matcher gets the objects the taxonomy
+    check built."""
+    import re2
+
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise PatternError(f"does not compile: {exc}") from None
+    try:
+        return _RE2Pattern(pattern, _re2(pattern, ignore_case))
+    except re2.error as exc:
+        why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+    from re import _parser
+
+    if _paths(_parser.parse(pattern)) > MAX_BACKTRACKING_PATHS:
+        raise PatternError(f"cannot run on RE2 ({why}) and could backtrack without bound on Python's engine "
+                           f"(unbounded or nested repetition, or a backreference); write it without lookarounds or "
+                           f"without those")
+    return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+
+
+class _RE2Pattern:
+    """An RE2 regular expression that keeps the pattern as written (the lexicon reads literals out of it)."""
+
+    __slots__ = ("pattern", "_rx")
+
+    def __init__(self, pattern: str, rx):
+        self.pattern, self._rx = pattern, rx
+
+    def search(self, text, pos=None, endpos=None):
+        return self._rx.search(text, pos, endpos)
+
+    def match(self, text, pos=None, endpos=None):
+        return self._rx.match(text, pos, endpos)
+
+    def fullmatch(self, text, pos=None, endpos=None):
+        return self._rx.fullmatch(text, pos, endpos)
+
+    def finditer(self, text, pos=None, endpos=None):
+        return self._rx.finditer(text, pos, endpos)
+
+    def findall(self, text, pos=None, endpos=None):
+        return self._rx.findall(text, pos, endpos)
+
+    def __reduce__(self):  # worker processes compile it again rather than receive RE2's C++ object
+        return _unpickle_re2, (self.pattern, self._rx.options.case_sensitive)
+
+    def __repr__(self) -> str:
+        return f"compile_pattern({self.pattern!r}) [RE2]"
+
+
+def _unpickle_re2(pattern: str, case_sensitive: bool) -> _RE2Pattern:
+    return compile_pattern(pattern, not case_sensitive)
+
+
+def _compile(patterns: tuple[str, ...], where: str, ignore_case: bool = False) -> None:
     for p in patterns:
         try:
-            re.compile(p)
-        except re.error as exc:
-            raise TaxonomyError(f"{where}: pattern {p!r} does not compile: {exc}") from None
+            compile_pattern(p, ignore_case)
+        except PatternError as exc:
+            raise TaxonomyError(f"{where}: pattern {p!r} {exc}") from None
 
 
-def _lexicon(raw, where: str) -> Lexicon:
+def _lexicon(raw, where: str, ignore_case: bool = False) -> Lexicon:
     if not isinstance(raw, dict):
         raise TaxonomyError(f"{where}: expected a mapping with terms/patterns/rules/exclude")
     unknown = set(raw) - {"terms", "patterns", "rules", "exclude"}
@@ -149,11 +367,11 @@ def _lexicon(raw, where: str) -> Lexicon:
                            _strs(r.get("context"), rw + ".context"))
         if not rule.context:
             raise TaxonomyError(f"{rw}: a rule needs context terms (else put its terms under terms)")
-        _compile(rule.patterns, rw)
+        _compile(rule.patterns, rw, ignore_case)
         rules.append(rule)
     lex = Lexicon(_strs(raw.get("terms"), where + ".terms"), _strs(raw.get("patterns"), where + ".patterns"),
                   tuple(rules), _strs(raw.get("exclude"), where + ".exclude"))
-    _compile(lex.patterns, where)
+    _compile(lex.patterns, where, ignore_case)
     return lex
 
 
@@ -179,8 +397,19 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
     return _LOADED[key]
 
 
+def _reject_aliases(path: Path, raw_bytes: bytes) -> None:
+    """Refuse YAML anchors and aliases (&a, *a). The safe loader still expands aliases, and aliases of aliases
+    grow exponentially: a few hundred bytes become gigabytes once a field is turned into a string. A taxonomy
+    has no use for them, so the events are checked before anything is built from them."""
+    for event in yaml.parse(raw_bytes, Loader=_SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise TaxonomyError(f"{path} line {event.start_mark.line + 1}: YAML anchors and aliases (&name, "
+                                f"*name) are not allowed in a taxonomy; write the value out")
+
+
 def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
     try:
+        _reject_aliases(path, raw_bytes)
         raw = yaml.load(raw_bytes, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
         raise TaxonomyError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
@@ -208,7 +437,8 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         for lang, lraw in (rn.get("lexicon") or {}).items():
             if lang not in LANGS:
                 raise TaxonomyError(f"{where}: lexicon language {lang!r} is not one of {LANGS}")
-            lexicon[lang] = _lexicon(lraw, f"{where}: lexicon.{lang}")
+            # the lexicon matches English without regard to case
+            lexicon[lang] = _lexicon(lraw, f"{where}: lexicon.{lang}", ignore_case=lang == "en")
         if not group:
             for lang in LANGS:
                 if lang not in lexicon or lexicon[lang].empty:
@@ -239,7 +469,7 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         if rr.get("lang") not in LANGS:
             raise TaxonomyError(f"{where}: lang must be one of {LANGS}")
         pats = _strs(rr.get("patterns"), where)
-        _compile(pats, where)
+        _compile(pats, where, ignore_case=rr["lang"] == "en")
         allow = _strs(rr.get("allow"), where + ".allow")
         for a in allow:
             if a not in ids:

@@ -5,6 +5,7 @@ command line (`python -m pipeline ...` with the project's venv, cwd = the projec
 """
 from __future__ import annotations
 
+import copy
 import errno
 import io
 import json
@@ -52,7 +53,7 @@ def run_pipeline(*args, timeout: float = 180, **env) -> subprocess.CompletedProc
 
 
 def read_report(out: Path) -> pd.DataFrame:
-    return pd.read_csv(out / "ingest_report.csv", encoding="utf-8-sig", keep_default_na=False, dtype=str)
+    return pio.read_csv(out / "ingest_report.csv", dtype=str)  # cells as found, not as neutralised for Excel
 
 
 def zh(tag: str) -> str:
@@ -332,7 +333,8 @@ def _broken_taxonomies(folder: Path) -> dict[str, tuple[Path, list[str]]]:
         return p
 
     dup_id = nodes[-1]["id"]
-    out["duplicate_id"] = (dump("duplicate_id", {**raw, "nodes": nodes + [dict(nodes[-1])]}),
+    # deep-copied: a shared lexicon would be written as a YAML alias, which is refused on its own
+    out["duplicate_id"] = (dump("duplicate_id", {**raw, "nodes": nodes + [copy.deepcopy(nodes[-1])]}),
                            [f"'{dup_id}'", "duplicate id"])
     victim = next((n for n in nodes if n.get("parent")), nodes[-1])
     dangling = [dict(n, parent="NO_SUCH_GROUP") if n is victim else n for n in nodes]

@@ -224,8 +224,12 @@ def test_xlsx_opens_with_one_sheet_per_table(built, tmp_path):
     for name in wb.sheetnames:
         header = next(wb[name].iter_rows(max_row=1, values_only=True))
         assert [h for h in header if h is not None] == list(tables[name].columns)
-    cells = [v for row in wb["coverage_document_long"].iter_rows(values_only=True) for v in row if isinstance(v, str)]
-    assert not any(v.startswith("=") for v in cells), "no corpus string becomes a formula"
+    # a title that starts like a formula is text shown as it is (Excel's hidden quote prefix, no visible ')
+    full = openpyxl.load_workbook(path)
+    formula_like = [c for row in full["coverage_document_long"].iter_rows() for c in row
+                    if isinstance(c.value, str) and c.value.startswith(("=", "+", "-", "@"))]
+    assert any(c.value.startswith("=HYPERLINK") for c in formula_like)
+    assert all(c.data_type == "s" and c.quotePrefix for c in formula_like), "no corpus string becomes a formula"
     first = wb["coverage_document_long"]
     assert sum(1 for _ in first.iter_rows()) == len(tables["coverage_document_long"]) + 1
     # identical input, identical bytes
@@ -390,7 +394,9 @@ def test_xlsx_cells_empty_strings_zero_counts_and_formulas(tmp_path):
     report.write_xlsx({"coverage_document": doc, "ingest_report": doc[["doc_id", "date"]]}, path)
     wb = openpyxl.load_workbook(path, read_only=True)
     row = list(wb["coverage_document"].iter_rows(min_row=2, values_only=True))[0]
-    assert row[:4] == ("a.txt", "X", "'=HYPERLINK(\"x\")", None)  # an empty date is not turned into a quote
+    assert row[:4] == ("a.txt", "X", "=HYPERLINK(\"x\")", None)  # an empty date is not turned into a quote
+    title = openpyxl.load_workbook(path)["coverage_document"]["C2"]
+    assert title.data_type == "s" and title.quotePrefix  # text, shown without a visible '
     assert row[4:] == (None, 3)  # zero counts are blank in the document x node matrix
     # an empty string is an empty cell (read back as None, or not at all at the end of a row)
     assert list(wb["ingest_report"].iter_rows(min_row=2, values_only=True))[0] in (("a.txt", None), ("a.txt",))

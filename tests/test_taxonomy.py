@@ -1,4 +1,6 @@
 
+import copy
+
 import pytest
 import yaml
 
@@ -36,7 +38,8 @@ def _node(raw, nid):
 
 
 @pytest.mark.parametrize("edit,message", [
-    (lambda r: r["nodes"].append(dict(r["nodes"][0])), r"node 'model.science_park': duplicate id"),
+    # a deep copy: a shallow one shares the lexicon, which yaml would write as an alias (refused on its own)
+    (lambda r: r["nodes"].append(copy.deepcopy(r["nodes"][0])), r"node 'model.science_park': duplicate id"),
     (lambda r: _node(r, "measure.ip.legal").update(parent="measure.nope"),
      r"node 'measure.ip.legal': parent 'measure.nope' does not exist"),
     (lambda r: _node(r, "model.incubator")["lexicon"]["zh"].update(patterns=["(unclosed"]),

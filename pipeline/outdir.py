@@ -1,0 +1,120 @@
+"""The output folder: never the corpus or inside it, one run at a time, no litter left by killed runs."""
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from pathlib import Path
+
+from .io import ConfigError
+
+# hidden, so a corpus scan skips it; emptied when a run ends, so finished output folders stay byte-identical
+LOCK_FILE = ".pipeline.lock"
+# what marks a folder as a run's output folder (a corpus must not take one for documents)
+RUN_MARKERS = ("run.json", "documents.parquet")
+
+
+def is_output_folder(folder: Path) -> bool:
+    """Whether `folder` holds a run's outputs (a run took its lock there, or wrote its tables)."""
+    folder = Path(folder)
+    return os.path.lexists(folder / LOCK_FILE) or all(os.path.lexists(folder / m) for m in RUN_MARKERS)
+
+
+def check_separate(corpus: Path, out: Path) -> None:
+    """Refuse an output folder that is the corpus folder or lies inside it: the reports would overwrite the
+    corpus's own files of the same name, and the next run would read them as documents."""
+    corpus, out = Path(corpus), Path(out)
+    try:
+        cst = corpus.stat()
+    except OSError:
+        return  # ingest says what is wrong with the corpus
+    # compared by device and inode, not by name: links, bind mounts and case-insensitive file systems give one
+    # folder several names
+    here = out.resolve()
+    for folder in (here, *here.parents):
+        try:
+            st = folder.stat()
+        except OSError:
+            continue  # not created yet
+        if (st.st_dev, st.st_ino) == (cst.st_dev, cst.st_ino):
+            where = "is the corpus folder" if folder == here else f"is inside the corpus folder {corpus}"
+            raise ConfigError(f"{out}: the output folder {where}; the results would overwrite or be read as "
+                              f"corpus files: choose an --out outside {corpus}")
+
+
+class OutLock:
+    """An exclusive lock on an output folder for one run (fcntl.flock on OUT/.pipeline.lock, which holds the
+    holder's process id). The kernel drops it when the process dies, however it dies, so a killed run never
+    leaves the folder locked."""
+
+    def __init__(self, out: Path):
+        self.out = Path(out)
+        self.path = self.out / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> "OutLock":
+        self.out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise ConfigError(f"{self.out}: output folder in use by another run ({holder}); wait for it to "
+                              f"finish or choose another --out") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return self
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.ftruncate(fd, 0)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)  # closing the last descriptor of the open file releases the lock
+
+    def __enter__(self) -> "OutLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _holder(fd: int) -> str:
+    try:
+        pid = os.pread(fd, 32, 0).decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        pid = ""
+    return f"process {pid}" if pid.isdigit() else "process id not yet recorded"
+
+
+def remove_litter(out: Path) -> list[str]:
+    """Remove the hidden temporary files and folders (.NAME.XXXX.tmp) that interrupted atomic writes leave in
+    the output folder and its cache; only safe while holding the folder's lock (no other run is writing).
+    Returns the names removed."""
+    removed = []
+    for folder in (Path(out), Path(out) / "cache"):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            if not (e.name.startswith(".") and e.name.endswith(".tmp")):
+                continue
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    shutil.rmtree(e.path)
+                else:
+                    os.unlink(e.path)
+                removed.append(e.name)
+            except OSError:
+                pass  # left for the next run: litter is no reason to stop this one
+    return removed
