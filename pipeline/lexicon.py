@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from .taxonomy import LANGS, Taxonomy
+from .taxonomy import LANGS, Taxonomy, compile_pattern
 
 # roles a literal can play for a node
 TERM, RULE_TERM, CONTEXT, EXCLUDE = "term", "rule", "context", "exclude"
@@ -164,9 +164,9 @@ class LexiconMatcher:
                     for t in r.context:
                         entries[self._key(t, lang)].append((node.id, CONTEXT, i, t.endswith("*")))
                     for p in r.patterns:
-                        rpats.append((node.id, i, re.compile(p, re.IGNORECASE if lang == "en" else 0)))
+                        rpats.append((node.id, i, compile_pattern(p, lang == "en")))
                 for p in lex.patterns:
-                    pats.append((node.id, re.compile(p, re.IGNORECASE if lang == "en" else 0)))
+                    pats.append((node.id, compile_pattern(p, lang == "en")))
             for t in taxonomy.domain_terms.get(lang, ()):
                 entries[self._key(t, lang)].append(("", DOMAIN, -1, t.endswith("*")))
             for k, (_, rx) in enumerate(pats):
@@ -185,7 +185,7 @@ class LexiconMatcher:
             self._patterns[lang] = pats
             self._rule_patterns[lang] = rpats
             self._passage_rules[lang] = [
-                (r, [re.compile(p, re.IGNORECASE if lang == "en" else 0) for p in r.patterns])
+                (r, [compile_pattern(p, lang == "en") for p in r.patterns])
                 for r in taxonomy.passage_rules if r.lang == lang]
 
     @staticmethod

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .io import ConfigError, write_bytes_atomic, write_csv
+from .io import FORMULA_START, ConfigError, write_bytes_atomic, write_csv
 from .taxonomy import Taxonomy
 
 NONE = "none"           # what a coder writes for a passage that carries no node
@@ -162,6 +162,10 @@ def _write_review_xlsx(rows: pd.DataFrame, taxonomy: Taxonomy, path: Path) -> No
     ws.append(cols)
     for r in rows.itertuples(index=False):
         ws.append([xlsx_cell(v) for v in r])
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+                cell.data_type = "s"  # shown as written, never evaluated
+                cell.quotePrefix = True
     widths = {"text": 70, "predicted": 40, "evidence": 30, "reason": 40, "title": 24, "labels": 30, "note": 30}
     fill = PatternFill("solid", fgColor="FFF2CC")  # the columns a coder fills in
     for k, c in enumerate(cols, start=1):

