@@ -54,14 +54,16 @@ class PassageClassifier:
 
     def predict(self, texts: list[str], langs: list[str], tokens: list[list[str]],
                 groups: list[str] | None = None, scores: list[dict] | None = None,
-                contexts: list[str] | None = None) -> list[list[Label]]:
+                contexts: list[str] | None = None, hits: list | None = None) -> list[list[Label]]:
         """Labels (leaves only) for each passage, each with its evidence.
 
         `groups` (document ids, passages of a document consecutive) only speeds up lexicon matching;
         `contexts` (chapter heading and document title) are features of the model. If a list is passed as
-        `scores`, it receives per passage every leaf's calibrated probability.
+        `scores`, it receives per passage every leaf's calibrated probability. `hits`: the matcher's hits for
+        these passages, when the caller has them already.
         """
-        hits = self.matcher.match_many(texts, langs, groups, tokens=tokens)
+        if hits is None:
+            hits = self.matcher.match_many(texts, langs, groups, tokens=tokens)
         out: list[list[Label]] = [[] for _ in texts]
         if self.model is None:
             for i, hs in enumerate(hits):
@@ -235,14 +237,11 @@ def tokenize_frame(df: pd.DataFrame, taxonomy: Taxonomy) -> list[list[str]]:
 def default_model_dir(taxonomy_dir: Path) -> Path:
     """Where the default model (the taxonomy's own examples) lives, keyed by everything it is trained from:
     the taxonomy, the examples and the code of the classifier."""
-    from . import lexicon, model
-
     tax = load_taxonomy(taxonomy_dir)
     h = hashlib.sha256(tax.sha256.encode())
     for p in examples_paths(taxonomy_dir):
         h.update(p.read_bytes())
-    for mod in (model, lexicon):
-        h.update(Path(mod.__file__).read_bytes())
+    h.update(_classifier_code())
     return Path(taxonomy_dir).resolve().parent / "models" / f"default-{h.hexdigest()[:12]}"
 
 
@@ -303,18 +302,24 @@ def resolve_model(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> 
 def classifier_key(taxonomy: Taxonomy, model_path: str) -> str:
     """Identifies what labels were made with: the taxonomy, the model files and the classifier's code (so
     labels made by older code are never reused)."""
-    from . import lexicon, model
-
     h = hashlib.sha256(taxonomy.sha256.encode())
     p = Path(model_path)
     for f in ("model.json", "arrays.npz"):
         if (p / f).exists():
             h.update((p / f).read_bytes())
     h.update(str(model_path).encode() if not p.exists() else b"")
-    for mod in (lexicon, model):
-        h.update(Path(mod.__file__).read_bytes())
-    h.update(Path(__file__).read_bytes())
+    h.update(_classifier_code())
     return h.hexdigest()[:16]
+
+
+def _classifier_code() -> bytes:
+    """The source of the modules that turn passages into labels: what models and labels were made by."""
+    import sys
+
+    from . import lexicon, model
+
+    return b"".join(hashlib.sha256(Path(m.__file__).read_bytes()).digest()
+                    for m in (lexicon, model, sys.modules[__name__]))
 
 
 def labels_frame(clf: PassageClassifier, passages: pd.DataFrame, tokens: pd.DataFrame,

@@ -271,14 +271,6 @@ class LexiconMatcher:
                     out[k] = [h for h in hits if h.role in PATTERN_ROLES or cuts.whole(h)]
         return out
 
-    def hits_table(self, hits: list[list[Hit]], ids: list[str] | None = None):
-        """The hits of many passages as one table: passage, node, term, start, end, role, rule."""
-        import pandas as pd
-
-        rows = [((ids[i] if ids is not None else i), h.node, h.term, h.start, h.end, h.role, h.rule)
-                for i, hs in enumerate(hits) for h in hs]
-        return pd.DataFrame(rows, columns=["passage", "node", "term", "start", "end", "role", "rule"])
-
     def passage_rule(self, text: str, lang: str):
         """The first passage rule (coding convention) that fires on `text`, or None."""
         for rule, rxs in self._passage_rules.get(lang if lang in LANGS else "en", ()):
@@ -311,14 +303,3 @@ class LexiconMatcher:
                 # a fixed order (the strongest role first at equal spans) keeps outputs identical run to run
                 out[node] = sorted(set(evidence), key=lambda h: (h.start, h.end, h.term, _ROLE_RANK[h.role], h.rule))
         return out
-
-    def features(self, texts: list[str], langs: list[str]):
-        """Binary matrix (passages x leaf nodes) of lexicon decisions: the model's view of the lexicon."""
-        import numpy as np
-
-        col = {n: i for i, n in enumerate(self.leaf_ids)}
-        X = np.zeros((len(texts), len(self.leaf_ids)), dtype=np.float32)
-        for r, (t, l) in enumerate(zip(texts, langs)):
-            for node in self.decide(t, l):
-                X[r, col[node]] = 1.0
-        return X

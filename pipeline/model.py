@@ -43,7 +43,6 @@ from .lexicon import LexiconMatcher
 from .taxonomy import load_taxonomy
 
 FORMAT = "uir-policy-classifier/3"
-TEXT_COLUMNS = ["text", "lang", "tokens", "context"]
 
 
 def word_features(tokens) -> list[str]:
@@ -390,8 +389,8 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
             m.nodes_ = nodes
             n = len(nodes)
             m.thresholds_ = _array(meta["thresholds"], (n, len(LANG_ORDER)), "thresholds", path)
-            m.trained_ = _vector(meta["trained"], n, "trained", path).astype(bool)
-            m.positives_ = _vector(meta["positives"], n, "positives", path).astype(int)
+            m.trained_ = _array(meta["trained"], (n,), "trained", path).astype(bool)
+            m.positives_ = _array(meta["positives"], (n,), "positives", path).astype(int)
             m.calibration_ = _array(meta["calibration"], (n, len(LANG_ORDER), 2), "calibration", path)
             vocab = meta["vocabularies"]
             m.features_ = feature_union(taxonomy, m.lexicon_weight, m.context_weight, m.char_ngrams,
@@ -441,10 +440,6 @@ LANG_ORDER = ("zh", "en")  # anything not zh is read as English, as the tokenize
 
 def _lang_index(langs) -> np.ndarray:
     return np.array([0 if l == "zh" else 1 for l in langs], dtype=int)
-
-
-def _vector(values, n: int, name: str, path) -> np.ndarray:
-    return _array(values, (n,), name, path)
 
 
 def _array(values, shape: tuple, name: str, path) -> np.ndarray:

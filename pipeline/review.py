@@ -91,12 +91,13 @@ def score_pool(clf, pool: pd.DataFrame, tokens: list[list[str]]) -> dict:
     texts, langs = pool["text"].tolist(), pool["lang"].tolist()
     contexts = pool["context"].tolist() if "context" in pool else None
     sc: list[dict] = []
-    labels = clf.predict(texts, langs, tokens, scores=sc, contexts=contexts)
+    hits = clf.matcher.match_many(texts, langs, tokens=tokens)
+    labels = clf.predict(texts, langs, tokens, scores=sc, contexts=contexts, hits=hits)
     nodes = clf.leaf_ids
     proba = np.array([[row[n] for n in nodes] for row in sc]) if sc else np.zeros((0, len(nodes)))
     col = {n: j for j, n in enumerate(nodes)}
     lexicon = np.zeros_like(proba)
-    for i, hs in enumerate(clf.matcher.match_many(texts, langs, tokens=tokens)):
+    for i, hs in enumerate(hits):
         for node in (clf.matcher.decide(texts[i], langs[i], hs) if hs else {}):
             lexicon[i, col[node]] = 1
     from sklearn.feature_extraction.text import TfidfVectorizer
