@@ -22,6 +22,7 @@ import pandas as pd
 
 from .io import ConfigError
 from .lexicon import CONTEXT, EXCLUDE, LexiconMatcher
+from .nodes import code_digest
 from .schemas import LABELS
 from .taxonomy import Taxonomy, load_taxonomy
 
@@ -313,13 +314,9 @@ def classifier_key(taxonomy: Taxonomy, model_path: str) -> str:
 
 
 def _classifier_code() -> bytes:
-    """The source of the modules that turn passages into labels: what models and labels were made by."""
-    import sys
-
-    from . import lexicon, model
-
-    return b"".join(hashlib.sha256(Path(m.__file__).read_bytes()).digest()
-                    for m in (lexicon, model, sys.modules[__name__]))
+    """The code that turns passages into labels (this module and every package module it uses, with the
+    libraries' versions): what models and labels were made by."""
+    return code_digest(__name__.rpartition(".")[2]).encode()
 
 
 def labels_frame(clf: PassageClassifier, passages: pd.DataFrame, tokens: pd.DataFrame,

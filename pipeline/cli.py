@@ -24,6 +24,7 @@ from . import classify as classify_mod
 from . import ingest as ingest_mod
 from . import report as report_mod
 from .io import ChunkedTable, ConfigError, TableWriter, read_csv, write_csv, write_json, write_parquet, write_text
+from .nodes import fingerprint
 from .schemas import DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, TOKENS, SchemaError, check
 from .taxonomy import load_taxonomy
 
@@ -97,7 +98,7 @@ def _ingest_chunks(args, run: "ingest_mod.IngestRun"):
     with TableWriter(DOCUMENTS, out) as writer:
         t = time.perf_counter()
         for chunk in chunk_documents(run.documents()):
-            key = chunk_key(ingest_mod.DOCUMENTS_VERSION, chunk, DOCUMENT_FIELDS)
+            key = chunk_key(ingest_mod.documents_version(), chunk, DOCUMENT_FIELDS)
             if writer.has(key):
                 writer.keep(key)
             else:
@@ -388,8 +389,6 @@ def _write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame
     A document's page is made again only when what it shows changed (its text, metadata, labels, the taxonomy's
     names, or this code): `index.json` keeps what each page was made from, so an incremental run reads the
     texts of the changed documents alone. Pages no longer wanted are removed."""
-    from .runner import SEGMENT_VERSION
-
     folder = out / report_mod.COMPANION
     folder.mkdir(parents=True, exist_ok=True)
     index_path = folder / "index.json"
@@ -407,7 +406,7 @@ def _write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame
         cells.add(name)
 
     leaf = labels[labels["source"] != "rollup"]
-    code = hashlib.sha256(Path(report_mod.__file__).read_bytes() + tax.sha256.encode() + SEGMENT_VERSION.encode())
+    code = hashlib.sha256(fingerprint("report", tax.sha256, upstream=(fingerprint("segment"),)).encode())
     meta_cols = [c for c in ("doc_id", "title", "region", "region_name", "date", "date_source", "lang",
                              "content_hash") if c in docs.columns]
     meta = docs.set_index("doc_id", drop=False)[meta_cols]
@@ -525,8 +524,8 @@ def _reporting_fingerprint(args) -> str:
     h = hashlib.sha256(load_taxonomy(args.taxonomy).sha256.encode())
     for t in (DOCUMENTS, PASSAGES, LABELS):
         h.update(("\n".join(p.name for p in part_files(out / t.file)) + "\n").encode())
-    for f in (out / INGEST_REPORT.file, Path(aggregate_mod.__file__), Path(report_mod.__file__)):
-        h.update(hashlib.sha256(f.read_bytes()).digest())
+    h.update(hashlib.sha256((out / INGEST_REPORT.file).read_bytes()).digest())
+    h.update((fingerprint("aggregate") + fingerprint("report")).encode())
     return h.hexdigest()
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from .io import ConfigError
+from .nodes import fingerprint
 from .outdir import is_output_folder
 from .schemas import DOCUMENTS, INGEST_REPORT, check
 
@@ -36,10 +37,6 @@ log = logging.getLogger(__name__)
 SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
              ".docx": "docx", ".pdf": "pdf"}
 MANIFEST = "manifest.csv"
-# part of the documents table's part keys and of each file's cache key: bump when what a record holds changes
-# (documents-3: format characters stripped, stray control bytes dropped, implausible dates ignored; dates read
-# from the text with their source; Traditional text converted character for character)
-DOCUMENTS_VERSION = "documents-3"
 REQUIRED_MANIFEST_COLUMNS = ("path", "region", "lang")
 KNOWN_MANIFEST_COLUMNS = ("path", "region", "region_name", "lang", "title", "date")
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -836,7 +833,7 @@ class IngestRun:
         self._meta: dict[str, dict] | None = None
         # a cache written by a version whose records differ is not used: its documents lack what this one adds
         if (previous is not None and previous[1] is not None and set(CACHE_COLUMNS) <= set(previous[0].columns)
-                and (previous[0]["version"] == DOCUMENTS_VERSION).all()):
+                and (previous[0]["version"] == documents_version()).all()):
             self._prev_cache = {r.path: r for r in previous[0].itertuples(index=False)}
             self._prev_docs = previous[1]
         # (size, mtime_ns) of each file to read, until it is read: a stat_result holds ten times that
@@ -899,6 +896,7 @@ class IngestRun:
             from tqdm import tqdm
 
             iterator = tqdm(self.files, desc="ingest", unit="file")
+        version = documents_version()
         for entry in iterator:
             rel = entry.rel
             if rel == MANIFEST:
@@ -932,9 +930,9 @@ class IngestRun:
                                                                          f"'{_display(suffix)[0] or '(none)'}'"),
                                       nbytes=_size(entry.path)))
                 continue
-            # the row's digest, not the row: the cache holds one per file for the whole run; with the version, so
-            # that files read by older code are read again
-            meta_key = hashlib.sha256((DOCUMENTS_VERSION + json.dumps(row, ensure_ascii=False, sort_keys=True))
+            # the row's digest, not the row: the cache holds one per file for the whole run; with the code's
+            # fingerprint, so that files read by other code are read again
+            meta_key = hashlib.sha256((version + json.dumps(row, ensure_ascii=False, sort_keys=True))
                                       .encode("utf-8")).hexdigest()[:24]
             rec, rep, st = self._cached(entry, meta_key)
             if rec is None:
@@ -963,7 +961,7 @@ class IngestRun:
                                    "reason": rep["reason"], "encoding": rep.get("encoding", ""),
                                    "chars": document["chars"] if document else 0,
                                    "original_sha": document["original_sha"] if document else "",
-                                   "version": DOCUMENTS_VERSION})
+                                   "version": version})
             if document is not None:
                 if document["region"] == ROOT_REGION and "/" not in rel:
                     self.root_files.append(rel)
@@ -1020,6 +1018,12 @@ def _corpus_notes(rel: str) -> bool:
     """Whether a file is by its name notes about the corpus (README.md and the like) rather than a document."""
     stem = Path(rel).stem.upper().replace("_", " ").replace("-", " ")
     return any(stem == n or stem.startswith(n + " ") or stem.startswith(n + ".") for n in _NOTES_NAMES)
+
+
+def documents_version() -> str:
+    """The ingest stage's fingerprint (its code and libraries): part of the documents table's part keys and of
+    each file's cache key, so documents read by other code are read again."""
+    return fingerprint("ingest")
 
 
 def content_hash(text: str, original: str = "") -> str:

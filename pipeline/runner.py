@@ -29,6 +29,7 @@ import pandas as pd
 
 from .engine import Helper, imap_ordered
 from .io import ChunkedTable, TableWriter, write_json
+from .nodes import fingerprint
 from .schemas import DOCUMENTS, LABELS, PASSAGES, TOKENS, Table
 from .segment import segment_document
 
@@ -42,8 +43,6 @@ SOFT_BOUNDARY = 16
 STAGES = ("segment", "tokenize", "classify")
 OUTPUT = {"segment": PASSAGES, "tokenize": TOKENS, "classify": LABELS}
 META = "chunks.meta.json"
-# bump when segmentation rules change, so earlier passages are not reused
-SEGMENT_VERSION = "segment-3"
 
 
 def chunk_documents(records: Iterable[dict]) -> Iterator[list[dict]]:
@@ -96,13 +95,14 @@ class Settings:
         from .classify import classifier_key
         from .tokenize import terms_key
 
-        keys = {"segment": SEGMENT_VERSION}
+        keys = {"segment": fingerprint("segment")}
         if taxonomy is None:
             return cls("", "", (), keys)
         zh_terms = tuple(sorted(taxonomy.all_terms("zh")))
-        keys["tokenize"] = terms_key(list(zh_terms))
+        keys["tokenize"] = fingerprint("tokenize", terms_key(list(zh_terms)), upstream=(keys["segment"],))
         if model_path is not None:
-            keys["classify"] = keys["tokenize"] + classifier_key(taxonomy, model_path)
+            keys["classify"] = fingerprint("classify", classifier_key(taxonomy, model_path),
+                                           upstream=(keys["tokenize"],))
         return cls(taxonomy.path, model_path or "", zh_terms, keys)
 
 

@@ -25,7 +25,7 @@ import pipeline.io as pio
 from pipeline.ingest import DecodeError, decode_bytes, extract_text, ingest, normalise
 from pipeline.io import ConfigError
 
-from conftest import ROOT, write
+from conftest import ROOT, edit_code, write
 
 PY = ROOT / ".venv" / "bin" / "python"
 PYTHON = str(PY) if PY.exists() else sys.executable
@@ -454,7 +454,6 @@ def test_files_read_by_older_code_are_read_again(tmp_path, monkeypatch):
     """Normalisation changed: a file cached by a run of older code must not keep its old text."""
     import json
 
-    from pipeline import ingest as ingest_mod
     from pipeline.cli import main
 
     write(tmp_path / "c/CN/a.txt", zh("A"))
@@ -464,7 +463,7 @@ def test_files_read_by_older_code_are_read_again(tmp_path, monkeypatch):
         return json.loads((tmp_path / "o/run.json").read_text())["stages"]["ingest"]["reused_files"]
 
     assert main(args) == 0 and main(args) == 0 and reused() == 1
-    monkeypatch.setattr(ingest_mod, "DOCUMENTS_VERSION", "documents-older")
+    edit_code(monkeypatch, "ingest")
     assert main(args) == 0 and reused() == 0
 
 

@@ -4,7 +4,7 @@ import pytest
 from pipeline.ingest import decode_bytes, ingest, normalise, DecodeError
 from pipeline.io import ConfigError
 
-from conftest import CN_REGULATION, write
+from conftest import CN_REGULATION, edit_code, write
 
 ZH = "第一条 国家鼓励高等学校与企业开展技术转移，促进科技成果转化。"
 
@@ -160,7 +160,6 @@ def test_ingest_cache_of_another_version_is_not_used(tmp_path, monkeypatch):
     import json
 
     from pipeline import cli
-    from pipeline import ingest as ingest_mod
 
     corpus, out = tmp_path / "corpus", tmp_path / "out"
     write(corpus / "zh/A/a.md", CN_REGULATION)
@@ -172,7 +171,7 @@ def test_ingest_cache_of_another_version_is_not_used(tmp_path, monkeypatch):
 
     assert reused() == 0
     assert reused() == 2
-    monkeypatch.setattr(ingest_mod, "DOCUMENTS_VERSION", "documents-test")
+    edit_code(monkeypatch, "ingest")
     assert reused() == 0
 
 
