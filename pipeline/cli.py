@@ -23,8 +23,9 @@ from . import aggregate as aggregate_mod
 from . import classify as classify_mod
 from . import ingest as ingest_mod
 from . import report as report_mod
-from .io import ChunkedTable, ConfigError, TableWriter, read_csv, write_csv, write_json, write_parquet, write_text
-from .nodes import fingerprint
+from . import nodes
+from .io import (ChunkedTable, ConfigError, TableWriter, after_publication, publish_file, publishing, read_csv,
+                 write_csv, write_json, write_parquet, write_text)
 from .schemas import DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, TOKENS, SchemaError, check
 from .taxonomy import load_taxonomy
 
@@ -49,12 +50,19 @@ def _versions() -> dict:
 
 
 def _record(out: Path, stage: str, seconds: float, **info) -> None:
-    """Add this stage's entry to run.json (the only file with timestamps)."""
-    path = out / "run.json"
-    run = json.loads(path.read_text()) if path.exists() else {}
-    run.setdefault("stages", {})[stage] = {"seconds": round(seconds, 3), "finished": _now(), **info}
-    run["packages"] = _versions()
-    write_json(run, path)
+    """Add this stage's entry to run.json (the only file with timestamps), once the stage's outputs are
+    published: run.json must never vouch for outputs that are not in place (a run whose reporting inputs
+    match run.json's keeps the outputs it finds)."""
+    finished = _now()
+
+    def record() -> None:
+        path = out / "run.json"
+        run = json.loads(path.read_text()) if path.exists() else {}
+        run.setdefault("stages", {})[stage] = {"seconds": round(seconds, 3), "finished": finished, **info}
+        run["packages"] = _versions()
+        write_json(run, path, publish=False)
+
+    after_publication(record)
 
 
 def _now() -> str:
@@ -294,10 +302,11 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) 
     inputs = inputs or _reporting_inputs(out, saves)
     docs, passages, labels, counts = inputs
     tables = aggregate_mod.aggregate(docs, passages, labels, tax, passage_counts=counts, on_tables=on_tables)
-    for name, df in tables.items():
-        write_csv(df, out / f"{name}.csv")
-        write_parquet(df, out / f"{name}.parquet")
-    _record(out, "aggregate", time.perf_counter() - t0, counts={k: int(len(v)) for k, v in tables.items()})
+    with publishing():
+        for name, df in tables.items():
+            write_csv(df, out / f"{name}.csv")
+            write_parquet(df, out / f"{name}.parquet")
+        _record(out, "aggregate", time.perf_counter() - t0, counts={k: int(len(v)) for k, v in tables.items()})
     print(f"aggregate: {len(tables['coverage_region'])} regions x {len(tax.nodes)} nodes -> "
           f"{out / 'coverage_region.csv'}", file=sys.stderr)
     return tables, inputs
@@ -309,13 +318,15 @@ def _ingest_report(out: Path) -> pd.DataFrame:
 
 class _Workbook:
     """coverage.xlsx written by a forked process (openpyxl builds every cell: the slowest report file) on the
-    other core, sheet by sheet as this process sends the tables."""
+    other core, sheet by sheet as this process sends the tables. It writes a hidden file beside the workbook,
+    which `wait` publishes with the other outputs."""
 
     def __init__(self, path: Path, names: dict | None = None):
         from .engine import Helper
 
-        self.path = path
-        self._helper = Helper(report_mod.serve_xlsx, path, report_mod.SHEETS, names)
+        self.path = Path(path)
+        self._written = self.path.parent / f".{self.path.name}.written.tmp"
+        self._helper = Helper(report_mod.serve_xlsx, self._written, report_mod.SHEETS, names)
         self._sent: set[str] = set()
 
     def send(self, tables: dict[str, pd.DataFrame]) -> None:
@@ -342,11 +353,14 @@ class _Workbook:
     def _finish(self) -> None:
         code = self._helper.finish()
         if code != 0:
+            self._written.unlink(missing_ok=True)
             raise OSError(0, f"could not be written (the writing process exited with {code}; its error is "
                              f"above)", str(self.path))
+        publish_file(self._written, self.path)
 
     def cancel(self) -> None:
         self._helper.finish(timeout=10)  # the writer sees the end of the pipe and exits without writing
+        self._written.unlink(missing_ok=True)
 
 
 def cmd_report(args, tables=None, inputs=None, workbook: _Workbook | None = None,
@@ -361,24 +375,25 @@ def cmd_report(args, tables=None, inputs=None, workbook: _Workbook | None = None
     rep = _ingest_report(out)
     tables["ingest_report"] = rep
     workbook = workbook or _Workbook(out / "coverage.xlsx", report_mod.node_names(tax))
-    try:
-        workbook.send(tables)
-        counts = rep["status"].value_counts().to_dict()
-        counts["files"] = len(rep)
-        write_text(report_mod.summary_md(tables, tax, counts), out / "summary.md")
-        write_text(report_mod.report_md(tables, tax, counts), out / "report.md")
-        docs, passages, labels, _ = inputs or _reporting_inputs(out)
-        evidence = report_mod.evidence_index(labels, passages, docs)
-        write_text(report_mod.report_html(tables, tax, evidence, counts), out / "report.html")
-        _write_companions(out, tax, docs, passages, labels, tables)
-        for save in saves or ():  # while the workbook is being written
-            save()
-    except BaseException:
-        workbook.cancel()
-        raise
-    workbook.wait()
-    _record(out, "report", time.perf_counter() - t0, files=list(REPORT_FILES),
-            **({"inputs_sha256": fingerprint} if fingerprint else {}))
+    with publishing():
+        try:
+            workbook.send(tables)
+            counts = rep["status"].value_counts().to_dict()
+            counts["files"] = len(rep)
+            write_text(report_mod.summary_md(tables, tax, counts), out / "summary.md")
+            write_text(report_mod.report_md(tables, tax, counts), out / "report.md")
+            docs, passages, labels, _ = inputs or _reporting_inputs(out)
+            evidence = report_mod.evidence_index(labels, passages, docs)
+            write_text(report_mod.report_html(tables, tax, evidence, counts), out / "report.html")
+            _write_companions(out, tax, docs, passages, labels, tables)
+            for save in saves or ():  # while the workbook is being written
+                save()
+        except BaseException:
+            workbook.cancel()
+            raise
+        workbook.wait()
+        _record(out, "report", time.perf_counter() - t0, files=list(REPORT_FILES),
+                **({"inputs_sha256": fingerprint} if fingerprint else {}))
     print(f"report: {out / 'report.html'}, {out / 'coverage.xlsx'}, {out / 'summary.md'}", file=sys.stderr)
 
 
@@ -406,7 +421,7 @@ def _write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame
         cells.add(name)
 
     leaf = labels[labels["source"] != "rollup"]
-    code = hashlib.sha256(fingerprint("report", tax.sha256, upstream=(fingerprint("segment"),)).encode())
+    code = hashlib.sha256(nodes.fingerprint("report", tax.sha256, upstream=(nodes.fingerprint("segment"),)).encode())
     meta_cols = [c for c in ("doc_id", "title", "region", "region_name", "date", "date_source", "lang",
                              "content_hash") if c in docs.columns]
     meta = docs.set_index("doc_id", drop=False)[meta_cols]
@@ -500,8 +515,11 @@ def cmd_run(args) -> None:
             workbook = workbook or _Workbook(out / "coverage.xlsx", names)
             workbook.send({"ingest_report": _ingest_report(out)})
             saves: list = []
-            tables, inputs = cmd_aggregate(args, on_tables=workbook.send, saves=saves)
-            cmd_report(args, tables, inputs, workbook, fingerprint=fingerprint, saves=saves)
+            # the coverage tables and the reports are published as one set: a full disk or a failed workbook
+            # leaves all of them as the last run made them
+            with publishing():
+                tables, inputs = cmd_aggregate(args, on_tables=workbook.send, saves=saves)
+                cmd_report(args, tables, inputs, workbook, fingerprint=fingerprint, saves=saves)
     except BaseException:
         if workbook is not None:
             workbook.cancel()
@@ -525,7 +543,7 @@ def _reporting_fingerprint(args) -> str:
     for t in (DOCUMENTS, PASSAGES, LABELS):
         h.update(("\n".join(p.name for p in part_files(out / t.file)) + "\n").encode())
     h.update(hashlib.sha256((out / INGEST_REPORT.file).read_bytes()).digest())
-    h.update((fingerprint("aggregate") + fingerprint("report")).encode())
+    h.update((nodes.fingerprint("aggregate") + nodes.fingerprint("report")).encode())
     return h.hexdigest()
 
 
@@ -770,6 +788,7 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # disk full, permissions on the output folder, ...
-        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0

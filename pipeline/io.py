@@ -6,6 +6,7 @@ already there leaves the file (and its mtime) alone, so make re-runs only the st
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -50,36 +51,167 @@ _FILE_MODE = 0o666 & ~_umask()
 STALE_TEMP_SECONDS = 3600
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> bool:
+def named(exc: OSError, path) -> OSError:
+    """`exc`, naming `path` if it names no file (a write that fails for want of space names none)."""
+    if exc.filename:
+        return exc
+    return OSError(exc.errno, exc.strerror or str(exc) or type(exc).__name__, str(path))
+
+
+class Publication:
+    """Output files that change as one set. While one is open in this process, write_bytes_atomic leaves each
+    new file as a hidden temporary file beside its target (see `publishing`); `commit` renames them all into
+    place, with nothing left to write that a full disk could stop, then runs what was to be done after
+    (`after_publication`); `abort` removes them, so the previous set stays whole."""
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self._pending: dict[Path, Path] = {}  # target -> its new content, written beside it
+        self._after: list = []
+
+    def add(self, new: Path, target: Path) -> None:
+        self.discard(target)
+        self._pending[Path(target)] = Path(new)
+
+    def discard(self, target: Path) -> None:
+        old = self._pending.pop(Path(target), None)
+        if old is not None:
+            _unlink(old)
+
+    def commit(self) -> None:
+        folders = sorted({t.parent for t in self._pending})
+        try:
+            for target in list(self._pending):
+                try:
+                    os.replace(self._pending[target], target)
+                except OSError as exc:
+                    raise named(exc, target) from None
+                del self._pending[target]
+        except BaseException:
+            self.abort()
+            raise
+        for folder in folders:
+            _fsync_dir(folder)
+        after, self._after = self._after, []
+        for fn in after:
+            fn()
+
+    def abort(self) -> None:
+        for new in self._pending.values():
+            _unlink(new)
+        self._pending.clear()
+        self._after.clear()
+
+
+_PUBLICATION: Publication | None = None
+
+
+def active_publication() -> Publication | None:
+    """The publication this process has open (a forked child does not share its parent's)."""
+    pub = _PUBLICATION
+    return pub if pub is not None and pub.pid == os.getpid() else None
+
+
+@contextlib.contextmanager
+def publishing():
+    """Files written in this block are published as one set when it ends without an error, and none of them
+    otherwise (a full disk, a failed workbook, Ctrl-C): readers of the output folder never find some files
+    from this run and others from the last. Nested blocks join the outer one."""
+    global _PUBLICATION
+    if active_publication() is not None:
+        yield _PUBLICATION
+        return
+    pub = _PUBLICATION = Publication()
+    try:
+        yield pub
+    except BaseException:
+        pub.abort()
+        raise
+    finally:
+        _PUBLICATION = None
+    pub.commit()
+
+
+def after_publication(fn) -> None:
+    """Run `fn` once the open publication is in place (dropped if it is aborted), or now if none is open."""
+    pub = active_publication()
+    if pub is None:
+        fn()
+    else:
+        pub._after.append(fn)
+
+
+def publish_file(new: Path, target: Path) -> None:
+    """Put the finished file `new` (in the same folder) in place of `target`, as part of the open publication
+    if there is one. A target that already holds these bytes keeps its mtime."""
+    new, target = Path(new), Path(target)
+    try:
+        same = target.is_file() and target.stat().st_size == new.stat().st_size and \
+            target.read_bytes() == new.read_bytes()
+    except OSError:
+        same = False
+    pub = active_publication()
+    if same:
+        _unlink(new)
+        if pub is not None:
+            pub.discard(target)
+    elif pub is not None:
+        pub.add(new, target)
+    else:
+        try:
+            os.replace(new, target)
+        except OSError as exc:
+            raise named(exc, target) from None
+        _fsync_dir(target.parent)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def write_bytes_atomic(path: Path, data: bytes, publish: bool = True) -> bool:
     """Write `data` to `path` atomically; return False when the file already held exactly these bytes.
 
     The bytes go to a temporary file next to `path` (same file system), are flushed to disk, and the file is
-    renamed over `path`. Whatever interrupts the write (an error, Ctrl-C, a full disk) leaves the previous
-    file untouched and removes the temporary file. The new file gets the old file's permissions, or the
-    usual ones for a new file (0666 less the umask; mkstemp alone would make it private to the owner).
+    renamed over `path` (when a publication is open and `publish` is true, when the publication is
+    committed). Whatever interrupts the write (an error, Ctrl-C, a full disk) leaves the previous file
+    untouched and removes the temporary file; the error names `path`. The new file gets the old file's
+    permissions, or the usual ones for a new file (0666 less the umask; mkstemp alone would make it private
+    to the owner).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    pub = active_publication() if publish else None
     try:
-        st = path.stat()
-    except OSError:
-        st = None
-    if st is not None and st.st_size == len(data) and path.is_file() and path.read_bytes() == data:
-        return False
-    mode = (st.st_mode & 0o7777) if st is not None and path.is_file() else _FILE_MODE
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            st = path.stat()
+        except OSError:
+            st = None
+        if st is not None and st.st_size == len(data) and path.is_file() and path.read_bytes() == data:
+            if pub is not None:
+                pub.discard(path)  # an earlier write in this publication is undone
+            return False
+        mode = (st.st_mode & 0o7777) if st is not None and path.is_file() else _FILE_MODE
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise named(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
+        if pub is not None:
+            pub.add(Path(tmp), path)
+            return True
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    except BaseException as exc:
+        _unlink(tmp)
+        if isinstance(exc, OSError):
+            raise named(exc, path) from None
         raise
     _fsync_dir(path.parent)
     _remove_stale_temps(path)
@@ -284,8 +416,9 @@ def write_parquet(df: "pd.DataFrame | pa.Table", path: Path) -> Path:
     return Path(path)
 
 
-def write_json(obj, path: Path) -> Path:
-    write_bytes_atomic(Path(path), (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode())
+def write_json(obj, path: Path, publish: bool = True) -> Path:
+    write_bytes_atomic(Path(path), (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode(),
+                       publish)
     return Path(path)
 
 
@@ -352,9 +485,13 @@ class TableWriter:
         # rows read back from Parquet may name a list's items "element" where the schema says "item" (Arrow's
         # schema equality ignores that, the stored bytes do not): cast, so equal rows give equal files
         t = t.cast(self.table.arrow_schema)
-        if self._staging is None:
-            self._staging = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"))
-        pq.write_table(t, self._staging / self._name(key), compression="zstd")
+        try:
+            if self._staging is None:
+                self._staging = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.",
+                                                      suffix=".tmp"))
+            pq.write_table(t, self._staging / self._name(key), compression="zstd")
+        except OSError as exc:  # Arrow's errors name no file: say which table could not be written
+            raise named(exc, self.path) from None
         self.rows += t.num_rows
         self._parts.append((key, None))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import pickle
 import re
@@ -512,3 +513,78 @@ def test_litter_of_a_killed_run_is_removed_when_the_next_run_starts(tmp_path):
     assert main(["ingest", "--corpus", str(tmp_path / "c"), "--out", str(out), "--quiet"]) == 0
     assert not [p for p in litter if p.exists()] and not (out / ".documents.parquet.k1llme.tmp").exists()
     assert all(p.exists() for p in keep)
+
+
+# 5. outputs published as a whole ---------------------------------------------------------------------------
+
+# a disk that fills up while one file is being written: its temporary file cannot be created
+_FULL_DISK = """
+import errno, os, runpy, sys, tempfile
+target = os.environ["FAIL_ON"]
+real = tempfile.mkstemp
+def mkstemp(*a, **k):
+    if k.get("prefix", "").startswith("." + target + "."):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return real(*a, **k)
+tempfile.mkstemp = mkstemp
+sys.argv = ["pipeline"] + sys.argv[1:]
+runpy.run_module("pipeline", run_name="__main__", alter_sys=True)
+"""
+
+
+# the workbook is written by a forked process into a hidden file, which is published with the rest
+@pytest.mark.parametrize("fail_on,named", [("report.html", "report.html"),
+                                           (".coverage.xlsx.written.tmp", "coverage.xlsx")])
+def test_a_full_disk_leaves_the_previous_outputs_whole_and_names_the_file(tmp_path, fail_on, named):
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    write(corpus / "CN/a.txt", zh("A"))
+    args = ["run", "--corpus", corpus, "--out", out, "--model", "lexicon", "--quiet", "--jobs", "1"]
+    assert run_pipeline(*args).returncode == 0
+    reporting = ["coverage_region.csv", "region_ranking.csv", "gaps.parquet", "summary.md", "report.html",
+                 "coverage.xlsx"]
+    before = {name: (out / name).read_bytes() for name in reporting}
+    vouched = json.loads((out / "run.json").read_text())["stages"]["report"]
+    write(corpus / "US/b.md", "Federal laboratories shall enter into cooperative research and development "
+                              "agreements with universities.\n")
+    driver = write(tmp_path / "driver.py", _FULL_DISK)
+    proc = subprocess.run([PYTHON, str(driver), *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=240, env=_env(FAIL_ON=fail_on))
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    line = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert line and line[-1].startswith(f"error: {out / named}: ") and "No space left" in proc.stderr, line
+    assert {name: (out / name).read_bytes() for name in reporting} == before  # the last run's set, whole
+    assert json.loads((out / "run.json").read_text())["stages"]["report"] == vouched  # not the new inputs
+    assert not [p for p in list(out.iterdir()) + list((out / "cache").iterdir()) if p.name.endswith(".tmp")]
+    # the next run completes the work and the outputs are the new corpus's
+    assert run_pipeline(*args).returncode == 0
+    assert "US" in (out / "coverage_region.csv").read_text(encoding="utf-8-sig")
+    assert "US" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_write_errors_name_the_file(tmp_path, monkeypatch):
+    import errno
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.io import TableWriter, write_bytes_atomic
+    from pipeline.schemas import DOCUMENTS
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pio.os, "fsync", full)
+    with pytest.raises(OSError) as info:
+        write_bytes_atomic(tmp_path / "summary.md", b"x")
+    assert info.value.filename == str(tmp_path / "summary.md") and info.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+
+    def arrow_full(*a, **k):  # Arrow's I/O errors name no file
+        raise pa.ArrowIOError("Error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", arrow_full)
+    writer = TableWriter(DOCUMENTS, tmp_path)
+    with pytest.raises(OSError) as info:
+        writer.write(DOCUMENTS.arrow_schema.empty_table(), "k")
+    writer.abort()
+    assert info.value.filename == str(tmp_path / DOCUMENTS.file) and "No space left" in str(info.value)
