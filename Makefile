@@ -43,7 +43,7 @@ HELP_JOBS     := worker processes for tokenize and classify
 HELP_ENGINE   := local, or dask (DASK_SCHEDULER_ADDRESS= for a cluster)
 HELP_TRAIN    := coded JSON-lines file(s) for make train, comma-separated
 HELP_GOLD     := coded JSON-lines file(s) (or the coded store folder) for make evaluate
-HELP_CODED    := the coded store: passages coded through make review / review-import (always in make train)
+HELP_CODED    := the coded store: passages coded through make review / review-import (always in make train; the report counts them)
 HELP_N        := make review: how many passages to pick
 HELP_FILE     := make review-import: the coded review sheet (.xlsx, .csv, .jsonl)
 HELP_CODER    := make review-import: coder name for rows without one
@@ -60,7 +60,7 @@ HELP_VENV     := folder of the virtual environment
 # One streaming run (ingest feeds the workers chunk by chunk), which keys every reuse on the model it actually
 # uses; the per-stage targets below are for running the stages one at a time.
 run: $(STAMP) $(MODEL_STAMP) ## the whole pipeline on CORPUS into OUT, in one streaming run
-	$(PY) -m pipeline run --corpus "$(CORPUS)" $(COMMON) $(MODEL_ARG)
+	$(PY) -m pipeline run --corpus "$(CORPUS)" $(COMMON) $(MODEL_ARG) --coded "$(CODED)"
 	@echo "results in $(OUT)/ (summary: $(OUT)/summary.md, report: $(OUT)/report.html)"
 
 help: ## this list of targets and variables
@@ -114,12 +114,12 @@ else
 classify: $(OUT)/labels.parquet ## stage 4: label passages (IN=passages.jsonl OUT=predictions.jsonl: a JSON-lines file instead)
 endif
 
-$(OUT)/coverage_region.csv: $(OUT)/labels.parquet pipeline/aggregate.py
-	$(PY) -m pipeline aggregate $(COMMON)
+$(OUT)/coverage_region.csv: $(OUT)/labels.parquet pipeline/aggregate.py $(wildcard $(CODED)/*.jsonl)
+	$(PY) -m pipeline aggregate $(COMMON) --coded "$(CODED)"
 aggregate: $(OUT)/coverage_region.csv ## stage 5: coverage tables, gap audit, coded_passages.csv
 
 $(OUT)/report.html: $(OUT)/coverage_region.csv pipeline/report.py
-	$(PY) -m pipeline report $(COMMON)
+	$(PY) -m pipeline report $(COMMON) --coded "$(CODED)"
 report: $(OUT)/report.html ## stage 6: coverage.xlsx, report.html, summary.md (runs the stages before it as needed)
 
 train: $(STAMP) ## train on the taxonomy's examples + TRAIN= files + the coded store; later runs use it

@@ -24,8 +24,10 @@ from . import classify as classify_mod
 from . import ingest as ingest_mod
 from . import report as report_mod
 from . import nodes
+from .classify import coded_store_paths
 from .io import (ChunkedTable, ConfigError, TableWriter, after_publication, publish_file, publishing, read_csv,
                  write_csv, write_json, write_parquet, write_text)
+from .review import human_coding, store_records
 from .schemas import DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, TOKENS, SchemaError, check
 from .taxonomy import load_taxonomy
 
@@ -302,6 +304,9 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) 
     inputs = inputs or _reporting_inputs(out, saves)
     docs, passages, labels, counts = inputs
     tables = aggregate_mod.aggregate(docs, passages, labels, tax, passage_counts=counts, on_tables=on_tables)
+    tables["human_coding"] = human_coding(store_records(Path(args.coded)), docs, labels, tax)
+    if on_tables is not None:
+        on_tables({"human_coding": tables["human_coding"]})
     with publishing():
         for name, df in tables.items():
             write_csv(df, out / f"{name}.csv")
@@ -528,7 +533,7 @@ def cmd_run(args) -> None:
 
 
 AGGREGATE_TABLES = ("coverage_region", "coverage_region_long", "coverage_document", "coverage_document_long", "gaps",
-                    "region_ranking", "first_year", "coverage_by_year", "coded_passages")
+                    "region_ranking", "first_year", "coverage_by_year", "coded_passages", "human_coding")
 REPORT_FILES = ("coverage.xlsx", "summary.md", "report.md", "report.html", "report_files/index.json")
 REPORTING_OUTPUTS = tuple(f"{t}.{ext}" for t in AGGREGATE_TABLES for ext in ("csv", "parquet")) + REPORT_FILES
 
@@ -543,6 +548,8 @@ def _reporting_fingerprint(args) -> str:
     for t in (DOCUMENTS, PASSAGES, LABELS):
         h.update(("\n".join(p.name for p in part_files(out / t.file)) + "\n").encode())
     h.update(hashlib.sha256((out / INGEST_REPORT.file).read_bytes()).digest())
+    for f in coded_store_paths(Path(args.coded)):  # the report says how much a person coded
+        h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
     h.update((nodes.fingerprint("aggregate") + nodes.fingerprint("report")).encode())
     return h.hexdigest()
 
@@ -553,7 +560,7 @@ def cmd_train(args) -> None:
 
     Passages of the coded store (coded by the researcher, from their own corpus, through the review loop) weigh
     --coded-weight times as much as the rest: there are few of them, and they are the text the model is for."""
-    from .classify import coded_store_paths, examples_paths, fit_model, label_matrix, read_coded
+    from .classify import examples_paths, fit_model, label_matrix, read_coded
     from .model import PolicyClassifier
 
     tax = load_taxonomy(args.taxonomy)
@@ -609,8 +616,8 @@ def _review_pool(args, tax) -> pd.DataFrame:
 
 def cmd_review(args) -> None:
     """Pick the passages whose coding would most improve the model on this corpus (or pool)."""
-    from .classify import PassageClassifier, coded_store_paths, resolve_model, tokenize_frame
-    from .review import next_sheet, pick, picks_table, score_pool, store_records, write_sheets
+    from .classify import PassageClassifier, resolve_model, tokenize_frame
+    from .review import next_sheet, pick, picks_table, score_pool, write_sheets
 
     tax = load_taxonomy(args.taxonomy)
     model, path = resolve_model(args.model, Path(args.taxonomy), tax)
@@ -644,7 +651,7 @@ def cmd_review_import(args) -> None:
     """Validate a coded review file and append it to the coded store; report agreement on the batch."""
     from .classify import PassageClassifier, resolve_model, tokenize_frame
     from .ingest import detect_lang
-    from .review import agreement, append_to_store, coded_rows, read_sheet, store_records
+    from .review import agreement, append_to_store, coded_rows, read_sheet
 
     tax = load_taxonomy(args.taxonomy)
     if not args.file:
@@ -715,9 +722,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = add("classify", cmd_classify, "label passages against the taxonomy")
     c.add_argument("--in", dest="input", default=None, help="classify a JSON-lines file instead; --out is then "
                                                             "the predictions file")
-    add("aggregate", cmd_aggregate, "coverage tables and gap audit")
-    add("report", cmd_report, "coverage.xlsx, summary.md, report.md, report.html")
-    add("run", cmd_run, "all stages", corpus=True)
+    for sp in (add("aggregate", cmd_aggregate, "coverage tables and gap audit"),
+               add("report", cmd_report, "coverage.xlsx, summary.md, report.md, report.html"),
+               add("run", cmd_run, "all stages", corpus=True)):
+        sp.add_argument("--coded", default="coded", help="the coded store, for how much of this corpus a person "
+                                                         "coded (default: coded)")
     t = add("train", cmd_train, "train the passage model on the taxonomy's examples plus coded passages")
     t.add_argument("--train", default=None, help="coded file(s), comma-separated (default: the coded store)")
     t.add_argument("--coded", default="coded", help="the coded store: a folder of JSON-lines files written by "

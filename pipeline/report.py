@@ -28,7 +28,7 @@ from .io import FORMULA_START, write_bytes_atomic
 from .taxonomy import Taxonomy
 
 SHEETS = ("region_ranking", "coverage_region", "coverage_region_long", "gaps", "coded_passages", "coverage_document",
-          "coverage_document_long", "first_year", "coverage_by_year", "ingest_report")
+          "coverage_document_long", "first_year", "coverage_by_year", "human_coding", "ingest_report")
 EXCEL_CELL_LIMIT = 32767
 # characters XML 1.0 (and so xlsx) cannot hold; openpyxl raises on them
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -328,12 +328,36 @@ def _counts_line(taxonomy: Taxonomy, counts: dict) -> str:
             f"failed: {counts.get('failed', 0)} (see ingest_report.csv).")
 
 
+def human_coding_line(tables) -> str:
+    """How far to trust the tables: how many passages of this corpus a person coded, and the agreement reached."""
+    hc = tables.get("human_coding")
+    row = hc[hc["region"] == "all"] if hc is not None and len(hc) else None
+    if row is None or not len(row) or not row["passages_coded"].iloc[0]:
+        return ("No passage of this corpus has been coded by a person: every label is the model's, whose accuracy "
+                "on regions it was not trained on is in the README (code a sample with make review, then "
+                "make review-import and make train).")
+    r = row.iloc[0]
+    regions = len(hc) - 1
+    text = (f"{int(r.passages_coded)} passages of this corpus ({regions} region{'s' if regions != 1 else ''}) "
+            f"were coded by {int(r.coders)} person{'s' if r.coders != 1 else ''}; on them this run's labels "
+            f"agree with the coders at micro-F1 {_num(r.coder_model_f1)} (Krippendorff's alpha "
+            f"{_num(r.coder_model_alpha)}; the model may have been trained on these passages)")
+    if r.double_coded:
+        text += (f"; {int(r.double_coded)} passage pairs coded by two people agree at alpha "
+                 f"{_num(r.coder_coder_alpha)}")
+    return text + ". Per region: the human_coding sheet."
+
+
+def _num(v) -> str:
+    return "n/a" if pd.isna(v) else f"{v:.2f}"
+
+
 def summary_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
     rk = tables["region_ranking"]
     n_leaves = len(_measure_leaves(taxonomy))
     ranked, lacking = _lacking(tables, taxonomy)
     lines = [
-        "# Coverage summary", "", _counts_line(taxonomy, counts), "",
+        "# Coverage summary", "", _counts_line(taxonomy, counts), "", _md(human_coding_line(tables)), "",
         "## Regions ranked by the paper's recommendations they address", "",
         "| rank | region | name | documents | recommendations addressed | coverage | cooperation models addressed |",
         "|---|---|---|---|---|---|---|",
@@ -1212,6 +1236,7 @@ def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str
         f"{len(ranked)} recommendations and {len(models)} cooperation models of Liu et al. "
         "A cell counts the region's documents with at least one passage coded to the node; "
         "click a coloured cell to see its evidence passages (matched terms highlighted).</p>",
+        f'<p class="note">{_e(human_coding_line(tables))}</p>',
         _glance(tables, ranked, lacking),
         _ranking_table(tables, taxonomy),
         _heatmap(tables, taxonomy, ranked, "Region × recommendation",

@@ -147,3 +147,49 @@ def test_review_sheet_is_usable_in_a_spreadsheet(tmp_path):
     assert names["model.incubator"] == "企业孵化器模式" and "none" in names
     back, sheet = read_sheet(files[0])
     assert sheet == "review" and back[0]["id"] == "d#1"
+
+
+def test_human_coding_counts_this_corpus_passages_and_agreement(tax):
+    from pipeline.review import human_coding
+
+    docs = pd.DataFrame({"doc_id": ["zj/a", "zj/b", "us/c"], "region": ["ZJ", "ZJ", "US"]})
+    labels = pd.DataFrame({"passage_id": ["zj/a#1", "zj/a#1", "us/c#2"],
+                           "node": ["model.incubator", "measure.government", "model.tech_transfer"],
+                           "source": ["model", "rollup", "model"]})
+    store = [
+        {"id": "zj/a#1", "labels": ["model.incubator"], "coder": "ann"},
+        {"id": "zj/a#1", "labels": ["model.incubator"], "coder": "bob"},
+        {"id": "us/c#2", "labels": [], "coder": "ann"},  # the model labelled it, the coder did not
+        {"id": "other/doc#1", "labels": ["model.incubator"], "coder": "ann"},  # not this corpus
+    ]
+    hc = human_coding(store, docs, labels, tax).set_index("region")
+    assert list(hc.index) == ["all", "US", "ZJ"]
+    assert hc.loc["all", "passages_coded"] == 2 and hc.loc["all", "coders"] == 2
+    assert hc.loc["all", "double_coded"] == 1 and hc.loc["ZJ", "double_coded"] == 1
+    # three codings: two agree on model.incubator, one is a false positive of the model: P 2/3, R 1
+    assert hc.loc["all", "coder_model_f1"] == pytest.approx(0.8)
+    assert hc.loc["ZJ", "coder_model_f1"] == 1.0 and hc.loc["US", "coder_model_f1"] == 0.0
+    assert pd.isna(hc.loc["US", "coder_coder_alpha"])
+    empty = human_coding([], docs, labels, tax)
+    assert empty.set_index("region").loc["all", "passages_coded"] == 0
+
+
+def test_the_report_says_how_much_a_person_coded(tmp_path):
+    from pipeline import cli
+
+    out, store = tmp_path / "out", tmp_path / "coded"
+    args = ["run", "--corpus", str(ROOT / "corpus"), "--out", str(out), "--model", "lexicon", "--quiet",
+            "--jobs", "1", "--coded", str(store)]
+    assert cli.main(args) == 0
+    assert "No passage of this corpus has been coded by a person" in (out / "summary.md").read_text()
+    passages = pd.read_parquet(out / "passages.parquet", columns=["passage_id", "text"])
+    picked = passages.iloc[[3, 10, 20]]
+    append_to_store([{"id": p, "text": t, "lang": "", "labels": [], "coder": "ann", "note": ""}
+                     for p, t in zip(picked["passage_id"], picked["text"])], store, "sheet.xlsx")
+    assert cli.main(args) == 0  # the store changed: the reports are made again
+    summary = (out / "summary.md").read_text()
+    assert "3 passages of this corpus" in summary and "coded by 1 person;" in summary
+    assert "3 passages of this corpus" in (out / "report.html").read_text()
+    hc = pd.read_csv(out / "human_coding.csv", encoding="utf-8-sig")
+    assert hc.loc[hc["region"] == "all", "passages_coded"].item() == 3
+    assert "human_coding" in __import__("openpyxl").load_workbook(out / "coverage.xlsx").sheetnames
