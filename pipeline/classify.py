@@ -150,7 +150,7 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
 
     Every line is checked: a line that is not an object with a string `text` and a list of string `labels`
     stops the reading with a one-line error naming the file and the line."""
-    from .ingest import detect_lang
+    from .text import detect_lang
 
     rows = []
     # a folder (the coded store) stands for its JSON-lines files

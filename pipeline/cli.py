@@ -25,11 +25,13 @@ from . import ingest as ingest_mod
 from . import report as report_mod
 from . import nodes
 from .classify import coded_store_paths
+from .corpus import MANIFEST, ROOT_REGION
 from .io import (ChunkedTable, ConfigError, TableWriter, after_publication, publish_file, publishing, read_csv,
                  write_csv, write_json, write_parquet, write_text)
 from .review import human_coding, store_records
 from .schemas import DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, TOKENS, SchemaError, check
 from .taxonomy import load_taxonomy
+from .text import DEFAULT_MAX_BYTES
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -124,7 +126,7 @@ def _ingest_chunks(args, run: "ingest_mod.IngestRun"):
     write_parquet(run.cache_frame(), cache)
     counts = rep["status"].value_counts().to_dict()
     counts["files"] = int(len(rep))
-    manifest = Path(args.corpus) / ingest_mod.MANIFEST
+    manifest = Path(args.corpus) / MANIFEST
     corpus_hash = hashlib.sha256("\n".join(sorted(hashes)).encode()).hexdigest()
     _record(out, "ingest", spent, counts={k: int(v) for k, v in counts.items()}, reused_files=run.reused,
             corpus=str(args.corpus), corpus_sha256=corpus_hash,
@@ -135,8 +137,8 @@ def _ingest_chunks(args, run: "ingest_mod.IngestRun"):
         shown = ", ".join(run.root_files[:5]) + (f" and {len(run.root_files) - 5} more" if len(run.root_files) > 5
                                                  else "")
         print(f"ingest: {len(run.root_files)} document(s) at the corpus root are in region "
-              f"'{ingest_mod.ROOT_REGION}': {shown} (move them into a folder named after their region, or give "
-              f"their region in {ingest_mod.MANIFEST})", file=sys.stderr)
+              f"'{ROOT_REGION}': {shown} (move them into a folder named after their region, or give "
+              f"their region in {MANIFEST})", file=sys.stderr)
     if not n_docs:
         log.warning("no document could be ingested from %s", args.corpus)
 
@@ -650,7 +652,7 @@ def cmd_review(args) -> None:
 def cmd_review_import(args) -> None:
     """Validate a coded review file and append it to the coded store; report agreement on the batch."""
     from .classify import PassageClassifier, resolve_model, tokenize_frame
-    from .ingest import detect_lang
+    from .text import detect_lang
     from .review import agreement, append_to_store, coded_rows, read_sheet
 
     tax = load_taxonomy(args.taxonomy)
@@ -711,7 +713,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--quiet", action="store_true", help="no progress bars")
         if corpus:
             sp.add_argument("--corpus", default="corpus", help="corpus folder (optional manifest.csv at its root)")
-            sp.add_argument("--max-mb", type=float, default=ingest_mod.DEFAULT_MAX_BYTES / 2**20,
+            sp.add_argument("--max-mb", type=float, default=DEFAULT_MAX_BYTES / 2**20,
                             help="skip files larger than this many MB")
         sp.set_defaults(fn=fn)
         return sp

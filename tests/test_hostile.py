@@ -26,7 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pipeline.io as pio
-from pipeline.ingest import DecodeError, Decoded, decode_bytes, extract_text, ingest, normalise
+from pipeline.ingest import ingest
+from pipeline.text import DecodeError, Decoded, decode_bytes, extract_text, normalise
 from pipeline.io import ConfigError, write_bytes_atomic
 
 from conftest import ROOT, content, write
@@ -517,7 +518,7 @@ def test_names_equal_after_normalisation_both_reported(tmp_path):
 
 
 def test_bad_file_never_stops_ingest(tmp_path, monkeypatch):
-    import pipeline.ingest as ingest_mod
+    import pipeline.text as text_mod
 
     write(tmp_path / "a.html", "<p>x</p>")
     write(tmp_path / "b.txt", zh("B"))
@@ -525,7 +526,7 @@ def test_bad_file_never_stops_ingest(tmp_path, monkeypatch):
     def boom(decoded):
         raise RecursionError("maximum recursion depth exceeded\nwhile parsing")
 
-    monkeypatch.setattr(ingest_mod, "_html_text", boom)
+    monkeypatch.setattr(text_mod, "_html_text", boom)
     docs, rep = ingest(tmp_path)
     got = rep.set_index("path")
     assert got.loc["a.html", "status"] == "failed" and "RecursionError" in got.loc["a.html", "reason"]

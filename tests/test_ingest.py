@@ -1,7 +1,8 @@
 
 import pytest
 
-from pipeline.ingest import decode_bytes, ingest, normalise, DecodeError
+from pipeline.ingest import ingest
+from pipeline.text import DecodeError, decode_bytes, normalise
 from pipeline.io import ConfigError
 
 from conftest import CN_REGULATION, edit_code, write
@@ -263,7 +264,7 @@ def test_pdf_library_messages_name_the_file(tmp_path, caplog):
 def test_traditional_conversion_keeps_every_offset(monkeypatch):
     """OpenCC converts phrase by phrase; where a phrase changes length, the line is converted character by
     character, so offsets into the converted text are offsets into the original."""
-    from pipeline import ingest as ingest_mod
+    from pipeline import text as text_mod
 
     class Converter:  # a phrase that shortens, as some OpenCC phrase conversions could
         chars = {"臺": "台", "灣": "湾", "學": "学", "術": "术", "轉": "转", "移": "移"}
@@ -272,9 +273,9 @@ def test_traditional_conversion_keeps_every_offset(monkeypatch):
             s = s.replace("臺灣", "台")
             return "".join(self.chars.get(c, c) for c in s)
 
-    monkeypatch.setattr(ingest_mod, "_t2s", Converter())
+    monkeypatch.setattr(text_mod, "_t2s", Converter())
     original = "臺灣大學技術移轉\n學術合作"
-    converted = ingest_mod._same_length_t2s(original)
+    converted = text_mod._same_length_t2s(original)
     assert converted == "台湾大学技术移转\n学术合作" and len(converted) == len(original)
 
 

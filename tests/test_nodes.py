@@ -43,7 +43,8 @@ def test_fingerprint_changes_with_code_parameters_and_upstream(monkeypatch):
     ("tokenize", {"tokens.parquet", "labels.parquet"}),
     ("lexicon", {"labels.parquet"}),
     ("segment", {"passages.parquet", "tokens.parquet", "labels.parquet"}),
-    ("ingest", {"documents.parquet", "labels.parquet"}),  # classify reads ingest's language detection
+    ("ingest", {"documents.parquet"}),  # the same documents, so the same passages
+    ("text", {"documents.parquet", "labels.parquet"}),  # classify detects a coded passage's language with it
     ("aggregate", set()),
 ])
 def test_editing_a_stage_recomputes_it_and_what_follows_it_and_nothing_else(tmp_path, monkeypatch, edited,

@@ -1,0 +1,251 @@
+"""The corpus folder: which files are in it (without following links out of it or reading anything that is not
+a regular file) and what its manifest.csv says about each. Nothing here reads a document's content.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import posixpath
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .io import ConfigError
+from .outdir import is_output_folder
+from .text import DecodeError, decode_bytes, join_reasons, one_line
+
+log = logging.getLogger("pipeline.ingest")
+
+SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
+             ".docx": "docx", ".pdf": "pdf"}
+MANIFEST = "manifest.csv"
+REQUIRED_MANIFEST_COLUMNS = ("path", "region", "lang")
+KNOWN_MANIFEST_COLUMNS = ("path", "region", "region_name", "lang", "title", "date")
+# the region of a file at the corpus root that the manifest gives no region (regions are first-level folders)
+ROOT_REGION = "(root)"
+ROOT_NOTE = (f"at the corpus root, not in a region folder: region '{ROOT_REGION}' (move it into a folder named "
+             f"after its region, or give its region in {MANIFEST})")
+
+
+def _clean_manifest_path(p: str) -> str:
+    p = p.replace("\\", "/").strip()
+    if not p:
+        return ""
+    p = posixpath.normpath(p)
+    while p.startswith("./"):
+        p = p[2:]
+    return "" if p == "." else unicodedata.normalize("NFC", p)
+
+
+def read_manifest(root: Path) -> pd.DataFrame | None:
+    """The manifest as a table keyed by normalised path, or None when the corpus has none."""
+    path = root / MANIFEST
+    if not os.path.lexists(path):
+        return None
+    if path.is_symlink() and not _inside(path, root.resolve()):
+        raise ConfigError(f"{path}: manifest is a symbolic link to outside the corpus folder; not read")
+    if not path.is_file():
+        raise ConfigError(f"{path}: manifest is not a readable file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: manifest cannot be read ({exc.strerror or exc})") from None
+    try:
+        decoded = decode_bytes(data)
+    except DecodeError as exc:
+        raise ConfigError(f"{path}: manifest is not text ({exc})") from None
+    if decoded.encoding not in ("utf-8", "utf-8-sig") or decoded.note:
+        log.warning("%s: read as %s%s; save it as UTF-8 to be sure paths match", path, decoded.encoding,
+                    f" ({decoded.note})" if decoded.note else "")
+    text = decoded.text.replace("\ufeff", "")
+    rows = _csv_rows(path, text, ",")
+    if not rows:
+        raise ConfigError(f"{path}: manifest is empty (needs a header with columns "
+                          f"{', '.join(REQUIRED_MANIFEST_COLUMNS)})")
+    header = [h.strip() for h in rows[0]]
+    missing = [c for c in REQUIRED_MANIFEST_COLUMNS if c not in header]
+    # Excel saves "CSV" with ';' in many locales (and tab-separated text is common): when the header is one
+    # comma-less column holding such a separator, read the file with it
+    other = next((d for d in (";", "\t", "|") if len(header) == 1 and d in rows[0][0]), None)
+    if missing and other is not None:
+        alt = _csv_rows(path, text, other)
+        alt_header = [h.strip() for h in alt[0]]
+        # either way the columns it has are those of this reading, and so is what it lacks
+        log.info("%s: read as %s-separated", path, _DELIMITER_NAMES[other])
+        rows, header = alt, alt_header
+        missing = [c for c in REQUIRED_MANIFEST_COLUMNS if c not in header]
+    if missing:
+        how = f"{_DELIMITER_NAMES[other]}-separated" if other else "comma-separated"
+        # the error quotes nothing of the file but the column names this program knows: the file may not be
+        # what it seems (a link or a copy of something private), and an error message travels further
+        known = [h for h in header if h in KNOWN_MANIFEST_COLUMNS]
+        raise ConfigError(f"{path}: manifest lacks required column(s) {', '.join(missing)} (read as {how}; its "
+                          f"first line has {len(header)} field(s); known columns among them: "
+                          f"{', '.join(known) or 'none'})")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        shown = [repr(h) if h in KNOWN_MANIFEST_COLUMNS else "columns " + " and ".join(
+            str(i + 1) for i, x in enumerate(header) if x == h) for h in dupes]
+        raise ConfigError(f"{path}: manifest has duplicate column name(s): {', '.join(shown)}")
+    records = []
+    for lineno, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            log.warning("%s line %d: %d fields where the header has %d; row padded/truncated", path, lineno,
+                        len(row), len(header))
+            row = (row + [""] * len(header))[: len(header)]
+        rec = dict(zip(header, (c.strip() for c in row)))
+        rec["path"] = _clean_manifest_path(rec["path"])
+        if not rec["path"]:
+            log.warning("%s line %d: empty path; row ignored", path, lineno)
+            continue
+        records.append(rec)
+    df = pd.DataFrame(records, columns=header)
+    dup = df["path"].duplicated()
+    if dup.any():
+        log.warning("%s: %d path(s) listed twice (%s); the first row wins", path, int(dup.sum()),
+                    ", ".join(df.loc[dup, "path"].head(3)))
+        df = df[~dup]
+    return df.set_index("path", drop=False)
+
+
+_DELIMITER_NAMES = {",": "comma", ";": "';'", "\t": "tab", "|": "'|'"}
+
+
+def _csv_rows(path: Path, text: str, delimiter: str) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise ConfigError(f"{path} line {reader.line_num}: manifest is not valid "
+                          f"{_DELIMITER_NAMES[delimiter]}-separated CSV ({exc})") from None
+
+
+@dataclass(frozen=True)
+class Found:
+    """A file found in the corpus: its id in every table (`rel`) and where it is on disk (`path`)."""
+    rel: str
+    path: Path
+    hidden: bool = False
+    note: str = ""
+
+
+def display_name(raw_rel: str) -> tuple[str, str]:
+    """The id of a relative path: NFC, with bytes that are not UTF-8 written as \\xNN."""
+    try:
+        raw_rel.encode("utf-8")
+        return unicodedata.normalize("NFC", raw_rel), ""
+    except UnicodeEncodeError:
+        shown = os.fsencode(raw_rel).decode("utf-8", errors="backslashreplace")
+        return unicodedata.normalize("NFC", shown), "file name is not UTF-8 (odd bytes shown as \\xNN)"
+
+
+def discover(root: Path) -> tuple[list[Found], list[dict]]:
+    """All files below root (sorted by id), plus report rows for what is not read as a file.
+
+    Symbolic links to folders are listed but not followed (a link loop would never end); links to files are
+    read only when the file they lead to is inside the corpus folder (a link to /etc/passwd is not a policy
+    text). Folders holding a previous run's outputs are listed but not entered. Hidden folders (name starting with '.') are listed but not entered; hidden files are found (and
+    skipped unless the manifest names them). A folder that cannot be listed is reported as failed.
+    """
+    root = Path(root)
+    real_root = root.resolve()
+    found: list[Found] = []
+    problems: list[dict] = []
+    used: set[str] = set()
+
+    def claim(full: Path) -> tuple[str, str]:
+        raw = full.relative_to(root).as_posix()
+        rel, note = display_name(raw)
+        if rel in used:  # two names that differ only in Unicode normalisation (or in escaped bytes)
+            alt = os.fsencode(raw).decode("utf-8", errors="backslashreplace")
+            n = 2
+            while alt in used or alt == rel:
+                alt, n = f"{rel} ({n})", n + 1
+            note = "; ".join(x for x in (note, f"name is the same as '{rel}' after Unicode normalisation; "
+                                               "listed under its exact name") if x)
+            rel = alt
+        used.add(rel)
+        return rel, note
+
+    def onerror(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else root
+        try:
+            rel, _ = claim(where)
+        except ValueError:
+            rel = str(where)
+        problems.append(report_row(rel, "failed", f"folder cannot be listed: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=False):
+        keep = []
+        for d in sorted(dirnames, key=_name_order):
+            full = Path(dirpath) / d
+            if full.is_symlink():
+                rel, note = claim(full)
+                problems.append(report_row(rel, "skipped", join_reasons(note, f"symbolic link to a folder "
+                                                                     f"({_link_target(full)}); not followed")))
+            elif d.startswith("."):
+                rel, note = claim(full)
+                problems.append(report_row(rel, "skipped", join_reasons(note, "hidden folder (name starts with '.'); "
+                                                                     "not read")))
+            elif is_output_folder(full):
+                rel, note = claim(full)
+                problems.append(report_row(rel, "skipped", join_reasons(note, "holds a previous run's outputs (run.json, "
+                                                                     "documents.parquet); not read")))
+            else:
+                keep.append(d)
+        dirnames[:] = keep
+        for f in sorted(filenames, key=_name_order):
+            full = Path(dirpath) / f
+            rel, note = claim(full)
+            if full.is_symlink() and not full.exists():
+                problems.append(report_row(rel, "failed", join_reasons(note, f"broken or looping symbolic link "
+                                                                    f"({_link_target(full)})")))
+                continue
+            if full.is_symlink() and not _inside(full, real_root):
+                problems.append(report_row(rel, "skipped", join_reasons(note, f"symbolic link to outside the corpus folder "
+                                                                     f"({_link_target(full)}); not followed")))
+                continue
+            found.append(Found(rel, full, f.startswith("."), note))
+    return sorted(found, key=lambda e: e.rel), problems
+
+
+def _name_order(name: str) -> tuple:
+    # of two names equal after normalisation, the one already in NFC gets the plain id
+    nfc = unicodedata.normalize("NFC", name)
+    return nfc, name != nfc, name
+
+
+def _inside(path: Path, real_root: Path) -> bool:
+    """Whether `path`, its links followed, lies in the folder `real_root` (already resolved)."""
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return target == real_root or real_root in target.parents
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return f"to {os.readlink(path)}"
+    except OSError:
+        return "target unreadable"
+
+
+_NOTES_NAMES = ("README", "READ ME", "LICENSE", "LICENCE", "CHANGELOG", "CHANGES", "CONTRIBUTING")
+
+
+def corpus_notes(rel: str) -> bool:
+    """Whether a file is by its name notes about the corpus (README.md and the like) rather than a document."""
+    stem = Path(rel).stem.upper().replace("_", " ").replace("-", " ")
+    return any(stem == n or stem.startswith(n + " ") or stem.startswith(n + ".") for n in _NOTES_NAMES)
+
+
+def report_row(path, status, reason, doc_id="", duplicate_of="", encoding="", nbytes=0) -> dict:
+    return {"path": path, "status": status, "reason": one_line(reason), "doc_id": doc_id,
+            "duplicate_of": duplicate_of, "encoding": encoding, "bytes": int(nbytes)}

@@ -1,0 +1,545 @@
+"""Text from a file's bytes, and what the text itself says: decoding (encodings, HTML, Word, PDF), normalisation,
+Traditional to Simplified, language, and the date and title a document gives. Pure functions of bytes and strings:
+nothing here touches the file system or knows about a corpus or a previous run.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+import unicodedata
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("pipeline.ingest")
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DATE_IN_NAME = re.compile(r"[（(](\d{4}-\d{2}-\d{2})[)）]")
+# heuristics look at this many characters; deciding on the head of a 60 MB file is as good and far quicker
+_SAMPLE = 200_000
+
+# Full-width punctuation carries meaning in Chinese text (and the segmenter relies on it), so NFKC must not
+# fold it to ASCII: the text is normalised in the stretches between runs of it.
+_FULLWIDTH_PUNCT = [c for c in map(chr, range(0xFF01, 0xFF66)) if not c.isalnum()] + ["\u3000"]
+_FW_SPLIT = re.compile("([" + re.escape("".join(_FULLWIDTH_PUNCT)) + "]+)")
+_BREAKS = re.compile(r"\r\n?|[\v\f]")  # line ends and page/form feeds become \n
+# other C0/C1 controls, stray BOMs, and invisible format characters (zero-width space/joiners, word joiner,
+# invisible operators, soft hyphen, bidi marks and embeddings): inside a term (产\u200d学\u200d研,
+# tech\u200bnology) they hide it from the lexicon and show nothing to a reader
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+                       "\u2066-\u2069\ufeff]")
+# bytes that never occur in text of any encoding read here (layout controls \t \n \v \f \r and ESC aside);
+# in UTF-8, GBK, GB18030 and Big5 no multi-byte sequence contains one, so dropping them keeps the rest intact
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0e, 0x1b), *range(0x1c, 0x20)])
+# more than this share of control bytes is a binary file, not text with a few stray bytes
+_BINARY_SHARE = 0.01
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+class DecodeError(ValueError):
+    pass
+
+
+@dataclass
+class Decoded:
+    text: str
+    encoding: str
+    note: str = ""
+
+
+def decode_bytes(data: bytes) -> Decoded:
+    """Decode policy text bytes: BOMs first, then UTF-8, UTF-16 (by NUL parity), GB18030, then a guess.
+
+    Returns text that always encodes as UTF-8 (no lone surrogates). Raises DecodeError, and nothing else,
+    with a reason for binary or undecodable content.
+    """
+    data = bytes(data)
+    if data.startswith(b"\xef\xbb\xbf"):
+        return Decoded(data[3:].decode("utf-8", errors="replace"), "utf-8-sig")
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        enc = "utf-32-le" if data.startswith(b"\xff\xfe") else "utf-32-be"
+        return Decoded(data[4:].decode(enc, errors="replace"), enc)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        enc = "utf-16-le" if data.startswith(b"\xff\xfe") else "utf-16-be"
+        return Decoded(data[2:].decode(enc, errors="replace"), enc)
+    nul = data.count(0)
+    if nul:
+        # UTF-16 without a BOM: ASCII characters and many CJK ones carry a zero byte; choose the byte order
+        # whose decoding reads as text
+        best = None
+        if len(data) % 2 == 0:
+            for enc in ("utf-16-le", "utf-16-be"):
+                try:
+                    text = data.decode(enc)
+                except UnicodeDecodeError:
+                    continue
+                score = _text_score(text)
+                if score >= 0.95 and (best is None or score > best[0]):
+                    best = (score, text, enc)
+        if best:
+            return Decoded(best[1], best[2])
+        kept = data.translate(None, _CONTROL_BYTES)
+        dropped = len(data) - len(kept)
+        if dropped > 1 and dropped > len(data) * _BINARY_SHARE:
+            raise DecodeError(f"binary content ({nul} NUL bytes), not a text file")
+        # a few stray bytes (a NUL pasted in, a truncated copy) do not make a text file binary
+        decoded = decode_bytes(kept)
+        return Decoded(decoded.text, decoded.encoding,
+                       join_reasons(f"{dropped} stray control byte(s) ({nul} NUL) dropped", decoded.note))
+    try:
+        return Decoded(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        pass
+    lenient = data.decode("utf-8", errors="replace")
+    bad = lenient.count("\ufffd")
+    if bad <= max(1, len(lenient) // 1000):
+        return Decoded(lenient, "utf-8", f"{bad} undecodable byte sequence(s) replaced with U+FFFD")
+    for enc in ("gbk", "gb18030", "big5"):
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if _plausible(text):
+            return Decoded(text, enc)
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data).best()
+        guess = None
+        if best is not None and best.percent_chaos <= 0.1:
+            text = _SURROGATES.sub("\ufffd", str(best))
+            if _plausible(text):
+                guess = Decoded(text, best.encoding, "encoding guessed")
+    except Exception as exc:  # a guesser failing on odd bytes is just "no guess"
+        log.debug("charset_normalizer failed: %r", exc)
+        guess = None
+    if guess is not None:
+        return guess
+    raise DecodeError("undecodable: not UTF-8, UTF-16, GBK/GB18030 or Big5 text")
+
+
+def _text_score(text: str) -> float:
+    """Share of characters that occur in policy text: CJK, Latin, digits, punctuation, layout."""
+    text = text[:_SAMPLE]
+    if not text:
+        return 0.0
+    good = sum(1 for c in text if c.isprintable() and unicodedata.category(c)[0] in "LNPZS" and
+               not ("\uac00" <= c <= "\ud7af") or c in "\n\t")
+    return good / len(text)
+
+
+def _plausible(text: str) -> bool:
+    text = text[:_SAMPLE]
+    if not text:
+        return True
+    odd = sum(1 for c in text if unicodedata.category(c) in ("Cc", "Co", "Cn", "Cs") and c not in "\n\r\t\f")
+    return odd / len(text) < 0.01
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width Latin letters and digits become ASCII) but keep full-width punctuation.
+
+    Line ends become \\n, form feeds a line break, other control characters (which break Parquet viewers and
+    Excel) and stray BOMs are dropped, lone surrogates become U+FFFD. Private Use Area characters (GBK
+    user-defined characters) are kept as they are. Idempotent.
+    """
+    text = _BREAKS.sub("\n", text)
+    text = _CONTROLS.sub("", text)
+    text = _SURROGATES.sub("\ufffd", text)
+    if text.isascii():
+        return text  # NFKC leaves ASCII alone
+    parts = _FW_SPLIT.split(text)
+    parts[::2] = [unicodedata.normalize("NFKC", p) for p in parts[::2]]
+    return "".join(parts)
+
+
+def han_share(text: str, sample: int = 5000) -> float:
+    s = text[:sample]
+    letters = sum(1 for c in s if c.isalpha())
+    han = sum(1 for c in s if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf")
+    return han / letters if letters else 0.0
+
+
+def detect_lang(text: str) -> str:
+    return "zh" if han_share(text) >= 0.3 else "en"
+
+
+_t2s = None
+
+
+def to_simplified(text: str) -> tuple[str, bool]:
+    """Convert Traditional Chinese to Simplified with OpenCC; report whether the text was Traditional."""
+    global _t2s
+    if _t2s is None:
+        import opencc
+
+        _t2s = opencc.OpenCC("t2s")
+    sample = text[:4000]
+    han = sum(1 for c in sample if "\u4e00" <= c <= "\u9fff")
+    if not han:
+        return text, False
+    changed = sum(1 for a, b in zip(sample, _t2s.convert(sample)) if a != b)
+    # Simplified text has a few characters OpenCC still maps (e.g. variant forms); Traditional has many
+    if changed / han < 0.03:
+        return text, False
+    return _same_length_t2s(text), True
+
+
+def _same_length_t2s(text: str) -> str:
+    """OpenCC's conversion, kept character for character so that every offset into the converted text (passages,
+    matched terms) is also an offset into the original. OpenCC's phrase conversions keep the length in nearly all
+    cases; a line where one does not is converted character by character instead (a character whose conversion
+    is not one character is left as it is)."""
+    out = _t2s.convert(text)
+    if len(out) == len(text):
+        return out
+    lines = []
+    for line in text.splitlines(keepends=True):
+        conv = _t2s.convert(line)
+        if len(conv) != len(line):
+            conv = "".join(c if len(c := _t2s.convert(ch)) == 1 else ch for ch in line)
+        lines.append(conv)
+    return "".join(lines)
+
+
+# A .docx is a zip archive, and python-docx inflates every member into memory and parses its XML whole: a 3 MB
+# file can hold 1 GB of XML. So the size limit holds for what the archive expands to, checked on the sizes its
+# directory declares before anything is inflated (zipfile stops a member at its declared size and then fails
+# its CRC check, so an archive that lies about a size fails instead of growing).
+ZIP_MAX_MEMBERS = 10_000
+ZIP_MAX_RATIO = 100  # Word's XML deflates 5-20:1; far beyond that is a decompression bomb
+ZIP_RATIO_FLOOR = 4 * 2**20  # below this a member may compress as well as it likes: it stays small
+
+
+def check_archive(data: bytes, max_bytes: int) -> None:
+    """Raise DecodeError when the zip archive `data` would expand past `max_bytes` or looks like a bomb."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            members = z.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise DecodeError(f"not a readable .docx ({type(exc).__name__})") from None
+    if len(members) > ZIP_MAX_MEMBERS:
+        raise DecodeError(f"zip archive of {len(members)} members (more than {ZIP_MAX_MEMBERS}); not read")
+    expanded = sum(m.file_size for m in members)
+    if expanded > max_bytes:
+        raise DecodeError(f"expands to {megabytes(expanded)}, over the {megabytes(max_bytes)} limit (raise it with --max-mb); "
+                          f"not read")
+    for m in members:
+        if m.file_size > ZIP_RATIO_FLOOR and m.file_size > ZIP_MAX_RATIO * max(m.compress_size, 1):
+            raise DecodeError(f"a member expands {m.file_size // max(m.compress_size, 1)}:1 ({megabytes(m.file_size)}), "
+                              f"a decompression bomb; not read")
+
+
+def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Decoded, str]:
+    """Return the decoded text and a title found inside the file ("" if none); `max_bytes` bounds what a
+    compressed format may expand to."""
+    if fmt in ("txt", "md"):
+        return decode_bytes(data), ""
+    if fmt == "html":
+        return _html_text(decode_bytes(data))
+    if fmt == "docx":
+        import docx
+
+        check_archive(data, max_bytes)
+        try:
+            d = docx.Document(io.BytesIO(data))
+            text = "\n\n".join(p.text for p in d.paragraphs)
+            title = d.core_properties.title or ""
+        except Exception as exc:  # python-docx raises several types for broken zips
+            raise DecodeError(f"not a readable .docx ({type(exc).__name__})") from None
+        return Decoded(text, "docx"), title
+    if fmt == "pdf":
+        from pypdf import PdfReader
+
+        failed = None
+        with _library_messages("pypdf") as said:
+            try:
+                reader = PdfReader(io.BytesIO(data))
+                pages = [p.extract_text() or "" for p in reader.pages]
+            except Exception as exc:  # pypdf raises many types on malformed files
+                failed = exc
+        said_note = f"pypdf: {'; '.join(said)}" if said else ""
+        if failed is not None:
+            raise DecodeError(f"not a readable PDF ({type(failed).__name__}: {one_line(str(failed))}"
+                              f"{'; ' + said_note if said_note else ''})")
+        text = "\n\n".join(pages)
+        if not text.strip():
+            raise DecodeError(f"PDF has no text layer ({len(pages)} page(s)); scanned images need OCR first"
+                              f"{' (' + said_note + ')' if said_note else ''}")
+        return Decoded(text, "pdf", said_note), ""
+    raise DecodeError(f"unsupported format {fmt}")
+
+
+@contextmanager
+def _library_messages(logger: str):
+    """What a library logs or warns while one file is read, kept to be reported with the file's name (the
+    library prints messages such as "EOF marker not found" naming no file). Yields the list it fills."""
+    said: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+
+    lg, keep = logging.getLogger(logger), Keep(logging.WARNING)
+    propagate = lg.propagate
+    lg.addHandler(keep)
+    lg.propagate = False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield said
+            said.extend(str(w.message) for w in caught)
+    finally:
+        lg.removeHandler(keep)
+        lg.propagate = propagate
+        unique = list(dict.fromkeys(one_line(m) for m in said if m.strip()))
+        said[:] = unique[:3] + ([f"{len(unique) - 3} more"] if len(unique) > 3 else [])
+
+
+# block-level elements: text inside one of them is a paragraph of its own
+_HTML_BLOCKS = frozenset(
+    "html body p div li h1 h2 h3 h4 h5 h6 td th tr table thead tbody tfoot caption pre ul ol dl dt dd section "
+    "article header footer nav aside main blockquote figure figcaption form fieldset legend address hr "
+    "details summary center".split())
+_HTML_DROP = ["script", "style", "noscript", "template", "iframe", "object", "embed", "head", "svg", "math"]
+_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
+def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
+    """Readable text of an HTML page: one paragraph per block element, <br> a line break.
+
+    One pass in document order, so the time is linear in the size of the page however deep it nests.
+    """
+    from bs4 import BeautifulSoup
+    from bs4.element import CData, NavigableString, PreformattedString, Tag
+
+    # lxml parses only; nothing in the page (scripts, handlers, remote resources) is run or fetched
+    soup = BeautifulSoup(decoded.text, "lxml")
+    title = _HTML_SPACE.sub(" ", soup.title.get_text(" ")).strip() if soup.title else ""
+    for tag in soup(_HTML_DROP):
+        tag.decompose()
+    block_of: dict[int, object] = {}   # id(element) -> nearest enclosing block element (or None)
+    in_pre: dict[int, bool] = {}
+    paragraphs: list[str] = []
+    buf: list[str] = []
+    current = None
+
+    def flush() -> None:
+        lines = (_SPACES.sub(" ", line).strip() for line in "".join(buf).split("\n"))
+        para = "\n".join(line for line in lines if line)
+        if para:
+            paragraphs.append(para)
+        buf.clear()
+
+    for el in soup.descendants:
+        parent = el.parent
+        if isinstance(el, Tag):
+            pblock = block_of.get(id(parent)) if parent is not None else None
+            if el.name in _HTML_BLOCKS:
+                block_of[id(el)] = el
+                flush()
+                current = el
+            else:
+                block_of[id(el)] = pblock
+            in_pre[id(el)] = el.name in ("pre", "textarea", "listing") or in_pre.get(id(parent), False)
+            if el.name == "br":
+                buf.append("\n")
+            continue
+        if not isinstance(el, NavigableString) or (isinstance(el, PreformattedString) and not isinstance(el, CData)):
+            continue  # comments, doctype, processing instructions
+        blk = block_of.get(id(parent))
+        if blk is not current:
+            flush()
+            current = blk
+        s = str(el)
+        buf.append(s if in_pre.get(id(parent)) else _HTML_SPACE.sub(" ", s))
+    flush()
+    return Decoded("\n\n".join(paragraphs), decoded.encoding, decoded.note), title
+
+
+# ---------------------------------------------------------------------------------------------- dates
+#
+# A document's date comes from, in this order: the manifest's `date` column, a "(YYYY-MM-DD)" in the file
+# name, the text. In the text, adoption and promulgation dates in the header (通过, 批准, 公布, 发布, 印发, 颁布;
+# English "approved", "enacted") come before the effective date (施行 / "Effective Date"), because the
+# manifest dates researchers write are adoption dates and the two must mean the same thing. Only the header
+# (text before the first article) is searched for adoption dates: the body cites other laws with theirs.
+
+EARLIEST_YEAR = 1949
+_CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+              "八": 8, "九": 9}
+_N = "[0-9〇○零Ｏ一二三四五六七八九十百两]"
+_CN_DATE = (rf"(?P<roc>(?:中华)?民国[ \t]*)?(?P<y>{_N}{{2,4}})[ \t]*年[ \t]*(?P<m>{_N}{{1,2}})[ \t]*月"
+            rf"[ \t]*(?P<d>{_N}{{1,3}})[ \t]*日")
+_CN_PROMULGATED = "通过|批准|公布|发布|印发|颁布"
+# a date, then (within the clause, without passing another date) the word saying what happened on it
+_CN_DATE_THEN_WORD = re.compile(_CN_DATE + r"(?:(?!" + _N + r"{2,4}[ \t]*年)[^。；;\n]){0,40}?"
+                                rf"(?P<form>{_CN_PROMULGATED}|施行|实施)")
+# 发布日期：2017年4月20日
+_CN_WORD_THEN_DATE = re.compile(rf"(?P<form>{_CN_PROMULGATED}|施行|实施|成文)(?:日期|时间)[ \t]*[：:]?[ \t]*" + _CN_DATE)
+# 本条例自2020年3月1日起施行 (usually the last article)
+_CN_IN_FORCE = re.compile(r"自[ \t]*" + _CN_DATE + r"[ \t]*起?[ \t]*(?P<form>施行|实施|生效)")
+_MONTHS = {m: i for i, names in enumerate(
+    (("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+     ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+     ("december", "dec")), start=1) for m in names}
+_MONTH = "(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_EN_DATE = (rf"(?:(?P<mn>{_MONTH})[ \t]+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?[ \t]+(?P<y>\d{{4}})"
+            rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?[ \t]+(?P<mn2>{_MONTH}),?[ \t]+(?P<y2>\d{{4}})"
+            r"|(?P<y3>\d{4})-(?P<m3>\d{1,2})-(?P<d3>\d{1,2}))\b")
+_EN_EFFECTIVE = re.compile(r"\b(?P<form>effective[ \t]+date)\b[ \t]*[:：\-–—]?[ \t]*\n?[ \t]*(?:is[ \t]+)?" + _EN_DATE,
+                           re.IGNORECASE)
+_EN_PROMULGATED = re.compile(r"\b(?P<form>approved|enacted)\b[ \t]*[:：\-–—]?[^.\n]{0,60}?" + _EN_DATE,
+                             re.IGNORECASE)
+_HEAD_CHARS = 1500
+_FIRST_ARTICLE = re.compile(r"^[ \t\u3000]*第[一二三四五六七八九十百零〇0-9]+条", re.MULTILINE)
+
+
+def _cn_number(s: str) -> int | None:
+    """12, 十二, 二十, 三十一, 一百零六, 二〇一七 (a year written digit by digit)."""
+    if s.isdigit():
+        return int(s)
+    if "十" not in s and "百" not in s:
+        if any(c not in _CN_DIGITS for c in s):
+            return None
+        return int("".join(str(_CN_DIGITS[c]) for c in s))
+    total, cur = 0, 0
+    for c in s:
+        if c in _CN_DIGITS:
+            cur = _CN_DIGITS[c]
+        elif c == "百":
+            total += (cur or 1) * 100
+            cur = 0
+        elif c == "十":
+            total += (cur or 1) * 10
+            cur = 0
+        else:
+            return None
+    return total + cur
+
+
+def plausible_date(year: int | None, month: int | None, day: int | None) -> str:
+    """ISO date, or "" when it is no calendar date or its year is before 1949 or after next year (a year
+    like that is an article number, a citation or a typing slip, not the date of a current policy)."""
+    import datetime
+
+    if year is None or month is None or day is None:
+        return ""
+    if not EARLIEST_YEAR <= year <= datetime.date.today().year + 1:
+        return ""
+    try:
+        return datetime.date(year, month, day).isoformat()
+    except ValueError:
+        return ""
+
+
+def _cn_match_date(m: re.Match) -> str:
+    year = _cn_number(m.group("y"))
+    if year is not None and m.group("roc"):
+        year += 1911  # 民国 (Republic of China) years
+    elif len(m.group("y")) != 4:
+        return ""
+    return plausible_date(year, _cn_number(m.group("m")), _cn_number(m.group("d")))
+
+
+def _en_match_date(m: re.Match) -> str:
+    g = m.groupdict()
+    if g["y3"]:
+        return plausible_date(int(g["y3"]), int(g["m3"]), int(g["d3"]))
+    year, day, month = (g["y"], g["d"], g["mn"]) if g["y"] else (g["y2"], g["d2"], g["mn2"])
+    return plausible_date(int(year), _MONTHS.get(month.lower().rstrip(".")), int(day))
+
+
+def date_from_text(text: str, lang: str) -> tuple[str, str]:
+    """(ISO date, the form it was read from) for a document's promulgation, adoption or effective date as its
+    text states it, or ("", "") when it states none that is plausible."""
+    first = _FIRST_ARTICLE.search(text)
+    head = text[: min(first.start(), _HEAD_CHARS)] if first else text[:_HEAD_CHARS]
+    found: list[tuple[int, int, str, str]] = []  # (rank, position, date, form); lowest first wins
+    if lang == "zh":
+        for rx in (_CN_DATE_THEN_WORD, _CN_WORD_THEN_DATE):
+            for m in rx.finditer(head):
+                form = m.group("form")
+                found.append((1 if form in ("施行", "实施") else 0, m.start(), _cn_match_date(m), form))
+        for m in _CN_IN_FORCE.finditer(text):
+            found.append((1, m.start(), _cn_match_date(m), m.group("form")))
+    else:
+        for m in _EN_PROMULGATED.finditer(head):
+            found.append((0, m.start(), _en_match_date(m), m.group("form").lower()))
+        for m in _EN_EFFECTIVE.finditer(text):
+            found.append((1, m.start(), _en_match_date(m), "Effective Date"))
+    for _, _, date, form in sorted(found):
+        if date:
+            return date, form
+    return "", ""
+
+
+def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str]:
+    """(date, where it came from: manifest | filename | text:<form> | "")."""
+    if (meta.get("date") or "").strip():
+        return meta["date"].strip(), "manifest"
+    m = DATE_IN_NAME.search(Path(rel).name)
+    if m:
+        y, mo, d = (int(x) for x in m.group(1).split("-"))
+        date = plausible_date(y, mo, d)
+        if date:
+            return date, "filename"
+    date, form = date_from_text(text, lang)
+    return (date, f"text:{form}") if date else ("", "")
+
+
+# The temporal view has a row per year from a region's first dated document on: a date in year 1 or 9999 would
+# make it millions of rows (past Excel's limit) about years no policy text comes from.
+FIRST_YEAR = 1900
+
+
+def last_year() -> int:
+    import datetime
+
+    return datetime.date.today().year + 1
+
+
+def plausible_year(date: str) -> bool:
+    """False for a date whose year (its first four characters, as the temporal view reads them) is a number
+    outside FIRST_YEAR to next year; a date without such a year is not in the temporal view anyway."""
+    try:
+        year = float(date[:4])
+    except ValueError:
+        return True
+    return year != year or (year.is_integer() and FIRST_YEAR <= year <= last_year())
+
+
+def title_from_text(text: str, fallback: str) -> str:
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return line[:120]
+    return fallback
+
+
+def one_line(s: str) -> str:
+    return " ".join(str(s).split())
+
+
+def content_hash(text: str, original: str = "") -> str:
+    """The key every per-document stage reuses its rows by: the text, and for a converted document also the
+    original (passages carry slices of it), so two Traditional variants of one Simplified text differ."""
+    h = hashlib.sha256(text.encode("utf-8"))
+    if original:
+        h.update(b"\0" + original.encode("utf-8"))
+    return h.hexdigest()
+
+
+def join_reasons(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def megabytes(n: float) -> str:
+    mb = n / 2**20
+    return f"{mb:.0f} MB" if mb >= 10 or mb == int(mb) else f"{mb:.2g} MB"
