@@ -7,12 +7,12 @@ language, so the cost does not grow with the number of terms.
 """
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 
 import ahocorasick
 
+from .regex_syntax import ops, parse
 from .taxonomy import LANGS, Taxonomy, compile_pattern
 
 # roles a literal can play for a node
@@ -29,11 +29,8 @@ def required_literals(pattern: str, ignore_case: bool) -> set[str] | None:
 
     Lets the matcher skip a regex on text where none of them occurs (found in the same automaton pass).
     """
-    try:
-        import re._parser as sre_parse  # Python 3.11+
-    except ImportError:  # pragma: no cover
-        import sre_parse
-    from re._constants import BRANCH, LITERAL, MAX_REPEAT, MIN_REPEAT, SUBPATTERN
+    BRANCH, LITERAL, MAX_REPEAT, MIN_REPEAT, SUBPATTERN = (ops.BRANCH, ops.LITERAL, ops.MAX_REPEAT, ops.MIN_REPEAT,
+                                                           ops.SUBPATTERN)
 
     def seq(items) -> set[str] | None:
         best, run = None, []
@@ -61,7 +58,7 @@ def required_literals(pattern: str, ignore_case: bool) -> set[str] | None:
         return best
 
     try:
-        found = seq(sre_parse.parse(pattern))
+        found = seq(parse(pattern))
     except Exception:  # an unparseable pattern simply gets no prefilter
         return None
     if not found:

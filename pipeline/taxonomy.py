@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from .io import ConfigError
+from .regex_syntax import ops, parse
 
 LANGS = ("zh", "en")
 FACETS = ("model", "constraint", "measure")
@@ -238,8 +239,7 @@ MAX_BACKTRACKING_PATHS = 1_000_000
 def _paths(items) -> float:
     """An upper bound on the ways Python's engine can try to match the parsed pattern `items` at one position;
     inf when unbounded."""
-    from re import _constants as k
-
+    k = ops
     total = 1.0
     for op, av in items:
         if op in (k.MAX_REPEAT, k.MIN_REPEAT, k.POSSESSIVE_REPEAT):
@@ -263,8 +263,7 @@ def _paths(items) -> float:
 
 
 def _flatten(items):
-    from re import _constants as k
-
+    k = ops
     for op, av in items:
         yield op, av
         if op in (k.MAX_REPEAT, k.MIN_REPEAT, k.POSSESSIVE_REPEAT):
@@ -301,9 +300,7 @@ def compile_pattern(pattern: str, ignore_case: bool = False):
         return _RE2Pattern(pattern, _re2(pattern, ignore_case))
     except re2.error as exc:
         why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-    from re import _parser
-
-    if _paths(_parser.parse(pattern)) > MAX_BACKTRACKING_PATHS:
+    if _paths(parse(pattern)) > MAX_BACKTRACKING_PATHS:
         raise PatternError(f"cannot run on RE2 ({why}) and could backtrack without bound on Python's engine "
                            f"(unbounded or nested repetition, or a backreference); write it without lookarounds or "
                            f"without those")
