@@ -13,6 +13,8 @@ import hashlib
 import json
 import logging
 import re
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,11 +22,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .io import ConfigError
+from .io import ConfigError, write_bytes_atomic
 from .lexicon import CONTEXT, EXCLUDE, LexiconMatcher
 from .nodes import code_digest
 from .schemas import LABELS
 from .taxonomy import Taxonomy, load_taxonomy
+from .text import detect_lang
+from .tokenize import tokenize_by_lang
 
 if TYPE_CHECKING:  # the model pulls in scikit-learn; only workers and training need it
     from .model import PolicyClassifier
@@ -150,8 +154,6 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
 
     Every line is checked: a line that is not an object with a string `text` and a list of string `labels`
     stops the reading with a one-line error naming the file and the line."""
-    from .text import detect_lang
-
     rows = []
     # a folder (the coded store) stands for its JSON-lines files
     paths = [q for p in paths for q in (sorted(Path(p).glob("*.jsonl")) if Path(p).is_dir() else [Path(p)])]
@@ -230,8 +232,6 @@ def label_matrix(label_lists, nodes: list[str]) -> np.ndarray:
 
 
 def tokenize_frame(df: pd.DataFrame, taxonomy: Taxonomy) -> list[list[str]]:
-    from .tokenize import tokenize_by_lang
-
     return tokenize_by_lang(df["text"].tolist(), df["lang"].tolist(), tuple(sorted(taxonomy.all_terms("zh"))))
 
 
@@ -255,9 +255,6 @@ def build_default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
         return None
     d = default_model_dir(taxonomy_dir)
     if not (d / "model.json").exists():
-        import sys
-        import time
-
         t = time.perf_counter()
         coded = read_coded(paths)
         print(f"default model: training on {len(coded)} example passages of {taxonomy_dir}/examples "
@@ -343,8 +340,6 @@ def labels_frame(clf: PassageClassifier, passages: pd.DataFrame, tokens: pd.Data
 
 def classify_jsonl(in_path: Path, out_path: Path, taxonomy: Taxonomy, model: PolicyClassifier | None) -> int:
     """Classify a JSON-lines file of {"id","text"[,"lang"]}; write predictions in the same order."""
-    from .io import write_bytes_atomic
-
     coded = read_coded([in_path])
     toks = tokenize_frame(coded, taxonomy)
     clf = PassageClassifier(taxonomy, model)

@@ -7,6 +7,7 @@ language, so the cost does not grow with the number of terms.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -241,8 +242,6 @@ class LexiconMatcher:
         """`match` for many passages. Consecutive passages of one group (document) are matched in one pass over
         their joined text, which costs far less than one pass per passage; hits crossing a passage boundary are
         dropped, so the result equals per-passage matching for patterns that do not span blank lines."""
-        from bisect import bisect_right
-
         out: list[list[Hit]] = [[] for _ in texts]
         i, n = 0, len(texts)
         while i < n:

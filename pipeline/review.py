@@ -25,8 +25,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.datavalidation import DataValidation
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import f1_score
 
+from .classify import label_matrix
+from .evaluate import alpha, scores
 from .io import FORMULA_START, ConfigError, write_bytes_atomic, write_csv
+from .report import _cell as xlsx_cell
 from .taxonomy import Taxonomy
 
 NONE = "none"           # what a coder writes for a passage that carries no node
@@ -100,7 +108,6 @@ def score_pool(clf, pool: pd.DataFrame, tokens: list[list[str]]) -> dict:
     for i, hs in enumerate(hits):
         for node in (clf.matcher.decide(texts[i], langs[i], hs) if hs else {}):
             lexicon[i, col[node]] = 1
-    from sklearn.feature_extraction.text import TfidfVectorizer
 
     vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True).fit_transform(texts) \
         if texts else None
@@ -150,12 +157,6 @@ def write_sheets(rows: pd.DataFrame, taxonomy: Taxonomy, xlsx: Path) -> list[Pat
 
 
 def _write_review_xlsx(rows: pd.DataFrame, taxonomy: Taxonomy, path: Path) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    from .report import _cell as xlsx_cell
-
     wb = Workbook()
     ws = wb.active
     ws.title = "review"
@@ -219,8 +220,6 @@ def read_sheet(path: Path) -> tuple[list[dict], str]:
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
     if suffix == ".xlsx":
-        from openpyxl import load_workbook
-
         try:
             wb = load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:  # not a workbook, damaged zip, ...
@@ -321,11 +320,6 @@ def human_coding(store: list[dict], documents: pd.DataFrame, labels: pd.DataFram
 
     The model may have been trained on these very passages, so coder-model agreement here says how faithfully
     the coverage tables carry the coding, not how accurate the model is elsewhere (that is `evaluate`)."""
-    from sklearn.metrics import f1_score
-
-    from .classify import label_matrix
-    from .evaluate import alpha
-
     doc_region = dict(zip(documents["doc_id"], documents["region"]))
     # a passage id is "<doc_id>#<ordinal>" (schemas.PASSAGES)
     region_of = {r["id"]: doc_region[r["id"].rpartition("#")[0]] for r in store
@@ -389,9 +383,6 @@ def agreement(records: list[dict], predicted: list[list[str]], nodes: list[str],
               langs: list[str] | None = None) -> dict:
     """Model vs coder on a batch (per node and Krippendorff's alpha), and coder vs coder on the passages of the
     batch that someone else coded too (from the store)."""
-    from .classify import label_matrix
-    from .evaluate import alpha, scores
-
     Yc = label_matrix([r["labels"] for r in records], nodes)
     Ym = label_matrix(predicted, nodes)
     per_node, summary = scores(Yc, Ym, nodes, langs or [r.get("lang") or "?" for r in records])

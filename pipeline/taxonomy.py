@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,8 +181,6 @@ def _to_re2(pattern: str) -> str:
                 out.append(f"\\x{{{digits}}}")
                 i += width
             elif e == "N" and i < n and pattern[i] == "{":
-                import unicodedata
-
                 end = pattern.find("}", i)
                 try:
                     out.append(f"\\x{{{ord(unicodedata.lookup(pattern[i + 1:end])):x}}}")

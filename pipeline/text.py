@@ -1,15 +1,20 @@
 """Text from a file's bytes, and what the text itself says: decoding (encodings, HTML, Word, PDF), normalisation,
 Traditional to Simplified, language, and the date and title a document gives. Pure functions of bytes and strings:
 nothing here touches the file system or knows about a corpus or a previous run.
+
+The format libraries (charset-normalizer, OpenCC, python-docx, pypdf, BeautifulSoup) are imported where a file
+needs them, on purpose: most corpora use one or two formats, and each costs start-up time in every process.
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import logging
 import re
 import unicodedata
 import warnings
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,8 +221,6 @@ ZIP_RATIO_FLOOR = 4 * 2**20  # below this a member may compress as well as it li
 
 def check_archive(data: bytes, max_bytes: int) -> None:
     """Raise DecodeError when the zip archive `data` would expand past `max_bytes` or looks like a bomb."""
-    import zipfile
-
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             members = z.infolist()
@@ -427,8 +430,6 @@ def _cn_number(s: str) -> int | None:
 def plausible_date(year: int | None, month: int | None, day: int | None) -> str:
     """ISO date, or "" when it is no calendar date or its year is before 1949 or after next year (a year
     like that is an article number, a citation or a typing slip, not the date of a current policy)."""
-    import datetime
-
     if year is None or month is None or day is None:
         return ""
     if not EARLIEST_YEAR <= year <= datetime.date.today().year + 1:
@@ -500,8 +501,6 @@ FIRST_YEAR = 1900
 
 
 def last_year() -> int:
-    import datetime
-
     return datetime.date.today().year + 1
 
 
