@@ -58,6 +58,23 @@ def _enum_level(tag: str, stack: list[str]) -> int:
     return 2
 
 
+class _Headings:
+    """The path of headings above the current line: a heading closes the open ones of its level or deeper."""
+
+    def __init__(self):
+        self.path: list[str] = []
+        self._levels: list[int] = []
+
+    def enter(self, level: int, title: str) -> list[str]:
+        """Open a heading; returns the path above it."""
+        while self._levels and self._levels[-1] >= level:
+            self._levels.pop()
+            self.path.pop()
+        self._levels.append(level)
+        self.path.append(title)
+        return self.path[:-1]
+
+
 class _Builder:
     """Collects passages of one document in order."""
 
@@ -139,8 +156,8 @@ def segment_document(doc: dict) -> list[dict]:
 
 
 def _articles(b: _Builder, lines: list[Line], doc: dict) -> None:
-    path: list[str] = []
-    levels: list[int] = []
+    headings = _Headings()
+    path = headings.path
     cur: tuple[int, str] | None = None  # (start, label) of the open article or preamble
     cur_kind = "preamble"
     cur_start = lines[0].start if lines else 0
@@ -155,13 +172,7 @@ def _articles(b: _Builder, lines: list[Line], doc: dict) -> None:
             cur = None
         if is_heading:
             title = MD_HEADING.match(ln.text).group(2).strip() if MD_HEADING.match(ln.text) else stripped
-            level = _cn_heading_level(title, ln.text)
-            while levels and levels[-1] >= level:
-                levels.pop()
-                path.pop()
-            levels.append(level)
-            path.append(title)
-            b.add("heading", ln.start, ln.end, title, path[:-1])
+            b.add("heading", ln.start, ln.end, title, headings.enter(_cn_heading_level(title, ln.text), title))
             cur_kind, cur_start, last_end = "preamble", ln.end + 1, ln.end + 1
             continue
         if art:
@@ -181,8 +192,8 @@ def _cn_heading_level(title: str, raw: str) -> int:
 
 
 def _us_code(b: _Builder, lines: list[Line]) -> None:
-    path: list[str] = []
-    md_levels: list[int] = []
+    headings = _Headings()
+    path = headings.path
     section = ""
     stack: list[str] = []  # enumerators by level
     pending: int | None = None  # start of a lone enumerator line such as "(b)", merged into what follows
@@ -195,18 +206,13 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
         enum = ENUM.match(ln.text)
         sec = SECTION.match(ln.text)
         if md and not enum:
-            level = len(md.group(1))
-            while md_levels and md_levels[-1] >= level:
-                md_levels.pop()
-                path.pop()
-            md_levels.append(level)
-            path.append(md.group(2).strip())
+            above = headings.enter(len(md.group(1)), md.group(2).strip())
             if sec:
                 section = re.sub(r"\.$", "", sec.group(1).strip())
                 stack = []
             if pending is not None:  # a lone enumerator right before a heading stays a passage of its own
-                b.add("section_paragraph", pending, pending_end, section, path[:-1])
-            b.add("heading", ln.start, ln.end, md.group(2).strip(), path[:-1])
+                b.add("section_paragraph", pending, pending_end, section, above)
+            b.add("heading", ln.start, ln.end, md.group(2).strip(), above)
             pending = None
             continue
         start = pending if pending is not None else ln.start
@@ -227,8 +233,8 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
 
 
 def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
-    path: list[str] = []
-    levels: list[int] = []
+    headings = _Headings()
+    path = headings.path
     one_per_line = "\n\n" not in body.strip("\n")
     start: int | None = None
     end = 0
@@ -245,13 +251,8 @@ def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
         md = MD_HEADING.match(ln.text)
         if md:
             flush()
-            level = len(md.group(1))
-            while levels and levels[-1] >= level:
-                levels.pop()
-                path.pop()
-            levels.append(level)
-            path.append(md.group(2).strip())
-            b.add("heading", ln.start, ln.end, md.group(2).strip(), path[:-1])
+            title = md.group(2).strip()
+            b.add("heading", ln.start, ln.end, title, headings.enter(len(md.group(1)), title))
             continue
         if not ln.text.strip():
             flush()
