@@ -29,7 +29,7 @@ from .corpus import MANIFEST, ROOT_REGION
 from .io import (ChunkedTable, ConfigError, TableWriter, after_publication, publish_file, publishing, read_csv,
                  write_csv, write_json, write_parquet, write_text)
 from .review import human_coding, store_records
-from .schemas import DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, TOKENS, SchemaError, check
+from .schemas import DOCUMENT_META, DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, TOKENS, SchemaError, check
 from .taxonomy import load_taxonomy
 from .text import DEFAULT_MAX_BYTES
 
@@ -250,7 +250,7 @@ def _reporting_inputs(out: Path, saves: list | None = None) -> tuple[pd.DataFram
     for t in (DOCUMENTS, PASSAGES, LABELS):
         if not (out / t.file).exists():
             raise ConfigError(f"{out / t.file}: missing; run the stage that writes '{t.name}' first")
-    docs, _ = read_parts(DOCUMENTS, part_files(out / DOCUMENTS.file), DOCUMENT_META, part_cache(out, "documents"),
+    docs, _ = read_parts(DOCUMENTS, part_files(out / DOCUMENTS.file), list(DOCUMENT_META), part_cache(out, "documents"),
                          saves)
     labels, _ = read_parts(LABELS, part_files(out / LABELS.file), list(LABELS.columns), part_cache(out, "labels"),
                            saves)
@@ -258,7 +258,6 @@ def _reporting_inputs(out: Path, saves: list | None = None) -> tuple[pd.DataFram
     return docs.to_pandas(), evidence, check(labels.to_pandas(), LABELS), counts
 
 
-DOCUMENT_META = [c for c in DOCUMENTS.columns if c not in ("text", "text_original")]
 
 
 def _evidence_passages(out: Path, labels: "pa.Table", saves: list | None = None) -> tuple[pd.DataFrame, pd.Series]:

@@ -25,9 +25,9 @@ import pandas as pd
 
 from .corpus import (KNOWN_MANIFEST_COLUMNS, MANIFEST, ROOT_NOTE, ROOT_REGION, SUPPORTED, Found, corpus_notes,
                      discover, display_name, read_manifest, report_row)
-from .io import ConfigError
+from .io import ConfigError, part_cache, read_parts
 from .nodes import fingerprint
-from .schemas import DOCUMENTS, INGEST_REPORT, check
+from .schemas import DOCUMENT_META, DOCUMENTS, INGEST_REPORT, check
 from .text import (DEFAULT_MAX_BYTES, FIRST_YEAR, DecodeError, content_hash, detect_lang, document_date,
                    extract_text, join_reasons, last_year, megabytes, normalise, one_line, plausible_year,
                    title_from_text, to_simplified)
@@ -131,11 +131,8 @@ class IngestRun:
         if self._meta is None:
             self._meta = {}
             if self._prev_docs is not None and self._prev_docs.parts:
-                from .io import part_cache, read_parts
-
-                meta_cols = [c for c in DOCUMENTS.columns if c not in ("text", "text_original")]
                 # the same columns the report reads, from the same cache
-                rows, part_of = read_parts(DOCUMENTS, self._prev_docs.parts, meta_cols,
+                rows, part_of = read_parts(DOCUMENTS, self._prev_docs.parts, list(DOCUMENT_META),
                                            part_cache(self._prev_docs.path.parent, "documents"))
                 self._meta = {r["doc_id"]: r for r in rows.to_pylist()}
                 # where each document's text is, for fill_texts

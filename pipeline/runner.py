@@ -30,7 +30,7 @@ import pandas as pd
 from .engine import Helper, imap_ordered
 from .io import ChunkedTable, TableWriter, write_json
 from .nodes import fingerprint
-from .schemas import DOCUMENTS, LABELS, PASSAGES, TOKENS, Table
+from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, TOKENS, Table
 from .segment import segment_document
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def chunk_key(setting: str, docs: list[dict], fields: tuple[str, ...] = ("doc_id
 
 
 # a documents part holds every column; the text is covered by its hash (text_original by original_sha)
-DOCUMENT_FIELDS = tuple(c for c in DOCUMENTS.columns if c not in ("text", "text_original")) + ("original_sha",)
+DOCUMENT_FIELDS = DOCUMENT_META + ("original_sha",)
 
 
 @dataclass

@@ -50,6 +50,8 @@ DOCUMENTS = Table(
     },
     key=("doc_id",),
 )
+# a document's metadata: every column but the texts (what aggregation, reports and reuse read)
+DOCUMENT_META = tuple(c for c in DOCUMENTS.columns if c not in ("text", "text_original"))
 
 INGEST_REPORT = Table(
     "ingest_report", "ingest_report.csv",
