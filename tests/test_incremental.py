@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from conftest import ROOT, content
-from pipeline import cli, runner
+from pipeline import cli, reporting, runner
 
 TABLES = ("documents.parquet", "passages.parquet", "tokens.parquet", "labels.parquet")
 
@@ -134,7 +134,7 @@ def test_reporting_reads_come_from_the_part_cache_and_equal_a_direct_read(tmp_pa
     opened = []
     real_read = pq.read_table
     monkeypatch.setattr(pio.pq, "read_table", lambda p, *a, **k: opened.append(str(p)) or real_read(p, *a, **k))
-    cached = cli._reporting_inputs(out)
+    cached = reporting.reporting_inputs(out)
     assert not [p for p in opened if "/part-" in p], "the run left every part in the cache"
 
     def same(a, b):
@@ -142,17 +142,17 @@ def test_reporting_reads_come_from_the_part_cache_and_equal_a_direct_read(tmp_pa
             b[3].sort_index())
 
     shutil.rmtree(out / "cache")
-    same(cached, cli._reporting_inputs(out))  # read from the parts themselves
+    same(cached, reporting.reporting_inputs(out))  # read from the parts themselves
     for f in (out / "cache").iterdir():
         f.write_bytes(b"not parquet")
-    same(cached, cli._reporting_inputs(out))  # a broken cache is read past
+    same(cached, reporting.reporting_inputs(out))  # a broken cache is read past
 
     # evidence depends on which passages are labelled: fewer labels, fewer evidence rows, whatever is cached
     labels = pq.read_table(sorted((out / "labels.parquet").iterdir())[0])
     ids = sorted(set(labels["passage_id"].to_pylist()))
     assert len(ids) > 1
     fewer = labels.filter(pc.is_in(labels["passage_id"], value_set=pa.array(ids[: len(ids) // 2])))
-    evidence, _ = cli._evidence_passages(out, fewer)
+    evidence, _ = reporting.evidence_passages(out, fewer)
     assert sorted(evidence["passage_id"]) == ids[: len(ids) // 2]
 
 

@@ -405,7 +405,7 @@ def test_xlsx_cells_empty_strings_zero_counts_and_formulas(tmp_path):
 def test_workbook_written_from_batches_in_any_order_is_the_same_file(tmp_path):
     """`run` hands the sheets to a forked writer as they become ready (the ingest report first); the file must
     be the one `report` writes in one go, and a writer whose sender goes away writes nothing."""
-    from pipeline.cli import _Workbook
+    from pipeline.reporting import Workbook as _Workbook
 
     tables = {name: pd.DataFrame({"region": ["X", "Y"], "n": [1, 0], "text": [name, ""]}) for name in report.SHEETS}
     report.write_xlsx(tables, tmp_path / "direct.xlsx")

@@ -1,0 +1,311 @@
+"""The aggregate and report stages as commands on an output folder: what they read from the per-document tables
+(through the part caches, so an incremental run opens only changed parts), the workbook written by a second
+process, the evidence pages, and the fingerprint that lets a run keep reports whose inputs did not change.
+The coverage tables and reports of a run are published as one set."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from . import aggregate as aggregate_mod
+from . import nodes
+from . import report as report_mod
+from .classify import coded_store_paths
+from .io import (ChunkedTable, ConfigError, publish_file, publishing, read_csv, write_csv, write_json,
+                 write_parquet, write_text)
+from .review import human_coding, store_records
+from .runlog import record
+from .schemas import DOCUMENT_META, DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, check
+from .taxonomy import load_taxonomy
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def reporting_inputs(out: Path, saves: list | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
+                                                                     pd.Series]:
+    """(documents, evidence passages, labels, content passages per region) for aggregation: no document text,
+    and passages only where they are labelled, so memory does not grow with the corpus.
+
+    What is read from each part is also kept in --out/cache, one file per table, so the next run reads only
+    the parts that changed (a stage table has one part per chunk of documents: opening them all is most of the
+    cost when few changed)."""
+    from .io import part_cache, part_files, read_parts
+
+    for t in (DOCUMENTS, PASSAGES, LABELS):
+        if not (out / t.file).exists():
+            raise ConfigError(f"{out / t.file}: missing; run the stage that writes '{t.name}' first")
+    docs, _ = read_parts(DOCUMENTS, part_files(out / DOCUMENTS.file), list(DOCUMENT_META), part_cache(out, "documents"),
+                         saves)
+    labels, _ = read_parts(LABELS, part_files(out / LABELS.file), list(LABELS.columns), part_cache(out, "labels"),
+                           saves)
+    evidence, counts = evidence_passages(out, labels, saves)
+    return docs.to_pandas(), evidence, check(labels.to_pandas(), LABELS), counts
+
+
+def evidence_passages(out: Path, labels: "pa.Table", saves: list | None = None) -> tuple[pd.DataFrame, pd.Series]:
+    """The labelled passages (whole rows) and the number of content passages per region."""
+    import hashlib
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from .io import PartCache, part_cache, part_files, read_parts
+    from .segment import CONTENT_KINDS
+
+    parts = part_files(out / PASSAGES.file)
+    narrow, part_of = read_parts(PASSAGES, parts, ["passage_id", "kind", "region"], part_cache(out, "passages"),
+                                 saves)
+    content = narrow.filter(pc.is_in(narrow["kind"], value_set=pa.array(sorted(CONTENT_KINDS), pa.string())))
+    grouped = content.group_by("region").aggregate([([], "count_all")])
+    counts = pd.Series(grouped["count_all"].to_numpy(), index=grouped["region"].to_pylist(), dtype="int64")
+
+    wanted = pc.unique(labels["passage_id"])
+    hit = np.flatnonzero(pc.is_in(narrow["passage_id"], value_set=wanted).to_numpy(zero_copy_only=False))
+    by_part: dict[int, list[str]] = {}
+    for pid, i in zip(narrow["passage_id"].take(hit).to_pylist(), part_of[hit].tolist()):
+        by_part.setdefault(i, []).append(pid)
+    # a part's evidence depends on which of its passages are labelled, hence the tag
+    store = PartCache(part_cache(out, "evidence"), PASSAGES.arrow_schema)
+    pieces = [store.rows(parts[i].name, lambda i=i, ids=ids: pq.read_table(parts[i], schema=PASSAGES.arrow_schema)
+                         .filter(pc.is_in(pc.field("passage_id"), value_set=pa.array(ids, pa.string()))),
+                         tag=hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16])
+              for i, ids in sorted(by_part.items())]
+    store.save() if saves is None else saves.append(store.save)
+    evidence = pa.concat_tables(pieces) if pieces else PASSAGES.arrow_schema.empty_table()
+    return check(evidence.to_pandas(), PASSAGES), counts
+
+
+def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) -> tuple:
+    """Coverage tables from the tables in --out (or from `inputs`, the same tables already read).
+    `on_tables(batch)` gets them as they are computed, before they are written; updating the read caches is
+    left to `saves` if given (see read_parts)."""
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    tax = load_taxonomy(args.taxonomy)
+    inputs = inputs or reporting_inputs(out, saves)
+    docs, passages, labels, counts = inputs
+    tables = aggregate_mod.aggregate(docs, passages, labels, tax, passage_counts=counts, on_tables=on_tables)
+    tables["human_coding"] = human_coding(store_records(Path(args.coded)), docs, labels, tax)
+    if on_tables is not None:
+        on_tables({"human_coding": tables["human_coding"]})
+    with publishing():
+        for name, df in tables.items():
+            write_csv(df, out / f"{name}.csv")
+            write_parquet(df, out / f"{name}.parquet")
+        record(out, "aggregate", time.perf_counter() - t0, counts={k: int(len(v)) for k, v in tables.items()})
+    print(f"aggregate: {len(tables['coverage_region'])} regions x {len(tax.nodes)} nodes -> "
+          f"{out / 'coverage_region.csv'}", file=sys.stderr)
+    return tables, inputs
+
+
+def read_ingest_report(out: Path) -> pd.DataFrame:
+    return read_csv(out / INGEST_REPORT.file)  # the cells as ingest found them, not as neutralised for a spreadsheet
+
+
+class Workbook:
+    """coverage.xlsx written by a forked process (openpyxl builds every cell: the slowest report file) on the
+    other core, sheet by sheet as this process sends the tables. It writes a hidden file beside the workbook,
+    which `wait` publishes with the other outputs."""
+
+    def __init__(self, path: Path, names: dict | None = None):
+        from .engine import Helper
+
+        self.path = Path(path)
+        self._written = self.path.parent / f".{self.path.name}.written.tmp"
+        self._helper = Helper(report_mod.serve_xlsx, self._written, report_mod.SHEETS, names)
+        self._sent: set[str] = set()
+
+    def send(self, tables: dict[str, pd.DataFrame]) -> None:
+        """Hand over the sheets among `tables` not sent yet, in one message: the writer takes it at once and
+        this process goes on while the sheets are written."""
+        batch = {name: tables[name] for name in report_mod.SHEETS if name in tables and name not in self._sent}
+        if not batch:
+            return
+        try:
+            self._helper.send(batch)
+        except OSError:  # the writer has stopped: say why
+            self._finish()
+            raise
+        self._sent.update(batch)
+
+    def wait(self) -> None:
+        """Wait for the file (every sheet must have been sent); raise if it could not be written."""
+        missing = set(report_mod.SHEETS) - self._sent
+        if missing:
+            self.cancel()
+            raise ValueError(f"workbook sheets never sent: {', '.join(sorted(missing))}")
+        self._finish()
+
+    def _finish(self) -> None:
+        code = self._helper.finish()
+        if code != 0:
+            self._written.unlink(missing_ok=True)
+            raise OSError(0, f"could not be written (the writing process exited with {code}; its error is "
+                             f"above)", str(self.path))
+        publish_file(self._written, self.path)
+
+    def cancel(self) -> None:
+        self._helper.finish(timeout=10)  # the writer sees the end of the pipe and exits without writing
+        self._written.unlink(missing_ok=True)
+
+
+def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
+               fingerprint: str | None = None, saves: list | None = None) -> None:
+    """The report files from the coverage tables in --out (or `tables` and `inputs` from cmd_aggregate, and
+    the workbook already being written by `workbook`)."""
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    tax = load_taxonomy(args.taxonomy)
+    tables = dict(tables) if tables is not None else {
+        name: pd.read_parquet(out / f"{name}.parquet") for name in AGGREGATE_TABLES}
+    rep = read_ingest_report(out)
+    tables["ingest_report"] = rep
+    workbook = workbook or Workbook(out / "coverage.xlsx", report_mod.node_names(tax))
+    with publishing():
+        try:
+            workbook.send(tables)
+            counts = rep["status"].value_counts().to_dict()
+            counts["files"] = len(rep)
+            write_text(report_mod.summary_md(tables, tax, counts), out / "summary.md")
+            write_text(report_mod.report_md(tables, tax, counts), out / "report.md")
+            docs, passages, labels, _ = inputs or reporting_inputs(out)
+            evidence = report_mod.evidence_index(labels, passages, docs)
+            write_text(report_mod.report_html(tables, tax, evidence, counts), out / "report.html")
+            write_companions(out, tax, docs, passages, labels, tables)
+            for save in saves or ():  # while the workbook is being written
+                save()
+        except BaseException:
+            workbook.cancel()
+            raise
+        workbook.wait()
+        record(out, "report", time.perf_counter() - t0, files=list(REPORT_FILES),
+                **({"inputs_sha256": fingerprint} if fingerprint else {}))
+    print(f"report: {out / 'report.html'}, {out / 'coverage.xlsx'}, {out / 'summary.md'}", file=sys.stderr)
+
+
+def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame,
+                      tables: dict) -> None:
+    """report_files/: every cell's evidence passages, and the text of every document with a coded passage.
+
+    A document's page is made again only when what it shows changed (its text, metadata, labels, the taxonomy's
+    names, or this code): `index.json` keeps what each page was made from, so an incremental run reads the
+    texts of the changed documents alone. Pages no longer wanted are removed."""
+    folder = out / report_mod.COMPANION
+    folder.mkdir(parents=True, exist_ok=True)
+    index_path = folder / "index.json"
+    try:
+        previous = json.loads(index_path.read_text(encoding="utf-8"))
+        previous = previous if isinstance(previous, dict) else {}
+    except (OSError, ValueError):
+        previous = {}
+    index: dict[str, str] = {}  # document page -> what it was made from
+    cells: set[str] = set()
+    names = dict(zip(tables["region_ranking"]["region"], tables["region_ranking"]["region_name"]))
+    shown = {n.id for n in tax.nodes if n.facet in ("measure", "model") and not n.group}
+    for name, page in report_mod.cell_pages(labels, passages, docs, tax, names, shown):
+        write_text(page, folder / name)  # unchanged bytes are not written again
+        cells.add(name)
+
+    leaf = labels[labels["source"] != "rollup"]
+    code = hashlib.sha256(nodes.fingerprint("report", tax.sha256, upstream=(nodes.fingerprint("segment"),)).encode())
+    meta_cols = [c for c in ("doc_id", "title", "region", "region_name", "date", "date_source", "lang",
+                             "content_hash") if c in docs.columns]
+    meta = docs.set_index("doc_id", drop=False)[meta_cols]
+    todo: list[tuple[str, str, pd.DataFrame]] = []  # (doc_id, page, its labels)
+    for doc_id, rows in leaf.groupby("doc_id", sort=True):
+        if doc_id not in meta.index:
+            continue
+        h = code.copy()
+        h.update(json.dumps([meta.loc[doc_id].tolist(), rows[["passage_id", "node", "score", "evidence"]]
+                             .sort_values(["passage_id", "node"]).values.tolist()], ensure_ascii=False,
+                            default=str).encode("utf-8"))
+        page, key = report_mod.doc_page_name(doc_id), h.hexdigest()
+        index[page] = key
+        if previous.get(page) != key or not (folder / page).exists():
+            todo.append((doc_id, page, rows))
+    if todo:
+        texts, parts = located(DOCUMENTS, out), located(PASSAGES, out)
+        for i in range(0, len(todo), 50):  # a batch of documents at a time: texts are not all held at once
+            batch = todo[i:i + 50]
+            ids = [d for d, _, _ in batch]
+            text = {r["doc_id"]: r for r in texts.arrow_rows_for(ids, columns=["doc_id", "text", "text_original"])
+                    .to_pylist()}
+            psg: dict[str, list] = {}
+            for r in parts.arrow_rows_for(ids, columns=["passage_id", "doc_id", "ordinal", "kind", "label", "start",
+                                                        "end"]).to_pylist():
+                psg.setdefault(r["doc_id"], []).append(r)
+            if set(ids) - set(text) or set(ids) - set(psg):  # recorded positions out of date: look everywhere
+                texts, parts = ChunkedTable(DOCUMENTS, out), ChunkedTable(PASSAGES, out)
+                text = {r["doc_id"]: r for r in texts.arrow_rows_for(ids, columns=["doc_id", "text",
+                                                                                   "text_original"]).to_pylist()}
+                psg = {}
+                for r in parts.arrow_rows_for(ids, columns=["passage_id", "doc_id", "ordinal", "kind", "label",
+                                                            "start", "end"]).to_pylist():
+                    psg.setdefault(r["doc_id"], []).append(r)
+            for doc_id, page, rows in batch:
+                t = text.get(doc_id)
+                if t is None:
+                    continue
+                write_text(report_mod.document_page(meta.loc[doc_id].to_dict(), t["text"], t["text_original"] or "",
+                                                    psg.get(doc_id, []), rows, tax), folder / page)
+    for f in folder.iterdir():
+        if f.suffix == ".html" and f.name not in index and f.name not in cells:
+            f.unlink()
+    write_json(index, index_path)
+
+
+AGGREGATE_TABLES = ("coverage_region", "coverage_region_long", "coverage_document", "coverage_document_long", "gaps",
+                    "region_ranking", "first_year", "coverage_by_year", "coded_passages", "human_coding")
+
+
+REPORT_FILES = ("coverage.xlsx", "summary.md", "report.md", "report.html", "report_files/index.json")
+
+
+REPORTING_OUTPUTS = tuple(f"{t}.{ext}" for t in AGGREGATE_TABLES for ext in ("csv", "parquet")) + REPORT_FILES
+
+
+def reporting_fingerprint(args) -> str:
+    """What aggregate and report read: the tables' parts (their names carry their content keys), the ingest
+    report, the taxonomy, and the code that turns them into coverage tables and reports."""
+    from .io import part_files
+
+    out = Path(args.out)
+    h = hashlib.sha256(load_taxonomy(args.taxonomy).sha256.encode())
+    for t in (DOCUMENTS, PASSAGES, LABELS):
+        h.update(("\n".join(p.name for p in part_files(out / t.file)) + "\n").encode())
+    h.update(hashlib.sha256((out / INGEST_REPORT.file).read_bytes()).digest())
+    for f in coded_store_paths(Path(args.coded)):  # the report says how much a person coded
+        h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
+    h.update((nodes.fingerprint("aggregate") + nodes.fingerprint("report")).encode())
+    h.update(nodes.code_digest("reporting").encode())  # this module writes them
+    return h.hexdigest()
+
+
+def cmd_compare(args) -> None:
+    from .compare import compare_cli
+
+    compare_cli(args)
+
+
+def located(table, out: Path):
+    """The table with each document's part taken from chunks.meta.json (the passages' parts, which follow the
+    same chunks as the documents'), so that finding a few documents does not read every part's ids."""
+    from .runner import META
+
+    t = ChunkedTable(table, out)
+    try:
+        parts = json.loads((out / META).read_text()).get("parts", {}).get("segment")
+    except (OSError, ValueError):
+        parts = None
+    if isinstance(parts, list) and len(parts) == len(t.parts) and all(isinstance(ids, list) for ids in parts):
+        t.locate({d: i for i, ids in enumerate(parts) for d in ids})
+    return t

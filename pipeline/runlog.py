@@ -1,0 +1,45 @@
+"""run.json: what each stage of the last run did (seconds, counts, inputs) and the library versions; the only
+output with timestamps. An entry is written once the stage's outputs are published."""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from .io import after_publication, write_json
+
+
+PACKAGES = ("spacy", "jieba", "pandas", "scikit-learn", "pyarrow", "numpy", "opencc", "pyahocorasick", "PyYAML",
+            "google-re2")
+
+
+def versions() -> dict:
+    out = {"python": sys.version.split()[0]}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = None
+    return out
+
+
+def record(out: Path, stage: str, seconds: float, **info) -> None:
+    """Add this stage's entry to run.json (the only file with timestamps), once the stage's outputs are
+    published: run.json must never vouch for outputs that are not in place (a run whose reporting inputs
+    match run.json's keeps the outputs it finds)."""
+    finished = now()
+
+    def record() -> None:
+        path = out / "run.json"
+        run = json.loads(path.read_text()) if path.exists() else {}
+        run.setdefault("stages", {})[stage] = {"seconds": round(seconds, 3), "finished": finished, **info}
+        run["packages"] = versions()
+        write_json(run, path, publish=False)
+
+    after_publication(record)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
