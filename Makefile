@@ -78,7 +78,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "setup: installing the pinned dependencies into $(VENV) (about a minute, once; again only when pyproject.toml changes)"
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,dask,bench]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP) ## build the virtual environment (VENV) from pyproject.toml

@@ -102,7 +102,10 @@ class _Done:
 
 
 def _dask_client(jobs: int):
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError("ENGINE=dask needs Dask: pip install -e '.[dask]' (make setup installs it)") from None
 
     address = os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:

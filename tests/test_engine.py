@@ -20,3 +20,12 @@ def test_dask_engine_gives_identical_tables(tmp_path):
     run(tmp_path / "dask", "--engine", "dask", "--jobs", "2")
     for name in ("tokens.parquet", "labels.parquet", "coverage_region.csv", "gaps.csv", "coverage_document.csv"):
         assert content(tmp_path / "local" / name) == content(tmp_path / "dask" / name), name
+
+
+def test_dask_engine_without_dask_installed_says_how_to_get_it(monkeypatch):
+    from pipeline.engine import imap_ordered
+    from pipeline.io import ConfigError
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the [dask] extra were not installed
+    with pytest.raises(ConfigError, match=r"\[dask\]"):
+        list(imap_ordered(abs, [1, -2], engine="dask", jobs=1))
