@@ -16,12 +16,12 @@ import pandas as pd
 from . import aggregate as aggregate_mod
 from . import nodes
 from . import report as report_mod
+from .catalog import COVERAGE_TABLES, REPORT_FILES, Catalog
 from .classify import coded_store_paths
-from .io import (ChunkedTable, ConfigError, publish_file, publishing, read_csv, write_csv, write_json,
-                 write_parquet, write_text)
+from .io import ChunkedTable, PartCache, part_files, publish_file, publishing, read_parts, write_json, write_text
 from .review import human_coding, store_records
 from .runlog import record
-from .schemas import DOCUMENT_META, DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, check
+from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, check
 from .taxonomy import load_taxonomy
 
 if TYPE_CHECKING:
@@ -36,14 +36,12 @@ def reporting_inputs(out: Path, saves: list | None = None) -> tuple[pd.DataFrame
     What is read from each part is also kept in --out/cache, one file per table, so the next run reads only
     the parts that changed (a stage table has one part per chunk of documents: opening them all is most of the
     cost when few changed)."""
-    from .io import part_cache, part_files, read_parts
-
+    catalog = Catalog(out)
     for t in (DOCUMENTS, PASSAGES, LABELS):
-        if not (out / t.file).exists():
-            raise ConfigError(f"{out / t.file}: missing; run the stage that writes '{t.name}' first")
-    docs, _ = read_parts(DOCUMENTS, part_files(out / DOCUMENTS.file), list(DOCUMENT_META), part_cache(out, "documents"),
-                         saves)
-    labels, _ = read_parts(LABELS, part_files(out / LABELS.file), list(LABELS.columns), part_cache(out, "labels"),
+        catalog.require(t.name)
+    docs, _ = read_parts(DOCUMENTS, part_files(catalog.path("documents")), list(DOCUMENT_META),
+                         catalog.cache("documents"), saves)
+    labels, _ = read_parts(LABELS, part_files(catalog.path("labels")), list(LABELS.columns), catalog.cache("labels"),
                            saves)
     evidence, counts = evidence_passages(out, labels, saves)
     return docs.to_pandas(), evidence, check(labels.to_pandas(), LABELS), counts
@@ -58,11 +56,11 @@ def evidence_passages(out: Path, labels: "pa.Table", saves: list | None = None) 
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from .io import PartCache, part_cache, part_files, read_parts
     from .segment import CONTENT_KINDS
 
-    parts = part_files(out / PASSAGES.file)
-    narrow, part_of = read_parts(PASSAGES, parts, ["passage_id", "kind", "region"], part_cache(out, "passages"),
+    catalog = Catalog(out)
+    parts = part_files(catalog.path("passages"))
+    narrow, part_of = read_parts(PASSAGES, parts, ["passage_id", "kind", "region"], catalog.cache("passages"),
                                  saves)
     content = narrow.filter(pc.is_in(narrow["kind"], value_set=pa.array(sorted(CONTENT_KINDS), pa.string())))
     grouped = content.group_by("region").aggregate([([], "count_all")])
@@ -74,7 +72,7 @@ def evidence_passages(out: Path, labels: "pa.Table", saves: list | None = None) 
     for pid, i in zip(narrow["passage_id"].take(hit).to_pylist(), part_of[hit].tolist()):
         by_part.setdefault(i, []).append(pid)
     # a part's evidence depends on which of its passages are labelled, hence the tag
-    store = PartCache(part_cache(out, "evidence"), PASSAGES.arrow_schema)
+    store = PartCache(catalog.cache("evidence"), PASSAGES.arrow_schema)
     pieces = [store.rows(parts[i].name, lambda i=i, ids=ids: pq.read_table(parts[i], schema=PASSAGES.arrow_schema)
                          .filter(pc.is_in(pc.field("passage_id"), value_set=pa.array(ids, pa.string()))),
                          tag=hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16])
@@ -97,18 +95,18 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) 
     tables["human_coding"] = human_coding(store_records(Path(args.coded)), docs, labels, tax)
     if on_tables is not None:
         on_tables({"human_coding": tables["human_coding"]})
+    catalog = Catalog(out)
     with publishing():
         for name, df in tables.items():
-            write_csv(df, out / f"{name}.csv")
-            write_parquet(df, out / f"{name}.parquet")
+            catalog.save(name, df)
         record(out, "aggregate", time.perf_counter() - t0, counts={k: int(len(v)) for k, v in tables.items()})
     print(f"aggregate: {len(tables['coverage_region'])} regions x {len(tax.nodes)} nodes -> "
-          f"{out / 'coverage_region.csv'}", file=sys.stderr)
+          f"{catalog.path('coverage_region', 'csv')}", file=sys.stderr)
     return tables, inputs
 
 
 def read_ingest_report(out: Path) -> pd.DataFrame:
-    return read_csv(out / INGEST_REPORT.file)  # the cells as ingest found them, not as neutralised for a spreadsheet
+    return Catalog(out).load("ingest_report")
 
 
 class Workbook:
@@ -165,21 +163,21 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
     out = Path(args.out)
     t0 = time.perf_counter()
     tax = load_taxonomy(args.taxonomy)
-    tables = dict(tables) if tables is not None else {
-        name: pd.read_parquet(out / f"{name}.parquet") for name in AGGREGATE_TABLES}
+    catalog = Catalog(out)
+    tables = dict(tables) if tables is not None else {name: catalog.load(name) for name in COVERAGE_TABLES}
     rep = read_ingest_report(out)
     tables["ingest_report"] = rep
-    workbook = workbook or Workbook(out / "coverage.xlsx", report_mod.node_names(tax))
+    workbook = workbook or Workbook(catalog.path("workbook"), report_mod.node_names(tax))
     with publishing():
         try:
             workbook.send(tables)
             counts = rep["status"].value_counts().to_dict()
             counts["files"] = len(rep)
-            write_text(report_mod.summary_md(tables, tax, counts), out / "summary.md")
-            write_text(report_mod.report_md(tables, tax, counts), out / "report.md")
+            write_text(report_mod.summary_md(tables, tax, counts), catalog.path("summary"))
+            write_text(report_mod.report_md(tables, tax, counts), catalog.path("report_md"))
             docs, passages, labels, _ = inputs or reporting_inputs(out)
             evidence = report_mod.evidence_index(labels, passages, docs)
-            write_text(report_mod.report_html(tables, tax, evidence, counts), out / "report.html")
+            write_text(report_mod.report_html(tables, tax, evidence, counts), catalog.path("report_html"))
             write_companions(out, tax, docs, passages, labels, tables)
             for save in saves or ():  # while the workbook is being written
                 save()
@@ -187,9 +185,10 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
             workbook.cancel()
             raise
         workbook.wait()
-        record(out, "report", time.perf_counter() - t0, files=list(REPORT_FILES),
+        record(out, "report", time.perf_counter() - t0, files=list(REPORT_FILES.values()),
                 **({"inputs_sha256": fingerprint} if fingerprint else {}))
-    print(f"report: {out / 'report.html'}, {out / 'coverage.xlsx'}, {out / 'summary.md'}", file=sys.stderr)
+    print(f"report: {catalog.path('report_html')}, {catalog.path('workbook')}, {catalog.path('summary')}",
+          file=sys.stderr)
 
 
 def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame,
@@ -199,7 +198,7 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
     A document's page is made again only when what it shows changed (its text, metadata, labels, the taxonomy's
     names, or this code): `index.json` keeps what each page was made from, so an incremental run reads the
     texts of the changed documents alone. Pages no longer wanted are removed."""
-    folder = out / report_mod.COMPANION
+    folder = Catalog(out).path("evidence_pages")
     folder.mkdir(parents=True, exist_ok=True)
     index_path = folder / "index.json"
     try:
@@ -263,26 +262,14 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
     write_json(index, index_path)
 
 
-AGGREGATE_TABLES = ("coverage_region", "coverage_region_long", "coverage_document", "coverage_document_long", "gaps",
-                    "region_ranking", "first_year", "coverage_by_year", "coded_passages", "human_coding")
-
-
-REPORT_FILES = ("coverage.xlsx", "summary.md", "report.md", "report.html", "report_files/index.json")
-
-
-REPORTING_OUTPUTS = tuple(f"{t}.{ext}" for t in AGGREGATE_TABLES for ext in ("csv", "parquet")) + REPORT_FILES
-
-
 def reporting_fingerprint(args) -> str:
     """What aggregate and report read: the tables' parts (their names carry their content keys), the ingest
     report, the taxonomy, and the code that turns them into coverage tables and reports."""
-    from .io import part_files
-
-    out = Path(args.out)
+    catalog = Catalog(args.out)
     h = hashlib.sha256(load_taxonomy(args.taxonomy).sha256.encode())
     for t in (DOCUMENTS, PASSAGES, LABELS):
-        h.update(("\n".join(p.name for p in part_files(out / t.file)) + "\n").encode())
-    h.update(hashlib.sha256((out / INGEST_REPORT.file).read_bytes()).digest())
+        h.update(("\n".join(p.name for p in part_files(catalog.path(t.name))) + "\n").encode())
+    h.update(hashlib.sha256(catalog.path("ingest_report").read_bytes()).digest())
     for f in coded_store_paths(Path(args.coded)):  # the report says how much a person coded
         h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
     h.update((nodes.fingerprint("aggregate") + nodes.fingerprint("report")).encode())
@@ -299,11 +286,9 @@ def cmd_compare(args) -> None:
 def located(table, out: Path):
     """The table with each document's part taken from chunks.meta.json (the passages' parts, which follow the
     same chunks as the documents'), so that finding a few documents does not read every part's ids."""
-    from .runner import META
-
     t = ChunkedTable(table, out)
     try:
-        parts = json.loads((out / META).read_text()).get("parts", {}).get("segment")
+        parts = json.loads(Catalog(out).path("chunks_meta").read_text()).get("parts", {}).get("segment")
     except (OSError, ValueError):
         parts = None
     if isinstance(parts, list) and len(parts) == len(t.parts) and all(isinstance(ids, list) for ids in parts):

@@ -16,14 +16,14 @@ import pandas as pd
 from . import classify as classify_mod
 from . import ingest as ingest_mod
 from . import report as report_mod
+from .catalog import Catalog
 from .classify import coded_store_paths
 from .corpus import MANIFEST, ROOT_REGION
-from .io import ChunkedTable, ConfigError, TableWriter, publishing, write_csv, write_parquet
-from .reporting import (REPORTING_OUTPUTS, Workbook, cmd_aggregate, cmd_report, read_ingest_report,
-                        reporting_fingerprint)
+from .io import ChunkedTable, ConfigError, TableWriter, publishing
+from .reporting import (Workbook, cmd_aggregate, cmd_report, read_ingest_report, reporting_fingerprint)
 from .review import store_records
 from .runlog import record
-from .schemas import DOCUMENTS, INGEST_REPORT, PASSAGES, TOKENS
+from .schemas import DOCUMENTS
 from .taxonomy import load_taxonomy
 
 log = logging.getLogger("pipeline")
@@ -33,15 +33,12 @@ def show_progress(args) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
 
-INGEST_CACHE = "ingest_cache.parquet"
-
-
 def open_ingest(args) -> "ingest_mod.IngestRun":
     """The ingest pass over --corpus, with what the previous run in --out read (so unchanged files are not
     read again); it already knows how many files changed since then."""
     out = Path(args.out)
     prev_docs = ChunkedTable.open(DOCUMENTS, out)
-    cache = out / INGEST_CACHE
+    cache = Catalog(out).path("ingest_cache")
     previous = None
     if prev_docs is not None and cache.exists():
         try:
@@ -58,7 +55,7 @@ def ingest_chunks(args, run: "ingest_mod.IngestRun"):
     from .runner import DOCUMENT_FIELDS, chunk_documents, chunk_key
 
     out = Path(args.out)
-    cache = out / INGEST_CACHE
+    catalog = Catalog(out)
     spent = 0.0
     n_docs, hashes = 0, []
     with TableWriter(DOCUMENTS, out) as writer:
@@ -76,8 +73,8 @@ def ingest_chunks(args, run: "ingest_mod.IngestRun"):
             t = time.perf_counter()
         spent += time.perf_counter() - t
     rep = run.report_frame()
-    write_csv(rep, out / INGEST_REPORT.file)
-    write_parquet(run.cache_frame(), cache)
+    catalog.save("ingest_report", rep)
+    catalog.save("ingest_cache", run.cache_frame())
     counts = rep["status"].value_counts().to_dict()
     counts["files"] = int(len(rep))
     manifest = Path(args.corpus) / MANIFEST
@@ -86,7 +83,7 @@ def ingest_chunks(args, run: "ingest_mod.IngestRun"):
             corpus=str(args.corpus), corpus_sha256=corpus_hash,
             manifest_sha256=hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else None)
     msg = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ingested", "duplicate_of", "skipped", "failed"))
-    print(f"ingest: {counts['files']} files: {msg} -> {out / INGEST_REPORT.file}", file=sys.stderr)
+    print(f"ingest: {counts['files']} files: {msg} -> {catalog.path('ingest_report')}", file=sys.stderr)
     if run.root_files:
         shown = ", ".join(run.root_files[:5]) + (f" and {len(run.root_files) - 5} more" if len(run.root_files) > 5
                                                  else "")
@@ -120,11 +117,11 @@ def run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, 
     out = Path(args.out)
     settings = stage_settings(args, stages)
     if chunks is None:
-        if not (out / DOCUMENTS.file).exists():
-            raise ConfigError(f"{out / DOCUMENTS.file}: missing; run the stage that writes 'documents' first")
-        for st, table in (("segment", PASSAGES), ("tokenize", TOKENS)):
-            if STAGE_ORDER.index(st) < STAGE_ORDER.index(stages[0]) and not (out / table.file).exists():
-                raise ConfigError(f"{out / table.file}: missing; run the stage that writes '{table.name}' first")
+        catalog = Catalog(out)
+        catalog.require("documents")
+        for st, table in (("segment", "passages"), ("tokenize", "tokens")):
+            if STAGE_ORDER.index(st) < STAGE_ORDER.index(stages[0]):
+                catalog.require(table)
         chunks = documents_in_chunks(out)
     t0 = time.perf_counter()
     runner = ChunkRunner(out, stages, settings, engine=args.engine, jobs=args.jobs)
@@ -209,22 +206,24 @@ def cmd_run(args) -> None:
     from .runner import small_change
 
     names = report_mod.node_names(tax)
-    workbook = Workbook(out / "coverage.xlsx", names) if (out / "coverage.xlsx").exists() and small_change(
+    catalog = Catalog(out)
+    workbook = Workbook(catalog.path("workbook"), names) if catalog.path("workbook").exists() and small_change(
         run.changed_files, run.changed_bytes) else None
     try:
         run_chunked(args, STAGE_ORDER, chunks=ingest_chunks(args, run),
                      changed=(run.changed_files, run.changed_bytes), load_texts=run.fill_texts)
         fingerprint = reporting_fingerprint(args)
-        previous = json.loads((out / "run.json").read_text()).get("stages", {}) if (out / "run.json").exists() else {}
+        run_json = catalog.path("run")
+        previous = json.loads(run_json.read_text()).get("stages", {}) if run_json.exists() else {}
         if (previous.get("report", {}).get("inputs_sha256") == fingerprint
-                and all((out / f).exists() for f in REPORTING_OUTPUTS)):
+                and all(p.exists() for p in catalog.reporting_outputs())):
             if workbook is not None:
                 workbook.cancel()
             print("aggregate, report: their inputs are those of the last run; outputs kept", file=sys.stderr)
         else:
             # the workbook writer starts on the ingest report while the coverage tables are computed, and gets
             # them as soon as they exist, before they are written to CSV and Parquet
-            workbook = workbook or Workbook(out / "coverage.xlsx", names)
+            workbook = workbook or Workbook(catalog.path("workbook"), names)
             workbook.send({"ingest_report": read_ingest_report(out)})
             saves: list = []
             # the coverage tables and the reports are published as one set: a full disk or a failed workbook
@@ -285,14 +284,14 @@ def review_pool(args, tax) -> pd.DataFrame:
     if args.input:
         return read_coded([Path(args.input)])
     out = Path(args.out)
-    for t in (DOCUMENTS, PASSAGES, TOKENS):
-        if not (out / t.file).exists():
-            raise ConfigError(f"{out / t.file}: missing; run the pipeline on your corpus first (make run CORPUS=... "
+    catalog = Catalog(out)
+    for t in ("documents", "passages", "tokens"):
+        if not catalog.path(t).exists():
+            raise ConfigError(f"{catalog.path(t)}: missing; run the pipeline on your corpus first (make run CORPUS=... "
                               f"OUT={out})")
-    toks = pd.read_parquet(out / TOKENS.file, columns=["passage_id"])
-    pas = pd.read_parquet(out / PASSAGES.file, columns=["passage_id", "doc_id", "label", "heading_path", "text",
-                                                        "lang", "region"])
-    docs = pd.read_parquet(out / DOCUMENTS.file, columns=["doc_id", "title"])
+    toks = catalog.load("tokens", columns=["passage_id"])
+    pas = catalog.load("passages", columns=["passage_id", "doc_id", "label", "heading_path", "text", "lang", "region"])
+    docs = catalog.load("documents", columns=["doc_id", "title"])
     pool = toks.merge(pas, on="passage_id").merge(docs, on="doc_id", how="left")
     pool["context"] = [context_of(p, h or "", t or "") for p, h, t in
                        zip(pool["passage_id"], pool["heading_path"], pool["title"])]

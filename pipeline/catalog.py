@@ -1,0 +1,92 @@
+"""Every file an output folder holds, named once: the per-document stage tables (folders of Parquet parts, their
+schemas in `schemas.py`), the coverage tables (CSV for people, Parquet for programs), the reports, `run.json` and
+the caches. Commands reach them through the catalog of their folder, never by building paths themselves:
+
+    catalog = Catalog(out)
+    labels = catalog.load("labels", columns=["passage_id", "node"])
+    catalog.save("gaps", frame)
+
+A table an earlier stage has not written yet is a one-line error naming the file and the stage to run.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .io import ConfigError, read_csv, write_csv, write_parquet
+from .schemas import DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, TOKENS, Table, check
+
+# the per-document tables, written one Parquet part per chunk of documents (runner.ChunkRunner, io.TableWriter)
+STAGE_TABLES: dict[str, Table] = {t.name: t for t in (DOCUMENTS, PASSAGES, TOKENS, LABELS)}
+WRITTEN_BY = {"documents": "ingest", "passages": "segment", "tokens": "tokenize", "labels": "classify",
+              "ingest_report": "ingest"}
+# the coverage tables `aggregate` writes, each as NAME.csv and NAME.parquet (and a workbook sheet)
+COVERAGE_TABLES = ("coverage_region", "coverage_region_long", "coverage_document", "coverage_document_long", "gaps",
+                   "region_ranking", "first_year", "coverage_by_year", "coded_passages", "human_coding")
+# the files `report` writes
+REPORT_FILES = {"workbook": "coverage.xlsx", "summary": "summary.md", "report_md": "report.md",
+                "report_html": "report.html", "evidence_index": "report_files/index.json"}
+OTHER_FILES = {
+    "ingest_report": INGEST_REPORT.file,  # every input file with its status
+    "ingest_cache": "ingest_cache.parquet",  # what ingest read last time (size, mtime), to skip unchanged files
+    "run": "run.json",  # what each stage of the last run did
+    "chunks_meta": "chunks.meta.json",  # the per-document stages' reuse keys and each part's documents
+    "evidence_pages": "report_files",  # every cell's and document's page, beside report.html
+}
+
+
+class Catalog:
+    """The files of one output folder."""
+
+    def __init__(self, out: str | Path):
+        self.out = Path(out)
+
+    def path(self, name: str, ext: str = "parquet") -> Path:
+        """Where `name` lives (a coverage table in the format `ext`)."""
+        if name in STAGE_TABLES:
+            return self.out / STAGE_TABLES[name].file
+        if name in COVERAGE_TABLES:
+            return self.out / f"{name}.{ext}"
+        if name in REPORT_FILES:
+            return self.out / REPORT_FILES[name]
+        if name in OTHER_FILES:
+            return self.out / OTHER_FILES[name]
+        raise KeyError(f"no table or file named {name!r} in the catalog")
+
+    def cache(self, name: str) -> Path:
+        """Where the part cache `name` lives (what aggregate and report read from each part, kept by part name)."""
+        return self.out / "cache" / f"{name}.parquet"
+
+    def require(self, name: str) -> Path:
+        """The path of `name`, which an earlier stage must have written."""
+        path = self.path(name)
+        if not path.exists():
+            stage = WRITTEN_BY.get(name, "aggregate" if name in COVERAGE_TABLES else None)
+            hint = f"run the stage that writes '{name}' first" + (f" ({stage})" if stage else "")
+            raise ConfigError(f"{path}: missing; {hint}")
+        return path
+
+    def load(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        path = self.require(name)
+        if name == "ingest_report":
+            return read_csv(path)  # the cells as ingest found them, not as neutralised for a spreadsheet
+        frame = pd.read_parquet(path, columns=columns)
+        return check(frame, STAGE_TABLES[name]) if name in STAGE_TABLES and columns is None else frame
+
+    def save(self, name: str, frame: pd.DataFrame) -> None:
+        """Write a table whole (the per-document tables are written in parts by io.TableWriter instead)."""
+        if name in COVERAGE_TABLES:
+            write_csv(frame, self.path(name, "csv"))
+            write_parquet(frame, self.path(name, "parquet"))
+        elif name == "ingest_report":
+            write_csv(frame, self.path(name))
+        elif name == "ingest_cache":
+            write_parquet(frame, self.path(name))
+        else:
+            raise KeyError(f"{name!r} is not saved whole")
+
+    def reporting_outputs(self) -> list[Path]:
+        """Every file aggregate and report publish, as one set."""
+        return ([self.path(t, ext) for t in COVERAGE_TABLES for ext in ("csv", "parquet")]
+                + [self.path(f) for f in REPORT_FILES])

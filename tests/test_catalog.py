@@ -1,0 +1,30 @@
+"""The catalog: one place that names every table and file of an output folder."""
+import pandas as pd
+import pytest
+
+from pipeline.catalog import COVERAGE_TABLES, Catalog
+from pipeline.io import ConfigError
+
+
+def test_tables_have_one_home_and_missing_ones_say_which_stage_writes_them(tmp_path):
+    catalog = Catalog(tmp_path)
+    assert catalog.path("labels") == tmp_path / "labels.parquet"
+    assert catalog.path("gaps", "csv") == tmp_path / "gaps.csv"
+    assert catalog.cache("passages") == tmp_path / "cache" / "passages.parquet"
+    with pytest.raises(ConfigError, match=r"labels\.parquet: missing; .*'labels'.*\(classify\)"):
+        catalog.load("labels")
+    with pytest.raises(KeyError):
+        catalog.path("no_such_table")
+    outputs = catalog.reporting_outputs()
+    assert tmp_path / "report.html" in outputs and tmp_path / "human_coding.csv" in outputs
+    assert len(outputs) == 2 * len(COVERAGE_TABLES) + 5
+
+
+def test_a_coverage_table_is_saved_for_people_and_programs(tmp_path):
+    catalog = Catalog(tmp_path)
+    frame = pd.DataFrame({"region": ["CN-SD", "US"], "documents": [3, 1]})
+    catalog.save("region_ranking", frame)
+    assert catalog.path("region_ranking", "csv").read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8
+    pd.testing.assert_frame_equal(catalog.load("region_ranking"), frame)
+    with pytest.raises(KeyError):
+        catalog.save("labels", frame)  # written in parts by the chunked stages, never whole
