@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -261,7 +262,22 @@ def build_default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
               f"(once per version of the taxonomy, examples and classifier) ...", file=sys.stderr)
         fit_model(taxonomy, coded).save(d, info={"trained_on": [str(p) for p in paths], "passages": len(coded)})
         print(f"default model: {d} ({time.perf_counter() - t:.0f} s)", file=sys.stderr)
+        _remove_superseded(d, [str(p) for p in paths])
     return d
+
+
+def _remove_superseded(current: Path, trained_on: list[str]) -> None:
+    """Remove the default models this one replaces (trained on the same examples by older code or older
+    examples), so that upgrades do not pile up models; other taxonomies' default models are left alone."""
+    for other in current.parent.glob("default-*"):
+        if other == current:
+            continue
+        try:
+            info = json.loads((other / "model.json").read_text(encoding="utf-8")).get("info", {})
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(info, dict) and info.get("trained_on") == trained_on:
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def model_path(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> str:

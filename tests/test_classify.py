@@ -219,3 +219,23 @@ print(json.dumps([jieba.dt.total, len(jieba.dt.FREQ), jieba.lcut("国家鼓励�
     runs = [subprocess.run([sys.executable, "-c", code, which], capture_output=True, text=True, check=True,
                            cwd=ROOT).stdout for which in ("ours", "jieba")]
     assert runs[0] == runs[1] and runs[0].strip()
+
+
+def test_a_new_default_model_removes_the_ones_it_supersedes_only(tmp_path):
+    import json as _json
+
+    from pipeline.classify import _remove_superseded
+
+    def model(name, trained_on):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "model.json").write_text(_json.dumps({"info": {"trained_on": trained_on}}))
+        return d
+
+    current = model("default-new", ["taxonomy/examples/en.jsonl"])
+    older = model("default-old", ["taxonomy/examples/en.jsonl"])
+    other = model("default-other", ["elsewhere/examples/en.jsonl"])  # another taxonomy's default model
+    broken = tmp_path / "default-broken"
+    broken.mkdir()
+    _remove_superseded(current, ["taxonomy/examples/en.jsonl"])
+    assert current.exists() and other.exists() and broken.exists() and not older.exists()
