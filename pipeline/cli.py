@@ -310,17 +310,17 @@ class _Workbook:
     """coverage.xlsx written by a forked process (openpyxl builds every cell: the slowest report file) on the
     other core, sheet by sheet as this process sends the tables."""
 
-    def __init__(self, path: Path, names: dict | None = None):
+    def __init__(self, path: Path, names: dict | None = None, sheets: tuple[str, ...] = report_mod.SHEETS):
         from .engine import Helper
 
-        self.path = path
-        self._helper = Helper(report_mod.serve_xlsx, path, report_mod.SHEETS, names)
+        self.path, self.sheets = path, sheets
+        self._helper = Helper(report_mod.serve_xlsx, path, sheets, names)
         self._sent: set[str] = set()
 
     def send(self, tables: dict[str, pd.DataFrame]) -> None:
         """Hand over the sheets among `tables` not sent yet, in one message: the writer takes it at once and
         this process goes on while the sheets are written."""
-        batch = {name: tables[name] for name in report_mod.SHEETS if name in tables and name not in self._sent}
+        batch = {name: tables[name] for name in self.sheets if name in tables and name not in self._sent}
         if not batch:
             return
         try:
@@ -332,7 +332,7 @@ class _Workbook:
 
     def wait(self) -> None:
         """Wait for the file (every sheet must have been sent); raise if it could not be written."""
-        missing = set(report_mod.SHEETS) - self._sent
+        missing = set(self.sheets) - self._sent
         if missing:
             self.cancel()
             raise ValueError(f"workbook sheets never sent: {', '.join(sorted(missing))}")
@@ -356,10 +356,10 @@ def cmd_report(args, tables=None, inputs=None, workbook: _Workbook | None = None
     t0 = time.perf_counter()
     tax = load_taxonomy(args.taxonomy)
     tables = dict(tables) if tables is not None else {
-        name: pd.read_parquet(out / f"{name}.parquet") for name in AGGREGATE_TABLES}
+        name: pd.read_parquet(out / f"{name}.parquet") for name in aggregate_tables(tax)}
     rep = _ingest_report(out)
     tables["ingest_report"] = rep
-    workbook = workbook or _Workbook(out / "coverage.xlsx", report_mod.node_names(tax))
+    workbook = workbook or _Workbook(out / "coverage.xlsx", report_mod.node_names(tax), report_mod.sheets_for(tax))
     try:
         workbook.send(tables)
         counts = rep["status"].value_counts().to_dict()
@@ -367,7 +367,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: _Workbook | None = None
         write_text(report_mod.summary_md(tables, tax, counts), out / "summary.md")
         write_text(report_mod.report_md(tables, tax, counts), out / "report.md")
         docs, passages, labels, _ = inputs or _reporting_inputs(out)
-        evidence = report_mod.evidence_index(labels, passages, docs)
+        evidence = report_mod.evidence_index(labels, passages, docs, taxonomy=tax)
         write_text(report_mod.report_html(tables, tax, evidence, counts), out / "report.html")
         _write_companions(out, tax, docs, passages, labels, tables)
         for save in saves or ():  # while the workbook is being written
@@ -401,7 +401,7 @@ def _write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame
     index: dict[str, str] = {}  # document page -> what it was made from
     cells: set[str] = set()
     names = dict(zip(tables["region_ranking"]["region"], tables["region_ranking"]["region_name"]))
-    shown = {n.id for n in tax.nodes if n.facet in ("measure", "model") and not n.group}
+    shown = tax.shown_ids()
     for name, page in report_mod.cell_pages(labels, passages, docs, tax, names, shown):
         write_text(page, folder / name)  # unchanged bytes are not written again
         cells.add(name)
@@ -483,7 +483,8 @@ def cmd_run(args) -> None:
     from .runner import small_change
 
     names = report_mod.node_names(tax)
-    workbook = _Workbook(out / "coverage.xlsx", names) if (out / "coverage.xlsx").exists() and small_change(
+    sheets = report_mod.sheets_for(tax)
+    workbook = _Workbook(out / "coverage.xlsx", names, sheets) if (out / "coverage.xlsx").exists() and small_change(
         run.changed_files, run.changed_bytes) else None
     try:
         _run_chunked(args, STAGE_ORDER, chunks=_ingest_chunks(args, run),
@@ -491,14 +492,14 @@ def cmd_run(args) -> None:
         fingerprint = _reporting_fingerprint(args)
         previous = json.loads((out / "run.json").read_text()).get("stages", {}) if (out / "run.json").exists() else {}
         if (previous.get("report", {}).get("inputs_sha256") == fingerprint
-                and all((out / f).exists() for f in REPORTING_OUTPUTS)):
+                and all((out / f).exists() for f in reporting_outputs(tax))):
             if workbook is not None:
                 workbook.cancel()
             print("aggregate, report: their inputs are those of the last run; outputs kept", file=sys.stderr)
         else:
             # the workbook writer starts on the ingest report while the coverage tables are computed, and gets
             # them as soon as they exist, before they are written to CSV and Parquet
-            workbook = workbook or _Workbook(out / "coverage.xlsx", names)
+            workbook = workbook or _Workbook(out / "coverage.xlsx", names, sheets)
             workbook.send({"ingest_report": _ingest_report(out)})
             saves: list = []
             tables, inputs = cmd_aggregate(args, on_tables=workbook.send, saves=saves)
@@ -516,16 +517,31 @@ REPORT_FILES = ("coverage.xlsx", "summary.md", "report.md", "report.html", "repo
 REPORTING_OUTPUTS = tuple(f"{t}.{ext}" for t in AGGREGATE_TABLES for ext in ("csv", "parquet")) + REPORT_FILES
 
 
+def aggregate_tables(tax) -> tuple[str, ...]:
+    """The tables aggregate writes: with several frameworks, also their crosstab."""
+    return AGGREGATE_TABLES + (("crosstab",) if len(tax.parts) > 1 else ())
+
+
+def reporting_outputs(tax) -> tuple[str, ...]:
+    return tuple(f"{t}.{ext}" for t in aggregate_tables(tax) for ext in ("csv", "parquet")) + REPORT_FILES
+
+
 def _reporting_fingerprint(args) -> str:
     """What aggregate and report read: the tables' parts (their names carry their content keys), the ingest
     report, the taxonomy, and the code that turns them into coverage tables and reports."""
     from .io import part_files
 
     out = Path(args.out)
-    h = hashlib.sha256(load_taxonomy(args.taxonomy).sha256.encode())
+    from .strength import load_strength
+
+    tax = load_taxonomy(args.taxonomy)
+    h = hashlib.sha256(tax.sha256.encode() + load_strength(taxonomy=tax).sha256.encode())
     for t in (DOCUMENTS, PASSAGES, LABELS):
         h.update(("\n".join(p.name for p in part_files(out / t.file)) + "\n").encode())
-    for f in (out / INGEST_REPORT.file, Path(aggregate_mod.__file__), Path(report_mod.__file__)):
+    from . import strength as strength_mod
+
+    for f in (out / INGEST_REPORT.file, Path(aggregate_mod.__file__), Path(report_mod.__file__),
+              Path(strength_mod.__file__)):
         h.update(hashlib.sha256(f.read_bytes()).digest())
     return h.hexdigest()
 
@@ -665,6 +681,14 @@ def cmd_evaluate(args) -> None:
     evaluate_cli(args)
 
 
+def cmd_validate(args) -> None:
+    """Check a framework (or several): its YAML, its strength cues and its examples; exit 2 naming the file and
+    the problem if anything is wrong."""
+    from .validate import validate_cli
+
+    validate_cli(args)
+
+
 def cmd_compare(args) -> None:
     from .compare import compare_cli
 
@@ -730,6 +754,7 @@ def build_parser() -> argparse.ArgumentParser:
     ri.add_argument("--file", default=None, help="the coded review file (.xlsx, .csv, .jsonl)")
     ri.add_argument("--coder", default=None, help="coder name for rows whose coder cell is empty")
     ri.add_argument("--coded", default="coded", help="the coded store folder (default: coded)")
+    add("validate", cmd_validate, "check a taxonomy (framework): nodes, facets, lexicons, strength cues, examples")
     cp = add("compare", cmd_compare, "what one region or corpus addresses that another does not")
     cp.add_argument("--a", required=True, help="a region code, or an output folder of another run")
     cp.add_argument("--b", required=True, help="a region code, or an output folder of another run")
@@ -741,7 +766,7 @@ def _out_lock(args) -> "OutLock | None":
     after refusing an --out inside the corpus; temporary files left there by a killed run are removed."""
     from .outdir import OutLock, check_separate, remove_litter
 
-    if args.command == "train" or getattr(args, "input", None):
+    if args.command in ("train", "validate") or getattr(args, "input", None):
         return None
     if getattr(args, "corpus", None) is not None:
         check_separate(Path(args.corpus), Path(args.out))
