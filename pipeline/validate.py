@@ -19,16 +19,13 @@ def check_framework(t: Taxonomy) -> tuple[list[str], list[str]]:
     """(problems, warnings) of one loaded framework beyond what loading checks."""
     from .classify import examples_paths, label_matrix, read_coded
     from .model import PolicyClassifier
-    from .strength import load_strength, strength_path
+    from .strength import load_strength
 
     problems, warnings = [], []
     try:
         load_strength(taxonomy=t)
     except TaxonomyError as exc:
         problems.append(str(exc))
-    else:
-        if strength_path(t).parent != Path(t.path).parent:
-            warnings.append(f"{t.path}: no strength.yaml beside it; the project's {strength_path(t)} is used")
     for f in t.audit.facets + t.audit.also:
         if not any(n.facet == f and not n.group for n in t.nodes):
             problems.append(f"{t.path}: audit: facet '{f}' has no leaf node")
@@ -84,7 +81,9 @@ def validate_cli(args) -> None:
         print(f"error: {p}", file=sys.stderr)
     if problems:
         raise SystemExit(2)
+    from .strength import strength_path
+
     for t in tax.parts:
         facets = ", ".join(f"{f.id} ({sum(1 for n in t.leaves if n.facet == f.id)})" for f in t.facets)
         print(f"validate: {t.path}: framework '{t.id}' OK: {len(t.leaves)} leaves in facets {facets}; "
-              f"gap audit on {', '.join(t.audit.facets)}", file=sys.stderr)
+              f"gap audit on {', '.join(t.audit.facets)}; strength cues from {strength_path(t)}", file=sys.stderr)
