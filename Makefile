@@ -24,6 +24,10 @@ IN       ?=
 A        ?=
 B        ?=
 MODEL_ARG := $(if $(MODEL),--model $(MODEL),)
+# several frameworks in one run: TAXONOMY=taxonomy,taxonomy/policy_tools
+comma := ,
+TAXONOMY_DIRS = $(subst $(comma), ,$(TAXONOMY))
+TAXONOMY_FILES = $(foreach d,$(TAXONOMY_DIRS),$(wildcard $(d)/*.yaml))
 # which model the labels are made with, as the classify target sees it: a change (`make train`,
 # `make default-model`, MODEL=...) must re-run classify even though no prerequisite file is newer
 MODEL_USED = $(if $(MODEL),$(if $(filter lexicon,$(MODEL)),lexicon,$(abspath $(MODEL))),default)
@@ -36,7 +40,7 @@ shell_quoted = $(subst ','\'',$(1))
 HELP_VARS := CORPUS OUT TAXONOMY MODEL MODELS JOBS ENGINE TRAIN CODED GOLD CV IN N FILE CODER A B SCALE PYTHON VENV
 HELP_CORPUS   := corpus folder (optional manifest.csv at its root)
 HELP_OUT      := output folder: stage tables, reports; for classify IN=, the predictions file
-HELP_TAXONOMY := taxonomy folder or YAML file
+HELP_TAXONOMY := taxonomy folder or YAML file; several, comma-separated, are crossed (taxonomy,taxonomy/policy_tools)
 HELP_MODEL    := model folder from make train, or lexicon (default: the one make train made last, else the default model)
 HELP_MODELS   := where make train puts models and records the current one (MODELS/CURRENT)
 HELP_JOBS     := worker processes for tokenize and classify
@@ -55,7 +59,7 @@ HELP_SCALE    := make bench: replicate the corpus this many times
 HELP_PYTHON   := the Python 3.11 that builds the virtual environment
 HELP_VENV     := folder of the virtual environment
 
-.PHONY: help run test setup ingest segment tokenize classify aggregate report train default-model evaluate review review-import compare bench clean browser
+.PHONY: help run test setup validate ingest segment tokenize classify aggregate report train default-model evaluate review review-import compare bench clean browser
 
 # One streaming run (ingest feeds the workers chunk by chunk), which keys every reuse on the model it actually
 # uses; the per-stage targets below are for running the stages one at a time.
@@ -83,6 +87,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## build the virtual environment (VENV) from pyproject.toml
 
+validate: $(STAMP) ## check a framework (TAXONOMY=): YAML, facets, lexicons, strength cues, examples
+	$(PY) -m pipeline validate --taxonomy "$(TAXONOMY)"
+
 # ingest always scans the corpus (file names may contain spaces, which make cannot list as prerequisites);
 # documents.parquet keeps its mtime when nothing changed, so the later stages are skipped.
 $(OUT)/documents.parquet: FORCE $(STAMP)
@@ -94,7 +101,7 @@ $(OUT)/passages.parquet: $(OUT)/documents.parquet pipeline/segment.py
 	$(PY) -m pipeline segment $(COMMON)
 segment: $(OUT)/passages.parquet ## stage 2: split documents into passages
 
-$(OUT)/tokens.parquet: $(OUT)/passages.parquet $(wildcard $(TAXONOMY)/*.yaml) pipeline/tokenize.py
+$(OUT)/tokens.parquet: $(OUT)/passages.parquet $(TAXONOMY_FILES) pipeline/tokenize.py
 	$(PY) -m pipeline tokenize $(COMMON)
 tokenize: $(OUT)/tokens.parquet ## stage 3: tokenize passages
 
@@ -103,7 +110,7 @@ $(MODEL_STAMP): FORCE
 	@mkdir -p "$(OUT)"
 	@if [ "$$(cat "$@" 2>/dev/null)" != "$(MODEL_USED)" ]; then echo "$(MODEL_USED)" > "$@"; fi
 
-$(OUT)/labels.parquet: $(OUT)/tokens.parquet $(MODEL_STAMP) $(wildcard $(TAXONOMY)/*.yaml $(TAXONOMY)/examples/*.jsonl) $(wildcard $(MODEL)/model.json) pipeline/classify.py pipeline/lexicon.py pipeline/model.py
+$(OUT)/labels.parquet: $(OUT)/tokens.parquet $(MODEL_STAMP) $(TAXONOMY_FILES) $(foreach d,$(TAXONOMY_DIRS),$(wildcard $(d)/examples/*.jsonl)) $(wildcard $(MODEL)/model.json) pipeline/classify.py pipeline/lexicon.py pipeline/model.py
 	$(PY) -m pipeline classify $(COMMON) $(MODEL_ARG)
 
 # `make classify IN=passages.jsonl OUT=predictions.jsonl` classifies a JSON-lines file instead
@@ -114,11 +121,11 @@ else
 classify: $(OUT)/labels.parquet ## stage 4: label passages (IN=passages.jsonl OUT=predictions.jsonl: a JSON-lines file instead)
 endif
 
-$(OUT)/coverage_region.csv: $(OUT)/labels.parquet pipeline/aggregate.py $(wildcard $(CODED)/*.jsonl)
+$(OUT)/coverage_region.csv: $(OUT)/labels.parquet pipeline/aggregate.py pipeline/strength.py $(wildcard taxonomy/strength.yaml) $(TAXONOMY_FILES) $(wildcard $(CODED)/*.jsonl)
 	$(PY) -m pipeline aggregate $(COMMON) --coded "$(CODED)"
 aggregate: $(OUT)/coverage_region.csv ## stage 5: coverage tables, gap audit, coded_passages.csv
 
-$(OUT)/report.html: $(OUT)/coverage_region.csv pipeline/report.py
+$(OUT)/report.html: $(OUT)/coverage_region.csv pipeline/report.py $(TAXONOMY_FILES)
 	$(PY) -m pipeline report $(COMMON) --coded "$(CODED)"
 report: $(OUT)/report.html ## stage 6: coverage.xlsx, report.html, summary.md (runs the stages before it as needed)
 

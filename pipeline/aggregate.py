@@ -10,6 +10,7 @@ import json
 import pandas as pd
 
 from .segment import CONTENT_KINDS
+from .strength import StrengthCues, load_strength
 from .taxonomy import Taxonomy
 
 
@@ -65,15 +66,29 @@ def fragments(text: str, evidence: list[dict]) -> list[str]:
     return out
 
 
+def passage_strength(passages: pd.DataFrame, documents: pd.DataFrame, cues: StrengthCues) -> pd.DataFrame:
+    """Per passage (of `passages`, the labelled ones): its strength of commitment and the cue it was read from,
+    indexed by passage_id. The language is the passage's (else its document's)."""
+    p = passages.drop_duplicates("passage_id")
+    if "lang" in p.columns:
+        langs = p["lang"].tolist()
+    else:
+        by_doc = dict(zip(documents["doc_id"], documents["lang"])) if "lang" in documents.columns else {}
+        langs = [by_doc.get(d, "zh") for d in p["doc_id"]]
+    read = [cues.read(_s(t), _s(l)) for t, l in zip(p["text"], langs)]
+    return pd.DataFrame({"strength": [r[0] for r in read], "strength_cue": [r[1] for r in read]},
+                        index=pd.Index(p["passage_id"].tolist(), name="passage_id"))
+
+
 def coded_passages(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame,
-                   taxonomy: Taxonomy) -> pd.DataFrame:
+                   taxonomy: Taxonomy, strength: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every labelled passage, one row each, as qualitative-analysis tools export "coded segments": where it
     is (document, region, date, citation, offsets), its text, its labels (leaves, with names in both
     languages; the measure groups they roll up to) with their scores, and the terms matched in it.
     Several labels of a passage are joined with "; " in taxonomy order."""
     cols = ["doc_id", "title", "region", "region_name", "date", "date_source", "lang", "citation", "heading_path",
             "passage_id", "start", "end", "text", "text_original", "labels", "label_names_en", "label_names_zh",
-            "groups", "score", "scores", "matched_terms"]
+            "groups", "score", "scores", "matched_terms", "strength", "strength_cue"]
     by_id = taxonomy.by_id
     order = {n.id: i for i, n in enumerate(taxonomy.nodes)}
     leaf = labels[labels["source"] != "rollup"]
@@ -105,6 +120,9 @@ def coded_passages(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.D
         }
     out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("passage_id").reset_index()
     out["groups"] = [groups.get(p, "") for p in out["passage_id"]]
+    if strength is not None:
+        out["strength"] = [strength["strength"].get(p, "") for p in out["passage_id"]]
+        out["strength_cue"] = [strength["strength_cue"].get(p, "") for p in out["passage_id"]]
     keep = [c for c in ("passage_id", "doc_id", "label", "heading_path", "start", "end", "text", "text_original",
                         "ordinal") if c in passages.columns]
     out = out.merge(texts.reset_index()[keep].rename(columns={"label": "citation"}), on="passage_id", how="left")
@@ -152,15 +170,38 @@ def best_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.Da
 
 
 def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame, taxonomy: Taxonomy,
-              passage_counts: pd.Series | None = None, on_tables=None) -> dict[str, pd.DataFrame]:
+              passage_counts: pd.Series | None = None, on_tables=None,
+              strength: StrengthCues | None = None) -> dict[str, pd.DataFrame]:
     """The coverage tables. `passages` is every passage, or only the labelled ones (the evidence) when
     `passage_counts` gives the number of content passages per region. `on_tables(batch)` gets the tables as
-    they are done, the largest first (for a writer that can start on them meanwhile)."""
+    they are done, the largest first (for a writer that can start on them meanwhile). `strength`: the cues
+    that read each passage's strength of commitment (default: those of the taxonomy, see strength.py).
+
+    Which facets the gap audit is about, what its count columns are called and which facets are counted beside
+    it come from the taxonomy (`audit`); with several frameworks, each is audited on its own and `crosstab`
+    crosses them."""
     nodes = node_order(taxonomy)
     by_id = taxonomy.by_id
     order = {n: i for i, n in enumerate(nodes)}
     emit = on_tables or (lambda batch: None)
+    cues = strength or load_strength(taxonomy=taxonomy)
+    levels = cues.ids
+    level_cols = [f"passages_{l}" for l in levels]
+    several = len(taxonomy.parts) > 1
     ev = best_evidence(labels, passages, documents)
+    pstrength = passage_strength(passages[passages["passage_id"].isin(labels["passage_id"])], documents, cues)
+    lab_s = labels.assign(strength=labels["passage_id"].map(pstrength["strength"]).fillna(cues.default.id))
+
+    def split(keys: list[str]) -> pd.DataFrame:
+        """Passages per strength level for each `keys` group, one column per level."""
+        got = lab_s.groupby(keys + ["strength"])["passage_id"].nunique().unstack("strength")
+        got = got.reindex(columns=levels).fillna(0).astype("int64")
+        got.columns = level_cols
+        return got.reset_index()
+
+    def with_split(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+        out = df.merge(split(keys), on=keys, how="left")
+        return out.fillna({c: 0 for c in level_cols}).astype({c: "int64" for c in level_cols})
 
     # document x node
     doc_long = (labels.groupby(["doc_id", "node"]).agg(passages=("passage_id", "nunique")).reset_index())
@@ -174,14 +215,17 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
                                     kind="stable")[["doc_id", "region", "title", "date", "node", "passages",
                                                     "evidence_article", "evidence_passage_id", "evidence_passage"]]
     doc_wide = doc_long.pivot(index="doc_id", columns="node", values="passages").reindex(columns=nodes)
-    doc_long = with_names(doc_long, taxonomy)
+    doc_long = with_split(with_names(doc_long, taxonomy), ["doc_id", "node"])
+    if several:
+        doc_long.insert(list(doc_long.columns).index("node"), "framework",
+                        doc_long["node"].map(lambda n: by_id[n].framework))
     doc_meta = [c for c in ("doc_id", "region", "title", "date", "date_source") if c in documents.columns]
     doc_wide = documents[doc_meta].merge(
         doc_wide.fillna(0).astype("int64").reset_index(), on="doc_id", how="left").fillna({n: 0 for n in nodes})
     doc_wide = doc_wide.astype({n: "int64" for n in nodes})
     doc_wide.columns.name = None
 
-    coded = coded_passages(documents, passages, labels, taxonomy)
+    coded = coded_passages(documents, passages, labels, taxonomy, pstrength)
     emit({"coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True),
           "coded_passages": coded})
     first_year, by_year = temporal(documents, labels, nodes)
@@ -202,47 +246,76 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
         regions[["region", "documents"]].rename(columns={"documents": "region_documents"}), on="region")
     long["share"] = (long["documents"] / long["region_documents"]).round(4)
     long["facet"] = long["node"].map(lambda n: by_id[n].facet)
-    long = with_names(long, taxonomy)
+    if several:
+        long["framework"] = long["node"].map(lambda n: by_id[n].framework)
+    long = with_split(with_names(long, taxonomy), ["region", "node"])
     long = long.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s, kind="stable")
 
     wide = long.pivot(index="region", columns="node", values="documents").reindex(columns=nodes).reset_index()
     wide = regions.merge(wide, on="region")
     wide.columns.name = None
 
+    # the gap audit: for each framework, the facets it audits and those it counts beside them
+    shown_facets = {f for t in taxonomy.parts for f in (*t.audit.facets, *t.audit.also)}
     top = ev.drop_duplicates(["region", "node"])
     gaps = long.merge(top[["region", "node", "passage_id", "doc_id", "title", "label", "text", "evidence", "score"]],
                       on=["region", "node"], how="left")
-    gaps = gaps[gaps["facet"].isin(["measure", "model"])].copy()
+    gaps = gaps[gaps["facet"].isin(shown_facets)].copy()
     gaps["addressed"] = gaps["passages"] > 0
     gaps["evidence_passage"] = [mark_terms(t, json.loads(e)) if isinstance(t, str) else ""
                                 for t, e in zip(gaps["text"], gaps["evidence"])]
     gaps["recommendation"] = gaps["node"].map(lambda n: by_id[n].recommendation or by_id[n].definition)
     gaps["is_group"] = gaps["node"].map(lambda n: by_id[n].group).astype(bool)
-    leaves = gaps[(gaps["facet"] == "measure") & ~gaps["is_group"]]
-    cover = leaves.groupby("region")["addressed"].sum()
-    n_leaves = leaves["node"].nunique()
-    gaps["region_measures_addressed"] = gaps["region"].map(cover).astype("int64")
-    gaps["region_measure_coverage"] = (gaps["region_measures_addressed"] / max(n_leaves, 1)).round(4)
+    committing = [f"passages_{l.id}" for l in cues.levels if l.commits]
+    gaps["committed"] = gaps[committing].sum(axis=1) > 0 if committing else False
+    gaps["strength"] = [cues.split(dict(zip(levels, row))) for row in gaps[level_cols].itertuples(index=False)]
+    region_cols, audited = [], []
+    for t in taxonomy.parts:
+        stem = t.audit.column
+        leaves = gaps[gaps["facet"].isin(t.audit.facets) & ~gaps["is_group"]]
+        audited.append((t, stem, leaves))
+        cover = leaves.groupby("region")["addressed"].sum()
+        n_leaves = leaves["node"].nunique()
+        gaps[f"region_{stem}s_addressed"] = gaps["region"].map(cover).fillna(0).astype("int64")
+        gaps[f"region_{stem}_coverage"] = (gaps[f"region_{stem}s_addressed"] / max(n_leaves, 1)).round(4)
+        region_cols += [f"region_{stem}s_addressed", f"region_{stem}_coverage"]
     lacking = gaps[~gaps["addressed"]].groupby("node")["region"].nunique()
     gaps["regions_lacking"] = gaps["node"].map(lacking).fillna(0).astype("int64")
     gaps = gaps.rename(columns={"passage_id": "evidence_passage_id", "doc_id": "evidence_doc", "title": "evidence_title",
                                 "label": "evidence_article", "score": "evidence_score"})
-    gaps = gaps.sort_values(["region_measures_addressed", "region", "facet", "addressed", "regions_lacking", "node"],
-                            ascending=[False, True, False, True, False, True], kind="stable")
-    gap_cols = ["region", "node", "node_name", "node_name_zh", "facet", "is_group", "addressed", "passages",
-                "documents", "share", "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id", "evidence_score",
-                "evidence_passage", "recommendation", "region_measures_addressed", "region_measure_coverage",
-                "regions_lacking"]
+    sort_keys, ascending = [region_cols[0], "region"], [False, True]
+    if several:
+        fw_order = {t.id: i for i, t in enumerate(taxonomy.parts)}
+        gaps["_fw"] = gaps["framework"].map(fw_order)
+        sort_keys, ascending = sort_keys + ["_fw"], ascending + [True]
+    gaps = gaps.sort_values(sort_keys + ["facet", "addressed", "regions_lacking", "node"],
+                            ascending=ascending + [False, True, False, True], kind="stable")
+    gap_cols = (["region"] + (["framework"] if several else []) +
+                ["node", "node_name", "node_name_zh", "facet", "is_group", "addressed", "passages",
+                 "documents", "share", "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id",
+                 "evidence_score", "evidence_passage", "recommendation"] + region_cols +
+                ["regions_lacking"] + level_cols + ["strength", "committed"])
     gaps = gaps[gap_cols].fillna({"evidence_title": "", "evidence_article": "", "evidence_doc": "",
                                   "evidence_passage_id": "", "evidence_score": 0.0})
 
-    ranking = (leaves.groupby("region")["addressed"].sum().rename("measures_addressed").reset_index()
-               .merge(gaps[(gaps["facet"] == "model")].groupby("region")["addressed"].sum().rename("models_addressed")
-                      .reset_index(), on="region", how="outer"))
-    ranking = regions.merge(ranking, on="region", how="left").fillna(0)
-    ranking["measure_coverage"] = (ranking["measures_addressed"] / max(n_leaves, 1)).round(4)
-    ranking = ranking.astype({"measures_addressed": "int64", "models_addressed": "int64"}).sort_values(
-        ["measures_addressed", "models_addressed", "region"], ascending=[False, False, True], kind="stable")
+    counts, coverage = [], []
+    ranking = regions
+    for t, stem, leaves in audited:
+        parts = [leaves.groupby("region")["addressed"].sum().rename(f"{stem}s_addressed")]
+        for facet, _ in t.also_facets():
+            rows = gaps[(gaps["facet"] == facet.id) & ~gaps["is_group"]]
+            parts.append(rows.groupby("region")["addressed"].sum().rename(f"{facet.id}s_addressed"))
+        got = parts[0].reset_index()
+        for part in parts[1:]:
+            got = got.merge(part.reset_index(), on="region", how="outer")
+        ranking = ranking.merge(got, on="region", how="left")
+        counts += [p.name for p in parts]
+        coverage.append((f"{stem}_coverage", f"{stem}s_addressed", leaves["node"].nunique()))
+    ranking = ranking.fillna({c: 0 for c in counts})
+    for col, num, n_leaves in coverage:
+        ranking[col] = (ranking[num] / max(n_leaves, 1)).round(4)
+    ranking = ranking.astype({c: "int64" for c in counts}).sort_values(
+        counts + ["region"], ascending=[False] * len(counts) + [True], kind="stable")
 
     tables = {
         "coverage_region": wide, "coverage_region_long": long.drop(columns=["region_documents"]).reset_index(drop=True),
@@ -250,8 +323,92 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
         "gaps": gaps.reset_index(drop=True), "region_ranking": ranking.reset_index(drop=True),
         "first_year": first_year, "coverage_by_year": by_year, "coded_passages": coded,
     }
-    emit({k: tables[k] for k in ("coverage_region", "coverage_region_long", "gaps", "region_ranking")})
+    batch = ["coverage_region", "coverage_region_long", "gaps", "region_ranking"]
+    if several:
+        tables["crosstab"] = crosstab(documents, passages, labels, taxonomy, pstrength, cues)
+        batch.append("crosstab")
+    emit({k: tables[k] for k in batch})
     return tables
+
+
+def crosstab(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame, taxonomy: Taxonomy,
+             pstrength: pd.DataFrame, cues: StrengthCues) -> pd.DataFrame:
+    """Framework A leaf x framework B leaf, per region, for every pair of frameworks (in the order given): the
+    passages coded under both (and their documents), split by strength, with every such passage named
+    (`evidence_passage_ids`) and the strongest one marked up. Every region x pair of leaves has a row, zero cells
+    too; `node_a_passages` / `node_b_passages` are the region's passages coded with each (as in
+    coverage_region_long), which a cell never exceeds."""
+    leaf = labels[labels["source"] != "rollup"]
+    by_id = taxonomy.by_id
+    regions = sorted(documents["region"].dropna().unique().tolist())
+    level_cols = [f"passages_{l}" for l in cues.ids]
+    texts = passages.drop_duplicates("passage_id").set_index("passage_id")
+    starts = texts["start"] if "start" in texts.columns else pd.Series(dtype="int64")
+    totals = leaf.groupby(["region", "node"])["passage_id"].nunique()
+    frames = []
+    parts = taxonomy.parts
+    for i, fa in enumerate(parts):
+        for fb in parts[i + 1:]:
+            la = [n.id for n in fa.leaves]
+            lb = [n.id for n in fb.leaves]
+            cols = ["passage_id", "doc_id", "region", "node", "score", "evidence"]
+            a = leaf.loc[leaf["node"].isin(la), cols]
+            b = leaf.loc[leaf["node"].isin(lb), cols]
+            pairs = a.merge(b, on=["passage_id", "doc_id", "region"], suffixes=("_a", "_b"))
+            grid = pd.MultiIndex.from_product([regions, la, lb], names=["region", "node_a", "node_b"]).to_frame(
+                index=False)
+            if len(pairs):
+                pairs["strength"] = pairs["passage_id"].map(pstrength["strength"]).fillna(cues.default.id)
+                pairs["_rank"] = pairs[["score_a", "score_b"]].min(axis=1)
+                pairs["_start"] = pairs["passage_id"].map(starts).fillna(0)
+                pairs = pairs.sort_values(["_rank", "doc_id", "_start"], ascending=[False, True, True],
+                                          kind="stable")
+                g = pairs.groupby(["region", "node_a", "node_b"], sort=False)
+                cells = g.agg(passages=("passage_id", "nunique"), documents=("doc_id", "nunique")).reset_index()
+                ids = pairs.sort_values(["doc_id", "_start"], kind="stable").groupby(
+                    ["region", "node_a", "node_b"])["passage_id"].agg(lambda s: "; ".join(dict.fromkeys(s)))
+                cells = cells.merge(ids.rename("evidence_passage_ids").reset_index(), on=["region", "node_a", "node_b"])
+                best = pairs.drop_duplicates(["region", "node_a", "node_b"])
+                best = best.assign(
+                    evidence_doc=best["doc_id"],
+                    evidence_article=best["passage_id"].map(texts["label"]) if "label" in texts.columns else "",
+                    evidence_passage=[mark_terms(_s(texts["text"].get(p, "")),
+                                                 _loads(ea) + _loads(eb))
+                                      for p, ea, eb in zip(best["passage_id"], best["evidence_a"], best["evidence_b"])])
+                cells = cells.merge(best[["region", "node_a", "node_b", "evidence_doc", "evidence_article",
+                                          "evidence_passage"]], on=["region", "node_a", "node_b"])
+                st = pairs.groupby(["region", "node_a", "node_b", "strength"])["passage_id"].nunique().unstack(
+                    "strength").reindex(columns=cues.ids).fillna(0).astype("int64")
+                st.columns = level_cols
+                cells = cells.merge(st.reset_index(), on=["region", "node_a", "node_b"])
+                grid = grid.merge(cells, on=["region", "node_a", "node_b"], how="left")
+            for c in ["passages", "documents"] + level_cols:
+                grid[c] = grid[c].fillna(0).astype("int64") if c in grid.columns else 0
+            for c in ("evidence_passage_ids", "evidence_doc", "evidence_article", "evidence_passage"):
+                grid[c] = grid[c].fillna("") if c in grid.columns else ""
+            grid["node_a_passages"] = [int(totals.get((r, n), 0)) for r, n in zip(grid["region"], grid["node_a"])]
+            grid["node_b_passages"] = [int(totals.get((r, n), 0)) for r, n in zip(grid["region"], grid["node_b"])]
+            grid.insert(1, "framework_a", fa.id)
+            grid.insert(3, "node_a_name", [by_id[n].name["en"] for n in grid["node_a"]])
+            grid.insert(4, "node_a_name_zh", [by_id[n].name["zh"] for n in grid["node_a"]])
+            grid.insert(5, "framework_b", fb.id)
+            grid.insert(7, "node_b_name", [by_id[n].name["en"] for n in grid["node_b"]])
+            grid.insert(8, "node_b_name_zh", [by_id[n].name["zh"] for n in grid["node_b"]])
+            frames.append(grid)
+    cols = ["region", "framework_a", "node_a", "node_a_name", "node_a_name_zh", "framework_b", "node_b",
+            "node_b_name", "node_b_name_zh", "passages", "documents", *level_cols, "node_a_passages",
+            "node_b_passages", "evidence_passage_ids", "evidence_doc", "evidence_article", "evidence_passage"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def _loads(e) -> list:
+    try:
+        got = json.loads(e) if isinstance(e, str) else []
+    except ValueError:
+        return []
+    return got if isinstance(got, list) else []
 
 
 def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:

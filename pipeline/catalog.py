@@ -24,6 +24,15 @@ WRITTEN_BY = {"documents": "ingest", "passages": "segment", "tokens": "tokenize"
 # the coverage tables `aggregate` writes, each as NAME.csv and NAME.parquet (and a workbook sheet)
 COVERAGE_TABLES = ("coverage_region", "coverage_region_long", "coverage_document", "coverage_document_long", "gaps",
                    "region_ranking", "first_year", "coverage_by_year", "coded_passages", "human_coding")
+# with several frameworks in one run, aggregate also writes their framework x framework table
+CROSSTAB = "crosstab"
+
+
+def coverage_tables(taxonomy) -> tuple[str, ...]:
+    """The coverage tables of a run with this taxonomy (one framework, or several)."""
+    return COVERAGE_TABLES + ((CROSSTAB,) if len(taxonomy.parts) > 1 else ())
+
+
 # the files `report` writes
 REPORT_FILES = {"workbook": "coverage.xlsx", "summary": "summary.md", "report_md": "report.md",
                 "report_html": "report.html", "evidence_index": "report_files/index.json"}
@@ -46,7 +55,7 @@ class Catalog:
         """Where `name` lives (a coverage table in the format `ext`)."""
         if name in STAGE_TABLES:
             return self.out / STAGE_TABLES[name].file
-        if name in COVERAGE_TABLES:
+        if name in COVERAGE_TABLES or name == CROSSTAB:
             return self.out / f"{name}.{ext}"
         if name in REPORT_FILES:
             return self.out / REPORT_FILES[name]
@@ -76,7 +85,7 @@ class Catalog:
 
     def save(self, name: str, frame: pd.DataFrame) -> None:
         """Write a table whole (the per-document tables are written in parts by io.TableWriter instead)."""
-        if name in COVERAGE_TABLES:
+        if name in COVERAGE_TABLES or name == CROSSTAB:
             write_csv(frame, self.path(name, "csv"))
             write_parquet(frame, self.path(name, "parquet"))
         elif name == "ingest_report":
@@ -86,7 +95,7 @@ class Catalog:
         else:
             raise KeyError(f"{name!r} is not saved whole")
 
-    def reporting_outputs(self) -> list[Path]:
+    def reporting_outputs(self, taxonomy) -> list[Path]:
         """Every file aggregate and report publish, as one set."""
-        return ([self.path(t, ext) for t in COVERAGE_TABLES for ext in ("csv", "parquet")]
+        return ([self.path(t, ext) for t in coverage_tables(taxonomy) for ext in ("csv", "parquet")]
                 + [self.path(f) for f in REPORT_FILES])

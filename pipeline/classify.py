@@ -282,15 +282,65 @@ def _remove_superseded(current: Path, trained_on: list[str]) -> None:
 
 def model_path(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> str:
     """Which model to classify with, as a path (or 'lexicon'), checked but not loaded. Without --model, the
-    default model, built first if needed."""
+    default model, built first if needed. With several frameworks, each framework's default model (or
+    'lexicon' for all), their paths joined by commas in the frameworks' order."""
     if model == "lexicon":
         return "lexicon"
+    if len(taxonomy.parts) > 1:
+        if model:
+            raise ConfigError(f"{model}: with several frameworks (TAXONOMY={taxonomy.path}) each is classified with "
+                              "its own default model; MODEL= can only be 'lexicon' (or run one framework at a time)")
+        return ",".join(model_path(None, _folder(t), t) for t in taxonomy.parts)
     if model:
         if not (Path(model) / "model.json").is_file():
             raise ConfigError(f"{model}: not a model folder (no model.json); train one with `make train`")
         return str(model)
     d = build_default_model(taxonomy_dir, taxonomy)
     return str(d) if d is not None else "lexicon"
+
+
+def _folder(t: Taxonomy) -> Path:
+    """The folder of a framework's taxonomy file (where its examples are)."""
+    return Path(t.path).parent
+
+
+def make_classifier(taxonomy: Taxonomy, path: str) -> "PassageClassifier | CombinedClassifier":
+    """The classifier for the model at `path` (see model_path): one framework's, or one per framework when
+    several are classified together."""
+    if len(taxonomy.parts) == 1:
+        return PassageClassifier(taxonomy, load_model(path, taxonomy))
+    paths = ["lexicon"] * len(taxonomy.parts) if path in ("", "lexicon") else path.split(",")
+    if len(paths) != len(taxonomy.parts):
+        raise ConfigError(f"{path}: expected one model per framework ({len(taxonomy.parts)})")
+    return CombinedClassifier(taxonomy, [PassageClassifier(t, load_model(p, t))
+                                         for t, p in zip(taxonomy.parts, paths)])
+
+
+class CombinedClassifier:
+    """Several frameworks' classifiers behind PassageClassifier's interface: each passage gets the labels of
+    every framework (their nodes differ), each framework decided by its own lexicon and model."""
+
+    def __init__(self, taxonomy: Taxonomy, parts: list[PassageClassifier]):
+        self.taxonomy, self.parts = taxonomy, parts
+        self.leaf_ids = taxonomy.leaf_ids
+
+    def predict(self, texts, langs, tokens, groups=None, scores=None, contexts=None, hits=None):
+        if hits is not None:
+            raise ValueError("lexicon hits cannot be passed to several frameworks' classifiers")
+        got = []
+        for part in self.parts:
+            sc: list[dict] | None = [] if scores is not None else None
+            got.append(part.predict(texts, langs, tokens, groups, scores=sc, contexts=contexts))
+            if scores is not None:
+                got[-1] = (got[-1], sc)
+        if scores is not None:
+            for row in zip(*(sc for _, sc in got)):
+                scores.append({k: v for d in row for k, v in d.items()})
+            got = [p for p, _ in got]
+        return [[lab for labels in per for lab in labels] for per in zip(*got)]
+
+    def rollup(self, labels: list[Label]) -> list[Label]:
+        return [g for part in self.parts for g in part.rollup(labels)]
 
 
 def load_model(path: str, taxonomy: Taxonomy) -> PolicyClassifier | None:
@@ -317,11 +367,12 @@ def classifier_key(taxonomy: Taxonomy, model_path: str) -> str:
     """Identifies what labels were made with: the taxonomy, the model files and the classifier's code (so
     labels made by older code are never reused)."""
     h = hashlib.sha256(taxonomy.sha256.encode())
-    p = Path(model_path)
-    for f in ("model.json", "arrays.npz"):
-        if (p / f).exists():
-            h.update((p / f).read_bytes())
-    h.update(str(model_path).encode() if not p.exists() else b"")
+    for one in (model_path.split(",") if len(taxonomy.parts) > 1 else [model_path]):
+        p = Path(one)
+        for f in ("model.json", "arrays.npz"):
+            if (p / f).exists():
+                h.update((p / f).read_bytes())
+        h.update(str(one).encode() if not p.exists() else b"")
     h.update(_classifier_code())
     return h.hexdigest()[:16]
 

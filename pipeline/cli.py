@@ -16,7 +16,7 @@ from .io import ConfigError
 from .reporting import cmd_aggregate, cmd_compare, cmd_report
 from .schemas import SchemaError
 from .stages import (CODED_WEIGHT, cmd_classify, cmd_evaluate, cmd_ingest, cmd_review, cmd_review_import, cmd_run,
-                     cmd_segment, cmd_tokenize, cmd_train)
+                     cmd_segment, cmd_tokenize, cmd_train, cmd_validate)
 from .text import DEFAULT_MAX_BYTES
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     ri.add_argument("--file", default=None, help="the coded review file (.xlsx, .csv, .jsonl)")
     ri.add_argument("--coder", default=None, help="coder name for rows whose coder cell is empty")
     ri.add_argument("--coded", default="coded", help="the coded store folder (default: coded)")
+    add("validate", cmd_validate, "check a taxonomy (framework): nodes, facets, lexicons, strength cues, examples")
     cp = add("compare", cmd_compare, "what one region or corpus addresses that another does not")
     cp.add_argument("--a", required=True, help="a region code, or an output folder of another run")
     cp.add_argument("--b", required=True, help="a region code, or an output folder of another run")
@@ -97,7 +98,7 @@ def _out_lock(args) -> "OutLock | None":
     after refusing an --out inside the corpus; temporary files left there by a killed run are removed."""
     from .outdir import OutLock, check_separate, remove_litter
 
-    if args.command == "train" or getattr(args, "input", None):
+    if args.command in ("train", "validate") or getattr(args, "input", None):
         return None
     if getattr(args, "corpus", None) is not None:
         check_separate(Path(args.corpus), Path(args.out))

@@ -34,6 +34,15 @@ EXCEL_CELL_LIMIT = 32767
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+# with several frameworks, the framework x framework table too
+CROSSTAB_SHEET = "crosstab"
+
+
+def sheets_for(taxonomy: Taxonomy) -> tuple[str, ...]:
+    """The workbook's sheets for a run with this taxonomy."""
+    return SHEETS + ((CROSSTAB_SHEET,) if len(taxonomy.parts) > 1 else ())
+
+
 # sheets whose zero counts are written as empty cells: the document x node matrix is mostly zeros, and blank
 # cells read as a heatmap in Excel (SUM and COUNT treat them as zero) and write several times faster
 BLANK_ZEROS = ("coverage_document",)
@@ -51,7 +60,7 @@ def write_xlsx(tables: dict[str, pd.DataFrame], path: Path, names: dict[str, tup
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
-    for name in SHEETS:
+    for name in SHEETS + (CROSSTAB_SHEET,):
         if name in tables:
             _write_sheet(wb.create_sheet(name[:31]), name, tables[name], names)
     _save_workbook(wb, path)
@@ -118,7 +127,12 @@ def _cell(v):
 
 
 # columns coloured from white (0) to blue (1): the shares a reader scans for gaps
-SHARE_COLUMNS = ("share", "measure_coverage", "region_measure_coverage")
+SHARE_COLUMNS = ("share",)
+
+
+def _is_share(column: str) -> bool:
+    """Columns coloured as shares: `share` and the audit's coverage columns (<stem>_coverage)."""
+    return column in SHARE_COLUMNS or column.endswith("_coverage")
 WIDTH_SAMPLE = 200
 
 
@@ -178,7 +192,7 @@ def _write_sheet(ws, name: str, df: pd.DataFrame, names: dict[str, tuple[str, st
                                       f"{last_row}", blue)
     for i, c in enumerate(cols, 1):
         where = f"{get_column_letter(i)}{top + 1}:{get_column_letter(i)}{last_row}"
-        if c in SHARE_COLUMNS:
+        if _is_share(c):
             ws.conditional_formatting.add(where, share)
         elif c == "addressed":
             ws.conditional_formatting.add(where, CellIsRule(operator="equal", formula=["TRUE"], fill=PatternFill(
@@ -254,25 +268,54 @@ def _name(node, lang: str = "en") -> str:
     return _s(node.name.get(lang)) or node.id
 
 
-def _measure_leaves(taxonomy: Taxonomy) -> list:
-    return [n for n in taxonomy.nodes if n.facet == "measure" and not n.group]
+def _audit_leaves(fw: Taxonomy) -> list:
+    """The leaves a framework's gap audit is about (the paper's recommendations, the policy tools, ...)."""
+    return fw.audit_leaves()
 
 
-def _regions(tables) -> list[tuple[str, str]]:
-    """(region, region_name) ranked by the recommendations they address (the order of region_ranking)."""
+def _cap(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
+def _count_cols(fw: Taxonomy) -> list[str]:
+    """region_ranking's count columns of a framework: audited leaves addressed, then each also-shown facet's."""
+    return [f"{fw.audit.column}s_addressed"] + [f"{f.id}s_addressed" for f, _ in fw.also_facets()]
+
+
+def _rk(tables, fw: Taxonomy | None = None) -> pd.DataFrame:
+    """region_ranking, ranked by what `fw` audits (as stored when fw is the first or only framework)."""
     rk = tables["region_ranking"]
+    if fw is None:
+        return rk
+    cols = [c for c in _count_cols(fw) if c in rk.columns]
+    return rk.sort_values(cols + ["region"], ascending=[False] * len(cols) + [True], kind="stable")
+
+
+def _regions(tables, fw: Taxonomy | None = None) -> list[tuple[str, str]]:
+    """(region, region_name) ranked by the audited nodes they address (the order of region_ranking)."""
+    rk = _rk(tables, fw)
     return [(_s(r.region), _s(r.region_name)) for r in rk.itertuples(index=False)]
+
+
+def _guide(n) -> str:
+    """What a framework says a region lacking the node should do: its recommendation, else its definition."""
+    return n.recommendation or n.definition
+
+
+def _sfx(fw: Taxonomy, taxonomy: Taxonomy) -> str:
+    """Suffix of element ids of a framework's sections ("" for a single framework)."""
+    return f"-{fw.id}" if len(taxonomy.parts) > 1 else ""
 
 
 def _region_label(code: str, name: str) -> str:
     return f"{name} ({code})" if name and name != code else code
 
 
-def _lacking(tables, taxonomy: Taxonomy) -> tuple[list, dict[str, list[str]]]:
-    """Measure leaves ranked by how many regions lack them (most lacking first, then taxonomy order), and
+def _lacking(tables, fw: Taxonomy) -> tuple[list, dict[str, list[str]]]:
+    """Audited leaves ranked by how many regions lack them (most lacking first, then taxonomy order), and
     node -> the regions lacking it, in region-ranking order."""
-    leaves = _measure_leaves(taxonomy)
-    regions = [r for r, _ in _regions(tables)]
+    leaves = _audit_leaves(fw)
+    regions = [r for r, _ in _regions(tables, fw)]
     long = tables["coverage_region_long"]
     docs = {(_s(r.region), _s(r.node)): int(r.documents) for r in long.itertuples(index=False)}
     lacking = {n.id: [r for r in regions if docs.get((r, n.id), 0) == 0] for n in leaves}
@@ -321,8 +364,8 @@ def _md(v, limit: int | None = None) -> str:
 
 
 def _counts_line(taxonomy: Taxonomy, counts: dict) -> str:
-    n_measures = len(_measure_leaves(taxonomy))
-    return (f"Taxonomy {_md(taxonomy.version)}: {len(taxonomy.leaves)} leaf nodes ({n_measures} recommendations). "
+    audited = "; ".join(f"{len(_audit_leaves(fw))} {_md(fw.audit.items)}" for fw in taxonomy.parts)
+    return (f"Taxonomy {_md(taxonomy.version)}: {len(taxonomy.leaves)} leaf nodes ({audited}). "
             f"Files found: {counts.get('files', 0)}; ingested: {counts.get('ingested', 0)}; "
             f"duplicates: {counts.get('duplicate_of', 0)}; skipped: {counts.get('skipped', 0)}; "
             f"failed: {counts.get('failed', 0)} (see ingest_report.csv).")
@@ -353,50 +396,72 @@ def _num(v) -> str:
 
 
 def summary_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
-    rk = tables["region_ranking"]
-    n_leaves = len(_measure_leaves(taxonomy))
-    ranked, lacking = _lacking(tables, taxonomy)
-    lines = [
-        "# Coverage summary", "", _counts_line(taxonomy, counts), "", _md(human_coding_line(tables)), "",
-        "## Regions ranked by the paper's recommendations they address", "",
-        "| rank | region | name | documents | recommendations addressed | coverage | cooperation models addressed |",
-        "|---|---|---|---|---|---|---|",
+    lines = ["# Coverage summary", "", _counts_line(taxonomy, counts), "", _md(human_coding_line(tables)), ""]
+    for fw in taxonomy.parts:
+        lines += _summary_part(tables, fw, len(taxonomy.parts) > 1)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _summary_part(tables, fw: Taxonomy, several: bool) -> list[str]:
+    a = fw.audit
+    rk = _rk(tables, fw)
+    n_leaves = len(_audit_leaves(fw))
+    ranked, lacking = _lacking(tables, fw)
+    also = fw.also_facets()
+    lines = [f"# {_md(fw.name['en'])}", ""] if several else []
+    lines += [
+        f"## Regions ranked by {_md(a.owner)} {_md(a.items)} they address", "",
+        f"| rank | region | name | documents | {_md(a.items)} addressed | coverage |"
+        + "".join(f" {_md(f.items)} addressed |" for f, _ in also),
+        "|---|---|---|---|---|---|" + "---|" * len(also),
     ]
     for i, r in enumerate(rk.itertuples(index=False), 1):
         lines.append(f"| {i} | {_md(r.region)} | {_md(r.region_name)} | {r.documents} | "
-                     f"{r.measures_addressed} of {n_leaves} | {r.measure_coverage:.0%} | {r.models_addressed} |")
-    lines += ["", "## Recommendations not addressed, by region", ""]
+                     f"{getattr(r, a.column + 's_addressed')} of {n_leaves} | "
+                     f"{getattr(r, a.column + '_coverage'):.0%} |"
+                     + "".join(f" {getattr(r, f.id + 's_addressed')} |" for f, _ in also))
+    lines += ["", f"## {_md(_cap(a.items))} not addressed, by region", ""]
     any_missing = False
-    for code, name in _regions(tables):
+    for code, name in _regions(tables, fw):
         missing = [n for n in ranked if code in lacking[n.id]]
         if missing:
             any_missing = True
             lines.append(f"- **{_md(_region_label(code, name))}** ({len(missing)}): "
                          + "; ".join(_md(_name(n)) for n in missing))
     if not any_missing:
-        lines.append("Every region addresses every recommendation.")
-    return "\n".join(lines) + "\n"
+        lines.append(f"Every region addresses every {_md(a.item)}.")
+    return lines + [""]
 
 
 def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
-    ranked, lacking = _lacking(tables, taxonomy)
-    regions = _regions(tables)
-    cells = _cells(tables)
     parts = [summary_md(tables, taxonomy, counts).rstrip("\n"), ""]
+    for fw in taxonomy.parts:
+        parts += _report_md_part(tables, fw, len(taxonomy.parts) > 1)
+    if len(taxonomy.parts) > 1:
+        parts += _crosstab_md(tables, taxonomy)
+    return "\n".join(parts)
 
-    parts += ["## Region × recommendation (documents addressing it; · = not addressed)", ""]
-    parts.append("| region | " + " | ".join(f"R{i}" for i in range(1, len(ranked) + 1)) + " |")
+
+def _report_md_part(tables, fw: Taxonomy, several: bool) -> list[str]:
+    a = fw.audit
+    ab = (a.item[:1] or "N").upper()
+    ranked, lacking = _lacking(tables, fw)
+    regions = _regions(tables, fw)
+    cells = _cells(tables)
+    parts = [f"# {_md(fw.name['en'])}: tables and gap audit", ""] if several else []
+    parts += [f"## Region × {_md(a.item)} (documents addressing it; · = not addressed)", ""]
+    parts.append("| region | " + " | ".join(f"{ab}{i}" for i in range(1, len(ranked) + 1)) + " |")
     parts.append("|---|" + "---|" * len(ranked))
     for code, _ in regions:
         parts.append(f"| {_md(code)} | " + " | ".join(str(cells.get((code, n.id), (0,))[0] or "·") for n in ranked)
                      + " |")
     parts.append("")
-    parts += ["## Recommendations ranked by how many regions lack them", ""]
+    parts += [f"## {_md(_cap(a.items))} ranked by how many regions lack them", ""]
     for i, n in enumerate(ranked, 1):
         lack = lacking[n.id]
-        parts.append(f"- **R{i} {_md(_name(n))}** (`{n.id}`) — lacking in {len(lack)} of {len(regions)} regions"
+        parts.append(f"- **{ab}{i} {_md(_name(n))}** (`{n.id}`) — lacking in {len(lack)} of {len(regions)} regions"
                      + (f": {_md(', '.join(lack))}" if lack else "")
-                     + (f". Paper: {_md(n.recommendation)}" if lack and n.recommendation else ""))
+                     + (f". {_md(a.guidance)}: {_md(_guide(n))}" if lack and _guide(n) else ""))
     parts.append("")
 
     fy, _ = _years(tables)
@@ -404,8 +469,8 @@ def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict)
     fy = fy[fy["node"].isin(leaf_ids)]
     if len(fy):
         first = {(_s(r.region), _s(r.node)): int(r.first_year) for r in fy.itertuples(index=False)}
-        parts += ["## First year each region addressed each recommendation (dated documents only)", ""]
-        parts.append("| region | " + " | ".join(f"R{i}" for i in range(1, len(ranked) + 1)) + " |")
+        parts += [f"## First year each region addressed each {_md(a.item)} (dated documents only)", ""]
+        parts.append("| region | " + " | ".join(f"{ab}{i}" for i in range(1, len(ranked) + 1)) + " |")
         parts.append("|---|" + "---|" * len(ranked))
         for code, _ in regions:
             parts.append(f"| {_md(code)} | " + " | ".join(str(first.get((code, n.id), "·")) for n in ranked) + " |")
@@ -416,22 +481,68 @@ def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict)
         parts.append("")
 
     parts += ["## Gap audit by region", ""]
-    gaps = tables["gaps"]
-    rec = gaps[(gaps["facet"] == "measure") & ~gaps["is_group"].astype(bool)]
-    by_key = {(_s(r.region), _s(r.node)): r for r in rec.itertuples(index=False)}
+    by_key = _gap_rows(tables, fw)
     for code, name in regions:
         parts += [f"### {_md(_region_label(code, name))}", ""]
         for n in ranked:
             r = by_key.get((code, n.id))
             if r is None or not bool(r.addressed):
-                parts.append(f"- ❌ **{_md(_name(n))}** — not addressed. Paper: {_md(n.recommendation)}")
+                parts.append(f"- ❌ **{_md(_name(n))}** — not addressed. {_md(a.guidance)}: {_md(_guide(n))}")
         for n in ranked:
             r = by_key.get((code, n.id))
             if r is not None and bool(r.addressed):
-                parts.append(f"- ✅ **{_md(_name(n))}** ({r.documents} documents, {r.passages} passages) — "
+                split = _s(getattr(r, "strength", ""))
+                parts.append(f"- ✅ **{_md(_name(n))}** ({r.documents} documents, {r.passages} passages"
+                             + (f": {_md(split)}" if split else "") + ")"
+                             + ("" if _committed(r) else " — mentioned, never committed to") + " — "
                              f"{_md(r.evidence_title)} {_md(r.evidence_article)}: {_md(r.evidence_passage, 300)}")
         parts.append("")
-    return "\n".join(parts)
+    return parts
+
+
+def _committed(r) -> bool:
+    v = getattr(r, "committed", True)
+    return True if v is None or (isinstance(v, float) and v != v) else bool(v)
+
+
+def _gap_rows(tables, fw: Taxonomy) -> dict:
+    """(region, node) -> the gaps row, for the audited leaves of `fw`."""
+    gaps = tables["gaps"]
+    rec = gaps[gaps["facet"].isin(fw.audit.facets) & ~gaps["is_group"].astype(bool)]
+    return {(_s(r.region), _s(r.node)): r for r in rec.itertuples(index=False)}
+
+
+def _crosstab_totals(tables, fa: str, fb: str) -> pd.DataFrame:
+    """The crosstab of frameworks fa x fb summed over the regions (passages, documents, strength levels)."""
+    ct = tables.get("crosstab")
+    if ct is None or ct.empty:
+        return pd.DataFrame()
+    ct = ct[(ct["framework_a"] == fa) & (ct["framework_b"] == fb)]
+    num = [c for c in ct.columns if c in ("passages", "documents") or c.startswith("passages_")]
+    return ct.groupby(["node_a", "node_b"], sort=False)[num].sum().reset_index()
+
+
+def _crosstab_md(tables, taxonomy: Taxonomy) -> list[str]:
+    out = []
+    parts = taxonomy.parts
+    for i, fa in enumerate(parts):
+        for fb in parts[i + 1:]:
+            tot = _crosstab_totals(tables, fa.id, fb.id)
+            if tot.empty:
+                continue
+            cell = {(r.node_a, r.node_b): int(r.passages) for r in tot.itertuples(index=False)}
+            la = [n for n in fa.leaves if any(cell.get((n.id, m.id)) for m in fb.leaves)]
+            out += [f"## {_md(fa.name['en'])} × {_md(fb.name['en'])} (passages coded under both; all regions; "
+                    "crosstab.csv has them per region, with the passages)", ""]
+            out.append("| | " + " | ".join(_md(_name(m)) for m in fb.leaves) + " |")
+            out.append("|---|" + "---|" * len(fb.leaves))
+            for n in la:
+                out.append(f"| {_md(_name(n))} | " + " | ".join(str(cell.get((n.id, m.id), 0) or "·")
+                                                                for m in fb.leaves) + " |")
+            if not la:
+                out.append("No passage is coded under both frameworks.")
+            out.append("")
+    return out
 
 
 # ------------------------------------------------------------------------------------------- HTML
@@ -497,16 +608,26 @@ def cell_page_name(region: str, node: str) -> str:
     return "cell-" + hashlib.sha256(f"{region}|{node}".encode("utf-8")).hexdigest()[:16] + ".html"
 
 
-def _ranked_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFrame:
-    """Leaf labels with their passages and documents, strongest first."""
-    from .aggregate import best_evidence
+def _ranked_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame,
+                     taxonomy: Taxonomy | None = None) -> pd.DataFrame:
+    """Leaf labels with their passages and documents, strongest first; with `taxonomy`, each passage's strength
+    of commitment too (columns strength, strength_cue)."""
+    from .aggregate import best_evidence, passage_strength
+    from .strength import load_strength
 
     labels = labels[labels["source"] != "rollup"]
     ev = best_evidence(labels, passages, documents)
     cols = [c for c in ("lang", "heading_path", "text_original", "ordinal") if c in passages.columns]
     extra = passages.loc[passages["passage_id"].isin(labels["passage_id"]), ["passage_id", *cols]
                          ].drop_duplicates("passage_id").rename(columns={"heading_path": "ev_heading"})
-    return ev.merge(extra, on="passage_id", how="left", sort=False)
+    ev = ev.merge(extra, on="passage_id", how="left", sort=False)
+    if taxonomy is not None and len(ev):
+        cues = load_strength(taxonomy=taxonomy)
+        st = passage_strength(passages[passages["passage_id"].isin(labels["passage_id"])], documents, cues)
+        names = {l.id: l.name["en"] for l in cues.levels}
+        ev["strength"] = ev["passage_id"].map(st["strength"]).map(names).fillna("")
+        ev["strength_cue"] = ev["passage_id"].map(st["strength_cue"]).fillna("")
+    return ev
 
 
 def _shown_text(r) -> tuple[str, bool]:
@@ -545,16 +666,18 @@ def _item(r) -> dict:
         "terms": [_e(t[:80]) for t in fragments(shown, spans)[:8]],
         "html": _marked_html(shown, spans), "snippet": _marked_html(shown, spans, limit=320),
         "page": doc_page_name(r.doc_id), "anchor": anchor,
+        "strength": _e(getattr(r, "strength", "")), "cue": _e(_s(getattr(r, "strength_cue", ""))[:40]),
     }
 
 
-def evidence_index(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame, per_cell: int = 5) -> dict:
+def evidence_index(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame, per_cell: int = 5,
+                   taxonomy: Taxonomy | None = None) -> dict:
     """region|node -> {documents, passages, items, page}: up to `per_cell` strongest evidence passages (one per
     document first), every string already escaped and the passage marked up as HTML; `page` is the file in
     COMPANION with all of the cell's passages."""
     labels = labels[labels["source"] != "rollup"]
     totals = labels.groupby(["region", "node"]).agg(p=("passage_id", "nunique"), d=("doc_id", "nunique"))
-    ev = _ranked_evidence(labels, passages, documents)
+    ev = _ranked_evidence(labels, passages, documents, taxonomy)
     # the strongest passage of each document first, then further passages of the same documents
     ev = ev.assign(again=ev.duplicated(["region", "node", "doc_id"])).sort_values("again", kind="stable")
     ev = ev.groupby(["region", "node"], sort=False).head(per_cell)
@@ -574,6 +697,8 @@ def _item_html(it: dict, docs_at: str) -> str:
     date = f" · {it['date']}" if it.get("date") else ""
     heading = f"{it['heading']} › " if it.get("heading") else ""
     terms = f" · matched: {', '.join(it['terms'])}" if it.get("terms") else ""
+    if it.get("strength"):
+        terms += f' · <span class="strength">{it["strength"]}' + (f" ({it['cue']})" if it.get("cue") else "") + "</span>"
     lang = it.get("lang", "zh-Hans")
     link = ""
     if it.get("page"):
@@ -591,7 +716,7 @@ def cell_pages(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataF
     """(file name, page) for every region x node cell (of `nodes`, if given): all of its evidence passages,
     strongest first, each linked to its place in its document's page."""
     by_id = taxonomy.by_id
-    ev = _ranked_evidence(labels, passages, documents)
+    ev = _ranked_evidence(labels, passages, documents, taxonomy)
     if nodes is not None:
         ev = ev[ev["node"].isin(nodes)]
     # document order, for the page's other sort
@@ -608,8 +733,8 @@ def cell_pages(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataF
                 + (f'<p class="zh" lang="zh-Hans">{_e(_name(n, "zh"))}</p>' if n is not None else "")
                 + f'<p class="note">{len(grp)} passage(s) in {grp["doc_id"].nunique()} document(s) coded '
                 f'<code>{_e(node)}</code> in {_e(region)}. <a href="../report.html">Back to the report</a>.</p>'
-                + (f'<p class="note">Paper: {_e(n.recommendation)}</p>' if n is not None and n.recommendation
-                   else "")
+                + (f'<p class="note">{_e(taxonomy.framework_of(n.id).audit.guidance)}: {_e(n.recommendation)}</p>'
+                   if n is not None and n.recommendation else "")
                 + '<p class="tools"><label>Filter <input type="search" class="filter" data-for="items" '
                 'placeholder="words in the passage, title, article"></label> '
                 '<label>Order <select id="order"><option value="rank">strongest first</option>'
@@ -740,7 +865,8 @@ table.list{width:100%}table.list td,table.list th{text-align:left;vertical-align
 table.list th{background:var(--soft)}
 td.num{text-align:right;white-space:nowrap}
 meter{width:6rem;vertical-align:middle}
-.no{color:#cf222e;font-weight:600}.yes{color:#1a7f37;font-weight:600}
+.no{color:#cf222e;font-weight:600}.yes{color:#1a7f37;font-weight:600}.weak{color:#9a6700;font-weight:600}
+small.split{color:var(--muted)}
 tr.region th{background:var(--soft);text-align:left;font-size:.9rem}
 #evidence{border:1px solid var(--line);padding:.8rem 1rem;background:var(--soft);border-radius:6px;font-size:.9rem}
 #evidence .hint{color:var(--muted)}
@@ -872,13 +998,16 @@ def _cell_ids(evidence: dict) -> dict[str, str]:
     return {key: f"ev-{i}" for i, key in enumerate(evidence)}
 
 
-def _heatmap(tables, taxonomy: Taxonomy, nodes: list, title: str, caption: str, ids: dict, lacking: dict | None,
-             facet: str) -> str:
+def _heatmap(tables, fw: Taxonomy, nodes: list, title: str, caption: str, ids: dict, lacking: dict | None,
+             facet: str, count_col: str, total: int, strength: dict | None = None) -> str:
+    """Region x node heatmap of documents addressing each node; `count_col` of region_ranking (out of `total`)
+    follows each region's name; `strength` ((region, node) -> '3 binding, 5 encouraging') goes into the cell's
+    tooltip."""
     cells = _cells(tables)
-    regions = _regions(tables)
+    regions = _regions(tables, fw)
     n_regions = len(regions)
-    leaves = len(_measure_leaves(taxonomy))
     rk = {(_s(r.region)): r for r in tables["region_ranking"].itertuples(index=False)}
+    strength = strength or {}
     head = []
     for i, n in enumerate(nodes, 1):
         tip = f"{n.id}: {_name(n)} / {_name(n, 'zh')}"
@@ -889,16 +1018,16 @@ def _heatmap(tables, taxonomy: Taxonomy, nodes: list, title: str, caption: str, 
     rows = []
     for code, name in regions:
         r = rk.get(code)
-        sub = (f"{r.measures_addressed}/{leaves}" if facet == "measure" else f"{r.models_addressed}/{len(nodes)}") \
-            if r is not None else ""
+        sub = f"{getattr(r, count_col)}/{total}" if r is not None else ""
         tds = []
         for n in nodes:
             docs, passages, share = cells.get((code, n.id), (0, 0, 0.0))
             if not docs:
                 tds.append(f'<td class="miss" title="{_e(code)} × {_e(_name(n))}: not addressed">·</td>')
                 continue
+            split = strength.get((code, n.id))
             tip = (f"{_region_label(code, name)} × {_name(n)}: {docs} document(s) ({share:.0%} of the region's), "
-                   f"{passages} passage(s)")
+                   f"{passages} passage(s)" + (f": {split}" if split else ""))
             key = f"{code}|{n.id}"
             inner = (f'<a class="cell" href="#{ids[key]}" title="{_e(tip)}">{docs}</a>' if key in ids
                      else f'<span title="{_e(tip)}">{docs}</span>')
@@ -906,27 +1035,40 @@ def _heatmap(tables, taxonomy: Taxonomy, nodes: list, title: str, caption: str, 
         rows.append(f'<tr><th class="row" title="{_e(code)}">{_e(_region_label(code, name))} '
                     f'<small>{_e(sub)}</small></th>{"".join(tds)}</tr>')
     legend = "".join(f'<span class="sw b{i}">{_bin_label(lo, hi)}</span>' for i, (lo, hi) in enumerate(DOC_BINS, 1))
-    return (f'<h2 id="{facet}-heatmap">{_e(title)}</h2><p class="note">{caption}</p>'
+    return (f'<h2 id="{_e(facet)}-heatmap">{_e(title)}</h2><p class="note">{caption}</p>'
             f'<div class="scroll"><table class="heat" data-facet="{_e(facet)}">'
             f'<thead><tr><th></th>{"".join(head)}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
             f'<div class="legend">documents addressing it: {legend}<span class="sw">·</span> none</div>')
 
 
-def _evidence_panel(tables, taxonomy: Taxonomy, evidence: dict, ids: dict) -> str:
+def _strength_splits(tables) -> dict[tuple[str, str], str]:
+    """(region, node) -> its passages by strength of commitment ('3 binding, 5 encouraging'), from the gap
+    audit's `strength` column."""
+    gaps = tables.get("gaps")
+    if gaps is None or "strength" not in gaps.columns:
+        return {}
+    return {(_s(r.region), _s(r.node)): _s(r.strength) for r in gaps.itertuples(index=False) if _s(r.strength)}
+
+
+def _evidence_panel(tables, taxonomy: Taxonomy, evidence: dict, ids: dict, extra: str = "") -> str:
     by_id = taxonomy.by_id
     names = dict(_regions(tables))
+    splits = _strength_splits(tables)
     secs = []
     for key, entry in evidence.items():
         region, _, node = key.rpartition("|")
         n = by_id.get(node)
         items = _items(entry)
-        total = (f"{entry['documents']} document(s), {entry['passages']} passage(s); "
-                 f"showing the {len(items)} strongest" if isinstance(entry, dict) else "")
+        split = splits.get((region, node))
+        total = (f"{entry['documents']} document(s), {entry['passages']} passage(s)"
+                 + (f" ({split})" if split else "") + f"; showing the {len(items)} strongest"
+                 if isinstance(entry, dict) else "")
         parts = [f'<section class="evcell" id="{ids[key]}"><h3>{_e(_region_label(region, names.get(region, "")))} × '
                  f'{_e(_name(n) if n else node)}</h3>',
                  f'<p class="note">{_e(total)}</p>']
         if n is not None and n.recommendation:
-            parts.append(f'<p class="note">Paper: {_e(n.recommendation)}</p>')
+            parts.append(f'<p class="note">{_e(taxonomy.framework_of(n.id).audit.guidance)}: '
+                         f'{_e(n.recommendation)}</p>')
         parts += [_item_html(it, f"{COMPANION}/") for it in items]
         if isinstance(entry, dict) and entry.get("page"):
             # every passage of the cell, not only the strongest, is one click away
@@ -935,25 +1077,109 @@ def _evidence_panel(tables, taxonomy: Taxonomy, evidence: dict, ids: dict) -> st
         parts.append("</section>")
         secs.append("".join(parts))
     return ('<aside id="evidence" aria-live="polite"><h2>Evidence</h2>'
-            '<p class="hint">Click a coloured cell to see the passages behind it.</p>' + "".join(secs) + "</aside>")
+            '<p class="hint">Click a coloured cell to see the passages behind it.</p>' + "".join(secs) + extra
+            + "</aside>")
 
 
-def _ranking_table(tables, taxonomy: Taxonomy) -> str:
-    leaves = len(_measure_leaves(taxonomy))
+def _ranking_table(tables, fw: Taxonomy, sfx: str = "") -> str:
+    a = fw.audit
+    leaves = len(_audit_leaves(fw))
+    also = fw.also_facets()
     rows = []
-    for i, r in enumerate(tables["region_ranking"].itertuples(index=False), 1):
-        cov = float(r.measure_coverage)
+    for i, r in enumerate(_rk(tables, fw).itertuples(index=False), 1):
+        cov = float(getattr(r, f"{a.column}_coverage"))
         rows.append(f"<tr><td class=num>{i}</td><td><b>{_e(r.region)}</b></td><td>{_e(r.region_name)}</td>"
                     f"<td class=num>{int(r.documents)}</td>"
-                    f"<td class=num>{int(r.measures_addressed)} of {leaves}</td>"
+                    f"<td class=num>{int(getattr(r, a.column + 's_addressed'))} of {leaves}</td>"
                     f'<td data-v="{cov:.4f}"><meter min="0" max="1" value="{cov:.4f}"></meter> {cov:.0%}</td>'
-                    f"<td class=num>{int(r.models_addressed)}</td></tr>")
-    return ('<h2 id="ranking">Regions ranked by how much of the paper\'s agenda they cover</h2>'
-            + _filter_box("ranking-table", "region or name") +
-            '<table class="list sortable" id="ranking-table"><thead><tr>'
+                    + "".join(f"<td class=num>{int(getattr(r, f.id + 's_addressed'))}</td>" for f, _ in also)
+                    + "</tr>")
+    return (f'<h2 id="ranking{sfx}">Regions ranked by how much of {_e(a.owner)} agenda they cover</h2>'
+            + _filter_box(f"ranking-table{sfx}", "region or name") +
+            f'<table class="list sortable" id="ranking-table{sfx}"><thead><tr>'
             '<th>#</th><th>region</th><th>name</th><th>documents</th>'
-            '<th>recommendations addressed</th><th>coverage of the agenda</th><th>cooperation models addressed</th>'
+            f'<th>{_e(a.items)} addressed</th><th>coverage of the agenda</th>'
+            + "".join(f"<th>{_e(f.items)} addressed</th>" for f, _ in also) +
             f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+CROSSTAB_SHOWN = 8
+
+
+def _crosstab_html(tables, taxonomy: Taxonomy) -> tuple[str, str]:
+    """(the framework x framework section, its evidence sections for the panel): for each pair of frameworks,
+    a heatmap of passages coded under both (all regions), each cell linked to its passages, and the same table
+    per region."""
+    ct = tables.get("crosstab")
+    if ct is None or ct.empty:
+        return "", ""
+    names = dict(_regions(tables))
+    out, secs = ['<h2 id="crosstab">Framework × framework</h2><p class="note">Passages coded under a node of '
+                 'each framework (the two-dimensional table of the policy-tools literature), over all regions; '
+                 'hover a cell for documents and strength of commitment, click it for its passages. crosstab.csv '
+                 '(and the crosstab sheet) has every cell per region, with all of its passages.</p>'], []
+    parts = taxonomy.parts
+    k = 0
+    for i, fa in enumerate(parts):
+        for fb in parts[i + 1:]:
+            sub = ct[(ct["framework_a"] == fa.id) & (ct["framework_b"] == fb.id)]
+            level_cols = [c for c in sub.columns if c.startswith("passages_")]
+            tot = _crosstab_totals(tables, fa.id, fb.id)
+            cell = {(r.node_a, r.node_b): r for r in tot.itertuples(index=False)}
+            rows_a = [n for n in fa.leaves if any(int(cell[(n.id, m.id)].passages) for m in fb.leaves
+                                                   if (n.id, m.id) in cell)]
+            head = "".join(f'<th class="col" title="{_e(m.id)}"><span>{_e(_name(m))}<br><small lang="zh-Hans">'
+                           f'{_e(_name(m, "zh"))}</small></span></th>' for m in fb.leaves)
+            body = []
+            for n in rows_a:
+                tds = []
+                for m in fb.leaves:
+                    r = cell.get((n.id, m.id))
+                    p = int(r.passages) if r is not None else 0
+                    if not p:
+                        tds.append('<td class="miss">·</td>')
+                        continue
+                    split = ", ".join(f"{int(getattr(r, c))} {c[len('passages_'):]}" for c in level_cols
+                                      if int(getattr(r, c)))
+                    tip = f"{_name(n)} × {_name(m)}: {p} passage(s) in {int(r.documents)} document(s); {split}"
+                    sid = f"xev-{k}"
+                    k += 1
+                    tds.append(f'<td class="hit b{_doc_bin(p)}"><a class="cell" href="#{sid}" title="{_e(tip)}">'
+                               f'{p}</a></td>')
+                    secs.append(_crosstab_section(sid, n, m, sub[(sub["node_a"] == n.id) & (sub["node_b"] == m.id)
+                                                                 & (sub["passages"] > 0)], names, p, split))
+                body.append(f'<tr><th class="row" title="{_e(n.id)}">{_e(_name(n))} <small lang="zh-Hans">'
+                            f'{_e(_name(n, "zh"))}</small></th>{"".join(tds)}</tr>')
+            out.append(f'<h3>{_e(fa.name["en"])} × {_e(fb.name["en"])}</h3>')
+            if not body:
+                out.append('<p class="note">No passage is coded under both frameworks.</p>')
+                continue
+            out.append(f'<div class="scroll"><table class="heat crosstab" data-frameworks="{_e(fa.id)}|{_e(fb.id)}">'
+                       f'<thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+            per_region = []
+            for region, grp in sub[sub["passages"] > 0].groupby("region", sort=True):
+                items = "".join(f"<li>{_e(_name(taxonomy.by_id[r.node_a]))} × {_e(_name(taxonomy.by_id[r.node_b]))}: "
+                                f"{int(r.passages)} passage(s), {int(r.documents)} document(s)</li>"
+                                for r in grp.itertuples(index=False))
+                per_region.append(f"<h4>{_e(_region_label(region, names.get(region, '')))}</h4><ul>{items}</ul>")
+            out.append("<details><summary>By region</summary>" + "".join(per_region) + "</details>")
+    return "".join(out), "".join(secs)
+
+
+def _crosstab_section(sid: str, n, m, rows: pd.DataFrame, names: dict, passages: int, split: str) -> str:
+    """The evidence panel's section of a crosstab cell: per region, its strongest passage and the ids of all."""
+    parts = [f'<section class="evcell" id="{sid}"><h3>{_e(_name(n))} × {_e(_name(m))}</h3>',
+             f'<p class="note">{passages} passage(s) ({_e(split)}), strongest per region shown</p>']
+    for r in rows.head(CROSSTAB_SHOWN).itertuples(index=False):
+        ids = _s(r.evidence_passage_ids).split("; ")
+        more = f" and {len(ids) - 10} more" if len(ids) > 10 else ""
+        parts.append(f'<div class="ev"><div class="src"><b>{_e(_region_label(r.region, names.get(r.region, "")))}'
+                     f'</b> · {_e(r.evidence_doc)} <b>{_e(r.evidence_article)}</b></div>'
+                     f'<div class="txt">{_e(_s(r.evidence_passage)[:1200])}</div>'
+                     f'<div class="meta">{int(r.passages)} passage(s): {_e("; ".join(ids[:10]))}{_e(more)}</div></div>')
+    if len(rows) > CROSSTAB_SHOWN:
+        parts.append(f'<p class="note">… {len(rows) - CROSSTAB_SHOWN} more region(s): see crosstab.csv.</p>')
+    return "".join(parts) + "</section>"
 
 
 def _filter_box(table_id: str, what: str) -> str:
@@ -961,7 +1187,8 @@ def _filter_box(table_id: str, what: str) -> str:
             f'placeholder="{_e(what)}"></label></p>')
 
 
-def _lacking_table(tables, ranked: list, lacking: dict) -> str:
+def _lacking_table(tables, fw: Taxonomy, ranked: list, lacking: dict, sfx: str = "") -> str:
+    a = fw.audit
     n_regions = len(_regions(tables))
     rows = []
     for i, n in enumerate(ranked, 1):
@@ -970,12 +1197,12 @@ def _lacking_table(tables, ranked: list, lacking: dict) -> str:
                     f"{_e(_name(n, 'zh'))}</span><br><small class=zh>{_e(n.id)}</small></td>"
                     f"<td class=num>{len(lack)} of {n_regions}</td>"
                     f"<td>{', '.join(f'<span class=nw>{_e(c)}</span>' for c in lack) or '—'}</td>"
-                    f"<td>{_e(n.recommendation) if lack else '<span class=yes>addressed everywhere</span>'}</td></tr>")
-    return ('<h2 id="lacking">Recommendations ranked by how many regions lack them</h2>'
-            + _filter_box("lacking-table", "recommendation or region") +
-            '<table class="list sortable" id="lacking-table"><thead><tr>'
-            '<th>#</th><th>recommendation</th><th>regions lacking</th><th>which</th>'
-            "<th>the paper's recommendation (for regions lacking it)</th></tr></thead>"
+                    f"<td>{_e(_guide(n)) if lack else '<span class=yes>addressed everywhere</span>'}</td></tr>")
+    return (f'<h2 id="lacking{sfx}">{_e(_cap(a.items))} ranked by how many regions lack them</h2>'
+            + _filter_box(f"lacking-table{sfx}", f"{a.item} or region") +
+            f'<table class="list sortable" id="lacking-table{sfx}"><thead><tr>'
+            f'<th>#</th><th>{_e(a.item)}</th><th>regions lacking</th><th>which</th>'
+            f"<th>{_e(a.owner)} {_e(a.item)} (for regions lacking it)</th></tr></thead>"
             f'<tbody>{"".join(rows)}</tbody></table>')
 
 
@@ -986,18 +1213,20 @@ def _year_bins(lo: int, hi: int, k: int = 6) -> list[tuple[int, int]]:
     return [(edges[i], edges[i + 1] - 1) for i in range(k)]
 
 
-def _temporal(tables, ranked: list) -> str:
+def _temporal(tables, ranked: list, fw: Taxonomy, sfx: str = "", undated_list: bool = True) -> str:
+    a = fw.audit
     fy, by = _years(tables)
     leaf_ids = [n.id for n in ranked]
     fy = fy[fy["node"].isin(leaf_ids)]
     undated = _undated(tables)
-    regions = _regions(tables)
+    regions = _regions(tables, fw)
+    listed = _undated_list(tables) if undated_list else ""
     only_undated = _addressed_only_undated(tables, leaf_ids)
     if fy.empty:
         n_docs = int(tables["region_ranking"]["documents"].sum())
         why = ("No document has a date, so there is no temporal view." if n_docs and sum(undated.values()) >= n_docs
-               else "No dated document addresses any of the recommendations.")
-        return f'<h2 id="temporal">Over time</h2><p class="note">{why}</p>' + _undated_list(tables)
+               else f"No dated document addresses any of the {_e(a.items)}.")
+        return f'<h2 id="temporal{sfx}">Over time</h2><p class="note">{why}</p>' + listed
     titles = {}
     cd = tables.get("coverage_document")
     if cd is not None:
@@ -1031,18 +1260,18 @@ def _temporal(tables, ranked: list) -> str:
         rows.append(f'<tr><th class="row">{_e(_region_label(code, name))}{note}</th>{"".join(tds)}</tr>')
     legend = "".join(f'<span class="sw y{i}">{a if a == b else f"{a}–{b}"}</span>' for i, (a, b) in enumerate(bins, 1))
     n_undated = sum(undated.values())
-    und = (f" {n_undated} undated document(s) cannot be placed in time: a recommendation only they address is "
+    und = (f" {n_undated} undated document(s) cannot be placed in time: a {a.item} only they address is "
            "marked \u201cundated\u201d (the ranking and the heatmaps count it as addressed); they are listed below."
            if n_undated else "")
-    out = ['<h2 id="temporal">Over time</h2>',
-           '<h3>First year each region addressed each recommendation</h3>',
+    out = [f'<h2 id="temporal{sfx}">Over time</h2>',
+           f'<h3>First year each region addressed each {_e(a.item)}</h3>',
            f'<p class="note">Year of the earliest dated document addressing it; hover a cell for the document. '
            f'Columns in the order of the ranking above.{_e(und)}</p>',
            f'<div class="scroll"><table class="years heat"><thead><tr><th></th>{head}</tr></thead>'
            f'<tbody>{"".join(rows)}</tbody></table></div><div class="legend">first year: {legend}'
            + ('<span class="sw und">undated</span> only in undated documents' if only_undated else "") + '</div>']
-    out.append(_year_chart(by, leaf_ids, regions, len(ranked), _addressed_counts(tables, leaf_ids)))
-    out.append(_undated_list(tables))
+    out.append(_year_chart(by, leaf_ids, regions, len(ranked), _addressed_counts(tables, leaf_ids), a.items))
+    out.append(listed)
     return "".join(out)
 
 
@@ -1070,7 +1299,7 @@ def _addressed_only_undated(tables, leaf_ids: list[str]) -> dict[tuple[str, str]
 
 
 def _addressed_counts(tables, leaf_ids: list[str]) -> dict[str, int]:
-    """region -> recommendations addressed by any of its documents, dated or not (what the ranking counts)."""
+    """region -> audited nodes addressed by any of its documents, dated or not (what the ranking counts)."""
     long = tables["coverage_region_long"]
     hit = long[long["node"].isin(leaf_ids) & (long["documents"] > 0)]
     return hit.groupby("region")["node"].nunique().astype(int).to_dict()
@@ -1105,8 +1334,8 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, str]], n_leaves: int,
-                addressed: dict[str, int] | None = None) -> str:
-    """Inline SVG: number of recommendations addressed by the documents in force, per region and year."""
+                addressed: dict[str, int] | None = None, items: str = "recommendations") -> str:
+    """Inline SVG: number of audited nodes (`items`) addressed by the documents in force, per region and year."""
     by = by[by["node"].isin(leaf_ids)]
     if by.empty:
         return ""
@@ -1122,7 +1351,7 @@ def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, 
         return T + ph * (1 - v / max(n_leaves, 1))
 
     g = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
-         f'aria-label="Recommendations addressed over time">']
+         f'aria-label="{_e(_cap(items))} addressed over time">']
     for v in range(0, n_leaves + 1, max(1, n_leaves // 5)):
         g.append(f'<line x1="{L}" x2="{L + pw}" y1="{yv(v):.1f}" y2="{yv(v):.1f}" stroke="#e5e7eb"/>'
                  f'<text x="{L - 6}" y="{yv(v) + 4:.1f}" text-anchor="end" fill="#57606a">{v}</text>')
@@ -1158,25 +1387,24 @@ def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, 
         g.append(f'<text x="{L + pw + 8}" y="{ly:.1f}" fill="{colour}">{label} ({last}'
                  f'{f"; +{more} undated" if more > 0 else ""})</text>')
     g.append("</svg>")
-    return ('<h3>Recommendations addressed by the documents in force</h3>'
-            f'<p class="note">Number of the {n_leaves} recommendations addressed by at least one document dated '
+    return (f'<h3>{_e(_cap(items))} addressed by the documents in force</h3>'
+            f'<p class="note">Number of the {n_leaves} {_e(items)} addressed by at least one document dated '
             'that year or earlier (a document counts as in force from its date on; repeals are not recorded).</p>'
             + "".join(g))
 
 
-def _gap_list(tables, ranked: list, evidence: dict, ids: dict) -> str:
-    gaps = tables["gaps"]
-    rec = gaps[(gaps["facet"] == "measure") & ~gaps["is_group"].astype(bool)]
-    by_key = {(_s(r.region), _s(r.node)): r for r in rec.itertuples(index=False)}
+def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict, sfx: str = "") -> str:
+    a = fw.audit
+    by_key = _gap_rows(tables, fw)
     rows = []
-    for code, name in _regions(tables):
+    for code, name in _regions(tables, fw):
         rows.append(f'<tr class="region"><th colspan="4">{_e(_region_label(code, name))}</th></tr>')
         missing = [n for n in ranked if not (by_key.get((code, n.id)) is not None
                                              and bool(by_key[(code, n.id)].addressed))]
         present = [n for n in ranked if n not in missing]
         for n in missing:
             rows.append(f'<tr><td>{_e(_name(n))}</td><td><span class="no">missing</span></td><td></td>'
-                        f'<td>Paper: {_e(n.recommendation)}</td></tr>')
+                        f'<td>{_e(a.guidance)}: {_e(_guide(n))}</td></tr>')
         for n in present:
             r = by_key[(code, n.id)]
             key = f"{code}|{n.id}"
@@ -1189,27 +1417,35 @@ def _gap_list(tables, ranked: list, evidence: dict, ids: dict) -> str:
                           f'<a class="evlink" href="#{ids[key]}">all evidence</a>')
             else:
                 detail = f"<b>{_e(r.evidence_title)}</b> {_e(r.evidence_article)}: {_e(_s(r.evidence_passage)[:300])}"
-            rows.append(f'<tr><td>{_e(_name(n))}</td><td><span class="yes">addressed</span></td>'
+            split = _s(getattr(r, "strength", ""))
+            status = ('<span class="yes">addressed</span>' if _committed(r) else
+                      '<span class="weak" title="no binding or resourced passage">mentioned, never committed</span>')
+            rows.append(f'<tr><td>{_e(_name(n))}</td><td>{status}'
+                        + (f'<br><small class="split">{_e(split)}</small>' if split else "") + '</td>'
                         f'<td class=num>{int(r.documents)} doc.<br>{int(r.passages)} pass.</td><td>{detail}</td></tr>')
-    return ('<h2 id="gaps">Gap list by region</h2><p class="note">Missing recommendations first, with what the paper '
-            'recommends; then the addressed ones with their strongest evidence passage.</p>'
-            + _filter_box("gap-list", "region, recommendation or words of the evidence") +
-            '<table class="list" id="gap-list"><thead><tr><th>recommendation</th><th>status</th><th>counts</th>'
-            f'<th>strongest evidence / the paper\'s recommendation</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    return (f'<h2 id="gaps{sfx}">Gap list by region</h2><p class="note">Missing {_e(a.items)} first, with '
+            f'{_e(a.owner)} {_e(a.item)}; then the addressed ones with their strongest evidence passage and their '
+            'passages by strength of commitment (a node only mentioned, never in a binding or resourced passage, '
+            'is marked so).</p>'
+            + _filter_box(f"gap-list{sfx}", f"region, {a.item} or words of the evidence") +
+            f'<table class="list" id="gap-list{sfx}"><thead><tr><th>{_e(a.item)}</th><th>status</th><th>counts</th>'
+            f'<th>strongest evidence / {_e(a.owner)} {_e(a.item)}</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
-def _glance(tables, ranked: list, lacking: dict) -> str:
-    regions = _regions(tables)
-    rk = tables["region_ranking"]
+def _glance(tables, fw: Taxonomy, ranked: list, lacking: dict) -> str:
+    a = fw.audit
+    count = f"{a.column}s_addressed"
+    regions = _regions(tables, fw)
+    rk = _rk(tables, fw)
     if rk.empty:
         return '<p class="note">No region to report on.</p>'
     n_leaves = len(ranked)
     top, bottom = rk.iloc[0], rk.iloc[-1]
     items = [f"Broadest coverage: <b>{_e(_region_label(_s(top.region), _s(top.region_name)))}</b>, "
-             f"{int(top.measures_addressed)} of {n_leaves} recommendations."]
+             f"{int(getattr(top, count))} of {n_leaves} {_e(a.items)}."]
     if len(rk) > 1:
         items.append(f"Narrowest: <b>{_e(_region_label(_s(bottom.region), _s(bottom.region_name)))}</b>, "
-                     f"{int(bottom.measures_addressed)} of {n_leaves}.")
+                     f"{int(getattr(bottom, count))} of {n_leaves}.")
     most = [n for n in ranked if lacking[n.id]][:3]
     if most:
         items.append("Most widely lacking: " + "; ".join(
@@ -1221,37 +1457,59 @@ def _glance(tables, ranked: list, lacking: dict) -> str:
 
 
 def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str:
-    ranked, lacking = _lacking(tables, taxonomy)
-    models = [n for n in taxonomy.nodes if n.facet == "model" and not n.group]
-    shown = {n.id for n in ranked} | {n.id for n in models}
+    shown = taxonomy.shown_ids()
     evidence = {k: v for k, v in evidence.items() if k.rpartition("|")[2] in shown and _items(v)}
     ids = _cell_ids(evidence)
     n_regions = len(_regions(tables))
+    several = len(taxonomy.parts) > 1
+    coded = []
+    for fw in taxonomy.parts:
+        also = " and ".join(f"{len(leaves)} {f.items}" for f, leaves in fw.also_facets())
+        coded.append(f"{len(_audit_leaves(fw))} {fw.audit.items}" + (f" and {also}" if also else "")
+                     + (f" of {fw.cite}" if fw.cite else "") + ("" if not several else f" ({fw.name['en']})"))
     main = [
         "<main>",
-        "<h1>Industry–university–research cooperation: policy coverage and gaps</h1>",
+        f"<h1>{_e(taxonomy.title)}</h1>",
         f'<p class="lead">{n_regions} regions, {counts.get("ingested", 0)} documents ingested of '
         f'{counts.get("files", 0)} files found ({counts.get("failed", 0)} failed, {counts.get("skipped", 0)} skipped, '
         f'{counts.get("duplicate_of", 0)} duplicates). Coded against taxonomy {_e(taxonomy.version)}: '
-        f"{len(ranked)} recommendations and {len(models)} cooperation models of Liu et al. "
+        f"{_e('; '.join(coded))}. "
         "A cell counts the region's documents with at least one passage coded to the node; "
         "click a coloured cell to see its evidence passages (matched terms highlighted).</p>",
         f'<p class="note">{_e(human_coding_line(tables))}</p>',
-        _glance(tables, ranked, lacking),
-        _ranking_table(tables, taxonomy),
-        _heatmap(tables, taxonomy, ranked, "Region × recommendation",
-                 "Rows: regions ranked by recommendations addressed (addressed / total after the name). Columns: "
-                 "the paper's recommendations, those lacking in most regions first.", ids, lacking, "measure"),
-        _heatmap(tables, taxonomy, models, "Region × cooperation model",
-                 "Columns: the cooperation models in the paper's order.", ids, None, "model"),
-        _lacking_table(tables, ranked, lacking),
-        _temporal(tables, ranked),
-        _gap_list(tables, ranked, evidence, ids),
+    ]
+    splits = _strength_splits(tables)
+    for k, fw in enumerate(taxonomy.parts):
+        a = fw.audit
+        sfx = _sfx(fw, taxonomy)
+        ranked, lacking = _lacking(tables, fw)
+        if several:
+            main.append(f'<h2 class="framework" id="framework{sfx}">{_e(fw.name["en"])} '
+                        f'<small lang="zh-Hans">{_e(fw.name["zh"])}</small></h2>')
+        main += [_glance(tables, fw, ranked, lacking), _ranking_table(tables, fw, sfx)]
+        main.append(_heatmap(
+            tables, fw, ranked, f"Region × {a.item}",
+            f"Rows: regions ranked by {_e(a.items)} addressed (addressed / total after the name). Columns: "
+            f"{_e(a.owner)} {_e(a.items)}, those lacking in most regions first.", ids, lacking,
+            "-".join(a.facets), f"{a.column}s_addressed", len(ranked), splits))
+        for f, leaves in fw.also_facets():
+            main.append(_heatmap(tables, fw, leaves, f"Region × {f.item}",
+                                 f"Columns: the {_e(f.items)} in {_e(a.owner)} order.", ids, None, f.id,
+                                 f"{f.id}s_addressed", len(leaves), splits))
+        main += [_lacking_table(tables, fw, ranked, lacking, sfx),
+                 _temporal(tables, ranked, fw, sfx, undated_list=k == len(taxonomy.parts) - 1)]
+    xsecs = ""
+    if several:
+        xhtml, xsecs = _crosstab_html(tables, taxonomy)
+        main.append(xhtml)
+    for fw in taxonomy.parts:
+        main.append(_gap_list(tables, fw, _lacking(tables, fw)[0], evidence, ids, _sfx(fw, taxonomy)))
+    main += [
         '<p class="note">Full tables: coverage.xlsx and the CSV files next to this report. '
         "Generated by the policy coverage coder.</p>",
         "</main>",
     ]
-    body = "".join(main) + _evidence_panel(tables, taxonomy, evidence, ids)
+    body = "".join(main) + _evidence_panel(tables, taxonomy, evidence, ids, xsecs)
     csp = (f"default-src 'none'; style-src {_csp_hash(CSS)}; script-src {_csp_hash(JS)}; img-src 'none'; "
            "font-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'")
     return f"""<!DOCTYPE html>

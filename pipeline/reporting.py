@@ -16,11 +16,12 @@ import pandas as pd
 from . import aggregate as aggregate_mod
 from . import nodes
 from . import report as report_mod
-from .catalog import COVERAGE_TABLES, REPORT_FILES, Catalog
+from .catalog import REPORT_FILES, Catalog, coverage_tables
 from .classify import coded_store_paths
 from .io import ChunkedTable, PartCache, part_files, publish_file, publishing, read_parts, write_json, write_text
 from .review import human_coding, store_records
 from .runlog import record
+from .strength import load_strength
 from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, check
 from .taxonomy import load_taxonomy
 
@@ -114,18 +115,18 @@ class Workbook:
     other core, sheet by sheet as this process sends the tables. It writes a hidden file beside the workbook,
     which `wait` publishes with the other outputs."""
 
-    def __init__(self, path: Path, names: dict | None = None):
+    def __init__(self, path: Path, names: dict | None = None, sheets: tuple[str, ...] = report_mod.SHEETS):
         from .engine import Helper
 
-        self.path = Path(path)
+        self.path, self.sheets = Path(path), sheets
         self._written = self.path.parent / f".{self.path.name}.written.tmp"
-        self._helper = Helper(report_mod.serve_xlsx, self._written, report_mod.SHEETS, names)
+        self._helper = Helper(report_mod.serve_xlsx, self._written, sheets, names)
         self._sent: set[str] = set()
 
     def send(self, tables: dict[str, pd.DataFrame]) -> None:
         """Hand over the sheets among `tables` not sent yet, in one message: the writer takes it at once and
         this process goes on while the sheets are written."""
-        batch = {name: tables[name] for name in report_mod.SHEETS if name in tables and name not in self._sent}
+        batch = {name: tables[name] for name in self.sheets if name in tables and name not in self._sent}
         if not batch:
             return
         try:
@@ -137,7 +138,7 @@ class Workbook:
 
     def wait(self) -> None:
         """Wait for the file (every sheet must have been sent); raise if it could not be written."""
-        missing = set(report_mod.SHEETS) - self._sent
+        missing = set(self.sheets) - self._sent
         if missing:
             self.cancel()
             raise ValueError(f"workbook sheets never sent: {', '.join(sorted(missing))}")
@@ -164,10 +165,10 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
     t0 = time.perf_counter()
     tax = load_taxonomy(args.taxonomy)
     catalog = Catalog(out)
-    tables = dict(tables) if tables is not None else {name: catalog.load(name) for name in COVERAGE_TABLES}
+    tables = dict(tables) if tables is not None else {name: catalog.load(name) for name in coverage_tables(tax)}
     rep = read_ingest_report(out)
     tables["ingest_report"] = rep
-    workbook = workbook or Workbook(catalog.path("workbook"), report_mod.node_names(tax))
+    workbook = workbook or Workbook(catalog.path("workbook"), report_mod.node_names(tax), report_mod.sheets_for(tax))
     with publishing():
         try:
             workbook.send(tables)
@@ -176,7 +177,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
             write_text(report_mod.summary_md(tables, tax, counts), catalog.path("summary"))
             write_text(report_mod.report_md(tables, tax, counts), catalog.path("report_md"))
             docs, passages, labels, _ = inputs or reporting_inputs(out)
-            evidence = report_mod.evidence_index(labels, passages, docs)
+            evidence = report_mod.evidence_index(labels, passages, docs, taxonomy=tax)
             write_text(report_mod.report_html(tables, tax, evidence, counts), catalog.path("report_html"))
             write_companions(out, tax, docs, passages, labels, tables)
             for save in saves or ():  # while the workbook is being written
@@ -209,7 +210,7 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
     index: dict[str, str] = {}  # document page -> what it was made from
     cells: set[str] = set()
     names = dict(zip(tables["region_ranking"]["region"], tables["region_ranking"]["region_name"]))
-    shown = {n.id for n in tax.nodes if n.facet in ("measure", "model") and not n.group}
+    shown = tax.shown_ids()
     for name, page in report_mod.cell_pages(labels, passages, docs, tax, names, shown):
         write_text(page, folder / name)  # unchanged bytes are not written again
         cells.add(name)
@@ -266,7 +267,8 @@ def reporting_fingerprint(args) -> str:
     """What aggregate and report read: the tables' parts (their names carry their content keys), the ingest
     report, the taxonomy, and the code that turns them into coverage tables and reports."""
     catalog = Catalog(args.out)
-    h = hashlib.sha256(load_taxonomy(args.taxonomy).sha256.encode())
+    tax = load_taxonomy(args.taxonomy)
+    h = hashlib.sha256(tax.sha256.encode() + load_strength(taxonomy=tax).sha256.encode())
     for t in (DOCUMENTS, PASSAGES, LABELS):
         h.update(("\n".join(p.name for p in part_files(catalog.path(t.name))) + "\n").encode())
     h.update(hashlib.sha256(catalog.path("ingest_report").read_bytes()).digest())

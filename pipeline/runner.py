@@ -112,14 +112,14 @@ _CLASSIFIERS: dict = {}
 
 
 def _classifier(taxonomy_path: str, model_path: str):
-    from .classify import PassageClassifier, load_model
+    from .classify import make_classifier
     from .taxonomy import load_taxonomy
 
     key = (taxonomy_path, model_path)
     if key not in _CLASSIFIERS:
         _CLASSIFIERS.clear()
         tax = load_taxonomy(taxonomy_path)
-        _CLASSIFIERS[key] = PassageClassifier(tax, load_model(model_path, tax))
+        _CLASSIFIERS[key] = make_classifier(tax, model_path)
     return _CLASSIFIERS[key]
 
 

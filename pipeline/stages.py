@@ -205,9 +205,9 @@ def cmd_run(args) -> None:
     # would sit idle (and in memory) through the whole run.
     from .runner import small_change
 
-    names = report_mod.node_names(tax)
+    names, sheets = report_mod.node_names(tax), report_mod.sheets_for(tax)
     catalog = Catalog(out)
-    workbook = Workbook(catalog.path("workbook"), names) if catalog.path("workbook").exists() and small_change(
+    workbook = Workbook(catalog.path("workbook"), names, sheets) if catalog.path("workbook").exists() and small_change(
         run.changed_files, run.changed_bytes) else None
     try:
         run_chunked(args, STAGE_ORDER, chunks=ingest_chunks(args, run),
@@ -216,14 +216,14 @@ def cmd_run(args) -> None:
         run_json = catalog.path("run")
         previous = json.loads(run_json.read_text()).get("stages", {}) if run_json.exists() else {}
         if (previous.get("report", {}).get("inputs_sha256") == fingerprint
-                and all(p.exists() for p in catalog.reporting_outputs())):
+                and all(p.exists() for p in catalog.reporting_outputs(tax))):
             if workbook is not None:
                 workbook.cancel()
             print("aggregate, report: their inputs are those of the last run; outputs kept", file=sys.stderr)
         else:
             # the workbook writer starts on the ingest report while the coverage tables are computed, and gets
             # them as soon as they exist, before they are written to CSV and Parquet
-            workbook = workbook or Workbook(catalog.path("workbook"), names)
+            workbook = workbook or Workbook(catalog.path("workbook"), names, sheets)
             workbook.send({"ingest_report": read_ingest_report(out)})
             saves: list = []
             # the coverage tables and the reports are published as one set: a full disk or a failed workbook
@@ -371,3 +371,11 @@ def cmd_evaluate(args) -> None:
     from .evaluate import evaluate_cli
 
     evaluate_cli(args)
+
+
+def cmd_validate(args) -> None:
+    """Check a framework (or several): its YAML, its strength cues and its examples; exit 2 naming the file and
+    the problem if anything is wrong."""
+    from .validate import validate_cli
+
+    validate_cli(args)

@@ -19,7 +19,8 @@ from .io import ConfigError
 from .regex_syntax import ops, parse
 
 LANGS = ("zh", "en")
-FACETS = ("model", "constraint", "measure")
+# several frameworks in one run: TAXONOMY=taxonomy,taxonomy/policy_tools
+SEPARATOR = ","
 
 
 class TaxonomyError(ConfigError):
@@ -59,6 +60,7 @@ class Node:
     recommendation: str = ""
     recommendation_zh: str = ""
     lexicon: dict = field(default_factory=dict)  # lang -> Lexicon
+    framework: str = ""  # the id of the framework (taxonomy file) the node belongs to
 
     @property
     def is_leaf(self) -> bool:
@@ -75,6 +77,29 @@ class PassageRule:
 
 
 @dataclass(frozen=True)
+class Facet:
+    """A dimension of a framework (cooperation models, policy tools of the supply side, ...), with the nouns the
+    reports use for its nodes."""
+    id: str
+    name: dict            # en / zh: the facet's heading
+    item: str = "node"    # one of its nodes, in running English text ("cooperation model")
+    items: str = "nodes"  # several ("cooperation models")
+
+
+@dataclass(frozen=True)
+class Audit:
+    """What the gap audit is about: the facets whose leaves a region is expected to address (ranked, listed as
+    missing), the facets only counted and shown beside them, and the words the reports use for them."""
+    facets: tuple[str, ...]
+    also: tuple[str, ...] = ()
+    column: str = "node"        # stem of the count columns: <column>s_addressed, <column>_coverage, ...
+    item: str = "node"          # "recommendation"
+    items: str = "nodes"        # "recommendations"
+    owner: str = "the framework's"   # "the paper's recommendations"
+    guidance: str = "Framework"      # label before a node's recommendation (or definition) in a gap list
+
+
+@dataclass(frozen=True)
 class Taxonomy:
     version: str
     nodes: tuple[Node, ...]
@@ -84,6 +109,43 @@ class Taxonomy:
     # words of the policy domain (per language) that make a passage worth scoring even where no node's own
     # vocabulary occurs; a passage with neither is not scored by the model
     domain_terms: dict = field(default_factory=dict)
+    id: str = ""
+    name: dict = field(default_factory=dict)   # en / zh
+    title: str = ""                             # the report's heading
+    cite: str = ""                              # who the framework is by ("Liu et al."), "" if nobody in particular
+    facets: tuple[Facet, ...] = ()
+    audit: Audit = Audit(facets=())
+    # several frameworks loaded together: the parts, in the order given (empty for one framework)
+    frameworks: tuple["Taxonomy", ...] = ()
+
+    @property
+    def parts(self) -> tuple["Taxonomy", ...]:
+        """The frameworks of this taxonomy: itself, or the frameworks loaded together."""
+        return self.frameworks or (self,)
+
+    @property
+    def facet_by_id(self) -> dict[str, Facet]:
+        return {f.id: f for t in self.parts for f in t.facets}
+
+    def audit_leaves(self) -> list[Node]:
+        """The leaves the gap audit is about (of one framework)."""
+        return [n for n in self.nodes if n.facet in self.audit.facets and not n.group]
+
+    def also_facets(self) -> list[tuple[Facet, list[Node]]]:
+        """The facets counted beside the audited ones, each with its leaves (of one framework)."""
+        fb = self.facet_by_id
+        return [(fb[f], [n for n in self.nodes if n.facet == f and not n.group]) for f in self.audit.also]
+
+    def shown_ids(self) -> set[str]:
+        """Leaves of every framework that the gap audit and the report show (audited and also-shown facets)."""
+        return {n.id for t in self.parts for n in t.nodes
+                if not n.group and (n.facet in t.audit.facets or n.facet in t.audit.also)}
+
+    def framework_of(self, node_id: str) -> "Taxonomy":
+        for t in self.parts:
+            if any(n.id == node_id for n in t.nodes):
+                return t
+        raise KeyError(node_id)
 
     @property
     def by_id(self) -> dict[str, Node]:
@@ -377,7 +439,13 @@ _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_taxonomy(path: str | Path) -> Taxonomy:
-    """Load and validate a taxonomy file (or a folder holding taxonomy.yaml)."""
+    """Load and validate a taxonomy file (or a folder holding taxonomy.yaml); several, separated by commas
+    (`taxonomy,taxonomy/policy_tools`), are loaded as frameworks of one run (see `combine`)."""
+    if isinstance(path, str) and SEPARATOR in path:
+        parts = [p.strip() for p in path.split(SEPARATOR) if p.strip()]
+        if len(parts) > 1:
+            return combine([load_taxonomy(p) for p in parts])
+        path = parts[0] if parts else path
     path = Path(path)
     if path.is_dir():
         path = path / "taxonomy.yaml"
@@ -391,6 +459,120 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
     if key not in _LOADED:
         _LOADED[key] = _parse(path, raw_bytes)
     return _LOADED[key]
+
+
+def combine(parts: list[Taxonomy]) -> Taxonomy:
+    """Several frameworks as one taxonomy: their nodes one after another (IDs must differ), each node keeping
+    its framework; `frameworks` holds the parts, which the classifier, the gap audit and the report use one by
+    one. Its path is the parts' paths joined by commas, so it loads again from it."""
+    key = SEPARATOR.join(t.path for t in parts)
+    if key in _LOADED_COMBINED:
+        got = _LOADED_COMBINED[key]
+        if tuple(t.sha256 for t in got.frameworks) == tuple(t.sha256 for t in parts):
+            return got
+    seen_ids: dict[str, str] = {}
+    seen_nodes: dict[str, str] = {}
+    seen_facets: dict[str, str] = {}
+    for t in parts:
+        if t.id in seen_ids:
+            raise TaxonomyError(f"{t.path}: framework id '{t.id}' is also that of {seen_ids[t.id]}; give one of them "
+                                f"another id (framework: id: ...)")
+        seen_ids[t.id] = t.path
+        for n in t.nodes:
+            if n.id in seen_nodes:
+                raise TaxonomyError(f"{t.path}: node '{n.id}' is also a node of {seen_nodes[n.id]}; node IDs must "
+                                    f"differ between the frameworks of one run")
+            seen_nodes[n.id] = t.path
+        for f in t.facets:
+            if f.id in seen_facets:
+                raise TaxonomyError(f"{t.path}: facet '{f.id}' is also a facet of {seen_facets[f.id]}; facet IDs "
+                                    f"must differ between the frameworks of one run")
+            seen_facets[f.id] = t.path
+    domain = {lang: tuple(dict.fromkeys(x for t in parts for x in t.domain_terms.get(lang, ()))) for lang in LANGS}
+    out = Taxonomy(
+        version="+".join(t.version for t in parts), nodes=tuple(n for t in parts for n in t.nodes),
+        passage_rules=tuple(r for t in parts for r in t.passage_rules), path=key,
+        sha256=hashlib.sha256("".join(t.sha256 for t in parts).encode()).hexdigest(), domain_terms=domain,
+        id="+".join(t.id for t in parts),
+        name={lang: " × ".join(t.name.get(lang, t.id) for t in parts) for lang in LANGS},
+        title="Policy coverage: " + " × ".join(t.name.get("en", t.id) for t in parts),
+        cite="; ".join(t.cite for t in parts if t.cite),
+        facets=tuple(f for t in parts for f in t.facets), audit=parts[0].audit, frameworks=tuple(parts))
+    _LOADED_COMBINED[key] = out
+    return out
+
+
+_LOADED_COMBINED: dict[str, Taxonomy] = {}
+
+
+def _text(value, where: str, default: str = "") -> str:
+    if value is None:
+        return default
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise TaxonomyError(f"{where}: expected a text")
+    return str(value).strip()
+
+
+def _names(value, where: str, default: str) -> dict:
+    """A name in both languages ({en: ..., zh: ...}); a plain text stands for both."""
+    if value is None:
+        return {lang: default for lang in LANGS}
+    if isinstance(value, str) and value.strip():
+        return {lang: value.strip() for lang in LANGS}
+    if not isinstance(value, dict) or set(value) - set(LANGS) or not all(
+            isinstance(value.get(l), str) and value[l].strip() for l in LANGS):
+        raise TaxonomyError(f"{where}: needs en and zh texts ({{en: ..., zh: ...}})")
+    return {l: value[l].strip() for l in LANGS}
+
+
+def _facets(raw, path: Path) -> tuple[Facet, ...]:
+    facets = raw.get("facets")
+    if not isinstance(facets, dict) or not facets:
+        raise TaxonomyError(f"{path}: 'facets' is missing or empty; declare the framework's facets, e.g. "
+                            f"facets: {{supply: {{name: {{en: Supply-side tools, zh: 供给型政策工具}}}}}}")
+    out = []
+    for fid, fr in facets.items():
+        where = f"{path}: facet '{fid}'"
+        if not isinstance(fid, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", fid):
+            raise TaxonomyError(f"{where}: a facet ID is a word of letters, digits and _ (it names table columns)")
+        fr = fr if fr is not None else {}
+        if not isinstance(fr, dict):
+            raise TaxonomyError(f"{where}: expected a mapping with name (and optionally item, items)")
+        unknown = set(fr) - {"name", "item", "items"}
+        if unknown:
+            raise TaxonomyError(f"{where}: unknown key(s) {sorted(unknown)} (allowed: name, item, items)")
+        item = _text(fr.get("item"), where + ".item", "node")
+        out.append(Facet(fid, _names(fr.get("name"), where + ".name", fid), item,
+                         _text(fr.get("items"), where + ".items", item + "s")))
+    return tuple(out)
+
+
+def _audit(raw, path: Path, facets: tuple[Facet, ...]) -> Audit:
+    ids = [f.id for f in facets]
+    ar = raw.get("audit")
+    if ar is None:
+        return Audit(facets=tuple(ids))
+    where = f"{path}: audit"
+    if not isinstance(ar, dict):
+        raise TaxonomyError(f"{where}: expected a mapping with facets (and optionally also, column, item, items, "
+                            f"owner, guidance)")
+    unknown = set(ar) - {"facets", "also", "column", "item", "items", "owner", "guidance"}
+    if unknown:
+        raise TaxonomyError(f"{where}: unknown key(s) {sorted(unknown)}")
+    audited = _strs(ar.get("facets"), where + ".facets") or tuple(ids)
+    also = _strs(ar.get("also"), where + ".also")
+    for f in audited + also:
+        if f not in ids:
+            raise TaxonomyError(f"{where}: facet '{f}' is not declared under facets (declared: {', '.join(ids)})")
+    if set(audited) & set(also):
+        raise TaxonomyError(f"{where}: facet(s) {sorted(set(audited) & set(also))} both audited and in also")
+    column = _text(ar.get("column"), where + ".column", "node")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", column):
+        raise TaxonomyError(f"{where}.column: a word of letters, digits and _ (it names table columns)")
+    item = _text(ar.get("item"), where + ".item", "node")
+    return Audit(audited, also, column, item, _text(ar.get("items"), where + ".items", item + "s"),
+                 _text(ar.get("owner"), where + ".owner", "the framework's"),
+                 _text(ar.get("guidance"), where + ".guidance", "Framework"))
 
 
 def _reject_aliases(path: Path, raw_bytes: bytes) -> None:
@@ -412,6 +594,19 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
     if not isinstance(raw, dict) or not isinstance(raw.get("nodes"), list):
         raise TaxonomyError(f"{path}: expected a mapping with a 'nodes' list")
 
+    facets = _facets(raw, path)
+    facet_ids = tuple(f.id for f in facets)
+    fw = raw.get("framework") or {}
+    if not isinstance(fw, dict):
+        raise TaxonomyError(f"{path}: framework: expected a mapping (id, name, title, cite)")
+    unknown = set(fw) - {"id", "name", "title", "cite"}
+    if unknown:
+        raise TaxonomyError(f"{path}: framework: unknown key(s) {sorted(unknown)} (allowed: id, name, title, cite)")
+    default_id = (path.parent.name if path.name == "taxonomy.yaml" else path.stem) or "taxonomy"
+    fw_id = _text(fw.get("id"), f"{path}: framework.id", default_id)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", fw_id):
+        raise TaxonomyError(f"{path}: framework.id '{fw_id}': letters, digits, '_', '.', '-' only")
+    fw_name = _names(fw.get("name"), f"{path}: framework.name", fw_id)
     nodes: list[Node] = []
     seen: set[str] = set()
     for i, rn in enumerate(raw["nodes"]):
@@ -422,8 +617,9 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         if nid in seen:
             raise TaxonomyError(f"{where}: duplicate id")
         seen.add(nid)
-        if rn.get("facet") not in FACETS:
-            raise TaxonomyError(f"{where}: facet must be one of {FACETS}, got {rn.get('facet')!r}")
+        if rn.get("facet") not in facet_ids:
+            raise TaxonomyError(f"{where}: facet must be one of those declared under facets ({', '.join(facet_ids)}), "
+                                f"got {rn.get('facet')!r}")
         name = rn.get("name") or {}
         if not isinstance(name, dict) or set(name) != set(LANGS) or not all(
                 isinstance(name[l], str) and name[l].strip() for l in LANGS):
@@ -445,7 +641,7 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
             definition=str(rn.get("definition", "")).strip(),
             recommendation=str(rn.get("recommendation", "")).strip(),
             recommendation_zh=str(rn.get("recommendation_zh", "")).strip(),
-            lexicon=lexicon,
+            lexicon=lexicon, framework=fw_id,
         ))
 
     ids = {n.id for n in nodes}
@@ -481,4 +677,7 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         domain_terms=domain_terms,
         version=str(raw.get("version", "0")), nodes=tuple(nodes), passage_rules=tuple(rules),
         path=str(path), sha256=hashlib.sha256(raw_bytes).hexdigest(),
+        id=fw_id, name=fw_name, title=_text(fw.get("title"), f"{path}: framework.title",
+                                            f"{fw_name['en']}: policy coverage and gaps"),
+        cite=_text(fw.get("cite"), f"{path}: framework.cite"), facets=facets, audit=_audit(raw, path, facets),
     )

@@ -4,6 +4,9 @@ import pytest
 
 from pipeline.catalog import COVERAGE_TABLES, Catalog
 from pipeline.io import ConfigError
+from pipeline.taxonomy import load_taxonomy
+
+from conftest import ROOT
 
 
 def test_tables_have_one_home_and_missing_ones_say_which_stage_writes_them(tmp_path):
@@ -15,9 +18,12 @@ def test_tables_have_one_home_and_missing_ones_say_which_stage_writes_them(tmp_p
         catalog.load("labels")
     with pytest.raises(KeyError):
         catalog.path("no_such_table")
-    outputs = catalog.reporting_outputs()
+    one = load_taxonomy(ROOT / "taxonomy")
+    outputs = catalog.reporting_outputs(one)
     assert tmp_path / "report.html" in outputs and tmp_path / "human_coding.csv" in outputs
     assert len(outputs) == 2 * len(COVERAGE_TABLES) + 5
+    two = load_taxonomy(f"{ROOT / 'taxonomy'},{ROOT / 'taxonomy' / 'policy_tools'}")
+    assert set(catalog.reporting_outputs(two)) - set(outputs) == {tmp_path / "crosstab.csv", tmp_path / "crosstab.parquet"}
 
 
 def test_a_coverage_table_is_saved_for_people_and_programs(tmp_path):

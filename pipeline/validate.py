@@ -1,0 +1,89 @@
+"""`python -m pipeline validate` / `make validate TAXONOMY=...`: check a framework before running it.
+
+Loading the taxonomy already checks its YAML (the loader names the file and the node); this also checks the
+strength cues it will use and its examples (`examples/*.jsonl` beside taxonomy.yaml): every line readable, every
+label a leaf of the framework, and enough examples for the default model to learn at least half of the leaves
+(the rule `make train` applies). Problems are printed one per line, naming the file; the exit status is 2 if
+there is any, 0 otherwise. Warnings (a leaf without examples) do not fail the check.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .io import ConfigError
+from .taxonomy import Taxonomy, TaxonomyError, load_taxonomy
+
+
+def check_framework(t: Taxonomy) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of one loaded framework beyond what loading checks."""
+    from .classify import examples_paths, label_matrix, read_coded
+    from .model import PolicyClassifier
+    from .strength import load_strength
+
+    problems, warnings = [], []
+    try:
+        load_strength(taxonomy=t)
+    except TaxonomyError as exc:
+        problems.append(str(exc))
+    for f in t.audit.facets + t.audit.also:
+        if not any(n.facet == f and not n.group for n in t.nodes):
+            problems.append(f"{t.path}: audit: facet '{f}' has no leaf node")
+    for n in t.leaves:
+        if not n.definition:
+            warnings.append(f"{t.path}: node '{n.id}': no definition (shown to coders and in gap lists)")
+    folder = Path(t.path).parent
+    paths = examples_paths(folder)
+    if not paths:
+        warnings.append(f"{folder}/examples: no *.jsonl examples; the lexicon alone will classify")
+        return problems, warnings
+    try:
+        coded = read_coded(paths)
+    except ConfigError as exc:
+        problems.append(str(exc))
+        return problems, warnings
+    leaves = set(t.leaf_ids)
+    for pid, src, labels in zip(coded["id"], coded["source"], coded["labels"]):
+        bad = [l for l in labels if l not in leaves]
+        if bad:
+            problems.append(f"{folder / 'examples' / src}: example '{pid}': label(s) {', '.join(bad)} are not leaves "
+                            f"of {t.path}")
+    counts = label_matrix(coded["labels"], t.leaf_ids).sum(axis=0)
+    need = PolicyClassifier().min_positives
+    learnable = int((counts >= need).sum())
+    if learnable < len(t.leaf_ids) / 2:
+        problems.append(f"{folder}/examples: only {learnable} of {len(t.leaf_ids)} leaves have >= {need} examples; "
+                        f"a model needs at least half of them (make train refuses fewer)")
+    for nid, c in zip(t.leaf_ids, counts):
+        if c < need:
+            warnings.append(f"{folder}/examples: node '{nid}' has {int(c)} example(s) (< {need}): the model will "
+                            f"not learn it, its lexicon decides")
+    langs = set(coded["lang"])
+    for lang in ("zh", "en"):
+        if lang not in langs:
+            warnings.append(f"{folder}/examples: no {lang} example")
+    return problems, warnings
+
+
+def validate_cli(args) -> None:
+    try:
+        tax = load_taxonomy(args.taxonomy)
+    except TaxonomyError as exc:
+        raise ConfigError(f"validate: {exc}") from None
+    problems, warnings = [], []
+    for t in tax.parts:
+        p, w = check_framework(t)
+        problems += p
+        warnings += w
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr)
+    if problems:
+        raise SystemExit(2)
+    from .strength import strength_path
+
+    for t in tax.parts:
+        facets = ", ".join(f"{f.id} ({sum(1 for n in t.leaves if n.facet == f.id)})" for f in t.facets)
+        print(f"validate: {t.path}: framework '{t.id}' OK: {len(t.leaves)} leaves in facets {facets}; "
+              f"gap audit on {', '.join(t.audit.facets)}; strength cues from {strength_path(t)}", file=sys.stderr)
