@@ -11,8 +11,10 @@ from pipeline.tokenize import ClauseCachedJieba, spacy_doc_tokens, tokenize_text
 
 from conftest import ROOT
 
+FACETS = {"model": {"name": {"en": "Models", "zh": "模式"}}, "measure": {"name": {"en": "Measures", "zh": "对策"}}}
 TINY = {
     "version": "t1",
+    "facets": FACETS,
     "nodes": [
         {"id": "measure.ip", "facet": "measure", "group": True, "name": {"en": "IP", "zh": "知识产权"}},
         {"id": "measure.ip.legal", "facet": "measure", "parent": "measure.ip", "name": {"en": "legal", "zh": "法"},
@@ -144,7 +146,7 @@ def test_coded_lines_of_the_wrong_type_are_refused_with_the_line(tmp_path):
 
 def test_terms_match_whole_words_in_both_languages(tmp_path):
     """调解 inside 协调解决 is not mediation; 'incubat*' does not match inside 'nonincubated'."""
-    raw = {"version": "w", "nodes": [
+    raw = {"version": "w", "facets": FACETS, "nodes": [
         {"id": "measure.benefit.arbitration", "facet": "measure", "name": {"en": "arbitration", "zh": "仲裁"},
          "lexicon": {"zh": {"terms": ["调解", "技术转移"]}, "en": {"terms": ["incubat*", "mediation"]}}}]}
     p = tmp_path / "taxonomy.yaml"
