@@ -527,8 +527,13 @@ def _names(value, where: str, default: str) -> dict:
 
 def _facets(raw, path: Path) -> tuple[Facet, ...]:
     facets = raw.get("facets")
+    if facets is None:
+        # a taxonomy without a facets section: its nodes' facets, in the order they first occur, named by ID
+        seen = dict.fromkeys(n.get("facet") for n in raw["nodes"] if isinstance(n, dict)
+                             and isinstance(n.get("facet"), str))
+        facets = {f: {} for f in seen}
     if not isinstance(facets, dict) or not facets:
-        raise TaxonomyError(f"{path}: 'facets' is missing or empty; declare the framework's facets, e.g. "
+        raise TaxonomyError(f"{path}: 'facets' must map facet IDs to their names, e.g. "
                             f"facets: {{supply: {{name: {{en: Supply-side tools, zh: 供给型政策工具}}}}}}")
     out = []
     for fid, fr in facets.items():

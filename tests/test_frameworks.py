@@ -174,7 +174,7 @@ def test_validate_names_file_and_problem(tmp_path):
 
 @pytest.mark.parametrize("edit,message", [
     (lambda y: y.replace("audit:\n  facets: [stage]", "audit:\n  facets: [stages]"), "not declared under facets"),
-    (lambda y: y.replace("facets:\n  stage:", "facets_:\n  stage:"), "'facets' is missing"),
+    (lambda y: y.replace("facets:\n  stage:", "facets: [stage]\nfacets_:\n  stage:"), "'facets' must map"),
     (lambda y: y.replace("  column: stage", "  column: two words"), "column"),
     (lambda y: y.replace("framework:\n  id: chain", "framework:\n  id: chain\n  colour: red"), "unknown key"),
 ])

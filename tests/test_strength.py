@@ -18,6 +18,8 @@ SENTENCES = [
     ("zh", "第十二条 任何单位和个人不得侵占科技成果转化收益。", "binding"),
     ("zh", "第十三条 禁止以技术合同名义骗取财政补助资金。", "binding"),  # fraud with subsidies: a prohibition
     ("zh", "第十四条 对未按期完成项目的单位，不得给予后续补助。", "binding"),  # negated money is no resource
+    ("zh", "第三十条 违反本办法规定的，由主管部门处一万元以上五万元以下的罚款。", "binding"),  # a sanction, no modal
+    ("zh", "第三十一条 弄虚作假骗取奖励的，撤销奖励，对直接责任人员依法给予处分。", "binding"),
     ("zh", "第十五条 省人民政府应当安排专项资金，支持共性技术平台建设。", "resources"),  # precedence over 应当
     ("zh", "第十六条 对认定的科技企业孵化器，给予一次性五十万元奖励。", "resources"),
     ("zh", "第十七条 县级以上人民政府应当将科技投入纳入财政预算。", "resources"),
