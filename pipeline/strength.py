@@ -11,9 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
-from .taxonomy import LANGS, PatternError, Taxonomy, TaxonomyError, _reject_aliases, _SafeLoader, compile_pattern
+from .taxonomy import LANGS, PatternError, Taxonomy, TaxonomyError, compile_pattern, read_yaml
 
 FILE = "strength.yaml"
 # the project's cues, used by a framework whose folder has no strength.yaml
@@ -124,11 +123,7 @@ def _patterns(value, where: str, lang: str) -> tuple[str, ...]:
 
 
 def _parse(path: Path, raw_bytes: bytes) -> StrengthCues:
-    try:
-        _reject_aliases(path, raw_bytes)
-        raw = yaml.load(raw_bytes, Loader=_SafeLoader)
-    except yaml.YAMLError as exc:
-        raise TaxonomyError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    raw = read_yaml(path, raw_bytes)
     if not isinstance(raw, dict) or not isinstance(raw.get("levels"), list) or not raw["levels"]:
         raise TaxonomyError(f"{path}: expected a mapping with a 'levels' list")
     levels, seen = [], set()

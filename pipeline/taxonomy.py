@@ -590,12 +590,18 @@ def _reject_aliases(path: Path, raw_bytes: bytes) -> None:
                                 f"*name) are not allowed in a taxonomy; write the value out")
 
 
-def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
+def read_yaml(path: Path, raw_bytes: bytes):
+    """A framework file's YAML (taxonomy, strength cues): safe loading only, no anchors or aliases, and a
+    one-line error naming the file."""
     try:
         _reject_aliases(path, raw_bytes)
-        raw = yaml.load(raw_bytes, Loader=_SafeLoader)
+        return yaml.load(raw_bytes, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
         raise TaxonomyError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
+    raw = read_yaml(path, raw_bytes)
     if not isinstance(raw, dict) or not isinstance(raw.get("nodes"), list):
         raise TaxonomyError(f"{path}: expected a mapping with a 'nodes' list")
 
