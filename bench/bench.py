@@ -109,7 +109,7 @@ def main() -> None:
     import jieba
 
     from pipeline.ingest import ingest
-    from pipeline.tokenize import ClauseCachedJieba
+    from pipeline.jieba_adapter import ClauseCachedJieba
 
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     try:

@@ -7,7 +7,8 @@ from pipeline.classify import PassageClassifier, fit_model, label_matrix, passag
 from pipeline.lexicon import LexiconMatcher
 from pipeline.model import PolicyClassifier
 from pipeline.taxonomy import load_taxonomy
-from pipeline.tokenize import ClauseCachedJieba, spacy_doc_tokens, tokenize_texts
+from pipeline.jieba_adapter import ClauseCachedJieba
+from pipeline.tokenize import spacy_doc_tokens, tokenize_texts
 
 from conftest import ROOT
 
@@ -211,8 +212,8 @@ import json, logging, marshal, sys
 import jieba
 jieba.setLogLevel(logging.WARNING)
 if sys.argv[1] == "ours":
-    from pipeline.tokenize import _initialize_jieba
-    _initialize_jieba(jieba)
+    from pipeline.jieba_adapter import initialize_jieba
+    initialize_jieba(jieba)
     assert jieba.marshal is marshal
 else:
     jieba.initialize()
