@@ -33,15 +33,16 @@ def coverage_tables(taxonomy) -> tuple[str, ...]:
     return COVERAGE_TABLES + ((CROSSTAB,) if len(taxonomy.parts) > 1 else ())
 
 
-# the files `report` writes
+# the files `report` writes; report.html links into the folder of evidence pages beside it
+EVIDENCE_PAGES = "report_files"
 REPORT_FILES = {"workbook": "coverage.xlsx", "summary": "summary.md", "report_md": "report.md",
-                "report_html": "report.html", "evidence_index": "report_files/index.json"}
+                "report_html": "report.html", "evidence_index": f"{EVIDENCE_PAGES}/index.json"}
 OTHER_FILES = {
     "ingest_report": INGEST_REPORT.file,  # every input file with its status
     "ingest_cache": "ingest_cache.parquet",  # what ingest read last time (size, mtime), to skip unchanged files
     "run": "run.json",  # what each stage of the last run did
     "chunks_meta": "chunks.meta.json",  # the per-document stages' reuse keys and each part's documents
-    "evidence_pages": "report_files",  # every cell's and document's page, beside report.html
+    "evidence_pages": EVIDENCE_PAGES,  # every cell's and document's page
 }
 
 

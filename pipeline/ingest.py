@@ -25,7 +25,8 @@ import pandas as pd
 
 from .corpus import (KNOWN_MANIFEST_COLUMNS, MANIFEST, ROOT_NOTE, ROOT_REGION, SUPPORTED, Found, corpus_notes,
                      discover, display_name, read_manifest, report_row)
-from .io import ConfigError, part_cache, read_parts
+from .catalog import Catalog
+from .io import ConfigError, read_parts
 from .nodes import fingerprint
 from .schemas import DOCUMENT_META, DOCUMENTS, INGEST_REPORT, check
 from .text import (DEFAULT_MAX_BYTES, FIRST_YEAR, DecodeError, content_hash, detect_lang, document_date,
@@ -133,7 +134,7 @@ class IngestRun:
             if self._prev_docs is not None and self._prev_docs.parts:
                 # the same columns the report reads, from the same cache
                 rows, part_of = read_parts(DOCUMENTS, self._prev_docs.parts, list(DOCUMENT_META),
-                                           part_cache(self._prev_docs.path.parent, "documents"))
+                                           Catalog(self._prev_docs.path.parent).cache("documents"))
                 self._meta = {r["doc_id"]: r for r in rows.to_pylist()}
                 # where each document's text is, for fill_texts
                 self._prev_docs.locate(dict(zip(self._meta, part_of.tolist())))

@@ -315,11 +315,6 @@ class PartCache:
         write_parquet(table.replace_schema_metadata({"parts": spec}), self.path)
 
 
-def part_cache(out_dir: Path, name: str) -> Path:
-    """Where the PartCache `name` of an output folder lives."""
-    return Path(out_dir) / "cache" / f"{name}.parquet"
-
-
 def read_parts(table: Table, parts: list[Path], columns: list[str], cache: Path, saves: list | None = None
                ) -> tuple[pa.Table, np.ndarray]:
     """Some columns of every part, and the position of each row's part; parts read before come from `cache`.

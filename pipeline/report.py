@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .catalog import EVIDENCE_PAGES
 from .io import FORMULA_START, write_bytes_atomic
 from .taxonomy import Taxonomy
 
@@ -595,7 +596,7 @@ def _marked_html(text: str, ev: list[dict], limit: int = 1200) -> str:
 
 
 # report.html links into this folder next to it: every cell's full evidence, and each document's text
-COMPANION = "report_files"
+COMPANION = EVIDENCE_PAGES
 
 
 def doc_page_name(doc_id: str) -> str:

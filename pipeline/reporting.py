@@ -9,9 +9,12 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from . import aggregate as aggregate_mod
 from . import nodes
@@ -21,12 +24,10 @@ from .classify import coded_store_paths
 from .io import ChunkedTable, PartCache, part_files, publish_file, publishing, read_parts, write_json, write_text
 from .review import human_coding, store_records
 from .runlog import record
-from .strength import load_strength
 from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, check
+from .segment import CONTENT_KINDS
+from .strength import load_strength
 from .taxonomy import load_taxonomy
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 
 def reporting_inputs(out: Path, saves: list | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
@@ -48,17 +49,8 @@ def reporting_inputs(out: Path, saves: list | None = None) -> tuple[pd.DataFrame
     return docs.to_pandas(), evidence, check(labels.to_pandas(), LABELS), counts
 
 
-def evidence_passages(out: Path, labels: "pa.Table", saves: list | None = None) -> tuple[pd.DataFrame, pd.Series]:
+def evidence_passages(out: Path, labels: pa.Table, saves: list | None = None) -> tuple[pd.DataFrame, pd.Series]:
     """The labelled passages (whole rows) and the number of content passages per region."""
-    import hashlib
-
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    from .segment import CONTENT_KINDS
-
     catalog = Catalog(out)
     parts = part_files(catalog.path("passages"))
     narrow, part_of = read_parts(PASSAGES, parts, ["passage_id", "kind", "region"], catalog.cache("passages"),
@@ -237,20 +229,10 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
         for i in range(0, len(todo), 50):  # a batch of documents at a time: texts are not all held at once
             batch = todo[i:i + 50]
             ids = [d for d, _, _ in batch]
-            text = {r["doc_id"]: r for r in texts.arrow_rows_for(ids, columns=["doc_id", "text", "text_original"])
-                    .to_pylist()}
-            psg: dict[str, list] = {}
-            for r in parts.arrow_rows_for(ids, columns=["passage_id", "doc_id", "ordinal", "kind", "label", "start",
-                                                        "end"]).to_pylist():
-                psg.setdefault(r["doc_id"], []).append(r)
+            text, psg = _texts_and_passages(texts, parts, ids)
             if set(ids) - set(text) or set(ids) - set(psg):  # recorded positions out of date: look everywhere
                 texts, parts = ChunkedTable(DOCUMENTS, out), ChunkedTable(PASSAGES, out)
-                text = {r["doc_id"]: r for r in texts.arrow_rows_for(ids, columns=["doc_id", "text",
-                                                                                   "text_original"]).to_pylist()}
-                psg = {}
-                for r in parts.arrow_rows_for(ids, columns=["passage_id", "doc_id", "ordinal", "kind", "label",
-                                                            "start", "end"]).to_pylist():
-                    psg.setdefault(r["doc_id"], []).append(r)
+                text, psg = _texts_and_passages(texts, parts, ids)
             for doc_id, page, rows in batch:
                 t = text.get(doc_id)
                 if t is None:
@@ -261,6 +243,16 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
         if f.suffix == ".html" and f.name not in index and f.name not in cells:
             f.unlink()
     write_json(index, index_path)
+
+
+def _texts_and_passages(texts: ChunkedTable, parts: ChunkedTable, ids: list[str]) -> tuple[dict, dict]:
+    """The documents' texts (doc_id -> row) and their passages' positions (doc_id -> rows), for their pages."""
+    text = {r["doc_id"]: r for r in texts.arrow_rows_for(ids, columns=["doc_id", "text", "text_original"]).to_pylist()}
+    psg: dict[str, list] = {}
+    for r in parts.arrow_rows_for(ids, columns=["passage_id", "doc_id", "ordinal", "kind", "label", "start",
+                                                "end"]).to_pylist():
+        psg.setdefault(r["doc_id"], []).append(r)
+    return text, psg
 
 
 def reporting_fingerprint(args) -> str:

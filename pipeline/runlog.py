@@ -31,14 +31,14 @@ def record(out: Path, stage: str, seconds: float, **info) -> None:
     match run.json's keeps the outputs it finds)."""
     finished = now()
 
-    def record() -> None:
+    def write_entry() -> None:
         path = out / "run.json"
         run = json.loads(path.read_text()) if path.exists() else {}
         run.setdefault("stages", {})[stage] = {"seconds": round(seconds, 3), "finished": finished, **info}
         run["packages"] = versions()
         write_json(run, path, publish=False)
 
-    after_publication(record)
+    after_publication(write_entry)
 
 
 def now() -> str:

@@ -17,14 +17,22 @@ from . import classify as classify_mod
 from . import ingest as ingest_mod
 from . import report as report_mod
 from .catalog import Catalog
-from .classify import coded_store_paths
+from .classify import (PassageClassifier, coded_store_paths, context_of, examples_paths, fit_model, label_matrix,
+                       read_coded, resolve_model, tokenize_frame)
 from .corpus import MANIFEST, ROOT_REGION
-from .io import ChunkedTable, ConfigError, TableWriter, publishing
-from .reporting import (Workbook, cmd_aggregate, cmd_report, read_ingest_report, reporting_fingerprint)
-from .review import store_records
+from .evaluate import evaluate_cli
+from .io import ChunkedTable, ConfigError, TableWriter, publishing, write_bytes_atomic
+from .model import PolicyClassifier
+from .reporting import Workbook, cmd_aggregate, cmd_report, read_ingest_report, reporting_fingerprint
+from .review import (agreement, append_to_store, coded_rows, next_sheet, pick, picks_table, read_sheet, score_pool,
+                     store_records, write_sheets)
 from .runlog import record
+from .runner import (DOCUMENT_FIELDS, ChunkRunner, Settings, chunk_documents, chunk_key, documents_in_chunks,
+                     small_change)
 from .schemas import DOCUMENTS
 from .taxonomy import load_taxonomy
+from .text import detect_lang
+from .validate import validate_cli
 
 log = logging.getLogger("pipeline")
 
@@ -52,16 +60,15 @@ def open_ingest(args) -> "ingest_mod.IngestRun":
 def ingest_chunks(args, run: "ingest_mod.IngestRun"):
     """Ingest as a stream of document chunks; documents.parquet, the report and the cache are written when
     the stream is exhausted. Files unchanged since the last run (size, mtime, manifest row) are not re-read."""
-    from .runner import DOCUMENT_FIELDS, chunk_documents, chunk_key
-
     out = Path(args.out)
     catalog = Catalog(out)
     spent = 0.0
     n_docs, hashes = 0, []
     with TableWriter(DOCUMENTS, out) as writer:
         t = time.perf_counter()
+        version = ingest_mod.documents_version()  # the ingest code's fingerprint, for every part's key
         for chunk in chunk_documents(run.documents()):
-            key = chunk_key(ingest_mod.documents_version(), chunk, DOCUMENT_FIELDS)
+            key = chunk_key(version, chunk, DOCUMENT_FIELDS)
             if writer.has(key):
                 writer.keep(key)
             else:
@@ -100,8 +107,6 @@ def cmd_ingest(args) -> None:
 
 
 def stage_settings(args, stages):
-    from .runner import Settings
-
     if stages == ("segment",):
         return Settings.make()
     tax = load_taxonomy(args.taxonomy)
@@ -112,8 +117,6 @@ def stage_settings(args, stages):
 def run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, int] | None = None,
                  load_texts=None) -> dict:
     """Run per-document stages over the documents (from `chunks`, else documents.parquet) in --out."""
-    from .runner import ChunkRunner, documents_in_chunks
-
     out = Path(args.out)
     settings = stage_settings(args, stages)
     if chunks is None:
@@ -203,8 +206,6 @@ def cmd_run(args) -> None:
     # After a small change the workbook writer is forked now, while this process is small and has no thread,
     # rather than when the coverage tables are ready (on the critical path); not after a large one, where it
     # would sit idle (and in memory) through the whole run.
-    from .runner import small_change
-
     names, sheets = report_mod.node_names(tax), report_mod.sheets_for(tax)
     catalog = Catalog(out)
     workbook = Workbook(catalog.path("workbook"), names, sheets) if catalog.path("workbook").exists() and small_change(
@@ -244,8 +245,6 @@ def cmd_train(args) -> None:
 
     Passages of the coded store (coded by the researcher, from their own corpus, through the review loop) weigh
     --coded-weight times as much as the rest: there are few of them, and they are the text the model is for."""
-    from .classify import examples_paths, fit_model, label_matrix, read_coded
-    from .model import PolicyClassifier
 
     tax = load_taxonomy(args.taxonomy)
     sources = [("coded files", [Path(p) for p in (args.train or "").split(",") if p], 1.0),
@@ -279,8 +278,6 @@ def cmd_train(args) -> None:
 
 def review_pool(args, tax) -> pd.DataFrame:
     """The passages to pick from: a JSON-lines pool (--in), else the content passages of the run in --out."""
-    from .classify import context_of, read_coded
-
     if args.input:
         return read_coded([Path(args.input)])
     out = Path(args.out)
@@ -300,8 +297,6 @@ def review_pool(args, tax) -> pd.DataFrame:
 
 def cmd_review(args) -> None:
     """Pick the passages whose coding would most improve the model on this corpus (or pool)."""
-    from .classify import PassageClassifier, resolve_model, tokenize_frame
-    from .review import next_sheet, pick, picks_table, score_pool, write_sheets
 
     tax = load_taxonomy(args.taxonomy)
     model, path = resolve_model(args.model, Path(args.taxonomy), tax)
@@ -318,8 +313,6 @@ def cmd_review(args) -> None:
     skipped = sum(1 for i in pool["id"] if str(i) in coded_ids)
     if args.input:  # a pool file in, a picks file out
         target = Path(args.out if args.out.endswith(".jsonl") else Path(args.out) / "picked.jsonl")
-        from .io import write_bytes_atomic
-
         write_bytes_atomic(target, "".join(json.dumps(r, ensure_ascii=False) + "\n"
                                            for r in rows.to_dict("records")).encode("utf-8"))
         files = [target]
@@ -333,9 +326,6 @@ def cmd_review(args) -> None:
 
 def cmd_review_import(args) -> None:
     """Validate a coded review file and append it to the coded store; report agreement on the batch."""
-    from .classify import PassageClassifier, resolve_model, tokenize_frame
-    from .text import detect_lang
-    from .review import agreement, append_to_store, coded_rows, read_sheet
 
     tax = load_taxonomy(args.taxonomy)
     if not args.file:
@@ -368,14 +358,10 @@ def cmd_review_import(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from .evaluate import evaluate_cli
-
     evaluate_cli(args)
 
 
 def cmd_validate(args) -> None:
     """Check a framework (or several): its YAML, its strength cues and its examples; exit 2 naming the file and
     the problem if anything is wrong."""
-    from .validate import validate_cli
-
     validate_cli(args)
