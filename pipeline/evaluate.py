@@ -6,7 +6,9 @@ province, the national level, each US Code chapter) is on both sides; the taxono
 `--train` files) are always in the training folds. Reported: per-node precision/recall/F1 and support,
 micro/macro-F1 per language, Krippendorff's alpha over every passage x node decision, the Brier score and a
 reliability table of the calibrated probabilities, per-fold figures, and a learning curve (F1 with 25/50/100%
-of the training folds' documents), which tells whether coding more passages would still help.
+of the training folds' documents), which tells whether coding more passages would still help. Every coded
+passage's prediction (out of fold under `cv`) is written beside the figures, misses and false labels spelled
+out, so that a reader can see what the errors are and not only how many.
 """
 from __future__ import annotations
 
@@ -96,6 +98,25 @@ def document_cells(ids: list[str], Y_true: np.ndarray, Y_pred: np.ndarray, min_p
             "recall_addressed": round(tp / T.sum(), 4) if T.sum() else float("nan"),
             "precision_addressed": round(tp / P.sum(), 4) if P.sum() else float("nan"),
             "false_gaps": int((T & ~P.astype(bool)).sum())}
+
+
+def passage_errors(gold: pd.DataFrame, preds: list[list[str]], proba: np.ndarray, nodes: list[str],
+                   groups: list[str]) -> pd.DataFrame:
+    """One row per coded passage: what the coder gave, what the model gave, the misses and false labels with
+    the model's probability for each, and the text (errors first, so a spreadsheet opens on them)."""
+    col = {n: j for j, n in enumerate(nodes)}
+    rows = []
+    for i, (pid, lang, text, coded, pred, group) in enumerate(zip(gold["id"], gold["lang"], gold["text"],
+                                                                  gold["labels"], preds, groups)):
+        missed = [n for n in nodes if n in set(coded) - set(pred)]
+        false = [n for n in nodes if n in set(pred) - set(coded)]
+        shown = lambda ns: "; ".join(f"{n} ({proba[i, col[n]]:.2f})" for n in ns)  # noqa: E731
+        rows.append({"id": pid, "lang": lang, "group": group, "errors": len(missed) + len(false),
+                     "coded": "; ".join(coded), "predicted": shown(pred), "missed": shown(missed),
+                     "false_labels": shown(false), "text": text})
+    df = pd.DataFrame(rows, columns=["id", "lang", "group", "errors", "coded", "predicted", "missed",
+                                     "false_labels", "text"])
+    return df.sort_values(["errors", "id"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
 def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.DataFrame:
@@ -255,6 +276,8 @@ def evaluate_cli(args) -> None:
         desc = f"model {path} on {names}"
         stem, per_fold, curve = "evaluation", None, None
     Y_pred = label_matrix(preds, nodes)
+    groups_out = groups if args.cv else doc_groups(gold["id"].tolist())
+    write_csv(passage_errors(gold, preds, proba, nodes, groups_out), out / f"{stem}_passages.csv")
     per_node, summary = scores(Y_true, Y_pred, nodes, langs, proba)
     rel = reliability(Y_true, proba)
     cells = document_cells(gold["id"].tolist(), Y_true, Y_pred)
@@ -277,7 +300,7 @@ def evaluate_cli(args) -> None:
     print("  ".join(f"{k} {v}" for k, v in cells.items()))
     print()
     print(summary.to_string(index=False))
-    written = [f"{stem}_{x}.csv" for x in ("nodes", "summary", "reliability", "documents")] + \
+    written = [f"{stem}_{x}.csv" for x in ("nodes", "summary", "reliability", "documents", "passages")] + \
         ([f"{stem}_folds.csv"] if per_fold is not None else []) + ([f"{stem}_curve.csv"] if curve is not None else [])
     print(f"\nwritten in {out}: {', '.join(written)}", file=sys.stderr)
 

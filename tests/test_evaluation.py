@@ -79,6 +79,28 @@ def test_cross_validation_by_region_reports_folds_curve_and_calibration(tmp_path
     assert rel["pairs"].sum() > 0
     summary = pd.read_csv(tmp_path / "ev" / "evaluation_cv_summary.csv", encoding="utf-8-sig").set_index("lang")
     assert summary.loc["all", "micro_f1"] > 0.9 and "brier" in summary.columns
+    # every coded passage once, with its held-out group; a miss or false label is spelled out where it occurs
+    passages = pd.read_csv(tmp_path / "ev" / "evaluation_cv_passages.csv", encoding="utf-8-sig",
+                           keep_default_na=False)
+    assert sorted(passages["id"]) == sorted(l["id"] for l in lines)
+    assert set(passages["group"]) == {"zh/provincial/A", "zh/provincial/B", "zh/provincial/C"}
+    wrong = passages[passages["errors"] > 0]
+    assert ((wrong["missed"] != "") | (wrong["false_labels"] != "")).all()
+    assert list(passages["errors"]) == sorted(passages["errors"], reverse=True)
+
+
+def test_passage_errors_name_misses_and_false_labels_with_their_probability():
+    import numpy as np
+    from pipeline.evaluate import passage_errors
+
+    gold = pd.DataFrame({"id": ["d#1", "d#2"], "lang": ["zh", "zh"], "text": ["甲", "乙"],
+                         "labels": [["model.incubator"], ["model.spin_off"]]})
+    nodes = ["model.incubator", "model.spin_off", "model.science_park"]
+    proba = np.array([[0.9, 0.1, 0.0], [0.2, 0.3, 0.7]])
+    df = passage_errors(gold, [["model.incubator"], ["model.science_park"]], proba, nodes, ["d", "d"])
+    assert df.loc[0, "id"] == "d#2" and df.loc[0, "errors"] == 2
+    assert df.loc[0, "missed"] == "model.spin_off (0.30)" and df.loc[0, "false_labels"] == "model.science_park (0.70)"
+    assert df.loc[1, "errors"] == 0 and df.loc[1, "predicted"] == "model.incubator (0.90)"
 
 
 def test_evaluate_without_gold_says_what_it_needs(tmp_path):
