@@ -283,6 +283,16 @@ def evaluate_cli(args) -> None:
     cells = document_cells(gold["id"].tolist(), Y_true, Y_pred)
     write_csv(per_node, out / f"{stem}_nodes.csv")
     write_csv(summary.assign(setting=desc), out / f"{stem}_summary.csv")
+    # one file's figure can flatter: terms written while reading a file make its passages easy, so with several
+    # files each is scored on its own too
+    by_file = None
+    if gold["source"].nunique() > 1:
+        by_file = pd.concat([scores(Y_true[m], Y_pred[m], nodes, [langs[i] for i in np.flatnonzero(m)])[1]
+                             .assign(file=src)
+                             for src in sorted(gold["source"].unique())
+                             for m in [(gold["source"] == src).to_numpy()]], ignore_index=True)
+        by_file = by_file[["file", *[c for c in by_file.columns if c != "file"]]]
+        write_csv(by_file, out / f"{stem}_by_file.csv")
     write_csv(pd.DataFrame([cells]), out / f"{stem}_documents.csv")
     write_csv(rel, out / f"{stem}_reliability.csv")
     pd.set_option("display.width", 200)
@@ -298,9 +308,14 @@ def evaluate_cli(args) -> None:
         print(curve.to_string(index=False))
     print(f"\n## document x node cells (documents with >= {FULLY_CODED} coded passages)")
     print("  ".join(f"{k} {v}" for k, v in cells.items()))
+    if by_file is not None:
+        print("\n## each coded file on its own")
+        print(by_file[["file", "lang", "passages", "labels", "micro_f1", "micro_precision", "micro_recall"]]
+              .to_string(index=False))
     print()
     print(summary.to_string(index=False))
     written = [f"{stem}_{x}.csv" for x in ("nodes", "summary", "reliability", "documents", "passages")] + \
+        ([f"{stem}_by_file.csv"] if by_file is not None else []) + \
         ([f"{stem}_folds.csv"] if per_fold is not None else []) + ([f"{stem}_curve.csv"] if curve is not None else [])
     print(f"\nwritten in {out}: {', '.join(written)}", file=sys.stderr)
 

@@ -65,9 +65,13 @@ def test_cross_validation_by_region_reports_folds_curve_and_calibration(tmp_path
             lines.append({"id": f"{doc}#1", "lang": "zh", "text": f"第一条 {region}省支持建设科技企业孵化器和众创空间，为在孵企业提供服务。",
                           "labels": ["model.incubator"]})
             lines.append({"id": f"{doc}#2", "lang": "zh", "text": "第二条 本条例自公布之日起施行。", "labels": []})
-    gold = tmp_path / "coded.jsonl"
-    gold.write_text("\n".join(json.dumps(l, ensure_ascii=False) for l in lines) + "\n", encoding="utf-8")
-    res = subprocess.run([sys.executable, "-m", "pipeline", "evaluate", "--gold", str(gold), "--cv", "region",
+    # two coded files: each is also scored on its own
+    first, second = tmp_path / "coded_a.jsonl", tmp_path / "coded_bc.jsonl"
+    first.write_text("".join(json.dumps(l, ensure_ascii=False) + "\n" for l in lines if "/A/" in l["id"]),
+                     encoding="utf-8")
+    second.write_text("".join(json.dumps(l, ensure_ascii=False) + "\n" for l in lines if "/A/" not in l["id"]),
+                      encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "pipeline", "evaluate", "--gold", f"{first},{second}", "--cv", "region",
                           "--curve", "--out", str(tmp_path / "ev")], cwd=ROOT, capture_output=True, text=True,
                          timeout=900)
     assert res.returncode == 0, res.stderr[-2000:]
@@ -84,6 +88,9 @@ def test_cross_validation_by_region_reports_folds_curve_and_calibration(tmp_path
                            keep_default_na=False)
     assert sorted(passages["id"]) == sorted(l["id"] for l in lines)
     assert set(passages["group"]) == {"zh/provincial/A", "zh/provincial/B", "zh/provincial/C"}
+    by_file = pd.read_csv(tmp_path / "ev" / "evaluation_cv_by_file.csv", encoding="utf-8-sig").set_index(["file", "lang"])
+    assert by_file.loc[("coded_a.jsonl", "all"), "passages"] == 20
+    assert by_file.loc[("coded_bc.jsonl", "all"), "passages"] == 40
     wrong = passages[passages["errors"] > 0]
     assert ((wrong["missed"] != "") | (wrong["false_labels"] != "")).all()
     assert list(passages["errors"]) == sorted(passages["errors"], reverse=True)
