@@ -51,6 +51,9 @@ _TEMPLATES = PackageLoader(__package__, "templates")
 # every value a template prints is escaped unless it is Markup; a name the template does not get is an error
 HTML = Environment(loader=_TEMPLATES, autoescape=True, finalize=_escape, undefined=StrictUndefined,
                    keep_trailing_newline=True)
+# Markdown is not HTML: corpus text goes through the `md` filter (inert Markdown), which the templates apply
+MARKDOWN = Environment(loader=_TEMPLATES, autoescape=False, undefined=StrictUndefined, trim_blocks=True,
+                       lstrip_blocks=True, keep_trailing_newline=True)
 
 
 def _name(node, lang: str = "en") -> str:
@@ -152,6 +155,9 @@ def _md(v, limit: int | None = None) -> str:
     return _MD_SPECIAL.sub(r"\\\1", s)
 
 
+MARKDOWN.filters["md"] = _md
+
+
 def _counts_line(taxonomy: Taxonomy, counts: dict) -> str:
     audited = "; ".join(f"{len(_audit_leaves(fw))} {_md(fw.audit.items)}" for fw in taxonomy.parts)
     return (f"Taxonomy {_md(taxonomy.version)}: {len(taxonomy.leaves)} leaf nodes ({audited}). "
@@ -185,41 +191,29 @@ def _num(v) -> str:
 
 
 def summary_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
-    lines = ["# Coverage summary", "", _counts_line(taxonomy, counts), "", _md(human_coding_line(tables)), ""]
-    for fw in taxonomy.parts:
-        lines += _summary_part(tables, fw, len(taxonomy.parts) > 1)
-    return "\n".join(lines).rstrip("\n") + "\n"
+    several = len(taxonomy.parts) > 1
+    text = MARKDOWN.get_template("summary.md.j2").render(
+        counts_line=_counts_line(taxonomy, counts), human_line=human_coding_line(tables), several=several,
+        parts=[_summary_part(tables, fw) for fw in taxonomy.parts])
+    return text.rstrip("\n") + "\n"
 
 
-def _summary_part(tables, fw: Taxonomy, several: bool) -> list[str]:
+def _summary_part(tables, fw: Taxonomy) -> dict:
+    """What the summary says about one framework, as plain values: the template escapes them."""
     a = fw.audit
-    rk = _rk(tables, fw)
-    n_leaves = len(_audit_leaves(fw))
     ranked, lacking = _lacking(tables, fw)
     also = fw.also_facets()
-    lines = [f"# {_md(fw.name['en'])}", ""] if several else []
-    lines += [
-        f"## Regions ranked by {_md(a.owner)} {_md(a.items)} they address", "",
-        f"| rank | region | name | documents | {_md(a.items)} addressed | coverage |"
-        + "".join(f" {_md(f.items)} addressed |" for f, _ in also),
-        "|---|---|---|---|---|---|" + "---|" * len(also),
-    ]
-    for i, r in enumerate(rk.itertuples(index=False), 1):
-        lines.append(f"| {i} | {_md(r.region)} | {_md(r.region_name)} | {r.documents} | "
-                     f"{getattr(r, a.column + 's_addressed')} of {n_leaves} | "
-                     f"{getattr(r, a.column + '_coverage'):.0%} |"
-                     + "".join(f" {getattr(r, f.id + 's_addressed')} |" for f, _ in also))
-    lines += ["", f"## {_md(_cap(a.items))} not addressed, by region", ""]
-    any_missing = False
+    rows = [{"region": r.region, "region_name": r.region_name, "documents": r.documents,
+             "addressed": getattr(r, a.column + "s_addressed"), "coverage": f"{getattr(r, a.column + '_coverage'):.0%}",
+             "also": [getattr(r, f.id + "s_addressed") for f, _ in also]}
+            for r in _rk(tables, fw).itertuples(index=False)]
+    missing = []
     for code, name in _regions(tables, fw):
-        missing = [n for n in ranked if code in lacking[n.id]]
-        if missing:
-            any_missing = True
-            lines.append(f"- **{_md(_region_label(code, name))}** ({len(missing)}): "
-                         + "; ".join(_md(_name(n)) for n in missing))
-    if not any_missing:
-        lines.append(f"Every region addresses every {_md(a.item)}.")
-    return lines + [""]
+        names = [_name(n) for n in ranked if code in lacking[n.id]]
+        if names:
+            missing.append({"region": _region_label(code, name), "names": names})
+    return {"name": fw.name["en"], "owner": a.owner, "plural": a.items, "plural_cap": _cap(a.items), "singular": a.item,
+            "also": [f.items for f, _ in also], "n_leaves": len(_audit_leaves(fw)), "rows": rows, "missing": missing}
 
 
 def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
