@@ -125,7 +125,7 @@ $(OUT)/coverage_region.csv: $(OUT)/labels.parquet pipeline/aggregate.py pipeline
 	$(PY) -m pipeline aggregate $(COMMON) --coded "$(CODED)"
 aggregate: $(OUT)/coverage_region.csv ## stage 5: coverage tables, gap audit, coded_passages.csv
 
-$(OUT)/report.html: $(OUT)/coverage_region.csv pipeline/report.py $(TAXONOMY_FILES)
+$(OUT)/report.html: $(OUT)/coverage_region.csv pipeline/report.py pipeline/workbook.py $(wildcard pipeline/templates/*.j2) $(TAXONOMY_FILES)
 	$(PY) -m pipeline report $(COMMON) --coded "$(CODED)"
 report: $(OUT)/report.html ## stage 6: coverage.xlsx, report.html, summary.md (runs the stages before it as needed)
 

@@ -19,17 +19,24 @@ def node_order(taxonomy: Taxonomy) -> list[str]:
     return [n.id for n in taxonomy.nodes]
 
 
+def merge_spans(text: str, evidence: list[dict]) -> list[list[int]]:
+    """The evidence's usable spans in `text`, overlapping ones merged, in text order; the report marks the same
+    spans as the CSV's 【】, so both read them from here."""
+    spans = sorted((int(x["start"]), int(x["end"])) for x in evidence
+                   if isinstance(x, dict) and 0 <= int(x.get("start", -1)) < int(x.get("end", -1)) <= len(text))
+    merged: list[list[int]] = []
+    for s, t in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], t)
+        else:
+            merged.append([s, t])
+    return merged
+
+
 def mark_terms(text: str, evidence: list[dict], left: str = "【", right: str = "】") -> str:
     """The passage with evidence spans wrapped in markers (overlapping spans merged)."""
-    spans = sorted((e["start"], e["end"]) for e in evidence if 0 <= e.get("start", -1) < e.get("end", -1) <= len(text))
-    merged: list[list[int]] = []
-    for s, e in spans:
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
-        else:
-            merged.append([s, e])
     out, pos = [], 0
-    for s, e in merged:
+    for s, e in merge_spans(text, evidence):
         out += [text[pos:s], left, text[s:e], right]
         pos = e
     out.append(text[pos:])

@@ -32,6 +32,8 @@ class Node:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     parameters: tuple[str, ...] = ()
+    # package data the stage renders from (folders under pipeline/): not imports, so named here to be covered
+    data: tuple[str, ...] = ()
 
 
 NODES: dict[str, Node] = {n.name: n for n in (
@@ -45,7 +47,8 @@ NODES: dict[str, Node] = {n.name: n for n in (
          ("coverage_region", "coverage_region_long", "coverage_document", "coverage_document_long", "gaps",
           "region_ranking", "first_year", "coverage_by_year", "coded_passages"), ("taxonomy",)),
     Node("report", "report", "summary_md, report_md, report_html, write_xlsx", ("aggregate tables", "passages", "labels"),
-         ("coverage.xlsx", "summary.md", "report.md", "report.html", "report_files/"), ("taxonomy",)),
+         ("coverage.xlsx", "summary.md", "report.md", "report.html", "report_files/"), ("taxonomy",),
+         data=("templates",)),
 )}
 
 
@@ -54,6 +57,10 @@ def fingerprint(stage: str, *parameters: str, upstream: tuple[str, ...] = ()) ->
     node = NODES[stage]
     h = hashlib.sha256(node.name.encode())
     h.update(code_digest(node.module).encode())
+    for folder in node.data:
+        for f in sorted((PACKAGE / folder).rglob("*")):
+            if f.is_file():
+                h.update(f.relative_to(PACKAGE).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
     for part in (*parameters, "|", *upstream):
         h.update(part.encode("utf-8") + b"\0")
     return h.hexdigest()[:16]

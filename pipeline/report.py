@@ -12,244 +12,20 @@ string could not run code.
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import html
 import json
 import math
-import os
 import re
-import zipfile
 from pathlib import Path
 
 import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
+from .aggregate import merge_spans
 from .catalog import EVIDENCE_PAGES
-from .io import FORMULA_START, write_bytes_atomic
 from .taxonomy import Taxonomy
-
-SHEETS = ("region_ranking", "coverage_region", "coverage_region_long", "gaps", "coded_passages", "coverage_document",
-          "coverage_document_long", "first_year", "coverage_by_year", "human_coding", "ingest_report")
-EXCEL_CELL_LIMIT = 32767
-# characters XML 1.0 (and so xlsx) cannot hold; openpyxl raises on them
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-# with several frameworks, the framework x framework table too
-CROSSTAB_SHEET = "crosstab"
-
-
-def sheets_for(taxonomy: Taxonomy) -> tuple[str, ...]:
-    """The workbook's sheets for a run with this taxonomy."""
-    return SHEETS + ((CROSSTAB_SHEET,) if len(taxonomy.parts) > 1 else ())
-
-
-# sheets whose zero counts are written as empty cells: the document x node matrix is mostly zeros, and blank
-# cells read as a heatmap in Excel (SUM and COUNT treat them as zero) and write several times faster
-BLANK_ZEROS = ("coverage_document",)
-
-
-def node_names(taxonomy: Taxonomy) -> dict[str, tuple[str, str]]:
-    """node ID -> (English name, Chinese name), for the workbook's header of node columns."""
-    return {n.id: (_name(n), _name(n, "zh")) for n in taxonomy.nodes}
-
-
-def write_xlsx(tables: dict[str, pd.DataFrame], path: Path, names: dict[str, tuple[str, str]] | None = None) -> None:
-    """One sheet per table, header row frozen, with filters, column widths and colour on the coverage figures;
-    in a sheet whose columns are nodes, a row of their names (`names`) under the IDs. Written in openpyxl's
-    streaming (write-only) mode."""
-    from openpyxl import Workbook
-
-    wb = Workbook(write_only=True)
-    for name in SHEETS + (CROSSTAB_SHEET,):
-        if name in tables:
-            _write_sheet(wb.create_sheet(name[:31]), name, tables[name], names)
-    _save_workbook(wb, path)
-
-
-def serve_xlsx(conn, path: Path, sheets: tuple[str, ...], names: dict[str, tuple[str, str]] | None = None) -> None:
-    """write_xlsx for tables that arrive over `conn` in batches ({sheet name: table}), in any order: each
-    sheet is written as soon as its table arrives, and the file once every sheet is there. The file is the
-    same as write_xlsx's; nothing is written if the sender goes away first."""
-    import queue
-    import threading
-
-    from openpyxl import Workbook
-
-    # a thread takes the batches off the pipe as they come, so the sender never waits for a sheet to be written
-    arrived: queue.Queue = queue.Queue()
-
-    def receive():
-        try:
-            while True:
-                arrived.put(conn.recv())
-        except EOFError:
-            arrived.put(None)
-
-    threading.Thread(target=receive, daemon=True).start()
-    wb = Workbook(write_only=True)
-    # write-only sheets keep the order they were created in, whatever order they are filled in
-    ws = {name: wb.create_sheet(name[:31]) for name in sheets}
-    todo = set(sheets)
-    while todo:
-        batch = arrived.get()
-        if batch is None:
-            raise EOFError("the tables stopped coming")
-        for name, df in batch.items():
-            _write_sheet(ws[name], name, df, names)
-            todo.discard(name)
-    _save_workbook(wb, path)
-
-
-class _Literal(str):
-    """Text that starts like a formula (= + - @): written as a string cell with Excel's hidden quote prefix, so
-    it shows as it is, without a visible ', and stays text when someone edits the cell."""
-
-
-def _literal_cell(ws, v: str):
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(ws, str(v))
-    cell.data_type = "s"  # openpyxl would store a leading '=' as a formula
-    cell.quotePrefix = True
-    return cell
-
-
-def _cell(v):
-    if isinstance(v, str):
-        if not v:
-            return None  # an empty cell, not an empty string (which openpyxl would write out)
-        # Excel rejects longer cells and control characters
-        v = _XML_ILLEGAL.sub("", v)[:EXCEL_CELL_LIMIT]
-        return _Literal(v) if v.startswith(FORMULA_START) else v
-    if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
-        return None
-    return v.item() if hasattr(v, "item") else v
-
-
-# columns coloured from white (0) to blue (1): the shares a reader scans for gaps
-SHARE_COLUMNS = ("share",)
-
-
-def _is_share(column: str) -> bool:
-    """Columns coloured as shares: `share` and the audit's coverage columns (<stem>_coverage)."""
-    return column in SHARE_COLUMNS or column.endswith("_coverage")
-WIDTH_SAMPLE = 200
-
-
-def _write_sheet(ws, name: str, df: pd.DataFrame, names: dict[str, tuple[str, str]] | None = None) -> None:
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.formatting.rule import CellIsRule, ColorScaleRule
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    cols = [str(c) for c in df.columns]
-    names = names or {}
-    is_node = [c in names for c in cols]
-    # a sheet with a column per node gets their names in a second header row (filters sit on that row)
-    top = 2 if sum(is_node) > 1 else 1
-    ws.freeze_panes = f"B{top + 1}"
-    # cells prepared a column at a time: numbers need no per-value work
-    columns = [_column_cells(df[c], blank_zeros=name in BLANK_ZEROS) for c in df.columns]
-    # widths (set before the first row: a streamed sheet writes them first) from the header and the first rows
-    for i, (c, cells) in enumerate(zip(cols, columns), 1):
-        width = 14 if top == 2 and is_node[i - 1] else max(
-            [_text_width(c)] + [_text_width(v) for v in cells[:WIDTH_SAMPLE] if v is not None])
-        ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 6), 60)
-    bold, grey = Font(bold=True), PatternFill("solid", start_color="F0F3F6", end_color="F0F3F6")
-    wrap = Alignment(wrap_text=True, vertical="top")
-
-    def head(value, align=None):
-        cell = _literal_cell(ws, value) if type(_cell(value)) is _Literal else WriteOnlyCell(ws, value=value)
-        cell.font, cell.fill = bold, grey
-        if align is not None:
-            cell.alignment = align
-        return cell
-
-    ws.append([head(c) for c in cols])
-    if top == 2:
-        ws.append([head(f"{names[c][0]} / {names[c][1]}", wrap) if is_node[i] else
-                   head("name (en / zh)" if i == 0 else None) for i, c in enumerate(cols)])
-    literal = [i for i, cells in enumerate(columns) if _Literal in map(type, cells)]
-    for row in zip(*columns):
-        if literal:
-            row = list(row)
-            for i in literal:
-                if type(row[i]) is _Literal:
-                    row[i] = _literal_cell(ws, row[i])
-        ws.append(row)
-    if not cols:
-        return
-    last_row = top + len(df)
-    ws.auto_filter.ref = f"A{top}:{get_column_letter(len(cols))}{max(last_row, top)}"
-    if not len(df):
-        return
-    blue = ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF", end_type="max", end_color="6BAED6")
-    share = ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF", end_type="num", end_value=1,
-                           end_color="6BAED6")
-    if top == 2:  # counts per node: a heatmap
-        nodes = [i for i, x in enumerate(is_node, 1) if x]
-        ws.conditional_formatting.add(f"{get_column_letter(nodes[0])}{top + 1}:{get_column_letter(nodes[-1])}"
-                                      f"{last_row}", blue)
-    for i, c in enumerate(cols, 1):
-        where = f"{get_column_letter(i)}{top + 1}:{get_column_letter(i)}{last_row}"
-        if _is_share(c):
-            ws.conditional_formatting.add(where, share)
-        elif c == "addressed":
-            ws.conditional_formatting.add(where, CellIsRule(operator="equal", formula=["TRUE"], fill=PatternFill(
-                "solid", start_color="D4F4DD", end_color="D4F4DD")))
-            ws.conditional_formatting.add(where, CellIsRule(operator="equal", formula=["FALSE"], fill=PatternFill(
-                "solid", start_color="FFE1E1", end_color="FFE1E1")))
-
-
-def _text_width(v) -> int:
-    """Columns a value takes in a spreadsheet cell: two for a wide (CJK) character, its first line only."""
-    import unicodedata
-
-    s = str(v).split("\n", 1)[0][:80]
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
-
-
-def _column_cells(s: pd.Series, blank_zeros: bool) -> list:
-    if not s.hasnans and (pd.api.types.is_integer_dtype(s) or pd.api.types.is_bool_dtype(s)):
-        values = s.tolist()
-        return [v or None for v in values] if blank_zeros and pd.api.types.is_integer_dtype(s) else values
-    if pd.api.types.is_float_dtype(s) and not isinstance(s.dtype, pd.ArrowDtype):
-        return [None if v != v else v for v in s.tolist()]
-    cells = [_cell(v) for v in s.tolist()]
-    return [None if c == 0 else c for c in cells] if blank_zeros and pd.api.types.is_integer_dtype(s) else cells
-
-
-def _save_workbook(wb, path: Path) -> None:
-    # openpyxl would stamp the current time into docProps and every zip entry; fixed times make identical
-    # runs give identical files
-    import io
-
-    from openpyxl.writer.excel import ExcelWriter
-
-    wb.properties.created = wb.properties.modified = FIXED_TIME
-    buf = io.BytesIO()
-    with _FixedTimeZip(buf, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        ExcelWriter(wb, archive).save()
-    write_bytes_atomic(path, buf.getvalue())
-
-
-FIXED_TIME = datetime.datetime(2000, 1, 1)
-
-
-class _FixedTimeZip(zipfile.ZipFile):
-    """A zip archive whose entries all carry FIXED_TIME (zipfile stamps the current time or a file's mtime)."""
-
-    def writestr(self, zinfo_or_arcname, data, *args, **kwargs):
-        if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
-            zinfo_or_arcname = zipfile.ZipInfo(zinfo_or_arcname, date_time=FIXED_TIME.timetuple()[:6])
-            zinfo_or_arcname.compress_type = self.compression
-        return super().writestr(zinfo_or_arcname, data, *args, **kwargs)
-
-    def write(self, filename, arcname=None, *args, **kwargs):
-        with open(filename, "rb") as fh:
-            return self.writestr(arcname or os.path.basename(filename), fh.read())
-
 
 # ------------------------------------------------------------------------------------------ shared
 
@@ -263,6 +39,21 @@ def _s(v) -> str:
 def _e(v) -> str:
     """Escape any value for HTML text and attribute values."""
     return html.escape(_s(v), quote=True)
+
+
+def _escape(v) -> Markup:
+    """Autoescaping with the stdlib's entities (&quot;, &#x27;), as the pages have always been written, and
+    missing table values as ''; markup built here (Markup) passes through."""
+    return v if hasattr(v, "__html__") else Markup(_e(v))
+
+
+_TEMPLATES = PackageLoader(__package__, "templates")
+# every value a template prints is escaped unless it is Markup; a name the template does not get is an error
+HTML = Environment(loader=_TEMPLATES, autoescape=True, finalize=_escape, undefined=StrictUndefined,
+                   keep_trailing_newline=True)
+# Markdown is not HTML: corpus text goes through the `md` filter (inert Markdown), which the templates apply
+MARKDOWN = Environment(loader=_TEMPLATES, autoescape=False, undefined=StrictUndefined, trim_blocks=True,
+                       lstrip_blocks=True, keep_trailing_newline=True)
 
 
 def _name(node, lang: str = "en") -> str:
@@ -364,6 +155,9 @@ def _md(v, limit: int | None = None) -> str:
     return _MD_SPECIAL.sub(r"\\\1", s)
 
 
+MARKDOWN.filters["md"] = _md
+
+
 def _counts_line(taxonomy: Taxonomy, counts: dict) -> str:
     audited = "; ".join(f"{len(_audit_leaves(fw))} {_md(fw.audit.items)}" for fw in taxonomy.parts)
     return (f"Taxonomy {_md(taxonomy.version)}: {len(taxonomy.leaves)} leaf nodes ({audited}). "
@@ -397,41 +191,29 @@ def _num(v) -> str:
 
 
 def summary_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
-    lines = ["# Coverage summary", "", _counts_line(taxonomy, counts), "", _md(human_coding_line(tables)), ""]
-    for fw in taxonomy.parts:
-        lines += _summary_part(tables, fw, len(taxonomy.parts) > 1)
-    return "\n".join(lines).rstrip("\n") + "\n"
+    several = len(taxonomy.parts) > 1
+    text = MARKDOWN.get_template("summary.md.j2").render(
+        counts_line=_counts_line(taxonomy, counts), human_line=human_coding_line(tables), several=several,
+        parts=[_summary_part(tables, fw) for fw in taxonomy.parts])
+    return text.rstrip("\n") + "\n"
 
 
-def _summary_part(tables, fw: Taxonomy, several: bool) -> list[str]:
+def _summary_part(tables, fw: Taxonomy) -> dict:
+    """What the summary says about one framework, as plain values: the template escapes them."""
     a = fw.audit
-    rk = _rk(tables, fw)
-    n_leaves = len(_audit_leaves(fw))
     ranked, lacking = _lacking(tables, fw)
     also = fw.also_facets()
-    lines = [f"# {_md(fw.name['en'])}", ""] if several else []
-    lines += [
-        f"## Regions ranked by {_md(a.owner)} {_md(a.items)} they address", "",
-        f"| rank | region | name | documents | {_md(a.items)} addressed | coverage |"
-        + "".join(f" {_md(f.items)} addressed |" for f, _ in also),
-        "|---|---|---|---|---|---|" + "---|" * len(also),
-    ]
-    for i, r in enumerate(rk.itertuples(index=False), 1):
-        lines.append(f"| {i} | {_md(r.region)} | {_md(r.region_name)} | {r.documents} | "
-                     f"{getattr(r, a.column + 's_addressed')} of {n_leaves} | "
-                     f"{getattr(r, a.column + '_coverage'):.0%} |"
-                     + "".join(f" {getattr(r, f.id + 's_addressed')} |" for f, _ in also))
-    lines += ["", f"## {_md(_cap(a.items))} not addressed, by region", ""]
-    any_missing = False
+    rows = [{"region": r.region, "region_name": r.region_name, "documents": r.documents,
+             "addressed": getattr(r, a.column + "s_addressed"), "coverage": f"{getattr(r, a.column + '_coverage'):.0%}",
+             "also": [getattr(r, f.id + "s_addressed") for f, _ in also]}
+            for r in _rk(tables, fw).itertuples(index=False)]
+    missing = []
     for code, name in _regions(tables, fw):
-        missing = [n for n in ranked if code in lacking[n.id]]
-        if missing:
-            any_missing = True
-            lines.append(f"- **{_md(_region_label(code, name))}** ({len(missing)}): "
-                         + "; ".join(_md(_name(n)) for n in missing))
-    if not any_missing:
-        lines.append(f"Every region addresses every {_md(a.item)}.")
-    return lines + [""]
+        names = [_name(n) for n in ranked if code in lacking[n.id]]
+        if names:
+            missing.append({"region": _region_label(code, name), "names": names})
+    return {"name": fw.name["en"], "owner": a.owner, "plural": a.items, "plural_cap": _cap(a.items), "singular": a.item,
+            "also": [f.items for f, _ in also], "n_leaves": len(_audit_leaves(fw)), "rows": rows, "missing": missing}
 
 
 def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
@@ -563,22 +345,10 @@ def _bin_label(lo: int, hi: int | None) -> str:
     return f"{lo}+" if hi is None else (str(lo) if lo == hi else f"{lo}–{hi}")
 
 
-def _merge_spans(text: str, ev: list[dict]) -> list[list[int]]:
-    spans = sorted((int(x["start"]), int(x["end"])) for x in ev
-                   if isinstance(x, dict) and 0 <= int(x.get("start", -1)) < int(x.get("end", -1)) <= len(text))
-    merged: list[list[int]] = []
-    for s, t in spans:
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], t)
-        else:
-            merged.append([s, t])
-    return merged
-
-
 def _marked_html(text: str, ev: list[dict], limit: int = 1200) -> str:
     """The passage, escaped, with matched terms in <mark>; long passages are cut to a window around the
     first match."""
-    spans = _merge_spans(text, ev)
+    spans = merge_spans(text, ev)
     lo, hi = 0, len(text)
     if len(text) > limit:
         lo = max(0, spans[0][0] - limit // 4) if spans else 0
@@ -812,15 +582,13 @@ def _page(title: str, body: str, script: str = "") -> str:
     csp = (f"default-src 'none'; style-src {_csp_hash(CSS + PAGE_CSS)}; "
            f"script-src {_csp_hash(script) if script else chr(39) + 'none' + chr(39)}; img-src 'none'; "
            "font-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title>
-<style>{CSS + PAGE_CSS}</style></head><body><div class="single">
-{body}
-</div>{f"<script>{script}</script>" if script else ""}</body></html>
-"""
+    return _render_html(title, CSS + PAGE_CSS, csp, body, script, "single")
+
+
+def _render_html(title: str, css: str, csp: str, body: str, script: str, layout: str) -> str:
+    """The page shell around a body built here (already escaped): everything but `title` is our own markup."""
+    return HTML.get_template("page.html.j2").render(
+        title=title, css=Markup(css), csp=Markup(csp), body=Markup(body), script=Markup(script), layout=layout)
 
 
 def _items(entry) -> list[dict]:
@@ -1513,12 +1281,4 @@ def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str
     body = "".join(main) + _evidence_panel(tables, taxonomy, evidence, ids, xsecs)
     csp = (f"default-src 'none'; style-src {_csp_hash(CSS)}; script-src {_csp_hash(JS)}; img-src 'none'; "
            "font-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Policy coverage and gap audit</title>
-<style>{CSS}</style></head><body><div class="page">
-{body}
-</div><script>{JS}</script></body></html>
-"""
+    return _render_html("Policy coverage and gap audit", CSS, csp, body, JS, "page")

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from . import aggregate as aggregate_mod
 from . import nodes
 from . import report as report_mod
+from . import workbook as workbook_mod
 from .catalog import REPORT_FILES, Catalog, coverage_tables
 from .classify import coded_store_paths
 from .io import ChunkedTable, PartCache, part_files, publish_file, publishing, read_parts, write_json, write_text
@@ -107,12 +108,12 @@ class Workbook:
     other core, sheet by sheet as this process sends the tables. It writes a hidden file beside the workbook,
     which `wait` publishes with the other outputs."""
 
-    def __init__(self, path: Path, names: dict | None = None, sheets: tuple[str, ...] = report_mod.SHEETS):
+    def __init__(self, path: Path, names: dict | None = None, sheets: tuple[str, ...] = workbook_mod.SHEETS):
         from .engine import Helper
 
         self.path, self.sheets = Path(path), sheets
         self._written = self.path.parent / f".{self.path.name}.written.tmp"
-        self._helper = Helper(report_mod.serve_xlsx, self._written, sheets, names)
+        self._helper = Helper(workbook_mod.serve_xlsx, self._written, sheets, names)
         self._sent: set[str] = set()
 
     def send(self, tables: dict[str, pd.DataFrame]) -> None:
@@ -160,7 +161,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
     tables = dict(tables) if tables is not None else {name: catalog.load(name) for name in coverage_tables(tax)}
     rep = read_ingest_report(out)
     tables["ingest_report"] = rep
-    workbook = workbook or Workbook(catalog.path("workbook"), report_mod.node_names(tax), report_mod.sheets_for(tax))
+    workbook = workbook or Workbook(catalog.path("workbook"), workbook_mod.node_names(tax), workbook_mod.sheets_for(tax))
     with publishing():
         try:
             workbook.send(tables)

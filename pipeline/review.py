@@ -34,7 +34,7 @@ from sklearn.metrics import f1_score
 from .classify import label_matrix
 from .evaluate import alpha, scores
 from .io import FORMULA_START, ConfigError, write_bytes_atomic, write_csv
-from .report import _cell as xlsx_cell
+from .workbook import _cell as xlsx_cell
 from .taxonomy import Taxonomy
 
 NONE = "none"           # what a coder writes for a passage that carries no node

@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import classify as classify_mod
 from . import ingest as ingest_mod
-from . import report as report_mod
+from . import workbook as workbook_mod
 from .catalog import Catalog
 from .classify import (PassageClassifier, coded_store_paths, context_of, examples_paths, fit_model, label_matrix,
                        read_coded, resolve_model, tokenize_frame)
@@ -206,7 +206,7 @@ def cmd_run(args) -> None:
     # After a small change the workbook writer is forked now, while this process is small and has no thread,
     # rather than when the coverage tables are ready (on the critical path); not after a large one, where it
     # would sit idle (and in memory) through the whole run.
-    names, sheets = report_mod.node_names(tax), report_mod.sheets_for(tax)
+    names, sheets = workbook_mod.node_names(tax), workbook_mod.sheets_for(tax)
     catalog = Catalog(out)
     workbook = Workbook(catalog.path("workbook"), names, sheets) if catalog.path("workbook").exists() and small_change(
         run.changed_files, run.changed_bytes) else None

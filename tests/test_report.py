@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import report
+from pipeline import report, workbook
 from pipeline.aggregate import aggregate
 from pipeline.taxonomy import load_taxonomy
 
@@ -217,9 +217,9 @@ def test_xlsx_opens_with_one_sheet_per_table(built, tmp_path):
 
     _, tables, _, _, _ = built
     path = tmp_path / "coverage.xlsx"
-    report.write_xlsx(tables, path)
+    workbook.write_xlsx(tables, path)
     wb = openpyxl.load_workbook(path, read_only=True)
-    assert wb.sheetnames == [n for n in report.SHEETS if n in tables]
+    assert wb.sheetnames == [n for n in workbook.SHEETS if n in tables]
     assert set(wb.sheetnames) == set(tables)
     for name in wb.sheetnames:
         header = next(wb[name].iter_rows(max_row=1, values_only=True))
@@ -234,7 +234,7 @@ def test_xlsx_opens_with_one_sheet_per_table(built, tmp_path):
     assert sum(1 for _ in first.iter_rows()) == len(tables["coverage_document_long"]) + 1
     # identical input, identical bytes
     again = tmp_path / "again.xlsx"
-    report.write_xlsx(tables, again)
+    workbook.write_xlsx(tables, again)
     assert again.read_bytes() == path.read_bytes()
 
 
@@ -391,7 +391,7 @@ def test_xlsx_cells_empty_strings_zero_counts_and_formulas(tmp_path):
                         "model.science_park": pd.Series([0], dtype="int64"),
                         "model.incubator": pd.Series([3], dtype="int64")})
     path = tmp_path / "c.xlsx"
-    report.write_xlsx({"coverage_document": doc, "ingest_report": doc[["doc_id", "date"]]}, path)
+    workbook.write_xlsx({"coverage_document": doc, "ingest_report": doc[["doc_id", "date"]]}, path)
     wb = openpyxl.load_workbook(path, read_only=True)
     row = list(wb["coverage_document"].iter_rows(min_row=2, values_only=True))[0]
     assert row[:4] == ("a.txt", "X", "=HYPERLINK(\"x\")", None)  # an empty date is not turned into a quote
@@ -407,8 +407,8 @@ def test_workbook_written_from_batches_in_any_order_is_the_same_file(tmp_path):
     be the one `report` writes in one go, and a writer whose sender goes away writes nothing."""
     from pipeline.reporting import Workbook as _Workbook
 
-    tables = {name: pd.DataFrame({"region": ["X", "Y"], "n": [1, 0], "text": [name, ""]}) for name in report.SHEETS}
-    report.write_xlsx(tables, tmp_path / "direct.xlsx")
+    tables = {name: pd.DataFrame({"region": ["X", "Y"], "n": [1, 0], "text": [name, ""]}) for name in workbook.SHEETS}
+    workbook.write_xlsx(tables, tmp_path / "direct.xlsx")
     served = _Workbook(tmp_path / "served.xlsx")
     served.send({"ingest_report": tables["ingest_report"]})
     served.send(tables)  # the rest; the ingest report is not sent twice
@@ -541,7 +541,7 @@ def test_xlsx_names_filters_widths_and_colour(built, tmp_path):
     tax, tables, _, _, _ = built
     tables = dict(tables)
     path = tmp_path / "coverage.xlsx"
-    report.write_xlsx(tables, path, report.node_names(tax))
+    workbook.write_xlsx(tables, path, workbook.node_names(tax))
     wb = openpyxl.load_workbook(path)
     for sheet in ("coverage_region", "coverage_document"):
         ws = wb[sheet]
