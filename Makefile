@@ -16,6 +16,7 @@ MODEL    ?= $(shell cat $(MODELS)/CURRENT 2>/dev/null)
 ENGINE   ?= local
 JOBS     ?= 2
 SCALE    ?= 1
+HUGE     ?=
 TRAIN    ?=
 CODED    ?= coded
 GOLD     ?=
@@ -37,7 +38,7 @@ COMMON   := --out $(OUT) --taxonomy $(TAXONOMY) --jobs $(JOBS) --engine $(ENGINE
 # a value inside '...' in a recipe, even one holding a quote
 shell_quoted = $(subst ','\'',$(1))
 # `make help` lists the targets (from the "## " notes on their rules) and these variables with their values
-HELP_VARS := CORPUS OUT TAXONOMY MODEL MODELS JOBS ENGINE TRAIN CODED GOLD CV IN N FILE CODER A B SCALE PYTHON VENV
+HELP_VARS := CORPUS OUT TAXONOMY MODEL MODELS JOBS ENGINE TRAIN CODED GOLD CV IN N FILE CODER A B SCALE HUGE PYTHON VENV
 HELP_CORPUS   := corpus folder (optional manifest.csv at its root)
 HELP_OUT      := output folder: stage tables, reports; for classify IN=, the predictions file
 HELP_TAXONOMY := taxonomy folder or YAML file; several, comma-separated, are crossed (taxonomy,taxonomy/policy_tools)
@@ -56,6 +57,7 @@ HELP_IN       := make classify: a JSON-lines file of passages to classify instea
 HELP_A        := make compare: a region of OUT, or another output folder
 HELP_B        := make compare: the region or output folder to compare A with
 HELP_SCALE    := make bench: replicate the corpus this many times
+HELP_HUGE     := make bench: HUGE=1 measures one 60 MB document (peak RSS) instead
 HELP_PYTHON   := the Python 3.11 that builds the virtual environment
 HELP_VENV     := folder of the virtual environment
 
@@ -154,8 +156,8 @@ compare: $(STAMP) ## what region (or output folder) A addresses that B does not,
 	@test -n "$(A)" -a -n "$(B)" || { echo "error: make compare needs A= and B= (two regions of $(OUT), or two output folders)$(if $(A),; B is missing,$(if $(B),; A is missing,))" >&2; exit 2; }
 	$(PY) -m pipeline compare --a "$(A)" --b "$(B)" --out $(OUT) --taxonomy $(TAXONOMY)
 
-bench: $(STAMP) ## measure the pipeline on ../shared/corpus (SCALE= to replicate it)
-	$(PY) bench/bench.py --corpus "$(if $(filter corpus,$(CORPUS)),../shared/corpus,$(CORPUS))" --scale $(SCALE) --jobs $(JOBS)
+bench: $(STAMP) ## measure the pipeline on ../shared/corpus (SCALE= to replicate it; HUGE=1: one 60 MB document instead)
+	$(PY) bench/bench.py --corpus "$(if $(filter corpus,$(CORPUS)),../shared/corpus,$(CORPUS))" --scale $(SCALE) --jobs $(JOBS) $(if $(HUGE),--huge,)
 
 # The browser test needs Chromium and a Chinese font (without one, Chinese renders as boxes). The Debian packages
 # are installed when missing, as root or through passwordless sudo; otherwise the browser test is skipped.

@@ -1,18 +1,72 @@
 """jieba's internals, in one place: the per-block segmentation the clause cache calls
-(`Tokenizer.__cut_DAG`, private) and the reading of jieba's dictionary cache (jieba's module-level `marshal`,
-patched while initializing). Pinned in pyproject (jieba==0.42.1); `tests/test_classify.py` fails if either
-stops giving exactly what `jieba.lcut` and `jieba.initialize()` give, and `make bench` checks the cache against
-`jieba.lcut` over the whole corpus.
+(`Tokenizer.__cut_DAG`, private), the reading of jieba's dictionary cache (jieba's module-level `marshal`,
+patched while initializing) and the compiled segmenter (rjieba, jieba-rs) used for the blocks where it gives
+jieba's segmentation. Pinned in pyproject (jieba==0.42.1, rjieba==0.2.2); `tests/test_classify.py` fails if
+any of them stops giving exactly what `jieba.lcut` and `jieba.initialize()` give, and `make bench` checks the
+segmenter against `jieba.lcut` (same user dictionary) over the whole corpus.
+
+Where rjieba is used: only on blocks made of Han characters alone. On blocks with Latin letters or digits in
+them rjieba's splitting differs from jieba's (it keeps `dual-use`, `U.S.C`, `FedBizOpps.gov` and some digit
+runs whole, jieba splits them at `-` and `.`): 485 of the shared corpus's distinct blocks, all of them mixed,
+none pure Han. Those blocks, and everything when rjieba is missing, go to jieba.
 """
 from __future__ import annotations
 
 import marshal
+import re
 import types
 # ~150 bytes an entry, so at most ~60 MB a worker: about what a worker fills on half of the 2,817 real laws
 # (0.7 M distinct clauses in all). Past the limit new clauses are segmented without being remembered and the
 # cached ones (the frequent ones come first) stay, so memory stops growing with the corpus: with a limit of
 # 1 M, a 4x corpus took 1.22x the memory of 1x, with this one 1.16x.
 CLAUSE_CACHE_LIMIT = 400_000
+
+
+# the words added to jieba's dictionary through `add_user_words`, in order: (word, frequency before, after)
+_ADDED: list[tuple[str, int, int]] = []
+# rjieba replaces an existing word's frequency in the dictionary total where jieba adds it on top; this
+# word (private-use characters, never inside a Han block) carries the difference so both totals, and so every
+# probability on the DAG, are the same
+_TOTAL_PAD = "\ue000\ue001"
+_PURE_HAN = re.compile("[\u4E00-\u9FD5]+")
+# the frequency total of jieba 0.42.1's dict.txt, which rjieba 0.2.2 bundles: jieba's total less what was
+# added through add_user_words must be this, or its dictionary is not the one rjieba mirrors
+_DEFAULT_TOTAL = 60_101_967
+
+
+def add_user_words(jieba, words) -> None:
+    """`jieba.add_word` for each word (frequency suggested by jieba, as before), remembered so the compiled
+    segmenter gets the same dictionary."""
+    dt = jieba.dt
+    for w in words:
+        before = dt.FREQ.get(w, 0)
+        jieba.add_word(w)
+        _ADDED.append((w, before, dt.FREQ[w]))
+
+
+def _compiled_segmenter(dt):
+    """An rjieba segmenter with `dt`'s dictionary, or None (not installed, or a dictionary it cannot mirror)."""
+    import jieba
+
+    # rjieba bundles jieba's default dict.txt; a replaced main dictionary or words added behind the adapter's
+    # back would not be mirrored (jieba.del_word behind its back is not detected: it leaves the total as is)
+    if dt is not jieba.dt or dt.dictionary is not jieba.DEFAULT_DICT:
+        return None, None
+    dt.check_initialized()
+    if dt.total - sum(after for _, _, after in _ADDED) != _DEFAULT_TOTAL:
+        return None, None
+    try:
+        import rjieba
+    except ImportError:
+        return None, None
+    rj = rjieba.Jieba()
+    pad = 0
+    for w, before, after in _ADDED:
+        rj.add_word(w, after, None)
+        pad += before
+    if pad:
+        rj.add_word(_TOTAL_PAD, pad, None)
+    return rj, dt.total
 
 
 class ClauseCachedJieba:
@@ -31,6 +85,14 @@ class ClauseCachedJieba:
         self.dt = tokenizer or jieba.dt
         self._cut_block = self.dt._Tokenizer__cut_DAG
         self._cache: dict[str, bytes | list[str]] = {}
+        self._rj, self._rj_total = _compiled_segmenter(self.dt)
+
+    def _segment_block(self, blk: str):
+        # jieba's total changes with every word added to its dictionary: a change not made through
+        # add_user_words since this segmenter was built means rjieba no longer mirrors it
+        if self._rj is not None and self.dt.total == self._rj_total and _PURE_HAN.fullmatch(blk):
+            return self._rj.cut(blk, True)
+        return list(self._cut_block(blk))
 
     def cut(self, sentence: str, cut_all: bool = False, HMM: bool = True):
         if cut_all or not HMM:
@@ -45,7 +107,7 @@ class ClauseCachedJieba:
             if re_han.match(blk):
                 lengths = cache.get(blk)
                 if lengths is None:
-                    words = list(self._cut_block(blk))
+                    words = self._segment_block(blk)
                     out.extend(words)
                     if len(cache) < CLAUSE_CACHE_LIMIT:
                         # word lengths as bytes: a fraction of the memory of the word strings

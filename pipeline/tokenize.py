@@ -12,7 +12,7 @@ import logging
 
 import pandas as pd
 
-from .jieba_adapter import ClauseCachedJieba, initialize_jieba
+from .jieba_adapter import ClauseCachedJieba, add_user_words, initialize_jieba
 from .schemas import TOKENS
 from .segment import CONTENT_KINDS
 
@@ -36,8 +36,7 @@ def get_nlp(lang: str, zh_terms: tuple[str, ...] = ()):
 
             jieba.setLogLevel(logging.WARNING)
             initialize_jieba(jieba)
-            for t in sorted(zh_terms):
-                jieba.add_word(t)
+            add_user_words(jieba, sorted(zh_terms))
             nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
             nlp.tokenizer.jieba_seg = ClauseCachedJieba()
         else:

@@ -1,0 +1,86 @@
+"""The compiled segmenter behind the adapter gives jieba's segmentation exactly (user dictionary included)."""
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+
+from pipeline import jieba_adapter
+from pipeline.jieba_adapter import ClauseCachedJieba
+from pipeline.tokenize import get_nlp
+
+ROOT = Path(__file__).resolve().parent.parent
+TERMS = ("产学研合作", "技术转移机构", "科技成果转化", "知识产权", "新型研发机构", "研究开发平台")
+TEXT = ("第一条　为了促进科技成果转化和产学研合作，建设技术转移机构与新型研发机构，制定本条例。\n"
+        "第二条 2024年R&D投入增长3.5%，AI技术、5G网络和dual-use技术依照U.S.C.第35章办理；"
+        "企业与高等学校联合建立研究开发平台，知识产权归属由合同约定。\t（一）abc  def\u3000科技 "
+        "他说的确实在理，结婚的和尚未结婚的都来了。")
+
+
+def _blocks_by_segmenter(seg: ClauseCachedJieba, text: str) -> tuple[int, int]:
+    from jieba import re_han_default as re_han
+
+    han = [b for b in re_han.split(text) if b and re_han.match(b)]
+    pure = sum(1 for b in han if jieba_adapter._PURE_HAN.fullmatch(b))
+    return pure, len(han) - pure
+
+
+def test_fast_segmenter_equals_jieba_with_user_dictionary():
+    import jieba
+
+    get_nlp("zh", TERMS)
+    seg = ClauseCachedJieba()
+    assert seg._rj is not None, "rjieba is pinned in pyproject and should be used"
+    law = (ROOT / "corpus" / "zh" / "CN" / "产学研合作促进条例.md").read_text(encoding="utf-8")
+    for text in (TEXT, law, TEXT * 2):
+        assert seg.lcut(text) == jieba.lcut(text)
+    toks = seg.lcut(TEXT)
+    assert {"产学研合作", "技术转移机构", "科技成果转化", "研究开发平台"} <= set(toks)
+    pure, mixed = _blocks_by_segmenter(seg, TEXT)
+    assert pure > 5 and mixed > 3  # both routes exercised
+
+
+def test_mixed_blocks_go_to_jieba_where_rjieba_differs():
+    import jieba
+
+    get_nlp("zh", TERMS)
+    seg = ClauseCachedJieba()
+    # rjieba keeps these whole; jieba splits them, and the adapter must give jieba's answer
+    for blk in ("dual-use", "U.S.C.", "FedBizOpps.gov", "off-the-shelf"):
+        assert seg._rj.cut(blk, True) != jieba.lcut(blk)
+        assert seg.lcut(blk) == jieba.lcut(blk)
+
+
+def test_falls_back_to_jieba_without_rjieba(monkeypatch):
+    import jieba
+
+    get_nlp("zh", TERMS)
+    real_import = builtins.__import__
+
+    def no_rjieba(name, *a, **k):
+        if name == "rjieba":
+            raise ImportError(name)
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_rjieba)
+    seg = ClauseCachedJieba()
+    assert seg._rj is None
+    assert seg.lcut(TEXT) == jieba.lcut(TEXT)
+
+
+def test_words_added_behind_the_adapter_turn_rjieba_off(monkeypatch):
+    import jieba
+
+    get_nlp("zh", TERMS)
+    seg = ClauseCachedJieba()
+    assert seg._rj is not None
+
+    class Unmirrored:
+        def cut(self, *a):
+            raise AssertionError("rjieba used on a dictionary it does not mirror")
+
+    seg._rj = Unmirrored()
+    # what jieba.add_word does to the total (without leaving the word in jieba for the other tests)
+    monkeypatch.setattr(jieba.dt, "total", jieba.dt.total + 7)
+    text = "知识产权归属由合同约定。"
+    assert seg.lcut(text) == jieba.lcut(text)
+    assert ClauseCachedJieba()._rj is None  # nor is a new one built on that dictionary
