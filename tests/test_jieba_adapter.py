@@ -34,7 +34,10 @@ def test_fast_segmenter_equals_jieba_with_user_dictionary():
     for text in (TEXT, law, TEXT * 2):
         assert seg.lcut(text) == jieba.lcut(text)
     toks = seg.lcut(TEXT)
-    assert {"产学研合作", "技术转移机构", "科技成果转化", "研究开发平台"} <= set(toks)
+    # words jieba's own dictionary lacks, so the compiled route must have been given the user dictionary
+    # (not 研究开发平台: when the full taxonomy was loaded earlier in the process, its longer term
+    # 联合建立研究开发平台 rightly takes that span, in jieba and in the adapter alike)
+    assert {"产学研合作", "技术转移机构", "科技成果转化"} <= set(toks)
     pure, mixed = _blocks_by_segmenter(seg, TEXT)
     assert pure > 5 and mixed > 3  # both routes exercised
 
