@@ -15,6 +15,8 @@ MODELS   ?= models
 MODEL    ?= $(shell cat $(MODELS)/CURRENT 2>/dev/null)
 ENGINE   ?= local
 JOBS     ?= 2
+# a document with more passages than this is processed in windows of this many passages (memory follows it)
+WINDOW   ?= 20000
 SCALE    ?= 1
 HUGE     ?=
 TRAIN    ?=
@@ -33,18 +35,19 @@ TAXONOMY_FILES = $(foreach d,$(TAXONOMY_DIRS),$(wildcard $(d)/*.yaml))
 # `make default-model`, MODEL=...) must re-run classify even though no prerequisite file is newer
 MODEL_USED = $(if $(MODEL),$(if $(filter lexicon,$(MODEL)),lexicon,$(abspath $(MODEL))),default)
 MODEL_STAMP := $(OUT)/.classify-model
-COMMON   := --out $(OUT) --taxonomy $(TAXONOMY) --jobs $(JOBS) --engine $(ENGINE)
+COMMON   := --out $(OUT) --taxonomy $(TAXONOMY) --jobs $(JOBS) --engine $(ENGINE) --window-passages $(WINDOW)
 
 # a value inside '...' in a recipe, even one holding a quote
 shell_quoted = $(subst ','\'',$(1))
 # `make help` lists the targets (from the "## " notes on their rules) and these variables with their values
-HELP_VARS := CORPUS OUT TAXONOMY MODEL MODELS JOBS ENGINE TRAIN CODED GOLD CV IN N FILE CODER A B SCALE HUGE PYTHON VENV
+HELP_VARS := CORPUS OUT TAXONOMY MODEL MODELS JOBS WINDOW ENGINE TRAIN CODED GOLD CV IN N FILE CODER A B SCALE HUGE PYTHON VENV
 HELP_CORPUS   := corpus folder (optional manifest.csv at its root)
 HELP_OUT      := output folder: stage tables, reports; for classify IN=, the predictions file
 HELP_TAXONOMY := taxonomy folder or YAML file; several, comma-separated, are crossed (taxonomy,taxonomy/policy_tools)
 HELP_MODEL    := model folder from make train, or lexicon (default: the one make train made last, else the default model)
 HELP_MODELS   := where make train puts models and records the current one (MODELS/CURRENT)
 HELP_JOBS     := worker processes for tokenize and classify
+HELP_WINDOW   := passages per window: a longer document is processed in windows of this many (bounds memory)
 HELP_ENGINE   := local, or dask (DASK_SCHEDULER_ADDRESS= for a cluster)
 HELP_TRAIN    := coded JSON-lines file(s) for make train, comma-separated
 HELP_GOLD     := coded JSON-lines file(s) (or the coded store folder) for make evaluate
@@ -157,7 +160,7 @@ compare: $(STAMP) ## what region (or output folder) A addresses that B does not,
 	$(PY) -m pipeline compare --a "$(A)" --b "$(B)" --out $(OUT) --taxonomy $(TAXONOMY)
 
 bench: $(STAMP) ## measure the pipeline on ../shared/corpus (SCALE= to replicate it; HUGE=1: one 60 MB document instead)
-	$(PY) bench/bench.py --corpus "$(if $(filter corpus,$(CORPUS)),../shared/corpus,$(CORPUS))" --scale $(SCALE) --jobs $(JOBS) $(if $(HUGE),--huge,)
+	$(PY) bench/bench.py --corpus "$(if $(filter corpus,$(CORPUS)),../shared/corpus,$(CORPUS))" --scale $(SCALE) --jobs $(JOBS) --window $(WINDOW) $(if $(HUGE),--huge,)
 
 # The browser test needs Chromium and a Chinese font (without one, Chinese renders as boxes). The Debian packages
 # are installed when missing, as root or through passwordless sudo; otherwise the browser test is skipped.

@@ -17,6 +17,7 @@ from .reporting import cmd_aggregate, cmd_compare, cmd_report
 from .schemas import SchemaError
 from .stages import (CODED_WEIGHT, cmd_classify, cmd_evaluate, cmd_ingest, cmd_review, cmd_review_import, cmd_run,
                      cmd_segment, cmd_tokenize, cmd_train, cmd_validate)
+from .runner import WINDOW_PASSAGES
 from .text import DEFAULT_MAX_BYTES
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--model", default=None, help="model folder from `train`, or 'lexicon' (default: the "
                                                       "model trained from taxonomy/examples)")
         sp.add_argument("--quiet", action="store_true", help="no progress bars")
+        sp.add_argument("--window-passages", type=int, default=WINDOW_PASSAGES, metavar="N",
+                        help="a document with more passages than this is segmented, tokenized and classified in "
+                             "windows of N passages (rounded up to a multiple of 500), so memory depends on N, not "
+                             f"on the document's size (default {WINDOW_PASSAGES})")
         if corpus:
             sp.add_argument("--corpus", default="corpus", help="corpus folder (optional manifest.csv at its root)")
             sp.add_argument("--max-mb", type=float, default=DEFAULT_MAX_BYTES / 2**20,

@@ -584,10 +584,20 @@ class ChunkedTable:
                     self._index.setdefault(d, []).append(i)
         return self._index.get(doc_id, [])
 
-    def locate(self, doc_parts: dict[str, int]) -> None:
+    def locate(self, doc_parts: "dict[str, int | list[int]]") -> None:
         """Where each document's rows are (part positions), as recorded when the table was written: saves
         reading the document ids of every part to find them."""
-        self._index = {d: [i] for d, i in doc_parts.items()}
+        self._index = {d: i if isinstance(i, list) else [i] for d, i in doc_parts.items()}
+
+    def locate_parts(self, parts: list[list[str]]) -> None:
+        """`locate` from the document ids of each part, in part order (a document processed in windows of
+        passages has rows in several parts)."""
+        index: dict[str, list[int]] = {}
+        for i, ids in enumerate(parts):
+            for d in ids:
+                if not index.get(d) or index[d][-1] != i:
+                    index.setdefault(d, []).append(i)
+        self._index = index
 
     def rows_for(self, doc_ids) -> pd.DataFrame:
         return self.arrow_rows_for(doc_ids).to_pandas()

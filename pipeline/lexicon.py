@@ -23,6 +23,9 @@ PREFILTER = "prefilter"
 # a regex states its own context and boundaries; only literal terms get the word-boundary check
 PATTERN_ROLES = ("pattern", "rule_pattern")
 _ROLE_RANK = {TERM: 0, "pattern": 1, RULE_TERM: 2, "rule_pattern": 3, CONTEXT: 4, EXCLUDE: 5, DOMAIN: 6}
+# match_many matches up to this many consecutive passages of one document in one pass; whoever splits a
+# document's passages into batches cuts them at multiples of it, so the batches are matched as the whole is
+MATCH_GROUP = 500
 
 
 def required_literals(pattern: str, ignore_case: bool) -> set[str] | None:
@@ -247,7 +250,7 @@ class LexiconMatcher:
         while i < n:
             j = i + 1
             if groups is not None:
-                while j < n and groups[j] == groups[i] and langs[j] == langs[i] and j - i < 500:
+                while j < n and groups[j] == groups[i] and langs[j] == langs[i] and j - i < MATCH_GROUP:
                     j += 1
             starts, pos = [], 0
             for k in range(i, j):

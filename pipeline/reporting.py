@@ -287,5 +287,5 @@ def located(table, out: Path):
     except (OSError, ValueError):
         parts = None
     if isinstance(parts, list) and len(parts) == len(t.parts) and all(isinstance(ids, list) for ids in parts):
-        t.locate({d: i for i, ids in enumerate(parts) for d in ids})
+        t.locate_parts(parts)
     return t

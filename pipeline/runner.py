@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 CHUNK_CHARS = 600_000
 CHUNK_DOCS = 100
 SOFT_BOUNDARY = 16
+# a document with more content passages than this is segmented by the main process and tokenized and classified
+# in windows of at most this many passages (rounded up to a multiple of the lexicon's match group), each window a
+# part of its own, so memory depends on the window and not on the document (`--window-passages`)
+WINDOW_PASSAGES = 20_000
 STAGES = ("segment", "tokenize", "classify")
 OUTPUT = {"segment": PASSAGES, "tokenize": TOKENS, "classify": LABELS}
 META = "chunks.meta.json"
@@ -62,6 +66,28 @@ def chunk_documents(records: Iterable[dict]) -> Iterator[list[dict]]:
             chunk, size = [], 0
     if chunk:
         yield chunk
+
+
+def window_size(passages: int) -> int:
+    """The window actually used for a setting of `passages`: a multiple of the lexicon's match group, so that
+    the passages of a window are matched in the same batches as in the whole document (identical output)."""
+    from .lexicon import MATCH_GROUP
+
+    return max(1, -(-max(1, passages) // MATCH_GROUP)) * MATCH_GROUP
+
+
+def passage_windows(spans: list[tuple], size: int) -> list[tuple[int, int]]:
+    """(start, end) positions in `spans` (from segment.segment_spans) of windows of at most `size` content
+    passages; a window ends before the content passage that would make one more (headings go with the
+    passages before them)."""
+    cuts = [i for i, sp in enumerate(spans) if sp[0] > 1 and (sp[0] - 1) % size == 0]
+    bounds = [0] + cuts + [len(spans)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def passages_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(PASSAGES.columns)).astype({"ordinal": "int64", "start": "int64",
+                                                                      "end": "int64"})
 
 
 def small_change(files: int, nbytes: int) -> bool:
@@ -167,8 +193,7 @@ def process_chunk(task: dict) -> dict:
         rows = []
         for doc in task["docs"]:
             rows.extend(segment_document(doc))
-        passages = pd.DataFrame(rows, columns=list(PASSAGES.columns)).astype(
-            {"ordinal": "int64", "start": "int64", "end": "int64"})
+        passages = passages_frame(rows)
         out["segment"] = passages
         secs["segment"], t = time.perf_counter() - t, time.perf_counter()
     tokens = task.get("tokens")
@@ -236,8 +261,9 @@ class ChunkRunner:
     """Drives the chunked stages for one output folder."""
 
     def __init__(self, out: Path, stages: tuple[str, ...], settings: Settings, *, engine: str = "local",
-                 jobs: int = 2):
+                 jobs: int = 2, window: int = WINDOW_PASSAGES):
         self.out = Path(out)
+        self.window = window_size(window)
         self.stages = stages
         self.settings = settings
         self.engine, self.jobs = engine, jobs
@@ -254,7 +280,7 @@ class ChunkRunner:
             parts = meta.get("parts", {}).get(st)
             if self.previous[st] is not None and isinstance(parts, list) and len(parts) == len(
                     self.previous[st].parts) and all(isinstance(ids, list) for ids in parts):
-                self.previous[st].locate({d: i for i, ids in enumerate(parts) for d in ids})
+                self.previous[st].locate_parts(parts)
         first = STAGES.index(stages[0])
         self.inputs = {st: ChunkedTable.open(OUTPUT[st], self.out) for st in STAGES[:first]}
         self.new_done: dict[str, dict[str, str]] = {st: {} for st in stages}
@@ -296,6 +322,85 @@ class ChunkRunner:
             task["tokens"] = self.inputs["tokenize"].rows_for(ids) if ids else _empty(TOKENS)
         return task, reused, docs, keys
 
+    def _tasks(self, doc_chunks: Iterable[list[dict]], stages: tuple[str, ...]) -> Iterator[tuple]:
+        """The tasks of each chunk (see `_task`): one per chunk, unless a document of it has more content
+        passages than the window; then the documents before it, its windows, and the documents after it are
+        tasks (and parts) of their own."""
+        for docs in doc_chunks:
+            run: list[dict] = []
+            for d in docs:
+                windows = self._windowed(d, stages) if "segment" in self.stages else None
+                if windows is None:
+                    run.append(d)
+                    continue
+                if run:
+                    yield self._task(run, stages)
+                    run = []
+                yield from windows
+            if run or not docs:
+                yield self._task(run, stages)
+
+    def _window_keys(self, doc: dict, i: int) -> dict[str, str]:
+        return {st: chunk_key(f"{self.settings.keys[st]}|window {self.window} {i}", [doc]) for st in self.stages}
+
+    def _windowed(self, doc: dict, stages: tuple[str, ...]) -> "Iterator[tuple] | None":
+        """The tasks of a document processed in windows of passages, or None for a document that fits one.
+
+        Windows kept from the last run (the same document and settings make the same windows) are kept as
+        they are; otherwise this process segments the document (into compact spans) and each window's passages
+        become a task for the stages after segment, and the window's part of every table."""
+        size = self.window
+        chars = doc.get("chars")
+        if (chars if chars is not None else len(doc["text"] or "")) <= size:
+            return None  # each passage holds at least one character
+        kept = 0
+        while all(self.writers[st].has(k) for st, k in self._window_keys(doc, kept).items()):
+            kept += 1
+        if kept:
+            return self._kept_windows(doc, kept)
+        if doc.get("text") is None and self.load_texts is not None:
+            self.load_texts([doc])
+        text = doc["text"]
+        # passages are at most the lines plus the pieces of passages cut for length (>= 1000 characters each)
+        if text.count("\n") + 1 + len(text) // 1000 <= size:
+            return None
+        from .segment import segment_spans
+
+        spans = segment_spans(doc)
+        windows = passage_windows(spans, size)
+        if len(windows) < 2:
+            return None
+        return self._window_tasks(doc, spans, windows, stages)
+
+    def _count(self, doc: dict, n_windows: int, reused: bool) -> None:
+        for st in self.stages:
+            self.new_done[st][doc["doc_id"]] = doc["content_hash"]
+            self.part_docs[st].extend([doc["doc_id"]] for _ in range(n_windows))
+        self.counts["documents"] += 1
+        self.counts["reused_documents" if reused else "computed_documents"] += 1
+
+    def _kept_windows(self, doc: dict, n: int) -> Iterator[tuple]:
+        self._count(doc, n, True)
+        for i in range(n):
+            yield ({"stages": (), "settings": self.settings, "docs": [], "window": (i, n)}, None, [doc],
+                   self._window_keys(doc, i))
+
+    def _window_tasks(self, doc: dict, spans: list[tuple], windows: list[tuple[int, int]],
+                      stages: tuple[str, ...]) -> Iterator[tuple]:
+        from .segment import passage_rows
+
+        self._count(doc, len(windows), False)
+        meta = {k: doc[k] for k in ("doc_id", "lang", "region", "content_hash")}
+        worker = tuple(st for st in stages if st != "segment")
+        for i, (a, b) in enumerate(windows):
+            passages = passages_frame(passage_rows(doc, spans[a:b]))
+            # the text stays here: a worker gets the window's passages, which is all the later stages read
+            task = {"stages": worker, "settings": self.settings, "docs": [meta] if worker else [],
+                    "passages": passages, "window": (i, len(windows))}
+            if "segment" in stages:
+                task["segmented"] = passages
+            yield task, {}, [doc], self._window_keys(doc, i)
+
     def _workers(self, changed: tuple[int, int] | None) -> tuple[int, bool]:
         """(worker processes, start them now) given what ingest saw change: (files, bytes) or None (unknown).
 
@@ -328,11 +433,13 @@ class ChunkRunner:
         worker_stages = tuple(st for st in self.stages if st != "classify") if split else self.stages
         classifier = Helper(serve_classifier, self.settings) if split else None
         try:
-            results = imap_ordered(process_chunk, (self._task(docs, worker_stages) for docs in doc_chunks),
+            results = imap_ordered(process_chunk, self._tasks(doc_chunks, worker_stages),
                                    key=lambda p: p[0], engine=self.engine, jobs=self.jobs, workers=workers,
                                    prestart=prestart, warm=warm_worker, warm_args=(self.settings, worker_stages),
                                    trivial=lambda p: not p[0]["docs"])
             for (task, reused, docs, keys), result in results:
+                if "segmented" in task:  # a window: its passages were made here
+                    result = {**result, "segment": task["segmented"]}
                 if classifier is not None:
                     result = classify_result(task, result, classifier, self.settings)
                 for st, sec in result.get("_seconds", {}).items():
@@ -346,7 +453,7 @@ class ChunkRunner:
                     for st in self.stages:
                         writers[st].write(_merge(OUTPUT[st], reused.get(st), result.get(st), order, meta,
                                                  lang=st == "segment"), keys[st])
-                if progress:
+                if progress and ("window" not in task or task["window"][0] == task["window"][1] - 1):
                     progress(len(docs))
         except BaseException:
             for w in writers.values():

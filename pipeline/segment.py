@@ -76,16 +76,14 @@ class _Headings:
 
 
 class _Builder:
-    """Collects passages of one document in order."""
+    """Collects the passages of one document in order, as spans (see `segment_spans`)."""
 
     def __init__(self, doc: dict):
         self.doc = doc
-        original = doc.get("text_original") or ""
-        # ingest converts character for character; a text where that failed has no original passages
-        self.original = original if len(original) == len(doc["text"]) else ""
-        self.rows: list[dict] = []
+        self.spans: list[tuple] = []
         self.ordinal = 0
         self.struct = 0
+        self._path: tuple[list[str], str] = ([], "")  # the last heading path joined, shared by its passages
 
     def add(self, kind: str, start: int, end: int, label: str, heading_path: list[str]) -> None:
         text = self.doc["text"]
@@ -96,21 +94,35 @@ class _Builder:
             end -= 1
         if start >= end:
             return
+        if heading_path != self._path[0]:
+            self._path = (list(heading_path), " > ".join(heading_path))
+        path = self._path[1]
         for s, e in _split_long(text, start, end):
-            content = kind in CONTENT_KINDS
-            if content:
+            if kind in CONTENT_KINDS:
                 self.ordinal += 1
-                pid = f"{self.doc['doc_id']}#{self.ordinal}"
+                self.spans.append((self.ordinal, kind, label, path, s, e))
             else:
                 self.struct += 1
-                pid = f"{self.doc['doc_id']}#{kind[0]}{self.struct}"
-            self.rows.append({
-                "passage_id": pid, "doc_id": self.doc["doc_id"], "ordinal": self.ordinal if content else 0,
-                "kind": kind, "label": label, "heading_path": " > ".join(heading_path), "start": s, "end": e,
-                "text": text[s:e], "text_original": self.original[s:e], "lang": self.doc["lang"],
-                "region": self.doc["region"],
-                "content_hash": self.doc["content_hash"],
-            })
+                self.spans.append((-self.struct, kind, label, path, s, e))
+
+
+def passage_rows(doc: dict, spans: list[tuple]) -> list[dict]:
+    """The passages (rows of the passages table) of `doc` that `spans` (some or all of `segment_spans(doc)`,
+    in order) describe."""
+    text = doc["text"]
+    original = doc.get("text_original") or ""
+    # ingest converts character for character; a text where that failed has no original passages
+    original = original if len(original) == len(text) else ""
+    doc_id, lang, region, content_hash = doc["doc_id"], doc["lang"], doc["region"], doc["content_hash"]
+    rows = []
+    for n, kind, label, path, s, e in spans:
+        rows.append({
+            "passage_id": f"{doc_id}#{n}" if n > 0 else f"{doc_id}#{kind[0]}{-n}", "doc_id": doc_id,
+            "ordinal": max(n, 0), "kind": kind, "label": label, "heading_path": path, "start": s, "end": e,
+            "text": text[s:e], "text_original": original[s:e], "lang": lang, "region": region,
+            "content_hash": content_hash,
+        })
+    return rows
 
 
 def _split_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -138,6 +150,13 @@ def _header_end(text: str) -> int:
 
 def segment_document(doc: dict) -> list[dict]:
     """Passages of one document (a row of the documents table)."""
+    return passage_rows(doc, segment_spans(doc))
+
+
+def segment_spans(doc: dict) -> list[tuple]:
+    """The passages of one document in order, each as a compact span (number, kind, label, heading path, start,
+    end), where number is the passage's ordinal for content passages and minus its count among the others;
+    `passage_rows` turns spans into rows. Spans take a fraction of the memory of rows (no text)."""
     text = doc["text"]
     b = _Builder(doc)
     body_start = 0
@@ -152,7 +171,7 @@ def segment_document(doc: dict) -> list[dict]:
         _us_code(b, body)
     else:
         _paragraphs(b, body, text[body_start:])
-    return b.rows
+    return b.spans
 
 
 def _articles(b: _Builder, lines: list[Line], doc: dict) -> None:

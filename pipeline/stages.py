@@ -27,8 +27,8 @@ from .reporting import Workbook, cmd_aggregate, cmd_report, read_ingest_report, 
 from .review import (agreement, append_to_store, coded_rows, next_sheet, pick, picks_table, read_sheet, score_pool,
                      store_records, write_sheets)
 from .runlog import record
-from .runner import (DOCUMENT_FIELDS, ChunkRunner, Settings, chunk_documents, chunk_key, documents_in_chunks,
-                     small_change)
+from .runner import (DOCUMENT_FIELDS, WINDOW_PASSAGES, ChunkRunner, Settings, chunk_documents, chunk_key,
+                     documents_in_chunks, small_change)
 from .schemas import DOCUMENTS
 from .taxonomy import load_taxonomy
 from .text import detect_lang
@@ -127,7 +127,8 @@ def run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, 
                 catalog.require(table)
         chunks = documents_in_chunks(out)
     t0 = time.perf_counter()
-    runner = ChunkRunner(out, stages, settings, engine=args.engine, jobs=args.jobs)
+    runner = ChunkRunner(out, stages, settings, engine=args.engine, jobs=args.jobs,
+                         window=getattr(args, "window_passages", None) or WINDOW_PASSAGES)
     bar = None
     if show_progress(args):
         from tqdm import tqdm
