@@ -97,9 +97,10 @@ def table_parts(out: Path) -> dict[str, list[str]]:
             for t in ("documents", "passages", "tokens", "labels")}
 
 
-def huge_document(corpus: Path, args, megabytes: int = 60) -> None:
+def huge_document(corpus: Path, args) -> None:
     """`make run` on a corpus of one document of `megabytes` (a compiled yearbook, a concatenated export):
     peak RSS of the whole process tree and of the largest process."""
+    megabytes = args.megabytes
     work = Path(tempfile.mkdtemp(prefix="bench-huge-"))
     try:
         src = work / "corpus"
@@ -115,12 +116,22 @@ def huge_document(corpus: Path, args, megabytes: int = 60) -> None:
                 size += len(b) + 2
                 if size >= megabytes * 2**20:
                     break
-        (src / "huge.md").write_bytes(b"\n\n".join(parts))
+        if args.lines:
+            # an export with one short paragraph per line and no structure: a passage per line
+            lines = [ln.strip() for b in parts for ln in b.decode("utf-8", "replace").splitlines() if ln.strip()]
+            data = "\n".join("- " + ln for ln in lines).encode("utf-8")
+        else:
+            data = b"\n\n".join(parts)
+        (src / "huge.md").write_bytes(data)
+        size = len(data)
         out = work / "out"
-        cmd = ["make", "-s", "run", f"CORPUS={src}", f"OUT={out}", f"JOBS={args.jobs}", f"ENGINE={args.engine}"]
+        cmd = ["make", "-s", "run", f"CORPUS={src}", f"OUT={out}", f"JOBS={args.jobs}", f"ENGINE={args.engine}",
+               f"WINDOW={args.window}"]
         secs, peak = run_measured(cmd)
         run = json.loads((out / "run.json").read_text())
-        result = {"document_mb": round(size / 2**20, 1), "seconds": round(secs, 1),
+        n_passages = run["stages"]["segment"]["counts"]["rows"]
+        result = {"document_mb": round(size / 2**20, 1), "passages": n_passages, "window_passages": args.window,
+                  "seconds": round(secs, 1),
                   "stage_seconds": {k: v["seconds"] for k, v in run["stages"].items()},
                   "peak_rss_mb": round(peak["bytes"] / 2**20, 1),
                   "peak_rss_largest_process_mb": round(peak["largest_process_bytes"] / 2**20, 1),
@@ -129,7 +140,7 @@ def huge_document(corpus: Path, args, megabytes: int = 60) -> None:
         shutil.rmtree(work, ignore_errors=True)
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
-    path = results / "bench-huge.json"
+    path = results / f"bench-huge{'-lines' if args.lines else ''}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"peak RSS {result['peak_rss_mb']} MB whole tree, {result['peak_rss_largest_process_mb']} MB largest process"
@@ -145,6 +156,9 @@ def main() -> None:
     ap.add_argument("--results", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--huge", action="store_true",
                     help="only the hostile document: one 60 MB text of the corpus's Chinese laws, concatenated")
+    ap.add_argument("--megabytes", type=float, default=60, help="--huge: the size of that document")
+    ap.add_argument("--lines", action="store_true", help="--huge: the laws' lines one per line (a passage each)")
+    ap.add_argument("--window", type=int, default=20000, help="passages per window (make's WINDOW=)")
     args = ap.parse_args()
     corpus = Path(args.corpus)
     if not corpus.is_dir():
@@ -192,7 +206,8 @@ def main() -> None:
 
         out = work / "out"
         # what users type (README): make's own recipe, its stamps and its process, not the bare command
-        cmd = ["make", "-s", "run", f"CORPUS={src}", f"OUT={out}", f"JOBS={args.jobs}", f"ENGINE={args.engine}"]
+        cmd = ["make", "-s", "run", f"CORPUS={src}", f"OUT={out}", f"JOBS={args.jobs}", f"ENGINE={args.engine}",
+               f"WINDOW={args.window}"]
         # the default model is trained once, outside the timing (it is cached across runs)
         from pipeline.classify import build_default_model
         build_default_model(ROOT / "taxonomy", load_taxonomy(ROOT / "taxonomy"))
