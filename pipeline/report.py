@@ -515,11 +515,19 @@ def cell_pages(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataF
                                                   script=PAGE_JS)
 
 
+# a document page shows the whole document up to this many passages; a longer document (a compiled yearbook, an
+# export of a whole database) shows its coded passages only, the first this many of them
+PAGE_PASSAGES = 20_000
+
+
 def document_page(meta: dict, text: str, original: str, passages: list[dict], labels: pd.DataFrame,
-                  taxonomy: Taxonomy) -> str:
+                  taxonomy: Taxonomy, omitted: int = 0) -> str:
     """A document's whole text, passage by passage (each content passage anchored as p<ordinal>), the coded ones
     marked with their labels and matched terms. A converted document is shown in its Traditional original when
-    the two texts are of equal length (offsets hold in both), else in the converted text, saying so."""
+    the two texts are of equal length (offsets hold in both), else in the converted text, saying so.
+
+    `omitted`: how many of the document's passages `passages` leaves out (a document longer than
+    PAGE_PASSAGES); the page then shows only the passages given, without the text between them, and says so."""
     by_id = taxonomy.by_id
     use_original = bool(original) and len(original) == len(text)
     shown = original if use_original else text
@@ -532,7 +540,9 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
         s, t = int(p["start"]), int(p["end"])
         if not 0 <= s <= t <= len(shown) or s < pos:
             continue
-        if shown[pos:s].strip():  # blank lines between passages: the passages' blocks already part them
+        if omitted and pos and s > pos:
+            out.append('<div class="hd">…</div>')
+        elif shown[pos:s].strip():  # blank lines between passages: the passages' blocks already part them
             out.append(html.escape(shown[pos:s]))
         pos = t
         if p["kind"] not in ("article", "section_paragraph", "paragraph", "preamble"):
@@ -558,7 +568,7 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
         out.append(f'<div class="psg{" coded" if rows else ""}"{anchor}>{link}'
                    f'{"<div class=codes>" + " ".join(codes) + "</div>" if codes else ""}'
                    f'<div class="body">{body}</div></div>')
-    if shown[pos:].strip():
+    if shown[pos:].strip() and not omitted:
         out.append(html.escape(shown[pos:]))
     note = ("Shown in the Traditional-Chinese original; it was converted to Simplified for coding, character for "
             "character, so passages and matched terms are in the same places." if use_original else
@@ -572,7 +582,11 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
         f"<code>{_e(meta.get('doc_id'))}</code>") if x)
     head = (f'<h1 lang="{lang}">{_e(meta.get("title"))}</h1><p class="note">{facts}. '
             f'{len(coded)} passage(s) coded, marked below. <a href="../report.html">Back to the report</a>.</p>'
-            + (f'<p class="note">{_e(note)}</p>' if note else ""))
+            + (f'<p class="note">{_e(note)}</p>' if note else "")
+            + (f'<p class="note">This document has {len(passages) + omitted:,} passages, too many for one page: '
+               f'only {len(passages):,} coded passages are shown{" (the first " + format(PAGE_PASSAGES, ",") + ")" if len(coded) > len(passages) else ""}, '
+               f'without the text between them. The whole text is in documents.parquet, every passage in '
+               f'passages.parquet.</p>' if omitted else ""))
     return _page(_s(meta.get("title")) or _s(meta.get("doc_id")), head + f'<div class="doc" lang="{lang}">'
                  + "".join(out) + "</div>")
 

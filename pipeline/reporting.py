@@ -230,30 +230,47 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
         for i in range(0, len(todo), 50):  # a batch of documents at a time: texts are not all held at once
             batch = todo[i:i + 50]
             ids = [d for d, _, _ in batch]
-            text, psg = _texts_and_passages(texts, parts, ids)
+            coded = {d: set(rows["passage_id"]) for d, _, rows in batch}
+            text, psg, omitted = _texts_and_passages(texts, parts, ids, coded)
             if set(ids) - set(text) or set(ids) - set(psg):  # recorded positions out of date: look everywhere
                 texts, parts = ChunkedTable(DOCUMENTS, out), ChunkedTable(PASSAGES, out)
-                text, psg = _texts_and_passages(texts, parts, ids)
+                text, psg, omitted = _texts_and_passages(texts, parts, ids, coded)
             for doc_id, page, rows in batch:
                 t = text.get(doc_id)
                 if t is None:
                     continue
                 write_text(report_mod.document_page(meta.loc[doc_id].to_dict(), t["text"], t["text_original"] or "",
-                                                    psg.get(doc_id, []), rows, tax), folder / page)
+                                                    psg.get(doc_id, []), rows, tax, omitted.get(doc_id, 0)),
+                           folder / page)
+                text.pop(doc_id), psg.pop(doc_id, None)  # the next pages need none of this
     for f in folder.iterdir():
         if f.suffix == ".html" and f.name not in index and f.name not in cells:
             f.unlink()
     write_json(index, index_path)
 
 
-def _texts_and_passages(texts: ChunkedTable, parts: ChunkedTable, ids: list[str]) -> tuple[dict, dict]:
-    """The documents' texts (doc_id -> row) and their passages' positions (doc_id -> rows), for their pages."""
+def _texts_and_passages(texts: ChunkedTable, parts: ChunkedTable, ids: list[str], coded: dict[str, set]
+                        ) -> tuple[dict, dict, dict]:
+    """The documents' texts (doc_id -> row), their passages' positions (doc_id -> rows), for their pages, and
+    how many passages are left out (doc_id -> count) of a document with more than report.PAGE_PASSAGES: only its
+    coded ones (`coded`: doc_id -> passage ids), the first PAGE_PASSAGES of them, are kept."""
     text = {r["doc_id"]: r for r in texts.arrow_rows_for(ids, columns=["doc_id", "text", "text_original"]).to_pylist()}
+    t = parts.arrow_rows_for(ids, columns=["passage_id", "doc_id", "ordinal", "kind", "label", "start", "end"])
+    counts = dict(zip(*(c.to_pylist() for c in t.column("doc_id").value_counts().flatten())))
+    omitted: dict[str, int] = {}
+    big = [d for d, n in counts.items() if n > report_mod.PAGE_PASSAGES]
+    if big:
+        keep = sorted({p for d in big for p in coded.get(d, ())})
+        small = pc.invert(pc.is_in(t.column("doc_id"), value_set=pa.array(big, pa.string())))
+        t = t.filter(pc.or_(small, pc.is_in(t.column("passage_id"), value_set=pa.array(keep, pa.string()))))
     psg: dict[str, list] = {}
-    for r in parts.arrow_rows_for(ids, columns=["passage_id", "doc_id", "ordinal", "kind", "label", "start",
-                                                "end"]).to_pylist():
+    for r in t.to_pylist():
         psg.setdefault(r["doc_id"], []).append(r)
-    return text, psg
+    for d in big:
+        rows = sorted(psg.get(d, []), key=lambda r: int(r["start"]))[:report_mod.PAGE_PASSAGES]
+        psg[d] = rows
+        omitted[d] = counts[d] - len(rows)
+    return text, psg, omitted
 
 
 def reporting_fingerprint(args) -> str:

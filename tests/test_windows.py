@@ -92,3 +92,31 @@ def test_windows_are_kept_on_a_rerun(runs):
     err = run(corpus, windowed, 7, model)
     assert "(4 unchanged, reused)" in err, err
     assert {p.name for p in (windowed / "labels.parquet").iterdir()} == before
+
+
+def test_page_of_a_document_longer_than_the_cap_shows_its_coded_passages_only(runs, monkeypatch):
+    from pipeline import report
+    from pipeline.catalog import Catalog
+    from pipeline.reporting import write_companions
+
+    _, windowed, _, _ = runs
+    page = Catalog(windowed).path("evidence_pages") / report.doc_page_name("xx/big.md")
+    small = Catalog(windowed).path("evidence_pages") / report.doc_page_name("xx/a.md")
+    full, small_before = page.read_text(encoding="utf-8"), small.read_text(encoding="utf-8")
+    assert full.count('class="psg') == 1300 and "too many for one page" not in full
+    coded = {r["passage_id"] for r in rows(windowed, "labels") if r["doc_id"] == "xx/big.md"}
+
+    monkeypatch.setattr(report, "PAGE_PASSAGES", 100)
+    page.unlink()
+    small.unlink()
+    args = type("A", (), {"out": str(windowed), "taxonomy": str(ROOT / "taxonomy")})
+    from pipeline.reporting import cmd_aggregate
+
+    tables, (docs, passages, labels, _) = cmd_aggregate(type("A", (), {**vars(args), "coded": "nonexistent"}))
+    write_companions(windowed, __import__("pipeline.taxonomy", fromlist=["x"]).load_taxonomy(args.taxonomy), docs,
+                     passages, labels, tables)
+    capped = page.read_text(encoding="utf-8")
+    assert "This document has 1,315 passages" in capped and "only 100 coded passages are shown (the first 100)" in capped
+    assert capped.count('class="psg coded"') == 100 == capped.count('class="psg')
+    assert len(coded) > 100
+    assert small.read_text(encoding="utf-8") == small_before  # a short document's page is as it was
