@@ -599,6 +599,13 @@ class ChunkedTable:
                     index.setdefault(d, []).append(i)
         self._index = index
 
+    def rows_for_part(self, part: int, doc_id: str) -> pd.DataFrame:
+        """The rows of one document in one part (a window of a document processed in windows)."""
+        import pyarrow.compute as pc
+
+        t = pq.read_table(self.parts[part])
+        return t.filter(pc.equal(t.column("doc_id"), doc_id)).to_pandas()
+
     def rows_for(self, doc_ids) -> pd.DataFrame:
         return self.arrow_rows_for(doc_ids).to_pandas()
 

@@ -329,7 +329,7 @@ class ChunkRunner:
         for docs in doc_chunks:
             run: list[dict] = []
             for d in docs:
-                windows = self._windowed(d, stages) if "segment" in self.stages else None
+                windows = self._windowed(d, stages) if "segment" in self.stages else self._input_windows(d, stages)
                 if windows is None:
                     run.append(d)
                     continue
@@ -371,6 +371,35 @@ class ChunkRunner:
         if len(windows) < 2:
             return None
         return self._window_tasks(doc, spans, windows, stages)
+
+    def _input_windows(self, doc: dict, stages: tuple[str, ...]) -> "Iterator[tuple] | None":
+        """For tokenize or classify run alone: the windows of a document whose input rows are in several parts
+        (segment made it in windows), one task per part, in the same windows and with the same part keys as a
+        whole run; None for a document in one part."""
+        chars = doc.get("chars")
+        if not self.inputs or (chars if chars is not None else len(doc.get("text") or "")) <= self.window:
+            return None
+        inputs = [self.inputs[st] for st in ("segment", "tokenize") if st in self.inputs]
+        if any(t is None for t in inputs):
+            return None
+        found = [t._parts_of(doc["doc_id"]) for t in inputs]
+        n = len(found[0])
+        if n < 2 or any(len(f) != n for f in found):
+            return None
+        if all(all(self.writers[st].has(k) for st, k in self._window_keys(doc, i).items()) for i in range(n)):
+            return self._kept_windows(doc, n)
+        return self._input_window_tasks(doc, found, n, stages)
+
+    def _input_window_tasks(self, doc: dict, found: list[list[int]], n: int, stages: tuple[str, ...]
+                            ) -> Iterator[tuple]:
+        self._count(doc, n, False)
+        meta = {k: doc[k] for k in ("doc_id", "lang", "region", "content_hash")}
+        for i in range(n):
+            task = {"stages": stages, "settings": self.settings, "docs": [meta], "window": (i, n)}
+            for (name, table), at in zip((("passages", "segment"), ("tokens", "tokenize")), found):
+                if table in self.inputs:
+                    task[name] = self.inputs[table].rows_for_part(at[i], doc["doc_id"])
+            yield task, {}, [doc], self._window_keys(doc, i)
 
     def _count(self, doc: dict, n_windows: int, reused: bool) -> None:
         for st in self.stages:

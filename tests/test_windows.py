@@ -120,3 +120,16 @@ def test_page_of_a_document_longer_than_the_cap_shows_its_coded_passages_only(ru
     assert capped.count('class="psg coded"') == 100 == capped.count('class="psg')
     assert len(coded) > 100
     assert small.read_text(encoding="utf-8") == small_before  # a short document's page is as it was
+
+
+def test_stages_one_at_a_time_window_as_the_whole_run(runs, tmp_path):
+    _, windowed, corpus, model = runs
+    env = dict(os.environ, PYTHONIOENCODING="utf-8", PYTHONPATH=str(ROOT))
+    out = tmp_path / "stages"
+    for stage in ("ingest", "segment", "tokenize", "classify"):
+        cmd = [PYTHON, "-m", "pipeline", stage, "--out", str(out), "--quiet", "--window-passages", "7",
+               *(["--corpus", str(corpus)] if stage == "ingest" else []), *(model if stage == "classify" else [])]
+        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+        assert p.returncode == 0, p.stderr[-3000:]
+    for table in ("passages", "tokens", "labels"):
+        assert content(out / f"{table}.parquet") == content(windowed / f"{table}.parquet"), table
