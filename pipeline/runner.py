@@ -76,12 +76,12 @@ def window_size(passages: int) -> int:
     return max(1, -(-max(1, passages) // MATCH_GROUP)) * MATCH_GROUP
 
 
-def passage_windows(spans: list[tuple], size: int) -> list[tuple[int, int]]:
-    """(start, end) positions in `spans` (from segment.segment_spans) of windows of at most `size` content
-    passages; a window ends before the content passage that would make one more (headings go with the
-    passages before them)."""
-    cuts = [i for i, sp in enumerate(spans) if sp[0] > 1 and (sp[0] - 1) % size == 0]
-    bounds = [0] + cuts + [len(spans)]
+def passage_windows(numbers, size: int) -> list[tuple[int, int]]:
+    """(start, end) positions of windows of at most `size` content passages, given each passage's number
+    (segment.Spans.n: the ordinal of a content passage, <= 0 for the others); a window ends before the content
+    passage that would make one more (headings go with the passages before them)."""
+    cuts = [i for i, n in enumerate(numbers) if n > 1 and (n - 1) % size == 0]
+    bounds = [0] + cuts + [len(numbers)]
     return list(zip(bounds[:-1], bounds[1:]))
 
 
@@ -367,7 +367,7 @@ class ChunkRunner:
         from .segment import segment_spans
 
         spans = segment_spans(doc)
-        windows = passage_windows(spans, size)
+        windows = passage_windows(spans.n, size)
         if len(windows) < 2:
             return None
         return self._window_tasks(doc, spans, windows, stages)
@@ -414,7 +414,7 @@ class ChunkRunner:
             yield ({"stages": (), "settings": self.settings, "docs": [], "window": (i, n)}, None, [doc],
                    self._window_keys(doc, i))
 
-    def _window_tasks(self, doc: dict, spans: list[tuple], windows: list[tuple[int, int]],
+    def _window_tasks(self, doc: dict, spans, windows: list[tuple[int, int]],
                       stages: tuple[str, ...]) -> Iterator[tuple]:
         from .segment import passage_rows
 

@@ -12,6 +12,7 @@ their own kinds, which the classifier skips), so passages can always be traced b
 from __future__ import annotations
 
 import re
+from array import array
 from dataclasses import dataclass
 
 
@@ -28,7 +29,7 @@ INFO_END = "<!-- INFO END -->"
 _ROMAN = set("ivxlc")
 
 
-@dataclass
+@dataclass(slots=True)  # one per line of a document, which may have a million
 class Line:
     start: int
     end: int
@@ -75,12 +76,46 @@ class _Headings:
         return self.path[:-1]
 
 
+class Spans:
+    """The passages of one document as columns, without their text: number (the ordinal of a content passage,
+    minus the count of the others), kind, label, heading path, start, end. Iterating gives one tuple per
+    passage; a slice is a Spans of those passages. About 100 bytes a passage, a fraction of a row."""
+
+    __slots__ = ("n", "kind", "label", "path", "start", "end")
+
+    def __init__(self):
+        self.n, self.start, self.end = array("q"), array("q"), array("q")
+        self.kind: list[str] = []
+        self.label: list[str] = []
+        self.path: list[str] = []
+
+    def append(self, n: int, kind: str, label: str, path: str, start: int, end: int) -> None:
+        self.n.append(n)
+        self.kind.append(kind)
+        self.label.append(label)
+        self.path.append(path)
+        self.start.append(start)
+        self.end.append(end)
+
+    def __len__(self) -> int:
+        return len(self.n)
+
+    def __iter__(self):
+        return zip(self.n, self.kind, self.label, self.path, self.start, self.end)
+
+    def __getitem__(self, part: slice) -> "Spans":
+        out = Spans()
+        for name in self.__slots__:
+            setattr(out, name, getattr(self, name)[part])
+        return out
+
+
 class _Builder:
     """Collects the passages of one document in order, as spans (see `segment_spans`)."""
 
     def __init__(self, doc: dict):
         self.doc = doc
-        self.spans: list[tuple] = []
+        self.spans = Spans()
         self.ordinal = 0
         self.struct = 0
         self._path: tuple[list[str], str] = ([], "")  # the last heading path joined, shared by its passages
@@ -100,13 +135,13 @@ class _Builder:
         for s, e in _split_long(text, start, end):
             if kind in CONTENT_KINDS:
                 self.ordinal += 1
-                self.spans.append((self.ordinal, kind, label, path, s, e))
+                self.spans.append(self.ordinal, kind, label, path, s, e)
             else:
                 self.struct += 1
-                self.spans.append((-self.struct, kind, label, path, s, e))
+                self.spans.append(-self.struct, kind, label, path, s, e)
 
 
-def passage_rows(doc: dict, spans: list[tuple]) -> list[dict]:
+def passage_rows(doc: dict, spans: "Spans") -> list[dict]:
     """The passages (rows of the passages table) of `doc` that `spans` (some or all of `segment_spans(doc)`,
     in order) describe."""
     text = doc["text"]
@@ -153,7 +188,7 @@ def segment_document(doc: dict) -> list[dict]:
     return passage_rows(doc, segment_spans(doc))
 
 
-def segment_spans(doc: dict) -> list[tuple]:
+def segment_spans(doc: dict) -> Spans:
     """The passages of one document in order, each as a compact span (number, kind, label, heading path, start,
     end), where number is the passage's ordinal for content passages and minus its count among the others;
     `passage_rows` turns spans into rows. Spans take a fraction of the memory of rows (no text)."""
