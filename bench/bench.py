@@ -10,6 +10,9 @@ on the rest) against `jieba.lcut` with the same user dictionary, document by doc
 Ratios b/a and c/b are what to compare across machines; absolute seconds are recorded for context only.
 
   python bench/bench.py --corpus ../shared/corpus [--scale 4] [--jobs 2]
+
+`--huge` (make bench HUGE=1) measures instead the peak RSS of `make run` on one document of --megabytes (60):
+the corpus's Chinese laws concatenated, or with --lines one clause per line (about a million passages).
 """
 from __future__ import annotations
 
