@@ -97,9 +97,11 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
                 k = {"term": 0, "pattern": 0, "rule": 1, "rule_pattern": 1, "exclude": 2}.get(h.role)
                 if k is not None:
                     seen.add(4 * col[h.node] + k)
-            decided = m.decide(text, lang, hs) if hs else {}
-            seen.update(4 * col[n] + 3 for n in decided)
+            # the passage rule is found once for the decision and the convention column (its regexes are the
+            # costly part of both)
             rule = m.passage_rule(text, lang)
+            decided = m.decide(text, lang, hs, rule=rule) if hs else {}
+            seen.update(4 * col[n] + 3 for n in decided)
             if rule is not None:
                 seen.add(rule_col[rule.id])
             rows += [i] * len(seen)
