@@ -398,8 +398,11 @@ def labels_frame(clf: PassageClassifier, passages: pd.DataFrame, tokens: pd.Data
     preds = clf.predict(merged["text"].tolist(), merged["lang"].tolist(), [list(t) for t in merged["tokens"]],
                         merged["doc_id"].tolist(), contexts=contexts)
     rows = []
-    for (pid, did, reg, h), labels in zip(merged[["passage_id", "doc_id", "region", "content_hash"]]
-                                          .itertuples(index=False), preds):
+    # most passages get no label (and so no roll-up): only the labelled ones are read back
+    labelled = [k for k, labels in enumerate(preds) if labels]
+    for (pid, did, reg, h), k in zip(merged[["passage_id", "doc_id", "region", "content_hash"]].iloc[labelled]
+                                     .itertuples(index=False), labelled):
+        labels = preds[k]
         for l in labels + clf.rollup(labels):
             rows.append((pid, did, reg, l.node, l.score, l.source, json.dumps(l.evidence, ensure_ascii=False), h))
     return pd.DataFrame(rows, columns=cols)

@@ -7,6 +7,7 @@ language, so the cost does not grow with the number of terms.
 """
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
@@ -33,14 +34,27 @@ def required_literals(pattern: str, ignore_case: bool) -> set[str] | None:
 
     Lets the matcher skip a regex on text where none of them occurs (found in the same automaton pass).
     """
+    found = _literal_sets(pattern)
+    if found is None:
+        return None
+    best = found[0]
+    return {f.lower() for f in best} if ignore_case else best
+
+
+def _literal_sets(pattern: str) -> list[set[str]] | None:
+    """The sets of strings of which every match of `pattern` contains one string from each, the best first (the
+    one `required_literals` gives: the longest shortest string); one set per part of the pattern's top-level
+    sequence that yields one. None when none can be derived."""
     BRANCH, LITERAL, MAX_REPEAT, MIN_REPEAT, SUBPATTERN = (ops.BRANCH, ops.LITERAL, ops.MAX_REPEAT, ops.MIN_REPEAT,
                                                            ops.SUBPATTERN)
 
-    def seq(items) -> set[str] | None:
+    def seq(items, every: list | None = None) -> set[str] | None:
         best, run = None, []
 
         def consider(cand):
             nonlocal best
+            if cand and all(cand) and every is not None:
+                every.append(cand)
             if cand and all(cand) and (best is None or min(map(len, cand)) > min(map(len, best))):
                 best = cand
 
@@ -61,13 +75,54 @@ def required_literals(pattern: str, ignore_case: bool) -> set[str] | None:
         consider({"".join(run)} if run else None)
         return best
 
+    every: list[set[str]] = []
     try:
-        found = seq(parse(pattern))
+        best = seq(parse(pattern), every)
     except Exception:  # an unparseable pattern simply gets no prefilter
         return None
-    if not found:
+    if not best:
         return None
-    return {f.lower() for f in found} if ignore_case else found
+    return [best] + [s for s in every if s is not best]
+
+
+def _literal_tests(pattern: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """How to tell, without running `pattern`, that it cannot match a text: for each set of literals of which
+    every match contains one (`_literal_sets`), how to look for them. "caseless": they have no letter that has
+    case (Chinese, digits, punctuation), looked for in the text as it is, however the pattern treats case;
+    "ascii": looked for lower-cased in the lower-cased text, when its letters are all ASCII (see `_may_match`).
+    Sets of other literals are not used. No test: the pattern is always run."""
+    tests = []
+    for found in _literal_sets(pattern) or ():
+        if all(c.lower() == c == c.upper() and c.casefold() == c for lit in found for c in lit):
+            tests.append(("caseless", frozenset(found)))
+        elif all(lit.isascii() for lit in found):
+            tests.append(("ascii", frozenset(lit.lower() for lit in found)))
+    return tuple(tests)
+
+
+def _may_match(tests, text: str, lowered: str | None) -> bool:
+    """False when a literal test of `_literal_tests` rules a match in `text` out. `lowered`: text.lower(), or
+    None when the text has a letter outside ASCII (in a case-insensitive regex the long s and the dotless i
+    match ASCII letters they do not lower-case to), which leaves the "ascii" tests out."""
+    for kind, literals in tests:
+        if kind == "caseless":
+            if not any(lit in text for lit in literals):
+                return False
+        elif lowered is not None and not any(lit in lowered for lit in literals):
+            return False
+    return True
+
+
+def _lowered(text: str) -> str | None:
+    """text.lower() for `_may_match`, or None when the text has a letter outside ASCII."""
+    return text.lower() if not _NON_ASCII_LETTER.search(text) else None
+
+
+# `decide` without the passage rule from its caller
+_NOT_GIVEN = object()
+
+# a letter outside ASCII (\w without digits, the underscore and ASCII)
+_NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]")
 
 
 @dataclass(frozen=True)
@@ -96,15 +151,18 @@ class _WordEnds:
 
     def __call__(self, pos: int) -> int:
         if self.ends is None:
-            n = len(self.text)
-            self.ends = ends = [0] * (n + 1)
-            e = n
-            for i in range(n - 1, -1, -1):
-                if not _word_char(self.text[i]):
-                    e = i
-                ends[i] = e
-            ends[n] = n
+            # a position outside words ends where it is; inside a run of word characters, where the run ends
+            # (runs found by the regex engine: a Python loop over every character of a document cost more than
+            # the matching)
+            self.ends = ends = list(range(len(self.text) + 1))
+            for m in _WORD_RUN.finditer(self.text):
+                start, end = m.span()
+                ends[start:end] = [end] * (end - start)
         return self.ends[pos] if pos < len(self.text) and _word_char(self.text[pos]) else pos
+
+
+# runs of the characters _word_char accepts (\w is exactly str.isalnum() or "_", character by character)
+_WORD_RUN = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -129,10 +187,10 @@ def word_cuts(text: str, tokens: list[str]) -> WordCuts:
         at = text.find(tok, pos)
         if at < 0:  # a token that is not in the text as such: leave the rest unchecked
             return WordCuts(frozenset(range(len(text) + 1)), tuple(word_of))
-        cuts.update((at, at + len(tok)))
-        for c in range(at, at + len(tok)):
-            word_of[c] = k
         pos = at + len(tok)
+        cuts.add(at)
+        cuts.add(pos)
+        word_of[at:pos] = [k] * len(tok)  # one slice per token, not one step per character
     return WordCuts(frozenset(cuts), tuple(word_of))
 
 
@@ -145,6 +203,7 @@ class LexiconMatcher:
         self._automata = {}
         self._patterns = {}
         self._rule_patterns = {}
+        self._pattern_tests: dict[str, list] = {}
         self._passage_rules = {}
         self._unfiltered: dict[str, set[int]] = {}
         for lang in LANGS:
@@ -185,8 +244,12 @@ class LexiconMatcher:
                 self._automata[lang] = auto
             self._patterns[lang] = pats
             self._rule_patterns[lang] = rpats
+            # the automaton finds the best set of a pattern's literals; these tests look for all of them before
+            # the regex runs over a document (most patterns the automaton lets through still cannot match)
+            self._pattern_tests[lang] = [_literal_tests(rx.pattern) for _, rx in pats] + \
+                [_literal_tests(rx.pattern) for _, _, rx in rpats]
             self._passage_rules[lang] = [
-                (r, [compile_pattern(p, lang == "en") for p in r.patterns])
+                (r, [(compile_pattern(p, lang == "en"), _literal_tests(p)) for p in r.patterns])
                 for r in taxonomy.passage_rules if r.lang == lang]
 
     @staticmethod
@@ -223,6 +286,9 @@ class LexiconMatcher:
                     e = word_end(end) if (lang == "en" and glob and not whole) else end
                     hits.append(Hit(node, text[start:e], start, e, role, rule))
         pats = self._patterns.get(lang, ())
+        tests = self._pattern_tests.get(lang, ())
+        lowered = _lowered(text) if triggered else None
+        triggered = {k for k in triggered if _may_match(tests[k], text, lowered)}
         for k, (node, rx) in enumerate(pats):
             if k not in triggered:
                 continue
@@ -271,14 +337,21 @@ class LexiconMatcher:
         return out
 
     def passage_rule(self, text: str, lang: str):
-        """The first passage rule (coding convention) that fires on `text`, or None."""
-        for rule, rxs in self._passage_rules.get(lang if lang in LANGS else "en", ()):
-            if any(rx.search(text) for rx in rxs):
+        """The first passage rule (coding convention) that fires on `text`, or None.
+
+        A pattern whose required literals (one of each set, `_literal_tests`) do not all occur in the text
+        cannot match it and is not run: most passages fall under no rule, and running every rule's regexes on
+        every scored passage was a fifth of the classify stage."""
+        rules = self._passage_rules.get(lang if lang in LANGS else "en", ())
+        lowered = _lowered(text) if rules else None
+        for rule, rxs in rules:
+            if any(_may_match(tests, text, lowered) and rx.search(text) for rx, tests in rxs):
                 return rule
         return None
 
-    def decide(self, text: str, lang: str, hits: list[Hit] | None = None) -> dict[str, list[Hit]]:
-        """Labels with their evidence: node -> the hits that justify it."""
+    def decide(self, text: str, lang: str, hits: list[Hit] | None = None, rule=_NOT_GIVEN) -> dict[str, list[Hit]]:
+        """Labels with their evidence: node -> the hits that justify it. `rule`: the passage rule of `text`
+        (`passage_rule`), when the caller has it already."""
         if hits is None:
             hits = self.match(text, lang)
         if not hits:
@@ -287,7 +360,8 @@ class LexiconMatcher:
         for h in hits:
             if h.role != DOMAIN:
                 by_node[h.node].append(h)
-        rule = self.passage_rule(text, lang)
+        if rule is _NOT_GIVEN:
+            rule = self.passage_rule(text, lang)
         out: dict[str, list[Hit]] = {}
         for node, hs in by_node.items():
             if rule is not None and node not in rule.allow:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -40,15 +41,21 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from .lexicon import LexiconMatcher
+from .ngrams import CharTfidfVectorizer
 from .taxonomy import load_taxonomy
 
 FORMAT = "uir-policy-classifier/3"
 
 
 def word_features(tokens) -> list[str]:
-    """Unigrams and bigrams of lower-cased tokens without punctuation."""
-    toks = [t.lower() for t in tokens if any(c.isalnum() for c in t)]
+    """Unigrams and bigrams of lower-cased tokens without punctuation (tokens with a letter or digit)."""
+    toks = [t.lower() for t in tokens if _ALNUM.search(t)]
     return toks + [a + " " + b for a, b in zip(toks, toks[1:])]
+
+
+# a character str.isalnum() accepts (\w is exactly those and the underscore): one regex search per token
+# rather than a Python generator over its characters
+_ALNUM = re.compile(r"[^\W_]")
 
 
 def _no_digits(text: str) -> str:
@@ -97,9 +104,11 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
                 k = {"term": 0, "pattern": 0, "rule": 1, "rule_pattern": 1, "exclude": 2}.get(h.role)
                 if k is not None:
                     seen.add(4 * col[h.node] + k)
-            decided = m.decide(text, lang, hs) if hs else {}
-            seen.update(4 * col[n] + 3 for n in decided)
+            # the passage rule is found once for the decision and the convention column (its regexes are the
+            # costly part of both)
             rule = m.passage_rule(text, lang)
+            decided = m.decide(text, lang, hs, rule=rule) if hs else {}
+            seen.update(4 * col[n] + 3 for n in decided)
             if rule is not None:
                 seen.add(rule_col[rule.id])
             rows += [i] * len(seen)
@@ -128,13 +137,15 @@ def feature_union(taxonomy: str, lexicon_weight: float, context_weight: float, c
     return ColumnTransformer([
         ("words", TfidfVectorizer(analyzer=word_features, lowercase=False, sublinear_tf=True,
                                   min_df=1 if fixed else 2, vocabulary=v.get("words")), "tokens"),
-        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(char_ngrams), preprocessor=_lower_digits,
-                                  sublinear_tf=True, min_df=1 if fixed else 2,
-                                  max_features=None if fixed else 80000, vocabulary=v.get("chars")), "text"),
+        # character n-grams: scikit-learn's char_wb, counted faster with a fixed vocabulary (see ngrams.py)
+        ("chars", CharTfidfVectorizer(analyzer="char_wb", ngram_range=tuple(char_ngrams),
+                                      preprocessor=_lower_digits, sublinear_tf=True, min_df=1 if fixed else 2,
+                                      max_features=None if fixed else 80000, vocabulary=v.get("chars")), "text"),
         ("lexicon", LexiconFeatures(taxonomy), _lexicon_columns),
-        ("context", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), preprocessor=_context_text,
-                                    sublinear_tf=True, min_df=1 if fixed else 3,
-                                    max_features=None if fixed else 5000, vocabulary=v.get("context")), "context"),
+        ("context", CharTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), preprocessor=_context_text,
+                                        sublinear_tf=True, min_df=1 if fixed else 3,
+                                        max_features=None if fixed else 5000, vocabulary=v.get("context")),
+         "context"),
         # a per-node intercept for each language (through the per-node weights of these two columns)
         ("lang", OneHotEncoder(categories=[list(LANG_ORDER)], handle_unknown="ignore"), ["lang"]),
     ], transformer_weights={"words": 1.0, "chars": 1.0, "lexicon": lexicon_weight, "context": context_weight,

@@ -242,3 +242,51 @@ def test_a_new_default_model_removes_the_ones_it_supersedes_only(tmp_path):
     broken.mkdir()
     _remove_superseded(current, ["taxonomy/examples/en.jsonl"])
     assert current.exists() and other.exists() and broken.exists() and not older.exists()
+
+
+def test_char_ngram_counts_are_scikit_learns():
+    """The automaton counts char_wb n-grams of a fixed vocabulary exactly as scikit-learn does (the same matrix,
+    entry for entry and in the same types), so a model's features are the same bytes."""
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from pipeline.model import _lower_digits
+    from pipeline.ngrams import CharTfidfVectorizer
+
+    train = ["国家鼓励科技成果转化。", "The Secretary shall make grants to small business concerns.",
+             "a b  c\td\n\ne", "技术 转移\u3000机构 tech transfer", "x", "", "第十条　本条例自2020年1月1日起施行。"]
+    texts = train + ["Grants, grants and GRANTS!", "成果转化和技术转移", "  ", "ab\u2028cd", "ſhall İ ı K"]
+    for ngrams, pre in (((1, 3), _lower_digits), ((2, 3), None), ((1, 1), None), ((3, 5), None)):
+        ours, theirs = (cls(analyzer="char_wb", ngram_range=ngrams, preprocessor=pre, sublinear_tf=True)
+                        for cls in (CharTfidfVectorizer, TfidfVectorizer))
+        ours.fit(train)
+        theirs.fit(train)
+        assert ours.vocabulary_ == theirs.vocabulary_
+        for a, b in ((ours.transform(texts), theirs.transform(texts)),
+                     (ours._count_vocab(texts, True)[1], theirs._count_vocab(texts, True)[1])):
+            assert type(a) is type(b) and sp.issparse(a)
+            for attr in ("data", "indices", "indptr"):
+                x, y = getattr(a, attr), getattr(b, attr)
+                assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), (ngrams, attr)
+
+
+def test_literal_tests_skip_only_regexes_that_cannot_match(tmp_path):
+    """Passage rules are not run on text without their required literals; never on text where they match,
+    whatever the case of its letters (the long s matches s in a case-insensitive regex)."""
+    from pipeline.lexicon import _literal_tests
+
+    raw = dict(TINY, passage_rules=TINY["passage_rules"] + [
+        {"id": "penalty", "lang": "en", "patterns": ["(?i)\\bshall be fined\\b", "civil penalt(?:y|ies) of"],
+         "allow": ["measure.ip.legal"]}])
+    p = tmp_path / "taxonomy.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    m = LexiconMatcher(load_taxonomy(p))
+    assert [k for k, _ in _literal_tests("违反本(?:条例|法)[^。]{0,20}?(?:罚款|处分)")] == ["caseless"] * 3
+    fired = []
+    for text, lang in (("违反规定的，处一万元罚款。", "zh"), ("违反规定的，处以罚款。", "zh"), ("罚款", "zh"),
+                       ("He shall be fined.", "en"), ("He SHALL BE FINED.", "en"), ("Civil penaltieſ of.", "en"),
+                       ("He shall be fine.", "en"), ("Civil penalties of $5.", "en"), ("civil penalty of", "en")):
+        brute = next((r for r, rxs in m._passage_rules[lang] if any(rx.search(text) for rx, _ in rxs)), None)
+        assert m.passage_rule(text, lang) is brute, text
+        fired.append(brute is not None)
+    assert fired == [True, True, False, True, True, True, False, True, True]  # the regexes found these
