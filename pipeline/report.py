@@ -379,7 +379,7 @@ def cell_page_name(region: str, node: str) -> str:
     return "cell-" + hashlib.sha256(f"{region}|{node}".encode("utf-8")).hexdigest()[:16] + ".html"
 
 
-def _ranked_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame,
+def ranked_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame,
                      taxonomy: Taxonomy | None = None) -> pd.DataFrame:
     """Leaf labels with their passages and documents, strongest first; with `taxonomy`, each passage's strength
     of commitment too (columns strength, strength_cue)."""
@@ -442,13 +442,13 @@ def _item(r) -> dict:
 
 
 def evidence_index(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame, per_cell: int = 5,
-                   taxonomy: Taxonomy | None = None) -> dict:
+                   taxonomy: Taxonomy | None = None, ranked: pd.DataFrame | None = None) -> dict:
     """region|node -> {documents, passages, items, page}: up to `per_cell` strongest evidence passages (one per
     document first), every string already escaped and the passage marked up as HTML; `page` is the file in
-    COMPANION with all of the cell's passages."""
+    COMPANION with all of the cell's passages. `ranked`: `ranked_evidence` of the same inputs, if already made."""
     labels = labels[labels["source"] != "rollup"]
     totals = labels.groupby(["region", "node"]).agg(p=("passage_id", "nunique"), d=("doc_id", "nunique"))
-    ev = _ranked_evidence(labels, passages, documents, taxonomy)
+    ev = ranked if ranked is not None else ranked_evidence(labels, passages, documents, taxonomy)
     # the strongest passage of each document first, then further passages of the same documents
     ev = ev.assign(again=ev.duplicated(["region", "node", "doc_id"])).sort_values("again", kind="stable")
     ev = ev.groupby(["region", "node"], sort=False).head(per_cell)
@@ -483,11 +483,11 @@ def _item_html(it: dict, docs_at: str) -> str:
 
 
 def cell_pages(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame, taxonomy: Taxonomy,
-               region_names: dict[str, str], nodes: set[str] | None = None):
+               region_names: dict[str, str], nodes: set[str] | None = None, ranked: pd.DataFrame | None = None):
     """(file name, page) for every region x node cell (of `nodes`, if given): all of its evidence passages,
     strongest first, each linked to its place in its document's page."""
     by_id = taxonomy.by_id
-    ev = _ranked_evidence(labels, passages, documents, taxonomy)
+    ev = ranked if ranked is not None else ranked_evidence(labels, passages, documents, taxonomy)
     if nodes is not None:
         ev = ev[ev["node"].isin(nodes)]
     # document order, for the page's other sort

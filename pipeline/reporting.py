@@ -170,9 +170,11 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
             write_text(report_mod.summary_md(tables, tax, counts), catalog.path("summary"))
             write_text(report_mod.report_md(tables, tax, counts), catalog.path("report_md"))
             docs, passages, labels, _ = inputs or reporting_inputs(out)
-            evidence = report_mod.evidence_index(labels, passages, docs, taxonomy=tax)
+            # ranked once: the report's index and the cell pages show the same evidence
+            ranked = report_mod.ranked_evidence(labels, passages, docs, tax)
+            evidence = report_mod.evidence_index(labels, passages, docs, taxonomy=tax, ranked=ranked)
             write_text(report_mod.report_html(tables, tax, evidence, counts), catalog.path("report_html"))
-            write_companions(out, tax, docs, passages, labels, tables)
+            write_companions(out, tax, docs, passages, labels, tables, ranked)
             for save in saves or ():  # while the workbook is being written
                 save()
         except BaseException:
@@ -186,7 +188,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
 
 
 def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame,
-                      tables: dict) -> None:
+                      tables: dict, ranked: pd.DataFrame | None = None) -> None:
     """report_files/: every cell's evidence passages, and the text of every document with a coded passage.
 
     A document's page is made again only when what it shows changed (its text, metadata, labels, the taxonomy's
@@ -204,7 +206,7 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
     cells: set[str] = set()
     names = dict(zip(tables["region_ranking"]["region"], tables["region_ranking"]["region_name"]))
     shown = tax.shown_ids()
-    for name, page in report_mod.cell_pages(labels, passages, docs, tax, names, shown):
+    for name, page in report_mod.cell_pages(labels, passages, docs, tax, names, shown, ranked):
         write_text(page, folder / name)  # unchanged bytes are not written again
         cells.add(name)
 
