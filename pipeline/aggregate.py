@@ -176,6 +176,25 @@ def best_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.Da
     return lab.sort_values(["score", "n_terms", "doc_id", "start"], ascending=[False, False, True, True], kind="stable")
 
 
+def evidence_table(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame,
+                   cues: StrengthCues | None = None, pstrength: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every leaf label with its passage and document, strongest first (the report's evidence; schemas.EVIDENCE);
+    with `cues`, each passage's strength of commitment too (`pstrength`: passage_strength, if already read)."""
+    labels = labels[labels["source"] != "rollup"]
+    ev = best_evidence(labels, passages, documents)
+    cols = [c for c in ("lang", "heading_path", "text_original", "ordinal") if c in passages.columns]
+    extra = passages.loc[passages["passage_id"].isin(labels["passage_id"]), ["passage_id", *cols]
+                         ].drop_duplicates("passage_id").rename(columns={"heading_path": "ev_heading"})
+    ev = ev.merge(extra, on="passage_id", how="left", sort=False)
+    if cues is not None:
+        if pstrength is None:
+            pstrength = passage_strength(passages[passages["passage_id"].isin(labels["passage_id"])], documents, cues)
+        names = {l.id: l.name["en"] for l in cues.levels}
+        ev["strength"] = ev["passage_id"].map(pstrength["strength"]).map(names).fillna("").astype(str)
+        ev["strength_cue"] = ev["passage_id"].map(pstrength["strength_cue"]).fillna("").astype(str)
+    return ev
+
+
 def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame, taxonomy: Taxonomy,
               passage_counts: pd.Series | None = None, on_tables=None,
               strength: StrengthCues | None = None) -> dict[str, pd.DataFrame]:
@@ -329,6 +348,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
         "coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True),
         "gaps": gaps.reset_index(drop=True), "region_ranking": ranking.reset_index(drop=True),
         "first_year": first_year, "coverage_by_year": by_year, "coded_passages": coded,
+        "evidence": evidence_table(labels, passages, documents, cues, pstrength),
     }
     batch = ["coverage_region", "coverage_region_long", "gaps", "region_ranking"]
     if several:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .io import ConfigError, read_csv, write_csv, write_parquet
-from .schemas import DOCUMENTS, INGEST_REPORT, LABELS, PASSAGES, TOKENS, Table, check
+from .schemas import DOCUMENTS, EVIDENCE, INGEST_REPORT, LABELS, PASSAGES, TOKENS, Table, check, to_arrow
 
 # the per-document tables, written one Parquet part per chunk of documents (runner.ChunkRunner, io.TableWriter)
 STAGE_TABLES: dict[str, Table] = {t.name: t for t in (DOCUMENTS, PASSAGES, TOKENS, LABELS)}
@@ -24,6 +24,8 @@ WRITTEN_BY = {"documents": "ingest", "passages": "segment", "tokens": "tokenize"
 # the coverage tables `aggregate` writes, each as NAME.csv and NAME.parquet (and a workbook sheet)
 COVERAGE_TABLES = ("coverage_region", "coverage_region_long", "coverage_document", "coverage_document_long", "gaps",
                    "region_ranking", "first_year", "coverage_by_year", "coded_passages", "human_coding")
+# aggregate's tables kept as Parquet only, with their schema (no CSV, no sheet): what the report reads
+AGGREGATE_TABLES: dict[str, Table] = {EVIDENCE.name: EVIDENCE}
 # with several frameworks in one run, aggregate also writes their framework x framework table
 CROSSTAB = "crosstab"
 
@@ -58,6 +60,8 @@ class Catalog:
             return self.out / STAGE_TABLES[name].file
         if name in COVERAGE_TABLES or name == CROSSTAB:
             return self.out / f"{name}.{ext}"
+        if name in AGGREGATE_TABLES:
+            return self.out / AGGREGATE_TABLES[name].file
         if name in REPORT_FILES:
             return self.out / REPORT_FILES[name]
         if name in OTHER_FILES:
@@ -72,7 +76,7 @@ class Catalog:
         """The path of `name`, which an earlier stage must have written."""
         path = self.path(name)
         if not path.exists():
-            stage = WRITTEN_BY.get(name, "aggregate" if name in COVERAGE_TABLES else None)
+            stage = WRITTEN_BY.get(name, "aggregate" if name in COVERAGE_TABLES or name in AGGREGATE_TABLES else None)
             hint = f"run the stage that writes '{name}' first" + (f" ({stage})" if stage else "")
             raise ConfigError(f"{path}: missing; {hint}")
         return path
@@ -82,13 +86,16 @@ class Catalog:
         if name == "ingest_report":
             return read_csv(path)  # the cells as ingest found them, not as neutralised for a spreadsheet
         frame = pd.read_parquet(path, columns=columns)
-        return check(frame, STAGE_TABLES[name]) if name in STAGE_TABLES and columns is None else frame
+        table = STAGE_TABLES.get(name) or AGGREGATE_TABLES.get(name)
+        return check(frame, table) if table is not None and columns is None else frame
 
     def save(self, name: str, frame: pd.DataFrame) -> None:
         """Write a table whole (the per-document tables are written in parts by io.TableWriter instead)."""
         if name in COVERAGE_TABLES or name == CROSSTAB:
             write_csv(frame, self.path(name, "csv"))
             write_parquet(frame, self.path(name, "parquet"))
+        elif name in AGGREGATE_TABLES:
+            write_parquet(to_arrow(frame, AGGREGATE_TABLES[name]), self.path(name))
         elif name == "ingest_report":
             write_csv(frame, self.path(name))
         elif name == "ingest_cache":
@@ -99,4 +106,4 @@ class Catalog:
     def reporting_outputs(self, taxonomy) -> list[Path]:
         """Every file aggregate and report publish, as one set."""
         return ([self.path(t, ext) for t in coverage_tables(taxonomy) for ext in ("csv", "parquet")]
-                + [self.path(f) for f in REPORT_FILES])
+                + [self.path(t) for t in AGGREGATE_TABLES] + [self.path(f) for f in REPORT_FILES])

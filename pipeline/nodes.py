@@ -45,8 +45,8 @@ NODES: dict[str, Node] = {n.name: n for n in (
     Node("classify", "classify", "labels_frame", ("passages", "tokens"), ("labels",), ("taxonomy", "model")),
     Node("aggregate", "aggregate", "aggregate", ("documents", "passages", "labels", "ingest_report"),
          ("coverage_region", "coverage_region_long", "coverage_document", "coverage_document_long", "gaps",
-          "region_ranking", "first_year", "coverage_by_year", "coded_passages"), ("taxonomy",)),
-    Node("report", "report", "summary_md, report_md, report_html, write_xlsx", ("aggregate tables", "passages", "labels"),
+          "region_ranking", "first_year", "coverage_by_year", "coded_passages", "evidence"), ("taxonomy",)),
+    Node("report", "report", "summary_md, report_md, report_html, write_xlsx", ("aggregate tables", "evidence", "passages", "labels"),
          ("coverage.xlsx", "summary.md", "report.md", "report.html", "report_files/"), ("taxonomy",),
          data=("templates",)),
 )}

@@ -23,8 +23,9 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .aggregate import merge_spans
+from .aggregate import evidence_table, merge_spans
 from .catalog import EVIDENCE_PAGES
+from .strength import load_strength
 from .taxonomy import Taxonomy
 
 # ------------------------------------------------------------------------------------------ shared
@@ -379,26 +380,10 @@ def cell_page_name(region: str, node: str) -> str:
     return "cell-" + hashlib.sha256(f"{region}|{node}".encode("utf-8")).hexdigest()[:16] + ".html"
 
 
-def ranked_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame,
-                     taxonomy: Taxonomy | None = None) -> pd.DataFrame:
-    """Leaf labels with their passages and documents, strongest first; with `taxonomy`, each passage's strength
-    of commitment too (columns strength, strength_cue)."""
-    from .aggregate import best_evidence, passage_strength
-    from .strength import load_strength
-
-    labels = labels[labels["source"] != "rollup"]
-    ev = best_evidence(labels, passages, documents)
-    cols = [c for c in ("lang", "heading_path", "text_original", "ordinal") if c in passages.columns]
-    extra = passages.loc[passages["passage_id"].isin(labels["passage_id"]), ["passage_id", *cols]
-                         ].drop_duplicates("passage_id").rename(columns={"heading_path": "ev_heading"})
-    ev = ev.merge(extra, on="passage_id", how="left", sort=False)
-    if taxonomy is not None and len(ev):
-        cues = load_strength(taxonomy=taxonomy)
-        st = passage_strength(passages[passages["passage_id"].isin(labels["passage_id"])], documents, cues)
-        names = {l.id: l.name["en"] for l in cues.levels}
-        ev["strength"] = ev["passage_id"].map(st["strength"]).map(names).fillna("")
-        ev["strength_cue"] = ev["passage_id"].map(st["strength_cue"]).fillna("")
-    return ev
+def _evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame,
+              taxonomy: Taxonomy | None) -> pd.DataFrame:
+    """aggregate's evidence table, for callers that have not got it (with `taxonomy`, with strength)."""
+    return evidence_table(labels, passages, documents, load_strength(taxonomy=taxonomy) if taxonomy else None)
 
 
 def _shown_text(r) -> tuple[str, bool]:
@@ -445,10 +430,10 @@ def evidence_index(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.D
                    taxonomy: Taxonomy | None = None, ranked: pd.DataFrame | None = None) -> dict:
     """region|node -> {documents, passages, items, page}: up to `per_cell` strongest evidence passages (one per
     document first), every string already escaped and the passage marked up as HTML; `page` is the file in
-    COMPANION with all of the cell's passages. `ranked`: `ranked_evidence` of the same inputs, if already made."""
+    COMPANION with all of the cell's passages. `ranked`: aggregate's evidence table of the same inputs."""
     labels = labels[labels["source"] != "rollup"]
     totals = labels.groupby(["region", "node"]).agg(p=("passage_id", "nunique"), d=("doc_id", "nunique"))
-    ev = ranked if ranked is not None else ranked_evidence(labels, passages, documents, taxonomy)
+    ev = ranked if ranked is not None else _evidence(labels, passages, documents, taxonomy)
     # the strongest passage of each document first, then further passages of the same documents
     ev = ev.assign(again=ev.duplicated(["region", "node", "doc_id"])).sort_values("again", kind="stable")
     ev = ev.groupby(["region", "node"], sort=False).head(per_cell)
@@ -487,7 +472,7 @@ def cell_pages(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataF
     """(file name, page) for every region x node cell (of `nodes`, if given): all of its evidence passages,
     strongest first, each linked to its place in its document's page."""
     by_id = taxonomy.by_id
-    ev = ranked if ranked is not None else ranked_evidence(labels, passages, documents, taxonomy)
+    ev = ranked if ranked is not None else _evidence(labels, passages, documents, taxonomy)
     if nodes is not None:
         ev = ev[ev["node"].isin(nodes)]
     # document order, for the page's other sort

@@ -170,8 +170,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
             write_text(report_mod.summary_md(tables, tax, counts), catalog.path("summary"))
             write_text(report_mod.report_md(tables, tax, counts), catalog.path("report_md"))
             docs, passages, labels, _ = inputs or reporting_inputs(out)
-            # ranked once: the report's index and the cell pages show the same evidence
-            ranked = report_mod.ranked_evidence(labels, passages, docs, tax)
+            ranked = tables["evidence"] if "evidence" in tables else catalog.load("evidence")
             evidence = report_mod.evidence_index(labels, passages, docs, taxonomy=tax, ranked=ranked)
             write_text(report_mod.report_html(tables, tax, evidence, counts), catalog.path("report_html"))
             write_companions(out, tax, docs, passages, labels, tables, ranked)

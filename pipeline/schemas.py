@@ -115,7 +115,24 @@ LABELS = Table(
     key=("passage_id", "node"),
 )
 
-TABLES = {t.name: t for t in (DOCUMENTS, INGEST_REPORT, PASSAGES, TOKENS, LABELS)}
+# aggregate's evidence: every leaf label with its passage and document, strongest first (score, then matched
+# terms, then document order); the report's evidence index and cell pages read it and nothing else
+EVIDENCE = Table(
+    "evidence", "evidence.parquet",
+    {
+        **{c: LABELS.columns[c] for c in ("passage_id", "doc_id", "region", "node", "score", "source", "evidence",
+                                          "content_hash")},
+        "label": STR, "heading_path": STR, "text": STR, "start": I64,   # the passage's
+        "title": STR, "date": STR,                                       # its document's
+        "n_terms": I64,         # matched terms in `evidence`
+        "lang": STR, "ev_heading": STR, "text_original": STR, "ordinal": I64,
+        "strength": STR,        # the passage's strength of commitment (level name) and the cue it was read from
+        "strength_cue": STR,
+    },
+    key=("passage_id", "node"),
+)
+
+TABLES = {t.name: t for t in (DOCUMENTS, INGEST_REPORT, PASSAGES, TOKENS, LABELS, EVIDENCE)}
 
 
 def empty(table: Table) -> pd.DataFrame:

@@ -21,7 +21,7 @@ def test_tables_have_one_home_and_missing_ones_say_which_stage_writes_them(tmp_p
     one = load_taxonomy(ROOT / "taxonomy")
     outputs = catalog.reporting_outputs(one)
     assert tmp_path / "report.html" in outputs and tmp_path / "human_coding.csv" in outputs
-    assert len(outputs) == 2 * len(COVERAGE_TABLES) + 5
+    assert len(outputs) == 2 * len(COVERAGE_TABLES) + 1 + 5 and tmp_path / "evidence.parquet" in outputs
     two = load_taxonomy(f"{ROOT / 'taxonomy'},{ROOT / 'taxonomy' / 'policy_tools'}")
     assert set(catalog.reporting_outputs(two)) - set(outputs) == {tmp_path / "crosstab.csv", tmp_path / "crosstab.parquet"}
 
@@ -34,3 +34,17 @@ def test_a_coverage_table_is_saved_for_people_and_programs(tmp_path):
     pd.testing.assert_frame_equal(catalog.load("region_ranking"), frame)
     with pytest.raises(KeyError):
         catalog.save("labels", frame)  # written in parts by the chunked stages, never whole
+
+
+def test_the_evidence_table_is_checked_against_its_schema_both_ways(tmp_path):
+    from pipeline.schemas import EVIDENCE, SchemaError
+
+    catalog = Catalog(tmp_path)
+    with pytest.raises(ConfigError, match=r"evidence\.parquet: missing; .*\(aggregate\)"):
+        catalog.load("evidence")
+    row = {c: ("x" if t == "string" else 1 if t == "int64" else 0.5) for c, t in
+           ((c, str(t)) for c, t in EVIDENCE.columns.items())}
+    catalog.save("evidence", pd.DataFrame([row]))
+    assert catalog.load("evidence").iloc[0].to_dict() == row
+    with pytest.raises(SchemaError, match="evidence.*strength"):
+        catalog.save("evidence", pd.DataFrame([row]).drop(columns=["strength"]))
