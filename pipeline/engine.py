@@ -6,9 +6,12 @@ in the worker and cache it, which works for both process pools and Dask workers.
 """
 from __future__ import annotations
 
+import gc
 import os
+import sys
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from multiprocessing import Pipe, get_context
 from typing import Callable, Iterable
 
 from .io import ConfigError
@@ -29,8 +32,6 @@ def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, 
     before the first item is taken, when the caller knows work is coming. `workers` caps the local pool below
     `jobs` when the caller knows there is little work (each worker warms up at a cost).
     """
-    from collections import deque
-
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine '{engine}' (choose from {', '.join(ENGINES)})")
     window = window or max(2, 2 * jobs)
@@ -123,8 +124,6 @@ class Helper:
     that would release them)."""
 
     def __init__(self, serve: Callable, *args):
-        from multiprocessing import Pipe
-
         mine, theirs = Pipe()
         self._proc = get_context("fork").Process(target=_serve, args=(serve, theirs, mine, args), daemon=True)
         self._proc.start()
@@ -149,9 +148,6 @@ class Helper:
 
 
 def _serve(serve: Callable, conn, parents_end, args: tuple) -> None:
-    import gc
-    import sys
-
     # the child inherits this process's end of the pipe too: closed, so the child sees the pipe end when the
     # parent closes it
     parents_end.close()

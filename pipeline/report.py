@@ -23,7 +23,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .aggregate import evidence_table, merge_spans
+from .aggregate import evidence_table, fragments, merge_spans
 from .catalog import EVIDENCE_PAGES
 from .strength import load_strength
 from .taxonomy import Taxonomy
@@ -403,8 +403,6 @@ def _label_as_written(label: str, text: str, shown: str) -> str:
 
 def _item(r) -> dict:
     """One evidence passage for HTML, every string escaped."""
-    from .aggregate import fragments
-
     try:
         spans = json.loads(r.evidence) if isinstance(r.evidence, str) else []
     except ValueError:

@@ -19,22 +19,23 @@ import gc
 import hashlib
 import json
 import time
+import traceback
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import Iterable, Iterator
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .engine import Helper, imap_ordered
 from .io import ChunkedTable, TableWriter, write_json
 from .nodes import fingerprint
-from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, TOKENS, Table
-from .segment import segment_document
-
-if TYPE_CHECKING:
-    import pyarrow as pa
+from .lexicon import MATCH_GROUP
+from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, TOKENS, Table, to_arrow
+from .segment import passage_rows, segment_document, segment_spans
 
 # small enough that the last chunks leave no worker idle for long, large enough to amortise a task
 CHUNK_CHARS = 600_000
@@ -71,8 +72,6 @@ def chunk_documents(records: Iterable[dict]) -> Iterator[list[dict]]:
 def window_size(passages: int) -> int:
     """The window actually used for a setting of `passages`: a multiple of the lexicon's match group, so that
     the passages of a window are matched in the same batches as in the whole document (identical output)."""
-    from .lexicon import MATCH_GROUP
-
     return max(1, -(-max(1, passages) // MATCH_GROUP)) * MATCH_GROUP
 
 
@@ -232,8 +231,6 @@ def classify_result(task: dict, result: dict, classifier: Helper, settings: Sett
 
 def serve_classifier(conn, settings: Settings) -> None:
     """The classifier process: loads the classifier at once, then labels the (passages, tokens) it is sent."""
-    import traceback
-
     from .classify import labels_frame
 
     try:
@@ -364,8 +361,6 @@ class ChunkRunner:
         # passages are at most the lines plus the pieces of passages cut for length (>= 1000 characters each)
         if text.count("\n") + 1 + len(text) // 1000 <= size:
             return None
-        from .segment import segment_spans
-
         spans = segment_spans(doc)
         windows = passage_windows(spans.n, size)
         if len(windows) < 2:
@@ -416,8 +411,6 @@ class ChunkRunner:
 
     def _window_tasks(self, doc: dict, spans, windows: list[tuple[int, int]],
                       stages: tuple[str, ...]) -> Iterator[tuple]:
-        from .segment import passage_rows
-
         self._count(doc, len(windows), False)
         meta = {k: doc[k] for k in ("doc_id", "lang", "region", "content_hash")}
         worker = tuple(st for st in stages if st != "segment")
@@ -517,11 +510,6 @@ def _merge(table: Table, reused: "pa.Table | None", computed: pd.DataFrame | Non
            lang: bool) -> "pa.Table":
     """Reused (Arrow) and computed rows of one chunk, in document order, with region (and lang) from the
     current documents: those come from the manifest and may change while the text does not."""
-    import numpy as np
-    import pyarrow as pa
-
-    from .schemas import to_arrow
-
     parts = [p for p in (reused, to_arrow(computed, table) if computed is not None and len(computed) else None)
              if p is not None and p.num_rows]
     if not parts:

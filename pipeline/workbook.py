@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import datetime
+import io
 import os
+import queue
 import re
+import threading
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -55,9 +59,6 @@ def serve_xlsx(conn, path: Path, sheets: tuple[str, ...], names: dict[str, tuple
     """write_xlsx for tables that arrive over `conn` in batches ({sheet name: table}), in any order: each
     sheet is written as soon as its table arrives, and the file once every sheet is there. The file is the
     same as write_xlsx's; nothing is written if the sender goes away first."""
-    import queue
-    import threading
-
     from openpyxl import Workbook
 
     # a thread takes the batches off the pipe as they come, so the sender never waits for a sheet to be written
@@ -188,8 +189,6 @@ def _write_sheet(ws, name: str, df: pd.DataFrame, names: dict[str, tuple[str, st
 
 def _text_width(v) -> int:
     """Columns a value takes in a spreadsheet cell: two for a wide (CJK) character, its first line only."""
-    import unicodedata
-
     s = str(v).split("\n", 1)[0][:80]
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
@@ -207,8 +206,6 @@ def _column_cells(s: pd.Series, blank_zeros: bool) -> list:
 def _save_workbook(wb, path: Path) -> None:
     # openpyxl would stamp the current time into docProps and every zip entry; fixed times make identical
     # runs give identical files
-    import io
-
     from openpyxl.writer.excel import ExcelWriter
 
     wb.properties.created = wb.properties.modified = FIXED_TIME
