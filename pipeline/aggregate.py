@@ -177,11 +177,14 @@ def best_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.Da
 
 
 def evidence_table(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame,
-                   cues: StrengthCues | None = None, pstrength: pd.DataFrame | None = None) -> pd.DataFrame:
+                   cues: StrengthCues | None = None, pstrength: pd.DataFrame | None = None,
+                   ranked: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every leaf label with its passage and document, strongest first (the report's evidence; schemas.EVIDENCE);
-    with `cues`, each passage's strength of commitment too (`pstrength`: passage_strength, if already read)."""
+    with `cues`, each passage's strength of commitment too (`pstrength`: passage_strength, if already read).
+    `ranked`: best_evidence of these labels, if already made (the sort is stable, so its leaf rows are in the
+    order best_evidence gives the leaf labels alone)."""
     labels = labels[labels["source"] != "rollup"]
-    ev = best_evidence(labels, passages, documents)
+    ev = best_evidence(labels, passages, documents) if ranked is None else ranked[ranked["source"] != "rollup"]
     cols = [c for c in ("lang", "heading_path", "text_original", "ordinal") if c in passages.columns]
     extra = passages.loc[passages["passage_id"].isin(labels["passage_id"]), ["passage_id", *cols]
                          ].drop_duplicates("passage_id").rename(columns={"heading_path": "ev_heading"})
@@ -348,7 +351,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
         "coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True),
         "gaps": gaps.reset_index(drop=True), "region_ranking": ranking.reset_index(drop=True),
         "first_year": first_year, "coverage_by_year": by_year, "coded_passages": coded,
-        "evidence": evidence_table(labels, passages, documents, cues, pstrength),
+        "evidence": evidence_table(labels, passages, documents, cues, pstrength, ranked=ev),
     }
     batch = ["coverage_region", "coverage_region_long", "gaps", "region_ranking"]
     if several:

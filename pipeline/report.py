@@ -23,9 +23,8 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .aggregate import evidence_table, fragments, merge_spans
+from .aggregate import fragments, merge_spans
 from .catalog import EVIDENCE_PAGES
-from .strength import load_strength
 from .taxonomy import Taxonomy
 
 # ------------------------------------------------------------------------------------------ shared
@@ -380,12 +379,6 @@ def cell_page_name(region: str, node: str) -> str:
     return "cell-" + hashlib.sha256(f"{region}|{node}".encode("utf-8")).hexdigest()[:16] + ".html"
 
 
-def _evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame,
-              taxonomy: Taxonomy | None) -> pd.DataFrame:
-    """aggregate's evidence table, for callers that have not got it (with `taxonomy`, with strength)."""
-    return evidence_table(labels, passages, documents, load_strength(taxonomy=taxonomy) if taxonomy else None)
-
-
 def _shown_text(r) -> tuple[str, bool]:
     """The passage as a researcher quotes it: the Traditional original when the document was converted (its
     offsets are those of the converted text when the lengths agree), else the text coded."""
@@ -424,16 +417,13 @@ def _item(r) -> dict:
     }
 
 
-def evidence_index(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame, per_cell: int = 5,
-                   taxonomy: Taxonomy | None = None, ranked: pd.DataFrame | None = None) -> dict:
+def evidence_index(evidence: pd.DataFrame, per_cell: int = 5) -> dict:
     """region|node -> {documents, passages, items, page}: up to `per_cell` strongest evidence passages (one per
     document first), every string already escaped and the passage marked up as HTML; `page` is the file in
-    COMPANION with all of the cell's passages. `ranked`: aggregate's evidence table of the same inputs."""
-    labels = labels[labels["source"] != "rollup"]
-    totals = labels.groupby(["region", "node"]).agg(p=("passage_id", "nunique"), d=("doc_id", "nunique"))
-    ev = ranked if ranked is not None else _evidence(labels, passages, documents, taxonomy)
+    COMPANION with all of the cell's passages. `evidence`: aggregate's evidence table (one row per leaf label)."""
+    totals = evidence.groupby(["region", "node"]).agg(p=("passage_id", "nunique"), d=("doc_id", "nunique"))
     # the strongest passage of each document first, then further passages of the same documents
-    ev = ev.assign(again=ev.duplicated(["region", "node", "doc_id"])).sort_values("again", kind="stable")
+    ev = evidence.assign(again=evidence.duplicated(["region", "node", "doc_id"])).sort_values("again", kind="stable")
     ev = ev.groupby(["region", "node"], sort=False).head(per_cell)
     out: dict[str, dict] = {}
     for r in ev.itertuples(index=False):
@@ -465,14 +455,12 @@ def _item_html(it: dict, docs_at: str) -> str:
             f'<div class="meta">{it["doc"]} · {it["source"]} {it["score"]:.2f}{terms}{link}</div></div>')
 
 
-def cell_pages(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame, taxonomy: Taxonomy,
-               region_names: dict[str, str], nodes: set[str] | None = None, ranked: pd.DataFrame | None = None):
-    """(file name, page) for every region x node cell (of `nodes`, if given): all of its evidence passages,
-    strongest first, each linked to its place in its document's page."""
+def cell_pages(evidence: pd.DataFrame, taxonomy: Taxonomy, region_names: dict[str, str],
+               nodes: set[str] | None = None):
+    """(file name, page) for every region x node cell (of `nodes`, if given): all of its evidence passages
+    (aggregate's evidence table), strongest first, each linked to its place in its document's page."""
     by_id = taxonomy.by_id
-    ev = ranked if ranked is not None else _evidence(labels, passages, documents, taxonomy)
-    if nodes is not None:
-        ev = ev[ev["node"].isin(nodes)]
+    ev = evidence if nodes is None else evidence[evidence["node"].isin(nodes)]
     # document order, for the page's other sort
     order = ev.sort_values(["doc_id", "start"], kind="stable").index
     ev = ev.assign(doc_order=pd.Series(range(len(order)), index=order))

@@ -171,7 +171,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
             write_text(report_mod.report_md(tables, tax, counts), catalog.path("report_md"))
             docs, passages, labels, _ = inputs or reporting_inputs(out)
             ranked = tables["evidence"] if "evidence" in tables else catalog.load("evidence")
-            evidence = report_mod.evidence_index(labels, passages, docs, taxonomy=tax, ranked=ranked)
+            evidence = report_mod.evidence_index(ranked)
             write_text(report_mod.report_html(tables, tax, evidence, counts), catalog.path("report_html"))
             write_companions(out, tax, docs, passages, labels, tables, ranked)
             for save in saves or ():  # while the workbook is being written
@@ -187,7 +187,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
 
 
 def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame,
-                      tables: dict, ranked: pd.DataFrame | None = None) -> None:
+                      tables: dict, ranked: pd.DataFrame) -> None:
     """report_files/: every cell's evidence passages, and the text of every document with a coded passage.
 
     A document's page is made again only when what it shows changed (its text, metadata, labels, the taxonomy's
@@ -205,7 +205,7 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
     cells: set[str] = set()
     names = dict(zip(tables["region_ranking"]["region"], tables["region_ranking"]["region_name"]))
     shown = tax.shown_ids()
-    for name, page in report_mod.cell_pages(labels, passages, docs, tax, names, shown, ranked):
+    for name, page in report_mod.cell_pages(ranked, tax, names, shown):
         write_text(page, folder / name)  # unchanged bytes are not written again
         cells.add(name)
 

@@ -130,7 +130,7 @@ def built():
     tables = aggregate(docs, passages, labels, tax)
     tables["ingest_report"] = pd.DataFrame([{"path": HOSTILE_PATH, "status": "ingested", "reason": "ok"}])
     counts = {"files": 2, "ingested": 2}
-    evidence = report.evidence_index(labels, passages, docs)
+    evidence = report.evidence_index(tables["evidence"])
     page = report.report_html(tables, tax, evidence, counts)
     return tax, tables, evidence, page, counts
 
@@ -253,7 +253,7 @@ def test_undated_corpus_has_no_temporal_view(built):
     docs, passages, labels = _synthetic()
     docs["date"] = ""
     tables = aggregate(docs, passages, labels, tax)
-    page = report.report_html(tables, tax, report.evidence_index(labels, passages, docs), counts)
+    page = report.report_html(tables, tax, report.evidence_index(tables["evidence"]), counts)
     assert "No document has a date" in page
     assert_no_injection(page)
 

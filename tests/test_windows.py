@@ -111,10 +111,10 @@ def test_page_of_a_document_longer_than_the_cap_shows_its_coded_passages_only(ru
     small.unlink()
     args = type("A", (), {"out": str(windowed), "taxonomy": str(ROOT / "taxonomy")})
     from pipeline.reporting import cmd_aggregate
+    from pipeline.taxonomy import load_taxonomy
 
     tables, (docs, passages, labels, _) = cmd_aggregate(type("A", (), {**vars(args), "coded": "nonexistent"}))
-    write_companions(windowed, __import__("pipeline.taxonomy", fromlist=["x"]).load_taxonomy(args.taxonomy), docs,
-                     passages, labels, tables)
+    write_companions(windowed, load_taxonomy(args.taxonomy), docs, passages, labels, tables, tables["evidence"])
     capped = page.read_text(encoding="utf-8")
     assert "This document has 1,315 passages" in capped and "only 100 coded passages are shown (the first 100)" in capped
     assert capped.count('class="psg coded"') == 100 == capped.count('class="psg')
