@@ -287,10 +287,12 @@ def evaluate_cli(args) -> None:
     # files each is scored on its own too
     by_file = None
     if gold["source"].nunique() > 1:
-        by_file = pd.concat([scores(Y_true[m], Y_pred[m], nodes, [langs[i] for i in np.flatnonzero(m)])[1]
-                             .assign(file=src)
-                             for src in sorted(gold["source"].unique())
-                             for m in [(gold["source"] == src).to_numpy()]], ignore_index=True)
+        per_file = []
+        for src in sorted(gold["source"].unique()):
+            m = (gold["source"] == src).to_numpy()
+            _, summary_of_file = scores(Y_true[m], Y_pred[m], nodes, [langs[i] for i in np.flatnonzero(m)])
+            per_file.append(summary_of_file.assign(file=src))
+        by_file = pd.concat(per_file, ignore_index=True)
         by_file = by_file[["file", *[c for c in by_file.columns if c != "file"]]]
         write_csv(by_file, out / f"{stem}_by_file.csv")
     write_csv(pd.DataFrame([cells]), out / f"{stem}_documents.csv")

@@ -576,7 +576,8 @@ class ChunkedTable:
         except (OSError, pa.ArrowException, ValueError):
             return None
 
-    def _parts_of(self, doc_id: str) -> list[int]:
+    def parts_of(self, doc_id: str) -> list[int]:
+        """The positions of the parts that hold rows of `doc_id`."""
         if self._index is None:  # built on first use: a run where every chunk is kept never needs it
             self._index = {}
             for i, p in enumerate(self.parts):
@@ -584,10 +585,10 @@ class ChunkedTable:
                     self._index.setdefault(d, []).append(i)
         return self._index.get(doc_id, [])
 
-    def locate(self, doc_parts: "dict[str, int | list[int]]") -> None:
+    def locate(self, doc_parts: dict[str, int]) -> None:
         """Where each document's rows are (part positions), as recorded when the table was written: saves
         reading the document ids of every part to find them."""
-        self._index = {d: i if isinstance(i, list) else [i] for d, i in doc_parts.items()}
+        self._index = {d: [i] for d, i in doc_parts.items()}
 
     def locate_parts(self, parts: list[list[str]]) -> None:
         """`locate` from the document ids of each part, in part order (a document processed in windows of
@@ -612,8 +613,8 @@ class ChunkedTable:
     def arrow_rows_for(self, doc_ids, columns: list[str] | None = None) -> pa.Table:
         import pyarrow.compute as pc
 
-        ids = [d for d in doc_ids if self._parts_of(d)]
-        parts = sorted({i for d in ids for i in self._parts_of(d)})
+        ids = [d for d in doc_ids if self.parts_of(d)]
+        parts = sorted({i for d in ids for i in self.parts_of(d)})
         schema = self.table.arrow_schema
         if not parts:
             return schema.empty_table().select(columns) if columns else schema.empty_table()

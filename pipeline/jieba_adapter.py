@@ -1,9 +1,9 @@
 """jieba's internals, in one place: the per-block segmentation the clause cache calls
 (`Tokenizer.__cut_DAG`, private), the reading of jieba's dictionary cache (jieba's module-level `marshal`,
 patched while initializing) and the compiled segmenter (rjieba, jieba-rs) used for the blocks where it gives
-jieba's segmentation. Pinned in pyproject (jieba==0.42.1, rjieba==0.2.2); `tests/test_classify.py` fails if
-any of them stops giving exactly what `jieba.lcut` and `jieba.initialize()` give, and `make bench` checks the
-segmenter against `jieba.lcut` (same user dictionary) over the whole corpus.
+jieba's segmentation. Pinned in pyproject (jieba==0.42.1, rjieba==0.2.2); `tests/test_classify.py` and
+`tests/test_jieba_adapter.py` fail if any of them stops giving exactly what `jieba.lcut` and `jieba.initialize()`
+give, and `make bench` checks the segmenter against `jieba.lcut` (same user dictionary) over the whole corpus.
 
 Where rjieba is used: only on blocks made of Han characters alone. On blocks with Latin letters or digits in
 them rjieba's splitting differs from jieba's (it keeps `dual-use`, `U.S.C`, `FedBizOpps.gov` and some digit

@@ -60,7 +60,7 @@ def chunk_documents(records: Iterable[dict]) -> Iterator[list[dict]]:
     chunk, size = [], 0
     for r in records:
         chunk.append(r)
-        size += r["chars"] if r.get("chars") is not None else len(r["text"])
+        size += _chars(r)
         boundary = size >= CHUNK_CHARS // 4 and zlib.crc32(r["doc_id"].encode("utf-8")) % SOFT_BOUNDARY == 0
         if size >= CHUNK_CHARS or len(chunk) >= CHUNK_DOCS or boundary:
             yield chunk
@@ -82,6 +82,13 @@ def passage_windows(numbers, size: int) -> list[tuple[int, int]]:
     cuts = [i for i, n in enumerate(numbers) if n > 1 and (n - 1) % size == 0]
     bounds = [0] + cuts + [len(numbers)]
     return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _chars(doc: dict) -> int:
+    """A document's length in characters, as ingest recorded it or from its text (a passage holds at least one
+    character, so a document no longer than a window never needs windows)."""
+    chars = doc.get("chars")
+    return chars if chars is not None else len(doc.get("text") or "")
 
 
 def passages_frame(rows: list[dict]) -> pd.DataFrame:
@@ -347,8 +354,7 @@ class ChunkRunner:
         they are; otherwise this process segments the document (into compact spans) and each window's passages
         become a task for the stages after segment, and the window's part of every table."""
         size = self.window
-        chars = doc.get("chars")
-        if (chars if chars is not None else len(doc["text"] or "")) <= size:
+        if _chars(doc) <= size:
             return None  # each passage holds at least one character
         kept = 0
         while all(self.writers[st].has(k) for st, k in self._window_keys(doc, kept).items()):
@@ -371,13 +377,12 @@ class ChunkRunner:
         """For tokenize or classify run alone: the windows of a document whose input rows are in several parts
         (segment made it in windows), one task per part, in the same windows and with the same part keys as a
         whole run; None for a document in one part."""
-        chars = doc.get("chars")
-        if not self.inputs or (chars if chars is not None else len(doc.get("text") or "")) <= self.window:
+        if not self.inputs or _chars(doc) <= self.window:
             return None
         inputs = [self.inputs[st] for st in ("segment", "tokenize") if st in self.inputs]
         if any(t is None for t in inputs):
             return None
-        found = [t._parts_of(doc["doc_id"]) for t in inputs]
+        found = [t.parts_of(doc["doc_id"]) for t in inputs]
         n = len(found[0])
         if n < 2 or any(len(f) != n for f in found):
             return None
