@@ -5,6 +5,7 @@ its leaves does. Every "addressed" cell can be traced to its strongest evidence 
 """
 from __future__ import annotations
 
+import itertools
 import json
 
 import pandas as pd
@@ -107,23 +108,26 @@ def coded_passages(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.D
     leaf = leaf.assign(_o=leaf["node"].map(order)).sort_values(["passage_id", "_o"], kind="stable")
     rows = {}
     texts = passages.drop_duplicates("passage_id").set_index("passage_id")
-    for pid, grp in leaf.groupby("passage_id", sort=False):
-        text = texts["text"].get(pid, "") if pid in texts.index else ""
+    text_of = dict(zip(texts.index, texts["text"]))
+    # plain lists: a pandas group per passage costs more than the work done with it
+    label_rows = zip(leaf["passage_id"].tolist(), leaf["node"].tolist(), leaf["score"].tolist(),
+                     leaf["evidence"].tolist())
+    for pid, grp in itertools.groupby(label_rows, key=lambda r: r[0]):  # sorted: a passage's labels are adjacent
+        _, nodes, scores, found = zip(*grp)
         evidence: list[dict] = []
-        for e in grp["evidence"]:
+        for e in found:
             try:
                 got = json.loads(e) if isinstance(e, str) else []
             except ValueError:
                 got = []
             evidence += got if isinstance(got, list) else []
-        nodes = grp["node"].tolist()
         rows[pid] = {
             "labels": "; ".join(nodes),
             "label_names_en": "; ".join(_node_name(by_id, n, "en") for n in nodes),
             "label_names_zh": "; ".join(_node_name(by_id, n, "zh") for n in nodes),
-            "score": float(grp["score"].max()),
-            "scores": "; ".join(f"{float(x):.2f}" for x in grp["score"]),
-            "matched_terms": "; ".join(fragments(_s(text), evidence)),
+            "score": float(max(scores)),
+            "scores": "; ".join(f"{float(x):.2f}" for x in scores),
+            "matched_terms": "; ".join(fragments(_s(text_of.get(pid, "")), evidence)),
         }
     out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("passage_id").reset_index()
     out["groups"] = [groups.get(p, "") for p in out["passage_id"]]

@@ -66,6 +66,7 @@ def fingerprint(stage: str, *parameters: str, upstream: tuple[str, ...] = ()) ->
     return h.hexdigest()[:16]
 
 
+@lru_cache(maxsize=None)  # the sources are read once per process (_source) anyway
 def code_digest(module: str) -> str:
     """Digest of a package module's source, the sources of the package modules it imports (at any depth, also
     inside functions) and the versions of the libraries they import."""

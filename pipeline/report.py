@@ -457,33 +457,44 @@ def _item_html(it: dict, docs_at: str) -> str:
 
 def cell_pages(evidence: pd.DataFrame, taxonomy: Taxonomy, region_names: dict[str, str],
                nodes: set[str] | None = None):
-    """(file name, page) for every region x node cell (of `nodes`, if given): all of its evidence passages
-    (aggregate's evidence table), strongest first, each linked to its place in its document's page."""
-    by_id = taxonomy.by_id
+    """(file name, what the page shows as a string, a function making the page) for every region x node cell
+    (of `nodes`, if given): all of its evidence passages (aggregate's evidence table), strongest first, each
+    linked to its place in its document's page. The page is made only when asked for, so a caller that kept
+    the page made from the same content skips it (an incremental run changes few cells)."""
     ev = evidence if nodes is None else evidence[evidence["node"].isin(nodes)]
-    # document order, for the page's other sort
-    order = ev.sort_values(["doc_id", "start"], kind="stable").index
-    ev = ev.assign(doc_order=pd.Series(range(len(order)), index=order))
-    for (region, node), grp in ev.groupby(["region", "node"], sort=True):
-        n = by_id.get(node)
-        title = f"{_region_label(region, region_names.get(region, ''))} × {_name(n) if n else node}"
-        items = []
-        for i, r in enumerate(grp.itertuples(index=False)):
-            items.append(f'<div class="item" data-rank="{i}" data-order="{int(r.doc_order)}">'
-                         f'{_item_html(_item(r), "")}</div>')
-        head = (f'<h1>{_e(title)}</h1>'
-                + (f'<p class="zh" lang="zh-Hans">{_e(_name(n, "zh"))}</p>' if n is not None else "")
-                + f'<p class="note">{len(grp)} passage(s) in {grp["doc_id"].nunique()} document(s) coded '
-                f'<code>{_e(node)}</code> in {_e(region)}. <a href="../report.html">Back to the report</a>.</p>'
-                + (f'<p class="note">{_e(taxonomy.framework_of(n.id).audit.guidance)}: {_e(n.recommendation)}</p>'
-                   if n is not None and n.recommendation else "")
-                + '<p class="tools"><label>Filter <input type="search" class="filter" data-for="items" '
-                'placeholder="words in the passage, title, article"></label> '
-                '<label>Order <select id="order"><option value="rank">strongest first</option>'
-                '<option value="order">document order</option></select></label> '
-                '<span id="shown" class="note"></span></p>')
-        yield cell_page_name(region, node), _page(title, head + f'<div id="items">{"".join(items)}</div>',
-                                                  script=PAGE_JS)
+    # the page's other sort: document order within the cell
+    at = ev.sort_values(["doc_id", "start"], kind="stable").index
+    ev = ev.assign(doc_order=pd.Series(range(len(at)), index=at))
+    ev = ev.assign(doc_order=ev.groupby(["region", "node"], sort=False)["doc_order"].rank(method="first")
+                   .astype("int64") - 1)
+    rows = ev.values.tolist()
+    for (region, node), where in sorted(ev.groupby(["region", "node"]).indices.items()):
+        shows = json.dumps([region, region_names.get(region, ""), [rows[i] for i in where]], ensure_ascii=False,
+                           default=str)
+        yield (cell_page_name(region, node), shows,
+               lambda region=region, node=node, grp=ev.iloc[where]: _cell_page(region, node, grp, taxonomy,
+                                                                               region_names))
+
+
+def _cell_page(region: str, node: str, grp: pd.DataFrame, taxonomy: Taxonomy, region_names: dict[str, str]) -> str:
+    n = taxonomy.by_id.get(node)
+    title = f"{_region_label(region, region_names.get(region, ''))} × {_name(n) if n else node}"
+    items = []
+    for i, r in enumerate(grp.itertuples(index=False)):
+        items.append(f'<div class="item" data-rank="{i}" data-order="{int(r.doc_order)}">'
+                     f'{_item_html(_item(r), "")}</div>')
+    head = (f'<h1>{_e(title)}</h1>'
+            + (f'<p class="zh" lang="zh-Hans">{_e(_name(n, "zh"))}</p>' if n is not None else "")
+            + f'<p class="note">{len(grp)} passage(s) in {grp["doc_id"].nunique()} document(s) coded '
+            f'<code>{_e(node)}</code> in {_e(region)}. <a href="../report.html">Back to the report</a>.</p>'
+            + (f'<p class="note">{_e(taxonomy.framework_of(n.id).audit.guidance)}: {_e(n.recommendation)}</p>'
+               if n is not None and n.recommendation else "")
+            + '<p class="tools"><label>Filter <input type="search" class="filter" data-for="items" '
+            'placeholder="words in the passage, title, article"></label> '
+            '<label>Order <select id="order"><option value="rank">strongest first</option>'
+            '<option value="order">document order</option></select></label> '
+            '<span id="shown" class="note"></span></p>')
+    return _page(title, head + f'<div id="items">{"".join(items)}</div>', script=PAGE_JS)
 
 
 # a document page shows the whole document up to this many passages; a longer document (a compiled yearbook, an

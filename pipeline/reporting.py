@@ -190,9 +190,10 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
                       tables: dict, ranked: pd.DataFrame) -> None:
     """report_files/: every cell's evidence passages, and the text of every document with a coded passage.
 
-    A document's page is made again only when what it shows changed (its text, metadata, labels, the taxonomy's
-    names, or this code): `index.json` keeps what each page was made from, so an incremental run reads the
-    texts of the changed documents alone. Pages no longer wanted are removed."""
+    A page is made again only when what it shows changed (a cell's evidence; a document's text, metadata and
+    labels; the taxonomy's names; this code): `index.json` keeps what each page was made from, so an
+    incremental run makes the changed cells' pages and reads the texts of the changed documents alone. Pages
+    no longer wanted are removed."""
     folder = Catalog(out).path("evidence_pages")
     folder.mkdir(parents=True, exist_ok=True)
     index_path = folder / "index.json"
@@ -201,31 +202,33 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
         previous = previous if isinstance(previous, dict) else {}
     except (OSError, ValueError):
         previous = {}
-    index: dict[str, str] = {}  # document page -> what it was made from
-    cells: set[str] = set()
+    index: dict[str, str] = {}  # page -> what it was made from
+    code = hashlib.sha256(nodes.fingerprint("report", tax.sha256, upstream=(nodes.fingerprint("segment"),)).encode())
     names = dict(zip(tables["region_ranking"]["region"], tables["region_ranking"]["region_name"]))
-    shown = tax.shown_ids()
-    for name, page in report_mod.cell_pages(ranked, tax, names, shown):
-        write_text(page, folder / name)  # unchanged bytes are not written again
-        cells.add(name)
+    for name, shows, make in report_mod.cell_pages(ranked, tax, names, tax.shown_ids()):
+        h = code.copy()
+        h.update(shows.encode("utf-8"))
+        index[name] = h.hexdigest()
+        if previous.get(name) != index[name] or not (folder / name).exists():
+            write_text(make(), folder / name)
 
     leaf = labels[labels["source"] != "rollup"]
-    code = hashlib.sha256(nodes.fingerprint("report", tax.sha256, upstream=(nodes.fingerprint("segment"),)).encode())
     meta_cols = [c for c in ("doc_id", "title", "region", "region_name", "date", "date_source", "lang",
                              "content_hash") if c in docs.columns]
     meta = docs.set_index("doc_id", drop=False)[meta_cols]
+    meta_rows = dict(zip(meta.index, meta.values.tolist()))
+    shown_rows = leaf[["passage_id", "node", "score", "evidence"]].values.tolist()
     todo: list[tuple[str, str, pd.DataFrame]] = []  # (doc_id, page, its labels)
-    for doc_id, rows in leaf.groupby("doc_id", sort=True):
-        if doc_id not in meta.index:
+    for doc_id, at in sorted(leaf.groupby("doc_id").indices.items()):
+        if doc_id not in meta_rows:
             continue
         h = code.copy()
-        h.update(json.dumps([meta.loc[doc_id].tolist(), rows[["passage_id", "node", "score", "evidence"]]
-                             .sort_values(["passage_id", "node"]).values.tolist()], ensure_ascii=False,
-                            default=str).encode("utf-8"))
+        rows = sorted((shown_rows[i] for i in at), key=lambda r: (r[0], r[1]))
+        h.update(json.dumps([meta_rows[doc_id], rows], ensure_ascii=False, default=str).encode("utf-8"))
         page, key = report_mod.doc_page_name(doc_id), h.hexdigest()
         index[page] = key
         if previous.get(page) != key or not (folder / page).exists():
-            todo.append((doc_id, page, rows))
+            todo.append((doc_id, page, leaf.iloc[at]))
     if todo:
         texts, parts = located(DOCUMENTS, out), located(PASSAGES, out)
         for i in range(0, len(todo), 50):  # a batch of documents at a time: texts are not all held at once
@@ -245,7 +248,7 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
                            folder / page)
                 text.pop(doc_id), psg.pop(doc_id, None)  # the next pages need none of this
     for f in folder.iterdir():
-        if f.suffix == ".html" and f.name not in index and f.name not in cells:
+        if f.suffix == ".html" and f.name not in index:
             f.unlink()
     write_json(index, index_path)
 

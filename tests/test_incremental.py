@@ -157,18 +157,22 @@ def test_reporting_reads_come_from_the_part_cache_and_equal_a_direct_read(tmp_pa
 
 
 def test_document_pages_are_remade_only_for_what_changed(tmp_path, small_chunks, monkeypatch):
-    """report_files/doc-*.html: after one document changed, only its page is made again (the others' texts are
-    not read); a document gone from the corpus takes its page with it."""
+    """report_files/: after one document changed, only its page and the pages of the cells its evidence is in
+    are made again (the others' texts are not read), and every page equals a fresh run's; a document gone
+    from the corpus takes its page with it."""
     from pipeline import report
 
-    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    corpus, out, fresh = tmp_path / "corpus", tmp_path / "out", tmp_path / "fresh"
     shutil.copytree(ROOT / "corpus", corpus)
     run(corpus, out)
     pages = {p.name for p in (out / "report_files").glob("doc-*.html")}
-    assert len(pages) >= 10
-    made = []
-    real = report.document_page
+    cells = {p.name for p in (out / "report_files").glob("cell-*.html")}
+    assert len(pages) >= 10 and len(cells) >= 20
+    made, made_cells = [], []
+    real, real_cell = report.document_page, report._cell_page
     monkeypatch.setattr(report, "document_page", lambda meta, *a: made.append(meta["doc_id"]) or real(meta, *a))
+    monkeypatch.setattr(report, "_cell_page", lambda region, node, *a: made_cells.append((region, node))
+                        or real_cell(region, node, *a))
     victim = corpus / "en" / "UK" / "knowledge_exchange_partnerships_framework.txt"
     victim.write_text(victim.read_text(encoding="utf-8") + "\n\nThe council funds business incubators.\n",
                       encoding="utf-8")
@@ -176,6 +180,14 @@ def test_document_pages_are_remade_only_for_what_changed(tmp_path, small_chunks,
     assert made == ["en/UK/knowledge_exchange_partnerships_framework.txt"]
     page = (out / "report_files" / report.doc_page_name(made[0])).read_text(encoding="utf-8")
     assert "The council funds business <mark>incubators</mark>." in page
+    # the cell that gained the new passage, and no cell of another region
+    assert ("UK", "model.incubator") in made_cells and {r for r, _ in made_cells} == {"UK"}, made_cells
+    assert len(made_cells) < len(cells) / 4
+    run(corpus, fresh)
+    for f in (fresh / "report_files").glob("*.html"):
+        assert (out / "report_files" / f.name).read_bytes() == f.read_bytes(), f.name
+    assert {p.name for p in (out / "report_files").glob("*.html")} == \
+        {p.name for p in (fresh / "report_files").glob("*.html")}
 
     made.clear()
     victim.unlink()
