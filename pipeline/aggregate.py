@@ -103,8 +103,10 @@ def coded_passages(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.D
     if leaf.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c == "score" else "int64" if c in ("start", "end")
                                           else "object") for c in cols})
-    groups = labels[labels["source"] == "rollup"].groupby("passage_id", sort=False)["node"].agg(
-        lambda s: "; ".join(sorted(s, key=order.get)))
+    rollup = labels[labels["source"] == "rollup"]
+    group_of: dict[str, list[str]] = {}
+    for pid, node in zip(rollup["passage_id"].tolist(), rollup["node"].tolist()):
+        group_of.setdefault(pid, []).append(node)
     leaf = leaf.assign(_o=leaf["node"].map(order)).sort_values(["passage_id", "_o"], kind="stable")
     rows = {}
     texts = passages.drop_duplicates("passage_id").set_index("passage_id")
@@ -130,10 +132,11 @@ def coded_passages(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.D
             "matched_terms": "; ".join(fragments(_s(text_of.get(pid, "")), evidence)),
         }
     out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("passage_id").reset_index()
-    out["groups"] = [groups.get(p, "") for p in out["passage_id"]]
+    out["groups"] = ["; ".join(sorted(group_of.get(p, ()), key=order.get)) for p in out["passage_id"]]
     if strength is not None:
-        out["strength"] = [strength["strength"].get(p, "") for p in out["passage_id"]]
-        out["strength_cue"] = [strength["strength_cue"].get(p, "") for p in out["passage_id"]]
+        for col in ("strength", "strength_cue"):
+            of = dict(zip(strength.index, strength[col]))
+            out[col] = [of.get(p, "") for p in out["passage_id"]]
     keep = [c for c in ("passage_id", "doc_id", "label", "heading_path", "start", "end", "text", "text_original",
                         "ordinal") if c in passages.columns]
     out = out.merge(texts.reset_index()[keep].rename(columns={"label": "citation"}), on="passage_id", how="left")
@@ -258,9 +261,9 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     doc_wide = doc_wide.astype({n: "int64" for n in nodes})
     doc_wide.columns.name = None
 
+    emit({"coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True)})
     coded = coded_passages(documents, passages, labels, taxonomy, pstrength)
-    emit({"coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True),
-          "coded_passages": coded})
+    emit({"coded_passages": coded})
     first_year, by_year = temporal(documents, labels, nodes)
     first_year, by_year = with_names(first_year, taxonomy), with_names(by_year, taxonomy)
     emit({"first_year": first_year, "coverage_by_year": by_year})
