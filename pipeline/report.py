@@ -217,70 +217,50 @@ def _summary_part(tables, fw: Taxonomy) -> dict:
 
 
 def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
-    parts = [summary_md(tables, taxonomy, counts).rstrip("\n"), ""]
-    for fw in taxonomy.parts:
-        parts += _report_md_part(tables, fw, len(taxonomy.parts) > 1)
-    if len(taxonomy.parts) > 1:
-        parts += _crosstab_md(tables, taxonomy)
-    return "\n".join(parts)
+    """The summary, then for each framework its coverage table, what regions lack, the first years and the
+    gap audit with evidence; with several frameworks, their crosstabs."""
+    text = MARKDOWN.get_template("report.md.j2").render(
+        summary=summary_md(tables, taxonomy, counts).rstrip("\n"), several=len(taxonomy.parts) > 1,
+        parts=[_report_md_part(tables, fw) for fw in taxonomy.parts],
+        crosstabs=_crosstabs(tables, taxonomy) if len(taxonomy.parts) > 1 else [])
+    return text.rstrip("\n") + "\n"
 
 
-def _report_md_part(tables, fw: Taxonomy, several: bool) -> list[str]:
+def _report_md_part(tables, fw: Taxonomy) -> dict:
+    """What the report says about one framework, as plain values: the template escapes them."""
     a = fw.audit
     ab = (a.item[:1] or "N").upper()
     ranked, lacking = _lacking(tables, fw)
     regions = _regions(tables, fw)
     cells = _cells(tables)
-    parts = [f"# {_md(fw.name['en'])}: tables and gap audit", ""] if several else []
-    parts += [f"## Region × {_md(a.item)} (documents addressing it; · = not addressed)", ""]
-    parts.append("| region | " + " | ".join(f"{ab}{i}" for i in range(1, len(ranked) + 1)) + " |")
-    parts.append("|---|" + "---|" * len(ranked))
-    for code, _ in regions:
-        parts.append(f"| {_md(code)} | " + " | ".join(str(cells.get((code, n.id), (0,))[0] or "·") for n in ranked)
-                     + " |")
-    parts.append("")
-    parts += [f"## {_md(_cap(a.items))} ranked by how many regions lack them", ""]
-    for i, n in enumerate(ranked, 1):
-        lack = lacking[n.id]
-        parts.append(f"- **{ab}{i} {_md(_name(n))}** (`{n.id}`) — lacking in {len(lack)} of {len(regions)} regions"
-                     + (f": {_md(', '.join(lack))}" if lack else "")
-                     + (f". {_md(a.guidance)}: {_md(_guide(n))}" if lack and _guide(n) else ""))
-    parts.append("")
+    part = {"name": fw.name["en"], "item": a.item, "items_cap": _cap(a.items), "guidance": a.guidance,
+            "n_regions": len(regions), "codes": [f"{ab}{i}" for i in range(1, len(ranked) + 1)],
+            "coverage": [{"region": code, "cells": [str(cells.get((code, n.id), (0,))[0] or "·") for n in ranked]}
+                         for code, _ in regions],
+            "ranked": [{"code": f"{ab}{i}", "name": _name(n), "id": n.id, "lacking": lacking[n.id], "guide": _guide(n)}
+                       for i, n in enumerate(ranked, 1)],
+            "first_year": [], "undated": []}
 
     fy, _ = _years(tables)
-    leaf_ids = {n.id for n in ranked}
-    fy = fy[fy["node"].isin(leaf_ids)]
+    fy = fy[fy["node"].isin({n.id for n in ranked})]
     if len(fy):
         first = {(_s(r.region), _s(r.node)): int(r.first_year) for r in fy.itertuples(index=False)}
-        parts += [f"## First year each region addressed each {_md(a.item)} (dated documents only)", ""]
-        parts.append("| region | " + " | ".join(f"{ab}{i}" for i in range(1, len(ranked) + 1)) + " |")
-        parts.append("|---|" + "---|" * len(ranked))
-        for code, _ in regions:
-            parts.append(f"| {_md(code)} | " + " | ".join(str(first.get((code, n.id), "·")) for n in ranked) + " |")
-        undated = _undated(tables)
-        if undated:
-            parts += ["", "Undated documents, left out of this table: "
-                      + ", ".join(f"{_md(r)} {k}" for r, k in undated.items()) + "."]
-        parts.append("")
+        part["first_year"] = [{"region": code, "cells": [str(first.get((code, n.id), "·")) for n in ranked]}
+                              for code, _ in regions]
+        part["undated"] = [{"region": r, "count": k} for r, k in _undated(tables).items()]
 
-    parts += ["## Gap audit by region", ""]
     by_key = _gap_rows(tables, fw)
+    part["audit"] = []
     for code, name in regions:
-        parts += [f"### {_md(_region_label(code, name))}", ""]
-        for n in ranked:
-            r = by_key.get((code, n.id))
-            if r is None or not bool(r.addressed):
-                parts.append(f"- ❌ **{_md(_name(n))}** — not addressed. {_md(a.guidance)}: {_md(_guide(n))}")
-        for n in ranked:
-            r = by_key.get((code, n.id))
-            if r is not None and bool(r.addressed):
-                split = _s(getattr(r, "strength", ""))
-                parts.append(f"- ✅ **{_md(_name(n))}** ({r.documents} documents, {r.passages} passages"
-                             + (f": {_md(split)}" if split else "") + ")"
-                             + ("" if _committed(r) else " — mentioned, never committed to") + " — "
-                             f"{_md(r.evidence_title)} {_md(r.evidence_article)}: {_md(r.evidence_passage, 300)}")
-        parts.append("")
-    return parts
+        rows = [(n, by_key.get((code, n.id))) for n in ranked]
+        part["audit"].append({
+            "region": _region_label(code, name),
+            "gaps": [{"name": _name(n), "guide": _guide(n)} for n, r in rows if r is None or not bool(r.addressed)],
+            "addressed": [{"name": _name(n), "documents": r.documents, "passages": r.passages,
+                           "split": _s(getattr(r, "strength", "")), "committed": _committed(r),
+                           "title": r.evidence_title, "article": r.evidence_article, "passage": r.evidence_passage}
+                          for n, r in rows if r is not None and bool(r.addressed)]})
+    return part
 
 
 def _committed(r) -> bool:
@@ -305,7 +285,9 @@ def _crosstab_totals(tables, fa: str, fb: str) -> pd.DataFrame:
     return ct.groupby(["node_a", "node_b"], sort=False)[num].sum().reset_index()
 
 
-def _crosstab_md(tables, taxonomy: Taxonomy) -> list[str]:
+def _crosstabs(tables, taxonomy: Taxonomy) -> list[dict]:
+    """Each pair of frameworks: passages coded under a node of each, summed over the regions (the rows: the
+    first framework's nodes with any such passage)."""
     out = []
     parts = taxonomy.parts
     for i, fa in enumerate(parts):
@@ -314,17 +296,10 @@ def _crosstab_md(tables, taxonomy: Taxonomy) -> list[str]:
             if tot.empty:
                 continue
             cell = {(r.node_a, r.node_b): int(r.passages) for r in tot.itertuples(index=False)}
-            la = [n for n in fa.leaves if any(cell.get((n.id, m.id)) for m in fb.leaves)]
-            out += [f"## {_md(fa.name['en'])} × {_md(fb.name['en'])} (passages coded under both; all regions; "
-                    "crosstab.csv has them per region, with the passages)", ""]
-            out.append("| | " + " | ".join(_md(_name(m)) for m in fb.leaves) + " |")
-            out.append("|---|" + "---|" * len(fb.leaves))
-            for n in la:
-                out.append(f"| {_md(_name(n))} | " + " | ".join(str(cell.get((n.id, m.id), 0) or "·")
-                                                                for m in fb.leaves) + " |")
-            if not la:
-                out.append("No passage is coded under both frameworks.")
-            out.append("")
+            rows = [{"name": _name(n), "cells": [str(cell.get((n.id, m.id), 0) or "·") for m in fb.leaves]}
+                    for n in fa.leaves if any(cell.get((n.id, m.id)) for m in fb.leaves)]
+            out.append({"a": fa.name["en"], "b": fb.name["en"], "columns": [_name(m) for m in fb.leaves],
+                        "rows": rows})
     return out
 
 
