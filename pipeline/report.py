@@ -447,8 +447,8 @@ def cell_pages(evidence: pd.DataFrame, taxonomy: Taxonomy, region_names: dict[st
         shows = json.dumps([region, region_names.get(region, ""), [rows[i] for i in where]], ensure_ascii=False,
                            default=str)
         yield (cell_page_name(region, node), shows,
-               lambda region=region, node=node, grp=ev.iloc[where]: _cell_page(region, node, grp, taxonomy,
-                                                                               region_names))
+               lambda region=region, node=node, where=where: _cell_page(region, node, ev.iloc[where], taxonomy,
+                                                                        region_names))
 
 
 def _cell_page(region: str, node: str, grp: pd.DataFrame, taxonomy: Taxonomy, region_names: dict[str, str]) -> str:
