@@ -370,7 +370,8 @@ def _label_as_written(label: str, text: str, shown: str) -> str:
 
 
 def _item(r) -> dict:
-    """One evidence passage for HTML, every string escaped."""
+    """One evidence passage for the templates: corpus strings as they are (the templates escape them); the
+    passage itself (`html`, `snippet`) is our markup, escaped here with its matched terms in <mark>."""
     try:
         spans = json.loads(r.evidence) if isinstance(r.evidence, str) else []
     except ValueError:
@@ -381,20 +382,20 @@ def _item(r) -> dict:
     anchor = f"p{int(ordinal)}" if ordinal is not None and pd.notna(ordinal) and int(ordinal) > 0 else ""
     lang = "zh-Hant" if original else "zh-Hans" if _s(getattr(r, "lang", "zh")) in ("zh", "") else "en"
     return {
-        "title": _e(r.title), "article": _e(_label_as_written(_s(r.label), _s(r.text), shown)),
-        "heading": _e(getattr(r, "ev_heading", "")),
-        "doc": _e(r.doc_id), "date": _e(r.date), "lang": lang, "original": original,
-        "score": float(r.score) if pd.notna(r.score) else 0.0, "source": _e(r.source),
-        "terms": [_e(t[:80]) for t in fragments(shown, spans)[:8]],
-        "html": _marked_html(shown, spans), "snippet": _marked_html(shown, spans, limit=320),
+        "title": _s(r.title), "article": _label_as_written(_s(r.label), _s(r.text), shown),
+        "heading": _s(getattr(r, "ev_heading", "")),
+        "doc": _s(r.doc_id), "date": _s(r.date), "lang": lang, "original": original,
+        "score": float(r.score) if pd.notna(r.score) else 0.0, "source": _s(r.source),
+        "terms": [t[:80] for t in fragments(shown, spans)[:8]],
+        "html": Markup(_marked_html(shown, spans)), "snippet": Markup(_marked_html(shown, spans, limit=320)),
         "page": doc_page_name(r.doc_id), "anchor": anchor,
-        "strength": _e(getattr(r, "strength", "")), "cue": _e(_s(getattr(r, "strength_cue", ""))[:40]),
+        "strength": _s(getattr(r, "strength", "")), "cue": _s(getattr(r, "strength_cue", ""))[:40],
     }
 
 
 def evidence_index(evidence: pd.DataFrame, per_cell: int = 5) -> dict:
     """region|node -> {documents, passages, items, page}: up to `per_cell` strongest evidence passages (one per
-    document first), every string already escaped and the passage marked up as HTML; `page` is the file in
+    document first; see _item), the passage marked up as HTML; `page` is the file in
     COMPANION with all of the cell's passages. `evidence`: aggregate's evidence table (one row per leaf label)."""
     totals = evidence.groupby(["region", "node"]).agg(p=("passage_id", "nunique"), d=("doc_id", "nunique"))
     # the strongest passage of each document first, then further passages of the same documents
@@ -411,23 +412,14 @@ def evidence_index(evidence: pd.DataFrame, per_cell: int = 5) -> dict:
     return out
 
 
-def _item_html(it: dict, docs_at: str) -> str:
+def _item_html(it: dict, docs_at: str) -> Markup:
     """An evidence passage; `docs_at` is the way from the page to COMPANION ("" from inside it)."""
-    date = f" · {it['date']}" if it.get("date") else ""
-    heading = f"{it['heading']} › " if it.get("heading") else ""
-    terms = f" · matched: {', '.join(it['terms'])}" if it.get("terms") else ""
-    if it.get("strength"):
-        terms += f' · <span class="strength">{it["strength"]}' + (f" ({it['cue']})" if it.get("cue") else "") + "</span>"
-    lang = it.get("lang", "zh-Hans")
-    link = ""
-    if it.get("page"):
-        href = f"{docs_at}{it['page']}" + (f"#{it['anchor']}" if it.get("anchor") else "")
-        link = f' · <a class="doclink" href="{href}">in the document</a>'
-    orig = ' <span class="orig">original (Traditional)</span>' if it.get("original") else ""
-    return (f'<div class="ev"><div class="src"><b lang="{lang}">{it["title"]}</b>{date} · {heading}'
-            f'<b>{it["article"]}</b>{orig}</div>'
-            f'<div class="txt" lang="{lang}">{it["html"]}</div>'
-            f'<div class="meta">{it["doc"]} · {it["source"]} {it["score"]:.2f}{terms}{link}</div></div>')
+    return _evidence_macros().passage(it, docs_at)
+
+
+def _evidence_macros():
+    """The macros of evidence.html.j2 (an evidence passage, a cell's section of the evidence panel)."""
+    return HTML.get_template("evidence.html.j2").module
 
 
 def cell_pages(evidence: pd.DataFrame, taxonomy: Taxonomy, region_names: dict[str, str],
@@ -454,22 +446,13 @@ def cell_pages(evidence: pd.DataFrame, taxonomy: Taxonomy, region_names: dict[st
 def _cell_page(region: str, node: str, grp: pd.DataFrame, taxonomy: Taxonomy, region_names: dict[str, str]) -> str:
     n = taxonomy.by_id.get(node)
     title = f"{_region_label(region, region_names.get(region, ''))} × {_name(n) if n else node}"
-    items = []
-    for i, r in enumerate(grp.itertuples(index=False)):
-        items.append(f'<div class="item" data-rank="{i}" data-order="{int(r.doc_order)}">'
-                     f'{_item_html(_item(r), "")}</div>')
-    head = (f'<h1>{_e(title)}</h1>'
-            + (f'<p class="zh" lang="zh-Hans">{_e(_name(n, "zh"))}</p>' if n is not None else "")
-            + f'<p class="note">{len(grp)} passage(s) in {grp["doc_id"].nunique()} document(s) coded '
-            f'<code>{_e(node)}</code> in {_e(region)}. <a href="../report.html">Back to the report</a>.</p>'
-            + (f'<p class="note">{_e(taxonomy.framework_of(n.id).audit.guidance)}: {_e(n.recommendation)}</p>'
-               if n is not None and n.recommendation else "")
-            + '<p class="tools"><label>Filter <input type="search" class="filter" data-for="items" '
-            'placeholder="words in the passage, title, article"></label> '
-            '<label>Order <select id="order"><option value="rank">strongest first</option>'
-            '<option value="order">document order</option></select></label> '
-            '<span id="shown" class="note"></span></p>')
-    return _page(title, head + f'<div id="items">{"".join(items)}</div>', script=PAGE_JS)
+    recommendation = n.recommendation if n is not None else ""
+    body = HTML.get_template("cell.html.j2").render(
+        title=title, known=n is not None, zh=_name(n, "zh") if n is not None else "", node=node, region=region,
+        n_documents=grp["doc_id"].nunique(), recommendation=recommendation,
+        guidance=taxonomy.framework_of(n.id).audit.guidance if recommendation else "",
+        passages=[{"item": _item(r), "order": int(r.doc_order)} for r in grp.itertuples(index=False)])
+    return _page(title, body, script=PAGE_JS)
 
 
 # a document page shows the whole document up to this many passages; a longer document (a compiled yearbook, an
@@ -800,22 +783,17 @@ def _evidence_panel(tables, taxonomy: Taxonomy, evidence: dict, ids: dict, extra
         n = by_id.get(node)
         items = _items(entry)
         split = splits.get((region, node))
+        full = isinstance(entry, dict)
         total = (f"{entry['documents']} document(s), {entry['passages']} passage(s)"
-                 + (f" ({split})" if split else "") + f"; showing the {len(items)} strongest"
-                 if isinstance(entry, dict) else "")
-        parts = [f'<section class="evcell" id="{ids[key]}"><h3>{_e(_region_label(region, names.get(region, "")))} × '
-                 f'{_e(_name(n) if n else node)}</h3>',
-                 f'<p class="note">{_e(total)}</p>']
-        if n is not None and n.recommendation:
-            parts.append(f'<p class="note">{_e(taxonomy.framework_of(n.id).audit.guidance)}: '
-                         f'{_e(n.recommendation)}</p>')
-        parts += [_item_html(it, f"{COMPANION}/") for it in items]
-        if isinstance(entry, dict) and entry.get("page"):
-            # every passage of the cell, not only the strongest, is one click away
-            parts.append(f'<p class="all"><a class="allev" href="{COMPANION}/{entry["page"]}">All '
-                         f'{entry["passages"]} passage(s) in {entry["documents"]} document(s) →</a></p>')
-        parts.append("</section>")
-        secs.append("".join(parts))
+                 + (f" ({split})" if split else "") + f"; showing the {len(items)} strongest" if full else "")
+        recommendation = n.recommendation if n is not None else ""
+        # every passage of the cell, not only the strongest, is one click away (its page)
+        secs.append(_evidence_macros().cell_section({
+            "id": ids[key], "region": _region_label(region, names.get(region, "")), "node": _name(n) if n else node,
+            "total": total, "recommendation": recommendation,
+            "guidance": taxonomy.framework_of(n.id).audit.guidance if recommendation else "",
+            "passages": items, "docs_at": f"{COMPANION}/", "page": entry.get("page") if full else "",
+            "n_passages": entry["passages"] if full else 0, "n_documents": entry["documents"] if full else 0}))
     return ('<aside id="evidence" aria-live="polite"><h2>Evidence</h2>'
             '<p class="hint">Click a coloured cell to see the passages behind it.</p>' + "".join(secs) + extra
             + "</aside>")
@@ -1152,8 +1130,8 @@ def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict, sfx
             if items:
                 it = items[0]
                 snippet = it.get("snippet", it["html"])
-                article = "" if snippet.startswith(it["article"]) else f' {it["article"]}'
-                detail = (f'<b>{it["title"]}</b>{article}: <span lang="{it.get("lang", "zh-Hans")}">{snippet}</span> '
+                article = "" if snippet.startswith(_e(it["article"])) else f' {_e(it["article"])}'
+                detail = (f'<b>{_e(it["title"])}</b>{article}: <span lang="{it.get("lang", "zh-Hans")}">{snippet}</span> '
                           f'<a class="evlink" href="#{ids[key]}">all evidence</a>')
             else:
                 detail = f"<b>{_e(r.evidence_title)}</b> {_e(r.evidence_article)}: {_e(_s(r.evidence_passage)[:300])}"
