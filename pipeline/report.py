@@ -475,21 +475,20 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
     coded: dict[str, list] = {}
     for r in labels.itertuples(index=False):
         coded.setdefault(r.passage_id, []).append(r)
-    out, pos = [], 0
+    # the page, block by block: text between passages, a cut (…) where passages are left out, headings, passages
+    blocks, pos = [], 0
     for p in sorted(passages, key=lambda p: int(p["start"])):
         s, t = int(p["start"]), int(p["end"])
         if not 0 <= s <= t <= len(shown) or s < pos:
             continue
         if omitted and pos and s > pos:
-            out.append('<div class="hd">…</div>')
+            blocks.append({"kind": "gap"})
         elif shown[pos:s].strip():  # blank lines between passages: the passages' blocks already part them
-            out.append(html.escape(shown[pos:s]))
+            blocks.append({"kind": "text", "text": shown[pos:s]})
         pos = t
         if p["kind"] not in ("article", "section_paragraph", "paragraph", "preamble"):
-            out.append(f'<div class="hd">{html.escape(shown[s:t])}</div>')
+            blocks.append({"kind": "heading", "text": shown[s:t]})
             continue
-        anchor = f' id="p{int(p["ordinal"])}"' if int(p.get("ordinal") or 0) > 0 else ""
-        cite = _e(_label_as_written(_s(p.get("label")), text[s:t], shown[s:t]))
         rows = coded.get(p["passage_id"], [])
         spans: list[dict] = []
         codes = []
@@ -500,35 +499,25 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
                 ev = []
             spans += ev if isinstance(ev, list) else []
             n = by_id.get(r.node)
-            codes.append(f'<span class="code" title="{_e(r.node)}">{_e(_name(n) if n else r.node)}'
-                         f'{" / " + _e(_name(n, "zh")) if n is not None else ""} '
-                         f'<small>{float(r.score):.2f}</small></span>')
-        body = _marked_html(shown[s:t], spans, limit=10**9) if rows else html.escape(shown[s:t])
-        link = f'<a class="cite" href="#p{int(p["ordinal"])}">{cite}</a>' if anchor and cite else ""
-        out.append(f'<div class="psg{" coded" if rows else ""}"{anchor}>{link}'
-                   f'{"<div class=codes>" + " ".join(codes) + "</div>" if codes else ""}'
-                   f'<div class="body">{body}</div></div>')
+            codes.append({"node": r.node, "name": _name(n) if n else r.node,
+                          "zh": _name(n, "zh") if n is not None else None, "score": float(r.score)})
+        blocks.append({"kind": "passage", "ordinal": max(int(p.get("ordinal") or 0), 0),
+                       "cite": _label_as_written(_s(p.get("label")), text[s:t], shown[s:t]), "codes": codes,
+                       # a coded passage is our markup (escaped, matched terms in <mark>); an uncoded one is text
+                       "body": Markup(_marked_html(shown[s:t], spans, limit=10**9)) if rows else shown[s:t]})
     if shown[pos:].strip() and not omitted:
-        out.append(html.escape(shown[pos:]))
+        blocks.append({"kind": "text", "text": shown[pos:]})
     note = ("Shown in the Traditional-Chinese original; it was converted to Simplified for coding, character for "
             "character, so passages and matched terms are in the same places." if use_original else
             "The Traditional-Chinese original could not be aligned with the converted text; shown as coded "
             "(Simplified)." if original else "")
-    date = _s(meta.get("date"))
-    source = _s(meta.get("date_source"))
-    facts = " · ".join(x for x in (
-        _e(_region_label(_s(meta.get("region")), _s(meta.get("region_name")))),
-        f"{_e(date)} <small>({_e(source)})</small>" if date and source else _e(date) or "undated",
-        f"<code>{_e(meta.get('doc_id'))}</code>") if x)
-    head = (f'<h1 lang="{lang}">{_e(meta.get("title"))}</h1><p class="note">{facts}. '
-            f'{len(coded)} passage(s) coded, marked below. <a href="../report.html">Back to the report</a>.</p>'
-            + (f'<p class="note">{_e(note)}</p>' if note else "")
-            + (f'<p class="note">This document has {len(passages) + omitted:,} passages, too many for one page: '
-               f'only {len(passages):,} coded passages are shown{" (the first " + format(PAGE_PASSAGES, ",") + ")" if len(coded) > len(passages) else ""}, '
-               f'without the text between them. The whole text is in documents.parquet, every passage in '
-               f'passages.parquet.</p>' if omitted else ""))
-    return _page(_s(meta.get("title")) or _s(meta.get("doc_id")), head + f'<div class="doc" lang="{lang}">'
-                 + "".join(out) + "</div>")
+    body = HTML.get_template("document.html.j2").render(
+        lang=lang, title=meta.get("title"), region=_region_label(_s(meta.get("region")), _s(meta.get("region_name"))),
+        date=_s(meta.get("date")), date_source=_s(meta.get("date_source")), doc_id=meta.get("doc_id"),
+        n_coded=len(coded), note=note, omitted=omitted, n_passages_all=f"{len(passages) + omitted:,}",
+        n_passages_shown=f"{len(passages):,}", first_only=len(coded) > len(passages),
+        page_passages=f"{PAGE_PASSAGES:,}", blocks=blocks)
+    return _page(_s(meta.get("title")) or _s(meta.get("doc_id")), body)
 
 
 def _page(title: str, body: str, script: str = "") -> str:
