@@ -1100,43 +1100,44 @@ def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, 
             + "".join(g))
 
 
-def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict, sfx: str = "") -> str:
+def _sections():
+    """The macros of report.html.j2, one per section of the report's body."""
+    return HTML.get_template("report.html.j2").module
+
+
+def _framework(fw: Taxonomy, sfx: str) -> dict:
+    """How a framework's sections name what it audits (an item, the plural, their owner, what it says of them);
+    `plural`, not `items`: a template would read a dict's items method."""
     a = fw.audit
+    return {"sfx": sfx, "item": a.item, "plural": a.items, "owner": a.owner, "guidance": a.guidance}
+
+
+def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict, sfx: str = "") -> Markup:
     by_key = _gap_rows(tables, fw)
-    rows = []
+    regions = []
     for code, name in _regions(tables, fw):
-        rows.append(f'<tr class="region"><th colspan="4">{_e(_region_label(code, name))}</th></tr>')
         missing = [n for n in ranked if not (by_key.get((code, n.id)) is not None
                                              and bool(by_key[(code, n.id)].addressed))]
-        present = [n for n in ranked if n not in missing]
-        for n in missing:
-            rows.append(f'<tr><td>{_e(_name(n))}</td><td><span class="no">missing</span></td><td></td>'
-                        f'<td>{_e(a.guidance)}: {_e(_guide(n))}</td></tr>')
-        for n in present:
+        present = []
+        for n in (n for n in ranked if n not in missing):
             r = by_key[(code, n.id)]
             key = f"{code}|{n.id}"
             items = _items(evidence.get(key))
-            if items:
+            if items:  # the strongest passage, marked, and a link to all of the cell's evidence
                 it = items[0]
                 snippet = it.get("snippet", it["html"])
-                article = "" if snippet.startswith(_e(it["article"])) else f' {_e(it["article"])}'
-                detail = (f'<b>{_e(it["title"])}</b>{article}: <span lang="{it.get("lang", "zh-Hans")}">{snippet}</span> '
-                          f'<a class="evlink" href="#{ids[key]}">all evidence</a>')
+                # the article is left out where the passage begins with it (compared as both are written)
+                leads = snippet.startswith(_e(it["article"]))
+                ev = {"title": it["title"], "article": None if leads else it["article"],
+                      "lang": it.get("lang", "zh-Hans"), "snippet": snippet, "id": ids[key]}
             else:
-                detail = f"<b>{_e(r.evidence_title)}</b> {_e(r.evidence_article)}: {_e(_s(r.evidence_passage)[:300])}"
-            split = _s(getattr(r, "strength", ""))
-            status = ('<span class="yes">addressed</span>' if _committed(r) else
-                      '<span class="weak" title="no binding or resourced passage">mentioned, never committed</span>')
-            rows.append(f'<tr><td>{_e(_name(n))}</td><td>{status}'
-                        + (f'<br><small class="split">{_e(split)}</small>' if split else "") + '</td>'
-                        f'<td class=num>{int(r.documents)} doc.<br>{int(r.passages)} pass.</td><td>{detail}</td></tr>')
-    return (f'<h2 id="gaps{sfx}">Gap list by region</h2><p class="note">Missing {_e(a.items)} first, with '
-            f'{_e(a.owner)} {_e(a.item)}; then the addressed ones with their strongest evidence passage and their '
-            'passages by strength of commitment (a node only mentioned, never in a binding or resourced passage, '
-            'is marked so).</p>'
-            + _filter_box(f"gap-list{sfx}", f"region, {a.item} or words of the evidence") +
-            f'<table class="list" id="gap-list{sfx}"><thead><tr><th>{_e(a.item)}</th><th>status</th><th>counts</th>'
-            f'<th>strongest evidence / {_e(a.owner)} {_e(a.item)}</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+                ev = {"title": r.evidence_title, "article": r.evidence_article,
+                      "passage": _s(r.evidence_passage)[:300], "snippet": None}
+            present.append({"name": _name(n), "committed": _committed(r), "split": _s(getattr(r, "strength", "")),
+                            "documents": int(r.documents), "passages": int(r.passages), "evidence": ev})
+        regions.append({"label": _region_label(code, name), "present": present,
+                        "missing": [{"name": _name(n), "guide": _guide(n)} for n in missing]})
+    return _sections().gap_list(_framework(fw, sfx), regions)
 
 
 def _glance(tables, fw: Taxonomy, ranked: list, lacking: dict) -> str:
