@@ -788,26 +788,18 @@ def _evidence_panel(tables, taxonomy: Taxonomy, evidence: dict, ids: dict, extra
             + "</aside>")
 
 
-def _ranking_table(tables, fw: Taxonomy, sfx: str = "") -> str:
+def _ranking_table(tables, fw: Taxonomy, sfx: str = "") -> Markup:
     a = fw.audit
     leaves = len(_audit_leaves(fw))
     also = fw.also_facets()
     rows = []
-    for i, r in enumerate(_rk(tables, fw).itertuples(index=False), 1):
+    for r in _rk(tables, fw).itertuples(index=False):
         cov = float(getattr(r, f"{a.column}_coverage"))
-        rows.append(f"<tr><td class=num>{i}</td><td><b>{_e(r.region)}</b></td><td>{_e(r.region_name)}</td>"
-                    f"<td class=num>{int(r.documents)}</td>"
-                    f"<td class=num>{int(getattr(r, a.column + 's_addressed'))} of {leaves}</td>"
-                    f'<td data-v="{cov:.4f}"><meter min="0" max="1" value="{cov:.4f}"></meter> {cov:.0%}</td>'
-                    + "".join(f"<td class=num>{int(getattr(r, f.id + 's_addressed'))}</td>" for f, _ in also)
-                    + "</tr>")
-    return (f'<h2 id="ranking{sfx}">Regions ranked by how much of {_e(a.owner)} agenda they cover</h2>'
-            + _filter_box(f"ranking-table{sfx}", "region or name") +
-            f'<table class="list sortable" id="ranking-table{sfx}"><thead><tr>'
-            '<th>#</th><th>region</th><th>name</th><th>documents</th>'
-            f'<th>{_e(a.items)} addressed</th><th>coverage of the agenda</th>'
-            + "".join(f"<th>{_e(f.items)} addressed</th>" for f, _ in also) +
-            f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+        rows.append({"region": r.region, "region_name": r.region_name, "documents": int(r.documents),
+                     "addressed": int(getattr(r, a.column + "s_addressed")), "n_leaves": leaves,
+                     "coverage": f"{cov:.4f}", "coverage_pct": f"{cov:.0%}",
+                     "also": [int(getattr(r, f.id + "s_addressed")) for f, _ in also]})
+    return _sections().ranking_table(_framework(fw, sfx), rows, [f.items for f, _ in also])
 
 
 CROSSTAB_SHOWN = 8
@@ -889,28 +881,10 @@ def _crosstab_section(sid: str, n, m, rows: pd.DataFrame, names: dict, passages:
     return "".join(parts) + "</section>"
 
 
-def _filter_box(table_id: str, what: str) -> str:
-    return (f'<p class="tools"><label>Filter <input type="search" class="filter" data-for="{table_id}" '
-            f'placeholder="{_e(what)}"></label></p>')
-
-
-def _lacking_table(tables, fw: Taxonomy, ranked: list, lacking: dict, sfx: str = "") -> str:
-    a = fw.audit
-    n_regions = len(_regions(tables))
-    rows = []
-    for i, n in enumerate(ranked, 1):
-        lack = lacking[n.id]
-        rows.append(f"<tr><td class=num>{i}</td><td><b>{_e(_name(n))}</b><br><span class=zh lang=zh-Hans>"
-                    f"{_e(_name(n, 'zh'))}</span><br><small class=zh>{_e(n.id)}</small></td>"
-                    f"<td class=num>{len(lack)} of {n_regions}</td>"
-                    f"<td>{', '.join(f'<span class=nw>{_e(c)}</span>' for c in lack) or '—'}</td>"
-                    f"<td>{_e(_guide(n)) if lack else '<span class=yes>addressed everywhere</span>'}</td></tr>")
-    return (f'<h2 id="lacking{sfx}">{_e(_cap(a.items))} ranked by how many regions lack them</h2>'
-            + _filter_box(f"lacking-table{sfx}", f"{a.item} or region") +
-            f'<table class="list sortable" id="lacking-table{sfx}"><thead><tr>'
-            f'<th>#</th><th>{_e(a.item)}</th><th>regions lacking</th><th>which</th>'
-            f"<th>{_e(a.owner)} {_e(a.item)} (for regions lacking it)</th></tr></thead>"
-            f'<tbody>{"".join(rows)}</tbody></table>')
+def _lacking_table(tables, fw: Taxonomy, ranked: list, lacking: dict, sfx: str = "") -> Markup:
+    rows = [{"name": _name(n), "zh": _name(n, "zh"), "id": n.id, "lacking": lacking[n.id], "guide": _guide(n)}
+            for n in ranked]
+    return _sections().lacking_table(_framework(fw, sfx), rows, len(_regions(tables)))
 
 
 def _year_bins(lo: int, hi: int, k: int = 6) -> list[tuple[int, int]]:
@@ -1109,7 +1083,8 @@ def _framework(fw: Taxonomy, sfx: str) -> dict:
     """How a framework's sections name what it audits (an item, the plural, their owner, what it says of them);
     `plural`, not `items`: a template would read a dict's items method."""
     a = fw.audit
-    return {"sfx": sfx, "item": a.item, "plural": a.items, "owner": a.owner, "guidance": a.guidance}
+    return {"sfx": sfx, "item": a.item, "plural": a.items, "plural_cap": _cap(a.items), "owner": a.owner,
+            "guidance": a.guidance}
 
 
 def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict, sfx: str = "") -> Markup:
@@ -1140,28 +1115,16 @@ def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict, sfx
     return _sections().gap_list(_framework(fw, sfx), regions)
 
 
-def _glance(tables, fw: Taxonomy, ranked: list, lacking: dict) -> str:
-    a = fw.audit
-    count = f"{a.column}s_addressed"
-    regions = _regions(tables, fw)
+def _glance(tables, fw: Taxonomy, ranked: list, lacking: dict) -> Markup:
+    count = f"{fw.audit.column}s_addressed"
     rk = _rk(tables, fw)
-    if rk.empty:
-        return '<p class="note">No region to report on.</p>'
-    n_leaves = len(ranked)
-    top, bottom = rk.iloc[0], rk.iloc[-1]
-    items = [f"Broadest coverage: <b>{_e(_region_label(_s(top.region), _s(top.region_name)))}</b>, "
-             f"{int(getattr(top, count))} of {n_leaves} {_e(a.items)}."]
-    if len(rk) > 1:
-        items.append(f"Narrowest: <b>{_e(_region_label(_s(bottom.region), _s(bottom.region_name)))}</b>, "
-                     f"{int(getattr(bottom, count))} of {n_leaves}.")
-    most = [n for n in ranked if lacking[n.id]][:3]
-    if most:
-        items.append("Most widely lacking: " + "; ".join(
-            f"<b>{_e(_name(n))}</b> ({len(lacking[n.id])} of {len(regions)} regions)" for n in most) + ".")
-    everywhere = [n for n in ranked if not lacking[n.id]]
-    if everywhere:
-        items.append("Addressed in every region: " + "; ".join(_e(_name(n)) for n in everywhere) + ".")
-    return '<ul class="glance">' + "".join(f"<li>{x}</li>" for x in items) + "</ul>"
+    g = {"top": None, "bottom": None, "n_leaves": len(ranked), "n_regions": len(_regions(tables, fw)),
+         "most": [{"name": _name(n), "lacking": len(lacking[n.id])} for n in ranked if lacking[n.id]][:3],
+         "everywhere": [_name(n) for n in ranked if not lacking[n.id]]}
+    ends = [rk.iloc[0]] + ([rk.iloc[-1]] if len(rk) > 1 else []) if not rk.empty else []
+    for end, r in zip(("top", "bottom"), ends):
+        g[end] = {"label": _region_label(_s(r.region), _s(r.region_name)), "addressed": int(getattr(r, count))}
+    return _sections().glance(_framework(fw, ""), g)
 
 
 def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str:
