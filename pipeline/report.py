@@ -711,7 +711,7 @@ def _cell_ids(evidence: dict) -> dict[str, str]:
 
 
 def _heatmap(tables, fw: Taxonomy, nodes: list, title: str, caption: str, ids: dict, lacking: dict | None,
-             facet: str, count_col: str, total: int, strength: dict | None = None) -> str:
+             facet: str, count_col: str, total: int, strength: dict | None = None) -> Markup:
     """Region x node heatmap of documents addressing each node; `count_col` of region_ranking (out of `total`)
     follows each region's name; `strength` ((region, node) -> '3 binding, 5 encouraging') goes into the cell's
     tooltip."""
@@ -721,36 +721,27 @@ def _heatmap(tables, fw: Taxonomy, nodes: list, title: str, caption: str, ids: d
     rk = {(_s(r.region)): r for r in tables["region_ranking"].itertuples(index=False)}
     strength = strength or {}
     head = []
-    for i, n in enumerate(nodes, 1):
+    for n in nodes:
         tip = f"{n.id}: {_name(n)} / {_name(n, 'zh')}"
         if lacking is not None:
             tip += f"; lacking in {len(lacking[n.id])} of {n_regions} regions"
-        head.append(f'<th class="col" title="{_e(tip)}"><span>{_e(_name(n))}<br><small lang="zh-Hans">'
-                    f'{_e(_name(n, "zh"))}</small><br><small class="id">{_e(n.id)}</small></span></th>')
+        head.append({"tip": tip, "name": _name(n), "zh": _name(n, "zh"), "id": n.id})
     rows = []
     for code, name in regions:
         r = rk.get(code)
-        sub = f"{getattr(r, count_col)}/{total}" if r is not None else ""
-        tds = []
+        row = {"code": code, "label": _region_label(code, name),
+               "sub": f"{getattr(r, count_col)}/{total}" if r is not None else "", "cells": []}
         for n in nodes:
             docs, passages, share = cells.get((code, n.id), (0, 0, 0.0))
             if not docs:
-                tds.append(f'<td class="miss" title="{_e(code)} × {_e(_name(n))}: not addressed">·</td>')
+                row["cells"].append({"docs": 0, "name": _name(n)})
                 continue
             split = strength.get((code, n.id))
             tip = (f"{_region_label(code, name)} × {_name(n)}: {docs} document(s) ({share:.0%} of the region's), "
                    f"{passages} passage(s)" + (f": {split}" if split else ""))
-            key = f"{code}|{n.id}"
-            inner = (f'<a class="cell" href="#{ids[key]}" title="{_e(tip)}">{docs}</a>' if key in ids
-                     else f'<span title="{_e(tip)}">{docs}</span>')
-            tds.append(f'<td class="hit b{_doc_bin(docs)}">{inner}</td>')
-        rows.append(f'<tr><th class="row" title="{_e(code)}">{_e(_region_label(code, name))} '
-                    f'<small>{_e(sub)}</small></th>{"".join(tds)}</tr>')
-    legend = "".join(f'<span class="sw b{i}">{_bin_label(lo, hi)}</span>' for i, (lo, hi) in enumerate(DOC_BINS, 1))
-    return (f'<h2 id="{_e(facet)}-heatmap">{_e(title)}</h2><p class="note">{caption}</p>'
-            f'<div class="scroll"><table class="heat" data-facet="{_e(facet)}">'
-            f'<thead><tr><th></th>{"".join(head)}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
-            f'<div class="legend">documents addressing it: {legend}<span class="sw">·</span> none</div>')
+            row["cells"].append({"docs": docs, "bin": _doc_bin(docs), "tip": tip, "id": ids.get(f"{code}|{n.id}")})
+        rows.append(row)
+    return _sections().heatmap(facet, title, caption, head, rows, [_bin_label(lo, hi) for lo, hi in DOC_BINS])
 
 
 def _strength_splits(tables) -> dict[tuple[str, str], str]:
@@ -1160,12 +1151,12 @@ def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str
         main += [_glance(tables, fw, ranked, lacking), _ranking_table(tables, fw, sfx)]
         main.append(_heatmap(
             tables, fw, ranked, f"Region × {a.item}",
-            f"Rows: regions ranked by {_e(a.items)} addressed (addressed / total after the name). Columns: "
-            f"{_e(a.owner)} {_e(a.items)}, those lacking in most regions first.", ids, lacking,
+            f"Rows: regions ranked by {a.items} addressed (addressed / total after the name). Columns: "
+            f"{a.owner} {a.items}, those lacking in most regions first.", ids, lacking,
             "-".join(a.facets), f"{a.column}s_addressed", len(ranked), splits))
         for f, leaves in fw.also_facets():
             main.append(_heatmap(tables, fw, leaves, f"Region × {f.item}",
-                                 f"Columns: the {_e(f.items)} in {_e(a.owner)} order.", ids, None, f.id,
+                                 f"Columns: the {f.items} in {a.owner} order.", ids, None, f.id,
                                  f"{f.id}s_addressed", len(leaves), splits))
         main += [_lacking_table(tables, fw, ranked, lacking, sfx),
                  _temporal(tables, ranked, fw, sfx, undated_list=k == len(taxonomy.parts) - 1)]
