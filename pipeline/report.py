@@ -885,20 +885,20 @@ def _year_bins(lo: int, hi: int, k: int = 6) -> list[tuple[int, int]]:
     return [(edges[i], edges[i + 1] - 1) for i in range(k)]
 
 
-def _temporal(tables, ranked: list, fw: Taxonomy, sfx: str = "", undated_list: bool = True) -> str:
+def _temporal(tables, ranked: list, fw: Taxonomy, sfx: str = "", undated_list: bool = True) -> Markup:
     a = fw.audit
     fy, by = _years(tables)
     leaf_ids = [n.id for n in ranked]
     fy = fy[fy["node"].isin(leaf_ids)]
     undated = _undated(tables)
     regions = _regions(tables, fw)
-    listed = _undated_list(tables) if undated_list else ""
+    t = {"why": "", "undated_docs": _undated_list(tables) if undated_list else None}
     only_undated = _addressed_only_undated(tables, leaf_ids)
     if fy.empty:
         n_docs = int(tables["region_ranking"]["documents"].sum())
-        why = ("No document has a date, so there is no temporal view." if n_docs and sum(undated.values()) >= n_docs
-               else f"No dated document addresses any of the {_e(a.items)}.")
-        return f'<h2 id="temporal{sfx}">Over time</h2><p class="note">{why}</p>' + listed
+        t["why"] = ("No document has a date, so there is no temporal view." if n_docs and sum(undated.values()) >= n_docs
+                    else f"No dated document addresses any of the {a.items}.")
+        return _sections().temporal(_framework(fw, sfx), t)
     titles = {}
     cd = tables.get("coverage_document")
     if cd is not None:
@@ -910,41 +910,32 @@ def _temporal(tables, ranked: list, fw: Taxonomy, sfx: str = "", undated_list: b
     def ybin(y: int) -> int:
         return next(i for i, (a, b) in enumerate(bins, 1) if a <= y <= b)
 
-    head = "".join(f'<th class="col" title="{_e(n.id)}"><span>{_e(_name(n))}</span></th>' for n in ranked)
     rows = []
     for code, name in regions:
-        tds = []
+        cells = []
         for n in ranked:
             if (code, n.id) not in first:
                 docs = only_undated.get((code, n.id))
                 if docs:  # addressed, as the ranking counts it, but by no dated document
-                    tip = (f"{_region_label(code, name)} × {_name(n)}: addressed only in undated document(s): "
-                           + "; ".join(titles.get(d, (d, ""))[0] or d for d in docs[:5]))
-                    tds.append(f'<td class="und" title="{_e(tip)}">undated</td>')
+                    cells.append({"year": None, "tip": f"{_region_label(code, name)} × {_name(n)}: addressed only in "
+                                  "undated document(s): " + "; ".join(titles.get(d, (d, ""))[0] or d for d in docs[:5])})
                 else:
-                    tds.append('<td class="miss">·</td>')
+                    cells.append({"year": None, "tip": ""})
                 continue
             y, doc = first[(code, n.id)]
             title, date = titles.get(doc, ("", ""))
-            tip = f"{_region_label(code, name)} × {_name(n)}: first in {title or doc} ({date or y})"
-            tds.append(f'<td class="y{ybin(y)}" title="{_e(tip)}">{y}</td>')
-        note = f" <small>{undated[code]} undated</small>" if undated.get(code) else ""
-        rows.append(f'<tr><th class="row">{_e(_region_label(code, name))}{note}</th>{"".join(tds)}</tr>')
-    legend = "".join(f'<span class="sw y{i}">{a if a == b else f"{a}–{b}"}</span>' for i, (a, b) in enumerate(bins, 1))
+            cells.append({"year": y, "bin": ybin(y),
+                          "tip": f"{_region_label(code, name)} × {_name(n)}: first in {title or doc} ({date or y})"})
+        rows.append({"label": _region_label(code, name), "undated": undated.get(code), "cells": cells})
     n_undated = sum(undated.values())
-    und = (f" {n_undated} undated document(s) cannot be placed in time: a {a.item} only they address is "
-           "marked \u201cundated\u201d (the ranking and the heatmaps count it as addressed); they are listed below."
-           if n_undated else "")
-    out = [f'<h2 id="temporal{sfx}">Over time</h2>',
-           f'<h3>First year each region addressed each {_e(a.item)}</h3>',
-           f'<p class="note">Year of the earliest dated document addressing it; hover a cell for the document. '
-           f'Columns in the order of the ranking above.{_e(und)}</p>',
-           f'<div class="scroll"><table class="years heat"><thead><tr><th></th>{head}</tr></thead>'
-           f'<tbody>{"".join(rows)}</tbody></table></div><div class="legend">first year: {legend}'
-           + ('<span class="sw und">undated</span> only in undated documents' if only_undated else "") + '</div>']
-    out.append(_year_chart(by, leaf_ids, regions, len(ranked), _addressed_counts(tables, leaf_ids), a.items))
-    out.append(listed)
-    return "".join(out)
+    t.update(
+        nodes=[{"id": n.id, "name": _name(n)} for n in ranked], rows=rows,
+        legend=[str(a) if a == b else f"{a}–{b}" for a, b in bins], only_undated=bool(only_undated),
+        undated_note=(f" {n_undated} undated document(s) cannot be placed in time: a {a.item} only they address is "
+                      "marked \u201cundated\u201d (the ranking and the heatmaps count it as addressed); they are listed "
+                      "below." if n_undated else ""),
+        chart=_year_chart(by, leaf_ids, regions, len(ranked), _addressed_counts(tables, leaf_ids)))
+    return _sections().temporal(_framework(fw, sfx), t)
 
 
 def _undated_docs(tables) -> pd.DataFrame:
@@ -980,25 +971,18 @@ def _addressed_counts(tables, leaf_ids: list[str]) -> dict[str, int]:
 UNDATED_SHOWN = 200
 
 
-def _undated_list(tables) -> str:
+def _undated_list(tables) -> dict | None:
     """The undated documents by name: they count everywhere but in the view over time."""
     und = _undated_docs(tables)
     if und.empty:
-        return ""
+        return None
     cdl = tables.get("coverage_document_long")
     paged = set(cdl["doc_id"]) if cdl is not None else set()
     und = und.sort_values(["region", "doc_id"], kind="stable")
-    items = []
-    for r in und.head(UNDATED_SHOWN).itertuples(index=False):
-        name = _e(_s(r.title) or _s(r.doc_id))
-        link = (f'<a href="{COMPANION}/{doc_page_name(r.doc_id)}">{name}</a>' if _s(r.doc_id) in paged else name)
-        items.append(f"<li>{link} <small>({_e(r.region)}; <code>{_e(r.doc_id)}</code>)</small></li>")
-    more = (f"<p class=note>… and {len(und) - UNDATED_SHOWN} more: see coverage_document.csv (empty date).</p>"
-            if len(und) > UNDATED_SHOWN else "")
-    return (f'<h3 id="undated">Undated documents ({len(und)})</h3><p class="note">No date in the manifest, the file '
-            'name or the text: they count in the ranking, the heatmaps and the gap list, but not in the view over '
-            'time. Give their dates in manifest.csv to place them.</p>'
-            f'<ul class="undated">{"".join(items)}</ul>{more}')
+    docs = [{"name": _s(r.title) or _s(r.doc_id), "region": r.region, "doc_id": r.doc_id,
+             "page": doc_page_name(r.doc_id) if _s(r.doc_id) in paged else ""}
+            for r in und.head(UNDATED_SHOWN).itertuples(index=False)]
+    return {"total": len(und), "docs": docs, "docs_at": f"{COMPANION}/"}
 
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -1006,11 +990,11 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, str]], n_leaves: int,
-                addressed: dict[str, int] | None = None, items: str = "recommendations") -> str:
-    """Inline SVG: number of audited nodes (`items`) addressed by the documents in force, per region and year."""
+                addressed: dict[str, int] | None = None) -> dict | None:
+    """The geometry of the chart of audited nodes addressed by the documents in force, per region and year."""
     by = by[by["node"].isin(leaf_ids)]
     if by.empty:
-        return ""
+        return None
     counts = by.groupby(["region", "year"])["node"].nunique()
     y0, y1 = int(by["year"].min()), int(by["year"].max())
     W, H, L, R, T, B = 900, 300, 40, 240, 12, 28
@@ -1022,47 +1006,34 @@ def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, 
     def yv(v: float) -> float:
         return T + ph * (1 - v / max(n_leaves, 1))
 
-    g = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
-         f'aria-label="{_e(_cap(items))} addressed over time">']
-    for v in range(0, n_leaves + 1, max(1, n_leaves // 5)):
-        g.append(f'<line x1="{L}" x2="{L + pw}" y1="{yv(v):.1f}" y2="{yv(v):.1f}" stroke="#e5e7eb"/>'
-                 f'<text x="{L - 6}" y="{yv(v) + 4:.1f}" text-anchor="end" fill="#57606a">{v}</text>')
-    step = max(1, round((y1 - y0) / 10))
-    for yr in range(y0, y1 + 1, step):
-        g.append(f'<text x="{x(yr):.1f}" y="{H - 8}" text-anchor="middle" fill="#57606a">{yr}</text>')
+    chart = {"width": W, "height": H, "left": L, "right": L + pw, "n_leaves": n_leaves, "series": [],
+             "grid": [{"y": f"{yv(v):.1f}", "text_y": f"{yv(v) + 4:.1f}", "value": v}
+                      for v in range(0, n_leaves + 1, max(1, n_leaves // 5))],
+             "ticks": [{"x": f"{x(yr):.1f}", "year": yr} for yr in range(y0, y1 + 1, max(1, round((y1 - y0) / 10)))]}
     label_y = []
     for i, (code, name) in enumerate(regions):
         if code not in counts.index.get_level_values(0):
             continue
         c = counts.loc[code]
-        colour = PALETTE[i % len(PALETTE)]
         dy = (i % 5 - 2) * 1.6  # lines at the same level stay distinguishable
-        label = _e(_region_label(code, name))
         pts, dots, last = [], [], None
         for yr in range(int(c.index.min()), y1 + 1):
             v = int(c.get(yr, last if last is not None else 0))
             if last is not None and v != last:
                 pts.append(f"{x(yr):.1f},{yv(last) + dy:.1f}")  # step: level until the year it changes
             if last is None or v != last:
-                dots.append(f'<circle cx="{x(yr):.1f}" cy="{yv(v) + dy:.1f}" r="3" fill="{colour}">'
-                            f'<title>{label}, {yr}: {v}</title></circle>')
+                dots.append({"x": f"{x(yr):.1f}", "y": f"{yv(v) + dy:.1f}", "year": yr, "value": v})
             pts.append(f"{x(yr):.1f},{yv(v) + dy:.1f}")
             last = v
-        g.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" stroke-opacity=".85" '
-                 f'points="{" ".join(pts)}"><title>{label}</title></polyline>' + "".join(dots))
         ly = yv(last) + 4
         while any(abs(ly - o) < 13 for o in label_y):
             ly += 13
         label_y.append(ly)
         # the ranking also counts undated documents: say how many more they add, or the two seem to disagree
-        more = (addressed or {}).get(code, last) - last
-        g.append(f'<text x="{L + pw + 8}" y="{ly:.1f}" fill="{colour}">{label} ({last}'
-                 f'{f"; +{more} undated" if more > 0 else ""})</text>')
-    g.append("</svg>")
-    return (f'<h3>{_e(_cap(items))} addressed by the documents in force</h3>'
-            f'<p class="note">Number of the {n_leaves} {_e(items)} addressed by at least one document dated '
-            'that year or earlier (a document counts as in force from its date on; repeals are not recorded).</p>'
-            + "".join(g))
+        chart["series"].append({"colour": PALETTE[i % len(PALETTE)], "label": _region_label(code, name),
+                                "points": " ".join(pts), "dots": dots, "label_y": f"{ly:.1f}", "last": last,
+                                "more": (addressed or {}).get(code, last) - last})
+    return chart
 
 
 def _sections():
