@@ -5,9 +5,10 @@ file (no network fetch; a Content-Security-Policy forbids any) with the region x
 region x cooperation-model heatmaps, the recommendations ranked by how many regions lack them, a temporal
 view when documents are dated, the gap list, and the evidence passages of every coloured cell.
 
-Every string that comes from the corpus (document text, titles, paths, articles, region names) is
-HTML-escaped before it is written; the page's only script is hashed into the CSP, so even an unescaped
-string could not run code.
+The HTML comes from Jinja2 templates (templates/*.html.j2) with autoescaping on: the code gathers plain values,
+and every string that comes from the corpus (document text, titles, paths, articles, region names) is escaped as
+the template writes it; the page's only script is hashed into the CSP, so even an unescaped string could not run
+code.
 """
 from __future__ import annotations
 
@@ -48,7 +49,9 @@ def _escape(v) -> Markup:
 
 
 _TEMPLATES = PackageLoader(__package__, "templates")
-# every value a template prints is escaped unless it is Markup; a name the template does not get is an error
+# every value a template prints is escaped unless it is Markup; a name the template does not get is an error.
+# Markup is only what this module writes itself: a passage escaped with its matched terms in <mark> (_marked_html,
+# in evidence items and document pages), and the page shell's CSS, CSP, script and body rendered from a template
 HTML = Environment(loader=_TEMPLATES, autoescape=True, finalize=_escape, undefined=StrictUndefined,
                    keep_trailing_newline=True)
 # Markdown is not HTML: corpus text goes through the `md` filter (inert Markdown), which the templates apply
@@ -412,16 +415,6 @@ def evidence_index(evidence: pd.DataFrame, per_cell: int = 5) -> dict:
     return out
 
 
-def _item_html(it: dict, docs_at: str) -> Markup:
-    """An evidence passage; `docs_at` is the way from the page to COMPANION ("" from inside it)."""
-    return _evidence_macros().passage(it, docs_at)
-
-
-def _evidence_macros():
-    """The macros of evidence.html.j2 (an evidence passage, a cell's section of the evidence panel)."""
-    return HTML.get_template("evidence.html.j2").module
-
-
 def cell_pages(evidence: pd.DataFrame, taxonomy: Taxonomy, region_names: dict[str, str],
                nodes: set[str] | None = None):
     """(file name, what the page shows as a string, a function making the page) for every region x node cell
@@ -529,7 +522,8 @@ def _page(title: str, body: str, script: str = "") -> str:
 
 
 def _render_html(title: str, css: str, csp: str, body: str, script: str, layout: str) -> str:
-    """The page shell around a body built here (already escaped): everything but `title` is our own markup."""
+    """The page shell around a body rendered from a template (report.html.j2, cell.html.j2, document.html.j2):
+    everything but `title` is our own markup."""
     return HTML.get_template("page.html.j2").render(
         title=title, css=Markup(css), csp=Markup(csp), body=Markup(body), script=Markup(script), layout=layout)
 
@@ -711,7 +705,7 @@ def _cell_ids(evidence: dict) -> dict[str, str]:
 
 
 def _heatmap(tables, fw: Taxonomy, nodes: list, title: str, caption: str, ids: dict, lacking: dict | None,
-             facet: str, count_col: str, total: int, strength: dict | None = None) -> Markup:
+             facet: str, count_col: str, total: int, strength: dict | None = None) -> dict:
     """Region x node heatmap of documents addressing each node; `count_col` of region_ranking (out of `total`)
     follows each region's name; `strength` ((region, node) -> '3 binding, 5 encouraging') goes into the cell's
     tooltip."""
@@ -741,7 +735,7 @@ def _heatmap(tables, fw: Taxonomy, nodes: list, title: str, caption: str, ids: d
                    f"{passages} passage(s)" + (f": {split}" if split else ""))
             row["cells"].append({"docs": docs, "bin": _doc_bin(docs), "tip": tip, "id": ids.get(f"{code}|{n.id}")})
         rows.append(row)
-    return _sections().heatmap(facet, title, caption, head, rows, [_bin_label(lo, hi) for lo, hi in DOC_BINS])
+    return {"facet": facet, "title": title, "caption": caption, "nodes": head, "rows": rows}
 
 
 def _strength_splits(tables) -> dict[tuple[str, str], str]:
@@ -753,7 +747,8 @@ def _strength_splits(tables) -> dict[tuple[str, str], str]:
     return {(_s(r.region), _s(r.node)): _s(r.strength) for r in gaps.itertuples(index=False) if _s(r.strength)}
 
 
-def _evidence_panel(tables, taxonomy: Taxonomy, evidence: dict, ids: dict, extra: str = "") -> str:
+def _evidence_sections(tables, taxonomy: Taxonomy, evidence: dict, ids: dict) -> list[dict]:
+    """The evidence panel's section of each cell: its strongest passages, and the way to all of them."""
     by_id = taxonomy.by_id
     names = dict(_regions(tables))
     splits = _strength_splits(tables)
@@ -768,18 +763,16 @@ def _evidence_panel(tables, taxonomy: Taxonomy, evidence: dict, ids: dict, extra
                  + (f" ({split})" if split else "") + f"; showing the {len(items)} strongest" if full else "")
         recommendation = n.recommendation if n is not None else ""
         # every passage of the cell, not only the strongest, is one click away (its page)
-        secs.append(_evidence_macros().cell_section({
+        secs.append({
             "id": ids[key], "region": _region_label(region, names.get(region, "")), "node": _name(n) if n else node,
             "total": total, "recommendation": recommendation,
             "guidance": taxonomy.framework_of(n.id).audit.guidance if recommendation else "",
             "passages": items, "docs_at": f"{COMPANION}/", "page": entry.get("page") if full else "",
-            "n_passages": entry["passages"] if full else 0, "n_documents": entry["documents"] if full else 0}))
-    return ('<aside id="evidence" aria-live="polite"><h2>Evidence</h2>'
-            '<p class="hint">Click a coloured cell to see the passages behind it.</p>' + "".join(secs) + extra
-            + "</aside>")
+            "n_passages": entry["passages"] if full else 0, "n_documents": entry["documents"] if full else 0})
+    return secs
 
 
-def _ranking_table(tables, fw: Taxonomy, sfx: str = "") -> Markup:
+def _ranking_table(tables, fw: Taxonomy) -> dict:
     a = fw.audit
     leaves = len(_audit_leaves(fw))
     also = fw.also_facets()
@@ -790,26 +783,21 @@ def _ranking_table(tables, fw: Taxonomy, sfx: str = "") -> Markup:
                      "addressed": int(getattr(r, a.column + "s_addressed")), "n_leaves": leaves,
                      "coverage": f"{cov:.4f}", "coverage_pct": f"{cov:.0%}",
                      "also": [int(getattr(r, f.id + "s_addressed")) for f, _ in also]})
-    return _sections().ranking_table(_framework(fw, sfx), rows, [f.items for f, _ in also])
+    return {"rows": rows, "also": [f.items for f, _ in also]}
 
 
 CROSSTAB_SHOWN = 8
 
 
-def _crosstab_html(tables, taxonomy: Taxonomy) -> tuple[str, str]:
-    """(the framework x framework section, its evidence sections for the panel): for each pair of frameworks,
-    a heatmap of passages coded under both (all regions), each cell linked to its passages, and the same table
-    per region."""
+def _crosstab_view(tables, taxonomy: Taxonomy) -> dict | None:
+    """For each pair of frameworks: a heatmap of passages coded under both (all regions), each cell linked to its
+    passages (`evidence`: the panel's sections), and the same counts per region."""
     ct = tables.get("crosstab")
     if ct is None or ct.empty:
-        return "", ""
+        return None
     names = dict(_regions(tables))
-    out, secs = ['<h2 id="crosstab">Framework × framework</h2><p class="note">Passages coded under a node of '
-                 'each framework (the two-dimensional table of the policy-tools literature), over all regions; '
-                 'hover a cell for documents and strength of commitment, click it for its passages. crosstab.csv '
-                 '(and the crosstab sheet) has every cell per region, with all of its passages.</p>'], []
+    view = {"pairs": [], "evidence": []}
     parts = taxonomy.parts
-    k = 0
     for i, fa in enumerate(parts):
         for fb in parts[i + 1:]:
             sub = ct[(ct["framework_a"] == fa.id) & (ct["framework_b"] == fb.id)]
@@ -818,64 +806,52 @@ def _crosstab_html(tables, taxonomy: Taxonomy) -> tuple[str, str]:
             cell = {(r.node_a, r.node_b): r for r in tot.itertuples(index=False)}
             rows_a = [n for n in fa.leaves if any(int(cell[(n.id, m.id)].passages) for m in fb.leaves
                                                    if (n.id, m.id) in cell)]
-            head = "".join(f'<th class="col" title="{_e(m.id)}"><span>{_e(_name(m))}<br><small lang="zh-Hans">'
-                           f'{_e(_name(m, "zh"))}</small></span></th>' for m in fb.leaves)
-            body = []
+            rows = []
             for n in rows_a:
-                tds = []
+                cells = []
                 for m in fb.leaves:
                     r = cell.get((n.id, m.id))
                     p = int(r.passages) if r is not None else 0
                     if not p:
-                        tds.append('<td class="miss">·</td>')
+                        cells.append({"passages": 0})
                         continue
                     split = ", ".join(f"{int(getattr(r, c))} {c[len('passages_'):]}" for c in level_cols
                                       if int(getattr(r, c)))
-                    tip = f"{_name(n)} × {_name(m)}: {p} passage(s) in {int(r.documents)} document(s); {split}"
-                    sid = f"xev-{k}"
-                    k += 1
-                    tds.append(f'<td class="hit b{_doc_bin(p)}"><a class="cell" href="#{sid}" title="{_e(tip)}">'
-                               f'{p}</a></td>')
-                    secs.append(_crosstab_section(sid, n, m, sub[(sub["node_a"] == n.id) & (sub["node_b"] == m.id)
-                                                                 & (sub["passages"] > 0)], names, p, split))
-                body.append(f'<tr><th class="row" title="{_e(n.id)}">{_e(_name(n))} <small lang="zh-Hans">'
-                            f'{_e(_name(n, "zh"))}</small></th>{"".join(tds)}</tr>')
-            out.append(f'<h3>{_e(fa.name["en"])} × {_e(fb.name["en"])}</h3>')
-            if not body:
-                out.append('<p class="note">No passage is coded under both frameworks.</p>')
-                continue
-            out.append(f'<div class="scroll"><table class="heat crosstab" data-frameworks="{_e(fa.id)}|{_e(fb.id)}">'
-                       f'<thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
-            per_region = []
-            for region, grp in sub[sub["passages"] > 0].groupby("region", sort=True):
-                items = "".join(f"<li>{_e(_name(taxonomy.by_id[r.node_a]))} × {_e(_name(taxonomy.by_id[r.node_b]))}: "
-                                f"{int(r.passages)} passage(s), {int(r.documents)} document(s)</li>"
-                                for r in grp.itertuples(index=False))
-                per_region.append(f"<h4>{_e(_region_label(region, names.get(region, '')))}</h4><ul>{items}</ul>")
-            out.append("<details><summary>By region</summary>" + "".join(per_region) + "</details>")
-    return "".join(out), "".join(secs)
+                    sid = f"xev-{len(view['evidence'])}"
+                    cells.append({"passages": p, "bin": _doc_bin(p), "id": sid,
+                                  "tip": f"{_name(n)} × {_name(m)}: {p} passage(s) in {int(r.documents)} "
+                                         f"document(s); {split}"})
+                    hits = sub[(sub["node_a"] == n.id) & (sub["node_b"] == m.id) & (sub["passages"] > 0)]
+                    view["evidence"].append(_crosstab_cell(sid, n, m, hits, names, p, split))
+                rows.append({"id": n.id, "name": _name(n), "zh": _name(n, "zh"), "cells": cells})
+            by_region = [{"label": _region_label(region, names.get(region, "")),
+                          "cells": [{"a": _name(taxonomy.by_id[r.node_a]), "b": _name(taxonomy.by_id[r.node_b]),
+                                     "passages": int(r.passages), "documents": int(r.documents)}
+                                    for r in grp.itertuples(index=False)]}
+                         for region, grp in sub[sub["passages"] > 0].groupby("region", sort=True)]
+            view["pairs"].append({"a": fa.name["en"], "b": fb.name["en"], "a_id": fa.id, "b_id": fb.id, "rows": rows,
+                                  "columns": [{"id": m.id, "name": _name(m), "zh": _name(m, "zh")} for m in fb.leaves],
+                                  "by_region": by_region})
+    return view
 
 
-def _crosstab_section(sid: str, n, m, rows: pd.DataFrame, names: dict, passages: int, split: str) -> str:
+def _crosstab_cell(sid: str, n, m, rows: pd.DataFrame, names: dict, passages: int, split: str) -> dict:
     """The evidence panel's section of a crosstab cell: per region, its strongest passage and the ids of all."""
-    parts = [f'<section class="evcell" id="{sid}"><h3>{_e(_name(n))} × {_e(_name(m))}</h3>',
-             f'<p class="note">{passages} passage(s) ({_e(split)}), strongest per region shown</p>']
+    regions = []
     for r in rows.head(CROSSTAB_SHOWN).itertuples(index=False):
         ids = _s(r.evidence_passage_ids).split("; ")
-        more = f" and {len(ids) - 10} more" if len(ids) > 10 else ""
-        parts.append(f'<div class="ev"><div class="src"><b>{_e(_region_label(r.region, names.get(r.region, "")))}'
-                     f'</b> · {_e(r.evidence_doc)} <b>{_e(r.evidence_article)}</b></div>'
-                     f'<div class="txt">{_e(_s(r.evidence_passage)[:1200])}</div>'
-                     f'<div class="meta">{int(r.passages)} passage(s): {_e("; ".join(ids[:10]))}{_e(more)}</div></div>')
-    if len(rows) > CROSSTAB_SHOWN:
-        parts.append(f'<p class="note">… {len(rows) - CROSSTAB_SHOWN} more region(s): see crosstab.csv.</p>')
-    return "".join(parts) + "</section>"
+        regions.append({"label": _region_label(r.region, names.get(r.region, "")), "doc": r.evidence_doc,
+                        "article": r.evidence_article, "passage": _s(r.evidence_passage)[:1200],
+                        "passages": int(r.passages), "ids": "; ".join(ids[:10]),
+                        "more": f" and {len(ids) - 10} more" if len(ids) > 10 else ""})
+    return {"id": sid, "a": _name(n), "b": _name(m), "passages": passages, "split": split, "regions": regions,
+            "more_regions": max(len(rows) - CROSSTAB_SHOWN, 0)}
 
 
-def _lacking_table(tables, fw: Taxonomy, ranked: list, lacking: dict, sfx: str = "") -> Markup:
+def _lacking_table(tables, ranked: list, lacking: dict) -> dict:
     rows = [{"name": _name(n), "zh": _name(n, "zh"), "id": n.id, "lacking": lacking[n.id], "guide": _guide(n)}
             for n in ranked]
-    return _sections().lacking_table(_framework(fw, sfx), rows, len(_regions(tables)))
+    return {"rows": rows, "n_regions": len(_regions(tables))}
 
 
 def _year_bins(lo: int, hi: int, k: int = 6) -> list[tuple[int, int]]:
@@ -885,7 +861,7 @@ def _year_bins(lo: int, hi: int, k: int = 6) -> list[tuple[int, int]]:
     return [(edges[i], edges[i + 1] - 1) for i in range(k)]
 
 
-def _temporal(tables, ranked: list, fw: Taxonomy, sfx: str = "", undated_list: bool = True) -> Markup:
+def _temporal(tables, ranked: list, fw: Taxonomy, undated_list: bool = True) -> dict:
     a = fw.audit
     fy, by = _years(tables)
     leaf_ids = [n.id for n in ranked]
@@ -896,9 +872,10 @@ def _temporal(tables, ranked: list, fw: Taxonomy, sfx: str = "", undated_list: b
     only_undated = _addressed_only_undated(tables, leaf_ids)
     if fy.empty:
         n_docs = int(tables["region_ranking"]["documents"].sum())
-        t["why"] = ("No document has a date, so there is no temporal view." if n_docs and sum(undated.values()) >= n_docs
+        no_date = n_docs and sum(undated.values()) >= n_docs
+        t["why"] = ("No document has a date, so there is no temporal view." if no_date
                     else f"No dated document addresses any of the {a.items}.")
-        return _sections().temporal(_framework(fw, sfx), t)
+        return t
     titles = {}
     cd = tables.get("coverage_document")
     if cd is not None:
@@ -917,8 +894,9 @@ def _temporal(tables, ranked: list, fw: Taxonomy, sfx: str = "", undated_list: b
             if (code, n.id) not in first:
                 docs = only_undated.get((code, n.id))
                 if docs:  # addressed, as the ranking counts it, but by no dated document
-                    cells.append({"year": None, "tip": f"{_region_label(code, name)} × {_name(n)}: addressed only in "
-                                  "undated document(s): " + "; ".join(titles.get(d, (d, ""))[0] or d for d in docs[:5])})
+                    tip = (f"{_region_label(code, name)} × {_name(n)}: addressed only in undated document(s): "
+                           + "; ".join(titles.get(d, (d, ""))[0] or d for d in docs[:5]))
+                    cells.append({"year": None, "tip": tip})
                 else:
                     cells.append({"year": None, "tip": ""})
                 continue
@@ -931,11 +909,11 @@ def _temporal(tables, ranked: list, fw: Taxonomy, sfx: str = "", undated_list: b
     t.update(
         nodes=[{"id": n.id, "name": _name(n)} for n in ranked], rows=rows,
         legend=[str(a) if a == b else f"{a}–{b}" for a, b in bins], only_undated=bool(only_undated),
-        undated_note=(f" {n_undated} undated document(s) cannot be placed in time: a {a.item} only they address is "
-                      "marked \u201cundated\u201d (the ranking and the heatmaps count it as addressed); they are listed "
-                      "below." if n_undated else ""),
+        undated_note=(f" {n_undated} undated document(s) cannot be placed in time: a {a.item} only they address "
+                      "is marked \u201cundated\u201d (the ranking and the heatmaps count it as addressed); they are "
+                      "listed below." if n_undated else ""),
         chart=_year_chart(by, leaf_ids, regions, len(ranked), _addressed_counts(tables, leaf_ids)))
-    return _sections().temporal(_framework(fw, sfx), t)
+    return t
 
 
 def _undated_docs(tables) -> pd.DataFrame:
@@ -1036,11 +1014,6 @@ def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, 
     return chart
 
 
-def _sections():
-    """The macros of report.html.j2, one per section of the report's body."""
-    return HTML.get_template("report.html.j2").module
-
-
 def _framework(fw: Taxonomy, sfx: str) -> dict:
     """How a framework's sections name what it audits (an item, the plural, their owner, what it says of them);
     `plural`, not `items`: a template would read a dict's items method."""
@@ -1049,7 +1022,7 @@ def _framework(fw: Taxonomy, sfx: str) -> dict:
             "guidance": a.guidance}
 
 
-def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict, sfx: str = "") -> Markup:
+def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict) -> list[dict]:
     by_key = _gap_rows(tables, fw)
     regions = []
     for code, name in _regions(tables, fw):
@@ -1074,10 +1047,10 @@ def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict, sfx
                             "documents": int(r.documents), "passages": int(r.passages), "evidence": ev})
         regions.append({"label": _region_label(code, name), "present": present,
                         "missing": [{"name": _name(n), "guide": _guide(n)} for n in missing]})
-    return _sections().gap_list(_framework(fw, sfx), regions)
+    return regions
 
 
-def _glance(tables, fw: Taxonomy, ranked: list, lacking: dict) -> Markup:
+def _glance(tables, fw: Taxonomy, ranked: list, lacking: dict) -> dict:
     count = f"{fw.audit.column}s_addressed"
     rk = _rk(tables, fw)
     g = {"top": None, "bottom": None, "n_leaves": len(ranked), "n_regions": len(_regions(tables, fw)),
@@ -1086,7 +1059,7 @@ def _glance(tables, fw: Taxonomy, ranked: list, lacking: dict) -> Markup:
     ends = [rk.iloc[0]] + ([rk.iloc[-1]] if len(rk) > 1 else []) if not rk.empty else []
     for end, r in zip(("top", "bottom"), ends):
         g[end] = {"label": _region_label(_s(r.region), _s(r.region_name)), "addressed": int(getattr(r, count))}
-    return _sections().glance(_framework(fw, ""), g)
+    return g
 
 
 def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str:
@@ -1100,49 +1073,36 @@ def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str
         also = " and ".join(f"{len(leaves)} {f.items}" for f, leaves in fw.also_facets())
         coded.append(f"{len(_audit_leaves(fw))} {fw.audit.items}" + (f" and {also}" if also else "")
                      + (f" of {fw.cite}" if fw.cite else "") + ("" if not several else f" ({fw.name['en']})"))
-    main = [
-        "<main>",
-        f"<h1>{_e(taxonomy.title)}</h1>",
-        f'<p class="lead">{n_regions} regions, {counts.get("ingested", 0)} documents ingested of '
-        f'{counts.get("files", 0)} files found ({counts.get("failed", 0)} failed, {counts.get("skipped", 0)} skipped, '
-        f'{counts.get("duplicate_of", 0)} duplicates). Coded against taxonomy {_e(taxonomy.version)}: '
-        f"{_e('; '.join(coded))}. "
-        "A cell counts the region's documents with at least one passage coded to the node; "
-        "click a coloured cell to see its evidence passages (matched terms highlighted).</p>",
-        f'<p class="note">{_e(human_coding_line(tables))}</p>',
-    ]
     splits = _strength_splits(tables)
+    frameworks = []
     for k, fw in enumerate(taxonomy.parts):
         a = fw.audit
-        sfx = _sfx(fw, taxonomy)
         ranked, lacking = _lacking(tables, fw)
-        if several:
-            main.append(f'<h2 class="framework" id="framework{sfx}">{_e(fw.name["en"])} '
-                        f'<small lang="zh-Hans">{_e(fw.name["zh"])}</small></h2>')
-        main += [_glance(tables, fw, ranked, lacking), _ranking_table(tables, fw, sfx)]
-        main.append(_heatmap(
+        heatmaps = [_heatmap(
             tables, fw, ranked, f"Region × {a.item}",
             f"Rows: regions ranked by {a.items} addressed (addressed / total after the name). Columns: "
             f"{a.owner} {a.items}, those lacking in most regions first.", ids, lacking,
-            "-".join(a.facets), f"{a.column}s_addressed", len(ranked), splits))
+            "-".join(a.facets), f"{a.column}s_addressed", len(ranked), splits)]
         for f, leaves in fw.also_facets():
-            main.append(_heatmap(tables, fw, leaves, f"Region × {f.item}",
-                                 f"Columns: the {f.items} in {a.owner} order.", ids, None, f.id,
-                                 f"{f.id}s_addressed", len(leaves), splits))
-        main += [_lacking_table(tables, fw, ranked, lacking, sfx),
-                 _temporal(tables, ranked, fw, sfx, undated_list=k == len(taxonomy.parts) - 1)]
-    xsecs = ""
-    if several:
-        xhtml, xsecs = _crosstab_html(tables, taxonomy)
-        main.append(xhtml)
-    for fw in taxonomy.parts:
-        main.append(_gap_list(tables, fw, _lacking(tables, fw)[0], evidence, ids, _sfx(fw, taxonomy)))
-    main += [
-        '<p class="note">Full tables: coverage.xlsx and the CSV files next to this report. '
-        "Generated by the policy coverage coder.</p>",
-        "</main>",
-    ]
-    body = "".join(main) + _evidence_panel(tables, taxonomy, evidence, ids, xsecs)
+            heatmaps.append(_heatmap(tables, fw, leaves, f"Region × {f.item}",
+                                     f"Columns: the {f.items} in {a.owner} order.", ids, None, f.id,
+                                     f"{f.id}s_addressed", len(leaves), splits))
+        frameworks.append({
+            **_framework(fw, _sfx(fw, taxonomy)), "name": fw.name["en"], "name_zh": fw.name["zh"],
+            "glance": _glance(tables, fw, ranked, lacking), "ranking": _ranking_table(tables, fw),
+            "heatmaps": heatmaps, "lacking": _lacking_table(tables, ranked, lacking),
+            # the undated documents are listed once, after the last framework's view over time
+            "temporal": _temporal(tables, ranked, fw, undated_list=k == len(taxonomy.parts) - 1),
+            "gaps": _gap_list(tables, fw, ranked, evidence, ids)})
+    body = HTML.get_template("report.html.j2").render(
+        title=taxonomy.title, n_regions=n_regions, version=taxonomy.version, coded="; ".join(coded),
+        counts={"ingested": counts.get("ingested", 0), "files": counts.get("files", 0),
+                "failed": counts.get("failed", 0), "skipped": counts.get("skipped", 0),
+                "duplicates": counts.get("duplicate_of", 0)},
+        human_coding=human_coding_line(tables), several=several, frameworks=frameworks,
+        heat_legend=[_bin_label(lo, hi) for lo, hi in DOC_BINS],
+        crosstab=_crosstab_view(tables, taxonomy) if several else None,
+        evidence=_evidence_sections(tables, taxonomy, evidence, ids))
     csp = (f"default-src 'none'; style-src {_csp_hash(CSS)}; script-src {_csp_hash(JS)}; img-src 'none'; "
            "font-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'")
     return _render_html("Policy coverage and gap audit", CSS, csp, body, JS, "page")
