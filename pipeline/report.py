@@ -5,9 +5,10 @@ file (no network fetch; a Content-Security-Policy forbids any) with the region x
 region x cooperation-model heatmaps, the recommendations ranked by how many regions lack them, a temporal
 view when documents are dated, the gap list, and the evidence passages of every coloured cell.
 
-Every string that comes from the corpus (document text, titles, paths, articles, region names) is
-HTML-escaped before it is written; the page's only script is hashed into the CSP, so even an unescaped
-string could not run code.
+The HTML comes from Jinja2 templates (templates/*.html.j2) with autoescaping on: the code gathers plain values,
+and every string that comes from the corpus (document text, titles, paths, articles, region names) is escaped as
+the template writes it; the page's only script is hashed into the CSP, so even an unescaped string could not run
+code.
 """
 from __future__ import annotations
 
@@ -48,7 +49,9 @@ def _escape(v) -> Markup:
 
 
 _TEMPLATES = PackageLoader(__package__, "templates")
-# every value a template prints is escaped unless it is Markup; a name the template does not get is an error
+# every value a template prints is escaped unless it is Markup; a name the template does not get is an error.
+# Markup is only what this module writes itself: a passage escaped with its matched terms in <mark> (_marked_html,
+# in evidence items and document pages), and the page shell's CSS, CSP, script and body rendered from a template
 HTML = Environment(loader=_TEMPLATES, autoescape=True, finalize=_escape, undefined=StrictUndefined,
                    keep_trailing_newline=True)
 # Markdown is not HTML: corpus text goes through the `md` filter (inert Markdown), which the templates apply
@@ -370,7 +373,8 @@ def _label_as_written(label: str, text: str, shown: str) -> str:
 
 
 def _item(r) -> dict:
-    """One evidence passage for HTML, every string escaped."""
+    """One evidence passage for the templates: corpus strings as they are (the templates escape them); the
+    passage itself (`html`, `snippet`) is our markup, escaped here with its matched terms in <mark>."""
     try:
         spans = json.loads(r.evidence) if isinstance(r.evidence, str) else []
     except ValueError:
@@ -381,20 +385,20 @@ def _item(r) -> dict:
     anchor = f"p{int(ordinal)}" if ordinal is not None and pd.notna(ordinal) and int(ordinal) > 0 else ""
     lang = "zh-Hant" if original else "zh-Hans" if _s(getattr(r, "lang", "zh")) in ("zh", "") else "en"
     return {
-        "title": _e(r.title), "article": _e(_label_as_written(_s(r.label), _s(r.text), shown)),
-        "heading": _e(getattr(r, "ev_heading", "")),
-        "doc": _e(r.doc_id), "date": _e(r.date), "lang": lang, "original": original,
-        "score": float(r.score) if pd.notna(r.score) else 0.0, "source": _e(r.source),
-        "terms": [_e(t[:80]) for t in fragments(shown, spans)[:8]],
-        "html": _marked_html(shown, spans), "snippet": _marked_html(shown, spans, limit=320),
+        "title": _s(r.title), "article": _label_as_written(_s(r.label), _s(r.text), shown),
+        "heading": _s(getattr(r, "ev_heading", "")),
+        "doc": _s(r.doc_id), "date": _s(r.date), "lang": lang, "original": original,
+        "score": float(r.score) if pd.notna(r.score) else 0.0, "source": _s(r.source),
+        "terms": [t[:80] for t in fragments(shown, spans)[:8]],
+        "html": Markup(_marked_html(shown, spans)), "snippet": Markup(_marked_html(shown, spans, limit=320)),
         "page": doc_page_name(r.doc_id), "anchor": anchor,
-        "strength": _e(getattr(r, "strength", "")), "cue": _e(_s(getattr(r, "strength_cue", ""))[:40]),
+        "strength": _s(getattr(r, "strength", "")), "cue": _s(getattr(r, "strength_cue", ""))[:40],
     }
 
 
 def evidence_index(evidence: pd.DataFrame, per_cell: int = 5) -> dict:
     """region|node -> {documents, passages, items, page}: up to `per_cell` strongest evidence passages (one per
-    document first), every string already escaped and the passage marked up as HTML; `page` is the file in
+    document first; see _item), the passage marked up as HTML; `page` is the file in
     COMPANION with all of the cell's passages. `evidence`: aggregate's evidence table (one row per leaf label)."""
     totals = evidence.groupby(["region", "node"]).agg(p=("passage_id", "nunique"), d=("doc_id", "nunique"))
     # the strongest passage of each document first, then further passages of the same documents
@@ -409,25 +413,6 @@ def evidence_index(evidence: pd.DataFrame, per_cell: int = 5) -> dict:
                         "page": cell_page_name(r.region, r.node)}
         out[key]["items"].append(_item(r))
     return out
-
-
-def _item_html(it: dict, docs_at: str) -> str:
-    """An evidence passage; `docs_at` is the way from the page to COMPANION ("" from inside it)."""
-    date = f" · {it['date']}" if it.get("date") else ""
-    heading = f"{it['heading']} › " if it.get("heading") else ""
-    terms = f" · matched: {', '.join(it['terms'])}" if it.get("terms") else ""
-    if it.get("strength"):
-        terms += f' · <span class="strength">{it["strength"]}' + (f" ({it['cue']})" if it.get("cue") else "") + "</span>"
-    lang = it.get("lang", "zh-Hans")
-    link = ""
-    if it.get("page"):
-        href = f"{docs_at}{it['page']}" + (f"#{it['anchor']}" if it.get("anchor") else "")
-        link = f' · <a class="doclink" href="{href}">in the document</a>'
-    orig = ' <span class="orig">original (Traditional)</span>' if it.get("original") else ""
-    return (f'<div class="ev"><div class="src"><b lang="{lang}">{it["title"]}</b>{date} · {heading}'
-            f'<b>{it["article"]}</b>{orig}</div>'
-            f'<div class="txt" lang="{lang}">{it["html"]}</div>'
-            f'<div class="meta">{it["doc"]} · {it["source"]} {it["score"]:.2f}{terms}{link}</div></div>')
 
 
 def cell_pages(evidence: pd.DataFrame, taxonomy: Taxonomy, region_names: dict[str, str],
@@ -454,22 +439,13 @@ def cell_pages(evidence: pd.DataFrame, taxonomy: Taxonomy, region_names: dict[st
 def _cell_page(region: str, node: str, grp: pd.DataFrame, taxonomy: Taxonomy, region_names: dict[str, str]) -> str:
     n = taxonomy.by_id.get(node)
     title = f"{_region_label(region, region_names.get(region, ''))} × {_name(n) if n else node}"
-    items = []
-    for i, r in enumerate(grp.itertuples(index=False)):
-        items.append(f'<div class="item" data-rank="{i}" data-order="{int(r.doc_order)}">'
-                     f'{_item_html(_item(r), "")}</div>')
-    head = (f'<h1>{_e(title)}</h1>'
-            + (f'<p class="zh" lang="zh-Hans">{_e(_name(n, "zh"))}</p>' if n is not None else "")
-            + f'<p class="note">{len(grp)} passage(s) in {grp["doc_id"].nunique()} document(s) coded '
-            f'<code>{_e(node)}</code> in {_e(region)}. <a href="../report.html">Back to the report</a>.</p>'
-            + (f'<p class="note">{_e(taxonomy.framework_of(n.id).audit.guidance)}: {_e(n.recommendation)}</p>'
-               if n is not None and n.recommendation else "")
-            + '<p class="tools"><label>Filter <input type="search" class="filter" data-for="items" '
-            'placeholder="words in the passage, title, article"></label> '
-            '<label>Order <select id="order"><option value="rank">strongest first</option>'
-            '<option value="order">document order</option></select></label> '
-            '<span id="shown" class="note"></span></p>')
-    return _page(title, head + f'<div id="items">{"".join(items)}</div>', script=PAGE_JS)
+    recommendation = n.recommendation if n is not None else ""
+    body = HTML.get_template("cell.html.j2").render(
+        title=title, known=n is not None, zh=_name(n, "zh") if n is not None else "", node=node, region=region,
+        n_documents=grp["doc_id"].nunique(), recommendation=recommendation,
+        guidance=taxonomy.framework_of(n.id).audit.guidance if recommendation else "",
+        passages=[{"item": _item(r), "order": int(r.doc_order)} for r in grp.itertuples(index=False)])
+    return _page(title, body, script=PAGE_JS)
 
 
 # a document page shows the whole document up to this many passages; a longer document (a compiled yearbook, an
@@ -492,21 +468,20 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
     coded: dict[str, list] = {}
     for r in labels.itertuples(index=False):
         coded.setdefault(r.passage_id, []).append(r)
-    out, pos = [], 0
+    # the page, block by block: text between passages, a cut (…) where passages are left out, headings, passages
+    blocks, pos = [], 0
     for p in sorted(passages, key=lambda p: int(p["start"])):
         s, t = int(p["start"]), int(p["end"])
         if not 0 <= s <= t <= len(shown) or s < pos:
             continue
         if omitted and pos and s > pos:
-            out.append('<div class="hd">…</div>')
+            blocks.append({"kind": "gap"})
         elif shown[pos:s].strip():  # blank lines between passages: the passages' blocks already part them
-            out.append(html.escape(shown[pos:s]))
+            blocks.append({"kind": "text", "text": shown[pos:s]})
         pos = t
         if p["kind"] not in ("article", "section_paragraph", "paragraph", "preamble"):
-            out.append(f'<div class="hd">{html.escape(shown[s:t])}</div>')
+            blocks.append({"kind": "heading", "text": shown[s:t]})
             continue
-        anchor = f' id="p{int(p["ordinal"])}"' if int(p.get("ordinal") or 0) > 0 else ""
-        cite = _e(_label_as_written(_s(p.get("label")), text[s:t], shown[s:t]))
         rows = coded.get(p["passage_id"], [])
         spans: list[dict] = []
         codes = []
@@ -517,35 +492,25 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
                 ev = []
             spans += ev if isinstance(ev, list) else []
             n = by_id.get(r.node)
-            codes.append(f'<span class="code" title="{_e(r.node)}">{_e(_name(n) if n else r.node)}'
-                         f'{" / " + _e(_name(n, "zh")) if n is not None else ""} '
-                         f'<small>{float(r.score):.2f}</small></span>')
-        body = _marked_html(shown[s:t], spans, limit=10**9) if rows else html.escape(shown[s:t])
-        link = f'<a class="cite" href="#p{int(p["ordinal"])}">{cite}</a>' if anchor and cite else ""
-        out.append(f'<div class="psg{" coded" if rows else ""}"{anchor}>{link}'
-                   f'{"<div class=codes>" + " ".join(codes) + "</div>" if codes else ""}'
-                   f'<div class="body">{body}</div></div>')
+            codes.append({"node": r.node, "name": _name(n) if n else r.node,
+                          "zh": _name(n, "zh") if n is not None else None, "score": float(r.score)})
+        blocks.append({"kind": "passage", "ordinal": max(int(p.get("ordinal") or 0), 0),
+                       "cite": _label_as_written(_s(p.get("label")), text[s:t], shown[s:t]), "codes": codes,
+                       # a coded passage is our markup (escaped, matched terms in <mark>); an uncoded one is text
+                       "body": Markup(_marked_html(shown[s:t], spans, limit=10**9)) if rows else shown[s:t]})
     if shown[pos:].strip() and not omitted:
-        out.append(html.escape(shown[pos:]))
+        blocks.append({"kind": "text", "text": shown[pos:]})
     note = ("Shown in the Traditional-Chinese original; it was converted to Simplified for coding, character for "
             "character, so passages and matched terms are in the same places." if use_original else
             "The Traditional-Chinese original could not be aligned with the converted text; shown as coded "
             "(Simplified)." if original else "")
-    date = _s(meta.get("date"))
-    source = _s(meta.get("date_source"))
-    facts = " · ".join(x for x in (
-        _e(_region_label(_s(meta.get("region")), _s(meta.get("region_name")))),
-        f"{_e(date)} <small>({_e(source)})</small>" if date and source else _e(date) or "undated",
-        f"<code>{_e(meta.get('doc_id'))}</code>") if x)
-    head = (f'<h1 lang="{lang}">{_e(meta.get("title"))}</h1><p class="note">{facts}. '
-            f'{len(coded)} passage(s) coded, marked below. <a href="../report.html">Back to the report</a>.</p>'
-            + (f'<p class="note">{_e(note)}</p>' if note else "")
-            + (f'<p class="note">This document has {len(passages) + omitted:,} passages, too many for one page: '
-               f'only {len(passages):,} coded passages are shown{" (the first " + format(PAGE_PASSAGES, ",") + ")" if len(coded) > len(passages) else ""}, '
-               f'without the text between them. The whole text is in documents.parquet, every passage in '
-               f'passages.parquet.</p>' if omitted else ""))
-    return _page(_s(meta.get("title")) or _s(meta.get("doc_id")), head + f'<div class="doc" lang="{lang}">'
-                 + "".join(out) + "</div>")
+    body = HTML.get_template("document.html.j2").render(
+        lang=lang, title=meta.get("title"), region=_region_label(_s(meta.get("region")), _s(meta.get("region_name"))),
+        date=_s(meta.get("date")), date_source=_s(meta.get("date_source")), doc_id=meta.get("doc_id"),
+        n_coded=len(coded), note=note, omitted=omitted, n_passages_all=f"{len(passages) + omitted:,}",
+        n_passages_shown=f"{len(passages):,}", first_only=len(coded) > len(passages),
+        page_passages=f"{PAGE_PASSAGES:,}", blocks=blocks)
+    return _page(_s(meta.get("title")) or _s(meta.get("doc_id")), body)
 
 
 def _page(title: str, body: str, script: str = "") -> str:
@@ -557,7 +522,8 @@ def _page(title: str, body: str, script: str = "") -> str:
 
 
 def _render_html(title: str, css: str, csp: str, body: str, script: str, layout: str) -> str:
-    """The page shell around a body built here (already escaped): everything but `title` is our own markup."""
+    """The page shell around a body rendered from a template (report.html.j2, cell.html.j2, document.html.j2):
+    everything but `title` is our own markup."""
     return HTML.get_template("page.html.j2").render(
         title=title, css=Markup(css), csp=Markup(csp), body=Markup(body), script=Markup(script), layout=layout)
 
@@ -739,7 +705,7 @@ def _cell_ids(evidence: dict) -> dict[str, str]:
 
 
 def _heatmap(tables, fw: Taxonomy, nodes: list, title: str, caption: str, ids: dict, lacking: dict | None,
-             facet: str, count_col: str, total: int, strength: dict | None = None) -> str:
+             facet: str, count_col: str, total: int, strength: dict | None = None) -> dict:
     """Region x node heatmap of documents addressing each node; `count_col` of region_ranking (out of `total`)
     follows each region's name; `strength` ((region, node) -> '3 binding, 5 encouraging') goes into the cell's
     tooltip."""
@@ -749,36 +715,27 @@ def _heatmap(tables, fw: Taxonomy, nodes: list, title: str, caption: str, ids: d
     rk = {(_s(r.region)): r for r in tables["region_ranking"].itertuples(index=False)}
     strength = strength or {}
     head = []
-    for i, n in enumerate(nodes, 1):
+    for n in nodes:
         tip = f"{n.id}: {_name(n)} / {_name(n, 'zh')}"
         if lacking is not None:
             tip += f"; lacking in {len(lacking[n.id])} of {n_regions} regions"
-        head.append(f'<th class="col" title="{_e(tip)}"><span>{_e(_name(n))}<br><small lang="zh-Hans">'
-                    f'{_e(_name(n, "zh"))}</small><br><small class="id">{_e(n.id)}</small></span></th>')
+        head.append({"tip": tip, "name": _name(n), "zh": _name(n, "zh"), "id": n.id})
     rows = []
     for code, name in regions:
         r = rk.get(code)
-        sub = f"{getattr(r, count_col)}/{total}" if r is not None else ""
-        tds = []
+        row = {"code": code, "label": _region_label(code, name),
+               "sub": f"{getattr(r, count_col)}/{total}" if r is not None else "", "cells": []}
         for n in nodes:
             docs, passages, share = cells.get((code, n.id), (0, 0, 0.0))
             if not docs:
-                tds.append(f'<td class="miss" title="{_e(code)} × {_e(_name(n))}: not addressed">·</td>')
+                row["cells"].append({"docs": 0, "name": _name(n)})
                 continue
             split = strength.get((code, n.id))
             tip = (f"{_region_label(code, name)} × {_name(n)}: {docs} document(s) ({share:.0%} of the region's), "
                    f"{passages} passage(s)" + (f": {split}" if split else ""))
-            key = f"{code}|{n.id}"
-            inner = (f'<a class="cell" href="#{ids[key]}" title="{_e(tip)}">{docs}</a>' if key in ids
-                     else f'<span title="{_e(tip)}">{docs}</span>')
-            tds.append(f'<td class="hit b{_doc_bin(docs)}">{inner}</td>')
-        rows.append(f'<tr><th class="row" title="{_e(code)}">{_e(_region_label(code, name))} '
-                    f'<small>{_e(sub)}</small></th>{"".join(tds)}</tr>')
-    legend = "".join(f'<span class="sw b{i}">{_bin_label(lo, hi)}</span>' for i, (lo, hi) in enumerate(DOC_BINS, 1))
-    return (f'<h2 id="{_e(facet)}-heatmap">{_e(title)}</h2><p class="note">{caption}</p>'
-            f'<div class="scroll"><table class="heat" data-facet="{_e(facet)}">'
-            f'<thead><tr><th></th>{"".join(head)}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
-            f'<div class="legend">documents addressing it: {legend}<span class="sw">·</span> none</div>')
+            row["cells"].append({"docs": docs, "bin": _doc_bin(docs), "tip": tip, "id": ids.get(f"{code}|{n.id}")})
+        rows.append(row)
+    return {"facet": facet, "title": title, "caption": caption, "nodes": head, "rows": rows}
 
 
 def _strength_splits(tables) -> dict[tuple[str, str], str]:
@@ -790,7 +747,8 @@ def _strength_splits(tables) -> dict[tuple[str, str], str]:
     return {(_s(r.region), _s(r.node)): _s(r.strength) for r in gaps.itertuples(index=False) if _s(r.strength)}
 
 
-def _evidence_panel(tables, taxonomy: Taxonomy, evidence: dict, ids: dict, extra: str = "") -> str:
+def _evidence_sections(tables, taxonomy: Taxonomy, evidence: dict, ids: dict) -> list[dict]:
+    """The evidence panel's section of each cell: its strongest passages, and the way to all of them."""
     by_id = taxonomy.by_id
     names = dict(_regions(tables))
     splits = _strength_splits(tables)
@@ -800,66 +758,46 @@ def _evidence_panel(tables, taxonomy: Taxonomy, evidence: dict, ids: dict, extra
         n = by_id.get(node)
         items = _items(entry)
         split = splits.get((region, node))
+        full = isinstance(entry, dict)
         total = (f"{entry['documents']} document(s), {entry['passages']} passage(s)"
-                 + (f" ({split})" if split else "") + f"; showing the {len(items)} strongest"
-                 if isinstance(entry, dict) else "")
-        parts = [f'<section class="evcell" id="{ids[key]}"><h3>{_e(_region_label(region, names.get(region, "")))} × '
-                 f'{_e(_name(n) if n else node)}</h3>',
-                 f'<p class="note">{_e(total)}</p>']
-        if n is not None and n.recommendation:
-            parts.append(f'<p class="note">{_e(taxonomy.framework_of(n.id).audit.guidance)}: '
-                         f'{_e(n.recommendation)}</p>')
-        parts += [_item_html(it, f"{COMPANION}/") for it in items]
-        if isinstance(entry, dict) and entry.get("page"):
-            # every passage of the cell, not only the strongest, is one click away
-            parts.append(f'<p class="all"><a class="allev" href="{COMPANION}/{entry["page"]}">All '
-                         f'{entry["passages"]} passage(s) in {entry["documents"]} document(s) →</a></p>')
-        parts.append("</section>")
-        secs.append("".join(parts))
-    return ('<aside id="evidence" aria-live="polite"><h2>Evidence</h2>'
-            '<p class="hint">Click a coloured cell to see the passages behind it.</p>' + "".join(secs) + extra
-            + "</aside>")
+                 + (f" ({split})" if split else "") + f"; showing the {len(items)} strongest" if full else "")
+        recommendation = n.recommendation if n is not None else ""
+        # every passage of the cell, not only the strongest, is one click away (its page)
+        secs.append({
+            "id": ids[key], "region": _region_label(region, names.get(region, "")), "node": _name(n) if n else node,
+            "total": total, "recommendation": recommendation,
+            "guidance": taxonomy.framework_of(n.id).audit.guidance if recommendation else "",
+            "passages": items, "docs_at": f"{COMPANION}/", "page": entry.get("page") if full else "",
+            "n_passages": entry["passages"] if full else 0, "n_documents": entry["documents"] if full else 0})
+    return secs
 
 
-def _ranking_table(tables, fw: Taxonomy, sfx: str = "") -> str:
+def _ranking_table(tables, fw: Taxonomy) -> dict:
     a = fw.audit
     leaves = len(_audit_leaves(fw))
     also = fw.also_facets()
     rows = []
-    for i, r in enumerate(_rk(tables, fw).itertuples(index=False), 1):
+    for r in _rk(tables, fw).itertuples(index=False):
         cov = float(getattr(r, f"{a.column}_coverage"))
-        rows.append(f"<tr><td class=num>{i}</td><td><b>{_e(r.region)}</b></td><td>{_e(r.region_name)}</td>"
-                    f"<td class=num>{int(r.documents)}</td>"
-                    f"<td class=num>{int(getattr(r, a.column + 's_addressed'))} of {leaves}</td>"
-                    f'<td data-v="{cov:.4f}"><meter min="0" max="1" value="{cov:.4f}"></meter> {cov:.0%}</td>'
-                    + "".join(f"<td class=num>{int(getattr(r, f.id + 's_addressed'))}</td>" for f, _ in also)
-                    + "</tr>")
-    return (f'<h2 id="ranking{sfx}">Regions ranked by how much of {_e(a.owner)} agenda they cover</h2>'
-            + _filter_box(f"ranking-table{sfx}", "region or name") +
-            f'<table class="list sortable" id="ranking-table{sfx}"><thead><tr>'
-            '<th>#</th><th>region</th><th>name</th><th>documents</th>'
-            f'<th>{_e(a.items)} addressed</th><th>coverage of the agenda</th>'
-            + "".join(f"<th>{_e(f.items)} addressed</th>" for f, _ in also) +
-            f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+        rows.append({"region": r.region, "region_name": r.region_name, "documents": int(r.documents),
+                     "addressed": int(getattr(r, a.column + "s_addressed")), "n_leaves": leaves,
+                     "coverage": f"{cov:.4f}", "coverage_pct": f"{cov:.0%}",
+                     "also": [int(getattr(r, f.id + "s_addressed")) for f, _ in also]})
+    return {"rows": rows, "also": [f.items for f, _ in also]}
 
 
 CROSSTAB_SHOWN = 8
 
 
-def _crosstab_html(tables, taxonomy: Taxonomy) -> tuple[str, str]:
-    """(the framework x framework section, its evidence sections for the panel): for each pair of frameworks,
-    a heatmap of passages coded under both (all regions), each cell linked to its passages, and the same table
-    per region."""
+def _crosstab_view(tables, taxonomy: Taxonomy) -> dict | None:
+    """For each pair of frameworks: a heatmap of passages coded under both (all regions), each cell linked to its
+    passages (`evidence`: the panel's sections), and the same counts per region."""
     ct = tables.get("crosstab")
     if ct is None or ct.empty:
-        return "", ""
+        return None
     names = dict(_regions(tables))
-    out, secs = ['<h2 id="crosstab">Framework × framework</h2><p class="note">Passages coded under a node of '
-                 'each framework (the two-dimensional table of the policy-tools literature), over all regions; '
-                 'hover a cell for documents and strength of commitment, click it for its passages. crosstab.csv '
-                 '(and the crosstab sheet) has every cell per region, with all of its passages.</p>'], []
+    view = {"pairs": [], "evidence": []}
     parts = taxonomy.parts
-    k = 0
     for i, fa in enumerate(parts):
         for fb in parts[i + 1:]:
             sub = ct[(ct["framework_a"] == fa.id) & (ct["framework_b"] == fb.id)]
@@ -868,82 +806,52 @@ def _crosstab_html(tables, taxonomy: Taxonomy) -> tuple[str, str]:
             cell = {(r.node_a, r.node_b): r for r in tot.itertuples(index=False)}
             rows_a = [n for n in fa.leaves if any(int(cell[(n.id, m.id)].passages) for m in fb.leaves
                                                    if (n.id, m.id) in cell)]
-            head = "".join(f'<th class="col" title="{_e(m.id)}"><span>{_e(_name(m))}<br><small lang="zh-Hans">'
-                           f'{_e(_name(m, "zh"))}</small></span></th>' for m in fb.leaves)
-            body = []
+            rows = []
             for n in rows_a:
-                tds = []
+                cells = []
                 for m in fb.leaves:
                     r = cell.get((n.id, m.id))
                     p = int(r.passages) if r is not None else 0
                     if not p:
-                        tds.append('<td class="miss">·</td>')
+                        cells.append({"passages": 0})
                         continue
                     split = ", ".join(f"{int(getattr(r, c))} {c[len('passages_'):]}" for c in level_cols
                                       if int(getattr(r, c)))
-                    tip = f"{_name(n)} × {_name(m)}: {p} passage(s) in {int(r.documents)} document(s); {split}"
-                    sid = f"xev-{k}"
-                    k += 1
-                    tds.append(f'<td class="hit b{_doc_bin(p)}"><a class="cell" href="#{sid}" title="{_e(tip)}">'
-                               f'{p}</a></td>')
-                    secs.append(_crosstab_section(sid, n, m, sub[(sub["node_a"] == n.id) & (sub["node_b"] == m.id)
-                                                                 & (sub["passages"] > 0)], names, p, split))
-                body.append(f'<tr><th class="row" title="{_e(n.id)}">{_e(_name(n))} <small lang="zh-Hans">'
-                            f'{_e(_name(n, "zh"))}</small></th>{"".join(tds)}</tr>')
-            out.append(f'<h3>{_e(fa.name["en"])} × {_e(fb.name["en"])}</h3>')
-            if not body:
-                out.append('<p class="note">No passage is coded under both frameworks.</p>')
-                continue
-            out.append(f'<div class="scroll"><table class="heat crosstab" data-frameworks="{_e(fa.id)}|{_e(fb.id)}">'
-                       f'<thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
-            per_region = []
-            for region, grp in sub[sub["passages"] > 0].groupby("region", sort=True):
-                items = "".join(f"<li>{_e(_name(taxonomy.by_id[r.node_a]))} × {_e(_name(taxonomy.by_id[r.node_b]))}: "
-                                f"{int(r.passages)} passage(s), {int(r.documents)} document(s)</li>"
-                                for r in grp.itertuples(index=False))
-                per_region.append(f"<h4>{_e(_region_label(region, names.get(region, '')))}</h4><ul>{items}</ul>")
-            out.append("<details><summary>By region</summary>" + "".join(per_region) + "</details>")
-    return "".join(out), "".join(secs)
+                    sid = f"xev-{len(view['evidence'])}"
+                    cells.append({"passages": p, "bin": _doc_bin(p), "id": sid,
+                                  "tip": f"{_name(n)} × {_name(m)}: {p} passage(s) in {int(r.documents)} "
+                                         f"document(s); {split}"})
+                    hits = sub[(sub["node_a"] == n.id) & (sub["node_b"] == m.id) & (sub["passages"] > 0)]
+                    view["evidence"].append(_crosstab_cell(sid, n, m, hits, names, p, split))
+                rows.append({"id": n.id, "name": _name(n), "zh": _name(n, "zh"), "cells": cells})
+            by_region = [{"label": _region_label(region, names.get(region, "")),
+                          "cells": [{"a": _name(taxonomy.by_id[r.node_a]), "b": _name(taxonomy.by_id[r.node_b]),
+                                     "passages": int(r.passages), "documents": int(r.documents)}
+                                    for r in grp.itertuples(index=False)]}
+                         for region, grp in sub[sub["passages"] > 0].groupby("region", sort=True)]
+            view["pairs"].append({"a": fa.name["en"], "b": fb.name["en"], "a_id": fa.id, "b_id": fb.id, "rows": rows,
+                                  "columns": [{"id": m.id, "name": _name(m), "zh": _name(m, "zh")} for m in fb.leaves],
+                                  "by_region": by_region})
+    return view
 
 
-def _crosstab_section(sid: str, n, m, rows: pd.DataFrame, names: dict, passages: int, split: str) -> str:
+def _crosstab_cell(sid: str, n, m, rows: pd.DataFrame, names: dict, passages: int, split: str) -> dict:
     """The evidence panel's section of a crosstab cell: per region, its strongest passage and the ids of all."""
-    parts = [f'<section class="evcell" id="{sid}"><h3>{_e(_name(n))} × {_e(_name(m))}</h3>',
-             f'<p class="note">{passages} passage(s) ({_e(split)}), strongest per region shown</p>']
+    regions = []
     for r in rows.head(CROSSTAB_SHOWN).itertuples(index=False):
         ids = _s(r.evidence_passage_ids).split("; ")
-        more = f" and {len(ids) - 10} more" if len(ids) > 10 else ""
-        parts.append(f'<div class="ev"><div class="src"><b>{_e(_region_label(r.region, names.get(r.region, "")))}'
-                     f'</b> · {_e(r.evidence_doc)} <b>{_e(r.evidence_article)}</b></div>'
-                     f'<div class="txt">{_e(_s(r.evidence_passage)[:1200])}</div>'
-                     f'<div class="meta">{int(r.passages)} passage(s): {_e("; ".join(ids[:10]))}{_e(more)}</div></div>')
-    if len(rows) > CROSSTAB_SHOWN:
-        parts.append(f'<p class="note">… {len(rows) - CROSSTAB_SHOWN} more region(s): see crosstab.csv.</p>')
-    return "".join(parts) + "</section>"
+        regions.append({"label": _region_label(r.region, names.get(r.region, "")), "doc": r.evidence_doc,
+                        "article": r.evidence_article, "passage": _s(r.evidence_passage)[:1200],
+                        "passages": int(r.passages), "ids": "; ".join(ids[:10]),
+                        "more": f" and {len(ids) - 10} more" if len(ids) > 10 else ""})
+    return {"id": sid, "a": _name(n), "b": _name(m), "passages": passages, "split": split, "regions": regions,
+            "more_regions": max(len(rows) - CROSSTAB_SHOWN, 0)}
 
 
-def _filter_box(table_id: str, what: str) -> str:
-    return (f'<p class="tools"><label>Filter <input type="search" class="filter" data-for="{table_id}" '
-            f'placeholder="{_e(what)}"></label></p>')
-
-
-def _lacking_table(tables, fw: Taxonomy, ranked: list, lacking: dict, sfx: str = "") -> str:
-    a = fw.audit
-    n_regions = len(_regions(tables))
-    rows = []
-    for i, n in enumerate(ranked, 1):
-        lack = lacking[n.id]
-        rows.append(f"<tr><td class=num>{i}</td><td><b>{_e(_name(n))}</b><br><span class=zh lang=zh-Hans>"
-                    f"{_e(_name(n, 'zh'))}</span><br><small class=zh>{_e(n.id)}</small></td>"
-                    f"<td class=num>{len(lack)} of {n_regions}</td>"
-                    f"<td>{', '.join(f'<span class=nw>{_e(c)}</span>' for c in lack) or '—'}</td>"
-                    f"<td>{_e(_guide(n)) if lack else '<span class=yes>addressed everywhere</span>'}</td></tr>")
-    return (f'<h2 id="lacking{sfx}">{_e(_cap(a.items))} ranked by how many regions lack them</h2>'
-            + _filter_box(f"lacking-table{sfx}", f"{a.item} or region") +
-            f'<table class="list sortable" id="lacking-table{sfx}"><thead><tr>'
-            f'<th>#</th><th>{_e(a.item)}</th><th>regions lacking</th><th>which</th>'
-            f"<th>{_e(a.owner)} {_e(a.item)} (for regions lacking it)</th></tr></thead>"
-            f'<tbody>{"".join(rows)}</tbody></table>')
+def _lacking_table(tables, ranked: list, lacking: dict) -> dict:
+    rows = [{"name": _name(n), "zh": _name(n, "zh"), "id": n.id, "lacking": lacking[n.id], "guide": _guide(n)}
+            for n in ranked]
+    return {"rows": rows, "n_regions": len(_regions(tables))}
 
 
 def _year_bins(lo: int, hi: int, k: int = 6) -> list[tuple[int, int]]:
@@ -953,20 +861,21 @@ def _year_bins(lo: int, hi: int, k: int = 6) -> list[tuple[int, int]]:
     return [(edges[i], edges[i + 1] - 1) for i in range(k)]
 
 
-def _temporal(tables, ranked: list, fw: Taxonomy, sfx: str = "", undated_list: bool = True) -> str:
+def _temporal(tables, ranked: list, fw: Taxonomy, undated_list: bool = True) -> dict:
     a = fw.audit
     fy, by = _years(tables)
     leaf_ids = [n.id for n in ranked]
     fy = fy[fy["node"].isin(leaf_ids)]
     undated = _undated(tables)
     regions = _regions(tables, fw)
-    listed = _undated_list(tables) if undated_list else ""
+    t = {"why": "", "undated_docs": _undated_list(tables) if undated_list else None}
     only_undated = _addressed_only_undated(tables, leaf_ids)
     if fy.empty:
         n_docs = int(tables["region_ranking"]["documents"].sum())
-        why = ("No document has a date, so there is no temporal view." if n_docs and sum(undated.values()) >= n_docs
-               else f"No dated document addresses any of the {_e(a.items)}.")
-        return f'<h2 id="temporal{sfx}">Over time</h2><p class="note">{why}</p>' + listed
+        no_date = n_docs and sum(undated.values()) >= n_docs
+        t["why"] = ("No document has a date, so there is no temporal view." if no_date
+                    else f"No dated document addresses any of the {a.items}.")
+        return t
     titles = {}
     cd = tables.get("coverage_document")
     if cd is not None:
@@ -978,41 +887,33 @@ def _temporal(tables, ranked: list, fw: Taxonomy, sfx: str = "", undated_list: b
     def ybin(y: int) -> int:
         return next(i for i, (a, b) in enumerate(bins, 1) if a <= y <= b)
 
-    head = "".join(f'<th class="col" title="{_e(n.id)}"><span>{_e(_name(n))}</span></th>' for n in ranked)
     rows = []
     for code, name in regions:
-        tds = []
+        cells = []
         for n in ranked:
             if (code, n.id) not in first:
                 docs = only_undated.get((code, n.id))
                 if docs:  # addressed, as the ranking counts it, but by no dated document
                     tip = (f"{_region_label(code, name)} × {_name(n)}: addressed only in undated document(s): "
                            + "; ".join(titles.get(d, (d, ""))[0] or d for d in docs[:5]))
-                    tds.append(f'<td class="und" title="{_e(tip)}">undated</td>')
+                    cells.append({"year": None, "tip": tip})
                 else:
-                    tds.append('<td class="miss">·</td>')
+                    cells.append({"year": None, "tip": ""})
                 continue
             y, doc = first[(code, n.id)]
             title, date = titles.get(doc, ("", ""))
-            tip = f"{_region_label(code, name)} × {_name(n)}: first in {title or doc} ({date or y})"
-            tds.append(f'<td class="y{ybin(y)}" title="{_e(tip)}">{y}</td>')
-        note = f" <small>{undated[code]} undated</small>" if undated.get(code) else ""
-        rows.append(f'<tr><th class="row">{_e(_region_label(code, name))}{note}</th>{"".join(tds)}</tr>')
-    legend = "".join(f'<span class="sw y{i}">{a if a == b else f"{a}–{b}"}</span>' for i, (a, b) in enumerate(bins, 1))
+            cells.append({"year": y, "bin": ybin(y),
+                          "tip": f"{_region_label(code, name)} × {_name(n)}: first in {title or doc} ({date or y})"})
+        rows.append({"label": _region_label(code, name), "undated": undated.get(code), "cells": cells})
     n_undated = sum(undated.values())
-    und = (f" {n_undated} undated document(s) cannot be placed in time: a {a.item} only they address is "
-           "marked \u201cundated\u201d (the ranking and the heatmaps count it as addressed); they are listed below."
-           if n_undated else "")
-    out = [f'<h2 id="temporal{sfx}">Over time</h2>',
-           f'<h3>First year each region addressed each {_e(a.item)}</h3>',
-           f'<p class="note">Year of the earliest dated document addressing it; hover a cell for the document. '
-           f'Columns in the order of the ranking above.{_e(und)}</p>',
-           f'<div class="scroll"><table class="years heat"><thead><tr><th></th>{head}</tr></thead>'
-           f'<tbody>{"".join(rows)}</tbody></table></div><div class="legend">first year: {legend}'
-           + ('<span class="sw und">undated</span> only in undated documents' if only_undated else "") + '</div>']
-    out.append(_year_chart(by, leaf_ids, regions, len(ranked), _addressed_counts(tables, leaf_ids), a.items))
-    out.append(listed)
-    return "".join(out)
+    t.update(
+        nodes=[{"id": n.id, "name": _name(n)} for n in ranked], rows=rows,
+        legend=[str(a) if a == b else f"{a}–{b}" for a, b in bins], only_undated=bool(only_undated),
+        undated_note=(f" {n_undated} undated document(s) cannot be placed in time: a {a.item} only they address "
+                      "is marked \u201cundated\u201d (the ranking and the heatmaps count it as addressed); they are "
+                      "listed below." if n_undated else ""),
+        chart=_year_chart(by, leaf_ids, regions, len(ranked), _addressed_counts(tables, leaf_ids)))
+    return t
 
 
 def _undated_docs(tables) -> pd.DataFrame:
@@ -1048,25 +949,18 @@ def _addressed_counts(tables, leaf_ids: list[str]) -> dict[str, int]:
 UNDATED_SHOWN = 200
 
 
-def _undated_list(tables) -> str:
+def _undated_list(tables) -> dict | None:
     """The undated documents by name: they count everywhere but in the view over time."""
     und = _undated_docs(tables)
     if und.empty:
-        return ""
+        return None
     cdl = tables.get("coverage_document_long")
     paged = set(cdl["doc_id"]) if cdl is not None else set()
     und = und.sort_values(["region", "doc_id"], kind="stable")
-    items = []
-    for r in und.head(UNDATED_SHOWN).itertuples(index=False):
-        name = _e(_s(r.title) or _s(r.doc_id))
-        link = (f'<a href="{COMPANION}/{doc_page_name(r.doc_id)}">{name}</a>' if _s(r.doc_id) in paged else name)
-        items.append(f"<li>{link} <small>({_e(r.region)}; <code>{_e(r.doc_id)}</code>)</small></li>")
-    more = (f"<p class=note>… and {len(und) - UNDATED_SHOWN} more: see coverage_document.csv (empty date).</p>"
-            if len(und) > UNDATED_SHOWN else "")
-    return (f'<h3 id="undated">Undated documents ({len(und)})</h3><p class="note">No date in the manifest, the file '
-            'name or the text: they count in the ranking, the heatmaps and the gap list, but not in the view over '
-            'time. Give their dates in manifest.csv to place them.</p>'
-            f'<ul class="undated">{"".join(items)}</ul>{more}')
+    docs = [{"name": _s(r.title) or _s(r.doc_id), "region": r.region, "doc_id": r.doc_id,
+             "page": doc_page_name(r.doc_id) if _s(r.doc_id) in paged else ""}
+            for r in und.head(UNDATED_SHOWN).itertuples(index=False)]
+    return {"total": len(und), "docs": docs, "docs_at": f"{COMPANION}/"}
 
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -1074,11 +968,11 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, str]], n_leaves: int,
-                addressed: dict[str, int] | None = None, items: str = "recommendations") -> str:
-    """Inline SVG: number of audited nodes (`items`) addressed by the documents in force, per region and year."""
+                addressed: dict[str, int] | None = None) -> dict | None:
+    """The geometry of the chart of audited nodes addressed by the documents in force, per region and year."""
     by = by[by["node"].isin(leaf_ids)]
     if by.empty:
-        return ""
+        return None
     counts = by.groupby(["region", "year"])["node"].nunique()
     y0, y1 = int(by["year"].min()), int(by["year"].max())
     W, H, L, R, T, B = 900, 300, 40, 240, 12, 28
@@ -1090,110 +984,82 @@ def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, 
     def yv(v: float) -> float:
         return T + ph * (1 - v / max(n_leaves, 1))
 
-    g = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
-         f'aria-label="{_e(_cap(items))} addressed over time">']
-    for v in range(0, n_leaves + 1, max(1, n_leaves // 5)):
-        g.append(f'<line x1="{L}" x2="{L + pw}" y1="{yv(v):.1f}" y2="{yv(v):.1f}" stroke="#e5e7eb"/>'
-                 f'<text x="{L - 6}" y="{yv(v) + 4:.1f}" text-anchor="end" fill="#57606a">{v}</text>')
-    step = max(1, round((y1 - y0) / 10))
-    for yr in range(y0, y1 + 1, step):
-        g.append(f'<text x="{x(yr):.1f}" y="{H - 8}" text-anchor="middle" fill="#57606a">{yr}</text>')
+    chart = {"width": W, "height": H, "left": L, "right": L + pw, "n_leaves": n_leaves, "series": [],
+             "grid": [{"y": f"{yv(v):.1f}", "text_y": f"{yv(v) + 4:.1f}", "value": v}
+                      for v in range(0, n_leaves + 1, max(1, n_leaves // 5))],
+             "ticks": [{"x": f"{x(yr):.1f}", "year": yr} for yr in range(y0, y1 + 1, max(1, round((y1 - y0) / 10)))]}
     label_y = []
     for i, (code, name) in enumerate(regions):
         if code not in counts.index.get_level_values(0):
             continue
         c = counts.loc[code]
-        colour = PALETTE[i % len(PALETTE)]
         dy = (i % 5 - 2) * 1.6  # lines at the same level stay distinguishable
-        label = _e(_region_label(code, name))
         pts, dots, last = [], [], None
         for yr in range(int(c.index.min()), y1 + 1):
             v = int(c.get(yr, last if last is not None else 0))
             if last is not None and v != last:
                 pts.append(f"{x(yr):.1f},{yv(last) + dy:.1f}")  # step: level until the year it changes
             if last is None or v != last:
-                dots.append(f'<circle cx="{x(yr):.1f}" cy="{yv(v) + dy:.1f}" r="3" fill="{colour}">'
-                            f'<title>{label}, {yr}: {v}</title></circle>')
+                dots.append({"x": f"{x(yr):.1f}", "y": f"{yv(v) + dy:.1f}", "year": yr, "value": v})
             pts.append(f"{x(yr):.1f},{yv(v) + dy:.1f}")
             last = v
-        g.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" stroke-opacity=".85" '
-                 f'points="{" ".join(pts)}"><title>{label}</title></polyline>' + "".join(dots))
         ly = yv(last) + 4
         while any(abs(ly - o) < 13 for o in label_y):
             ly += 13
         label_y.append(ly)
         # the ranking also counts undated documents: say how many more they add, or the two seem to disagree
-        more = (addressed or {}).get(code, last) - last
-        g.append(f'<text x="{L + pw + 8}" y="{ly:.1f}" fill="{colour}">{label} ({last}'
-                 f'{f"; +{more} undated" if more > 0 else ""})</text>')
-    g.append("</svg>")
-    return (f'<h3>{_e(_cap(items))} addressed by the documents in force</h3>'
-            f'<p class="note">Number of the {n_leaves} {_e(items)} addressed by at least one document dated '
-            'that year or earlier (a document counts as in force from its date on; repeals are not recorded).</p>'
-            + "".join(g))
+        chart["series"].append({"colour": PALETTE[i % len(PALETTE)], "label": _region_label(code, name),
+                                "points": " ".join(pts), "dots": dots, "label_y": f"{ly:.1f}", "last": last,
+                                "more": (addressed or {}).get(code, last) - last})
+    return chart
 
 
-def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict, sfx: str = "") -> str:
+def _framework(fw: Taxonomy, sfx: str) -> dict:
+    """How a framework's sections name what it audits (an item, the plural, their owner, what it says of them);
+    `plural`, not `items`: a template would read a dict's items method."""
     a = fw.audit
+    return {"sfx": sfx, "item": a.item, "plural": a.items, "plural_cap": _cap(a.items), "owner": a.owner,
+            "guidance": a.guidance}
+
+
+def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict) -> list[dict]:
     by_key = _gap_rows(tables, fw)
-    rows = []
+    regions = []
     for code, name in _regions(tables, fw):
-        rows.append(f'<tr class="region"><th colspan="4">{_e(_region_label(code, name))}</th></tr>')
         missing = [n for n in ranked if not (by_key.get((code, n.id)) is not None
                                              and bool(by_key[(code, n.id)].addressed))]
-        present = [n for n in ranked if n not in missing]
-        for n in missing:
-            rows.append(f'<tr><td>{_e(_name(n))}</td><td><span class="no">missing</span></td><td></td>'
-                        f'<td>{_e(a.guidance)}: {_e(_guide(n))}</td></tr>')
-        for n in present:
+        present = []
+        for n in (n for n in ranked if n not in missing):
             r = by_key[(code, n.id)]
             key = f"{code}|{n.id}"
             items = _items(evidence.get(key))
-            if items:
+            if items:  # the strongest passage, marked, and a link to all of the cell's evidence
                 it = items[0]
                 snippet = it.get("snippet", it["html"])
-                article = "" if snippet.startswith(it["article"]) else f' {it["article"]}'
-                detail = (f'<b>{it["title"]}</b>{article}: <span lang="{it.get("lang", "zh-Hans")}">{snippet}</span> '
-                          f'<a class="evlink" href="#{ids[key]}">all evidence</a>')
+                # the article is left out where the passage begins with it (compared as both are written)
+                leads = snippet.startswith(_e(it["article"]))
+                ev = {"title": it["title"], "article": None if leads else it["article"],
+                      "lang": it.get("lang", "zh-Hans"), "snippet": snippet, "id": ids[key]}
             else:
-                detail = f"<b>{_e(r.evidence_title)}</b> {_e(r.evidence_article)}: {_e(_s(r.evidence_passage)[:300])}"
-            split = _s(getattr(r, "strength", ""))
-            status = ('<span class="yes">addressed</span>' if _committed(r) else
-                      '<span class="weak" title="no binding or resourced passage">mentioned, never committed</span>')
-            rows.append(f'<tr><td>{_e(_name(n))}</td><td>{status}'
-                        + (f'<br><small class="split">{_e(split)}</small>' if split else "") + '</td>'
-                        f'<td class=num>{int(r.documents)} doc.<br>{int(r.passages)} pass.</td><td>{detail}</td></tr>')
-    return (f'<h2 id="gaps{sfx}">Gap list by region</h2><p class="note">Missing {_e(a.items)} first, with '
-            f'{_e(a.owner)} {_e(a.item)}; then the addressed ones with their strongest evidence passage and their '
-            'passages by strength of commitment (a node only mentioned, never in a binding or resourced passage, '
-            'is marked so).</p>'
-            + _filter_box(f"gap-list{sfx}", f"region, {a.item} or words of the evidence") +
-            f'<table class="list" id="gap-list{sfx}"><thead><tr><th>{_e(a.item)}</th><th>status</th><th>counts</th>'
-            f'<th>strongest evidence / {_e(a.owner)} {_e(a.item)}</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+                ev = {"title": r.evidence_title, "article": r.evidence_article,
+                      "passage": _s(r.evidence_passage)[:300], "snippet": None}
+            present.append({"name": _name(n), "committed": _committed(r), "split": _s(getattr(r, "strength", "")),
+                            "documents": int(r.documents), "passages": int(r.passages), "evidence": ev})
+        regions.append({"label": _region_label(code, name), "present": present,
+                        "missing": [{"name": _name(n), "guide": _guide(n)} for n in missing]})
+    return regions
 
 
-def _glance(tables, fw: Taxonomy, ranked: list, lacking: dict) -> str:
-    a = fw.audit
-    count = f"{a.column}s_addressed"
-    regions = _regions(tables, fw)
+def _glance(tables, fw: Taxonomy, ranked: list, lacking: dict) -> dict:
+    count = f"{fw.audit.column}s_addressed"
     rk = _rk(tables, fw)
-    if rk.empty:
-        return '<p class="note">No region to report on.</p>'
-    n_leaves = len(ranked)
-    top, bottom = rk.iloc[0], rk.iloc[-1]
-    items = [f"Broadest coverage: <b>{_e(_region_label(_s(top.region), _s(top.region_name)))}</b>, "
-             f"{int(getattr(top, count))} of {n_leaves} {_e(a.items)}."]
-    if len(rk) > 1:
-        items.append(f"Narrowest: <b>{_e(_region_label(_s(bottom.region), _s(bottom.region_name)))}</b>, "
-                     f"{int(getattr(bottom, count))} of {n_leaves}.")
-    most = [n for n in ranked if lacking[n.id]][:3]
-    if most:
-        items.append("Most widely lacking: " + "; ".join(
-            f"<b>{_e(_name(n))}</b> ({len(lacking[n.id])} of {len(regions)} regions)" for n in most) + ".")
-    everywhere = [n for n in ranked if not lacking[n.id]]
-    if everywhere:
-        items.append("Addressed in every region: " + "; ".join(_e(_name(n)) for n in everywhere) + ".")
-    return '<ul class="glance">' + "".join(f"<li>{x}</li>" for x in items) + "</ul>"
+    g = {"top": None, "bottom": None, "n_leaves": len(ranked), "n_regions": len(_regions(tables, fw)),
+         "most": [{"name": _name(n), "lacking": len(lacking[n.id])} for n in ranked if lacking[n.id]][:3],
+         "everywhere": [_name(n) for n in ranked if not lacking[n.id]]}
+    ends = [rk.iloc[0]] + ([rk.iloc[-1]] if len(rk) > 1 else []) if not rk.empty else []
+    for end, r in zip(("top", "bottom"), ends):
+        g[end] = {"label": _region_label(_s(r.region), _s(r.region_name)), "addressed": int(getattr(r, count))}
+    return g
 
 
 def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str:
@@ -1207,49 +1073,36 @@ def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str
         also = " and ".join(f"{len(leaves)} {f.items}" for f, leaves in fw.also_facets())
         coded.append(f"{len(_audit_leaves(fw))} {fw.audit.items}" + (f" and {also}" if also else "")
                      + (f" of {fw.cite}" if fw.cite else "") + ("" if not several else f" ({fw.name['en']})"))
-    main = [
-        "<main>",
-        f"<h1>{_e(taxonomy.title)}</h1>",
-        f'<p class="lead">{n_regions} regions, {counts.get("ingested", 0)} documents ingested of '
-        f'{counts.get("files", 0)} files found ({counts.get("failed", 0)} failed, {counts.get("skipped", 0)} skipped, '
-        f'{counts.get("duplicate_of", 0)} duplicates). Coded against taxonomy {_e(taxonomy.version)}: '
-        f"{_e('; '.join(coded))}. "
-        "A cell counts the region's documents with at least one passage coded to the node; "
-        "click a coloured cell to see its evidence passages (matched terms highlighted).</p>",
-        f'<p class="note">{_e(human_coding_line(tables))}</p>',
-    ]
     splits = _strength_splits(tables)
+    frameworks = []
     for k, fw in enumerate(taxonomy.parts):
         a = fw.audit
-        sfx = _sfx(fw, taxonomy)
         ranked, lacking = _lacking(tables, fw)
-        if several:
-            main.append(f'<h2 class="framework" id="framework{sfx}">{_e(fw.name["en"])} '
-                        f'<small lang="zh-Hans">{_e(fw.name["zh"])}</small></h2>')
-        main += [_glance(tables, fw, ranked, lacking), _ranking_table(tables, fw, sfx)]
-        main.append(_heatmap(
+        heatmaps = [_heatmap(
             tables, fw, ranked, f"Region × {a.item}",
-            f"Rows: regions ranked by {_e(a.items)} addressed (addressed / total after the name). Columns: "
-            f"{_e(a.owner)} {_e(a.items)}, those lacking in most regions first.", ids, lacking,
-            "-".join(a.facets), f"{a.column}s_addressed", len(ranked), splits))
+            f"Rows: regions ranked by {a.items} addressed (addressed / total after the name). Columns: "
+            f"{a.owner} {a.items}, those lacking in most regions first.", ids, lacking,
+            "-".join(a.facets), f"{a.column}s_addressed", len(ranked), splits)]
         for f, leaves in fw.also_facets():
-            main.append(_heatmap(tables, fw, leaves, f"Region × {f.item}",
-                                 f"Columns: the {_e(f.items)} in {_e(a.owner)} order.", ids, None, f.id,
-                                 f"{f.id}s_addressed", len(leaves), splits))
-        main += [_lacking_table(tables, fw, ranked, lacking, sfx),
-                 _temporal(tables, ranked, fw, sfx, undated_list=k == len(taxonomy.parts) - 1)]
-    xsecs = ""
-    if several:
-        xhtml, xsecs = _crosstab_html(tables, taxonomy)
-        main.append(xhtml)
-    for fw in taxonomy.parts:
-        main.append(_gap_list(tables, fw, _lacking(tables, fw)[0], evidence, ids, _sfx(fw, taxonomy)))
-    main += [
-        '<p class="note">Full tables: coverage.xlsx and the CSV files next to this report. '
-        "Generated by the policy coverage coder.</p>",
-        "</main>",
-    ]
-    body = "".join(main) + _evidence_panel(tables, taxonomy, evidence, ids, xsecs)
+            heatmaps.append(_heatmap(tables, fw, leaves, f"Region × {f.item}",
+                                     f"Columns: the {f.items} in {a.owner} order.", ids, None, f.id,
+                                     f"{f.id}s_addressed", len(leaves), splits))
+        frameworks.append({
+            **_framework(fw, _sfx(fw, taxonomy)), "name": fw.name["en"], "name_zh": fw.name["zh"],
+            "glance": _glance(tables, fw, ranked, lacking), "ranking": _ranking_table(tables, fw),
+            "heatmaps": heatmaps, "lacking": _lacking_table(tables, ranked, lacking),
+            # the undated documents are listed once, after the last framework's view over time
+            "temporal": _temporal(tables, ranked, fw, undated_list=k == len(taxonomy.parts) - 1),
+            "gaps": _gap_list(tables, fw, ranked, evidence, ids)})
+    body = HTML.get_template("report.html.j2").render(
+        title=taxonomy.title, n_regions=n_regions, version=taxonomy.version, coded="; ".join(coded),
+        counts={"ingested": counts.get("ingested", 0), "files": counts.get("files", 0),
+                "failed": counts.get("failed", 0), "skipped": counts.get("skipped", 0),
+                "duplicates": counts.get("duplicate_of", 0)},
+        human_coding=human_coding_line(tables), several=several, frameworks=frameworks,
+        heat_legend=[_bin_label(lo, hi) for lo, hi in DOC_BINS],
+        crosstab=_crosstab_view(tables, taxonomy) if several else None,
+        evidence=_evidence_sections(tables, taxonomy, evidence, ids))
     csp = (f"default-src 'none'; style-src {_csp_hash(CSS)}; script-src {_csp_hash(JS)}; img-src 'none'; "
            "font-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'")
     return _render_html("Policy coverage and gap audit", CSS, csp, body, JS, "page")
