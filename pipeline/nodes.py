@@ -66,7 +66,6 @@ def fingerprint(stage: str, *parameters: str, upstream: tuple[str, ...] = ()) ->
     return h.hexdigest()[:16]
 
 
-@lru_cache(maxsize=None)  # the sources are read once per process (_source) anyway
 def code_digest(module: str) -> str:
     """Digest of a package module's source, the sources of the package modules it imports (at any depth, also
     inside functions) and the versions of the libraries they import."""
@@ -92,6 +91,11 @@ def package_closure(module: str) -> set[str]:
 
 def library_versions(modules) -> list[tuple[str, str]]:
     """(distribution, version) of the installed libraries these package modules import."""
+    return _library_versions(tuple(sorted(modules)))
+
+
+@lru_cache(maxsize=None)  # installed versions do not change while a run lasts; looking them up is slow
+def _library_versions(modules: tuple[str, ...]) -> list[tuple[str, str]]:
     dists = set()
     names = _distributions()
     for m in modules:
