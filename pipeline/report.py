@@ -42,16 +42,28 @@ def _e(v) -> str:
     return html.escape(_s(v), quote=True)
 
 
+def _escaped(text: str) -> Markup:
+    """Document text escaped where a page's block is made rather than by the template: a long document's page
+    has hundreds of thousands of blocks, and the template's escaping of each value costs several times this."""
+    return Markup(html.escape(text, quote=True))
+
+
 def _escape(v) -> Markup:
     """Autoescaping with the stdlib's entities (&quot;, &#x27;), as the pages have always been written, and
-    missing table values as ''; markup built here (Markup) passes through."""
+    missing table values as ''; markup built here (Markup) passes through. Called for every value a page
+    prints (a long document's page prints hundreds of thousands), hence the plain string first."""
+    if type(v) is str:
+        return Markup(html.escape(v, quote=True))
+    if type(v) is Markup:
+        return v
     return v if hasattr(v, "__html__") else Markup(_e(v))
 
 
 _TEMPLATES = PackageLoader(__package__, "templates")
 # every value a template prints is escaped unless it is Markup; a name the template does not get is an error.
 # Markup is only what this module writes itself: a passage escaped with its matched terms in <mark> (_marked_html,
-# in evidence items and document pages), and the page shell's CSS, CSP, script and body rendered from a template
+# in evidence items and document pages), a document page's text escaped block by block (_escaped, for speed), and
+# the page shell's CSS, CSP, script and body rendered from a template
 HTML = Environment(loader=_TEMPLATES, autoescape=True, finalize=_escape, undefined=StrictUndefined,
                    keep_trailing_newline=True)
 # Markdown is not HTML: corpus text goes through the `md` filter (inert Markdown), which the templates apply
@@ -477,10 +489,10 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
         if omitted and pos and s > pos:
             blocks.append({"kind": "gap"})
         elif shown[pos:s].strip():  # blank lines between passages: the passages' blocks already part them
-            blocks.append({"kind": "text", "text": shown[pos:s]})
+            blocks.append({"kind": "text", "text": _escaped(shown[pos:s])})
         pos = t
         if p["kind"] not in ("article", "section_paragraph", "paragraph", "preamble"):
-            blocks.append({"kind": "heading", "text": shown[s:t]})
+            blocks.append({"kind": "heading", "text": _escaped(shown[s:t])})
             continue
         rows = coded.get(p["passage_id"], [])
         spans: list[dict] = []
@@ -494,12 +506,13 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
             n = by_id.get(r.node)
             codes.append({"node": r.node, "name": _name(n) if n else r.node,
                           "zh": _name(n, "zh") if n is not None else None, "score": float(r.score)})
-        blocks.append({"kind": "passage", "ordinal": max(int(p.get("ordinal") or 0), 0),
-                       "cite": _label_as_written(_s(p.get("label")), text[s:t], shown[s:t]), "codes": codes,
-                       # a coded passage is our markup (escaped, matched terms in <mark>); an uncoded one is text
-                       "body": Markup(_marked_html(shown[s:t], spans, limit=10**9)) if rows else shown[s:t]})
+        ordinal = max(int(p.get("ordinal") or 0), 0)
+        blocks.append({"kind": "passage", "ordinal": str(ordinal) if ordinal else "",
+                       "cite": _escaped(_label_as_written(_s(p.get("label")), text[s:t], shown[s:t])), "codes": codes,
+                       # a coded passage is our markup (escaped, matched terms in <mark>)
+                       "body": Markup(_marked_html(shown[s:t], spans, limit=10**9)) if rows else _escaped(shown[s:t])})
     if shown[pos:].strip() and not omitted:
-        blocks.append({"kind": "text", "text": shown[pos:]})
+        blocks.append({"kind": "text", "text": _escaped(shown[pos:])})
     note = ("Shown in the Traditional-Chinese original; it was converted to Simplified for coding, character for "
             "character, so passages and matched terms are in the same places." if use_original else
             "The Traditional-Chinese original could not be aligned with the converted text; shown as coded "
