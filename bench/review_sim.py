@@ -25,6 +25,7 @@ from pipeline.classify import (PassageClassifier, examples_paths, fit_model, lab
                                tokenize_frame)
 from pipeline.evaluate import predict, region_groups, scores  # noqa: E402
 from pipeline.review import pick, score_pool  # noqa: E402
+from pipeline.stages import CODED_WEIGHT  # noqa: E402
 from pipeline.taxonomy import load_taxonomy  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -35,7 +36,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", default="25,50,100")
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--coded-weight", type=float, default=3.0)
+    # the weight `make train` gives the coded store: the loop as a researcher runs it
+    ap.add_argument("--coded-weight", type=float, default=CODED_WEIGHT)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "review_sim.json"))
     args = ap.parse_args()
     tax = load_taxonomy(ROOT / "taxonomy")
