@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,9 +135,13 @@ def context_of(passage_id: str, heading: str = "", title: str = "") -> str:
     """A passage's context for the model: its chapter heading and its document's title. Without a title, the
     file name in a '<path>#<n>' id stands in for it (as ingest does when there is no manifest)."""
     if not title and "#" in passage_id:
-        stem = Path(passage_id.rsplit("#", 1)[0]).stem
-        title = re.sub(r"[(（]\d{4}-\d{2}-\d{2}[)）]$", "", stem)
+        title = _title_of_file(passage_id.rsplit("#", 1)[0])
     return " | ".join(x for x in (title, heading) if x)
+
+
+@lru_cache(maxsize=4096)  # every passage of a document asks again
+def _title_of_file(path: str) -> str:
+    return re.sub(r"[(（]\d{4}-\d{2}-\d{2}[)）]$", "", Path(path).stem)
 
 
 # ---------------------------------------------------------------------------------------- model files
