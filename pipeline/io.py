@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .schemas import Table, check, to_arrow
@@ -602,8 +603,6 @@ class ChunkedTable:
 
     def rows_for_part(self, part: int, doc_id: str) -> pd.DataFrame:
         """The rows of one document in one part (a window of a document processed in windows)."""
-        import pyarrow.compute as pc
-
         t = pq.read_table(self.parts[part])
         return t.filter(pc.equal(t.column("doc_id"), doc_id)).to_pandas()
 
@@ -611,8 +610,6 @@ class ChunkedTable:
         return self.arrow_rows_for(doc_ids).to_pandas()
 
     def arrow_rows_for(self, doc_ids, columns: list[str] | None = None) -> pa.Table:
-        import pyarrow.compute as pc
-
         ids = [d for d in doc_ids if self.parts_of(d)]
         parts = sorted({i for d in ids for i in self.parts_of(d)})
         schema = self.table.arrow_schema

@@ -34,7 +34,7 @@ from .engine import Helper, imap_ordered
 from .io import ChunkedTable, TableWriter, write_json
 from .nodes import fingerprint
 from .lexicon import MATCH_GROUP
-from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, TOKENS, Table, to_arrow
+from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, TOKENS, Table, empty, to_arrow
 from .segment import passage_rows, segment_document, segment_spans
 
 # small enough that the last chunks leave no worker idle for long, large enough to amortise a task
@@ -321,9 +321,9 @@ class ChunkRunner:
                 "docs": [{**{k: d[k] for k in ("doc_id", "text", "lang", "region", "content_hash")},
                           "text_original": d.get("text_original") or ""} for d in todo]}
         if "segment" not in self.stages:
-            task["passages"] = self.inputs["segment"].rows_for(ids) if ids else _empty(PASSAGES)
+            task["passages"] = self.inputs["segment"].rows_for(ids) if ids else empty(PASSAGES)
         if "tokenize" not in self.stages and "classify" in self.stages:
-            task["tokens"] = self.inputs["tokenize"].rows_for(ids) if ids else _empty(TOKENS)
+            task["tokens"] = self.inputs["tokenize"].rows_for(ids) if ids else empty(TOKENS)
         return task, reused, docs, keys
 
     def _tasks(self, doc_chunks: Iterable[list[dict]], stages: tuple[str, ...]) -> Iterator[tuple]:
@@ -393,7 +393,7 @@ class ChunkRunner:
     def _input_window_tasks(self, doc: dict, found: list[list[int]], n: int, stages: tuple[str, ...]
                             ) -> Iterator[tuple]:
         self._count(doc, n, False)
-        meta = {k: doc[k] for k in ("doc_id", "lang", "region", "content_hash")}
+        meta = _window_meta(doc)
         for i in range(n):
             task = {"stages": stages, "settings": self.settings, "docs": [meta], "window": (i, n)}
             for (name, table), at in zip((("passages", "segment"), ("tokens", "tokenize")), found):
@@ -417,7 +417,7 @@ class ChunkRunner:
     def _window_tasks(self, doc: dict, spans, windows: list[tuple[int, int]],
                       stages: tuple[str, ...]) -> Iterator[tuple]:
         self._count(doc, len(windows), False)
-        meta = {k: doc[k] for k in ("doc_id", "lang", "region", "content_hash")}
+        meta = _window_meta(doc)
         worker = tuple(st for st in stages if st != "segment")
         for i, (a, b) in enumerate(windows):
             passages = passages_frame(passage_rows(doc, spans[a:b]))
@@ -533,8 +533,9 @@ def _merge(table: Table, reused: "pa.Table | None", computed: pd.DataFrame | Non
     return t
 
 
-def _empty(table: Table) -> pd.DataFrame:
-    return table.arrow_schema.empty_table().to_pandas()
+def _window_meta(doc: dict) -> dict:
+    """What a worker needs of a document whose window it is given (the passages come with the task)."""
+    return {k: doc[k] for k in ("doc_id", "lang", "region", "content_hash")}
 
 
 def documents_in_chunks(out: Path) -> Iterator[list[dict]]:
