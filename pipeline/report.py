@@ -54,8 +54,6 @@ def _escape(v) -> Markup:
     prints (a long document's page prints hundreds of thousands), hence the plain string first."""
     if type(v) is str:
         return Markup(html.escape(v, quote=True))
-    if type(v) is Markup:
-        return v
     return v if hasattr(v, "__html__") else Markup(_e(v))
 
 
@@ -264,17 +262,14 @@ def _report_md_part(tables, fw: Taxonomy) -> dict:
                               for code, _ in regions]
         part["undated"] = [{"region": r, "count": k} for r, k in _undated(tables).items()]
 
-    by_key = _gap_rows(tables, fw)
-    part["audit"] = []
-    for code, name in regions:
-        rows = [(n, by_key.get((code, n.id))) for n in ranked]
-        part["audit"].append({
-            "region": _region_label(code, name),
-            "gaps": [{"name": _name(n), "guide": _guide(n)} for n, r in rows if r is None or not bool(r.addressed)],
-            "addressed": [{"name": _name(n), "documents": r.documents, "passages": r.passages,
-                           "split": _s(getattr(r, "strength", "")), "committed": _committed(r),
-                           "title": r.evidence_title, "article": r.evidence_article, "passage": r.evidence_passage}
-                          for n, r in rows if r is not None and bool(r.addressed)]})
+    part["audit"] = [{
+        "region": _region_label(code, name),
+        "gaps": [{"name": _name(n), "guide": _guide(n)} for n in missing],
+        "addressed": [{"name": _name(n), "documents": r.documents, "passages": r.passages,
+                       "split": _s(getattr(r, "strength", "")), "committed": _committed(r),
+                       "title": r.evidence_title, "article": r.evidence_article, "passage": r.evidence_passage}
+                      for n, r in addressed]}
+        for code, name, missing, addressed in _audit_by_region(tables, fw, ranked)]
     return part
 
 
@@ -283,11 +278,18 @@ def _committed(r) -> bool:
     return True if v is None or (isinstance(v, float) and v != v) else bool(v)
 
 
-def _gap_rows(tables, fw: Taxonomy) -> dict:
-    """(region, node) -> the gaps row, for the audited leaves of `fw`."""
+def _audit_by_region(tables, fw: Taxonomy, ranked: list) -> list[tuple[str, str, list, list]]:
+    """The gap audit of `fw` per region, in ranking order: (region, its name, the nodes of `ranked` it does not
+    address, (node, its gaps row) for those it addresses), both in the order of `ranked`."""
     gaps = tables["gaps"]
     rec = gaps[gaps["facet"].isin(fw.audit.facets) & ~gaps["is_group"].astype(bool)]
-    return {(_s(r.region), _s(r.node)): r for r in rec.itertuples(index=False)}
+    by_key = {(_s(r.region), _s(r.node)): r for r in rec.itertuples(index=False)}
+    out = []
+    for code, name in _regions(tables, fw):
+        rows = [(n, by_key.get((code, n.id))) for n in ranked]
+        out.append((code, name, [n for n, r in rows if r is None or not bool(r.addressed)],
+                    [(n, r) for n, r in rows if r is not None and bool(r.addressed)]))
+    return out
 
 
 def _crosstab_totals(tables, fa: str, fb: str) -> pd.DataFrame:
@@ -1036,14 +1038,10 @@ def _framework(fw: Taxonomy, sfx: str) -> dict:
 
 
 def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict) -> list[dict]:
-    by_key = _gap_rows(tables, fw)
     regions = []
-    for code, name in _regions(tables, fw):
-        missing = [n for n in ranked if not (by_key.get((code, n.id)) is not None
-                                             and bool(by_key[(code, n.id)].addressed))]
+    for code, name, missing, addressed in _audit_by_region(tables, fw, ranked):
         present = []
-        for n in (n for n in ranked if n not in missing):
-            r = by_key[(code, n.id)]
+        for n, r in addressed:
             key = f"{code}|{n.id}"
             items = _items(evidence.get(key))
             if items:  # the strongest passage, marked, and a link to all of the cell's evidence
