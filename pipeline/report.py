@@ -42,16 +42,11 @@ def _e(v) -> str:
     return html.escape(_s(v), quote=True)
 
 
-def _escaped(text: str) -> Markup:
-    """Document text escaped where a page's block is made rather than by the template: a long document's page
-    has hundreds of thousands of blocks, and the template's escaping of each value costs several times this."""
-    return Markup(html.escape(text, quote=True))
-
-
 def _escape(v) -> Markup:
     """Autoescaping with the stdlib's entities (&quot;, &#x27;), as the pages have always been written, and
     missing table values as ''; markup built here (Markup) passes through. Called for every value a page
-    prints (a long document's page prints hundreds of thousands), hence the plain string first."""
+    prints (a long document's page prints hundreds of thousands), hence the plain string first; document pages
+    call it themselves on their text blocks, where escaping block by block is cheaper than in the template."""
     if type(v) is str:
         return Markup(html.escape(v, quote=True))
     return v if hasattr(v, "__html__") else Markup(_e(v))
@@ -60,7 +55,7 @@ def _escape(v) -> Markup:
 _TEMPLATES = PackageLoader(__package__, "templates")
 # every value a template prints is escaped unless it is Markup; a name the template does not get is an error.
 # Markup is only what this module writes itself: a passage escaped with its matched terms in <mark> (_marked_html,
-# in evidence items and document pages), a document page's text escaped block by block (_escaped, for speed), and
+# in evidence items and document pages), a document page's text escaped block by block (_escape, for speed), and
 # the page shell's CSS, CSP, script and body rendered from a template
 HTML = Environment(loader=_TEMPLATES, autoescape=True, finalize=_escape, undefined=StrictUndefined,
                    keep_trailing_newline=True)
@@ -491,10 +486,10 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
         if omitted and pos and s > pos:
             blocks.append({"kind": "gap"})
         elif shown[pos:s].strip():  # blank lines between passages: the passages' blocks already part them
-            blocks.append({"kind": "text", "text": _escaped(shown[pos:s])})
+            blocks.append({"kind": "text", "text": _escape(shown[pos:s])})
         pos = t
         if p["kind"] not in ("article", "section_paragraph", "paragraph", "preamble"):
-            blocks.append({"kind": "heading", "text": _escaped(shown[s:t])})
+            blocks.append({"kind": "heading", "text": _escape(shown[s:t])})
             continue
         rows = coded.get(p["passage_id"], [])
         spans: list[dict] = []
@@ -510,11 +505,11 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
                           "zh": _name(n, "zh") if n is not None else None, "score": float(r.score)})
         ordinal = max(int(p.get("ordinal") or 0), 0)
         blocks.append({"kind": "passage", "ordinal": str(ordinal) if ordinal else "",
-                       "cite": _escaped(_label_as_written(_s(p.get("label")), text[s:t], shown[s:t])), "codes": codes,
+                       "cite": _escape(_label_as_written(_s(p.get("label")), text[s:t], shown[s:t])), "codes": codes,
                        # a coded passage is our markup (escaped, matched terms in <mark>)
-                       "body": Markup(_marked_html(shown[s:t], spans, limit=10**9)) if rows else _escaped(shown[s:t])})
+                       "body": Markup(_marked_html(shown[s:t], spans, limit=10**9)) if rows else _escape(shown[s:t])})
     if shown[pos:].strip() and not omitted:
-        blocks.append({"kind": "text", "text": _escaped(shown[pos:])})
+        blocks.append({"kind": "text", "text": _escape(shown[pos:])})
     note = ("Shown in the Traditional-Chinese original; it was converted to Simplified for coding, character for "
             "character, so passages and matched terms are in the same places." if use_original else
             "The Traditional-Chinese original could not be aligned with the converted text; shown as coded "
