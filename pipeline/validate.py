@@ -4,7 +4,8 @@ Loading the taxonomy already checks its YAML (the loader names the file and the 
 strength cues it will use and its examples (`examples/*.jsonl` beside taxonomy.yaml): every line readable, every
 label a leaf of the framework, and enough examples for the default model to learn at least half of the leaves
 (the rule `make train` applies). Problems are printed one per line, naming the file; the exit status is 2 if
-there is any, 0 otherwise. Warnings (a leaf without examples) do not fail the check.
+there is any, 0 otherwise. Warnings (a leaf without examples, a term listed
+twice in one node) do not fail the check.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def check_framework(t: Taxonomy) -> tuple[list[str], list[str]]:
     for n in t.leaves:
         if not n.definition:
             warnings.append(f"{t.path}: node '{n.id}': no definition (shown to coders and in gap lists)")
+        warnings += [f"{t.path}: node '{n.id}': {where} lists {entry!r} more than once" for where, entry in _repeated(n)]
     folder = Path(t.path).parent
     paths = examples_paths(folder)
     if not paths:
@@ -63,6 +65,25 @@ def check_framework(t: Taxonomy) -> tuple[list[str], list[str]]:
         if lang not in langs:
             warnings.append(f"{folder}/examples: no {lang} example")
     return problems, warnings
+
+
+def _repeated(node) -> list[tuple[str, str]]:
+    """(place, entry) of every lexicon entry a node lists twice in one place: harmless to the labels (the
+    matcher merges the hits), but a sign that two editors wrote the same term, and a second edit would miss one
+    copy. English is compared without case, as it is matched."""
+    out = []
+    for lang, lex in node.lexicon.items():
+        places = [("terms", lex.terms), ("patterns", lex.patterns), ("exclude", lex.exclude)]
+        places += [(f"rules[{i}].{k}", getattr(r, k)) for i, r in enumerate(lex.rules)
+                   for k in ("terms", "patterns", "context")]
+        for place, entries in places:
+            seen = set()
+            for e in entries:
+                key = e.casefold() if lang == "en" else e
+                if key in seen:
+                    out.append((f"lexicon.{lang}.{place}", e))
+                seen.add(key)
+    return out
 
 
 def validate_cli(args) -> None:

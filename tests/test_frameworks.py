@@ -155,6 +155,12 @@ def test_validate_names_file_and_problem(tmp_path):
     ok = _run("validate", "--taxonomy", str(tax))
     assert ok.returncode == 0, ok.stderr
     assert "framework 'chain' OK" in ok.stderr
+    assert "more than once" not in ok.stderr
+    # a term written twice in one node (English without case, as it is matched) is a warning, not an error
+    write(tax / "taxonomy.yaml", TOY.replace("en: {terms: [royalt*]}", "en: {terms: [royalt*, Royalt*]}"))
+    twice = _run("validate", "--taxonomy", str(tax))
+    assert twice.returncode == 0, twice.stderr
+    assert "warning:" in twice.stderr and "lexicon.en.terms lists 'Royalt*' more than once" in twice.stderr
     # an undeclared facet
     write(tax / "taxonomy.yaml", TOY.replace("facet: actor\n", "facet: actors\n"))
     bad = _run("validate", "--taxonomy", str(tax))
