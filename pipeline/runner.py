@@ -24,7 +24,7 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -371,7 +371,15 @@ class ChunkRunner:
         windows = passage_windows(spans.n, size)
         if len(windows) < 2:
             return None
-        return self._window_tasks(doc, spans, windows, stages)
+        worker = tuple(st for st in stages if st != "segment")
+
+        def window_inputs(i: int) -> dict:
+            a, b = windows[i]
+            # the text stays here: a worker gets the window's passages, which is all the later stages read
+            passages = passages_frame(passage_rows(doc, spans[a:b]))
+            return {"passages": passages, **({"segmented": passages} if "segment" in stages else {})}
+
+        return self._window_tasks(doc, len(windows), worker, window_inputs)
 
     def _input_windows(self, doc: dict, stages: tuple[str, ...]) -> "Iterator[tuple] | None":
         """For tokenize or classify run alone: the windows of a document whose input rows are in several parts
@@ -388,18 +396,10 @@ class ChunkRunner:
             return None
         if all(all(self.writers[st].has(k) for st, k in self._window_keys(doc, i).items()) for i in range(n)):
             return self._kept_windows(doc, n)
-        return self._input_window_tasks(doc, found, n, stages)
-
-    def _input_window_tasks(self, doc: dict, found: list[list[int]], n: int, stages: tuple[str, ...]
-                            ) -> Iterator[tuple]:
-        self._count(doc, n, False)
-        meta = _window_meta(doc)
-        for i in range(n):
-            task = {"stages": stages, "settings": self.settings, "docs": [meta], "window": (i, n)}
-            for (name, table), at in zip((("passages", "segment"), ("tokens", "tokenize")), found):
-                if table in self.inputs:
-                    task[name] = self.inputs[table].rows_for_part(at[i], doc["doc_id"])
-            yield task, {}, [doc], self._window_keys(doc, i)
+        tables = [(name, table, at) for (name, table), at in
+                  zip((("passages", "segment"), ("tokens", "tokenize")), found) if table in self.inputs]
+        return self._window_tasks(doc, n, stages, lambda i: {
+            name: self.inputs[table].rows_for_part(at[i], doc["doc_id"]) for name, table, at in tables})
 
     def _count(self, doc: dict, n_windows: int, reused: bool) -> None:
         for st in self.stages:
@@ -414,18 +414,15 @@ class ChunkRunner:
             yield ({"stages": (), "settings": self.settings, "docs": [], "window": (i, n)}, None, [doc],
                    self._window_keys(doc, i))
 
-    def _window_tasks(self, doc: dict, spans, windows: list[tuple[int, int]],
-                      stages: tuple[str, ...]) -> Iterator[tuple]:
-        self._count(doc, len(windows), False)
+    def _window_tasks(self, doc: dict, n: int, stages: tuple[str, ...],
+                      window_inputs: Callable[[int], dict]) -> Iterator[tuple]:
+        """One task per window of a document; `window_inputs(i)` gives window i's input frames, made only
+        when the task is taken, so one window's rows are in memory at a time."""
+        self._count(doc, n, False)
         meta = _window_meta(doc)
-        worker = tuple(st for st in stages if st != "segment")
-        for i, (a, b) in enumerate(windows):
-            passages = passages_frame(passage_rows(doc, spans[a:b]))
-            # the text stays here: a worker gets the window's passages, which is all the later stages read
-            task = {"stages": worker, "settings": self.settings, "docs": [meta] if worker else [],
-                    "passages": passages, "window": (i, len(windows))}
-            if "segment" in stages:
-                task["segmented"] = passages
+        for i in range(n):
+            task = {"stages": stages, "settings": self.settings, "docs": [meta] if stages else [],
+                    "window": (i, n), **window_inputs(i)}
             yield task, {}, [doc], self._window_keys(doc, i)
 
     def _workers(self, changed: tuple[int, int] | None) -> tuple[int, bool]:
