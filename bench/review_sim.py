@@ -25,7 +25,7 @@ from pipeline.classify import (PassageClassifier, examples_paths, fit_model, lab
                                tokenize_frame)
 from pipeline.evaluate import predict, region_groups, scores  # noqa: E402
 from pipeline.review import pick, score_pool  # noqa: E402
-from pipeline.stages import CODED_WEIGHT  # noqa: E402
+from pipeline.coded import CODED_WEIGHT  # noqa: E402
 from pipeline.taxonomy import load_taxonomy  # noqa: E402
 
 SHARED = ROOT.parent / "shared"

@@ -23,7 +23,7 @@ from . import workbook as workbook_mod
 from .catalog import REPORT_FILES, Catalog, coverage_tables
 from .classify import coded_store_paths
 from .io import ChunkedTable, PartCache, part_files, publish_file, publishing, read_parts, write_json, write_text
-from .review import human_coding, store_records
+from .coded import human_coding, store_records
 from .runlog import record
 from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, check
 from .segment import CONTENT_KINDS

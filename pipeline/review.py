@@ -10,17 +10,15 @@ then takes the best passages greedily, skipping any too similar to one already t
 already coded. Each pick says why it was taken.
 
 Importing (`import_coded`) checks every row of a coded sheet (node IDs, ids, coder) and imports nothing from
-a file with errors; the store (coded/*.jsonl) is append-only and an import of the same rows again adds
-nothing. Agreement is reported on the batch: model vs coder per node and Krippendorff's alpha, and coder vs
+a file with errors; the store they go to (coded/*.jsonl, `coded.py`) is append-only and an import of the same
+rows again adds nothing. Agreement is reported on the batch: model vs coder per node and Krippendorff's alpha, and coder vs
 coder where two people coded a passage.
 """
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import re
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +27,9 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import f1_score
 
 from .classify import label_matrix
+from .coded import pairs_of
 from .evaluate import alpha, scores
 from .io import FORMULA_START, ConfigError, write_bytes_atomic, write_csv
 from .workbook import _cell as xlsx_cell
@@ -40,7 +38,6 @@ from .taxonomy import Taxonomy
 NONE = "none"           # what a coder writes for a passage that carries no node
 LABEL_COLUMNS = 5       # single-choice columns with a drop-down of node IDs (more go into `labels`)
 SIMILAR = 0.8           # cosine similarity above which a passage counts as a near-duplicate of a pick
-STORE_FILE = "coded.jsonl"
 CODER_COLUMNS = [f"label_{k}" for k in range(1, LABEL_COLUMNS + 1)] + ["labels", "coder", "note"]
 
 
@@ -292,93 +289,6 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
     return out
 
 
-def store_records(store: Path) -> list[dict]:
-    recs = []
-    for p in sorted(Path(store).glob("*.jsonl")) if Path(store).is_dir() else []:
-        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    r = json.loads(line)
-                except ValueError as exc:
-                    raise ConfigError(f"{p}: line {i} is not JSON ({exc})") from None
-                if not (isinstance(r, dict) and isinstance(r.get("id"), str) and isinstance(r.get("labels"), list)
-                        and isinstance(r.get("coder"), str)):
-                    raise ConfigError(f"{p}: line {i} is not a coded passage (needs id, labels, coder)")
-                recs.append(r)
-    return recs
-
-
-HUMAN_CODING_COLUMNS = ["region", "passages_coded", "coders", "coder_model_f1", "coder_model_alpha",
-                        "double_coded", "coder_coder_alpha"]
-
-
-def human_coding(store: list[dict], documents: pd.DataFrame, labels: pd.DataFrame, taxonomy: Taxonomy
-                 ) -> pd.DataFrame:
-    """How much of this corpus a person coded (the coded store's passages of this corpus's documents), by
-    region and in all: passages, coders, how the labels of this run agree with the coders (micro-F1 and
-    Krippendorff's alpha over passage x leaf node), and coder vs coder alpha on passages two people coded.
-
-    The model may have been trained on these very passages, so coder-model agreement here says how faithfully
-    the coverage tables carry the coding, not how accurate the model is elsewhere (that is `evaluate`)."""
-    doc_region = dict(zip(documents["doc_id"], documents["region"]))
-    # a passage id is "<doc_id>#<ordinal>" (schemas.PASSAGES)
-    region_of = {r["id"]: doc_region[r["id"].rpartition("#")[0]] for r in store
-                 if r["id"].rpartition("#")[0] in doc_region}
-    mine = [r for r in store if r["id"] in region_of]
-    leaves = list(taxonomy.leaf_ids)
-    leaf = labels[(labels["source"] != "rollup") & labels["passage_id"].isin({r["id"] for r in mine})]
-    predicted = leaf.groupby("passage_id")["node"].agg(list).to_dict()
-    rows = []
-    for region in ["all", *sorted({region_of[r["id"]] for r in mine})]:
-        recs = [r for r in mine if region == "all" or region_of[r["id"]] == region]
-        by_passage: dict[str, dict[str, list[str]]] = {}
-        for r in recs:  # a coder's latest coding of a passage counts
-            by_passage.setdefault(r["id"], {})[r["coder"]] = r["labels"]
-        pairs = [(v[a], v[b]) for v in by_passage.values() for a, b in _pairs(sorted(v))]
-        row = {"region": region, "passages_coded": len(by_passage), "coders": len({r["coder"] for r in recs}),
-               "coder_model_f1": np.nan, "coder_model_alpha": np.nan, "double_coded": len(pairs),
-               "coder_coder_alpha": np.nan}
-        coded = [(labels_, predicted.get(pid, [])) for pid, v in by_passage.items() for labels_ in v.values()]
-        if coded:
-            Yc = label_matrix([c for c, _ in coded], leaves)
-            Ym = label_matrix([m for _, m in coded], leaves)
-            row["coder_model_f1"] = round(float(f1_score(Yc, Ym, average="micro", zero_division=0)), 4)
-            row["coder_model_alpha"] = round(alpha(Yc, Ym), 4)
-        if pairs:
-            row["coder_coder_alpha"] = round(alpha(label_matrix([a for a, _ in pairs], leaves),
-                                                   label_matrix([b for _, b in pairs], leaves)), 4)
-        rows.append(row)
-    return pd.DataFrame(rows, columns=HUMAN_CODING_COLUMNS)
-
-
-def _key(r: dict) -> str:
-    return hashlib.sha256(json.dumps([r["id"], r["coder"], sorted(r["labels"]), r["text"]],
-                                     ensure_ascii=False).encode()).hexdigest()
-
-
-def append_to_store(records: list[dict], store: Path, source: str) -> tuple[int, int]:
-    """Append new records (id, text, lang, labels, coder, time, source) to the store; the same coding of
-    the same passage by the same coder is never added twice. Returns (added, already there)."""
-    store.mkdir(parents=True, exist_ok=True)
-    seen = {_key(r) for r in store_records(store)}
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    new = []
-    for r in records:
-        k = _key(r)
-        if k in seen:
-            continue
-        seen.add(k)
-        new.append({"id": r["id"], "text": r["text"], "lang": r["lang"] or None, "labels": r["labels"],
-                    "coder": r["coder"], "time": now, "source": source, **({"note": r["note"]} if r["note"] else {})})
-    if new:
-        path = store / STORE_FILE
-        with path.open("a", encoding="utf-8") as f:
-            for r in new:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-            f.flush()
-    return len(new), len(records) - len(new)
-
-
 def agreement(records: list[dict], predicted: list[list[str]], nodes: list[str], store: list[dict],
               langs: list[str] | None = None) -> dict:
     """Model vs coder on a batch (per node and Krippendorff's alpha), and coder vs coder on the passages of the
@@ -391,7 +301,7 @@ def agreement(records: list[dict], predicted: list[list[str]], nodes: list[str],
     for r in store:
         if r["id"] in batch_ids:
             by_id.setdefault(r["id"], {})[r["coder"]] = r["labels"]
-    pairs = [(v[a], v[b]) for v in by_id.values() for a, b in _pairs(sorted(v))]
+    pairs = [(v[a], v[b]) for v in by_id.values() for a, b in pairs_of(sorted(v))]
     coders = None
     if pairs:
         A = label_matrix([a for a, _ in pairs], nodes)
@@ -400,7 +310,3 @@ def agreement(records: list[dict], predicted: list[list[str]], nodes: list[str],
                   "exact_agreement": round(float(np.mean([(a == b).all() for a, b in zip(A, B)])), 4)}
     return {"per_node": per_node[(per_node["support"] + per_node["predicted"]) > 0], "summary": summary,
             "coders": coders}
-
-
-def _pairs(coders: list[str]):
-    return [(a, b) for i, a in enumerate(coders) for b in coders[i + 1:]]

@@ -10,7 +10,8 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.io import ConfigError
-from pipeline.review import append_to_store, coded_rows, pick, read_sheet, store_records
+from pipeline.coded import append_to_store, store_records
+from pipeline.review import coded_rows, pick, read_sheet
 from pipeline.taxonomy import load_taxonomy
 
 from conftest import ROOT
@@ -150,7 +151,7 @@ def test_review_sheet_is_usable_in_a_spreadsheet(tmp_path):
 
 
 def test_human_coding_counts_this_corpus_passages_and_agreement(tax):
-    from pipeline.review import human_coding
+    from pipeline.coded import human_coding
 
     docs = pd.DataFrame({"doc_id": ["zj/a", "zj/b", "us/c"], "region": ["ZJ", "ZJ", "US"]})
     labels = pd.DataFrame({"passage_id": ["zj/a#1", "zj/a#1", "us/c#2"],

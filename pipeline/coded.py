@@ -1,0 +1,115 @@
+"""The coded store: passages a researcher coded through the review loop (`coded/*.jsonl`, append-only), and
+what a run reports about them (how much of its corpus a person coded, and the agreement reached)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .classify import label_matrix
+from .io import ConfigError
+from .taxonomy import Taxonomy
+
+STORE_FILE = "coded.jsonl"
+# how much a passage the researcher coded from their own corpus weighs in training (see bench/review_sim.py)
+CODED_WEIGHT = 6.0
+
+
+def store_records(store: Path) -> list[dict]:
+    recs = []
+    for p in sorted(Path(store).glob("*.jsonl")) if Path(store).is_dir() else []:
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    r = json.loads(line)
+                except ValueError as exc:
+                    raise ConfigError(f"{p}: line {i} is not JSON ({exc})") from None
+                if not (isinstance(r, dict) and isinstance(r.get("id"), str) and isinstance(r.get("labels"), list)
+                        and isinstance(r.get("coder"), str)):
+                    raise ConfigError(f"{p}: line {i} is not a coded passage (needs id, labels, coder)")
+                recs.append(r)
+    return recs
+
+
+def _key(r: dict) -> str:
+    return hashlib.sha256(json.dumps([r["id"], r["coder"], sorted(r["labels"]), r["text"]],
+                                     ensure_ascii=False).encode()).hexdigest()
+
+
+def append_to_store(records: list[dict], store: Path, source: str) -> tuple[int, int]:
+    """Append new records (id, text, lang, labels, coder, time, source) to the store; the same coding of
+    the same passage by the same coder is never added twice. Returns (added, already there)."""
+    store.mkdir(parents=True, exist_ok=True)
+    seen = {_key(r) for r in store_records(store)}
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    new = []
+    for r in records:
+        k = _key(r)
+        if k in seen:
+            continue
+        seen.add(k)
+        new.append({"id": r["id"], "text": r["text"], "lang": r["lang"] or None, "labels": r["labels"],
+                    "coder": r["coder"], "time": now, "source": source, **({"note": r["note"]} if r["note"] else {})})
+    if new:
+        path = store / STORE_FILE
+        with path.open("a", encoding="utf-8") as f:
+            for r in new:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            f.flush()
+    return len(new), len(records) - len(new)
+
+
+HUMAN_CODING_COLUMNS = ["region", "passages_coded", "coders", "coder_model_f1", "coder_model_alpha",
+                        "double_coded", "coder_coder_alpha"]
+
+
+def human_coding(store: list[dict], documents: pd.DataFrame, labels: pd.DataFrame, taxonomy: Taxonomy
+                 ) -> pd.DataFrame:
+    """How much of this corpus a person coded (the coded store's passages of this corpus's documents), by
+    region and in all: passages, coders, how the labels of this run agree with the coders (micro-F1 and
+    Krippendorff's alpha over passage x leaf node), and coder vs coder alpha on passages two people coded.
+
+    The model may have been trained on these very passages, so coder-model agreement here says how faithfully
+    the coverage tables carry the coding, not how accurate the model is elsewhere (that is `evaluate`)."""
+    doc_region = dict(zip(documents["doc_id"], documents["region"]))
+    # a passage id is "<doc_id>#<ordinal>" (schemas.PASSAGES)
+    region_of = {r["id"]: doc_region[r["id"].rpartition("#")[0]] for r in store
+                 if r["id"].rpartition("#")[0] in doc_region}
+    mine = [r for r in store if r["id"] in region_of]
+    leaves = list(taxonomy.leaf_ids)
+    leaf = labels[(labels["source"] != "rollup") & labels["passage_id"].isin({r["id"] for r in mine})]
+    predicted = leaf.groupby("passage_id")["node"].agg(list).to_dict()
+    rows = []
+    if mine:
+        # the agreement figures need scikit-learn, which nothing else in a run loads in this process
+        from sklearn.metrics import f1_score
+
+        from .evaluate import alpha
+    for region in ["all", *sorted({region_of[r["id"]] for r in mine})]:
+        recs = [r for r in mine if region == "all" or region_of[r["id"]] == region]
+        by_passage: dict[str, dict[str, list[str]]] = {}
+        for r in recs:  # a coder's latest coding of a passage counts
+            by_passage.setdefault(r["id"], {})[r["coder"]] = r["labels"]
+        pairs = [(v[a], v[b]) for v in by_passage.values() for a, b in pairs_of(sorted(v))]
+        row = {"region": region, "passages_coded": len(by_passage), "coders": len({r["coder"] for r in recs}),
+               "coder_model_f1": np.nan, "coder_model_alpha": np.nan, "double_coded": len(pairs),
+               "coder_coder_alpha": np.nan}
+        coded = [(labels_, predicted.get(pid, [])) for pid, v in by_passage.items() for labels_ in v.values()]
+        if coded:
+            Yc = label_matrix([c for c, _ in coded], leaves)
+            Ym = label_matrix([m for _, m in coded], leaves)
+            row["coder_model_f1"] = round(float(f1_score(Yc, Ym, average="micro", zero_division=0)), 4)
+            row["coder_model_alpha"] = round(alpha(Yc, Ym), 4)
+        if pairs:
+            row["coder_coder_alpha"] = round(alpha(label_matrix([a for a, _ in pairs], leaves),
+                                                   label_matrix([b for _, b in pairs], leaves)), 4)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=HUMAN_CODING_COLUMNS)
+
+
+def pairs_of(coders: list[str]):
+    return [(a, b) for i, a in enumerate(coders) for b in coders[i + 1:]]

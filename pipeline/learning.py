@@ -1,0 +1,145 @@
+"""The commands that learn from coded passages or are measured against them: train, review, review-import and
+evaluate. They need scikit-learn (about a second to import); the CLI imports this module only for them, so that
+a run, whose classifier lives in worker processes, does not pay for it."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .catalog import Catalog
+from .classify import (PassageClassifier, coded_store_paths, context_of, examples_paths, fit_model, label_matrix,
+                       read_coded, resolve_model, tokenize_frame)
+from .coded import append_to_store, store_records
+from .evaluate import evaluate_cli
+from .io import ConfigError, write_bytes_atomic
+from .model import PolicyClassifier
+from .review import agreement, coded_rows, next_sheet, pick, picks_table, read_sheet, score_pool, write_sheets
+from .taxonomy import load_taxonomy
+from .text import detect_lang
+
+
+def cmd_train(args) -> None:
+    """Train the model on the taxonomy's examples, the TRAIN= files and the coded store, and install it only if
+    it learned enough of the taxonomy to be worth using.
+
+    Passages of the coded store (coded by the researcher, from their own corpus, through the review loop) weigh
+    --coded-weight times as much as the rest: there are few of them, and they are the text the model is for."""
+
+    tax = load_taxonomy(args.taxonomy)
+    sources = [("coded files", [Path(p) for p in (args.train or "").split(",") if p], 1.0),
+               ("coded store", coded_store_paths(Path(args.coded)), args.coded_weight),
+               ("taxonomy examples", [] if args.no_examples else examples_paths(Path(args.taxonomy)), 1.0)]
+    parts, weights, said = [], [], []
+    for what, paths, weight in sources:
+        if paths:
+            d = read_coded(paths)
+            parts.append(d)
+            weights.append(np.full(len(d), weight))
+            said.append(f"{len(d)} {what} ({', '.join(p.name for p in paths)})" + (f" x{weight:g}" if weight != 1 else ""))
+    if not parts:
+        raise ConfigError("nothing to train on: give TRAIN=coded.jsonl, import coded passages with make "
+                          "review-import, or keep the taxonomy's examples")
+    data = pd.concat(parts, ignore_index=True)
+    print(f"train: {' + '.join(said)} ...", file=sys.stderr)
+    min_pos = PolicyClassifier().min_positives
+    learnable = int((label_matrix(data["labels"], tax.leaf_ids).sum(axis=0) >= min_pos).sum())
+    if learnable < len(tax.leaf_ids) / 2:
+        raise ConfigError(f"train: only {learnable} of {len(tax.leaf_ids)} nodes have enough coded examples "
+                          f"(>= {min_pos}) to learn; no model was installed and the current one stays. Code more "
+                          f"passages, or train with the taxonomy's examples too (without --no-examples)")
+    t0 = time.perf_counter()
+    model = fit_model(tax, data, weights=np.concatenate(weights))
+    target = Path(args.model or "models/trained")
+    model.save(target, info={"trained_on": said, "passages": len(data)})
+    print(f"train: {int(model.trained_.sum())} of {len(tax.leaf_ids)} nodes learned "
+          f"({time.perf_counter() - t0:.1f}s) -> {target}", file=sys.stderr)
+
+
+def review_pool(args, tax) -> pd.DataFrame:
+    """The passages to pick from: a JSON-lines pool (--in), else the content passages of the run in --out."""
+    if args.input:
+        return read_coded([Path(args.input)])
+    out = Path(args.out)
+    catalog = Catalog(out)
+    for t in ("documents", "passages", "tokens"):
+        if not catalog.path(t).exists():
+            raise ConfigError(f"{catalog.path(t)}: missing; run the pipeline on your corpus first (make run CORPUS=... "
+                              f"OUT={out})")
+    toks = catalog.load("tokens", columns=["passage_id"])
+    pas = catalog.load("passages", columns=["passage_id", "doc_id", "label", "heading_path", "text", "lang", "region"])
+    docs = catalog.load("documents", columns=["doc_id", "title"])
+    pool = toks.merge(pas, on="passage_id").merge(docs, on="doc_id", how="left")
+    pool["context"] = [context_of(p, h or "", t or "") for p, h, t in
+                       zip(pool["passage_id"], pool["heading_path"], pool["title"])]
+    return pool.rename(columns={"passage_id": "id", "label": "citation"})
+
+
+def cmd_review(args) -> None:
+    """Pick the passages whose coding would most improve the model on this corpus (or pool)."""
+
+    tax = load_taxonomy(args.taxonomy)
+    model, path = resolve_model(args.model, Path(args.taxonomy), tax)
+    if model is None:
+        raise ConfigError("review needs a trained model (not MODEL=lexicon): it picks by the model's uncertainty")
+    pool = review_pool(args, tax)
+    if not len(pool):
+        raise ConfigError("review: the pool has no passages")
+    coded_ids = {r["id"] for r in store_records(Path(args.coded))}
+    print(f"review: scoring {len(pool)} passages with {path} ...", file=sys.stderr)
+    scored = score_pool(PassageClassifier(tax, model), pool, tokenize_frame(pool, tax))
+    picked = pick(pool, scored["proba"], scored["lexicon"], model, args.n, coded_ids, scored["vectors"])
+    rows = picks_table(pool, scored, picked, tax)
+    skipped = sum(1 for i in pool["id"] if str(i) in coded_ids)
+    if args.input:  # a pool file in, a picks file out
+        target = Path(args.out if args.out.endswith(".jsonl") else Path(args.out) / "picked.jsonl")
+        write_bytes_atomic(target, "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                           for r in rows.to_dict("records")).encode("utf-8"))
+        files = [target]
+    else:
+        files = write_sheets(rows, tax, next_sheet(Path(args.out) / "review"))
+    print(f"review: picked {len(rows)} of {len(pool)} passages ({skipped} already coded, skipped) -> "
+          f"{', '.join(str(f) for f in files)}", file=sys.stderr)
+    if not args.input:
+        print(f"code them in {files[0]}, then: make review-import FILE={files[0]} CODER=<your name>", file=sys.stderr)
+
+
+def cmd_review_import(args) -> None:
+    """Validate a coded review file and append it to the coded store; report agreement on the batch."""
+
+    tax = load_taxonomy(args.taxonomy)
+    if not args.file:
+        raise ConfigError("review-import needs FILE=<coded review sheet (.xlsx, .csv or .jsonl)>")
+    path = Path(args.file)
+    rows, sheet = read_sheet(path)
+    records = coded_rows(rows, sheet, tax, args.coder)
+    if not records:
+        raise ConfigError(f"{path}: no coded row (a row counts once it has a node ID or 'none' in a label column)")
+    for r in records:
+        r["lang"] = r["lang"] if r["lang"] in ("zh", "en") else detect_lang(r["text"])
+    store = Path(args.coded)
+    added, known = append_to_store(records, store, path.name)
+    print(f"review-import: {len(records)} coded passages from {path} ({sheet}): {added} added to {store}/, "
+          f"{known} already there", file=sys.stderr)
+    model, mpath = resolve_model(args.model, Path(args.taxonomy), tax)
+    batch = pd.DataFrame(records)
+    clf = PassageClassifier(tax, model)
+    preds = clf.predict(batch["text"].tolist(), batch["lang"].tolist(), tokenize_frame(batch, tax))
+    agree = agreement(records, [[l.node for l in p] for p in preds], tax.leaf_ids, store_records(store))
+    pd.set_option("display.width", 200)
+    print(f"# agreement on this batch: model {mpath} vs coder")
+    if len(agree["per_node"]):
+        print(agree["per_node"].to_string(index=False))
+    print(agree["summary"].to_string(index=False))
+    if agree["coders"]:
+        c = agree["coders"]
+        print(f"# coder vs coder: {c['passages']} passage pairs coded by two people, alpha {c['alpha']}, "
+              f"identical codings {c['exact_agreement']:.0%}")
+
+
+def cmd_evaluate(args) -> None:
+    evaluate_cli(args)
