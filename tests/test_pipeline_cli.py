@@ -229,3 +229,16 @@ def test_run_output_explains_itself(tmp_path):
     assert "headings and file headers, which are not coded" in line
     res = make("-n", "setup", f"VENV={tmp_path / 'venv'}")
     assert "installing the pinned dependencies" in res.stdout
+
+
+def test_a_run_leaves_scikit_learn_to_its_workers(tmp_path):
+    """The run's own process reads, aggregates and reports; scikit-learn (a second to import, on every re-run)
+    is loaded only where passages are classified."""
+    run("run", "--corpus", str(ROOT / "corpus"), "--out", str(tmp_path / "first"), "--quiet")  # the default model exists now
+    code = ("import sys; from pipeline.cli import main; rc = main(sys.argv[1:]); "
+            "print('scikit-learn loaded:', 'sklearn' in sys.modules); sys.exit(rc)")
+    res = subprocess.run([sys.executable, "-c", code, "run", "--corpus", str(ROOT / "corpus"), "--out",
+                          str(tmp_path / "second"), "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "second" / "labels.parquet").exists()
+    assert res.stdout.strip().splitlines()[-1] == "scikit-learn loaded: False"
