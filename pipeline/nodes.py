@@ -119,7 +119,7 @@ def _source(module: str) -> bytes:
 def _imports(module: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(package modules, top-level names of other modules) imported anywhere in `module`."""
     ours, theirs = set(), set()
-    for node in ast.walk(ast.parse(_source(module))):
+    for node in _statements(ast.parse(_source(module))):
         if isinstance(node, ast.ImportFrom):
             if node.level == 1 or (node.level == 0 and (node.module or "").split(".")[0] == PACKAGE_NAME):
                 base = (node.module or "").removeprefix(PACKAGE_NAME).lstrip(".")
@@ -139,6 +139,16 @@ def _imports(module: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     ours = {m for m in ours if (PACKAGE / f"{m}.py").is_file()}
     theirs -= set(sys.stdlib_module_names)
     return tuple(sorted(ours)), tuple(sorted(theirs))
+
+
+def _statements(tree: ast.AST):
+    """Every statement of a module at any depth (imports are statements: expressions need not be visited)."""
+    todo = [tree]
+    while todo:
+        for child in ast.iter_child_nodes(todo.pop()):
+            if isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):
+                yield child
+                todo.append(child)
 
 
 @lru_cache(maxsize=1)

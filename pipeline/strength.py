@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 
@@ -62,8 +63,8 @@ class StrengthCues:
             for p in level.negations.get(lang, ()):
                 seen = _blank(seen, compile_pattern(p, ic))
             found = None
-            for p in level.cues.get(lang, ()):
-                m = compile_pattern(p, ic).search(seen)
+            for rx in _cue_searchers(level.cues.get(lang, ()), ic):
+                m = rx.search(seen)
                 if m is not None and (found is None or m.start() < found[0]):
                     found = (m.start(), m.end())
             if found is not None:
@@ -73,6 +74,22 @@ class StrengthCues:
     def split(self, counts: dict[str, int]) -> str:
         """'3 binding, 5 encouraging': the levels with passages, in the order of the file."""
         return ", ".join(f"{counts[l.id]} {l.name['en']}" for l in self.levels if counts.get(l.id))
+
+
+@lru_cache(maxsize=None)
+def _cue_searchers(cues: tuple[str, ...], ignore_case: bool) -> tuple:
+    """A level's cues as one alternation when they can be joined, else one pattern each.
+
+    Joined, one search finds what searching each cue would: the leftmost start of any cue, and at that start the
+    first cue listed that matches there (leftmost-first alternation, on RE2 and on Python's re alike), with the
+    span that cue alone would match. (Backreferences, whose numbers joining would shift, are refused by
+    compile_pattern anyway.) Cues that cannot be joined (one group name twice) are searched one by one."""
+    if len(cues) > 1:
+        try:
+            return (compile_pattern("|".join(f"(?:{p})" for p in cues), ignore_case),)
+        except PatternError:
+            pass
+    return tuple(compile_pattern(p, ignore_case) for p in cues)
 
 
 def _blank(text: str, rx) -> str:

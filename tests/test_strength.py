@@ -92,3 +92,29 @@ def test_a_broken_cue_file_names_the_file_and_the_problem(tmp_path, edit, messag
     with pytest.raises(TaxonomyError) as err:
         load_strength(path)
     assert str(path) in str(err.value) and message in str(err.value)
+
+
+@pytest.mark.parametrize("cues,text,ignore_case", [
+    # a cue listed later that occurs earlier wins; at one start, the cue listed first wins with its own span
+    (("应当", "可以", "可以依法"), "企业可以依法申请，主管部门应当受理", False),
+    (("可以", "可以依法"), "企业可以依法申请", False),
+    (("可以依法", "可以"), "企业可以依法申请", False),
+    ((r"\bshall\b", r"\bmay\b", r"\bmay not\b"), "The Secretary may not, and the agency shall, report.", True),
+    ((r"(?P<v>must)", r"(?P<v>shall)"), "it shall and it must", True),  # one group name twice: not joined
+    ((r"\bshall\b",), "no cue here", True),
+])
+def test_joined_cues_find_what_each_cue_finds(cues, text, ignore_case):
+    from pipeline.strength import _cue_searchers
+    from pipeline.taxonomy import compile_pattern
+
+    def first(searchers):
+        found = None
+        for rx in searchers:
+            m = rx.search(text)
+            if m is not None and (found is None or m.start() < found[0]):
+                found = (m.start(), m.end())
+        return found
+
+    joined = _cue_searchers(cues, ignore_case)
+    assert first(joined) == first([compile_pattern(c, ignore_case) for c in cues])
+    assert len(joined) == (len(cues) if "?P<" in "".join(cues) else 1)
