@@ -184,6 +184,24 @@ def gc_paused():
             gc.enable()
 
 
+def preload_classifier() -> Helper:
+    """A classifier process started before the run knows whether it needs one (`ChunkRunner.run` sends it the
+    settings, or lets it go). After a small change the run's time is mostly this process importing
+    scikit-learn; started first, that overlaps with reading the corpus and the taxonomy."""
+    return Helper(serve_classifier, None)
+
+
+def release_classifier(classifier: Helper, used: bool = True) -> None:
+    """End a classifier process. It is told so rather than left to see the pipe close: processes forked after
+    it (the workbook writer, workers) hold copies of this end of the pipe. One never used is stopped at once
+    (it may still be importing its libraries)."""
+    try:
+        classifier.send(None)
+    except OSError:  # it is gone already
+        pass
+    classifier.finish(timeout=10 if used else 0)
+
+
 def process_chunk(task: dict) -> dict:
     """Run the requested stages on one chunk's documents (worker side; pure: same input, same output)."""
     from .classify import labels_frame
@@ -236,10 +254,21 @@ def classify_result(task: dict, result: dict, classifier: Helper, settings: Sett
     return result
 
 
-def serve_classifier(conn, settings: Settings) -> None:
-    """The classifier process: loads the classifier at once, then labels the (passages, tokens) it is sent."""
+def serve_classifier(conn, settings: Settings | None) -> None:
+    """The classifier process: loads the classifier at once, then labels the (passages, tokens) it is sent.
+    Started without settings (see preload_classifier), it imports the model's libraries first and then waits
+    for them; it ends quietly if none come."""
     from .classify import labels_frame
 
+    if settings is None:
+        from . import model  # noqa: F401  scikit-learn, the slow part of loading the classifier
+
+        try:
+            settings = conn.recv()
+        except EOFError:
+            return
+        if settings is None:  # the run had no use for it
+            return
     try:
         with gc_paused():
             _classifier(settings.taxonomy_path, settings.model_path)
@@ -247,9 +276,12 @@ def serve_classifier(conn, settings: Settings) -> None:
         pass
     while True:
         try:
-            passages, tokens = conn.recv()
+            request = conn.recv()
         except EOFError:  # the run is over
             return
+        if request is None:  # so is it
+            return
+        passages, tokens = request
         t = time.perf_counter()
         try:
             labels = labels_frame(_classifier(settings.taxonomy_path, settings.model_path), passages, tokens)
@@ -443,8 +475,10 @@ class ChunkRunner:
         return (1 if small_change(files, nbytes) else self.jobs), True
 
     def run(self, doc_chunks: Iterable[list[dict]], progress=None, changed: tuple[int, int] | None = None,
-            load_texts=None) -> dict:
-        """Run the stages over the chunks; `load_texts(records)` fills in texts that records come without."""
+            load_texts=None, classifier: Helper | None = None) -> dict:
+        """Run the stages over the chunks; `load_texts(records)` fills in texts that records come without.
+        `classifier`: a process from preload_classifier, used if the run classifies in a process of its own,
+        else let go."""
         self.writers = writers = {st: TableWriter(OUTPUT[st], self.out) for st in self.stages}
         self.load_texts = load_texts
         workers, prestart = self._workers(changed)
@@ -455,7 +489,13 @@ class ChunkRunner:
         split = (workers == 1 and prestart and self.engine == "local" and self.jobs > 1
                  and "classify" in self.stages and len(self.stages) > 1)
         worker_stages = tuple(st for st in self.stages if st != "classify") if split else self.stages
-        classifier = Helper(serve_classifier, self.settings) if split else None
+        if split and classifier is not None:
+            classifier.send(self.settings)
+        elif split:
+            classifier = Helper(serve_classifier, self.settings)
+        elif classifier is not None:
+            release_classifier(classifier, used=False)
+            classifier = None
         try:
             results = imap_ordered(process_chunk, self._tasks(doc_chunks, worker_stages),
                                    key=lambda p: p[0], engine=self.engine, jobs=self.jobs, workers=workers,
@@ -485,7 +525,7 @@ class ChunkRunner:
             raise
         finally:
             if classifier is not None:
-                classifier.finish(timeout=10)
+                release_classifier(classifier)
         # invalidate reuse first: a crash between replacing the tables and recording them must not leave a
         # record that describes older tables
         stale = {**self.meta, "keys": {k: v for k, v in self.meta.get("keys", {}).items() if k not in self.stages}}

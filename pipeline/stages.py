@@ -21,7 +21,7 @@ from .io import ChunkedTable, ConfigError, TableWriter, publishing
 from .reporting import Workbook, cmd_aggregate, cmd_report, read_ingest_report, reporting_fingerprint
 from .runlog import record
 from .runner import (DOCUMENT_FIELDS, WINDOW_PASSAGES, ChunkRunner, Settings, chunk_documents, chunk_key,
-                     documents_in_chunks, small_change)
+                     documents_in_chunks, preload_classifier, release_classifier, small_change)
 from .schemas import DOCUMENTS
 from .taxonomy import load_taxonomy
 from .validate import validate_cli
@@ -107,10 +107,11 @@ def stage_settings(args, stages):
 
 
 def run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, int] | None = None,
-                 load_texts=None) -> dict:
-    """Run per-document stages over the documents (from `chunks`, else documents.parquet) in --out."""
+                 load_texts=None, settings: Settings | None = None, classifier=None) -> dict:
+    """Run per-document stages over the documents (from `chunks`, else documents.parquet) in --out.
+    `classifier`: see ChunkRunner.run."""
     out = Path(args.out)
-    settings = stage_settings(args, stages)
+    settings = settings or stage_settings(args, stages)
     if chunks is None:
         catalog = Catalog(out)
         catalog.require("documents")
@@ -126,7 +127,8 @@ def run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, 
         from tqdm import tqdm
 
         bar = tqdm(desc="+".join(stages), unit="doc")
-    result = runner.run(chunks, progress=bar.update if bar is not None else None, changed=changed, load_texts=load_texts)
+    result = runner.run(chunks, progress=bar.update if bar is not None else None, changed=changed,
+                        load_texts=load_texts, classifier=classifier)
     if bar is not None:
         bar.close()
     wall = time.perf_counter() - t0
@@ -186,10 +188,22 @@ def cmd_classify(args) -> None:
 
 def cmd_run(args) -> None:
     """All stages; segment, tokenize and classify run chunk by chunk as ingest produces documents."""
+    # A re-run is most often after a small change: the classifier process starts importing its libraries now
+    # (a second), while this process reads the taxonomy and the corpus; a fresh run has its workers for that.
+    classifier = (preload_classifier() if Catalog(Path(args.out)).path("run").exists() and args.engine == "local"
+                  and args.jobs > 1 and args.model != "lexicon" else None)
+    try:
+        _run(args, classifier)
+    finally:
+        if classifier is not None:
+            release_classifier(classifier, used=False)  # if the run failed before using or releasing it
+
+
+def _run(args, classifier) -> None:
     tax = load_taxonomy(args.taxonomy)  # a broken taxonomy fails before any table is written
-    t0 = time.perf_counter()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     settings = stage_settings(args, STAGE_ORDER)  # trains the default model if needed, before workers start
+    t0 = time.perf_counter()
     run = open_ingest(args)
     out = Path(args.out)
     # After a small change the workbook writer is forked now, while this process is small and has no thread,
@@ -200,8 +214,8 @@ def cmd_run(args) -> None:
     workbook = Workbook(catalog.path("workbook"), names, sheets) if catalog.path("workbook").exists() and small_change(
         run.changed_files, run.changed_bytes) else None
     try:
-        run_chunked(args, STAGE_ORDER, chunks=ingest_chunks(args, run),
-                     changed=(run.changed_files, run.changed_bytes), load_texts=run.fill_texts)
+        run_chunked(args, STAGE_ORDER, chunks=ingest_chunks(args, run), changed=(run.changed_files, run.changed_bytes),
+                    load_texts=run.fill_texts, settings=settings, classifier=classifier)
         fingerprint = reporting_fingerprint(args)
         run_json = catalog.path("run")
         previous = json.loads(run_json.read_text()).get("stages", {}) if run_json.exists() else {}
