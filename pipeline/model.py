@@ -170,7 +170,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     taxonomy's leaves. `groups` (document ids) keep a document's passages in one fold.
     """
 
-    def __init__(self, taxonomy: str = "taxonomy", C: float = 4.0, lexicon_weight: float = 1.0,
+    def __init__(self, taxonomy: str = "taxonomy", C: float = 1.0, lexicon_weight: float = 1.0,
                  context_weight: float = 0.3, char_ngrams=(1, 3), cv: int = 5, beta: float = 1.0,
                  min_positives: int = 4, lexicon_prior: float = 0.6, conventions: bool = True, gate: bool = True,
                  class_weight="balanced", random_state: int = 0):
