@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .classify import label_matrix
+from .classify import coded_store_paths, label_matrix
 from .io import ConfigError
 from .taxonomy import Taxonomy
 
@@ -21,7 +21,7 @@ CODED_WEIGHT = 6.0
 
 def store_records(store: Path) -> list[dict]:
     recs = []
-    for p in sorted(Path(store).glob("*.jsonl")) if Path(store).is_dir() else []:
+    for p in coded_store_paths(Path(store)):
         for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
             if line.strip():
                 try:
