@@ -44,9 +44,8 @@ def _e(v) -> str:
 
 def _escape(v) -> Markup:
     """Autoescaping with the stdlib's entities (&quot;, &#x27;), as the pages have always been written, and
-    missing table values as ''; markup built here (Markup) passes through. Called for every value a page
-    prints (a long document's page prints hundreds of thousands), hence the plain string first; document pages
-    call it themselves on their text blocks, where escaping block by block is cheaper than in the template."""
+    missing table values as ''; markup (a rendered macro or page body) passes through. Called for every value a
+    page prints (a long document's page prints hundreds of thousands), hence the plain string first."""
     if type(v) is str:
         return Markup(html.escape(v, quote=True))
     return v if hasattr(v, "__html__") else Markup(_e(v))
@@ -54,9 +53,9 @@ def _escape(v) -> Markup:
 
 _TEMPLATES = PackageLoader(__package__, "templates")
 # every value a template prints is escaped unless it is Markup; a name the template does not get is an error.
-# Markup is only what this module writes itself: a passage escaped with its matched terms in <mark> (_marked_html,
-# in evidence items and document pages), a document page's text escaped block by block (_escape, for speed), and
-# the page shell's CSS, CSP, script and body rendered from a template
+# This module writes no HTML itself: corpus text, matched terms included (the `marked` macro), reaches the pages
+# as plain strings; Markup is only what a template rendered (a page's body inside the page shell) and the
+# shell's CSS, CSP and script
 HTML = Environment(loader=_TEMPLATES, autoescape=True, finalize=_escape, undefined=StrictUndefined,
                    keep_trailing_newline=True)
 # Markdown is not HTML: corpus text goes through the `md` filter (inert Markdown), which the templates apply
@@ -332,24 +331,29 @@ def _bin_label(lo: int, hi: int | None) -> str:
     return f"{lo}+" if hi is None else (str(lo) if lo == hi else f"{lo}–{hi}")
 
 
-def _marked_html(text: str, ev: list[dict], limit: int = 1200) -> str:
-    """The passage, escaped, with matched terms in <mark>; long passages are cut to a window around the
-    first match."""
+def _marked(text: str, ev: list[dict], limit: int = 1200) -> dict:
+    """The passage with its matched terms, for the `marked` macro (templates/marks.html.j2) to write: plain text
+    and a matched term in turn (`pairs`), then the rest (`tail`), all of it corpus text that the template
+    escapes. A passage longer than `limit` is cut to a window around its first match (`cut_before`,
+    `cut_after`: the page shows … there)."""
     spans = merge_spans(text, ev)
     lo, hi = 0, len(text)
     if len(text) > limit:
         lo = max(0, spans[0][0] - limit // 4) if spans else 0
         hi = min(len(text), lo + limit)
-    out, pos = ["…" if lo else ""], lo
+    pairs, pos = [], lo
     for s, t in spans:
         if s < pos or t > hi:
             continue
-        out += [html.escape(text[pos:s]), "<mark>", html.escape(text[s:t]), "</mark>"]
+        pairs.append((text[pos:s], text[s:t]))
         pos = t
-    out.append(html.escape(text[pos:hi]))
-    if hi < len(text):
-        out.append("…")
-    return "".join(out)
+    return {"cut_before": lo > 0, "pairs": pairs, "tail": text[pos:hi], "cut_after": hi < len(text)}
+
+
+def _starts_with(marked: dict, prefix: str) -> bool:
+    """Whether a marked passage, as shown, begins with `prefix` in plain text (not inside a matched term)."""
+    first = marked["pairs"][0][0] if marked["pairs"] else marked["tail"]
+    return not marked["cut_before"] and first.startswith(prefix)
 
 
 # report.html links into this folder next to it: every cell's full evidence, and each document's text
@@ -399,7 +403,7 @@ def _item(r) -> dict:
         "doc": _s(r.doc_id), "date": _s(r.date), "lang": lang, "original": original,
         "score": float(r.score) if pd.notna(r.score) else 0.0, "source": _s(r.source),
         "terms": [t[:80] for t in fragments(shown, spans)[:8]],
-        "html": Markup(_marked_html(shown, spans)), "snippet": Markup(_marked_html(shown, spans, limit=320)),
+        "marked": _marked(shown, spans), "snippet": _marked(shown, spans, limit=320),
         "page": doc_page_name(r.doc_id), "anchor": anchor,
         "strength": _s(getattr(r, "strength", "")), "cue": _s(getattr(r, "strength_cue", ""))[:40],
     }
@@ -486,10 +490,10 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
         if omitted and pos and s > pos:
             blocks.append({"kind": "gap"})
         elif shown[pos:s].strip():  # blank lines between passages: the passages' blocks already part them
-            blocks.append({"kind": "text", "text": _escape(shown[pos:s])})
+            blocks.append({"kind": "text", "text": shown[pos:s]})
         pos = t
         if p["kind"] not in ("article", "section_paragraph", "paragraph", "preamble"):
-            blocks.append({"kind": "heading", "text": _escape(shown[s:t])})
+            blocks.append({"kind": "heading", "text": shown[s:t]})
             continue
         rows = coded.get(p["passage_id"], [])
         spans: list[dict] = []
@@ -505,11 +509,12 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
                           "zh": _name(n, "zh") if n is not None else None, "score": float(r.score)})
         ordinal = max(int(p.get("ordinal") or 0), 0)
         blocks.append({"kind": "passage", "ordinal": str(ordinal) if ordinal else "",
-                       "cite": _escape(_label_as_written(_s(p.get("label")), text[s:t], shown[s:t])), "codes": codes,
-                       # a coded passage is our markup (escaped, matched terms in <mark>)
-                       "body": Markup(_marked_html(shown[s:t], spans, limit=10**9)) if rows else _escape(shown[s:t])})
+                       "cite": _label_as_written(_s(p.get("label")), text[s:t], shown[s:t]), "codes": codes,
+                       # a coded passage with its matched terms marked; the others as plain text
+                       "marked": _marked(shown[s:t], spans, limit=len(shown)) if rows else None,
+                       "body": shown[s:t]})
     if shown[pos:].strip() and not omitted:
-        blocks.append({"kind": "text", "text": _escape(shown[pos:])})
+        blocks.append({"kind": "text", "text": shown[pos:]})
     note = ("Shown in the Traditional-Chinese original; it was converted to Simplified for coding, character for "
             "character, so passages and matched terms are in the same places." if use_original else
             "The Traditional-Chinese original could not be aligned with the converted text; shown as coded "
@@ -1041,9 +1046,9 @@ def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict) -> 
             items = _items(evidence.get(key))
             if items:  # the strongest passage, marked, and a link to all of the cell's evidence
                 it = items[0]
-                snippet = it.get("snippet", it["html"])
+                snippet = it.get("snippet", it["marked"])
                 # the article is left out where the passage begins with it (compared as both are written)
-                leads = snippet.startswith(_e(it["article"]))
+                leads = _starts_with(snippet, it["article"])
                 ev = {"title": it["title"], "article": None if leads else it["article"],
                       "lang": it.get("lang", "zh-Hans"), "snippet": snippet, "id": ids[key]}
             else:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from markupsafe import Markup
 
 from pipeline import report, workbook
 from pipeline.aggregate import aggregate
@@ -145,19 +144,25 @@ def test_evidence_strings_are_left_to_the_templates_to_escape(built):
         for field in ("title", "article", "heading", "doc", "date", "source"):
             assert type(it[field]) is str, (field, it[field])
         assert all(type(term) is str for term in it["terms"])
-        # the marked passage is our markup: it holds no tag but <mark>
-        assert isinstance(it["html"], Markup) and isinstance(it["snippet"], Markup)
-        assert re.sub(r"</?mark>", "", it["html"]).count("<") == 0
-        assert re.sub(r"</?mark>", "", it["snippet"]).count("<") == 0
+        # the passage and its matched terms are corpus text too: plain strings, escaped by the template
+        for marked in (it["marked"], it["snippet"]):
+            assert type(marked["tail"]) is str and all(type(x) is str for pair in marked["pairs"] for x in pair)
     ev = evidence["EV|measure.platform.associations"]["items"][0]
     assert ev["title"] == TITLE and html.escape(TITLE) in page
     assert ev["doc"] == HOSTILE_PATH and html.escape(HOSTILE_PATH) in page
-    unmarked = re.sub(r"</?mark>", "", ev["html"])
+    shown = _render_marked(ev["marked"])
+    assert re.sub(r"</?mark>", "", shown).count("<") == 0
+    unmarked = re.sub(r"</?mark>", "", shown)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in unmarked
     assert "&lt;img src=x onerror=alert(2)&gt;" in unmarked
     # overlapping spans are merged into one mark, which never cuts an entity
-    assert ev["html"].count("<mark>") == 1
-    assert ev["html"].startswith("<mark>Trade associations &lt;script&gt;ale</mark>")
+    assert shown.count("<mark>") == 1
+    assert shown.startswith("<mark>Trade associations &lt;script&gt;ale</mark>")
+
+
+def _render_marked(marked: dict) -> str:
+    """A marked passage as the pages write it (templates/marks.html.j2)."""
+    return report.HTML.from_string('{% from "marks.html.j2" import marked %}{{ marked(m) }}').render(m=marked)
 
 
 def test_report_html_escapes_every_corpus_string(built):
@@ -242,12 +247,14 @@ def test_xlsx_opens_with_one_sheet_per_table(built, tmp_path):
     assert again.read_bytes() == path.read_bytes()
 
 
-def test_marked_html_cuts_long_passages_around_the_match():
+def test_marked_passages_are_cut_around_the_match_and_escaped_by_the_template():
     text = "甲" * 3000 + "知识产权" + "乙" * 3000
-    out = report._marked_html(text, [{"start": 3000, "end": 3004}], limit=400)
+    out = _render_marked(report._marked(text, [{"start": 3000, "end": 3004}], limit=400))
     assert "<mark>知识产权</mark>" in out and out.startswith("…") and out.endswith("…")
     assert len(out) < 500
-    assert report._marked_html("a<b", [{"start": 5, "end": 9}]) == "a&lt;b"  # spans out of range are ignored
+    # spans out of range are ignored
+    assert _render_marked(report._marked("a<b", [{"start": 5, "end": 9}])) == "a&lt;b"
+    assert _render_marked(report._marked("<i>x</i> y", [{"start": 3, "end": 4}])) == "&lt;i&gt;<mark>x</mark>&lt;/i&gt; y"
 
 
 def test_undated_corpus_has_no_temporal_view(built):
