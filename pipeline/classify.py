@@ -38,6 +38,14 @@ if TYPE_CHECKING:  # the model pulls in scikit-learn; only workers and training 
 log = logging.getLogger(__name__)
 
 
+def load_estimator() -> type[PolicyClassifier]:
+    """The model's class, importing scikit-learn (about a second): the one place it is loaded, so that the
+    commands and processes that never fit or apply the model do not pay for it."""
+    from .model import PolicyClassifier
+
+    return PolicyClassifier
+
+
 @dataclass
 class Label:
     node: str
@@ -210,8 +218,7 @@ def fit_model(taxonomy: Taxonomy, coded: pd.DataFrame, *, tokens: list[list[str]
               groups: list[str] | None = None, weights=None, **params) -> PolicyClassifier:
     """The estimator trained on coded passages (folds for calibration grouped by `groups`, default document;
     `weights` per passage, default 1)."""
-    from .model import PolicyClassifier
-
+    PolicyClassifier = load_estimator()
     check_labels(taxonomy, coded)
     if tokens is None:
         tokens = tokenize_frame(coded, taxonomy)
@@ -352,10 +359,8 @@ def load_model(path: str, taxonomy: Taxonomy) -> PolicyClassifier | None:
     """The model saved at `path` (None for 'lexicon'); a damaged or foreign model folder is a ConfigError."""
     if path in ("", "lexicon"):
         return None
-    from .model import PolicyClassifier
-
     try:
-        return PolicyClassifier.load(path, taxonomy=taxonomy.path)
+        return load_estimator().load(path, taxonomy=taxonomy.path)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 

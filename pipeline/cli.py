@@ -10,7 +10,6 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .io import ConfigError
 from .reporting import cmd_aggregate, cmd_compare, cmd_report
@@ -19,9 +18,7 @@ from .coded import CODED_WEIGHT
 from .stages import cmd_classify, cmd_ingest, cmd_run, cmd_segment, cmd_tokenize, cmd_validate
 from .runner import WINDOW_PASSAGES
 from .text import DEFAULT_MAX_BYTES
-
-if TYPE_CHECKING:
-    from .outdir import OutLock
+from .outdir import OutLock, check_separate, remove_litter
 
 log = logging.getLogger("pipeline")
 
@@ -108,11 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _out_lock(args) -> "OutLock | None":
+def _out_lock(args) -> OutLock | None:
     """The lock on --out for commands that write there (not train, not classify --in, whose --out is a file),
     after refusing an --out inside the corpus; temporary files left there by a killed run are removed."""
-    from .outdir import OutLock, check_separate, remove_litter
-
     if args.command in ("train", "validate") or getattr(args, "input", None):
         return None
     if getattr(args, "corpus", None) is not None:

@@ -22,6 +22,7 @@ import stat
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
 from .corpus import (KNOWN_MANIFEST_COLUMNS, MANIFEST, ROOT_NOTE, ROOT_REGION, SUPPORTED, Found, corpus_notes,
                      discover, display_name, read_manifest, report_row)
@@ -153,8 +154,6 @@ class IngestRun:
         unlisted = 0
         iterator = self.files
         if self.progress:
-            from tqdm import tqdm
-
             iterator = tqdm(self.files, desc="ingest", unit="file")
         version = documents_version()
         for entry in iterator:

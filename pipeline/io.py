@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .schemas import Table, check, to_arrow
@@ -259,8 +260,6 @@ def read_table(table: Table, out_dir: Path, columns: list[str] | None = None, fi
     try:
         parts = part_files(path)
         if parts:
-            import pyarrow.dataset as ds
-
             # one scan over all parts (threaded), in part order
             t = ds.dataset([str(p) for p in parts], format="parquet", schema=table.arrow_schema).to_table(
                 columns=columns, filter=filters)

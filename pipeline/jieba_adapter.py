@@ -12,6 +12,7 @@ none pure Han. Those blocks, and everything when rjieba is missing, go to jieba.
 """
 from __future__ import annotations
 
+import logging
 import marshal
 import re
 import types
@@ -34,6 +35,14 @@ _PURE_HAN = re.compile("[\u4E00-\u9FD5]+")
 _DEFAULT_TOTAL = 60_101_967
 
 
+def _jieba():
+    """jieba, imported when a segmenter is first made (0.1 s with the pkg_resources it loads), which the main
+    process of a run, forking the workers that segment, never pays."""
+    import jieba
+
+    return jieba
+
+
 def add_user_words(jieba, words) -> None:
     """`jieba.add_word` for each word (frequency suggested by jieba, as before), remembered so the compiled
     segmenter gets the same dictionary."""
@@ -46,8 +55,7 @@ def add_user_words(jieba, words) -> None:
 
 def _compiled_segmenter(dt):
     """An rjieba segmenter with `dt`'s dictionary, or None (not installed, or a dictionary it cannot mirror)."""
-    import jieba
-
+    jieba = _jieba()
     # rjieba bundles jieba's default dict.txt; a replaced main dictionary or words added behind the adapter's
     # back would not be mirrored (jieba.del_word behind its back is not detected: it leaves the total as is)
     if dt is not jieba.dt or dt.dictionary is not jieba.DEFAULT_DICT:
@@ -79,9 +87,7 @@ class ClauseCachedJieba:
     """
 
     def __init__(self, tokenizer=None):
-        import jieba
-
-        self._jieba = jieba
+        jieba = self._jieba = _jieba()
         self.dt = tokenizer or jieba.dt
         self._cut_block = self.dt._Tokenizer__cut_DAG
         self._cache: dict[str, bytes | list[str]] = {}
@@ -97,8 +103,7 @@ class ClauseCachedJieba:
     def cut(self, sentence: str, cut_all: bool = False, HMM: bool = True):
         if cut_all or not HMM:
             return self.dt.cut(sentence, cut_all=cut_all, HMM=HMM)
-        from jieba import re_han_default as re_han, re_skip_default as re_skip
-
+        re_han, re_skip = self._jieba.re_han_default, self._jieba.re_skip_default
         out: list[str] = []
         cache = self._cache
         for blk in re_han.split(sentence):
@@ -129,6 +134,15 @@ class ClauseCachedJieba:
 
     def lcut(self, sentence: str) -> list[str]:
         return list(self.cut(sentence))
+
+
+def load_jieba(words) -> ClauseCachedJieba:
+    """jieba's dictionary loaded, with `words` added to it, and the segmenter the tokenize stage uses."""
+    jieba = _jieba()
+    jieba.setLogLevel(logging.WARNING)
+    initialize_jieba(jieba)
+    add_user_words(jieba, words)
+    return ClauseCachedJieba()
 
 
 def initialize_jieba(jieba) -> None:

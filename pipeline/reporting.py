@@ -24,6 +24,8 @@ from .catalog import REPORT_FILES, Catalog, coverage_tables
 from .classify import coded_store_paths
 from .io import ChunkedTable, PartCache, part_files, publish_file, publishing, read_parts, write_json, write_text
 from .coded import human_coding, store_records
+from .compare import compare_cli
+from .engine import Helper
 from .runlog import record
 from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, check
 from .segment import CONTENT_KINDS
@@ -109,8 +111,6 @@ class Workbook:
     which `wait` publishes with the other outputs."""
 
     def __init__(self, path: Path, names: dict | None = None, sheets: tuple[str, ...] = workbook_mod.SHEETS):
-        from .engine import Helper
-
         self.path, self.sheets = Path(path), sheets
         self._written = self.path.parent / f".{self.path.name}.written.tmp"
         self._helper = Helper(workbook_mod.serve_xlsx, self._written, sheets, names)
@@ -294,8 +294,6 @@ def reporting_fingerprint(args) -> str:
 
 
 def cmd_compare(args) -> None:
-    from .compare import compare_cli
-
     compare_cli(args)
 
 

@@ -30,12 +30,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .classify import classifier_key, labels_frame, load_estimator, make_classifier
 from .engine import Helper, imap_ordered
 from .io import ChunkedTable, TableWriter, write_json
 from .nodes import fingerprint
 from .lexicon import MATCH_GROUP
 from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, TOKENS, Table, empty, to_arrow
 from .segment import passage_rows, segment_document, segment_spans
+from .taxonomy import load_taxonomy
+from .tokenize import get_nlp, terms_key, tokenize_frame_passages
 
 # small enough that the last chunks leave no worker idle for long, large enough to amortise a task
 CHUNK_CHARS = 600_000
@@ -124,9 +127,6 @@ class Settings:
     def make(cls, taxonomy=None, model_path: str | None = None) -> "Settings":
         """Settings for the stages that need them: segment needs none, tokenize the taxonomy's terms,
         classify also the model."""
-        from .classify import classifier_key
-        from .tokenize import terms_key
-
         keys = {"segment": fingerprint("segment")}
         if taxonomy is None:
             return cls("", "", (), keys)
@@ -144,9 +144,6 @@ _CLASSIFIERS: dict = {}
 
 
 def _classifier(taxonomy_path: str, model_path: str):
-    from .classify import make_classifier
-    from .taxonomy import load_taxonomy
-
     key = (taxonomy_path, model_path)
     if key not in _CLASSIFIERS:
         _CLASSIFIERS.clear()
@@ -159,8 +156,6 @@ def warm_worker(settings: Settings, stages: tuple[str, ...]) -> None:
     """Load what the stages need (jieba's dictionary with the taxonomy terms, the classifier) up front.
 
     The English pipeline is cheap to build and is built when a chunk first needs it."""
-    from .tokenize import get_nlp
-
     # what this process inherited from the parent is never garbage here: frozen, the collector does not walk
     # (and so copy) those pages
     gc.freeze()
@@ -204,9 +199,6 @@ def release_classifier(classifier: Helper, used: bool = True) -> None:
 
 def process_chunk(task: dict) -> dict:
     """Run the requested stages on one chunk's documents (worker side; pure: same input, same output)."""
-    from .classify import labels_frame
-    from .tokenize import tokenize_frame_passages
-
     stages, s = task["stages"], task["settings"]
     if not task["docs"]:  # every document of the chunk was reused
         return {"_seconds": {}}
@@ -235,8 +227,6 @@ def process_chunk(task: dict) -> dict:
 def classify_result(task: dict, result: dict, classifier: Helper, settings: Settings) -> dict:
     """Add the classify stage to a chunk result from a worker that ran the stages before it, by the classifier
     process `classifier` (see serve_classifier)."""
-    from .classify import labels_frame
-
     if not task["docs"]:
         return result
     passages = result["segment"] if "segment" in result else task["passages"]
@@ -258,10 +248,8 @@ def serve_classifier(conn, settings: Settings | None) -> None:
     """The classifier process: loads the classifier at once, then labels the (passages, tokens) it is sent.
     Started without settings (see preload_classifier), it imports the model's libraries first and then waits
     for them; it ends quietly if none come."""
-    from .classify import labels_frame
-
     if settings is None:
-        from . import model  # noqa: F401  scikit-learn, the slow part of loading the classifier
+        load_estimator()  # scikit-learn, the slow part of loading the classifier
 
         try:
             settings = conn.recv()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
 from . import classify as classify_mod
 from . import ingest as ingest_mod
@@ -124,8 +125,6 @@ def run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, 
                          window=getattr(args, "window_passages", None) or WINDOW_PASSAGES)
     bar = None
     if show_progress(args):
-        from tqdm import tqdm
-
         bar = tqdm(desc="+".join(stages), unit="doc")
     result = runner.run(chunks, progress=bar.update if bar is not None else None, changed=changed,
                         load_texts=load_texts, classifier=classifier)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+import re2
 
 from .io import ConfigError
 from .regex_syntax import ops, parse
@@ -280,8 +281,6 @@ def _to_re2(pattern: str) -> str:
 
 
 def _re2(pattern: str, ignore_case: bool):
-    import re2
-
     opts = _RE2_OPTIONS.get(ignore_case)
     if opts is None:
         opts = re2.Options()
@@ -351,8 +350,6 @@ def compile_pattern(pattern: str, ignore_case: bool = False):
 
     Kept once compiled (RE2 compiles slowly: ~0.3 ms a pattern), so the matcher gets the objects the taxonomy
     check built."""
-    import re2
-
     try:
         re.compile(pattern)
     except re.error as exc:

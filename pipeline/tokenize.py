@@ -12,7 +12,7 @@ import logging
 
 import pandas as pd
 
-from .jieba_adapter import ClauseCachedJieba, add_user_words, initialize_jieba
+from .jieba_adapter import load_jieba
 from .schemas import TOKENS
 from .segment import CONTENT_KINDS
 
@@ -29,16 +29,11 @@ def get_nlp(lang: str, zh_terms: tuple[str, ...] = ()):
     """A cached spaCy tokenizer pipeline for `lang` (jieba user dictionary loaded for Chinese)."""
     key = (lang, terms_key(list(zh_terms)) if lang == "zh" else "")
     if key not in _NLP:
-        import spacy
-
+        spacy = _spacy()
         if lang == "zh":
-            import jieba
-
-            jieba.setLogLevel(logging.WARNING)
-            initialize_jieba(jieba)
-            add_user_words(jieba, sorted(zh_terms))
+            segmenter = load_jieba(sorted(zh_terms))
             nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
-            nlp.tokenizer.jieba_seg = ClauseCachedJieba()
+            nlp.tokenizer.jieba_seg = segmenter
         else:
             nlp = spacy.blank("en")
         _NLP[key] = nlp
@@ -63,9 +58,17 @@ def spacy_doc_tokens(texts: list[str], lang: str, zh_terms: tuple[str, ...] = ()
     return [_doc_tokens(text, doc) for text, doc in zip(texts, nlp.tokenizer.pipe(texts, batch_size=256))]
 
 
-def _doc_tokens(text: str, doc) -> list[str]:
-    from spacy.attrs import IDX, IS_SPACE, LENGTH
+def _spacy():
+    """spaCy, imported when a pipeline is first built (half a second that runs which only segment never pay)."""
+    import spacy
+    import spacy.attrs
 
+    return spacy
+
+
+def _doc_tokens(text: str, doc) -> list[str]:
+    attrs = _spacy().attrs
+    IDX, IS_SPACE, LENGTH = attrs.IDX, attrs.IS_SPACE, attrs.LENGTH
     # one vectorised read of offsets instead of a Python Token object per token (the costliest part)
     return [text[i: i + n] for i, n, space in doc.to_array([IDX, LENGTH, IS_SPACE]).tolist() if not space]
 

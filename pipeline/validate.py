@@ -12,16 +12,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .classify import examples_paths, label_matrix, load_estimator, read_coded
 from .io import ConfigError
+from .strength import load_strength, strength_path
 from .taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 
 
 def check_framework(t: Taxonomy) -> tuple[list[str], list[str]]:
     """(problems, warnings) of one loaded framework beyond what loading checks."""
-    from .classify import examples_paths, label_matrix, read_coded
-    from .model import PolicyClassifier
-    from .strength import load_strength
-
     problems, warnings = [], []
     try:
         load_strength(taxonomy=t)
@@ -51,7 +49,7 @@ def check_framework(t: Taxonomy) -> tuple[list[str], list[str]]:
             problems.append(f"{folder / 'examples' / src}: example '{pid}': label(s) {', '.join(bad)} are not leaves "
                             f"of {t.path}")
     counts = label_matrix(coded["labels"], t.leaf_ids).sum(axis=0)
-    need = PolicyClassifier().min_positives
+    need = load_estimator()().min_positives
     learnable = int((counts >= need).sum())
     if learnable < len(t.leaf_ids) / 2:
         problems.append(f"{folder}/examples: only {learnable} of {len(t.leaf_ids)} leaves have >= {need} examples; "
@@ -102,7 +100,6 @@ def validate_cli(args) -> None:
         print(f"error: {p}", file=sys.stderr)
     if problems:
         raise SystemExit(2)
-    from .strength import strength_path
 
     for t in tax.parts:
         facets = ", ".join(f"{f.id} ({sum(1 for n in t.leaves if n.facet == f.id)})" for f in t.facets)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import os
 import queue
 import re
 import threading
+import types
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -15,6 +17,22 @@ import pandas as pd
 
 from .io import FORMULA_START, write_bytes_atomic
 from .taxonomy import Taxonomy
+
+
+@functools.cache
+def _xl() -> types.SimpleNamespace:
+    """The openpyxl classes this module uses, imported on first use: 0.1 s that commands and runs writing no
+    workbook in this process (the workbook is written by a helper process) do not pay."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.formatting.rule import CellIsRule, ColorScaleRule
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.writer.excel import ExcelWriter
+
+    return types.SimpleNamespace(**{f.__name__: f for f in (Workbook, WriteOnlyCell, CellIsRule, ColorScaleRule,
+                                                             Alignment, Font, PatternFill, get_column_letter,
+                                                             ExcelWriter)})
 
 SHEETS = ("region_ranking", "coverage_region", "coverage_region_long", "gaps", "coded_passages", "coverage_document",
           "coverage_document_long", "first_year", "coverage_by_year", "human_coding", "ingest_report")
@@ -46,9 +64,7 @@ def write_xlsx(tables: dict[str, pd.DataFrame], path: Path, names: dict[str, tup
     """One sheet per table, header row frozen, with filters, column widths and colour on the coverage figures;
     in a sheet whose columns are nodes, a row of their names (`names`) under the IDs. Written in openpyxl's
     streaming (write-only) mode."""
-    from openpyxl import Workbook
-
-    wb = Workbook(write_only=True)
+    wb = _xl().Workbook(write_only=True)
     for name in SHEETS + (CROSSTAB_SHEET,):
         if name in tables:
             _write_sheet(wb.create_sheet(name[:31]), name, tables[name], names)
@@ -59,8 +75,6 @@ def serve_xlsx(conn, path: Path, sheets: tuple[str, ...], names: dict[str, tuple
     """write_xlsx for tables that arrive over `conn` in batches ({sheet name: table}), in any order: each
     sheet is written as soon as its table arrives, and the file once every sheet is there. The file is the
     same as write_xlsx's; nothing is written if the sender goes away first."""
-    from openpyxl import Workbook
-
     # a thread takes the batches off the pipe as they come, so the sender never waits for a sheet to be written
     arrived: queue.Queue = queue.Queue()
 
@@ -72,7 +86,7 @@ def serve_xlsx(conn, path: Path, sheets: tuple[str, ...], names: dict[str, tuple
             arrived.put(None)
 
     threading.Thread(target=receive, daemon=True).start()
-    wb = Workbook(write_only=True)
+    wb = _xl().Workbook(write_only=True)
     # write-only sheets keep the order they were created in, whatever order they are filled in
     ws = {name: wb.create_sheet(name[:31]) for name in sheets}
     todo = set(sheets)
@@ -92,9 +106,7 @@ class _Literal(str):
 
 
 def _literal_cell(ws, v: str):
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(ws, str(v))
+    cell = _xl().WriteOnlyCell(ws, str(v))
     cell.data_type = "s"  # openpyxl would store a leading '=' as a formula
     cell.quotePrefix = True
     return cell
@@ -119,15 +131,14 @@ SHARE_COLUMNS = ("share",)
 def _is_share(column: str) -> bool:
     """Columns coloured as shares: `share` and the audit's coverage columns (<stem>_coverage)."""
     return column in SHARE_COLUMNS or column.endswith("_coverage")
+
+
+# a column's width is read from its header and this many of its first values
 WIDTH_SAMPLE = 200
 
 
 def _write_sheet(ws, name: str, df: pd.DataFrame, names: dict[str, tuple[str, str]] | None = None) -> None:
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.formatting.rule import CellIsRule, ColorScaleRule
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
+    xl = _xl()
     cols = [str(c) for c in df.columns]
     names = names or {}
     is_node = [c in names for c in cols]
@@ -140,12 +151,12 @@ def _write_sheet(ws, name: str, df: pd.DataFrame, names: dict[str, tuple[str, st
     for i, (c, cells) in enumerate(zip(cols, columns), 1):
         width = 14 if top == 2 and is_node[i - 1] else max(
             [_text_width(c)] + [_text_width(v) for v in cells[:WIDTH_SAMPLE] if v is not None])
-        ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 6), 60)
-    bold, grey = Font(bold=True), PatternFill("solid", start_color="F0F3F6", end_color="F0F3F6")
-    wrap = Alignment(wrap_text=True, vertical="top")
+        ws.column_dimensions[xl.get_column_letter(i)].width = min(max(width + 2, 6), 60)
+    bold, grey = xl.Font(bold=True), xl.PatternFill("solid", start_color="F0F3F6", end_color="F0F3F6")
+    wrap = xl.Alignment(wrap_text=True, vertical="top")
 
     def head(value, align=None):
-        cell = _literal_cell(ws, value) if type(_cell(value)) is _Literal else WriteOnlyCell(ws, value=value)
+        cell = _literal_cell(ws, value) if type(_cell(value)) is _Literal else xl.WriteOnlyCell(ws, value=value)
         cell.font, cell.fill = bold, grey
         if align is not None:
             cell.alignment = align
@@ -166,25 +177,24 @@ def _write_sheet(ws, name: str, df: pd.DataFrame, names: dict[str, tuple[str, st
     if not cols:
         return
     last_row = top + len(df)
-    ws.auto_filter.ref = f"A{top}:{get_column_letter(len(cols))}{max(last_row, top)}"
+    ws.auto_filter.ref = f"A{top}:{xl.get_column_letter(len(cols))}{max(last_row, top)}"
     if not len(df):
         return
-    blue = ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF", end_type="max", end_color="6BAED6")
-    share = ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF", end_type="num", end_value=1,
-                           end_color="6BAED6")
+    blue = xl.ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF", end_type="max", end_color="6BAED6")
+    share = xl.ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF", end_type="num", end_value=1,
+                              end_color="6BAED6")
     if top == 2:  # counts per node: a heatmap
         nodes = [i for i, x in enumerate(is_node, 1) if x]
-        ws.conditional_formatting.add(f"{get_column_letter(nodes[0])}{top + 1}:{get_column_letter(nodes[-1])}"
-                                      f"{last_row}", blue)
+        first, last = xl.get_column_letter(nodes[0]), xl.get_column_letter(nodes[-1])
+        ws.conditional_formatting.add(f"{first}{top + 1}:{last}{last_row}", blue)
     for i, c in enumerate(cols, 1):
-        where = f"{get_column_letter(i)}{top + 1}:{get_column_letter(i)}{last_row}"
+        where = f"{xl.get_column_letter(i)}{top + 1}:{xl.get_column_letter(i)}{last_row}"
         if _is_share(c):
             ws.conditional_formatting.add(where, share)
         elif c == "addressed":
-            ws.conditional_formatting.add(where, CellIsRule(operator="equal", formula=["TRUE"], fill=PatternFill(
-                "solid", start_color="D4F4DD", end_color="D4F4DD")))
-            ws.conditional_formatting.add(where, CellIsRule(operator="equal", formula=["FALSE"], fill=PatternFill(
-                "solid", start_color="FFE1E1", end_color="FFE1E1")))
+            for value, colour in (("TRUE", "D4F4DD"), ("FALSE", "FFE1E1")):
+                ws.conditional_formatting.add(where, xl.CellIsRule(operator="equal", formula=[value], fill=xl.PatternFill(
+                    "solid", start_color=colour, end_color=colour)))
 
 
 def _text_width(v) -> int:
@@ -206,12 +216,10 @@ def _column_cells(s: pd.Series, blank_zeros: bool) -> list:
 def _save_workbook(wb, path: Path) -> None:
     # openpyxl would stamp the current time into docProps and every zip entry; fixed times make identical
     # runs give identical files
-    from openpyxl.writer.excel import ExcelWriter
-
     wb.properties.created = wb.properties.modified = FIXED_TIME
     buf = io.BytesIO()
     with _FixedTimeZip(buf, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        ExcelWriter(wb, archive).save()
+        _xl().ExcelWriter(wb, archive).save()
     write_bytes_atomic(path, buf.getvalue())
 
 
@@ -220,7 +228,6 @@ FIXED_TIME = datetime.datetime(2000, 1, 1)
 
 class _FixedTimeZip(zipfile.ZipFile):
     """A zip archive whose entries all carry FIXED_TIME (zipfile stamps the current time or a file's mtime)."""
-
     def writestr(self, zinfo_or_arcname, data, *args, **kwargs):
         if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
             zinfo_or_arcname = zipfile.ZipInfo(zinfo_or_arcname, date_time=FIXED_TIME.timetuple()[:6])
