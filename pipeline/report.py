@@ -18,6 +18,7 @@ import html
 import json
 import math
 import re
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -52,6 +53,14 @@ def _escape(v) -> Markup:
 
 
 _TEMPLATES = PackageLoader(__package__, "templates")
+
+
+def _static(name: str) -> str:
+    """A stylesheet or script of the pages (templates/*.css, *.js): inlined into them, and hashed into their
+    Content-Security-Policy as the only style and script they may use."""
+    return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
+
+
 # every value a template prints is escaped unless it is Markup; a name the template does not get is an error.
 # This module writes no HTML itself: corpus text, matched terms included (the `marked` macro), reaches the pages
 # as plain strings; Markup is only what a template rendered (a page's body inside the page shell) and the
@@ -550,165 +559,15 @@ def _items(entry) -> list[dict]:
     return list(entry or [])
 
 
-CSS = """
-:root{--ink:#1b1f24;--muted:#57606a;--line:#d0d7de;--soft:#f6f8fa;--accent:#0969da}
-*{box-sizing:border-box}
-body{font-family:"Noto Sans CJK SC","Noto Sans SC","Source Han Sans SC","WenQuanYi Micro Hei","Microsoft YaHei",
-"PingFang SC",system-ui,sans-serif;margin:0;color:var(--ink);line-height:1.45;font-size:15px}
-.page{max-width:1480px;margin:0 auto;padding:1.2rem 1.5rem;display:grid;grid-template-columns:minmax(0,1fr);gap:1.5rem}
-@media (min-width:1100px){.page{grid-template-columns:minmax(0,1fr) 430px}
- #evidence{position:sticky;top:0;max-height:100vh;overflow-y:auto;align-self:start}}
-h1{font-size:1.45rem;margin:.2rem 0 .4rem}h2{margin:2rem 0 .5rem;font-size:1.15rem;border-bottom:1px solid var(--line);
-padding-bottom:.2rem}h3{font-size:1rem;margin:1.4rem 0 .4rem}#evidence h3{margin-top:.2rem}
-.nw{white-space:nowrap}
-p.lead,.note{color:var(--muted);font-size:.88rem;margin:.3rem 0}
-ul.glance{margin:.4rem 0;padding-left:1.2rem}
-.scroll{overflow-x:auto}
-table{border-collapse:collapse;font-size:.82rem}
-td,th{border:1px solid var(--line);padding:.25rem .4rem}
-table.heat td,table.years td{text-align:center;min-width:2.1rem;padding:0}
-table.heat td a{display:block;padding:.3rem .2rem;color:inherit;text-decoration:none}
-table.heat td a:focus-visible{outline:2px solid var(--accent)}
-th.col{vertical-align:bottom;padding:.3rem .1rem;font-weight:500}
-th.col span{writing-mode:vertical-rl;transform:rotate(180deg);display:inline-block;max-height:19rem;
-white-space:normal;text-align:left;line-height:1.15;text-orientation:sideways}
-th.col small{color:var(--muted)}
-th.row{text-align:left;white-space:nowrap;font-weight:600}th.row small{font-weight:400;color:var(--muted)}
-td.miss{color:#b8bec6}td.sel{outline:3px solid #d4a72c;outline-offset:-2px}
-.b1{background:#deebf7;color:#1b1f24}.b2{background:#c6dbef;color:#1b1f24}.b3{background:#9ecae1;color:#1b1f24}
-.b4{background:#6baed6;color:#1b1f24}
-.b5{background:#4292c6;color:#fff}.b6{background:#2171b5;color:#fff}.b7{background:#08519c;color:#fff}
-.y1{background:#7f2704;color:#fff}.y2{background:#d94801;color:#fff}.y3{background:#f16913;color:#1b1f24}
-.y4{background:#fd8d3c;color:#1b1f24}.y5{background:#fdae6b;color:#1b1f24}.y6{background:#fdd0a2;color:#1b1f24}
-.legend{display:flex;gap:.25rem;align-items:center;font-size:.78rem;color:var(--muted);margin:.4rem 0 0;flex-wrap:wrap}
-.legend span.sw{display:inline-block;min-width:2.2rem;text-align:center;padding:.05rem .2rem;border:1px solid var(--line)}
-table.list{width:100%}table.list td,table.list th{text-align:left;vertical-align:top}
-table.list th{background:var(--soft)}
-td.num{text-align:right;white-space:nowrap}
-meter{width:6rem;vertical-align:middle}
-.no{color:#cf222e;font-weight:600}.yes{color:#1a7f37;font-weight:600}.weak{color:#9a6700;font-weight:600}
-small.split{color:var(--muted)}
-tr.region th{background:var(--soft);text-align:left;font-size:.9rem}
-#evidence{border:1px solid var(--line);padding:.8rem 1rem;background:var(--soft);border-radius:6px;font-size:.9rem}
-#evidence .hint{color:var(--muted)}
-.evcell{display:none}.evcell.on,.evcell:target{display:block}
-#evidence.picked .hint{display:none}
-.ev{margin:.6rem 0;padding:.5rem .6rem;background:#fff;border-left:3px solid var(--accent)}
-.ev .src{font-size:.8rem;color:var(--muted)}.ev .src b{color:var(--ink)}
-.ev .txt{margin:.3rem 0;white-space:pre-wrap;word-break:break-word}
-.ev .meta{font-size:.75rem;color:var(--muted);word-break:break-all}
-mark{background:#fff1a8;padding:0 .1em}
-svg text{font-family:inherit;font-size:11px}
-.zh{color:var(--muted);font-size:.85em}
-.ev .orig{font-size:.75rem;border:1px solid var(--line);border-radius:3px;padding:0 .3em;color:var(--muted)}
-p.all{margin:.6rem 0 .2rem;font-weight:600}
-input.filter{font:inherit;padding:.15rem .35rem;min-width:16rem}
-p.tools{margin:.5rem 0;font-size:.85rem}
-table.sortable th{cursor:pointer;user-select:none}
-table.sortable th[aria-sort=ascending]::after{content:" ▲";font-size:.7em}
-table.sortable th[aria-sort=descending]::after{content:" ▼";font-size:.7em}
-td.und,.sw.und{color:var(--muted);font-style:italic;font-size:.75rem}
-ul.undated{font-size:.85rem;columns:2 24rem;margin:.3rem 0}
-"""
+CSS = _static("report.css")
 
 # the companion pages (report_files/): one column, a document's passages one after another
-PAGE_CSS = """
-.single{max-width:960px;margin:0 auto;padding:1.2rem 1.5rem}
-.doc{white-space:pre-wrap;word-break:break-word;line-height:1.7}
-.doc .hd{font-weight:700;margin:.8rem 0 .2rem}
-.doc .psg{position:relative;margin:.15rem 0;padding:.15rem .5rem;border-left:3px solid transparent}
-.doc .psg.coded{border-left-color:var(--accent);background:#f3f8ff}
-.doc .psg:target{outline:3px solid #d4a72c;background:#fff8e1}
-.doc .cite{font-size:.75rem;color:var(--muted);text-decoration:none;margin-right:.4rem}
-.doc .codes{white-space:normal;font-size:.78rem;margin:.1rem 0}
-.code{display:inline-block;border:1px solid var(--line);border-radius:3px;padding:0 .35em;margin:0 .3em .2em 0;
-background:#fff}
-.item[hidden]{display:none}
-"""
+PAGE_CSS = _static("page.css")
 
 # the cell pages: filter the passages by their text, order them by strength or as they stand in the documents
-PAGE_JS = """
-(function(){
-  var box = document.getElementById('items'), order = document.getElementById('order');
-  var filter = document.querySelector('input.filter'), shown = document.getElementById('shown');
-  var items = Array.prototype.slice.call(box.children);
-  function count(){ var n = items.filter(function(x){ return !x.hidden; }).length;
-    shown.textContent = n + ' of ' + items.length + ' shown'; }
-  filter.addEventListener('input', function(){
-    var q = filter.value.trim().toLowerCase();
-    items.forEach(function(x){ x.hidden = q !== '' && x.textContent.toLowerCase().indexOf(q) < 0; });
-    count();
-  });
-  order.addEventListener('change', function(){
-    var k = order.value;
-    items.slice().sort(function(a, b){ return (+a.dataset[k]) - (+b.dataset[k]); })
-      .forEach(function(x){ box.appendChild(x); });
-  });
-  count();
-})();
-"""
+PAGE_JS = _static("cell.js")
 
-JS = """
-(function(){
-  var panel = document.getElementById('evidence');
-  var wide = window.matchMedia('(min-width:1100px)');
-  function show(id, link, scroll){
-    var sec = document.getElementById(id);
-    if (!sec) return;
-    panel.querySelectorAll('.evcell.on').forEach(function(x){ x.classList.remove('on'); });
-    document.querySelectorAll('td.sel').forEach(function(x){ x.classList.remove('sel'); });
-    sec.classList.add('on');
-    panel.classList.add('picked');
-    panel.scrollTop = 0;
-    document.querySelectorAll('td > a.cell[href="#' + id + '"]').forEach(function(a){ a.parentNode.classList.add('sel'); });
-    if (scroll && !wide.matches) panel.scrollIntoView({block: 'start'});
-  }
-  document.querySelectorAll('a.cell, a.evlink').forEach(function(a){
-    a.addEventListener('click', function(ev){ ev.preventDefault(); show(a.hash.slice(1), a, true); });
-  });
-  var first = document.querySelector('a.cell');
-  var target = location.hash && document.getElementById(location.hash.slice(1));
-  if (first && !(target && target.classList.contains('evcell'))) show(first.hash.slice(1), first, false);
-
-  // sortable tables: a click on a column header sorts by it (numbers as numbers), a second click reverses
-  document.querySelectorAll('table.sortable').forEach(function(t){
-    var heads = t.querySelectorAll('thead th');
-    heads.forEach(function(th, i){
-      th.tabIndex = 0;
-      function sort(){
-        var dir = th.getAttribute('aria-sort') === 'ascending' ? -1 : 1;
-        heads.forEach(function(x){ x.removeAttribute('aria-sort'); });
-        th.setAttribute('aria-sort', dir > 0 ? 'ascending' : 'descending');
-        function key(r){ var c = r.cells[i], v = c ? (c.getAttribute('data-v') || c.textContent).trim() : '';
-          var n = parseFloat(v); return isNaN(n) ? v.toLowerCase() : n; }
-        var body = t.tBodies[0];
-        Array.prototype.slice.call(body.rows).sort(function(a, b){
-          var x = key(a), y = key(b);
-          if (typeof x !== typeof y) return (typeof x === 'number' ? -1 : 1) * dir;
-          return (x < y ? -1 : x > y ? 1 : 0) * dir;
-        }).forEach(function(r){ body.appendChild(r); });
-      }
-      th.addEventListener('click', sort);
-      th.addEventListener('keydown', function(e){ if (e.key === 'Enter') sort(); });
-    });
-  });
-  // filter boxes: rows without the words typed are hidden; a group's heading row shows while one of its rows
-  // does, and matching a heading shows its whole group
-  document.querySelectorAll('input.filter').forEach(function(box){
-    var t = document.getElementById(box.getAttribute('data-for'));
-    box.addEventListener('input', function(){
-      var q = box.value.trim().toLowerCase(), head = null, groupHit = false, any = false;
-      function close(){ if (head) head.hidden = q !== '' && !any; }
-      Array.prototype.forEach.call(t.tBodies[0].rows, function(r){
-        var hit = q === '' || r.textContent.toLowerCase().indexOf(q) >= 0;
-        if (r.classList.contains('region')) { close(); head = r; groupHit = q !== '' && hit; any = groupHit; return; }
-        r.hidden = !(hit || groupHit); any = any || !r.hidden;
-      });
-      close();
-    });
-  });
-})();
-"""
+JS = _static("report.js")
 
 
 def _csp_hash(s: str) -> str:
