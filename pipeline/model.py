@@ -214,19 +214,21 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
                 oof[te] = self._fit_arrays(X.iloc[tr], Y[tr], w[tr])[0].decision(X.iloc[te])
         # calibration and threshold per node and language: Chinese regulations and US statutes differ in how
         # often a node's words come with the node itself; a language with too few coded positives of a node
-        # takes the node's pooled figures
+        # takes the node's pooled figures. Both are weighted as the passages are: passages of the researcher's own
+        # corpus (the coded store, weighted up by `train`) then move where a node fires on that corpus, not only
+        # its coefficients (review simulation, 100 reviewed passages: 0.567 -> 0.602 on the test half)
         lang_idx = _lang_index(X["lang"])
         self.calibration_ = np.zeros((len(self.nodes_), len(LANG_ORDER), 2))  # (slope, intercept)
         self.thresholds_ = np.full((len(self.nodes_), len(LANG_ORDER)), 0.5)
         for j in np.flatnonzero(self.trained_):
-            pooled = _platt(oof[:, j], Y[:, j]) if n_splits >= 2 else (1.0, 0.0)
-            t_pooled = _best_threshold(_sigmoid(pooled[0] * oof[:, j] + pooled[1]), Y[:, j], self.beta)
+            pooled = _platt(oof[:, j], Y[:, j], w) if n_splits >= 2 else (1.0, 0.0)
+            t_pooled = _best_threshold(_sigmoid(pooled[0] * oof[:, j] + pooled[1]), Y[:, j], self.beta, w)
             for k in range(len(LANG_ORDER)):
                 m = lang_idx == k
                 if n_splits >= 2 and Y[m, j].sum() >= self.min_positives and (~Y[m, j].astype(bool)).sum() >= 1:
-                    a, b = _platt(oof[m, j], Y[m, j])
+                    a, b = _platt(oof[m, j], Y[m, j], w[m])
                     self.calibration_[j, k] = (a, b)
-                    self.thresholds_[j, k] = _best_threshold(_sigmoid(a * oof[m, j] + b), Y[m, j], self.beta)
+                    self.thresholds_[j, k] = _best_threshold(_sigmoid(a * oof[m, j] + b), Y[m, j], self.beta, w[m])
                 else:
                     self.calibration_[j, k] = pooled
                     self.thresholds_[j, k] = t_pooled
@@ -467,16 +469,16 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
-def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _platt(scores: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """Platt scaling: a one-feature logistic regression from decision value to probability."""
     if y.min() == y.max():
         return 1.0, 0.0
-    lr = LogisticRegression(C=100.0, solver="lbfgs").fit(scores.reshape(-1, 1), y)
+    lr = LogisticRegression(C=100.0, solver="lbfgs").fit(scores.reshape(-1, 1), y, sample_weight=w)
     a = float(lr.coef_[0, 0])
     return (a, float(lr.intercept_[0])) if a > 0 else (1.0, 0.0)
 
 
-def _best_threshold(proba: np.ndarray, y: np.ndarray, beta: float) -> float:
+def _best_threshold(proba: np.ndarray, y: np.ndarray, beta: float, w: np.ndarray) -> float:
     """The probability threshold with the best out-of-fold F-beta; on ties, the middle of the tied thresholds.
 
     Examples written for a node are often separated perfectly out of fold, so every threshold ties; taking the
@@ -485,7 +487,7 @@ def _best_threshold(proba: np.ndarray, y: np.ndarray, beta: float) -> float:
     came from nodes whose examples' F1 peaked at the floor, and on real text they labelled nearly every passage
     with the node's words (English measure.platform.information: no true label of 12)."""
     grid = np.round(np.arange(0.2, 0.91, 0.025), 3)
-    scores = [round(fbeta_score(y, proba >= t, beta=beta, zero_division=0), 4) for t in grid]
+    scores = [round(fbeta_score(y, proba >= t, beta=beta, zero_division=0, sample_weight=w), 4) for t in grid]
     top = max(scores)
     tied = [t for t, s in zip(grid, scores) if s == top]
     return float(tied[len(tied) // 2])

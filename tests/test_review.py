@@ -194,3 +194,19 @@ def test_the_report_says_how_much_a_person_coded(tmp_path):
     hc = pd.read_csv(out / "human_coding.csv", encoding="utf-8-sig")
     assert hc.loc[hc["region"] == "all", "passages_coded"].item() == 3
     assert "human_coding" in __import__("openpyxl").load_workbook(out / "coverage.xlsx").sheetnames
+
+
+def test_weighted_coded_passages_move_a_nodes_threshold_and_calibration():
+    """The researcher's coded passages weigh more in choosing a node's threshold and calibration, not only in
+    its coefficients: their corpus may score a node lower than the gold it was trained with."""
+    from pipeline.model import _best_threshold, _platt
+
+    # gold: positives score 0.8, negatives 0.5; the researcher's corpus: positives 0.45, negatives 0.1
+    proba = np.r_[np.full(40, 0.8), np.full(40, 0.5), np.full(10, 0.45), np.full(10, 0.1)]
+    y = np.r_[np.ones(40), np.zeros(40), np.ones(10), np.zeros(10)].astype(int)
+    theirs = np.arange(len(y)) >= 80
+    even, heavy = np.ones(len(y)), np.where(theirs, 6.0, 1.0)
+    assert _best_threshold(proba, y, 1.0, even) > 0.5  # gold alone: the corpus's positives are missed
+    assert _best_threshold(proba, y, 1.0, heavy) <= 0.45
+    z = np.log(proba / (1 - proba))
+    assert _platt(z, y, heavy) != _platt(z, y, even)
