@@ -30,14 +30,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .classify import classifier_key, default_model_dir, labels_frame, load_estimator, make_classifier
+from .classify import classifier_key, labels_frame, load_estimator, make_classifier
 from .engine import Helper, imap_ordered
 from .io import ChunkedTable, TableWriter, write_json
 from .nodes import fingerprint
 from .lexicon import MATCH_GROUP
 from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, TOKENS, Table, empty, to_arrow
 from .segment import passage_rows, segment_document, segment_spans
-from .taxonomy import SEPARATOR, load_taxonomy
+from .taxonomy import load_taxonomy
 from .tokenize import get_nlp, terms_key, tokenize_frame_passages
 
 # small enough that the last chunks leave no worker idle for long, large enough to amortise a task
@@ -179,23 +179,11 @@ def gc_paused():
             gc.enable()
 
 
-def preload_classifier(taxonomy: str, model: str | None) -> Helper:
+def preload_classifier() -> Helper:
     """A classifier process started before the run knows whether it needs one (`ChunkRunner.run` sends it the
     settings, or lets it go). After a small change the run's time is mostly this process importing
-    scikit-learn and loading the model; started first, that overlaps with reading the corpus and the taxonomy.
-    It loads the model the run will most likely use (`taxonomy`, `model`: the run's options) if that exists."""
-    return Helper(serve_classifier, None, (taxonomy, model))
-
-
-def _likely_classifier(taxonomy: str, model: str | None) -> tuple[str, str] | None:
-    """(taxonomy path, model path) as a run with these options will name them (classify.model_path), when the
-    model is already there; None if it is not, or the run combines frameworks. Never trains one."""
-    if SEPARATOR in taxonomy:
-        return None
-    path = Path(model) if model else default_model_dir(Path(taxonomy))
-    if not (path / "model.json").is_file():
-        return None
-    return load_taxonomy(taxonomy).path, str(path)
+    scikit-learn; started first, that overlaps with reading the corpus and the taxonomy."""
+    return Helper(serve_classifier, None)
 
 
 def release_classifier(classifier: Helper, used: bool = True) -> None:
@@ -256,19 +244,13 @@ def classify_result(task: dict, result: dict, classifier: Helper, settings: Sett
     return result
 
 
-def serve_classifier(conn, settings: Settings | None, options: tuple[str, str | None] | None = None) -> None:
+def serve_classifier(conn, settings: Settings | None) -> None:
     """The classifier process: loads the classifier at once, then labels the (passages, tokens) it is sent.
-    Started without settings (see preload_classifier), it imports the model's libraries and loads the model
-    the run's `options` point to first, then waits for them; it ends quietly if none come."""
+    Started without settings (see preload_classifier), it imports the model's libraries first and then waits
+    for them; it ends quietly if none come."""
     if settings is None:
         load_estimator()  # scikit-learn, the slow part of loading the classifier
-        try:
-            likely = _likely_classifier(*options) if options is not None else None
-            if likely is not None:
-                with gc_paused():
-                    _classifier(*likely)  # kept: the settings will most likely name the same
-        except Exception:  # the run's own loading reports any problem
-            pass
+
         try:
             settings = conn.recv()
         except EOFError:

@@ -187,12 +187,10 @@ def cmd_classify(args) -> None:
 
 def cmd_run(args) -> None:
     """All stages; segment, tokenize and classify run chunk by chunk as ingest produces documents."""
-    # A re-run is most often after a small change: the classifier process starts importing its libraries and
-    # loading the model now (a second or two), while this process reads the taxonomy and the corpus; a fresh run
-    # has its workers for that.
-    rerun = Catalog(Path(args.out)).path("run").exists()
-    classifier = (preload_classifier(args.taxonomy, args.model)
-                  if rerun and args.engine == "local" and args.jobs > 1 and args.model != "lexicon" else None)
+    # A re-run is most often after a small change: the classifier process starts importing its libraries now
+    # (a second), while this process reads the taxonomy and the corpus; a fresh run has its workers for that.
+    classifier = (preload_classifier() if Catalog(Path(args.out)).path("run").exists() and args.engine == "local"
+                  and args.jobs > 1 and args.model != "lexicon" else None)
     try:
         _run(args, classifier)
     finally:

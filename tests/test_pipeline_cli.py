@@ -242,25 +242,3 @@ def test_a_run_leaves_scikit_learn_to_its_workers(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "second" / "labels.parquet").exists()
     assert res.stdout.strip().splitlines()[-1] == "scikit-learn loaded: False"
-
-
-def test_a_preloaded_classifier_loads_the_model_the_run_will_name(tmp_path):
-    """A re-run's classifier process loads the model before the run names it: the same paths the run's settings
-    will carry (so the run finds it loaded), and nothing at all when that model is not there (it never trains)."""
-    from pipeline.classify import model_path
-    from pipeline.runner import _likely_classifier
-    from pipeline.taxonomy import load_taxonomy
-
-    tax = load_taxonomy(ROOT / "taxonomy")
-    named = model_path(None, ROOT / "taxonomy", tax)  # the default model, trained here if missing
-    assert _likely_classifier(str(ROOT / "taxonomy"), None) == (tax.path, named)
-    assert _likely_classifier(str(ROOT / "taxonomy"), named) == (tax.path, named)
-    assert _likely_classifier(str(ROOT / "taxonomy"), str(tmp_path / "no-model")) is None
-    # another taxonomy whose default model was never trained: nothing loaded, nothing trained
-    other = tmp_path / "taxonomy"
-    shutil.copytree(ROOT / "taxonomy", other)
-    (other / "taxonomy.yaml").write_text((other / "taxonomy.yaml").read_text(encoding="utf-8") + "\n# changed\n",
-                                         encoding="utf-8")
-    assert _likely_classifier(str(other), None) is None
-    assert not (tmp_path / "models").exists()
-    assert _likely_classifier(f"{ROOT / 'taxonomy'},{other}", None) is None
