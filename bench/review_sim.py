@@ -5,7 +5,7 @@ model is trained on the other coded passages plus the taxonomy's examples; `revi
 pool, their coded labels stand in for the researcher, and the model is trained again with them. The same is
 done with N random picks (several seeds). Micro-F1 on the test half is reported for each, at several N.
 
-    .venv/bin/python bench/review_sim.py [--n 25,50,100] [--seeds 3]
+    .venv/bin/python bench/review_sim.py [--n 25,50,100] [--seeds 3] [--swap] [--coded-weight 6]
 """
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     # the weight `make train` gives the coded store: the loop as a researcher runs it
     ap.add_argument("--coded-weight", type=float, default=CODED_WEIGHT)
+    # the other half of each new region's documents as the pool (and the first as the test half): a second,
+    # independent measurement on a test half this small
+    ap.add_argument("--swap", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "review_sim.json"))
     args = ap.parse_args()
     tax = load_taxonomy(ROOT / "taxonomy")
@@ -61,6 +64,8 @@ def main() -> None:
     for g in single:  # a US Code chapter is one document: its first and second halves
         idx = np.flatnonzero(np.array(groups) == g)
         in_pool[idx[: len(idx) // 2]] = True
+    if args.swap:
+        in_pool = ~in_pool
     pool_idx = np.flatnonzero(new & in_pool)
     test_idx = np.flatnonzero(new & ~in_pool)
     base_idx = np.flatnonzero(~new)
@@ -85,6 +90,7 @@ def main() -> None:
     pool = gold.iloc[pool_idx].reset_index(drop=True)
     scored = score_pool(PassageClassifier(tax, model), pool, [tokens[i] for i in pool_idx])
     result = {"pool": int(len(pool_idx)), "test": int(len(test_idx)), "base": base, "new_corpus": NEW_CORPUS,
+              "swapped": args.swap, "coded_weight": args.coded_weight,
               "runs": []}
     for n in [int(x) for x in args.n.split(",")]:
         picked = pick(pool, scored["proba"], scored["lexicon"], model, n, set(), scored["vectors"])
