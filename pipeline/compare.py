@@ -7,8 +7,12 @@ from pathlib import Path
 import pandas as pd
 
 from .aggregate import with_names
+from .catalog import Catalog
 from .io import ConfigError, write_csv
 from .taxonomy import load_taxonomy
+
+# what is compared: documents addressing each node, per region
+TABLE = "coverage_region_long"
 
 
 def _side(spec: str, out: Path) -> tuple[str, pd.Series]:
@@ -16,13 +20,13 @@ def _side(spec: str, out: Path) -> tuple[str, pd.Series]:
     if not spec.strip():
         raise ConfigError("not given (a region code of --out, or an output folder)")
     p = Path(spec)
-    if p.is_dir() and (p / "coverage_region_long.parquet").exists():
-        long = pd.read_parquet(p / "coverage_region_long.parquet")
+    if p.is_dir() and Catalog(p).path(TABLE).exists():
+        long = Catalog(p).load(TABLE)
         return p.name or str(p), long.groupby("node")["documents"].sum()
-    path = out / "coverage_region_long.parquet"
+    path = Catalog(out).path(TABLE)
     if not path.exists():
         raise ConfigError(f"{path}: missing; run the pipeline first (make run) or pass an output folder")
-    long = pd.read_parquet(path)
+    long = Catalog(out).load(TABLE)
     if spec not in set(long["region"]):
         raise ConfigError(f"'{spec}' is neither a region in {path} ({', '.join(sorted(set(long['region'])))}) "
                           "nor an output folder")
@@ -55,7 +59,7 @@ def compare_cli(args) -> None:
         name_a, name_b = f"{name_a}_a", f"{name_b}_b"
     nodes = [n.id for n in tax.nodes if n.facet in ("measure", "model")]
     df = with_names(compare(a, b, nodes, (name_a, name_b)), tax)
-    target = out / f"compare_{name_a}_vs_{name_b}.csv".replace("/", "_")
+    target = Catalog(out).comparison(name_a, name_b)
     write_csv(df, target)
     for side in (name_a, name_b):
         only = df[df["status"] == f"only_{side}"]
