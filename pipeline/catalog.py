@@ -45,7 +45,10 @@ OTHER_FILES = {
     "run": "run.json",  # what each stage of the last run did
     "chunks_meta": "chunks.meta.json",  # the per-document stages' reuse keys and each part's documents
     "evidence_pages": EVIDENCE_PAGES,  # every cell's and document's page
+    "review": "review",  # the sheets `review` writes for coders (review-001.xlsx, ...)
 }
+# the part caches (see Catalog.cache)
+CACHE_FOLDER = "cache"
 
 
 class Catalog:
@@ -74,7 +77,7 @@ class Catalog:
 
     def cache(self, name: str) -> Path:
         """Where the part cache `name` lives (what aggregate and report read from each part, kept by part name)."""
-        return self.out / "cache" / f"{name}.parquet"
+        return self.out / CACHE_FOLDER / f"{name}.parquet"
 
     def require(self, name: str) -> Path:
         """The path of `name`, which an earlier stage must have written."""

@@ -101,7 +101,7 @@ def cmd_review(args) -> None:
                                            for r in rows.to_dict("records")).encode("utf-8"))
         files = [target]
     else:
-        files = write_sheets(rows, tax, next_sheet(Path(args.out) / "review"))
+        files = write_sheets(rows, tax, next_sheet(Catalog(args.out).path("review")))
     print(f"review: picked {len(rows)} of {len(pool)} passages ({skipped} already coded, skipped) -> "
           f"{', '.join(str(f) for f in files)}", file=sys.stderr)
     if not args.input:

@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+from .catalog import CACHE_FOLDER
 from .io import ConfigError
 
 # hidden, so a corpus scan skips it; emptied when a run ends, so finished output folders stay byte-identical
@@ -101,7 +102,7 @@ def remove_litter(out: Path) -> list[str]:
     the output folder and its cache; only safe while holding the folder's lock (no other run is writing).
     Returns the names removed."""
     removed = []
-    for folder in (Path(out), Path(out) / "cache"):
+    for folder in (Path(out), Path(out) / CACHE_FOLDER):
         try:
             entries = list(os.scandir(folder))
         except OSError:

@@ -194,9 +194,9 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
     labels; the taxonomy's names; this code): `index.json` keeps what each page was made from, so an
     incremental run makes the changed cells' pages and reads the texts of the changed documents alone. Pages
     no longer wanted are removed."""
-    folder = Catalog(out).path("evidence_pages")
+    catalog = Catalog(out)
+    folder, index_path = catalog.path("evidence_pages"), catalog.path("evidence_index")
     folder.mkdir(parents=True, exist_ok=True)
-    index_path = folder / "index.json"
     try:
         previous = json.loads(index_path.read_text(encoding="utf-8"))
         previous = previous if isinstance(previous, dict) else {}

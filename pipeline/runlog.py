@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from .catalog import Catalog
 from .io import after_publication, write_json
 
 
@@ -32,7 +33,7 @@ def record(out: Path, stage: str, seconds: float, **info) -> None:
     finished = now()
 
     def write_entry() -> None:
-        path = out / "run.json"
+        path = Catalog(out).path("run")
         run = json.loads(path.read_text()) if path.exists() else {}
         run.setdefault("stages", {})[stage] = {"seconds": round(seconds, 3), "finished": finished, **info}
         run["packages"] = versions()
