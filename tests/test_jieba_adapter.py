@@ -87,3 +87,42 @@ def test_words_added_behind_the_adapter_turn_rjieba_off(monkeypatch):
     text = "知识产权归属由合同约定。"
     assert seg.lcut(text) == jieba.lcut(text)
     assert ClauseCachedJieba()._rj is None  # nor is a new one built on that dictionary
+
+
+def test_texts_without_mixed_or_rare_characters_go_to_rjieba_whole_and_give_jiebas_words(monkeypatch):
+    """A text with no ASCII letter, digit or symbol jieba puts in its Han blocks, and no Han character outside
+    U+4E00-U+9FD5, is cut by rjieba in one call; the words are jieba's, whatever punctuation and whitespace it
+    holds (random texts over those characters). Any other text is cut block by block."""
+    import random
+
+    import jieba
+
+    get_nlp("zh", TERMS)
+    seg = ClauseCachedJieba()
+    law = (ROOT / "corpus" / "zh" / "CN" / "产学研合作促进条例.md").read_text(encoding="utf-8")
+    han = sorted({c for c in law if "\u4e00" <= c <= "\u9fd5"})
+    other = [chr(c) for c in [*range(0x20, 0x7F), *range(0xA0, 0x180), *range(0x2000, 0x2030), *range(0x3000, 0x3020),
+                              *range(0xE000, 0xE003), *range(0xFE30, 0xFE50), *range(0xFF00, 0xFF20), 0x1F600]]
+    other += ["\n", "\t", "\u2028", "\x0b", "\x0c", "\x85", "\u00a0", "科技成果转化", "产学研合作"]
+    rng = random.Random(7)
+    # the law and the sample text with their digits, Latin letters and symbols taken out
+    texts = [jieba_adapter._MIXED_OR_RARE.sub("", t) for t in (law, TEXT)]
+    texts += ["".join(rng.choice(han) if rng.random() < 0.6 else rng.choice(other) for _ in range(rng.randint(1, 40)))
+              for _ in range(3000)]
+    whole = [t for t in texts if not jieba_adapter._MIXED_OR_RARE.search(t)]
+    assert len(whole) > 500 and len(whole[0]) > 1000 and len(whole[1]) > 100
+
+    def no_blocks(blk):
+        raise AssertionError(f"block {blk!r} segmented alone")
+
+    monkeypatch.setattr(seg, "_segment_block", no_blocks)
+    for t in whole:
+        assert seg.lcut(t) == jieba.lcut(t), t
+    # a text with a digit, a Latin letter or a rarer Han character goes block by block
+    for t in ("第35条", "AI技术", "鼓励㐀企业", "合作\r\n推进"):
+        assert jieba_adapter._MIXED_OR_RARE.search(t)
+        try:
+            seg.lcut(t)
+        except AssertionError:
+            continue
+        raise AssertionError(f"{t!r} was cut whole")
