@@ -11,6 +11,7 @@ import re
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import ahocorasick
 
@@ -118,6 +119,9 @@ def _lowered(text: str) -> str | None:
     return text.lower() if not _NON_ASCII_LETTER.search(text) else None
 
 
+# passages whose passage rule a matcher remembers
+PASSAGE_RULE_CACHE = 32768
+
 # `decide` without the passage rule from its caller
 _NOT_GIVEN = object()
 
@@ -140,29 +144,28 @@ def _word_char(c: str) -> bool:
 
 
 class _WordEnds:
-    """Where the word running through a position ends, found in one pass over the text when first asked.
+    """Where the word running through a position ends.
 
-    Extending a glob term to the end of its word per hit rescans long words for every hit inside them, which is
-    quadratic on text without spaces."""
+    Asked in increasing positions (hits come by their end), so the run found last answers every later
+    position inside it: extending each glob hit by rescanning its word would be quadratic on a long run of
+    letters, and mapping every character of a document to its word's end up front cost more than the matching."""
 
     def __init__(self, text: str):
         self.text = text
-        self.ends: list[int] | None = None
+        self.run = (0, 0)  # the last run of word characters found: [start, end)
 
     def __call__(self, pos: int) -> int:
-        if self.ends is None:
-            # a position outside words ends where it is; inside a run of word characters, where the run ends
-            # (runs found by the regex engine: a Python loop over every character of a document cost more than
-            # the matching)
-            self.ends = ends = list(range(len(self.text) + 1))
-            for m in _WORD_RUN.finditer(self.text):
-                start, end = m.span()
-                ends[start:end] = [end] * (end - start)
-        return self.ends[pos] if pos < len(self.text) and _word_char(self.text[pos]) else pos
+        start, end = self.run
+        if start <= pos < end:
+            return end
+        end = _WORD_TAIL.match(self.text, pos).end()
+        if end > pos:
+            self.run = (pos, end)
+        return end
 
 
-# runs of the characters _word_char accepts (\w is exactly str.isalnum() or "_", character by character)
-_WORD_RUN = re.compile(r"\w+")
+# a run of the characters _word_char accepts (\w is exactly str.isalnum() or "_", character by character)
+_WORD_TAIL = re.compile(r"\w*")
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,9 @@ class LexiconMatcher:
         self._pattern_tests: dict[str, list] = {}
         self._passage_rules = {}
         self._unfiltered: dict[str, set[int]] = {}
+        # the classifier asks for a scored passage's rule twice (lexicon features, then the conventions); a
+        # window's passages fit in this cache
+        self.passage_rule = lru_cache(maxsize=PASSAGE_RULE_CACHE)(self._passage_rule)
         for lang in LANGS:
             auto = ahocorasick.Automaton()
             entries: dict[str, list] = defaultdict(list)
@@ -336,7 +342,7 @@ class LexiconMatcher:
                     out[k] = [h for h in hits if h.role in PATTERN_ROLES or cuts.whole(h)]
         return out
 
-    def passage_rule(self, text: str, lang: str):
+    def _passage_rule(self, text: str, lang: str):
         """The first passage rule (coding convention) that fires on `text`, or None.
 
         A pattern whose required literals (one of each set, `_literal_tests`) do not all occur in the text
