@@ -1,13 +1,14 @@
-"""Counting a model's character n-grams in passages: one Aho-Corasick pass per passage instead of one Python
+"""Counting a model's character n-grams in passages: array operations over a whole batch instead of one Python
 string and one dictionary look-up per n-gram.
 
 scikit-learn's `char_wb` analyzer cuts every word, padded with a space on each side, into all its n-grams and
 looks each one up in the vocabulary; with a model's fixed vocabulary most of them are not in it, and building
 and looking them up was half of the classify stage. `CharTfidfVectorizer` is a `TfidfVectorizer` that, when it
 counts with a fixed vocabulary (transforming with a fitted or loaded model), finds the vocabulary's n-grams in
-the padded words with an automaton instead. The count matrix is the same, entry for entry and in the same
-types (tests/test_classify.py compares it with scikit-learn's), so the TF-IDF features are the same bytes.
-Learning a vocabulary (fitting) is scikit-learn's own code.
+the padded words another way: n-grams of up to three characters as integer keys over the batch's code points,
+looked up in a hash index of the vocabulary (longer ones with an Aho-Corasick automaton). The count matrix is
+the same, entry for entry and in the same types (tests/test_classify.py compares it with scikit-learn's), so
+the TF-IDF features are the same bytes. Learning a vocabulary (fitting) is scikit-learn's own code.
 """
 from __future__ import annotations
 
