@@ -101,15 +101,22 @@ def _literal_tests(pattern: str) -> tuple[tuple[str, frozenset[str]], ...]:
     return tuple(tests)
 
 
-def _may_match(tests, text: str, lowered: str | None) -> bool:
+def _may_match(tests, text: str, lowered: str | None, found: dict | None = None) -> bool:
     """False when a literal test of `_literal_tests` rules a match in `text` out. `lowered`: text.lower(), or
     None when the text has a letter outside ASCII (in a case-insensitive regex the long s and the dotless i
-    match ASCII letters they do not lower-case to), which leaves the "ascii" tests out."""
-    for kind, literals in tests:
-        if kind == "caseless":
-            if not any(lit in text for lit in literals):
-                return False
-        elif lowered is not None and not any(lit in lowered for lit in literals):
+    match ASCII letters they do not lower-case to), which leaves the "ascii" tests out. `found`: the outcome of
+    each test on this text so far (patterns share literal sets; each test scans the whole text)."""
+    for test in tests:
+        kind, literals = test
+        hay = text if kind == "caseless" else lowered
+        if hay is None:
+            continue
+        ok = found.get(test) if found is not None else None
+        if ok is None:
+            ok = any(lit in hay for lit in literals)
+            if found is not None:
+                found[test] = ok
+        if not ok:
             return False
     return True
 
@@ -172,29 +179,32 @@ _WORD_TAIL = re.compile(r"\w*")
 class WordCuts:
     """Word boundaries of a Chinese passage from its tokens (offsets where a token starts or ends)."""
     cuts: frozenset
-    word_of: tuple  # for each character, the index of the token covering it (-1 for skipped whitespace)
+    starts: list  # each token's start offset, in order
+    ends: list    # and its end
+    everywhere: bool = False  # the tokens could not be placed in the text: every hit counts as whole
 
     def whole(self, hit: "Hit") -> bool:
         """Whether the hit starts and ends on word boundaries, or lies inside one word (a term within a longer
         compound): 调解 across 协调|解决 cuts two words and is no match."""
-        if hit.start in self.cuts and hit.end in self.cuts:
+        if self.everywhere or (hit.start in self.cuts and hit.end in self.cuts):
             return True
-        w = self.word_of
-        return 0 <= hit.start < hit.end <= len(w) and w[hit.start] == w[hit.end - 1] != -1
+        # the token that covers the hit's first character covers its last one too
+        k = bisect_right(self.starts, hit.start) - 1
+        return k >= 0 and 0 <= hit.start < hit.end <= self.ends[k]
 
 
 def word_cuts(text: str, tokens: list[str]) -> WordCuts:
     """Token boundaries in `text`; tokens are found in order (the tokenizer drops whitespace, nothing else)."""
-    cuts, word_of, pos = {0, len(text)}, [-1] * len(text), 0
-    for k, tok in enumerate(tokens):
-        at = text.find(tok, pos)
-        if at < 0:  # a token that is not in the text as such: leave the rest unchecked
-            return WordCuts(frozenset(range(len(text) + 1)), tuple(word_of))
+    starts, ends, pos = [], [], 0
+    find = text.find
+    for tok in tokens:
+        at = find(tok, pos)
+        if at < 0:  # a token that is not in the text as such: leave the passage unchecked
+            return WordCuts(frozenset(), [], [], everywhere=True)
         pos = at + len(tok)
-        cuts.add(at)
-        cuts.add(pos)
-        word_of[at:pos] = [k] * len(tok)  # one slice per token, not one step per character
-    return WordCuts(frozenset(cuts), tuple(word_of))
+        starts.append(at)
+        ends.append(pos)
+    return WordCuts(frozenset((0, len(text), *starts, *ends)), starts, ends)
 
 
 class LexiconMatcher:
@@ -294,7 +304,8 @@ class LexiconMatcher:
         pats = self._patterns.get(lang, ())
         tests = self._pattern_tests.get(lang, ())
         lowered = _lowered(text) if triggered else None
-        triggered = {k for k in triggered if _may_match(tests[k], text, lowered)}
+        found: dict = {}
+        triggered = {k for k in triggered if _may_match(tests[k], text, lowered, found)}
         for k, (node, rx) in enumerate(pats):
             if k not in triggered:
                 continue

@@ -32,7 +32,6 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import fbeta_score
 from sklearn.model_selection import GroupKFold
@@ -41,21 +40,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from .lexicon import LexiconMatcher
-from .ngrams import CharTfidfVectorizer
+from .ngrams import CharTfidfVectorizer, WordTfidfVectorizer, word_features
 from .taxonomy import load_taxonomy
 
 FORMAT = "uir-policy-classifier/3"
-
-
-def word_features(tokens) -> list[str]:
-    """Unigrams and bigrams of lower-cased tokens without punctuation (tokens with a letter or digit)."""
-    toks = [t.lower() for t in tokens if _ALNUM.search(t)]
-    return toks + [a + " " + b for a, b in zip(toks, toks[1:])]
-
-
-# a character str.isalnum() accepts (\w is exactly those and the underscore): one regex search per token
-# rather than a Python generator over its characters
-_ALNUM = re.compile(r"[^\W_]")
 
 
 def _no_digits(text: str) -> str:
@@ -137,8 +125,9 @@ def feature_union(taxonomy: str, lexicon_weight: float, context_weight: float, c
     v = vocabularies or {}
     fixed = vocabularies is not None
     return ColumnTransformer([
-        ("words", TfidfVectorizer(analyzer=word_features, lowercase=False, sublinear_tf=True,
-                                  min_df=1 if fixed else 2, vocabulary=v.get("words")), "tokens"),
+        # word unigrams and bigrams, counted faster with a fixed vocabulary (see ngrams.py)
+        ("words", WordTfidfVectorizer(analyzer=word_features, lowercase=False, sublinear_tf=True,
+                                      min_df=1 if fixed else 2, vocabulary=v.get("words")), "tokens"),
         # character n-grams: scikit-learn's char_wb, counted faster with a fixed vocabulary (see ngrams.py)
         ("chars", CharTfidfVectorizer(analyzer="char_wb", ngram_range=tuple(char_ngrams),
                                       preprocessor=_lower_digits, sublinear_tf=True, min_df=1 if fixed else 2,

@@ -12,7 +12,9 @@ the TF-IDF features are the same bytes. Learning a vocabulary (fitting) is sciki
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
+from itertools import chain
 from operator import itemgetter
 
 import ahocorasick
@@ -41,14 +43,7 @@ class CharTfidfVectorizer(TfidfVectorizer):
             values, j_indices, indptr = self._count_by_codes(texts)
         else:
             values, j_indices, indptr = self._count_by_automaton(texts)
-        # the matrix scikit-learn's _count_vocab builds: int32 indices unless they do not fit, C-int counts,
-        # converted to the vectorizer's dtype, indices sorted within each row
-        index_dtype = np.int64 if indptr[-1] > np.iinfo(np.int32).max else np.int32
-        X = sp.csr_array((np.asarray(values, dtype=np.intc), np.asarray(j_indices, dtype=index_dtype),
-                          np.asarray(indptr, dtype=index_dtype)),
-                         shape=(len(indptr) - 1, len(self.vocabulary_)), dtype=self.dtype)
-        X.sort_indices()
-        return self.vocabulary_, _align_api_if_sparse(X)
+        return self.vocabulary_, _count_matrix(values, j_indices, indptr, len(self.vocabulary_), self.dtype)
 
     def _count_by_codes(self, texts: list[str]):
         """Counts for n-grams of at most three characters: every position's n-gram as one integer (21 bits per
@@ -72,12 +67,7 @@ class CharTfidfVectorizer(TfidfVectorizer):
             found = at >= 0
             rows.append(np.searchsorted(starts, pos[found], side="right") - 1)
             cols.append(columns[at[found]])
-        if not rows:
-            return np.zeros(0, np.intc), np.zeros(0, np.int64), np.zeros(len(texts) + 1, np.int64)
-        counts = sp.coo_array((np.ones(sum(map(len, rows)), dtype=np.intc), (np.concatenate(rows),
-                               np.concatenate(cols))), shape=(len(texts), len(self.vocabulary_))).tocsr()
-        counts.sum_duplicates()
-        return counts.data, counts.indices, counts.indptr
+        return _occurrence_counts(rows, cols, len(texts), len(self.vocabulary_))
 
     def _vocabulary_codes(self) -> dict:
         """n -> (integer keys of the vocabulary's n-grams, their columns), for the current vocabulary_
@@ -134,3 +124,102 @@ _MAX_CODED = 3
 def _codes(text: str) -> np.ndarray:
     """The code points of `text` (lone surrogates included) as int64."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
+
+
+def _occurrence_counts(rows: list, cols: list, n_rows: int, n_cols: int):
+    """(values, indices, indptr) of the rows x columns count matrix of the occurrences (rows[i][k], cols[i][k])."""
+    if not rows:
+        return np.zeros(0, np.intc), np.zeros(0, np.int64), np.zeros(n_rows + 1, np.int64)
+    counts = sp.coo_array((np.ones(sum(map(len, rows)), dtype=np.intc), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(n_rows, n_cols)).tocsr()
+    counts.sum_duplicates()
+    return counts.data, counts.indices, counts.indptr
+
+
+def _count_matrix(values, j_indices, indptr, n_features: int, dtype):
+    """The matrix scikit-learn's _count_vocab builds: int32 indices unless they do not fit, C-int counts,
+    converted to the vectorizer's dtype, indices sorted within each row."""
+    index_dtype = np.int64 if indptr[-1] > np.iinfo(np.int32).max else np.int32
+    X = sp.csr_array((np.asarray(values, dtype=np.intc), np.asarray(j_indices, dtype=index_dtype),
+                      np.asarray(indptr, dtype=index_dtype)), shape=(len(indptr) - 1, n_features), dtype=dtype)
+    X.sort_indices()
+    return _align_api_if_sparse(X)
+
+
+def word_features(tokens) -> list[str]:
+    """Unigrams and bigrams of lower-cased tokens without punctuation (tokens with a letter or digit)."""
+    toks = [t.lower() for t in tokens if _ALNUM.search(t)]
+    return toks + [a + " " + b for a, b in zip(toks, toks[1:])]
+
+
+# a character str.isalnum() accepts (\w is exactly those and the underscore): one regex search per token
+# rather than a Python generator over its characters
+_ALNUM = re.compile(r"[^\W_]")
+
+
+class WordTfidfVectorizer(TfidfVectorizer):
+    """TfidfVectorizer over token lists with `word_features` as analyzer, whose counting with a fixed vocabulary
+    works on the batch's distinct tokens and on arrays.
+
+    scikit-learn runs the analyzer on every passage and looks up each unigram and bigram string; here each
+    distinct token is lower-cased and looked up once, and the bigrams are pairs of word numbers found in a hash
+    index of the vocabulary's bigrams. The count matrix is the same, entry for entry and in the same types
+    (tests/test_classify.py compares it with scikit-learn's)."""
+
+    def _count_vocab(self, raw_documents, fixed_vocab):
+        if not fixed_vocab or self.analyzer is not word_features:
+            return super()._count_vocab(raw_documents, fixed_vocab)
+        docs = [self.decode(doc) for doc in raw_documents]
+        counted = self._count_words(docs)
+        if counted is None:  # tokens this counting cannot take as they are: scikit-learn's own loop
+            return super()._count_vocab(docs, fixed_vocab)
+        return self.vocabulary_, _count_matrix(*counted, len(self.vocabulary_), self.dtype)
+
+    def _count_words(self, docs: list):
+        codes, uniques = pd.factorize(np.array(list(chain.from_iterable(docs)), dtype=object))
+        if (codes < 0).any() or not all(type(t) is str for t in uniques):
+            return None
+        # each distinct token: the number of its lower-cased form among the kept words, -1 if dropped
+        words: dict[str, int] = {}
+        word_of = np.array([words.setdefault(t.lower(), len(words)) if _ALNUM.search(t) else -1 for t in uniques],
+                           dtype=np.int64)
+        if any(" " in w for w in words):  # a bigram of words with spaces in them has more than one reading
+            return None
+        unigram, first, second, bigrams, bigram_cols = self._vocabulary_words()
+        uni_col = np.array([unigram.get(w, -1) for w in words], dtype=np.int64)
+        first_of = np.array([first.get(w, -1) for w in words], dtype=np.int64)
+        second_of = np.array([second.get(w, -1) for w in words], dtype=np.int64)
+        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+        token_word = word_of[codes] if len(codes) else np.zeros(0, np.int64)
+        kept = token_word >= 0
+        doc_of = np.repeat(np.arange(len(docs)), lengths)[kept]
+        word = token_word[kept]
+        rows, cols = [], []
+        col = uni_col[word]
+        rows.append(doc_of[col >= 0])
+        cols.append(col[col >= 0])
+        if len(word) > 1 and len(bigrams):
+            a, b = first_of[word[:-1]], second_of[word[1:]]
+            pair = (doc_of[:-1] == doc_of[1:]) & (a >= 0) & (b >= 0)
+            at = bigrams.get_indexer(a[pair] * len(second) + b[pair])
+            rows.append(doc_of[:-1][pair][at >= 0])
+            cols.append(bigram_cols[at[at >= 0]])
+        return _occurrence_counts(rows, cols, len(docs), len(self.vocabulary_))
+
+    def _vocabulary_words(self):
+        """The vocabulary as unigrams (word -> column) and bigrams (numbered first and second words, a hash index
+        of first * len(second) + second, and the columns in that index's order), for the current vocabulary_."""
+        if getattr(self, "_words_for", None) is not self.vocabulary_:
+            unigram, first, second, pairs = {}, {}, {}, []
+            for feature, column in self.vocabulary_.items():
+                parts = feature.split(" ")
+                if len(parts) == 1:
+                    unigram[feature] = int(column)
+                elif len(parts) == 2 and all(parts):  # anything else no token list without spaces makes
+                    pairs.append((first.setdefault(parts[0], len(first)), second.setdefault(parts[1], len(second)),
+                                  int(column)))
+            keys = np.array([f * len(second) + g for f, g, _ in pairs], dtype=np.int64)
+            self._words = (unigram, first, second, pd.Index(keys),
+                           np.array([c for _, _, c in pairs], dtype=np.int64))
+            self._words_for = self.vocabulary_
+        return self._words

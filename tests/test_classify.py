@@ -270,6 +270,39 @@ def test_char_ngram_counts_are_scikit_learns():
                 assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), (ngrams, attr)
 
 
+def test_word_feature_counts_are_scikit_learns():
+    """Word unigrams and bigrams counted over distinct tokens and arrays give scikit-learn's matrix exactly
+    (case folding beyond ASCII, punctuation dropped between the words of a bigram, repeats, empty passages,
+    words only in bigrams of the vocabulary); tokens with spaces go to scikit-learn's own loop."""
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from pipeline.ngrams import WordTfidfVectorizer, word_features
+
+    train = [["The", "Secretary", "shall", "make", "grants", "to", "small", "business", "concerns", "."],
+             ["国家", "鼓励", "科技成果转化", "，", "科技成果转化", "。"], ["Grants", "for", "SMALL", "business"],
+             ["İstanbul", "ſhall", "ǅemal", "k", "_", "__", "a_b", "x1"], [], ["技术", "转移"],
+             ["small", "business", "small", "business"]]
+    tests = train + [["GRANTS", "for", "Small", "Business", "!", "business"], ["—", "small", "—", "business"],
+                     ["istanbul", "i̇stanbul", "İSTANBUL"], [], ["科技成果转化", "科技成果转化", "鼓励"],
+                     ["unknown", "words", "only"], ["Secretary", "shall", "secretary", "SHALL"]]
+    with_space = tests + [["small business", "concerns"]]
+    for texts in (tests, with_space):
+        ours, theirs = (cls(analyzer=word_features, lowercase=False, sublinear_tf=True)
+                        for cls in (WordTfidfVectorizer, TfidfVectorizer))
+        ours.fit(train)
+        theirs.fit(train)
+        assert ours.vocabulary_ == theirs.vocabulary_
+        assert (ours._count_words(texts) is None) == (texts is with_space)  # the fast counting, or not
+        for a, b in ((ours.transform(texts), theirs.transform(texts)),
+                     (ours._count_vocab(texts, True)[1], theirs._count_vocab(texts, True)[1])):
+            assert type(a) is type(b) and sp.issparse(a)
+            assert a.nnz > 20
+            for attr in ("data", "indices", "indptr"):
+                x, y = getattr(a, attr), getattr(b, attr)
+                assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), attr
+
+
 def test_literal_tests_skip_only_regexes_that_cannot_match(tmp_path):
     """Passage rules are not run on text without their required literals; never on text where they match,
     whatever the case of its letters (the long s matches s in a case-insensitive regex)."""
