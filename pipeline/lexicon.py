@@ -25,8 +25,8 @@ PREFILTER = "prefilter"
 # a regex states its own context and boundaries; only literal terms get the word-boundary check
 PATTERN_ROLES = ("pattern", "rule_pattern")
 _ROLE_RANK = {TERM: 0, "pattern": 1, RULE_TERM: 2, "rule_pattern": 3, CONTEXT: 4, EXCLUDE: 5, DOMAIN: 6}
-# match_many matches up to this many consecutive passages of one document in one pass; whoever splits a
-# document's passages into batches cuts them at multiples of it, so the batches are matched as the whole is
+# match_many matches up to this many consecutive passages of one document in one automaton pass (each passage
+# gets the hits it has alone, so the batches do not change the result; windows are still cut at multiples of it)
 MATCH_GROUP = 500
 
 
@@ -280,10 +280,20 @@ class LexiconMatcher:
         given the passage's `tokens` a Chinese term must not cut into a word at both of its ends: 调解 inside
         协调|解决 is no hit, 技术转移 inside the one word 技术转移机构 is.
         """
-        lang = lang if lang in LANGS else "en"
+        hits = self._hits(text, lang if lang in LANGS else "en", [0])
+        if lang == "zh" and tokens is not None and hits:
+            cuts = word_cuts(text, tokens)
+            hits = [h for h in hits if h.role in PATTERN_ROLES or cuts.whole(h)]
+        return hits
+
+    def _hits(self, text: str, lang: str, starts: list[int]) -> list[Hit]:
+        """The hits in `text`, the passages starting at `starts` joined by blank lines: terms from one automaton
+        pass over the whole text (a term holds no blank line), patterns run on each passage alone, and only on
+        the passages holding one of the literals every match of the pattern contains."""
         hits: list[Hit] = []
         auto = self._automata.get(lang)
-        triggered = set(self._unfiltered.get(lang, ()))
+        # pattern -> positions of its literals
+        triggered: dict[int, list[int]] = {k: [] for k in self._unfiltered.get(lang, ())}
         if auto is not None and text:
             hay = text.lower() if lang == "en" else text
             word_end = _WordEnds(hay) if lang == "en" else None
@@ -295,39 +305,41 @@ class LexiconMatcher:
                     whole = end >= len(hay) or not _word_char(hay[end])
                 for node, role, rule, glob in vals:
                     if role == PREFILTER:
-                        triggered.add(rule)
+                        triggered.setdefault(rule, []).append(start)
                         continue
                     if lang == "en" and (not left_ok or (not glob and not whole)):
                         continue
                     e = word_end(end) if (lang == "en" and glob and not whole) else end
                     hits.append(Hit(node, text[start:e], start, e, role, rule))
+        if not triggered:
+            return hits
         pats = self._patterns.get(lang, ())
         tests = self._pattern_tests.get(lang, ())
-        lowered = _lowered(text) if triggered else None
+        lowered = _lowered(text)
         found: dict = {}
-        triggered = {k for k in triggered if _may_match(tests[k], text, lowered, found)}
-        for k, (node, rx) in enumerate(pats):
-            if k not in triggered:
+        ends = [s - 2 for s in starts[1:]] + [len(text)]
+        everywhere = range(len(starts))
+        runs = [(k, node, "pattern", -1, rx) for k, (node, rx) in enumerate(pats)] + \
+            [(len(pats) + k, node, "rule_pattern", i, rx) for k, (node, i, rx) in enumerate(self._rule_patterns.get(lang, ()))]
+        for k, node, role, rule, rx in runs:
+            at = triggered.get(k)
+            # a test that fails on the whole text fails on each passage of it
+            if at is None or not _may_match(tests[k], text, lowered, found):
                 continue
-            for m in rx.finditer(text):
-                if m.end() > m.start():
-                    hits.append(Hit(node, m.group(0), m.start(), m.end(), "pattern"))
-        for k, (node, i, rx) in enumerate(self._rule_patterns.get(lang, ())):
-            if len(pats) + k not in triggered:
-                continue
-            for m in rx.finditer(text):
-                if m.end() > m.start():
-                    hits.append(Hit(node, m.group(0), m.start(), m.end(), "rule_pattern", i))
-        if lang == "zh" and tokens is not None and hits:
-            cuts = word_cuts(text, tokens)
-            hits = [h for h in hits if h.role in PATTERN_ROLES or cuts.whole(h)]
+            passages = everywhere if k in self._unfiltered.get(lang, ()) else \
+                sorted({bisect_right(starts, pos) - 1 for pos in at})
+            for p in passages:
+                base = starts[p]
+                for m in rx.finditer(text[base:ends[p]]):
+                    if m.end() > m.start():
+                        hits.append(Hit(node, m.group(0), base + m.start(), base + m.end(), role, rule))
         return hits
 
     def match_many(self, texts: list[str], langs: list[str], groups: list[str] | None = None,
                    tokens: list[list[str]] | None = None) -> list[list[Hit]]:
-        """`match` for many passages. Consecutive passages of one group (document) are matched in one pass over
-        their joined text, which costs far less than one pass per passage; hits crossing a passage boundary are
-        dropped, so the result equals per-passage matching for patterns that do not span blank lines."""
+        """`match` for each passage. Consecutive passages of one group (document) are matched in one pass over
+        their joined text, which costs far less than one pass per passage; the result is that of matching each
+        passage alone (no term spans a blank line; patterns run on each passage's own text)."""
         out: list[list[Hit]] = [[] for _ in texts]
         i, n = 0, len(texts)
         while i < n:
@@ -340,7 +352,7 @@ class LexiconMatcher:
                 starts.append(pos)
                 pos += len(texts[k]) + 2
             joined = "\n\n".join(texts[i:j])
-            for h in self.match(joined, langs[i]):
+            for h in self._hits(joined, langs[i] if langs[i] in LANGS else "en", starts):
                 k = bisect_right(starts, h.start) - 1
                 base = starts[k]
                 if h.end <= base + len(texts[i + k]):

@@ -74,7 +74,7 @@ def chunk_documents(records: Iterable[dict]) -> Iterator[list[dict]]:
 
 def window_size(passages: int) -> int:
     """The window actually used for a setting of `passages`: a multiple of the lexicon's match group, so that
-    the passages of a window are matched in the same batches as in the whole document (identical output)."""
+    the passages of a window are matched in the same batches as in the whole document."""
     return max(1, -(-max(1, passages) // MATCH_GROUP)) * MATCH_GROUP
 
 

@@ -323,3 +323,19 @@ def test_literal_tests_skip_only_regexes_that_cannot_match(tmp_path):
         assert m.passage_rule(text, lang) is brute, text
         fired.append(brute is not None)
     assert fired == [True, True, False, True, True, True, False, True, True]  # the regexes found these
+
+
+def test_a_passages_hits_do_not_depend_on_the_passages_around_it():
+    """Matching a document's passages together gives each passage the hits it has alone. Two ways the joined
+    text used to lose pattern hits: a pattern anchored at the start of an article matched only the first
+    passage of each batch, and a match running from one passage into the next hid the next passage's own."""
+    m = LexiconMatcher(load_taxonomy(ROOT / "taxonomy"))
+    docs = [("zh", ["第一条 为了推动产学研合作，制定本条例。", "第二条 本省建设产业创新平台，服务中小企业。"]),
+            ("en", ["(1) a preference", "(2) preference for a small business concern located in a rural area."])]
+    for lang, texts in docs:
+        alone = [m.match(t, lang) for t in texts]
+        together = m.match_many(texts, [lang] * len(texts), [lang] * len(texts))
+        assert together == alone
+        assert any(h.role == "pattern" for h in alone[1]), texts[1]
+    zh_second = {h.node for h in m.match_many(docs[0][1], ["zh", "zh"], ["d", "d"])[1] if h.role == "pattern"}
+    assert "model.gov_platform" in zh_second
