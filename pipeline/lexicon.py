@@ -289,7 +289,8 @@ class LexiconMatcher:
     def _hits(self, text: str, lang: str, starts: list[int]) -> list[Hit]:
         """The hits in `text`, the passages starting at `starts` joined by blank lines: terms from one automaton
         pass over the whole text (a term holds no blank line), patterns run on each passage alone, and only on
-        the passages holding one of the literals every match of the pattern contains."""
+        the passages holding one of the literals every match of the pattern contains (and passing its other
+        literal tests: cheap on one passage, where on the joined text each test scanned it all)."""
         hits: list[Hit] = []
         auto = self._automata.get(lang)
         # pattern -> positions of its literals
@@ -315,22 +316,26 @@ class LexiconMatcher:
             return hits
         pats = self._patterns.get(lang, ())
         tests = self._pattern_tests.get(lang, ())
-        lowered = _lowered(text)
-        found: dict = {}
         ends = [s - 2 for s in starts[1:]] + [len(text)]
         everywhere = range(len(starts))
+        # each passage's text, lower-cased text and literal tests' outcomes, made when a pattern first needs them
+        passage: dict[int, tuple[str, str | None, dict]] = {}
         runs = [(k, node, "pattern", -1, rx) for k, (node, rx) in enumerate(pats)] + \
             [(len(pats) + k, node, "rule_pattern", i, rx) for k, (node, i, rx) in enumerate(self._rule_patterns.get(lang, ()))]
         for k, node, role, rule, rx in runs:
             at = triggered.get(k)
-            # a test that fails on the whole text fails on each passage of it
-            if at is None or not _may_match(tests[k], text, lowered, found):
+            if at is None:
                 continue
-            passages = everywhere if k in self._unfiltered.get(lang, ()) else \
-                sorted({bisect_right(starts, pos) - 1 for pos in at})
-            for p in passages:
+            for p in (everywhere if k in self._unfiltered.get(lang, ()) else
+                      sorted({bisect_right(starts, pos) - 1 for pos in at})):
+                if p not in passage:
+                    own = text[starts[p]:ends[p]]
+                    passage[p] = (own, _lowered(own), {})
+                own, lowered, found = passage[p]
+                if not _may_match(tests[k], own, lowered, found):
+                    continue
                 base = starts[p]
-                for m in rx.finditer(text[base:ends[p]]):
+                for m in rx.finditer(own):
                     if m.end() > m.start():
                         hits.append(Hit(node, m.group(0), base + m.start(), base + m.end(), role, rule))
         return hits
