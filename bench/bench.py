@@ -5,8 +5,9 @@ Measured in one run, on the same machine state:
   b  the user path, `make run CORPUS=<mirror> OUT=<fresh folder>` as a subprocess, with the run's own
      per-stage seconds (run.json) and peak RSS (whole process tree, and the largest process)
   c  the same `make run` again after one document changed
-and the identity check of the tokenize stage's segmenter (clause cache, rjieba on pure-Han blocks, jieba
-on the rest) against `jieba.lcut` with the same user dictionary, document by document over the whole corpus.
+and the identity check of the tokenize stage's segmenter (rjieba on whole texts without mixed blocks or rarer Han
+characters and on pure-Han blocks, jieba on the rest, clause cache) against `jieba.lcut` with the same user
+dictionary, document by document over the whole corpus.
 Ratios b/a and c/b are what to compare across machines; absolute seconds are recorded for context only.
 
   python bench/bench.py --corpus ../shared/corpus [--scale 4] [--jobs 2]
