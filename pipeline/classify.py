@@ -403,10 +403,13 @@ def labels_frame(clf: PassageClassifier, passages: pd.DataFrame, tokens: pd.Data
     merged = tokens.merge(passages[["passage_id", "text", "lang", "region", "heading_path"]], on="passage_id",
                           how="left", validate="one_to_one")
     titles = titles or {}
+    # columns read as lists once (iterating an Arrow-backed column goes value by value through pandas)
+    ids, doc_ids = merged["passage_id"].tolist(), merged["doc_id"].tolist()
     contexts = [context_of(p, h, titles.get(d, "")) for p, d, h in
-                zip(merged["passage_id"], merged["doc_id"], merged["heading_path"].fillna(""))]
-    preds = clf.predict(merged["text"].tolist(), merged["lang"].tolist(), [list(t) for t in merged["tokens"]],
-                        merged["doc_id"].tolist(), contexts=contexts)
+                zip(ids, doc_ids, merged["heading_path"].fillna("").tolist())]
+    preds = clf.predict(merged["text"].tolist(), merged["lang"].tolist(),
+                        [t if type(t) is list else list(t) for t in merged["tokens"].tolist()], doc_ids,
+                        contexts=contexts)
     rows = []
     # most passages get no label (and so no roll-up): only the labelled ones are read back
     labelled = [k for k, labels in enumerate(preds) if labels]
