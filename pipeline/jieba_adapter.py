@@ -34,9 +34,11 @@ _ADDED: list[tuple[str, int, int]] = []
 _TOTAL_PAD = "\ue000\ue001"
 _PURE_HAN = re.compile("[\u4E00-\u9FD5]+")
 # what makes a block mixed (jieba's Han blocks take in these ASCII characters), the characters rjieba counts as
-# Han and jieba does not (CJK extension A and later, compatibility ideographs, U+9FD6-U+9FFF), and the one
-# whitespace pair jieba keeps whole: a text without any of them is cut by rjieba exactly as by jieba
-_MIXED_OR_RARE = re.compile("[a-zA-Z0-9+#&._%\\-\r\u3400-\u4DBF\u9FD6-\u9FFF\uF900-\uFAFF\U00020000-\U0003FFFF]")
+# Han and jieba does not (CJK extension A and later, compatibility ideographs, U+9FD6-U+9FFF), the one
+# whitespace pair jieba keeps whole, and lone surrogates (no Rust string holds one): a text without any of them
+# is cut by rjieba exactly as by jieba
+_MIXED_OR_RARE = re.compile(
+    "[a-zA-Z0-9+#&._%\\-\r\u3400-\u4DBF\u9FD6-\u9FFF\uF900-\uFAFF\U00020000-\U0003FFFF\ud800-\udfff]")
 # the frequency total of jieba 0.42.1's dict.txt, which rjieba 0.2.2 bundles: jieba's total less what was
 # added through add_user_words must be this, or its dictionary is not the one rjieba mirrors
 _DEFAULT_TOTAL = 60_101_967

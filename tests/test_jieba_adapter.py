@@ -119,10 +119,12 @@ def test_texts_without_mixed_or_rare_characters_go_to_rjieba_whole_and_give_jieb
     for t in whole:
         assert seg.lcut(t) == jieba.lcut(t), t
     # a text with a digit, a Latin letter or a rarer Han character goes block by block
-    for t in ("第35条", "AI技术", "鼓励㐀企业", "合作\r\n推进"):
+    for t in ("第35条", "AI技术", "鼓励㐀企业", "合作\r\n推进", "中国\ud800人民"):
         assert jieba_adapter._MIXED_OR_RARE.search(t)
         try:
             seg.lcut(t)
         except AssertionError:
             continue
         raise AssertionError(f"{t!r} was cut whole")
+    monkeypatch.undo()
+    assert seg.lcut("中国\ud800人民") == jieba.lcut("中国\ud800人民")  # a lone surrogate (JSON input may hold one)
