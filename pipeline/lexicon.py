@@ -11,7 +11,6 @@ import re
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
 
 import ahocorasick
 
@@ -126,8 +125,6 @@ def _lowered(text: str) -> str | None:
     return text.lower() if not _NON_ASCII_LETTER.search(text) else None
 
 
-# passages whose passage rule a matcher remembers
-PASSAGE_RULE_CACHE = 32768
 
 # `decide` without the passage rule from its caller
 _NOT_GIVEN = object()
@@ -219,9 +216,6 @@ class LexiconMatcher:
         self._pattern_tests: dict[str, list] = {}
         self._passage_rules = {}
         self._unfiltered: dict[str, set[int]] = {}
-        # the classifier asks for a scored passage's rule twice (lexicon features, then the conventions); a
-        # window's passages fit in this cache
-        self.passage_rule = lru_cache(maxsize=PASSAGE_RULE_CACHE)(self._passage_rule)
         for lang in LANGS:
             auto = ahocorasick.Automaton()
             entries: dict[str, list] = defaultdict(list)
@@ -370,7 +364,7 @@ class LexiconMatcher:
                     out[k] = [h for h in hits if h.role in PATTERN_ROLES or cuts.whole(h)]
         return out
 
-    def _passage_rule(self, text: str, lang: str):
+    def passage_rule(self, text: str, lang: str):
         """The first passage rule (coding convention) that fires on `text`, or None.
 
         A pattern whose required literals (one of each set, `_literal_tests`) do not all occur in the text

@@ -286,7 +286,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         m = LexiconFeatures(self.taxonomy).matcher()
         col = {n: j for j, n in enumerate(self.nodes_)}
         for i, (text, lang) in enumerate(zip(X["text"], X["lang"])):
-            rule = m.passage_rule(text, lang)  # found already for the lexicon features: the matcher remembers
+            rule = m.passage_rule(text, lang)
             if rule is not None:
                 keep = proba[i, [col[n] for n in rule.allow if n in col]].copy()
                 proba[i] = np.minimum(proba[i], 0.01)
