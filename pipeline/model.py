@@ -41,7 +41,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from .lexicon import LexiconMatcher
 from .ngrams import CharTfidfVectorizer, WordTfidfVectorizer, word_features
-from .taxonomy import load_taxonomy
+from .taxonomy import LANGS, load_taxonomy
 
 FORMAT = "uir-policy-classifier/3"
 
@@ -275,18 +275,28 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
             lex = self._lexicon_decisions(F)
             part[:, untrained] = lex[:, untrained] * self.lexicon_prior
         if self.conventions:
-            self._apply_conventions(sub, part)
+            self._apply_conventions(sub, part, F)
         proba[rows] = part
         return proba
 
-    def _apply_conventions(self, X: pd.DataFrame, proba: np.ndarray) -> None:
+    def _apply_conventions(self, X: pd.DataFrame, proba: np.ndarray, F=None) -> None:
         """The codebook's conventions over whole passages (definitions, purpose, scope, effective dates get no
         label; penalty clauses only measure.ip.legal) are rules, not tendencies: the taxonomy's passage rules
-        cap the probability of every node they do not allow."""
+        cap the probability of every node they do not allow.
+
+        `F`: the passages' features, whose convention columns say which rule fired (the lexicon features found
+        it); without them, or where the rule's id does not name one rule, the rule is found again."""
         m = LexiconFeatures(self.taxonomy).matcher()
         col = {n: j for j, n in enumerate(self.nodes_)}
+        fired = self._fired_conventions(F) if F is not None and self.lexicon_weight else None
+        by_id = _rules_by_id(self.taxonomy)
         for i, (text, lang) in enumerate(zip(X["text"], X["lang"])):
-            rule = m.passage_rule(text, lang)
+            if fired is None:
+                rule = m.passage_rule(text, lang)
+            elif i not in fired:
+                continue
+            else:
+                rule = by_id.get((fired[i], lang if lang in LANGS else "en")) or m.passage_rule(text, lang)
             if rule is not None:
                 keep = proba[i, [col[n] for n in rule.allow if n in col]].copy()
                 proba[i] = np.minimum(proba[i], 0.01)
@@ -303,6 +313,15 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     def _calibrate(self, z: np.ndarray, lang_idx: np.ndarray) -> np.ndarray:
         cal = self.calibration_[:, lang_idx, :]  # nodes x passages x 2
         return _sigmoid(z * cal[:, :, 0].T + cal[:, :, 1].T)
+
+    def _fired_conventions(self, F) -> dict[int, str]:
+        """Row -> the id of the passage rule whose convention column is set in the features `F`."""
+        lexicon = self.features_.named_transformers_["lexicon"]
+        start = self.features_.output_indices_["lexicon"].start + 4 * len(lexicon.nodes_)
+        C = sp.csr_matrix(F)[:, start:start + len(lexicon.rules_)]
+        C.eliminate_zeros()
+        rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
+        return {int(r): lexicon.rules_[int(k)] for r, k in zip(rows, C.indices)}
 
     def _lexicon_decisions(self, F) -> np.ndarray:
         """The lexicon's own decision columns, read back out of the feature matrix."""
@@ -427,6 +446,14 @@ class _Fitted:
 
     def decision(self, X) -> np.ndarray:
         return np.asarray(self.features.transform(X) @ self.W.T) + self.b
+
+
+def _rules_by_id(taxonomy: str) -> dict[tuple[str, str], object]:
+    """(rule id, language) -> the taxonomy's passage rule, for the ids that name one rule in a language."""
+    rules: dict[tuple[str, str], list] = {}
+    for r in load_taxonomy(taxonomy).passage_rules:
+        rules.setdefault((r.id, r.lang), []).append(r)
+    return {k: v[0] for k, v in rules.items() if len(v) == 1}
 
 
 def _frame(X) -> pd.DataFrame:

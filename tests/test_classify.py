@@ -1,5 +1,6 @@
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -88,6 +89,21 @@ def test_model_learns_and_round_trips_without_pickle(tmp_path):
     oof, Yall = model.oof_proba_, label_matrix(coded["labels"], tax.leaf_ids)
     high = oof >= 0.8
     assert Yall[high].mean() > 0.7 and Yall[oof < 0.1].mean() < 0.1
+    # the coding conventions read the rule that fired from the passages' features, as finding it again would
+    texts = ["第五十条 本条例自2020年1月1日起施行。", "第三条 本条例所称技术转移，是指科技成果的转让。",
+             "第九条 违反本条例规定，侵犯专利权的，处一万元罚款。", "第四条 国家鼓励企业与高等学校开展产学研合作。",
+             "(c) This section shall take effect on January 1.", "The Secretary shall be fined for the grant program.",
+             "The Secretary shall support cooperative research and technology transfer."]
+    conv = pd.DataFrame({"text": texts, "lang": ["zh"] * 4 + ["en"] * 3, "labels": [[]] * len(texts)})
+    X = passage_table(conv, tokenize_frame(conv, tax)).assign(context="")
+    F = loaded.features_.transform(loaded._frame(X))
+    assert loaded._fired_conventions(F) == {0: "effective_date", 1: "definition", 2: "penalty", 4: "effective_date",
+                                            5: "penalty"}
+    part = np.full((len(texts), len(tax.leaf_ids)), 0.7)
+    by_features, found_again = part.copy(), part.copy()
+    loaded._apply_conventions(X, by_features, F)
+    loaded._apply_conventions(X, found_again)
+    assert np.array_equal(by_features, found_again) and (by_features[[0, 1, 4]] == 0.01).all()
 
 
 def test_model_file_with_pickled_array_is_refused(tmp_path):
