@@ -125,7 +125,6 @@ def _lowered(text: str) -> str | None:
     return text.lower() if not _NON_ASCII_LETTER.search(text) else None
 
 
-
 # `decide` without the passage rule from its caller
 _NOT_GIVEN = object()
 
@@ -311,7 +310,7 @@ class LexiconMatcher:
         pats = self._patterns.get(lang, ())
         tests = self._pattern_tests.get(lang, ())
         ends = [s - 2 for s in starts[1:]] + [len(text)]
-        everywhere = range(len(starts))
+        unfiltered, everywhere = self._unfiltered.get(lang, ()), range(len(starts))
         # each passage's text, lower-cased text and literal tests' outcomes, made when a pattern first needs them
         passage: dict[int, tuple[str, str | None, dict]] = {}
         runs = [(k, node, "pattern", -1, rx) for k, (node, rx) in enumerate(pats)] + \
@@ -320,7 +319,7 @@ class LexiconMatcher:
             at = triggered.get(k)
             if at is None:
                 continue
-            for p in (everywhere if k in self._unfiltered.get(lang, ()) else
+            for p in (everywhere if k in unfiltered else
                       sorted({bisect_right(starts, pos) - 1 for pos in at})):
                 if p not in passage:
                     own = text[starts[p]:ends[p]]

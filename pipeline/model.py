@@ -317,7 +317,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     def _fired_conventions(self, F) -> dict[int, str]:
         """Row -> the id of the passage rule whose convention column is set in the features `F`."""
         lexicon = self.features_.named_transformers_["lexicon"]
-        start = self.features_.output_indices_["lexicon"].start + 4 * len(lexicon.nodes_)
+        start = self._block("lexicon") + 4 * len(lexicon.nodes_)
         C = sp.csr_matrix(F)[:, start:start + len(lexicon.rules_)]
         C.eliminate_zeros()
         rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
@@ -331,13 +331,8 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         return (F[:, cols].toarray() / w > 0.5).astype(float)
 
     def _block(self, name: str) -> int:
-        start = 0
-        for n, trans, _ in self.features_.transformers_:
-            if n == name:
-                return start
-            if n != "remainder":
-                start += len(trans.get_feature_names_out())
-        raise KeyError(name)
+        """The first column of the feature block `name` (KeyError for a block the features do not have)."""
+        return self.features_.output_indices_[name].start
 
     def contributions(self, X, pairs: list[tuple[int, int]], k: int = 3) -> dict:
         """For (row, node) pairs, the k text features (word or character n-grams) that raised the node's

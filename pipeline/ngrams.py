@@ -24,6 +24,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils._sparse import _align_api_if_sparse
 
+from .text import code_points
+
 
 class CharTfidfVectorizer(TfidfVectorizer):
     """TfidfVectorizer (analyzer="char_wb") whose counting with a fixed vocabulary uses an automaton."""
@@ -82,8 +84,8 @@ class CharTfidfVectorizer(TfidfVectorizer):
                         key = (key << 21) | int(c)
                     by_n[len(gram)].append((key, int(column)))
             tables = {}
+            # a hash index: one look-up per position, where a sorted array's binary search costs three times as much
             for n, entries in by_n.items():
-                    # a hash index: one look-up per position, where a sorted array's binary search costs three times as much
                 tables[n] = (pd.Index(np.array([k for k, _ in entries], dtype=np.int64)),
                              np.array([c for _, c in entries], dtype=np.int64))
             self._codes_table, self._codes_for = tables, self.vocabulary_
@@ -122,8 +124,8 @@ _MAX_CODED = 3
 
 
 def _codes(text: str) -> np.ndarray:
-    """The code points of `text` (lone surrogates included) as int64."""
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
+    """The code points of `text` as int64 (room to shift three of them into one key)."""
+    return code_points(text).astype(np.int64)
 
 
 def _occurrence_counts(rows: list, cols: list, n_rows: int, n_cols: int):

@@ -186,12 +186,12 @@ def to_simplified(text: str) -> tuple[str, bool]:
         _t2s = opencc.OpenCC("t2s")
     # counted over code point arrays: Python loops over every sample were a third of ingest
     sample = text[:4000]
-    codes = _code_points(sample)
+    codes = code_points(sample)
     han = int(np.count_nonzero((codes >= 0x4E00) & (codes <= 0x9FFF)))
     if not han:
         return text, False
     # characters OpenCC changes, position by position (over the shorter of the two where a length changed)
-    converted = _code_points(_t2s.convert(sample))
+    converted = code_points(_t2s.convert(sample))
     n = min(len(codes), len(converted))
     changed = int(np.count_nonzero(codes[:n] != converted[:n]))
     # Simplified text has a few characters OpenCC still maps (e.g. variant forms); Traditional has many
@@ -200,7 +200,8 @@ def to_simplified(text: str) -> tuple[str, bool]:
     return _same_length_t2s(text), True
 
 
-def _code_points(text: str) -> np.ndarray:
+def code_points(text: str) -> np.ndarray:
+    """The code points of `text` (lone surrogates included), one uint32 each."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
