@@ -48,9 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "model trained from taxonomy/examples)")
         sp.add_argument("--quiet", action="store_true", help="no progress bars")
         sp.add_argument("--window-passages", type=int, default=WINDOW_PASSAGES, metavar="N",
-                        help="a document with more passages than this is segmented, tokenized and classified in "
-                             "windows of N passages (rounded up to a multiple of 500), so memory depends on N, not "
-                             f"on the document's size (default {WINDOW_PASSAGES})")
+                        help="a document with more passages than this (or more text than a chunk) is segmented, "
+                             "tokenized and classified in windows of at most N passages (rounded up to a multiple "
+                             "of 500) and a chunk's text, so memory depends on N, not on the document's size "
+                             f"(default {WINDOW_PASSAGES})")
         if corpus:
             sp.add_argument("--corpus", default="corpus", help="corpus folder (optional manifest.csv at its root)")
             sp.add_argument("--max-mb", type=float, default=DEFAULT_MAX_BYTES / 2**20,

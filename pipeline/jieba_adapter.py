@@ -1,4 +1,4 @@
-"""jieba's internals, in one place: the per-block segmentation the clause cache calls
+"""jieba's internals, in one place: the per-block segmentation the segmenter calls
 (`Tokenizer.__cut_DAG`, private), the reading of jieba's dictionary cache (jieba's module-level `marshal`,
 patched while initializing) and the compiled segmenter (rjieba, jieba-rs) used for the blocks where it gives
 jieba's segmentation. Pinned in pyproject (jieba==0.42.1, rjieba==0.2.2); `tests/test_classify.py` and
@@ -19,13 +19,6 @@ import logging
 import marshal
 import re
 import types
-# ~150 bytes an entry, so at most ~60 MB a worker: about what a worker fills on half of the 2,817 real laws
-# (0.7 M distinct clauses in all). Past the limit new clauses are segmented without being remembered and the
-# cached ones (the frequent ones come first) stay, so memory stops growing with the corpus: with a limit of
-# 1 M, a 4x corpus took 1.22x the memory of 1x, with this one 1.16x.
-CLAUSE_CACHE_LIMIT = 400_000
-
-
 # the words added to jieba's dictionary through `add_user_words`, in order: (word, frequency before, after)
 _ADDED: list[tuple[str, int, int]] = []
 # rjieba replaces an existing word's frequency in the dictionary total where jieba adds it on top; this
@@ -86,20 +79,21 @@ def _compiled_segmenter(dt):
     return rj, dt.total
 
 
-class ClauseCachedJieba:
-    """jieba's own `cut` (accurate mode, HMM on) with each Han block's segmentation memoised.
+class JiebaSegmenter:
+    """jieba's own `cut` (accurate mode, HMM on), with rjieba doing the work where it gives the same words.
 
-    jieba cuts text into blocks at punctuation and segments every block independently, so caching per
-    block changes nothing in the output; legal corpora repeat clauses (penalties, effective dates, stock
-    phrases) so often that this removes a large share of the work. `make bench` checks the output is
-    identical to `jieba.lcut` on the whole corpus.
+    jieba cuts text into blocks at punctuation and segments every block independently. A text in which no
+    block can be mixed goes to rjieba whole; otherwise each block made of Han characters alone goes to rjieba
+    and every other block to jieba. `make bench` checks the output is identical to `jieba.lcut` on the whole
+    corpus. Blocks are not memoised: with rjieba doing most of the work, a memo of each block's words saved no
+    measurable time (tokenizing the shared corpus took 4.3 s of CPU either way), and the remembered blocks kept
+    the memory of whole chunks from being freed, so each worker grew with the corpus.
     """
 
     def __init__(self, tokenizer=None):
         jieba = self._jieba = _jieba()
         self.dt = tokenizer or jieba.dt
         self._cut_block = self.dt._Tokenizer__cut_DAG
-        self._cache: dict[str, bytes | list[str]] = {}
         self._rj, self._rj_total = _compiled_segmenter(self.dt)
 
     def _segment_block(self, blk: str):
@@ -118,25 +112,11 @@ class ClauseCachedJieba:
             return self._rj.cut(sentence, True)
         re_han, re_skip = self._jieba.re_han_default, self._jieba.re_skip_default
         out: list[str] = []
-        cache = self._cache
         for blk in re_han.split(sentence):
             if not blk:
                 continue
             if re_han.match(blk):
-                lengths = cache.get(blk)
-                if lengths is None:
-                    words = self._segment_block(blk)
-                    out.extend(words)
-                    if len(cache) < CLAUSE_CACHE_LIMIT:
-                        # word lengths as bytes: a fraction of the memory of the word strings
-                        cache[blk] = bytes(map(len, words)) if max(map(len, words)) < 256 else words
-                elif type(lengths) is bytes:
-                    pos = 0
-                    for n in lengths:
-                        out.append(blk[pos: pos + n])
-                        pos += n
-                else:
-                    out.extend(lengths)
+                out.extend(self._segment_block(blk))
             else:
                 for x in re_skip.split(blk):
                     if re_skip.match(x):
@@ -149,13 +129,13 @@ class ClauseCachedJieba:
         return list(self.cut(sentence))
 
 
-def load_jieba(words) -> ClauseCachedJieba:
+def load_jieba(words) -> JiebaSegmenter:
     """jieba's dictionary loaded, with `words` added to it, and the segmenter the tokenize stage uses."""
     jieba = _jieba()
     jieba.setLogLevel(logging.WARNING)
     initialize_jieba(jieba)
     add_user_words(jieba, words)
-    return ClauseCachedJieba()
+    return JiebaSegmenter()
 
 
 def initialize_jieba(jieba) -> None:

@@ -44,10 +44,14 @@ from .tokenize import get_nlp, terms_key, tokenize_frame_passages
 CHUNK_CHARS = 600_000
 CHUNK_DOCS = 100
 SOFT_BOUNDARY = 16
-# a document with more content passages than this is segmented by the main process and tokenized and classified
-# in windows of at most this many passages (rounded up to a multiple of the lexicon's match group), each window a
-# part of its own, so memory depends on the window and not on the document (`--window-passages`)
+# a document with more content passages than this, or more characters than WINDOW_CHARS, is segmented by the
+# main process and tokenized and classified in windows of at most this many passages (rounded up to a multiple of
+# the lexicon's match group) and about WINDOW_CHARS characters, each window a part of its own, so memory depends
+# on the window and not on the document (`--window-passages`). A worker's memory follows the characters of a task
+# (n-gram counts, tokens) more than its passages: a 1 MB chapter of 7,000 paragraphs in one task raised a worker's
+# peak by 150 MB, so a window holds no more text than a chunk.
 WINDOW_PASSAGES = 20_000
+WINDOW_CHARS = CHUNK_CHARS
 STAGES = ("segment", "tokenize", "classify")
 OUTPUT = {"segment": PASSAGES, "tokenize": TOKENS, "classify": LABELS}
 META = "chunks.meta.json"
@@ -78,11 +82,20 @@ def window_size(passages: int) -> int:
     return max(1, -(-max(1, passages) // MATCH_GROUP)) * MATCH_GROUP
 
 
-def passage_windows(numbers, size: int) -> list[tuple[int, int]]:
+def passage_windows(numbers, size: int, ends=None, max_chars: int | None = None) -> list[tuple[int, int]]:
     """(start, end) positions of windows of at most `size` content passages, given each passage's number
     (segment.Spans.n: the ordinal of a content passage, <= 0 for the others); a window ends before the content
-    passage that would make one more (headings go with the passages before them)."""
-    cuts = [i for i, n in enumerate(numbers) if n > 1 and (n - 1) % size == 0]
+    passage that would make one more (headings go with the passages before them). With `ends` (each passage's
+    end offset in the document) and `max_chars`, a window also ends before the content passage that would take
+    it past `max_chars` characters (a window holds at least one content passage, whatever its length)."""
+    cuts, held, start = [], 0, 0
+    for i, n in enumerate(numbers):
+        if n <= 0:
+            continue
+        if held and (held >= size or (max_chars is not None and ends[i] - start > max_chars)):
+            cuts.append(i)
+            held, start = 0, (ends[i - 1] if ends is not None else 0)
+        held += 1
     bounds = [0] + cuts + [len(numbers)]
     return list(zip(bounds[:-1], bounds[1:]))
 
@@ -365,7 +378,13 @@ class ChunkRunner:
                 yield self._task(run, stages)
 
     def _window_keys(self, doc: dict, i: int) -> dict[str, str]:
-        return {st: chunk_key(f"{self.settings.keys[st]}|window {self.window} {i}", [doc]) for st in self.stages}
+        return {st: chunk_key(f"{self.settings.keys[st]}|window {self.window} {WINDOW_CHARS} {i}", [doc])
+                for st in self.stages}
+
+    def _fits_one_task(self, chars: int) -> bool:
+        """A document this long has no more passages than a window holds (a passage holds at least one
+        character), nor more text."""
+        return chars <= min(self.window, WINDOW_CHARS)
 
     def _windowed(self, doc: dict, stages: tuple[str, ...]) -> "Iterator[tuple] | None":
         """The tasks of a document processed in windows of passages, or None for a document that fits one.
@@ -374,8 +393,8 @@ class ChunkRunner:
         they are; otherwise this process segments the document (into compact spans) and each window's passages
         become a task for the stages after segment, and the window's part of every table."""
         size = self.window
-        if _chars(doc) <= size:
-            return None  # each passage holds at least one character
+        if self._fits_one_task(_chars(doc)):
+            return None
         kept = 0
         while all(self.writers[st].has(k) for st, k in self._window_keys(doc, kept).items()):
             kept += 1
@@ -385,10 +404,10 @@ class ChunkRunner:
             self.load_texts([doc])
         text = doc["text"]
         # passages are at most the lines plus the pieces of passages cut for length (>= 1000 characters each)
-        if text.count("\n") + 1 + len(text) // 1000 <= size:
+        if len(text) <= WINDOW_CHARS and text.count("\n") + 1 + len(text) // 1000 <= size:
             return None
         spans = segment_spans(doc)
-        windows = passage_windows(spans.n, size)
+        windows = passage_windows(spans.n, size, spans.end, WINDOW_CHARS)
         if len(windows) < 2:
             return None
         worker = tuple(st for st in stages if st != "segment")
@@ -405,7 +424,7 @@ class ChunkRunner:
         """For tokenize or classify run alone: the windows of a document whose input rows are in several parts
         (segment made it in windows), one task per part, in the same windows and with the same part keys as a
         whole run; None for a document in one part."""
-        if not self.inputs or _chars(doc) <= self.window:
+        if not self.inputs or self._fits_one_task(_chars(doc)):
             return None
         inputs = [self.inputs[st] for st in ("segment", "tokenize") if st in self.inputs]
         if any(t is None for t in inputs):

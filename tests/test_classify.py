@@ -8,7 +8,7 @@ from pipeline.classify import PassageClassifier, fit_model, label_matrix, passag
 from pipeline.lexicon import LexiconMatcher
 from pipeline.model import PolicyClassifier
 from pipeline.taxonomy import load_taxonomy
-from pipeline.jieba_adapter import ClauseCachedJieba
+from pipeline.jieba_adapter import JiebaSegmenter
 from pipeline.tokenize import spacy_doc_tokens, tokenize_texts
 
 from conftest import ROOT
@@ -53,13 +53,13 @@ def test_lexicon_terms_rules_exclusions_and_passage_rules(tiny):
     assert (hit.term, hit.start, hit.end) == ("incubators", 8, 18)
 
 
-def test_jieba_keeps_taxonomy_terms_whole_and_cache_matches_jieba():
+def test_jieba_keeps_taxonomy_terms_whole_and_the_segmenter_matches_jieba():
     import jieba
 
     text = "国家鼓励科技成果转化和技术转移机构建设。" * 3
     toks = tokenize_texts([text], "zh", ("技术转移机构", "科技成果转化"))[0]
     assert "技术转移机构" in toks and "科技成果转化" in toks
-    assert ClauseCachedJieba().lcut(text) == jieba.lcut(text)
+    assert JiebaSegmenter().lcut(text) == jieba.lcut(text)
     tricky = [text, "第一条　国家 鼓励\n\n  AI 技术 2024年，R&D投入 3.5% 。\t（一）", " \n", "", "abc  def\u3000科技",
               (ROOT / "corpus" / "zh" / "CN" / "产学研合作促进条例.md").read_text(encoding="utf-8")]
     terms = ("技术转移机构", "科技成果转化")

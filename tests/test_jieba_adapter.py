@@ -5,7 +5,7 @@ import builtins
 from pathlib import Path
 
 from pipeline import jieba_adapter
-from pipeline.jieba_adapter import ClauseCachedJieba
+from pipeline.jieba_adapter import JiebaSegmenter
 from pipeline.tokenize import get_nlp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,7 +16,7 @@ TEXT = ("第一条　为了促进科技成果转化和产学研合作，建设�
         "他说的确实在理，结婚的和尚未结婚的都来了。")
 
 
-def _blocks_by_segmenter(seg: ClauseCachedJieba, text: str) -> tuple[int, int]:
+def _blocks_by_segmenter(seg: JiebaSegmenter, text: str) -> tuple[int, int]:
     from jieba import re_han_default as re_han
 
     han = [b for b in re_han.split(text) if b and re_han.match(b)]
@@ -28,7 +28,7 @@ def test_fast_segmenter_equals_jieba_with_user_dictionary():
     import jieba
 
     get_nlp("zh", TERMS)
-    seg = ClauseCachedJieba()
+    seg = JiebaSegmenter()
     assert seg._rj is not None, "rjieba is pinned in pyproject and should be used"
     law = (ROOT / "corpus" / "zh" / "CN" / "产学研合作促进条例.md").read_text(encoding="utf-8")
     for text in (TEXT, law, TEXT * 2):
@@ -46,7 +46,7 @@ def test_mixed_blocks_go_to_jieba_where_rjieba_differs():
     import jieba
 
     get_nlp("zh", TERMS)
-    seg = ClauseCachedJieba()
+    seg = JiebaSegmenter()
     # rjieba keeps these whole; jieba splits them, and the adapter must give jieba's answer
     for blk in ("dual-use", "U.S.C.", "FedBizOpps.gov", "off-the-shelf"):
         assert seg._rj.cut(blk, True) != jieba.lcut(blk)
@@ -65,7 +65,7 @@ def test_falls_back_to_jieba_without_rjieba(monkeypatch):
         return real_import(name, *a, **k)
 
     monkeypatch.setattr(builtins, "__import__", no_rjieba)
-    seg = ClauseCachedJieba()
+    seg = JiebaSegmenter()
     assert seg._rj is None
     assert seg.lcut(TEXT) == jieba.lcut(TEXT)
 
@@ -74,7 +74,7 @@ def test_words_added_behind_the_adapter_turn_rjieba_off(monkeypatch):
     import jieba
 
     get_nlp("zh", TERMS)
-    seg = ClauseCachedJieba()
+    seg = JiebaSegmenter()
     assert seg._rj is not None
 
     class Unmirrored:
@@ -86,7 +86,7 @@ def test_words_added_behind_the_adapter_turn_rjieba_off(monkeypatch):
     monkeypatch.setattr(jieba.dt, "total", jieba.dt.total + 7)
     text = "知识产权归属由合同约定。"
     assert seg.lcut(text) == jieba.lcut(text)
-    assert ClauseCachedJieba()._rj is None  # nor is a new one built on that dictionary
+    assert JiebaSegmenter()._rj is None  # nor is a new one built on that dictionary
 
 
 def test_texts_without_mixed_or_rare_characters_go_to_rjieba_whole_and_give_jiebas_words(monkeypatch):
@@ -98,7 +98,7 @@ def test_texts_without_mixed_or_rare_characters_go_to_rjieba_whole_and_give_jieb
     import jieba
 
     get_nlp("zh", TERMS)
-    seg = ClauseCachedJieba()
+    seg = JiebaSegmenter()
     law = (ROOT / "corpus" / "zh" / "CN" / "产学研合作促进条例.md").read_text(encoding="utf-8")
     han = sorted({c for c in law if "\u4e00" <= c <= "\u9fd5"})
     other = [chr(c) for c in [*range(0x20, 0x7F), *range(0xA0, 0x180), *range(0x2000, 0x2030), *range(0x3000, 0x3020),

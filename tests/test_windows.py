@@ -133,3 +133,35 @@ def test_stages_one_at_a_time_window_as_the_whole_run(runs, tmp_path):
         assert p.returncode == 0, p.stderr[-3000:]
     for table in ("passages", "tokens", "labels"):
         assert content(out / f"{table}.parquet") == content(windowed / f"{table}.parquet"), table
+
+
+def test_a_window_ends_before_the_passage_that_would_take_it_past_the_character_limit():
+    from pipeline.runner import passage_windows
+
+    # content passages 1..6 of 40 characters each, a heading (number 0) after the third
+    numbers = [1, 2, 3, 0, 4, 5, 6]
+    ends = [40, 80, 120, 130, 170, 210, 250]
+    assert passage_windows(numbers, 100) == [(0, 7)]
+    # 100 characters: two passages a window, or three with the heading's ten characters between them
+    assert passage_windows(numbers, 100, ends, 100) == [(0, 2), (2, 5), (5, 7)]
+    # 60: a passage a window; the heading goes with the passage before it
+    assert passage_windows(numbers, 100, ends, 60) == [(0, 1), (1, 2), (2, 4), (4, 5), (5, 6), (6, 7)]
+    assert passage_windows(numbers, 4, ends, 10_000) == passage_windows(numbers, 4) == [(0, 5), (5, 7)]
+    # a passage longer than the limit still makes a window of its own
+    assert passage_windows([1, 2], 100, [500, 520], 100) == [(0, 1), (1, 2)]
+
+
+def test_a_document_with_more_text_than_a_window_goes_in_windows_with_the_outputs_of_the_whole(
+        runs, tmp_path, monkeypatch):
+    """Few passages but much text (a long chapter of long paragraphs): windows by characters, the same rows."""
+    from pipeline import cli, runner
+
+    whole, _, corpus, model = runs
+    monkeypatch.setattr(runner, "WINDOW_CHARS", 20_000)  # the big document has about 80,000 characters
+    out = tmp_path / "by_chars"
+    assert cli.main(["run", "--corpus", str(corpus), "--out", str(out), "--quiet", "--jobs", "1",
+                     "--window-passages", "1000000", *model]) == 0
+    parts = json.loads((out / "chunks.meta.json").read_text())["parts"]["segment"]
+    assert sum(ids == ["xx/big.md"] for ids in parts) >= 4
+    for table in ("passages", "tokens", "labels"):
+        assert rows(whole, table) == rows(out, table), table
