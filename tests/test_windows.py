@@ -151,16 +151,18 @@ def test_a_window_ends_before_the_passage_that_would_take_it_past_the_character_
     assert passage_windows([1, 2], 100, [500, 520], 100) == [(0, 1), (1, 2)]
 
 
-def test_a_document_with_more_text_than_a_window_goes_in_windows_with_the_outputs_of_the_whole(
-        runs, tmp_path, monkeypatch):
-    """Few passages but much text (a long chapter of long paragraphs): windows by characters, the same rows."""
-    from pipeline import cli, runner
-
+def test_a_document_with_more_text_than_a_window_goes_in_windows_with_the_outputs_of_the_whole(runs, tmp_path):
+    """Few passages but much text (a long chapter of long paragraphs): windows by characters, the same rows.
+    In a process of its own, as the whole run was (jieba's dictionary is per process)."""
     whole, _, corpus, model = runs
-    monkeypatch.setattr(runner, "WINDOW_CHARS", 20_000)  # the big document has about 80,000 characters
     out = tmp_path / "by_chars"
-    assert cli.main(["run", "--corpus", str(corpus), "--out", str(out), "--quiet", "--jobs", "1",
-                     "--window-passages", "1000000", *model]) == 0
+    env = dict(os.environ, PYTHONIOENCODING="utf-8", PYTHONPATH=str(ROOT))
+    # the big document has about 80,000 characters
+    code = "import sys; from pipeline import cli, runner; runner.WINDOW_CHARS = 20_000; sys.exit(cli.main(sys.argv[1:]))"
+    p = subprocess.run([PYTHON, "-c", code, "run", "--corpus", str(corpus), "--out", str(out), "--quiet",
+                        "--jobs", "2", "--window-passages", "1000000", *model],
+                       cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
     parts = json.loads((out / "chunks.meta.json").read_text())["parts"]["segment"]
     assert sum(ids == ["xx/big.md"] for ids in parts) >= 4
     for table in ("passages", "tokens", "labels"):
