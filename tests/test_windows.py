@@ -151,19 +151,32 @@ def test_a_window_ends_before_the_passage_that_would_take_it_past_the_character_
     assert passage_windows([1, 2], 100, [500, 520], 100) == [(0, 1), (1, 2)]
 
 
-def test_a_document_with_more_text_than_a_window_goes_in_windows_with_the_outputs_of_the_whole(runs, tmp_path):
-    """Few passages but much text (a long chapter of long paragraphs): windows by characters, the same rows.
-    In a process of its own, as the whole run was (jieba's dictionary is per process)."""
-    whole, _, corpus, model = runs
-    out = tmp_path / "by_chars"
+def _run_with_character_windows(args: list[str]) -> None:
+    """`python -m pipeline ARGS` with windows of 20,000 characters, in a process of its own (jieba's dictionary
+    is per process, and so is the setting)."""
     env = dict(os.environ, PYTHONIOENCODING="utf-8", PYTHONPATH=str(ROOT))
-    # the big document has about 80,000 characters
-    code = "import sys; from pipeline import cli, runner; runner.WINDOW_CHARS = 20_000; sys.exit(cli.main(sys.argv[1:]))"
-    p = subprocess.run([PYTHON, "-c", code, "run", "--corpus", str(corpus), "--out", str(out), "--quiet",
-                        "--jobs", "2", "--window-passages", "1000000", *model],
+    code = ("import sys; from pipeline import cli, runner; runner.WINDOW_CHARS = 20_000; "
+            "sys.exit(cli.main(sys.argv[1:]))")
+    p = subprocess.run([PYTHON, "-c", code, *args, "--quiet", "--window-passages", "1000000"],
                        cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
+
+
+def test_a_document_with_more_text_than_a_window_goes_in_windows_with_the_outputs_of_the_whole(runs, tmp_path):
+    """Few passages but much text (a long chapter of long paragraphs): windows by characters, the same rows;
+    the stages run one at a time make the same windows and the same parts."""
+    whole, _, corpus, model = runs
+    out = tmp_path / "by_chars"
+    # the big document has about 80,000 characters
+    _run_with_character_windows(["run", "--corpus", str(corpus), "--out", str(out), "--jobs", "2", *model])
     parts = json.loads((out / "chunks.meta.json").read_text())["parts"]["segment"]
     assert sum(ids == ["xx/big.md"] for ids in parts) >= 4
     for table in ("passages", "tokens", "labels"):
         assert rows(whole, table) == rows(out, table), table
+    stages = tmp_path / "by_chars_stages"
+    for stage in ("ingest", "segment", "tokenize", "classify"):
+        _run_with_character_windows([stage, "--out", str(stages),
+                                     *(["--corpus", str(corpus)] if stage == "ingest" else []),
+                                     *(model if stage == "classify" else [])])
+    for table in ("passages", "tokens", "labels"):
+        assert content(stages / f"{table}.parquet") == content(out / f"{table}.parquet"), table
