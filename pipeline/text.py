@@ -44,6 +44,9 @@ _CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0e, 0x1b), *range(0x1c, 0x2
 # more than this share of control bytes is a binary file, not text with a few stray bytes
 _BINARY_SHARE = 0.01
 _SURROGATES = re.compile("[\ud800-\udfff]")
+# any character one of the three above would replace: most texts have none, and one search tells
+_TO_CLEAN = re.compile("[\r\v\f\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+                       "\u2066-\u2069\ufeff\ud800-\udfff]")
 
 
 class DecodeError(ValueError):
@@ -153,11 +156,17 @@ def normalise(text: str) -> str:
     Excel) and stray BOMs are dropped, lone surrogates become U+FFFD. Private Use Area characters (GBK
     user-defined characters) are kept as they are. Idempotent.
     """
-    text = _BREAKS.sub("\n", text)
-    text = _CONTROLS.sub("", text)
-    text = _SURROGATES.sub("\ufffd", text)
+    if _TO_CLEAN.search(text):
+        text = _BREAKS.sub("\n", text)
+        text = _CONTROLS.sub("", text)
+        text = _SURROGATES.sub("\ufffd", text)
     if text.isascii():
         return text  # NFKC leaves ASCII alone
+    # Usually NFKC would change nothing but the kept punctuation: one quick check over the text with a space in
+    # place of each run of it (a space neither composes with nor reorders what is around it, so the pieces
+    # between are normalised exactly when the whole is) instead of normalising piece by piece
+    if unicodedata.is_normalized("NFKC", _FW_SPLIT.sub(" ", text)):
+        return text
     parts = _FW_SPLIT.split(text)
     parts[::2] = [unicodedata.normalize("NFKC", p) for p in parts[::2]]
     return "".join(parts)

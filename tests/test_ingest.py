@@ -39,6 +39,32 @@ def test_normalise_keeps_fullwidth_punctuation_and_folds_fullwidth_letters():
     assert normalise("a\r\nb\x07c") == "a\nbc"
 
 
+def test_normalise_equals_nfkc_between_kept_punctuation_on_tricky_text():
+    """normalise skips NFKC when a quick check says it would change nothing; the result must be NFKC applied to
+    each piece between runs of kept punctuation, whatever the text: combining marks, Hangul jamo that compose,
+    Indic vowel signs, compatibility characters, kept punctuation between them."""
+    import random
+    import unicodedata
+
+    from pipeline.text import _CONTROLS, _FW_SPLIT
+
+    def reference(text: str) -> str:
+        parts = _FW_SPLIT.split(text)
+        parts[::2] = [unicodedata.normalize("NFKC", p) for p in parts[::2]]
+        return "".join(parts)
+
+    ranges = [(0x20, 0x250), (0x300, 0x370), (0x900, 0x980), (0xB00, 0xB80), (0x1100, 0x1200), (0x2000, 0x2100),
+              (0x3000, 0x3100), (0x4E00, 0x4E40), (0xAC00, 0xAC40), (0xFB00, 0xFB50), (0xFF00, 0xFFF0)]
+    # (without the control and format characters normalise drops: tested above)
+    pool = [chr(c) for a, b in ranges for c in range(a, b) if not _CONTROLS.match(chr(c))]
+    pool += list("\u00a0\u00b4\u0958\u09cb\u0dda\u3099\u309a\u1b3b\n")
+    rng = random.Random(5)
+    texts = ["".join(rng.choice(pool) for _ in range(rng.randint(0, 14))) for _ in range(20_000)]
+    texts += ["第一条　ＡＢＣ，e\u0301。\u1100，\u1161", "가\u11a8（）\u0301", "ﬁ，ﬀ。Ａ"]
+    for t in texts:
+        assert normalise(t) == reference(t), repr(t)
+
+
 def test_ingest_formats_manifest_and_report(tmp_path):
     corpus = tmp_path / "corpus"
     write(corpus / "zh/SD/reg.md", CN_REGULATION)
