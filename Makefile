@@ -40,7 +40,7 @@ COMMON   := --out $(OUT) --taxonomy $(TAXONOMY) --jobs $(JOBS) --engine $(ENGINE
 # a value inside '...' in a recipe, even one holding a quote
 shell_quoted = $(subst ','\'',$(1))
 # `make help` lists the targets (from the "## " notes on their rules) and these variables with their values
-HELP_VARS := CORPUS OUT TAXONOMY MODEL MODELS JOBS WINDOW ENGINE TRAIN CODED GOLD CV IN N FILE CODER A B SCALE HUGE PYTHON VENV
+HELP_VARS := CORPUS OUT TAXONOMY MODEL MODELS JOBS WINDOW ENGINE TRAIN CODED GOLD CV CURVE IN N FILE CODER A B SCALE HUGE PYTHON VENV
 HELP_CORPUS   := corpus folder (optional manifest.csv at its root)
 HELP_OUT      := output folder: stage tables, reports; for classify IN=, the predictions file
 HELP_TAXONOMY := taxonomy folder or YAML file; several, comma-separated, are crossed (taxonomy,taxonomy/policy_tools)
@@ -56,6 +56,7 @@ HELP_N        := make review: how many passages to pick
 HELP_FILE     := make review-import: the coded review sheet (.xlsx, .csv, .jsonl)
 HELP_CODER    := make review-import: coder name for rows without one
 HELP_CV       := make evaluate: cross-validate: region (hold out each region), doc, or a number of folds grouped by document
+HELP_CURVE    := make evaluate with CV=: CURVE=1 adds the learning curve (F1 when trained on 25, 50 and 100% of the training folds)
 HELP_IN       := make classify: a JSON-lines file of passages to classify instead of the corpus
 HELP_A        := make compare: a region of OUT, or another output folder
 HELP_B        := make compare: the region or output folder to compare A with
@@ -142,9 +143,9 @@ train: $(STAMP) ## train on the taxonomy's examples + TRAIN= files + the coded s
 default-model: ## go back to the default model for later runs
 	rm -f $(MODELS)/CURRENT
 
-evaluate: $(STAMP) ## score the model against GOLD= (CV= folds to cross-validate instead)
+evaluate: $(STAMP) ## score the model against GOLD= (CV= folds to cross-validate instead, CURVE=1 with a learning curve)
 	@test -n "$(GOLD)" || { echo "error: make evaluate needs GOLD=coded.jsonl, the coded passages to score the model against" >&2; exit 2; }
-	$(PY) -m pipeline evaluate --gold "$(GOLD)" --taxonomy $(TAXONOMY) $(MODEL_ARG) $(if $(CV),--cv $(CV),) --out $(OUT)
+	$(PY) -m pipeline evaluate --gold "$(GOLD)" --taxonomy $(TAXONOMY) $(MODEL_ARG) $(if $(CV),--cv $(CV),) $(if $(filter-out 0 no,$(CURVE)),--curve,) --out $(OUT)
 
 # `make review N=100` picks passages of the run in OUT for coding (OUT/review/review-NNN.xlsx);
 # `make review IN=pool.jsonl OUT=picked.jsonl` picks from a JSON-lines pool instead

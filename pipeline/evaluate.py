@@ -1,6 +1,7 @@
 """Agreement between the classifier and careful human coding, measured so that it predicts unseen text.
 
-Without cross-validation: the current model on a coded file. With `cv`: the model is trained on some
+Without cross-validation: the current model on a coded file (passages it was trained on are cross-validated
+instead: scored on them, it would show its memory). With `cv`: the model is trained on some
 folds and scored on the others, folds grouped so that no document (`doc`) or no region (`region`: each
 province, the national level, each US Code chapter) is on both sides; the taxonomy's own examples (and any
 `--train` files) are always in the training folds. Reported: per-node precision/recall/F1 and support,
@@ -195,7 +196,7 @@ def cross_validate(taxonomy: Taxonomy, gold: pd.DataFrame, groups: list[str], k:
     rng = np.random.default_rng(0)
     out = {f: {"labels": [[] for _ in range(len(gold))], "proba": np.zeros((len(gold), len(taxonomy.leaf_ids)))}
            for f in fractions}
-    folds = []
+    folds, failed = [], set()
     for fold, (tr, te) in enumerate(GroupKFold(n_splits=k).split(gold, groups=groups), start=1):
         test = gold.iloc[te].reset_index(drop=True)
         held = sorted(set(np.asarray(groups)[te]))
@@ -210,7 +211,20 @@ def cross_validate(taxonomy: Taxonomy, gold: pd.DataFrame, groups: list[str], k:
             if extra is not None and len(extra):
                 train = pd.concat([train, extra], ignore_index=True)
                 train_tokens = train_tokens + list(extra_tokens)
-            model = fit_model(taxonomy, train.reset_index(drop=True), tokens=train_tokens, **params)
+            if frac in failed:
+                continue
+            try:
+                model = fit_model(taxonomy, train.reset_index(drop=True), tokens=train_tokens, **params)
+            except ValueError as exc:
+                if frac == 1.0:
+                    raise ConfigError(f"cross-validation fold {fold}: cannot train on its {len(train)} passages "
+                                      f"({exc}); code more passages or use fewer folds") from None
+                # a point of the learning curve that a small coded set cannot train (too few passages for the
+                # features) is left out rather than reported from some folds only
+                failed.add(frac)
+                log(f"  learning curve: {round(frac * 100)}% of the training documents is too little to train on "
+                    f"in fold {fold} ({len(train)} passages); that point is left out of the curve")
+                continue
             labels, proba = predict(PassageClassifier(taxonomy, model), test, [tokens[i] for i in te])
             for i, ls, p in zip(te, labels, proba):
                 out[frac]["labels"][i] = ls
@@ -218,6 +232,8 @@ def cross_validate(taxonomy: Taxonomy, gold: pd.DataFrame, groups: list[str], k:
             log(f"  fold {fold}/{k} ({', '.join(held)[:80]}), {round(frac * 100)}% of training documents: "
                 f"trained on {len(train)}, tested on {len(te)}")
         folds.append((fold, held, te))
+    for frac in failed:
+        del out[frac]
     out["folds"] = folds
     return out
 
@@ -236,6 +252,26 @@ def evaluate_cli(args) -> None:
     langs = gold["lang"].tolist()
     names = ",".join(p.name for p in gold_paths)
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    model = path = None
+    seen_note = ""
+    if not args.cv:
+        model, path = resolve_model(args.model, Path(args.taxonomy), tax)
+        seen = model.seen_in_training(gold["text"]) if model is not None else None
+        if seen is not None and seen.any():
+            # a model scored on the passages it learned from reports how well it remembers them, which says
+            # nothing of a new corpus: cross-validation answers what the user asked (the coded store after
+            # `make train` is the usual case)
+            n_docs = len(set(doc_groups(gold["id"].tolist())))
+            if n_docs >= 2:
+                log(f"evaluate: {int(seen.sum())} of {len(gold)} coded passages are in the training data of {path}; "
+                    f"scored on them it would measure memory, not accuracy. Cross-validating instead: "
+                    f"{min(5, n_docs)} folds grouped by document (CV={min(5, n_docs)}; the model is trained again "
+                    "without each fold's documents), with the learning curve.")
+                args.cv, args.curve = str(min(5, n_docs)), True
+            else:
+                seen_note = (f" ({int(seen.sum())} of {len(gold)} passages are in its training data: this measures "
+                             "memory, not accuracy; cross-validation needs passages from two documents or more)")
+                log(f"evaluate: warning: model {path}{seen_note}")
     if args.cv:
         how = args.cv if args.cv in ("region", "doc") else "doc"
         k = None if args.cv in ("region", "doc") else int(args.cv)
@@ -251,7 +287,7 @@ def evaluate_cli(args) -> None:
                 + (f"; always in training: {', '.join(p.name for p in extra_paths)}" if extra_paths else ""))
         preds, proba = res[1.0]["labels"], res[1.0]["proba"]
         curve = []
-        for frac in fractions:
+        for frac in [f for f in fractions if f in res]:
             _, summ = scores(Y_true, label_matrix(res[frac]["labels"], nodes), nodes, langs)
             curve.append(summ.assign(training_share=frac))
         stem = "evaluation_cv"
@@ -263,17 +299,16 @@ def evaluate_cli(args) -> None:
         per_fold = pd.concat(per_fold, ignore_index=True)[["fold", "held_out", "passages", "labels", "micro_f1",
                                                            "micro_precision", "micro_recall"]]
         write_csv(per_fold, out / f"{stem}_folds.csv")
-        if len(curve) > 1:
+        if len(fractions) > 1:  # asked for, even if points were left out
             curve = pd.concat(curve, ignore_index=True)[["training_share", "lang", "micro_f1", "micro_precision",
                                                          "micro_recall", "macro_f1"]]
             write_csv(curve, out / f"{stem}_curve.csv")
         else:
             curve = None
     else:
-        model, path = resolve_model(args.model, Path(args.taxonomy), tax)
         clf = PassageClassifier(tax, model)
         preds, proba = predict(clf, gold, tokenize_frame(gold, tax))
-        desc = f"model {path} on {names}"
+        desc = f"model {path} on {names}{seen_note}"
         stem, per_fold, curve = "evaluation", None, None
     Y_pred = label_matrix(preds, nodes)
     groups_out = groups if args.cv else doc_groups(gold["id"].tolist())

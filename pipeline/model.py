@@ -21,6 +21,7 @@ Saved as JSON (parameters, vocabularies, thresholds) plus an .npz of plain array
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -195,6 +196,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         X = self._frame(X)  # lexicon hits found once here, not again in every fold
         groups = np.asarray(groups if groups is not None else np.arange(len(X)))
         self.positives_ = Y.sum(axis=0).astype(int)
+        self.training_texts_ = sorted({text_key(t) for t in X["text"]})
         self.trained_ = (self.positives_ >= self.min_positives) & (self.positives_ < len(Y))
         # out-of-fold decision values: calibration and thresholds must not see the passage they score
         oof = np.zeros(Y.shape)
@@ -370,6 +372,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
             "positives": self.positives_.tolist(), "calibration": self.calibration_.tolist(),
             "vocabularies": {n: {k: int(v) for k, v in vec[n].vocabulary_.items()}
                              for n in ("words", "chars", "context")},
+            "training_texts": getattr(self, "training_texts_", None),
             "info": info or {},
         }
         (tmp / "model.json").write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True))
@@ -430,7 +433,25 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{path}/model.json: missing or malformed field ({exc})") from None
         m.info_ = meta.get("info", {})
+        # models saved before it was recorded do not say what they were trained on
+        texts = meta.get("training_texts")
+        m.training_texts_ = [str(t) for t in texts] if isinstance(texts, list) else None
         return m
+
+    def seen_in_training(self, texts) -> np.ndarray | None:
+        """Which of `texts` the model was trained on (a passage with the same text), or None when the model
+        does not record it."""
+        seen = getattr(self, "training_texts_", None)
+        if seen is None:
+            return None
+        seen = set(seen)
+        return np.array([text_key(t) in seen for t in texts], dtype=bool)
+
+
+def text_key(text: str) -> str:
+    """A passage's text as recorded in a model: a short digest, so a model says what it was trained on
+    without holding the researcher's coded text."""
+    return hashlib.sha256(" ".join(str(text).split()).encode("utf-8")).hexdigest()[:16]
 
 
 class _Fitted:

@@ -129,3 +129,70 @@ def test_train_refuses_to_install_a_model_that_learned_too_little(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert (target / "model.json").exists() and "nodes learned" in res.stderr
+
+
+def test_evaluating_a_model_on_its_own_training_passages_cross_validates_instead(tmp_path):
+    """`make evaluate GOLD=coded` after `make train` would score the model on what it learned from; it
+    cross-validates by document (with the learning curve) instead, and says so. A file the model never saw is
+    scored as it is."""
+    import json
+
+    from pipeline.classify import fit_model, read_coded
+    from pipeline.model import PolicyClassifier
+    from pipeline.taxonomy import load_taxonomy
+
+    def write(path, lines):
+        path.write_text("".join(json.dumps(l, ensure_ascii=False) + "\n" for l in lines), encoding="utf-8")
+
+    coded = []
+    for d in range(20):
+        doc = f"zh/provincial/A/doc{d}.md"
+        coded.append({"id": f"{doc}#1", "lang": "zh", "labels": ["model.incubator"],
+                      "text": f"第{d + 1}条 支持建设科技企业孵化器和众创空间，为在孵企业提供第{d}类服务。"})
+        coded.append({"id": f"{doc}#2", "lang": "zh", "text": f"第{d + 2}条 本条例自公布之日起施行。", "labels": []})
+    write(tmp_path / "coded.jsonl", coded)
+    write(tmp_path / "new.jsonl", [{"id": "zh/other/x.md#1", "lang": "zh", "labels": ["model.incubator"],
+                                    "text": "第三条 鼓励高等学校建设大学科技园和孵化器。"}])
+    tax = load_taxonomy(ROOT / "taxonomy")
+    fit_model(tax, read_coded([tmp_path / "coded.jsonl"])).save(tmp_path / "model")
+    seen = PolicyClassifier.load(tmp_path / "model", str(ROOT / "taxonomy")).seen_in_training(
+        [coded[0]["text"] + "  ", "第三条 鼓励高等学校建设大学科技园和孵化器。"])
+    assert list(seen) == [True, False]  # the same text up to white space counts as seen
+
+    def evaluate(gold, out):
+        return subprocess.run([sys.executable, "-m", "pipeline", "evaluate", "--gold", str(gold), "--model",
+                               str(tmp_path / "model"), "--no-examples", "--out", str(out)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=900)
+
+    res = evaluate(tmp_path / "coded.jsonl", tmp_path / "own")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "40 of 40 coded passages are in the training data" in res.stderr and "Cross-validating" in res.stderr
+    curve = pd.read_csv(tmp_path / "own" / "evaluation_cv_curve.csv", encoding="utf-8-sig")
+    assert sorted(curve["training_share"].unique()) == [0.25, 0.5, 1.0]
+    assert len(pd.read_csv(tmp_path / "own" / "evaluation_cv_folds.csv", encoding="utf-8-sig")) == 5
+    assert not (tmp_path / "own" / "evaluation_summary.csv").exists()
+
+    res = evaluate(tmp_path / "new.jsonl", tmp_path / "new")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "Cross-validating" not in res.stderr
+    assert (tmp_path / "new" / "evaluation_summary.csv").exists()
+
+
+def test_a_learning_curve_point_too_small_to_train_is_left_out_and_said(tmp_path):
+    import json
+
+    lines = []
+    for d in range(6):
+        doc = f"zh/provincial/A/doc{d}.md"
+        lines.append({"id": f"{doc}#1", "lang": "zh", "labels": ["model.incubator"],
+                      "text": f"第{d + 1}条 支持建设科技企业孵化器，为在孵企业提供第{d}类服务。"})
+        lines.append({"id": f"{doc}#2", "lang": "zh", "text": f"第{d + 2}条 本条例自公布之日起施行。", "labels": []})
+    gold = tmp_path / "small.jsonl"
+    gold.write_text("".join(json.dumps(l, ensure_ascii=False) + "\n" for l in lines), encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "pipeline", "evaluate", "--gold", str(gold), "--cv", "3", "--curve",
+                          "--no-examples", "--out", str(tmp_path / "ev")], cwd=ROOT, capture_output=True, text=True,
+                         timeout=900)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "25% of the training documents is too little to train on" in res.stderr
+    curve = pd.read_csv(tmp_path / "ev" / "evaluation_cv_curve.csv", encoding="utf-8-sig")
+    assert 0.25 not in set(curve["training_share"]) and 1.0 in set(curve["training_share"])
