@@ -25,6 +25,7 @@ from sklearn.model_selection import GroupKFold
 
 from .classify import (PassageClassifier, doc_groups, examples_paths, fit_model, label_matrix, read_coded,
                        resolve_model, tokenize_frame)
+from .coded import CODED_WEIGHT
 from .io import ConfigError, write_csv
 from .taxonomy import Taxonomy, load_taxonomy
 
@@ -181,11 +182,12 @@ def predict(clf: PassageClassifier, coded: pd.DataFrame, tokens) -> tuple[list[l
 
 
 def cross_validate(taxonomy: Taxonomy, gold: pd.DataFrame, groups: list[str], k: int | None,
-                   extra: pd.DataFrame | None = None, fractions=(1.0,), log=print, **params) -> dict:
+                   extra: pd.DataFrame | None = None, fractions=(1.0,), log=print, weights=None, **params) -> dict:
     """Out-of-fold predictions and probabilities for every coded passage at each training fraction.
 
     `extra` (the taxonomy's examples, other coded files) is in every training fold; with a fraction below 1,
-    that share of the training folds' documents (chosen at random, seeded) is used."""
+    that share of the training folds' documents (chosen at random, seeded) is used. `weights`: per coded passage
+    when it is in a training fold (`extra` weighs 1)."""
     tokens = tokenize_frame(gold, taxonomy)
     extra_tokens = tokenize_frame(extra, taxonomy) if extra is not None and len(extra) else []
     n_groups = len(set(groups))
@@ -208,13 +210,15 @@ def cross_validate(taxonomy: Taxonomy, gold: pd.DataFrame, groups: list[str], k:
                 keep = np.array([i for i in tr if docs[i] in chosen], dtype=int)
             train = gold.iloc[keep]
             train_tokens = [tokens[i] for i in keep]
+            w = np.ones(len(keep)) if weights is None else np.asarray(weights, dtype=float)[keep]
             if extra is not None and len(extra):
                 train = pd.concat([train, extra], ignore_index=True)
                 train_tokens = train_tokens + list(extra_tokens)
+                w = np.concatenate([w, np.ones(len(extra))])
             if frac in failed:
                 continue
             try:
-                model = fit_model(taxonomy, train.reset_index(drop=True), tokens=train_tokens, **params)
+                model = fit_model(taxonomy, train.reset_index(drop=True), tokens=train_tokens, weights=w, **params)
             except ValueError as exc:
                 if frac == 1.0:
                     raise ConfigError(f"cross-validation fold {fold}: cannot train on its {len(train)} passages "
@@ -281,10 +285,17 @@ def evaluate_cli(args) -> None:
             [Path(p) for p in (args.train or "").split(",") if p]
         extra = read_coded(extra_paths) if extra_paths else None
         fractions = CURVE if args.curve else (1.0,)
-        res = cross_validate(tax, gold, groups, k, extra, fractions=fractions, log=log)
+        # the coded store's passages weigh in the training folds as `make train` weighs them, so that the figures
+        # are those of the model the researcher trains
+        store = {q.name for p in gold_paths if p.is_dir() for q in p.glob("*.jsonl")}
+        from_store = gold["source"].isin(store).to_numpy()
+        weights = np.where(from_store, CODED_WEIGHT, 1.0)
+        res = cross_validate(tax, gold, groups, k, extra, fractions=fractions, log=log, weights=weights)
         desc = (f"{'leave-one-region-out' if how == 'region' and k is None else f'{k}-fold' if k else 'leave-one-document-out'} "
                 f"cross-validation grouped by {how} on {names}"
-                + (f"; always in training: {', '.join(p.name for p in extra_paths)}" if extra_paths else ""))
+                + (f"; always in training: {', '.join(p.name for p in extra_paths)}" if extra_paths else "")
+                + (f"; the coded store's passages weighted {CODED_WEIGHT:g}x, as make train weighs them"
+                   if from_store.any() else ""))
         preds, proba = res[1.0]["labels"], res[1.0]["proba"]
         curve = []
         for frac in [f for f in fractions if f in res]:

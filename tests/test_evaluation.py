@@ -150,11 +150,12 @@ def test_evaluating_a_model_on_its_own_training_passages_cross_validates_instead
         coded.append({"id": f"{doc}#1", "lang": "zh", "labels": ["model.incubator"],
                       "text": f"第{d + 1}条 支持建设科技企业孵化器和众创空间，为在孵企业提供第{d}类服务。"})
         coded.append({"id": f"{doc}#2", "lang": "zh", "text": f"第{d + 2}条 本条例自公布之日起施行。", "labels": []})
-    write(tmp_path / "coded.jsonl", coded)
+    (tmp_path / "store").mkdir()
+    write(tmp_path / "store" / "coded.jsonl", coded)
     write(tmp_path / "new.jsonl", [{"id": "zh/other/x.md#1", "lang": "zh", "labels": ["model.incubator"],
                                     "text": "第三条 鼓励高等学校建设大学科技园和孵化器。"}])
     tax = load_taxonomy(ROOT / "taxonomy")
-    fit_model(tax, read_coded([tmp_path / "coded.jsonl"])).save(tmp_path / "model")
+    fit_model(tax, read_coded([tmp_path / "store"])).save(tmp_path / "model")
     seen = PolicyClassifier.load(tmp_path / "model", str(ROOT / "taxonomy")).seen_in_training(
         [coded[0]["text"] + "  ", "第三条 鼓励高等学校建设大学科技园和孵化器。"])
     assert list(seen) == [True, False]  # the same text up to white space counts as seen
@@ -164,8 +165,9 @@ def test_evaluating_a_model_on_its_own_training_passages_cross_validates_instead
                                str(tmp_path / "model"), "--no-examples", "--out", str(out)], cwd=ROOT,
                               capture_output=True, text=True, timeout=900)
 
-    res = evaluate(tmp_path / "coded.jsonl", tmp_path / "own")
+    res = evaluate(tmp_path / "store", tmp_path / "own")  # GOLD=coded: the coded store's folder
     assert res.returncode == 0, res.stderr[-2000:]
+    assert "the coded store's passages weighted 6x" in res.stdout
     assert "40 of 40 coded passages are in the training data" in res.stderr and "Cross-validating" in res.stderr
     curve = pd.read_csv(tmp_path / "own" / "evaluation_cv_curve.csv", encoding="utf-8-sig")
     assert sorted(curve["training_share"].unique()) == [0.25, 0.5, 1.0]
@@ -196,3 +198,30 @@ def test_a_learning_curve_point_too_small_to_train_is_left_out_and_said(tmp_path
     assert "25% of the training documents is too little to train on" in res.stderr
     curve = pd.read_csv(tmp_path / "ev" / "evaluation_cv_curve.csv", encoding="utf-8-sig")
     assert 0.25 not in set(curve["training_share"]) and 1.0 in set(curve["training_share"])
+
+
+def test_cross_validation_weighs_each_coded_passage_as_given_and_the_examples_as_one(monkeypatch):
+    import numpy as np
+
+    import pipeline.evaluate as ev
+    from pipeline.taxonomy import load_taxonomy
+
+    seen = []
+
+    def fake_fit(taxonomy, coded, *, tokens=None, weights=None, **params):
+        seen.append((coded["id"].tolist(), list(weights)))
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(ev, "fit_model", fake_fit)
+    gold = pd.DataFrame({"id": [f"d{i}.md#1" for i in range(4)], "lang": "zh", "text": ["第一条 孵化器。"] * 4,
+                         "labels": [[]] * 4, "context": "", "source": "coded.jsonl"})
+    extra = gold.assign(id=["x#1", "x#2", "x#3", "x#4"])
+    try:
+        ev.cross_validate(load_taxonomy(ROOT / "taxonomy"), gold, ["a", "a", "b", "b"], 2, extra, log=lambda m: None,
+                          weights=np.array([6.0, 5.0, 4.0, 3.0]))
+    except Exception:
+        pass
+    ids, w = seen[0]
+    given = {"d0.md#1": 6.0, "d1.md#1": 5.0, "d2.md#1": 4.0, "d3.md#1": 3.0}
+    assert len(ids) == 6 and ids[2:] == ["x#1", "x#2", "x#3", "x#4"]
+    assert w == [given[i] for i in ids[:2]] + [1.0] * 4
