@@ -261,21 +261,23 @@ def evaluate_cli(args) -> None:
     if not args.cv:
         model, path = resolve_model(args.model, Path(args.taxonomy), tax)
         seen = model.seen_in_training(gold["text"]) if model is not None else None
-        if seen is not None and seen.any():
+        n_seen = int(seen.sum()) if seen is not None else 0
+        n_docs = len(set(doc_groups(gold["id"].tolist())))
+        if n_seen * 2 >= len(gold) and n_docs >= 2:
             # a model scored on the passages it learned from reports how well it remembers them, which says
             # nothing of a new corpus: cross-validation answers what the user asked (the coded store after
             # `make train` is the usual case)
-            n_docs = len(set(doc_groups(gold["id"].tolist())))
-            if n_docs >= 2:
-                log(f"evaluate: {int(seen.sum())} of {len(gold)} coded passages are in the training data of {path}; "
-                    f"scored on them it would measure memory, not accuracy. Cross-validating instead: "
-                    f"{min(5, n_docs)} folds grouped by document (CV={min(5, n_docs)}; the model is trained again "
-                    "without each fold's documents), with the learning curve.")
-                args.cv, args.curve = str(min(5, n_docs)), True
-            else:
-                seen_note = (f" ({int(seen.sum())} of {len(gold)} passages are in its training data: this measures "
-                             "memory, not accuracy; cross-validation needs passages from two documents or more)")
-                log(f"evaluate: warning: model {path}{seen_note}")
+            log(f"evaluate: {n_seen} of {len(gold)} coded passages are in the training data of {path}; "
+                f"scored on them it would measure memory, not accuracy. Cross-validating instead: "
+                f"{min(5, n_docs)} folds grouped by document (CV={min(5, n_docs)}; the model is trained again "
+                "without each fold's documents), with the learning curve.")
+            args.cv, args.curve = str(min(5, n_docs)), True
+        elif n_seen:
+            # a few seen passages are most often boilerplate that recurs across documents (an effective-date
+            # article); they are scored with the rest, and said
+            seen_note = (f" ({n_seen} of {len(gold)} passages have the text of a passage the model was trained on; "
+                         "for those this measures memory, not accuracy)")
+            log(f"evaluate: warning: model {path}{seen_note}")
     if args.cv:
         how = args.cv if args.cv in ("region", "doc") else "doc"
         k = None if args.cv in ("region", "doc") else int(args.cv)

@@ -152,8 +152,11 @@ def test_evaluating_a_model_on_its_own_training_passages_cross_validates_instead
         coded.append({"id": f"{doc}#2", "lang": "zh", "text": f"第{d + 2}条 本条例自公布之日起施行。", "labels": []})
     (tmp_path / "store").mkdir()
     write(tmp_path / "store" / "coded.jsonl", coded)
+    # a new file that shares one boilerplate article with the training data
     write(tmp_path / "new.jsonl", [{"id": "zh/other/x.md#1", "lang": "zh", "labels": ["model.incubator"],
-                                    "text": "第三条 鼓励高等学校建设大学科技园和孵化器。"}])
+                                    "text": "第三条 鼓励高等学校建设大学科技园和孵化器。"},
+                                   {"id": "zh/other/x.md#2", "lang": "zh", "labels": [],
+                                    "text": "第四条 有关部门应当做好统计工作。"}, {**coded[1], "id": "zh/other/x.md#9"}])
     tax = load_taxonomy(ROOT / "taxonomy")
     fit_model(tax, read_coded([tmp_path / "store"])).save(tmp_path / "model")
     seen = PolicyClassifier.load(tmp_path / "model", str(ROOT / "taxonomy")).seen_in_training(
@@ -177,7 +180,9 @@ def test_evaluating_a_model_on_its_own_training_passages_cross_validates_instead
     res = evaluate(tmp_path / "new.jsonl", tmp_path / "new")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "Cross-validating" not in res.stderr
-    assert (tmp_path / "new" / "evaluation_summary.csv").exists()
+    assert "1 of 3 passages have the text of a passage the model was trained on" in res.stderr
+    summary = pd.read_csv(tmp_path / "new" / "evaluation_summary.csv", encoding="utf-8-sig")
+    assert summary["setting"].str.contains("memory").all()
 
 
 def test_a_learning_curve_point_too_small_to_train_is_left_out_and_said(tmp_path):
