@@ -135,21 +135,12 @@ def test_evaluating_a_model_on_its_own_training_passages_cross_validates_instead
     """`make evaluate GOLD=coded` after `make train` would score the model on what it learned from; it
     cross-validates by document (with the learning curve) instead, and says so. A file the model never saw is
     scored as it is."""
-    import json
-
     from pipeline.classify import fit_model, read_coded
     from pipeline.model import PolicyClassifier
     from pipeline.taxonomy import load_taxonomy
 
-    def write(path, lines):
-        path.write_text("".join(json.dumps(l, ensure_ascii=False) + "\n" for l in lines), encoding="utf-8")
-
-    coded = []
-    for d in range(20):
-        doc = f"zh/provincial/A/doc{d}.md"
-        coded.append({"id": f"{doc}#1", "lang": "zh", "labels": ["model.incubator"],
-                      "text": f"第{d + 1}条 支持建设科技企业孵化器和众创空间，为在孵企业提供第{d}类服务。"})
-        coded.append({"id": f"{doc}#2", "lang": "zh", "text": f"第{d + 2}条 本条例自公布之日起施行。", "labels": []})
+    write = _write_jsonl
+    coded = _incubator_documents(20)
     (tmp_path / "store").mkdir()
     write(tmp_path / "store" / "coded.jsonl", coded)
     # a new file that shares one boilerplate article with the training data
@@ -185,17 +176,26 @@ def test_evaluating_a_model_on_its_own_training_passages_cross_validates_instead
     assert summary["setting"].str.contains("memory").all()
 
 
-def test_a_learning_curve_point_too_small_to_train_is_left_out_and_said(tmp_path):
-    import json
-
+def _incubator_documents(n: int) -> list[dict]:
+    """Coded passages of `n` invented documents: an incubator article and an effective-date article each."""
     lines = []
-    for d in range(6):
+    for d in range(n):
         doc = f"zh/provincial/A/doc{d}.md"
         lines.append({"id": f"{doc}#1", "lang": "zh", "labels": ["model.incubator"],
-                      "text": f"第{d + 1}条 支持建设科技企业孵化器，为在孵企业提供第{d}类服务。"})
+                      "text": f"第{d + 1}条 支持建设科技企业孵化器和众创空间，为在孵企业提供第{d}类服务。"})
         lines.append({"id": f"{doc}#2", "lang": "zh", "text": f"第{d + 2}条 本条例自公布之日起施行。", "labels": []})
+    return lines
+
+
+def _write_jsonl(path, lines) -> None:
+    import json
+
+    path.write_text("".join(json.dumps(l, ensure_ascii=False) + "\n" for l in lines), encoding="utf-8")
+
+
+def test_a_learning_curve_point_too_small_to_train_is_left_out_and_said(tmp_path):
     gold = tmp_path / "small.jsonl"
-    gold.write_text("".join(json.dumps(l, ensure_ascii=False) + "\n" for l in lines), encoding="utf-8")
+    _write_jsonl(gold, _incubator_documents(6))
     res = subprocess.run([sys.executable, "-m", "pipeline", "evaluate", "--gold", str(gold), "--cv", "3", "--curve",
                           "--no-examples", "--out", str(tmp_path / "ev")], cwd=ROOT, capture_output=True, text=True,
                          timeout=900)
