@@ -46,7 +46,7 @@ HELP_OUT      := output folder: stage tables, reports; for classify IN=, the pre
 HELP_TAXONOMY := taxonomy folder or YAML file; several, comma-separated, are crossed (taxonomy,taxonomy/policy_tools)
 HELP_MODEL    := model folder from make train, or lexicon (default: the one make train made last, else the default model)
 HELP_MODELS   := where make train puts models and records the current one (MODELS/CURRENT)
-HELP_JOBS     := worker processes for tokenize and classify
+HELP_JOBS     := worker processes for tokenize and classify, and folds trained at once by make evaluate CV=
 HELP_WINDOW   := passages per window: a longer document is processed in windows of this many (bounds memory)
 HELP_ENGINE   := local, or dask (DASK_SCHEDULER_ADDRESS= for a cluster)
 HELP_TRAIN    := coded JSON-lines file(s) for make train, comma-separated
@@ -145,7 +145,7 @@ default-model: ## go back to the default model for later runs
 
 evaluate: $(STAMP) ## score the model against GOLD= (CV= folds to cross-validate instead, CURVE=1 with a learning curve)
 	@test -n "$(GOLD)" || { echo "error: make evaluate needs GOLD=coded.jsonl, the coded passages to score the model against" >&2; exit 2; }
-	$(PY) -m pipeline evaluate --gold "$(GOLD)" --taxonomy $(TAXONOMY) $(MODEL_ARG) $(if $(CV),--cv $(CV),) $(if $(filter-out 0 no,$(CURVE)),--curve,) --out $(OUT)
+	$(PY) -m pipeline evaluate --gold "$(GOLD)" --taxonomy $(TAXONOMY) --jobs $(JOBS) $(MODEL_ARG) $(if $(CV),--cv $(CV),) $(if $(filter-out 0 no,$(CURVE)),--curve,) --out $(OUT)
 
 # `make review N=100` picks passages of the run in OUT for coding (OUT/review/review-NNN.xlsx);
 # `make review IN=pool.jsonl OUT=picked.jsonl` picks from a JSON-lines pool instead

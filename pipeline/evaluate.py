@@ -20,6 +20,7 @@ from pathlib import Path
 import krippendorff
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.metrics import brier_score_loss, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold
 
@@ -182,12 +183,13 @@ def predict(clf: PassageClassifier, coded: pd.DataFrame, tokens) -> tuple[list[l
 
 
 def cross_validate(taxonomy: Taxonomy, gold: pd.DataFrame, groups: list[str], k: int | None,
-                   extra: pd.DataFrame | None = None, fractions=(1.0,), log=print, weights=None, **params) -> dict:
+                   extra: pd.DataFrame | None = None, fractions=(1.0,), log=print, weights=None, jobs: int = 1,
+                   **params) -> dict:
     """Out-of-fold predictions and probabilities for every coded passage at each training fraction.
 
     `extra` (the taxonomy's examples, other coded files) is in every training fold; with a fraction below 1,
     that share of the training folds' documents (chosen at random, seeded) is used. `weights`: per coded passage
-    when it is in a training fold (`extra` weighs 1)."""
+    when it is in a training fold (`extra` weighs 1). `jobs`: folds trained at once, in processes of their own."""
     tokens = tokenize_frame(gold, taxonomy)
     extra_tokens = tokenize_frame(extra, taxonomy) if extra is not None and len(extra) else []
     n_groups = len(set(groups))
@@ -198,9 +200,8 @@ def cross_validate(taxonomy: Taxonomy, gold: pd.DataFrame, groups: list[str], k:
     rng = np.random.default_rng(0)
     out = {f: {"labels": [[] for _ in range(len(gold))], "proba": np.zeros((len(gold), len(taxonomy.leaf_ids)))}
            for f in fractions}
-    folds, failed = [], set()
+    folds, tasks = [], []
     for fold, (tr, te) in enumerate(GroupKFold(n_splits=k).split(gold, groups=groups), start=1):
-        test = gold.iloc[te].reset_index(drop=True)
         held = sorted(set(np.asarray(groups)[te]))
         for frac in fractions:
             keep = tr
@@ -215,31 +216,49 @@ def cross_validate(taxonomy: Taxonomy, gold: pd.DataFrame, groups: list[str], k:
                 train = pd.concat([train, extra], ignore_index=True)
                 train_tokens = train_tokens + list(extra_tokens)
                 w = np.concatenate([w, np.ones(len(extra))])
-            if frac in failed:
-                continue
-            try:
-                model = fit_model(taxonomy, train.reset_index(drop=True), tokens=train_tokens, weights=w, **params)
-            except ValueError as exc:
-                if frac == 1.0:
-                    raise ConfigError(f"cross-validation fold {fold}: cannot train on its {len(train)} passages "
-                                      f"({exc}); code more passages or use fewer folds") from None
-                # a point of the learning curve that a small coded set cannot train (too few passages for the
-                # features) is left out rather than reported from some folds only
-                failed.add(frac)
+            tasks.append((fold, frac, held, te, train.reset_index(drop=True), train_tokens, w))
+        folds.append((fold, held, te))
+    failed = set()
+    # folds are independent: each trains in a process of its own (the same models, so the same figures, as
+    # one after another)
+    run = Parallel(n_jobs=min(jobs, len(tasks)), return_as="generator")(
+        delayed(_fold_predictions)(taxonomy.path, train, train_tokens, w, gold.iloc[te].reset_index(drop=True),
+                                   [tokens[i] for i in te], params)
+        for fold, frac, held, te, train, train_tokens, w in tasks)
+    for (fold, frac, held, te, train, _, _), result in zip(tasks, run):
+        if isinstance(result, str):
+            if frac == 1.0:
+                raise ConfigError(f"cross-validation fold {fold}: cannot train on its {len(train)} passages "
+                                  f"({result}); code more passages or use fewer folds")
+            # a point of the learning curve that a small coded set cannot train (too few passages for the
+            # features) is left out rather than reported from some folds only
+            if frac not in failed:
                 log(f"  learning curve: {round(frac * 100)}% of the training documents is too little to train on "
                     f"in fold {fold} ({len(train)} passages); that point is left out of the curve")
-                continue
-            labels, proba = predict(PassageClassifier(taxonomy, model), test, [tokens[i] for i in te])
-            for i, ls, p in zip(te, labels, proba):
-                out[frac]["labels"][i] = ls
-                out[frac]["proba"][i] = p
-            log(f"  fold {fold}/{k} ({', '.join(held)[:80]}), {round(frac * 100)}% of training documents: "
-                f"trained on {len(train)}, tested on {len(te)}")
-        folds.append((fold, held, te))
+            failed.add(frac)
+            continue
+        labels, proba = result
+        for i, ls, p in zip(te, labels, proba):
+            out[frac]["labels"][i] = ls
+            out[frac]["proba"][i] = p
+        log(f"  fold {fold}/{k} ({', '.join(held)[:80]}), {round(frac * 100)}% of training documents: "
+            f"trained on {len(train)}, tested on {len(te)}")
     for frac in failed:
         del out[frac]
     out["folds"] = folds
     return out
+
+
+def _fold_predictions(taxonomy_path: str, train: pd.DataFrame, train_tokens, weights, test: pd.DataFrame,
+                      test_tokens, params: dict):
+    """One fold: the model trained on `train`, its labels and probabilities for `test`; the error's text when
+    the training passages are too few to train on."""
+    taxonomy = load_taxonomy(taxonomy_path)
+    try:
+        model = fit_model(taxonomy, train, tokens=train_tokens, weights=weights, **params)
+    except ValueError as exc:
+        return str(exc)
+    return predict(PassageClassifier(taxonomy, model), test, test_tokens)
 
 
 def evaluate_cli(args) -> None:
@@ -292,7 +311,8 @@ def evaluate_cli(args) -> None:
         store = {q.name for p in gold_paths if p.is_dir() for q in p.glob("*.jsonl")}
         from_store = gold["source"].isin(store).to_numpy()
         weights = np.where(from_store, CODED_WEIGHT, 1.0)
-        res = cross_validate(tax, gold, groups, k, extra, fractions=fractions, log=log, weights=weights)
+        res = cross_validate(tax, gold, groups, k, extra, fractions=fractions, log=log, weights=weights,
+                             jobs=args.jobs)
         desc = (f"{'leave-one-region-out' if how == 'region' and k is None else f'{k}-fold' if k else 'leave-one-document-out'} "
                 f"cross-validation grouped by {how} on {names}"
                 + (f"; always in training: {', '.join(p.name for p in extra_paths)}" if extra_paths else "")

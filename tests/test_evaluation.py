@@ -230,3 +230,21 @@ def test_cross_validation_weighs_each_coded_passage_as_given_and_the_examples_as
     given = {"d0.md#1": 6.0, "d1.md#1": 5.0, "d2.md#1": 4.0, "d3.md#1": 3.0}
     assert len(ids) == 6 and ids[2:] == ["x#1", "x#2", "x#3", "x#4"]
     assert w == [given[i] for i in ids[:2]] + [1.0] * 4
+
+
+def test_folds_trained_side_by_side_give_the_figures_of_folds_trained_one_after_another():
+    import numpy as np
+
+    from pipeline.evaluate import cross_validate
+    from pipeline.taxonomy import load_taxonomy
+
+    gold = pd.DataFrame(_incubator_documents(12))
+    gold = gold.assign(context="", source="coded.jsonl")
+    tax = load_taxonomy(ROOT / "taxonomy")
+    groups = [i.split("#")[0] for i in gold["id"]]
+    one, two = (cross_validate(tax, gold, groups, 3, None, fractions=(0.5, 1.0), log=lambda m: None, jobs=j)
+                for j in (1, 2))
+    for frac in (0.5, 1.0):
+        assert one[frac]["labels"] == two[frac]["labels"]
+        assert np.array_equal(one[frac]["proba"], two[frac]["proba"])
+    assert any("model.incubator" in ls for ls in one[1.0]["labels"])
