@@ -24,8 +24,8 @@ from joblib import Parallel, delayed
 from sklearn.metrics import brier_score_loss, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold
 
-from .classify import (PassageClassifier, doc_groups, examples_paths, fit_model, label_matrix, read_coded,
-                       resolve_model, tokenize_frame)
+from .classify import (PassageClassifier, coded_store_paths, doc_groups, examples_paths, fit_model, label_matrix,
+                       read_coded, resolve_model, tokenize_frame)
 from .coded import CODED_WEIGHT
 from .io import ConfigError, write_csv
 from .taxonomy import Taxonomy, load_taxonomy
@@ -308,7 +308,7 @@ def evaluate_cli(args) -> None:
         fractions = CURVE if args.curve else (1.0,)
         # the coded store's passages weigh in the training folds as `make train` weighs them, so that the figures
         # are those of the model the researcher trains
-        store = {q.name for p in gold_paths if p.is_dir() for q in p.glob("*.jsonl")}
+        store = {q.name for p in gold_paths for q in coded_store_paths(p)}
         from_store = gold["source"].isin(store).to_numpy()
         weights = np.where(from_store, CODED_WEIGHT, 1.0)
         res = cross_validate(tax, gold, groups, k, extra, fractions=fractions, log=log, weights=weights,

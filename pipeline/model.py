@@ -372,7 +372,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
             "positives": self.positives_.tolist(), "calibration": self.calibration_.tolist(),
             "vocabularies": {n: {k: int(v) for k, v in vec[n].vocabulary_.items()}
                              for n in ("words", "chars", "context")},
-            "training_texts": getattr(self, "training_texts_", None),
+            "training_texts": self.training_texts_,
             "info": info or {},
         }
         (tmp / "model.json").write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True))
@@ -441,10 +441,9 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     def seen_in_training(self, texts) -> np.ndarray | None:
         """Which of `texts` the model was trained on (a passage with the same text), or None when the model
         does not record it."""
-        seen = getattr(self, "training_texts_", None)
-        if seen is None:
+        if self.training_texts_ is None:
             return None
-        seen = set(seen)
+        seen = set(self.training_texts_)
         return np.array([text_key(t) in seen for t in texts], dtype=bool)
 
 
