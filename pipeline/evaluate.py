@@ -5,7 +5,8 @@ instead: scored on them, it would show its memory). With `cv`: the model is trai
 folds and scored on the others, folds grouped so that no document (`doc`) or no region (`region`: each
 province, the national level, each US Code chapter) is on both sides; the taxonomy's own examples (and any
 `--train` files) are always in the training folds. Reported: per-node precision/recall/F1 and support,
-micro/macro-F1 per language, Krippendorff's alpha over every passage x node decision, the Brier score and a
+micro/macro-F1 per language (micro-F1 with a 95% interval from resampling documents, the unit that was sampled),
+Krippendorff's alpha over every passage x node decision, the Brier score and a
 reliability table of the calibrated probabilities, per-fold figures, and a learning curve (F1 with 25/50/100%
 of the training folds' documents), which tells whether coding more passages would still help. Every coded
 passage's prediction (out of fold under `cv`) is written beside the figures, misses and false labels spelled
@@ -36,6 +37,8 @@ MIN_SUPPORT_FOR_MACRO = 5
 SMALL_REGION_DOCS = 10
 CURVE = (0.25, 0.5, 1.0)
 FULLY_CODED = 10  # a document with this many coded passages counts as coded article by article
+INTERVAL_LEVEL = 0.95
+RESAMPLES = 2000
 
 
 def alpha(Y_true: np.ndarray, Y_pred: np.ndarray) -> float:
@@ -46,9 +49,41 @@ def alpha(Y_true: np.ndarray, Y_pred: np.ndarray) -> float:
     return float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
 
 
+def document_interval(per_document: tuple[np.ndarray, ...], statistic, level: float = INTERVAL_LEVEL,
+                      resamples: int = RESAMPLES) -> tuple[float, float]:
+    """Percentile interval of `statistic(*sums)` with the documents resampled (a cluster bootstrap).
+
+    `per_document`: counts per document (e.g. true positives, false positives, false negatives), summed by
+    `statistic` over a resample's documents along the last axis. Passages of one document share its drafter,
+    its wording and its boilerplate, so they are not independent draws: resampling passages would give an
+    interval far too narrow. Seeded: the same data give the same interval. NaN with fewer than two documents."""
+    if len(per_document[0]) < 2:
+        return float("nan"), float("nan")
+    from scipy.stats import bootstrap  # 0.4 s of imports, for this command only
+
+    res = bootstrap(per_document, lambda *c, axis=-1: statistic(*(x.sum(axis=axis) for x in c)), paired=True,
+                    vectorized=True, n_resamples=resamples, confidence_level=level, method="percentile",
+                    random_state=np.random.default_rng(0))
+    return round(float(res.confidence_interval.low), 4), round(float(res.confidence_interval.high), 4)
+
+
+def _f1(tp, fp, fn):
+    d = 2 * tp + fp + fn
+    return np.where(d > 0, 2 * tp / np.maximum(d, 1), 0.0)
+
+
+def micro_f1_interval(Y_true: np.ndarray, Y_pred: np.ndarray, docs) -> tuple[float, float]:
+    """Micro-F1's interval over passage x node decisions, documents resampled (see document_interval)."""
+    names, d = np.unique(np.asarray(docs), return_inverse=True)
+    yt, yp = Y_true.astype(bool), Y_pred.astype(bool)
+    count = lambda m: np.bincount(d, weights=m.sum(axis=1), minlength=len(names))  # noqa: E731
+    return document_interval((count(yt & yp), count(~yt & yp), count(yt & ~yp)), _f1)
+
+
 def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list[str],
-           proba: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-node table, summary table) for one set of predictions."""
+           proba: np.ndarray | None = None, docs: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-node table, summary table) for one set of predictions; with `docs` (each passage's document), the
+    summary has micro-F1's 95% interval with documents resampled."""
     p, r, f, s = precision_recall_fscore_support(Y_true, Y_pred, average=None, zero_division=0)
     per_node = pd.DataFrame({"node": nodes, "precision": p.round(4), "recall": r.round(4), "f1": f.round(4),
                              "support": s.astype(int), "predicted": Y_pred.sum(axis=0).astype(int)})
@@ -72,6 +107,8 @@ def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list
                 f1_score(yt[:, frequent], yp[:, frequent], average=None, zero_division=0))) if frequent.any() else 0.0, 4),
             "krippendorff_alpha": round(alpha(yt, yp), 4),
         }
+        if docs is not None:
+            row["micro_f1_low"], row["micro_f1_high"] = micro_f1_interval(yt, yp, np.asarray(docs)[m])
         if proba is not None:
             row["brier"] = round(float(np.mean((proba[m] - yt) ** 2)), 5)
         rows.append(row)
@@ -93,14 +130,20 @@ def document_cells(ids: list[str], Y_true: np.ndarray, Y_pred: np.ndarray, min_p
     full = names[counts >= min_passages]
     if not len(full):
         return {"documents": 0}
-    T = np.array([Y_true[docs == d].max(axis=0) for d in full])
-    P = np.array([Y_pred[docs == d].max(axis=0) for d in full])
+    T = np.array([Y_true[docs == d].max(axis=0) for d in full]).astype(bool)
+    P = np.array([Y_pred[docs == d].max(axis=0) for d in full]).astype(bool)
     tp = int((T & P).sum())
+    # per document: right cells, cells, addressed cells found, addressed cells
+    right, n, found, addressed = (T == P).sum(1), np.full(len(full), T.shape[1]), (T & P).sum(1), T.sum(1)
+    share = lambda a, b: np.where(b > 0, a / np.maximum(b, 1), np.nan)  # noqa: E731
+    acc_low, acc_high = document_interval((right, n), share)
+    rec_low, rec_high = document_interval((found, addressed), share)
     return {"documents": int(len(full)), "cells": int(T.size), "addressed": int(T.sum()),
-            "accuracy": round(float((T == P).mean()), 4),
+            "accuracy": round(float((T == P).mean()), 4), "accuracy_low": acc_low, "accuracy_high": acc_high,
             "recall_addressed": round(tp / T.sum(), 4) if T.sum() else float("nan"),
+            "recall_addressed_low": rec_low, "recall_addressed_high": rec_high,
             "precision_addressed": round(tp / P.sum(), 4) if P.sum() else float("nan"),
-            "false_gaps": int((T & ~P.astype(bool)).sum())}
+            "false_gaps": int((T & ~P).sum())}
 
 
 def passage_errors(gold: pd.DataFrame, preds: list[list[str]], proba: np.ndarray, nodes: list[str],
@@ -346,7 +389,8 @@ def evaluate_cli(args) -> None:
     Y_pred = label_matrix(preds, nodes)
     groups_out = groups if args.cv else doc_groups(gold["id"].tolist())
     write_csv(passage_errors(gold, preds, proba, nodes, groups_out), out / f"{stem}_passages.csv")
-    per_node, summary = scores(Y_true, Y_pred, nodes, langs, proba)
+    docs = doc_groups(gold["id"].tolist())
+    per_node, summary = scores(Y_true, Y_pred, nodes, langs, proba, docs=docs)
     rel = reliability(Y_true, proba)
     cells = document_cells(gold["id"].tolist(), Y_true, Y_pred)
     write_csv(per_node, out / f"{stem}_nodes.csv")
@@ -358,7 +402,8 @@ def evaluate_cli(args) -> None:
         per_file = []
         for src in sorted(gold["source"].unique()):
             m = (gold["source"] == src).to_numpy()
-            _, summary_of_file = scores(Y_true[m], Y_pred[m], nodes, [langs[i] for i in np.flatnonzero(m)])
+            _, summary_of_file = scores(Y_true[m], Y_pred[m], nodes, [langs[i] for i in np.flatnonzero(m)],
+                                        docs=[docs[i] for i in np.flatnonzero(m)])
             per_file.append(summary_of_file.assign(file=src))
         by_file = pd.concat(per_file, ignore_index=True)
         by_file = by_file[["file", *[c for c in by_file.columns if c != "file"]]]
@@ -380,7 +425,8 @@ def evaluate_cli(args) -> None:
     print("  ".join(f"{k} {v}" for k, v in cells.items()))
     if by_file is not None:
         print("\n## each coded file on its own")
-        print(by_file[["file", "lang", "passages", "labels", "micro_f1", "micro_precision", "micro_recall"]]
+        print(by_file[["file", "lang", "passages", "labels", "micro_f1", "micro_f1_low", "micro_f1_high",
+                       "micro_precision", "micro_recall"]]
               .to_string(index=False))
     print()
     print(summary.to_string(index=False))

@@ -83,6 +83,7 @@ def test_cross_validation_by_region_reports_folds_curve_and_calibration(tmp_path
     assert rel["pairs"].sum() > 0
     summary = pd.read_csv(tmp_path / "ev" / "evaluation_cv_summary.csv", encoding="utf-8-sig").set_index("lang")
     assert summary.loc["all", "micro_f1"] > 0.9 and "brier" in summary.columns
+    assert summary.loc["all", "micro_f1_low"] <= summary.loc["all", "micro_f1"] <= summary.loc["all", "micro_f1_high"]
     # every coded passage once, with its held-out group; a miss or false label is spelled out where it occurs
     passages = pd.read_csv(tmp_path / "ev" / "evaluation_cv_passages.csv", encoding="utf-8-sig",
                            keep_default_na=False)
@@ -94,6 +95,34 @@ def test_cross_validation_by_region_reports_folds_curve_and_calibration(tmp_path
     wrong = passages[passages["errors"] > 0]
     assert ((wrong["missed"] != "") | (wrong["false_labels"] != "")).all()
     assert list(passages["errors"]) == sorted(passages["errors"], reverse=True)
+
+
+def test_intervals_resample_documents_not_passages():
+    """One document coded perfectly, one wrong throughout: with documents resampled, a resample can hold either
+    one twice, so the interval runs from 0 to 1. Resampling the 40 passages would give a narrow interval around
+    the point estimate; the same data give the same interval."""
+    import numpy as np
+
+    from pipeline.evaluate import document_cells, micro_f1_interval
+
+    Y = np.zeros((40, 3), dtype=np.int8)
+    Y[:, 0] = 1
+    P = Y.copy()
+    P[20:] = [0, 1, 0]  # the second document's passages all get the wrong node
+    docs = ["good"] * 20 + ["bad"] * 20
+    low, high = micro_f1_interval(Y, P, docs)
+    assert (low, high) == (0.0, 1.0)
+    assert micro_f1_interval(Y, P, docs) == (low, high)
+    # many documents alike: every resample gives the same figure
+    docs_alike = [f"d{i // 2}" for i in range(40)]
+    P_alike = Y.copy()
+    P_alike[1::2] = [0, 1, 0]  # one passage of each document right, one wrong
+    assert micro_f1_interval(Y, P_alike, docs_alike) == (0.5, 0.5)
+    # the coverage tables' cells get their interval the same way
+    ids = [f"{d}#{i}" for i, d in enumerate(docs)]
+    cells = document_cells(ids, Y, P)
+    assert cells["recall_addressed"] == 0.5 and (cells["recall_addressed_low"], cells["recall_addressed_high"]) == (0.0, 1.0)
+    assert cells["accuracy_low"] <= cells["accuracy"] <= cells["accuracy_high"]
 
 
 def test_passage_errors_name_misses_and_false_labels_with_their_probability():
