@@ -24,6 +24,7 @@ CODED    ?= coded
 GOLD     ?=
 CV       ?=
 IN       ?=
+GAPS     ?=
 A        ?=
 B        ?=
 MODEL_ARG := $(if $(MODEL),--model $(MODEL),)
@@ -40,7 +41,7 @@ COMMON   := --out $(OUT) --taxonomy $(TAXONOMY) --jobs $(JOBS) --engine $(ENGINE
 # a value inside '...' in a recipe, even one holding a quote
 shell_quoted = $(subst ','\'',$(1))
 # `make help` lists the targets (from the "## " notes on their rules) and these variables with their values
-HELP_VARS := CORPUS OUT TAXONOMY MODEL MODELS JOBS WINDOW ENGINE TRAIN CODED GOLD CV CURVE IN N FILE CODER A B SCALE HUGE PYTHON VENV
+HELP_VARS := CORPUS OUT TAXONOMY MODEL MODELS JOBS WINDOW ENGINE TRAIN CODED GOLD CV CURVE IN N GAPS FILE CODER A B SCALE HUGE PYTHON VENV
 HELP_CORPUS   := corpus folder (optional manifest.csv at its root)
 HELP_OUT      := output folder: stage tables, reports; for classify IN=, the predictions file
 HELP_TAXONOMY := taxonomy folder or YAML file; several, comma-separated, are crossed (taxonomy,taxonomy/policy_tools)
@@ -53,6 +54,7 @@ HELP_TRAIN    := coded JSON-lines file(s) for make train, comma-separated
 HELP_GOLD     := coded JSON-lines file(s) (or the coded store folder) for make evaluate
 HELP_CODED    := the coded store: passages coded through make review / review-import (always in make train; the report counts them)
 HELP_N        := make review: how many passages to pick
+HELP_GAPS     := make review: GAPS=k picks first, for every gap the model leaves in a region, the k passages most likely to fill it
 HELP_FILE     := make review-import: the coded review sheet (.xlsx, .csv, .jsonl)
 HELP_CODER    := make review-import: coder name for rows without one
 HELP_CV       := make evaluate: cross-validate: region (hold out each region), doc, or a number of folds grouped by document
@@ -151,7 +153,7 @@ evaluate: $(STAMP) ## score the model against GOLD= (CV= folds to cross-validate
 # `make review IN=pool.jsonl OUT=picked.jsonl` picks from a JSON-lines pool instead
 N ?= 100
 review: $(STAMP) ## pick the N passages most worth coding (OUT/review/review-NNN.xlsx; IN=pool.jsonl for a pool)
-	$(PY) -m pipeline review --n $(N) $(if $(IN),--in "$(IN)",) --out "$(OUT)" --coded "$(CODED)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
+	$(PY) -m pipeline review --n $(N) $(if $(IN),--in "$(IN)",) $(if $(GAPS),--gaps $(GAPS),) --out "$(OUT)" --coded "$(CODED)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
 
 review-import: $(STAMP) ## import a coded review sheet FILE= (CODER=) into the coded store, with agreement
 	$(PY) -m pipeline review-import --file "$(FILE)" $(if $(CODER),--coder "$(CODER)",) --coded "$(CODED)" --taxonomy $(TAXONOMY) $(MODEL_ARG)

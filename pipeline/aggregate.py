@@ -207,7 +207,7 @@ def evidence_table(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.D
 
 def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame, taxonomy: Taxonomy,
               passage_counts: pd.Series | None = None, on_tables=None,
-              strength: StrengthCues | None = None) -> dict[str, pd.DataFrame]:
+              strength: StrengthCues | None = None, person_coded: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """The coverage tables. `passages` is every passage, or only the labelled ones (the evidence) when
     `passage_counts` gives the number of content passages per region. `on_tables(batch)` gets the tables as
     they are done, the largest first (for a writer that can start on them meanwhile). `strength`: the cues
@@ -215,7 +215,8 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
 
     Which facets the gap audit is about, what its count columns are called and which facets are counted beside
     it come from the taxonomy (`audit`); with several frameworks, each is audited on its own and `crosstab`
-    crosses them."""
+    crosses them. `person_coded` (region, node, coder_passages; see coded.coder_cells): the passages a person coded
+    with each node, which the gap audit shows beside what the run labelled."""
     nodes = node_order(taxonomy)
     by_id = taxonomy.by_id
     order = {n: i for i, n in enumerate(nodes)}
@@ -298,6 +299,9 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
                       on=["region", "node"], how="left")
     gaps = gaps[gaps["facet"].isin(shown_facets)].copy()
     gaps["addressed"] = gaps["passages"] > 0
+    gaps["coder_passages"] = (gaps[["region", "node"]].merge(person_coded, on=["region", "node"], how="left")
+                              ["coder_passages"].fillna(0).astype("int64").to_numpy()
+                              if person_coded is not None and len(person_coded) else 0)
     gaps["evidence_passage"] = [mark_terms(t, json.loads(e)) if isinstance(t, str) else ""
                                 for t, e in zip(gaps["text"], gaps["evidence"])]
     gaps["recommendation"] = gaps["node"].map(lambda n: by_id[n].recommendation or by_id[n].definition)
@@ -328,7 +332,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
                             ascending=ascending + [False, True, False, True], kind="stable")
     gap_cols = (["region"] + (["framework"] if several else []) +
                 ["node", "node_name", "node_name_zh", "facet", "is_group", "addressed", "passages",
-                 "documents", "share", "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id",
+                 "documents", "share", "coder_passages", "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id",
                  "evidence_score", "evidence_passage", "recommendation"] + region_cols +
                 ["regions_lacking"] + level_cols + ["strength", "committed"])
     gaps = gaps[gap_cols].fillna({"evidence_title": "", "evidence_article": "", "evidence_doc": "",

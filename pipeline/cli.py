@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--in", dest="input", default=None, help="pick from a JSON-lines pool instead of the run in "
                                                             "--out; --out is then the picks file (.jsonl)")
     r.add_argument("--coded", default="coded", help="the coded store (passages coded already are skipped)")
+    r.add_argument("--gaps", type=int, default=0, help="first, for every gap the model leaves (a region with no "
+                                                       "passage labelled with an audited node), this many passages "
+                                                       "of the region most likely to fill it (a gap check)")
     ri = add("review-import", learning("cmd_review_import"), "import a coded review sheet into the coded store")
     ri.add_argument("--file", default=None, help="the coded review file (.xlsx, .csv, .jsonl)")
     ri.add_argument("--coder", default=None, help="coder name for rows whose coder cell is empty")

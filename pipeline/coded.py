@@ -111,5 +111,25 @@ def human_coding(store: list[dict], documents: pd.DataFrame, labels: pd.DataFram
     return pd.DataFrame(rows, columns=HUMAN_CODING_COLUMNS)
 
 
+CODER_CELLS_COLUMNS = ["region", "node", "coder_passages"]
+
+
+def coder_cells(store: list[dict], documents: pd.DataFrame) -> pd.DataFrame:
+    """Region x node: how many of this corpus's passages (of the region's documents) a person coded with the
+    node, each passage counted once whichever coders gave it (a coder's latest coding of a passage counts).
+    Where the run shows a gap, such a passage contradicts it."""
+    doc_region = dict(zip(documents["doc_id"], documents["region"]))
+    latest: dict[tuple[str, str], list[str]] = {}
+    for r in store:
+        if r["id"].rpartition("#")[0] in doc_region:
+            latest[(r["id"], r["coder"])] = r["labels"]
+    given: dict[tuple[str, str], set[str]] = {}
+    for (pid, _), labels in latest.items():
+        for node in labels:
+            given.setdefault((doc_region[pid.rpartition("#")[0]], node), set()).add(pid)
+    return pd.DataFrame([(region, node, len(ids)) for (region, node), ids in sorted(given.items())],
+                        columns=CODER_CELLS_COLUMNS)
+
+
 def pairs_of(coders: list[str]):
     return [(a, b) for i, a in enumerate(coders) for b in coders[i + 1:]]

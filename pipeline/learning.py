@@ -18,7 +18,8 @@ from .coded import append_to_store, store_records
 from .evaluate import evaluate_cli
 from .io import ConfigError, write_bytes_atomic
 from .model import PolicyClassifier
-from .review import agreement, coded_rows, next_sheet, pick, picks_table, read_sheet, score_pool, write_sheets
+from .review import (agreement, coded_rows, gap_checks, next_sheet, pick, picks_table, read_sheet, score_pool,
+                     write_sheets)
 from .taxonomy import load_taxonomy
 from .text import detect_lang
 
@@ -89,10 +90,22 @@ def cmd_review(args) -> None:
     pool = review_pool(args, tax)
     if not len(pool):
         raise ConfigError("review: the pool has no passages")
-    coded_ids = {r["id"] for r in store_records(Path(args.coded))}
+    store = store_records(Path(args.coded))
+    coded_ids = {r["id"] for r in store}
     print(f"review: scoring {len(pool)} passages with {path} ...", file=sys.stderr)
     scored = score_pool(PassageClassifier(tax, model), pool, tokenize_frame(pool, tax))
-    picked = pick(pool, scored["proba"], scored["lexicon"], model, args.n, coded_ids, scored["vectors"])
+    checks = pd.DataFrame(columns=["rank", "index", "value", "reason"])
+    if args.gaps:
+        audited = [n.id for t in tax.parts for n in t.audit_leaves()]
+        predicted = [[l.node for l in labels] for labels in scored["labels"]]
+        regions = pool["region"].fillna("").astype(str) if "region" in pool else [""] * len(pool)
+        region_of = dict(zip(pool["id"].astype(str), regions))
+        filled = {(region_of[r["id"]], n) for r in store if r["id"] in region_of for n in r["labels"]}
+        checks = gap_checks(pool, scored["proba"], predicted, model, audited, args.gaps, coded_ids,
+                            filled).head(args.n)
+    learn = pick(pool, scored["proba"], scored["lexicon"], model, args.n - len(checks),
+                 coded_ids | {str(pool["id"].iloc[i]) for i in checks["index"]}, scored["vectors"])
+    picked = pd.concat([checks, learn], ignore_index=True).assign(rank=lambda d: range(1, len(d) + 1))
     rows = picks_table(pool, scored, picked, tax)
     skipped = sum(1 for i in pool["id"] if str(i) in coded_ids)
     if args.input:  # a pool file in, a picks file out
@@ -102,6 +115,9 @@ def cmd_review(args) -> None:
         files = [target]
     else:
         files = write_sheets(rows, tax, next_sheet(Catalog(args.out).path("review")))
+    if args.gaps:
+        print(f"review: {len(checks)} gap checks (the passages most likely to fill each gap the model leaves), "
+              f"then {len(learn)} passages for the model to learn from", file=sys.stderr)
     print(f"review: picked {len(rows)} of {len(pool)} passages ({skipped} already coded, skipped) -> "
           f"{', '.join(str(f) for f in files)}", file=sys.stderr)
     if not args.input:

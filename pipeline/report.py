@@ -897,6 +897,10 @@ def _framework(fw: Taxonomy, sfx: str) -> dict:
 
 
 def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict) -> list[dict]:
+    gaps = tables["gaps"]
+    # a gap where a person coded passages of the region with the node: the run missed them, or the coder erred
+    coder = ({(_s(r.region), _s(r.node)): int(r.coder_passages) for r in gaps.itertuples(index=False)
+              if r.coder_passages} if "coder_passages" in gaps.columns else {})
     regions = []
     for code, name, missing, addressed in _audit_by_region(tables, fw, ranked):
         present = []
@@ -916,7 +920,8 @@ def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict) -> 
             present.append({"name": _name(n), "committed": _committed(r), "split": _s(getattr(r, "strength", "")),
                             "documents": int(r.documents), "passages": int(r.passages), "evidence": ev})
         regions.append({"label": _region_label(code, name), "present": present,
-                        "missing": [{"name": _name(n), "guide": _guide(n)} for n in missing]})
+                        "missing": [{"name": _name(n), "guide": _guide(n), "coder": coder.get((code, n.id), 0)}
+                                    for n in missing]})
     return regions
 
 

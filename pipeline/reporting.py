@@ -23,7 +23,7 @@ from . import workbook as workbook_mod
 from .catalog import REPORT_FILES, Catalog, coverage_tables
 from .classify import coded_store_paths
 from .io import ChunkedTable, PartCache, part_files, publish_file, publishing, read_parts, write_json, write_text
-from .coded import human_coding, store_records
+from .coded import coder_cells, human_coding, store_records
 from .compare import compare_cli
 from .engine import Helper
 from .runlog import record
@@ -87,8 +87,10 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) 
     tax = load_taxonomy(args.taxonomy)
     inputs = inputs or reporting_inputs(out, saves)
     docs, passages, labels, counts = inputs
-    tables = aggregate_mod.aggregate(docs, passages, labels, tax, passage_counts=counts, on_tables=on_tables)
-    tables["human_coding"] = human_coding(store_records(Path(args.coded)), docs, labels, tax)
+    store = store_records(Path(args.coded))
+    tables = aggregate_mod.aggregate(docs, passages, labels, tax, passage_counts=counts, on_tables=on_tables,
+                                     person_coded=coder_cells(store, docs))
+    tables["human_coding"] = human_coding(store, docs, labels, tax)
     if on_tables is not None:
         on_tables({"human_coding": tables["human_coding"]})
     catalog = Catalog(out)

@@ -90,6 +90,56 @@ def pick(pool: pd.DataFrame, proba: np.ndarray, lexicon: np.ndarray, model, n: i
     return pd.DataFrame(rows, columns=["rank", "index", "value", "reason"])
 
 
+def gap_checks(pool: pd.DataFrame, proba: np.ndarray, predicted: list[list[str]], model, audited: list[str],
+               per_gap: int, coded_ids: set[str] = frozenset(), filled: set[tuple[str, str]] = frozenset()
+               ) -> pd.DataFrame:
+    """For every gap the model leaves (a region, `pool["region"]`, none of whose passages it labels with an
+    audited node), the `per_gap` passages of that region most likely to address the node: a coder who reads
+    them confirms the gap or finds the passage the model missed. Gaps whose best passage scores highest come
+    first (the likeliest false gaps); a passage is picked once, for its first gap. Same columns as `pick`.
+
+    `predicted`: each passage's predicted leaf labels; `audited`: the node IDs the gap audit is about;
+    `filled`: (region, node) pairs a coder has already given a passage of the region, which need no check."""
+    nodes = list(model.nodes_)
+    col = {n: j for j, n in enumerate(nodes)}
+    t = model.thresholds_for(pool["lang"]) if "lang" in pool else np.broadcast_to(
+        np.asarray(model.thresholds_, float), proba.shape)
+    regions = pool["region"].fillna("").astype(str).to_numpy() if "region" in pool else np.full(len(pool), "")
+    ids = pool["id"].astype(str).tolist()
+    candidates = []
+    for region in sorted(set(regions)):
+        rows = np.flatnonzero(regions == region)
+        rows = rows[[ids[i] not in coded_ids for i in rows]]
+        labelled = {n for i in np.flatnonzero(regions == region) for n in predicted[i]}
+        for node in audited:
+            if node in labelled or node not in col or not len(rows) or (region, node) in filled:
+                continue
+            j = col[node]
+            ranked = rows[np.argsort(-proba[rows, j], kind="stable")]
+            candidates.append((-float(proba[ranked[0], j]), region, node, ranked))
+    taken, out = set(), []
+    for _, region, node, ranked in sorted(candidates, key=lambda c: c[:3]):
+        j = col[node]
+        mine = []  # a passage already picked for another gap is passed over for the next most likely one
+        for k, i in enumerate(ranked.tolist(), 1):
+            if len(mine) == per_gap:
+                break
+            if i not in taken:
+                mine.append((k, i))
+        for k, i in mine:
+            taken.add(i)
+            where = f"of {region} " if region else ""
+            out.append({"rank": len(out) + 1, "index": i, "value": round(float(proba[i, j]), 4),
+                        "reason": f"gap check: no passage {where}is labelled {node}; the {_ordinal(k)} most likely "
+                                  f"to address it (p={proba[i, j]:.2f}, threshold {t[i, j]:.2f}). Give it "
+                                  f"{node} if it does"})
+    return pd.DataFrame(out, columns=["rank", "index", "value", "reason"])
+
+
+def _ordinal(k: int) -> str:
+    return {1: "passage", 2: "second passage", 3: "third passage"}.get(k, f"passage number {k}")
+
+
 def score_pool(clf, pool: pd.DataFrame, tokens: list[list[str]]) -> dict:
     """What picking needs about each passage of a pool: the model's probabilities, the lexicon's own
     decisions, the predicted labels with their evidence, and TF-IDF rows for diversity."""

@@ -104,3 +104,21 @@ def test_long_tables_name_their_nodes_in_both_languages():
         assert cols[cols.index("node") + 1: cols.index("node") + 3] == ["node_name", "node_name_zh"], name
         for r in df.head(20).itertuples(index=False):
             assert (r.node_name, r.node_name_zh) == (tax.by_id[r.node].name["en"], tax.by_id[r.node].name["zh"])
+
+
+def test_gap_audit_shows_the_passages_a_person_coded_with_a_node_the_run_did_not_find():
+    """R2 has no passage labelled pilot_base, but a coder gave it to c.md#1 (twice, by two coders: counted once);
+    a coded passage of a document outside the corpus counts nowhere."""
+    from pipeline.coded import coder_cells
+
+    docs, passages, labels = _tables()
+    store = [{"id": "c.md#1", "coder": "ann", "labels": ["model.incubator"], "text": "x"},
+             {"id": "c.md#1", "coder": "ann", "labels": ["measure.transformation.pilot_base"], "text": "x"},  # latest
+             {"id": "c.md#1", "coder": "bob", "labels": ["measure.transformation.pilot_base"], "text": "x"},
+             {"id": "elsewhere.md#1", "coder": "ann", "labels": ["measure.transformation.pilot_base"], "text": "x"}]
+    cells = coder_cells(store, docs)
+    assert cells.values.tolist() == [["R2", "measure.transformation.pilot_base", 1]]
+    gaps = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"), person_coded=cells)["gaps"]
+    row = gaps.set_index(["region", "node"]).loc[("R2", "measure.transformation.pilot_base")]
+    assert not row["addressed"] and row["coder_passages"] == 1
+    assert gaps["coder_passages"].sum() == 1

@@ -210,3 +210,28 @@ def test_weighted_coded_passages_move_a_nodes_threshold_and_calibration():
     assert _best_threshold(proba, y, 1.0, heavy) <= 0.45
     z = np.log(proba / (1 - proba))
     assert _platt(z, y, heavy) != _platt(z, y, even)
+
+
+def test_gap_checks_pick_each_gaps_likeliest_passages_of_its_region():
+    """Region R1 has passages labelled a and b: no gap. R2 has none labelled a or b: a gap check each, the gap whose
+    best passage scores higher first; a passage picked for one gap is passed over for the next; coded passages and
+    gaps a coder has filled need no check."""
+    from pipeline.review import gap_checks
+
+    pool = pd.DataFrame({"id": [f"p{i}" for i in range(6)], "region": ["R1", "R1", "R2", "R2", "R2", "R2"]})
+    proba = np.array([[0.9, 0.1, 0.0],
+                      [0.1, 0.1, 0.0],
+                      [0.3, 0.2, 0.0],   # R2's best for a and for b
+                      [0.2, 0.1, 0.0],
+                      [0.1, 0.15, 0.0],
+                      [0.0, 0.0, 0.0]])
+    predicted = [["a"], ["b"], [], [], [], []]
+    model = SimpleNamespace(nodes_=NODES, thresholds_=np.array([0.5, 0.5, 0.5]))
+    picked = gap_checks(pool, proba, predicted, model, ["a", "b"], 1)
+    assert [pool["id"][i] for i in picked["index"]] == ["p2", "p4"]
+    assert "no passage of R2 is labelled a; the passage most likely" in picked["reason"][0]
+    assert "no passage of R2 is labelled b; the second passage most likely" in picked["reason"][1]
+    two = gap_checks(pool, proba, predicted, model, ["a"], 2)
+    assert [pool["id"][i] for i in two["index"]] == ["p2", "p3"]
+    assert [pool["id"][i] for i in gap_checks(pool, proba, predicted, model, ["a"], 1, {"p2"})["index"]] == ["p3"]
+    assert gap_checks(pool, proba, predicted, model, ["a", "b"], 1, filled={("R2", "a"), ("R2", "b")}).empty
