@@ -224,8 +224,11 @@ def _summary_part(tables, fw: Taxonomy) -> dict:
              "also": [getattr(r, f.id + "s_addressed") for f, _ in also]}
             for r in _rk(tables, fw).itertuples(index=False)]
     missing = []
+    coder = _coder_counts(tables)
     for code, name in _regions(tables, fw):
-        names = [_name(n) for n in ranked if code in lacking[n.id]]
+        names = [_name(n) + (f" (but a coder gave it to {coder[(code, n.id)]} passage(s) of this region)"
+                             if (code, n.id) in coder else "")
+                 for n in ranked if code in lacking[n.id]]
         if names:
             missing.append({"region": _region_label(code, name), "names": names})
     return {"name": fw.name["en"], "owner": a.owner, "plural": a.items, "plural_cap": _cap(a.items), "singular": a.item,
@@ -896,11 +899,18 @@ def _framework(fw: Taxonomy, sfx: str) -> dict:
             "guidance": a.guidance}
 
 
-def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict) -> list[dict]:
+def _coder_counts(tables) -> dict[tuple[str, str], int]:
+    """(region, node) -> passages of the region a person coded with the node, where any: shown beside a gap,
+    they say the run missed them (or the coder erred)."""
     gaps = tables["gaps"]
-    # a gap where a person coded passages of the region with the node: the run missed them, or the coder erred
-    coder = ({(_s(r.region), _s(r.node)): int(r.coder_passages) for r in gaps.itertuples(index=False)
-              if r.coder_passages} if "coder_passages" in gaps.columns else {})
+    if "coder_passages" not in gaps.columns:
+        return {}
+    return {(_s(r.region), _s(r.node)): int(r.coder_passages) for r in gaps.itertuples(index=False)
+            if r.coder_passages}
+
+
+def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict) -> list[dict]:
+    coder = _coder_counts(tables)
     regions = []
     for code, name, missing, addressed in _audit_by_region(tables, fw, ranked):
         present = []

@@ -593,3 +593,19 @@ def test_companion_pages_and_table_tools_run_in_headless_chromium(pipeline_repor
     doc = re.search(r'href="(doc-[0-9a-f]{16}\.html)#p\d+"', dom).group(1)
     dom = chromium(["--dump-dom", (pipeline_report / "report_files" / doc).resolve().as_uri()], tmp_path / "p3").stdout
     assert '<div class="psg coded"' in dom and "<mark>" in dom
+
+
+def test_a_gap_a_coder_contradicts_is_flagged_in_the_gap_list_and_the_summary():
+    """SD shows no fiscal measure, but a coder gave it to one of SD's passages: both the report's gap list and
+    the summary say so beside the gap; without the coded passage neither does."""
+    tax = load_taxonomy(ROOT / "taxonomy")
+    docs, passages, labels = _synthetic()
+    coded = pd.DataFrame([{"region": "SD", "node": "measure.government.fiscal", "coder_passages": 1}])
+    flag = "but a coder gave it to 1 passage(s) of this region"
+    for person_coded, expected in ((coded, True), (None, False)):
+        tables = aggregate(docs, passages, labels, tax, person_coded=person_coded)
+        tables["ingest_report"] = pd.DataFrame([{"path": "x", "status": "ingested", "reason": "ok"}])
+        counts = {"files": 2, "ingested": 2}
+        page = report.report_html(tables, tax, report.evidence_index(tables["evidence"]), counts)
+        summary = report.summary_md(tables, tax, counts)
+        assert (flag in page) is expected and (flag in summary) is expected
