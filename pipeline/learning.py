@@ -83,6 +83,8 @@ def review_pool(args, tax) -> pd.DataFrame:
 def cmd_review(args) -> None:
     """Pick the passages whose coding would most improve the model on this corpus (or pool)."""
 
+    if args.n < 1 or args.gaps < 0:
+        raise ConfigError(f"review: N must be at least 1 and GAPS at least 0 (got N={args.n}, GAPS={args.gaps})")
     tax = load_taxonomy(args.taxonomy)
     model, path = resolve_model(args.model, Path(args.taxonomy), tax)
     if model is None:

@@ -235,3 +235,11 @@ def test_gap_checks_pick_each_gaps_likeliest_passages_of_its_region():
     assert [pool["id"][i] for i in two["index"]] == ["p2", "p3"]
     assert [pool["id"][i] for i in gap_checks(pool, proba, predicted, model, ["a"], 1, {"p2"})["index"]] == ["p3"]
     assert gap_checks(pool, proba, predicted, model, ["a", "b"], 1, filled={("R2", "a"), ("R2", "b")}).empty
+
+
+def test_review_refuses_a_count_below_one_or_negative_gap_checks(tmp_path):
+    for args in (["--n", "0"], ["--n", "5", "--gaps", "-1"]):
+        res = subprocess.run([sys.executable, "-m", "pipeline", "review", *args, "--out", str(tmp_path)], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 2 and "N must be at least 1 and GAPS at least 0" in res.stderr
+        assert not (tmp_path / "review").exists()
