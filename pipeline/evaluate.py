@@ -115,6 +115,39 @@ def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list
     return per_node, pd.DataFrame(rows)
 
 
+def micro_f1_gain_interval(Y_true: np.ndarray, Y_a: np.ndarray, Y_b: np.ndarray, docs) -> tuple[float, float]:
+    """Interval of micro-F1(Y_a) - micro-F1(Y_b) on the same passages, each resample's documents scored under
+    both (paired): the figures share their documents, so their own intervals overlap even when one is better
+    on nearly every document."""
+    names, d = np.unique(np.asarray(docs), return_inverse=True)
+    yt = Y_true.astype(bool)
+    count = lambda m: np.bincount(d, weights=m.sum(axis=1), minlength=len(names))  # noqa: E731
+    per_doc = tuple(count(m) for yp in (Y_a.astype(bool), Y_b.astype(bool)) for m in (yt & yp, ~yt & yp, yt & ~yp))
+    return document_interval(per_doc, lambda *c: _f1(*c[:3]) - _f1(*c[3:]))
+
+
+def learning_curve(Y_true: np.ndarray, predicted: dict[float, np.ndarray], nodes: list[str], langs: list[str],
+                   docs: list[str]) -> pd.DataFrame:
+    """Micro-F1 (with its interval) at each share of the training folds' documents, and its gain over the
+    smallest share with the paired interval of that gain: whether coding more passages still helps."""
+    langs_a, docs_a = np.asarray(langs), np.asarray(docs)
+    shares = sorted(predicted)
+    rows = []
+    for share in shares:
+        _, summ = scores(Y_true, predicted[share], nodes, langs, docs=docs)
+        for r in summ.to_dict("records"):
+            m = np.ones(len(langs_a), bool) if r["lang"] == "all" else langs_a == r["lang"]
+            gain = round(r["micro_f1"] - float(f1_score(Y_true[m], predicted[shares[0]][m], average="micro",
+                                                          zero_division=0)), 4)
+            low, high = (micro_f1_gain_interval(Y_true[m], predicted[share][m], predicted[shares[0]][m], docs_a[m])
+                         if share != shares[0] else (0.0, 0.0))
+            rows.append({"training_share": share, **{k: r[k] for k in ("lang", "micro_f1", "micro_f1_low",
+                         "micro_f1_high", "micro_precision", "micro_recall", "macro_f1")},
+                         "gain": gain, "gain_low": low, "gain_high": high})
+    return pd.DataFrame(rows, columns=["training_share", "lang", "micro_f1", "micro_f1_low", "micro_f1_high",
+                                       "micro_precision", "micro_recall", "macro_f1", "gain", "gain_low", "gain_high"])
+
+
 def _micro(yt, yp, which):
     tp = int((yt & yp).sum())
     d = int(yp.sum()) if which == "p" else int(yt.sum())
@@ -362,10 +395,6 @@ def evaluate_cli(args) -> None:
                 + (f"; the coded store's passages weighted {CODED_WEIGHT:g}x, as make train weighs them"
                    if from_store.any() else ""))
         preds, proba = res[1.0]["labels"], res[1.0]["proba"]
-        curve = []
-        for frac in [f for f in fractions if f in res]:
-            _, summ = scores(Y_true, label_matrix(res[frac]["labels"], nodes), nodes, langs)
-            curve.append(summ.assign(training_share=frac))
         stem = "evaluation_cv"
         per_fold = []
         for fold, held, te in res["folds"]:
@@ -376,8 +405,8 @@ def evaluate_cli(args) -> None:
                                                            "micro_precision", "micro_recall"]]
         write_csv(per_fold, out / f"{stem}_folds.csv")
         if len(fractions) > 1:  # asked for, even if points were left out
-            curve = pd.concat(curve, ignore_index=True)[["training_share", "lang", "micro_f1", "micro_precision",
-                                                         "micro_recall", "macro_f1"]]
+            curve = learning_curve(Y_true, {f: label_matrix(res[f]["labels"], nodes) for f in fractions if f in res},
+                                   nodes, langs, doc_groups(gold["id"].tolist()))
             write_csv(curve, out / f"{stem}_curve.csv")
         else:
             curve = None
@@ -419,7 +448,8 @@ def evaluate_cli(args) -> None:
         print("\n## per held-out group")
         print(per_fold.to_string(index=False))
     if curve is not None:
-        print("\n## learning curve (share of the training folds' documents)")
+        print("\n## learning curve (share of the training folds' documents; gain: over the smallest share, "
+              "with its 95% interval, documents resampled in pairs)")
         print(curve.to_string(index=False))
     print(f"\n## document x node cells (documents with >= {FULLY_CODED} coded passages)")
     print("  ".join(f"{k} {v}" for k, v in cells.items()))

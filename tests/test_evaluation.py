@@ -79,6 +79,7 @@ def test_cross_validation_by_region_reports_folds_curve_and_calibration(tmp_path
     assert sorted(folds["held_out"]) == ["zh/provincial/A", "zh/provincial/B", "zh/provincial/C"]
     curve = pd.read_csv(tmp_path / "ev" / "evaluation_cv_curve.csv", encoding="utf-8-sig")
     assert sorted(curve["training_share"].unique()) == [0.25, 0.5, 1.0]
+    assert {"micro_f1_low", "micro_f1_high", "gain", "gain_low", "gain_high"} <= set(curve.columns)
     rel = pd.read_csv(tmp_path / "ev" / "evaluation_cv_reliability.csv", encoding="utf-8-sig")
     assert rel["pairs"].sum() > 0
     summary = pd.read_csv(tmp_path / "ev" / "evaluation_cv_summary.csv", encoding="utf-8-sig").set_index("lang")
@@ -123,6 +124,31 @@ def test_intervals_resample_documents_not_passages():
     cells = document_cells(ids, Y, P)
     assert cells["recall_addressed"] == 0.5 and (cells["recall_addressed_low"], cells["recall_addressed_high"]) == (0.0, 1.0)
     assert cells["accuracy_low"] <= cells["accuracy"] <= cells["accuracy_high"]
+
+
+def test_learning_curve_gains_come_with_a_paired_interval():
+    """With every document scored better at the larger share, the gain's interval lies above 0; the same
+    predictions at both shares gain exactly 0."""
+    import numpy as np
+
+    from pipeline.evaluate import learning_curve, micro_f1_gain_interval
+
+    rng = np.random.default_rng(1)
+    docs = [f"d{i // 4}" for i in range(80)]  # 20 documents of 4 passages
+    Y = np.zeros((80, 2), dtype=np.int8)
+    Y[:, 0] = 1
+    more = Y.copy()
+    more[::4] = [0, 1]  # one passage in four wrong: F1 0.75
+    less = more.copy()
+    less[1::4] = [0, 1]  # and a second one: F1 0.5
+    less[rng.choice(np.arange(2, 80, 4), 5, replace=False)] = [0, 1]  # and in five documents a third
+    low, high = micro_f1_gain_interval(Y, more, less, docs)
+    assert 0 < low <= high
+    curve = learning_curve(Y, {0.25: less, 1.0: more}, ["a", "b"], ["zh"] * 80, docs).set_index(["training_share", "lang"])
+    top = curve.loc[(1.0, "all")]
+    assert top["gain"] > 0 and (top["gain_low"], top["gain_high"]) == (low, high)
+    assert (curve.loc[(0.25, "all"), ["gain", "gain_low", "gain_high"]] == 0).all()
+    assert micro_f1_gain_interval(Y, more, more, docs) == (0.0, 0.0)
 
 
 def test_passage_errors_name_misses_and_false_labels_with_their_probability():
