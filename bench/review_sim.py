@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.classify import (PassageClassifier, examples_paths, fit_model, label_matrix, read_coded,  # noqa: E402
                                tokenize_frame)
-from pipeline.evaluate import predict, region_groups, scores  # noqa: E402
+from pipeline.evaluate import micro_f1_gain_interval, predict, region_groups, scores  # noqa: E402
 from pipeline.review import pick, score_pool  # noqa: E402
 from pipeline.coded import CODED_WEIGHT  # noqa: E402
 from pipeline.taxonomy import load_taxonomy  # noqa: E402
@@ -71,6 +71,10 @@ def main() -> None:
     base_idx = np.flatnonzero(~new)
     test = gold.iloc[test_idx].reset_index(drop=True)
     test_tokens = [tokens[i] for i in test_idx]
+    Y_test = label_matrix(test["labels"], tax.leaf_ids)
+    test_docs = docs[test_idx]
+    # the test half is small: each gain comes with its 95% interval, the test documents resampled in pairs
+    gain = lambda a, b: micro_f1_gain_interval(Y_test, a, b, test_docs)  # noqa: E731
 
     def train_and_score(extra_idx) -> dict:
         idx = np.concatenate([base_idx, np.asarray(extra_idx, dtype=int)])
@@ -79,12 +83,12 @@ def main() -> None:
         w = np.r_[np.ones(len(base_idx)), np.full(len(extra_idx), args.coded_weight), np.ones(len(examples))]
         model = fit_model(tax, data, tokens=[tokens[i] for i in idx] + list(ex_tokens), weights=w)
         labels, _ = predict(PassageClassifier(tax, model), test, test_tokens)
-        _, summ = scores(label_matrix(test["labels"], tax.leaf_ids), label_matrix(labels, tax.leaf_ids),
-                         tax.leaf_ids, test["lang"].tolist())
-        return {r["lang"]: r["micro_f1"] for r in summ.to_dict("records")}, model
+        P = label_matrix(labels, tax.leaf_ids)
+        _, summ = scores(Y_test, P, tax.leaf_ids, test["lang"].tolist())
+        return {r["lang"]: r["micro_f1"] for r in summ.to_dict("records")}, model, P
 
     t0 = time.time()
-    base, model = train_and_score([])
+    base, model, P_base = train_and_score([])
     print(f"pool {len(pool_idx)} passages, test {len(test_idx)}, base training {len(base_idx)} + "
           f"{len(examples)} examples; base micro-F1 on test: {base}", file=sys.stderr)
     pool = gold.iloc[pool_idx].reset_index(drop=True)
@@ -95,17 +99,21 @@ def main() -> None:
     for n in [int(x) for x in args.n.split(",")]:
         picked = pick(pool, scored["proba"], scored["lexicon"], model, n, set(), scored["vectors"])
         chosen = pool_idx[picked["index"].to_numpy()]
-        rev, _ = train_and_score(chosen)
-        rand = []
+        rev, _, P_rev = train_and_score(chosen)
+        rand, over_random = [], []
         for seed in range(args.seeds):
             r = np.random.default_rng(100 + seed).choice(pool_idx, size=min(n, len(pool_idx)), replace=False)
-            rand.append(train_and_score(r)[0])
+            f1, _, P_rand = train_and_score(r)
+            rand.append(f1)
+            over_random.append(gain(P_rev, P_rand))
         rand_mean = {k: round(float(np.mean([x[k] for x in rand])), 4) for k in rand[0]}
         row = {"n": n, "review": rev, "random_mean": rand_mean, "random_runs": rand,
-               "picked_with_labels": int(sum(1 for i in chosen if gold["labels"].iloc[i]))}
+               "picked_with_labels": int(sum(1 for i in chosen if gold["labels"].iloc[i])),
+               "gain_over_base_interval": gain(P_rev, P_base), "gain_over_each_random_interval": over_random}
         result["runs"].append(row)
         print(f"N={n}: review {rev} | random (mean of {args.seeds}) {rand_mean} | review gain over base "
-              f"{rev['all'] - base['all']:+.3f}, over random {rev['all'] - rand_mean['all']:+.3f}", file=sys.stderr)
+              f"{rev['all'] - base['all']:+.3f} (95% interval {row['gain_over_base_interval']}), over random "
+              f"{rev['all'] - rand_mean['all']:+.3f} (against each random run: {over_random})", file=sys.stderr)
     result["seconds"] = round(time.time() - t0, 1)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2, ensure_ascii=False))

@@ -137,10 +137,11 @@ def learning_curve(Y_true: np.ndarray, predicted: dict[float, np.ndarray], nodes
         _, summ = scores(Y_true, predicted[share], nodes, langs, docs=docs)
         for r in summ.to_dict("records"):
             m = np.ones(len(langs_a), bool) if r["lang"] == "all" else langs_a == r["lang"]
-            gain = round(r["micro_f1"] - float(f1_score(Y_true[m], predicted[shares[0]][m], average="micro",
-                                                          zero_division=0)), 4)
-            low, high = (micro_f1_gain_interval(Y_true[m], predicted[share][m], predicted[shares[0]][m], docs_a[m])
-                         if share != shares[0] else (0.0, 0.0))
+            gain, low, high = 0.0, 0.0, 0.0
+            if share != shares[0]:
+                gain = round(float(f1_score(Y_true[m], predicted[share][m], average="micro", zero_division=0)
+                                   - f1_score(Y_true[m], predicted[shares[0]][m], average="micro", zero_division=0)), 4)
+                low, high = micro_f1_gain_interval(Y_true[m], predicted[share][m], predicted[shares[0]][m], docs_a[m])
             rows.append({"training_share": share, **{k: r[k] for k in ("lang", "micro_f1", "micro_f1_low",
                          "micro_f1_high", "micro_precision", "micro_recall", "macro_f1")},
                          "gain": gain, "gain_low": low, "gain_high": high})
