@@ -18,8 +18,8 @@ from .coded import append_to_store, store_records
 from .evaluate import evaluate_cli
 from .io import ConfigError, write_bytes_atomic
 from .model import PolicyClassifier
-from .review import (agreement, coded_rows, gap_checks, next_sheet, pick, picks_table, read_sheet, score_pool,
-                     write_sheets)
+from .review import (agreement, coded_rows, gap_check_outcomes, gap_checks, next_sheet, pick, picks_table,
+                     read_sheet, score_pool, write_sheets)
 from .taxonomy import load_taxonomy
 from .text import detect_lang
 
@@ -143,6 +143,13 @@ def cmd_review_import(args) -> None:
     added, known = append_to_store(records, store, path.name)
     print(f"review-import: {len(records)} coded passages from {path} ({sheet}): {added} added to {store}/, "
           f"{known} already there", file=sys.stderr)
+    checks = gap_check_outcomes(rows, records)
+    if checks:
+        false = sorted({f"{region} {node}".strip() for region, node, found in checks if found})
+        given = sum(found for *_, found in checks)
+        print(f"review-import: {len(checks)} gap checks coded; the coder gave the checked node in {given}"
+              + (f" (false gaps: {'; '.join(false)})" if false else "")
+              + ". The report flags those gaps from the next run on (gaps.csv: coder_passages)", file=sys.stderr)
     model, mpath = resolve_model(args.model, Path(args.taxonomy), tax)
     batch = pd.DataFrame(records)
     clf = PassageClassifier(tax, model)

@@ -339,6 +339,22 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
     return out
 
 
+_GAP_CHECK = re.compile(r"^gap check: no passage (?:of (.+?) )?is labelled (\S+);")
+
+
+def gap_check_outcomes(rows: list[dict], records: list[dict]) -> list[tuple[str, str, bool]]:
+    """(region, node, found) for each coded row of the sheet that was picked as a gap check (its `reason`):
+    found when the coder gave the passage the node whose gap it checks, i.e. the gap is false."""
+    coded = {r["id"]: set(r["labels"]) for r in records}
+    out = []
+    for r in rows:
+        m = _GAP_CHECK.match(_cell(r.get("reason")))
+        pid = _cell(r.get("id") or r.get("passage_id"))
+        if m and pid in coded:
+            out.append((m.group(1) or "", m.group(2), m.group(2) in coded[pid]))
+    return out
+
+
 def agreement(records: list[dict], predicted: list[list[str]], nodes: list[str], store: list[dict],
               langs: list[str] | None = None) -> dict:
     """Model vs coder on a batch (per node and Krippendorff's alpha), and coder vs coder on the passages of the

@@ -243,3 +243,16 @@ def test_review_refuses_a_count_below_one_or_negative_gap_checks(tmp_path):
                              capture_output=True, text=True, timeout=120)
         assert res.returncode == 2 and "N must be at least 1 and GAPS at least 0" in res.stderr
         assert not (tmp_path / "review").exists()
+
+
+def test_import_says_which_gap_checks_found_the_node():
+    from pipeline.review import gap_check_outcomes
+
+    rows = [{"id": "a#1", "reason": "gap check: no passage of CN-BJ is labelled measure.ip.legal; the passage most "
+                                    "likely to address it (p=0.31, threshold 0.55). Give it measure.ip.legal if it does"},
+            {"id": "a#2", "reason": "gap check: no passage is labelled model.incubator; the second passage most likely"},
+            {"id": "a#3", "reason": "uncertain model.incubator (p=0.45, threshold 0.50)"},
+            {"id": "a#4", "reason": "gap check: no passage of US is labelled model.incubator; ..."}]  # not coded
+    records = [{"id": "a#1", "labels": ["measure.ip.legal"]}, {"id": "a#2", "labels": []},
+               {"id": "a#3", "labels": ["model.incubator"]}]
+    assert gap_check_outcomes(rows, records) == [("CN-BJ", "measure.ip.legal", True), ("", "model.incubator", False)]
