@@ -164,7 +164,8 @@ def coded_store_paths(store: Path) -> list[Path]:
 
 
 def read_coded(paths: list[Path]) -> pd.DataFrame:
-    """Coded passages (gold format: id, text, lang optional, labels, context optional) from JSON-lines files.
+    """Coded passages (gold format: id, text, lang optional, labels, context optional, region optional: a
+    review pool's regions, for its gap checks) from JSON-lines files.
 
     Every line is checked: a line that is not an object with a string `text` and a list of string `labels`
     stops the reading with a one-line error naming the file and the line."""
@@ -195,8 +196,8 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
             lang = r.get("lang") if r.get("lang") in ("zh", "en") else detect_lang(r["text"])
             rows.append({"id": pid, "text": r["text"], "lang": lang, "labels": list(labels),
                          "context": context_of(pid, str(r.get("heading") or ""), str(r.get("title") or "")),
-                         "source": p.name})
-    return pd.DataFrame(rows, columns=["id", "text", "lang", "labels", "context", "source"])
+                         "source": p.name, "region": str(r.get("region") or "")})
+    return pd.DataFrame(rows, columns=["id", "text", "lang", "labels", "context", "source", "region"])
 
 
 def doc_groups(ids: list[str]) -> list[str]:

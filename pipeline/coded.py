@@ -114,19 +114,23 @@ def human_coding(store: list[dict], documents: pd.DataFrame, labels: pd.DataFram
 CODER_CELLS_COLUMNS = ["region", "node", "coder_passages"]
 
 
+def latest_codings(store: list[dict]) -> dict[tuple[str, str], list[str]]:
+    """(passage id, coder) -> the labels of that coder's latest coding of the passage (the store is append-only:
+    a recoding supersedes, it does not add)."""
+    return {(r["id"], r["coder"]): r["labels"] for r in store}
+
+
 def coder_cells(store: list[dict], documents: pd.DataFrame) -> pd.DataFrame:
-    """Region x node: how many of this corpus's passages (of the region's documents) a person coded with the
-    node, each passage counted once whichever coders gave it (a coder's latest coding of a passage counts).
-    Where the run shows a gap, such a passage contradicts it."""
+    """Region x leaf node: how many of this corpus's passages (of the region's documents) a person coded with
+    the node, each passage counted once whichever coders gave it (a coder's latest coding of a passage counts).
+    Where the run shows a gap, such a passage contradicts it. Passages are matched by id (document path and
+    ordinal), as human_coding matches them."""
     doc_region = dict(zip(documents["doc_id"], documents["region"]))
-    latest: dict[tuple[str, str], list[str]] = {}
-    for r in store:
-        if r["id"].rpartition("#")[0] in doc_region:
-            latest[(r["id"], r["coder"])] = r["labels"]
     given: dict[tuple[str, str], set[str]] = {}
-    for (pid, _), labels in latest.items():
-        for node in labels:
-            given.setdefault((doc_region[pid.rpartition("#")[0]], node), set()).add(pid)
+    for (pid, _), labels in latest_codings(store).items():
+        region = doc_region.get(pid.rpartition("#")[0])
+        for node in labels if region is not None else ():
+            given.setdefault((region, node), set()).add(pid)
     return pd.DataFrame([(region, node, len(ids)) for (region, node), ids in sorted(given.items())],
                         columns=CODER_CELLS_COLUMNS)
 

@@ -56,15 +56,26 @@ def document_interval(per_document: tuple[np.ndarray, ...], statistic, level: fl
     `per_document`: counts per document (e.g. true positives, false positives, false negatives), summed by
     `statistic` over a resample's documents along the last axis. Passages of one document share its drafter,
     its wording and its boilerplate, so they are not independent draws: resampling passages would give an
-    interval far too narrow. Seeded: the same data give the same interval. NaN with fewer than two documents."""
+    interval far too narrow. Seeded: the same data give the same interval. NaN with fewer than two documents.
+
+    A resample where the statistic is undefined (recall over documents none of which has an addressed cell) is
+    left out of the percentiles rather than making the whole interval undefined."""
     if len(per_document[0]) < 2:
         return float("nan"), float("nan")
+    import warnings
+
     from scipy.stats import bootstrap  # 0.4 s of imports, for this command only
 
-    res = bootstrap(per_document, lambda *c, axis=-1: statistic(*(x.sum(axis=axis) for x in c)), paired=True,
-                    vectorized=True, n_resamples=resamples, confidence_level=level, method="percentile",
-                    batch=200, random_state=np.random.default_rng(0))  # batches: memory stays flat
-    return round(float(res.confidence_interval.low), 4), round(float(res.confidence_interval.high), 4)
+    with warnings.catch_warnings():  # scipy warns of the undefined resamples, which are dropped below
+        warnings.simplefilter("ignore")
+        res = bootstrap(per_document, lambda *c, axis=-1: statistic(*(x.sum(axis=axis) for x in c)), paired=True,
+                        vectorized=True, n_resamples=resamples, confidence_level=level, method="percentile",
+                        batch=200, random_state=np.random.default_rng(0))  # batches: memory stays flat
+    dist = res.bootstrap_distribution[~np.isnan(res.bootstrap_distribution)]
+    if not len(dist):
+        return float("nan"), float("nan")
+    low, high = np.percentile(dist, [50 * (1 - level), 50 * (1 + level)])
+    return round(float(low), 4), round(float(high), 4)
 
 
 def _f1(tp, fp, fn):
@@ -167,7 +178,8 @@ def document_cells(ids: list[str], Y_true: np.ndarray, Y_pred: np.ndarray, min_p
     T = np.array([Y_true[docs == d].max(axis=0) for d in full]).astype(bool)
     P = np.array([Y_pred[docs == d].max(axis=0) for d in full]).astype(bool)
     tp = int((T & P).sum())
-    # per document: right cells, cells, addressed cells found, addressed cells
+    # counts per document, so that each resample pools its documents' cells before dividing (a ratio of sums,
+    # as the point figure is), not an average of per-document ratios
     right, n, found, addressed = (T == P).sum(1), np.full(len(full), T.shape[1]), (T & P).sum(1), T.sum(1)
     share = lambda a, b: np.where(b > 0, a / np.maximum(b, 1), np.nan)  # noqa: E731
     acc_low, acc_high = document_interval((right, n), share)

@@ -14,7 +14,7 @@ import pandas as pd
 from .catalog import Catalog
 from .classify import (PassageClassifier, coded_store_paths, context_of, examples_paths, fit_model, label_matrix,
                        read_coded, resolve_model, tokenize_frame)
-from .coded import append_to_store, store_records
+from .coded import append_to_store, latest_codings, store_records
 from .evaluate import evaluate_cli
 from .io import ConfigError, write_bytes_atomic
 from .model import PolicyClassifier
@@ -102,9 +102,13 @@ def cmd_review(args) -> None:
         predicted = [[l.node for l in labels] for labels in scored["labels"]]
         regions = pool["region"].fillna("").astype(str) if "region" in pool else [""] * len(pool)
         region_of = dict(zip(pool["id"].astype(str), regions))
-        filled = {(region_of[r["id"]], n) for r in store if r["id"] in region_of for n in r["labels"]}
-        checks = gap_checks(pool, scored["proba"], predicted, model, audited, args.gaps, coded_ids,
-                            filled).head(args.n)
+        filled = {(region_of[pid], n) for (pid, _), labels in latest_codings(store).items() if pid in region_of
+                  for n in labels}
+        checks = gap_checks(pool, scored["proba"], predicted, model, audited, args.gaps, coded_ids, filled)
+        if len(checks) > args.n:
+            print(f"review: {len(checks)} gap checks, of which the {args.n} likeliest to find a false gap fit in "
+                  f"N={args.n}; give a larger N for the others", file=sys.stderr)
+            checks = checks.head(args.n)
     learn = pick(pool, scored["proba"], scored["lexicon"], model, args.n - len(checks),
                  coded_ids | {str(pool["id"].iloc[i]) for i in checks["index"]}, scored["vectors"])
     picked = pd.concat([checks, learn], ignore_index=True).assign(rank=lambda d: range(1, len(d) + 1))

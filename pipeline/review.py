@@ -102,8 +102,7 @@ def gap_checks(pool: pd.DataFrame, proba: np.ndarray, predicted: list[list[str]]
     `filled`: (region, node) pairs a coder has already given a passage of the region, which need no check."""
     nodes = list(model.nodes_)
     col = {n: j for j, n in enumerate(nodes)}
-    t = model.thresholds_for(pool["lang"]) if "lang" in pool else np.broadcast_to(
-        np.asarray(model.thresholds_, float), proba.shape)
+    t = model.thresholds_for(pool["lang"])
     regions = pool["region"].fillna("").astype(str).to_numpy() if "region" in pool else np.full(len(pool), "")
     ids = pool["id"].astype(str).tolist()
     candidates = []
@@ -137,7 +136,10 @@ def gap_checks(pool: pd.DataFrame, proba: np.ndarray, predicted: list[list[str]]
 
 
 def _ordinal(k: int) -> str:
-    return {1: "passage", 2: "second passage", 3: "third passage"}.get(k, f"passage number {k}")
+    """'passage', 'second passage', ..., '11th passage': the k-th passage of a ranking, in words."""
+    words = {1: "passage", 2: "second passage", 3: "third passage", 4: "fourth passage", 5: "fifth passage"}
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return words.get(k, f"{k}{suffix} passage")
 
 
 def score_pool(clf, pool: pd.DataFrame, tokens: list[list[str]]) -> dict:

@@ -124,6 +124,13 @@ def test_intervals_resample_documents_not_passages():
     cells = document_cells(ids, Y, P)
     assert cells["recall_addressed"] == 0.5 and (cells["recall_addressed_low"], cells["recall_addressed_high"]) == (0.0, 1.0)
     assert cells["accuracy_low"] <= cells["accuracy"] <= cells["accuracy_high"]
+    # a resample of documents none of which has an addressed cell has no recall: it is left out, and the
+    # interval stays defined (two documents with addressed cells, two without)
+    from pipeline.evaluate import document_interval
+
+    share = lambda a, b: np.where(b > 0, a / np.maximum(b, 1), np.nan)  # noqa: E731
+    low, high = document_interval((np.array([1, 2, 0, 0]), np.array([2, 2, 0, 0])), share)
+    assert 0.5 <= low <= high <= 1.0
 
 
 def test_learning_curve_gains_come_with_a_paired_interval():

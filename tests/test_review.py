@@ -218,7 +218,10 @@ def test_gap_checks_pick_each_gaps_likeliest_passages_of_its_region():
     gaps a coder has filled need no check."""
     from pipeline.review import gap_checks
 
-    pool = pd.DataFrame({"id": [f"p{i}" for i in range(6)], "region": ["R1", "R1", "R2", "R2", "R2", "R2"]})
+    from pipeline.model import PolicyClassifier
+
+    pool = pd.DataFrame({"id": [f"p{i}" for i in range(6)], "region": ["R1", "R1", "R2", "R2", "R2", "R2"],
+                         "lang": ["zh", "zh", "zh", "zh", "en", "en"]})
     proba = np.array([[0.9, 0.1, 0.0],
                       [0.1, 0.1, 0.0],
                       [0.3, 0.2, 0.0],   # R2's best for a and for b
@@ -226,11 +229,14 @@ def test_gap_checks_pick_each_gaps_likeliest_passages_of_its_region():
                       [0.1, 0.15, 0.0],
                       [0.0, 0.0, 0.0]])
     predicted = [["a"], ["b"], [], [], [], []]
-    model = SimpleNamespace(nodes_=NODES, thresholds_=np.array([0.5, 0.5, 0.5]))
+    # thresholds per node and language (zh, en), read as the real model reads them
+    model = SimpleNamespace(nodes_=NODES, thresholds_=np.array([[0.5, 0.4], [0.5, 0.4], [0.5, 0.4]]))
+    model.thresholds_for = lambda langs: PolicyClassifier.thresholds_for(model, langs)
     picked = gap_checks(pool, proba, predicted, model, ["a", "b"], 1)
     assert [pool["id"][i] for i in picked["index"]] == ["p2", "p4"]
     assert "no passage of R2 is labelled a; the passage most likely" in picked["reason"][0]
     assert "no passage of R2 is labelled b; the second passage most likely" in picked["reason"][1]
+    assert "threshold 0.50" in picked["reason"][0] and "threshold 0.40" in picked["reason"][1]  # p2 zh, p4 en
     two = gap_checks(pool, proba, predicted, model, ["a"], 2)
     assert [pool["id"][i] for i in two["index"]] == ["p2", "p3"]
     assert [pool["id"][i] for i in gap_checks(pool, proba, predicted, model, ["a"], 1, {"p2"})["index"]] == ["p3"]
@@ -256,3 +262,13 @@ def test_import_says_which_gap_checks_found_the_node():
     records = [{"id": "a#1", "labels": ["measure.ip.legal"]}, {"id": "a#2", "labels": []},
                {"id": "a#3", "labels": ["model.incubator"]}]
     assert gap_check_outcomes(rows, records) == [("CN-BJ", "measure.ip.legal", True), ("", "model.incubator", False)]
+
+
+def test_a_pool_file_keeps_its_regions_for_the_gap_checks(tmp_path):
+    from pipeline.classify import read_coded
+
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in [
+        {"id": "a#1", "text": "第一条 总则。", "region": "CN-SD"}, {"id": "b#1", "text": "(a) In general."}]),
+        encoding="utf-8")
+    assert read_coded([pool])["region"].tolist() == ["CN-SD", ""]
