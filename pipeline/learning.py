@@ -109,8 +109,8 @@ def cmd_review(args) -> None:
             print(f"review: {len(checks)} gap checks, of which the {args.n} likeliest to find a false gap fit in "
                   f"N={args.n}; give a larger N for the others", file=sys.stderr)
             checks = checks.head(args.n)
-    learn = pick(pool, scored["proba"], scored["lexicon"], model, args.n - len(checks),
-                 coded_ids | {str(pool["id"].iloc[i]) for i in checks["index"]}, scored["vectors"])
+    learn = pick(pool, scored["proba"], scored["lexicon"], model, args.n - len(checks), coded_ids, scored["vectors"],
+                 picked_before=checks["index"].tolist())
     picked = pd.concat([checks, learn], ignore_index=True).assign(rank=lambda d: range(1, len(d) + 1))
     rows = picks_table(pool, scored, picked, tax)
     skipped = sum(1 for i in pool["id"] if str(i) in coded_ids)

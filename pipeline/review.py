@@ -44,11 +44,12 @@ CODER_COLUMNS = [f"label_{k}" for k in range(1, LABEL_COLUMNS + 1)] + ["labels",
 # ------------------------------------------------------------------------------------------------ picking
 
 def pick(pool: pd.DataFrame, proba: np.ndarray, lexicon: np.ndarray, model, n: int,
-         coded_ids: set[str] = frozenset(), vectors=None) -> pd.DataFrame:
+         coded_ids: set[str] = frozenset(), vectors=None, picked_before: list[int] = ()) -> pd.DataFrame:
     """The `n` passages of `pool` most worth coding, most valuable first, each with its `reason` and `value`.
 
     `proba`: the model's calibrated probabilities (passages x leaves); `lexicon`: the lexicon's own decisions
-    (0/1, same shape); `vectors`: rows to compare passages by (e.g. TF-IDF), for diversity."""
+    (0/1, same shape); `vectors`: rows to compare passages by (e.g. TF-IDF), for diversity; `picked_before`:
+    rows of the same sheet picked otherwise (gap checks), which are not picked again nor matched by a near copy."""
     nodes = list(model.nodes_)
     t = np.clip(model.thresholds_for(pool["lang"]) if "lang" in pool else np.asarray(model.thresholds_, float),
                 1e-3, 1 - 1e-3)
@@ -61,15 +62,16 @@ def pick(pool: pd.DataFrame, proba: np.ndarray, lexicon: np.ndarray, model, n: i
     value = node_value.max(axis=1) + 0.3 * disagree.any(axis=1)
     order = np.argsort(-value, kind="stable")
     ids = pool["id"].astype(str).tolist()
+    before = [int(i) for i in picked_before]
     taken: list[int] = []
     sims = vectors.tocsr() if vectors is not None else None
     for i in order:
         if len(taken) >= n:
             break
-        if ids[i] in coded_ids or value[i] <= 0:
+        if ids[i] in coded_ids or value[i] <= 0 or i in before:
             continue
-        if sims is not None and taken:
-            s = (sims[taken] @ sims[i].T).toarray().ravel()
+        if sims is not None and (taken or before):
+            s = (sims[before + taken] @ sims[i].T).toarray().ravel()
             if s.max(initial=0.0) >= SIMILAR:
                 continue
         taken.append(int(i))

@@ -43,6 +43,9 @@ def test_pick_prefers_uncertain_rare_and_disputed_passages_skips_coded_and_near_
     assert not {"p2", "p3"} <= set(ids)           # never both copies
     again = pick(pool, proba, lexicon, _model(), 3, {"p4"}, vectors)
     assert "p4" not in [pool["id"][i] for i in again["index"]]
+    # a passage picked otherwise for the same sheet (a gap check), and its near copy, are not picked again
+    after_check = [pool["id"][i] for i in pick(pool, proba, lexicon, _model(), 3, set(), vectors, [2])["index"]]
+    assert "p2" not in after_check and "p3" not in after_check
 
 
 @pytest.fixture
