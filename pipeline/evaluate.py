@@ -93,11 +93,15 @@ def micro_f1_interval(Y_true: np.ndarray, Y_pred: np.ndarray, docs) -> tuple[flo
 
 def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list[str],
            proba: np.ndarray | None = None, docs: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-node table, summary table) for one set of predictions; with `docs` (each passage's document), the
-    summary has micro-F1's 95% interval with documents resampled."""
+    """(per-node table, summary table) for one set of predictions; with `docs` (each passage's document), each
+    node's F1 and the summary's micro-F1 have their 95% interval with documents resampled."""
     p, r, f, s = precision_recall_fscore_support(Y_true, Y_pred, average=None, zero_division=0)
     per_node = pd.DataFrame({"node": nodes, "precision": p.round(4), "recall": r.round(4), "f1": f.round(4),
                              "support": s.astype(int), "predicted": Y_pred.sum(axis=0).astype(int)})
+    if docs is not None:  # a node's F1 is the micro-F1 of its one column
+        per_node["f1_low"], per_node["f1_high"] = zip(*[
+            micro_f1_interval(Y_true[:, [j]], Y_pred[:, [j]], docs) if (Y_true[:, j].any() or Y_pred[:, j].any())
+            else (np.nan, np.nan) for j in range(len(nodes))]) if len(nodes) else ((), ())
     if proba is not None:
         per_node["brier"] = [round(brier_score_loss(Y_true[:, j], proba[:, j]), 5) if len(Y_true) else np.nan
                              for j in range(len(nodes))]

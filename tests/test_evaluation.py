@@ -85,6 +85,10 @@ def test_cross_validation_by_region_reports_folds_curve_and_calibration(tmp_path
     summary = pd.read_csv(tmp_path / "ev" / "evaluation_cv_summary.csv", encoding="utf-8-sig").set_index("lang")
     assert summary.loc["all", "micro_f1"] > 0.9 and "brier" in summary.columns
     assert summary.loc["all", "micro_f1_low"] <= summary.loc["all", "micro_f1"] <= summary.loc["all", "micro_f1_high"]
+    per_node = pd.read_csv(tmp_path / "ev" / "evaluation_cv_nodes.csv", encoding="utf-8-sig").set_index("node")
+    incubator = per_node.loc["model.incubator"]
+    assert incubator["f1_low"] <= incubator["f1"] <= incubator["f1_high"]
+    assert per_node.loc[per_node["support"] + per_node["predicted"] == 0, "f1_low"].isna().all()
     # every coded passage once, with its held-out group; a miss or false label is spelled out where it occurs
     passages = pd.read_csv(tmp_path / "ev" / "evaluation_cv_passages.csv", encoding="utf-8-sig",
                            keep_default_na=False)
