@@ -92,8 +92,8 @@ def human_coding(store: list[dict], documents: pd.DataFrame, labels: pd.DataFram
     for region in ["all", *sorted({region_of[r["id"]] for r in mine})]:
         recs = [r for r in mine if region == "all" or region_of[r["id"]] == region]
         by_passage: dict[str, dict[str, list[str]]] = {}
-        for r in recs:  # a coder's latest coding of a passage counts
-            by_passage.setdefault(r["id"], {})[r["coder"]] = r["labels"]
+        for (pid, coder), labels in latest_codings(recs).items():
+            by_passage.setdefault(pid, {})[coder] = labels
         pairs = [(v[a], v[b]) for v in by_passage.values() for a, b in pairs_of(sorted(v))]
         row = {"region": region, "passages_coded": len(by_passage), "coders": len({r["coder"] for r in recs}),
                "coder_model_f1": np.nan, "coder_model_alpha": np.nan, "double_coded": len(pairs),

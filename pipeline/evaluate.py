@@ -83,25 +83,33 @@ def _f1(tp, fp, fn):
     return np.where(d > 0, 2 * tp / np.maximum(d, 1), 0.0)
 
 
-def micro_f1_interval(Y_true: np.ndarray, Y_pred: np.ndarray, docs) -> tuple[float, float]:
-    """Micro-F1's interval over passage x node decisions, documents resampled (see document_interval)."""
+def _document_counts(Y_true: np.ndarray, Y_pred: np.ndarray, docs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True positives, false positives and false negatives per document (passage x node decisions)."""
     names, d = np.unique(np.asarray(docs), return_inverse=True)
     yt, yp = Y_true.astype(bool), Y_pred.astype(bool)
     count = lambda m: np.bincount(d, weights=m.sum(axis=1), minlength=len(names))  # noqa: E731
-    return document_interval((count(yt & yp), count(~yt & yp), count(yt & ~yp)), _f1)
+    return count(yt & yp), count(~yt & yp), count(yt & ~yp)
+
+
+def micro_f1_interval(Y_true: np.ndarray, Y_pred: np.ndarray, docs) -> tuple[float, float]:
+    """Micro-F1's interval over passage x node decisions, documents resampled (see document_interval)."""
+    return document_interval(_document_counts(Y_true, Y_pred, docs), _f1)
+
+
+def node_f1_intervals(Y_true: np.ndarray, Y_pred: np.ndarray, docs) -> list[tuple[float, float]]:
+    """Each node's F1 interval (a node's F1 is the micro-F1 of its one column); NaN for a node neither coded
+    nor predicted."""
+    return [micro_f1_interval(Y_true[:, [j]], Y_pred[:, [j]], docs) if (Y_true[:, j].any() or Y_pred[:, j].any())
+            else (np.nan, np.nan) for j in range(Y_true.shape[1])]
 
 
 def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list[str],
            proba: np.ndarray | None = None, docs: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-node table, summary table) for one set of predictions; with `docs` (each passage's document), each
-    node's F1 and the summary's micro-F1 have their 95% interval with documents resampled."""
+    """(per-node table, summary table) for one set of predictions; with `docs` (each passage's document), the
+    summary's micro-F1 has its 95% interval with documents resampled (the nodes' are node_f1_intervals)."""
     p, r, f, s = precision_recall_fscore_support(Y_true, Y_pred, average=None, zero_division=0)
     per_node = pd.DataFrame({"node": nodes, "precision": p.round(4), "recall": r.round(4), "f1": f.round(4),
                              "support": s.astype(int), "predicted": Y_pred.sum(axis=0).astype(int)})
-    if docs is not None:  # a node's F1 is the micro-F1 of its one column
-        per_node["f1_low"], per_node["f1_high"] = zip(*[
-            micro_f1_interval(Y_true[:, [j]], Y_pred[:, [j]], docs) if (Y_true[:, j].any() or Y_pred[:, j].any())
-            else (np.nan, np.nan) for j in range(len(nodes))]) if len(nodes) else ((), ())
     if proba is not None:
         per_node["brier"] = [round(brier_score_loss(Y_true[:, j], proba[:, j]), 5) if len(Y_true) else np.nan
                              for j in range(len(nodes))]
@@ -134,10 +142,7 @@ def micro_f1_gain_interval(Y_true: np.ndarray, Y_a: np.ndarray, Y_b: np.ndarray,
     """Interval of micro-F1(Y_a) - micro-F1(Y_b) on the same passages, each resample's documents scored under
     both (paired): the figures share their documents, so their own intervals overlap even when one is better
     on nearly every document."""
-    names, d = np.unique(np.asarray(docs), return_inverse=True)
-    yt = Y_true.astype(bool)
-    count = lambda m: np.bincount(d, weights=m.sum(axis=1), minlength=len(names))  # noqa: E731
-    per_doc = tuple(count(m) for yp in (Y_a.astype(bool), Y_b.astype(bool)) for m in (yt & yp, ~yt & yp, yt & ~yp))
+    per_doc = _document_counts(Y_true, Y_a, docs) + _document_counts(Y_true, Y_b, docs)
     return document_interval(per_doc, lambda *c: _f1(*c[:3]) - _f1(*c[3:]))
 
 
@@ -147,16 +152,20 @@ def learning_curve(Y_true: np.ndarray, predicted: dict[float, np.ndarray], nodes
     smallest share with the paired interval of that gain: whether coding more passages still helps."""
     langs_a, docs_a = np.asarray(langs), np.asarray(docs)
     shares = sorted(predicted)
+    first = predicted[shares[0]]
+    masks = {lang: np.ones(len(langs_a), bool) if lang == "all" else langs_a == lang
+             for lang in ["all", *sorted(set(langs))]}
+    f1_first = {lang: f1_score(Y_true[m], first[m], average="micro", zero_division=0) for lang, m in masks.items()}
     rows = []
     for share in shares:
         _, summ = scores(Y_true, predicted[share], nodes, langs, docs=docs)
         for r in summ.to_dict("records"):
-            m = np.ones(len(langs_a), bool) if r["lang"] == "all" else langs_a == r["lang"]
+            m = masks[r["lang"]]
             gain, low, high = 0.0, 0.0, 0.0
             if share != shares[0]:
                 gain = round(float(f1_score(Y_true[m], predicted[share][m], average="micro", zero_division=0)
-                                   - f1_score(Y_true[m], predicted[shares[0]][m], average="micro", zero_division=0)), 4)
-                low, high = micro_f1_gain_interval(Y_true[m], predicted[share][m], predicted[shares[0]][m], docs_a[m])
+                                   - f1_first[r["lang"]]), 4)
+                low, high = micro_f1_gain_interval(Y_true[m], predicted[share][m], first[m], docs_a[m])
             rows.append({"training_share": share, **{k: r[k] for k in ("lang", "micro_f1", "micro_f1_low",
                          "micro_f1_high", "micro_precision", "micro_recall", "macro_f1")},
                          "gain": gain, "gain_low": low, "gain_high": high})
@@ -366,6 +375,7 @@ def evaluate_cli(args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     Y_true = label_matrix(gold["labels"], nodes)
     langs = gold["lang"].tolist()
+    docs = doc_groups(gold["id"].tolist())
     names = ",".join(p.name for p in gold_paths)
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     model = path = None
@@ -374,7 +384,7 @@ def evaluate_cli(args) -> None:
         model, path = resolve_model(args.model, Path(args.taxonomy), tax)
         seen = model.seen_in_training(gold["text"]) if model is not None else None
         n_seen = int(seen.sum()) if seen is not None else 0
-        n_docs = len(set(doc_groups(gold["id"].tolist())))
+        n_docs = len(set(docs))
         if n_seen * 2 >= len(gold) and n_docs >= 2:
             # a model scored on the passages it learned from reports how well it remembers them, which says
             # nothing of a new corpus: cross-validation answers what the user asked (the coded store after
@@ -423,7 +433,7 @@ def evaluate_cli(args) -> None:
         write_csv(per_fold, out / f"{stem}_folds.csv")
         if len(fractions) > 1:  # asked for, even if points were left out
             curve = learning_curve(Y_true, {f: label_matrix(res[f]["labels"], nodes) for f in fractions if f in res},
-                                   nodes, langs, doc_groups(gold["id"].tolist()))
+                                   nodes, langs, docs)
             write_csv(curve, out / f"{stem}_curve.csv")
         else:
             curve = None
@@ -433,10 +443,12 @@ def evaluate_cli(args) -> None:
         desc = f"model {path} on {names}{seen_note}"
         stem, per_fold, curve = "evaluation", None, None
     Y_pred = label_matrix(preds, nodes)
-    groups_out = groups if args.cv else doc_groups(gold["id"].tolist())
+    groups_out = groups if args.cv else docs
     write_csv(passage_errors(gold, preds, proba, nodes, groups_out), out / f"{stem}_passages.csv")
-    docs = doc_groups(gold["id"].tolist())
     per_node, summary = scores(Y_true, Y_pred, nodes, langs, proba, docs=docs)
+    intervals = node_f1_intervals(Y_true, Y_pred, docs)
+    per_node.insert(per_node.columns.get_loc("predicted") + 1, "f1_low", [lo for lo, _ in intervals])
+    per_node.insert(per_node.columns.get_loc("f1_low") + 1, "f1_high", [hi for _, hi in intervals])
     rel = reliability(Y_true, proba)
     cells = document_cells(gold["id"].tolist(), Y_true, Y_pred)
     write_csv(per_node, out / f"{stem}_nodes.csv")

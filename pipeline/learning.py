@@ -100,11 +100,7 @@ def cmd_review(args) -> None:
     if args.gaps:
         audited = [n.id for t in tax.parts for n in t.audit_leaves()]
         predicted = [[l.node for l in labels] for labels in scored["labels"]]
-        regions = pool["region"].fillna("").astype(str) if "region" in pool else [""] * len(pool)
-        region_of = dict(zip(pool["id"].astype(str), regions))
-        filled = {(region_of[pid], n) for (pid, _), labels in latest_codings(store).items() if pid in region_of
-                  for n in labels}
-        checks = gap_checks(pool, scored["proba"], predicted, model, audited, args.gaps, coded_ids, filled)
+        checks = gap_checks(pool, scored["proba"], predicted, model, audited, args.gaps, latest_codings(store))
         if len(checks) > args.n:
             print(f"review: {len(checks)} gap checks, of which the {args.n} likeliest to find a false gap fit in "
                   f"N={args.n}; give a larger N for the others", file=sys.stderr)

@@ -93,20 +93,24 @@ def pick(pool: pd.DataFrame, proba: np.ndarray, lexicon: np.ndarray, model, n: i
 
 
 def gap_checks(pool: pd.DataFrame, proba: np.ndarray, predicted: list[list[str]], model, audited: list[str],
-               per_gap: int, coded_ids: set[str] = frozenset(), filled: set[tuple[str, str]] = frozenset()
-               ) -> pd.DataFrame:
+               per_gap: int, codings: dict[tuple[str, str], list[str]] | None = None) -> pd.DataFrame:
     """For every gap the model leaves (a region, `pool["region"]`, none of whose passages it labels with an
     audited node), the `per_gap` passages of that region most likely to address the node: a coder who reads
     them confirms the gap or finds the passage the model missed. Gaps whose best passage scores highest come
     first (the likeliest false gaps); a passage is picked once, for its first gap. Same columns as `pick`.
 
     `predicted`: each passage's predicted leaf labels; `audited`: the node IDs the gap audit is about;
-    `filled`: (region, node) pairs a coder has already given a passage of the region, which need no check."""
+    `codings`: the coded store's latest codings ((passage id, coder) -> labels, coded.latest_codings). A coded
+    passage is not picked, and a gap a coder has filled with a passage of the region needs no check."""
     nodes = list(model.nodes_)
     col = {n: j for j, n in enumerate(nodes)}
     t = model.thresholds_for(pool["lang"])
     regions = pool["region"].fillna("").astype(str).to_numpy() if "region" in pool else np.full(len(pool), "")
     ids = pool["id"].astype(str).tolist()
+    region_of = dict(zip(ids, regions))
+    codings = codings or {}
+    coded_ids = {pid for pid, _ in codings}
+    filled = {(region_of[pid], n) for (pid, _), labels in codings.items() if pid in region_of for n in labels}
     candidates = []
     for region in sorted(set(regions)):
         rows = np.flatnonzero(regions == region)

@@ -242,8 +242,12 @@ def test_gap_checks_pick_each_gaps_likeliest_passages_of_its_region():
     assert "threshold 0.50" in picked["reason"][0] and "threshold 0.40" in picked["reason"][1]  # p2 zh, p4 en
     two = gap_checks(pool, proba, predicted, model, ["a"], 2)
     assert [pool["id"][i] for i in two["index"]] == ["p2", "p3"]
-    assert [pool["id"][i] for i in gap_checks(pool, proba, predicted, model, ["a"], 1, {"p2"})["index"]] == ["p3"]
-    assert gap_checks(pool, proba, predicted, model, ["a", "b"], 1, filled={("R2", "a"), ("R2", "b")}).empty
+    coded_none = {("p2", "ann"): []}  # p2 coded, with no node
+    assert [pool["id"][i] for i in gap_checks(pool, proba, predicted, model, ["a"], 1, coded_none)["index"]] == ["p3"]
+    filled = {("p5", "ann"): ["a", "b"]}  # a coder gave R2's p5 both nodes
+    assert gap_checks(pool, proba, predicted, model, ["a", "b"], 1, filled).empty
+    # a coding without the nodes fills no gap: both are checked
+    assert len(gap_checks(pool, proba, predicted, model, ["a", "b"], 1, {("p5", "ann"): []})) == 2
 
 
 def test_review_refuses_a_count_below_one_or_negative_gap_checks(tmp_path):
