@@ -38,7 +38,7 @@ from .lexicon import MATCH_GROUP
 from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, TOKENS, Table, empty, to_arrow
 from .segment import passage_rows, segment_document, segment_spans
 from .taxonomy import load_taxonomy
-from .tokenize import get_nlp, terms_key, tokenize_frame_passages
+from .tokenize import terms_key, tokenize_frame_passages, zh_segmenter
 
 # small enough that the last chunks leave no worker idle for long, large enough to amortise a task
 CHUNK_CHARS = 600_000
@@ -168,13 +168,13 @@ def _classifier(taxonomy_path: str, model_path: str):
 def warm_worker(settings: Settings, stages: tuple[str, ...]) -> None:
     """Load what the stages need (jieba's dictionary with the taxonomy terms, the classifier) up front.
 
-    The English pipeline is cheap to build and is built when a chunk first needs it."""
+    spaCy and its English pipeline are loaded when a chunk first holds English text."""
     # what this process inherited from the parent is never garbage here: frozen, the collector does not walk
     # (and so copy) those pages
     gc.freeze()
     with gc_paused():
         if "tokenize" in stages:
-            get_nlp("zh", settings.zh_terms)
+            zh_segmenter(settings.zh_terms)
         if "classify" in stages:
             _classifier(settings.taxonomy_path, settings.model_path)
 

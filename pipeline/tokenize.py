@@ -26,29 +26,39 @@ def terms_key(terms: list[str]) -> str:
 
 
 def get_nlp(lang: str, zh_terms: tuple[str, ...] = ()):
-    """A cached spaCy tokenizer pipeline for `lang` (jieba user dictionary loaded for Chinese)."""
+    """A cached spaCy tokenizer pipeline for `lang` (for Chinese, spaCy's jieba tokenizer with the segmenter
+    of `zh_segmenter`)."""
     key = (lang, terms_key(list(zh_terms)) if lang == "zh" else "")
     if key not in _NLP:
         spacy = _spacy()
         if lang == "zh":
-            segmenter = load_jieba(sorted(zh_terms))
             nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
-            nlp.tokenizer.jieba_seg = segmenter
+            nlp.tokenizer.jieba_seg = zh_segmenter(zh_terms)
         else:
             nlp = spacy.blank("en")
         _NLP[key] = nlp
     return _NLP[key]
 
 
+def zh_segmenter(zh_terms: tuple[str, ...] = ()):
+    """The jieba segmenter (taxonomy terms in its user dictionary) that spaCy's Chinese tokenizer runs: what
+    Chinese tokens are read from, without importing spaCy (half a second a worker that meets no English text,
+    say after a Chinese document changed, need not pay)."""
+    key = ("zh-segmenter", terms_key(list(zh_terms)))
+    if key not in _NLP:
+        _NLP[key] = load_jieba(sorted(zh_terms))
+    return _NLP[key]
+
+
 def tokenize_texts(texts: list[str], lang: str, zh_terms: tuple[str, ...] = ()) -> list[list[str]]:
     """Token strings (whitespace tokens dropped) of each text, as the spaCy pipeline for `lang` makes them."""
-    nlp = get_nlp(lang, zh_terms)
     if lang == "zh":
         # spaCy's Chinese tokenizer is its jieba segmenter plus a Doc built around the words; the words of
         # that Doc without its whitespace tokens are exactly the segmenter's non-blank words (checked by
         # tests and `make bench`), so the Doc, which nothing downstream uses, is not built
-        seg = nlp.tokenizer.jieba_seg
+        seg = zh_segmenter(zh_terms)
         return [[w for w in seg.cut(t) if w and not w.isspace()] for t in texts]
+    nlp = get_nlp(lang)
     return [_doc_tokens(text, doc) for text, doc in zip(texts, nlp.tokenizer.pipe(texts, batch_size=256))]
 
 

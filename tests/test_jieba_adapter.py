@@ -128,3 +128,18 @@ def test_texts_without_mixed_or_rare_characters_go_to_rjieba_whole_and_give_jieb
         raise AssertionError(f"{t!r} was cut whole")
     monkeypatch.undo()
     assert seg.lcut("中国\ud800人民") == jieba.lcut("中国\ud800人民")  # a lone surrogate (JSON input may hold one)
+
+
+def test_chinese_tokens_come_without_importing_spacy():
+    """A worker that meets only Chinese text (a re-run after a Chinese document changed) does not pay for
+    importing spaCy; the tokens are still those of spaCy's Chinese pipeline (test_classify checks that)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pipeline.tokenize import tokenize_texts; "
+            "t = tokenize_texts(['促进科技成果转化。'], 'zh', ('科技成果转化',)); "
+            "assert t == [['促进', '科技成果转化', '。']], t; "
+            "assert 'spacy' not in sys.modules, 'spacy imported'; "
+            "tokenize_texts(['Technology transfer.'], 'en'); assert 'spacy' in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
