@@ -98,6 +98,12 @@ class Publication:
         for fn in after:
             fn()
 
+    def hand_over(self) -> list[tuple[Path, Path]]:
+        """The (new file, target) pairs not yet published, which another process's publication is to take on
+        (`add`): this one forgets them."""
+        pairs, self._pending = list(self._pending.items()), {}
+        return [(new, target) for target, new in pairs]
+
     def abort(self) -> None:
         for new in self._pending.values():
             _unlink(new)

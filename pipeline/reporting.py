@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,8 @@ from . import report as report_mod
 from . import workbook as workbook_mod
 from .catalog import REPORT_FILES, Catalog, coverage_tables
 from .classify import coded_store_paths
-from .io import ChunkedTable, PartCache, part_files, publish_file, publishing, read_parts, write_json, write_text
+from .io import (ChunkedTable, PartCache, active_publication, part_files, publish_file, publishing, read_parts,
+                 write_json, write_text)
 from .coded import coder_cells, human_coding, store_records
 from .compare import compare_cli
 from .engine import Helper
@@ -206,14 +208,6 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
         previous = {}
     index: dict[str, str] = {}  # page -> what it was made from
     code = hashlib.sha256(nodes.fingerprint("report", tax.sha256, upstream=(nodes.fingerprint("segment"),)).encode())
-    names = dict(zip(tables["region_ranking"]["region"], tables["region_ranking"]["region_name"]))
-    for name, shows, make in report_mod.cell_pages(ranked, tax, names, tax.shown_ids()):
-        h = code.copy()
-        h.update(shows.encode("utf-8"))
-        index[name] = h.hexdigest()
-        if previous.get(name) != index[name] or not (folder / name).exists():
-            write_text(make(), folder / name)
-
     leaf = labels[labels["source"] != "rollup"]
     meta_cols = [c for c in ("doc_id", "title", "region", "region_name", "date", "date_source", "lang",
                              "content_hash") if c in docs.columns]
@@ -231,28 +225,87 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
         index[page] = key
         if previous.get(page) != key or not (folder / page).exists():
             todo.append((doc_id, page, leaf.iloc[at]))
-    if todo:
-        texts, parts = located(DOCUMENTS, out), located(PASSAGES, out)
-        for i in range(0, len(todo), 50):  # a batch of documents at a time: texts are not all held at once
-            batch = todo[i:i + 50]
-            ids = [d for d, _, _ in batch]
-            coded = {d: set(rows["passage_id"]) for d, _, rows in batch}
-            text, psg, omitted = _texts_and_passages(texts, parts, ids, coded)
-            if set(ids) - set(text) or set(ids) - set(psg):  # recorded positions out of date: look everywhere
-                texts, parts = ChunkedTable(DOCUMENTS, out), ChunkedTable(PASSAGES, out)
-                text, psg, omitted = _texts_and_passages(texts, parts, ids, coded)
-            for doc_id, page, rows in batch:
-                t = text.get(doc_id)
-                if t is None:
-                    continue
-                write_text(report_mod.document_page(meta.loc[doc_id].to_dict(), t["text"], t["text_original"] or "",
-                                                    psg.get(doc_id, []), rows, tax, omitted.get(doc_id, 0)),
-                           folder / page)
-                text.pop(doc_id), psg.pop(doc_id, None)  # the next pages need none of this
+    # many document pages (a fresh run): a forked process makes most of them while this one makes the cells'
+    # pages (about a third of the work) and then the rest
+    mine = todo
+    helper = None
+    if len(todo) >= PARALLEL_PAGES:
+        theirs, mine = todo[:len(todo) * 3 // 5], todo[len(todo) * 3 // 5:]
+        helper = Helper(_serve_document_pages, out, tax, meta, theirs, folder)
+    try:
+        names = dict(zip(tables["region_ranking"]["region"], tables["region_ranking"]["region_name"]))
+        for name, shows, make in report_mod.cell_pages(ranked, tax, names, tax.shown_ids()):
+            h = code.copy()
+            h.update(shows.encode("utf-8"))
+            index[name] = h.hexdigest()
+            if previous.get(name) != index[name] or not (folder / name).exists():
+                write_text(make(), folder / name)
+        _write_document_pages(out, tax, meta, mine, folder)
+        if helper is not None:
+            _adopt_pages(helper, folder)
+            helper = None
+    finally:
+        if helper is not None:  # this process failed: the helper's answer finds the pipe closed, and it removes
+            helper.finish(timeout=10)  # the pages it wrote
     for f in folder.iterdir():
         if f.suffix == ".html" and f.name not in index:
             f.unlink()
     write_json(index, index_path)
+
+
+# from this many document pages to make (a fresh run makes one per document with a label), a forked process
+# makes them beside the cells' pages; fewer (a re-run after a small change) are not worth a process
+PARALLEL_PAGES = 100
+
+
+def _write_document_pages(out: Path, tax, meta: pd.DataFrame, todo: list, folder: Path) -> None:
+    """The pages of the documents in `todo` ((doc_id, page, its labels)): each document's text with its coded
+    passages marked."""
+    if not todo:
+        return
+    texts, parts = located(DOCUMENTS, out), located(PASSAGES, out)
+    for i in range(0, len(todo), 50):  # a batch of documents at a time: texts are not all held at once
+        batch = todo[i:i + 50]
+        ids = [d for d, _, _ in batch]
+        coded = {d: set(rows["passage_id"]) for d, _, rows in batch}
+        text, psg, omitted = _texts_and_passages(texts, parts, ids, coded)
+        if set(ids) - set(text) or set(ids) - set(psg):  # recorded positions out of date: look everywhere
+            texts, parts = ChunkedTable(DOCUMENTS, out), ChunkedTable(PASSAGES, out)
+            text, psg, omitted = _texts_and_passages(texts, parts, ids, coded)
+        for doc_id, page, rows in batch:
+            t = text.get(doc_id)
+            if t is None:
+                continue
+            write_text(report_mod.document_page(meta.loc[doc_id].to_dict(), t["text"], t["text_original"] or "",
+                                                psg.get(doc_id, []), rows, tax, omitted.get(doc_id, 0)),
+                       folder / page)
+            text.pop(doc_id), psg.pop(doc_id, None)  # the next pages need none of this
+
+
+def _serve_document_pages(conn, out: Path, tax, meta: pd.DataFrame, todo: list, folder: Path) -> None:
+    """The forked side of _write_document_pages: the pages are written as hidden files, which the parent
+    publishes with the other outputs (its answer: the (new file, target) pairs)."""
+    with publishing() as pub:
+        _write_document_pages(out, tax, meta, todo, folder)
+        conn.send(pub.hand_over())
+
+
+def _adopt_pages(helper: Helper, folder: Path) -> None:
+    """Take over the pages the forked process wrote: published with this process's outputs."""
+    try:
+        pairs = helper.recv()
+    except EOFError:
+        pairs = None
+    code = helper.finish()
+    if pairs is None or code != 0:
+        raise OSError(0, f"the document pages could not be made (the process making them exited with {code}; "
+                         "its error is above)", str(folder))
+    pub = active_publication()
+    for new, target in pairs:
+        if pub is not None:
+            pub.add(new, target)
+        else:
+            os.replace(new, target)
 
 
 def _texts_and_passages(texts: ChunkedTable, parts: ChunkedTable, ids: list[str], coded: dict[str, set]

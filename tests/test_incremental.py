@@ -1,5 +1,6 @@
 """Incremental runs: a changed document costs its own chunk, and the result equals a fresh run."""
 import json
+import os
 import shutil
 
 import pytest
@@ -210,3 +211,45 @@ def test_stages_one_at_a_time_write_the_same_bytes_as_the_streaming_run(tmp_path
         assert cli.main([stage, "--out", str(stepwise), "--model", "lexicon", "--quiet", "--jobs", "1", *extra]) == 0
     for name in TABLES + ("coverage_region.csv", "gaps.csv", "coded_passages.csv", "summary.md", "report.html"):
         assert content(stepwise / name) == content(tmp_path / "streamed" / name), name
+
+
+def test_document_pages_made_by_a_forked_process_are_the_same_and_a_failure_leaves_the_last_pages(
+        tmp_path, monkeypatch, capsys):
+    """Many document pages (a fresh run) are split with a forked process: the same files as made here alone.
+    If that process fails, the run fails naming report_files, the last run's pages stay, and no hidden file is
+    left behind."""
+    from pipeline import report
+
+    corpus, alone, split = tmp_path / "corpus", tmp_path / "alone", tmp_path / "split"
+    shutil.copytree(ROOT / "corpus", corpus)
+    monkeypatch.setattr(reporting, "PARALLEL_PAGES", 10**9)
+    run(corpus, alone)
+    forked = []
+    real_helper = reporting.Helper
+    monkeypatch.setattr(reporting, "Helper", lambda *a: forked.append(a[0].__name__) or real_helper(*a))
+    monkeypatch.setattr(reporting, "PARALLEL_PAGES", 2)
+    run(corpus, split)
+    assert "_serve_document_pages" in forked
+    assert content(split / "report_files") == content(alone / "report_files")
+    assert len(list((split / "report_files").glob("doc-*.html"))) >= 10
+
+    before = content(split / "report_files")
+    real_page = report.document_page
+    parent = os.getpid()
+
+    def page_failing_in_the_child(meta, *a):
+        if os.getpid() != parent:
+            raise RuntimeError("disk trouble")
+        return real_page(meta, *a)
+
+    monkeypatch.setattr(report, "document_page", page_failing_in_the_child)
+    victim = corpus / "en" / "UK" / "knowledge_exchange_partnerships_framework.txt"
+    victim.write_text(victim.read_text(encoding="utf-8") + "\n\nThe council funds business incubators.\n",
+                      encoding="utf-8")
+    (split / "report_files" / "index.json").unlink()  # every page is made again, most of them in the child
+    capsys.readouterr()
+    assert cli.main(["run", "--corpus", str(corpus), "--out", str(split), "--model", "lexicon", "--quiet",
+                     "--jobs", "1"]) == 1
+    assert "report_files: the document pages could not be made" in capsys.readouterr().err
+    after = dict(content(split / "report_files"))
+    assert {n: b for n, b in before if n != "index.json"} == after
