@@ -155,7 +155,8 @@ class Workbook:
 
 
 def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
-               fingerprint: str | None = None, saves: list | None = None) -> None:
+               fingerprint: str | None = None, saves: list | None = None, pages: DocumentPages | None = None
+               ) -> None:
     """The report files from the coverage tables in --out (or `tables` and `inputs` from cmd_aggregate, and
     the workbook already being written by `workbook`)."""
     out = Path(args.out)
@@ -177,7 +178,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
             ranked = tables["evidence"] if "evidence" in tables else catalog.load("evidence")
             evidence = report_mod.evidence_index(ranked)
             write_text(report_mod.report_html(tables, tax, evidence, counts), catalog.path("report_html"))
-            write_companions(out, tax, docs, passages, labels, tables, ranked)
+            write_companions(out, tax, docs, passages, labels, tables, ranked, pages)
             for save in saves or ():  # while the workbook is being written
                 save()
         except BaseException:
@@ -191,70 +192,93 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
 
 
 def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame,
-                      tables: dict, ranked: pd.DataFrame) -> None:
+                     tables: dict, ranked: pd.DataFrame, pages: "DocumentPages | None" = None) -> None:
     """report_files/: every cell's evidence passages, and the text of every document with a coded passage.
 
     A page is made again only when what it shows changed (a cell's evidence; a document's text, metadata and
     labels; the taxonomy's names; this code): `index.json` keeps what each page was made from, so an
     incremental run makes the changed cells' pages and reads the texts of the changed documents alone. Pages
-    no longer wanted are removed."""
-    catalog = Catalog(out)
-    folder, index_path = catalog.path("evidence_pages"), catalog.path("evidence_index")
-    folder.mkdir(parents=True, exist_ok=True)
+    no longer wanted are removed. `pages`: the document pages, started earlier (see DocumentPages)."""
+    pages = pages or DocumentPages(out, tax, docs, labels)
     try:
-        previous = json.loads(index_path.read_text(encoding="utf-8"))
-        previous = previous if isinstance(previous, dict) else {}
-    except (OSError, ValueError):
-        previous = {}
-    index: dict[str, str] = {}  # page -> what it was made from
-    code = hashlib.sha256(nodes.fingerprint("report", tax.sha256, upstream=(nodes.fingerprint("segment"),)).encode())
-    leaf = labels[labels["source"] != "rollup"]
-    meta_cols = [c for c in ("doc_id", "title", "region", "region_name", "date", "date_source", "lang",
-                             "content_hash") if c in docs.columns]
-    meta = docs.set_index("doc_id", drop=False)[meta_cols]
-    meta_rows = dict(zip(meta.index, meta.values.tolist()))
-    shown_rows = leaf[["passage_id", "node", "score", "evidence"]].values.tolist()
-    todo: list[tuple[str, str, pd.DataFrame]] = []  # (doc_id, page, its labels)
-    for doc_id, at in sorted(leaf.groupby("doc_id").indices.items()):
-        if doc_id not in meta_rows:
-            continue
-        h = code.copy()
-        rows = sorted((shown_rows[i] for i in at), key=lambda r: (r[0], r[1]))
-        h.update(json.dumps([meta_rows[doc_id], rows], ensure_ascii=False, default=str).encode("utf-8"))
-        page, key = report_mod.doc_page_name(doc_id), h.hexdigest()
-        index[page] = key
-        if previous.get(page) != key or not (folder / page).exists():
-            todo.append((doc_id, page, leaf.iloc[at]))
-    # many document pages (a fresh run): a forked process makes most of them while this one makes the cells'
-    # pages (about a third of the work) and then the rest
-    mine = todo
-    helper = None
-    if len(todo) >= PARALLEL_PAGES:
-        theirs, mine = todo[:len(todo) * 3 // 5], todo[len(todo) * 3 // 5:]
-        helper = Helper(_serve_document_pages, out, tax, meta, theirs, folder)
-    try:
+        folder, index, code = pages.folder, pages.index, pages.code
         names = dict(zip(tables["region_ranking"]["region"], tables["region_ranking"]["region_name"]))
         for name, shows, make in report_mod.cell_pages(ranked, tax, names, tax.shown_ids()):
             h = code.copy()
             h.update(shows.encode("utf-8"))
             index[name] = h.hexdigest()
-            if previous.get(name) != index[name] or not (folder / name).exists():
+            if pages.previous.get(name) != index[name] or not (folder / name).exists():
                 write_text(make(), folder / name)
-        _write_document_pages(out, tax, meta, mine, folder)
-        if helper is not None:
-            _adopt_pages(helper, folder)
-            helper = None
+        pages.finish()
     finally:
-        if helper is not None:  # this process failed: the helper's answer finds the pipe closed, and it removes
-            helper.finish(timeout=10)  # the pages it wrote
+        pages.close()
     for f in folder.iterdir():
         if f.suffix == ".html" and f.name not in index:
             f.unlink()
-    write_json(index, index_path)
+    write_json(index, pages.index_path)
+
+
+class DocumentPages:
+    """The document pages of report_files/ that are out of date, being made: the first `share` of them by a
+    forked process when there are many (a fresh run), which can start before the coverage tables exist (they
+    need the labels alone), the rest by `finish` in this process; `finish` publishes them all with this
+    process's outputs. Also what write_companions needs for the cells' pages: the index of what every page was
+    made from (the one kept, `previous`, and the new one, `index`) and the code's part of each key."""
+
+    def __init__(self, out: Path, tax, docs: pd.DataFrame, labels: pd.DataFrame, share: float = 0.6):
+        catalog = Catalog(out)
+        self.out, self.tax = out, tax
+        self.folder, self.index_path = catalog.path("evidence_pages"), catalog.path("evidence_index")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            previous = json.loads(self.index_path.read_text(encoding="utf-8"))
+            self.previous = previous if isinstance(previous, dict) else {}
+        except (OSError, ValueError):
+            self.previous = {}
+        self.index: dict[str, str] = {}  # page -> what it was made from
+        self.code = hashlib.sha256(
+            nodes.fingerprint("report", tax.sha256, upstream=(nodes.fingerprint("segment"),)).encode())
+        leaf = labels[labels["source"] != "rollup"]
+        meta_cols = [c for c in ("doc_id", "title", "region", "region_name", "date", "date_source", "lang",
+                                 "content_hash") if c in docs.columns]
+        self.meta = docs.set_index("doc_id", drop=False)[meta_cols]
+        meta_rows = dict(zip(self.meta.index, self.meta.values.tolist()))
+        shown_rows = leaf[["passage_id", "node", "score", "evidence"]].values.tolist()
+        todo: list[tuple[str, str, pd.DataFrame]] = []  # (doc_id, page, its labels)
+        for doc_id, at in sorted(leaf.groupby("doc_id").indices.items()):
+            if doc_id not in meta_rows:
+                continue
+            h = self.code.copy()
+            rows = sorted((shown_rows[i] for i in at), key=lambda r: (r[0], r[1]))
+            h.update(json.dumps([meta_rows[doc_id], rows], ensure_ascii=False, default=str).encode("utf-8"))
+            page, key = report_mod.doc_page_name(doc_id), h.hexdigest()
+            self.index[page] = key
+            if self.previous.get(page) != key or not (self.folder / page).exists():
+                todo.append((doc_id, page, leaf.iloc[at]))
+        self.mine, self._helper = todo, None
+        if len(todo) >= PARALLEL_PAGES:
+            k = round(len(todo) * share)
+            theirs, self.mine = todo[:k], todo[k:]
+            self._helper = Helper(_serve_document_pages, out, tax, self.meta, theirs, self.folder)
+
+    def finish(self) -> None:
+        """Make this process's share of the pages, then take on the forked process's (see _adopt_pages)."""
+        _write_document_pages(self.out, self.tax, self.meta, self.mine, self.folder)
+        self.mine = []
+        if self._helper is not None:
+            helper, self._helper = self._helper, None
+            _adopt_pages(helper, self.folder)
+
+    def close(self) -> None:
+        """After a failure: the forked process's answer finds the pipe closed, and it removes the pages it
+        wrote."""
+        if self._helper is not None:
+            self._helper.finish(timeout=10)
+            self._helper = None
 
 
 # from this many document pages to make (a fresh run makes one per document with a label), a forked process
-# makes them beside the cells' pages; fewer (a re-run after a small change) are not worth a process
+# makes most of them (DocumentPages); fewer (a re-run after a small change) are not worth a process
 PARALLEL_PAGES = 100
 
 

@@ -19,7 +19,8 @@ from . import workbook as workbook_mod
 from .catalog import Catalog
 from .corpus import MANIFEST, ROOT_REGION
 from .io import ChunkedTable, ConfigError, TableWriter, publishing
-from .reporting import Workbook, cmd_aggregate, cmd_report, read_ingest_report, reporting_fingerprint
+from .reporting import (DocumentPages, Workbook, cmd_aggregate, cmd_report, read_ingest_report,
+                        reporting_fingerprint, reporting_inputs)
 from .runlog import record
 from .runner import (DOCUMENT_FIELDS, WINDOW_PASSAGES, ChunkRunner, Settings, chunk_documents, chunk_key,
                      documents_in_chunks, preload_classifier, release_classifier, small_change)
@@ -232,8 +233,15 @@ def _run(args, classifier) -> None:
             # the coverage tables and the reports are published as one set: a full disk or a failed workbook
             # leaves all of them as the last run made them
             with publishing():
-                tables, inputs = cmd_aggregate(args, on_tables=workbook.send, saves=saves)
-                cmd_report(args, tables, inputs, workbook, fingerprint=fingerprint, saves=saves)
+                inputs = reporting_inputs(out, saves)
+                # the document pages need the labels alone: out-of-date ones are made by a forked process
+                # from now on, beside the coverage tables
+                pages = DocumentPages(out, tax, inputs[0], inputs[2], share=1.0)
+                try:
+                    tables, inputs = cmd_aggregate(args, inputs, on_tables=workbook.send, saves=saves)
+                    cmd_report(args, tables, inputs, workbook, fingerprint=fingerprint, saves=saves, pages=pages)
+                finally:
+                    pages.close()
     except BaseException:
         if workbook is not None:
             workbook.cancel()
