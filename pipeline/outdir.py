@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .catalog import CACHE_FOLDER
+from .catalog import CACHE_FOLDER, EVIDENCE_PAGES
 from .io import ConfigError
 
 # hidden, so a corpus scan skips it; emptied when a run ends, so finished output folders stay byte-identical
@@ -99,10 +99,10 @@ def _holder(fd: int) -> str:
 
 def remove_litter(out: Path) -> list[str]:
     """Remove the hidden temporary files and folders (.NAME.XXXX.tmp) that interrupted atomic writes leave in
-    the output folder and its cache; only safe while holding the folder's lock (no other run is writing).
-    Returns the names removed."""
+    the output folder, its cache and its report pages; only safe while holding the folder's lock (no other run is
+    writing). Returns the names removed."""
     removed = []
-    for folder in (Path(out), Path(out) / CACHE_FOLDER):
+    for folder in (Path(out), Path(out) / CACHE_FOLDER, Path(out) / EVIDENCE_PAGES):
         try:
             entries = list(os.scandir(folder))
         except OSError:

@@ -198,7 +198,7 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
     A page is made again only when what it shows changed (a cell's evidence; a document's text, metadata and
     labels; the taxonomy's names; this code): `index.json` keeps what each page was made from, so an
     incremental run makes the changed cells' pages and reads the texts of the changed documents alone. Pages
-    no longer wanted are removed. `pages`: the document pages, started earlier (see DocumentPages)."""
+    no longer wanted are removed. `pages`: the document pages, being made by a forked process (DocumentPages)."""
     pages = pages or DocumentPages(out, tax, docs, labels)
     try:
         folder, index, code = pages.folder, pages.index, pages.code
@@ -219,13 +219,17 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
 
 
 class DocumentPages:
-    """The document pages of report_files/ that are out of date, being made: the first `share` of them by a
-    forked process when there are many (a fresh run), which can start before the coverage tables exist (they
-    need the labels alone), the rest by `finish` in this process; `finish` publishes them all with this
-    process's outputs. Also what write_companions needs for the cells' pages: the index of what every page was
-    made from (the one kept, `previous`, and the new one, `index`) and the code's part of each key."""
+    """The document pages of report_files/ that are out of date, being made, and what write_companions needs for
+    the cells' pages: the index of what every page was made from (the one kept, `previous`, and the new one,
+    `index`) and the code's part of each key.
 
-    def __init__(self, out: Path, tax, docs: pd.DataFrame, labels: pd.DataFrame, share: float = 0.6):
+    Given the documents and labels, this process makes the pages (`finish`). Without them (`forked`, for a run
+    that changed much), a process forked at once reads the labels and documents itself and makes every page
+    while this one computes the coverage tables; forked before this process reads the inputs for those, it
+    holds no copy of them. `finish` then takes on its pages and their keys, published with this process's
+    outputs."""
+
+    def __init__(self, out: Path, tax, docs: pd.DataFrame | None = None, labels: pd.DataFrame | None = None):
         catalog = Catalog(out)
         self.out, self.tax = out, tax
         self.folder, self.index_path = catalog.path("evidence_pages"), catalog.path("evidence_index")
@@ -235,16 +239,27 @@ class DocumentPages:
             self.previous = previous if isinstance(previous, dict) else {}
         except (OSError, ValueError):
             self.previous = {}
-        self.index: dict[str, str] = {}  # page -> what it was made from
         self.code = hashlib.sha256(
             nodes.fingerprint("report", tax.sha256, upstream=(nodes.fingerprint("segment"),)).encode())
+        self._helper = None
+        if docs is None:
+            self.index: dict[str, str] = {}  # page -> what it was made from
+            self._todo = None
+            self._helper = Helper(_serve_document_pages, self)
+        else:
+            self.index, self._todo = self._out_of_date(docs, labels)
+
+    def _out_of_date(self, docs: pd.DataFrame, labels: pd.DataFrame) -> tuple[dict, tuple]:
+        """The keys of the document pages, and what the out-of-date ones are made from: (the documents'
+        metadata, [(doc_id, page, its labels)])."""
+        index = {}
         leaf = labels[labels["source"] != "rollup"]
         meta_cols = [c for c in ("doc_id", "title", "region", "region_name", "date", "date_source", "lang",
                                  "content_hash") if c in docs.columns]
-        self.meta = docs.set_index("doc_id", drop=False)[meta_cols]
-        meta_rows = dict(zip(self.meta.index, self.meta.values.tolist()))
+        meta = docs.set_index("doc_id", drop=False)[meta_cols]
+        meta_rows = dict(zip(meta.index, meta.values.tolist()))
         shown_rows = leaf[["passage_id", "node", "score", "evidence"]].values.tolist()
-        todo: list[tuple[str, str, pd.DataFrame]] = []  # (doc_id, page, its labels)
+        todo: list[tuple[str, str, pd.DataFrame]] = []
         for doc_id, at in sorted(leaf.groupby("doc_id").indices.items()):
             if doc_id not in meta_rows:
                 continue
@@ -252,22 +267,24 @@ class DocumentPages:
             rows = sorted((shown_rows[i] for i in at), key=lambda r: (r[0], r[1]))
             h.update(json.dumps([meta_rows[doc_id], rows], ensure_ascii=False, default=str).encode("utf-8"))
             page, key = report_mod.doc_page_name(doc_id), h.hexdigest()
-            self.index[page] = key
+            index[page] = key
             if self.previous.get(page) != key or not (self.folder / page).exists():
                 todo.append((doc_id, page, leaf.iloc[at]))
-        self.mine, self._helper = todo, None
-        if len(todo) >= PARALLEL_PAGES:
-            k = round(len(todo) * share)
-            theirs, self.mine = todo[:k], todo[k:]
-            self._helper = Helper(_serve_document_pages, out, tax, self.meta, theirs, self.folder)
+        return index, (meta, todo)
+
+    def make(self) -> None:
+        """Make the out-of-date pages in this process."""
+        meta, todo = self._todo
+        _write_document_pages(self.out, self.tax, meta, todo, self.folder)
+        self._todo = (meta, [])
 
     def finish(self) -> None:
-        """Make this process's share of the pages, then take on the forked process's (see _adopt_pages)."""
-        _write_document_pages(self.out, self.tax, self.meta, self.mine, self.folder)
-        self.mine = []
-        if self._helper is not None:
-            helper, self._helper = self._helper, None
-            _adopt_pages(helper, self.folder)
+        """Make the pages, or take on those the forked process made (see _adopt_pages) and their keys."""
+        if self._helper is None:
+            self.make()
+            return
+        helper, self._helper = self._helper, None
+        self.index.update(_adopt_pages(helper, self.folder))
 
     def close(self) -> None:
         """After a failure: the forked process's answer finds the pipe closed, and it removes the pages it
@@ -275,11 +292,6 @@ class DocumentPages:
         if self._helper is not None:
             self._helper.finish(timeout=10)
             self._helper = None
-
-
-# from this many document pages to make (a fresh run makes one per document with a label), a forked process
-# makes most of them (DocumentPages); fewer (a re-run after a small change) are not worth a process
-PARALLEL_PAGES = 100
 
 
 def _write_document_pages(out: Path, tax, meta: pd.DataFrame, todo: list, folder: Path) -> None:
@@ -306,20 +318,27 @@ def _write_document_pages(out: Path, tax, meta: pd.DataFrame, todo: list, folder
             text.pop(doc_id), psg.pop(doc_id, None)  # the next pages need none of this
 
 
-def _serve_document_pages(conn, out: Path, tax, meta: pd.DataFrame, todo: list, folder: Path) -> None:
-    """The forked side of _write_document_pages: the pages are written as hidden files, which the parent
-    publishes with the other outputs (its answer: the (new file, target) pairs)."""
+def _serve_document_pages(conn, pages: DocumentPages) -> None:
+    """The forked side of DocumentPages: reads the documents and labels (its own copy: the read caches are the
+    parent's to update), makes the out-of-date pages as hidden files and answers with the pages' keys and the
+    (new file, target) pairs, which the parent publishes with the other outputs."""
+    catalog = Catalog(pages.out)
+    docs, _ = read_parts(DOCUMENTS, part_files(catalog.path("documents")), list(DOCUMENT_META),
+                         catalog.cache("documents"), saves=[])
+    labels, _ = read_parts(LABELS, part_files(catalog.path("labels")), list(LABELS.columns), catalog.cache("labels"),
+                           saves=[])
+    index, pages._todo = pages._out_of_date(docs.to_pandas(), labels.to_pandas())
     with publishing() as pub:
-        _write_document_pages(out, tax, meta, todo, folder)
-        conn.send(pub.hand_over())
+        pages.make()
+        conn.send((index, pub.hand_over()))
 
 
-def _adopt_pages(helper: Helper, folder: Path) -> None:
-    """Take over the pages the forked process wrote: published with this process's outputs."""
+def _adopt_pages(helper: Helper, folder: Path) -> dict:
+    """Take over the pages the forked process wrote (published with this process's outputs); their keys."""
     try:
-        pairs = helper.recv()
+        index, pairs = helper.recv()
     except EOFError:
-        pairs = None
+        index = pairs = None
     code = helper.finish()
     if pairs is None or code != 0:
         raise OSError(0, f"the document pages could not be made (the process making them exited with {code}; "
@@ -330,6 +349,7 @@ def _adopt_pages(helper: Helper, folder: Path) -> None:
             pub.add(new, target)
         else:
             os.replace(new, target)
+    return index
 
 
 def _texts_and_passages(texts: ChunkedTable, parts: ChunkedTable, ids: list[str], coded: dict[str, set]

@@ -20,7 +20,7 @@ from .catalog import Catalog
 from .corpus import MANIFEST, ROOT_REGION
 from .io import ChunkedTable, ConfigError, TableWriter, publishing
 from .reporting import (DocumentPages, Workbook, cmd_aggregate, cmd_report, read_ingest_report,
-                        reporting_fingerprint, reporting_inputs)
+                        reporting_fingerprint)
 from .runlog import record
 from .runner import (DOCUMENT_FIELDS, WINDOW_PASSAGES, ChunkRunner, Settings, chunk_documents, chunk_key,
                      documents_in_chunks, preload_classifier, release_classifier, small_change)
@@ -211,8 +211,8 @@ def _run(args, classifier) -> None:
     # would sit idle (and in memory) through the whole run.
     names, sheets = workbook_mod.node_names(tax), workbook_mod.sheets_for(tax)
     catalog = Catalog(out)
-    workbook = Workbook(catalog.path("workbook"), names, sheets) if catalog.path("workbook").exists() and small_change(
-        run.changed_files, run.changed_bytes) else None
+    small = small_change(run.changed_files, run.changed_bytes)
+    workbook = Workbook(catalog.path("workbook"), names, sheets) if catalog.path("workbook").exists() and small else None
     try:
         run_chunked(args, STAGE_ORDER, chunks=ingest_chunks(args, run), changed=(run.changed_files, run.changed_bytes),
                     load_texts=run.fill_texts, settings=settings, classifier=classifier)
@@ -228,19 +228,19 @@ def _run(args, classifier) -> None:
             # the workbook writer starts on the ingest report while the coverage tables are computed, and gets
             # them as soon as they exist, before they are written to CSV and Parquet
             workbook = workbook or Workbook(catalog.path("workbook"), names, sheets)
-            workbook.send({"ingest_report": read_ingest_report(out)})
-            saves: list = []
-            # the coverage tables and the reports are published as one set: a full disk or a failed workbook
-            # leaves all of them as the last run made them
-            with publishing():
-                inputs = reporting_inputs(out, saves)
-                # the document pages need the labels alone: out-of-date ones are made by a forked process
-                # from now on, beside the coverage tables
-                pages = DocumentPages(out, tax, inputs[0], inputs[2], share=1.0)
-                try:
-                    tables, inputs = cmd_aggregate(args, inputs, on_tables=workbook.send, saves=saves)
+            # after a large change (a fresh run) most document pages are out of date: a process forked now makes
+            # them while this one computes the coverage tables
+            pages = None if small else DocumentPages(out, tax)
+            try:
+                workbook.send({"ingest_report": read_ingest_report(out)})
+                saves: list = []
+                # the coverage tables and the reports are published as one set: a full disk or a failed workbook
+                # leaves all of them as the last run made them
+                with publishing():
+                    tables, inputs = cmd_aggregate(args, on_tables=workbook.send, saves=saves)
                     cmd_report(args, tables, inputs, workbook, fingerprint=fingerprint, saves=saves, pages=pages)
-                finally:
+            finally:
+                if pages is not None:
                     pages.close()
     except BaseException:
         if workbook is not None:

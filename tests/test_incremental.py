@@ -214,26 +214,27 @@ def test_stages_one_at_a_time_write_the_same_bytes_as_the_streaming_run(tmp_path
 
 
 def test_document_pages_made_by_a_forked_process_are_the_same_and_a_failure_leaves_the_last_pages(
-        tmp_path, monkeypatch, capsys):
-    """Many document pages (a fresh run) are split with a forked process: the same files as made here alone.
-    If that process fails, the run fails naming report_files, the last run's pages stay, and no hidden file is
-    left behind."""
+        tmp_path, small_chunks, monkeypatch, capsys):
+    """A run that changed more than a chunk (a fresh run) has its document pages made by a forked process: the same files as
+    those `report` makes in its own process. If that process fails, the run fails naming report_files, the last
+    run's pages stay, and no hidden file is left behind."""
     from pipeline import report
 
-    corpus, alone, split = tmp_path / "corpus", tmp_path / "alone", tmp_path / "split"
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
     shutil.copytree(ROOT / "corpus", corpus)
-    monkeypatch.setattr(reporting, "PARALLEL_PAGES", 10**9)
-    run(corpus, alone)
     forked = []
     real_helper = reporting.Helper
     monkeypatch.setattr(reporting, "Helper", lambda *a: forked.append(a[0].__name__) or real_helper(*a))
-    monkeypatch.setattr(reporting, "PARALLEL_PAGES", 2)
-    run(corpus, split)
+    run(corpus, out)
     assert "_serve_document_pages" in forked
-    assert content(split / "report_files") == content(alone / "report_files")
-    assert len(list((split / "report_files").glob("doc-*.html"))) >= 10
+    by_the_run = content(out / "report_files")
+    assert len(list((out / "report_files").glob("doc-*.html"))) >= 10
+    shutil.rmtree(out / "report_files")
+    forked.clear()
+    assert cli.main(["report", "--out", str(out), "--quiet"]) == 0
+    assert "_serve_document_pages" not in forked
+    assert content(out / "report_files") == by_the_run
 
-    before = content(split / "report_files")
     real_page = report.document_page
     parent = os.getpid()
 
@@ -243,13 +244,10 @@ def test_document_pages_made_by_a_forked_process_are_the_same_and_a_failure_leav
         return real_page(meta, *a)
 
     monkeypatch.setattr(report, "document_page", page_failing_in_the_child)
-    victim = corpus / "en" / "UK" / "knowledge_exchange_partnerships_framework.txt"
-    victim.write_text(victim.read_text(encoding="utf-8") + "\n\nThe council funds business incubators.\n",
-                      encoding="utf-8")
-    (split / "report_files" / "index.json").unlink()  # every page is made again, most of them in the child
+    for f in corpus.rglob("*.md"):  # many documents changed: the run makes their pages again, in the child
+        f.write_bytes(f.read_bytes() + b"\n\nThe council funds business incubators.\n")
     capsys.readouterr()
-    assert cli.main(["run", "--corpus", str(corpus), "--out", str(split), "--model", "lexicon", "--quiet",
+    assert cli.main(["run", "--corpus", str(corpus), "--out", str(out), "--model", "lexicon", "--quiet",
                      "--jobs", "1"]) == 1
     assert "report_files: the document pages could not be made" in capsys.readouterr().err
-    after = dict(content(split / "report_files"))
-    assert {n: b for n, b in before if n != "index.json"} == after
+    assert content(out / "report_files") == by_the_run
