@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -114,11 +115,18 @@ class Workbook:
     other core, sheet by sheet as this process sends the tables. It writes a hidden file beside the workbook,
     which `wait` publishes with the other outputs."""
 
-    def __init__(self, path: Path, names: dict | None = None, sheets: tuple[str, ...] = workbook_mod.SHEETS):
+    def __init__(self, path: Path, names: dict | None = None, sheets: tuple[str, ...] = workbook_mod.SHEETS,
+                 pages: "DocumentPages | None" = None):
+        """`pages`: document pages (DocumentPages.for_writer) the writing process makes first, while this
+        process computes the tables (the sheets that arrive meanwhile wait for it)."""
         self.path, self.sheets = Path(path), sheets
         self._written = self.path.parent / f".{self.path.name}.written.tmp"
-        self._helper = Helper(workbook_mod.serve_xlsx, self._written, sheets, names)
+        self._helper = Helper(workbook_mod.serve_xlsx, self._written, sheets, names,
+                              pages.make_in_writer if pages is not None else None)
         self._sent: set[str] = set()
+        self._done = False
+        if pages is not None:
+            pages.wait_for = self.wait
 
     def send(self, tables: dict[str, pd.DataFrame]) -> None:
         """Hand over the sheets among `tables` not sent yet, in one message: the writer takes it at once and
@@ -135,6 +143,9 @@ class Workbook:
 
     def wait(self) -> None:
         """Wait for the file (every sheet must have been sent); raise if it could not be written."""
+        if self._done:
+            return
+        self._done = True
         missing = set(self.sheets) - self._sent
         if missing:
             self.cancel()
@@ -223,11 +234,10 @@ class DocumentPages:
     the cells' pages: the index of what every page was made from (the one kept, `previous`, and the new one,
     `index`) and the code's part of each key.
 
-    Given the documents and labels, this process makes the pages (`finish`). Without them (`forked`, for a run
-    that changed much), a process forked at once reads the labels and documents itself and makes every page
-    while this one computes the coverage tables; forked before this process reads the inputs for those, it
-    holds no copy of them. `finish` then takes on its pages and their keys, published with this process's
-    outputs."""
+    Given the documents and labels, this process makes the pages (`finish`). Without them (`for_writer`, in a
+    run that changed much), the workbook's writing process makes them first (reading the labels and documents
+    itself) while this one computes the coverage tables, and `finish` takes them on, published with this
+    process's outputs."""
 
     def __init__(self, out: Path, tax, docs: pd.DataFrame | None = None, labels: pd.DataFrame | None = None):
         catalog = Catalog(out)
@@ -241,13 +251,21 @@ class DocumentPages:
             self.previous = {}
         self.code = hashlib.sha256(
             nodes.fingerprint("report", tax.sha256, upstream=(nodes.fingerprint("segment"),)).encode())
-        self._helper = None
+        # where the writing process leaves the pages' keys and files (for_writer), and how to wait for it
+        self.answer: Path | None = None
+        self.wait_for = None
         if docs is None:
             self.index: dict[str, str] = {}  # page -> what it was made from
             self._todo = None
-            self._helper = Helper(_serve_document_pages, self)
         else:
             self.index, self._todo = self._out_of_date(docs, labels)
+
+    @classmethod
+    def for_writer(cls, out: Path, tax) -> "DocumentPages":
+        """Pages the workbook's writing process makes (give it to Workbook)."""
+        pages = cls(out, tax)
+        pages.answer = pages.folder / f".pages.{os.getpid()}.json.tmp"
+        return pages
 
     def _out_of_date(self, docs: pd.DataFrame, labels: pd.DataFrame) -> tuple[dict, tuple]:
         """The keys of the document pages, and what the out-of-date ones are made from: (the documents'
@@ -278,20 +296,59 @@ class DocumentPages:
         _write_document_pages(self.out, self.tax, meta, todo, self.folder)
         self._todo = (meta, [])
 
+    def make_in_writer(self) -> None:
+        """The writing process's side: read the documents and labels (its own copy: the read caches are the main
+        process's to update), make the out-of-date pages as hidden files, and leave their keys and the
+        (new file, target) pairs in `answer`, or the error that stopped it."""
+        try:
+            catalog = Catalog(self.out)
+            docs, _ = read_parts(DOCUMENTS, part_files(catalog.path("documents")), list(DOCUMENT_META),
+                                 catalog.cache("documents"), saves=[])
+            labels, _ = read_parts(LABELS, part_files(catalog.path("labels")), list(LABELS.columns),
+                                   catalog.cache("labels"), saves=[])
+            index, self._todo = self._out_of_date(docs.to_pandas(), labels.to_pandas())
+            with publishing() as pub:
+                self.make()
+                pairs = pub.hand_over()
+            answer = {"index": index, "pairs": [[str(new), str(target)] for new, target in pairs]}
+        except Exception:
+            answer = {"error": traceback.format_exc()}
+        write_json(answer, self.answer, publish=False)
+
     def finish(self) -> None:
-        """Make the pages, or take on those the forked process made (see _adopt_pages) and their keys."""
-        if self._helper is None:
+        """Make the pages, or take on those the writing process made, and their keys."""
+        if self.answer is None:
             self.make()
             return
-        helper, self._helper = self._helper, None
-        self.index.update(_adopt_pages(helper, self.folder))
+        self.wait_for()
+        try:
+            answer = json.loads(self.answer.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            answer = {"error": "no answer"}
+        self.answer.unlink(missing_ok=True)
+        if "error" in answer:
+            print(answer["error"], file=sys.stderr)
+            raise OSError(0, "the document pages could not be made (the error is above)", str(self.folder))
+        pub = active_publication()
+        for new, target in answer["pairs"]:
+            if pub is not None:
+                pub.add(Path(new), Path(target))
+            else:
+                os.replace(new, target)
+        self.index.update(answer["index"])
+        self.answer = None
 
     def close(self) -> None:
-        """After a failure: the forked process's answer finds the pipe closed, and it removes the pages it
-        wrote."""
-        if self._helper is not None:
-            self._helper.finish(timeout=10)
-            self._helper = None
+        """After a failure: remove what the writing process made and left unpublished."""
+        if self.answer is None:
+            return
+        try:
+            answer = json.loads(self.answer.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            answer = {}
+        for new, _ in answer.get("pairs", ()):
+            Path(new).unlink(missing_ok=True)
+        self.answer.unlink(missing_ok=True)
 
 
 def _write_document_pages(out: Path, tax, meta: pd.DataFrame, todo: list, folder: Path) -> None:
@@ -316,40 +373,6 @@ def _write_document_pages(out: Path, tax, meta: pd.DataFrame, todo: list, folder
                                                 psg.get(doc_id, []), rows, tax, omitted.get(doc_id, 0)),
                        folder / page)
             text.pop(doc_id), psg.pop(doc_id, None)  # the next pages need none of this
-
-
-def _serve_document_pages(conn, pages: DocumentPages) -> None:
-    """The forked side of DocumentPages: reads the documents and labels (its own copy: the read caches are the
-    parent's to update), makes the out-of-date pages as hidden files and answers with the pages' keys and the
-    (new file, target) pairs, which the parent publishes with the other outputs."""
-    catalog = Catalog(pages.out)
-    docs, _ = read_parts(DOCUMENTS, part_files(catalog.path("documents")), list(DOCUMENT_META),
-                         catalog.cache("documents"), saves=[])
-    labels, _ = read_parts(LABELS, part_files(catalog.path("labels")), list(LABELS.columns), catalog.cache("labels"),
-                           saves=[])
-    index, pages._todo = pages._out_of_date(docs.to_pandas(), labels.to_pandas())
-    with publishing() as pub:
-        pages.make()
-        conn.send((index, pub.hand_over()))
-
-
-def _adopt_pages(helper: Helper, folder: Path) -> dict:
-    """Take over the pages the forked process wrote (published with this process's outputs); their keys."""
-    try:
-        index, pairs = helper.recv()
-    except EOFError:
-        index = pairs = None
-    code = helper.finish()
-    if pairs is None or code != 0:
-        raise OSError(0, f"the document pages could not be made (the process making them exited with {code}; "
-                         "its error is above)", str(folder))
-    pub = active_publication()
-    for new, target in pairs:
-        if pub is not None:
-            pub.add(new, target)
-        else:
-            os.replace(new, target)
-    return index
 
 
 def _texts_and_passages(texts: ChunkedTable, parts: ChunkedTable, ids: list[str], coded: dict[str, set]

@@ -227,10 +227,10 @@ def _run(args, classifier) -> None:
         else:
             # the workbook writer starts on the ingest report while the coverage tables are computed, and gets
             # them as soon as they exist, before they are written to CSV and Parquet
-            workbook = workbook or Workbook(catalog.path("workbook"), names, sheets)
-            # after a large change (a fresh run) most document pages are out of date: a process forked now makes
-            # them while this one computes the coverage tables
-            pages = None if small else DocumentPages(out, tax)
+            # after a large change (a fresh run) most document pages are out of date: the workbook's writing
+            # process makes them while this one computes the coverage tables
+            pages = None if small or workbook is not None else DocumentPages.for_writer(out, tax)
+            workbook = workbook or Workbook(catalog.path("workbook"), names, sheets, pages)
             try:
                 workbook.send({"ingest_report": read_ingest_report(out)})
                 saves: list = []

@@ -71,10 +71,12 @@ def write_xlsx(tables: dict[str, pd.DataFrame], path: Path, names: dict[str, tup
     _save_workbook(wb, path)
 
 
-def serve_xlsx(conn, path: Path, sheets: tuple[str, ...], names: dict[str, tuple[str, str]] | None = None) -> None:
+def serve_xlsx(conn, path: Path, sheets: tuple[str, ...], names: dict[str, tuple[str, str]] | None = None,
+               first=None) -> None:
     """write_xlsx for tables that arrive over `conn` in batches ({sheet name: table}), in any order: each
     sheet is written as soon as its table arrives, and the file once every sheet is there. The file is the
-    same as write_xlsx's; nothing is written if the sender goes away first."""
+    same as write_xlsx's; nothing is written if the sender goes away first. `first()`: other work this
+    process does before the sheets (the batches that arrive meanwhile wait)."""
     # a thread takes the batches off the pipe as they come, so the sender never waits for a sheet to be written
     arrived: queue.Queue = queue.Queue()
 
@@ -86,6 +88,8 @@ def serve_xlsx(conn, path: Path, sheets: tuple[str, ...], names: dict[str, tuple
             arrived.put(None)
 
     threading.Thread(target=receive, daemon=True).start()
+    if first is not None:
+        first()
     wb = _xl().Workbook(write_only=True)
     # write-only sheets keep the order they were created in, whatever order they are filled in
     ws = {name: wb.create_sheet(name[:31]) for name in sheets}

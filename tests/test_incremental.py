@@ -215,24 +215,25 @@ def test_stages_one_at_a_time_write_the_same_bytes_as_the_streaming_run(tmp_path
 
 def test_document_pages_made_by_a_forked_process_are_the_same_and_a_failure_leaves_the_last_pages(
         tmp_path, small_chunks, monkeypatch, capsys):
-    """A run that changed more than a chunk (a fresh run) has its document pages made by a forked process: the same files as
-    those `report` makes in its own process. If that process fails, the run fails naming report_files, the last
-    run's pages stay, and no hidden file is left behind."""
+    """A run that changed more than a chunk (a fresh run) has its document pages made by the workbook's writing
+    process: the same files as those `report` makes in its own process. If making them fails there, the run
+    fails naming report_files, the last run's pages stay, and no hidden file is left behind."""
     from pipeline import report
 
     corpus, out = tmp_path / "corpus", tmp_path / "out"
     shutil.copytree(ROOT / "corpus", corpus)
     forked = []
     real_helper = reporting.Helper
-    monkeypatch.setattr(reporting, "Helper", lambda *a: forked.append(a[0].__name__) or real_helper(*a))
+    monkeypatch.setattr(reporting, "Helper", lambda *a: forked.append((a[0].__name__, a[-1] is not None))
+                        or real_helper(*a))
     run(corpus, out)
-    assert "_serve_document_pages" in forked
+    assert forked == [("serve_xlsx", True)]
     by_the_run = content(out / "report_files")
     assert len(list((out / "report_files").glob("doc-*.html"))) >= 10
     shutil.rmtree(out / "report_files")
     forked.clear()
     assert cli.main(["report", "--out", str(out), "--quiet"]) == 0
-    assert "_serve_document_pages" not in forked
+    assert forked == [("serve_xlsx", False)]
     assert content(out / "report_files") == by_the_run
 
     real_page = report.document_page
