@@ -189,9 +189,9 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
             ranked = tables["evidence"] if "evidence" in tables else catalog.load("evidence")
             evidence = report_mod.evidence_index(ranked)
             write_text(report_mod.report_html(tables, tax, evidence, counts), catalog.path("report_html"))
-            write_companions(out, tax, docs, passages, labels, tables, ranked, pages)
-            for save in saves or ():  # while the workbook is being written
+            for save in saves or ():  # while the workbook (and maybe the document pages) is being written
                 save()
+            write_companions(out, tax, docs, passages, labels, tables, ranked, pages)
         except BaseException:
             workbook.cancel()
             raise
