@@ -143,14 +143,14 @@ class Workbook:
 
     def wait(self) -> None:
         """Wait for the file (every sheet must have been sent); raise if it could not be written."""
-        if self._done:
+        if self._done:  # already waited for (DocumentPages.finish waits for the pages it makes first)
             return
-        self._done = True
         missing = set(self.sheets) - self._sent
         if missing:
             self.cancel()
             raise ValueError(f"workbook sheets never sent: {', '.join(sorted(missing))}")
         self._finish()
+        self._done = True
 
     def _finish(self) -> None:
         code = self._helper.finish()
@@ -209,7 +209,8 @@ def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame,
     A page is made again only when what it shows changed (a cell's evidence; a document's text, metadata and
     labels; the taxonomy's names; this code): `index.json` keeps what each page was made from, so an
     incremental run makes the changed cells' pages and reads the texts of the changed documents alone. Pages
-    no longer wanted are removed. `pages`: the document pages, being made by a forked process (DocumentPages)."""
+    no longer wanted are removed. `pages`: the document pages, maybe being made by the workbook's writer
+    (DocumentPages)."""
     pages = pages or DocumentPages(out, tax, docs, labels)
     try:
         folder, index, code = pages.folder, pages.index, pages.code
