@@ -120,17 +120,22 @@ def latest_codings(store: list[dict]) -> dict[tuple[str, str], list[str]]:
     return {(r["id"], r["coder"]): r["labels"] for r in store}
 
 
-def coder_cells(store: list[dict], documents: pd.DataFrame) -> pd.DataFrame:
-    """Region x leaf node: how many of this corpus's passages (of the region's documents) a person coded with
-    the node, each passage counted once whichever coders gave it (a coder's latest coding of a passage counts).
-    Where the run shows a gap, such a passage contradicts it. Passages are matched by id (document path and
-    ordinal), as human_coding matches them."""
+def coder_cells(store: list[dict], documents: pd.DataFrame, taxonomy=None) -> pd.DataFrame:
+    """Region x node: how many of this corpus's passages (of the region's documents) a person coded with the
+    node, each passage counted once whichever coders gave it (a coder's latest coding of a passage counts);
+    with `taxonomy`, a passage coded with a leaf counts for the leaf's measure group too (once). Where the run
+    shows a gap, such a passage contradicts it. Passages are matched by id (document path and ordinal), as
+    human_coding matches them."""
     doc_region = dict(zip(documents["doc_id"], documents["region"]))
+    group_of = ({leaf: g.id for g in taxonomy.groups for leaf in taxonomy.children(g.id)}
+                if taxonomy is not None else {})
     given: dict[tuple[str, str], set[str]] = {}
     for (pid, _), labels in latest_codings(store).items():
         region = doc_region.get(pid.rpartition("#")[0])
         for node in labels if region is not None else ():
-            given.setdefault((region, node), set()).add(pid)
+            for counted in (node, group_of.get(node)):
+                if counted is not None:
+                    given.setdefault((region, counted), set()).add(pid)
     return pd.DataFrame([(region, node, len(ids)) for (region, node), ids in sorted(given.items())],
                         columns=CODER_CELLS_COLUMNS)
 

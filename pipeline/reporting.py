@@ -92,7 +92,7 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) 
     docs, passages, labels, counts = inputs
     store = store_records(Path(args.coded))
     tables = aggregate_mod.aggregate(docs, passages, labels, tax, passage_counts=counts, on_tables=on_tables,
-                                     person_coded=coder_cells(store, docs))
+                                     person_coded=coder_cells(store, docs, tax))
     tables["human_coding"] = human_coding(store, docs, labels, tax)
     if on_tables is not None:
         on_tables({"human_coding": tables["human_coding"]})

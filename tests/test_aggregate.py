@@ -116,9 +116,13 @@ def test_gap_audit_shows_the_passages_a_person_coded_with_a_node_the_run_did_not
              {"id": "c.md#1", "coder": "ann", "labels": ["measure.transformation.pilot_base"], "text": "x"},  # latest
              {"id": "c.md#1", "coder": "bob", "labels": ["measure.transformation.pilot_base"], "text": "x"},
              {"id": "elsewhere.md#1", "coder": "ann", "labels": ["measure.transformation.pilot_base"], "text": "x"}]
-    cells = coder_cells(store, docs)
-    assert cells.values.tolist() == [["R2", "measure.transformation.pilot_base", 1]]
-    gaps = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"), person_coded=cells)["gaps"]
-    row = gaps.set_index(["region", "node"]).loc[("R2", "measure.transformation.pilot_base")]
+    tax = load_taxonomy(ROOT / "taxonomy")
+    assert coder_cells(store, docs).values.tolist() == [["R2", "measure.transformation.pilot_base", 1]]
+    # with the taxonomy, the leaf's measure group counts the passage too
+    cells = coder_cells(store, docs, tax)
+    assert cells.values.tolist() == [["R2", "measure.transformation", 1], ["R2", "measure.transformation.pilot_base", 1]]
+    gaps = aggregate(docs, passages, labels, tax, person_coded=cells)["gaps"].set_index(["region", "node"])
+    row = gaps.loc[("R2", "measure.transformation.pilot_base")]
     assert not row["addressed"] and row["coder_passages"] == 1
-    assert gaps["coder_passages"].sum() == 1
+    assert gaps.loc[("R2", "measure.transformation"), "coder_passages"] == 1
+    assert gaps["coder_passages"].sum() == 2
