@@ -47,12 +47,19 @@ def reporting_inputs(out: Path, saves: list | None = None) -> tuple[pd.DataFrame
     catalog = Catalog(out)
     for t in (DOCUMENTS, PASSAGES, LABELS):
         catalog.require(t.name)
+    docs, labels = documents_and_labels(out, saves)
+    evidence, counts = evidence_passages(out, labels, saves)
+    return docs.to_pandas(), evidence, check(labels.to_pandas(), LABELS), counts
+
+
+def documents_and_labels(out: Path, saves: list | None = None) -> tuple[pa.Table, pa.Table]:
+    """The documents' metadata and the labels, through their read caches (see read_parts for `saves`)."""
+    catalog = Catalog(out)
     docs, _ = read_parts(DOCUMENTS, part_files(catalog.path("documents")), list(DOCUMENT_META),
                          catalog.cache("documents"), saves)
     labels, _ = read_parts(LABELS, part_files(catalog.path("labels")), list(LABELS.columns), catalog.cache("labels"),
                            saves)
-    evidence, counts = evidence_passages(out, labels, saves)
-    return docs.to_pandas(), evidence, check(labels.to_pandas(), LABELS), counts
+    return docs, labels
 
 
 def evidence_passages(out: Path, labels: pa.Table, saves: list | None = None) -> tuple[pd.DataFrame, pd.Series]:
@@ -302,11 +309,7 @@ class DocumentPages:
         process's to update), make the out-of-date pages as hidden files, and leave their keys and the
         (new file, target) pairs in `answer`, or the error that stopped it."""
         try:
-            catalog = Catalog(self.out)
-            docs, _ = read_parts(DOCUMENTS, part_files(catalog.path("documents")), list(DOCUMENT_META),
-                                 catalog.cache("documents"), saves=[])
-            labels, _ = read_parts(LABELS, part_files(catalog.path("labels")), list(LABELS.columns),
-                                   catalog.cache("labels"), saves=[])
+            docs, labels = documents_and_labels(self.out, saves=[])  # the caches are the main process's to save
             index, self._todo = self._out_of_date(docs.to_pandas(), labels.to_pandas())
             with publishing() as pub:
                 self.make()

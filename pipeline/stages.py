@@ -229,7 +229,7 @@ def _run(args, classifier) -> None:
             # them as soon as they exist, before they are written to CSV and Parquet
             # after a large change (a fresh run) most document pages are out of date: the workbook's writing
             # process makes them while this one computes the coverage tables
-            pages = None if small or workbook is not None else DocumentPages.for_writer(out, tax)
+            pages = None if small else DocumentPages.for_writer(out, tax)
             workbook = workbook or Workbook(catalog.path("workbook"), names, sheets, pages)
             try:
                 workbook.send({"ingest_report": read_ingest_report(out)})
