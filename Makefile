@@ -5,6 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+BYTECODE := $(VENV)/.bytecode
 
 CORPUS   ?= corpus
 OUT      ?= outputs
@@ -71,7 +72,7 @@ HELP_VENV     := folder of the virtual environment
 
 # One streaming run (ingest feeds the workers chunk by chunk), which keys every reuse on the model it actually
 # uses; the per-stage targets below are for running the stages one at a time.
-run: $(STAMP) $(MODEL_STAMP) ## the whole pipeline on CORPUS into OUT, in one streaming run
+run: $(BYTECODE) $(MODEL_STAMP) ## the whole pipeline on CORPUS into OUT, in one streaming run
 	$(PY) -m pipeline run --corpus "$(CORPUS)" $(COMMON) $(MODEL_ARG) --coded "$(CODED)"
 	@echo "results in $(OUT)/ (summary: $(OUT)/summary.md, report: $(OUT)/report.html)"
 
@@ -93,14 +94,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev,dask,bench]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
+# the package's bytecode, written even where PYTHONDONTWRITEBYTECODE is set (as in many container images): without
+# it every process compiles the pipeline's modules again (a tenth of a second each run, and each test that runs one)
+$(BYTECODE): $(STAMP) $(wildcard pipeline/*.py)
+	@$(PY) -m compileall -q pipeline && touch $@
+
 setup: $(STAMP) ## build the virtual environment (VENV) from pyproject.toml
 
-validate: $(STAMP) ## check a framework (TAXONOMY=): YAML, facets, lexicons, strength cues, examples
+validate: $(BYTECODE) ## check a framework (TAXONOMY=): YAML, facets, lexicons, strength cues, examples
 	$(PY) -m pipeline validate --taxonomy "$(TAXONOMY)"
 
 # ingest always scans the corpus (file names may contain spaces, which make cannot list as prerequisites);
 # documents.parquet keeps its mtime when nothing changed, so the later stages are skipped.
-$(OUT)/documents.parquet: FORCE $(STAMP)
+$(OUT)/documents.parquet: FORCE $(BYTECODE)
 	$(PY) -m pipeline ingest --corpus "$(CORPUS)" $(COMMON)
 ingest: $(OUT)/documents.parquet ## stage 1: read CORPUS into documents.parquet and ingest_report.csv
 FORCE:
@@ -123,7 +129,7 @@ $(OUT)/labels.parquet: $(OUT)/tokens.parquet $(MODEL_STAMP) $(TAXONOMY_FILES) $(
 
 # `make classify IN=passages.jsonl OUT=predictions.jsonl` classifies a JSON-lines file instead
 ifneq ($(IN),)
-classify: $(STAMP) ## stage 4: label passages (IN=passages.jsonl OUT=predictions.jsonl: a JSON-lines file instead)
+classify: $(BYTECODE) ## stage 4: label passages (IN=passages.jsonl OUT=predictions.jsonl: a JSON-lines file instead)
 	$(PY) -m pipeline classify --in "$(IN)" --out "$(OUT)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
 else
 classify: $(OUT)/labels.parquet ## stage 4: label passages (IN=passages.jsonl OUT=predictions.jsonl: a JSON-lines file instead)
@@ -137,7 +143,7 @@ $(OUT)/report.html: $(OUT)/coverage_region.csv pipeline/report.py pipeline/workb
 	$(PY) -m pipeline report $(COMMON) --coded "$(CODED)"
 report: $(OUT)/report.html ## stage 6: coverage.xlsx, report.html, summary.md (runs the stages before it as needed)
 
-train: $(STAMP) ## train on the taxonomy's examples + TRAIN= files + the coded store; later runs use it
+train: $(BYTECODE) ## train on the taxonomy's examples + TRAIN= files + the coded store; later runs use it
 	$(PY) -m pipeline train $(if $(TRAIN),--train "$(TRAIN)",) --coded "$(CODED)" --taxonomy $(TAXONOMY) --model $(or $(MODEL),$(MODELS)/trained)
 	@mkdir -p $(MODELS) && echo "$(or $(MODEL),$(MODELS)/trained)" > $(MODELS)/CURRENT
 	@echo "later make run / classify / evaluate use $(or $(MODEL),$(MODELS)/trained); 'make default-model' goes back"
@@ -145,24 +151,24 @@ train: $(STAMP) ## train on the taxonomy's examples + TRAIN= files + the coded s
 default-model: ## go back to the default model for later runs
 	rm -f $(MODELS)/CURRENT
 
-evaluate: $(STAMP) ## score the model against GOLD= (CV= folds to cross-validate instead, CURVE=1 with a learning curve)
+evaluate: $(BYTECODE) ## score the model against GOLD= (CV= folds to cross-validate instead, CURVE=1 with a learning curve)
 	@test -n "$(GOLD)" || { echo "error: make evaluate needs GOLD=coded.jsonl, the coded passages to score the model against" >&2; exit 2; }
 	$(PY) -m pipeline evaluate --gold "$(GOLD)" --taxonomy $(TAXONOMY) --jobs $(JOBS) $(MODEL_ARG) $(if $(CV),--cv $(CV),) $(if $(filter-out 0 no,$(CURVE)),--curve,) --out $(OUT)
 
 # `make review N=100` picks passages of the run in OUT for coding (OUT/review/review-NNN.xlsx);
 # `make review IN=pool.jsonl OUT=picked.jsonl` picks from a JSON-lines pool instead
 N ?= 100
-review: $(STAMP) ## pick the N passages most worth coding (OUT/review/review-NNN.xlsx; IN=pool.jsonl for a pool)
+review: $(BYTECODE) ## pick the N passages most worth coding (OUT/review/review-NNN.xlsx; IN=pool.jsonl for a pool)
 	$(PY) -m pipeline review --n $(N) $(if $(IN),--in "$(IN)",) $(if $(GAPS),--gaps $(GAPS),) --out "$(OUT)" --coded "$(CODED)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
 
-review-import: $(STAMP) ## import a coded review sheet FILE= (CODER=) into the coded store, with agreement
+review-import: $(BYTECODE) ## import a coded review sheet FILE= (CODER=) into the coded store, with agreement
 	$(PY) -m pipeline review-import --file "$(FILE)" $(if $(CODER),--coder "$(CODER)",) --coded "$(CODED)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
 
-compare: $(STAMP) ## what region (or output folder) A addresses that B does not, and the reverse
+compare: $(BYTECODE) ## what region (or output folder) A addresses that B does not, and the reverse
 	@test -n "$(A)" -a -n "$(B)" || { echo "error: make compare needs A= and B= (two regions of $(OUT), or two output folders)$(if $(A),; B is missing,$(if $(B),; A is missing,))" >&2; exit 2; }
 	$(PY) -m pipeline compare --a "$(A)" --b "$(B)" --out $(OUT) --taxonomy $(TAXONOMY)
 
-bench: $(STAMP) ## measure the pipeline on ../shared/corpus (SCALE= to replicate it; HUGE=1: one 60 MB document instead)
+bench: $(BYTECODE) ## measure the pipeline on ../shared/corpus (SCALE= to replicate it; HUGE=1: one 60 MB document instead)
 	$(PY) bench/bench.py --corpus "$(if $(filter corpus,$(CORPUS)),../shared/corpus,$(CORPUS))" --scale $(SCALE) --jobs $(JOBS) --window $(WINDOW) $(if $(HUGE),--huge,)
 
 # The browser test needs Chromium and a Chinese font (without one, Chinese renders as boxes). The Debian packages
@@ -185,7 +191,7 @@ browser: ## install Chromium and a Chinese font for the browser test, if missing
 	  fi; \
 	fi
 
-test: $(STAMP) browser ## the test suite
+test: $(BYTECODE) browser ## the test suite
 	$(PY) -m pytest
 
 clean: ## remove the outputs in OUT

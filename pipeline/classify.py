@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .io import ConfigError, write_bytes_atomic
-from .lexicon import CONTEXT, EXCLUDE, LexiconMatcher
+from .lexicon import CONTEXT, EXCLUDE, shared_matcher
 from .nodes import code_digest
 from .schemas import LABELS
 from .taxonomy import Taxonomy, load_taxonomy
@@ -59,7 +59,7 @@ class PassageClassifier:
 
     def __init__(self, taxonomy: Taxonomy, model: PolicyClassifier | None = None):
         self.taxonomy = taxonomy
-        self.matcher = LexiconMatcher(taxonomy)
+        self.matcher = shared_matcher(taxonomy)
         self.model = model
         self.leaf_ids = taxonomy.leaf_ids
         self._group_children = [(g, frozenset(taxonomy.children(g.id))) for g in taxonomy.groups]

@@ -403,3 +403,16 @@ class LexiconMatcher:
                 # a fixed order (the strongest role first at equal spans) keeps outputs identical run to run
                 out[node] = sorted(set(evidence), key=lambda h: (h.start, h.end, h.term, _ROLE_RANK[h.role], h.rule))
         return out
+
+
+_SHARED: dict[str, LexiconMatcher] = {}
+
+
+def shared_matcher(taxonomy: Taxonomy) -> LexiconMatcher:
+    """This process's one matcher for a taxonomy (by content). Building one parses every pattern for its
+    literals and builds the automata (a quarter of a second), and a loaded model needs it twice: for the
+    evidence of its labels and for its lexicon features."""
+    m = _SHARED.get(taxonomy.sha256)
+    if m is None:
+        m = _SHARED[taxonomy.sha256] = LexiconMatcher(taxonomy)
+    return m

@@ -40,7 +40,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from .lexicon import LexiconMatcher
+from .lexicon import LexiconMatcher, shared_matcher
 from .ngrams import CharTfidfVectorizer, WordTfidfVectorizer, word_features
 from .taxonomy import LANGS, load_taxonomy
 
@@ -74,11 +74,7 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def matcher(self) -> LexiconMatcher:
-        tax = load_taxonomy(self.taxonomy)
-        m = _MATCHERS.get(tax.sha256)
-        if m is None:
-            m = _MATCHERS[tax.sha256] = LexiconMatcher(tax)
-        return m
+        return shared_matcher(load_taxonomy(self.taxonomy))
 
     def transform(self, X):
         m = self.matcher()
@@ -111,9 +107,6 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         kinds = ("term", "rule", "exclude", "decision")
         return np.array([f"lexicon:{n}:{k}" for n in self.nodes_ for k in kinds] + [f"convention:{r}" for r in self.rules_],
                         dtype=object)
-
-
-_MATCHERS: dict[str, LexiconMatcher] = {}
 
 
 def _lexicon_columns(X) -> list[str]:
