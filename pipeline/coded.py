@@ -63,6 +63,66 @@ def append_to_store(records: list[dict], store: Path, source: str) -> tuple[int,
     return len(new), len(records) - len(new)
 
 
+def passage_doc(passage_id: str) -> str:
+    """The document of a passage id ("<doc_id>#<ordinal>", schemas.PASSAGES)."""
+    return passage_id.rpartition("#")[0]
+
+
+def anchor_codings(store: list[dict], passages: pd.DataFrame) -> tuple[list[dict], list[dict], int]:
+    """The store's records of these passages' documents, each under the id that holds its text now.
+
+    A passage id is its document and ordinal, so an edited document (an article inserted, clauses renumbered)
+    gives a coded passage's id to other text. A record whose id no longer holds its text is moved to the
+    passage of its document that does (the nearest one to its old place if several do); if none does, it is
+    stale: the coding no longer describes any passage, and counting it would put a person's labels on text they
+    never read. `passages`: id, doc_id and text of every passage of the documents the records name (others'
+    records are left out). Returns (records, stale records, how many were moved). Texts are compared with
+    whitespace collapsed (a spreadsheet may rewrap them)."""
+    def norm(t) -> str:
+        return " ".join(str(t or "").split())
+
+    def ordinal(pid: str) -> int:
+        tail = pid.rpartition("#")[2]
+        return int(tail) if tail.isdigit() else 0
+
+    text_of = dict(zip(passages["id"].astype(str), passages["text"].map(norm)))
+    docs = set(passages["doc_id"].astype(str))
+    holders: dict[tuple[str, str], list[str]] = {}
+    for pid, doc, text in zip(passages["id"].astype(str), passages["doc_id"].astype(str), passages["text"].map(norm)):
+        holders.setdefault((doc, text), []).append(pid)
+    kept, stale, moved = [], [], 0
+    for r in store:
+        doc = passage_doc(r["id"])
+        if doc not in docs:
+            continue
+        text = norm(r.get("text"))
+        if not text or text_of.get(r["id"]) == text:
+            kept.append(r)
+            continue
+        now = holders.get((doc, text))
+        if now:
+            kept.append({**r, "id": min(now, key=lambda pid: abs(ordinal(pid) - ordinal(r["id"])))})
+            moved += 1
+        else:
+            stale.append(r)
+    return kept, stale, moved
+
+
+def anchoring_note(stale: list[dict], moved: int) -> str | None:
+    """What a run says about coded passages whose documents changed since they were coded (None if none did)."""
+    if not stale and not moved:
+        return None
+    parts = []
+    if moved:
+        parts.append(f"{moved} coded passage(s) found at a new place in their edited documents and counted there")
+    if stale:
+        ids = sorted({r["id"] for r in stale})
+        more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
+        parts.append(f"{len(stale)} coding(s) of passages whose text is no longer in their documents are not counted "
+                     f"({', '.join(ids[:5])}{more}); code those passages again")
+    return "coded store: " + "; ".join(parts)
+
+
 HUMAN_CODING_COLUMNS = ["region", "passages_coded", "coders", "coder_model_f1", "coder_model_alpha",
                         "double_coded", "coder_coder_alpha"]
 
@@ -76,9 +136,7 @@ def human_coding(store: list[dict], documents: pd.DataFrame, labels: pd.DataFram
     The model may have been trained on these very passages, so coder-model agreement here says how faithfully
     the coverage tables carry the coding, not how accurate the model is elsewhere (that is `evaluate`)."""
     doc_region = dict(zip(documents["doc_id"], documents["region"]))
-    # a passage id is "<doc_id>#<ordinal>" (schemas.PASSAGES)
-    region_of = {r["id"]: doc_region[r["id"].rpartition("#")[0]] for r in store
-                 if r["id"].rpartition("#")[0] in doc_region}
+    region_of = {r["id"]: doc_region[passage_doc(r["id"])] for r in store if passage_doc(r["id"]) in doc_region}
     mine = [r for r in store if r["id"] in region_of]
     leaves = list(taxonomy.leaf_ids)
     leaf = labels[(labels["source"] != "rollup") & labels["passage_id"].isin({r["id"] for r in mine})]
@@ -125,13 +183,13 @@ def coder_cells(store: list[dict], documents: pd.DataFrame, taxonomy=None) -> pd
     node, each passage counted once whichever coders gave it (a coder's latest coding of a passage counts);
     with `taxonomy`, a passage coded with a leaf counts for the leaf's measure group too (once). Where the run
     shows a gap, such a passage contradicts it. Passages are matched by id (document path and ordinal), as
-    human_coding matches them."""
+    human_coding matches them: give both the records anchor_codings kept."""
     doc_region = dict(zip(documents["doc_id"], documents["region"]))
     group_of = ({leaf: g.id for g in taxonomy.groups for leaf in taxonomy.children(g.id)}
                 if taxonomy is not None else {})
     given: dict[tuple[str, str], set[str]] = {}
     for (pid, _), labels in latest_codings(store).items():
-        region = doc_region.get(pid.rpartition("#")[0])
+        region = doc_region.get(passage_doc(pid))
         for node in labels if region is not None else ():
             for counted in (node, group_of.get(node)):
                 if counted is not None:

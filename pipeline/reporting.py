@@ -26,7 +26,7 @@ from .catalog import REPORT_FILES, Catalog, coverage_tables
 from .classify import coded_store_paths
 from .io import (ChunkedTable, PartCache, active_publication, part_files, publish_file, publishing, read_parts,
                  write_json, write_text)
-from .coded import coder_cells, human_coding, store_records
+from .coded import anchor_codings, anchoring_note, coder_cells, human_coding, passage_doc, store_records
 from .compare import compare_cli
 from .engine import Helper
 from .runlog import record
@@ -97,7 +97,7 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) 
     tax = load_taxonomy(args.taxonomy)
     inputs = inputs or reporting_inputs(out, saves)
     docs, passages, labels, counts = inputs
-    store = store_records(Path(args.coded))
+    store = current_codings(out, store_records(Path(args.coded)), docs)
     tables = aggregate_mod.aggregate(docs, passages, labels, tax, passage_counts=counts, on_tables=on_tables,
                                      person_coded=coder_cells(store, docs, tax))
     tables["human_coding"] = human_coding(store, docs, labels, tax)
@@ -111,6 +111,20 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) 
     print(f"aggregate: {len(tables['coverage_region'])} regions x {len(tax.nodes)} nodes -> "
           f"{catalog.path('coverage_region', 'csv')}", file=sys.stderr)
     return tables, inputs
+
+
+def current_codings(out: Path, store: list[dict], docs: pd.DataFrame) -> list[dict]:
+    """The coded store's records of this corpus's passages, each under the id that holds its text now
+    (coded.anchor_codings); what was moved or set aside is said on stderr."""
+    named = sorted({passage_doc(r["id"]) for r in store} & set(docs["doc_id"]))
+    if not named:
+        return []
+    passages = ChunkedTable(PASSAGES, out).arrow_rows_for(named, ["passage_id", "doc_id", "text"]).to_pandas()
+    kept, stale, moved = anchor_codings(store, passages.rename(columns={"passage_id": "id"}))
+    note = anchoring_note(stale, moved)
+    if note:
+        print(note, file=sys.stderr)
+    return kept
 
 
 def read_ingest_report(out: Path) -> pd.DataFrame:

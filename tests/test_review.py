@@ -199,6 +199,68 @@ def test_the_report_says_how_much_a_person_coded(tmp_path):
     assert "human_coding" in __import__("openpyxl").load_workbook(out / "coverage.xlsx").sheetnames
 
 
+def test_codings_follow_their_text_into_an_edited_document():
+    from pipeline.coded import anchor_codings, anchoring_note
+
+    # the document had articles A, B, C; an article was inserted first and C was struck out
+    now = pd.DataFrame({"id": ["d#1", "d#2", "d#3", "e#1"], "doc_id": ["d", "d", "d", "e"],
+                        "text": ["New article.", "Article A.", "Article  B.", "Other."]})
+    store = [
+        {"id": "d#1", "text": "Article A.", "labels": ["x"], "coder": "ann"},  # moved to d#2
+        {"id": "d#2", "text": "Article\nB.", "labels": ["y"], "coder": "ann"},  # moved to d#3 (rewrapped text)
+        {"id": "d#3", "text": "Article C.", "labels": ["z"], "coder": "ann"},  # no longer in the document
+        {"id": "e#1", "text": "Other.", "labels": [], "coder": "bob"},  # unchanged
+        {"id": "gone#1", "text": "Article A.", "labels": ["x"], "coder": "ann"},  # another corpus's document
+    ]
+    kept, stale, moved = anchor_codings(store, now)
+    assert [(r["id"], r["labels"]) for r in kept] == [("d#2", ["x"]), ("d#3", ["y"]), ("e#1", [])]
+    assert [r["id"] for r in stale] == ["d#3"] and moved == 2
+    note = anchoring_note(stale, moved)
+    assert "2 coded passage(s) found at a new place" in note and "(d#3)" in note
+    assert anchoring_note([], 0) is None
+    # of several passages with the coded text, the nearest to the old place
+    twice = pd.DataFrame({"id": ["d#1", "d#2", "d#7", "d#9"], "doc_id": ["d"] * 4,
+                          "text": ["Same.", "x", "y", "Same."]})
+    kept, _, _ = anchor_codings([{"id": "d#8", "text": "Same.", "labels": [], "coder": "ann"}], twice)
+    assert kept[0]["id"] == "d#9"
+
+
+def test_a_coding_is_not_counted_on_other_text_after_its_document_is_edited(tmp_path):
+    import shutil
+
+    from pipeline import cli
+
+    corpus, out, store = tmp_path / "corpus", tmp_path / "out", tmp_path / "coded"
+    shutil.copytree(ROOT / "corpus", corpus)
+    args = ["run", "--corpus", str(corpus), "--out", str(out), "--model", "lexicon", "--quiet", "--jobs", "1",
+            "--coded", str(store)]
+    assert cli.main(args) == 0
+    doc = "en/US/title99_ch1_university_industry_research_partnerships.md"
+    passages = pd.read_parquet(out / "passages.parquet", columns=["passage_id", "doc_id", "kind", "text"])
+    paras = passages[(passages["doc_id"] == doc) & (passages["kind"] != "heading")]
+    first, second = paras.iloc[2], paras.iloc[3]
+    append_to_store([{"id": p.passage_id, "text": p.text, "lang": "en", "labels": ["model.joint_research"],
+                      "coder": "ann", "note": ""} for p in (first, second)], store, "sheet.xlsx")
+    assert cli.main(args) == 0
+    cells = pd.read_csv(out / "gaps.csv", encoding="utf-8-sig")
+    row = cells[(cells["region"] == "US") & (cells["node"] == "model.joint_research")]
+    assert row["coder_passages"].item() == 2
+    # the researcher's new version of the document: a paragraph inserted before both, the second one struck out
+    path = corpus / doc
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(first.text, "An inserted paragraph about nothing in particular.\n\n" + first.text)
+                    .replace(second.text, "A replacement paragraph.").replace("\r\n", "\n"), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "1 coded passage(s) found at a new place" in result.stderr
+    assert f"not counted ({second.passage_id})" in result.stderr
+    cells = pd.read_csv(out / "gaps.csv", encoding="utf-8-sig")
+    row = cells[(cells["region"] == "US") & (cells["node"] == "model.joint_research")]
+    assert row["coder_passages"].item() == 1
+    hc = pd.read_csv(out / "human_coding.csv", encoding="utf-8-sig")
+    assert hc.loc[hc["region"] == "all", "passages_coded"].item() == 1
+
+
 def test_weighted_coded_passages_move_a_nodes_threshold_and_calibration():
     """The researcher's coded passages weigh more in choosing a node's threshold and calibration, not only in
     its coefficients: their corpus may score a node lower than the gold it was trained with."""
