@@ -18,8 +18,8 @@ from .coded import anchor_codings, anchoring_note, append_to_store, latest_codin
 from .evaluate import evaluate_cli
 from .io import ConfigError, write_bytes_atomic
 from .model import PolicyClassifier
-from .review import (agreement, coded_rows, gap_check_outcomes, gap_checks, next_sheet, pick, picks_table,
-                     read_sheet, score_pool, write_sheets)
+from .review import (PICK_COLUMNS, agreement, coded_rows, gap_check_outcomes, gap_checks, next_sheet, pick,
+                     picks_table, read_sheet, score_pool, write_sheets)
 from .taxonomy import load_taxonomy
 from .text import detect_lang
 
@@ -100,7 +100,7 @@ def cmd_review(args) -> None:
     coded_ids = {r["id"] for r in store}
     print(f"review: scoring {len(pool)} passages with {path} ...", file=sys.stderr)
     scored = score_pool(PassageClassifier(tax, model), pool, tokenize_frame(pool, tax))
-    checks = pd.DataFrame(columns=["rank", "index", "value", "reason"])
+    checks = pd.DataFrame(columns=PICK_COLUMNS)
     if args.gaps:
         audited = [n.id for t in tax.parts for n in t.audit_leaves()]
         predicted = [[l.node for l in labels] for labels in scored["labels"]]

@@ -43,6 +43,10 @@ CODER_COLUMNS = [f"label_{k}" for k in range(1, LABEL_COLUMNS + 1)] + ["labels",
 
 # ------------------------------------------------------------------------------------------------ picking
 
+# a pick: its place, the pool row, its value and why; a gap check also names the gap (region, node) it checks
+PICK_COLUMNS = ["rank", "index", "value", "reason", "gap_region", "gap_node"]
+
+
 def pick(pool: pd.DataFrame, proba: np.ndarray, lexicon: np.ndarray, model, n: int,
          coded_ids: set[str] = frozenset(), vectors=None, picked_before: list[int] = ()) -> pd.DataFrame:
     """The `n` passages of `pool` most worth coding, most valuable first, each with its `reason` and `value`.
@@ -88,8 +92,9 @@ def pick(pool: pd.DataFrame, proba: np.ndarray, lexicon: np.ndarray, model, n: i
             reasons.append(f"lexicon and model disagree on {nodes[j]} (lexicon {'yes' if lexicon[i, j] else 'no'}, "
                            f"model p={proba[i, j]:.2f})")
         rows.append({"rank": len(rows) + 1, "index": i, "value": round(float(value[i]), 4),
-                     "reason": "; ".join(reasons) or "closest to the thresholds among the rest"})
-    return pd.DataFrame(rows, columns=["rank", "index", "value", "reason"])
+                     "reason": "; ".join(reasons) or "closest to the thresholds among the rest",
+                     "gap_region": "", "gap_node": ""})
+    return pd.DataFrame(rows, columns=PICK_COLUMNS)
 
 
 def gap_checks(pool: pd.DataFrame, proba: np.ndarray, predicted: list[list[str]], model, audited: list[str],
@@ -135,10 +140,11 @@ def gap_checks(pool: pd.DataFrame, proba: np.ndarray, predicted: list[list[str]]
             taken.add(i)
             where = f"of {region} " if region else ""
             out.append({"rank": len(out) + 1, "index": i, "value": round(float(proba[i, j]), 4),
+                        "gap_region": region, "gap_node": node,
                         "reason": f"gap check: no passage {where}is labelled {node}; the {_ordinal(k)} most likely "
                                   f"to address it (p={proba[i, j]:.2f}, threshold {t[i, j]:.2f}). Give it "
                                   f"{node} if it does"})
-    return pd.DataFrame(out, columns=["rank", "index", "value", "reason"])
+    return pd.DataFrame(out, columns=PICK_COLUMNS)
 
 
 def _ordinal(k: int) -> str:
@@ -185,7 +191,7 @@ def picks_table(pool: pd.DataFrame, scored: dict, picked: pd.DataFrame, taxonomy
             "predicted": "; ".join(f"{l.node} {names[l.node]['zh']} / {names[l.node]['en']} ({l.score:.2f})"
                                    for l in labs),
             "evidence": "; ".join(f"{l.node}: {', '.join(e['term'] for e in l.evidence)}" for l in labs if l.evidence),
-            "reason": r.reason, "value": r.value,
+            "reason": r.reason, "gap_region": r.gap_region, "gap_node": r.gap_node, "value": r.value,
         })
     return pd.DataFrame(rows)
 
@@ -347,19 +353,15 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
     return out
 
 
-_GAP_CHECK = re.compile(r"^gap check: no passage (?:of (.+?) )?is labelled (\S+);")
-
-
 def gap_check_outcomes(rows: list[dict], records: list[dict]) -> list[tuple[str, str, bool]]:
-    """(region, node, found) for each coded row of the sheet that was picked as a gap check (its `reason`):
-    found when the coder gave the passage the node whose gap it checks, i.e. the gap is false."""
+    """(region, node, found) for each coded row of the sheet that was picked as a gap check (its `gap_node`,
+    in `gap_region`): found when the coder gave the passage that node, i.e. the gap is false."""
     coded = {r["id"]: set(r["labels"]) for r in records}
     out = []
     for r in rows:
-        m = _GAP_CHECK.match(_cell(r.get("reason")))
-        pid = _cell(r.get("id") or r.get("passage_id"))
-        if m and pid in coded:
-            out.append((m.group(1) or "", m.group(2), m.group(2) in coded[pid]))
+        node, pid = _cell(r.get("gap_node")), _cell(r.get("id") or r.get("passage_id"))
+        if node and pid in coded:
+            out.append((_cell(r.get("gap_region")), node, node in coded[pid]))
     return out
 
 

@@ -302,6 +302,7 @@ def test_gap_checks_pick_each_gaps_likeliest_passages_of_its_region():
     assert "no passage of R2 is labelled a; the passage most likely" in picked["reason"][0]
     assert "no passage of R2 is labelled b; the second passage most likely" in picked["reason"][1]
     assert "threshold 0.50" in picked["reason"][0] and "threshold 0.40" in picked["reason"][1]  # p2 zh, p4 en
+    assert picked[["gap_region", "gap_node"]].values.tolist() == [["R2", "a"], ["R2", "b"]]
     two = gap_checks(pool, proba, predicted, model, ["a"], 2)
     assert [pool["id"][i] for i in two["index"]] == ["p2", "p3"]
     coded_none = {("p2", "ann"): []}  # p2 coded, with no node
@@ -323,11 +324,11 @@ def test_review_refuses_a_count_below_one_or_negative_gap_checks(tmp_path):
 def test_import_says_which_gap_checks_found_the_node():
     from pipeline.review import gap_check_outcomes
 
-    rows = [{"id": "a#1", "reason": "gap check: no passage of CN-BJ is labelled measure.ip.legal; the passage most "
-                                    "likely to address it (p=0.31, threshold 0.55). Give it measure.ip.legal if it does"},
-            {"id": "a#2", "reason": "gap check: no passage is labelled model.incubator; the second passage most likely"},
-            {"id": "a#3", "reason": "uncertain model.incubator (p=0.45, threshold 0.50)"},
-            {"id": "a#4", "reason": "gap check: no passage of US is labelled model.incubator; ..."}]  # not coded
+    rows = [{"id": "a#1", "reason": "gap check: ...", "gap_region": "CN-BJ", "gap_node": "measure.ip.legal"},
+            {"id": "a#2", "reason": "gap check: ...", "gap_region": "", "gap_node": "model.incubator"},
+            {"id": "a#3", "reason": "uncertain model.incubator (p=0.45, threshold 0.50)", "gap_region": "",
+             "gap_node": ""},
+            {"id": "a#4", "gap_region": "US", "gap_node": "model.incubator"}]  # not coded
     records = [{"id": "a#1", "labels": ["measure.ip.legal"]}, {"id": "a#2", "labels": []},
                {"id": "a#3", "labels": ["model.incubator"]}]
     assert gap_check_outcomes(rows, records) == [("CN-BJ", "measure.ip.legal", True), ("", "model.incubator", False)]
