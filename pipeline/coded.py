@@ -85,10 +85,13 @@ def anchor_codings(store: list[dict], passages: pd.DataFrame) -> tuple[list[dict
         tail = pid.rpartition("#")[2]
         return int(tail) if tail.isdigit() else 0
 
-    text_of = dict(zip(passages["id"].astype(str), passages["text"].map(norm)))
+    named = {passage_doc(r["id"]) for r in store}
+    passages = passages[passages["doc_id"].astype(str).isin(named)]
+    ids, texts = passages["id"].astype(str).tolist(), [norm(t) for t in passages["text"].tolist()]
+    text_of = dict(zip(ids, texts))
     docs = set(passages["doc_id"].astype(str))
     holders: dict[tuple[str, str], list[str]] = {}
-    for pid, doc, text in zip(passages["id"].astype(str), passages["doc_id"].astype(str), passages["text"].map(norm)):
+    for pid, doc, text in zip(ids, passages["doc_id"].astype(str).tolist(), texts):
         holders.setdefault((doc, text), []).append(pid)
     kept, stale, moved = [], [], 0
     for r in store:
