@@ -36,12 +36,36 @@ class Line:
     text: str
 
 
+# Articles run together on one line, as text copied from a web page or a PDF often has them ("……制定本条例。　　第二条
+# ……"): an article (or chapter) marker after a sentence's end and a space starts a line of its own, and so does an
+# article after a heading on the same line ("第一章　总　则　　第一条　……"). A marker inside a sentence or a table
+# ("依照第十条", "| 第244条 |") does not.
+_INLINE_BREAK = re.compile(rf"(?<=[。；！？])[ \t\u3000]+(?=第[{_CN_NUM}]+[条章节编](?:之[{_CN_NUM}]+)?[ \t\u3000])")
+_ARTICLE_AFTER_HEADING = re.compile(rf"[ \t\u3000]+(?=第[{_CN_NUM}]+条(?:之[{_CN_NUM}]+)?[ \t\u3000])")
+
+
 def _lines(text: str) -> list[Line]:
     out, pos = [], 0
+    inline = _INLINE_BREAK.search(text) is not None
     for raw in text.split("\n"):
-        out.append(Line(pos, pos + len(raw), raw))
+        for s, e in (_inline_parts(raw) if inline else ((0, len(raw)),)):
+            out.append(Line(pos + s, pos + e, raw[s:e]))
         pos += len(raw) + 1
     return out
+
+
+def _inline_parts(raw: str) -> list[tuple[int, int]]:
+    """The (start, end) parts of one line of text, cut before the articles that run on within it."""
+    cuts = [0, *(m.start() for m in _INLINE_BREAK.finditer(raw)), len(raw)]
+    parts = []
+    for s, e in zip(cuts, cuts[1:]):
+        part = raw[s:e]
+        m = _ARTICLE_AFTER_HEADING.search(part, 0, 80) if CN_HEADING.match(part) or MD_HEADING.match(part) else None
+        if m and m.start() > 0:
+            parts += [(s, s + m.start()), (s + m.start(), e)]
+        else:
+            parts.append((s, e))
+    return parts
 
 
 def _enum_level(tag: str, stack: list[str]) -> int:

@@ -25,6 +25,22 @@ def test_chinese_articles_chapters_and_clauses():
     assert any(r["kind"] == "header" for r in rows)
 
 
+def test_articles_run_together_on_one_line_are_still_articles():
+    """Text copied from a web page or a PDF: every article on one line, joined by full-width spaces. A reference
+    inside a sentence and a table row that names articles are not cut."""
+    text = ("第一章　总　　则　　第一条　为了促进产学研合作，制定本条例。　　第二条　本条例适用于本省。依照第十条 规定办理。"
+            "　　第二章　合作方式　　第三条　鼓励企业与高等学校共建联合实验室；　　第四条　（略）\n"
+            "| 第244条 （修正案第4条） | 雇用 |\n")
+    rows = segment_document(doc(text))
+    arts = [r for r in rows if r["kind"] == "article"]
+    assert [r["label"] for r in arts] == ["第一条", "第二条", "第三条", "第四条"]
+    assert "依照第十条 规定办理" in arts[1]["text"] and "| 第244条" in arts[3]["text"]
+    assert [r["heading_path"] for r in arts] == ["第一章　总　　则"] * 2 + ["第二章　合作方式"] * 2
+    assert all(text[r["start"]:r["end"]] == r["text"] for r in rows)
+    covered = sorted((r["start"], r["end"]) for r in rows)
+    assert all(a[1] <= b[0] for a, b in zip(covered, covered[1:]))  # no character in two passages
+
+
 def test_us_code_paragraphs_are_cited():
     rows = segment_document(doc(US_CODE, "en"))
     paras = [r for r in rows if r["kind"] == "section_paragraph"]
