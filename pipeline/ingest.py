@@ -30,7 +30,7 @@ from .catalog import Catalog
 from .io import ConfigError, read_parts
 from .nodes import fingerprint
 from .schemas import DOCUMENT_META, DOCUMENTS, INGEST_REPORT, check
-from .text import (DEFAULT_MAX_BYTES, FIRST_YEAR, DecodeError, content_hash, detect_lang, document_date,
+from .text import (DEFAULT_MAX_BYTES, FIRST_YEAR, MANIFEST_PROBLEM, DecodeError, content_hash, detect_lang, document_date,
                    extract_text, join_reasons, last_year, megabytes, normalise, one_line, plausible_year,
                    title_from_text, to_simplified)
 
@@ -151,7 +151,7 @@ class IngestRun:
     def documents(self):
         has_manifest, rows, report = self.has_manifest, self._rows, self.report
         seen_hash: dict[str, str] = {}
-        unlisted = 0
+        unlisted: list[str] = []
         iterator = self.files
         if self.progress:
             iterator = tqdm(self.files, desc="ingest", unit="file")
@@ -172,7 +172,8 @@ class IngestRun:
                 why = (" (notes on the corpus, not a policy document)" if corpus_notes(rel) else
                        f" ('{display_name(entry.path.suffix)[0] or '(none)'}' is no document type)"
                        if entry.path.suffix.lower() not in SUPPORTED else "")
-                unlisted += not why
+                if not why:
+                    unlisted.append(rel)
                 report.append(report_row(rel, "skipped", join_reasons(entry.note, f"not listed in {MANIFEST}{why}"),
                                       nbytes=_size(entry.path)))
                 continue
@@ -250,9 +251,14 @@ class IngestRun:
         for r in rep_df.itertuples(index=False):
             if r.status == "failed" or (r.status == "skipped" and r.reason.endswith("limit (raise it with --max-mb)")):
                 log.warning("%s: %s", r.path, r.reason)
-        if getattr(self, "_unlisted", 0):
-            log.warning("%s: %d file(s) not listed in the manifest were skipped (see ingest_report.csv)",
-                        self.root / MANIFEST, self._unlisted)
+            elif r.status == "ingested" and MANIFEST_PROBLEM in r.reason:
+                # a value of the researcher's manifest that could not be used: said, not only written down
+                log.warning("%s: %s", r.path, "; ".join(p for p in r.reason.split("; ") if MANIFEST_PROBLEM in p))
+        unlisted = getattr(self, "_unlisted", [])
+        if unlisted:
+            more = f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else ""
+            log.warning("%s: %d file(s) not listed in the manifest were skipped: %s%s (see ingest_report.csv)",
+                        self.root / MANIFEST, len(unlisted), ", ".join(unlisted[:5]), more)
         return check(rep_df, INGEST_REPORT)
 
     def cache_frame(self) -> pd.DataFrame:
@@ -325,7 +331,7 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
     if lang not in ("zh", "en"):
         detected = detect_lang(text)
         if lang:
-            notes.append(f"{MANIFEST} lang '{meta['lang']}' is not zh or en; detected {detected}")
+            notes.append(f"{MANIFEST_PROBLEM}lang '{meta['lang']}' is not zh or en; detected {detected}")
         lang = detected
     original = ""
     converted = False
@@ -337,7 +343,8 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
     region = meta.get("region") or (rel.split("/")[0] if "/" in rel else ROOT_REGION)
     if region == ROOT_REGION and "/" not in rel:
         notes.append(ROOT_NOTE)
-    date, date_source = document_date(meta, rel, text, lang)
+    date, date_source, problem = document_date(meta, rel, text, lang)
+    notes.append(problem)
     if not plausible_year(date):
         notes.append(f"date '{one_line(date)[:40]}' is outside {FIRST_YEAR}-{last_year()}; ignored")
         date, date_source = "", ""

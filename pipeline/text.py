@@ -394,8 +394,9 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
 # A document's date comes from, in this order: the manifest's `date` column, a "(YYYY-MM-DD)" in the file
 # name, the text. In the text, adoption and promulgation dates in the header (通过, 批准, 公布, 发布, 印发, 颁布;
 # English "approved", "enacted") come before the effective date (施行 / "Effective Date"), because the
-# manifest dates researchers write are adoption dates and the two must mean the same thing. Only the header
-# (text before the first article) is searched for adoption dates: the body cites other laws with theirs.
+# manifest dates researchers write are adoption dates and the two must mean the same thing; a revised text
+# (修订, 修正 in its header) is dated by its latest revision, the version it is. Only the header (text before the
+# first article) is searched for these: the body cites other laws with their dates.
 
 EARLIEST_YEAR = 1949
 _CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
@@ -409,6 +410,9 @@ _CN_DATE_THEN_WORD = re.compile(_CN_DATE + r"(?:(?!" + _N + r"{2,4}[ \t]*年)[^�
                                 rf"(?P<form>{_CN_PROMULGATED}|施行|实施)")
 # 发布日期：2017年4月20日
 _CN_WORD_THEN_DATE = re.compile(rf"(?P<form>{_CN_PROMULGATED}|施行|实施|成文)(?:日期|时间)[ \t]*[：:]?[ \t]*" + _CN_DATE)
+# a revision stated in the header ("2017年12月1日……会议修订", "根据2009年8月27日……《关于修改部分法律的决定》修正"): the
+# text is that version, dated by its latest revision as the national database's file names date it
+_CN_REVISED = re.compile(_CN_DATE + r"(?:(?!" + _N + r"{2,4}[ \t]*年)[^。；;\n]){0,60}?(?P<form>修订|修正|修改)")
 # 本条例自2020年3月1日起施行 (usually the last article)
 _CN_IN_FORCE = re.compile(r"自[ \t]*" + _CN_DATE + r"[ \t]*起?[ \t]*(?P<form>施行|实施|生效)")
 _MONTHS = {m: i for i, names in enumerate(
@@ -487,6 +491,9 @@ def date_from_text(text: str, lang: str) -> tuple[str, str]:
     head = text[: min(first.start(), _HEAD_CHARS)] if first else text[:_HEAD_CHARS]
     found: list[tuple[int, int, str, str]] = []  # (rank, position, date, form); lowest first wins
     if lang == "zh":
+        revised = [(date, m.group("form")) for m in _CN_REVISED.finditer(head) if (date := _cn_match_date(m))]
+        if revised:
+            return max(revised)
         for rx in (_CN_DATE_THEN_WORD, _CN_WORD_THEN_DATE):
             for m in rx.finditer(head):
                 form = m.group("form")
@@ -504,18 +511,48 @@ def date_from_text(text: str, lang: str) -> tuple[str, str]:
     return "", ""
 
 
-def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str]:
-    """(date, where it came from: manifest | filename | text:<form> | "")."""
-    if (meta.get("date") or "").strip():
-        return meta["date"].strip(), "manifest"
+# what an ingest note about a value of the researcher's manifest begins with (ingest says those on stderr too)
+MANIFEST_PROBLEM = "manifest.csv: "
+# a manifest date: a year, a year and month, or a whole date, with -, /, . or 年月日 between the parts
+_MANIFEST_DATE = re.compile(r"(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2})\s*日?)?\s*月?)?")
+
+
+def manifest_date(value: str) -> str:
+    """A manifest's date as ISO (2021-03-04, or 2021-03 / 2021 when that is all it gives), or "" when it is no
+    calendar date from FIRST_YEAR to next year (2021-13-45, 2099-02-30, 1800-01-01)."""
+    m = _MANIFEST_DATE.fullmatch(value.strip())
+    if not m:
+        return ""
+    year, month, day = (int(g) if g else None for g in m.groups())
+    if not FIRST_YEAR <= year <= last_year():
+        return ""
+    try:
+        datetime.date(year, month or 1, day or 1)
+    except ValueError:
+        return ""
+    return f"{year:04d}" + (f"-{month:02d}" if month else "") + (f"-{day:02d}" if day else "")
+
+
+def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str, str]:
+    """(date, where it came from: manifest | filename | text:<form> | "", what was wrong with the manifest's
+    date). A manifest date that is no date is not used: the file name's or the text's is, and the problem is
+    said."""
+    problem = ""
+    given = (meta.get("date") or "").strip()
+    if given:
+        date = manifest_date(given)
+        if date:
+            return date, "manifest", ""
+        problem = (f"{MANIFEST_PROBLEM}date '{one_line(given)[:40]}' is not a date from {FIRST_YEAR} to "
+                   f"{last_year()} (write YYYY-MM-DD); the file name's or the text's date is used")
     m = DATE_IN_NAME.search(Path(rel).name)
     if m:
         y, mo, d = (int(x) for x in m.group(1).split("-"))
         date = plausible_date(y, mo, d)
         if date:
-            return date, "filename"
+            return date, "filename", problem
     date, form = date_from_text(text, lang)
-    return (date, f"text:{form}") if date else ("", "")
+    return (date, f"text:{form}", problem) if date else ("", "", problem)
 
 
 # The temporal view has a row per year from a region's first dated document on: a date in year 1 or 9999 would

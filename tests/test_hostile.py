@@ -303,7 +303,7 @@ def test_manifest_missing_unlisted_and_ragged_rows(tmp_path):
     assert any("manifest.csv line 6" in w and "2 fields" in w for w in warnings), warnings
     assert any("listed twice" in w for w in warnings)
     assert any("missing.txt" in w and "not found" in w for w in warnings)
-    assert any("1 file(s) not listed" in w for w in warnings)
+    assert any("1 file(s) not listed" in w and "were skipped: unlisted.txt" in w for w in warnings)
     docs = pd.read_parquet(tmp_path / "out/documents.parquet").set_index("doc_id")
     assert docs.loc["a.txt", "region"] == "CN-SD" and docs.loc["a.txt", "title"] == "标题"
     assert json.loads(docs.loc["a.txt", "extra"]) == {"source": "demo"}

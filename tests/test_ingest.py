@@ -150,6 +150,8 @@ def test_dates_from_manifest_file_name_and_text(tmp_path):
     write(corpus / "zh/A/old_year.md", "某条例\n1890年1月1日通过\n\n第一条 鼓励企业与高等学校合作。\n")
     write(corpus / "zh/A/far_future.md", "某条例\n2999年1月1日通过\n\n第一条 鼓励企业与高等学校合作。\n")
     write(corpus / "zh/A/named (2015-06-01).md", header + "第一条 鼓励企业与高等学校合作。\n")
+    write(corpus / "zh/A/revised.md", "某条例\n（2001年10月28日某省人民代表大会常务委员会通过　2017年12月1日某省人民代表"
+                                      "大会常务委员会第三十三次会议修订）\n\n第一条 鼓励企业与高等学校合作。\n")
     write(corpus / "zh/TW/trad.txt", "某辦法\n2016年5月3日行政院會議通過\n\n第一條 鼓勵企業與學校合作研發，促進技術移轉與成果運用。\n")
     write(corpus / "en/B/effective.txt", "Partnership Guidance\n\nEffective Date: January 1, 2020\n\n"
                                          "Universities and firms shall cooperate on research.\n")
@@ -166,6 +168,7 @@ def test_dates_from_manifest_file_name_and_text(tmp_path):
         "zh/A/old_year.md": ("", ""),
         "zh/A/far_future.md": ("", ""),
         "zh/A/named (2015-06-01).md": ("2015-06-01", "filename"),
+        "zh/A/revised.md": ("2017-12-01", "text:修订"),  # the version it is, not its first adoption
         "zh/TW/trad.txt": ("2016-05-03", "text:通过"),
         "en/B/effective.txt": ("2020-01-01", "text:Effective Date"),
         "en/B/approved.txt": ("2019-03-12", "text:approved"),
@@ -179,6 +182,32 @@ def test_dates_from_manifest_file_name_and_text(tmp_path):
     d = docs.set_index("doc_id")
     assert (d.loc["zh/A/adopted.md", "date"], d.loc["zh/A/adopted.md", "date_source"]) == ("2017-05-01", "manifest")
     assert (d.loc["zh/A/in_force.md", "date"], d.loc["zh/A/in_force.md", "date_source"]) == ("2018-10-01", "text:施行")
+
+    # a manifest date in another common form is read as ISO; one that is no date is not used (the text's is) and
+    # the problem is said on stderr, naming the file
+    write(corpus / "manifest.csv", "path,region,lang,date\nzh/A/adopted.md,A,zh,2017/5/1\n"
+                                   "zh/A/in_force.md,A,zh,2021-13-45\nzh/A/old_year.md,A,zh,2099-02-30\n"
+                                   "zh/A/chinese_numerals.md,A,zh,2019年3月\nzh/A/far_future.md,A,xx,\n")
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "ingest", "--corpus", str(corpus), "--out",
+                           str(tmp_path / "out"), "--quiet"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    d = pd.read_parquet(tmp_path / "out/documents.parquet").set_index("doc_id")
+    got = {k: (d.loc[k, "date"], d.loc[k, "date_source"]) for k in
+           ("zh/A/adopted.md", "zh/A/in_force.md", "zh/A/old_year.md", "zh/A/chinese_numerals.md")}
+    assert got == {"zh/A/adopted.md": ("2017-05-01", "manifest"), "zh/A/in_force.md": ("2018-10-01", "text:施行"),
+                   "zh/A/old_year.md": ("", ""), "zh/A/chinese_numerals.md": ("2019-03", "manifest")}
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("WARNING:")]
+    assert any("zh/A/in_force.md: manifest.csv: date '2021-13-45' is not a date" in w for w in warnings), warnings
+    assert any("zh/A/old_year.md: manifest.csv: date '2099-02-30'" in w for w in warnings), warnings
+    assert any("zh/A/far_future.md: manifest.csv: lang 'xx' is not zh or en" in w for w in warnings), warnings
+    assert not any("adopted.md" in w or "chinese_numerals" in w for w in warnings), warnings
 
 
 def test_ingest_cache_of_another_version_is_not_used(tmp_path, monkeypatch):
