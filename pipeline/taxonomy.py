@@ -594,7 +594,11 @@ def read_yaml(path: Path, raw_bytes: bytes):
         _reject_aliases(path, raw_bytes)
         return yaml.load(raw_bytes, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
-        raise TaxonomyError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        # the problem and where it is (line and column counted from 1), without quoting the file
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise TaxonomyError(f"{path}: not valid YAML{where}: {what}") from None
 
 
 def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:

@@ -60,3 +60,10 @@ def test_yaml_tags_are_not_executed(tmp_path):
     with pytest.raises(TaxonomyError, match="not valid YAML"):
         load_taxonomy(p)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_broken_yaml_is_reported_with_its_line_and_column(tmp_path):
+    p = tmp_path / "taxonomy.yaml"
+    p.write_text("version: 1\nnodes:\n  - id: a\n    terms: [unclosed\n  - id: b\n", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=r"taxonomy.yaml: not valid YAML at line 5, column \d+: "):
+        load_taxonomy(p)
