@@ -121,6 +121,7 @@ tokenize: $(OUT)/tokens.parquet ## stage 3: tokenize passages
 
 # rewritten only when the model named changes, so its mtime tells make when classify must run again
 $(MODEL_STAMP): FORCE
+	@if [ -e "$(OUT)" ] && [ ! -d "$(OUT)" ]; then echo "error: $(OUT): is a file; OUT must be a folder (the outputs are written into it)" >&2; exit 2; fi
 	@mkdir -p "$(OUT)"
 	@if [ "$$(cat "$@" 2>/dev/null)" != "$(MODEL_USED)" ]; then echo "$(MODEL_USED)" > "$@"; fi
 
@@ -195,4 +196,4 @@ test: $(BYTECODE) browser ## the test suite
 	$(PY) -m pytest
 
 clean: ## remove the outputs in OUT
-	rm -rf $(OUT)/*.parquet $(OUT)/*.csv $(OUT)/*.xlsx $(OUT)/*.html $(OUT)/*.md $(OUT)/*.json $(OUT)/cache $(MODEL_STAMP)
+	rm -rf $(OUT)/*.parquet $(OUT)/*.csv $(OUT)/*.xlsx $(OUT)/*.html $(OUT)/*.md $(OUT)/*.json $(OUT)/cache $(OUT)/report_files $(OUT)/.pipeline.lock $(MODEL_STAMP)

@@ -116,6 +116,8 @@ def _out_lock(args) -> OutLock | None:
         return None
     if getattr(args, "corpus", None) is not None:
         check_separate(Path(args.corpus), Path(args.out))
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ConfigError(f"{args.out}: is a file; OUT must be a folder (the outputs are written into it)")
     lock = OutLock(Path(args.out)).acquire()
     try:
         removed = remove_litter(Path(args.out))

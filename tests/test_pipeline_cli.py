@@ -69,6 +69,10 @@ def test_bad_configuration_exits_2_with_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith(f"error: {tmp_path / 'nowhere'}: corpus folder does not exist")
     res = run("segment", "--out", str(tmp_path / "empty"), check=False)
     assert res.returncode == 2 and "documents.parquet: missing" in res.stderr
+    (tmp_path / "afile").write_text("x")
+    res = run("run", "--corpus", str(ROOT / "corpus"), "--out", str(tmp_path / "afile"), check=False)
+    assert res.returncode == 2 and res.stderr.strip() == f"error: {tmp_path / 'afile'}: is a file; OUT must be a folder " \
+                                                         "(the outputs are written into it)"
 
 
 def make(*args, timeout=900):
