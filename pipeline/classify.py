@@ -379,13 +379,22 @@ def classifier_key(taxonomy: Taxonomy, model_path: str) -> str:
     labels made by older code are never reused)."""
     h = hashlib.sha256(taxonomy.sha256.encode())
     for one in (model_path.split(",") if len(taxonomy.parts) > 1 else [model_path]):
-        p = Path(one)
-        for f in ("model.json", "arrays.npz"):
-            if (p / f).exists():
-                h.update((p / f).read_bytes())
-        h.update(str(one).encode() if not p.exists() else b"")
+        h.update(model_digest(one).encode() if Path(one).exists() else str(one).encode())
     h.update(_classifier_code())
     return h.hexdigest()[:16]
+
+
+def model_digest(model_path: str) -> str:
+    """sha256 of a model folder's files (several models' joined by commas), "" for the lexicon: which model made
+    a run's labels, whatever folder it sits in now (`make train` writes models/trained again each time)."""
+    digests = []
+    for one in model_path.split(",") if model_path else []:
+        h, p = hashlib.sha256(), Path(one)
+        found = [p / f for f in ("model.json", "arrays.npz") if (p / f).is_file()]
+        for f in found:
+            h.update(f.read_bytes())
+        digests.append(h.hexdigest() if found else "")
+    return ",".join(digests)
 
 
 def _classifier_code() -> bytes:

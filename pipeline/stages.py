@@ -138,7 +138,8 @@ def run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, 
                            "reused_documents": result["reused_documents"]},
                 "worker_seconds": result["worker_seconds"][st], "engine": args.engine, "jobs": args.jobs}
         if st == "classify":
-            info.update(model=settings.model_path, taxonomy_sha256=load_taxonomy(args.taxonomy).sha256,
+            info.update(model=settings.model_path, model_sha256=classify_mod.model_digest(settings.model_path),
+                        taxonomy_sha256=load_taxonomy(args.taxonomy).sha256,
                         taxonomy_version=load_taxonomy(args.taxonomy).version,
                         passages_per_second=round(rows.get("tokenize", 0) / result["worker_seconds"][st], 1)
                         if result["worker_seconds"][st] and "tokenize" in rows else None)
@@ -246,7 +247,8 @@ def _run(args, classifier) -> None:
         if workbook is not None:
             workbook.cancel()
         raise
-    record(out, "run", time.perf_counter() - t0, model=settings.model_path)
+    record(out, "run", time.perf_counter() - t0, model=settings.model_path,
+           model_sha256=classify_mod.model_digest(settings.model_path))
 
 
 def cmd_validate(args) -> None:

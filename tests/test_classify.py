@@ -355,3 +355,18 @@ def test_a_passages_hits_do_not_depend_on_the_passages_around_it():
         assert any(h.role == "pattern" for h in alone[1]), texts[1]
     zh_second = {h.node for h in m.match_many(docs[0][1], ["zh", "zh"], ["d", "d"])[1] if h.role == "pattern"}
     assert "model.gov_platform" in zh_second
+
+
+def test_a_runs_model_is_recorded_by_the_digest_of_its_files(tmp_path):
+    """run.json names the model by its files' digest: `make train` writes models/trained again each time."""
+    from pipeline.classify import model_digest
+
+    m = tmp_path / "trained"
+    m.mkdir()
+    (m / "model.json").write_text('{"format": 1}')
+    (m / "arrays.npz").write_bytes(b"one")
+    first = model_digest(str(m))
+    assert len(first) == 64 and model_digest("lexicon") == "" and model_digest("") == ""
+    (m / "arrays.npz").write_bytes(b"two")  # trained again, same folder
+    assert model_digest(str(m)) != first
+    assert model_digest(f"{m},{m}") == f"{model_digest(str(m))},{model_digest(str(m))}"
