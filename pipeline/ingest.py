@@ -30,9 +30,9 @@ from .catalog import Catalog
 from .io import ConfigError, read_parts
 from .nodes import fingerprint
 from .schemas import DOCUMENT_META, DOCUMENTS, INGEST_REPORT, check
-from .text import (DEFAULT_MAX_BYTES, FIRST_YEAR, MANIFEST_PROBLEM, DecodeError, content_hash, detect_lang, document_date,
-                   extract_text, join_reasons, last_year, megabytes, normalise, one_line, plausible_year,
-                   title_from_text, to_simplified)
+from .text import (DEFAULT_MAX_BYTES, FIRST_YEAR, MANIFEST_PROBLEM, DecodeError, content_hash, detect_lang,
+                   document_date, extract_text, join_reasons, last_year, megabytes, normalise, one_line,
+                   plausible_year, title_from_text, to_simplified)
 
 log = logging.getLogger(__name__)
 
