@@ -32,7 +32,7 @@ from .nodes import fingerprint
 from .schemas import DOCUMENT_META, DOCUMENTS, INGEST_REPORT, check
 from .text import (DEFAULT_MAX_BYTES, FIRST_YEAR, MANIFEST_PROBLEM, DecodeError, content_hash, detect_lang,
                    document_date, extract_text, join_reasons, last_year, megabytes, normalise, one_line,
-                   plausible_year, title_from_text, to_simplified)
+                   plausible_year, title_from_text, to_simplified, unwrap_lines)
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +317,7 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
         decoded, inner_title = extract_text(data, fmt, max_bytes)
     except DecodeError as exc:
         return None, report_row(rel, "failed", str(exc), nbytes=len(data))
-    text = normalise(decoded.text).strip("\n")
+    text = unwrap_lines(normalise(decoded.text)).strip("\n")
     if not text.strip():
         reason = "empty file" if not data else "no text (whitespace only)"
         return None, report_row(rel, "skipped", reason, encoding=decoded.encoding, nbytes=len(data))

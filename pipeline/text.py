@@ -174,6 +174,40 @@ def normalise(text: str) -> str:
     return "".join(parts)
 
 
+# Hard-wrapped text (a PDF's text layer, a plain-text export) breaks lines inside words: "科技企业孵\n化器",
+# "joint\nresearch centres", and no term can match across the break. A break inside a line of running text is
+# joined: between two Han characters it is dropped, before a lowercase English word it becomes a space. Only
+# after a line as long as wrapped text runs (a title or a heading is shorter; the first line, the title, never),
+# and never before an article, chapter or numbered item (第三条, 第二章, 三、).
+_HAN_WRAP = re.compile(r"(?<=[\u4e00-\u9fff])[ \t\u3000]*\n[ \t\u3000]*(?=[\u4e00-\u9fff])")
+_EN_WRAP = re.compile(r"(?<=[A-Za-z,;])[ \t]*\n[ \t]*(?=[a-z])")
+_NUMERAL = "一二三四五六七八九十百千零〇两0-9"
+_STRUCTURE = re.compile(rf"第[{_NUMERAL}]+[条章节编款]|[{_NUMERAL}]+、")
+_WRAPPED_LINE = {"han": 10, "en": 40}  # characters a line runs to before a break in it is taken for a wrap
+
+
+def unwrap_lines(text: str) -> str:
+    """`text` with its hard line wraps joined (see above); text without any is returned as it is."""
+    if "\n" not in text:
+        return text
+    first_line_end = text.find("\n", len(text) - len(text.lstrip()))
+    edits = []
+    for rx, joint, kind in ((_HAN_WRAP, "", "han"), (_EN_WRAP, " ", "en")):
+        for m in rx.finditer(text):
+            line_start = text.rfind("\n", 0, m.start()) + 1
+            if (m.start() <= first_line_end or m.start() - line_start < _WRAPPED_LINE[kind]
+                    or (kind == "han" and _STRUCTURE.match(text, m.end()))):
+                continue
+            edits.append((m.start(), m.end(), joint))
+    if not edits:
+        return text
+    out, last = [], 0
+    for start, end, joint in sorted(edits):
+        out += [text[last:start], joint]
+        last = end
+    return "".join(out) + text[last:]
+
+
 def han_share(text: str, sample: int = 5000) -> float:
     s = text[:sample]
     letters = sum(1 for c in s if c.isalpha())

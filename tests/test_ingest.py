@@ -340,3 +340,37 @@ def test_traditional_titles_and_offsets(tmp_path):
     d = docs.iloc[0]
     assert d["converted_t2s"] and d["title"] == "產學合作研發成果管理辦法"  # the title as written
     assert len(d["text"]) == len(d["text_original"]) and "专利申请" in d["text"]
+
+
+def test_hard_wrapped_lines_are_joined_so_terms_match_across_them(tmp_path):
+    """A PDF's text layer or a plain-text export wraps lines inside words (孵\\n化器, joint\\nresearch centres): the
+    break is joined, so the term is found; titles, headings and article starts keep their lines."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from conftest import ROOT
+    from pipeline.text import unwrap_lines
+
+    zh_text = ("某省促进科技企业孵化条例\n第一章　总则\n第一条　为了促进科技成果转化，鼓励建设科技企业孵\n化器，并设立产业投资引导\n"
+               "基金。\n第二条　（略）\n")
+    assert unwrap_lines(zh_text) == ("某省促进科技企业孵化条例\n第一章　总则\n第一条　为了促进科技成果转化，鼓励建设科技企业孵化器，"
+                                     "并设立产业投资引导基金。\n第二条　（略）\n")
+    en_text = ("Research partnerships act\nUniversities and firms shall work together and may establish joint\n"
+               "research centres with federal laboratories.\nThe Secretary shall report.\n")
+    assert unwrap_lines(en_text) == ("Research partnerships act\nUniversities and firms shall work together and may "
+                                     "establish joint research centres with federal laboratories.\n"
+                                     "The Secretary shall report.\n")
+    assert unwrap_lines("短\n行\n") == "短\n行\n" and unwrap_lines("no break") == "no break"
+
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    write(corpus / "zh/A/wrapped.txt", zh_text)
+    write(corpus / "en/B/wrapped.txt", en_text)
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "run", "--corpus", str(corpus), "--out", str(out),
+                           "--model", "lexicon", "--jobs", "1", "--quiet"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    labels = pd.read_parquet(out / "labels.parquet")
+    by_doc = labels.groupby("doc_id")["node"].agg(set)
+    assert {"model.incubator", "measure.government.guidance_fund"} <= by_doc["zh/A/wrapped.txt"]
+    assert "model.joint_research_center" in by_doc["en/B/wrapped.txt"]
