@@ -276,6 +276,31 @@ ZIP_MAX_RATIO = 100  # Word's XML deflates 5-20:1; far beyond that is a decompre
 ZIP_RATIO_FLOOR = 4 * 2**20  # below this a member may compress as well as it likes: it stays small
 
 
+def _docx_blocks(container) -> list[str]:
+    """The text of a Word document (or table cell) in reading order: each paragraph, and each table row as its
+    cells' texts joined by " | " (a cell merged across columns once), tables within cells included. Policy
+    documents put measures in tables; reading paragraphs alone dropped them."""
+    from docx.table import Table
+
+    out = []
+    for block in container.iter_inner_content():
+        if isinstance(block, Table):
+            for row in block.rows:
+                cells, seen = [], set()
+                for cell in row.cells:
+                    if id(cell._tc) in seen:
+                        continue
+                    seen.add(id(cell._tc))
+                    text = " ".join(t for t in _docx_blocks(cell) if t.strip())
+                    if text.strip():
+                        cells.append(text.strip())
+                if cells:
+                    out.append(" | ".join(cells))
+        else:
+            out.append(block.text)
+    return out
+
+
 def check_archive(data: bytes, max_bytes: int) -> None:
     """Raise DecodeError when the zip archive `data` would expand past `max_bytes` or looks like a bomb."""
     try:
@@ -308,7 +333,7 @@ def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> t
         check_archive(data, max_bytes)
         try:
             d = docx.Document(io.BytesIO(data))
-            text = "\n\n".join(p.text for p in d.paragraphs)
+            text = "\n\n".join(_docx_blocks(d))
             title = d.core_properties.title or ""
         except Exception as exc:  # python-docx raises several types for broken zips
             raise DecodeError(f"not a readable .docx ({type(exc).__name__})") from None

@@ -119,6 +119,12 @@ def test_docx_and_textless_pdf(tmp_path):
 
     doc = docx.Document()
     doc.add_paragraph("第一条 鼓励企业与高等学校共建研发机构。")
+    # measures in a table are text of the document too, row by row, a merged cell once
+    table = doc.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "措施", "主体"
+    table.cell(1, 0).text, table.cell(1, 1).text = "设立技术转移机构", "高等学校"
+    table.cell(0, 0).merge(table.cell(0, 1))
+    doc.add_paragraph("第二条 本办法自发布之日起施行。")
     doc.save(tmp_path / "a.docx")
     w = PdfWriter()
     w.add_blank_page(width=200, height=200)
@@ -128,7 +134,8 @@ def test_docx_and_textless_pdf(tmp_path):
     status = dict(zip(rep["path"], rep["status"]))
     assert status == {"a.docx": "ingested", "scan.pdf": "failed"}
     assert "text layer" in rep.set_index("path").loc["scan.pdf", "reason"]
-    assert "共建研发机构" in docs.iloc[0]["text"]
+    assert docs.iloc[0]["text"] == ("第一条 鼓励企业与高等学校共建研发机构。\n\n措施 主体\n\n设立技术转移机构 | 高等学校\n\n"
+                                    "第二条 本办法自发布之日起施行。")
 
 
 def test_fatal_configuration_errors(tmp_path):
