@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 CONTENT_KINDS = ("article", "section_paragraph", "paragraph", "preamble")
 MAX_PASSAGE_CHARS = 4000
+SECTION_HEADING_CHARS = 200  # a "§ 101. Title" line no longer than this is a section heading, not a paragraph
 
 _CN_NUM = "一二三四五六七八九十百千零〇两0-9０-９"
 ARTICLE = re.compile(rf"^[ \t\u3000]*(第[{_CN_NUM}]+条(?:之[{_CN_NUM}]+)?)(?=[ \t\u3000]|$)")
@@ -283,14 +284,18 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
         md = MD_HEADING.match(ln.text)
         enum = ENUM.match(ln.text)
         sec = SECTION.match(ln.text)
-        if md and not enum:
-            above = headings.enter(len(md.group(1)), md.group(2).strip())
+        # a plain-text export (uscode.house.gov's .txt) writes a section's heading as a line of its own, "§ 101.
+        # Definitions", where Markdown has "#### § 101."; either way it opens the section
+        plain_section = sec and not md and not enum and len(stripped) <= SECTION_HEADING_CHARS
+        if (md and not enum) or plain_section:
+            level, title = (len(md.group(1)), md.group(2).strip()) if md else (6, stripped)
+            above = headings.enter(level, title)
             if sec:
                 section = re.sub(r"\.$", "", sec.group(1).strip())
                 stack = []
             if pending is not None:  # a lone enumerator right before a heading stays a passage of its own
                 b.add("section_paragraph", pending, pending_end, section, above)
-            b.add("heading", ln.start, ln.end, md.group(2).strip(), above)
+            b.add("heading", ln.start, ln.end, title, above)
             pending = None
             continue
         start = pending if pending is not None else ln.start

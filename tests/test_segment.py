@@ -51,6 +51,22 @@ def test_us_code_paragraphs_are_cited():
     assert paras[1]["heading_path"].endswith("§ 101. Cooperative agreements")
 
 
+def test_plain_text_us_code_sections_open_their_section():
+    """A plain-text export writes "§ 101. Title" as a line of its own (not a Markdown heading): it is the
+    section's heading, and its paragraphs are cited under it."""
+    text = ("Research Partnerships Act\n\n§ 101. Joint research centers\n\n(a) In general\n\n"
+            "(1) The Secretary shall establish joint research centers.\n\n(A) Each center shall include a "
+            "university.\n\n§ 102. Technology transfer offices\n\n(a) Offices\n\nEach laboratory shall "
+            "maintain an office of technology transfer.\n")
+    rows = segment_document(doc(text, "en"))
+    headings = [r["label"] for r in rows if r["kind"] == "heading"]
+    assert headings == ["§ 101. Joint research centers", "§ 102. Technology transfer offices"]
+    cited = [(r["label"], r["text"][:12]) for r in rows if r["kind"] == "section_paragraph" and r["label"]]
+    assert cited == [("§ 101(a)", "(a) In gener"), ("§ 101(a)(1)", "(1) The Secre"[:12]),
+                     ("§ 101(a)(1)(A)", "(A) Each cen"), ("§ 102(a)", "(a) Offices"),
+                     ("§ 102(a)", "Each laborat")]
+
+
 def test_plain_paragraphs():
     text = "First paragraph about universities.\nStill first.\n\nSecond paragraph.\n\n\nThird."
     rows = segment_document(doc(text, "en"))
