@@ -57,7 +57,7 @@ def compare_cli(args) -> None:
     (name_a, a), (name_b, b) = sides
     if name_a == name_b:
         name_a, name_b = f"{name_a}_a", f"{name_b}_b"
-    nodes = [n.id for n in tax.nodes if n.facet in ("measure", "model")]
+    nodes = [n.id for n in tax.nodes]  # every node of every framework, constraints too, in the taxonomy's order
     df = with_names(compare(a, b, nodes, (name_a, name_b)), tax)
     target = Catalog(out).comparison(name_a, name_b)
     write_csv(df, target)

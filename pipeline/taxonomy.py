@@ -447,7 +447,8 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
     if path.is_dir():
         path = path / "taxonomy.yaml"
     if not path.is_file():
-        raise TaxonomyError(f"{path}: taxonomy file not found")
+        where = "" if path.is_absolute() else f" (looked for {path.absolute()}; give --taxonomy / TAXONOMY=)"
+        raise TaxonomyError(f"{path}: taxonomy file not found{where}")
     try:
         raw_bytes = path.read_bytes()
     except OSError as exc:

@@ -20,6 +20,11 @@ def test_compare_regions_and_runs(tmp_path):
         a, b = long.loc[("CN-SD", r.node), "documents"], long.loc[("UK", r.node), "documents"]
         assert r.status == ("both" if a and b else "only_CN-SD" if a else "only_UK" if b else "neither")
     assert (table["status"] == "only_CN-SD").any()
+    # every node of the taxonomy is compared, the constraints too
+    from pipeline.taxonomy import load_taxonomy
+
+    assert table["node"].tolist() == [n.id for n in load_taxonomy(ROOT / "taxonomy").nodes]
+    assert table["node"].str.startswith("constraint.").any()
     assert "only CN-SD" in res.stdout
     bad = run("compare", "--a", "XX", "--b", "UK", "--out", str(out))
     assert bad.returncode == 2 and "'XX' is neither a region" in bad.stderr
