@@ -132,11 +132,19 @@ def _evidence(hits) -> list[dict]:
 
 
 def _feature_evidence(text: str, feature: str) -> dict:
-    """Where an n-gram feature occurs in the passage (words of a bigram may be apart: the first is shown)."""
-    probe = feature.strip().split(" ")[0]
-    start = text.lower().find(probe) if probe else -1
-    return {"term": feature.strip(), "start": start, "end": start + len(probe) if start >= 0 else -1,
-            "rule": "model"}
+    """Where an n-gram feature occurs in the passage: the whole n-gram (its words with or without the space
+    between them, as Chinese runs them together), else, where its words are apart, its first word."""
+    words = feature.strip().split()
+    if not words:
+        return {"term": feature.strip(), "start": -1, "end": -1, "rule": "model"}
+    low = text.lower()
+    m = re.search(r"\s*".join(map(re.escape, words)), low)
+    if m is not None:
+        start, end = m.start(), m.end()
+    else:
+        start = low.find(words[0])
+        end = start + len(words[0]) if start >= 0 else -1
+    return {"term": feature.strip(), "start": start, "end": end, "rule": "model"}
 
 
 def context_of(passage_id: str, heading: str = "", title: str = "") -> str:

@@ -370,3 +370,16 @@ def test_a_runs_model_is_recorded_by_the_digest_of_its_files(tmp_path):
     (m / "arrays.npz").write_bytes(b"two")  # trained again, same folder
     assert model_digest(str(m)) != first
     assert model_digest(f"{m},{m}") == f"{model_digest(str(m))},{model_digest(str(m))}"
+
+
+def test_model_evidence_marks_the_whole_n_gram_where_it_occurs():
+    from pipeline.classify import _feature_evidence
+
+    text = "Federal laboratories and universities; 科技成果转化 and more."
+    assert _feature_evidence(text, "federal laboratories") == {"term": "federal laboratories", "start": 0,
+                                                                "end": 20, "rule": "model"}
+    e = _feature_evidence(text, "科技 成果")  # Chinese tokens run together in the text
+    assert text[e["start"]:e["end"]] == "科技成果"
+    e = _feature_evidence(text, "laboratories more")  # apart in the text: the first word
+    assert text[e["start"]:e["end"]] == "laboratories"
+    assert _feature_evidence(text, "absent words")["start"] == -1
