@@ -350,11 +350,13 @@ def test_compiled_patterns_pickle_and_use_re2_where_they_can():
 def test_implausible_dates_are_reported_and_ignored(attack):
     _, out, _ = attack
     docs = pd.read_parquet(out / "documents.parquet").set_index("doc_id")
-    assert docs.loc["-b.txt", "date"] == "" and docs.loc["c.txt", "date"] == ""
+    # the manifest's impossible dates are not used: the date the text states is (本办法自2020年1月1日起施行)
+    for doc in ("-b.txt", "c.txt"):
+        assert (docs.loc[doc, "date"], docs.loc[doc, "date_source"]) == ("2020-01-01", "text:施行")
     assert docs.loc["a.txt", "date"] == "2020-01-01"
     rep = _report(out)
-    assert "date '0001-01-01' is outside 1900-" in rep.loc["-b.txt", "reason"]
-    assert "date '9999-12-31' is outside 1900-" in rep.loc["c.txt", "reason"]
+    assert "manifest.csv: date '0001-01-01' is not a date from 1900 to" in rep.loc["-b.txt", "reason"]
+    assert "manifest.csv: date '9999-12-31' is not a date from 1900 to" in rep.loc["c.txt", "reason"]
     by_year = pd.read_parquet(out / "coverage_by_year.parquet")
     assert by_year["year"].between(1900, 2100).all() and len(by_year) < 2000
 
