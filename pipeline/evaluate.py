@@ -79,8 +79,11 @@ def document_interval(per_document: tuple[np.ndarray, ...], statistic, level: fl
 
 
 def _f1(tp, fp, fn):
+    """F1 from counts; undefined (NaN) where nothing was coded or predicted, so that document_interval leaves such
+    a resample out instead of counting it as an F1 of 0 (a node coded in few documents got intervals of 0 to 1)."""
     d = 2 * tp + fp + fn
-    return np.where(d > 0, 2 * tp / np.maximum(d, 1), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(d > 0, 2 * tp / np.where(d > 0, d, 1), np.nan)
 
 
 def _document_counts(Y_true: np.ndarray, Y_pred: np.ndarray, docs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -119,15 +122,19 @@ def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list
         m = np.ones(len(langs), bool) if lang == "all" else langs == lang
         yt, yp = Y_true[m], Y_pred[m]
         sup = yt.sum(axis=0)
+        # macro-F1 over the nodes coded or predicted (one predicted but never coded scores 0); NaN, not 0, where
+        # there is no such node
+        seen = (sup > 0) | (yp.sum(axis=0) > 0)
         frequent = sup >= MIN_SUPPORT_FOR_MACRO
         row = {
             "lang": lang, "passages": int(m.sum()), "labels": int(yt.sum()),
             "micro_f1": round(f1_score(yt, yp, average="micro", zero_division=0), 4),
             "micro_precision": round(_micro(yt, yp, "p"), 4), "micro_recall": round(_micro(yt, yp, "r"), 4),
-            "macro_f1": round(float(np.mean(f1_score(yt[:, sup > 0], yp[:, sup > 0], average=None, zero_division=0)))
-                              if (sup > 0).any() else 0.0, 4),
+            "macro_f1": round(float(np.mean(f1_score(yt[:, seen], yp[:, seen], average=None, zero_division=0)))
+                              if seen.any() else np.nan, 4),
             f"macro_f1_support{MIN_SUPPORT_FOR_MACRO}": round(float(np.mean(
-                f1_score(yt[:, frequent], yp[:, frequent], average=None, zero_division=0))) if frequent.any() else 0.0, 4),
+                f1_score(yt[:, frequent], yp[:, frequent], average=None, zero_division=0))) if frequent.any() else np.nan,
+                4),
             "krippendorff_alpha": round(alpha(yt, yp), 4),
         }
         if docs is not None:

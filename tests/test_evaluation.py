@@ -137,6 +137,27 @@ def test_intervals_resample_documents_not_passages():
     assert 0.5 <= low <= high <= 1.0
 
 
+def test_a_node_coded_in_few_documents_gets_the_interval_of_its_resamples_that_hold_it():
+    """Resamples that hold none of the node's documents have no F1 for it: left out, not counted as 0. And a
+    macro average over no node is undefined, not 0."""
+    import numpy as np
+
+    from pipeline.evaluate import node_f1_intervals, scores
+
+    docs = [f"d{i // 5}" for i in range(40)]  # 8 documents of 5 passages
+    Y = np.zeros((40, 2), dtype=np.int8)
+    Y[[0, 5], 0] = 1  # node 0 coded in two documents, and predicted exactly there
+    P = Y.copy()
+    assert node_f1_intervals(Y, P, docs)[0] == (1.0, 1.0)
+    assert all(np.isnan(node_f1_intervals(Y, P, docs)[1]))  # neither coded nor predicted
+    _, summary = scores(Y, P, ["a", "b"], ["zh"] * 40, docs=docs)
+    row = summary.set_index("lang").loc["zh"]
+    assert row["micro_f1"] == 1.0 and row["macro_f1"] == 1.0 and np.isnan(row["macro_f1_support5"])
+    P[10, 1] = 1  # a node predicted but never coded counts in the macro average, with F1 0
+    _, summary = scores(Y, P, ["a", "b"], ["zh"] * 40, docs=docs)
+    assert summary.set_index("lang").loc["zh", "macro_f1"] == 0.5
+
+
 def test_learning_curve_gains_come_with_a_paired_interval():
     """With every document scored better at the larger share, the gain's interval lies above 0; the same
     predictions at both shares gain exactly 0."""
