@@ -219,8 +219,15 @@ def check_labels(taxonomy: Taxonomy, coded: pd.DataFrame) -> None:
     if unknown:
         groups = [u for u in unknown if u in taxonomy.by_id]
         hint = f" ({', '.join(groups)}: group IDs; code the leaves under them)" if groups else ""
+        first = {}  # where each unknown ID is first used: the file and the passage
+        sources = coded["source"] if "source" in coded else [""] * len(coded)
+        ids = coded["id"] if "id" in coded else range(len(coded))
+        for src, pid, ls in zip(sources, ids, coded["labels"]):
+            for l in ls:
+                if l in unknown and l not in first:
+                    first[l] = f"{src}, passage {pid}"
         raise ConfigError(f"coded data uses node IDs that are not leaves of the taxonomy: "
-                          f"{', '.join(unknown[:8])}{hint}")
+                          f"{'; '.join(f'{u} ({first[u]})' for u in unknown[:8])}{hint}")
 
 
 def fit_model(taxonomy: Taxonomy, coded: pd.DataFrame, *, tokens: list[list[str]] | None = None,

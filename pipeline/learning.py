@@ -32,8 +32,8 @@ def cmd_train(args) -> None:
     --coded-weight times as much as the rest: there are few of them, and they are the text the model is for."""
 
     tax = load_taxonomy(args.taxonomy)
-    sources = [("coded files", [Path(p) for p in (args.train or "").split(",") if p], 1.0),
-               ("coded store", coded_store_paths(Path(args.coded)), args.coded_weight),
+    sources = [("passages of the TRAIN files", [Path(p) for p in (args.train or "").split(",") if p], 1.0),
+               ("passages of the coded store", coded_store_paths(Path(args.coded)), args.coded_weight),
                ("taxonomy examples", [] if args.no_examples else examples_paths(Path(args.taxonomy)), 1.0)]
     parts, weights, said = [], [], []
     for what, paths, weight in sources:

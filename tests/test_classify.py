@@ -383,3 +383,17 @@ def test_model_evidence_marks_the_whole_n_gram_where_it_occurs():
     e = _feature_evidence(text, "laboratories more")  # apart in the text: the first word
     assert text[e["start"]:e["end"]] == "laboratories"
     assert _feature_evidence(text, "absent words")["start"] == -1
+
+
+def test_an_unknown_node_in_coded_data_is_named_with_where_it_is_first_used(tmp_path):
+    import pytest
+
+    from pipeline.classify import check_labels, read_coded
+    from pipeline.io import ConfigError
+    from pipeline.taxonomy import load_taxonomy
+
+    f = tmp_path / "coded.jsonl"
+    f.write_text('{"id": "p1", "text": "x", "labels": ["model.incubator"]}\n'
+                 '{"id": "p2", "text": "y", "labels": ["model.no_such_node"]}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"model\.no_such_node \(coded\.jsonl, passage p2\)"):
+        check_labels(load_taxonomy(ROOT / "taxonomy"), read_coded([f]))
