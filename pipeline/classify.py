@@ -188,6 +188,8 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
             lines = p.read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
+        seen: dict[str, int] = {}
+        problems: list[str] = []
         for n, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -201,10 +203,23 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
             if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
                 raise ConfigError(f"{p} line {n}: 'labels' must be a list of node IDs")
             pid = str(r.get("id", f"{p.name}#{n}"))
+            if "id" not in r:
+                problems.append(f"line {n} has no id (named {pid})")
+            elif pid in seen:
+                problems.append(f"line {n} has the id of line {seen[pid]} ({pid}): their rows cannot be told apart")
+            seen.setdefault(pid, n)
+            if not r["text"].strip():
+                problems.append(f"line {n} has no text (it gets no label)")
             lang = r.get("lang") if r.get("lang") in ("zh", "en") else detect_lang(r["text"])
+            if r.get("lang") not in (None, "", "zh", "en"):
+                problems.append(f"line {n}: lang {r.get('lang')!r} is neither zh nor en; read as {lang}")
             rows.append({"id": pid, "text": r["text"], "lang": lang, "labels": list(labels),
                          "context": context_of(pid, str(r.get("heading") or ""), str(r.get("title") or "")),
                          "source": p.name, "region": str(r.get("region") or "")})
+        for problem in problems[:5]:  # read all the same: a warning, naming the file and the line
+            log.warning("%s: %s", p, problem)
+        if len(problems) > 5:
+            log.warning("%s: and %d more such lines", p, len(problems) - 5)
     return pd.DataFrame(rows, columns=["id", "text", "lang", "labels", "context", "source", "region"])
 
 

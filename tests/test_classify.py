@@ -397,3 +397,22 @@ def test_an_unknown_node_in_coded_data_is_named_with_where_it_is_first_used(tmp_
                  '{"id": "p2", "text": "y", "labels": ["model.no_such_node"]}\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"model\.no_such_node \(coded\.jsonl, passage p2\)"):
         check_labels(load_taxonomy(ROOT / "taxonomy"), read_coded([f]))
+
+
+def test_a_pool_with_repeated_or_missing_ids_empty_text_or_another_language_is_read_with_warnings(tmp_path, caplog):
+    """Read all the same (a pool is the researcher's), each problem named with the file and the line."""
+    import logging
+
+    from pipeline.classify import read_coded
+
+    f = tmp_path / "pool.jsonl"
+    f.write_text('{"id": "a", "text": "国家鼓励企业与高等学校共建研发平台。", "lang": "zh"}\n'
+                 '{"id": "a", "text": "technology transfer offices", "lang": "fr"}\n'
+                 '{"text": "no id"}\n{"id": "e", "text": ""}\n', encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        d = read_coded([f])
+    assert len(d) == 4 and d["lang"].tolist()[1] == "en"
+    said = caplog.text
+    for part in ("line 2 has the id of line 1 (a)", "line 2: lang 'fr' is neither zh nor en; read as en",
+                 "line 3 has no id (named pool.jsonl#3)", "line 4 has no text"):
+        assert f"{f}: {part}" in said, said
