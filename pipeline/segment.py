@@ -166,6 +166,27 @@ class _Builder:
                 self.spans.append(-self.struct, kind, label, path, s, e)
 
 
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def passage_lang(text: str, doc_lang: str) -> str:
+    """A passage's language: its document's, unless it is plainly written in the other one (an English article
+    in a Chinese regulation has no Han character; a Chinese section of an English document is mostly Han).
+    Tokens and terms are read in the passage's language: read in its document's, its words never matched."""
+    if doc_lang == "zh":
+        if _LATIN_WORD.search(text) is None:
+            return "zh"
+        # an English article keeps its Chinese marker (第二条): English when its letters outnumber the Han
+        # characters three to one
+        latin = sum(1 for c in text if c.isascii() and c.isalpha())
+        return "en" if latin >= 20 and latin > 3 * len(_HAN.findall(text)) else "zh"
+    if _HAN.search(text) is None:
+        return doc_lang
+    han = len(_HAN.findall(text))
+    return "zh" if han >= sum(c.isalpha() for c in text) / 2 else doc_lang
+
+
 def passage_rows(doc: dict, spans: "Spans") -> list[dict]:
     """The passages (rows of the passages table) of `doc` that `spans` (some or all of `segment_spans(doc)`,
     in order) describe."""
@@ -179,7 +200,7 @@ def passage_rows(doc: dict, spans: "Spans") -> list[dict]:
         rows.append({
             "passage_id": f"{doc_id}#{n}" if n > 0 else f"{doc_id}#{kind[0]}{-n}", "doc_id": doc_id,
             "ordinal": max(n, 0), "kind": kind, "label": label, "heading_path": path, "start": s, "end": e,
-            "text": text[s:e], "text_original": original[s:e], "lang": lang, "region": region,
+            "text": text[s:e], "text_original": original[s:e], "lang": passage_lang(text[s:e], lang), "region": region,
             "content_hash": content_hash,
         })
     return rows

@@ -67,6 +67,17 @@ def test_plain_text_us_code_sections_open_their_section():
                      ("§ 102(a)", "Each laborat")]
 
 
+def test_a_passage_plainly_in_the_other_language_is_read_in_it():
+    zh = ("某条例\n\n第一条 为了促进产学研合作，制定本条例。\n\n第二条 Universities shall establish a technology transfer "
+          "fund to support patent licensing.\n\n第三条 设立技术转移办公室（Technology Transfer Office），负责专利许可。\n")
+    langs = {r["label"]: r["lang"] for r in segment_document(doc(zh)) if r["kind"] == "article"}
+    assert langs == {"第一条": "zh", "第二条": "en", "第三条": "zh"}  # an English name inside Chinese stays zh
+    en = ("Research Act\n\nSection 1. Universities shall cooperate with firms.\n\n"
+          "Section 2. 共建联合研发中心，设立科技企业孵化器，建立知识产权保护制度。\n\nThe 科技成果转化 law applies here.\n")
+    langs = [r["lang"] for r in segment_document(doc(en, "en")) if r["kind"] == "paragraph"]
+    assert langs == ["en", "en", "zh", "en"]
+
+
 def test_plain_paragraphs():
     text = "First paragraph about universities.\nStill first.\n\nSecond paragraph.\n\n\nThird."
     rows = segment_document(doc(text, "en"))
