@@ -235,9 +235,7 @@ def check_labels(taxonomy: Taxonomy, coded: pd.DataFrame) -> None:
         groups = [u for u in unknown if u in taxonomy.by_id]
         hint = f" ({', '.join(groups)}: group IDs; code the leaves under them)" if groups else ""
         first = {}  # where each unknown ID is first used: the file and the passage
-        sources = coded["source"] if "source" in coded else [""] * len(coded)
-        ids = coded["id"] if "id" in coded else range(len(coded))
-        for src, pid, ls in zip(sources, ids, coded["labels"]):
+        for src, pid, ls in zip(coded["source"], coded["id"], coded["labels"]):
             for l in ls:
                 if l in unknown and l not in first:
                     first[l] = f"{src}, passage {pid}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -124,6 +125,14 @@ def anchoring_note(stale: list[dict], moved: int) -> str | None:
         parts.append(f"{len(stale)} coding(s) of passages whose text is no longer in their documents are not counted "
                      f"({', '.join(ids[:5])}{more}); code those passages again")
     return "coded store: " + "; ".join(parts)
+
+
+def follow_codings(store: list[dict], passages: pd.DataFrame) -> list[dict]:
+    """anchor_codings' records, with what was moved or set aside said on stderr (anchoring_note)."""
+    kept, stale, moved = anchor_codings(store, passages)
+    if note := anchoring_note(stale, moved):
+        print(note, file=sys.stderr)
+    return kept
 
 
 HUMAN_CODING_COLUMNS = ["region", "passages_coded", "coders", "coder_model_f1", "coder_model_alpha",

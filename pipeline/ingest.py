@@ -30,9 +30,9 @@ from .catalog import Catalog
 from .io import ConfigError, read_parts
 from .nodes import fingerprint
 from .schemas import DOCUMENT_META, DOCUMENTS, INGEST_REPORT, check
-from .text import (DEFAULT_MAX_BYTES, FIRST_YEAR, MANIFEST_PROBLEM, DecodeError, content_hash, detect_lang,
-                   document_date, extract_text, join_reasons, last_year, megabytes, normalise, one_line,
-                   plausible_year, title_from_text, to_simplified, unwrap_lines)
+from .text import (DEFAULT_MAX_BYTES, MANIFEST_PROBLEM, DecodeError, content_hash, detect_lang, document_date,
+                   extract_text, join_reasons, megabytes, normalise, one_line, title_from_text, to_simplified,
+                   unwrap_lines)
 
 log = logging.getLogger(__name__)
 
@@ -345,9 +345,6 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
         notes.append(ROOT_NOTE)
     date, date_source, problem = document_date(meta, rel, text, lang)
     notes.append(problem)
-    if not plausible_year(date):
-        notes.append(f"date '{one_line(date)[:40]}' is outside {FIRST_YEAR}-{last_year()}; ignored")
-        date, date_source = "", ""
     # a title taken from the text is taken from the original: researchers quote Traditional titles as they are
     title = meta.get("title") or one_line(inner_title) or title_from_text(original or text, Path(rel).stem)
     extra = {k: v for k, v in meta.items() if k not in KNOWN_MANIFEST_COLUMNS}

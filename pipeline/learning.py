@@ -14,7 +14,7 @@ import pandas as pd
 from .catalog import Catalog
 from .classify import (PassageClassifier, coded_store_paths, context_of, examples_paths, fit_model, label_matrix,
                        read_coded, resolve_model, tokenize_frame)
-from .coded import anchor_codings, anchoring_note, append_to_store, latest_codings, store_records
+from .coded import append_to_store, follow_codings, latest_codings, store_records
 from .evaluate import evaluate_cli
 from .io import ConfigError, write_bytes_atomic
 from .model import PolicyClassifier
@@ -94,9 +94,7 @@ def cmd_review(args) -> None:
         raise ConfigError("review: the pool has no passages")
     store = store_records(Path(args.coded))
     if "doc_id" in pool:  # the run's passages: codings follow their text into edited documents
-        store, stale, moved = anchor_codings(store, pool)
-        if note := anchoring_note(stale, moved):
-            print(note, file=sys.stderr)
+        store = follow_codings(store, pool)
     coded_ids = {r["id"] for r in store}
     print(f"review: scoring {len(pool)} passages with {path} ...", file=sys.stderr)
     scored = score_pool(PassageClassifier(tax, model), pool, tokenize_frame(pool, tax))

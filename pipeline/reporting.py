@@ -26,7 +26,7 @@ from .catalog import REPORT_FILES, Catalog, coverage_tables
 from .classify import coded_store_paths
 from .io import (ChunkedTable, PartCache, active_publication, part_files, publish_file, publishing, read_parts,
                  write_json, write_text)
-from .coded import anchor_codings, anchoring_note, coder_cells, human_coding, passage_doc, store_records
+from .coded import coder_cells, follow_codings, human_coding, passage_doc, store_records
 from .compare import compare_cli
 from .engine import Helper
 from .runlog import record
@@ -115,16 +115,12 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) 
 
 def current_codings(out: Path, store: list[dict], docs: pd.DataFrame) -> list[dict]:
     """The coded store's records of this corpus's passages, each under the id that holds its text now
-    (coded.anchor_codings); what was moved or set aside is said on stderr."""
+    (coded.follow_codings)."""
     named = sorted({passage_doc(r["id"]) for r in store} & set(docs["doc_id"]))
     if not named:
         return []
     passages = ChunkedTable(PASSAGES, out).arrow_rows_for(named, ["passage_id", "doc_id", "text"]).to_pandas()
-    kept, stale, moved = anchor_codings(store, passages.rename(columns={"passage_id": "id"}))
-    note = anchoring_note(stale, moved)
-    if note:
-        print(note, file=sys.stderr)
-    return kept
+    return follow_codings(store, passages.rename(columns={"passage_id": "id"}))
 
 
 def read_ingest_report(out: Path) -> pd.DataFrame:

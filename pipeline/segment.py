@@ -15,6 +15,8 @@ import re
 from array import array
 from dataclasses import dataclass
 
+from .text import han_share
+
 
 CONTENT_KINDS = ("article", "section_paragraph", "paragraph", "preamble")
 MAX_PASSAGE_CHARS = 4000
@@ -181,10 +183,7 @@ def passage_lang(text: str, doc_lang: str) -> str:
         # characters three to one
         latin = sum(1 for c in text if c.isascii() and c.isalpha())
         return "en" if latin >= 20 and latin > 3 * len(_HAN.findall(text)) else "zh"
-    if _HAN.search(text) is None:
-        return doc_lang
-    han = len(_HAN.findall(text))
-    return "zh" if han >= sum(c.isalpha() for c in text) / 2 else doc_lang
+    return "zh" if _HAN.search(text) is not None and han_share(text) >= 0.5 else doc_lang
 
 
 def passage_rows(doc: dict, spans: "Spans") -> list[dict]:

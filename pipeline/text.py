@@ -584,7 +584,7 @@ def manifest_date(value: str) -> str:
     if not m:
         return ""
     year, month, day = (int(g) if g else None for g in m.groups())
-    if not FIRST_YEAR <= year <= last_year():
+    if not plausible_year(f"{year:04d}"):
         return ""
     try:
         datetime.date(year, month or 1, day or 1)
