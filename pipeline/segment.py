@@ -15,8 +15,6 @@ import re
 from array import array
 from dataclasses import dataclass
 
-from .text import han_share
-
 
 CONTENT_KINDS = ("article", "section_paragraph", "paragraph", "preamble")
 MAX_PASSAGE_CHARS = 4000
@@ -183,7 +181,12 @@ def passage_lang(text: str, doc_lang: str) -> str:
         # characters three to one
         latin = sum(1 for c in text if c.isascii() and c.isalpha())
         return "en" if latin >= 20 and latin > 3 * len(_HAN.findall(text)) else "zh"
-    return "zh" if _HAN.search(text) is not None and han_share(text) >= 0.5 else doc_lang
+    if _HAN.search(text) is None:
+        return doc_lang
+    # text.han_share's measure, counted here: segment imports no other package module, so that editing ingest's
+    # text code does not make every document be segmented again
+    han = len(_HAN.findall(text))
+    return "zh" if han >= sum(c.isalpha() for c in text) / 2 else doc_lang
 
 
 def passage_rows(doc: dict, spans: "Spans") -> list[dict]:
