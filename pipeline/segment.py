@@ -25,7 +25,15 @@ ARTICLE = re.compile(rf"^[ \t\u3000]*(第[{_CN_NUM}]+条(?:之[{_CN_NUM}]+)?)(?=
 CN_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?第[{_CN_NUM}]+[编章节](?:[ \t\u3000]|$)")
 MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*)$")
 SECTION = re.compile(r"^(?:#{1,6}[ \t]+)?(§+[ \t]*[\dA-Za-z\-–.]+)")
-ENUM = re.compile(r"^(?:#{1,6}[ \t]+)?\(([A-Za-z]{1,6}|\d{1,3})\)")
+# some exports mark deep enumerators with more than Markdown's six '#'
+ENUM = re.compile(r"^(?:#{1,10}[ \t]+)?\(([A-Za-z]{1,6}|\d{1,3})\)")
+# what follows an enumerator in a subsection's own heading line, "##### (k) Authorization of appropriations":
+# a short phrase, not a sentence ("etc." and a spaced " ." as in "(a) Establishment of Program ." end titles)
+_TITLE_WORDS = 15
+_SENTENCE_END = re.compile(r"(?<!\betc)(?<=\w)[.;:]$|[.;:]”$")
+# ...and a lead-in, "(a) Each Federal agency is authorized to", ends on a word that needs what follows
+_LEAD_IN_END = frozenset("a an and any as be by for from if in is are may means of on or shall that the to under "
+                         "which who whom with finds".split())
 INFO_END = "<!-- INFO END -->"
 _ROMAN = set("ivxlc")
 
@@ -70,16 +78,27 @@ def _inline_parts(raw: str) -> list[tuple[int, int]]:
 
 
 def _enum_level(tag: str, stack: list[str]) -> int:
-    """Nesting level of a US-Code enumerator: (a)=0, (1)=1, (A)=2, (i)=3, (I)=4."""
+    """Nesting level of a US-Code enumerator: (a)=0, (1)=1, (A)=2, (i)=3, (I)=4, (aa)=5. `stack` holds the open
+    enumerators by level ("" where a level is skipped)."""
+    def open_at(level: int) -> bool:
+        return len(stack) > level and bool(stack[level])
+
     if tag.isdigit():
         return 1
     if tag.islower():
-        # (i), (v), (x) are letters when they continue a lettered run: (h) -> (i)
-        if set(tag) <= _ROMAN and not (len(tag) == 1 and stack and stack[0] and len(stack[0]) == 1
-                                        and ord(stack[0]) == ord(tag) - 1):
+        # (aa), (bb): below (I); elsewhere a doubled letter is a subsection after (z), as in long sections
+        if len(tag) > 1 and len(set(tag)) == 1 and open_at(4) and not (set(tag) <= _ROMAN and open_at(3)
+                                                                       and not open_at(5)):
+            return 5
+        # (i), (v), (x), (c), (l) are roman numerals only below an (A); they are letters when they continue a
+        # lettered run, (h) -> (i), or open a subsection, as after a section heading repeated above each one
+        if set(tag) <= _ROMAN and open_at(2) and not (len(tag) == 1 and open_at(0) and len(stack[0]) == 1
+                                                       and ord(stack[0]) == ord(tag) - 1):
             return 3
         return 0
-    if set(tag.lower()) <= _ROMAN and len(tag) > 1:
+    # (I), (V): capital numerals below an (i), unless they continue a run of capital letters, (H) -> (I)
+    if set(tag.lower()) <= _ROMAN and (len(tag) > 1 or open_at(3) and not (
+            open_at(2) and len(stack[2]) == 1 and ord(stack[2]) == ord(tag) - 1)):
         return 4
     return 2
 
@@ -92,7 +111,12 @@ class _Headings:
         self._levels: list[int] = []
 
     def enter(self, level: int, title: str) -> list[str]:
-        """Open a heading; returns the path above it."""
+        """Open a heading; returns the path above it. A heading that repeats the one open at its level is a
+        breadcrumb (exports repeat "## Subtitle A" above every section): the headings below it stay open."""
+        if level in self._levels:
+            at = self._levels.index(level)
+            if self.path[at] == title:
+                return self.path[:at]
         while self._levels and self._levels[-1] >= level:
             self._levels.pop()
             self.path.pop()
@@ -300,6 +324,10 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
     stack: list[str] = []  # enumerators by level
     pending: int | None = None  # start of a lone enumerator line such as "(b)", merged into what follows
     pending_end = 0
+
+    def cited() -> str:
+        return section + "".join(f"({t})" for t in stack if t)
+
     for ln in lines:
         stripped = ln.text.strip()
         if not stripped:
@@ -311,31 +339,40 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
         # Definitions", where Markdown has "#### § 101."; either way it opens the section
         plain_section = sec and not md and not enum and len(stripped) <= SECTION_HEADING_CHARS
         if (md and not enum) or plain_section:
+            if pending is not None:  # a lone enumerator right before a heading stays a passage of its own
+                b.add("section_paragraph", pending, pending_end, cited(), path)
+                pending = None
             level, title = (len(md.group(1)), md.group(2).strip()) if md else (6, stripped)
             above = headings.enter(level, title)
             if sec:
-                section = re.sub(r"\.$", "", sec.group(1).strip())
-                stack = []
-            if pending is not None:  # a lone enumerator right before a heading stays a passage of its own
-                b.add("section_paragraph", pending, pending_end, section, above)
+                opened = re.sub(r"\.$", "", sec.group(1).strip())
+                if opened != section:  # a section heading repeated above each subsection keeps its enumerators
+                    section, stack = opened, []
             b.add("heading", ln.start, ln.end, title, above)
-            pending = None
             continue
         start = pending if pending is not None else ln.start
         if enum:
             tag = enum.group(1)
             level = _enum_level(tag, stack)
-            del stack[level:]
-            stack.extend([""] * (level - len(stack)))
-            stack.append(tag)
+            # a subsection's heading repeated above each of its paragraphs (a breadcrumb) keeps the ones below it
+            if not (md and len(stack) > level and stack[level] == tag):
+                del stack[level:]
+                stack.extend([""] * (level - len(stack)))
+                stack.append(tag)
             if stripped == f"({tag})" or re.fullmatch(r"#*\s*\([A-Za-z0-9]+\)", stripped):
                 pending, pending_end = start, ln.end
                 continue
-        label = section + "".join(f"({t})" for t in stack if t)
-        b.add("section_paragraph", start, ln.end, label, path)
+            title = stripped.lstrip("#").strip()[enum.end(1) - enum.start(1) + 2:].strip()
+            words = title.split()
+            if (md and pending is None and 0 < len(words) <= _TITLE_WORDS and not _SENTENCE_END.search(title)
+                    and words[-1].lower() not in _LEAD_IN_END):
+                # a subsection's own heading line names what follows: like other headings it is not coded
+                b.add("heading", ln.start, ln.end, stripped.lstrip("#").strip(), path)
+                continue
+        b.add("section_paragraph", start, ln.end, cited(), path)
         pending = None
     if pending is not None:
-        b.add("section_paragraph", pending, lines[-1].end, section, path)
+        b.add("section_paragraph", pending, lines[-1].end, cited(), path)
 
 
 def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:

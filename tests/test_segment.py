@@ -134,3 +134,42 @@ def test_passages_carry_the_traditional_original_when_offsets_hold_in_both():
     rows = segment_document({**doc(simplified), "text_original": original + "多"})
     assert {r["text_original"] for r in rows} == {""}
     assert {r["text_original"] for r in segment_document(doc(simplified))} == {""}
+
+
+def test_us_code_exports_that_repeat_their_headings_are_cited_in_full():
+    """uscode.house.gov's Markdown repeats the subtitle, the section and the subsection's heading above every
+    paragraph (breadcrumbs). A subsection's heading line is a heading, not a passage to code; its paragraphs
+    keep the whole path: (c) after a repeated section heading is a subsection, not the roman numeral 100, and
+    (aa) sits below (I)."""
+    text = ("# Title 15— COMMERCE\n## Subtitle A— General\n### CHAPTER 63— TECHNOLOGY INNOVATION\n"
+            "#### § 3704. Program\n##### (b) Coordination\n\nThe Secretary shall coordinate the program.\n\n"
+            "## Subtitle A— General\n#### § 3704. Program\n##### (c) Minority Serving Institution program\n\n"
+            "(1) In general\n\nThe Secretary shall establish a program.\n\n(2)\n\n"
+            "#### § 3704. Program\n##### (c) Minority Serving Institution program\n"
+            "######## (A) With respect to the program, the Congress finds\n\n"
+            "(i) that institutions lack networks;\n\n(I) in rural areas; and\n\n(aa) on tribal land.\n\n"
+            "###### (d) Each agency is authorized to\n\n(1) apply for patents.\n\n"
+            "###### (e) In any case when a Federal employee is a coinventor of any invention, the agency may "
+            "license the invention to the coinventor and to the firm which employs that inventor.\n")
+    rows = segment_document(doc(text, "en"))
+    coded = [(r["label"], r["text"][:14]) for r in rows if r["kind"] == "section_paragraph"]
+    assert coded == [("§ 3704(b)", "The Secretary "), ("§ 3704(c)(1)", "(1) In general"),
+                     ("§ 3704(c)(1)", "The Secretary "), ("§ 3704(c)(2)", "(2)"),
+                     ("§ 3704(c)(2)(A)", "######## (A) W"), ("§ 3704(c)(2)(A)(i)", "(i) that insti"),
+                     ("§ 3704(c)(2)(A)(i)(I)", "(I) in rural a"), ("§ 3704(c)(2)(A)(i)(I)(aa)", "(aa) on tribal"),
+                     ("§ 3704(d)", "###### (d) Eac"), ("§ 3704(d)(1)", "(1) apply for "),
+                     ("§ 3704(e)", "###### (e) In ")]
+    headings = [r["label"] for r in rows if r["kind"] == "heading"]
+    assert "(b) Coordination" in headings and headings.count("(c) Minority Serving Institution program") == 2
+    # the repeated "## Subtitle A" is a breadcrumb: the chapter stays in the path
+    assert all("CHAPTER 63" in r["heading_path"] for r in rows if r["kind"] == "section_paragraph")
+
+
+def test_roman_numerals_and_letters_are_told_apart():
+    from pipeline.segment import _enum_level
+    assert _enum_level("i", ["a", "1", "A"]) == 3  # below (A): a numeral
+    assert _enum_level("i", ["h"]) == 0  # after (h): the next letter
+    assert _enum_level("c", []) == 0  # opening a section: a letter
+    assert _enum_level("ii", ["a", "1", "A", "i", "I"]) == 3  # after (I): the next numeral, not (ii) doubled
+    assert _enum_level("bb", ["a", "1", "A", "i", "I", "aa"]) == 5
+    assert _enum_level("aa", ["z"]) == 0  # a long section's subsection after (z)
