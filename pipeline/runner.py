@@ -36,7 +36,7 @@ from .io import ChunkedTable, TableWriter, write_json
 from .nodes import fingerprint
 from .lexicon import MATCH_GROUP
 from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, TOKENS, Table, empty, to_arrow
-from .segment import passage_rows, segment_document, segment_spans
+from .segment import passage_lang, passage_rows, segment_document, segment_spans
 from .taxonomy import load_taxonomy
 from .tokenize import terms_key, tokenize_frame_passages, zh_segmenter
 
@@ -558,7 +558,13 @@ class ChunkRunner:
 def _merge(table: Table, reused: "pa.Table | None", computed: pd.DataFrame | None, order: dict, meta: dict,
            lang: bool) -> "pa.Table":
     """Reused (Arrow) and computed rows of one chunk, in document order, with region (and lang) from the
-    current documents: those come from the manifest and may change while the text does not."""
+    current documents: those come from the manifest and may change while the text does not. A passage's
+    language is its own (an English article of a Chinese law is English), so reused passages have it worked out
+    again from their document's current language; computed ones have it already."""
+    if lang and reused is not None and reused.num_rows and "lang" in reused.column_names:
+        langs = [passage_lang(text, meta[d]["lang"]) for text, d in
+                 zip(reused.column("text").to_pylist(), reused.column("doc_id").to_pylist())]
+        reused = reused.set_column(reused.schema.get_field_index("lang"), "lang", pa.array(langs, pa.string()))
     parts = [p for p in (reused, to_arrow(computed, table) if computed is not None and len(computed) else None)
              if p is not None and p.num_rows]
     if not parts:
@@ -569,11 +575,9 @@ def _merge(table: Table, reused: "pa.Table | None", computed: pd.DataFrame | Non
         idx = np.argsort(np.fromiter((order[d] for d in doc_ids), dtype=np.int64, count=len(doc_ids)), kind="stable")
         t = t.take(pa.array(idx))
         doc_ids = [doc_ids[i] for i in idx]
-    cols = [("region", "region")] + ([("lang", "lang")] if lang else [])
-    for col, key in cols:
-        if col in t.column_names:
-            t = t.set_column(t.schema.get_field_index(col), col,
-                             pa.array([meta[d][key] for d in doc_ids], pa.string()))
+    if "region" in t.column_names:
+        t = t.set_column(t.schema.get_field_index("region"), "region",
+                         pa.array([meta[d]["region"] for d in doc_ids], pa.string()))
     return t
 
 

@@ -252,3 +252,33 @@ def test_document_pages_made_by_a_forked_process_are_the_same_and_a_failure_leav
                      "--jobs", "1"]) == 1
     assert "report_files: the document pages could not be made" in capsys.readouterr().err
     assert content(out / "report_files") == by_the_run
+
+
+def test_a_passage_keeps_its_own_language_in_the_stored_table_fresh_reused_and_stepwise(tmp_path, small_chunks):
+    """An English article in a Chinese law is English in passages.parquet, whether the run made it, reused it
+    or ran the stages one at a time (which read the language from that table)."""
+    corpus = tmp_path / "corpus"
+    (corpus / "CN-B").mkdir(parents=True)
+    (corpus / "CN-B" / "mixed.txt").write_text(
+        "某省促进科技合作条例\n\n第一条 为了促进产学研合作，制定本条例。\n\n"
+        "第二条 Universities and enterprises shall establish joint research centres for industry.\n\n"
+        "第三条 鼓励企业与高等学校共建联合实验室。\n", encoding="utf-8")
+    (corpus / "CN-B" / "other.txt").write_text("另一条例\n\n第一条 鼓励科技成果转化。\n", encoding="utf-8")
+    streamed, stepwise = tmp_path / "streamed", tmp_path / "stepwise"
+    run(corpus, streamed)
+
+    def english_article_lang(out):
+        import pandas as pd
+        p = pd.read_parquet(out / "passages.parquet")
+        return p.loc[p["text"].str.contains("joint research"), "lang"].tolist()
+
+    assert english_article_lang(streamed) == ["en"]
+    (corpus / "CN-B" / "other.txt").write_text("另一条例\n\n第一条 鼓励科技成果转化和技术转移。\n", encoding="utf-8")
+    run(corpus, streamed)  # mixed.txt's passages reused beside the changed document
+    assert english_article_lang(streamed) == ["en"]
+    for stage in ("ingest", "segment", "tokenize", "classify"):
+        extra = ["--corpus", str(corpus)] if stage == "ingest" else []
+        assert cli.main([stage, "--out", str(stepwise), "--model", "lexicon", "--quiet", "--jobs", "1", *extra]) == 0
+    assert english_article_lang(stepwise) == ["en"]
+    for name in TABLES:
+        assert content(stepwise / name) == content(streamed / name), name
