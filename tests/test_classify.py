@@ -416,3 +416,18 @@ def test_a_pool_with_repeated_or_missing_ids_empty_text_or_another_language_is_r
     for part in ("line 2 has the id of line 1 (a)", "line 2: lang 'fr' is neither zh nor en; read as en",
                  "line 3 has no id (named pool.jsonl#3)", "line 4 has no text"):
         assert f"{f}: {part}" in said, said
+
+
+def test_coding_conventions_know_court_procedure_taiwan_purposes_and_definitions_with_shi_zhi():
+    """Conventions a tester found the matcher blind to: a judicial interpretation's procedure (jurisdiction,
+    pleadings, retrial, a letter of reply), a Taiwan purpose clause (订定), a definition written 中的…是指.
+    A regulation's 不再审批 (no more approval) is not a retrial."""
+    from pipeline.lexicon import shared_matcher
+    m = shared_matcher(load_taxonomy(ROOT / "taxonomy"))
+    rule = lambda text: getattr(m.passage_rule(text, "zh"), "id", None)
+    assert rule("第四十三条 技术合同纠纷案件一般由中级以上人民法院管辖。") == "court_procedure"
+    assert rule("第一条 当事人提起知识产权侵权诉讼的，起诉状应当载明被诉侵权的专利号。") == "court_procedure"
+    assert rule("你院《关于专利侵权诉讼问题的请示》收悉。经研究，批复如下：") == "court_procedure"
+    assert rule("第一条 为促进产学合作研发成果之运用，特订定本办法。") == "purpose"
+    assert rule("第二条 本规定中的知识产权纠纷是指专利权、商业秘密等权利的纠纷。") == "definition"
+    assert rule("第十三条 高等学校可以自主决定科技成果的转让，相关部门不再审批或者备案。") is None
