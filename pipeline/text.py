@@ -277,29 +277,78 @@ ZIP_MAX_RATIO = 100  # Word's XML deflates 5-20:1; far beyond that is a decompre
 ZIP_RATIO_FLOOR = 4 * 2**20  # below this a member may compress as well as it likes: it stays small
 
 
-def _docx_blocks(container) -> list[str]:
-    """The text of a Word document (or table cell) in reading order: each paragraph, and each table row as its
-    cells' texts joined by " | " (a cell merged across columns once), tables within cells included. Policy
-    documents put measures in tables; reading paragraphs alone dropped them."""
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+# a run's text, as python-docx reads a run (str() of these elements is their text: a tab, a line break, ...)
+_DOCX_TEXT = frozenset(_W + t for t in ("t", "tab", "ptab", "br", "cr", "noBreakHyphen"))
+# not the document's text: a tracked deletion, where moved text was before it moved (what is shown is at its
+# w:moveTo), ruby text (the pinyin over a character, w:rt) and properties (a paragraph's tab stops are w:tab
+# too); a field's code (w:instrText) and deleted text (w:delText) are not among _DOCX_TEXT
+_DOCX_NOT_TEXT = frozenset(_W + t for t in ("del", "moveFrom", "pPr", "rPr", "sdtPr", "sdtEndPr", "rt"))
+# containers of paragraphs and tables inside a body, a cell or a text box: a content control, custom XML
+_DOCX_BLOCK_WRAPPERS = frozenset((_W + "sdt", _W + "sdtContent", _W + "customXml"))
+
+
+def _docx_blocks(container, parent) -> list[str]:
+    """The text of a Word document's body (or of a table cell or a text box: `container` is its XML element,
+    `parent` the python-docx object tables hang from) in reading order: each paragraph, followed by the text
+    boxes anchored in it, and each table row as its cells' texts joined by " | " (a cell merged across columns
+    once), tables within cells included. Policy documents put measures in tables; reading paragraphs alone
+    dropped them. Articles inside content controls, tracked insertions, fields and smart tags are read as Word
+    shows them; python-docx's paragraph and table lists leave them out."""
     from docx.table import Table
 
     out = []
-    for block in container.iter_inner_content():
-        if isinstance(block, Table):
-            for row in block.rows:
+    for el in container:
+        if el.tag == _W + "p":
+            text: list[str] = []
+            boxes: list[str] = []
+            _docx_inline(el, text, boxes, parent)
+            if text or not boxes:  # (a text box's anchor is usually an empty paragraph of its own)
+                out.append("".join(text))
+            out.extend(boxes)
+        elif el.tag == _W + "tbl":
+            for row in Table(el, parent).rows:
                 cells, seen = [], set()
                 for cell in row.cells:
                     if id(cell._tc) in seen:
                         continue
                     seen.add(id(cell._tc))
-                    text = " ".join(t for t in _docx_blocks(cell) if t.strip())
+                    text = " ".join(t for t in _docx_blocks(cell._tc, cell) if t.strip())
                     if text.strip():
                         cells.append(text.strip())
                 if cells:
                     out.append(" | ".join(cells))
-        else:
-            out.append(block.text)
+        elif el.tag in _DOCX_BLOCK_WRAPPERS:
+            out.extend(_docx_blocks(el, parent))
+        elif el.tag == _MC + "AlternateContent":
+            out.extend(_docx_blocks(_docx_alternative(el), parent))
     return out
+
+
+def _docx_inline(el, text: list[str], boxes: list[str], parent) -> None:
+    """Collect the text inside a paragraph's element `el` in `text`, and the blocks of the text boxes in it
+    (shapes in w:drawing or VML w:pict) in `boxes`; hyperlinks, fields, smart tags, content controls and
+    tracked insertions are descended into."""
+    for child in el:
+        tag = child.tag
+        if tag in _DOCX_TEXT:
+            text.append(str(child))
+        elif tag == _W + "txbxContent":
+            boxes.extend(_docx_blocks(child, parent))
+        elif tag == _MC + "AlternateContent":
+            _docx_inline(_docx_alternative(child), text, boxes, parent)
+        elif tag not in _DOCX_NOT_TEXT and isinstance(tag, str):  # (comments and processing instructions: no tag)
+            _docx_inline(child, text, boxes, parent)
+
+
+def _docx_alternative(el):
+    """The one branch of an mc:AlternateContent to read: Word writes the same content twice, a shape as
+    DrawingML (mc:Choice) and as VML (mc:Fallback), and reading both doubled every text box."""
+    for child in el:
+        if child.tag in (_MC + "Choice", _MC + "Fallback"):
+            return child
+    return ()
 
 
 def check_archive(data: bytes, max_bytes: int) -> None:
@@ -327,15 +376,16 @@ def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> t
     if fmt in ("txt", "md"):
         return decode_bytes(data), ""
     if fmt == "html":
-        return _html_text(decode_bytes(data))
+        decoded, title = _html_text(decode_bytes(data))
+        return decoded, own_title(title)
     if fmt == "docx":
         import docx
 
         check_archive(data, max_bytes)
         try:
             d = docx.Document(io.BytesIO(data))
-            text = "\n\n".join(_docx_blocks(d))
-            title = d.core_properties.title or ""
+            text = "\n\n".join(_docx_blocks(d.element.body, d))
+            title = own_title(d.core_properties.title or "")
         except Exception as exc:  # python-docx raises several types for broken zips
             raise DecodeError(f"not a readable .docx ({type(exc).__name__})") from None
         return Decoded(text, "docx"), title
@@ -632,6 +682,20 @@ def plausible_year(date: str) -> bool:
     except ValueError:
         return True
     return year != year or (year.is_integer() and FIRST_YEAR <= year <= last_year())
+
+
+# A title a file carries that is not its document's: the name of the file or template it was made from, which
+# Word keeps in its properties and writes into what it prints or saves as a web page ("Microsoft Word - 模板.doc",
+# "政策.docx"), or Word's name for a new document ("Document1", "文档1")
+_LEFTOVER_TITLE = re.compile(r"^\s*microsoft\s+(?:office\s+)?word\s*[-–—]"
+                             r"|\.(?:docx?|docm|dotx?|dotm|wps|wpt|rtf|odt|ott|txt|html?|pdf)\s*$"
+                             r"|^\s*(?:document|文档|新建\s*microsoft\s+word\s*文档)\s*\d*\s*$", re.IGNORECASE)
+
+
+def own_title(title: str) -> str:
+    """`title` (found inside a file), or "" when it is a leftover file or template name: the text's own title
+    is then used."""
+    return "" if _LEFTOVER_TITLE.search(title) else title
 
 
 def title_from_text(text: str, fallback: str) -> str:

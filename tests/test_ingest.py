@@ -138,6 +138,77 @@ def test_docx_and_textless_pdf(tmp_path):
                                     "第二条 本办法自发布之日起施行。")
 
 
+
+_WORD_NS = ('xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+            'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+            'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+            'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+            'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" '
+            'xmlns:v="urn:schemas-microsoft-com:vml"')
+
+
+def _word_xml(fragment: str):
+    from docx.oxml import parse_xml
+
+    return parse_xml(f"<w:body {_WORD_NS}>{fragment}</w:body>")
+
+
+def test_docx_text_word_shows_is_read_in_order(tmp_path):
+    """Content controls, tracked insertions (not deletions), fields, smart tags and text boxes hold text Word
+    shows; python-docx's paragraph list leaves it out. A text box Word writes twice (DrawingML and its VML
+    fallback) is read once; a title left in the file's properties by a template is not the document's."""
+    import docx
+
+    d = docx.Document()
+    d.core_properties.title = "Microsoft Word - 模板.doc"
+    d.add_paragraph("某市促进产学研合作办法")
+    box = "<w:txbxContent><w:p><w:r><w:t>第四条 鼓励企业牵头组建产业技术创新战略联盟。</w:t></w:r></w:p></w:txbxContent>"
+    blocks = _word_xml(
+        "<w:sdt><w:sdtPr><w:alias w:val=\"条款\"/></w:sdtPr><w:sdtContent>"
+        "<w:p><w:r><w:t>第一条 支持企业与高等学校共建联合实验室。</w:t></w:r></w:p></w:sdtContent></w:sdt>"
+        "<w:p><w:r><w:t xml:space=\"preserve\">第二条 </w:t></w:r>"
+        "<w:del w:id=\"1\" w:author=\"a\"><w:r><w:delText>删去的文字。</w:delText></w:r></w:del>"
+        "<w:ins w:id=\"2\" w:author=\"a\"><w:r><w:t>鼓励科研人员到企业兼职。</w:t></w:r></w:ins></w:p>"
+        "<w:p><w:r><w:t xml:space=\"preserve\">第三条 </w:t></w:r>"
+        "<w:fldSimple w:instr=\"HYPERLINK x\"><w:r><w:t>共建研发中心，</w:t></w:r></w:fldSimple>"
+        "<w:smartTag w:uri=\"u\" w:element=\"e\"><w:r><w:t>促进产学研合作，</w:t></w:r></w:smartTag>"
+        "<w:r><w:fldChar w:fldCharType=\"begin\"/></w:r><w:r><w:instrText>REF 条款</w:instrText></w:r>"
+        "<w:r><w:fldChar w:fldCharType=\"separate\"/></w:r><w:r><w:t>转化科技成果。</w:t></w:r>"
+        "<w:r><w:fldChar w:fldCharType=\"end\"/></w:r></w:p>"
+        f"<w:p><w:r><mc:AlternateContent><mc:Choice Requires=\"wps\"><w:drawing><wp:anchor><a:graphic>"
+        f"<a:graphicData><wps:wsp><wps:txbx>{box}</wps:txbx></wps:wsp></a:graphicData></a:graphic></wp:anchor>"
+        f"</w:drawing></mc:Choice><mc:Fallback><w:pict><v:shape><v:textbox>{box}</v:textbox></v:shape></w:pict>"
+        f"</mc:Fallback></mc:AlternateContent></w:r></w:p>"
+        "<w:p><w:r><w:pict><v:shape><v:textbox><w:txbxContent><w:p><w:r><w:t>第五条 本办法自发布之日起施行。"
+        "</w:t></w:r></w:p></w:txbxContent></v:textbox></v:shape></w:pict></w:r></w:p>")
+    sect = d.element.body[-1]
+    for el in list(blocks):
+        sect.addprevious(el)
+    # a content control around a cell's text
+    cell = d.add_table(rows=1, cols=2).cell(0, 0)
+    cell._tc.remove(cell._tc.p_lst[0])
+    cell._tc.append(_word_xml("<w:sdt><w:sdtContent><w:p><w:r><w:t>措施</w:t></w:r></w:p></w:sdtContent></w:sdt>")[0])
+    d.tables[0].cell(0, 1).text = "主体"
+    d.save(tmp_path / "a.docx")
+    docs, rep = ingest(tmp_path)
+    assert rep.iloc[0]["status"] == "ingested"
+    assert docs.iloc[0]["text"] == ("某市促进产学研合作办法\n\n第一条 支持企业与高等学校共建联合实验室。\n\n"
+                                    "第二条 鼓励科研人员到企业兼职。\n\n第三条 共建研发中心，促进产学研合作，转化科技成果。\n\n"
+                                    "第四条 鼓励企业牵头组建产业技术创新战略联盟。\n\n第五条 本办法自发布之日起施行。\n\n"
+                                    "措施 | 主体")
+    assert docs.iloc[0]["title"] == "某市促进产学研合作办法"
+
+
+@pytest.mark.parametrize("title,own", [
+    ("Microsoft Word - 模板.doc", False), ("Microsoft Word - 科技条例", False), ("政策汇编.docx", False),
+    ("template.dotx", False), ("Document1", False), ("文档1", False), ("某市科技成果转化条例", True),
+    ("Technology Transfer Act", True)])
+def test_a_leftover_file_name_is_no_title(title, own):
+    from pipeline.text import own_title
+
+    assert own_title(title) == (title if own else "")
+
+
 def test_fatal_configuration_errors(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         ingest(tmp_path / "nope")
