@@ -63,7 +63,8 @@ class Decoded:
 
 
 def decode_bytes(data: bytes) -> Decoded:
-    """Decode policy text bytes: BOMs first, then UTF-8, UTF-16 (by NUL parity), GB18030, then a guess.
+    """Decode policy text bytes: BOMs first, then UTF-8, UTF-16 (by NUL parity), GBK/GB18030/Big5, Windows-1252,
+    then a guess.
 
     Returns text that always encodes as UTF-8 (no lone surrogates). Raises DecodeError, and nothing else,
     with a reason for binary or undecodable content.
@@ -107,15 +108,32 @@ def decode_bytes(data: bytes) -> Decoded:
         pass
     lenient = data.decode("utf-8", errors="replace")
     bad = lenient.count("\ufffd")
-    if bad <= max(1, len(lenient) // 1000):
+    few_bad = bad <= max(1, len(lenient) // 1000)
+    # a few bad sequences among as many good multi-byte ones are damaged UTF-8; text in another encoding forms
+    # good ones only by chance ("Signed in 北京." in GBK is four bad ones and no good one)
+    utf8_multibyte = len(lenient) - len(lenient.encode("ascii", "ignore")) - bad
+    if few_bad and utf8_multibyte >= bad:
         return Decoded(lenient, "utf-8", f"{bad} undecodable byte sequence(s) replaced with U+FFFD")
+    misread = ""
     for enc in ("gbk", "gb18030", "big5"):
         try:
             text = data.decode(enc)
         except UnicodeDecodeError:
             continue
-        if _plausible(text):
-            return Decoded(text, enc)
+        if not _plausible(text):
+            continue
+        if _stray_characters(text):
+            misread = misread or enc
+            continue
+        return Decoded(text, enc)
+    western = _windows_1252(data)
+    if _reads_western(western):
+        return Decoded(western, "cp1252", join_reasons(
+            "read as Windows-1252 (Western European)",
+            f"not as {misread.upper()}: the characters that reading gave stood alone between Latin letters"
+            if misread else ""))
+    if few_bad:
+        return Decoded(lenient, "utf-8", f"{bad} undecodable byte sequence(s) replaced with U+FFFD")
     try:
         from charset_normalizer import from_bytes
 
@@ -130,7 +148,58 @@ def decode_bytes(data: bytes) -> Decoded:
         guess = None
     if guess is not None:
         return guess
-    raise DecodeError("undecodable: not UTF-8, UTF-16, GBK/GB18030 or Big5 text")
+    raise DecodeError("undecodable: not UTF-8, UTF-16, GBK/GB18030, Big5 or Windows-1252 text")
+
+
+# Windows-1252 as web browsers read it (and Latin-1 text, which it extends): the five bytes it leaves undefined
+# are read as Latin-1, i.e. as C1 controls, which normalise drops
+_LATIN1_TO_CP1252 = {b: bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(0x80, 0xA0)}
+# typographic punctuation and signs of Western text outside ASCII, as Windows-1252 encodes them
+_WESTERN_MARKS = frozenset("‘’‚“”„–—…•·‹›«»†‡‰™€£¥¢§©®°¡¿\u00a0")
+# text in Western encodings is mostly ASCII; CJK, Cyrillic or Greek text read as Windows-1252 is mostly not
+_WESTERN_NON_ASCII = 0.2
+# accented letters that are words of their own (French à, Italian è, Portuguese é, Spanish ó)
+_ONE_LETTER_WORDS = frozenset("àÀèÈéÉòÒóÓ")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# a letter outside ASCII with no other non-ASCII character beside it, and a Latin letter on one side (a curly
+# quote or a dash there is punctuation of English text in any encoding: "don’t", "Title 10—Armed Forces")
+_STRAY = re.compile(r"(?<=[A-Za-z])(?![\x00-\x7f])[^\W\d_](?![^\x00-\x7f])"
+                    r"|(?<![^\x00-\x7f])(?![\x00-\x7f])[^\W\d_](?=[A-Za-z])")
+
+
+def _windows_1252(data: bytes) -> str:
+    return data.decode("latin-1").translate(_LATIN1_TO_CP1252)
+
+
+def _stray_characters(text: str) -> bool:
+    """Whether most non-ASCII characters of a CJK reading are letters standing alone beside Latin ones
+    ("Secretary抯", "D閜artement"): what Western text read as GBK or Big5 gives, an accented letter or curly quote
+    and the letter after it making one double-byte character. Chinese comes in runs of characters and
+    punctuation; a Chinese word in English text is a run of its own ("Signed in 北京.")."""
+    sample = text[:_SAMPLE]
+    others = len(sample) - len(sample.encode("ascii", "ignore"))
+    return len(_STRAY.findall(sample)) * 2 > others
+
+
+def _reads_western(text: str) -> bool:
+    """Whether `text` (a Windows-1252 reading) reads as Western European text: mostly ASCII, and nearly every
+    other character typographic punctuation or an accented letter in a word of Latin letters ("Département",
+    "naïve") or a word of its own ("à"). Text in an encoding of two bytes a character reads as pairs of accented
+    letters and signs, and a stray byte in ASCII text as a letter on its own."""
+    sample = text[:_SAMPLE]
+    others = len(sample) - len(sample.encode("ascii", "ignore"))
+    if not others or others > len(sample) * _WESTERN_NON_ASCII:
+        return False
+    fit = 0
+    for m in _NON_ASCII.finditer(sample):
+        c, i = m.group(), m.start()
+        before = sample[i - 1] if i else " "
+        after = sample[i + 1] if i + 1 < len(sample) else " "
+        beside_latin = (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha())
+        alone = c in _ONE_LETTER_WORDS and before.isascii() and after.isascii()
+        if c in _WESTERN_MARKS or (c.isalpha() and beside_latin) or alone:
+            fit += 1
+    return fit >= 0.9 * others
 
 
 def _text_score(text: str) -> float:

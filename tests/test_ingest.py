@@ -27,6 +27,43 @@ def test_gb18030_only_characters():
     assert d.text == text and d.encoding == "gb18030"
 
 
+@pytest.mark.parametrize("text,encoding", [
+    ("Section 1. The Secretary’s programme shouldn’t limit the university’s centres—filed annually.", "cp1252"),
+    ("Section 1. The Département of Innovation and the Générale réseau; Müller Institut, Zürich.", "latin-1"),
+    ("Naïve Act\n\nSection 1. Naïve approaches are discouraged, as are résumé requirements.", "latin-1"),
+    ("Section 2. Le financement est accordé à l’université et à la région.", "cp1252"),
+])
+def test_western_text_is_not_read_as_gbk_or_guessed(text, encoding):
+    """Western bytes that happen to be valid GBK read as Han characters standing alone between Latin letters
+    ("Secretary抯", "D閜artement"); others were left to a guesser that took Latin-1 for cp775 ("Na’ve")."""
+    d = decode_bytes(text.encode(encoding))
+    assert d.text == text and d.encoding == "cp1252" and "Windows-1252" in d.note
+
+
+def test_mostly_english_gbk_is_gbk_not_damaged_utf8():
+    text = "".join(f"Section {i}. Universities and firms shall cooperate on research and transfer.\n" for i in range(60))
+    text += "Signed in 北京.\n"
+    d = decode_bytes(text.encode("gbk"))
+    assert d.text == text and d.encoding == "gbk" and not d.note
+
+
+def test_cjk_encodings_of_english_and_damaged_utf8_are_read_as_before():
+    # English in GB18030 with typographic punctuation (a narrow no-break space is not in GBK): its quotes and
+    # dashes stand between letters but are no Han characters
+    text = "Title 10—Armed Forces\n§\u202f4301. The Secretary’s “programme” shan’t end.\n" * 20
+    d = decode_bytes(text.encode("gb18030"))
+    assert d.text == text and d.encoding == "gb18030" and not d.note
+    trad = "第一條 國家鼓勵高等學校與企業開展技術轉移，促進科技成果轉化。\n"
+    d = decode_bytes(trad.encode("big5"))
+    assert d.text == trad and d.encoding == "big5"
+    # UTF-8 with a stray byte stays UTF-8, with its good multi-byte characters
+    english = "".join(f"Section {i}. The Secretary’s report on research.\n" for i in range(30))
+    d = decode_bytes(english.encode() + b"\xff")
+    assert d.encoding == "utf-8" and d.text == english + "\ufffd" and "1 undecodable" in d.note
+    d = decode_bytes(ZH.encode() * 20 + b"\xe4\xb8" + ZH.encode())
+    assert d.encoding == "utf-8" and d.text == ZH * 20 + "\ufffd" + ZH
+
+
 def test_binary_and_undecodable_are_rejected_with_reason():
     with pytest.raises(DecodeError, match="binary"):
         decode_bytes(bytes(range(256)) * 8)
