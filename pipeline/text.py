@@ -44,6 +44,9 @@ _CONTROLS = re.compile(f"[{_CONTROL_CHARS}]")
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0e, 0x1b), *range(0x1c, 0x20)])
 # more than this share of control bytes is a binary file, not text with a few stray bytes
 _BINARY_SHARE = 0.01
+# ... unless the rest is UTF-8 (the bytes of a binary file hardly ever are): then up to this share are stray
+# bytes of a short text (three in a hundred-byte file)
+_STRAY_SHARE = 0.1
 _SURROGATE_CHARS = "\ud800-\udfff"
 _SURROGATES = re.compile(f"[{_SURROGATE_CHARS}]")
 # any character that _BREAKS, _CONTROLS or _SURROGATES would replace: most texts have none, and one search over
@@ -94,14 +97,19 @@ def decode_bytes(data: bytes) -> Decoded:
                     best = (score, text, enc)
         if best:
             return Decoded(best[1], best[2])
-        kept = data.translate(None, _CONTROL_BYTES)
-        dropped = len(data) - len(kept)
-        if dropped > 1 and dropped > len(data) * _BINARY_SHARE:
+        # NULs that pad a text to a block or record size (a file copied off a disk image or out of a database)
+        body = data.rstrip(b"\0")
+        padding = len(data) - len(body)
+        kept = body.translate(None, _CONTROL_BYTES)
+        dropped = len(body) - len(kept)
+        if not kept.strip() or (dropped > 1 and dropped > len(body) * _BINARY_SHARE
+                                and not (dropped <= len(body) * _STRAY_SHARE and _is_utf8(kept))):
             raise DecodeError(f"binary content ({nul} NUL bytes), not a text file")
         # a few stray bytes (a NUL pasted in, a truncated copy) do not make a text file binary
         decoded = decode_bytes(kept)
-        return Decoded(decoded.text, decoded.encoding,
-                       join_reasons(f"{dropped} stray control byte(s) ({nul} NUL) dropped", decoded.note))
+        return Decoded(decoded.text, decoded.encoding, join_reasons(
+            f"{padding} NUL byte(s) padding the end dropped" if padding else "",
+            f"{dropped} stray control byte(s) ({nul - padding} NUL) dropped" if dropped else "", decoded.note))
     try:
         return Decoded(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
@@ -200,6 +208,14 @@ def _reads_western(text: str) -> bool:
         if c in _WESTERN_MARKS or (c.isalpha() and beside_latin) or alone:
             fit += 1
     return fit >= 0.9 * others
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _text_score(text: str) -> float:

@@ -448,6 +448,38 @@ def test_a_stray_nul_byte_does_not_make_text_binary():
         decode_bytes(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + bytes(range(256)) * 4)
 
 
+def test_nul_padding_and_a_few_control_bytes_in_a_short_text_are_dropped(tmp_path):
+    """A text padded with NULs to a block size, and a short one with three stray control bytes (3%), are text;
+    random bytes, an image and a zip archive named .txt are still binary."""
+    import random
+
+    padded = zh("PAD").encode() * 10 + bytes(512)
+    d = decode_bytes(padded)
+    assert d.text == zh("PAD") * 10 and d.encoding == "utf-8" and d.note == "512 NUL byte(s) padding the end dropped"
+    short = "控制字符条例\n\n第一条\x00 支持企业与高等学校共建联合实验室和研发中心。\x07\x1f\n".encode()
+    assert len(short) == 100
+    d = decode_bytes(short)
+    assert d.text == "控制字符条例\n\n第一条 支持企业与高等学校共建联合实验室和研发中心。\n"
+    assert d.note == "3 stray control byte(s) (1 NUL) dropped"
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:  # stored, not deflated: the text is there as it is
+        z.writestr("a.txt", zh("ZIP") * 20)
+    rng = random.Random(7)
+    png = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x02\x00\x00\x00"
+           + bytes(rng.randrange(256) for _ in range(400)))
+    for binary in (archive.getvalue(), png, bytes(rng.randrange(256) for _ in range(4000)), bytes(600),
+                   bytes(rng.randrange(256) for _ in range(4000)) + bytes(512)):
+        with pytest.raises(DecodeError, match="binary"):
+            decode_bytes(binary)
+    write(tmp_path / "CN/padded.txt", padded)
+    write(tmp_path / "CN/short.txt", short)
+    docs, rep = ingest(tmp_path)
+    rep = rep.set_index("path")
+    assert (rep["status"] == "ingested").all()
+    assert "padding the end dropped" in rep.loc["CN/padded.txt", "reason"]
+    assert "3 stray control byte(s)" in rep.loc["CN/short.txt", "reason"]
+
+
 def test_stray_bytes_are_said_in_the_ingest_report(attack):
     _, out, _ = attack
     got = _report(out).loc["nul.txt"]
