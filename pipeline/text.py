@@ -476,6 +476,7 @@ def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> t
         return Decoded(text, "docx"), title
     if fmt == "pdf":
         from pypdf import PdfReader
+        from pypdf.errors import DependencyError
 
         failed = None
         with _library_messages("pypdf") as said:
@@ -485,6 +486,11 @@ def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> t
             except Exception as exc:  # pypdf raises many types on malformed files
                 failed = exc
         said_note = f"pypdf: {'; '.join(said)}" if said else ""
+        if isinstance(failed, DependencyError):
+            # an AES-encrypted PDF that opens without a password: pypdf decrypts AES with the cryptography package
+            raise DecodeError(f"encrypted PDF that needs the 'cryptography' package to be read: install it (pip "
+                              f"install cryptography, or `make setup`, which installs the versions pinned in "
+                              f"pyproject.toml) (pypdf: {one_line(str(failed))})")
         if failed is not None:
             raise DecodeError(f"not a readable PDF ({type(failed).__name__}: {one_line(str(failed))}"
                               f"{'; ' + said_note if said_note else ''})")

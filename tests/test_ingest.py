@@ -176,6 +176,56 @@ def test_docx_and_textless_pdf(tmp_path):
 
 
 
+
+def _pdf_with_text(text: str):
+    """A one-page PDF whose text layer is `text` (ASCII), as a pypdf writer."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    w = PdfWriter()
+    page = w.add_blank_page(width=300, height=200)
+    font = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+                             NameObject("/BaseFont"): NameObject("/Helvetica")})
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): w._add_object(font)})})
+    content = DecodedStreamObject()
+    content.set_data(f"BT /F1 12 Tf 20 100 Td ({text}) Tj ET".encode())
+    page[NameObject("/Contents")] = w._add_object(content)
+    return w
+
+
+def test_an_aes_encrypted_pdf_that_opens_without_a_password(tmp_path):
+    """Many PDFs are encrypted with an owner password only (no printing, no copying) and open without one; pypdf
+    decrypts AES with the cryptography package, pinned for it. Where it is missing, the reason says so."""
+    import io
+
+    from pipeline.text import extract_text
+
+    w = _pdf_with_text("Technology Transfer Act")
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        # pypdf cannot write AES without it either: an RC4 file whose encryption dictionary says AES fails the
+        # same way when read
+        from pypdf.generic import DictionaryObject, NameObject, NumberObject
+
+        w.encrypt(user_password="", owner_password="owner", algorithm="RC4-128")
+        enc = w._encrypt_entry
+        enc[NameObject("/V")], enc[NameObject("/R")] = NumberObject(4), NumberObject(4)
+        enc[NameObject("/CF")] = DictionaryObject({NameObject("/StdCF"): DictionaryObject(
+            {NameObject("/CFM"): NameObject("/AESV2"), NameObject("/Length"): NumberObject(16)})})
+        enc[NameObject("/StmF")] = enc[NameObject("/StrF")] = NameObject("/StdCF")
+        data = io.BytesIO()
+        w.write(data)
+        with pytest.raises(DecodeError, match=r"needs the 'cryptography' package.*install it \(pip install "
+                                              r"cryptography"):
+            extract_text(data.getvalue(), "pdf")
+    else:
+        w.encrypt(user_password="", owner_password="owner", algorithm="AES-128")
+        data = io.BytesIO()
+        w.write(data)
+        assert "Technology Transfer Act" in extract_text(data.getvalue(), "pdf")[0].text
+
 _WORD_NS = ('xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
             'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
             'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
