@@ -17,7 +17,7 @@ from .schemas import SchemaError
 from .coded import CODED_WEIGHT
 from .stages import cmd_classify, cmd_ingest, cmd_run, cmd_segment, cmd_tokenize, cmd_validate
 from .runner import WINDOW_PASSAGES
-from .text import DEFAULT_MAX_BYTES
+from .text import DEFAULT_MAX_BYTES, shown
 from .outdir import OutLock, check_separate, remove_litter
 
 log = logging.getLogger("pipeline")
@@ -129,8 +129,18 @@ def _out_lock(args) -> OutLock | None:
     return lock
 
 
+class TerminalFormatter(logging.Formatter):
+    """A message as the terminal gets it: the file names and titles in it are the corpus's, and a name holding
+    ESC or a line break would otherwise recolour the terminal or pass for a second message."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return shown(super().formatMessage(record))
+
+
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TerminalFormatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("jieba").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
@@ -141,10 +151,10 @@ def main(argv=None) -> int:
             if lock is not None:
                 lock.release()
     except (ConfigError, SchemaError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {shown(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # disk full, permissions on the output folder, ...
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"error: {shown(where)}{exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0

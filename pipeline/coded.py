@@ -14,6 +14,7 @@ import pandas as pd
 from .classify import coded_store_paths, label_matrix
 from .io import ConfigError
 from .taxonomy import Taxonomy
+from .text import shown
 
 STORE_FILE = "coded.jsonl"
 # how much a passage the researcher coded from their own corpus weighs in training (see bench/review_sim.py)
@@ -131,7 +132,7 @@ def follow_codings(store: list[dict], passages: pd.DataFrame) -> list[dict]:
     """anchor_codings' records, with what was moved or set aside said on stderr (anchoring_note)."""
     kept, stale, moved = anchor_codings(store, passages)
     if note := anchoring_note(stale, moved):
-        print(note, file=sys.stderr)
+        print(shown(note), file=sys.stderr)
     return kept
 
 

@@ -26,6 +26,7 @@ from .runner import (DOCUMENT_FIELDS, WINDOW_PASSAGES, ChunkRunner, Settings, ch
                      documents_in_chunks, preload_classifier, release_classifier, small_change)
 from .schemas import DOCUMENTS
 from .taxonomy import load_taxonomy
+from .text import shown
 from .validate import validate_cli
 
 log = logging.getLogger("pipeline")
@@ -86,10 +87,10 @@ def ingest_chunks(args, run: "ingest_mod.IngestRun"):
     msg = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ingested", "duplicate_of", "skipped", "failed"))
     print(f"ingest: {counts['files']} files: {msg} -> {catalog.path('ingest_report')}", file=sys.stderr)
     if run.root_files:
-        shown = ", ".join(run.root_files[:5]) + (f" and {len(run.root_files) - 5} more" if len(run.root_files) > 5
+        names = ", ".join(run.root_files[:5]) + (f" and {len(run.root_files) - 5} more" if len(run.root_files) > 5
                                                  else "")
         print(f"ingest: {len(run.root_files)} document(s) at the corpus root are in region "
-              f"'{ROOT_REGION}': {shown} (move them into a folder named after their region, or give "
+              f"'{ROOT_REGION}': {shown(names)} (move them into a folder named after their region, or give "
               f"their region in {MANIFEST})", file=sys.stderr)
     if not n_docs:
         log.warning("no document could be ingested from %s", args.corpus)

@@ -801,6 +801,17 @@ def one_line(s: str) -> str:
     return " ".join(str(s).split())
 
 
+# what a terminal acts on instead of showing: ESC starts sequences that clear the screen or recolour the output,
+# a line break makes one message look like two, bidi controls reorder what follows
+_UNSHOWN = re.compile(f"[\t\n\r\v\f\u2028\u2029{_CONTROL_CHARS}{_SURROGATE_CHARS}]")
+
+
+def shown(s) -> str:
+    """`s` for a terminal, with every character in it a terminal would act on written as an escape (\\x1b,
+    \\n, \\u202e): file names, titles and text come from the corpus, and may hold anything."""
+    return _UNSHOWN.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(s))
+
+
 def content_hash(text: str, original: str = "") -> str:
     """The key every per-document stage reuses its rows by: the text, and for a converted document also the
     original (passages carry slices of it), so two Traditional variants of one Simplified text differ."""

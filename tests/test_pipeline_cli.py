@@ -246,3 +246,21 @@ def test_a_run_leaves_scikit_learn_to_its_workers(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "second" / "labels.parquet").exists()
     assert res.stdout.strip().splitlines()[-1] == "scikit-learn loaded: False"
+
+
+def test_file_names_reach_the_terminal_escaped(tmp_path):
+    """A file name is the corpus's: ESC in it must not clear or recolour the terminal, a line break in it must
+    not pass for a second message."""
+    corpus = tmp_path / "corpus"
+    (corpus / "CN").mkdir(parents=True)
+    binary = b"\0" * 50 + b"x" * 50
+    (corpus / "CN" / "fake\x1b[2J\x1b[31mRED.txt").write_bytes(binary)
+    (corpus / "CN" / "two\nWARNING: ok.txt").write_bytes(binary)
+    (corpus / "root\x1b[31m.txt").write_text("第一条 国家鼓励技术转移。", encoding="utf-8")
+    res = run("ingest", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--quiet")
+    assert "\x1b" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 4 and [line.split(":")[0] for line in lines] == ["WARNING", "WARNING", "ingest", "ingest"]
+    assert "CN/fake\\x1b[2J\\x1b[31mRED.txt: binary content" in lines[0]
+    assert "CN/two\\nWARNING: ok.txt: binary content" in lines[1]
+    assert "root\\x1b[31m.txt" in lines[3]
