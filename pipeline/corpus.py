@@ -62,7 +62,7 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
         log.warning("%s: read as %s%s; save it as UTF-8 to be sure paths match", path, decoded.encoding,
                     f" ({decoded.note})" if decoded.note else "")
     text = decoded.text.replace("\ufeff", "")
-    rows = _csv_rows(path, text, ",")
+    rows, lines = _csv_rows(path, text, ",")
     if not rows:
         raise ConfigError(f"{path}: manifest is empty (needs a header with columns "
                           f"{', '.join(REQUIRED_MANIFEST_COLUMNS)})")
@@ -72,11 +72,11 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
     # comma-less column holding such a separator, read the file with it
     other = next((d for d in (";", "\t", "|") if len(header) == 1 and d in rows[0][0]), None)
     if missing and other is not None:
-        alt = _csv_rows(path, text, other)
+        alt, alt_lines = _csv_rows(path, text, other)
         alt_header = [h.strip() for h in alt[0]]
         # either way the columns it has are those of this reading, and so is what it lacks
         log.info("%s: read as %s-separated", path, _DELIMITER_NAMES[other])
-        rows, header = alt, alt_header
+        rows, lines, header = alt, alt_lines, alt_header
         missing = [c for c in REQUIRED_MANIFEST_COLUMNS if c not in header]
     if missing:
         how = f"{_DELIMITER_NAMES[other]}-separated" if other else "comma-separated"
@@ -92,12 +92,16 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
             str(i + 1) for i, x in enumerate(header) if x == h) for h in dupes]
         raise ConfigError(f"{path}: manifest has duplicate column name(s): {', '.join(shown)}")
     records = []
-    for lineno, row in enumerate(rows[1:], start=2):
+    for (lineno, last), row in zip(lines[1:], rows[1:]):
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            log.warning("%s line %d: %d fields where the header has %d; row padded/truncated", path, lineno,
-                        len(row), len(header))
+            # a row over several lines has a quoted cell holding line breaks: with the wrong number of fields,
+            # most likely a stray quote that took the rows up to the next quote into one cell
+            joined = (f" (a quoted cell runs on to line {last}: if a quote (\") in it is a stray one, the rows up "
+                      f"to line {last} were read into that cell)" if last > lineno else "")
+            log.warning("%s line %d: %d fields where the header has %d%s; row padded/truncated", path, lineno,
+                        len(row), len(header), joined)
             row = (row + [""] * len(header))[: len(header)]
         rec = dict(zip(header, (c.strip() for c in row)))
         rec["path"] = _clean_manifest_path(rec["path"])
@@ -117,13 +121,34 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
 _DELIMITER_NAMES = {",": "comma", ";": "';'", "\t": "tab", "|": "'|'"}
 
 
-def _csv_rows(path: Path, text: str, delimiter: str) -> list[list[str]]:
+def _csv_rows(path: Path, text: str, delimiter: str) -> tuple[list[list[str]], list[tuple[int, int]]]:
+    """The rows, and the first and last line of each (a quoted cell may hold line breaks)."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows: list[list[str]] = []
+    lines: list[tuple[int, int]] = []
     try:
-        return list(reader)
+        for row in reader:
+            lines.append((lines[-1][1] + 1 if lines else 1, reader.line_num))
+            rows.append(row)
     except csv.Error as exc:
         raise ConfigError(f"{path} line {reader.line_num}: manifest is not valid "
                           f"{_DELIMITER_NAMES[delimiter]}-separated CSV ({exc})") from None
+    # the reader takes a quote that is never closed to run to the end of the file: every row after it would
+    # silently become part of one cell, and the files of those rows reported as not listed
+    if rows and _unclosed_quote(text, lines[-1][0], delimiter):
+        raise ConfigError(f"{path} line {lines[-1][0]}: manifest has a quote (\") that is never closed, so every "
+                          f"line after it would be read into one cell (close the quote, or remove it)")
+    return rows, lines
+
+
+def _unclosed_quote(text: str, first_line: int, delimiter: str) -> bool:
+    """Whether the row starting at `first_line` (the last one) ends inside a quoted cell."""
+    tail = "".join(io.StringIO(text).readlines()[first_line - 1:])
+    try:
+        list(csv.reader(io.StringIO(tail), delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 @dataclass(frozen=True)

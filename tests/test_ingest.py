@@ -539,3 +539,28 @@ def test_hard_wrapped_lines_are_joined_so_terms_match_across_them(tmp_path):
     by_doc = labels.groupby("doc_id")["node"].agg(set)
     assert {"model.incubator", "measure.government.guidance_fund"} <= by_doc["zh/A/wrapped.txt"]
     assert "model.joint_research_center" in by_doc["en/B/wrapped.txt"]
+
+
+def test_a_quote_never_closed_in_the_manifest_is_an_error_naming_its_line(tmp_path, caplog):
+    """A stray quote swallowed every later row into one cell: their files were reported as not listed, and the
+    only hint was a field count. A cell holding a line break between closed quotes (Excel writes those) is
+    read; a row whose quoted cell runs over lines and has the wrong field count says where the cell ends."""
+    import logging
+
+    write(tmp_path / "CN/a.txt", ZH)
+    write(tmp_path / "CN/b.txt", ZH + "乙")
+    write(tmp_path / "US/c.txt", "The Secretary shall report on technology transfer.")
+    write(tmp_path / "manifest.csv", "path,region,lang,title,date\nCN/a.txt,CN,zh,甲,2021-01-01\n"
+          'CN/b.txt,CN,zh,"Made in China 2025 plan,2015-05-08\nUS/c.txt,US,en,Innovation Act,2019-01-01\n')
+    with pytest.raises(ConfigError, match=r"manifest.csv line 3: manifest has a quote \(\"\) that is never closed"):
+        ingest(tmp_path)
+    write(tmp_path / "manifest.csv", 'path,region,lang\nCN/a.txt,CN,"zh\nCN/b.txt,CN,zh\nUS/c.txt,US,en\n')
+    with pytest.raises(ConfigError, match=r"manifest.csv line 2: .*never closed"):
+        ingest(tmp_path)
+
+    write(tmp_path / "manifest.csv", 'path,region,lang,title\nCN/a.txt,CN,zh,"two\nlines"\nCN/b.txt,CN,"zh\n'
+          'US/c.txt,US,en,"x"\n')
+    with caplog.at_level(logging.WARNING):
+        docs, _ = ingest(tmp_path)
+    assert docs.set_index("doc_id").loc["CN/a.txt", "title"].split() == ["two", "lines"]
+    assert "manifest.csv line 4: 3 fields where the header has 4 (a quoted cell runs on to line 5" in caplog.text
