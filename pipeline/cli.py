@@ -109,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_limits(args) -> None:
+    """Refuse a --max-mb no file size can be compared with (nan, inf, 0 or less): nan and inf failed with a
+    traceback, and a negative limit skipped every file as too large."""
+    max_mb = getattr(args, "max_mb", None)
+    if max_mb is not None and not 0 < max_mb < float("inf"):
+        raise ConfigError(f"--max-mb {max_mb:g}: must be a finite number of MB above 0 (files larger than it are skipped)")
+
+
 def _out_lock(args) -> OutLock | None:
     """The lock on --out for commands that write there (not train, not classify --in, whose --out is a file),
     after refusing an --out inside the corpus; temporary files left there by a killed run are removed."""
@@ -144,6 +152,7 @@ def main(argv=None) -> int:
     logging.getLogger("jieba").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
+        check_limits(args)
         lock = _out_lock(args)
         try:
             args.fn(args)

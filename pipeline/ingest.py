@@ -191,8 +191,10 @@ class IngestRun:
                                       nbytes=_size(entry.path)))
                 continue
             # the row's digest, not the row: the cache holds one per file for the whole run; with the code's
-            # fingerprint, so that files read by other code are read again
-            meta_key = hashlib.sha256((version + json.dumps(row, ensure_ascii=False, sort_keys=True))
+            # fingerprint, so that files read by other code are read again, and with the size limit, so that a
+            # file read under a higher --max-mb is not taken over a lower one
+            meta_key = hashlib.sha256((version + str(self.max_bytes) + json.dumps(row, ensure_ascii=False,
+                                                                                  sort_keys=True))
                                       .encode("utf-8")).hexdigest()[:24]
             rec, rep, st = self._cached(entry, meta_key)
             if rec is None:

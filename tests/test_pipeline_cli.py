@@ -264,3 +264,23 @@ def test_file_names_reach_the_terminal_escaped(tmp_path):
     assert "CN/fake\\x1b[2J\\x1b[31mRED.txt: binary content" in lines[0]
     assert "CN/two\\nWARNING: ok.txt: binary content" in lines[1]
     assert "root\\x1b[31m.txt" in lines[3]
+
+
+def test_max_mb_must_be_a_size_and_a_lower_one_applies_to_unchanged_files(tmp_path):
+    corpus, out = tmp_path / "corpus", tmp_path / "o"
+    (corpus / "CN").mkdir(parents=True)
+    (corpus / "CN" / "big.txt").write_text("第一条 国家鼓励技术转移。\n" * 100_000, encoding="utf-8")
+    (corpus / "CN" / "small.txt").write_text("第一条 国家鼓励科技成果转化。", encoding="utf-8")
+    for value in ("nan", "inf", "-5", "0"):
+        res = run("ingest", "--corpus", str(corpus), "--out", str(out), "--max-mb", value, "--quiet", check=False)
+        assert res.returncode == 2 and res.stderr.splitlines() == [
+            f"error: --max-mb {value}: must be a finite number of MB above 0 (files larger than it are skipped)"]
+    run("ingest", "--corpus", str(corpus), "--out", str(out), "--quiet")
+    status = lambda: pd.read_csv(out / "ingest_report.csv", encoding="utf-8-sig").set_index("path")["status"]
+    assert status().to_dict() == {"CN/big.txt": "ingested", "CN/small.txt": "ingested"}
+    # the files are unchanged, but the big one was read under a higher limit than this run's
+    res = run("ingest", "--corpus", str(corpus), "--out", str(out), "--max-mb", "1", "--quiet")
+    assert status().to_dict() == {"CN/big.txt": "skipped", "CN/small.txt": "ingested"}
+    assert "CN/big.txt: 3.6 MB is over the 1 MB limit" in res.stderr
+    res = run("ingest", "--corpus", str(corpus), "--out", str(out), "--quiet")
+    assert status().to_dict() == {"CN/big.txt": "ingested", "CN/small.txt": "ingested"}
