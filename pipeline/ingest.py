@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -87,9 +88,10 @@ class IngestRun:
             self._rows = {path: {c: columns[c][i] for c in columns} for i, path in enumerate(manifest.index)}
         self.files, self.report = discover(root)
         known = {e.rel for e in self.files} | {r["path"] for r in self.report}
+        not_entered = {r["path"]: r["reason"] for r in self.report}
         for p in self._rows:
             if p not in known:
-                self.report.append(report_row(p, "failed", f"listed in {MANIFEST} but not found"))
+                self.report.append(_not_found(root, p, not_entered))
         self.cache: list[dict] = []
         self.reused = 0
         self.root_files: list[str] = []  # documents put in ROOT_REGION, for the run to say so
@@ -187,7 +189,8 @@ class IngestRun:
             fmt = SUPPORTED.get(suffix.lower())
             if fmt is None:
                 report.append(report_row(rel, "skipped", join_reasons(entry.note, f"unsupported file type "
-                                                                         f"'{display_name(suffix)[0] or '(none)'}'"),
+                                                                         f"'{display_name(suffix)[0] or '(none)'}' "
+                                                                         f"(the types read are {READ_TYPES})"),
                                       nbytes=_size(entry.path)))
                 continue
             # the row's digest, not the row: the cache holds one per file for the whole run; with the code's
@@ -251,7 +254,9 @@ class IngestRun:
         rep_df = pd.DataFrame(self.report, columns=list(INGEST_REPORT.columns)).sort_values("path", kind="stable")
         rep_df = rep_df.drop_duplicates("path")
         for r in rep_df.itertuples(index=False):
-            if r.status == "failed" or (r.status == "skipped" and r.reason.endswith("limit (raise it with --max-mb)")):
+            # a file the manifest lists is one the researcher expects read: why it was not is said
+            if r.status == "failed" or (r.status == "skipped" and (r.reason.endswith("limit (raise it with --max-mb)")
+                                                                   or r.path in self._rows)):
                 log.warning("%s: %s", r.path, r.reason)
             elif r.status == "ingested" and MANIFEST_PROBLEM in r.reason:
                 # a value of the researcher's manifest that could not be used: said, not only written down
@@ -282,6 +287,40 @@ def documents_version() -> str:
     """The ingest stage's fingerprint (its code and libraries): part of the documents table's part keys and of
     each file's cache key, so documents read by other code are read again."""
     return fingerprint("ingest")
+
+
+READ_TYPES = ", ".join(SUPPORTED)
+_WINDOWS_DRIVE = re.compile(r"[A-Za-z]:/")
+
+
+def _not_found(root: Path, p: str, not_entered: dict[str, str]) -> dict:
+    """The report row of a path the manifest lists and no file was found at, saying why none was."""
+    missing = report_row(p, "failed", f"listed in {MANIFEST} but not found")
+    if p.startswith("/") or _WINDOWS_DRIVE.match(p):
+        # a path from the corpus folder keeps the manifest valid wherever the folder is copied
+        try:
+            rel = Path(p).resolve().relative_to(root.resolve()).as_posix()
+        except (OSError, ValueError):
+            rel = ""
+        return report_row(p, "failed", f"listed in {MANIFEST} with an absolute path; paths there are relative to "
+                                        "the corpus folder" + (f" (write '{rel}')" if rel else ", and this one is "
+                                                                                                "not in it"))
+    if p == ".." or p.startswith("../"):
+        return report_row(p, "failed", f"listed in {MANIFEST} but outside the corpus folder; not read")
+    parts = p.split("/")
+    for i in range(1, len(parts)):
+        folder = "/".join(parts[:i])
+        if folder in not_entered:
+            # a hidden folder, a link to a folder, a previous run's outputs: listed but not entered
+            return report_row(p, "skipped", f"listed in {MANIFEST} but not read: it is in '{folder}', a folder not "
+                                            f"entered ({not_entered[folder]})")
+    try:
+        is_dir = (root / p).is_dir()
+    except OSError:
+        return missing
+    if is_dir:
+        return report_row(p, "failed", f"listed in {MANIFEST} but is a folder (list the files in it, one a row)")
+    return missing
 
 
 def _size(path: Path) -> int:

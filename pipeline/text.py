@@ -744,8 +744,12 @@ def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str,
         date = manifest_date(given)
         if date:
             return date, "manifest", ""
-        problem = (f"{MANIFEST_PROBLEM}date '{one_line(given)[:40]}' is not a date from {FIRST_YEAR} to "
-                   f"{last_year()} (write YYYY-MM-DD); the file name's or the text's date is used")
+        m = _MANIFEST_DATE.fullmatch(given)
+        # a year in range with a day the calendar lacks (2019-02-29) is a slip in the day, not in the year
+        why = ("is not a date on the calendar (no such month or day)" if m and plausible_year(m.group(1)) else
+               f"is not a date from {FIRST_YEAR} to {last_year()} (write YYYY-MM-DD)")
+        # (no ';' before the consequence: ingest says a reason's manifest parts, split at '; ', on stderr)
+        problem = f"{MANIFEST_PROBLEM}date '{one_line(given)[:40]}' {why}: the file name's or the text's date is used"
     m = DATE_IN_NAME.search(Path(rel).name)
     if m:
         y, mo, d = (int(x) for x in m.group(1).split("-"))

@@ -564,3 +564,32 @@ def test_a_quote_never_closed_in_the_manifest_is_an_error_naming_its_line(tmp_pa
         docs, _ = ingest(tmp_path)
     assert docs.set_index("doc_id").loc["CN/a.txt", "title"].split() == ["two", "lines"]
     assert "manifest.csv line 4: 3 fields where the header has 4 (a quoted cell runs on to line 5" in caplog.text
+
+
+def test_a_listed_file_that_is_not_read_is_warned_about_with_the_true_reason(tmp_path, caplog):
+    """Each of these was reported "listed in manifest.csv but not found", or skipped without a warning."""
+    import logging
+
+    write(tmp_path / "CN/a.txt", ZH)
+    write(tmp_path / "CN/b.txt", ZH + "乙")
+    write(tmp_path / ".hidden/h.txt", ZH + "丙")
+    write(tmp_path / "CN/sub/c.txt", ZH + "丁")
+    write(tmp_path / "CN/old.doc", b"\xd0\xcf\x11\xe0")
+    write(tmp_path / "CN/doc.rtf", "{\\rtf1 x}")
+    write(tmp_path / "manifest.csv", "path,region,lang,date\nCN/b.txt,CN,zh,2019-02-29\n.hidden/h.txt,CN,zh,\n"
+          f"CN/sub,CN,zh,\nCN/sub/c.txt,CN,zh,\nCN/old.doc,CN,zh,\nCN/doc.rtf,CN,zh,\n{tmp_path / 'CN/a.txt'},CN,zh,\n")
+    with caplog.at_level(logging.WARNING):
+        _, rep = ingest(tmp_path)
+    rep = rep.set_index("path")
+    warned = {r.getMessage().split(": ", 1)[0]: r.getMessage() for r in caplog.records}
+    assert "is not a date on the calendar (no such month or day)" in rep.loc["CN/b.txt", "reason"]
+    assert rep.loc[".hidden/h.txt", "status"] == "skipped"
+    assert "not read: it is in '.hidden', a folder not entered (hidden folder" in warned[".hidden/h.txt"]
+    assert rep.loc["CN/sub", "status"] == "failed" and "is a folder" in warned["CN/sub"]
+    for name in ("CN/old.doc", "CN/doc.rtf"):
+        assert rep.loc[name, "status"] == "skipped"
+        assert "unsupported file type" in warned[name] and "the types read are .txt, .md" in warned[name]
+    absolute = str(tmp_path / "CN/a.txt")
+    assert rep.loc[absolute, "status"] == "failed"
+    assert warned[absolute].endswith("with an absolute path; paths there are relative to the corpus folder "
+                                     "(write 'CN/a.txt')")
