@@ -16,7 +16,7 @@ import pandas as pd
 
 from .io import ConfigError
 from .outdir import is_output_folder
-from .text import DecodeError, decode_bytes, join_reasons, one_line
+from .text import DecodeError, decode_bytes, join_reasons, normalise, one_line
 
 log = logging.getLogger("pipeline.ingest")
 
@@ -103,7 +103,10 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
             log.warning("%s line %d: %d fields where the header has %d%s; row padded/truncated", path, lineno,
                         len(row), len(header), joined)
             row = (row + [""] * len(header))[: len(header)]
+        # the values reach the tables, the workbook and the reports as they are: control and zero-width
+        # characters are dropped as from a document's text (the path stays as written, to match the file's name)
         rec = dict(zip(header, (c.strip() for c in row)))
+        rec.update({k: normalise(v).strip() for k, v in rec.items() if k != "path"})
         rec["path"] = _clean_manifest_path(rec["path"])
         if not rec["path"]:
             log.warning("%s line %d: empty path; row ignored", path, lineno)

@@ -323,6 +323,12 @@ def _not_found(root: Path, p: str, not_entered: dict[str, str]) -> dict:
     return missing
 
 
+def _title(s: str) -> str:
+    """A title as a label: one line (a line break or tab in a manifest cell is no part of it), cleaned as a
+    text is, and without U+FFFD, which in a title (an HTML &#0;, say) tells a reader nothing."""
+    return one_line(normalise(s).replace("\ufffd", ""))
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -387,10 +393,11 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
     date, date_source, problem = document_date(meta, rel, text, lang)
     notes.append(problem)
     # a title taken from the text is taken from the original: researchers quote Traditional titles as they are
-    title = meta.get("title") or one_line(inner_title) or title_from_text(original or text, Path(rel).stem)
+    title = (_title(meta.get("title", "")) or _title(inner_title)
+             or title_from_text(original or text, Path(rel).stem))
     extra = {k: v for k, v in meta.items() if k not in KNOWN_MANIFEST_COLUMNS}
     rec = {
-        "doc_id": rel, "region": region, "region_name": meta.get("region_name") or region, "lang": lang,
+        "doc_id": rel, "region": region, "region_name": one_line(meta.get("region_name", "")) or region, "lang": lang,
         "title": title, "date": date, "date_source": date_source, "source_format": fmt, "encoding": decoded.encoding,
         "content_hash": content_hash(text, original), "converted_t2s": converted,
         "text": text, "text_original": original, "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True),

@@ -593,3 +593,19 @@ def test_a_listed_file_that_is_not_read_is_warned_about_with_the_true_reason(tmp
     assert rep.loc[absolute, "status"] == "failed"
     assert warned[absolute].endswith("with an absolute path; paths there are relative to the corpus folder "
                                      "(write 'CN/a.txt')")
+
+
+def test_titles_and_manifest_values_are_cleaned_as_text_is(tmp_path):
+    """An HTML title kept ESC, a zero-width space and the U+FFFD of &#0;; a manifest title kept its line break,
+    tab and ESC, a region name its BEL: all reached the CSVs and the reports."""
+    write(tmp_path / "CN/page.html", "<html><head><title>实体&#0;&#x1b;&#x200b;标题</title></head>"
+                                     f"<body><p>{ZH}</p></body></html>")
+    write(tmp_path / "CN/a.txt", ZH + "甲")
+    write(tmp_path / "manifest.csv", 'path,region,region_name,lang,title,note\nCN/page.html,CN,,zh,,\n'
+          'CN/a.txt,CN\u200b,\x07bell  name,zh,"甲\n第二行\t标题\x1b",a\x1bb\n')
+    docs, _ = ingest(tmp_path)
+    docs = docs.set_index("doc_id")
+    assert docs.loc["CN/page.html", "title"] == "实体标题"
+    a = docs.loc["CN/a.txt"]
+    assert (a["title"], a["region"], a["region_name"]) == ("甲 第二行 标题", "CN", "bell name")
+    assert a["extra"] == '{"note": "ab"}'
