@@ -105,9 +105,17 @@ class IngestRun:
         # (size, mtime_ns) of each file to read, until it is read: a stat_result holds ten times that
         self._stats: dict[str, tuple[int, int]] = {}
         self.changed_files = self.changed_bytes = 0
-        for entry in self.files:
-            if not self._candidate(entry):
-                continue
+        candidates = [entry for entry in self.files if self._candidate(entry)]
+        if not candidates:
+            # a mistyped or empty --corpus would otherwise pass for a run that read nothing; a corpus whose files
+            # are there but cannot be read still runs, and its report says why each was not
+            others = sum(1 for e in self.files if e.rel != MANIFEST)
+            why = (f"{MANIFEST} lists no file of a type read ({READ_TYPES}) that is there" if self.has_manifest else
+                   f"its {others} file(s) are notes (a README and the like) or of a type not read (the types "
+                   f"read are {READ_TYPES})" if others else "it holds no file" + (" outside folders not entered (hidden ones, links)"
+                                                                  if self.report else ""))
+            raise ConfigError(f"{root}: corpus folder has no document to read: {why} (--corpus)")
+        for entry in candidates:
             st = self._stat(entry)
             if st is None:
                 continue

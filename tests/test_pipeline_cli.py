@@ -284,3 +284,25 @@ def test_max_mb_must_be_a_size_and_a_lower_one_applies_to_unchanged_files(tmp_pa
     assert "CN/big.txt: 3.6 MB is over the 1 MB limit" in res.stderr
     res = run("ingest", "--corpus", str(corpus), "--out", str(out), "--quiet")
     assert status().to_dict() == {"CN/big.txt": "ingested", "CN/small.txt": "ingested"}
+
+
+def test_a_corpus_with_no_file_to_read_is_an_error(tmp_path):
+    """An empty --corpus (a mistyped path, say) warned and exited 0 with an empty report: a script could not
+    tell it from success. A corpus whose files are there but all fail still runs (test_hostile)."""
+    corpus = tmp_path / "corpus"
+    (corpus / ".git").mkdir(parents=True)
+    res = run("ingest", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--quiet", check=False)
+    assert res.returncode == 2 and res.stderr.splitlines() == [
+        f"error: {corpus}: corpus folder has no document to read: it holds no file outside folders not entered "
+        "(hidden ones, links) (--corpus)"]
+    (corpus / "README.md").write_text("# notes\n")
+    (corpus / "CN").mkdir()
+    (corpus / "CN" / "a.doc").write_bytes(b"\xd0\xcf\x11\xe0")
+    res = run("ingest", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--quiet", check=False)
+    assert res.returncode == 2 and len(res.stderr.splitlines()) == 1
+    assert "its 2 file(s) are notes (a README and the like) or of a type not read (the types read are .txt" in res.stderr
+    (corpus / "manifest.csv").write_text("path,region,lang\nCN/a.doc,CN,zh\nCN/gone.txt,CN,zh\n")
+    res = run("ingest", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--quiet", check=False)
+    assert res.returncode == 2 and res.stderr.splitlines() == [
+        f"error: {corpus}: corpus folder has no document to read: manifest.csv lists no file of a type read (.txt, "
+        ".md, .markdown, .html, .htm, .docx, .pdf) that is there (--corpus)"]
