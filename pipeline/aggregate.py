@@ -323,13 +323,6 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     gaps["regions_lacking"] = gaps["node"].map(lacking).fillna(0).astype("int64")
     gaps = gaps.rename(columns={"passage_id": "evidence_passage_id", "doc_id": "evidence_doc", "title": "evidence_title",
                                 "label": "evidence_article", "score": "evidence_score"})
-    sort_keys, ascending = [region_cols[0], "region"], [False, True]
-    if several:
-        fw_order = {t.id: i for i, t in enumerate(taxonomy.parts)}
-        gaps["_fw"] = gaps["framework"].map(fw_order)
-        sort_keys, ascending = sort_keys + ["_fw"], ascending + [True]
-    gaps = gaps.sort_values(sort_keys + ["facet", "addressed", "regions_lacking", "node"],
-                            ascending=ascending + [False, True, False, True], kind="stable")
     gap_cols = (["region"] + (["framework"] if several else []) +
                 ["node", "node_name", "node_name_zh", "facet", "is_group", "addressed", "passages",
                  "documents", "share", "coder_passages", "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id",
@@ -338,7 +331,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     gaps = gaps[gap_cols].fillna({"evidence_title": "", "evidence_article": "", "evidence_doc": "",
                                   "evidence_passage_id": "", "evidence_score": 0.0})
 
-    counts, coverage = [], []
+    counts, coverage, ranked_by = [], [], []
     ranking = regions
     for t, stem, leaves in audited:
         parts = [leaves.groupby("region")["addressed"].sum().rename(f"{stem}s_addressed")]
@@ -350,12 +343,25 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
             got = got.merge(part.reset_index(), on="region", how="outer")
         ranking = ranking.merge(got, on="region", how="left")
         counts += [p.name for p in parts]
+        ranked_by.append((stem, [p.name for p in parts]))
         coverage.append((f"{stem}_coverage", f"{stem}s_addressed", leaves["node"].nunique()))
     ranking = ranking.fillna({c: 0 for c in counts})
     for col, num, n_leaves in coverage:
         ranking[col] = (ranking[num] / max(n_leaves, 1)).round(4)
-    ranking = ranking.astype({c: "int64" for c in counts}).sort_values(
-        counts + ["region"], ascending=[False] * len(counts) + [True], kind="stable")
+    ranking = ranking.astype({c: "int64" for c in counts})
+    # rows and `rank` follow the first framework, as the report's first ranking does; a later one's rank is its
+    # own column, the order of its ranking in the report
+    for stem, cols in ranked_by[1:]:
+        ranking[f"{stem}_rank"] = ranking["region"].map(rank_regions(ranking, cols).set_index("region")["rank"])
+    ranking = rank_regions(ranking, ranked_by[0][1])
+    # the gap list runs through the regions in the ranking's order, ties included
+    position = {r: i for i, r in enumerate(ranking["region"])}
+    fw_order = {t.id: i for i, t in enumerate(taxonomy.parts)}
+    keys = gaps.assign(_pos=gaps["region"].map(position),
+                       _fw=gaps["framework"].map(fw_order) if several else 0)
+    keys = keys.sort_values(["_pos", "_fw", "facet", "addressed", "regions_lacking", "node"],
+                            ascending=[True, True, False, True, False, True], kind="stable")
+    gaps = gaps.loc[keys.index]
 
     tables = {
         "coverage_region": wide, "coverage_region_long": long.drop(columns=["region_documents"]).reset_index(drop=True),
@@ -370,6 +376,20 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
         batch.append("crosstab")
     emit({k: tables[k] for k in batch})
     return tables
+
+
+def rank_regions(ranking: pd.DataFrame, counts: list[str]) -> pd.DataFrame:
+    """`ranking` ordered by `counts` (most first, the first column deciding first), with a `rank` column in
+    front. Regions equal in every count share a rank and the next rank skips as many (1, 1, 3); within a tie
+    the rows run in region code order, so every table and report lists them alike."""
+    df = ranking.drop(columns=["rank"], errors="ignore").sort_values(
+        counts + ["region"], ascending=[False] * len(counts) + [True], kind="stable").reset_index(drop=True)
+    keys = list(df[counts].itertuples(index=False, name=None))
+    ranks: list[int] = []
+    for i, key in enumerate(keys):
+        ranks.append(ranks[-1] if i and key == keys[i - 1] else i + 1)
+    df.insert(0, "rank", pd.Series(ranks, dtype="int64"))
+    return df
 
 
 def crosstab(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame, taxonomy: Taxonomy,

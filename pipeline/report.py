@@ -25,7 +25,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .aggregate import fragments, merge_spans
+from .aggregate import fragments, merge_spans, rank_regions
 from .catalog import EVIDENCE_PAGES
 from .taxonomy import Taxonomy
 
@@ -91,12 +91,12 @@ def _count_cols(fw: Taxonomy) -> list[str]:
 
 
 def _rk(tables, fw: Taxonomy | None = None) -> pd.DataFrame:
-    """region_ranking, ranked by what `fw` audits (as stored when fw is the first or only framework)."""
+    """region_ranking, ranked by what `fw` audits, with its `rank` (as stored when fw is the first or only
+    framework): ranked by the function that ranked the table, so the report cannot order or number them apart."""
     rk = tables["region_ranking"]
     if fw is None:
         return rk
-    cols = [c for c in _count_cols(fw) if c in rk.columns]
-    return rk.sort_values(cols + ["region"], ascending=[False] * len(cols) + [True], kind="stable")
+    return rank_regions(rk, [c for c in _count_cols(fw) if c in rk.columns])
 
 
 def _regions(tables, fw: Taxonomy | None = None) -> list[tuple[str, str]]:
@@ -219,7 +219,7 @@ def _summary_part(tables, fw: Taxonomy) -> dict:
     a = fw.audit
     ranked, lacking = _lacking(tables, fw)
     also = fw.also_facets()
-    rows = [{"region": r.region, "region_name": r.region_name, "documents": r.documents,
+    rows = [{"rank": r.rank, "region": r.region, "region_name": r.region_name, "documents": r.documents,
              "addressed": getattr(r, a.column + "s_addressed"), "coverage": f"{getattr(r, a.column + '_coverage'):.0%}",
              "also": [getattr(r, f.id + "s_addressed") for f, _ in also]}
             for r in _rk(tables, fw).itertuples(index=False)]
@@ -656,9 +656,9 @@ def _ranking_table(tables, fw: Taxonomy) -> dict:
     rows = []
     for r in _rk(tables, fw).itertuples(index=False):
         cov = float(getattr(r, f"{a.column}_coverage"))
-        rows.append({"region": r.region, "region_name": r.region_name, "documents": int(r.documents),
-                     "addressed": int(getattr(r, a.column + "s_addressed")), "n_leaves": leaves,
-                     "coverage": f"{cov:.4f}", "coverage_pct": f"{cov:.0%}",
+        rows.append({"rank": int(r.rank), "region": r.region, "region_name": r.region_name,
+                     "documents": int(r.documents), "addressed": int(getattr(r, a.column + "s_addressed")),
+                     "n_leaves": leaves, "coverage": f"{cov:.4f}", "coverage_pct": f"{cov:.0%}",
                      "also": [int(getattr(r, f.id + "s_addressed")) for f, _ in also]})
     return {"rows": rows, "also": [f.items for f, _ in also]}
 
@@ -941,9 +941,13 @@ def _glance(tables, fw: Taxonomy, ranked: list, lacking: dict) -> dict:
     g = {"top": None, "bottom": None, "n_leaves": len(ranked), "n_regions": len(_regions(tables, fw)),
          "most": [{"name": _name(n), "lacking": len(lacking[n.id])} for n in ranked if lacking[n.id]][:3],
          "everywhere": [_name(n) for n in ranked if not lacking[n.id]]}
-    ends = [rk.iloc[0]] + ([rk.iloc[-1]] if len(rk) > 1 else []) if not rk.empty else []
-    for end, r in zip(("top", "bottom"), ends):
-        g[end] = {"label": _region_label(_s(r.region), _s(r.region_name)), "addressed": int(getattr(r, count))}
+    # regions tied at either end are named together: naming the first by code would pick one of equals
+    ends = [rk[rk["rank"] == rk["rank"].min()]] if not rk.empty else []
+    if not rk.empty and rk["rank"].max() > rk["rank"].min():
+        ends.append(rk[rk["rank"] == rk["rank"].max()])
+    for end, rows in zip(("top", "bottom"), ends):
+        g[end] = {"label": ", ".join(_region_label(_s(r.region), _s(r.region_name)) for r in rows.itertuples()),
+                  "addressed": int(rows[count].iloc[0])}
     return g
 
 

@@ -609,3 +609,49 @@ def test_a_gap_a_coder_contradicts_is_flagged_in_the_gap_list_and_the_summary():
         page = report.report_html(tables, tax, report.evidence_index(tables["evidence"]), counts)
         summary = report.summary_md(tables, tax, counts)
         assert (flag in page) is expected and (flag in summary) is expected
+
+
+def _tied(tax_spec: str):
+    """Regions A and B address the same recommendation and model, C one recommendation only; with the policy
+    tools crossed in, B also addresses a tool that A does not."""
+    tax = load_taxonomy(tax_spec)
+    docs = pd.DataFrame([{"doc_id": f"{r}.md", "region": r, "region_name": r, "lang": "zh", "title": r,
+                          "date": "2020-01-01"} for r in "BCA"])
+    passages = pd.DataFrame([{"passage_id": f"{r}.md#1", "doc_id": f"{r}.md", "kind": "article", "label": "第一条",
+                              "heading_path": "", "text": "建设孵化器和中试基地。", "start": 0, "lang": "zh",
+                              "region": r} for r in "BCA"])
+    hits = [(r, n) for r in "AB" for n in ("model.incubator", "measure.transformation.pilot_base")]
+    hits.append(("C", "measure.transformation.pilot_base"))
+    if len(tax.parts) > 1:
+        hits.append(("B", "tool.supply.public_enterprise"))
+    labels = pd.DataFrame([{"passage_id": f"{r}.md#1", "doc_id": f"{r}.md", "region": r, "node": n, "score": 1.0,
+                            "source": "lexicon", "evidence": "[]"} for r, n in hits])
+    tables = aggregate(docs, passages, labels, tax)
+    tables["ingest_report"] = pd.DataFrame([{"path": "x", "status": "ingested", "reason": "ok"}])
+    return tax, tables
+
+
+def test_tied_regions_share_a_rank_in_the_same_order_everywhere(tmp_path):
+    """A and B tie on the recommendations and the models: both rank 1, C ranks 3, and the ranking table, the
+    summary, the report and the workbook list them in one order (ties by region code), also when a second
+    framework, on which B does better, is crossed in."""
+    import openpyxl
+
+    for spec in (str(ROOT / "taxonomy"), f"{ROOT / 'taxonomy'},{ROOT / 'taxonomy' / 'policy_tools'}"):
+        tax, tables = _tied(spec)
+        rk = tables["region_ranking"]
+        assert list(zip(rk["rank"], rk["region"])) == [(1, "A"), (1, "B"), (3, "C")]
+        counts = {"files": 3, "ingested": 3}
+        rankings = report.summary_md(tables, tax, counts).split("| rank |")[1:]  # one per framework
+        assert re.findall(r"^\| (\d+) \| (\w) \|", rankings[0], re.M) == [("1", "A"), ("1", "B"), ("3", "C")]
+        page = report.report_html(tables, tax, report.evidence_index(tables["evidence"]), counts)
+        table = re.search(r'id="ranking-table[^"]*">(.*?)</table>', page, re.S).group(1)
+        assert re.findall(r"<tr><td class=num>(\d+)</td><td><b>(\w)</b>", table) == [("1", "A"), ("1", "B"),
+                                                                                      ("3", "C")]
+        workbook.write_xlsx({"region_ranking": rk}, tmp_path / "w.xlsx")
+        ws = openpyxl.load_workbook(tmp_path / "w.xlsx")["region_ranking"]
+        assert [r[:2] for r in ws.iter_rows(min_row=2, values_only=True)] == [(1, "A"), (1, "B"), (3, "C")]
+        if len(tax.parts) > 1:  # the tools' own ranking: B first, A and C tied
+            assert dict(zip(rk["region"], rk["tool_rank"])) == {"B": 1, "A": 2, "C": 2}
+            assert re.findall(r"^\| (\d+) \| (\w) \|", rankings[1], re.M) == [("1", "B"), ("2", "A"), ("2", "C")]
+            assert "Broadest coverage: <b>A, B</b>" in page
