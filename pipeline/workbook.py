@@ -50,11 +50,6 @@ def sheets_for(taxonomy: Taxonomy) -> tuple[str, ...]:
     return SHEETS + ((CROSSTAB_SHEET,) if len(taxonomy.parts) > 1 else ())
 
 
-# sheets whose zero counts are written as empty cells: the document x node matrix is mostly zeros, and blank
-# cells read as a heatmap in Excel (SUM and COUNT treat them as zero) and write several times faster
-BLANK_ZEROS = ("coverage_document",)
-
-
 def node_names(taxonomy: Taxonomy) -> dict[str, tuple[str, str]]:
     """node ID -> (English name, Chinese name), for the workbook's header of node columns."""
     return {n.id: (n.name.get("en") or n.id, n.name.get("zh") or n.id) for n in taxonomy.nodes}
@@ -150,7 +145,7 @@ def _write_sheet(ws, name: str, df: pd.DataFrame, names: dict[str, tuple[str, st
     top = 2 if sum(is_node) > 1 else 1
     ws.freeze_panes = f"B{top + 1}"
     # cells prepared a column at a time: numbers need no per-value work
-    columns = [_column_cells(df[c], blank_zeros=name in BLANK_ZEROS) for c in df.columns]
+    columns = [_column_cells(df[c]) for c in df.columns]
     # widths (set before the first row: a streamed sheet writes them first) from the header and the first rows
     for i, (c, cells) in enumerate(zip(cols, columns), 1):
         width = 14 if top == 2 and is_node[i - 1] else max(
@@ -207,14 +202,14 @@ def _text_width(v) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
 
-def _column_cells(s: pd.Series, blank_zeros: bool) -> list:
+def _column_cells(s: pd.Series) -> list:
+    # a zero count is written as 0, as in the CSV and Parquet: Excel's COUNT and AVERAGE skip blank cells, so a
+    # blank zero would make a column's average that of the documents addressing the node alone
     if not s.hasnans and (pd.api.types.is_integer_dtype(s) or pd.api.types.is_bool_dtype(s)):
-        values = s.tolist()
-        return [v or None for v in values] if blank_zeros and pd.api.types.is_integer_dtype(s) else values
+        return s.tolist()
     if pd.api.types.is_float_dtype(s) and not isinstance(s.dtype, pd.ArrowDtype):
         return [None if v != v else v for v in s.tolist()]
-    cells = [_cell(v) for v in s.tolist()]
-    return [None if c == 0 else c for c in cells] if blank_zeros and pd.api.types.is_integer_dtype(s) else cells
+    return [_cell(v) for v in s.tolist()]
 
 
 def _save_workbook(wb, path: Path) -> None:

@@ -408,7 +408,8 @@ def test_xlsx_cells_empty_strings_zero_counts_and_formulas(tmp_path):
     assert row[:4] == ("a.txt", "X", "=HYPERLINK(\"x\")", None)  # an empty date is not turned into a quote
     title = openpyxl.load_workbook(path)["coverage_document"]["C2"]
     assert title.data_type == "s" and title.quotePrefix  # text, shown without a visible '
-    assert row[4:] == (None, 3)  # zero counts are blank in the document x node matrix
+    # a zero count is 0, as in the CSV: Excel's COUNT and AVERAGE skip blank cells
+    assert row[4:] == (0, 3)
     # an empty string is an empty cell (read back as None, or not at all at the end of a row)
     assert list(wb["ingest_report"].iter_rows(min_row=2, values_only=True))[0] in (("a.txt", None), ("a.txt",))
 
@@ -655,3 +656,20 @@ def test_tied_regions_share_a_rank_in_the_same_order_everywhere(tmp_path):
             assert dict(zip(rk["region"], rk["tool_rank"])) == {"B": 1, "A": 2, "C": 2}
             assert re.findall(r"^\| (\d+) \| (\w) \|", rankings[1], re.M) == [("1", "B"), ("2", "A"), ("2", "C")]
             assert "Broadest coverage: <b>A, B</b>" in page
+
+
+def test_xlsx_document_matrix_holds_every_count_of_the_table(built, tmp_path):
+    """The coverage_document sheet holds the table's counts, zeros included, so that an AVERAGE over a node's
+    column is the mean over all documents, as computed from the CSV."""
+    import openpyxl
+
+    tax, tables, *_ = built
+    doc = tables["coverage_document"]
+    workbook.write_xlsx({"coverage_document": doc}, tmp_path / "w.xlsx", workbook.node_names(tax))
+    rows = list(openpyxl.load_workbook(tmp_path / "w.xlsx", read_only=True)["coverage_document"].iter_rows(
+        values_only=True))
+    header, body = rows[0], rows[2:]  # the second header row names the nodes
+    nodes = [n.id for n in tax.nodes]
+    got = pd.DataFrame(body, columns=header)[nodes]
+    assert (doc[nodes] == 0).any().any()
+    assert got.astype("int64").equals(doc[nodes].reset_index(drop=True))
