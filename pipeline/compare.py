@@ -1,6 +1,7 @@
 """What one region (or one corpus run) addresses that another does not."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -15,14 +16,16 @@ from .taxonomy import load_taxonomy
 TABLE = "coverage_region_long"
 
 
-def _side(spec: str, out: Path) -> tuple[str, pd.Series]:
-    """Documents addressing each node for a region code in `out`, or for a whole other run folder."""
+def _side(spec: str, out: Path) -> tuple[str, pd.Series, Path, pd.DataFrame]:
+    """Documents addressing each node for a region code in `out`, or for a whole other run folder, the folder
+    they come from and its table. The series has a row for every node the folder was coded for (the table has
+    one per region and node, zeros too), so its index is that folder's node set."""
     if not spec.strip():
         raise ConfigError("not given (a region code of --out, or an output folder)")
     p = Path(spec)
     if p.is_dir() and Catalog(p).path(TABLE).exists():
         long = Catalog(p).load(TABLE)
-        return p.name or str(p), long.groupby("node")["documents"].sum()
+        return p.name or str(p), long.groupby("node", sort=False)["documents"].sum(), p, long
     path = Catalog(out).path(TABLE)
     if not path.exists():
         raise ConfigError(f"{path}: missing; run the pipeline first (make run) or pass an output folder")
@@ -30,15 +33,39 @@ def _side(spec: str, out: Path) -> tuple[str, pd.Series]:
     if spec not in set(long["region"]):
         raise ConfigError(f"'{spec}' is neither a region in {path} ({', '.join(sorted(set(long['region'])))}) "
                           "nor an output folder")
-    return spec, long[long["region"] == spec].set_index("node")["documents"]
+    return spec, long[long["region"] == spec].set_index("node")["documents"], out, long
 
 
-def compare(a: pd.Series, b: pd.Series, nodes: list[str], names: tuple[str, str]) -> pd.DataFrame:
+def _taxonomy_of(folder: Path) -> tuple[str, str]:
+    """(version, sha256) of the taxonomy a folder's labels were made with, as its run.json records them."""
+    try:
+        run = json.loads(Catalog(folder).path("run").read_text())
+        got = run["stages"]["classify"]
+        return str(got.get("taxonomy_version") or ""), str(got.get("taxonomy_sha256") or "")
+    except (OSError, ValueError, KeyError, TypeError):
+        return "", ""
+
+
+def compare(a: pd.Series, b: pd.Series, nodes: list[str], names: tuple[str, str],
+            coded: tuple[set, set] | None = None) -> pd.DataFrame:
+    """Documents addressing each of `nodes` on either side, and which side addresses it. `coded`: the nodes each
+    side was coded for (default: all of `nodes`); a node a side was not coded for has no count there (empty, not
+    0) and the status `not_coded_in_<side>` (`not_coded` for neither), since its absence says nothing about the
+    documents."""
     df = pd.DataFrame({"node": nodes})
-    df["a_documents"] = df["node"].map(a).fillna(0).astype("int64")
-    df["b_documents"] = df["node"].map(b).fillna(0).astype("int64")
-    df["status"] = [("both" if x and y else f"only_{names[0]}" if x else f"only_{names[1]}" if y else "neither")
-                    for x, y in zip(df["a_documents"], df["b_documents"])]
+    in_a, in_b = coded or (set(nodes), set(nodes))
+    df["a_documents"] = df["node"].map(a).fillna(0).astype("Int64").where(df["node"].isin(in_a))
+    df["b_documents"] = df["node"].map(b).fillna(0).astype("Int64").where(df["node"].isin(in_b))
+
+    def status(node, x, y) -> str:
+        if node not in in_a or node not in in_b:
+            return ("not_coded" if node not in in_a and node not in in_b
+                    else f"not_coded_in_{names[0] if node not in in_a else names[1]}")
+        return "both" if x and y else f"only_{names[0]}" if x else f"only_{names[1]}" if y else "neither"
+
+    df["status"] = [status(*r) for r in zip(df["node"], df["a_documents"], df["b_documents"])]
+    if coded is None:
+        df = df.astype({"a_documents": "int64", "b_documents": "int64"})
     return df.rename(columns={"a_documents": f"{names[0]}_documents", "b_documents": f"{names[1]}_documents"})
 
 
@@ -54,15 +81,53 @@ def compare_cli(args) -> None:
             problems.append(f"{flag} ({spec!r}): {exc}" if spec.strip() else f"{flag}: {exc}")
     if problems:
         raise ConfigError("compare: " + "; ".join(problems))
-    (name_a, a), (name_b, b) = sides
+    (name_a, a, dir_a, long_a), (name_b, b, dir_b, long_b) = sides
     if name_a == name_b:
         name_a, name_b = f"{name_a}_a", f"{name_b}_b"
-    nodes = [n.id for n in tax.nodes]  # every node of every framework, constraints too, in the taxonomy's order
-    df = with_names(compare(a, b, nodes, (name_a, name_b)), tax)
+    coded = (set(a.index), set(b.index))
+    # every node of every framework (constraints too) in the taxonomy's order, then any node a side was coded
+    # for that --taxonomy lacks: a side's own nodes are compared whichever taxonomy is given
+    nodes = list(dict.fromkeys([n.id for n in tax.nodes] + list(a.index) + list(b.index)))
+    df = with_names(compare(a, b, nodes, (name_a, name_b), coded), tax)
+    # a node --taxonomy lacks is named as the side that was coded for it names it
+    for long in (long_a, long_b):
+        if {"node_name", "node_name_zh"} <= set(long.columns):
+            own = long.drop_duplicates("node").set_index("node")
+            lacking = ~df["node"].isin(tax.by_id) & df["node"].isin(own.index)
+            for col in ("node_name", "node_name_zh"):
+                df.loc[lacking, col] = df.loc[lacking, "node"].map(own[col])
     target = Catalog(out).comparison(name_a, name_b)
     write_csv(df, target)
+    for line in _taxonomy_notes((name_a, name_b), (dir_a, dir_b), coded):
+        print(line)
     for side in (name_a, name_b):
         only = df[df["status"] == f"only_{side}"]
         print(f"only {side} ({len(only)}):" + ("".join(f"\n  {r.node}  {r.node_name} / {r.node_name_zh}"
                                                       for r in only.itertuples(index=False)) or " -"))
+    for side, other in ((name_a, name_b), (name_b, name_a)):
+        absent = df[df["status"] == f"not_coded_in_{side}"]
+        if len(absent):
+            print(f"not coded in {side} ({len(absent)}), so not compared:" + "".join(
+                f"\n  {r.node}  {r.node_name} / {r.node_name_zh}  ({other}: {getattr(r, other + '_documents')} "
+                "document(s))" for r in absent.itertuples(index=False)))
     print(f"written: {target}", file=sys.stderr)
+
+
+def _taxonomy_notes(names: tuple[str, str], folders: tuple[Path, Path], coded: tuple[set, set]) -> list[str]:
+    """What the reader must know when the two sides were not coded against the same taxonomy."""
+    if folders[0].resolve() == folders[1].resolve():
+        return []
+    (va, sa), (vb, sb) = _taxonomy_of(folders[0]), _taxonomy_of(folders[1])
+    # a run.json without the record (an older run) is no evidence of a different taxonomy
+    if coded[0] == coded[1] and (sa == sb or not sa or not sb):
+        return []
+    which = ", ".join(f"{n}: version {v or '?'}, sha256 {s[:12] or '?'}" for n, v, s in zip(names, (va, vb), (sa, sb)))
+    notes = [f"note: {names[0]} and {names[1]} were coded with different taxonomies ({which})."]
+    if coded[0] != coded[1]:
+        notes.append(f"  Their node sets differ ({len(coded[0] - coded[1])} node(s) only in {names[0]}, "
+                     f"{len(coded[1] - coded[0])} only in {names[1]}): such a node is listed as 'not coded in' the "
+                     "side that lacks it, not as a difference; code both corpora with one taxonomy to compare it.")
+    else:
+        notes.append("  Their nodes are the same, but terms, definitions or examples may differ: a difference can "
+                     "come from the taxonomies rather than the documents.")
+    return notes

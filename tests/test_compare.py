@@ -42,3 +42,49 @@ def test_compare_names_nodes_in_both_languages(tmp_path):
     assert list(df.columns[:3]) == ["node", "node_name", "node_name_zh"]
     assert df["node_name"].tolist() == [tax.by_id[n].name["en"] for n in nodes]
     assert df["node_name_zh"].tolist() == [tax.by_id[n].name["zh"] for n in nodes]
+
+
+def _coded_folder(path, nodes: dict[str, int], sha: str):
+    """An output folder as far as compare reads it: region R's documents per node, and run.json's taxonomy."""
+    import json
+
+    from pipeline.catalog import Catalog
+
+    long = pd.DataFrame({"region": "R", "node": list(nodes), "node_name": [f"{n} (en)" for n in nodes],
+                         "node_name_zh": [f"{n} (zh)" for n in nodes], "passages": list(nodes.values()),
+                         "documents": list(nodes.values())})
+    Catalog(path).save("coverage_region_long", long)
+    (path / "run.json").write_text(json.dumps({"stages": {"classify": {"taxonomy_sha256": sha,
+                                                                        "taxonomy_version": "1.1"}}}))
+    return path
+
+
+def test_compare_across_taxonomies_says_what_a_side_was_never_coded_for(tmp_path, capsys):
+    """B was coded with a taxonomy with one more node, which B addresses: it is 'not coded in' A, with A's count
+    empty, whichever taxonomy compare is given, and never a difference ('only B'); the note names the two
+    taxonomies."""
+    from types import SimpleNamespace
+
+    from pipeline.compare import compare_cli
+    from pipeline.taxonomy import load_taxonomy
+
+    nodes = [n.id for n in load_taxonomy(ROOT / "taxonomy").nodes]
+    a = _coded_folder(tmp_path / "A", {n: int(n == "model.incubator") for n in nodes}, "a" * 64)
+    b = _coded_folder(tmp_path / "B", {**{n: 0 for n in nodes}, "measure.platform.extra": 2}, "b" * 64)
+    compare_cli(SimpleNamespace(a=str(a), b=str(b), out=str(tmp_path / "out"), taxonomy=str(ROOT / "taxonomy")))
+    said = capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "out" / "compare_A_vs_B.csv", encoding="utf-8-sig").set_index("node")
+    extra = table.loc["measure.platform.extra"]
+    assert extra["status"] == "not_coded_in_A" and pd.isna(extra["A_documents"]) and extra["B_documents"] == 2
+    assert extra["node_name"] == "measure.platform.extra (en)"  # named as B names it
+    assert table.loc["model.incubator", "status"] == "only_A"
+    assert "only B (0)" in said and "not coded in A (1)" in said and "measure.platform.extra" in said
+    assert "coded with different taxonomies" in said and "aaaaaaaaaaaa" in said and "bbbbbbbbbbbb" in said
+
+    # the same nodes under another taxonomy: compared as usual, with the note that the codebooks differ
+    c = _coded_folder(tmp_path / "C", {n: 0 for n in nodes}, "c" * 64)
+    compare_cli(SimpleNamespace(a=str(a), b=str(c), out=str(tmp_path / "out"), taxonomy=str(ROOT / "taxonomy")))
+    said = capsys.readouterr().out
+    assert "different taxonomies" in said and "not coded" not in said
+    table = pd.read_csv(tmp_path / "out" / "compare_A_vs_C.csv", encoding="utf-8-sig")
+    assert table["status"].isin(["only_A", "neither"]).all() and table["C_documents"].notna().all()
