@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
+import unicodedata
 
 import pandas as pd
 
@@ -472,34 +474,62 @@ def _loads(e) -> list:
     return got if isinstance(got, list) else []
 
 
+# a date in brackets closing a title: file names date the versions of a regulation so (条例(2020-05-14).md), and a
+# title read from a file name keeps it
+_TITLE_DATE = re.compile(r"[(（]\s*\d{4}(?:[-./]\d{1,2}){0,2}\s*[)）]$")
+
+
+def regulation(title: str, doc_id: str) -> str:
+    """What makes documents of a region versions of one regulation: the same title, compared after NFKC, case
+    folding and dropping whitespace and a closing bracketed date. A document without a title is its own."""
+    t = "".join(unicodedata.normalize("NFKC", _s(title)).casefold().split())
+    t = _TITLE_DATE.sub("", t)
+    return t or f"\0{doc_id}"
+
+
 def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """First year each region addressed each node, and coverage over documents in force each year.
 
-    A document is taken to be in force from the year of its date on (repeals are not in the manifest);
-    undated documents are left out of the temporal view.
+    In force in a year is, of each regulation (documents of a region with the same title, see `regulation`), its
+    latest version dated that year or earlier: a version supersedes the earlier ones from its year on, and one
+    superseded within its own year is never counted. Repeals are not in the manifest; undated documents are
+    left out of the temporal view.
     """
     docs = documents.assign(year=pd.to_numeric(documents["date"].str[:4], errors="coerce"))
     docs = docs.dropna(subset=["year"]).astype({"year": "int64"})
+    # the year each version stops being in force: its next version's (none for the latest)
+    docs = docs.assign(_reg=[regulation(t, d) for t, d in zip(docs["title"], docs["doc_id"])]
+                       if "title" in docs.columns else docs["doc_id"]).sort_values(["date", "doc_id"], kind="stable")
+    docs["until"] = docs.groupby(["region", "_reg"])["year"].shift(-1)
     cols_first = ["region", "node", "first_year", "first_doc"]
     cols_year = ["region", "year", "node", "documents_in_force", "documents_addressing", "share"]
     if docs.empty:
         return pd.DataFrame(columns=cols_first), pd.DataFrame(columns=cols_year)
-    hit = labels[["doc_id", "node"]].drop_duplicates().merge(docs[["doc_id", "region", "year"]], on="doc_id")
+    hit = labels[["doc_id", "node"]].drop_duplicates().merge(docs[["doc_id", "region", "year", "until"]], on="doc_id")
     first = (hit.sort_values(["year", "doc_id"]).drop_duplicates(["region", "node"])
              .rename(columns={"year": "first_year", "doc_id": "first_doc"}))[cols_first]
     order = {n: i for i, n in enumerate(nodes)}
     first = first.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s)
-    # documents addressing a node by a year = cumulative count of its (dated) documents up to that year
+    # documents in force (addressing a node) in a year = those that came into force up to that year less those
+    # superseded up to that year
     parts = []
     last = int(docs["year"].max())
+
+    def running(frame: pd.DataFrame, years: range, by: list[str]) -> pd.DataFrame:
+        start = frame.groupby(["year"] + by).size()
+        end = frame.dropna(subset=["until"]).astype({"until": "int64"}).groupby(["until"] + by).size()
+        end.index = end.index.set_names(["year"] + by)
+        net = start.sub(end, fill_value=0)
+        net = net.unstack(by, fill_value=0) if by else net.to_frame()
+        return net.reindex(years, fill_value=0).cumsum().astype("int64")
+
     for region, rdocs in docs.groupby("region"):
         rhit = hit[hit["region"] == region]
         if rhit.empty:
             continue
         years = range(int(rdocs["year"].min()), last + 1)
-        in_force = rdocs["year"].value_counts().reindex(years, fill_value=0).cumsum()
-        addressing = (rhit.groupby(["year", "node"]).size().unstack(fill_value=0)
-                      .reindex(years, fill_value=0).cumsum().stack())
+        in_force = running(rdocs, years, []).iloc[:, 0]
+        addressing = running(rhit, years, ["node"]).stack()
         addressing = addressing[addressing > 0]
         part = addressing.rename("documents_addressing").rename_axis(["year", "node"]).reset_index()
         part["documents_in_force"] = in_force.loc[part["year"]].to_numpy()

@@ -789,7 +789,7 @@ def _temporal(tables, ranked: list, fw: Taxonomy, undated_list: bool = True) -> 
         undated_note=(f" {n_undated} undated document(s) cannot be placed in time: a {a.item} only they address "
                       "is marked \u201cundated\u201d (the ranking and the heatmaps count it as addressed); they are "
                       "listed below." if n_undated else ""),
-        chart=_year_chart(by, leaf_ids, regions, len(ranked), _addressed_counts(tables, leaf_ids)))
+        chart=_year_chart(by, leaf_ids, regions, len(ranked), _undated_nodes(tables, leaf_ids)))
     return t
 
 
@@ -816,11 +816,14 @@ def _addressed_only_undated(tables, leaf_ids: list[str]) -> dict[tuple[str, str]
     return out
 
 
-def _addressed_counts(tables, leaf_ids: list[str]) -> dict[str, int]:
-    """region -> audited nodes addressed by any of its documents, dated or not (what the ranking counts)."""
-    long = tables["coverage_region_long"]
-    hit = long[long["node"].isin(leaf_ids) & (long["documents"] > 0)]
-    return hit.groupby("region")["node"].nunique().astype(int).to_dict()
+def _undated_nodes(tables, leaf_ids: list[str]) -> dict[str, set[str]]:
+    """region -> audited nodes its undated documents address (which the ranking counts and the chart cannot)."""
+    cdl = tables.get("coverage_document_long")
+    if cdl is None or cdl.empty:
+        return {}
+    cdl = cdl[cdl["node"].isin(leaf_ids)]
+    undated = pd.to_numeric(cdl["date"].astype("string").str[:4], errors="coerce").isna()
+    return {_s(r): set(g["node"]) for r, g in cdl[undated].groupby("region")}
 
 
 UNDATED_SHOWN = 200
@@ -845,7 +848,7 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, str]], n_leaves: int,
-                addressed: dict[str, int] | None = None) -> dict | None:
+                undated: dict[str, set[str]] | None = None) -> dict | None:
     """The geometry of the chart of audited nodes addressed by the documents in force, per region and year."""
     by = by[by["node"].isin(leaf_ids)]
     if by.empty:
@@ -873,7 +876,7 @@ def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, 
         dy = (i % 5 - 2) * 1.6  # lines at the same level stay distinguishable
         pts, dots, last = [], [], None
         for yr in range(int(c.index.min()), y1 + 1):
-            v = int(c.get(yr, last if last is not None else 0))
+            v = int(c.get(yr, 0))  # a year without a row: its documents in force address none
             if last is not None and v != last:
                 pts.append(f"{x(yr):.1f},{yv(last) + dy:.1f}")  # step: level until the year it changes
             if last is None or v != last:
@@ -885,9 +888,10 @@ def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, 
             ly += 13
         label_y.append(ly)
         # the ranking also counts undated documents: say how many more they add, or the two seem to disagree
+        now = set(by.loc[(by["region"] == code) & (by["year"] == y1), "node"])
         chart["series"].append({"colour": PALETTE[i % len(PALETTE)], "label": _region_label(code, name),
                                 "points": " ".join(pts), "dots": dots, "label_y": f"{ly:.1f}", "last": last,
-                                "more": (addressed or {}).get(code, last) - last})
+                                "more": len((undated or {}).get(code, set()) - now)})
     return chart
 
 

@@ -126,3 +126,35 @@ def test_gap_audit_shows_the_passages_a_person_coded_with_a_node_the_run_did_not
     assert not row["addressed"] and row["coder_passages"] == 1
     assert gaps.loc[("R2", "measure.transformation"), "coder_passages"] == 1
     assert gaps["coder_passages"].sum() == 2
+
+
+def _versions():
+    """Region R: a regulation in 2007 addressing two measures, its 2024 version (the title written with a
+    space and a bracketed date) addressing one; a version of another regulation in 2010 superseded in 2010."""
+    docs = pd.DataFrame({
+        "doc_id": ["v1.md", "v2.md", "o1.md", "o2.md"], "region": "R", "region_name": "R", "lang": "zh",
+        "title": ["上海市促进农业科技进步若干规定", "上海市促进农业科技进步 若干规定(2024-11-28)", "另一条例", "另一条例"],
+        "date": ["2007-10-10", "2024-11-28", "2010-01-01", "2010-06-01"]})
+    passages = pd.DataFrame({
+        "passage_id": [f"{d}#1" for d in docs["doc_id"]], "doc_id": docs["doc_id"], "kind": "article",
+        "label": "第一条", "heading_path": "", "start": 0, "text": "建设中试基地，保护知识产权。", "region": "R"})
+    hits = [("v1.md", "measure.transformation.pilot_base"), ("v1.md", "measure.ip.legal"),
+            ("v2.md", "measure.transformation.pilot_base"), ("o1.md", "measure.ip.legal")]
+    labels = pd.DataFrame({"passage_id": [f"{d}#1" for d, _ in hits], "doc_id": [d for d, _ in hits], "region": "R",
+                           "node": [n for _, n in hits], "score": 1.0, "source": "lexicon", "evidence": "[]",
+                           "content_hash": "h"})
+    return docs, passages, labels
+
+
+def test_documents_in_force_count_the_latest_version_of_each_regulation():
+    t = aggregate(*_versions(), load_taxonomy(ROOT / "taxonomy"))
+    by = t["coverage_by_year"].set_index(["year", "node"])
+    in_force = by["documents_in_force"].groupby("year").first()
+    # 2007: v1; 2010: v1 and the other regulation's June version (its January one was superseded that year);
+    # 2024: v2 replaces v1
+    assert (in_force[2007], in_force[2009], in_force[2010], in_force[2023], in_force[2024]) == (1, 1, 2, 2, 2)
+    assert by.loc[(2023, "measure.ip.legal"), "documents_addressing"] == 1  # v1; o1 never in force
+    assert (2024, "measure.ip.legal") not in by.index  # v2 dropped it
+    assert by.loc[(2024, "measure.transformation.pilot_base"), "documents_addressing"] == 1
+    first = t["first_year"].set_index("node")
+    assert first.loc["measure.ip.legal", "first_year"] == 2007  # the first year stays the first version's

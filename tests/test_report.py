@@ -673,3 +673,18 @@ def test_xlsx_document_matrix_holds_every_count_of_the_table(built, tmp_path):
     got = pd.DataFrame(body, columns=header)[nodes]
     assert (doc[nodes] == 0).any().any()
     assert got.astype("int64").equals(doc[nodes].reset_index(drop=True))
+
+
+def test_chart_over_time_counts_what_the_documents_in_force_address():
+    """A regulation's 2024 version drops one of the two measures its 2007 version addressed: from 2024 the chart
+    counts one, and the dropped one is not passed off as addressed by undated documents."""
+    from test_aggregate import _versions
+
+    tax = load_taxonomy(ROOT / "taxonomy")
+    tables = aggregate(*_versions(), tax)
+    tables["ingest_report"] = pd.DataFrame([{"path": "x", "status": "ingested", "reason": "ok"}])
+    page = report.report_html(tables, tax, report.evidence_index(tables["evidence"]), {"files": 4, "ingested": 4})
+    chart = page[page.index("addressed by the documents in force"):]
+    chart = chart[:chart.index("</svg>")]
+    assert ">R (1)</text>" in chart
+    assert "<title>R, 2024: 1</title>" in chart and "<title>R, 2007: 2</title>" in chart
