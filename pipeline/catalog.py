@@ -51,6 +51,15 @@ OTHER_FILES = {
 CACHE_FOLDER = "cache"
 
 
+def owned_names() -> list[str]:
+    """The names a run writes at the top of an output folder (files and folders), which it may replace or
+    remove there."""
+    names = [t.file for t in STAGE_TABLES.values()] + [t.file for t in AGGREGATE_TABLES.values()]
+    names += [f"{n}.{ext}" for n in COVERAGE_TABLES + (CROSSTAB,) for ext in ("csv", "parquet")]
+    names += [f.split("/")[0] for f in REPORT_FILES.values()] + list(OTHER_FILES.values()) + [CACHE_FOLDER]
+    return sorted(set(names))
+
+
 class Catalog:
     """The files of one output folder."""
 

@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from .catalog import owned_names
 from .io import ConfigError
 from .reporting import cmd_aggregate, cmd_compare, cmd_report
 from .schemas import SchemaError
@@ -18,7 +19,7 @@ from .coded import CODED_WEIGHT
 from .stages import cmd_classify, cmd_ingest, cmd_run, cmd_segment, cmd_tokenize, cmd_validate
 from .runner import WINDOW_PASSAGES
 from .text import DEFAULT_MAX_BYTES, shown
-from .outdir import OutLock, check_separate, remove_litter
+from .outdir import OutLock, check_not_foreign, check_separate, remove_litter
 
 log = logging.getLogger("pipeline")
 
@@ -126,6 +127,7 @@ def _out_lock(args) -> OutLock | None:
         check_separate(Path(args.corpus), Path(args.out))
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise ConfigError(f"{args.out}: is a file; OUT must be a folder (the outputs are written into it)")
+    check_not_foreign(Path(args.out), owned_names())
     lock = OutLock(Path(args.out)).acquire()
     try:
         removed = remove_litter(Path(args.out))

@@ -21,6 +21,20 @@ def is_output_folder(folder: Path) -> bool:
     return os.path.lexists(folder / LOCK_FILE) or all(os.path.lexists(folder / m) for m in RUN_MARKERS)
 
 
+def check_not_foreign(out: Path, names: list[str]) -> None:
+    """Refuse an output folder that no run wrote but that holds files or folders of the names a run writes
+    (`names`): a run replaces those, and removes what it does not know inside its folders (report_files/, the
+    tables' parts), so a researcher's own summary.md or report_files/ would be lost."""
+    out = Path(out)
+    if not out.is_dir() or is_output_folder(out):
+        return
+    clash = [n for n in names if os.path.lexists(out / n)]
+    if clash:
+        shown = ", ".join(clash[:5]) + (f" and {len(clash) - 5} more" if len(clash) > 5 else "")
+        raise ConfigError(f"{out}: holds {shown}, which no run of this tool wrote there; a run would overwrite "
+                          f"or delete them: choose another --out (a new or empty folder), or move them away")
+
+
 def check_separate(corpus: Path, out: Path) -> None:
     """Refuse an output folder that is the corpus folder or lies inside it: the reports would overwrite the
     corpus's own files of the same name, and the next run would read them as documents."""

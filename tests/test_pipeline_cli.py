@@ -73,6 +73,16 @@ def test_bad_configuration_exits_2_with_one_line(tmp_path):
     res = run("run", "--corpus", str(ROOT / "corpus"), "--out", str(tmp_path / "afile"), check=False)
     assert res.returncode == 2 and res.stderr.strip() == f"error: {tmp_path / 'afile'}: is a file; OUT must be a folder " \
                                                          "(the outputs are written into it)"
+    # a folder no run wrote, holding files of the names a run writes: a researcher's own; nothing is touched
+    mine = tmp_path / "mine"
+    (mine / "report_files").mkdir(parents=True)
+    (mine / "report_files" / "notes.html").write_text("mine")
+    (mine / "summary.md").write_text("my summary")
+    res = run("run", "--corpus", str(ROOT / "corpus"), "--out", str(mine), "--model", "lexicon", check=False)
+    assert res.returncode == 2 and res.stderr.strip().startswith(f"error: {mine}: holds report_files, summary.md, "
+                                                                 "which no run of this tool wrote there")
+    assert sorted(p.name for p in mine.rglob("*")) == ["notes.html", "report_files", "summary.md"]
+    assert (mine / "summary.md").read_text() == "my summary"
 
 
 def make(*args, timeout=900):
