@@ -181,13 +181,16 @@ class _Builder:
         if heading_path != self._path[0]:
             self._path = (list(heading_path), " > ".join(heading_path))
         path = self._path[1]
-        for s, e in _split_long(text, start, end):
+        parts = _split_long(text, start, end)
+        for k, (s, e) in enumerate(parts, start=1):
+            # the pieces of a passage cut for length are cited apart: "¶ 1 [2/175]", not 175 times "¶ 1"
+            cited = f"{label} [{k}/{len(parts)}]".lstrip() if len(parts) > 1 else label
             if kind in CONTENT_KINDS:
                 self.ordinal += 1
-                self.spans.append(self.ordinal, kind, label, path, s, e)
+                self.spans.append(self.ordinal, kind, cited, path, s, e)
             else:
                 self.struct += 1
-                self.spans.append(-self.struct, kind, label, path, s, e)
+                self.spans.append(-self.struct, kind, cited, path, s, e)
 
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")

@@ -120,6 +120,8 @@ def test_long_unstructured_text_is_cut_at_sentence_ends():
     rows = segment_document(doc(text))
     assert len(rows) > 1 and all(len(r["text"]) <= 4000 for r in rows)
     _check_cover(text, rows)
+    # the pieces are cited apart
+    assert [r["label"] for r in rows] == [f"¶ 1 [{k}/{len(rows)}]" for k in range(1, len(rows) + 1)]
 
 
 def test_passages_carry_the_traditional_original_when_offsets_hold_in_both():
