@@ -546,6 +546,7 @@ def test_litter_of_a_killed_run_is_removed_when_the_next_run_starts(tmp_path):
               write(out / "cache/.labels.parquet.def456.tmp", b"half"),
               write(out / "report_files/.doc-0123456789abcdef.html.gh789.tmp", b"half")]
     keep = [write(out / ".keep", b"not ours"), write(out / "notes.tmp", b"not hidden")]
+    write(out / ".pipeline.lock", b"4242\n")  # a run takes its lock before it writes anything, and a kill leaves it
     assert main(["ingest", "--corpus", str(tmp_path / "c"), "--out", str(out), "--quiet"]) == 0
     assert not [p for p in litter if p.exists()] and not (out / ".documents.parquet.k1llme.tmp").exists()
     assert all(p.exists() for p in keep)
