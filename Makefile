@@ -37,6 +37,11 @@ TAXONOMY_FILES = $(foreach d,$(TAXONOMY_DIRS),$(wildcard $(d)/*.yaml))
 # `make default-model`, MODEL=...) must re-run classify even though no prerequisite file is newer
 MODEL_USED = $(if $(MODEL),$(if $(filter lexicon,$(MODEL)),lexicon,$(abspath $(MODEL))),default)
 MODEL_STAMP := $(OUT)/.classify-model
+# make names OUT's files as prerequisites and targets, which cannot hold a space (nor be empty: `make clean`
+# would then clean the current folder)
+ifneq ($(words $(OUT)),1)
+$(error OUT='$(OUT)': must be one folder path without spaces (make cannot name files in it); for such a folder run python -m pipeline run --out "...")
+endif
 COMMON   := --out $(OUT) --taxonomy $(TAXONOMY) --jobs $(JOBS) --engine $(ENGINE) --window-passages $(WINDOW)
 
 # a value inside '...' in a recipe, even one holding a quote
@@ -195,5 +200,6 @@ browser: ## install Chromium and a Chinese font for the browser test, if missing
 test: $(BYTECODE) browser ## the test suite
 	$(PY) -m pytest
 
-clean: ## remove the outputs in OUT
-	rm -rf $(OUT)/*.parquet $(OUT)/*.csv $(OUT)/*.xlsx $(OUT)/*.html $(OUT)/*.md $(OUT)/*.json $(OUT)/cache $(OUT)/report_files $(OUT)/.pipeline.lock $(MODEL_STAMP)
+clean: $(BYTECODE) ## remove what runs wrote in OUT (the review sheets and your own files there stay)
+	$(PY) -m pipeline clean --out "$(OUT)"
+	rm -f "$(MODEL_STAMP)"

@@ -53,11 +53,11 @@ CACHE_FOLDER = "cache"
 
 def owned_names() -> list[str]:
     """The names a run writes at the top of an output folder (files and folders), which it may replace or
-    remove there."""
+    remove there (not review/: only `review` writes there, and the sheets in it are the coders' work)."""
     names = [t.file for t in STAGE_TABLES.values()] + [t.file for t in AGGREGATE_TABLES.values()]
     names += [f"{n}.{ext}" for n in COVERAGE_TABLES + (CROSSTAB,) for ext in ("csv", "parquet")]
     names += [f.split("/")[0] for f in REPORT_FILES.values()] + list(OTHER_FILES.values()) + [CACHE_FOLDER]
-    return sorted(set(names))
+    return sorted(set(names) - {OTHER_FILES["review"]})
 
 
 class Catalog:

@@ -19,7 +19,7 @@ from .coded import CODED_WEIGHT
 from .stages import cmd_classify, cmd_ingest, cmd_run, cmd_segment, cmd_tokenize, cmd_validate
 from .runner import WINDOW_PASSAGES
 from .text import DEFAULT_MAX_BYTES, shown
-from .outdir import OutLock, check_not_foreign, check_separate, remove_litter
+from .outdir import OutLock, check_not_foreign, check_separate, clean, remove_litter
 
 log = logging.getLogger("pipeline")
 
@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     ri.add_argument("--coder", default=None, help="coder name for rows whose coder cell is empty")
     ri.add_argument("--coded", default="coded", help="the coded store folder (default: coded)")
     add("validate", cmd_validate, "check a taxonomy (framework): nodes, facets, lexicons, strength cues, examples")
+    add("clean", cmd_clean, "remove the outputs of runs from --out (the review sheets and your own files stay)")
     cp = add("compare", cmd_compare, "what one region or corpus addresses that another does not")
     cp.add_argument("--a", required=True, help="a region code, or an output folder of another run")
     cp.add_argument("--b", required=True, help="a region code, or an output folder of another run")
@@ -118,10 +119,18 @@ def check_limits(args) -> None:
         raise ConfigError(f"--max-mb {max_mb:g}: must be a finite number of MB above 0 (files larger than it are skipped)")
 
 
+def cmd_clean(args) -> None:
+    removed = clean(Path(args.out), owned_names())
+    print(f"clean: removed {len(removed)} output file(s) and folder(s) from {args.out}" if removed else
+          f"clean: no outputs in {args.out}", file=sys.stderr)
+
+
 def _out_lock(args) -> OutLock | None:
     """The lock on --out for commands that write there (not train, not classify --in, whose --out is a file),
     after refusing an --out inside the corpus; temporary files left there by a killed run are removed."""
     if args.command in ("train", "validate") or getattr(args, "input", None):
+        return None
+    if args.command == "clean" and not Path(args.out).exists():
         return None
     if getattr(args, "corpus", None) is not None:
         check_separate(Path(args.corpus), Path(args.out))
@@ -164,6 +173,12 @@ def main(argv=None) -> int:
     except (ConfigError, SchemaError) as exc:
         print(f"error: {shown(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # every table is replaced whole or not at all, so there is nothing to clean up; a traceback from deep
+        # inside a library would only hide that
+        print(f"interrupted: the stages that finished wrote their tables to {getattr(args, 'out', '')}, each whole; "
+              "the later ones are still the previous run's: run again to bring them up to date", file=sys.stderr)
+        return 130
     except OSError as exc:  # disk full, permissions on the output folder, ...
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {shown(where)}{exc.strerror or exc}", file=sys.stderr)

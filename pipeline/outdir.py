@@ -35,6 +35,23 @@ def check_not_foreign(out: Path, names: list[str]) -> None:
                           f"or delete them: choose another --out (a new or empty folder), or move them away")
 
 
+def clean(out: Path, names: list[str]) -> list[str]:
+    """Remove what runs wrote in `out` (`names`, and the lock, so that the folder is as before its first run);
+    the researcher's own files and the coders' review sheets stay. Returns what was removed."""
+    out = Path(out)
+    removed = []
+    for name in [*names, LOCK_FILE]:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            path.unlink()
+        else:
+            continue
+        removed.append(name)
+    return removed
+
+
 def check_separate(corpus: Path, out: Path) -> None:
     """Refuse an output folder that is the corpus folder or lies inside it: the reports would overwrite the
     corpus's own files of the same name, and the next run would read them as documents."""

@@ -316,3 +316,42 @@ def test_a_corpus_with_no_file_to_read_is_an_error(tmp_path):
     assert res.returncode == 2 and res.stderr.splitlines() == [
         f"error: {corpus}: corpus folder has no document to read: manifest.csv lists no file of a type read (.txt, "
         ".md, .markdown, .html, .htm, .docx, .pdf) that is there (--corpus)"]
+
+
+def test_clean_removes_what_runs_wrote_and_keeps_the_researchers_files(tmp_path, monkeypatch, capsys):
+    """`make clean` removed every *.md, *.csv, *.json of OUT (a researcher's memo too) and, with OUT empty or
+    holding a space, files outside it; the review sheets it removed made the next run refuse the folder."""
+    from pipeline import cli
+
+    out = tmp_path / "out"
+    assert cli.main(["run", "--corpus", str(ROOT / "corpus"), "--out", str(out), "--model", "lexicon",
+                     "--quiet", "--jobs", "1"]) == 0
+    (out / "review").mkdir()
+    (out / "review" / "review-001.xlsx").write_text("coded by hand")
+    (out / "memo.md").write_text("my notes")
+    (out / "my_sheet.csv").write_text("a,b\n")
+    assert cli.main(["clean", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["memo.md", "my_sheet.csv", "review"]
+    assert cli.main(["run", "--corpus", str(ROOT / "corpus"), "--out", str(out), "--model", "lexicon",
+                     "--quiet", "--jobs", "1"]) == 0
+    # interrupted (Ctrl-C): one line and the shell's status for it, not a library's traceback
+    def interrupted(args):
+        raise KeyboardInterrupt
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_fn(parser(), "aggregate", interrupted))
+    capsys.readouterr()
+    assert cli.main(["aggregate", "--out", str(out)]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("interrupted: the stages that finished wrote their tables")
+
+
+def _with_fn(parser, command, fn):
+    parser._subparsers._group_actions[0].choices[command].set_defaults(fn=fn)
+    return parser
+
+
+def test_make_refuses_an_out_it_cannot_name(tmp_path):
+    for bad in ("", f"{tmp_path}/my out"):
+        res = make("clean", f"OUT={bad}")
+        assert res.returncode != 0 and "must be one folder path without spaces" in res.stderr
+    assert tmp_path.exists()
