@@ -578,27 +578,51 @@ def _audit(raw, path: Path, facets: tuple[Facet, ...]) -> Audit:
                  _text(ar.get("guidance"), where + ".guidance", "Framework"))
 
 
-def _reject_aliases(path: Path, raw_bytes: bytes) -> None:
-    """Refuse YAML anchors and aliases (&a, *a). The safe loader still expands aliases, and aliases of aliases
-    grow exponentially: a few hundred bytes become gigabytes once a field is turned into a string. A taxonomy
-    has no use for them, so the events are checked before anything is built from them."""
+def _check_events(path: Path, raw_bytes: bytes) -> None:
+    """Refuse YAML anchors and aliases (&a, *a) and keys repeated in one mapping, from the parser's events,
+    before anything is built from them. The safe loader still expands aliases, and aliases of aliases grow
+    exponentially: a few hundred bytes become gigabytes once a field is turned into a string; a taxonomy has no
+    use for them. A repeated key (two `terms:` lists of one lexicon) keeps only the last value, so the terms of
+    the first were lost without a word."""
+    mappings: list[list] = []  # per open collection: [keys seen, a key comes next] for a mapping, None otherwise
     for event in yaml.parse(raw_bytes, Loader=_SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise TaxonomyError(f"{path} line {event.start_mark.line + 1}: YAML anchors and aliases (&name, "
                                 f"*name) are not allowed in a taxonomy; write the value out")
+        if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            top = mappings[-1] if mappings else None
+            if top is not None:
+                if top[1] and isinstance(event, yaml.ScalarEvent):
+                    if event.value in top[0]:
+                        raise TaxonomyError(f"{path} line {event.start_mark.line + 1}: '{event.value}' is given twice "
+                                            f"in one mapping; YAML would keep only the last, and lose the first: "
+                                            f"merge them")
+                    top[0].add(event.value)
+                top[1] = not top[1]
+            if isinstance(event, yaml.MappingStartEvent):
+                mappings.append([set(), True])
+            elif isinstance(event, yaml.SequenceStartEvent):
+                mappings.append(None)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            mappings.pop()
 
 
 def read_yaml(path: Path, raw_bytes: bytes):
-    """A framework file's YAML (taxonomy, strength cues): safe loading only, no anchors or aliases, and a
-    one-line error naming the file."""
+    """A framework file's YAML (taxonomy, strength cues): safe loading only, no anchors, aliases or repeated
+    keys, and a one-line error naming the file."""
     try:
-        _reject_aliases(path, raw_bytes)
+        _check_events(path, raw_bytes)
         return yaml.load(raw_bytes, Loader=_SafeLoader)
+    except yaml.reader.ReaderError as exc:
+        raise TaxonomyError(f"{path}: not UTF-8 text (byte {exc.position}: {exc.reason}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         # the problem and where it is (line and column counted from 1), without quoting the file
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        line = raw_bytes.split(b"\n")[mark.line] if mark is not None and mark.line < raw_bytes.count(b"\n") + 1 else b""
+        if b"\t" in line[: len(line) - len(line.lstrip())]:
+            what += " (the line is indented with a tab: YAML indents with spaces)"
         raise TaxonomyError(f"{path}: not valid YAML{where}: {what}") from None
 
 

@@ -67,3 +67,19 @@ def test_broken_yaml_is_reported_with_its_line_and_column(tmp_path):
     p.write_text("version: 1\nnodes:\n  - id: a\n    terms: [unclosed\n  - id: b\n", encoding="utf-8")
     with pytest.raises(TaxonomyError, match=r"taxonomy.yaml: not valid YAML at line 5, column \d+: "):
         load_taxonomy(p)
+
+
+def test_repeated_keys_tabs_and_other_encodings_are_named(tmp_path):
+    """A second `terms:` in one lexicon silently replaced the first (validate said OK); a tab-indented file and
+    a GBK file gave the parser's words alone."""
+    p = tmp_path / "taxonomy.yaml"
+    p.write_text("version: 1\nnodes:\n  - id: a\n    lexicon:\n      zh:\n        terms: [科技伦理]\n"
+                 "        terms: [人工智能伦理]\n", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=r"taxonomy.yaml line 7: 'terms' is given twice in one mapping"):
+        load_taxonomy(p)
+    p.write_text("version: 1\nnodes:\n\t- id: a\n", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=r"line 3, column 1: .* indented with a tab"):
+        load_taxonomy(p)
+    p.write_bytes("version: 1\nnodes: [科技]\n".encode("gbk"))
+    with pytest.raises(TaxonomyError, match=r"not UTF-8 text .* save it as UTF-8"):
+        load_taxonomy(p)
