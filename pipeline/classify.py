@@ -301,8 +301,16 @@ def build_default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
         coded = read_coded(paths)
         print(f"default model: training on {len(coded)} example passages of {taxonomy_dir}/examples "
               f"(once per version of the taxonomy, examples and classifier) ...", file=sys.stderr)
-        fit_model(taxonomy, coded).save(d, info={"trained_on": [str(p) for p in paths], "passages": len(coded)})
+        model = fit_model(taxonomy, coded)
+        model.save(d, info={"trained_on": [str(p) for p in paths], "passages": len(coded)})
         print(f"default model: {d} ({time.perf_counter() - t:.0f} s)", file=sys.stderr)
+        unlearned = [n for n, trained in zip(model.nodes_, model.trained_) if not trained]
+        if unlearned:
+            # validate says so too, but a researcher who goes straight to `make run` should hear it
+            log.warning("default model: %d of %d leaves have fewer than %d examples in %s/examples, so the model "
+                        "does not learn them and their lexicon alone decides: %s%s (make validate lists them)",
+                        len(unlearned), len(model.nodes_), model.min_positives, taxonomy_dir,
+                        ", ".join(unlearned[:5]), f" and {len(unlearned) - 5} more" if len(unlearned) > 5 else "")
         _remove_superseded(d, [str(p) for p in paths])
     return d
 

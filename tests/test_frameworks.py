@@ -120,6 +120,8 @@ def test_a_user_framework_runs_end_to_end(tmp_path):
                "--quiet", "--jobs", "1")
     assert got.returncode == 0, got.stderr[-3000:]
     assert "default model: training on 16 example passages" in got.stderr
+    # chain.market has 2 examples: the run says that its lexicon alone decides it, as validate does
+    assert "leaves have fewer than 4 examples" in got.stderr and "lexicon alone decides: chain.market" in got.stderr
     # coverage tables over the toy's nodes
     wide = pd.read_csv(out / "coverage_region.csv", encoding="utf-8-sig")
     assert {"chain.research", "chain.transfer", "chain.market", "actor.university"} <= set(wide.columns)
