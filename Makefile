@@ -78,7 +78,9 @@ HELP_VENV     := folder of the virtual environment
 # One streaming run (ingest feeds the workers chunk by chunk), which keys every reuse on the model it actually
 # uses; the per-stage targets below are for running the stages one at a time.
 run: $(BYTECODE) $(MODEL_STAMP) ## the whole pipeline on CORPUS into OUT, in one streaming run
-	$(PY) -m pipeline run --corpus "$(CORPUS)" $(COMMON) $(MODEL_ARG) --coded "$(CODED)"
+	@# a run that fails (or is refused: another run holds OUT) forgets the model it was asked for, so that the next
+	@# make classify/report does not take the labels there for that model's
+	$(PY) -m pipeline run --corpus "$(CORPUS)" $(COMMON) $(MODEL_ARG) --coded "$(CODED)" || { s=$$?; rm -f "$(MODEL_STAMP)"; exit $$s; }
 	@echo "results in $(OUT)/ (summary: $(OUT)/summary.md, report: $(OUT)/report.html)"
 
 help: ## this list of targets and variables
@@ -131,7 +133,7 @@ $(MODEL_STAMP): FORCE
 	@if [ "$$(cat "$@" 2>/dev/null)" != "$(MODEL_USED)" ]; then echo "$(MODEL_USED)" > "$@"; fi
 
 $(OUT)/labels.parquet: $(OUT)/tokens.parquet $(MODEL_STAMP) $(TAXONOMY_FILES) $(foreach d,$(TAXONOMY_DIRS),$(wildcard $(d)/examples/*.jsonl)) $(wildcard $(MODEL)/model.json) pipeline/classify.py pipeline/lexicon.py pipeline/model.py
-	$(PY) -m pipeline classify $(COMMON) $(MODEL_ARG)
+	$(PY) -m pipeline classify $(COMMON) $(MODEL_ARG) || { s=$$?; rm -f "$(MODEL_STAMP)"; exit $$s; }
 
 # `make classify IN=passages.jsonl OUT=predictions.jsonl` classifies a JSON-lines file instead
 ifneq ($(IN),)
