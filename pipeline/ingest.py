@@ -68,7 +68,9 @@ class IngestRun:
         self.root = Path(corpus)
         root = self.root
         if not root.exists():
-            raise ConfigError(f"{root}: corpus folder does not exist (--corpus)")
+            # a relative path is read from the folder the command runs in, which `make -C` changes
+            looked = "" if root.is_absolute() else f" (looked for {root.absolute()})"
+            raise ConfigError(f"{root}: corpus folder does not exist{looked} (--corpus)")
         if not root.is_dir():
             raise ConfigError(f"{root}: corpus path is not a folder (--corpus)")
         try:
