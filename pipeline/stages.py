@@ -85,13 +85,14 @@ def ingest_chunks(args, run: "ingest_mod.IngestRun"):
             corpus=str(args.corpus), corpus_sha256=corpus_hash,
             manifest_sha256=hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else None)
     msg = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ingested", "duplicate_of", "skipped", "failed"))
-    print(f"ingest: {counts['files']} files: {msg} -> {catalog.path('ingest_report')}", file=sys.stderr)
+    # tqdm.write: the stream ends while the later stages' progress bar is on screen, and a plain print ran into it
+    tqdm.write(f"ingest: {counts['files']} files: {msg} -> {catalog.path('ingest_report')}", file=sys.stderr)
     if run.root_files:
         names = ", ".join(run.root_files[:5]) + (f" and {len(run.root_files) - 5} more" if len(run.root_files) > 5
                                                  else "")
-        print(f"ingest: {len(run.root_files)} document(s) at the corpus root are in region "
-              f"'{ROOT_REGION}': {shown(names)} (move them into a folder named after their region, or give "
-              f"their region in {MANIFEST})", file=sys.stderr)
+        tqdm.write(f"ingest: {len(run.root_files)} document(s) at the corpus root are in region "
+                   f"'{ROOT_REGION}': {shown(names)} (move them into a folder named after their region, or give "
+                   f"their region in {MANIFEST})", file=sys.stderr)
     if not n_docs:
         log.warning("no document could be ingested from %s", args.corpus)
 
