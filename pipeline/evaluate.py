@@ -130,11 +130,9 @@ def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list
             "lang": lang, "passages": int(m.sum()), "labels": int(yt.sum()),
             "micro_f1": round(f1_score(yt, yp, average="micro", zero_division=0), 4),
             "micro_precision": round(_micro(yt, yp, "p"), 4), "micro_recall": round(_micro(yt, yp, "r"), 4),
-            "macro_f1": round(float(np.mean(f1_score(yt[:, seen], yp[:, seen], average=None, zero_division=0)))
-                              if seen.any() else np.nan, 4),
-            f"macro_f1_support{MIN_SUPPORT_FOR_MACRO}": round(float(np.mean(
-                f1_score(yt[:, frequent], yp[:, frequent], average=None, zero_division=0))) if frequent.any() else np.nan,
-                4),
+            "macro_f1": round(float(np.mean(_node_f1(yt[:, seen], yp[:, seen]))) if seen.any() else np.nan, 4),
+            f"macro_f1_support{MIN_SUPPORT_FOR_MACRO}": round(float(np.mean(_node_f1(yt[:, frequent], yp[:, frequent])))
+                                                        if frequent.any() else np.nan, 4),
             "krippendorff_alpha": round(alpha(yt, yp), 4),
         }
         if docs is not None:
@@ -178,6 +176,13 @@ def learning_curve(Y_true: np.ndarray, predicted: dict[float, np.ndarray], nodes
                          "gain": gain, "gain_low": low, "gain_high": high})
     return pd.DataFrame(rows, columns=["training_share", "lang", "micro_f1", "micro_f1_low", "micro_f1_high",
                                        "micro_precision", "micro_recall", "macro_f1", "gain", "gain_low", "gain_high"])
+
+
+def _node_f1(yt, yp) -> np.ndarray:
+    """Each column's F1, from its counts: scikit-learn reads a single column as a binary problem and, averaged
+    per class, folds in the F1 of 'not this node' (a one-node macro-F1 of 0.73 came out 0.81)."""
+    yt, yp = yt.astype(bool), yp.astype(bool)
+    return _f1((yt & yp).sum(axis=0), (~yt & yp).sum(axis=0), (yt & ~yp).sum(axis=0))
 
 
 def _micro(yt, yp, which):
