@@ -136,7 +136,10 @@ def cmd_review_import(args) -> None:
         raise ConfigError("review-import needs FILE=<coded review sheet (.xlsx, .csv or .jsonl)>")
     path = Path(args.file)
     rows, sheet = read_sheet(path)
-    records = coded_rows(rows, sheet, tax, args.coder)
+    try:
+        records = coded_rows(rows, sheet, tax, args.coder)
+    except ConfigError as exc:  # the rows' errors name the sheet and the row; say which file
+        raise ConfigError(f"{path}: {exc}") from None
     if not records:
         raise ConfigError(f"{path}: no coded row (a row counts once it has a node ID or 'none' in a label column)")
     for r in records:

@@ -17,6 +17,7 @@ coder where two people coded a passage.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -275,8 +276,15 @@ def _write_review_xlsx(rows: pd.DataFrame, taxonomy: Taxonomy, path: Path) -> No
 
 # ------------------------------------------------------------------------------------------------ importing
 
+ROW = "__row__"  # where a row of a review file was: its row in the sheet, or its line in a .jsonl file
+# columns a coded row is read from; a sheet that has them under other names would be read as uncoded
+_READ_COLUMNS = ["id", "passage_id", "text", "lang", *CODER_COLUMNS, "gap_region", "gap_node"]
+
+
 def read_sheet(path: Path) -> tuple[list[dict], str]:
-    """Rows of a coded review file (.xlsx, .csv or .jsonl) as dicts, and the sheet's name for messages."""
+    """Rows of a coded review file (.xlsx, .csv or .jsonl) as dicts (each with its row or line under `ROW`), and
+    the sheet's name for messages. A header that would make rows be read wrong (a renamed, repeated or extra
+    label column) is an error naming the file and the column."""
     suffix = path.suffix.lower()
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
@@ -287,13 +295,26 @@ def read_sheet(path: Path) -> tuple[list[dict], str]:
             raise ConfigError(f"{path}: not a readable workbook ({exc.__class__.__name__})") from None
         ws = wb["review"] if "review" in wb.sheetnames else wb.worksheets[0]
         it = ws.iter_rows(values_only=True)
-        header = [str(h) if h is not None else "" for h in next(it, [])]
-        rows = [{h: ("" if v is None else v) for h, v in zip(header, r)} for r in it]
+        header = [str(h).strip() if h is not None else "" for h in next(it, [])]
+        _check_header(path, header)
+        rows = [{ROW: k, **{h: ("" if v is None else v) for h, v in zip(header, r) if h}}
+                for k, r in enumerate(it, start=2)]
         wb.close()
         return rows, ws.title
     if suffix == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            return list(csv.DictReader(f)), path.name
+        from .text import DecodeError, decode_bytes
+
+        try:  # Excel writes the user's code page (GBK in a Chinese locale), not always UTF-8
+            text = decode_bytes(path.read_bytes()).text.lstrip("\ufeff")
+        except DecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        first = text.split("\n", 1)[0]
+        # Excel in locales whose decimal mark is a comma separates with ';'
+        delimiter = ";" if first.count(";") > first.count(",") else ","
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header = [h.strip() for h in next(reader, [])]
+        _check_header(path, header)
+        return [{ROW: k, **{h: v for h, v in zip(header, r) if h}} for k, r in enumerate(reader, start=2)], path.name
     if suffix == ".jsonl":
         rows = []
         for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
@@ -304,9 +325,35 @@ def read_sheet(path: Path) -> tuple[list[dict], str]:
                     raise ConfigError(f"{path} line {n}: not JSON ({exc.msg})") from None
                 if not isinstance(r, dict):
                     raise ConfigError(f"{path} line {n}: expected an object")
-                rows.append(r)
+                rows.append({**r, ROW: n})
+        _check_header(path, list(dict.fromkeys(k for r in rows for k in r if k != ROW)), lines=True)
         return rows, path.name
     raise ConfigError(f"{path}: expected a .xlsx, .csv or .jsonl file of coded passages")
+
+
+def _check_header(path: Path, header: list[str], lines: bool = False) -> None:
+    """Refuse a header that would silently lose codings: a column repeated (the last one read would win), a
+    label or coder column renamed ('Label_1', 'label 1') or added (label_6), no id column, no label column."""
+    problems = []
+    named = [h for h in header if h]
+    for h in dict.fromkeys(h for h in named if named.count(h) > 1):
+        problems.append(f"column '{h}' appears {named.count(h)} times")
+    for h in named:
+        if h in _READ_COLUMNS:
+            continue
+        key = re.sub(r"[\s\-]+", "_", h.strip().lower())
+        if key in _READ_COLUMNS:
+            problems.append(f"column '{h}' is not read: rename it '{key}'")
+        elif re.fullmatch(r"labels?_?\d+", key):
+            problems.append(f"column '{h}' is not read (the label columns are {', '.join(CODER_COLUMNS[:LABEL_COLUMNS])} "
+                            f"and labels, which takes several node IDs)")
+    if not {"id", "passage_id"} & set(named):
+        problems.append("no 'id' column")
+    if not set(CODER_COLUMNS[:LABEL_COLUMNS + 1]) & set(named):
+        problems.append("no label column (label_1 ... or labels)")
+    if problems:
+        what = "keys" if lines else "header"
+        raise ConfigError(f"{path}: nothing imported: its {what} would lose codings: " + "; ".join(problems))
 
 
 def _cell(v) -> str:
@@ -318,7 +365,10 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
     """Validate coded rows: every error names the sheet, the row and the value; any error imports nothing."""
     leaves = set(taxonomy.leaf_ids)
     out, errors = [], []
-    for k, r in enumerate(rows, start=2):  # row 1 is the header
+    if rows and not coder and not any("coder" in r for r in rows):
+        raise ConfigError(f"nothing imported: {sheet} has no 'coder' column; add one or give CODER=")
+    for k, r in enumerate(rows, start=2):  # row 1 is the header (rows read by read_sheet say where they were)
+        k = r.get(ROW, k)
         values = [_cell(r.get(c)) for c in CODER_COLUMNS[:LABEL_COLUMNS]]
         labels_cell = r.get("labels", "")
         if isinstance(labels_cell, list):

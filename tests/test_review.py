@@ -342,3 +342,38 @@ def test_a_pool_file_keeps_its_regions_for_the_gap_checks(tmp_path):
         {"id": "a#1", "text": "第一条 总则。", "region": "CN-SD"}, {"id": "b#1", "text": "(a) In general."}]),
         encoding="utf-8")
     assert read_coded([pool])["region"].tolist() == ["CN-SD", ""]
+
+
+def test_a_review_file_that_would_lose_codings_is_refused_and_excel_csv_is_read(tmp_path):
+    """A renamed label column (Label_1, 'label 1'), an added label_6 or a repeated column was silently not read:
+    rows half imported or dropped. A CSV saved by Excel in a Chinese locale (GBK) raised a traceback, and one
+    saved with ';' (European Excel) had 'no coded row'. Lines of a .jsonl file are counted as lines."""
+    import csv as csv_mod
+
+    header = ["id", "text", "label_1", "label_2", "labels", "coder", "note"]
+    row = ["d#1", "第一条 支持孵化器。", "model.incubator", "", "", "ann", ""]
+
+    def sheet(name, head, rows, encoding="utf-8-sig", delimiter=","):
+        path = tmp_path / name
+        with path.open("w", encoding=encoding, newline="") as f:
+            w = csv_mod.writer(f, delimiter=delimiter)
+            w.writerow(head)
+            w.writerows(rows)
+        return path
+
+    for head, said in [(["id", "text", "Label_1", "label_2", "labels", "coder", "note"], "rename it 'label_1'"),
+                       (["id", "text", "label 1", "label_2", "labels", "coder", "note"], "rename it 'label_1'"),
+                       (header + ["label_6"], "column 'label_6' is not read"),
+                       (header + ["coder"], "column 'coder' appears 2 times")]:
+        with pytest.raises(ConfigError, match=said):
+            read_sheet(sheet("bad.csv", head, [row + [""] * (len(head) - len(row))]))
+    rows, _ = read_sheet(sheet("gbk.csv", header, [row], encoding="gbk"))
+    assert rows[0]["text"] == "第一条 支持孵化器。" and rows[0]["label_1"] == "model.incubator"
+    rows, _ = read_sheet(sheet("semi.csv", header, [row], delimiter=";"))
+    assert rows[0]["label_1"] == "model.incubator" and rows[0]["coder"] == "ann"
+    (tmp_path / "picked.jsonl").write_text(
+        json.dumps({"id": "d#1", "text": "t", "labels": ["model.incubator"], "coder": "ann"}) + "\n" +
+        json.dumps({"id": "d#2", "text": "t", "labels": ["model.nope"], "coder": "ann"}) + "\n", encoding="utf-8")
+    rows, name = read_sheet(tmp_path / "picked.jsonl")
+    with pytest.raises(ConfigError, match=r"picked.jsonl row 2: unknown node ID 'model.nope'"):
+        coded_rows(rows, name, load_taxonomy(ROOT / "taxonomy"), None)
