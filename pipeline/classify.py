@@ -189,6 +189,7 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
         seen: dict[str, int] = {}
+        at: dict[tuple[str, str], int] = {}  # (id, coder) -> its row: the coded store's later coding replaces it
         problems: list[str] = []
         for n, line in enumerate(lines, start=1):
             if not line.strip():
@@ -203,9 +204,10 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
             if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
                 raise ConfigError(f"{p} line {n}: 'labels' must be a list of node IDs")
             pid = str(r.get("id", f"{p.name}#{n}"))
+            coder = r.get("coder") if isinstance(r.get("coder"), str) else None
             if "id" not in r:
                 problems.append(f"line {n} has no id (named {pid})")
-            elif pid in seen:
+            elif pid in seen and coder is None:
                 problems.append(f"line {n} has the id of line {seen[pid]} ({pid}): their rows cannot be told apart")
             seen.setdefault(pid, n)
             if not r["text"].strip():
@@ -213,14 +215,21 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
             lang = r.get("lang") if r.get("lang") in ("zh", "en") else detect_lang(r["text"])
             if r.get("lang") not in (None, "", "zh", "en"):
                 problems.append(f"line {n}: lang {r.get('lang')!r} is neither zh nor en; read as {lang}")
-            rows.append({"id": pid, "text": r["text"], "lang": lang, "labels": list(labels),
-                         "context": context_of(pid, str(r.get("heading") or ""), str(r.get("title") or "")),
-                         "source": p.name, "region": str(r.get("region") or "")})
+            row = {"id": pid, "text": r["text"], "lang": lang, "labels": list(labels),
+                   "context": context_of(pid, str(r.get("heading") or ""), str(r.get("title") or "")),
+                   "source": p.name, "region": str(r.get("region") or ""), "coder": coder or ""}
+            if coder is not None and (pid, coder) in at:
+                # the store is append-only: a coder's later coding of a passage is their correction of it
+                rows[at[(pid, coder)]] = row
+                continue
+            if coder is not None:
+                at[(pid, coder)] = len(rows)
+            rows.append(row)
         for problem in problems[:5]:  # read all the same: a warning, naming the file and the line
             log.warning("%s: %s", p, problem)
         if len(problems) > 5:
             log.warning("%s: and %d more such lines", p, len(problems) - 5)
-    return pd.DataFrame(rows, columns=["id", "text", "lang", "labels", "context", "source", "region"])
+    return pd.DataFrame(rows, columns=["id", "text", "lang", "labels", "context", "source", "region", "coder"])
 
 
 def doc_groups(ids: list[str]) -> list[str]:

@@ -382,6 +382,12 @@ def evaluate_cli(args) -> None:
                           "(make evaluate GOLD=coded.jsonl[,more.jsonl], or GOLD=coded for the coded store)")
     gold_paths = [Path(p) for p in args.gold.split(",") if p]
     gold = read_coded(gold_paths)
+    several = gold["coder"].ne("") & gold["id"].duplicated(keep=False)
+    if several.any():
+        # passages two people coded (the review loop's double coding) are one passage to score, not two
+        print(f"evaluate: {gold.loc[several, 'id'].nunique()} passage(s) coded by more than one coder are scored "
+              f"against the latest coding of each (their agreement: make review-import, the report)", file=sys.stderr)
+        gold = gold[~(gold["coder"].ne("") & gold["id"].duplicated(keep="last"))].reset_index(drop=True)
     nodes = tax.leaf_ids
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

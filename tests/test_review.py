@@ -377,3 +377,22 @@ def test_a_review_file_that_would_lose_codings_is_refused_and_excel_csv_is_read(
     rows, name = read_sheet(tmp_path / "picked.jsonl")
     with pytest.raises(ConfigError, match=r"picked.jsonl row 2: unknown node ID 'model.nope'"):
         coded_rows(rows, name, load_taxonomy(ROOT / "taxonomy"), None)
+
+
+def test_a_coders_correction_replaces_their_earlier_coding_for_training(tmp_path, caplog):
+    """The store is append-only: a coder who codes a passage again corrected it, and train learned both the old
+    and the new coding (and warned that double-coded rows could not be told apart)."""
+    from pipeline.classify import read_coded
+
+    store = tmp_path / "coded"
+    store.mkdir()
+    lines = [{"id": "d#1", "text": "t1", "labels": ["measure.government.fiscal"], "coder": "ann"},
+             {"id": "d#2", "text": "t2", "labels": [], "coder": "ann"},
+             {"id": "d#1", "text": "t1", "labels": [], "coder": "bob"},
+             {"id": "d#1", "text": "t1", "labels": [], "coder": "ann"}]  # ann's correction
+    (store / "coded.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        got = read_coded([store])
+    assert [(r.id, r.coder, r.labels) for r in got.itertuples()] == [("d#1", "ann", []), ("d#2", "ann", []),
+                                                                     ("d#1", "bob", [])]
+    assert "cannot be told apart" not in caplog.text
