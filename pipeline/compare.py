@@ -85,9 +85,18 @@ def compare_cli(args) -> None:
     if name_a == name_b:
         name_a, name_b = f"{name_a}_a", f"{name_b}_b"
     coded = (set(a.index), set(b.index))
-    # every node of every framework (constraints too) in the taxonomy's order, then any node a side was coded
-    # for that --taxonomy lacks: a side's own nodes are compared whichever taxonomy is given
-    nodes = list(dict.fromkeys([n.id for n in tax.nodes] + list(a.index) + list(b.index)))
+    # every node of every framework of --taxonomy (constraints too) in its order; where the two sides were coded
+    # for different nodes, also those --taxonomy lacks, so that a node one side was never coded for is said to be
+    # that and not taken for a difference. Sides coded alike (one run's regions, or runs with one taxonomy)
+    # compare --taxonomy's nodes: of a run with several frameworks, the one(s) asked for
+    nodes = [n.id for n in tax.nodes]
+    if coded[0] != coded[1]:
+        nodes = list(dict.fromkeys(nodes + list(a.index) + list(b.index)))
+    else:
+        left = [n for n in a.index if n not in tax.by_id]
+        if left:
+            print(f"note: {len(left)} node(s) the sides were coded for are not in --taxonomy {args.taxonomy} and "
+                  f"are not compared (e.g. {left[0]}); give every framework of the run to compare them too")
     df = with_names(compare(a, b, nodes, (name_a, name_b), coded), tax)
     # a node --taxonomy lacks is named as the side that was coded for it names it
     for long in (long_a, long_b):

@@ -273,3 +273,13 @@ def test_strength_splits_every_coverage_cell(crossed):
     assert hit["strength"].str.len().gt(0).all()
     committed = (hit["passages_resources"] + hit["passages_binding"]) > 0
     assert (hit["committed"].astype(str) == committed.astype(str)).all()
+
+
+def test_compare_in_a_crossed_run_compares_the_frameworks_asked_for(crossed):
+    """compare with TAXONOMY= one framework of a run that crossed two listed the other's nodes too."""
+    got = _run("compare", "--a", "CN-SD", "--b", "CN-ZJ", "--out", str(crossed), "--taxonomy", "taxonomy/policy_tools")
+    assert got.returncode == 0, got.stderr[-2000:]
+    table = pd.read_csv(crossed / "compare_CN-SD_vs_CN-ZJ.csv", encoding="utf-8-sig")
+    tools = load_taxonomy(ROOT / "taxonomy" / "policy_tools")
+    assert set(table["node"]) == {n.id for n in tools.nodes}
+    assert "are not in --taxonomy taxonomy/policy_tools and are not compared" in got.stdout
