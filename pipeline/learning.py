@@ -61,6 +61,30 @@ def cmd_train(args) -> None:
           f"({time.perf_counter() - t0:.1f}s) -> {target}", file=sys.stderr)
 
 
+def _check_texts_unedited(path: Path, records: list[dict]) -> None:
+    """Refuse rows whose passage text differs from the passage `review` picked (its .jsonl beside the sheet): the
+    store would teach the model an edited text, and later runs would report the passage as gone from its
+    document."""
+    picked = path.with_suffix(".jsonl")
+    if picked == path or not picked.is_file():
+        return
+    try:
+        texts = {str(r.get("id")): r.get("text") for r in map(json.loads, picked.read_text(encoding="utf-8").splitlines())
+                 if isinstance(r, dict)}
+    except (OSError, ValueError):
+        return  # the sheet's rows are checked on their own; this file only adds a check when it is whole
+
+    def same(a, b) -> bool:  # as a spreadsheet gives text back: line ends, and a CSV's formula guard
+        norm = lambda t: str(t).replace("\r\n", "\n").strip()  # noqa: E731
+        return norm(a) == norm(b) or norm(a) == "'" + norm(b)
+
+    edited = [r["id"] for r in records if isinstance(texts.get(r["id"]), str) and not same(r["text"], texts[r["id"]])]
+    if edited:
+        raise ConfigError(f"{path}: nothing imported: the text of {len(edited)} row(s) differs from the passage "
+                          f"picked ({picked.name}): {', '.join(edited[:5])}; the text column is the passage coded, "
+                          f"not to be edited (write remarks in the note column)")
+
+
 def review_pool(args, tax) -> pd.DataFrame:
     """The passages to pick from: a JSON-lines pool (--in), else the content passages of the run in --out."""
     if args.input:
@@ -142,9 +166,18 @@ def cmd_review_import(args) -> None:
         raise ConfigError(f"{path}: {exc}") from None
     if not records:
         raise ConfigError(f"{path}: no coded row (a row counts once it has a node ID or 'none' in a label column)")
+    _check_texts_unedited(path, records)
     for r in records:
         r["lang"] = r["lang"] if r["lang"] in ("zh", "en") else detect_lang(r["text"])
     store = Path(args.coded)
+    # coder names are compared exactly (agreement pairs coders by name): 'Ann' and 'ann' are two coders
+    known_coders = {r["coder"] for r in store_records(store)} if store.is_dir() else set()
+    for who in sorted({r["coder"] for r in records} - known_coders):
+        alike = sorted(c for c in known_coders if " ".join(c.split()).casefold() == " ".join(who.split()).casefold())
+        if alike:
+            print(f"review-import: warning: coder '{who}' is new to the store, which has {', '.join(map(repr, alike))}: "
+                  f"if that is the same person, import again with their name as it is there (CODER= or the coder "
+                  f"column), or they count as two coders in agreement", file=sys.stderr)
     added, known = append_to_store(records, store, path.name)
     print(f"review-import: {len(records)} coded passages from {path} ({sheet}): {added} added to {store}/, "
           f"{known} already there", file=sys.stderr)

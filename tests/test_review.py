@@ -396,3 +396,44 @@ def test_a_coders_correction_replaces_their_earlier_coding_for_training(tmp_path
     assert [(r.id, r.coder, r.labels) for r in got.itertuples()] == [("d#1", "ann", []), ("d#2", "ann", []),
                                                                      ("d#1", "bob", [])]
     assert "cannot be told apart" not in caplog.text
+
+
+def test_a_sheet_whose_passage_text_was_edited_is_refused(tmp_path):
+    """An edited text cell was imported: the model learned the edit, and later runs said the passage had gone
+    from its document. A CSV's formula guard (a leading ') is no edit."""
+    from openpyxl import load_workbook
+
+    from pipeline import cli
+    from pipeline.review import write_sheets
+
+    tax = load_taxonomy(ROOT / "taxonomy")
+    rows = pd.DataFrame([{"rank": k, "id": f"d#{k}", "title": "某条例", "citation": f"第{k}条", "region": "CN",
+                          "lang": "zh", "text": text, "predicted": "", "evidence": "", "reason": "uncertain",
+                          "value": 1.0} for k, text in ((1, "第一条 支持孵化器。"), (2, "-第二条 施行。"))])
+    xlsx, csv_path, _ = write_sheets(rows, tax, tmp_path / "review" / "review-001.xlsx")
+    csv_text = csv_path.read_text(encoding="utf-8-sig").replace("uncertain,1.0,,,,,,,,", "uncertain,1.0,none,,,,,,ann,")
+    csv_path.write_text(csv_text, encoding="utf-8-sig")
+    store = tmp_path / "coded"
+    assert cli.main(["review-import", "--file", str(csv_path), "--coded", str(store)]) == 0  # ' guard: no edit
+    wb = load_workbook(xlsx)
+    ws = wb["review"]
+    header = [c.value for c in ws[1]]
+    ws.cell(row=2, column=header.index("text") + 1).value = "edited by the coder"
+    ws.cell(row=2, column=header.index("label_1") + 1).value = "model.incubator"
+    ws.cell(row=2, column=header.index("coder") + 1).value = "bob"
+    wb.save(xlsx)
+    before = (store / "coded.jsonl").read_text(encoding="utf-8")
+    assert cli.main(["review-import", "--file", str(xlsx), "--coded", str(store)]) == 2
+    assert (store / "coded.jsonl").read_text(encoding="utf-8") == before
+
+
+def test_a_coder_name_differing_only_in_case_is_warned_about(tmp_path, capsys):
+    from pipeline import cli
+
+    sheet = tmp_path / "s.jsonl"
+    store = tmp_path / "coded"
+    for who in ("ann", "Ann "):
+        sheet.write_text(json.dumps({"id": "d#1", "text": "第一条 支持孵化器。", "labels": ["none"], "coder": who},
+                                    ensure_ascii=False) + "\n", encoding="utf-8")
+        assert cli.main(["review-import", "--file", str(sheet), "--coded", str(store)]) == 0
+    assert "coder 'Ann' is new to the store, which has 'ann'" in capsys.readouterr().err
