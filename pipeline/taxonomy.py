@@ -614,7 +614,9 @@ def read_yaml(path: Path, raw_bytes: bytes):
         _check_events(path, raw_bytes)
         return yaml.load(raw_bytes, Loader=_SafeLoader)
     except yaml.reader.ReaderError as exc:
-        raise TaxonomyError(f"{path}: not UTF-8 text (byte {exc.position}: {exc.reason}); save it as UTF-8") from None
+        # bytes the YAML reader refuses: another encoding (GBK from a Chinese-locale editor), or not text at all
+        hint = "; save it as UTF-8" if "octet" in str(exc.reason) or "utf" in str(exc.reason).lower() else ""
+        raise TaxonomyError(f"{path}: not valid YAML: byte {exc.position}: {exc.reason}{hint}") from None
     except yaml.YAMLError as exc:
         # the problem and where it is (line and column counted from 1), without quoting the file
         mark = getattr(exc, "problem_mark", None)
