@@ -47,6 +47,8 @@ OTHER_FILES = {
     "evidence_pages": EVIDENCE_PAGES,  # every cell's and document's page
     "review": "review",  # the sheets `review` writes for coders (review-001.xlsx, ...)
 }
+# what `make evaluate` writes into OUT (evaluation_nodes.csv, evaluation_cv_summary.csv, ...)
+EVALUATION_FILES = "evaluation_*.csv"
 # the part caches (see Catalog.cache)
 CACHE_FOLDER = "cache"
 

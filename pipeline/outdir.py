@@ -35,12 +35,14 @@ def check_not_foreign(out: Path, names: list[str]) -> None:
                           f"or delete them: choose another --out (a new or empty folder), or move them away")
 
 
-def clean(out: Path, names: list[str]) -> list[str]:
-    """Remove what runs wrote in `out` (`names`, and the lock, so that the folder is as before its first run);
-    the researcher's own files and the coders' review sheets stay. Returns what was removed."""
+def clean(out: Path, names: list[str], patterns: tuple[str, ...] = ()) -> list[str]:
+    """Remove what runs wrote in `out` (`names`, files matching `patterns`, and the lock, so that the folder is
+    as before its first run); the researcher's own files and the coders' review sheets stay. Returns what was
+    removed."""
     out = Path(out)
     removed = []
-    for name in [*names, LOCK_FILE]:
+    matched = sorted({p.name for pattern in patterns for p in out.glob(pattern) if p.is_file()})
+    for name in [*names, *matched, LOCK_FILE]:
         path = out / name
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
