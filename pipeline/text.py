@@ -236,6 +236,10 @@ def _plausible(text: str) -> bool:
     return odd / len(text) < 0.01
 
 
+# ECMA-48 control sequences (ESC [ parameters final byte) and two-character escapes, as terminals read them
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
+
+
 def normalise(text: str) -> str:
     """NFKC (full-width Latin letters and digits become ASCII) but keep full-width punctuation.
 
@@ -245,6 +249,8 @@ def normalise(text: str) -> str:
     """
     if _TO_CLEAN.search(text):
         text = _BREAKS.sub("\n", text)
+        if "\x1b" in text:  # a terminal's colour or cursor sequence: without its ESC, '[31m' would stay as text
+            text = _ANSI.sub("", text)
         text = _CONTROLS.sub("", text)
         text = _SURROGATES.sub("\ufffd", text)
     if text.isascii():

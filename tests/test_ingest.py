@@ -609,3 +609,11 @@ def test_titles_and_manifest_values_are_cleaned_as_text_is(tmp_path):
     a = docs.loc["CN/a.txt"]
     assert (a["title"], a["region"], a["region_name"]) == ("甲 第二行 标题", "CN", "bell name")
     assert a["extra"] == '{"note": "ab"}'
+
+
+def test_terminal_escape_sequences_go_whole():
+    """A text or title holding a terminal's colour code kept '[31m' once its ESC was dropped."""
+    from pipeline.text import normalise
+
+    assert normalise("科技\x1b[31m红色\x1b[0m条例 \x1b[2J清屏") == "科技红色条例 清屏"
+    assert normalise("[31m is text without its ESC") == "[31m is text without its ESC"
