@@ -283,3 +283,14 @@ def test_compare_in_a_crossed_run_compares_the_frameworks_asked_for(crossed):
     tools = load_taxonomy(ROOT / "taxonomy" / "policy_tools")
     assert set(table["node"]) == {n.id for n in tools.nodes}
     assert "are not in --taxonomy taxonomy/policy_tools and are not compared" in got.stdout
+
+
+def test_each_frameworks_gap_list_is_named_in_a_crossed_report(crossed):
+    """Two gap lists under one heading could not be told apart, and a framework of governance instruments read
+    'with the codebook's governance instrument'."""
+    from html import escape
+
+    html = (crossed / "report.html").read_text(encoding="utf-8")
+    for fw in load_taxonomy("taxonomy,taxonomy/policy_tools").parts:
+        assert f"Gap list by region: {escape(fw.name['en'])}</h2>" in html
+    assert "with the codebook's" not in html
