@@ -119,7 +119,8 @@ def anchoring_note(stale: list[dict], moved: int) -> str | None:
         return None
     parts = []
     if moved:
-        parts.append(f"{moved} coded passage(s) found at a new place in their edited documents and counted there")
+        # codings, not passages: a passage two people coded is two codings
+        parts.append(f"{moved} coding(s) of passages found at a new place in their edited documents and counted there")
     if stale:
         ids = sorted({r["id"] for r in stale})
         more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""

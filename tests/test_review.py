@@ -216,7 +216,7 @@ def test_codings_follow_their_text_into_an_edited_document():
     assert [(r["id"], r["labels"]) for r in kept] == [("d#2", ["x"]), ("d#3", ["y"]), ("e#1", [])]
     assert [r["id"] for r in stale] == ["d#3"] and moved == 2
     note = anchoring_note(stale, moved)
-    assert "2 coded passage(s) found at a new place" in note and "(d#3)" in note
+    assert "2 coding(s) of passages found at a new place" in note and "(d#3)" in note
     assert anchoring_note([], 0) is None
     # of several passages with the coded text, the nearest to the old place
     twice = pd.DataFrame({"id": ["d#1", "d#2", "d#7", "d#9"], "doc_id": ["d"] * 4,
@@ -252,7 +252,7 @@ def test_a_coding_is_not_counted_on_other_text_after_its_document_is_edited(tmp_
                     .replace(second.text, "A replacement paragraph.").replace("\r\n", "\n"), encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    assert "1 coded passage(s) found at a new place" in result.stderr
+    assert "1 coding(s) of passages found at a new place" in result.stderr
     assert f"not counted ({second.passage_id})" in result.stderr
     cells = pd.read_csv(out / "gaps.csv", encoding="utf-8-sig")
     row = cells[(cells["region"] == "US") & (cells["node"] == "model.joint_research")]
