@@ -191,18 +191,22 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
         seen: dict[str, int] = {}
         at: dict[tuple[str, str], int] = {}  # (id, coder) -> its row: the coded store's later coding replaces it
         problems: list[str] = []
+        errors: list[str] = []  # lines that cannot be read: all said at once, so one pass finds every one
         for n, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
                 r = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ConfigError(f"{p} line {n}: not JSON ({exc.msg})") from None
+                errors.append(f"line {n}: not JSON ({exc.msg})")
+                continue
             if not isinstance(r, dict) or not isinstance(r.get("text"), str):
-                raise ConfigError(f"{p} line {n}: needs a 'text' string")
+                errors.append(f"line {n}: needs a 'text' string")
+                continue
             labels = r.get("labels") or []
             if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-                raise ConfigError(f"{p} line {n}: 'labels' must be a list of node IDs")
+                errors.append(f"line {n}: 'labels' must be a list of node IDs")
+                continue
             pid = str(r.get("id", f"{p.name}#{n}"))
             coder = r.get("coder") if isinstance(r.get("coder"), str) else None
             if "id" not in r:
@@ -225,6 +229,9 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
             if coder is not None:
                 at[(pid, coder)] = len(rows)
             rows.append(row)
+        if errors:
+            more = f"; and {len(errors) - 10} more such lines" if len(errors) > 10 else ""
+            raise ConfigError(f"{p} " + "; ".join(errors[:10]) + more)
         for problem in problems[:5]:  # read all the same: a warning, naming the file and the line
             log.warning("%s: %s", p, problem)
         if len(problems) > 5:

@@ -437,3 +437,19 @@ def test_a_coder_name_differing_only_in_case_is_warned_about(tmp_path, capsys):
                                     ensure_ascii=False) + "\n", encoding="utf-8")
         assert cli.main(["review-import", "--file", str(sheet), "--coded", str(store)]) == 0
     assert "coder 'Ann' is new to the store, which has 'ann'" in capsys.readouterr().err
+
+
+def test_every_unreadable_line_of_a_pool_is_named_at_once(tmp_path):
+    """A pool with four bad lines took four runs to fix: only the first was named."""
+    from pipeline.classify import read_coded
+
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("\n".join([json.dumps({"id": "a#1", "text": "第一条 支持孵化器。"}), "{not json",
+                               json.dumps({"id": "a#3"}), json.dumps({"id": "a#4", "text": "t", "labels": "x"}),
+                               "[1, 2]"]) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        read_coded([pool])
+    msg = str(exc.value)
+    assert msg.startswith(f"{pool} line 2: not JSON")
+    assert "line 3: needs a 'text' string" in msg and "line 4: 'labels' must be a list" in msg
+    assert "line 5: needs a 'text' string" in msg
