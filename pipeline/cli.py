@@ -165,11 +165,17 @@ def main(argv=None) -> int:
     try:
         check_limits(args)
         lock = _out_lock(args)
+        created = lock is not None and lock.created
         try:
             args.fn(args)
-        finally:
+        except BaseException:
             if lock is not None:
                 lock.release()
+                if created:  # a command that failed leaves no folder of its own making behind (a mistyped OUT)
+                    lock.remove_if_alone()
+            raise
+        if lock is not None:
+            lock.release()
     except (ConfigError, SchemaError) as exc:
         print(f"error: {shown(exc)}", file=sys.stderr)
         return 2

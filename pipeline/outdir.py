@@ -85,8 +85,10 @@ class OutLock:
         self.out = Path(out)
         self.path = self.out / LOCK_FILE
         self._fd: int | None = None
+        self.created = False
 
     def acquire(self) -> "OutLock":
+        self.created = not self.out.exists()
         self.out.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
         try:
@@ -103,6 +105,15 @@ class OutLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return self
+
+    def remove_if_alone(self) -> None:
+        """Remove the folder this lock created, if the lock file is all it holds."""
+        try:
+            if [p.name for p in self.out.iterdir()] == [LOCK_FILE]:
+                self.path.unlink()
+                self.out.rmdir()
+        except OSError:
+            pass
 
     def release(self) -> None:
         if self._fd is None:

@@ -67,6 +67,7 @@ def test_bad_configuration_exits_2_with_one_line(tmp_path):
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {tmp_path / 'nowhere'}: corpus folder does not exist")
+    assert not (tmp_path / "o").exists()  # a command that failed leaves no folder of its own making behind
     res = run("ingest", "--corpus", "no_such_corpus", "--out", str(tmp_path / "o"), check=False)
     assert res.returncode == 2 and f"(looked for {ROOT / 'no_such_corpus'})" in res.stderr
     res = run("segment", "--out", str(tmp_path / "empty"), check=False)
