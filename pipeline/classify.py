@@ -29,7 +29,7 @@ from .lexicon import CONTEXT, EXCLUDE, shared_matcher
 from .nodes import code_digest
 from .schemas import LABELS
 from .taxonomy import Taxonomy, load_taxonomy
-from .text import detect_lang
+from .text import detect_lang, first_few
 from .tokenize import tokenize_by_lang
 
 if TYPE_CHECKING:  # the model pulls in scikit-learn; only workers and training need it
@@ -324,9 +324,8 @@ def build_default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
         if unlearned:
             # validate says so too, but a researcher who goes straight to `make run` should hear it
             log.warning("default model: %d of %d leaves have fewer than %d examples in %s/examples, so the model "
-                        "does not learn them and their lexicon alone decides: %s%s (make validate lists them)",
-                        len(unlearned), len(model.nodes_), model.min_positives, taxonomy_dir,
-                        ", ".join(unlearned[:5]), f" and {len(unlearned) - 5} more" if len(unlearned) > 5 else "")
+                        "does not learn them and their lexicon alone decides: %s (make validate lists them)",
+                        len(unlearned), len(model.nodes_), model.min_positives, taxonomy_dir, first_few(unlearned))
         _remove_superseded(d, [str(p) for p in paths])
     return d
 

@@ -14,7 +14,7 @@ import pandas as pd
 from .classify import coded_store_paths, label_matrix
 from .io import ConfigError
 from .taxonomy import Taxonomy
-from .text import shown
+from .text import first_few, shown
 
 STORE_FILE = "coded.jsonl"
 # how much a passage the researcher coded from their own corpus weighs in training (see bench/review_sim.py)
@@ -122,10 +122,8 @@ def anchoring_note(stale: list[dict], moved: int) -> str | None:
         # codings, not passages: a passage two people coded is two codings
         parts.append(f"{moved} coding(s) of passages found at a new place in their edited documents and counted there")
     if stale:
-        ids = sorted({r["id"] for r in stale})
-        more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
         parts.append(f"{len(stale)} coding(s) of passages whose text is no longer in their documents are not counted "
-                     f"({', '.join(ids[:5])}{more}); code those passages again")
+                     f"({first_few(sorted({r['id'] for r in stale}))}); code those passages again")
     return "coded store: " + "; ".join(parts)
 
 

@@ -32,8 +32,8 @@ from .io import ConfigError, read_parts
 from .nodes import fingerprint
 from .schemas import DOCUMENT_META, DOCUMENTS, INGEST_REPORT, check
 from .text import (DEFAULT_MAX_BYTES, MANIFEST_PROBLEM, DecodeError, content_hash, detect_lang, document_date,
-                   extract_text, join_reasons, megabytes, normalise, one_line, title_from_text, to_simplified,
-                   unwrap_lines)
+                   extract_text, first_few, join_reasons, megabytes, normalise, one_line, title_from_text,
+                   to_simplified, unwrap_lines)
 
 log = logging.getLogger(__name__)
 
@@ -273,9 +273,8 @@ class IngestRun:
                 log.warning("%s: %s", r.path, "; ".join(p for p in r.reason.split("; ") if MANIFEST_PROBLEM in p))
         unlisted = getattr(self, "_unlisted", [])
         if unlisted:
-            more = f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else ""
-            log.warning("%s: %d file(s) not listed in the manifest were skipped: %s%s (see ingest_report.csv)",
-                        self.root / MANIFEST, len(unlisted), ", ".join(unlisted[:5]), more)
+            log.warning("%s: %d file(s) not listed in the manifest were skipped: %s (see ingest_report.csv)",
+                        self.root / MANIFEST, len(unlisted), first_few(unlisted))
         return check(rep_df, INGEST_REPORT)
 
     def cache_frame(self) -> pd.DataFrame:

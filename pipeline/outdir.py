@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .catalog import CACHE_FOLDER, EVIDENCE_PAGES
 from .io import ConfigError
+from .text import first_few
 
 # hidden, so a corpus scan skips it; emptied when a run ends, so finished output folders stay byte-identical
 LOCK_FILE = ".pipeline.lock"
@@ -30,8 +31,7 @@ def check_not_foreign(out: Path, names: list[str]) -> None:
         return
     clash = [n for n in names if os.path.lexists(out / n)]
     if clash:
-        shown = ", ".join(clash[:5]) + (f" and {len(clash) - 5} more" if len(clash) > 5 else "")
-        raise ConfigError(f"{out}: holds {shown}, which no run of this tool wrote there; a run would overwrite "
+        raise ConfigError(f"{out}: holds {first_few(clash)}, which no run of this tool wrote there; a run would overwrite "
                           f"or delete them: choose another --out (a new or empty folder), or move them away")
 
 

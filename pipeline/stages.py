@@ -26,7 +26,7 @@ from .runner import (DOCUMENT_FIELDS, WINDOW_PASSAGES, ChunkRunner, Settings, ch
                      documents_in_chunks, preload_classifier, release_classifier, small_change)
 from .schemas import DOCUMENTS
 from .taxonomy import load_taxonomy
-from .text import shown
+from .text import first_few, shown
 from .validate import validate_cli
 
 log = logging.getLogger("pipeline")
@@ -88,10 +88,8 @@ def ingest_chunks(args, run: "ingest_mod.IngestRun"):
     # tqdm.write: the stream ends while the later stages' progress bar is on screen, and a plain print ran into it
     tqdm.write(f"ingest: {counts['files']} files: {msg} -> {catalog.path('ingest_report')}", file=sys.stderr)
     if run.root_files:
-        names = ", ".join(run.root_files[:5]) + (f" and {len(run.root_files) - 5} more" if len(run.root_files) > 5
-                                                 else "")
         tqdm.write(f"ingest: {len(run.root_files)} document(s) at the corpus root are in region "
-                   f"'{ROOT_REGION}': {shown(names)} (move them into a folder named after their region, or give "
+                   f"'{ROOT_REGION}': {shown(first_few(run.root_files))} (move them into a folder named after their region, or give "
                    f"their region in {MANIFEST})", file=sys.stderr)
     if not n_docs:
         log.warning("no document could be ingested from %s", args.corpus)

@@ -807,6 +807,12 @@ def title_from_text(text: str, fallback: str) -> str:
     return fallback
 
 
+def first_few(items, k: int = 5) -> str:
+    """The first `k` of `items` joined by commas, and how many more there are: a message names some, not all."""
+    items = list(items)
+    return ", ".join(map(str, items[:k])) + (f" and {len(items) - k} more" if len(items) > k else "")
+
+
 def one_line(s: str) -> str:
     return " ".join(str(s).split())
 
