@@ -165,17 +165,15 @@ def main(argv=None) -> int:
     try:
         check_limits(args)
         lock = _out_lock(args)
-        created = lock is not None and lock.created
         try:
             args.fn(args)
         except BaseException:
+            if lock is not None and lock.created:  # a command that failed leaves no folder of its own making
+                lock.remove_if_alone()               # behind (a mistyped OUT)
+            raise
+        finally:
             if lock is not None:
                 lock.release()
-                if created:  # a command that failed leaves no folder of its own making behind (a mistyped OUT)
-                    lock.remove_if_alone()
-            raise
-        if lock is not None:
-            lock.release()
     except (ConfigError, SchemaError) as exc:
         print(f"error: {shown(exc)}", file=sys.stderr)
         return 2
