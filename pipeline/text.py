@@ -119,7 +119,7 @@ def decode_bytes(data: bytes) -> Decoded:
     few_bad = bad <= max(1, len(lenient) // 1000)
     # a few bad sequences among as many good multi-byte ones are damaged UTF-8; text in another encoding forms
     # good ones only by chance ("Signed in 北京." in GBK is four bad ones and no good one)
-    utf8_multibyte = len(lenient) - len(lenient.encode("ascii", "ignore")) - bad
+    utf8_multibyte = _non_ascii(lenient) - bad
     if few_bad and utf8_multibyte >= bad:
         return Decoded(lenient, "utf-8", f"{bad} undecodable byte sequence(s) replaced with U+FFFD")
     misread = ""
@@ -175,6 +175,11 @@ _STRAY = re.compile(r"(?<=[A-Za-z])(?![\x00-\x7f])[^\W\d_](?![^\x00-\x7f])"
                     r"|(?<![^\x00-\x7f])(?![\x00-\x7f])[^\W\d_](?=[A-Za-z])")
 
 
+def _non_ascii(text: str) -> int:
+    """How many characters of `text` lie outside ASCII."""
+    return len(text) - len(text.encode("ascii", "ignore"))
+
+
 def _windows_1252(data: bytes) -> str:
     return data.decode("latin-1").translate(_LATIN1_TO_CP1252)
 
@@ -185,7 +190,7 @@ def _stray_characters(text: str) -> bool:
     and the letter after it making one double-byte character. Chinese comes in runs of characters and
     punctuation; a Chinese word in English text is a run of its own ("Signed in 北京.")."""
     sample = text[:_SAMPLE]
-    others = len(sample) - len(sample.encode("ascii", "ignore"))
+    others = _non_ascii(sample)
     return len(_STRAY.findall(sample)) * 2 > others
 
 
@@ -195,7 +200,7 @@ def _reads_western(text: str) -> bool:
     "naïve") or a word of its own ("à"). Text in an encoding of two bytes a character reads as pairs of accented
     letters and signs, and a stray byte in ASCII text as a letter on its own."""
     sample = text[:_SAMPLE]
-    others = len(sample) - len(sample.encode("ascii", "ignore"))
+    others = _non_ascii(sample)
     if not others or others > len(sample) * _WESTERN_NON_ASCII:
         return False
     fit = 0
