@@ -365,7 +365,7 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
             if stripped == f"({tag})" or re.fullmatch(r"#*\s*\([A-Za-z0-9]+\)", stripped):
                 pending, pending_end = start, ln.end
                 continue
-            title = stripped.lstrip("#").strip()[enum.end(1) - enum.start(1) + 2:].strip()
+            title = ln.text[enum.end():].strip()  # what follows "(k)"
             words = title.split()
             if (md and pending is None and 0 < len(words) <= _TITLE_WORDS and not _SENTENCE_END.search(title)
                     and words[-1].lower() not in _LEAD_IN_END):
