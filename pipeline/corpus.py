@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import ConfigError
+from .io import ConfigError, csv_delimiter
 from .outdir import is_output_folder
 from .text import DecodeError, decode_bytes, join_reasons, normalise, one_line
 
@@ -62,24 +62,17 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
         log.warning("%s: read as %s%s; save it as UTF-8 to be sure paths match", path, decoded.encoding,
                     f" ({decoded.note})" if decoded.note else "")
     text = decoded.text.replace("\ufeff", "")
-    rows, lines = _csv_rows(path, text, ",")
+    delimiter = csv_delimiter(text)
+    if delimiter != ",":
+        log.info("%s: read as %s-separated", path, _DELIMITER_NAMES[delimiter])
+    rows, lines = _csv_rows(path, text, delimiter)
     if not rows:
         raise ConfigError(f"{path}: manifest is empty (needs a header with columns "
                           f"{', '.join(REQUIRED_MANIFEST_COLUMNS)})")
     header = [h.strip() for h in rows[0]]
     missing = [c for c in REQUIRED_MANIFEST_COLUMNS if c not in header]
-    # Excel saves "CSV" with ';' in many locales (and tab-separated text is common): when the header is one
-    # comma-less column holding such a separator, read the file with it
-    other = next((d for d in (";", "\t", "|") if len(header) == 1 and d in rows[0][0]), None)
-    if missing and other is not None:
-        alt, alt_lines = _csv_rows(path, text, other)
-        alt_header = [h.strip() for h in alt[0]]
-        # either way the columns it has are those of this reading, and so is what it lacks
-        log.info("%s: read as %s-separated", path, _DELIMITER_NAMES[other])
-        rows, lines, header = alt, alt_lines, alt_header
-        missing = [c for c in REQUIRED_MANIFEST_COLUMNS if c not in header]
     if missing:
-        how = f"{_DELIMITER_NAMES[other]}-separated" if other else "comma-separated"
+        how = f"{_DELIMITER_NAMES[delimiter]}-separated"
         # the error quotes nothing of the file but the column names this program knows: the file may not be
         # what it seems (a link or a copy of something private), and an error message travels further
         known = [h for h in header if h in KNOWN_MANIFEST_COLUMNS]

@@ -7,6 +7,7 @@ already there leaves the file (and its mtime) alone, so make re-runs only the st
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
@@ -633,3 +634,11 @@ class ChunkedTable:
         """The table one part (chunk of documents) at a time, as lists of row dicts."""
         for p in self.parts:
             yield pq.read_table(p).to_pylist()
+
+
+def csv_delimiter(text: str) -> str:
+    """The field separator of a CSV file as spreadsheets save it: a comma, unless the first line read with commas
+    is one field holding ';', a tab or '|' (Excel saves "CSV" with ';' in locales whose decimal mark is a comma,
+    and tab-separated text is common)."""
+    first = next(csv.reader(io.StringIO(text)), [])
+    return next((d for d in (";", "\t", "|") if len(first) == 1 and d in first[0]), ",")

@@ -32,7 +32,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from .classify import label_matrix
 from .coded import pairs_of
 from .evaluate import alpha, scores
-from .io import FORMULA_START, ConfigError, write_bytes_atomic, write_csv
+from .io import FORMULA_START, ConfigError, csv_delimiter, write_bytes_atomic, write_csv
 from .workbook import _cell as xlsx_cell
 from .taxonomy import Taxonomy
 
@@ -308,10 +308,7 @@ def read_sheet(path: Path) -> tuple[list[dict], str]:
             text = decode_bytes(path.read_bytes()).text.lstrip("\ufeff")
         except DecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
-        first = text.split("\n", 1)[0]
-        # Excel in locales whose decimal mark is a comma separates with ';'
-        delimiter = ";" if first.count(";") > first.count(",") else ","
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
         header = [h.strip() for h in next(reader, [])]
         _check_header(path, header)
         return [{ROW: k, **{h: v for h, v in zip(header, r) if h}} for k, r in enumerate(reader, start=2)], path.name

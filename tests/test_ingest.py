@@ -433,6 +433,19 @@ def test_semicolon_or_tab_separated_manifest_is_read_and_a_bad_one_names_the_del
         ingest(tmp_path)
 
 
+def test_one_reading_of_the_separator_for_manifests_and_review_sheets():
+    """Manifests and coded review sheets are read with the same separator: ';', tab or '|' only when the first
+    line, read with commas, is one field holding it; a ';' inside a quoted comma-separated header is text."""
+    from pipeline.io import csv_delimiter
+
+    assert csv_delimiter("path;region;lang\nzh/a.txt;CN;zh\n") == ";"
+    assert csv_delimiter("id\tlabels\tcoder\n") == "\t"
+    assert csv_delimiter('path,region,"title; en"\n') == ","
+    # more ';' than ',' in a comma-separated header (the old rule of the review sheets read it as ';')
+    assert csv_delimiter('id,"labels;a;b;c",coder\n') == ","
+    assert csv_delimiter("") == ","
+
+
 def test_notes_beside_the_documents_raise_no_warning(tmp_path, caplog):
     """The demo corpus's README.md and expected_coverage.csv are skipped quietly; an unlisted file that may be a
     document left out of the manifest is still warned about. Without a manifest a README is not a document."""
