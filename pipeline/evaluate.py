@@ -22,7 +22,7 @@ import krippendorff
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.metrics import brier_score_loss, f1_score, precision_recall_fscore_support
+from sklearn.metrics import brier_score_loss, f1_score
 from sklearn.model_selection import GroupKFold
 
 from .classify import (PassageClassifier, coded_store_paths, doc_groups, examples_paths, fit_model, label_matrix,
@@ -110,9 +110,14 @@ def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list
            proba: np.ndarray | None = None, docs: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-node table, summary table) for one set of predictions; with `docs` (each passage's document), the
     summary's micro-F1 has its 95% interval with documents resampled (the nodes' are node_f1_intervals)."""
-    p, r, f, s = precision_recall_fscore_support(Y_true, Y_pred, average=None, zero_division=0)
-    per_node = pd.DataFrame({"node": nodes, "precision": p.round(4), "recall": r.round(4), "f1": f.round(4),
-                             "support": s.astype(int), "predicted": Y_pred.sum(axis=0).astype(int)})
+    # from each column's counts, as _node_f1: scikit-learn's per-label scores take a framework of one leaf (one
+    # column) for a binary problem and score its two classes, one row too many for the table
+    tp, fp, fn = _node_counts(Y_true, Y_pred)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p, r = np.where(tp + fp > 0, tp / (tp + fp), 0.0), np.where(tp + fn > 0, tp / (tp + fn), 0.0)
+    per_node = pd.DataFrame({"node": nodes, "precision": p.round(4), "recall": r.round(4),
+                             "f1": np.nan_to_num(_f1(tp, fp, fn)).round(4), "support": (tp + fn).astype(int),
+                             "predicted": Y_pred.sum(axis=0).astype(int)})
     if proba is not None:
         per_node["brier"] = [round(brier_score_loss(Y_true[:, j], proba[:, j]), 5) if len(Y_true) else np.nan
                              for j in range(len(nodes))]
@@ -181,8 +186,13 @@ def learning_curve(Y_true: np.ndarray, predicted: dict[float, np.ndarray], nodes
 def _node_f1(yt, yp) -> np.ndarray:
     """Each column's F1, from its counts: scikit-learn reads a single column as a binary problem and, averaged
     per class, folds in the F1 of 'not this node' (a one-node macro-F1 of 0.73 came out 0.81)."""
+    return _f1(*_node_counts(yt, yp))
+
+
+def _node_counts(yt, yp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each column's true positives, false positives and false negatives."""
     yt, yp = yt.astype(bool), yp.astype(bool)
-    return _f1((yt & yp).sum(axis=0), (~yt & yp).sum(axis=0), (yt & ~yp).sum(axis=0))
+    return (yt & yp).sum(axis=0), (~yt & yp).sum(axis=0), (yt & ~yp).sum(axis=0)
 
 
 def _micro(yt, yp, which):

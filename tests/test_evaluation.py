@@ -350,3 +350,16 @@ def test_macro_f1_of_a_single_node_is_that_nodes_f1():
     _, summary = scores(yt, yp, ["a", "b", "c"], ["zh"] * 40)
     assert summary["macro_f1"].tolist() == [round(12 / 17, 4)] * 2
     assert summary["macro_f1_support5"].tolist() == [round(12 / 17, 4)] * 2
+
+
+def test_a_framework_of_one_leaf_gets_a_per_node_table_of_one_row():
+    """A researcher's framework with a single leaf: scikit-learn's per-label scores took its one column for a
+    binary problem and scored two classes, and `make evaluate` stopped on a table one row too long."""
+    from pipeline.evaluate import scores
+
+    yt, yp = np.zeros((10, 1), int), np.zeros((10, 1), int)
+    yt[:4, 0] = 1
+    yp[2:5, 0] = 1  # 2 true, 1 false positive, 2 missed
+    per_node, _ = scores(yt, yp, ["only"], ["en"] * 10, proba=yp.astype(float))
+    assert per_node[["node", "precision", "recall", "f1", "support", "predicted"]].values.tolist() == \
+        [["only", round(2 / 3, 4), 0.5, round(4 / 7, 4), 4, 3]]
