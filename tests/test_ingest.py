@@ -194,6 +194,66 @@ def _pdf_with_text(text: str):
     return w
 
 
+def _pdf_pages(pages: list[list[str]]) -> bytes:
+    """A PDF whose page i holds the lines pages[i] (ASCII), top to bottom."""
+    import io
+
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    w = PdfWriter()
+    font = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+                             NameObject("/BaseFont"): NameObject("/Helvetica")})
+    font_ref = w._add_object(font)
+    for lines in pages:
+        page = w.add_blank_page(width=600, height=800)
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font_ref})})
+        content = DecodedStreamObject()
+        shown = " T* ".join(f"({line}) Tj" for line in lines)
+        content.set_data(f"BT /F1 10 Tf 14 TL 40 760 Td {shown} ET".encode())
+        page[NameObject("/Contents")] = w._add_object(content)
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+def test_pdf_running_heads_and_page_numbers_stay_out_of_the_text(tmp_path):
+    """A PDF prints a running head and a page number on every page. They were read as text: the head of page 1
+    became the title, page numbers became passages, and the pages, joined by a blank line, made one paragraph
+    each (a three-page report was three "passages", each cut mid-sentence at the page break)."""
+    from pipeline.segment import segment_document
+
+    head = "Federal Register / Vol. 84, No. 12"
+    body = ["Knowledge Exchange Partnerships Framework",
+            "1. Purpose",
+            "This framework sets out how universities and businesses work together on applied",
+            "research projects and encourages joint research centres with industry.",
+            "2. Funding",
+            "The Council will provide matched funding of up to fifty per cent of the cost of each",
+            "partnership, and universities may license inventions to the business partner.",
+            "3. Talent exchange",
+            "Academic staff may spend up to two days a week working with a business partner and",
+            "businesses are encouraged to host graduate placements and doctoral students."]
+    pages = [[head, *body[:3], "Page 1 of 3"], [head, *body[3:7], "Page 2 of 3"], [head, *body[7:], "Page 3 of 3"]]
+    write(tmp_path / "UK/framework.pdf", _pdf_pages(pages))
+    docs, rep = ingest(tmp_path)
+    doc = docs.set_index("doc_id").loc["UK/framework.pdf"]
+    assert "Federal Register" not in doc["text"] and "Page " not in doc["text"]
+    assert doc["title"] == "Knowledge Exchange Partnerships Framework"
+    texts = [p["text"] for p in segment_document({**doc, "doc_id": "UK/framework.pdf"}) if p["kind"] == "paragraph"]
+    # the sentence running over each page break is one passage
+    assert ("This framework sets out how universities and businesses work together on applied research projects "
+            "and encourages joint research centres with industry.") in texts
+    assert ("The Council will provide matched funding of up to fifty per cent of the cost of each partnership, and "
+            "universities may license inventions to the business partner.") in texts
+    # a line at a page's edge that does not repeat is the text's, and one page has no running head to find
+    from pipeline.text import pdf_pages_text
+
+    assert pdf_pages_text(["Title\nfirst line", "second page\n2"]) == "Title\nfirst line\nsecond page\n2"
+    assert pdf_pages_text(["Page 1\nonly page"]) == "Page 1\nonly page"
+
+
 def test_an_aes_encrypted_pdf_that_opens_without_a_password(tmp_path):
     """Many PDFs are encrypted with an owner password only (no printing, no copying) and open without one; pypdf
     decrypts AES with the cryptography package, pinned for it. Where it is missing, the reason says so."""
