@@ -369,6 +369,10 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
     if len(data) > max_bytes:  # grew after stat
         return None, report_row(rel, "skipped", f"over the {megabytes(max_bytes)} limit (raise it with --max-mb)",
                              nbytes=len(data))
+    if not data:
+        # an empty .docx or .pdf (a download that failed, a placeholder of a cloud drive) is empty, as an empty
+        # .txt is: its reader's complaint (BadZipFile, EmptyFileError) said it was broken without saying how
+        return None, report_row(rel, "skipped", "empty file", nbytes=0)
     try:
         decoded, inner_title = extract_text(data, fmt, max_bytes)
     except DecodeError as exc:

@@ -690,3 +690,15 @@ def test_terminal_escape_sequences_go_whole():
 
     assert normalise("科技\x1b[31m红色\x1b[0m条例 \x1b[2J清屏") == "科技红色条例 清屏"
     assert normalise("[31m is text without its ESC") == "[31m is text without its ESC"
+
+
+def test_an_empty_file_of_any_type_is_skipped_as_empty(tmp_path):
+    """A 0-byte .docx or .pdf (a download that failed) was 'failed: not a readable .docx (BadZipFile)' or 'not a
+    readable PDF (EmptyFileError: ...)', where an empty .txt is 'skipped: empty file'."""
+    for name in ("a.txt", "b.html", "c.docx", "d.pdf"):
+        write(tmp_path / "CN" / name, b"")
+    write(tmp_path / "CN/e.txt", ZH)
+    _, rep = ingest(tmp_path)
+    rep = rep.set_index("path")
+    for name in ("a.txt", "b.html", "c.docx", "d.pdf"):
+        assert tuple(rep.loc["CN/" + name, ["status", "reason"]]) == ("skipped", "empty file"), name
