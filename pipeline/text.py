@@ -447,6 +447,12 @@ def _docx_alternative(el):
     return ()
 
 
+# The first bytes of an OLE compound file: what Word 97-2003 writes (.doc), and what Word wraps a .docx in when it
+# is saved with a password. Researchers' files of both kinds carry the name .docx (a .doc renamed, a protected
+# file); the zip reader's "BadZipFile" told them nothing of either.
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
 def check_archive(data: bytes, max_bytes: int) -> None:
     """Raise DecodeError when the zip archive `data` would expand past `max_bytes` or looks like a bomb."""
     try:
@@ -477,6 +483,10 @@ def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> t
     if fmt == "docx":
         import docx
 
+        if data.startswith(_OLE_MAGIC):
+            raise DecodeError("not a readable .docx: a Word 97-2003 file (.doc) or a password-protected .docx (both "
+                              "are OLE compound files, not a .docx's zip archive); open it in Word and save it as "
+                              ".docx without a password")
         check_archive(data, max_bytes)
         try:
             d = docx.Document(io.BytesIO(data))

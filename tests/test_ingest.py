@@ -702,3 +702,14 @@ def test_an_empty_file_of_any_type_is_skipped_as_empty(tmp_path):
     rep = rep.set_index("path")
     for name in ("a.txt", "b.html", "c.docx", "d.pdf"):
         assert tuple(rep.loc["CN/" + name, ["status", "reason"]]) == ("skipped", "empty file"), name
+
+
+def test_a_doc_or_protected_docx_named_docx_says_what_it_is(tmp_path):
+    """A Word 97-2003 .doc renamed .docx, or a .docx saved with a password (both OLE compound files), was
+    'not a readable .docx (BadZipFile)': nothing said what the file was or what to do."""
+    write(tmp_path / "CN/protected.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 1024)
+    write(tmp_path / "CN/a.txt", ZH)
+    _, rep = ingest(tmp_path)
+    status, reason = rep.set_index("path").loc["CN/protected.docx", ["status", "reason"]]
+    assert status == "failed"
+    assert "Word 97-2003" in reason and "password-protected" in reason and "save it as .docx" in reason
