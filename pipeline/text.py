@@ -385,22 +385,23 @@ _DOCX_NOT_TEXT = frozenset(_W + t for t in ("del", "moveFrom", "pPr", "rPr", "sd
 _DOCX_BLOCK_WRAPPERS = frozenset((_W + "sdt", _W + "sdtContent", _W + "customXml"))
 
 
-def _docx_blocks(container, parent) -> list[str]:
+def _docx_blocks(container, parent, numbering: "_DocxNumbering | None" = None) -> list[str]:
     """The text of a Word document's body (or of a table cell or a text box: `container` is its XML element,
     `parent` the python-docx object tables hang from) in reading order: each paragraph, followed by the text
     boxes anchored in it, and each table row as its cells' texts joined by " | " (a cell merged across columns
     once), tables within cells included. Policy documents put measures in tables; reading paragraphs alone
     dropped them. Articles inside content controls, tracked insertions, fields and smart tags are read as Word
-    shows them; python-docx's paragraph and table lists leave them out."""
+    shows them; python-docx's paragraph and table lists leave them out. A paragraph Word numbers (`numbering`)
+    starts with its number as Word shows it (第五条, 1., (a))."""
     from docx.table import Table
 
     out = []
     for el in container:
         if el.tag == _W + "p":
-            text: list[str] = []
+            text: list[str] = [numbering.label(el)] if numbering is not None else []
             boxes: list[str] = []
-            _docx_inline(el, text, boxes, parent)
-            if text or not boxes:  # (a text box's anchor is usually an empty paragraph of its own)
+            _docx_inline(el, text, boxes, parent, numbering)
+            if "".join(text) or not boxes:  # (a text box's anchor is usually an empty paragraph of its own)
                 out.append("".join(text))
             out.extend(boxes)
         elif el.tag == _W + "tbl":
@@ -410,19 +411,19 @@ def _docx_blocks(container, parent) -> list[str]:
                     if id(cell._tc) in seen:
                         continue
                     seen.add(id(cell._tc))
-                    text = " ".join(t for t in _docx_blocks(cell._tc, cell) if t.strip())
+                    text = " ".join(t for t in _docx_blocks(cell._tc, cell, numbering) if t.strip())
                     if text.strip():
                         cells.append(text.strip())
                 if cells:
                     out.append(" | ".join(cells))
         elif el.tag in _DOCX_BLOCK_WRAPPERS:
-            out.extend(_docx_blocks(el, parent))
+            out.extend(_docx_blocks(el, parent, numbering))
         elif el.tag == _MC + "AlternateContent":
-            out.extend(_docx_blocks(_docx_alternative(el), parent))
+            out.extend(_docx_blocks(_docx_alternative(el), parent, numbering))
     return out
 
 
-def _docx_inline(el, text: list[str], boxes: list[str], parent) -> None:
+def _docx_inline(el, text: list[str], boxes: list[str], parent, numbering: "_DocxNumbering | None" = None) -> None:
     """Collect the text inside a paragraph's element `el` in `text`, and the blocks of the text boxes in it
     (shapes in w:drawing or VML w:pict) in `boxes`; hyperlinks, fields, smart tags, content controls and
     tracked insertions are descended into."""
@@ -431,11 +432,203 @@ def _docx_inline(el, text: list[str], boxes: list[str], parent) -> None:
         if tag in _DOCX_TEXT:
             text.append(str(child))
         elif tag == _W + "txbxContent":
-            boxes.extend(_docx_blocks(child, parent))
+            boxes.extend(_docx_blocks(child, parent, numbering))
         elif tag == _MC + "AlternateContent":
-            _docx_inline(_docx_alternative(child), text, boxes, parent)
+            _docx_inline(_docx_alternative(child), text, boxes, parent, numbering)
         elif tag not in _DOCX_NOT_TEXT and isinstance(tag, str):  # (comments and processing instructions: no tag)
-            _docx_inline(child, text, boxes, parent)
+            _docx_inline(child, text, boxes, parent, numbering)
+
+
+# Word numbers paragraphs itself: a regulation drafted in Word often has its articles numbered by a list whose
+# level reads "第%1条" (or "%1.", "（%1）"), and the number is in numbering.xml, not in the paragraph's text, so
+# python-docx reads "为了促进……" where Word shows "第一条　为了促进……". Without it such a document had no article
+# (every passage was "¶ n", not citable as 第五条). The number each numbered paragraph shows is rebuilt from the
+# list's definition: its level's text, start and number format, counted in document order.
+_CN_DIGIT_CHARS = "零一二三四五六七八九"
+_HEAVENLY_STEMS = "甲乙丙丁戊己庚辛壬癸"
+_ROMAN_NUMERALS = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"), (50, "l"), (40, "xl"),
+                   (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"))
+_LEVEL_SUFFIX = {"tab": "\t", "space": " ", "nothing": ""}
+
+
+def _cn_counting(n: int) -> str:
+    """1 一, 10 十, 11 十一, 20 二十, 105 一百零五: how Word writes chineseCounting."""
+    if n <= 0 or n >= 10000:
+        return str(n)
+    out, zero = "", False
+    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        digit, n = divmod(n, value)
+        if digit:
+            if zero:
+                out += "零"
+            out += ("" if value == 10 and not out and digit == 1 else _CN_DIGIT_CHARS[digit]) + unit
+            zero = False
+        elif out:
+            zero = True
+    return out
+
+
+def _letters(n: int) -> str:
+    """1 a, 26 z, 27 aa: Word repeats the letter past z."""
+    return chr(ord("a") + (n - 1) % 26) * ((n - 1) // 26 + 1) if n > 0 else str(n)
+
+
+def _roman(n: int) -> str:
+    out = ""
+    for value, numeral in _ROMAN_NUMERALS:
+        k, n = divmod(n, value)
+        out += numeral * k
+    return out
+
+
+def _number_in_format(n: int, fmt: str) -> str:
+    if fmt in ("chineseCounting", "chineseCountingThousand", "japaneseCounting", "taiwaneseCounting"):
+        return _cn_counting(n)
+    if fmt == "ideographTraditional" and 1 <= n <= 10:
+        return _HEAVENLY_STEMS[n - 1]
+    if fmt in ("lowerLetter", "upperLetter"):
+        return _letters(n).upper() if fmt == "upperLetter" else _letters(n)
+    if fmt in ("lowerRoman", "upperRoman") and n > 0:
+        return _roman(n).upper() if fmt == "upperRoman" else _roman(n)
+    if fmt == "decimalZero":
+        return f"{n:02d}"
+    if fmt == "decimalEnclosedCircle" and 1 <= n <= 20:
+        return chr(0x2460 + n - 1)
+    return str(n)  # decimal, and formats not rendered here: the number at least
+
+
+class _DocxNumbering:
+    """The numbers Word shows before the numbered paragraphs of one document, counted in reading order."""
+
+    def __init__(self, document):
+        from docx.opc.constants import RELATIONSHIP_TYPE as RT
+
+        parts = {rel.reltype: rel.target_part for rel in document.part.rels.values() if not rel.is_external}
+        numbering = parts.get(RT.NUMBERING)
+        styles = parts.get(RT.STYLES)
+        # numId -> ilvl -> (start, format, text, suffix, restart: the level restarts after a level above this one)
+        self._levels: dict[str, dict[int, tuple[int, str, str, str, int]]] = {}
+        self._style_num: dict[str, tuple[str, int | None]] = {}  # styleId -> (numId, ilvl) its paragraphs take
+        # Word counts on through the lists (w:num) of one definition (w:abstractNum), unless a list restarts a level
+        self._abstract_of: dict[str, str | None] = {}
+        self._restarts: dict[str, list[int]] = {}
+        self._counts: dict[str | None, list[int | None]] = {}
+        if numbering is not None:
+            root = _part_xml(numbering)
+            abstract = {a.get(_W + "abstractNumId"): self._read_levels(a) for a in root.iter(_W + "abstractNum")}
+            for num in root.iter(_W + "num"):
+                ref = num.find(_W + "abstractNumId")
+                num_id, abstract_id = num.get(_W + "numId"), ref.get(_W + "val") if ref is not None else None
+                self._abstract_of[num_id] = abstract_id
+                levels = dict(abstract.get(abstract_id, {}))
+                for override in num.iter(_W + "lvlOverride"):
+                    ilvl = _int(override.get(_W + "ilvl"), 0)
+                    lvl = override.find(_W + "lvl")
+                    if lvl is not None:
+                        levels.update(self._read_levels([lvl], ilvl))
+                    start = override.find(_W + "startOverride")
+                    if start is not None and ilvl in levels:
+                        levels[ilvl] = (_int(start.get(_W + "val"), 1), *levels[ilvl][1:])
+                    if start is not None or lvl is not None:
+                        self._restarts.setdefault(num_id, []).append(ilvl)
+                self._levels[num_id] = levels
+        if styles is not None and self._levels:
+            based_on, own = {}, {}
+            for style in _part_xml(styles).iter(_W + "style"):
+                sid = style.get(_W + "styleId")
+                base = style.find(_W + "basedOn")
+                based_on[sid] = base.get(_W + "val") if base is not None else None
+                num_pr = style.find(f"{_W}pPr/{_W}numPr")
+                if num_pr is not None:
+                    own[sid] = _num_pr(num_pr)
+            for sid in based_on:
+                seen, at = set(), sid
+                while at is not None and at not in own and at not in seen:
+                    seen.add(at)
+                    at = based_on.get(at)
+                if at in own:
+                    self._style_num[sid] = own[at]
+
+    @staticmethod
+    def _read_levels(levels, ilvl: int | None = None) -> dict[int, tuple[int, str, str, str, int]]:
+        out = {}
+        for lvl in levels:
+            if lvl.tag == _W + "abstractNum":
+                out.update(_DocxNumbering._read_levels(lvl.findall(_W + "lvl")))
+                continue
+            at = ilvl if ilvl is not None else _int(lvl.get(_W + "ilvl"), 0)
+            if not 0 <= at < 9:
+                continue  # Word's lists have nine levels
+            val = {name: (el.get(_W + "val") if (el := lvl.find(_W + name)) is not None else None)
+                   for name in ("start", "numFmt", "lvlText", "suff", "lvlRestart")}
+            # articles numbered on through chapters (第%2条 below 第%1章) have lvlRestart 0: never restarted
+            out[at] = (_int(val["start"], 1), val["numFmt"] or "decimal", val["lvlText"] or "",
+                       _LEVEL_SUFFIX.get(val["suff"] or "tab", "\t"), _int(val["lvlRestart"], at))
+        return out
+
+    def label(self, paragraph) -> str:
+        """The number Word shows before `paragraph` (a w:p element) with what follows it, or "" if none."""
+        if not self._levels:
+            return ""
+        ppr = paragraph.find(_W + "pPr")
+        num_id, ilvl = None, None
+        if ppr is not None:
+            style = ppr.find(_W + "pStyle")
+            if style is not None:
+                num_id, ilvl = self._style_num.get(style.get(_W + "val"), (None, None))
+            num_pr = ppr.find(_W + "numPr")
+            if num_pr is not None:
+                own_id, own_lvl = _num_pr(num_pr)
+                num_id = own_id if own_id is not None else num_id
+                ilvl = own_lvl if own_lvl is not None else ilvl
+        levels = self._levels.get(num_id)
+        ilvl = ilvl or 0
+        if not levels or ilvl not in levels:
+            return ""  # numId 0 (numbering switched off), a list not defined, a level beyond Word's nine
+        counts = self._counts.setdefault(self._abstract_of.get(num_id), [None] * 9)
+        for restart in self._restarts.pop(num_id, ()):  # (at the list's first paragraph)
+            if restart < len(counts):
+                counts[restart] = None
+        start, fmt, text, suffix, _ = levels[ilvl]
+        counts[ilvl] = start if counts[ilvl] is None else counts[ilvl] + 1
+        for deeper, level in levels.items():
+            if deeper > ilvl and ilvl < level[4]:
+                counts[deeper] = None  # a new item restarts the levels below it (those that restart after it)
+        if fmt in ("bullet", "none") and "%" not in text:
+            return "" if fmt == "bullet" else text + suffix if text else ""
+
+        def number(m: re.Match) -> str:
+            at = int(m.group(1)) - 1
+            level = levels.get(at)
+            if level is None:
+                return ""
+            n = counts[at] if at < len(counts) and counts[at] is not None else level[0]
+            return _number_in_format(n, level[1])
+
+        return re.sub(r"%([1-9])", number, text) + suffix
+
+
+def _part_xml(part):
+    """The XML root of a package part python-docx did not parse (it keeps some as bytes)."""
+    element = getattr(part, "element", None)
+    if element is not None:
+        return element
+    from lxml import etree
+
+    return etree.fromstring(part.blob, etree.XMLParser(resolve_entities=False, no_network=True))
+
+
+def _num_pr(num_pr) -> tuple[str | None, int | None]:
+    num_id, ilvl = num_pr.find(_W + "numId"), num_pr.find(_W + "ilvl")
+    return (num_id.get(_W + "val") if num_id is not None else None,
+            _int(ilvl.get(_W + "val"), 0) if ilvl is not None else None)
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _docx_alternative(el):
@@ -490,7 +683,7 @@ def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> t
         check_archive(data, max_bytes)
         try:
             d = docx.Document(io.BytesIO(data))
-            text = "\n\n".join(_docx_blocks(d.element.body, d))
+            text = "\n\n".join(_docx_blocks(d.element.body, d, _DocxNumbering(d)))
             title = own_title(d.core_properties.title or "")
         except Exception as exc:  # python-docx raises several types for broken zips
             raise DecodeError(f"not a readable .docx ({type(exc).__name__})") from None

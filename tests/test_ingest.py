@@ -713,3 +713,55 @@ def test_a_doc_or_protected_docx_named_docx_says_what_it_is(tmp_path):
     status, reason = rep.set_index("path").loc["CN/protected.docx", ["status", "reason"]]
     assert status == "failed"
     assert "Word 97-2003" in reason and "password-protected" in reason and "save it as .docx" in reason
+
+
+def _numbered_docx(path, paragraphs):
+    """A .docx whose paragraphs (ilvl, numId, text) are numbered by Word: list 1 numbers chapters 第%1章 at level 0
+    and articles 第%2条 at level 1, on through the chapters; list 2 is list 1 with its articles restarted at 1."""
+    import docx
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    d = docx.Document()
+    numbering = d.part.numbering_part.element
+    numbering.insert(0, parse_xml(
+        f'<w:abstractNum {nsdecls("w")} w:abstractNumId="70"><w:multiLevelType w:val="multilevel"/>'
+        '<w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="chineseCounting"/><w:lvlText w:val="第%1章"/>'
+        '<w:suff w:val="space"/></w:lvl>'
+        '<w:lvl w:ilvl="1"><w:start w:val="1"/><w:numFmt w:val="chineseCounting"/><w:lvlRestart w:val="0"/>'
+        '<w:lvlText w:val="第%2条"/><w:suff w:val="space"/></w:lvl></w:abstractNum>'))
+    numbering.append(parse_xml(f'<w:num {nsdecls("w")} w:numId="71"><w:abstractNumId w:val="70"/></w:num>'))
+    numbering.append(parse_xml(f'<w:num {nsdecls("w")} w:numId="72"><w:abstractNumId w:val="70"/>'
+                               '<w:lvlOverride w:ilvl="1"><w:startOverride w:val="1"/></w:lvlOverride></w:num>'))
+    for ilvl, num_id, text in paragraphs:
+        p = d.add_paragraph(text)
+        if num_id is not None:
+            p._p.get_or_add_pPr().append(parse_xml(
+                f'<w:numPr {nsdecls("w")}><w:ilvl w:val="{ilvl}"/><w:numId w:val="{num_id}"/></w:numPr>'))
+    d.save(path)
+
+
+def test_docx_articles_numbered_by_word_keep_their_numbers(tmp_path):
+    """A regulation drafted in Word often numbers its articles with a list (第%1条): the number is not in the
+    paragraph's text, and python-docx reads none. The document had no articles: every passage was cited ¶ n."""
+    from pipeline.segment import segment_document
+
+    (tmp_path / "CN-X").mkdir()
+    _numbered_docx(tmp_path / "CN-X/条例.docx", [
+        (0, None, "某市促进产学研合作条例"),
+        (0, 71, "总则"),
+        (1, 71, "为了促进产学研合作，制定本条例。"),
+        (1, 71, "鼓励企业与高等学校共建联合实验室。"),
+        (0, 71, "保障措施"),
+        (1, 71, "市人民政府设立专项资金，对产学研合作项目给予补助。"),
+        (0, 0, "（numId 0: numbering switched off）"),
+        (1, 72, "附件的第一条，重新编号。"),
+    ])
+    docs, _ = ingest(tmp_path)
+    doc = docs.iloc[0]
+    assert doc["text"].split("\n\n") == [
+        "某市促进产学研合作条例", "第一章 总则", "第一条 为了促进产学研合作，制定本条例。",
+        "第二条 鼓励企业与高等学校共建联合实验室。", "第二章 保障措施", "第三条 市人民政府设立专项资金，对产学研合作项目给予补助。",
+        "（numId 0: numbering switched off）", "第一条 附件的第一条，重新编号。"]
+    articles = [(p["label"], p["heading_path"]) for p in segment_document(doc.to_dict()) if p["kind"] == "article"]
+    assert articles[:3] == [("第一条", "第一章 总则"), ("第二条", "第一章 总则"), ("第三条", "第二章 保障措施")]
