@@ -784,7 +784,13 @@ _HTML_BLOCKS = frozenset(
     "html body p div li h1 h2 h3 h4 h5 h6 td th tr table thead tbody tfoot caption pre ul ol dl dt dd section "
     "article header footer nav aside main blockquote figure figcaption form fieldset legend address hr "
     "details summary center".split())
-_HTML_DROP = ["script", "style", "noscript", "template", "iframe", "object", "embed", "head", "svg", "math"]
+_HTML_DROP = ["script", "style", "noscript", "template", "iframe", "object", "embed", "head", "svg", "math", "nav"]
+# a government site's page holds the site around the document: its menu (<nav>, dropped above) and the page's
+# footer and sidebars of links ("产学研合作专栏 | 联合实验室申报", "版权所有"). Read as text, the menu was the preamble
+# and was coded (a menu item "联合实验室" labelled the document), the footer ran on in the last article. A footer
+# or sidebar of an article (<article>, <main>) may be the document's own (its issuer, a note) and is kept.
+_HTML_PAGE_CHROME = ["footer", "aside"]
+_HTML_DOCUMENT = ("article", "main")
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 _SPACES = re.compile(r"[ \t]{2,}")
 
@@ -802,6 +808,9 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
     title = _HTML_SPACE.sub(" ", soup.title.get_text(" ")).strip() if soup.title else ""
     for tag in soup(_HTML_DROP):
         tag.decompose()
+    for tag in soup(_HTML_PAGE_CHROME):
+        if not tag.decomposed and tag.find_parent(_HTML_DOCUMENT) is None:
+            tag.decompose()
     block_of: dict[int, object] = {}   # id(element) -> nearest enclosing block element (or None)
     in_pre: dict[int, bool] = {}
     paragraphs: list[str] = []

@@ -765,3 +765,21 @@ def test_docx_articles_numbered_by_word_keep_their_numbers(tmp_path):
         "（numId 0: numbering switched off）", "第一条 附件的第一条，重新编号。"]
     articles = [(p["label"], p["heading_path"]) for p in segment_document(doc.to_dict()) if p["kind"] == "article"]
     assert articles[:3] == [("第一条", "第一章 总则"), ("第二条", "第一章 总则"), ("第三条", "第二章 保障措施")]
+
+
+def test_a_web_pages_menu_and_footer_are_not_the_documents_text(tmp_path):
+    """A government site's page: its menu (<nav>) was read as the document's preamble and coded (the menu item
+    联合实验室 labelled the document), and the page's footer of links ran on in the last article. An article's own
+    footer (its issuer) is the document's."""
+    write(tmp_path / "CN/page.html", """<html><head><meta charset="utf-8"><title>某市科技局</title></head><body>
+<nav><ul><li>首页</li><li>产学研合作</li><li>联合实验室</li></ul></nav>
+<article><h1>某市促进科技成果转化若干规定</h1>
+<p>第一条 为促进科技成果转化，制定本规定。</p>
+<p>第二条 本规定自2021年1月1日起施行。</p>
+<footer>某市人民政府</footer></article>
+<aside>相关链接：校企共建联合实验室申报</aside>
+<footer><p>相关链接：产学研合作专栏</p><p>版权所有 某市科技局</p></footer>
+</body></html>""")
+    docs, _ = ingest(tmp_path)
+    assert docs.iloc[0]["text"].split("\n\n") == [
+        "某市促进科技成果转化若干规定", "第一条 为促进科技成果转化，制定本规定。", "第二条 本规定自2021年1月1日起施行。", "某市人民政府"]
