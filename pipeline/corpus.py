@@ -69,7 +69,7 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
     if not rows:
         raise ConfigError(f"{path}: manifest is empty (needs a header with columns "
                           f"{', '.join(REQUIRED_MANIFEST_COLUMNS)})")
-    header = [h.strip() for h in rows[0]]
+    header = [_column_name(h) for h in rows[0]]
     missing = [c for c in REQUIRED_MANIFEST_COLUMNS if c not in header]
     if missing:
         how = f"{_DELIMITER_NAMES[delimiter]}-separated"
@@ -112,6 +112,13 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
                     ", ".join(df.loc[dup, "path"].head(3)))
         df = df[~dup]
     return df.set_index("path", drop=False)
+
+
+def _column_name(header_cell: str) -> str:
+    """A manifest column's name: the known columns in any case ("Path", "Region", "LANG", as typed in Excel, were
+    'lacking' and stopped the run); the other columns as written, as they are carried along by name."""
+    name = header_cell.strip()
+    return name.lower() if name.lower() in KNOWN_MANIFEST_COLUMNS else name
 
 
 _DELIMITER_NAMES = {",": "comma", ";": "';'", "\t": "tab", "|": "'|'"}

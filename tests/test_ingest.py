@@ -783,3 +783,14 @@ def test_a_web_pages_menu_and_footer_are_not_the_documents_text(tmp_path):
     docs, _ = ingest(tmp_path)
     assert docs.iloc[0]["text"].split("\n\n") == [
         "某市促进科技成果转化若干规定", "第一条 为促进科技成果转化，制定本规定。", "第二条 本规定自2021年1月1日起施行。", "某市人民政府"]
+
+
+def test_manifest_column_names_in_any_case(tmp_path):
+    """A manifest typed in Excel as "Path,Region,Lang,Title" stopped the run: 'lacks required column(s) path,
+    region, lang (... known columns among them: none)'. Other columns keep their names."""
+    write(tmp_path / "docs/a.txt", ZH)
+    write(tmp_path / "manifest.csv", "Path,Region,LANG,Title,Source URL\ndocs/a.txt,CN-BJ,zh,甲办法,http://x\n")
+    docs, rep = ingest(tmp_path)
+    doc = docs.iloc[0]
+    assert (doc["region"], doc["lang"], doc["title"]) == ("CN-BJ", "zh", "甲办法")
+    assert doc["extra"] == '{"Source URL": "http://x"}'
