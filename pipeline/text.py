@@ -717,16 +717,18 @@ def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> t
 
 
 # A PDF's text layer holds what its pages print: a running head and foot on every page (the gazette's name, the
-# law's title, "— 3 —", "Page 3 of 9") between the lines of the text. Left in, the head of page 1 became the
-# document's title, a head or foot inside an article became part of it, and pages joined by a blank line made a
-# paragraph of each whole page in a document without articles (one "passage" per page, a sentence cut at the
-# break). A line at a page's top or bottom that, digits aside, stands at the top or bottom of half the pages or
-# more (two at least) is a running head or foot and is dropped; the pages are joined by a line break, so that a
-# sentence running on over a break is joined as any wrapped line is (unwrap_lines).
+# law's title, "— 3 —", "Page 3 of 9") between the lines of the text. Left in, a head or foot inside an article
+# became part of it, page numbers became passages, and pages joined by a blank line made a paragraph of each whole
+# page in a document without articles (one "passage" per page, a sentence cut at the break). A line at a page's
+# top or bottom that, digits aside, stands at the top or bottom of half the pages or more (two at least) is a
+# running head or foot and is dropped; the pages are joined by a line break, so that a sentence running on over a
+# break is joined as any wrapped line is (unwrap_lines). The first line of the first page stays unless it is a
+# page number: a document's title is often its running head too, and there it is the title.
 _PAGE_EDGE_LINES = 2  # lines at the top and at the bottom of a page looked at for a running head or foot
 _RUNNING_LINE_CHARS = 80  # a head or foot is one short line; a longer line is the text's own
 _DIGITS = re.compile(r"\d+")
 _NO_SPACE = re.compile(r"\s+")
+_PAGE_NUMBER = re.compile(r"[-—–·|/()（）]*(?:page|第)?#页?(?:(?:of|/|共)#页?)?[-—–·|/()（）]*", re.IGNORECASE)
 
 
 def pdf_pages_text(pages: list[str]) -> str:
@@ -743,12 +745,17 @@ def pdf_pages_text(pages: list[str]) -> str:
     printed = [page_lines for page_lines in lines if any(line.strip() for line in page_lines)]
     pages_with: dict[str, int] = {}
     for page_lines in printed:
-        for key in {shape(page_lines[i]) for i in edges(page_lines) if len(page_lines[i].strip()) <= _RUNNING_LINE_CHARS}:
+        short = {shape(page_lines[i]) for i in edges(page_lines) if len(page_lines[i].strip()) <= _RUNNING_LINE_CHARS}
+        for key in short:
             pages_with[key] = pages_with.get(key, 0) + 1
     running = {key for key, n in pages_with.items() if n >= 2 and 2 * n >= len(printed)}
     kept = []
     for page_lines in lines:
         drop = {i for i in edges(page_lines) if shape(page_lines[i]) in running}
+        if printed and page_lines is printed[0]:
+            title = min(i for i, line in enumerate(page_lines) if line.strip())
+            if not _PAGE_NUMBER.fullmatch(shape(page_lines[title])):
+                drop.discard(title)
         kept.append("\n".join(line for i, line in enumerate(page_lines) if i not in drop).strip("\n"))
     return "\n".join(page for page in kept if page)
 
