@@ -665,11 +665,44 @@ def check_archive(data: bytes, max_bytes: int) -> None:
                               f"a decompression bomb; not read")
 
 
+# Markdown saved from a web page (by a web clipper or a static-site tool) opens with YAML front matter between two
+# "---" lines: the page's metadata (title, date, source URL), not the document's text, as an HTML page's <head> is
+# not. Read as text, "---" was the document's title and "title: …" its preamble, coded as a passage. Its title is
+# the file's title; the rest is left out. Front matter that is not YAML mapping is no front matter: the text stays.
+_FRONT_MATTER = re.compile(r"---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+_FRONT_MATTER_CHARS = 20_000
+
+
+def _markdown_text(decoded: Decoded) -> tuple[Decoded, str]:
+    """A Markdown file's text without its YAML front matter, and the title the front matter gives ("" if none)."""
+    import yaml
+
+    if not decoded.text.lstrip("\ufeff").startswith("---"):
+        return decoded, ""
+    # (line ends are made \n here as normalise() would make them)
+    text = _BREAKS.sub("\n", decoded.text.lstrip("\ufeff"))
+    m = _FRONT_MATTER.match(text[:_FRONT_MATTER_CHARS])
+    if m is None:
+        return decoded, ""
+    try:
+        meta = yaml.safe_load(m.group(1) or "")
+    except yaml.YAMLError:
+        return decoded, ""
+    if not isinstance(meta, dict):
+        return decoded, ""
+    title = meta.get("title")
+    title = str(title) if isinstance(title, (str, int, float)) and not isinstance(title, bool) else ""
+    return Decoded(text[m.end():], decoded.encoding, decoded.note), title
+
+
 def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Decoded, str]:
     """Return the decoded text and a title found inside the file ("" if none); `max_bytes` bounds what a
     compressed format may expand to."""
-    if fmt in ("txt", "md"):
+    if fmt == "txt":
         return decode_bytes(data), ""
+    if fmt == "md":
+        decoded, title = _markdown_text(decode_bytes(data))
+        return decoded, own_title(title)
     if fmt == "html":
         decoded, title = _html_text(decode_bytes(data))
         return decoded, own_title(title)

@@ -795,3 +795,16 @@ def test_manifest_column_names_in_any_case(tmp_path):
     doc = docs.iloc[0]
     assert (doc["region"], doc["lang"], doc["title"]) == ("CN-BJ", "zh", "甲办法")
     assert doc["extra"] == '{"Source URL": "http://x"}'
+
+
+def test_markdown_front_matter_gives_the_title_and_is_not_text(tmp_path):
+    """Markdown saved from a web page opens with YAML front matter: its title was '---' and 'title: …' / 'source:
+    …' were the document's preamble. A '---' rule that opens a text without YAML between stays text."""
+    write(tmp_path / "CN/clipped.md", "---\r\ntitle: 某市促进产学研合作办法\r\nsource: http://example.gov.cn/1.html\r\n"
+                                      "---\r\n\r\n" + ZH + "\r\n")
+    write(tmp_path / "CN/rule.md", "---\n\n某规定\n\n---\n\n第一条 鼓励高等学校设立技术转移机构。\n")
+    docs, _ = ingest(tmp_path)
+    docs = docs.set_index("doc_id")
+    assert docs.loc["CN/clipped.md", "title"] == "某市促进产学研合作办法"
+    assert docs.loc["CN/clipped.md", "text"] == ZH
+    assert docs.loc["CN/rule.md", "text"].startswith("---\n\n某规定")
