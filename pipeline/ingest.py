@@ -32,7 +32,7 @@ from .io import ConfigError, read_parts
 from .nodes import fingerprint
 from .schemas import DOCUMENT_META, DOCUMENTS, INGEST_REPORT, check
 from .text import (DEFAULT_MAX_BYTES, MANIFEST_PROBLEM, DecodeError, content_hash, detect_lang, document_date,
-                   extract_text, first_few, join_reasons, megabytes, normalise, one_line, title_from_text,
+                   extract_text, first_few, join_reasons, megabytes, normalise, one_line, shown, title_from_text,
                    to_simplified, unwrap_lines)
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,14 @@ class IngestRun:
         self.files, self.report = discover(root)
         known = {e.rel for e in self.files} | {r["path"] for r in self.report}
         not_entered = {r["path"]: r["reason"] for r in self.report}
+        # a manifest written on Windows or macOS, whose file systems ignore letter case, names a/One.txt a/one.txt
+        by_case = {rel.casefold(): rel for rel in sorted(known, reverse=True)}
+        self._case_slips: list[tuple[str, str]] = []
         for p in self._rows:
             if p not in known:
-                self.report.append(_not_found(root, p, not_entered))
+                self.report.append(_not_found(root, p, not_entered, by_case.get(p.casefold(), "")))
+                if self.report[-1]["reason"].startswith(_CASE_SLIP):
+                    self._case_slips.append((p, by_case[p.casefold()]))
         self.cache: list[dict] = []
         self.reused = 0
         self.root_files: list[str] = []  # documents put in ROOT_REGION, for the run to say so
@@ -112,7 +117,13 @@ class IngestRun:
             # a mistyped or empty --corpus would otherwise pass for a run that read nothing; a corpus whose files
             # are there but cannot be read still runs, and its report says why each was not
             others = sum(1 for e in self.files if e.rel != MANIFEST)
-            why = (f"{MANIFEST} lists no file of a type read ({READ_TYPES}) that is there" if self.has_manifest else
+            slips = ""
+            if self._case_slips:
+                listed, found = self._case_slips[0]
+                slips = (f"; '{shown(listed)}' differs only in letter case from the file '{shown(found)}' there "
+                         f"(paths are case-sensitive)" + (f", as do {len(self._case_slips) - 1} more listed path(s)"
+                                                          if len(self._case_slips) > 1 else ""))
+            why = (f"{MANIFEST} lists no file of a type read ({READ_TYPES}) that is there{slips}" if self.has_manifest else
                    f"its {others} file(s) are notes (a README and the like) or of a type not read (the types "
                    f"read are {READ_TYPES})" if others else "it holds no file" + (" outside folders not entered (hidden ones, links)"
                                                                   if self.report else ""))
@@ -302,8 +313,12 @@ READ_TYPES = ", ".join(SUPPORTED)
 _WINDOWS_DRIVE = re.compile(r"[A-Za-z]:/")
 
 
-def _not_found(root: Path, p: str, not_entered: dict[str, str]) -> dict:
-    """The report row of a path the manifest lists and no file was found at, saying why none was."""
+_CASE_SLIP = f"listed in {MANIFEST} but not found: letter case differs"
+
+
+def _not_found(root: Path, p: str, not_entered: dict[str, str], same_but_case: str = "") -> dict:
+    """The report row of a path the manifest lists and no file was found at, saying why none was;
+    `same_but_case` is a file found whose path differs from `p` in letter case alone."""
     missing = report_row(p, "failed", f"listed in {MANIFEST} but not found")
     if p.startswith("/") or _WINDOWS_DRIVE.match(p):
         # a path from the corpus folder keeps the manifest valid wherever the folder is copied
@@ -329,6 +344,9 @@ def _not_found(root: Path, p: str, not_entered: dict[str, str]) -> dict:
         return missing
     if is_dir:
         return report_row(p, "failed", f"listed in {MANIFEST} but is a folder (list the files in it, one a row)")
+    if same_but_case:
+        return report_row(p, "failed", f"{_CASE_SLIP} from the file '{same_but_case}' (paths are case-sensitive "
+                                       f"here: write the file's name as it is)")
     return missing
 
 

@@ -808,3 +808,18 @@ def test_markdown_front_matter_gives_the_title_and_is_not_text(tmp_path):
     assert docs.loc["CN/clipped.md", "title"] == "某市促进产学研合作办法"
     assert docs.loc["CN/clipped.md", "text"] == ZH
     assert docs.loc["CN/rule.md", "text"].startswith("---\n\n某规定")
+
+
+def test_a_manifest_path_differing_in_letter_case_says_so(tmp_path):
+    """A manifest written on Windows or macOS (file names there ignore case) lists a/one.txt for a/One.txt: the
+    row was 'listed in manifest.csv but not found', and with no row matching, the run stopped saying the manifest
+    lists no file that is there, although every file was."""
+    write(tmp_path / "a/One.txt", ZH)
+    write(tmp_path / "manifest.csv", "path,region,lang\na/one.txt,CN,zh\n")
+    with pytest.raises(ConfigError, match=r"'a/one.txt' differs only in letter case from the file 'a/One.txt'"):
+        ingest(tmp_path)
+    write(tmp_path / "a/two.txt", ZH + "\n第二条 本办法自公布之日起施行。")
+    write(tmp_path / "manifest.csv", "path,region,lang\na/one.txt,CN,zh\na/two.txt,CN,zh\n")
+    _, rep = ingest(tmp_path)
+    status, reason = rep.set_index("path").loc["a/one.txt", ["status", "reason"]]
+    assert status == "failed" and "letter case differs from the file 'a/One.txt'" in reason
