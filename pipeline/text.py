@@ -761,6 +761,14 @@ _PAGE_EDGE_LINES = 2  # lines at the top and at the bottom of a page looked at f
 _RUNNING_LINE_CHARS = 80  # a head or foot is one short line; a longer line is the text's own
 _DIGITS = re.compile(r"\d+")
 _NO_SPACE = re.compile(r"\s+")
+# A wrapped line of English is joined to the next before a lowercase word wherever the text comes from
+# (unwrap_lines); in a PDF also before a capitalised one ("…an Office of Research and Technology" /
+# "Applications. …", "…of its Government-operated" / "Federal laboratories …"), which split a § paragraph into
+# passages cited alike and a term across two. Only a line that runs (nearly) the width of the page's text, ending
+# inside a sentence on a letter or a comma, is taken for wrapped: a heading or a paragraph's last line is shorter.
+_FULL_LINE_SHARE = 0.7
+_WRAPPED_BEFORE_CAPITAL = re.compile(r"[A-Za-z,]$")
+_CAPITAL_WORD = re.compile(r"[A-Z][a-z]")
 _PAGE_NUMBER = re.compile(r"[-—–·|/()（）]*(?:page|第)?#页?(?:(?:of|/|共)#页?)?[-—–·|/()（）]*", re.IGNORECASE)
 
 
@@ -789,8 +797,25 @@ def pdf_pages_text(pages: list[str]) -> str:
             title = min(i for i, line in enumerate(page_lines) if line.strip())
             if not _PAGE_NUMBER.fullmatch(shape(page_lines[title])):
                 drop.discard(title)
-        kept.append("\n".join(line for i, line in enumerate(page_lines) if i not in drop).strip("\n"))
+        kept.append(_join_capital_wraps([line for i, line in enumerate(page_lines) if i not in drop],
+                                        title_page=bool(printed) and page_lines is printed[0]))
     return "\n".join(page for page in kept if page)
+
+
+def _join_capital_wraps(page_lines: list[str], title_page: bool = False) -> str:
+    """One page's lines as text, a line wrapped before a capitalised English word joined to the next by a space;
+    on the `title_page` never the first line (the document's title, as unwrap_lines never joins it either)."""
+    full = _FULL_LINE_SHARE * max((len(line.strip()) for line in page_lines), default=0)
+    out: list[str] = []
+    for line in page_lines:
+        prev = out[-1].rstrip() if out else ""
+        titled = title_page and not any(o.strip() for o in out[:-1])
+        if (not titled and len(prev) >= max(full, _WRAPPED_LINE["en"]) and _WRAPPED_BEFORE_CAPITAL.search(prev)
+                and _CAPITAL_WORD.match(line.lstrip())):
+            out[-1] = prev + " " + line.lstrip()
+        else:
+            out.append(line)
+    return "\n".join(out).strip("\n")
 
 
 @contextmanager

@@ -823,3 +823,40 @@ def test_a_manifest_path_differing_in_letter_case_says_so(tmp_path):
     _, rep = ingest(tmp_path)
     status, reason = rep.set_index("path").loc["a/one.txt", ["status", "reason"]]
     assert status == "failed" and "letter case differs from the file 'a/One.txt'" in reason
+
+
+def test_pdf_lines_wrapped_before_a_capitalised_word_are_joined(tmp_path):
+    """A PDF's text layer breaks lines where the page did; a break before a lowercase word was joined, one before
+    a capitalised word was not: § 3710(b)(1) was three passages cited alike, and "Office of Research and
+    Technology / Applications" matched no term. A heading or a paragraph's last line, shorter, stays a line."""
+    from pipeline.segment import segment_document
+
+    page = ["Sec. 3710. Utilization of Federal technology",
+            "(a) Policy",
+            "(1) It is the continuing responsibility of the Federal Government to ensure the full",
+            "use of the results of the Nation's Federal investment in research and development.",
+            "(b) Establishment of Research and Technology Applications Offices",
+            "(1) Each Federal laboratory shall establish an Office of Research and Technology",
+            "Applications. Laboratories having existing organizational structures which perform",
+            "the functions of this section may elect to combine the Office of Research and",
+            "Technology Applications within the existing organization."]
+    write(tmp_path / "US/3710.pdf", _pdf_pages([[line.replace("Sec.", "\\247") for line in page]]))
+    docs, _ = ingest(tmp_path)
+    doc = docs.iloc[0].to_dict()
+    cited = [(p["label"], p["text"]) for p in segment_document(doc) if p["label"] == "§ 3710(b)(1)"]
+    assert cited == [("§ 3710(b)(1)", (
+        "(1) Each Federal laboratory shall establish an Office of Research and Technology Applications. Laboratories "
+        "having existing organizational structures which perform the functions of this section may elect to combine "
+        "the Office of Research and Technology Applications within the existing organization."))]
+    assert "(b) Establishment of Research and Technology Applications Offices\n(1)" in doc["text"]
+    # a heading, shorter than the page's lines, is not joined to the paragraph under it
+    from pipeline.text import pdf_pages_text
+
+    report = ["Knowledge Exchange Partnerships Framework", "2. Funding",
+              "The Council will provide matched funding of up to fifty per cent of the cost of each",
+              "partnership. Applications are assessed on the quality of the collaboration plan."]
+    assert pdf_pages_text(["\n".join(report)]) == "\n".join(report)
+    # nor is the first line of the first page, the title, however long
+    long_title = ["A Framework for Knowledge Exchange Partnerships between Universities and Businesses",
+                  "Department for Science, Innovation and Technology"]
+    assert pdf_pages_text(["\n".join(long_title)]) == "\n".join(long_title)
