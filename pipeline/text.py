@@ -695,9 +695,19 @@ def _markdown_text(decoded: Decoded) -> tuple[Decoded, str]:
     return Decoded(text[m.end():], decoded.encoding, decoded.note), title
 
 
+# A download that returned a web page (an error page, a login or captcha page, the page that links the file)
+# saved under the name of the file it links: "not a readable .docx (BadZipFile)" said nothing of it.
+_WEB_PAGE = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]{0,200}>\s*)?<(?:!doctype\s+html|html|head|body|!--)",
+                       re.IGNORECASE)
+_BINARY_FORMATS = {"docx": ".docx", "pdf": "PDF"}
+
+
 def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Decoded, str]:
     """Return the decoded text and a title found inside the file ("" if none); `max_bytes` bounds what a
     compressed format may expand to."""
+    if fmt in _BINARY_FORMATS and _WEB_PAGE.match(data[:1024]):
+        raise DecodeError(f"not a readable {_BINARY_FORMATS[fmt]}: the file is a web page (HTML), as a download "
+                          f"saves an error or login page under the file's name; download the file again")
     if fmt == "txt":
         return decode_bytes(data), ""
     if fmt == "md":

@@ -860,3 +860,17 @@ def test_pdf_lines_wrapped_before_a_capitalised_word_are_joined(tmp_path):
     long_title = ["A Framework for Knowledge Exchange Partnerships between Universities and Businesses",
                   "Department for Science, Innovation and Technology"]
     assert pdf_pages_text(["\n".join(long_title)]) == "\n".join(long_title)
+
+
+def test_a_web_page_saved_as_pdf_or_docx_says_so(tmp_path):
+    """A download that returned a web page (an error or login page) saved as .docx was 'not a readable .docx
+    (BadZipFile)', and as .pdf a pypdf stream error: neither said what the file was."""
+    page = b"<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head><body>Not Found</body></html>"
+    write(tmp_path / "CN/a.docx", page)
+    write(tmp_path / "CN/b.pdf", b'<?xml version="1.0"?>\n' + page)
+    write(tmp_path / "CN/c.txt", ZH)
+    _, rep = ingest(tmp_path)
+    rep = rep.set_index("path")
+    for name, kind in (("a.docx", ".docx"), ("b.pdf", "PDF")):
+        status, reason = rep.loc["CN/" + name, ["status", "reason"]]
+        assert status == "failed" and reason.startswith(f"not a readable {kind}: the file is a web page (HTML)"), name
