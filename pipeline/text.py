@@ -740,6 +740,7 @@ def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> t
             try:
                 reader = PdfReader(io.BytesIO(data))
                 pages = [p.extract_text() or "" for p in reader.pages]
+                pages = [_glyph_lines(p) if _one_glyph_a_line(text) else text for p, text in zip(reader.pages, pages)]
             except Exception as exc:  # pypdf raises many types on malformed files
                 failed = exc
         said_note = f"pypdf: {'; '.join(said)}" if said else ""
@@ -810,6 +811,44 @@ def pdf_pages_text(pages: list[str]) -> str:
         kept.append(_join_capital_wraps([line for i, line in enumerate(page_lines) if i not in drop],
                                         title_page=bool(printed) and page_lines is printed[0]))
     return "\n".join(page for page in kept if page)
+
+
+# Some PDFs draw each character of a Chinese text on its own (a text object per glyph), and pypdf gives each a
+# line ("第\n一\n条\n……") or a space ("第 一 条 ……"). Read so, every character was a passage of its own, or no
+# article, term or date was found, with the file reported "ok". A page whose lines are nearly all one Han
+# character, or whose Han characters nearly all stand a space apart, is read again from where its characters
+# stand: the characters at one height, left to right, are a line.
+_GLYPH_PAGE_MIN = 20  # lines (or pairs of characters) a page has before its layout is judged
+_GLYPH_PAGE_SHARE = 0.8
+_HAN_OR_PUNCT = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+_HAN_PAIR = re.compile(r"(?=[\u4e00-\u9fff]( ?)[\u4e00-\u9fff])")
+
+
+def _one_glyph_a_line(page_text: str) -> bool:
+    """Whether pypdf read `page_text` from a page that draws its Chinese characters one by one."""
+    lines = [line.strip() for line in page_text.split("\n") if line.strip()]
+    single = sum(1 for line in lines if len(line) == 1 and _HAN_OR_PUNCT.match(line))
+    if len(lines) >= _GLYPH_PAGE_MIN and single >= _GLYPH_PAGE_SHARE * len(lines):
+        return True
+    pairs = [m.group(1) for m in _HAN_PAIR.finditer(page_text)]
+    return len(pairs) >= _GLYPH_PAGE_MIN and pairs.count(" ") >= _GLYPH_PAGE_SHARE * len(pairs)
+
+
+def _glyph_lines(page) -> str:
+    """The text of a pypdf page rebuilt line by line from the positions of its pieces of text."""
+    rows: dict[int, list[tuple[float, str]]] = {}
+
+    def visit(text, cm, tm, font, size) -> None:
+        # (the line breaks and spaces pypdf puts between pieces it takes for far apart are not the page's)
+        text = text.replace("\n", "").strip(" ")
+        if text:
+            x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+            y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+            rows.setdefault(round(y), []).append((x, text))
+
+    page.extract_text(visitor_text=visit)
+    return "\n".join("".join(t for _, t in sorted(row, key=lambda piece: piece[0]))
+                     for _, row in sorted(rows.items(), reverse=True))
 
 
 def _join_capital_wraps(page_lines: list[str], title_page: bool = False) -> str:

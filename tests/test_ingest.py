@@ -874,3 +874,56 @@ def test_a_web_page_saved_as_pdf_or_docx_says_so(tmp_path):
     for name, kind in (("a.docx", ".docx"), ("b.pdf", "PDF")):
         status, reason = rep.loc["CN/" + name, ["status", "reason"]]
         assert status == "failed" and reason.startswith(f"not a readable {kind}: the file is a web page (HTML)"), name
+
+
+def _pdf_glyph_by_glyph(lines: list[str], next_line: bool = False) -> bytes:
+    """A one-page PDF that draws each character of `lines` (Chinese) as a text object of its own, as some PDF
+    producers do, in the Adobe CJK font STSong-Light (not embedded; its UCS-2 encoding maps codes to text); with
+    `next_line`, each also moves to the next line after its glyph (T*), which pypdf reads as a line break."""
+    import io
+
+    from pypdf import PdfWriter
+    from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, NumberObject,
+                               TextStringObject)
+
+    w = PdfWriter()
+    cid = DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/CIDFontType0"),
+        NameObject("/BaseFont"): NameObject("/STSong-Light"),
+        NameObject("/CIDSystemInfo"): DictionaryObject({
+            NameObject("/Registry"): TextStringObject("Adobe"), NameObject("/Ordering"): TextStringObject("GB1"),
+            NameObject("/Supplement"): NumberObject(0)})})
+    font = DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type0"),
+        NameObject("/BaseFont"): NameObject("/STSong-Light"), NameObject("/Encoding"): NameObject("/UniGB-UCS2-H"),
+        NameObject("/DescendantFonts"): ArrayObject([w._add_object(cid)])})
+    page = w.add_blank_page(width=600, height=800)
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F2"): w._add_object(font)})})
+    ops = []
+    for row, line in enumerate(lines):
+        for col, ch in enumerate(line):
+            ops.append(f"BT 1 0 0 1 {72 + 14 * col} {760 - 24 * row} Tm /F2 12 Tf 14 TL <{ch.encode('utf-16-be').hex()}> Tj"
+                       + (" T* ET" if next_line else " ET"))
+    content = DecodedStreamObject()
+    content.set_data("\n".join(ops).encode())
+    page[NameObject("/Contents")] = w._add_object(content)
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+def test_a_pdf_drawing_each_chinese_character_on_its_own_is_read_line_by_line(tmp_path):
+    """pypdf gives each character of such a PDF a line ("第\\n一\\n条\\n……"): every character was a passage of its
+    own, no article was found, and the file was reported 'ok'."""
+    from pipeline.segment import segment_document
+
+    lines = ["某市促进产学研合作办法", "第一条　鼓励企业与高等学校共建联合实验室。", "第二条　本办法自2020年1月1日起施行。"]
+    write(tmp_path / "CN/spaced.pdf", _pdf_glyph_by_glyph(lines))
+    write(tmp_path / "CN/one_a_line.pdf", _pdf_glyph_by_glyph([line.replace("某市", "某县") for line in lines],
+                                                             next_line=True))
+    docs, _ = ingest(tmp_path)
+    for doc in docs.to_dict("records"):
+        assert doc["text"] == "\n".join(lines).replace("某市", "某县" if "line" in doc["doc_id"] else "某市")
+        assert [p["label"] for p in segment_document(doc) if p["kind"] == "article"] == ["第一条", "第二条"]
+    assert len(docs) == 2
