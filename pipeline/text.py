@@ -605,7 +605,8 @@ class _DocxNumbering:
             n = counts[at] if at < len(counts) and counts[at] is not None else level[0]
             return _number_in_format(n, level[1])
 
-        return re.sub(r"%([1-9])", number, text) + suffix
+        shown = re.sub(r"%([1-9])", number, text)
+        return shown + suffix if shown.strip() else ""  # (a level that shows nothing puts no tab before the text)
 
 
 def _part_xml(part):

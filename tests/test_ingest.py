@@ -731,7 +731,11 @@ def _numbered_docx(path, paragraphs):
         '<w:suff w:val="space"/></w:lvl>'
         '<w:lvl w:ilvl="1"><w:start w:val="1"/><w:numFmt w:val="chineseCounting"/><w:lvlRestart w:val="0"/>'
         '<w:lvlText w:val="第%2条"/><w:suff w:val="space"/></w:lvl></w:abstractNum>'))
+    numbering.insert(0, parse_xml(  # a list whose level shows nothing (Word adds no number and no tab)
+        f'<w:abstractNum {nsdecls("w")} w:abstractNumId="80"><w:lvl w:ilvl="0"><w:start w:val="1"/>'
+        '<w:numFmt w:val="decimal"/><w:lvlText w:val=""/></w:lvl></w:abstractNum>'))
     numbering.append(parse_xml(f'<w:num {nsdecls("w")} w:numId="71"><w:abstractNumId w:val="70"/></w:num>'))
+    numbering.append(parse_xml(f'<w:num {nsdecls("w")} w:numId="73"><w:abstractNumId w:val="80"/></w:num>'))
     numbering.append(parse_xml(f'<w:num {nsdecls("w")} w:numId="72"><w:abstractNumId w:val="70"/>'
                                '<w:lvlOverride w:ilvl="1"><w:startOverride w:val="1"/></w:lvlOverride></w:num>'))
     for ilvl, num_id, text in paragraphs:
@@ -757,13 +761,14 @@ def test_docx_articles_numbered_by_word_keep_their_numbers(tmp_path):
         (1, 71, "市人民政府设立专项资金，对产学研合作项目给予补助。"),
         (0, 0, "（numId 0: numbering switched off）"),
         (1, 72, "附件的第一条，重新编号。"),
+        (0, 73, "不显示编号的段落"),
     ])
     docs, _ = ingest(tmp_path)
     doc = docs.iloc[0]
     assert doc["text"].split("\n\n") == [
         "某市促进产学研合作条例", "第一章 总则", "第一条 为了促进产学研合作，制定本条例。",
         "第二条 鼓励企业与高等学校共建联合实验室。", "第二章 保障措施", "第三条 市人民政府设立专项资金，对产学研合作项目给予补助。",
-        "（numId 0: numbering switched off）", "第一条 附件的第一条，重新编号。"]
+        "（numId 0: numbering switched off）", "第一条 附件的第一条，重新编号。", "不显示编号的段落"]
     articles = [(p["label"], p["heading_path"]) for p in segment_document(doc.to_dict()) if p["kind"] == "article"]
     assert articles[:3] == [("第一条", "第一章 总则"), ("第二条", "第一章 总则"), ("第三条", "第二章 保障措施")]
 
