@@ -910,6 +910,12 @@ _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 _SPACES = re.compile(r"[ \t]{2,}")
 
 
+# A page sets an article's number apart by markup, not by a space: "<b>第二条</b>鼓励……". Read as "第二条鼓励……", it
+# was no article (an article's number is followed by a space), and the articles after it ran on in the one
+# before. An article number that is all of an inline element's text at the start of a line is followed by a space.
+_HTML_ARTICLE_NUMBER = re.compile(r"第[一二三四五六七八九十百千零〇两0-9０-９]+条(?:之[一二三四五六七八九十0-9]+)?")
+
+
 def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
     """Readable text of an HTML page: one paragraph per block element, <br> a line break.
 
@@ -931,6 +937,7 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
     paragraphs: list[str] = []
     buf: list[str] = []
     current = None
+    number_ends = False  # the last text was an article's number set apart by markup, at the start of a line
 
     def flush() -> None:
         lines = (_SPACES.sub(" ", line).strip() for line in "".join(buf).split("\n"))
@@ -959,7 +966,12 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
         if blk is not current:
             flush()
             current = blk
+            number_ends = False
         s = str(el)
+        if number_ends and s and not s[0].isspace() and buf and not buf[-1].endswith("\n"):
+            s = " " + s
+        number_ends = (parent is not blk and _HTML_ARTICLE_NUMBER.fullmatch(s.strip()) is not None
+                       and not "".join(buf).rpartition("\n")[2].strip())
         buf.append(s if in_pre.get(id(parent)) else _HTML_SPACE.sub(" ", s))
     flush()
     return Decoded("\n\n".join(paragraphs), decoded.encoding, decoded.note), title

@@ -932,3 +932,20 @@ def test_a_pdf_drawing_each_chinese_character_on_its_own_is_read_line_by_line(tm
         assert doc["text"] == "\n".join(lines).replace("某市", "某县" if "line" in doc["doc_id"] else "某市")
         assert [p["label"] for p in segment_document(doc) if p["kind"] == "article"] == ["第一条", "第二条"]
     assert len(docs) == 2
+
+
+def test_html_article_numbers_set_apart_by_markup_are_articles(tmp_path):
+    """<b>第二条</b>鼓励……: the page sets the number apart in bold, with no space after it. Read as "第二条鼓励……" it
+    was no article, and 第二条 and 第三条 ran on in 第一条. A number in bold inside a sentence stays as it is."""
+    from pipeline.segment import segment_document
+
+    write(tmp_path / "CN/page.html", "<html><body><h1>某市促进产学研合作办法</h1>"
+                                     "<p><strong>第一条</strong>为了促进产学研合作，制定本办法。</p>"
+                                     "<p><b>第二条</b>鼓励企业与高等学校共建联合实验室，依照<b>第十条</b>规定给予补助。</p>"
+                                     "<div><span class=\"num\">第三条</span><span>　本办法自发布之日起施行。</span></div>"
+                                     "</body></html>")
+    docs, _ = ingest(tmp_path)
+    doc = docs.iloc[0].to_dict()
+    assert [p["text"] for p in segment_document(doc) if p["kind"] == "article"] == [
+        "第一条 为了促进产学研合作，制定本办法。", "第二条 鼓励企业与高等学校共建联合实验室，依照第十条规定给予补助。",
+        "第三条\u3000本办法自发布之日起施行。"]
