@@ -401,6 +401,7 @@ def _docx_blocks(container, parent, numbering: "_DocxNumbering | None" = None) -
             text: list[str] = [numbering.label(el)] if numbering is not None else []
             boxes: list[str] = []
             _docx_inline(el, text, boxes, parent, numbering)
+            _space_after_article_number(text)
             if "".join(text) or not boxes:  # (a text box's anchor is usually an empty paragraph of its own)
                 out.append("".join(text))
             out.extend(boxes)
@@ -437,6 +438,28 @@ def _docx_inline(el, text: list[str], boxes: list[str], parent, numbering: "_Doc
             _docx_inline(_docx_alternative(child), text, boxes, parent, numbering)
         elif tag not in _DOCX_NOT_TEXT and isinstance(tag, str):  # (comments and processing instructions: no tag)
             _docx_inline(child, text, boxes, parent, numbering)
+
+
+# A page or a Word document sets an article's number apart by markup, not by a space: "<b>第二条</b>鼓励……", a bold
+# run. Read as "第二条鼓励……", it was no article (an article's number is followed by a space), and the articles after
+# it ran on in the one before. An article number that is all of an inline element's (a run's) text at the start
+# of a line is followed by a space.
+_ARTICLE_NUMBER = re.compile(r"第[一二三四五六七八九十百千零〇两0-9０-９]+条(?:之[一二三四五六七八九十0-9]+)?")
+
+
+def _space_after_article_number(pieces: list[str]) -> None:
+    """Put a space after the leading pieces of a Word paragraph's text (its runs' texts) that are an article's
+    number, where the next piece follows it without one."""
+    head = ""
+    for i, piece in enumerate(pieces[:-1]):
+        head += piece
+        if len(head.strip()) > 12:
+            return
+        if _ARTICLE_NUMBER.fullmatch(head.strip()):
+            nxt = pieces[i + 1]
+            if nxt and not nxt[0].isspace() and not head[-1:].isspace():
+                pieces[i] = piece + " "
+            return
 
 
 # Word numbers paragraphs itself: a regulation drafted in Word often has its articles numbered by a list whose
@@ -910,12 +933,6 @@ _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 _SPACES = re.compile(r"[ \t]{2,}")
 
 
-# A page sets an article's number apart by markup, not by a space: "<b>第二条</b>鼓励……". Read as "第二条鼓励……", it
-# was no article (an article's number is followed by a space), and the articles after it ran on in the one
-# before. An article number that is all of an inline element's text at the start of a line is followed by a space.
-_HTML_ARTICLE_NUMBER = re.compile(r"第[一二三四五六七八九十百千零〇两0-9０-９]+条(?:之[一二三四五六七八九十0-9]+)?")
-
-
 def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
     """Readable text of an HTML page: one paragraph per block element, <br> a line break.
 
@@ -970,7 +987,7 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
         s = str(el)
         if number_ends and s and not s[0].isspace() and buf and not buf[-1].endswith("\n"):
             s = " " + s
-        number_ends = (parent is not blk and _HTML_ARTICLE_NUMBER.fullmatch(s.strip()) is not None
+        number_ends = (parent is not blk and _ARTICLE_NUMBER.fullmatch(s.strip()) is not None
                        and not "".join(buf).rpartition("\n")[2].strip())
         buf.append(s if in_pre.get(id(parent)) else _HTML_SPACE.sub(" ", s))
     flush()

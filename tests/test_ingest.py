@@ -949,3 +949,27 @@ def test_html_article_numbers_set_apart_by_markup_are_articles(tmp_path):
     assert [p["text"] for p in segment_document(doc) if p["kind"] == "article"] == [
         "第一条 为了促进产学研合作，制定本办法。", "第二条 鼓励企业与高等学校共建联合实验室，依照第十条规定给予补助。",
         "第三条\u3000本办法自发布之日起施行。"]
+
+
+def test_docx_article_numbers_in_runs_of_their_own_are_articles(tmp_path):
+    """A Word paragraph whose number is a bold run of its own, with no space after it ("第二条" + "鼓励……"), was
+    no article: the articles after it ran on in the one before. A number inside a sentence stays as it is."""
+    import docx
+
+    from pipeline.segment import segment_document
+
+    d = docx.Document()
+    d.add_paragraph("某市促进产学研合作办法")
+    for number, body in (("第一条", "为了促进产学研合作，制定本办法。"), ("第二条", "鼓励企业与高等学校共建联合实验室。"),
+                         ("第三条", "依照")):
+        p = d.add_paragraph()
+        p.add_run(number).bold = True
+        p.add_run(body)
+    p.add_run("第十条")
+    p.add_run("规定给予补助。")
+    (tmp_path / "CN").mkdir()
+    d.save(tmp_path / "CN/measures.docx")
+    docs, _ = ingest(tmp_path)
+    doc = docs.iloc[0].to_dict()
+    assert [p["text"] for p in segment_document(doc) if p["kind"] == "article"] == [
+        "第一条 为了促进产学研合作，制定本办法。", "第二条 鼓励企业与高等学校共建联合实验室。", "第三条 依照第十条规定给予补助。"]
