@@ -31,9 +31,10 @@ from .catalog import Catalog
 from .io import ConfigError, read_parts
 from .nodes import fingerprint
 from .schemas import DOCUMENT_META, DOCUMENTS, INGEST_REPORT, check
-from .text import (DEFAULT_MAX_BYTES, MANIFEST_PROBLEM, DecodeError, content_hash, detect_lang, document_date,
-                   extract_text, first_few, join_reasons, megabytes, normalise, one_line, shown, title_from_text,
-                   to_simplified, unwrap_lines)
+from .dates import MANIFEST_PROBLEM, document_date
+from .formats import extract_text
+from .text import (DEFAULT_MAX_BYTES, DecodeError, content_hash, detect_lang, first_few, join_reasons, megabytes,
+                   normalise, one_line, shown, title_from_text, to_simplified, unwrap_lines)
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 
 import pipeline.io as pio
 from pipeline.ingest import ingest
-from pipeline.text import DecodeError, Decoded, decode_bytes, extract_text, normalise
+from pipeline.formats import extract_text
+from pipeline.text import DecodeError, Decoded, decode_bytes, normalise
 from pipeline.io import ConfigError, write_bytes_atomic
 
 from conftest import ROOT, content, write
@@ -518,7 +519,7 @@ def test_names_equal_after_normalisation_both_reported(tmp_path):
 
 
 def test_bad_file_never_stops_ingest(tmp_path, monkeypatch):
-    import pipeline.text as text_mod
+    import pipeline.formats as formats_mod
 
     write(tmp_path / "a.html", "<p>x</p>")
     write(tmp_path / "b.txt", zh("B"))
@@ -526,7 +527,7 @@ def test_bad_file_never_stops_ingest(tmp_path, monkeypatch):
     def boom(decoded):
         raise RecursionError("maximum recursion depth exceeded\nwhile parsing")
 
-    monkeypatch.setattr(text_mod, "_html_text", boom)
+    monkeypatch.setattr(formats_mod, "_html_text", boom)
     docs, rep = ingest(tmp_path)
     got = rep.set_index("path")
     assert got.loc["a.html", "status"] == "failed" and "RecursionError" in got.loc["a.html", "reason"]

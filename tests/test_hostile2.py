@@ -24,7 +24,8 @@ import pytest
 
 import pipeline.io as pio
 from pipeline.ingest import ingest
-from pipeline.text import DecodeError, decode_bytes, extract_text, normalise
+from pipeline.formats import extract_text
+from pipeline.text import DecodeError, decode_bytes, normalise
 from pipeline.io import ConfigError
 
 from conftest import ROOT, edit_code, write
@@ -232,7 +233,7 @@ def test_docx_expanding_past_the_limit_fails_before_it_is_inflated(monkeypatch):
 
 def test_docx_with_an_extreme_compression_ratio_is_a_bomb():
     bomb = docx_bytes(extra={"word/media/zeros.bin": bytes(8 * 2**20)})
-    from pipeline.text import check_archive
+    from pipeline.formats import check_archive
 
     with pytest.raises(DecodeError, match=r"expands \d+:1 .*decompression bomb"):
         check_archive(bomb, 64 * 2**20)
@@ -364,7 +365,7 @@ def test_implausible_dates_are_reported_and_ignored(attack):
 def test_dates_are_judged_by_the_year_the_temporal_view_reads():
     import datetime
 
-    from pipeline.text import plausible_year
+    from pipeline.dates import plausible_year
 
     next_year = datetime.date.today().year + 1
     for date in ("2020-01-01", "1900", f"{next_year}-12-31", "2020年5月", "", "n.d.", "nan"):

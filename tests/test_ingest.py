@@ -248,7 +248,7 @@ def test_pdf_running_heads_and_page_numbers_stay_out_of_the_text(tmp_path):
     assert ("The Council will provide matched funding of up to fifty per cent of the cost of each partnership, and "
             "universities may license inventions to the business partner.") in texts
     # a line at a page's edge that does not repeat is the text's, and one page has no running head to find
-    from pipeline.text import pdf_pages_text
+    from pipeline.formats import pdf_pages_text
 
     assert pdf_pages_text(["Title\nfirst line", "second page\n2"]) == "Title\nfirst line\nsecond page\n2"
     assert pdf_pages_text(["Page 1\nonly page"]) == "Page 1\nonly page"
@@ -260,7 +260,7 @@ def test_an_aes_encrypted_pdf_that_opens_without_a_password(tmp_path):
     decrypts AES with the cryptography package, pinned for it. Where it is missing, the reason says so."""
     import io
 
-    from pipeline.text import extract_text
+    from pipeline.formats import extract_text
 
     w = _pdf_with_text("Technology Transfer Act")
     try:
@@ -855,7 +855,7 @@ def test_pdf_lines_wrapped_before_a_capitalised_word_are_joined(tmp_path):
         "the Office of Research and Technology Applications within the existing organization."))]
     assert "(b) Establishment of Research and Technology Applications Offices\n(1)" in doc["text"]
     # a heading, shorter than the page's lines, is not joined to the paragraph under it
-    from pipeline.text import pdf_pages_text
+    from pipeline.formats import pdf_pages_text
 
     report = ["Knowledge Exchange Partnerships Framework", "2. Funding",
               "The Council will provide matched funding of up to fifty per cent of the cost of each",

@@ -1,0 +1,199 @@
+"""The date a document gives.
+
+A document's date comes from, in this order: the manifest's `date` column, a "(YYYY-MM-DD)" in the file
+name, the text. In the text, adoption and promulgation dates in the header (通过, 批准, 公布, 发布, 印发, 颁布;
+English "approved", "enacted") come before the effective date (施行 / "Effective Date"), because the
+manifest dates researchers write are adoption dates and the two must mean the same thing; a revised text
+(修订, 修正 in its header) is dated by its latest revision, the version it is. Only the header (text before the
+first article) is searched for these: the body cites other laws with their dates.
+"""
+from __future__ import annotations
+
+import datetime
+import re
+from pathlib import Path
+
+from .text import one_line
+
+DATE_IN_NAME = re.compile(r"[（(](\d{4}-\d{2}-\d{2})[)）]")
+
+EARLIEST_YEAR = 1949
+_CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+              "八": 8, "九": 9}
+_N = "[0-9〇○零Ｏ一二三四五六七八九十百两]"
+_CN_DATE = (rf"(?P<roc>(?:中华)?民国[ \t]*)?(?P<y>{_N}{{2,4}})[ \t]*年[ \t]*(?P<m>{_N}{{1,2}})[ \t]*月"
+            rf"[ \t]*(?P<d>{_N}{{1,3}})[ \t]*日")
+_CN_PROMULGATED = "通过|批准|公布|发布|印发|颁布"
+# a date, then (within the clause, without passing another date) the word saying what happened on it
+_CN_DATE_THEN_WORD = re.compile(_CN_DATE + r"(?:(?!" + _N + r"{2,4}[ \t]*年)[^。；;\n]){0,40}?"
+                                rf"(?P<form>{_CN_PROMULGATED}|施行|实施)")
+# 发布日期：2017年4月20日
+_CN_WORD_THEN_DATE = re.compile(rf"(?P<form>{_CN_PROMULGATED}|施行|实施|成文)(?:日期|时间)[ \t]*[：:]?[ \t]*" + _CN_DATE)
+# a revision stated in the header ("2017年12月1日……会议修订", "根据2009年8月27日……《关于修改部分法律的决定》修正"): the
+# text is that version, dated by its latest revision as the national database's file names date it
+_CN_REVISED = re.compile(_CN_DATE + r"(?:(?!" + _N + r"{2,4}[ \t]*年)[^。；;\n]){0,60}?(?P<form>修订|修正|修改)")
+# 本条例自2020年3月1日起施行 (usually the last article)
+_CN_IN_FORCE = re.compile(r"自[ \t]*" + _CN_DATE + r"[ \t]*起?[ \t]*(?P<form>施行|实施|生效)")
+_MONTHS = {m: i for i, names in enumerate(
+    (("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+     ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+     ("december", "dec")), start=1) for m in names}
+_MONTH = "(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_EN_DATE = (rf"(?:(?P<mn>{_MONTH})[ \t]+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?[ \t]+(?P<y>\d{{4}})"
+            rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?[ \t]+(?P<mn2>{_MONTH}),?[ \t]+(?P<y2>\d{{4}})"
+            r"|(?P<y3>\d{4})-(?P<m3>\d{1,2})-(?P<d3>\d{1,2}))\b")
+_EN_EFFECTIVE = re.compile(r"\b(?P<form>effective[ \t]+date)\b[ \t]*[:：\-–—]?[ \t]*\n?[ \t]*(?:is[ \t]+)?" + _EN_DATE,
+                           re.IGNORECASE)
+_EN_PROMULGATED = re.compile(r"\b(?P<form>approved|enacted)\b[ \t]*[:：\-–—]?[^.\n]{0,60}?" + _EN_DATE,
+                             re.IGNORECASE)
+_HEAD_CHARS = 1500
+_FIRST_ARTICLE = re.compile(r"^[ \t\u3000]*第[一二三四五六七八九十百零〇0-9]+条", re.MULTILINE)
+
+
+def _cn_number(s: str) -> int | None:
+    """12, 十二, 二十, 三十一, 一百零六, 二〇一七 (a year written digit by digit)."""
+    if s.isdigit():
+        return int(s)
+    if "十" not in s and "百" not in s:
+        if any(c not in _CN_DIGITS for c in s):
+            return None
+        return int("".join(str(_CN_DIGITS[c]) for c in s))
+    total, cur = 0, 0
+    for c in s:
+        if c in _CN_DIGITS:
+            cur = _CN_DIGITS[c]
+        elif c == "百":
+            total += (cur or 1) * 100
+            cur = 0
+        elif c == "十":
+            total += (cur or 1) * 10
+            cur = 0
+        else:
+            return None
+    return total + cur
+
+
+def plausible_date(year: int | None, month: int | None, day: int | None) -> str:
+    """ISO date, or "" when it is no calendar date or its year is before 1949 or after next year (a year
+    like that is an article number, a citation or a typing slip, not the date of a current policy)."""
+    if year is None or month is None or day is None:
+        return ""
+    if not EARLIEST_YEAR <= year <= datetime.date.today().year + 1:
+        return ""
+    try:
+        return datetime.date(year, month, day).isoformat()
+    except ValueError:
+        return ""
+
+
+def _cn_match_date(m: re.Match) -> str:
+    year = _cn_number(m.group("y"))
+    if year is not None and m.group("roc"):
+        year += 1911  # 民国 (Republic of China) years
+    elif len(m.group("y")) != 4:
+        return ""
+    return plausible_date(year, _cn_number(m.group("m")), _cn_number(m.group("d")))
+
+
+def _en_match_date(m: re.Match) -> str:
+    g = m.groupdict()
+    if g["y3"]:
+        return plausible_date(int(g["y3"]), int(g["m3"]), int(g["d3"]))
+    year, day, month = (g["y"], g["d"], g["mn"]) if g["y"] else (g["y2"], g["d2"], g["mn2"])
+    return plausible_date(int(year), _MONTHS.get(month.lower().rstrip(".")), int(day))
+
+
+def date_from_text(text: str, lang: str) -> tuple[str, str]:
+    """(ISO date, the form it was read from) for a document's promulgation, adoption or effective date as its
+    text states it, or ("", "") when it states none that is plausible."""
+    first = _FIRST_ARTICLE.search(text)
+    head = text[: min(first.start(), _HEAD_CHARS)] if first else text[:_HEAD_CHARS]
+    found: list[tuple[int, int, str, str]] = []  # (rank, position, date, form); lowest first wins
+    if lang == "zh":
+        revised = [(date, m.group("form")) for m in _CN_REVISED.finditer(head) if (date := _cn_match_date(m))]
+        if revised:
+            return max(revised)
+        for rx in (_CN_DATE_THEN_WORD, _CN_WORD_THEN_DATE):
+            for m in rx.finditer(head):
+                form = m.group("form")
+                found.append((1 if form in ("施行", "实施") else 0, m.start(), _cn_match_date(m), form))
+        for m in _CN_IN_FORCE.finditer(text):
+            found.append((1, m.start(), _cn_match_date(m), m.group("form")))
+    else:
+        for m in _EN_PROMULGATED.finditer(head):
+            found.append((0, m.start(), _en_match_date(m), m.group("form").lower()))
+        for m in _EN_EFFECTIVE.finditer(text):
+            found.append((1, m.start(), _en_match_date(m), "Effective Date"))
+    for _, _, date, form in sorted(found):
+        if date:
+            return date, form
+    return "", ""
+
+
+# what an ingest note about a value of the researcher's manifest begins with (ingest says those on stderr too)
+MANIFEST_PROBLEM = "manifest.csv: "
+# a manifest date: a year, a year and month, or a whole date, with -, /, . or 年月日 between the parts
+_MANIFEST_DATE = re.compile(r"(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2})\s*日?)?\s*月?)?")
+
+
+def manifest_date(value: str) -> str:
+    """A manifest's date as ISO (2021-03-04, or 2021-03 / 2021 when that is all it gives), or "" when it is no
+    calendar date from FIRST_YEAR to next year (2021-13-45, 2099-02-30, 1800-01-01)."""
+    m = _MANIFEST_DATE.fullmatch(value.strip())
+    if not m:
+        return ""
+    year, month, day = (int(g) if g else None for g in m.groups())
+    if not plausible_year(f"{year:04d}"):
+        return ""
+    try:
+        datetime.date(year, month or 1, day or 1)
+    except ValueError:
+        return ""
+    return f"{year:04d}" + (f"-{month:02d}" if month else "") + (f"-{day:02d}" if day else "")
+
+
+def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str, str]:
+    """(date, where it came from: manifest | filename | text:<form> | "", what was wrong with the manifest's
+    date). A manifest date that is no date is not used: the file name's or the text's is, and the problem is
+    said."""
+    problem = ""
+    given = (meta.get("date") or "").strip()
+    if given:
+        date = manifest_date(given)
+        if date:
+            return date, "manifest", ""
+        m = _MANIFEST_DATE.fullmatch(given)
+        # a year in range with a day the calendar lacks (2019-02-29) is a slip in the day, not in the year
+        why = ("is not a date on the calendar (no such month or day)" if m and plausible_year(m.group(1)) else
+               f"is not a date from {FIRST_YEAR} to {last_year()} (write YYYY-MM-DD)")
+        # (no ';' before the consequence: ingest says a reason's manifest parts, split at '; ', on stderr)
+        problem = f"{MANIFEST_PROBLEM}date '{one_line(given)[:40]}' {why}: the file name's or the text's date is used"
+    m = DATE_IN_NAME.search(Path(rel).name)
+    if m:
+        y, mo, d = (int(x) for x in m.group(1).split("-"))
+        date = plausible_date(y, mo, d)
+        if date:
+            return date, "filename", problem
+    date, form = date_from_text(text, lang)
+    return (date, f"text:{form}", problem) if date else ("", "", problem)
+
+
+# The temporal view has a row per year from a region's first dated document on: a date in year 1 or 9999 would
+# make it millions of rows (past Excel's limit) about years no policy text comes from.
+FIRST_YEAR = 1900
+
+
+def last_year() -> int:
+    return datetime.date.today().year + 1
+
+
+def plausible_year(date: str) -> bool:
+    """False for a date whose year (its first four characters, as the temporal view reads them) is a number
+    outside FIRST_YEAR to next year; a date without such a year is not in the temporal view anyway."""
+    try:
+        year = float(date[:4])
+    except ValueError:
+        return True
+    return year != year or (year.is_integer() and FIRST_YEAR <= year <= last_year())
+
+
