@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .catalog import EVALUATION_FILES, owned_names
+from .engine import WorkerLost
 from .io import ConfigError
 from .reporting import cmd_aggregate, cmd_compare, cmd_report
 from .schemas import SchemaError
@@ -183,6 +184,11 @@ def main(argv=None) -> int:
         print(f"interrupted: the stages that finished wrote their tables to {getattr(args, 'out', '')}, each whole; "
               "the later ones are still the previous run's: run again to bring them up to date", file=sys.stderr)
         return 130
+    except WorkerLost as exc:  # kill -9, the out-of-memory killer: as Ctrl-C, the tables are whole
+        print(f"error: {exc}: the stages that finished wrote their tables to {getattr(args, 'out', '')}, each "
+              "whole; the later ones are still the previous run's: run again (with fewer JOBS= or a smaller "
+              "WINDOW= if memory ran out)", file=sys.stderr)
+        return 1
     except OSError as exc:  # disk full, permissions on the output folder, ...
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {shown(where)}{exc.strerror or exc}", file=sys.stderr)

@@ -8,15 +8,38 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import Pipe, get_context
 from typing import Callable, Iterable
 
 from .io import ConfigError
 
 ENGINES = ("local", "dask")
+
+
+class WorkerLost(Exception):
+    """A worker process ended before it gave its result: killed (kill -9, the system's out-of-memory killer)."""
+
+    def __init__(self, message: str = "a worker process was killed before it finished its work (by kill, or by the "
+                                      "system when memory ran out)"):
+        super().__init__(message)
+
+
+def _quit_on_ctrl_c() -> None:
+    """In a worker: Ctrl-C ends it at once and silently. The terminal sends SIGINT to every process of the run;
+    the run's own process says in one line what was interrupted, which a worker's traceback (of whatever
+    library it was importing) would bury."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _start_worker(warm: Callable | None, warm_args: tuple) -> None:
+    _quit_on_ctrl_c()
+    if warm is not None:
+        warm(*warm_args)
 
 
 def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, engine: str = "local",
@@ -47,7 +70,7 @@ def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, 
             executor.update(client=client, cluster=cluster, submit=lambda x: client.submit(fn, key(x), pure=False))
         else:
             pool = ProcessPoolExecutor(max_workers=min(jobs, workers or jobs), mp_context=get_context("fork"),
-                                       initializer=warm, initargs=warm_args)
+                                       initializer=_start_worker, initargs=(warm, warm_args))
             pool.submit(int)  # the pool forks its workers on the first submit; they warm up meanwhile
             executor.update(pool=pool, submit=lambda x: pool.submit(fn, key(x)))
 
@@ -74,10 +97,10 @@ def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, 
                     pending and isinstance(pending[0][1], _Done)):
                 it0, fut = pending.popleft()
                 in_flight -= not isinstance(fut, _Done)
-                yield it0, fut.result()
+                yield it0, _result(fut)
         while pending:
             it0, fut = pending.popleft()
-            yield it0, fut.result()
+            yield it0, _result(fut)
     finally:
         for _, fut in pending:
             fut.cancel()
@@ -87,6 +110,13 @@ def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, 
                 executor["cluster"].close()
         if "pool" in executor:
             executor["pool"].shutdown(wait=True, cancel_futures=True)
+
+
+def _result(fut):
+    try:
+        return fut.result()
+    except BrokenProcessPool:
+        raise WorkerLost() from None
 
 
 class _Done:
@@ -134,7 +164,10 @@ class Helper:
         self.conn.send(message)
 
     def recv(self):
-        return self.conn.recv()
+        try:
+            return self.conn.recv()
+        except EOFError:  # it ended without answering (serve_classifier answers every request, its errors too)
+            raise WorkerLost() from None
 
     def finish(self, timeout: float | None = None) -> int | None:
         """Close this end and wait for the child to end (at most `timeout` seconds, then stop it); its exit
@@ -151,6 +184,7 @@ def _serve(serve: Callable, conn, parents_end, args: tuple) -> None:
     # the child inherits this process's end of the pipe too: closed, so the child sees the pipe end when the
     # parent closes it
     parents_end.close()
+    _quit_on_ctrl_c()
     gc.freeze()  # what the parent made is never garbage here, and not to be walked by the collector
     try:
         serve(conn, *args)

@@ -1,0 +1,110 @@
+"""Ctrl-C and a killed worker: the run says so in one line, whatever its worker processes were doing."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+
+# The terminal sends Ctrl-C's SIGINT to every process of the run: the run's own and its workers, here still
+# warming up (a worker importing scikit-learn takes seconds) or busy.
+_CTRL_C_DRIVER = r"""
+import os, sys, time
+from pathlib import Path
+from pipeline.engine import Helper, imap_ordered
+
+marks = Path(sys.argv[1])
+
+def warm():
+    (marks / f"warm-{os.getpid()}").touch()
+    time.sleep(60)
+
+def work(x):
+    time.sleep(60)
+    return x
+
+def serve(conn):
+    (marks / f"helper-{os.getpid()}").touch()
+    time.sleep(60)
+
+helper = Helper(serve)
+try:
+    for _ in imap_ordered(work, range(4), jobs=2, warm=warm, prestart=True):
+        pass
+except KeyboardInterrupt:
+    print("interrupted", file=sys.stderr)
+    helper.finish(timeout=10)
+"""
+
+
+def test_ctrl_c_while_workers_warm_up_prints_no_worker_traceback(tmp_path):
+    driver = tmp_path / "driver.py"
+    driver.write_text(_CTRL_C_DRIVER)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    proc = subprocess.Popen([sys.executable, str(driver), str(marks)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(marks.iterdir())) < 3 and time.monotonic() < deadline:  # two workers and the helper
+            time.sleep(0.1)
+        assert len(list(marks.iterdir())) == 3
+        os.killpg(proc.pid, signal.SIGINT)  # as the terminal does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert err.strip().splitlines() == ["interrupted"], err
+
+
+def _killed(x):
+    os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer does
+
+
+def _killed_serve(conn):
+    conn.recv()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_pool_worker_is_reported_as_such():
+    from pipeline.engine import WorkerLost, imap_ordered
+
+    with pytest.raises(WorkerLost, match="killed"):
+        list(imap_ordered(_killed, [1, 2], jobs=2))
+
+
+def test_a_killed_helper_process_is_reported_as_such():
+    from pipeline.engine import Helper, WorkerLost
+
+    helper = Helper(_killed_serve)
+    helper.send("work")
+    with pytest.raises(WorkerLost, match="killed"):
+        helper.recv()
+    helper.finish(timeout=10)
+
+
+def test_cli_says_a_worker_was_killed_in_one_line(tmp_path, monkeypatch, capsys):
+    from pipeline import cli
+    from pipeline.engine import WorkerLost
+
+    def killed(args):
+        raise WorkerLost()
+
+    parser = cli.build_parser
+
+    def with_killed():
+        p = parser()
+        for action in p._subparsers._group_actions:
+            action.choices["aggregate"].set_defaults(fn=killed)
+        return p
+
+    monkeypatch.setattr(cli, "build_parser", with_killed)
+    (tmp_path / "out").mkdir()
+    assert cli.main(["aggregate", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: a worker process was killed"), err
