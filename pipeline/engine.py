@@ -7,6 +7,7 @@ in the worker and cache it, which works for both process pools and Dask workers.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import signal
 import sys
@@ -138,6 +139,10 @@ def _dask_client(jobs: int):
     except ImportError:
         raise ConfigError("ENGINE=dask needs Dask: pip install -e '.[dask]' (make setup installs it)") from None
 
+    # Dask logs every start, connection and close of its scheduler and workers at INFO, to this process's handler
+    # (the terminal's, at INFO: cli.main), some thirty lines around the run's own; LocalCluster's silence_logs
+    # quiets only handlers of Dask's own, and it has none
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     address = os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
         return Client(address), None

@@ -29,3 +29,14 @@ def test_dask_engine_without_dask_installed_says_how_to_get_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the [dask] extra were not installed
     with pytest.raises(ConfigError, match=r"\[dask\]"):
         list(imap_ordered(abs, [1, -2], engine="dask", jobs=1))
+
+
+def test_dask_engine_keeps_dasks_routine_logging_off_the_terminal(caplog):
+    # the run's terminal shows INFO (cli.main); Dask logs every start, connection and close of its scheduler and
+    # workers at INFO, some thirty lines around the run's own
+    from pipeline.engine import imap_ordered
+
+    with caplog.at_level("INFO"):
+        assert [r for _, r in imap_ordered(abs, [1, -2], engine="dask", jobs=1)] == [1, 2]
+    assert not [r for r in caplog.records if r.name.startswith("distributed") and r.levelno < 40], \
+        [r.getMessage() for r in caplog.records][:5]
