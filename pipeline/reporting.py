@@ -173,8 +173,10 @@ class Workbook:
         code = self._helper.finish()
         if code != 0:
             self._written.unlink(missing_ok=True)
-            raise OSError(0, f"could not be written (the writing process exited with {code}; its error is "
-                             f"above)", str(self.path))
+            # a signal (kill -9, the out-of-memory killer) leaves no error of its own above
+            why = (f"the writing process was killed (signal {-code})" if code < 0 else
+                   f"the writing process exited with {code}; its error is above")
+            raise OSError(0, f"could not be written ({why})", str(self.path))
         publish_file(self._written, self.path)
 
     def cancel(self) -> None:

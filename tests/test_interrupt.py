@@ -108,3 +108,18 @@ def test_cli_says_a_worker_was_killed_in_one_line(tmp_path, monkeypatch, capsys)
     assert cli.main(["aggregate", "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: a worker process was killed"), err
+
+
+def test_a_killed_workbook_writer_is_reported_as_killed(tmp_path):
+    # it printed "(the writing process exited with -9; its error is above)", and nothing was above
+    import pandas as pd
+    from pipeline.reporting import Workbook
+
+    wb = Workbook(tmp_path / "coverage.xlsx", sheets=("region_ranking",))
+    os.kill(wb._helper._proc.pid, signal.SIGKILL)
+    wb._helper._proc.join()
+    with pytest.raises(OSError, match=r"the writing process was killed \(signal 9\)") as caught:
+        wb.send({"region_ranking": pd.DataFrame({"region": ["CN"]})})
+        wb.wait()
+    assert "its error is above" not in str(caught.value)
+    assert not (tmp_path / "coverage.xlsx").exists()
