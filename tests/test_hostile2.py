@@ -407,6 +407,21 @@ def test_manifest_linked_to_a_file_outside_is_refused_without_quoting_it(tmp_pat
     assert "SECRET" not in err
 
 
+def test_a_manifest_error_is_said_before_the_default_model_is_trained(tmp_path, capsys, monkeypatch):
+    """On a fresh clone `make run` trains the default model first (a quarter of a minute): a broken manifest
+    was said only after it."""
+    from pipeline import classify
+    from pipeline.cli import main
+
+    trained = []
+    monkeypatch.setattr(classify, "build_default_model", lambda *a, **k: trained.append(a))
+    write(tmp_path / "c/a.txt", zh("A"))
+    write(tmp_path / "c/manifest.csv", "path,area,lang\na.txt,CN,zh\n")
+    code = main(["run", "--corpus", str(tmp_path / "c"), "--out", str(tmp_path / "o"), "--jobs", "1", "--quiet"])
+    assert code == 2 and "lacks required column(s) region" in capsys.readouterr().err
+    assert trained == []
+
+
 @pytest.mark.parametrize("header", [SECRET, f"path,{SECRET},{SECRET},lang,region"])
 def test_manifest_errors_do_not_quote_the_file(tmp_path, header):
     write(tmp_path / "a.txt", zh("A"))
