@@ -136,12 +136,20 @@ MANIFEST_PROBLEM = "manifest.csv: "
 _MANIFEST_DATE = re.compile(r"(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2})\s*日?)?\s*月?)?")
 
 
+# a time of day after the date: a spreadsheet's date-and-time cell saved as CSV ("2019-03-02 00:00:00")
+_TIME_OF_DAY = re.compile(r"(?<=\d)[\sT]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")
+_CN_WHOLE_DATE = re.compile(_CN_DATE)
+
+
 def manifest_date(value: str) -> str:
     """A manifest's date as ISO (2021-03-04, or 2021-03 / 2021 when that is all it gives), or "" when it is no
-    calendar date from FIRST_YEAR to next year (2021-13-45, 2099-02-30, 1800-01-01)."""
-    m = _MANIFEST_DATE.fullmatch(value.strip())
+    calendar date from FIRST_YEAR to next year (2021-13-45, 2099-02-30, 1800-01-01). A time of day after it is
+    ignored; a date in Chinese numerals (二〇一九年三月二日) is read as in a document's header."""
+    value = _TIME_OF_DAY.sub("", value.strip())
+    m = _MANIFEST_DATE.fullmatch(value)
     if not m:
-        return ""
+        cn = _CN_WHOLE_DATE.fullmatch(value)
+        return _cn_match_date(cn) if cn else ""
     year, month, day = (int(g) if g else None for g in m.groups())
     if not plausible_year(f"{year:04d}"):
         return ""

@@ -973,3 +973,15 @@ def test_docx_article_numbers_in_runs_of_their_own_are_articles(tmp_path):
     doc = docs.iloc[0].to_dict()
     assert [p["text"] for p in segment_document(doc) if p["kind"] == "article"] == [
         "第一条 为了促进产学研合作，制定本办法。", "第二条 鼓励企业与高等学校共建联合实验室。", "第三条 依照第十条规定给予补助。"]
+
+
+def test_manifest_dates_as_spreadsheets_and_chinese_writers_give_them():
+    """A spreadsheet saves a date cell with its time ("2019-03-02 00:00:00"), and a Chinese manifest may write the
+    date in numerals as the document's header does: both were refused as no date."""
+    from pipeline.dates import manifest_date
+
+    assert manifest_date("2019-03-02 00:00:00") == "2019-03-02"
+    assert manifest_date("2019/3/2 12:30") == "2019-03-02"
+    assert manifest_date("二〇一九年三月二日") == "2019-03-02"
+    assert manifest_date("2019年3月") == "2019-03"
+    assert manifest_date("二〇一九年十三月二日") == manifest_date("12:30") == manifest_date("2019-13-01 00:00") == ""
