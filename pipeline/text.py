@@ -270,7 +270,9 @@ def normalise(text: str) -> str:
 # after a line as long as wrapped text runs (a title or a heading is shorter; the first line, the title, never),
 # and never before an article, chapter or numbered item (第三条, 第二章, 三、).
 # (each pattern starts with the line break, which the regex engine finds ten times faster than a lookbehind)
-_HAN_WRAP = re.compile(r"\n(?<=[\u4e00-\u9fff]\n)[ \t\u3000]*(?=[\u4e00-\u9fff])")
+# A Chinese line also runs on after a comma, an enumeration comma, a semicolon or an opening bracket or quote, and
+# into punctuation no line of its own starts with (a PDF wraps wherever the page ends)
+_HAN_WRAP = re.compile(r"\n(?<=[\u4e00-\u9fff，、；（《“]\n)[ \t\u3000]*(?=[\u4e00-\u9fff，。、；：？！）》」』”])")
 _EN_WRAP = re.compile(r"\n(?<=[A-Za-z,;]\n)[ \t]*(?=[a-z])")
 _NUMERAL = "一二三四五六七八九十百千零〇两0-9"
 _STRUCTURE = re.compile(rf"第[{_NUMERAL}]+[条章节编款]|[{_NUMERAL}]+、")

@@ -985,3 +985,14 @@ def test_manifest_dates_as_spreadsheets_and_chinese_writers_give_them():
     assert manifest_date("二〇一九年三月二日") == "2019-03-02"
     assert manifest_date("2019年3月") == "2019-03"
     assert manifest_date("二〇一九年十三月二日") == manifest_date("12:30") == manifest_date("2019-13-01 00:00") == ""
+
+
+def test_a_chinese_line_wrapped_at_punctuation_is_joined():
+    """A PDF wraps a Chinese line wherever the page ends, also after a comma and before a comma: such breaks stayed,
+    so a term could be cut ("有关法律\\n、行政法规") and a sentence split across two passages' worth of lines."""
+    from pipeline.text import unwrap_lines
+
+    text = ("某省促进科技成果转化条例\n第一条　为了促进科技成果转化，加速科学技术进步，推动经济建设和社会发展，\n"
+            "根据国家和本省有关法律\n、行政法规，结合本省实际，制定本条例。\n第二条　本条例下列用语的含义：\n（一）科技成果；\n")
+    assert unwrap_lines(text) == ("某省促进科技成果转化条例\n第一条　为了促进科技成果转化，加速科学技术进步，推动经济建设和社会发展，"
+                                  "根据国家和本省有关法律、行政法规，结合本省实际，制定本条例。\n第二条　本条例下列用语的含义：\n（一）科技成果；\n")
