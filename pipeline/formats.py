@@ -329,7 +329,10 @@ def check_archive(data: bytes, max_bytes: int) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             members = z.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        raise DecodeError(f"not a readable .docx ({type(exc).__name__})") from None
+        # a zip archive's directory is at its end: a file that starts as one and has none was cut off
+        why = ("damaged or cut off (a zip archive without its end, as a download or a save that did not finish "
+               "leaves it); download or save it again" if data.startswith(b"PK\x03\x04") else "not a zip archive")
+        raise DecodeError(f"not a readable .docx: {why} ({type(exc).__name__})") from None
     if len(members) > ZIP_MAX_MEMBERS:
         raise DecodeError(f"zip archive of {len(members)} members (more than {ZIP_MAX_MEMBERS}); not read")
     expanded = sum(m.file_size for m in members)

@@ -716,6 +716,26 @@ def test_a_doc_or_protected_docx_named_docx_says_what_it_is(tmp_path):
     assert "Word 97-2003" in reason and "password-protected" in reason and "save it as .docx" in reason
 
 
+def test_a_docx_cut_off_says_it_is_damaged(tmp_path):
+    """A .docx whose download or save did not finish (the zip archive without its end) was only 'not a readable
+    .docx (BadZipFile)'."""
+    import io
+
+    import docx
+
+    buf = io.BytesIO()
+    d = docx.Document()
+    d.add_paragraph("第一条 为了促进科技成果转化，制定本条例。")
+    d.save(buf)
+    write(tmp_path / "CN/cut.docx", buf.getvalue()[: len(buf.getvalue()) // 2])
+    write(tmp_path / "CN/other.docx", b"plain bytes, not a zip archive at all" * 10)
+    write(tmp_path / "CN/a.txt", ZH)
+    _, rep = ingest(tmp_path)
+    rep = rep.set_index("path")
+    assert rep.loc["CN/cut.docx", "status"] == "failed" and "cut off" in rep.loc["CN/cut.docx", "reason"]
+    assert "not a zip archive" in rep.loc["CN/other.docx", "reason"]
+
+
 def _numbered_docx(path, paragraphs):
     """A .docx whose paragraphs (ilvl, numId, text) are numbered by Word: list 1 numbers chapters 第%1章 at level 0
     and articles 第%2条 at level 1, on through the chapters; list 2 is list 1 with its articles restarted at 1."""
