@@ -25,8 +25,8 @@ from joblib import Parallel, delayed
 from sklearn.metrics import brier_score_loss, f1_score
 from sklearn.model_selection import GroupKFold
 
-from .classify import (PassageClassifier, coded_store_paths, doc_groups, examples_paths, fit_model, label_matrix,
-                       read_coded, resolve_model, tokenize_frame)
+from .classify import (PassageClassifier, check_labels, coded_store_paths, doc_groups, examples_paths, fit_model,
+                       label_matrix, read_coded, resolve_model, tokenize_frame)
 from .coded import CODED_WEIGHT
 from .io import ConfigError, write_csv
 from .taxonomy import Taxonomy, load_taxonomy
@@ -392,6 +392,9 @@ def evaluate_cli(args) -> None:
                           "(make evaluate GOLD=coded.jsonl[,more.jsonl], or GOLD=coded for the coded store)")
     gold_paths = [Path(p) for p in args.gold.split(",") if p]
     gold = read_coded(gold_paths)
+    # a node ID that is no leaf (a typo, a group ID) would otherwise drop out of the scoring unsaid, as if the
+    # coder had not given it; train refuses such data, and so does its measure
+    check_labels(tax, gold)
     several = gold["coder"].ne("") & gold["id"].duplicated(keep=False)
     if several.any():
         # passages two people coded (the review loop's double coding) are one passage to score, not two

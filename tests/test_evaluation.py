@@ -363,3 +363,17 @@ def test_a_framework_of_one_leaf_gets_a_per_node_table_of_one_row():
     per_node, _ = scores(yt, yp, ["only"], ["en"] * 10, proba=yp.astype(float))
     assert per_node[["node", "precision", "recall", "f1", "support", "predicted"]].values.tolist() == \
         [["only", round(2 / 3, 4), 0.5, round(4 / 7, 4), 4, 3]]
+
+
+def test_evaluate_refuses_gold_with_a_node_id_that_is_no_leaf(tmp_path):
+    """A typo or a group ID in the coded file was dropped from the scoring unsaid (support and `labels` one
+    short, the passage scored as coded with nothing); make train refuses such a file, and so does evaluate."""
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "d#1", "text": "第一条 支持建设孵化器。", "labels": ["model.incubater"]}\n'
+                    '{"id": "d#2", "text": "第二条 本条例自公布之日起施行。", "labels": ["measure.ip"]}\n',
+                    encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "pipeline", "evaluate", "--gold", str(gold), "--out",
+                          str(tmp_path / "ev")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert "model.incubater" in res.stderr and "gold.jsonl" in res.stderr and "group IDs" in res.stderr
+    assert not (tmp_path / "ev" / "evaluation_summary.csv").exists()
