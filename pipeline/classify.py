@@ -29,7 +29,7 @@ from .lexicon import CONTEXT, EXCLUDE, shared_matcher
 from .nodes import code_digest
 from .schemas import LABELS
 from .taxonomy import Taxonomy, load_taxonomy
-from .text import detect_lang, first_few
+from .text import detect_lang, first_few, to_simplified
 from .tokenize import tokenize_by_lang
 
 if TYPE_CHECKING:  # the model pulls in scikit-learn; only workers and training need it
@@ -217,9 +217,14 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
             if not r["text"].strip():
                 problems.append(f"line {n} has no text (it gets no label)")
             lang = r.get("lang") if r.get("lang") in ("zh", "en") else detect_lang(r["text"])
+            text = r["text"]
+            if lang == "zh":
+                # coded in Simplified, as ingest codes a corpus's Traditional documents: the lexicon's terms and
+                # the model's n-grams are Simplified, so a Traditional passage got no label at all
+                text, _ = to_simplified(text)
             if r.get("lang") not in (None, "", "zh", "en"):
                 problems.append(f"line {n}: lang {r.get('lang')!r} is neither zh nor en; read as {lang}")
-            row = {"id": pid, "text": r["text"], "lang": lang, "labels": list(labels),
+            row = {"id": pid, "text": text, "lang": lang, "labels": list(labels),
                    "context": context_of(pid, str(r.get("heading") or ""), str(r.get("title") or "")),
                    "source": p.name, "region": str(r.get("region") or ""), "coder": coder or ""}
             if coder is not None and (pid, coder) in at:

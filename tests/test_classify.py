@@ -1,4 +1,8 @@
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -431,3 +435,18 @@ def test_coding_conventions_know_court_procedure_taiwan_purposes_and_definitions
     assert rule("第一条 为促进产学合作研发成果之运用，特订定本办法。") == "purpose"
     assert rule("第二条 本规定中的知识产权纠纷是指专利权、商业秘密等权利的纠纷。") == "definition"
     assert rule("第十三条 高等学校可以自主决定科技成果的转让，相关部门不再审批或者备案。") is None
+
+
+def test_a_traditional_chinese_passage_of_a_jsonl_file_is_coded_as_its_simplified_text(tmp_path):
+    """classify --in (and train, evaluate, a review pool) read passages with read_coded, which passed Traditional
+    text to the Simplified lexicon and model as it was: 產學研合作, 引導基金 got no label at all."""
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"id": "t", "text": "第十二條 政府設立創業投資引導基金，支持科技成果轉化。"}\n'
+                   '{"id": "s", "text": "第十二条 政府设立创业投资引导基金，支持科技成果转化。"}\n', encoding="utf-8")
+    out = tmp_path / "pred.jsonl"
+    res = subprocess.run([sys.executable, "-m", "pipeline", "classify", "--in", str(inp), "--out", str(out),
+                          "--model", "lexicon"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    trad, simp = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
+    assert "measure.government.guidance_fund" in simp["labels"]
+    assert trad["labels"] == simp["labels"] and trad["evidence"] == simp["evidence"]
