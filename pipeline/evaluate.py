@@ -395,6 +395,11 @@ def evaluate_cli(args) -> None:
     # a node ID that is no leaf (a typo, a group ID) would otherwise drop out of the scoring unsaid, as if the
     # coder had not given it; train refuses such data, and so does its measure
     check_labels(tax, gold)
+    if not len(gold):
+        # scikit-learn's scores stop with a traceback on no passages
+        raise ConfigError(f"{args.gold}: no coded passages to score the model against"
+                          + (" (the coded store gets them from make review-import)"
+                             if any(Path(p).is_dir() for p in gold_paths) else ""))
     several = gold["coder"].ne("") & gold["id"].duplicated(keep=False)
     if several.any():
         # passages two people coded (the review loop's double coding) are one passage to score, not two

@@ -377,3 +377,15 @@ def test_evaluate_refuses_gold_with_a_node_id_that_is_no_leaf(tmp_path):
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
     assert "model.incubater" in res.stderr and "gold.jsonl" in res.stderr and "group IDs" in res.stderr
     assert not (tmp_path / "ev" / "evaluation_summary.csv").exists()
+
+
+def test_evaluate_on_an_empty_coded_file_or_store_says_so(tmp_path):
+    """GOLD=empty.jsonl, or GOLD=coded with a store folder holding no file yet, stopped with scikit-learn's
+    'Found empty input array' traceback."""
+    (tmp_path / "empty.jsonl").write_text("\n", encoding="utf-8")
+    (tmp_path / "coded").mkdir()
+    for gold in (tmp_path / "empty.jsonl", tmp_path / "coded"):
+        res = subprocess.run([sys.executable, "-m", "pipeline", "evaluate", "--gold", str(gold), "--out",
+                              str(tmp_path / "ev")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+        assert f"{gold}: no coded passages" in res.stderr
