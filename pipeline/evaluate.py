@@ -390,6 +390,9 @@ def evaluate_cli(args) -> None:
     if not (args.gold or "").strip():
         raise ConfigError("evaluate needs the coded passages to score the model against: --gold coded.jsonl "
                           "(make evaluate GOLD=coded.jsonl[,more.jsonl], or GOLD=coded for the coded store)")
+    if args.cv and args.cv not in ("region", "doc") and not (args.cv.isdigit() and int(args.cv) >= 2):
+        # CV=abc stopped with int()'s traceback, and CV=0 quietly held out every document one at a time
+        raise ConfigError(f"CV={args.cv}: give region, doc, or a number of folds of 2 or more")
     gold_paths = [Path(p) for p in args.gold.split(",") if p]
     gold = read_coded(gold_paths)
     # a node ID that is no leaf (a typo, a group ID) would otherwise drop out of the scoring unsaid, as if the

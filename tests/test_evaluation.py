@@ -389,3 +389,15 @@ def test_evaluate_on_an_empty_coded_file_or_store_says_so(tmp_path):
                               str(tmp_path / "ev")], cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
         assert f"{gold}: no coded passages" in res.stderr
+
+
+def test_evaluate_refuses_a_cv_that_is_no_region_doc_or_number_of_folds(tmp_path):
+    """CV=abc stopped with int()'s traceback; CV=0 ran leave-one-document-out unsaid; CV=1 blamed the data
+    ('needs at least two groups; the coded data has 4')."""
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "d#1", "text": "第一条 支持建设孵化器。", "labels": ["model.incubator"]}\n', encoding="utf-8")
+    for cv in ("abc", "0", "1", "-3"):
+        res = subprocess.run([sys.executable, "-m", "pipeline", "evaluate", "--gold", str(gold), "--cv", cv,
+                              "--out", str(tmp_path / "ev")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+        assert f"CV={cv}: give region, doc, or a number of folds of 2 or more" in res.stderr
