@@ -444,6 +444,18 @@ def evaluate_cli(args) -> None:
         k = None if args.cv in ("region", "doc") else int(args.cv)
         manifest = Path(args.manifest) if args.manifest else _manifest_beside(gold_paths)
         groups = fold_groups(gold, how, manifest)
+        # ids that say nothing of where a passage came from make the folds quietly finer than asked: 100 such
+        # passages were 100 folds, each trained again, and passages of one document were split between folds
+        no_doc = sum("#" not in i for i in gold["id"])
+        no_region = len({d for d, g in zip(docs, groups) if "/" not in d and g in (d, f"{d}:{d}")}) \
+            if how == "region" else 0
+        if no_doc or no_region:
+            log(f"evaluate: warning: CV={args.cv}: "
+                + (f"{no_doc} of {len(gold)} ids have no '#<n>' after a document's path, so each of those "
+                   "passages is a document of its own; " if no_doc else "")
+                + (f"{no_region} document(s) have no folder in their path and no row in a corpus manifest "
+                   "(--manifest), so each is held out as a region of its own; " if no_region else "")
+                + f"{len(set(groups))} folds (gold ids are '<corpus path>#<n>')")
         extra_paths = ([] if args.no_examples else examples_paths(Path(args.taxonomy))) + \
             [Path(p) for p in (args.train or "").split(",") if p]
         extra = read_coded(extra_paths) if extra_paths else None

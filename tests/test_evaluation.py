@@ -401,3 +401,16 @@ def test_evaluate_refuses_a_cv_that_is_no_region_doc_or_number_of_folds(tmp_path
                               "--out", str(tmp_path / "ev")], cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
         assert f"CV={cv}: give region, doc, or a number of folds of 2 or more" in res.stderr
+
+
+def test_cross_validation_says_when_ids_name_no_document_or_region(tmp_path):
+    """CV=region on ids such as 'p1' (no '<path>#<n>') held out every passage as a region of its own, unsaid:
+    100 passages were 100 folds, each trained again."""
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "p1", "text": "第一条 支持建设孵化器。", "labels": ["model.incubator"]}\n'
+                    '{"id": "p2", "text": "第二条 本条例自公布之日起施行。", "labels": []}\n', encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "pipeline", "evaluate", "--gold", str(gold), "--cv", "region",
+                          "--no-examples", "--jobs", "1", "--out", str(tmp_path / "ev")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert "2 of 2 ids have no '#<n>'" in res.stderr and "2 document(s) have no folder" in res.stderr, res.stderr
+    assert "2 folds" in res.stderr and "Traceback" not in res.stderr
