@@ -189,6 +189,7 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
         seen: dict[str, int] = {}
+        first_labels: dict[str, list[str]] = {}
         at: dict[tuple[str, str], int] = {}  # (id, coder) -> its row: the coded store's later coding replaces it
         problems: list[str] = []
         errors: list[str] = []  # lines that cannot be read: all said at once, so one pass finds every one
@@ -212,8 +213,14 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
             if "id" not in r:
                 problems.append(f"line {n} has no id (named {pid})")
             elif pid in seen and coder is None:
-                problems.append(f"line {n} has the id of line {seen[pid]} ({pid}): their rows cannot be told apart")
+                # two codings of one passage that disagree teach the model both answers: say which
+                before = first_labels[pid]
+                differ = (f"; their labels differ ({'; '.join(labels) or 'none'} against {'; '.join(before) or 'none'}) "
+                          f"and both are used" if sorted(labels) != sorted(before) else "")
+                problems.append(f"line {n} has the id of line {seen[pid]} ({pid}): their rows cannot be told apart"
+                                + differ)
             seen.setdefault(pid, n)
+            first_labels.setdefault(pid, list(labels))
             if not r["text"].strip():
                 problems.append(f"line {n} has no text (it gets no label)")
             lang = r.get("lang") if r.get("lang") in ("zh", "en") else detect_lang(r["text"])

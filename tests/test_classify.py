@@ -450,3 +450,24 @@ def test_a_traditional_chinese_passage_of_a_jsonl_file_is_coded_as_its_simplifie
     trad, simp = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
     assert "measure.government.guidance_fund" in simp["labels"]
     assert trad["labels"] == simp["labels"] and trad["evidence"] == simp["evidence"]
+
+
+def test_a_repeated_id_whose_labels_differ_is_said_with_both_codings(tmp_path, caplog):
+    """TRAIN= with one passage coded twice, differently, warned only that the rows 'cannot be told apart':
+    nothing said the model was taught both answers."""
+    import logging
+
+    from pipeline.classify import read_coded
+
+    f = tmp_path / "coded.jsonl"
+    f.write_text('{"id": "d#1", "text": "支持建设孵化器。", "labels": ["model.incubator"]}\n'
+                 '{"id": "d#2", "text": "本条例自公布之日起施行。", "labels": []}\n'
+                 '{"id": "d#1", "text": "支持建设孵化器。", "labels": []}\n'
+                 '{"id": "d#2", "text": "本条例自公布之日起施行。", "labels": []}\n', encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        read_coded([f])
+    said = caplog.text
+    assert "line 3 has the id of line 1 (d#1): their rows cannot be told apart; their labels differ " \
+           "(none against model.incubator)" in said, said
+    assert "line 4 has the id of line 2 (d#2): their rows cannot be told apart\n" in said + "\n", said
+    assert "line 4 has the id of line 2 (d#2): their rows cannot be told apart;" not in said
