@@ -244,6 +244,9 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
         if errors:
             more = f"; and {len(errors) - 10} more such lines" if len(errors) > 10 else ""
             raise ConfigError(f"{p} " + "; ".join(errors[:10]) + more)
+        if not any(line.strip() for line in lines):
+            # TRAIN=empty.jsonl trained and installed a model of the examples alone, said only as '0 passages'
+            problems.append("holds no coded passages (an empty file: an export that failed, or the wrong file?)")
         for problem in problems[:5]:  # read all the same: a warning, naming the file and the line
             log.warning("%s: %s", p, problem)
         if len(problems) > 5:

@@ -471,3 +471,17 @@ def test_a_repeated_id_whose_labels_differ_is_said_with_both_codings(tmp_path, c
            "(none against model.incubator)" in said, said
     assert "line 4 has the id of line 2 (d#2): their rows cannot be told apart\n" in said + "\n", said
     assert "line 4 has the id of line 2 (d#2): their rows cannot be told apart;" not in said
+
+
+def test_an_empty_file_of_coded_passages_is_warned_about(tmp_path, caplog):
+    """make train TRAIN=empty.jsonl installed a model of the taxonomy's examples alone, saying only
+    '0 passages of the TRAIN files'."""
+    import logging
+
+    from pipeline.classify import read_coded
+
+    f = tmp_path / "empty.jsonl"
+    f.write_text("\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        assert len(read_coded([f])) == 0
+    assert f"{f}: holds no coded passages" in caplog.text, caplog.text
