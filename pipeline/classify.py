@@ -378,6 +378,30 @@ def model_path(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> str
     return str(d) if d is not None else "lexicon"
 
 
+def model_said(path: str) -> str:
+    """Which model made a run's labels (a run's `model_path`), in words for the report: its folder's name and what
+    it was trained on, never an absolute path (a report reads the same wherever it was made)."""
+    said = []
+    for one in path.split(",") if path else []:
+        if one == "lexicon":
+            said.append("the taxonomy's lexicon alone (MODEL=lexicon)")
+            continue
+        try:
+            info = json.loads((Path(one) / "model.json").read_text(encoding="utf-8")).get("info") or {}
+        except (OSError, ValueError, AttributeError):
+            info = {}
+        info = info if isinstance(info, dict) else {}
+        name, trained_on = Path(one).name, info.get("trained_on")
+        if name.startswith("default-"):
+            said.append(f"the default model ({name}, trained on the framework's {info.get('passages', '?')} example "
+                        f"passages)")
+        elif isinstance(trained_on, list) and all(isinstance(t, str) for t in trained_on):
+            said.append(f"the model {name}, trained on {' + '.join(trained_on)}")
+        else:
+            said.append(f"the model {name}")
+    return "; ".join(said)
+
+
 def _folder(t: Taxonomy) -> Path:
     """The folder of a framework's taxonomy file (where its examples are)."""
     return Path(t.path).parent

@@ -179,7 +179,8 @@ def _counts_line(taxonomy: Taxonomy, counts: dict) -> str:
     return (f"Taxonomy {_md(taxonomy.version)}: {len(taxonomy.leaves)} leaf nodes ({audited}). "
             f"Files found: {counts.get('files', 0)}; ingested: {counts.get('ingested', 0)}; "
             f"duplicates: {counts.get('duplicate_of', 0)}; skipped: {counts.get('skipped', 0)}; "
-            f"failed: {counts.get('failed', 0)} (see ingest_report.csv).")
+            f"failed: {counts.get('failed', 0)} (see ingest_report.csv)."
+            + (f" Labels by {_md(counts['model'])}." if counts.get("model") else ""))
 
 
 def human_coding_line(tables) -> str:
@@ -992,7 +993,7 @@ def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str
         counts={"ingested": counts.get("ingested", 0), "files": counts.get("files", 0),
                 "failed": counts.get("failed", 0), "skipped": counts.get("skipped", 0),
                 "duplicates": counts.get("duplicate_of", 0)},
-        human_coding=human_coding_line(tables), several=several, frameworks=frameworks,
+        human_coding=human_coding_line(tables), model=counts.get("model", ""), several=several, frameworks=frameworks,
         heat_legend=[_bin_label(lo, hi) for lo, hi in DOC_BINS],
         crosstab=_crosstab_view(tables, taxonomy) if several else None,
         evidence=_evidence_sections(tables, taxonomy, evidence, ids))

@@ -23,7 +23,7 @@ from . import nodes
 from . import report as report_mod
 from . import workbook as workbook_mod
 from .catalog import REPORT_FILES, Catalog, coverage_tables
-from .classify import coded_store_paths
+from .classify import coded_store_paths, model_said
 from .io import (ChunkedTable, PartCache, active_publication, part_files, publish_file, publishing, read_parts,
                  write_json, write_text)
 from .coded import coder_cells, follow_codings, human_coding, passage_doc, store_records
@@ -202,6 +202,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
             workbook.send(tables)
             counts = rep["status"].value_counts().to_dict()
             counts["files"] = len(rep)
+            counts["model"] = labels_made_by(out)
             write_text(report_mod.summary_md(tables, tax, counts), catalog.path("summary"))
             write_text(report_mod.report_md(tables, tax, counts), catalog.path("report_md"))
             docs, passages, labels, _ = inputs or reporting_inputs(out)
@@ -219,6 +220,16 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
                 **({"inputs_sha256": fingerprint} if fingerprint else {}))
     print(f"report: {catalog.path('report_html')}, {catalog.path('workbook')}, {catalog.path('summary')}",
           file=sys.stderr)
+
+
+def labels_made_by(out: Path) -> str:
+    """Which model made the labels of the run in `out` (run.json's classify entry), in words; "" if not known."""
+    try:
+        stages = json.loads(Catalog(out).path("run").read_text()).get("stages", {})
+    except (OSError, ValueError):
+        return ""
+    model = stages.get("classify", {}).get("model") if isinstance(stages, dict) else None
+    return model_said(model) if isinstance(model, str) else ""
 
 
 def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame,

@@ -485,3 +485,24 @@ def test_an_empty_file_of_coded_passages_is_warned_about(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         assert len(read_coded([f])) == 0
     assert f"{f}: holds no coded passages" in caplog.text, caplog.text
+
+
+def test_the_model_that_made_the_labels_is_said_by_name_and_training(tmp_path):
+    """The reports name the model behind the labels (a tester could not tell from summary.md whether `make
+    default-model` had taken effect): its folder and what it was trained on, never an absolute path."""
+    from pipeline.classify import model_said
+
+    trained, default = tmp_path / "models" / "trained", tmp_path / "models" / "default-0123456789ab"
+    trained.mkdir(parents=True)
+    default.mkdir()
+    (trained / "model.json").write_text(json.dumps({"info": {"trained_on": ["12 passages of the coded store (coded.jsonl) x6",
+                                                                            "886 taxonomy examples (zh.jsonl)"],
+                                                             "passages": 898}}), encoding="utf-8")
+    (default / "model.json").write_text(json.dumps({"info": {"trained_on": ["/x/examples/zh.jsonl"], "passages": 886}}),
+                                        encoding="utf-8")
+    assert model_said(str(trained)) == ("the model trained, trained on 12 passages of the coded store (coded.jsonl) x6 "
+                                        "+ 886 taxonomy examples (zh.jsonl)")
+    assert model_said(str(default)) == "the default model (default-0123456789ab, trained on the framework's 886 example passages)"
+    assert model_said("lexicon") == "the taxonomy's lexicon alone (MODEL=lexicon)"
+    assert model_said(f"{default},lexicon").startswith("the default model (") and str(tmp_path) not in model_said(str(trained))
+    assert model_said("") == ""

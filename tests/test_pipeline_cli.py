@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -50,6 +51,10 @@ def test_stages_one_by_one_on_demo_corpus(tmp_path):
     assert runinfo["stages"]["classify"]["taxonomy_version"]
     for f in ("coverage.xlsx", "summary.md", "report.md", "report.html", "coverage_document.csv", "gaps.parquet"):
         assert (out / f).stat().st_size > 0
+    # the reports say which model made the labels (as run.json records it), without an absolute path
+    made_by = "Labels by the default model (" + Path(runinfo["stages"]["classify"]["model"]).name
+    for f in ("summary.md", "report.md", "report.html"):
+        assert made_by in (out / f).read_text(encoding="utf-8") and str(ROOT) not in (out / f).read_text(encoding="utf-8")
     # every labelled passage as a row of coded_passages.csv and of its sheet in the workbook
     coded = pd.read_csv(out / "coded_passages.csv", encoding="utf-8-sig", keep_default_na=False)
     assert sorted(coded["passage_id"]) == sorted(leaf["passage_id"].unique())
