@@ -270,8 +270,10 @@ def check_labels(taxonomy: Taxonomy, coded: pd.DataFrame) -> None:
             for l in ls:
                 if l in unknown and l not in first:
                     first[l] = f"{src}, passage {pid}"
+        meant = {u: taxonomy.leaf_meant(u) for u in unknown}
         raise ConfigError(f"coded data uses node IDs that are not leaves of the taxonomy: "
-                          f"{'; '.join(f'{u} ({first[u]})' for u in unknown[:8])}{hint}")
+                          + "; ".join(f"{u} ({first[u]}{'; did you mean ' + meant[u] + '?' if meant[u] else ''})"
+                                      for u in unknown[:8]) + hint)
 
 
 def fit_model(taxonomy: Taxonomy, coded: pd.DataFrame, *, tokens: list[list[str]] | None = None,

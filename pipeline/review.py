@@ -372,7 +372,8 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
             values += [str(x) for x in labels_cell]
         else:
             values += [x.strip() for x in re.split(r"[,;，；\s]+", _cell(labels_cell)) if x.strip()]
-        values = [v for v in values if v]
+        # 'None' or 'NONE' is the coder's none: spreadsheets capitalise a cell's first letter as it is typed
+        values = [NONE if v.casefold() == NONE else v for v in values if v]
         if not values:
             continue  # not coded (yet)
         where = f"{sheet} row {k}"
@@ -384,7 +385,9 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
             errors.append(f"{where}: empty coder (fill the column or give CODER=)")
         unknown = [v for v in values if v != NONE and v not in leaves]
         for v in unknown:
-            hint = " (a group: code its leaves)" if v in taxonomy.by_id else ""
+            meant = taxonomy.leaf_meant(v)
+            hint = (" (a group: code its leaves)" if v in taxonomy.by_id else
+                    f" (did you mean {meant}?)" if meant else "")
             errors.append(f"{where}: unknown node ID {v!r}{hint}")
         if NONE in values and len(set(values)) > 1:
             errors.append(f"{where}: 'none' together with node IDs")

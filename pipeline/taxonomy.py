@@ -6,6 +6,7 @@ node named.
 """
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import re
@@ -166,6 +167,16 @@ class Taxonomy:
 
     def children(self, group_id: str) -> list[str]:
         return [n.id for n in self.nodes if n.parent == group_id]
+
+    def leaf_meant(self, value: str) -> str | None:
+        """The leaf a mistyped node ID most likely means (other letter case, a space for '_' or '.', a slip of a
+        letter or two), or None: said beside an unknown ID so that a coder need not look it up."""
+        key = re.sub(r"[\s_.]+", "", value).casefold()
+        same = [n for n in self.leaf_ids if re.sub(r"[_.]+", "", n).casefold() == key]
+        if same:
+            return same[0]
+        close = difflib.get_close_matches(value.strip().lower(), self.leaf_ids, n=1, cutoff=0.85)
+        return close[0] if close else None
 
     def facet_ids(self, facet: str, *, leaves_only: bool = True) -> list[str]:
         return [n.id for n in self.nodes if n.facet == facet and (n.is_leaf or not leaves_only)]

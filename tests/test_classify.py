@@ -506,3 +506,16 @@ def test_the_model_that_made_the_labels_is_said_by_name_and_training(tmp_path):
     assert model_said("lexicon") == "the taxonomy's lexicon alone (MODEL=lexicon)"
     assert model_said(f"{default},lexicon").startswith("the default model (") and str(tmp_path) not in model_said(str(trained))
     assert model_said("") == ""
+
+
+def test_train_and_evaluate_answer_a_mistyped_node_id_with_the_leaf_it_means():
+    from pipeline.classify import check_labels
+    from pipeline.io import ConfigError
+    from pipeline.taxonomy import load_taxonomy
+
+    coded = pd.DataFrame({"id": ["a.md#1", "a.md#2"], "source": ["gold.jsonl"] * 2,
+                          "labels": [["Model.Tech_Transfer"], ["measure.ip"]]})
+    with pytest.raises(ConfigError) as exc:
+        check_labels(load_taxonomy(ROOT / "taxonomy"), coded)
+    assert "Model.Tech_Transfer (gold.jsonl, passage a.md#1; did you mean model.tech_transfer?)" in str(exc.value)
+    assert "measure.ip (gold.jsonl, passage a.md#2)" in str(exc.value) and "group IDs" in str(exc.value)

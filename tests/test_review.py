@@ -73,6 +73,22 @@ def test_import_validates_every_row_and_imports_nothing_from_a_bad_file(tax, tmp
                                                                 ("d#2", [], "bob")]
 
 
+def test_a_mistyped_node_id_is_answered_with_the_leaf_it_means(tax):
+    """A node ID typed in another case or with a slip ('Model.Tech_Transfer', 'model.incubater') was refused with
+    nothing to say what was meant; a spreadsheet's capitalised 'None' was refused as a node ID."""
+    rows = [{"id": "d#1", "text": "t", "label_1": "Model.Tech_Transfer", "coder": "ann"},
+            {"id": "d#2", "text": "t", "label_1": "model.incubater", "coder": "ann"},
+            {"id": "d#3", "text": "t", "label_1": "supply chain finance", "coder": "ann"}]
+    with pytest.raises(ConfigError) as exc:
+        coded_rows(rows, "review", tax, None)
+    msg = str(exc.value)
+    assert "unknown node ID 'Model.Tech_Transfer' (did you mean model.tech_transfer?)" in msg
+    assert "unknown node ID 'model.incubater' (did you mean model.incubator?)" in msg
+    assert "unknown node ID 'supply chain finance'" in msg and "supply chain finance' (did" not in msg
+    ok = coded_rows([{"id": "d#4", "text": "t", "label_1": "None", "coder": "ann"}], "review", tax, None)
+    assert [(r["id"], r["labels"]) for r in ok] == [("d#4", [])]
+
+
 def test_store_is_append_only_and_idempotent(tax, tmp_path):
     recs = coded_rows([{"id": "d#1", "text": "t", "label_1": "model.incubator", "labels": "model.spin_off",
                         "coder": "ann"}], "s", tax, None)
