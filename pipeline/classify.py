@@ -271,7 +271,7 @@ def check_labels(taxonomy: Taxonomy, coded: pd.DataFrame) -> None:
                 if l in unknown and l not in first:
                     first[l] = f"{src}, passage {pid}"
         meant = {u: taxonomy.leaf_meant(u) for u in unknown}
-        raise ConfigError(f"coded data uses node IDs that are not leaves of the taxonomy: "
+        raise ConfigError("coded data uses node IDs that are not leaves of the taxonomy: "
                           + "; ".join(f"{u} ({first[u]}{'; did you mean ' + meant[u] + '?' if meant[u] else ''})"
                                       for u in unknown[:8]) + hint)
 
