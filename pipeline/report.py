@@ -19,7 +19,6 @@ import json
 import math
 import re
 from importlib import resources
-from pathlib import Path
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
