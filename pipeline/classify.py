@@ -373,6 +373,10 @@ def model_path(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> str
                               "its own default model; MODEL= can only be 'lexicon' (or run one framework at a time)")
         return ",".join(model_path(None, _folder(t), t) for t in taxonomy.parts)
     if model:
+        if not Path(model).exists():
+            looked = "" if Path(model).is_absolute() else f" (looked for {Path(model).absolute()})"
+            raise ConfigError(f"{model}: model folder not found{looked}; MODEL= names a folder `make train` made, "
+                              f"or lexicon")
         if not (Path(model) / "model.json").is_file():
             raise ConfigError(f"{model}: not a model folder (no model.json); train one with `make train`")
         return str(model)

@@ -519,3 +519,17 @@ def test_train_and_evaluate_answer_a_mistyped_node_id_with_the_leaf_it_means():
         check_labels(load_taxonomy(ROOT / "taxonomy"), coded)
     assert "Model.Tech_Transfer (gold.jsonl, passage a.md#1; did you mean model.tech_transfer?)" in str(exc.value)
     assert "measure.ip (gold.jsonl, passage a.md#2)" in str(exc.value) and "group IDs" in str(exc.value)
+
+
+def test_a_model_folder_that_does_not_exist_is_said_to_be_missing(tmp_path):
+    """MODEL=models/trianed (a slip) said 'not a model folder (no model.json)', as if the folder were there."""
+    from pipeline.classify import model_path
+    from pipeline.io import ConfigError
+    from pipeline.taxonomy import load_taxonomy
+
+    tax = load_taxonomy(ROOT / "taxonomy")
+    with pytest.raises(ConfigError, match="model folder not found"):
+        model_path(str(tmp_path / "models" / "trianed"), ROOT / "taxonomy", tax)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"not a model folder \(no model.json\)"):
+        model_path(str(tmp_path / "empty"), ROOT / "taxonomy", tax)
