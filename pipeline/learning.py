@@ -54,7 +54,8 @@ def cmd_train(args) -> None:
                           f"(>= {min_pos}) to learn; no model was installed and the current one stays. Code more "
                           f"passages, or train with the taxonomy's examples too (without --no-examples)")
     t0 = time.perf_counter()
-    model = fit_model(tax, data, weights=np.concatenate(weights))
+    model = fit_model(tax, data, weights=np.concatenate(weights),
+                      verbose=not getattr(args, "quiet", False) and sys.stderr.isatty())
     target = Path(args.model or "models/trained")
     model.save(target, info={"trained_on": said, "passages": len(data)})
     print(f"train: {int(model.trained_.sum())} of {len(tax.leaf_ids)} nodes learned "

@@ -109,6 +109,13 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
                         dtype=object)
 
 
+def _progress(total: int, shown: bool):
+    """A progress bar over `total` fits (tqdm, on stderr), or one that shows nothing."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="train: fits (folds, then all)", unit="fit", disable=not shown)
+
+
 def _lexicon_columns(X) -> list[str]:
     return [c for c in ("text", "lang", "tokens", "hits") if c in X]
 
@@ -158,7 +165,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, taxonomy: str = "taxonomy", C: float = 1.0, lexicon_weight: float = 1.0,
                  context_weight: float = 0.3, char_ngrams=(1, 3), cv: int = 5, beta: float = 1.0,
                  min_positives: int = 4, lexicon_prior: float = 0.6, conventions: bool = True, gate: bool = True,
-                 class_weight="balanced", random_state: int = 0):
+                 class_weight="balanced", random_state: int = 0, verbose: bool = False):
         self.taxonomy = taxonomy
         self.C = C
         self.lexicon_weight = lexicon_weight
@@ -172,6 +179,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         self.gate = gate
         self.class_weight = class_weight
         self.random_state = random_state
+        self.verbose = verbose
 
     # ------------------------------------------------------------------ learning
     def _pipeline(self) -> Pipeline:
@@ -195,9 +203,13 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         oof = np.zeros(Y.shape)
         n_splits = min(self.cv, len(set(groups.tolist())))
         w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        if n_splits >= 2:
-            for tr, te in GroupKFold(n_splits=n_splits).split(X, groups=groups):
-                oof[te] = self._fit_arrays(X.iloc[tr], Y[tr], w[tr])[0].decision(X.iloc[te])
+        folds = list(GroupKFold(n_splits=n_splits).split(X, groups=groups)) if n_splits >= 2 else []
+        # with `verbose`, a bar over the fits (one per fold, then the whole): thousands of coded passages take
+        # minutes, with nothing else said between the start and the end
+        bar = _progress(len(folds) + 1, self.verbose)
+        for tr, te in folds:
+            oof[te] = self._fit_arrays(X.iloc[tr], Y[tr], w[tr])[0].decision(X.iloc[te])
+            bar.update()
         # calibration and threshold per node and language: Chinese regulations and US statutes differ in how
         # often a node's words come with the node itself; a language with too few coded positives of a node
         # takes the node's pooled figures. Both are weighted as the passages are: passages of the researcher's own
@@ -221,6 +233,8 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
                     self.thresholds_[j, k] = t_pooled
         self.oof_proba_ = self._calibrate(oof, lang_idx)
         fitted, self.coef_, self.intercept_ = self._fit_arrays(X, Y, w)
+        bar.update()
+        bar.close()
         self.features_ = fitted.features
         return self
 
@@ -359,7 +373,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         meta = {
             "format": FORMAT,
             "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()
-                       if k != "taxonomy"},
+                       if k not in ("taxonomy", "verbose")},
             "taxonomy_sha256": load_taxonomy(self.taxonomy).sha256,
             "nodes": self.nodes_, "thresholds": self.thresholds_.tolist(), "trained": self.trained_.tolist(),
             "positives": self.positives_.tolist(), "calibration": self.calibration_.tolist(),

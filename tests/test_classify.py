@@ -533,3 +533,21 @@ def test_a_model_folder_that_does_not_exist_is_said_to_be_missing(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match=r"not a model folder \(no model.json\)"):
         model_path(str(tmp_path / "empty"), ROOT / "taxonomy", tax)
+
+
+def test_training_shows_its_fits_when_asked_and_keeps_that_out_of_the_model(tmp_path, capsys):
+    """`make train` on thousands of coded passages said nothing for minutes between its first and last line: a
+    progress bar over the fits (verbose, as the train command sets it in a terminal). Whether it was shown is
+    no parameter of the model: model.json is the same either way."""
+    from pipeline.classify import examples_paths, fit_model, read_coded
+    from pipeline.taxonomy import load_taxonomy
+
+    tax = load_taxonomy(ROOT / "taxonomy")
+    coded = read_coded(examples_paths(ROOT / "taxonomy")).iloc[::4].reset_index(drop=True)
+    quiet = fit_model(tax, coded)
+    assert "train: fits" not in capsys.readouterr().err
+    shown = fit_model(tax, coded, verbose=True)
+    assert "train: fits (folds, then all)" in capsys.readouterr().err
+    quiet.save(tmp_path / "q")
+    shown.save(tmp_path / "s")
+    assert (tmp_path / "q" / "model.json").read_bytes() == (tmp_path / "s" / "model.json").read_bytes()
