@@ -29,7 +29,7 @@ from .lexicon import CONTEXT, EXCLUDE, shared_matcher
 from .nodes import code_digest
 from .schemas import LABELS
 from .taxonomy import Taxonomy, load_taxonomy
-from .text import detect_lang, first_few, to_simplified
+from .text import detect_lang, first_few, han_share, to_simplified
 from .tokenize import tokenize_by_lang
 
 if TYPE_CHECKING:  # the model pulls in scikit-learn; only workers and training need it
@@ -224,6 +224,12 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
             if not r["text"].strip():
                 problems.append(f"line {n} has no text (it gets no label)")
             lang = r.get("lang") if r.get("lang") in ("zh", "en") else detect_lang(r["text"])
+            other = _plainly_other_language(r["text"], lang) if r.get("lang") in ("zh", "en") else None
+            if other is not None:
+                # a passage's lang decides its tokenizer and its lexicon: Chinese text read as English matches
+                # no Chinese term and gets no label
+                problems.append(f"line {n}: lang {lang!r}, but the text is plainly {other!r}; read as {other}")
+                lang = other
             text = r["text"]
             if lang == "zh":
                 # coded in Simplified, as ingest codes a corpus's Traditional documents: the lexicon's terms and
@@ -252,6 +258,17 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
         if len(problems) > 5:
             log.warning("%s: and %d more such lines", p, len(problems) - 5)
     return pd.DataFrame(rows, columns=["id", "text", "lang", "labels", "context", "source", "region", "coder"])
+
+
+def _plainly_other_language(text: str, lang: str) -> str | None:
+    """The other language when `text` is plainly not `lang`: half its letters Han for 'en', hardly any for 'zh'
+    (a mixed passage keeps the language it was given)."""
+    share = han_share(text)
+    if lang == "en" and share >= 0.5:
+        return "zh"
+    if lang == "zh" and share < 0.05 and sum(c.isalpha() for c in text[:5000]) >= 20:
+        return "en"
+    return None
 
 
 def doc_groups(ids: list[str]) -> list[str]:

@@ -551,3 +551,22 @@ def test_training_shows_its_fits_when_asked_and_keeps_that_out_of_the_model(tmp_
     quiet.save(tmp_path / "q")
     shown.save(tmp_path / "s")
     assert (tmp_path / "q" / "model.json").read_bytes() == (tmp_path / "s" / "model.json").read_bytes()
+
+
+def test_a_passage_whose_lang_plainly_is_the_other_language_is_read_as_it_is(tmp_path, caplog):
+    """Chinese text marked lang 'en' was taken as English: English tokens, no Chinese term, no label."""
+    import logging
+
+    from pipeline.classify import read_coded
+
+    f = tmp_path / "c.jsonl"
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"id": "a#1", "lang": "en", "text": "第十条 鼓励企业与高等学校共建联合实验室。", "labels": []},
+        {"id": "a#2", "lang": "zh", "text": "The Secretary shall establish a program of cooperative research.", "labels": []},
+        {"id": "a#3", "lang": "en", "text": "The 产学研 (industry-university-research) partnership program.", "labels": []},
+    ]) + "\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        coded = read_coded([f])
+    assert coded["lang"].tolist() == ["zh", "en", "en"]
+    assert "line 1: lang 'en', but the text is plainly 'zh'; read as zh" in caplog.text
+    assert "line 2: lang 'zh', but the text is plainly 'en'" in caplog.text and "line 3" not in caplog.text
