@@ -399,10 +399,13 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         path = Path(path)
         try:
             meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path / 'model.json'}: not a readable model ({exc.__class__.__name__}: {exc})") from None
+        try:
             with np.load(path / "arrays.npz", allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
         except (OSError, ValueError, EOFError) as exc:
-            raise ValueError(f"{path}: not a readable model ({exc.__class__.__name__}: {exc})") from None
+            raise ValueError(f"{path / 'arrays.npz'}: not a readable model ({exc.__class__.__name__}: {exc})") from None
         except Exception as exc:  # a damaged zip raises zipfile.BadZipFile and others
             raise ValueError(f"{path}/arrays.npz: damaged ({exc.__class__.__name__})") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
