@@ -605,6 +605,15 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
     for tag in soup(_HTML_PAGE_CHROME):
         if not tag.decomposed and tag.find_parent(_HTML_DOCUMENT) is None:
             tag.decompose()
+    # a table row is one paragraph, its cells' texts joined by " | ", as a Word table's row is (_docx_blocks): read
+    # cell by cell, a table of measures became one passage per cell, the measure apart from what it names
+    for row in soup.find_all("tr"):
+        if row.find("table") is None:
+            cells = [_HTML_SPACE.sub(" ", c.get_text(" ", strip=True))
+                     for c in row.find_all(["td", "th"], recursive=False)]
+            line = soup.new_tag("p")
+            line.string = " | ".join(c for c in cells if c)
+            row.replace_with(line)
     block_of: dict[int, object] = {}   # id(element) -> nearest enclosing block element (or None)
     in_pre: dict[int, bool] = {}
     paragraphs: list[str] = []

@@ -1016,3 +1016,18 @@ def test_a_chinese_line_wrapped_at_punctuation_is_joined():
             "根据国家和本省有关法律\n、行政法规，结合本省实际，制定本条例。\n第二条　本条例下列用语的含义：\n（一）科技成果；\n")
     assert unwrap_lines(text) == ("某省促进科技成果转化条例\n第一条　为了促进科技成果转化，加速科学技术进步，推动经济建设和社会发展，"
                                   "根据国家和本省有关法律、行政法规，结合本省实际，制定本条例。\n第二条　本条例下列用语的含义：\n（一）科技成果；\n")
+
+
+def test_an_html_table_row_is_one_paragraph_as_a_word_table_row_is(tmp_path):
+    """A web page's table of measures was read cell by cell, one paragraph (and passage) per cell, where a Word
+    table's row is one, its cells joined by ' | '."""
+    from pipeline.formats import extract_text
+
+    page = ("<html><body><p>第一条 为了促进产学研合作，制定本办法。</p><table><tr><th>措施</th><th>内容</th></tr>"
+            "<tr><td>联合实验室</td><td><p>企业与高等学校共建</p><p>给予  资助</p></td></tr>"
+            "<tr><td>a<table><tr><td>inner 1</td><td>inner 2</td></tr></table></td><td>b</td></tr></table>"
+            "<p>第二条 本办法自公布之日起施行。</p></body></html>")
+    decoded, _ = extract_text(page.encode("utf-8"), "html")
+    assert decoded.text.split("\n\n") == ["第一条 为了促进产学研合作，制定本办法。", "措施 | 内容",
+                                          "联合实验室 | 企业与高等学校共建 给予 资助", "a", "inner 1 | inner 2", "b",
+                                          "第二条 本办法自公布之日起施行。"]
