@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -113,11 +114,22 @@ def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, 
             executor["pool"].shutdown(wait=True, cancel_futures=True)
 
 
+# Ctrl-C reaches every process of the run at once, and a worker it ends can be seen dead before this process
+# hears it: on a lost worker, this long for the interrupt to arrive (it raises KeyboardInterrupt out of the
+# wait), so that a Ctrl-C is said as one and not as a killed worker
+INTERRUPT_GRACE = 0.5
+
+
+def _lost() -> WorkerLost:
+    time.sleep(INTERRUPT_GRACE)
+    return WorkerLost()
+
+
 def _result(fut):
     try:
         return fut.result()
     except BrokenProcessPool:
-        raise WorkerLost() from None
+        raise _lost() from None
 
 
 class _Done:
@@ -172,7 +184,7 @@ class Helper:
         try:
             return self.conn.recv()
         except EOFError:  # it ended without answering (serve_classifier answers every request, its errors too)
-            raise WorkerLost() from None
+            raise _lost() from None
 
     def finish(self, timeout: float | None = None) -> int | None:
         """Close this end and wait for the child to end (at most `timeout` seconds, then stop it); its exit

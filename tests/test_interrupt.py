@@ -123,3 +123,32 @@ def test_a_killed_workbook_writer_is_reported_as_killed(tmp_path):
         wb.wait()
     assert "its error is above" not in str(caught.value)
     assert not (tmp_path / "coverage.xlsx").exists()
+
+
+def test_a_worker_lost_to_ctrl_c_is_said_as_the_interrupt(monkeypatch):
+    """Ctrl-C ends the workers and this process at once; when the dead worker was seen first, the run said a
+    worker had been killed (a traceback of WorkerLost under a test's driver) instead of 'interrupted'."""
+    import threading
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from pipeline import engine
+
+    class Interrupted(Exception):
+        pass
+
+    def on_sigint(signum, frame):
+        raise Interrupted
+
+    fut = Future()
+    fut.set_exception(BrokenProcessPool("a worker died"))
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()  # the interrupt, a moment late
+        with pytest.raises(Interrupted):
+            engine._result(fut)
+        monkeypatch.setattr(engine, "INTERRUPT_GRACE", 0.0)
+        with pytest.raises(engine.WorkerLost):  # no interrupt: a worker lost
+            engine._result(fut)
+    finally:
+        signal.signal(signal.SIGINT, previous)
