@@ -34,8 +34,10 @@ class WorkerLost(Exception):
 def _quit_on_ctrl_c() -> None:
     """In a worker: Ctrl-C ends it at once and silently. The terminal sends SIGINT to every process of the run;
     the run's own process says in one line what was interrupted, which a worker's traceback (of whatever
-    library it was importing) would bury."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    library it was importing) would bury. A run that ignores SIGINT (started in the background by a shell) keeps
+    its workers ignoring it too: they must not die of an interrupt the run does not hear."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _start_worker(warm: Callable | None, warm_args: tuple) -> None:

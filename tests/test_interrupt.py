@@ -14,10 +14,13 @@ from conftest import ROOT
 # The terminal sends Ctrl-C's SIGINT to every process of the run: the run's own and its workers, here still
 # warming up (a worker importing scikit-learn takes seconds) or busy.
 _CTRL_C_DRIVER = r"""
-import os, sys, time
+import os, signal, sys, time
 from pathlib import Path
 from pipeline.engine import Helper, imap_ordered
 
+# as a run typed in a terminal has it (a shell's background job, as `make test &` runs this, starts with SIGINT
+# ignored, and Python then installs no handler of its own)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 marks = Path(sys.argv[1])
 
 def warm():
@@ -150,5 +153,22 @@ def test_a_worker_lost_to_ctrl_c_is_said_as_the_interrupt(monkeypatch):
         monkeypatch.setattr(engine, "INTERRUPT_GRACE", 0.0)
         with pytest.raises(engine.WorkerLost):  # no interrupt: a worker lost
             engine._result(fut)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_workers_of_a_run_that_ignores_ctrl_c_ignore_it_too():
+    """A run started in the background by a shell ignores SIGINT; its workers, which Ctrl-C otherwise ends at
+    once, must not die of an interrupt the run does not hear (the run would then say a worker was killed)."""
+    from pipeline import engine
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        engine._quit_on_ctrl_c()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        engine._quit_on_ctrl_c()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGINT, previous)
