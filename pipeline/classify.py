@@ -188,8 +188,7 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
             lines = p.read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
-        seen: dict[str, int] = {}
-        first_labels: dict[str, list[str]] = {}
+        seen: dict[str, tuple[int, list[str]]] = {}  # id -> the line it is first on, with that line's labels
         at: dict[tuple[str, str], int] = {}  # (id, coder) -> its row: the coded store's later coding replaces it
         problems: list[str] = []
         errors: list[str] = []  # lines that cannot be read: all said at once, so one pass finds every one
@@ -214,13 +213,12 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
                 problems.append(f"line {n} has no id (named {pid})")
             elif pid in seen and coder is None:
                 # two codings of one passage that disagree teach the model both answers: say which
-                before = first_labels[pid]
+                first, before = seen[pid]
                 differ = (f"; their labels differ ({'; '.join(labels) or 'none'} against {'; '.join(before) or 'none'}) "
                           f"and both are used" if sorted(labels) != sorted(before) else "")
-                problems.append(f"line {n} has the id of line {seen[pid]} ({pid}): their rows cannot be told apart"
+                problems.append(f"line {n} has the id of line {first} ({pid}): their rows cannot be told apart"
                                 + differ)
-            seen.setdefault(pid, n)
-            first_labels.setdefault(pid, list(labels))
+            seen.setdefault(pid, (n, list(labels)))
             if not r["text"].strip():
                 problems.append(f"line {n} has no text (it gets no label)")
             lang = r.get("lang") if r.get("lang") in ("zh", "en") else detect_lang(r["text"])
