@@ -14,8 +14,8 @@ import warnings
 import zipfile
 from contextlib import contextmanager
 
-from .text import (DEFAULT_MAX_BYTES, LINE_BREAKS, WRAPPED_LINE, Decoded, DecodeError, decode_bytes, megabytes,
-                   one_line, own_title)
+from .text import (ARTICLE_NUMBER, DEFAULT_MAX_BYTES, LINE_BREAKS, WRAPPED_LINE, Decoded, DecodeError, decode_bytes,
+                   megabytes, one_line, own_title)
 
 # A .docx is a zip archive, and python-docx inflates every member into memory and parses its XML whole: a 3 MB
 # file can hold 1 GB of XML. So the size limit holds for what the archive expands to, checked on the sizes its
@@ -97,7 +97,7 @@ def _docx_inline(el, text: list[str], boxes: list[str], parent, numbering: "_Doc
 # run. Read as "第二条鼓励……", it was no article (an article's number is followed by a space), and the articles after
 # it ran on in the one before. An article number that is all of an inline element's (a run's) text at the start
 # of a line is followed by a space.
-_ARTICLE_NUMBER = re.compile(r"第[一二三四五六七八九十百千零〇两0-9０-９]+条(?:之[一二三四五六七八九十0-9]+)?")
+_ARTICLE_NUMBER = re.compile(ARTICLE_NUMBER)
 
 
 def _space_after_article_number(pieces: list[str]) -> None:

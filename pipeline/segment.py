@@ -15,14 +15,15 @@ import re
 from array import array
 from dataclasses import dataclass
 
+from .text import ARTICLE_NUMBER, CN_NUMERAL
+
 
 CONTENT_KINDS = ("article", "section_paragraph", "paragraph", "preamble")
 MAX_PASSAGE_CHARS = 4000
 SECTION_HEADING_CHARS = 200  # a "§ 101. Title" line no longer than this is a section heading, not a paragraph
 
-_CN_NUM = "一二三四五六七八九十百千零〇两0-9０-９"
-ARTICLE = re.compile(rf"^[ \t\u3000]*(第[{_CN_NUM}]+条(?:之[{_CN_NUM}]+)?)(?=[ \t\u3000]|$)")
-CN_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?第[{_CN_NUM}]+[编章节](?:[ \t\u3000]|$)")
+ARTICLE = re.compile(rf"^[ \t\u3000]*({ARTICLE_NUMBER})(?=[ \t\u3000]|$)")
+CN_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?第[{CN_NUMERAL}]+[编章节](?:[ \t\u3000]|$)")
 MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*)$")
 SECTION = re.compile(r"^(?:#{1,6}[ \t]+)?(§+[ \t]*[\dA-Za-z\-–.]+)")
 # some exports mark deep enumerators with more than Markdown's six '#'
@@ -49,8 +50,8 @@ class Line:
 # ……"): an article (or chapter) marker after a sentence's end and a space starts a line of its own, and so does an
 # article after a heading on the same line ("第一章　总　则　　第一条　……"). A marker inside a sentence or a table
 # ("依照第十条", "| 第244条 |") does not.
-_INLINE_BREAK = re.compile(rf"(?<=[。；！？])[ \t\u3000]+(?=第[{_CN_NUM}]+[条章节编](?:之[{_CN_NUM}]+)?[ \t\u3000])")
-_ARTICLE_AFTER_HEADING = re.compile(rf"[ \t\u3000]+(?=第[{_CN_NUM}]+条(?:之[{_CN_NUM}]+)?[ \t\u3000])")
+_INLINE_BREAK = re.compile(rf"(?<=[。；！？])[ \t\u3000]+(?=第[{CN_NUMERAL}]+[条章节编](?:之[{CN_NUMERAL}]+)?[ \t\u3000])")
+_ARTICLE_AFTER_HEADING = re.compile(rf"[ \t\u3000]+(?={ARTICLE_NUMBER}[ \t\u3000])")
 
 
 def _lines(text: str) -> list[Line]:

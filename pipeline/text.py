@@ -264,6 +264,11 @@ def normalise(text: str) -> str:
     return "".join(parts)
 
 
+# the numerals of a Chinese article's, chapter's or item's number: 第三十二条, 第12条, and 第１２条 as some exports
+# write it (full-width digits), 第十条之一 for an article inserted by an amendment
+CN_NUMERAL = "一二三四五六七八九十百千零〇两0-9０-９"
+ARTICLE_NUMBER = rf"第[{CN_NUMERAL}]+条(?:之[{CN_NUMERAL}]+)?"
+
 # Hard-wrapped text (a PDF's text layer, a plain-text export) breaks lines inside words: "科技企业孵\n化器",
 # "joint\nresearch centres", and no term can match across the break. A break inside a line of running text is
 # joined: between two Han characters it is dropped, before a lowercase English word it becomes a space. Only
@@ -274,8 +279,7 @@ def normalise(text: str) -> str:
 # into punctuation no line of its own starts with (a PDF wraps wherever the page ends)
 _HAN_WRAP = re.compile(r"\n(?<=[\u4e00-\u9fff，、；（《“]\n)[ \t\u3000]*(?=[\u4e00-\u9fff，。、；：？！）》」』”])")
 _EN_WRAP = re.compile(r"\n(?<=[A-Za-z,;]\n)[ \t]*(?=[a-z])")
-_NUMERAL = "一二三四五六七八九十百千零〇两0-9"
-_STRUCTURE = re.compile(rf"第[{_NUMERAL}]+[条章节编款]|[{_NUMERAL}]+、")
+_STRUCTURE = re.compile(rf"第[{CN_NUMERAL}]+[条章节编款]|[{CN_NUMERAL}]+、")
 WRAPPED_LINE = {"han": 10, "en": 40}  # characters a line runs to before a break in it is taken for a wrap
 
 

@@ -615,6 +615,18 @@ def test_hard_wrapped_lines_are_joined_so_terms_match_across_them(tmp_path):
     assert "model.joint_research_center" in by_doc["en/B/wrapped.txt"]
 
 
+
+def test_an_article_numbered_in_full_width_digits_keeps_its_line_after_a_wrapped_length_line():
+    """Ingest's wrap joining, segmentation and the Word reader share one article-number pattern: 第１２条 (full-width
+    digits, as some exports write them) is an article to the segmenter, so joining must not run it into the line
+    before, as it did while the wrap check knew only half-width digits."""
+    from pipeline.segment import ARTICLE
+    from pipeline.text import unwrap_lines
+
+    text = "某省科技条例\n第１１条　鼓励高等学校与企业联合建立研究开发机构并共享科研设施\n第１２条　（略）\n"
+    assert unwrap_lines(text) == text
+    assert ARTICLE.match("第１２条　（略）") and ARTICLE.match("第十条之一 （略）")
+
 def test_a_quote_never_closed_in_the_manifest_is_an_error_naming_its_line(tmp_path, caplog):
     """A stray quote swallowed every later row into one cell: their files were reported as not listed, and the
     only hint was a field count. A cell holding a line break between closed quotes (Excel writes those) is
