@@ -97,8 +97,9 @@ class IngestRun:
         self._case_slips: list[tuple[str, str]] = []
         for p in self._rows:
             if p not in known:
-                self.report.append(_not_found(root, p, not_entered, by_case.get(p.casefold(), "")))
-                if self.report[-1]["reason"].startswith(_CASE_SLIP):
+                row, case_slip = _not_found(root, p, not_entered, by_case.get(p.casefold(), ""))
+                self.report.append(row)
+                if case_slip:
                     self._case_slips.append((p, by_case[p.casefold()]))
         self.cache: list[dict] = []
         self.reused = 0
@@ -314,12 +315,9 @@ READ_TYPES = ", ".join(SUPPORTED)
 _WINDOWS_DRIVE = re.compile(r"[A-Za-z]:/")
 
 
-_CASE_SLIP = f"listed in {MANIFEST} but not found: letter case differs"
-
-
-def _not_found(root: Path, p: str, not_entered: dict[str, str], same_but_case: str = "") -> dict:
-    """The report row of a path the manifest lists and no file was found at, saying why none was;
-    `same_but_case` is a file found whose path differs from `p` in letter case alone."""
+def _not_found(root: Path, p: str, not_entered: dict[str, str], same_but_case: str = "") -> tuple[dict, bool]:
+    """The report row of a path the manifest lists and no file was found at, saying why none was, and whether
+    the reason is that `same_but_case`, a file found whose path differs from `p` in letter case alone, is it."""
     missing = report_row(p, "failed", f"listed in {MANIFEST} but not found")
     if p.startswith("/") or _WINDOWS_DRIVE.match(p):
         # a path from the corpus folder keeps the manifest valid wherever the folder is copied
@@ -329,26 +327,27 @@ def _not_found(root: Path, p: str, not_entered: dict[str, str], same_but_case: s
             rel = ""
         return report_row(p, "failed", f"listed in {MANIFEST} with an absolute path; paths there are relative to "
                                         "the corpus folder" + (f" (write '{rel}')" if rel else ", and this one is "
-                                                                                                "not in it"))
+                                                                                                "not in it")), False
     if p == ".." or p.startswith("../"):
-        return report_row(p, "failed", f"listed in {MANIFEST} but outside the corpus folder; not read")
+        return report_row(p, "failed", f"listed in {MANIFEST} but outside the corpus folder; not read"), False
     parts = p.split("/")
     for i in range(1, len(parts)):
         folder = "/".join(parts[:i])
         if folder in not_entered:
             # a hidden folder, a link to a folder, a previous run's outputs: listed but not entered
             return report_row(p, "skipped", f"listed in {MANIFEST} but not read: it is in '{folder}', a folder not "
-                                            f"entered ({not_entered[folder]})")
+                                            f"entered ({not_entered[folder]})"), False
     try:
         is_dir = (root / p).is_dir()
     except OSError:
-        return missing
+        return missing, False
     if is_dir:
-        return report_row(p, "failed", f"listed in {MANIFEST} but is a folder (list the files in it, one a row)")
+        return report_row(p, "failed", f"listed in {MANIFEST} but is a folder (list the files in it, one a row)"), False
     if same_but_case:
-        return report_row(p, "failed", f"{_CASE_SLIP} from the file '{same_but_case}' (paths are case-sensitive "
-                                       f"here: write the file's name as it is)")
-    return missing
+        return report_row(p, "failed", f"listed in {MANIFEST} but not found: letter case differs from the file "
+                                       f"'{same_but_case}' (paths are case-sensitive here: write the file's name as "
+                                       f"it is)"), True
+    return missing, False
 
 
 def _title(s: str) -> str:
