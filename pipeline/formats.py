@@ -14,8 +14,9 @@ import warnings
 import zipfile
 from contextlib import contextmanager
 
-from .text import (ARTICLE_NUMBER, DEFAULT_MAX_BYTES, LINE_BREAKS, WRAPPED_LINE, Decoded, DecodeError, decode_bytes,
-                   megabytes, one_line, own_title)
+from .article_numbers import ARTICLE_NUMBER
+from .text import (DEFAULT_MAX_BYTES, LINE_BREAKS, WRAPPED_LINE, Decoded, DecodeError, decode_bytes, megabytes,
+                   one_line, own_title)
 
 # A .docx is a zip archive, and python-docx inflates every member into memory and parses its XML whole: a 3 MB
 # file can hold 1 GB of XML. So the size limit holds for what the archive expands to, checked on the sizes its

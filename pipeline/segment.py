@@ -15,7 +15,7 @@ import re
 from array import array
 from dataclasses import dataclass
 
-from .text import ARTICLE_NUMBER, CN_NUMERAL
+from .article_numbers import ARTICLE_NUMBER, CN_NUMERAL
 
 
 CONTENT_KINDS = ("article", "section_paragraph", "paragraph", "preamble")
@@ -211,7 +211,7 @@ def passage_lang(text: str, doc_lang: str) -> str:
         return "en" if latin >= 20 and latin > 3 * len(_HAN.findall(text)) else "zh"
     if _HAN.search(text) is None:
         return doc_lang
-    # text.han_share's measure, counted here: segment imports no other package module, so that editing ingest's
+    # text.han_share's measure, counted here: segment imports none of ingest's modules, so that editing ingest's
     # text code does not make every document be segmented again
     han = len(_HAN.findall(text))
     return "zh" if han >= sum(c.isalpha() for c in text) / 2 else doc_lang

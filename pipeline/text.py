@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .article_numbers import CN_NUMERAL
+
 log = logging.getLogger("pipeline.ingest")
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -263,11 +265,6 @@ def normalise(text: str) -> str:
     parts[::2] = [unicodedata.normalize("NFKC", p) for p in parts[::2]]
     return "".join(parts)
 
-
-# the numerals of a Chinese article's, chapter's or item's number: 第三十二条, 第12条, and 第１２条 as some exports
-# write it (full-width digits), 第十条之一 for an article inserted by an amendment
-CN_NUMERAL = "一二三四五六七八九十百千零〇两0-9０-９"
-ARTICLE_NUMBER = rf"第[{CN_NUMERAL}]+条(?:之[{CN_NUMERAL}]+)?"
 
 # Hard-wrapped text (a PDF's text layer, a plain-text export) breaks lines inside words: "科技企业孵\n化器",
 # "joint\nresearch centres", and no term can match across the break. A break inside a line of running text is
