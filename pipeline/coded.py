@@ -43,8 +43,9 @@ def _key(r: dict) -> str:
 
 
 def append_to_store(records: list[dict], store: Path, source: str) -> tuple[int, int]:
-    """Append new records (id, text, lang, labels, coder, time, source) to the store; the same coding of
-    the same passage by the same coder is never added twice. Returns (added, already there)."""
+    """Append new records (id, text, lang, labels, coder, time, source; title, heading and note where given) to
+    the store; the same coding of the same passage by the same coder is never added twice. Returns (added,
+    already there)."""
     store.mkdir(parents=True, exist_ok=True)
     seen = {_key(r) for r in store_records(store)}
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -55,7 +56,9 @@ def append_to_store(records: list[dict], store: Path, source: str) -> tuple[int,
             continue
         seen.add(k)
         new.append({"id": r["id"], "text": r["text"], "lang": r["lang"] or None, "labels": r["labels"],
-                    "coder": r["coder"], "time": now, "source": source, **({"note": r["note"]} if r["note"] else {})})
+                    "coder": r["coder"], "time": now, "source": source,
+                    # the passage's context as the model sees it in a run (classify.context_of)
+                    **{k: r[k] for k in ("title", "heading", "note") if r.get(k)}})
     if new:
         path = store / STORE_FILE
         with path.open("a", encoding="utf-8") as f:

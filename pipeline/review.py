@@ -187,7 +187,10 @@ def picks_table(pool: pd.DataFrame, scored: dict, picked: pd.DataFrame, taxonomy
         labs = scored["labels"][i]
         rows.append({
             "rank": r.rank, "id": str(src["id"]), "title": str(src.get("title", "") or ""),
-            "citation": str(src.get("citation", "") or ""), "region": str(src.get("region", "") or ""),
+            "citation": str(src.get("citation", "") or ""),
+            # the chapter or section the passage stands in: the coder reads it, and the model, which sees it as
+            # the passage's context when it labels the corpus, learns the coded passage with it too
+            "heading": str(src.get("heading_path", "") or ""), "region": str(src.get("region", "") or ""),
             "lang": str(src["lang"]), "text": str(src["text"]),
             "predicted": "; ".join(f"{l.node} {names[l.node]['zh']} / {names[l.node]['en']} ({l.score:.2f})"
                                    for l in labs),
@@ -278,7 +281,7 @@ def _write_review_xlsx(rows: pd.DataFrame, taxonomy: Taxonomy, path: Path) -> No
 
 ROW = "__row__"  # where a row of a review file was: its row in the sheet, or its line in a .jsonl file
 # columns a coded row is read from; a sheet that has them under other names would be read as uncoded
-_READ_COLUMNS = ["id", "passage_id", "text", "lang", *CODER_COLUMNS, "gap_region", "gap_node"]
+_READ_COLUMNS = ["id", "passage_id", "text", "lang", "title", "heading", *CODER_COLUMNS, "gap_region", "gap_node"]
 
 
 def read_sheet(path: Path) -> tuple[list[dict], str]:
@@ -396,7 +399,8 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
             errors.append(f"{where}: no passage text")
         labels = sorted({v for v in values if v in leaves})
         out.append({"id": pid, "text": text if isinstance(text, str) else "", "lang": _cell(r.get("lang")),
-                    "labels": labels, "coder": who, "note": _cell(r.get("note"))})
+                    "labels": labels, "coder": who, "note": _cell(r.get("note")),
+                    "title": _cell(r.get("title")), "heading": _cell(r.get("heading"))})
     if errors:
         more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
         raise ConfigError("nothing imported: " + "; ".join(errors[:20]) + more)

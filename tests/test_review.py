@@ -104,6 +104,28 @@ def test_store_is_append_only_and_idempotent(tax, tmp_path):
     assert set(store_records(store)[0]) >= {"id", "text", "labels", "coder", "time", "source"}
 
 
+
+def test_a_coded_passage_is_learned_with_the_context_a_run_gives_it(tax, tmp_path):
+    """A run's model sees each passage with its document's title and its chapter or section heading (context);
+    a passage coded through a review sheet was learned with neither (the file name stood in for the title), so
+    the sheet shows the heading, and the import keeps it and the title in the store for training."""
+    from pipeline.classify import read_coded
+    from pipeline.review import picks_table
+
+    pool = pd.DataFrame({"id": ["zh/A/reg.txt#3"], "text": ["第三条 高等学校可以与企业共建联合实验室。"], "lang": ["zh"],
+                         "title": ["某省促进产学研合作条例"], "heading_path": ["第二章 合作研发"]})
+    picked = pd.DataFrame({"rank": [1], "index": [0], "value": [1.0], "reason": ["r"], "gap_region": [""],
+                           "gap_node": [""]})
+    scored = {"labels": [[]]}
+    row = picks_table(pool, scored, picked, tax).iloc[0].to_dict()
+    assert row["heading"] == "第二章 合作研发"
+    row.update(label_1="model.joint_research", coder="ann")
+    store = tmp_path / "coded"
+    append_to_store(coded_rows([row], "review", tax, None), store, "review-001.xlsx")
+    assert {"title": "某省促进产学研合作条例", "heading": "第二章 合作研发"}.items() <= store_records(store)[0].items()
+    context = read_coded(sorted(store.glob("*.jsonl")))["context"].tolist()
+    assert context == ["某省促进产学研合作条例 | 第二章 合作研发"]
+
 def test_review_round_trip_through_the_cli(tmp_path):
     """make review IN=pool.jsonl picks with reasons; a coded sheet imports; a second import adds nothing; two
     coders give coder-vs-coder agreement."""
