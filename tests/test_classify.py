@@ -224,7 +224,6 @@ def test_hybrid_labels_carry_evidence_and_groups_roll_up():
 def test_jieba_dictionary_loaded_in_one_piece_is_jiebas_own():
     """The tokenize stage reads jieba's dictionary cache itself (faster); the dictionary must be the one
     jieba.initialize() builds, and jieba must be left as it was."""
-    import marshal
     import subprocess
     import sys
 
