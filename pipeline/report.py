@@ -24,7 +24,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .aggregate import fragments, merge_spans, rank_regions
+from .aggregate import fragments, mark_terms, merge_spans, rank_regions
 from .catalog import EVIDENCE_PAGES
 from .taxonomy import Taxonomy
 
@@ -235,17 +235,39 @@ def _summary_part(tables, fw: Taxonomy) -> dict:
             "also": [f.items for f, _ in also], "n_leaves": len(_audit_leaves(fw)), "rows": rows, "missing": missing}
 
 
-def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
+def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict,
+              evidence: pd.DataFrame | None = None) -> str:
     """The summary, then for each framework its coverage table, what regions lack, the first years and the
-    gap audit with evidence; with several frameworks, their crosstabs."""
+    gap audit with evidence; with several frameworks, their crosstabs. `evidence` (aggregate's evidence table)
+    gives the passages of Traditional-Chinese documents as written, as report.html quotes them."""
+    written = _as_written(evidence)
     text = MARKDOWN.get_template("report.md.j2").render(
         summary=summary_md(tables, taxonomy, counts).rstrip("\n"), several=len(taxonomy.parts) > 1,
-        parts=[_report_md_part(tables, fw) for fw in taxonomy.parts],
+        parts=[_report_md_part(tables, fw, written) for fw in taxonomy.parts],
         crosstabs=_crosstabs(tables, taxonomy) if len(taxonomy.parts) > 1 else [])
     return text.rstrip("\n") + "\n"
 
 
-def _report_md_part(tables, fw: Taxonomy) -> dict:
+def _as_written(evidence: pd.DataFrame | None) -> dict[tuple[str, str], tuple[str, str]]:
+    """(passage id, node) -> (citation, passage with its matched terms marked) as a converted document writes
+    them: a researcher quotes the law's own text, not the Simplified one it was coded in."""
+    if evidence is None or "text_original" not in evidence.columns:
+        return {}
+    out = {}
+    for r in evidence[evidence["text_original"].fillna("") != ""].itertuples(index=False):
+        shown, original = _shown_text(r)
+        if not original:
+            continue
+        try:
+            spans = json.loads(r.evidence) if isinstance(r.evidence, str) else []
+        except ValueError:
+            spans = []
+        out[(_s(r.passage_id), _s(r.node))] = (_label_as_written(_s(r.label), _s(r.text), shown),
+                                               mark_terms(shown, spans if isinstance(spans, list) else []))
+    return out
+
+
+def _report_md_part(tables, fw: Taxonomy, written: dict | None = None) -> dict:
     """What the report says about one framework, as plain values: the template escapes them."""
     a = fw.audit
     ab = (a.item[:1] or "N").upper()
@@ -273,10 +295,16 @@ def _report_md_part(tables, fw: Taxonomy) -> dict:
         "gaps": [{"name": _name(n), "guide": _guide(n)} for n in missing],
         "addressed": [{"name": _name(n), "documents": r.documents, "passages": r.passages,
                        "split": _s(getattr(r, "strength", "")), "committed": _committed(r),
-                       "title": r.evidence_title, "article": r.evidence_article, "passage": r.evidence_passage}
+                       "title": r.evidence_title, **_md_evidence(r, n.id, written or {})}
                       for n, r in addressed]}
         for code, name, missing, addressed in _audit_by_region(tables, fw, ranked)]
     return part
+
+
+def _md_evidence(r, node: str, written: dict) -> dict:
+    """A gaps row's citation and marked passage, as the document writes them where it was converted."""
+    article, passage = written.get((_s(r.evidence_passage_id), node), (r.evidence_article, r.evidence_passage))
+    return {"article": article, "passage": passage}
 
 
 def _committed(r) -> bool:

@@ -510,6 +510,21 @@ def test_traditional_chinese_is_shown_as_written(pipeline_report):
     assert '<h1 lang="zh-Hant">產學合作研發成果管理辦法' in doc_page and '<a class="cite" href="#p2">第一條</a>' in doc_page
 
 
+def test_report_md_quotes_traditional_chinese_as_written(pipeline_report):
+    """report.md is what is handed on: it quotes a Traditional document's evidence as report.html does, not the
+    Simplified text it was coded in."""
+    out = pipeline_report
+    tw = pd.read_parquet(out / "documents.parquet").set_index("doc_id").loc["zh/TW/c.txt"]
+    md = (out / "report.md").read_text(encoding="utf-8")
+    section = md[md.index("### 臺灣（測試） (TW)"):].split("\n### ")[0]
+    quoted = [line for line in section.splitlines() if line.startswith("- ✅")]
+    assert quoted
+    for line in quoted:
+        cited = line.rsplit(": ", 1)[1].replace("【", "").replace("】", "")
+        assert cited in tw["text_original"], line
+    assert "第一條" in section and "第一条" not in section
+
+
 def test_tables_can_be_sorted_and_filtered(pipeline_report):
     page = (pipeline_report / "report.html").read_text(encoding="utf-8")
     for table in ("ranking-table", "lacking-table", "gap-list"):
