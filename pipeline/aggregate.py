@@ -207,6 +207,21 @@ def evidence_table(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.D
     return ev
 
 
+def region_names(documents: pd.DataFrame) -> dict[str, str]:
+    """region -> its name: the first a document of it gives. Ingest names a document whose manifest cell is
+    empty by its region code, so a name written on one row of a region only would otherwise be lost whenever
+    that row's document is not the region's first."""
+    given = documents["region_name"].where(documents["region_name"].fillna("") != documents["region"])
+    named = given.groupby(documents["region"], sort=False).first()
+    return {r: (n if isinstance(n, str) and n else r) for r, n in named.items()}
+
+
+def with_region_names(documents: pd.DataFrame) -> pd.DataFrame:
+    if "region_name" not in documents.columns or documents.empty:
+        return documents
+    return documents.assign(region_name=documents["region"].map(region_names(documents)))
+
+
 def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame, taxonomy: Taxonomy,
               passage_counts: pd.Series | None = None, on_tables=None,
               strength: StrengthCues | None = None, person_coded: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
@@ -219,6 +234,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     it come from the taxonomy (`audit`); with several frameworks, each is audited on its own and `crosstab`
     crosses them. `person_coded` (region, node, coder_passages; see coded.coder_cells): the passages a person coded
     with each node, which the gap audit shows beside what the run labelled."""
+    documents = with_region_names(documents)
     nodes = node_order(taxonomy)
     by_id = taxonomy.by_id
     order = {n: i for i, n in enumerate(nodes)}

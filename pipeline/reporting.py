@@ -305,7 +305,7 @@ class DocumentPages:
         leaf = labels[labels["source"] != "rollup"]
         meta_cols = [c for c in ("doc_id", "title", "region", "region_name", "date", "date_source", "lang",
                                  "content_hash") if c in docs.columns]
-        meta = docs.set_index("doc_id", drop=False)[meta_cols]
+        meta = aggregate_mod.with_region_names(docs).set_index("doc_id", drop=False)[meta_cols]
         meta_rows = dict(zip(meta.index, meta.values.tolist()))
         shown_rows = leaf[["passage_id", "node", "score", "evidence"]].values.tolist()
         todo: list[tuple[str, str, pd.DataFrame]] = []

@@ -158,3 +158,16 @@ def test_documents_in_force_count_the_latest_version_of_each_regulation():
     assert by.loc[(2024, "measure.transformation.pilot_base"), "documents_addressing"] == 1
     first = t["first_year"].set_index("node")
     assert first.loc["measure.ip.legal", "first_year"] == 2007  # the first year stays the first version's
+
+
+def test_a_region_is_named_by_the_name_any_of_its_documents_gives():
+    """A manifest that names a region on one of its rows only (the others' cells left empty, so those documents
+    carry the region code) names the region everywhere, whichever row comes first."""
+    tax = load_taxonomy(ROOT / "taxonomy")
+    docs, passages, labels = _tables()
+    docs["region_name"] = ["R1", "One", "Two"]
+    t = aggregate(docs, passages, labels, tax)
+    for name in ("region_ranking", "coverage_region", "coded_passages"):
+        got = t[name].drop_duplicates("region").set_index("region")["region_name"]
+        assert got["R1"] == "One", name
+    assert set(t["coded_passages"].query("region == 'R1'")["region_name"]) == {"One"}
