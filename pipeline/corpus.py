@@ -274,6 +274,11 @@ def corpus_notes(rel: str) -> bool:
     return any(stem == n or stem.startswith(n + " ") or stem.startswith(n + ".") for n in _NOTES_NAMES)
 
 
-def report_row(path, status, reason, doc_id="", duplicate_of="", encoding="", nbytes=0) -> dict:
+def report_row(path, status, reason, doc_id="", duplicate_of="", encoding="", nbytes=0, region="") -> dict:
     return {"path": path, "status": status, "reason": one_line(reason), "doc_id": doc_id,
-            "duplicate_of": duplicate_of, "encoding": encoding, "bytes": int(nbytes)}
+            "duplicate_of": duplicate_of, "encoding": encoding, "bytes": int(nbytes), "region": region}
+
+
+def region_of(rel: str, meta: dict) -> str:
+    """The region a file is for: its manifest row's, else its first-level folder's, else ROOT_REGION."""
+    return meta.get("region") or (rel.split("/")[0] if "/" in rel else ROOT_REGION)

@@ -26,7 +26,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from .corpus import (KNOWN_MANIFEST_COLUMNS, MANIFEST, ROOT_NOTE, ROOT_REGION, SUPPORTED, Found, corpus_notes,
-                     discover, display_name, read_manifest, report_row)
+                     discover, display_name, read_manifest, region_of, report_row)
 from .catalog import Catalog
 from .io import ConfigError, read_parts
 from .nodes import fingerprint
@@ -98,7 +98,7 @@ class IngestRun:
         for p in self._rows:
             if p not in known:
                 row, case_slip = _not_found(root, p, not_entered, by_case.get(p.casefold(), ""))
-                self.report.append(row)
+                self.report.append({**row, "region": region_of(p, self._rows[p])})
                 if case_slip:
                     self._case_slips.append((p, by_case[p.casefold()]))
         self.cache: list[dict] = []
@@ -254,7 +254,7 @@ class IngestRun:
                 if document["region"] == ROOT_REGION and "/" not in rel:
                     self.root_files.append(rel)
                 yield document
-            report.append(rep)
+            report.append({**rep, "region": region_of(rel, row or {})})
         self._unlisted = unlisted
 
     def _cached(self, entry: Found, meta_key: str):
@@ -274,7 +274,8 @@ class IngestRun:
                             nbytes=st[0]), st
 
     def report_frame(self) -> pd.DataFrame:
-        rep_df = pd.DataFrame(self.report, columns=list(INGEST_REPORT.columns)).sort_values("path", kind="stable")
+        rep_df = (pd.DataFrame(self.report, columns=list(INGEST_REPORT.columns)).fillna({"region": ""})
+                  .sort_values("path", kind="stable"))
         rep_df = rep_df.drop_duplicates("path")
         for r in rep_df.itertuples(index=False):
             # a file the manifest lists is one the researcher expects read: why it was not is said
@@ -418,7 +419,7 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
         if converted:
             original, text = text, simplified
             notes.append("converted from Traditional Chinese")
-    region = meta.get("region") or (rel.split("/")[0] if "/" in rel else ROOT_REGION)
+    region = region_of(rel, meta)
     if region == ROOT_REGION and "/" not in rel:
         notes.append(ROOT_NOTE)
     date, date_source, problem = document_date(meta, rel, text, lang)

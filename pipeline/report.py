@@ -104,6 +104,24 @@ def _regions(tables, fw: Taxonomy | None = None) -> list[tuple[str, str]]:
     return [(_s(r.region), _s(r.region_name)) for r in rk.itertuples(index=False)]
 
 
+def unread_regions_line(tables) -> str:
+    """The regions ingest found files for but could read no document of (an empty or broken file its only one):
+    they have no row in the ranking or the gap audit, which says so rather than leave them out unsaid. Plain text:
+    the templates escape it. Empty when there are none (or the ingest report is of a version without regions)."""
+    rep = tables.get("ingest_report")
+    if rep is None or "region" not in rep.columns:
+        return ""
+    audited = {code for code, _ in _regions(tables)}
+    rep = rep[rep["region"].fillna("").astype(str).ne("") & ~rep["region"].isin(audited)]
+    said = []
+    for region, files in rep.groupby("region", sort=True):
+        why = [f"{_s(r.path)}: {_s(r.reason)}" for r in files.head(3).itertuples(index=False)]
+        more = f"; and {len(files) - 3} more file(s)" if len(files) > 3 else ""
+        said.append(f"{region} ({'; '.join(why)}{more})")
+    return ("Regions with no document read, left out of the ranking and the gap audit (see ingest_report.csv): "
+            + ", ".join(said) + ".") if said else ""
+
+
 def _guide(n) -> str:
     """What a framework says a region lacking the node should do: its recommendation, else its definition."""
     return n.recommendation or n.definition
@@ -209,7 +227,8 @@ def _num(v) -> str:
 def summary_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
     several = len(taxonomy.parts) > 1
     text = MARKDOWN.get_template("summary.md.j2").render(
-        counts_line=_counts_line(taxonomy, counts), human_line=human_coding_line(tables), several=several,
+        counts_line=_counts_line(taxonomy, counts), unread_line=unread_regions_line(tables),
+        human_line=human_coding_line(tables), several=several,
         parts=[_summary_part(tables, fw) for fw in taxonomy.parts])
     return text.rstrip("\n") + "\n"
 
@@ -1020,6 +1039,7 @@ def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str
         counts={"ingested": counts.get("ingested", 0), "files": counts.get("files", 0),
                 "failed": counts.get("failed", 0), "skipped": counts.get("skipped", 0),
                 "duplicates": counts.get("duplicate_of", 0)},
+        unread=unread_regions_line(tables),
         human_coding=human_coding_line(tables), model=counts.get("model", ""), several=several, frameworks=frameworks,
         heat_legend=[_bin_label(lo, hi) for lo, hi in DOC_BINS],
         crosstab=_crosstab_view(tables, taxonomy) if several else None,

@@ -64,6 +64,7 @@ INGEST_REPORT = Table(
         "duplicate_of": STR,
         "encoding": STR,
         "bytes": I64,
+        "region": STR,          # the region a file meant as a document is for (empty for notes and the like)
     },
     key=("path",),
 )

@@ -1043,3 +1043,21 @@ def test_an_html_table_row_is_one_paragraph_as_a_word_table_row_is(tmp_path):
     assert decoded.text.split("\n\n") == ["第一条 为了促进产学研合作，制定本办法。", "措施 | 内容",
                                           "联合实验室 | 企业与高等学校共建 给予 资助", "a", "inner 1 | inner 2", "b",
                                           "第二条 本办法自公布之日起施行。"]
+
+
+def test_the_ingest_report_names_the_region_each_document_file_was_for(tmp_path):
+    """A region whose only file could not be read has no document; the report names its region, so that the
+    run can say the region is missing from the audit rather than leave it out unsaid."""
+    write(tmp_path / "CN-ZJ/a.txt", ZH)
+    write(tmp_path / "EMPTY/empty.txt", "")
+    write(tmp_path / "BAD/broken.pdf", "%PDF-1.4\nnot a pdf\n")
+    write(tmp_path / "CN-ZJ/README.md", "notes")
+    _, rep = ingest(tmp_path)
+    region = rep.set_index("path")["region"]
+    assert region["CN-ZJ/a.txt"] == "CN-ZJ" and region["EMPTY/empty.txt"] == "EMPTY"
+    assert region["BAD/broken.pdf"] == "BAD"
+    assert region["CN-ZJ/README.md"] == ""  # notes are no document of any region
+    write(tmp_path / "manifest.csv", "path,region,lang\nEMPTY/empty.txt,ZZ,zh\nCN-ZJ/a.txt,CN-ZJ,zh\nGONE/x.txt,GONE,zh\n")
+    _, rep = ingest(tmp_path)
+    region = rep.set_index("path")["region"]
+    assert region["EMPTY/empty.txt"] == "ZZ" and region["GONE/x.txt"] == "GONE" and region["BAD/broken.pdf"] == ""

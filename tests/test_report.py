@@ -703,3 +703,24 @@ def test_chart_over_time_counts_what_the_documents_in_force_address():
     chart = chart[:chart.index("</svg>")]
     assert ">R (1)</text>" in chart
     assert "<title>R, 2024: 1</title>" in chart and "<title>R, 2007: 2</title>" in chart
+
+
+def test_a_region_with_no_document_read_is_named_where_the_audit_is(built):
+    """A region folder whose only file is empty or unreadable has no row in the ranking or the gap audit; the
+    summary, report.md and report.html say so, naming the file and why, instead of leaving it out unsaid."""
+    tax, tables, evidence, _, counts = built
+    tables = dict(tables)
+    tables["ingest_report"] = pd.DataFrame([
+        {"path": HOSTILE_PATH, "status": "ingested", "reason": "ok", "region": "EV"},
+        {"path": "EMPTY/<b>empty</b>.txt", "status": "skipped", "reason": "empty file", "region": "EMPTY"},
+        {"path": "README.md", "status": "skipped", "reason": "a README", "region": ""}])
+    said = "Regions with no document read, left out of the ranking and the gap audit"
+    for text in (report.summary_md(tables, tax, counts), report.report_md(tables, tax, counts)):
+        line = next(l for l in text.splitlines() if said in l)
+        assert "EMPTY (EMPTY/&lt;b&gt;empty&lt;/b&gt;.txt: empty file)" in line and "README" not in line
+    page = report.report_html(tables, tax, evidence, counts)
+    assert said in page and "EMPTY (EMPTY/&lt;b&gt;empty&lt;/b&gt;.txt: empty file)" in page
+    assert_no_injection(page)
+    # a report of an earlier version (no region column) says nothing rather than fail
+    tables["ingest_report"] = tables["ingest_report"].drop(columns="region")
+    assert said not in report.summary_md(tables, tax, counts)
