@@ -32,7 +32,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from .classify import label_matrix
 from .coded import pairs_of
 from .evaluate import alpha, scores
-from .io import FORMULA_START, ConfigError, csv_delimiter, write_bytes_atomic, write_csv
+from .io import FORMULA_START, ConfigError, csv_delimiter, restore, write_bytes_atomic, write_csv
 from .workbook import _cell as xlsx_cell
 from .taxonomy import Taxonomy
 
@@ -314,7 +314,10 @@ def read_sheet(path: Path) -> tuple[list[dict], str]:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
         header = [h.strip() for h in next(reader, [])]
         _check_header(path, header)
-        return [{ROW: k, **{h: v for h, v in zip(header, r) if h}} for k, r in enumerate(reader, start=2)], path.name
+        # the review wrote its CSV with a text cell that starts like a formula quoted ("'- Section 3."), for Excel;
+        # the quote is no part of the passage, whose text must match its document's for the coding to count
+        return [{ROW: k, **{h: restore(v) for h, v in zip(header, r) if h}}
+                for k, r in enumerate(reader, start=2)], path.name
     if suffix == ".jsonl":
         rows = []
         for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):

@@ -491,3 +491,19 @@ def test_every_unreadable_line_of_a_pool_is_named_at_once(tmp_path):
     assert msg.startswith(f"{pool} line 2: not JSON")
     assert "line 3: needs a 'text' string" in msg and "line 4: 'labels' must be a list" in msg
     assert "line 5: needs a 'text' string" in msg
+
+
+def test_a_review_csv_gives_back_the_text_the_review_wrote_not_its_spreadsheet_quote(tmp_path):
+    """The review CSV quotes a text cell that starts like a formula ('- Section 3.' is written "'- Section 3.") so
+    that Excel shows it as text; imported as it stood, the coding kept the quote, and the next run dropped it as
+    a coding whose text is no longer in its document."""
+    from pipeline.io import write_csv
+
+    text = "- Section 3. =1+1 Disputes shall be referred to arbitration and mediation."
+    path = write_csv(pd.DataFrame([{"id": "UK/act.html#4", "text": text, "label_1": "measure.benefit.arbitration",
+                                    "coder": "ann", "note": "@see 2"}]), tmp_path / "review-001.csv")
+    assert "'- Section 3." in path.read_text(encoding="utf-8-sig")
+    rows, _ = read_sheet(path)
+    assert rows[0]["text"] == text and rows[0]["note"] == "@see 2"
+    coded = coded_rows(rows, "review-001.csv", load_taxonomy(ROOT / "taxonomy"), None)
+    assert [c["text"] for c in coded] == [text]
