@@ -720,6 +720,7 @@ def _crosstab_view(tables, taxonomy: Taxonomy) -> dict | None:
     if ct is None or ct.empty:
         return None
     names = dict(_regions(tables))
+    converted = _converted_passages(tables)
     view = {"pairs": [], "evidence": []}
     parts = taxonomy.parts
     for i, fa in enumerate(parts):
@@ -746,7 +747,7 @@ def _crosstab_view(tables, taxonomy: Taxonomy) -> dict | None:
                                   "tip": f"{_name(n)} × {_name(m)}: {p} passage(s) in {int(r.documents)} "
                                          f"document(s); {split}"})
                     hits = sub[(sub["node_a"] == n.id) & (sub["node_b"] == m.id) & (sub["passages"] > 0)]
-                    view["evidence"].append(_crosstab_cell(sid, n, m, hits, names, p, split))
+                    view["evidence"].append(_crosstab_cell(sid, n, m, hits, names, p, split, converted))
                 rows.append({"id": n.id, "name": _name(n), "zh": _name(n, "zh"), "cells": cells})
             by_region = [{"label": _region_label(region, names.get(region, "")),
                           "cells": [{"a": _name(taxonomy.by_id[r.node_a]), "b": _name(taxonomy.by_id[r.node_b]),
@@ -759,13 +760,44 @@ def _crosstab_view(tables, taxonomy: Taxonomy) -> dict | None:
     return view
 
 
-def _crosstab_cell(sid: str, n, m, rows: pd.DataFrame, names: dict, passages: int, split: str) -> dict:
+def _converted_passages(tables) -> dict[str, tuple[str, str]]:
+    """passage id -> (text coded, Traditional original) of the passages of converted documents."""
+    cp = tables.get("coded_passages")
+    if cp is None or "text_original" not in cp.columns:
+        return {}
+    cp = cp[cp["text_original"].fillna("") != ""]
+    return {_s(p): (_s(t), _s(o)) for p, t, o in zip(cp["passage_id"], cp["text"], cp["text_original"])}
+
+
+def _marked_as_written(marked: str, ids: list[str], converted: dict, article: str) -> tuple[str, str, bool]:
+    """(passage, citation, converted?) of a crosstab cell's strongest passage (`marked`: its coded text with the
+    matched terms in 【】; one of `ids`) as its document writes it, as the rest of the report shows it."""
+    plain = marked.replace("【", "").replace("】", "")
+    for pid in ids:
+        text, original = converted.get(pid, ("", ""))
+        if text != plain or len(original) != len(text) or "【" in text or "】" in text:
+            continue
+        shown, i = [], 0
+        for ch in marked:  # the markers were only inserted: every other character is the text's, in order
+            if i < len(text) and ch == text[i]:
+                shown.append(original[i])
+                i += 1
+            else:
+                shown.append(ch)
+        return "".join(shown), _label_as_written(article, text, original), True
+    return marked, article, False
+
+
+def _crosstab_cell(sid: str, n, m, rows: pd.DataFrame, names: dict, passages: int, split: str,
+                   converted: dict | None = None) -> dict:
     """The evidence panel's section of a crosstab cell: per region, its strongest passage and the ids of all."""
     regions = []
     for r in rows.head(CROSSTAB_SHOWN).itertuples(index=False):
         ids = _s(r.evidence_passage_ids).split("; ")
+        passage, article, original = _marked_as_written(_s(r.evidence_passage), ids, converted or {},
+                                                        _s(r.evidence_article))
         regions.append({"label": _region_label(r.region, names.get(r.region, "")), "doc": r.evidence_doc,
-                        "article": r.evidence_article, "passage": _s(r.evidence_passage)[:1200],
+                        "article": article, "passage": passage[:1200], "lang": "zh-Hant" if original else "",
                         "passages": int(r.passages), "ids": "; ".join(ids[:10]),
                         "more": f" and {len(ids) - 10} more" if len(ids) > 10 else ""})
     return {"id": sid, "a": _name(n), "b": _name(m), "passages": passages, "split": split, "regions": regions,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -294,3 +295,25 @@ def test_each_frameworks_gap_list_is_named_in_a_crossed_report(crossed):
     for fw in load_taxonomy("taxonomy,taxonomy/policy_tools").parts:
         assert f"Gap list by region: {escape(fw.name['en'])}</h2>" in html
     assert "with the codebook's" not in html
+
+
+def test_the_crosstab_panel_quotes_traditional_chinese_as_written(tmp_path):
+    """The framework × framework panel quoted a Traditional document's passage in the Simplified text it was
+    coded in, beside the rest of the report showing it as written."""
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    original = ("科學技術基本法\n第一條 政府應設置科技成果轉化引導基金，並推動技術轉移。\n"
+                "第二條 對完成、轉化職務科技成果作出重要貢獻的人員，應當給予獎勵和報酬。\n")
+    write(corpus / "TW" / "tw.txt", original)
+    got = _run("run", "--corpus", str(corpus), "--out", str(out), "--taxonomy", "taxonomy,taxonomy/policy_tools",
+               "--model", "lexicon", "--quiet", "--jobs", "1")
+    assert got.returncode == 0, got.stderr[-3000:]
+    ct = _csv(out, "crosstab")
+    assert (ct["passages"] > 0).any()
+    html = (out / "report.html").read_text(encoding="utf-8")
+    panel = "".join(re.findall(r'<section class="evcell" id="[^"]+"><h3>[^<]*</h3><p class="note">[^<]*strongest per '
+                               r'region shown</p>.*?</section>', html))
+    texts = re.findall(r'<div class="txt"( lang="zh-Hant")?>(.*?)</div>', panel)
+    assert texts and all(lang for lang, _ in texts)
+    for _, t in texts:
+        assert t.replace("【", "").replace("】", "") in original
+    assert "第一條" in panel and "第一条" not in panel
