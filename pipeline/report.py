@@ -309,9 +309,10 @@ def _report_md_part(tables, fw: Taxonomy, written: dict | None = None) -> dict:
                               for code, _ in regions]
         part["undated"] = [{"region": r, "count": k} for r, k in _undated(tables).items()]
 
+    coder = _coder_counts(tables)
     part["audit"] = [{
         "region": _region_label(code, name),
-        "gaps": [{"name": _name(n), "guide": _guide(n)} for n in missing],
+        "gaps": [{"name": _name(n), "guide": _guide(n), "coder": coder.get((code, n.id), 0)} for n in missing],
         "addressed": [{"name": _name(n), "documents": r.documents, "passages": r.passages,
                        "split": _s(getattr(r, "strength", "")), "committed": _committed(r),
                        "title": r.evidence_title, **_md_evidence(r, n.id, written or {})}

@@ -625,6 +625,12 @@ def test_a_gap_a_coder_contradicts_is_flagged_in_the_gap_list_and_the_summary():
         page = report.report_html(tables, tax, report.evidence_index(tables["evidence"]), counts)
         summary = report.summary_md(tables, tax, counts)
         assert (flag in page) is expected and (flag in summary) is expected
+        # report.md's gap audit, the list a researcher publishes, says it beside the gap too
+        md = report.report_md(tables, tax, counts)
+        audit = md[md.index("## Gap audit by region"):]
+        sd = next(sec for sec in audit.split("\n### ") if "(SD)" in sec.splitlines()[0])
+        gap = next(l for l in sd.splitlines() if l.startswith("- ❌ **Fiscal investment**"))
+        assert (flag in gap) is expected
 
 
 def _tied(tax_spec: str):
