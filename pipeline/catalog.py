@@ -49,6 +49,8 @@ OTHER_FILES = {
 }
 # what `make evaluate` writes into OUT (evaluation_nodes.csv, evaluation_cv_summary.csv, ...)
 EVALUATION_FILES = "evaluation_*.csv"
+# what `make compare` writes into OUT (Catalog.comparison)
+COMPARISON_FILES = "compare_*_vs_*.csv"
 # the part caches (see Catalog.cache)
 CACHE_FOLDER = "cache"
 

@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .catalog import EVALUATION_FILES, owned_names
+from .catalog import COMPARISON_FILES, EVALUATION_FILES, owned_names
 from .engine import WorkerLost
 from .io import ConfigError
 from .reporting import cmd_aggregate, cmd_compare, cmd_report
@@ -121,7 +121,7 @@ def check_limits(args) -> None:
 
 
 def cmd_clean(args) -> None:
-    removed = clean(Path(args.out), owned_names(), (EVALUATION_FILES,))
+    removed = clean(Path(args.out), owned_names(), (EVALUATION_FILES, COMPARISON_FILES))
     print(f"clean: removed {len(removed)} output file(s) and folder(s) from {args.out}" if removed else
           f"clean: no outputs in {args.out}", file=sys.stderr)
 

@@ -339,6 +339,7 @@ def test_clean_removes_what_runs_wrote_and_keeps_the_researchers_files(tmp_path,
     (out / "memo.md").write_text("my notes")
     (out / "my_sheet.csv").write_text("a,b\n")
     (out / "evaluation_cv_summary.csv").write_text("lang,micro_f1\n")  # make evaluate writes into OUT too
+    (out / "compare_CN-SD_vs_CN-ZJ.csv").write_text("node,side\n")  # and make compare (stale after a run)
     assert cli.main(["clean", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["memo.md", "my_sheet.csv", "review"]
     assert cli.main(["run", "--corpus", str(ROOT / "corpus"), "--out", str(out), "--model", "lexicon",
