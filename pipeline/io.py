@@ -41,6 +41,18 @@ class TableError(ConfigError, ValueError):
     """A stage table that exists but cannot be read (truncated, not Parquet)."""
 
 
+def check_not_input(source: Path, target: Path, what: str) -> None:
+    """Refuse to write `what` (a command's --out file) over its --in file: the researcher's passages would be
+    replaced by the output, under any name the two paths give the file (compared by device and inode)."""
+    try:
+        same = os.path.samefile(source, target)
+    except OSError:  # the target does not exist yet
+        return
+    if same:
+        raise ConfigError(f"{target}: is the --in file; writing the {what} there would replace the passages given: "
+                          "choose another --out")
+
+
 def _umask() -> int:
     # the only portable way to read the umask is to set it; done once, at import, before any threads
     mask = os.umask(0o022)

@@ -16,7 +16,7 @@ from .classify import (PassageClassifier, coded_store_paths, context_of, example
                        read_coded, resolve_model, tokenize_frame)
 from .coded import append_to_store, follow_codings, latest_codings, store_records
 from .evaluate import evaluate_cli
-from .io import ConfigError, write_bytes_atomic
+from .io import ConfigError, check_not_input, write_bytes_atomic
 from .model import PolicyClassifier
 from .review import (PICK_COLUMNS, agreement, coded_rows, gap_check_outcomes, gap_checks, next_sheet, pick,
                      picks_table, read_sheet, score_pool, write_sheets)
@@ -110,6 +110,11 @@ def cmd_review(args) -> None:
 
     if args.n < 1 or args.gaps < 0:
         raise ConfigError(f"review: N must be at least 1 and GAPS at least 0 (got N={args.n}, GAPS={args.gaps})")
+    # a pool file in, a picks file out
+    target = (Path(args.out if args.out.endswith(".jsonl") else Path(args.out) / "picked.jsonl") if args.input
+              else None)
+    if target is not None:
+        check_not_input(Path(args.input), target, "picks")
     tax = load_taxonomy(args.taxonomy)
     model, path = resolve_model(args.model, Path(args.taxonomy), tax)
     if model is None:
@@ -137,8 +142,7 @@ def cmd_review(args) -> None:
     picked = pd.concat([checks, learn], ignore_index=True).assign(rank=lambda d: range(1, len(d) + 1))
     rows = picks_table(pool, scored, picked, tax)
     skipped = sum(1 for i in pool["id"] if str(i) in coded_ids)
-    if args.input:  # a pool file in, a picks file out
-        target = Path(args.out if args.out.endswith(".jsonl") else Path(args.out) / "picked.jsonl")
+    if target is not None:
         write_bytes_atomic(target, "".join(json.dumps(r, ensure_ascii=False) + "\n"
                                            for r in rows.to_dict("records")).encode("utf-8"))
         files = [target]

@@ -18,7 +18,7 @@ from . import ingest as ingest_mod
 from . import workbook as workbook_mod
 from .catalog import Catalog
 from .corpus import MANIFEST, ROOT_REGION
-from .io import ChunkedTable, ConfigError, TableWriter, publishing
+from .io import ChunkedTable, ConfigError, TableWriter, check_not_input, publishing
 from .reporting import (DocumentPages, Workbook, cmd_aggregate, cmd_report, read_ingest_report,
                         reporting_fingerprint)
 from .runlog import record
@@ -180,6 +180,7 @@ def cmd_classify(args) -> None:
         if not source.is_file():
             raise ConfigError(f"{source}: input file {'is a folder' if source.is_dir() else 'not found'} (--in / "
                               f"IN=: JSON lines of passages to classify, each {{\"id\", \"text\"[, \"lang\"]}})")
+        check_not_input(source, Path(args.out), "predictions")
         model, desc = classify_mod.resolve_model(args.model, Path(args.taxonomy), tax)
         n = classify_mod.classify_jsonl(Path(args.input), Path(args.out), tax, model)
         print(f"classify: {n} passages -> {args.out} (model: {desc})", file=sys.stderr)

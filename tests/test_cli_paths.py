@@ -1,0 +1,31 @@
+"""The command line's paths as a researcher types them: an output that would land on the input, empty values, and
+counts that name no number of processes. Each failure is one line naming the path and the problem, exit status 2,
+and leaves what the researcher gave as it was."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+
+
+POOL = "".join(f'{{"id": "p{i}", "text": "第{i}条 鼓励高等学校与企业共建研发平台，开展联合攻关。", "region": "bj"}}\n'
+               for i in range(1, 5))
+
+
+def test_an_out_naming_the_in_file_is_refused_and_the_file_kept(tmp_path):
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text(POOL, encoding="utf-8")
+    for command, extra in (("classify", ["--model", "lexicon"]), ("review", ["--n", "2", "--coded", str(tmp_path)])):
+        for out in (pool, tmp_path / "." / "pool.jsonl"):
+            res = run(command, "--in", str(pool), "--out", str(out), "--jobs", "1", *extra)
+            assert res.returncode == 2 and "Traceback" not in res.stderr
+            assert res.stderr.strip().splitlines() == [
+                f"error: {out}: is the --in file; writing the {'predictions' if command == 'classify' else 'picks'} "
+                f"there would replace the passages given: choose another --out"]
+            assert pool.read_text(encoding="utf-8") == POOL
