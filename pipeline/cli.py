@@ -114,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_limits(args) -> None:
     """Refuse a --max-mb no file size can be compared with (nan, inf, 0 or less): nan and inf failed with a
-    traceback, and a negative limit skipped every file as too large."""
+    traceback, and a negative limit skipped every file as too large. Refuse a --jobs below 1: a run took it for
+    one process and recorded 0 in run.json, and evaluate's folds failed with a traceback from joblib."""
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: must be 1 or more (the worker processes; JOBS= for make)")
     max_mb = getattr(args, "max_mb", None)
     if max_mb is not None and not 0 < max_mb < float("inf"):
         raise ConfigError(f"--max-mb {max_mb:g}: must be a finite number of MB above 0 (files larger than it are skipped)")

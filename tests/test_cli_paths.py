@@ -29,3 +29,16 @@ def test_an_out_naming_the_in_file_is_refused_and_the_file_kept(tmp_path):
                 f"error: {out}: is the --in file; writing the {'predictions' if command == 'classify' else 'picks'} "
                 f"there would replace the passages given: choose another --out"]
             assert pool.read_text(encoding="utf-8") == POOL
+
+
+def test_jobs_below_one_is_refused_before_any_work(tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(POOL, encoding="utf-8")
+    for value in ("0", "-1"):
+        for args in (["run", "--corpus", str(ROOT / "corpus"), "--out", str(tmp_path / "o")],
+                     ["evaluate", "--gold", str(gold), "--cv", "2", "--out", str(tmp_path / "e")]):
+            res = run(*args, "--jobs", value)
+            assert res.returncode == 2 and "Traceback" not in res.stderr
+            assert res.stderr.strip().splitlines() == [
+                f"error: --jobs {value}: must be 1 or more (the worker processes; JOBS= for make)"]
+            assert not (tmp_path / "o").exists() and not (tmp_path / "e").exists()
