@@ -112,6 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# the path options a command reads or writes in place of an empty value: Path("") is the current folder
+PATH_OPTIONS = {"corpus": ("CORPUS", "corpus folder"), "out": ("OUT", "output folder (with --in: file)"),
+                "coded": ("CODED", "coded store folder"), "taxonomy": ("TAXONOMY", "taxonomy folder or YAML file")}
+
+
+def check_paths(args) -> None:
+    """Refuse an empty path: `make run CORPUS=` passed --corpus "", which read the current folder (the project's
+    own README and code) as the corpus, and an empty --out or --coded wrote into the current folder."""
+    for name, (var, what) in PATH_OPTIONS.items():
+        value = getattr(args, name, None)
+        if value is not None and not value.strip():
+            raise ConfigError(f"--{name} is empty ({var}=): give the {what}; an empty path would be the current folder")
+
+
 def check_limits(args) -> None:
     """Refuse a --max-mb no file size can be compared with (nan, inf, 0 or less): nan and inf failed with a
     traceback, and a negative limit skipped every file as too large. Refuse a --jobs below 1: a run took it for
@@ -167,6 +181,7 @@ def main(argv=None) -> int:
     logging.getLogger("jieba").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
+        check_paths(args)
         check_limits(args)
         lock = _out_lock(args)
         try:

@@ -42,3 +42,21 @@ def test_jobs_below_one_is_refused_before_any_work(tmp_path):
             assert res.stderr.strip().splitlines() == [
                 f"error: --jobs {value}: must be 1 or more (the worker processes; JOBS= for make)"]
             assert not (tmp_path / "o").exists() and not (tmp_path / "e").exists()
+
+
+def test_an_empty_path_is_refused_not_taken_for_the_current_folder(tmp_path):
+    """`make run CORPUS=` passed --corpus "", which read the current folder (the project's own files) as the
+    corpus; --out "" wrote the outputs there."""
+    out = tmp_path / "o"
+    for option, args in (("--corpus", ["run", "--out", str(out), "--corpus", ""]),
+                         ("--out", ["run", "--corpus", str(ROOT / "corpus"), "--out", " "]),
+                         ("--coded", ["run", "--corpus", str(ROOT / "corpus"), "--out", str(out), "--coded", ""])):
+        res = run(*args, "--jobs", "1")
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1
+        assert res.stderr.startswith(f"error: {option} is empty"), res.stderr
+        assert not out.exists()
+    res = subprocess.run(["make", "-C", str(ROOT), f"VENV={ROOT / '.venv'}", "run", "CORPUS=", f"OUT={out}",
+                          "JOBS=1"], capture_output=True, text=True, timeout=600)
+    assert res.returncode != 0 and "error: --corpus is empty (CORPUS=)" in res.stderr
+    assert not (out / "documents.parquet").exists()
