@@ -181,6 +181,8 @@ def cmd_classify(args) -> None:
             raise ConfigError(f"{source}: input file {'is a folder' if source.is_dir() else 'not found'} (--in / "
                               f"IN=: JSON lines of passages to classify, each {{\"id\", \"text\"[, \"lang\"]}})")
         check_not_input(source, Path(args.out), "predictions")
+        if Path(args.out).is_dir():  # else the write fails naming its temporary file beside the folder
+            raise ConfigError(f"{args.out}: is a folder; with --in, --out names the predictions file (JSON lines)")
         model, desc = classify_mod.resolve_model(args.model, Path(args.taxonomy), tax)
         n = classify_mod.classify_jsonl(Path(args.input), Path(args.out), tax, model)
         print(f"classify: {n} passages -> {args.out} (model: {desc})", file=sys.stderr)

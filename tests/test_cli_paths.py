@@ -60,3 +60,13 @@ def test_an_empty_path_is_refused_not_taken_for_the_current_folder(tmp_path):
                           "JOBS=1"], capture_output=True, text=True, timeout=600)
     assert res.returncode != 0 and "error: --corpus is empty (CORPUS=)" in res.stderr
     assert not (out / "documents.parquet").exists()
+
+
+def test_classify_in_to_a_folder_names_the_folder_not_a_temporary_file(tmp_path):
+    pool, folder = tmp_path / "pool.jsonl", tmp_path / "predictions"
+    pool.write_text(POOL, encoding="utf-8")
+    folder.mkdir()
+    res = run("classify", "--in", str(pool), "--out", str(folder), "--model", "lexicon")
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        f"error: {folder}: is a folder; with --in, --out names the predictions file (JSON lines)"]
+    assert list(folder.iterdir()) == []
