@@ -35,8 +35,14 @@ def learning(command: str):
     return run
 
 
+# what `python -m pipeline --help` says above the commands (the module's docstring is for developers)
+DESCRIPTION = ("Code science-and-technology policy documents against a taxonomy and audit, region by region, what "
+               "they address. `python -m pipeline run --corpus FOLDER --out FOLDER` runs every stage (as `make run` "
+               "does); `python -m pipeline <command> --help` shows a command's options.")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m pipeline", description=DESCRIPTION)
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name, fn, help_, corpus=False):

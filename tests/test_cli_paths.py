@@ -70,3 +70,13 @@ def test_classify_in_to_a_folder_names_the_folder_not_a_temporary_file(tmp_path)
     assert res.returncode == 2 and res.stderr.strip().splitlines() == [
         f"error: {folder}: is a folder; with --in, --out names the predictions file (JSON lines)"]
     assert list(folder.iterdir()) == []
+
+
+def test_top_level_help_speaks_to_the_user_in_whole_sentences():
+    """It showed the module's first docstring line, for developers, cut mid-sentence ("calls one function of")."""
+    res = run("--help")
+    assert res.returncode == 0
+    head = res.stdout.split("positional arguments:")[0]
+    assert "argument parser" not in head and "function of" not in head
+    assert "python -m pipeline run --corpus" in head and "--help" in head
+    assert head.strip().endswith(".")
