@@ -10,7 +10,11 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 # Importing the libraries allocates many objects and no garbage: collecting meanwhile only slows start-up, and
 # once frozen they are never walked again (nor copied by the collector in forked workers).
 gc.disable()
-from .cli import main  # noqa: E402
+from .cli import main, Messages  # noqa: E402
+
+# A run's product is its files: once the reader of its messages is gone (`2>&1 | head`), the run goes on without them
+# instead of ending at its next message with the later stages not run.
+sys.stderr = Messages(sys.stderr)
 
 gc.freeze()
 gc.enable()

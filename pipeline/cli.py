@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -170,6 +171,36 @@ def _out_lock(args) -> OutLock | None:
     if removed:
         log.info("%s: removed %d temporary file(s) left by an interrupted run", args.out, len(removed))
     return lock
+
+
+class Messages:
+    """The process's stderr, which drops what is written once its reader has gone (a broken pipe): the rest of the
+    process's messages, its progress bars' and its workers' (forked with it) then go to the null device."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self) -> None:
+        # the descriptor itself, so that what the stream still holds in its buffer is dropped too, at exit included
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, self._stream.fileno())
+        os.close(null)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 class TerminalFormatter(logging.Formatter):

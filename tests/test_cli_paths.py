@@ -80,3 +80,20 @@ def test_top_level_help_speaks_to_the_user_in_whole_sentences():
     assert "argument parser" not in head and "function of" not in head
     assert "python -m pipeline run --corpus" in head and "--help" in head
     assert head.strip().endswith(".")
+
+
+def test_a_run_whose_messages_nobody_reads_any_more_still_finishes(tmp_path):
+    """`python -m pipeline run ... 2>&1 | head -1`: head exits after the first line, and the next message the run
+    printed ended it with the aggregate and report stages not run (exit status 1, and no word of why, as the
+    pipe was gone)."""
+    corpus, out = tmp_path / "corpus", tmp_path / "o"
+    (corpus / "BJ").mkdir(parents=True)
+    (corpus / "BJ" / "a.txt").write_text("北京市促进条例\n第一条 鼓励高等学校与企业共建研发平台，开展联合攻关。\n",
+                                         encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--corpus", str(corpus), "--out", str(out),
+                             "--jobs", "1", "--model", "lexicon"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    assert proc.stderr.readline().startswith(b"ingest:")
+    proc.stderr.close()  # as head does once it has its line
+    assert proc.wait(timeout=600) == 0
+    assert (out / "report.html").exists() and (out / "summary.md").exists()
