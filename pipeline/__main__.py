@@ -12,6 +12,16 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 gc.disable()
 from .cli import main, Messages  # noqa: E402
 
+# A closed standard stream (`2>&-`, a daemon's) is the null device: Python gives it as None, which failed the first
+# message, and the next file opened would take its descriptor and receive what libraries write there.
+for _fd in (0, 1, 2):
+    try:
+        os.fstat(_fd)
+    except OSError:
+        os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: this one
+for _name, _mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+    if getattr(sys, _name) is None:
+        setattr(sys, _name, open(os.devnull, _mode, encoding="utf-8"))
 # A run's product is its files: once the reader of its messages is gone (`2>&1 | head`), the run goes on without them
 # instead of ending at its next message with the later stages not run.
 sys.stderr = Messages(sys.stderr)

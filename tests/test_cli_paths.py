@@ -3,6 +3,7 @@ counts that name no number of processes. Each failure is one line naming the pat
 and leaves what the researcher gave as it was."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -96,4 +97,20 @@ def test_a_run_whose_messages_nobody_reads_any_more_still_finishes(tmp_path):
     assert proc.stderr.readline().startswith(b"ingest:")
     proc.stderr.close()  # as head does once it has its line
     assert proc.wait(timeout=600) == 0
+    assert (out / "report.html").exists() and (out / "summary.md").exists()
+
+
+def test_a_run_with_its_standard_streams_closed_finishes(tmp_path):
+    """`... 2>&- >&- <&-` (as a job started without a terminal can be): the first message failed the run."""
+    corpus, out = tmp_path / "corpus", tmp_path / "o"
+    (corpus / "BJ").mkdir(parents=True)
+    (corpus / "BJ" / "a.txt").write_text("北京市促进条例\n第一条 鼓励高等学校与企业共建研发平台。\n", encoding="utf-8")
+
+    def close_streams():
+        for fd in (0, 1, 2):
+            os.close(fd)
+
+    res = subprocess.run([sys.executable, "-m", "pipeline", "run", "--corpus", str(corpus), "--out", str(out),
+                          "--jobs", "1", "--model", "lexicon"], cwd=ROOT, preexec_fn=close_streams, timeout=600)
+    assert res.returncode == 0
     assert (out / "report.html").exists() and (out / "summary.md").exists()
