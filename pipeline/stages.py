@@ -17,7 +17,7 @@ from . import classify as classify_mod
 from . import ingest as ingest_mod
 from . import workbook as workbook_mod
 from .catalog import Catalog
-from .corpus import MANIFEST, ROOT_REGION
+from .corpus import MANIFEST, ROOT_REGION, display_name
 from .io import ChunkedTable, ConfigError, TableWriter, check_not_input, publishing
 from .reporting import (DocumentPages, Workbook, cmd_aggregate, cmd_report, read_ingest_report,
                         reporting_fingerprint)
@@ -82,7 +82,7 @@ def ingest_chunks(args, run: "ingest_mod.IngestRun"):
     manifest = Path(args.corpus) / MANIFEST
     corpus_hash = hashlib.sha256("\n".join(sorted(hashes)).encode()).hexdigest()
     record(out, "ingest", spent, counts={k: int(v) for k, v in counts.items()}, reused_files=run.reused,
-            corpus=str(args.corpus), corpus_sha256=corpus_hash,
+            corpus=display_name(str(args.corpus))[0], corpus_sha256=corpus_hash,
             manifest_sha256=hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else None)
     msg = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ingested", "duplicate_of", "skipped", "failed"))
     # tqdm.write: the stream ends while the later stages' progress bar is on screen, and a plain print ran into it

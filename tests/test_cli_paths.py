@@ -3,6 +3,7 @@ counts that name no number of processes. Each failure is one line naming the pat
 and leaves what the researcher gave as it was."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -114,3 +115,15 @@ def test_a_run_with_its_standard_streams_closed_finishes(tmp_path):
                           "--jobs", "1", "--model", "lexicon"], cwd=ROOT, preexec_fn=close_streams, timeout=600)
     assert res.returncode == 0
     assert (out / "report.html").exists() and (out / "summary.md").exists()
+
+
+def test_a_corpus_folder_whose_name_is_not_utf8_is_run_and_recorded_escaped(tmp_path):
+    """A folder unzipped from a Chinese Windows archive keeps its GBK name (北京 as b"\\xb1\\xb1\\xbe\\xa9"): the run
+    did all its work, then failed with a traceback writing run.json, whose UTF-8 cannot hold the name's bytes."""
+    corpus, out = tmp_path / os.fsdecode(b"\xb1\xb1\xbe\xa9"), tmp_path / "o"
+    (corpus / "BJ").mkdir(parents=True)
+    (corpus / "BJ" / "a.txt").write_text("北京市促进条例\n第一条 鼓励高等学校与企业共建研发平台。\n", encoding="utf-8")
+    res = run("run", "--corpus", str(corpus), "--out", str(out), "--jobs", "1", "--model", "lexicon", "--quiet")
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    ingest = json.loads((out / "run.json").read_text(encoding="utf-8"))["stages"]["ingest"]
+    assert ingest["corpus"] == f"{tmp_path}/\\xb1\\xb1\\xbe\\xa9"
