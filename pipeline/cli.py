@@ -18,6 +18,7 @@ from .io import ConfigError
 from .reporting import cmd_aggregate, cmd_compare, cmd_report
 from .schemas import SchemaError
 from .coded import CODED_WEIGHT
+from .corpus import display_name
 from .stages import cmd_classify, cmd_ingest, cmd_run, cmd_segment, cmd_tokenize, cmd_validate
 from .runner import WINDOW_PASSAGES
 from .text import DEFAULT_MAX_BYTES, shown
@@ -131,6 +132,11 @@ def check_paths(args) -> None:
         value = getattr(args, name, None)
         if value is not None and not value.strip():
             raise ConfigError(f"--{name} is empty ({var}=): give the {what}; an empty path would be the current folder")
+    if getattr(args, "out", None) and not getattr(args, "input", None):
+        shown_out, odd = display_name(os.path.abspath(args.out))
+        if odd:  # pyarrow takes paths as UTF-8 only: the run failed with a traceback from inside it
+            raise ConfigError(f"{shown_out}: the folder's name is not UTF-8 (odd bytes shown as \\xNN), and the "
+                              "tables' writer cannot name files in it: choose another --out")
 
 
 def check_limits(args) -> None:

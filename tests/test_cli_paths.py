@@ -127,3 +127,18 @@ def test_a_corpus_folder_whose_name_is_not_utf8_is_run_and_recorded_escaped(tmp_
     assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr[-2000:]
     ingest = json.loads((out / "run.json").read_text(encoding="utf-8"))["stages"]["ingest"]
     assert ingest["corpus"] == f"{tmp_path}/\\xb1\\xb1\\xbe\\xa9"
+
+
+def test_an_out_folder_whose_name_is_not_utf8_is_refused_in_one_line(tmp_path):
+    """The Parquet writer cannot name files under it: the run failed with a traceback from inside pyarrow."""
+    corpus, out = tmp_path / "corpus", tmp_path / os.fsdecode(b"out\xb1\xb1")
+    (corpus / "BJ").mkdir(parents=True)
+    (corpus / "BJ" / "a.txt").write_text("北京市促进条例\n第一条 鼓励高等学校与企业共建研发平台。\n", encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "pipeline", "run", "--corpus", str(corpus), "--out", str(out),
+                          "--jobs", "1", "--model", "lexicon"], cwd=ROOT, capture_output=True, timeout=600)
+    err = res.stderr.decode("utf-8", "backslashreplace")
+    assert res.returncode == 2 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        f"error: {tmp_path}/out\\xb1\\xb1: the folder's name is not UTF-8 (odd bytes shown as \\xNN), and the "
+        "tables' writer cannot name files in it: choose another --out"]
+    assert not os.path.lexists(out)
