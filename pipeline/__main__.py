@@ -2,6 +2,12 @@ import gc
 import os
 import sys
 
+# In a locale that is not UTF-8 (LC_ALL=C with PYTHONUTF8=0, a Latin-1 or GBK one) Python reads file names,
+# arguments and text files in its encoding: a Chinese corpus path then failed writing run.json, and region names
+# were misread. Run in UTF-8 mode instead, where a name's bytes that are not UTF-8 are kept and shown as \xNN.
+if not sys.flags.utf8_mode and sys.getfilesystemencoding().lower().replace("-", "") != "utf8":
+    os.execv(sys.executable, [sys.executable, "-X", "utf8", *sys.orig_argv[1:]])
+
 # One thread per process in the numeric libraries (BLAS), unless the environment says otherwise: --jobs
 # processes then take --jobs cores. Training took 13.2 s on one core this way, against 16.7 s and 27 s of CPU
 # when BLAS spread its small products over two. Set before numpy is first imported, which reads them.

@@ -142,3 +142,18 @@ def test_an_out_folder_whose_name_is_not_utf8_is_refused_in_one_line(tmp_path):
         f"error: {tmp_path}/out\\xb1\\xb1: the folder's name is not UTF-8 (odd bytes shown as \\xNN), and the "
         "tables' writer cannot name files in it: choose another --out"]
     assert not os.path.lexists(out)
+
+
+def test_a_locale_that_is_not_utf8_reads_names_and_arguments_as_utf8(tmp_path):
+    """In an ASCII locale (LC_ALL=C with Python's UTF-8 mode off) a Chinese corpus path failed with a traceback
+    writing run.json; in a Latin-1 or GBK one the regions' names would have been read wrong."""
+    corpus, out = tmp_path / "中文 语料", tmp_path / "o"
+    (corpus / "北京").mkdir(parents=True)
+    (corpus / "北京" / "条例.txt").write_text("北京市促进条例\n第一条 鼓励高等学校与企业共建研发平台。\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONIOENCODING"))}
+    res = subprocess.run([sys.executable, "-m", "pipeline", "run", "--corpus", str(corpus), "--out", str(out),
+                          "--jobs", "1", "--model", "lexicon", "--quiet"], cwd=ROOT, capture_output=True, timeout=600,
+                         env={**env, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"})
+    assert res.returncode == 0, res.stderr.decode("utf-8", "backslashreplace")[-2000:]
+    assert "北京/条例.txt" in (out / "ingest_report.csv").read_text(encoding="utf-8-sig")
+    assert json.loads((out / "run.json").read_text(encoding="utf-8"))["stages"]["ingest"]["corpus"] == str(corpus)
