@@ -37,8 +37,8 @@ def check_not_foreign(out: Path, names: list[str]) -> None:
 
 def clean(out: Path, names: list[str], patterns: tuple[str, ...] = ()) -> list[str]:
     """Remove what runs wrote in `out` (`names`, files matching `patterns`, and the lock, so that the folder is
-    as before its first run); the researcher's own files and the coders' review sheets stay. Returns what was
-    removed."""
+    as before its first run); the researcher's own files and the coders' review sheets stay. Returns the outputs
+    removed (the lock is none)."""
     out = Path(out)
     removed = []
     matched = sorted({p.name for pattern in patterns for p in out.glob(pattern) if p.is_file()})
@@ -50,7 +50,8 @@ def clean(out: Path, names: list[str], patterns: tuple[str, ...] = ()) -> list[s
             path.unlink()
         else:
             continue
-        removed.append(name)
+        if name != LOCK_FILE:  # not an output: `clean` itself took it, so it is there on every call
+            removed.append(name)
     return removed
 
 

@@ -157,3 +157,14 @@ def test_a_locale_that_is_not_utf8_reads_names_and_arguments_as_utf8(tmp_path):
     assert res.returncode == 0, res.stderr.decode("utf-8", "backslashreplace")[-2000:]
     assert "北京/条例.txt" in (out / "ingest_report.csv").read_text(encoding="utf-8-sig")
     assert json.loads((out / "run.json").read_text(encoding="utf-8"))["stages"]["ingest"]["corpus"] == str(corpus)
+
+
+def test_clean_of_a_folder_without_outputs_says_it_removed_nothing(tmp_path):
+    """It said "removed 1 output file(s)" of any folder, even one it had cleaned already: the lock it took itself."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "memo.md").write_text("mine", encoding="utf-8")
+    for _ in range(2):
+        res = run("clean", "--out", str(folder))
+        assert res.returncode == 0 and res.stderr.strip() == f"clean: no outputs in {folder}"
+        assert sorted(p.name for p in folder.iterdir()) == ["memo.md"]
