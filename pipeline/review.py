@@ -289,6 +289,8 @@ def read_sheet(path: Path) -> tuple[list[dict], str]:
     the sheet's name for messages. A header that would make rows be read wrong (a renamed, repeated or extra
     label column) is an error naming the file and the column."""
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; FILE= names one coded review sheet (.xlsx, .csv or .jsonl)")
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
     if suffix == ".xlsx":

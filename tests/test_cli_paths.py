@@ -168,3 +168,13 @@ def test_clean_of_a_folder_without_outputs_says_it_removed_nothing(tmp_path):
         res = run("clean", "--out", str(folder))
         assert res.returncode == 0 and res.stderr.strip() == f"clean: no outputs in {folder}"
         assert sorted(p.name for p in folder.iterdir()) == ["memo.md"]
+
+
+def test_review_import_of_a_folder_says_it_is_a_folder(tmp_path):
+    """FILE=my_out/review (the sheets' folder, not a sheet) was said to be "file not found"."""
+    (tmp_path / "review").mkdir()
+    res = run("review-import", "--file", str(tmp_path / "review"), "--coded", str(tmp_path / "coded"))
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'review'}: is a folder; FILE= names one coded review sheet (.xlsx, .csv or .jsonl)"]
+    res = run("review-import", "--file", str(tmp_path / "review-001.xlsx"), "--coded", str(tmp_path / "coded"))
+    assert res.returncode == 2 and res.stderr.strip() == f"error: {tmp_path / 'review-001.xlsx'}: file not found"
