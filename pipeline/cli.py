@@ -145,6 +145,9 @@ def check_limits(args) -> None:
     one process and recorded 0 in run.json, and evaluate's folds failed with a traceback from joblib."""
     if args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: must be 1 or more (the worker processes; JOBS= for make)")
+    if args.window_passages < 1:  # 0 fell back to the default and a negative one to 500, unsaid
+        raise ConfigError(f"--window-passages {args.window_passages}: must be 1 or more passages (rounded up to a "
+                          "multiple of 500; WINDOW= for make)")
     max_mb = getattr(args, "max_mb", None)
     if max_mb is not None and not 0 < max_mb < float("inf"):
         raise ConfigError(f"--max-mb {max_mb:g}: must be a finite number of MB above 0 (files larger than it are skipped)")

@@ -178,3 +178,14 @@ def test_review_import_of_a_folder_says_it_is_a_folder(tmp_path):
         f"error: {tmp_path / 'review'}: is a folder; FILE= names one coded review sheet (.xlsx, .csv or .jsonl)"]
     res = run("review-import", "--file", str(tmp_path / "review-001.xlsx"), "--coded", str(tmp_path / "coded"))
     assert res.returncode == 2 and res.stderr.strip() == f"error: {tmp_path / 'review-001.xlsx'}: file not found"
+
+
+def test_a_window_below_one_passage_is_refused(tmp_path):
+    """WINDOW=0 ran with the default of 20,000 passages and WINDOW=-5 with 500, neither said."""
+    for value in ("0", "-5"):
+        res = run("run", "--corpus", str(ROOT / "corpus"), "--out", str(tmp_path / "o"), "--jobs", "1",
+                  "--window-passages", value)
+        assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+            f"error: --window-passages {value}: must be 1 or more passages (rounded up to a multiple of 500; "
+            "WINDOW= for make)"]
+        assert not (tmp_path / "o").exists()
