@@ -48,6 +48,13 @@ COMMON   := --out $(OUT) --taxonomy $(TAXONOMY) --jobs $(JOBS) --engine $(ENGINE
 shell_quoted = $(subst ','\'',$(1))
 # `make help` lists the targets (from the "## " notes on their rules) and these variables with their values
 HELP_VARS := CORPUS OUT TAXONOMY MODEL MODELS JOBS WINDOW ENGINE TRAIN CODED GOLD CV CURVE IN N GAPS FILE CODER A B SCALE HUGE PYTHON VENV
+# a variable given on the command line that no target takes (CORPSU=, corpus=) left the default in its place: the
+# demo corpus ran into the researcher's OUT without a word
+GIVEN_VARS := $(sort $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v))))
+UNKNOWN_VARS := $(filter-out $(HELP_VARS) SHELL,$(GIVEN_VARS))
+ifneq ($(UNKNOWN_VARS),)
+$(error $(UNKNOWN_VARS): $(if $(word 2,$(UNKNOWN_VARS)),not variables,not a variable) of this Makefile (a misspelling would leave the default in place); make help lists them)
+endif
 HELP_CORPUS   := corpus folder (optional manifest.csv at its root)
 HELP_OUT      := output folder: stage tables, reports; for classify IN=, the predictions file
 HELP_TAXONOMY := taxonomy folder or YAML file; several, comma-separated, are crossed (taxonomy,taxonomy/policy_tools)

@@ -189,3 +189,13 @@ def test_a_window_below_one_passage_is_refused(tmp_path):
             f"error: --window-passages {value}: must be 1 or more passages (rounded up to a multiple of 500; "
             "WINDOW= for make)"]
         assert not (tmp_path / "o").exists()
+
+
+def test_make_refuses_a_variable_it_does_not_take(tmp_path):
+    """`make run CORPSU=my_corpus OUT=my_out` ran the demo corpus into my_out without a word of the misspelling."""
+    out = tmp_path / "o"
+    res = subprocess.run(["make", "-C", str(ROOT), f"VENV={ROOT / '.venv'}", "run", "CORPSU=/somewhere", "jobs=1",
+                          f"OUT={out}"], capture_output=True, text=True, timeout=600)
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "CORPSU jobs: not variables of this Makefile" in res.stderr, res.stderr
+    assert not out.exists()
