@@ -168,6 +168,9 @@ def _out_lock(args) -> OutLock | None:
         return None
     if getattr(args, "corpus", None) is not None:
         check_separate(Path(args.corpus), Path(args.out))
+    if Path(args.out).is_symlink() and not Path(args.out).exists():  # else "File exists", from making the folder
+        raise ConfigError(f"{args.out}: is a symbolic link to {os.readlink(args.out)}, which does not exist; create "
+                          "that folder or choose another --out")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise ConfigError(f"{args.out}: is a file; OUT must be a folder (the outputs are written into it)")
     check_not_foreign(Path(args.out), owned_names())

@@ -199,3 +199,14 @@ def test_make_refuses_a_variable_it_does_not_take(tmp_path):
     assert res.returncode != 0 and "Traceback" not in res.stderr
     assert "CORPSU jobs: not variables of this Makefile" in res.stderr, res.stderr
     assert not out.exists()
+
+
+def test_an_out_that_is_a_broken_link_is_named_as_such(tmp_path):
+    """It said "File exists" of a link whose folder was gone (an external disk not mounted, a moved folder)."""
+    out = tmp_path / "results"
+    out.symlink_to(tmp_path / "gone")
+    res = run("run", "--corpus", str(ROOT / "corpus"), "--out", str(out), "--jobs", "1", "--model", "lexicon")
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        f"error: {out}: is a symbolic link to {tmp_path / 'gone'}, which does not exist; create that folder or "
+        "choose another --out"]
+    assert not (tmp_path / "gone").exists() and out.is_symlink()
