@@ -216,7 +216,10 @@ def write_bytes_atomic(path: Path, data: bytes, publish: bool = True) -> bool:
                 pub.discard(path)  # an earlier write in this publication is undone
             return False
         mode = (st.st_mode & 0o7777) if st is not None and path.is_file() else _FILE_MODE
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        except OSError as exc:  # it names its temporary file, which the researcher never sees
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
     except OSError as exc:
         raise named(exc, path) from None
     try:

@@ -210,3 +210,23 @@ def test_an_out_that_is_a_broken_link_is_named_as_such(tmp_path):
         f"error: {out}: is a symbolic link to {tmp_path / 'gone'}, which does not exist; create that folder or "
         "choose another --out"]
     assert not (tmp_path / "gone").exists() and out.is_symlink()
+
+
+def test_a_folder_without_write_permission_is_named_by_the_file_not_its_temporary(tmp_path, monkeypatch):
+    """A read-only report_files/ gave "report_files/.doc-abffa014677abe49.html.ce_78u2r.tmp: Permission denied",
+    a name the researcher never sees (root is not refused, so the refusal is simulated)."""
+    import errno
+    import tempfile
+
+    import pytest
+
+    import pipeline.io as pio
+
+    def refused(*args, dir=None, prefix="", suffix="", **kw):
+        raise PermissionError(errno.EACCES, "Permission denied", f"{dir}/{prefix}ce_78u2r{suffix}")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    with pytest.raises(OSError) as info:
+        pio.write_bytes_atomic(tmp_path / "report_files" / "doc-1.html", b"x")
+    assert info.value.filename == str(tmp_path / "report_files" / "doc-1.html")
+    assert info.value.errno == errno.EACCES and info.value.strerror == "Permission denied"
