@@ -238,6 +238,8 @@ def main(argv=None) -> int:
         except BaseException:
             if lock is not None and lock.created:  # a command that failed leaves no folder of its own making
                 lock.remove_if_alone()               # behind (a mistyped OUT)
+            elif lock is not None:  # nor its lock in a folder of the researcher's that it wrote nothing to
+                lock.remove_if_unused(owned_names())
             raise
         finally:
             if lock is not None:

@@ -87,9 +87,11 @@ class OutLock:
         self.path = self.out / LOCK_FILE
         self._fd: int | None = None
         self.created = False
+        self.new_file = False
 
     def acquire(self) -> "OutLock":
         self.created = not self.out.exists()
+        self.new_file = not os.path.lexists(self.path)
         self.out.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
         try:
@@ -115,6 +117,16 @@ class OutLock:
                 self.out.rmdir()
         except OSError:
             pass
+
+    def remove_if_unused(self, names: list[str]) -> None:
+        """Remove the lock file this lock created in a folder that holds none of a run's outputs (`names`): a
+        command refused there (a stage aimed at a corpus folder) would otherwise leave the folder marked as an
+        output folder, which a corpus scan then skips as a whole."""
+        if self.new_file and not any(os.path.lexists(self.out / n) for n in names):
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
 
     def release(self) -> None:
         if self._fd is None:

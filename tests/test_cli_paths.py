@@ -230,3 +230,19 @@ def test_a_folder_without_write_permission_is_named_by_the_file_not_its_temporar
         pio.write_bytes_atomic(tmp_path / "report_files" / "doc-1.html", b"x")
     assert info.value.filename == str(tmp_path / "report_files" / "doc-1.html")
     assert info.value.errno == errno.EACCES and info.value.strerror == "Permission denied"
+
+
+def test_a_command_refused_in_a_folder_of_the_researchers_leaves_no_lock_there(tmp_path):
+    """`segment --out corpus/BJ` (a stage aimed at the wrong folder) failed, as it should, but left its lock file
+    in BJ, which made BJ look like an output folder: every later run skipped the region's documents."""
+    corpus = tmp_path / "corpus"
+    for region, text in (("BJ", "北京市促进条例\n第一条 鼓励高等学校与企业共建研发平台。\n"),
+                         ("SH", "上海市促进条例\n第一条 支持建设科技企业孵化器。\n")):
+        (corpus / region).mkdir(parents=True)
+        (corpus / region / "a.txt").write_text(text, encoding="utf-8")
+    for command in ("segment", "aggregate", "report"):
+        res = run(command, "--out", str(corpus / "BJ"), "--jobs", "1")
+        assert res.returncode == 2 and ": missing; run the stage that writes" in res.stderr
+        assert sorted(p.name for p in (corpus / "BJ").iterdir()) == ["a.txt"]
+    res = run("ingest", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--quiet")
+    assert res.returncode == 0 and "2 ingested" in res.stderr, res.stderr
