@@ -46,6 +46,9 @@ COMMON   := --out $(OUT) --taxonomy $(TAXONOMY) --jobs $(JOBS) --engine $(ENGINE
 
 # a value inside '...' in a recipe, even one holding a quote
 shell_quoted = $(subst ','\'',$(1))
+# a value as one word of a recipe's shell command: between double quotes, a folder named with ", $ or ` broke the
+# command or ran what the backquotes held
+quoted = '$(call shell_quoted,$(1))'
 # `make help` lists the targets (from the "## " notes on their rules) and these variables with their values
 HELP_VARS := CORPUS OUT TAXONOMY MODEL MODELS JOBS WINDOW ENGINE TRAIN CODED GOLD CV CURVE IN N GAPS FILE CODER A B SCALE HUGE PYTHON VENV
 # a variable given on the command line that no target takes (CORPSU=, corpus=) left the default in its place: the
@@ -87,7 +90,7 @@ HELP_VENV     := folder of the virtual environment
 run: $(BYTECODE) $(MODEL_STAMP) ## the whole pipeline on CORPUS into OUT, in one streaming run
 	@# a run that fails (or is refused: another run holds OUT) forgets the model it was asked for, so that the next
 	@# make classify/report does not take the labels there for that model's
-	$(PY) -m pipeline run --corpus "$(CORPUS)" $(COMMON) $(MODEL_ARG) --coded "$(CODED)" || { s=$$?; rm -f "$(MODEL_STAMP)"; exit $$s; }
+	$(PY) -m pipeline run --corpus $(call quoted,$(CORPUS)) $(COMMON) $(MODEL_ARG) --coded $(call quoted,$(CODED)) || { s=$$?; rm -f "$(MODEL_STAMP)"; exit $$s; }
 	@echo "results in $(OUT)/ (summary: $(OUT)/summary.md, report: $(OUT)/report.html)"
 
 help: ## this list of targets and variables
@@ -116,12 +119,12 @@ $(BYTECODE): $(STAMP) $(wildcard pipeline/*.py)
 setup: $(STAMP) ## build the virtual environment (VENV) from pyproject.toml
 
 validate: $(BYTECODE) ## check a framework (TAXONOMY=): YAML, facets, lexicons, strength cues, examples
-	$(PY) -m pipeline validate --taxonomy "$(TAXONOMY)"
+	$(PY) -m pipeline validate --taxonomy $(call quoted,$(TAXONOMY))
 
 # ingest always scans the corpus (file names may contain spaces, which make cannot list as prerequisites);
 # documents.parquet keeps its mtime when nothing changed, so the later stages are skipped.
 $(OUT)/documents.parquet: FORCE $(BYTECODE)
-	$(PY) -m pipeline ingest --corpus "$(CORPUS)" $(COMMON)
+	$(PY) -m pipeline ingest --corpus $(call quoted,$(CORPUS)) $(COMMON)
 ingest: $(OUT)/documents.parquet ## stage 1: read CORPUS into documents.parquet and ingest_report.csv
 FORCE:
 
@@ -145,21 +148,21 @@ $(OUT)/labels.parquet: $(OUT)/tokens.parquet $(MODEL_STAMP) $(TAXONOMY_FILES) $(
 # `make classify IN=passages.jsonl OUT=predictions.jsonl` classifies a JSON-lines file instead
 ifneq ($(IN),)
 classify: $(BYTECODE) ## stage 4: label passages (IN=passages.jsonl OUT=predictions.jsonl: a JSON-lines file instead)
-	$(PY) -m pipeline classify --in "$(IN)" --out "$(OUT)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
+	$(PY) -m pipeline classify --in $(call quoted,$(IN)) --out "$(OUT)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
 else
 classify: $(OUT)/labels.parquet ## stage 4: label passages (IN=passages.jsonl OUT=predictions.jsonl: a JSON-lines file instead)
 endif
 
 $(OUT)/coverage_region.csv: $(OUT)/labels.parquet pipeline/aggregate.py pipeline/strength.py $(wildcard taxonomy/strength.yaml) $(TAXONOMY_FILES) $(wildcard $(CODED)/*.jsonl)
-	$(PY) -m pipeline aggregate $(COMMON) --coded "$(CODED)"
+	$(PY) -m pipeline aggregate $(COMMON) --coded $(call quoted,$(CODED))
 aggregate: $(OUT)/coverage_region.csv ## stage 5: coverage tables, gap audit, coded_passages.csv
 
 $(OUT)/report.html: $(OUT)/coverage_region.csv pipeline/report.py pipeline/workbook.py $(wildcard pipeline/templates/*.j2) $(TAXONOMY_FILES)
-	$(PY) -m pipeline report $(COMMON) --coded "$(CODED)"
+	$(PY) -m pipeline report $(COMMON) --coded $(call quoted,$(CODED))
 report: $(OUT)/report.html ## stage 6: coverage.xlsx, report.html, summary.md (runs the stages before it as needed)
 
 train: $(BYTECODE) ## train on the taxonomy's examples + TRAIN= files + the coded store; later runs use it
-	$(PY) -m pipeline train $(if $(TRAIN),--train "$(TRAIN)",) --coded "$(CODED)" --taxonomy $(TAXONOMY) --model $(or $(MODEL),$(MODELS)/trained)
+	$(PY) -m pipeline train $(if $(TRAIN),--train $(call quoted,$(TRAIN)),) --coded $(call quoted,$(CODED)) --taxonomy $(TAXONOMY) --model $(or $(MODEL),$(MODELS)/trained)
 	@mkdir -p $(MODELS) && echo "$(or $(MODEL),$(MODELS)/trained)" > $(MODELS)/CURRENT
 	@echo "later make run / classify / evaluate use $(or $(MODEL),$(MODELS)/trained); 'make default-model' goes back"
 
@@ -167,21 +170,21 @@ default-model: ## go back to the default model for later runs
 	rm -f $(MODELS)/CURRENT
 
 evaluate: $(BYTECODE) ## score the model against GOLD= (CV= folds to cross-validate instead, CURVE=1 with a learning curve)
-	@test -n "$(GOLD)" || { echo "error: make evaluate needs GOLD=coded.jsonl, the coded passages to score the model against" >&2; exit 2; }
-	$(PY) -m pipeline evaluate --gold "$(GOLD)" --taxonomy $(TAXONOMY) --jobs $(JOBS) $(MODEL_ARG) $(if $(CV),--cv $(CV),) $(if $(filter-out 0 no,$(CURVE)),--curve,) --out $(OUT)
+	@test -n $(call quoted,$(GOLD)) || { echo "error: make evaluate needs GOLD=coded.jsonl, the coded passages to score the model against" >&2; exit 2; }
+	$(PY) -m pipeline evaluate --gold $(call quoted,$(GOLD)) --taxonomy $(TAXONOMY) --jobs $(JOBS) $(MODEL_ARG) $(if $(CV),--cv $(CV),) $(if $(filter-out 0 no,$(CURVE)),--curve,) --out $(OUT)
 
 # `make review N=100` picks passages of the run in OUT for coding (OUT/review/review-NNN.xlsx);
 # `make review IN=pool.jsonl OUT=picked.jsonl` picks from a JSON-lines pool instead
 N ?= 100
 review: $(BYTECODE) ## pick the N passages most worth coding (OUT/review/review-NNN.xlsx; IN=pool.jsonl for a pool)
-	$(PY) -m pipeline review --n $(N) $(if $(IN),--in "$(IN)",) $(if $(GAPS),--gaps $(GAPS),) --out "$(OUT)" --coded "$(CODED)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
+	$(PY) -m pipeline review --n $(N) $(if $(IN),--in $(call quoted,$(IN)),) $(if $(GAPS),--gaps $(GAPS),) --out "$(OUT)" --coded $(call quoted,$(CODED)) --taxonomy $(TAXONOMY) $(MODEL_ARG)
 
 review-import: $(BYTECODE) ## import a coded review sheet FILE= (CODER=) into the coded store, with agreement
-	$(PY) -m pipeline review-import --file "$(FILE)" $(if $(CODER),--coder "$(CODER)",) --coded "$(CODED)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
+	$(PY) -m pipeline review-import --file $(call quoted,$(FILE)) $(if $(CODER),--coder $(call quoted,$(CODER)),) --coded $(call quoted,$(CODED)) --taxonomy $(TAXONOMY) $(MODEL_ARG)
 
 compare: $(BYTECODE) ## what region (or output folder) A addresses that B does not, and the reverse
-	@test -n "$(A)" -a -n "$(B)" || { echo "error: make compare needs A= and B= (two regions of $(OUT), or two output folders)$(if $(A),; B is missing,$(if $(B),; A is missing,))" >&2; exit 2; }
-	$(PY) -m pipeline compare --a "$(A)" --b "$(B)" --out $(OUT) --taxonomy $(TAXONOMY)
+	@test -n $(call quoted,$(A)) -a -n $(call quoted,$(B)) || { echo "error: make compare needs A= and B= (two regions of $(OUT), or two output folders)$(if $(A),; B is missing,$(if $(B),; A is missing,))" >&2; exit 2; }
+	$(PY) -m pipeline compare --a $(call quoted,$(A)) --b $(call quoted,$(B)) --out $(OUT) --taxonomy $(TAXONOMY)
 
 bench: $(BYTECODE) ## measure the pipeline on ../shared/corpus (SCALE= to replicate it; HUGE=1: one 60 MB document instead)
 	$(PY) bench/bench.py --corpus "$(if $(filter corpus,$(CORPUS)),../shared/corpus,$(CORPUS))" --scale $(SCALE) --jobs $(JOBS) --window $(WINDOW) $(if $(HUGE),--huge,)

@@ -246,3 +246,18 @@ def test_a_command_refused_in_a_folder_of_the_researchers_leaves_no_lock_there(t
         assert sorted(p.name for p in (corpus / "BJ").iterdir()) == ["a.txt"]
     res = run("ingest", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--quiet")
     assert res.returncode == 0 and "2 ingested" in res.stderr, res.stderr
+
+
+def test_make_passes_a_corpus_named_with_quotes_and_backquotes_as_it_is(tmp_path):
+    """make put CORPUS= between double quotes in its shell command: a folder named `a"b` broke the command
+    ("Unterminated quoted string") and one named with backquotes ran what they held."""
+    marker = tmp_path / "ran"
+    corpus = tmp_path / f'my "best" `touch {marker}` corpus'
+    (corpus / "BJ").mkdir(parents=True)
+    (corpus / "BJ" / "a.txt").write_text("北京市促进条例\n第一条 鼓励高等学校与企业共建研发平台。\n", encoding="utf-8")
+    out = tmp_path / "o"
+    res = subprocess.run(["make", "-C", str(ROOT), f"VENV={ROOT / '.venv'}", "run", f"CORPUS={corpus}", f"OUT={out}",
+                          "JOBS=1", "MODEL=lexicon"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert not marker.exists() and (out / "report.html").exists()
+    assert "BJ/a.txt,ingested" in (out / "ingest_report.csv").read_text(encoding="utf-8-sig")
