@@ -29,8 +29,8 @@ for _name, _mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
     if getattr(sys, _name) is None:
         setattr(sys, _name, open(os.devnull, _mode, encoding="utf-8"))
 # A run's product is its files: once the reader of its messages is gone (`2>&1 | head`), the run goes on without them
-# instead of ending at its next message with the later stages not run.
-sys.stderr = Messages(sys.stderr)
+# instead of ending at its next message with the later stages not run; `compare ... | head` likewise.
+sys.stderr, sys.stdout = Messages(sys.stderr), Messages(sys.stdout)
 
 gc.freeze()
 gc.enable()

@@ -186,8 +186,9 @@ def _out_lock(args) -> OutLock | None:
 
 
 class Messages:
-    """The process's stderr, which drops what is written once its reader has gone (a broken pipe): the rest of the
-    process's messages, its progress bars' and its workers' (forked with it) then go to the null device."""
+    """The process's stderr (or stdout), which drops what is written once its reader has gone (a broken pipe): the
+    rest of the process's messages, its progress bars' and its workers' (forked with it) then go to the null
+    device."""
 
     def __init__(self, stream):
         self._stream = stream

@@ -261,3 +261,22 @@ def test_make_passes_a_corpus_named_with_quotes_and_backquotes_as_it_is(tmp_path
     assert res.returncode == 0, res.stderr[-2000:]
     assert not marker.exists() and (out / "report.html").exists()
     assert "BJ/a.txt,ingested" in (out / "ingest_report.csv").read_text(encoding="utf-8-sig")
+
+
+def test_compare_piped_into_head_finishes_without_an_error(tmp_path):
+    """`python -m pipeline compare ... | head -1` wrote its table, then said "error: Broken pipe" (exit 1)."""
+    corpus, out = tmp_path / "corpus", tmp_path / "o"
+    for region, text in (("BJ", "北京市促进条例\n第一条 鼓励高等学校与企业共建研发平台，开展联合攻关。\n"),
+                         ("SH", "上海市促进条例\n第一条 支持建设科技企业孵化器和大学科技园。\n")):
+        (corpus / region).mkdir(parents=True)
+        (corpus / region / "a.txt").write_text(text, encoding="utf-8")
+    assert run("run", "--corpus", str(corpus), "--out", str(out), "--jobs", "1", "--model", "lexicon",
+               "--quiet").returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "compare", "--a", "BJ", "--b", "SH", "--out", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # each line written as printed
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 0 and "error" not in err, err
+    assert (out / "compare_BJ_vs_SH.csv").exists()
