@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .io import ConfigError, csv_delimiter
-from .outdir import is_output_folder
+from .outdir import LOCK_FILE, RUN_MARKERS, is_output_folder
 from .text import DecodeError, decode_bytes, join_reasons, normalise, one_line
 
 log = logging.getLogger("pipeline.ingest")
@@ -223,8 +223,11 @@ def discover(root: Path) -> tuple[list[Found], list[dict]]:
                                                                      "not read")))
             elif is_output_folder(full):
                 rel, note = claim(full)
-                problems.append(report_row(rel, "skipped", join_reasons(note, "holds a previous run's outputs (run.json, "
-                                                                     "documents.parquet); not read")))
+                held = [m for m in RUN_MARKERS if os.path.lexists(full / m)]
+                why = (f"holds a previous run's outputs ({', '.join(held)}); not read" if held else
+                       f"holds the lock file a run takes in its output folder ({LOCK_FILE}); not read: delete that "
+                       "file if no run writes there")
+                problems.append(report_row(rel, "skipped", join_reasons(note, why)))
             else:
                 keep.append(d)
         dirnames[:] = keep

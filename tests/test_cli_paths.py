@@ -280,3 +280,19 @@ def test_compare_piped_into_head_finishes_without_an_error(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=300) == 0 and "error" not in err, err
     assert (out / "compare_BJ_vs_SH.csv").exists()
+
+
+def test_a_region_skipped_for_a_lock_file_alone_says_so(tmp_path):
+    """A region folder holding only documents and a stray .pipeline.lock was skipped as "holds a previous run's
+    outputs (run.json, documents.parquet)", files it did not hold."""
+    from pipeline.ingest import ingest
+
+    (tmp_path / "BJ").mkdir()
+    (tmp_path / "BJ" / "a.txt").write_text("北京市促进条例\n第一条 鼓励高等学校与企业共建研发平台。\n", encoding="utf-8")
+    (tmp_path / "BJ" / ".pipeline.lock").write_text("", encoding="utf-8")
+    (tmp_path / "SH").mkdir()
+    (tmp_path / "SH" / "a.txt").write_text("上海市促进条例\n第一条 支持建设科技企业孵化器。\n", encoding="utf-8")
+    docs, rep = ingest(tmp_path)
+    reason = rep.set_index("path").loc["BJ", "reason"]
+    assert "run.json" not in reason and ".pipeline.lock" in reason and "delete" in reason, reason
+    assert list(docs["doc_id"]) == ["SH/a.txt"]
