@@ -67,8 +67,11 @@ STALE_TEMP_SECONDS = 3600
 
 
 def named(exc: OSError, path) -> OSError:
-    """`exc`, naming `path` if it names no file (a write that fails for want of space names none)."""
-    if exc.filename:
+    """`exc`, naming `path` if it names no file (a write that fails for want of space names none) or names the
+    hidden temporary file or folder a write of `path` makes beside it (`.NAME.XXXX.tmp`), which the researcher
+    never sees."""
+    temp = f".{Path(path).name}."
+    if exc.filename and not any(p.startswith(temp) and p.endswith(".tmp") for p in Path(str(exc.filename)).parts):
         return exc
     return OSError(exc.errno, exc.strerror or str(exc) or type(exc).__name__, str(path))
 
@@ -216,10 +219,7 @@ def write_bytes_atomic(path: Path, data: bytes, publish: bool = True) -> bool:
                 pub.discard(path)  # an earlier write in this publication is undone
             return False
         mode = (st.st_mode & 0o7777) if st is not None and path.is_file() else _FILE_MODE
-        try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        except OSError as exc:  # it names its temporary file, which the researcher never sees
-            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise named(exc, path) from None
     try:

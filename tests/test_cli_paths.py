@@ -296,3 +296,25 @@ def test_a_region_skipped_for_a_lock_file_alone_says_so(tmp_path):
     reason = rep.set_index("path").loc["BJ", "reason"]
     assert "run.json" not in reason and ".pipeline.lock" in reason and "delete" in reason, reason
     assert list(docs["doc_id"]) == ["SH/a.txt"]
+
+
+def test_a_table_that_cannot_be_written_is_named_not_its_staging_folder(tmp_path, monkeypatch):
+    """A read-only OUT gave "OUT/.documents.parquet.66tn1nx7.tmp: Permission denied" (root is not refused, so
+    the refusal is simulated)."""
+    import errno
+    import tempfile
+
+    import pandas as pd
+    import pytest
+
+    import pipeline.io as pio
+    from pipeline.schemas import DOCUMENTS
+
+    def refused(*args, dir=None, prefix="", suffix="", **kw):
+        raise PermissionError(errno.EACCES, "Permission denied", f"{dir}/{prefix}66tn1nx7{suffix}")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refused)
+    writer = pio.TableWriter(DOCUMENTS, tmp_path)
+    with pytest.raises(OSError) as info:
+        writer.write(pd.DataFrame({c: pd.Series(dtype="object") for c in DOCUMENTS.columns}), "k")
+    assert info.value.filename == str(tmp_path / "documents.parquet") and info.value.errno == errno.EACCES
