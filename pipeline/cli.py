@@ -132,11 +132,6 @@ def check_paths(args) -> None:
         value = getattr(args, name, None)
         if value is not None and not value.strip():
             raise ConfigError(f"--{name} is empty ({var}=): give the {what}; an empty path would be the current folder")
-    if getattr(args, "out", None) and not getattr(args, "input", None):
-        shown_out, odd = display_name(os.path.abspath(args.out))
-        if odd:  # pyarrow takes paths as UTF-8 only: the run failed with a traceback from inside it
-            raise ConfigError(f"{shown_out}: the folder's name is not UTF-8 (odd bytes shown as \\xNN), and the "
-                              "tables' writer cannot name files in it: choose another --out")
 
 
 def check_limits(args) -> None:
@@ -166,6 +161,10 @@ def _out_lock(args) -> OutLock | None:
         return None
     if args.command == "clean" and not Path(args.out).exists():
         return None
+    shown_out, odd = display_name(os.path.abspath(args.out))
+    if odd:  # pyarrow takes paths as UTF-8 only: the run failed with a traceback from inside it
+        raise ConfigError(f"{shown_out}: the folder's name is not UTF-8 (odd bytes shown as \\xNN), and the "
+                          "tables' writer cannot name files in it: choose another --out")
     if getattr(args, "corpus", None) is not None:
         check_separate(Path(args.corpus), Path(args.out))
     if Path(args.out).is_symlink() and not Path(args.out).exists():  # else "File exists", from making the folder
