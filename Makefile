@@ -49,6 +49,9 @@ shell_quoted = $(subst ','\'',$(1))
 # a value as one word of a recipe's shell command: between double quotes, a folder named with ", $ or ` broke the
 # command or ran what the backquotes held
 quoted = '$(call shell_quoted,$(1))'
+# --corpus only when CORPUS= was given: left to its default (the demo corpus), ingest refuses an OUT holding another
+# corpus's run instead of replacing it (`make report OUT=my_results` re-ran ingest on the demo corpus there)
+CORPUS_ARG = $(if $(filter command line environment override,$(origin CORPUS)),--corpus $(call quoted,$(CORPUS)),)
 # `make help` lists the targets (from the "## " notes on their rules) and these variables with their values
 HELP_VARS := CORPUS OUT TAXONOMY MODEL MODELS JOBS WINDOW ENGINE TRAIN CODED GOLD CV CURVE IN N GAPS FILE CODER A B SCALE HUGE PYTHON VENV
 # a variable given on the command line that no target takes (CORPSU=, corpus=) left the default in its place: the
@@ -90,7 +93,7 @@ HELP_VENV     := folder of the virtual environment
 run: $(BYTECODE) $(MODEL_STAMP) ## the whole pipeline on CORPUS into OUT, in one streaming run
 	@# a run that fails (or is refused: another run holds OUT) forgets the model it was asked for, so that the next
 	@# make classify/report does not take the labels there for that model's
-	$(PY) -m pipeline run --corpus $(call quoted,$(CORPUS)) $(COMMON) $(MODEL_ARG) --coded $(call quoted,$(CODED)) || { s=$$?; rm -f "$(MODEL_STAMP)"; exit $$s; }
+	$(PY) -m pipeline run $(CORPUS_ARG) $(COMMON) $(MODEL_ARG) --coded $(call quoted,$(CODED)) || { s=$$?; rm -f "$(MODEL_STAMP)"; exit $$s; }
 	@echo "results in $(OUT)/ (summary: $(OUT)/summary.md, report: $(OUT)/report.html)"
 
 help: ## this list of targets and variables
@@ -124,7 +127,7 @@ validate: $(BYTECODE) ## check a framework (TAXONOMY=): YAML, facets, lexicons, 
 # ingest always scans the corpus (file names may contain spaces, which make cannot list as prerequisites);
 # documents.parquet keeps its mtime when nothing changed, so the later stages are skipped.
 $(OUT)/documents.parquet: FORCE $(BYTECODE)
-	$(PY) -m pipeline ingest --corpus $(call quoted,$(CORPUS)) $(COMMON)
+	$(PY) -m pipeline ingest $(CORPUS_ARG) $(COMMON)
 ingest: $(OUT)/documents.parquet ## stage 1: read CORPUS into documents.parquet and ingest_report.csv
 FORCE:
 

@@ -19,7 +19,7 @@ from .reporting import cmd_aggregate, cmd_compare, cmd_report
 from .schemas import SchemaError
 from .coded import CODED_WEIGHT
 from .corpus import display_name
-from .stages import cmd_classify, cmd_ingest, cmd_run, cmd_segment, cmd_tokenize, cmd_validate
+from .stages import DEFAULT_CORPUS, cmd_classify, cmd_ingest, cmd_run, cmd_segment, cmd_tokenize, cmd_validate
 from .runner import WINDOW_PASSAGES
 from .text import DEFAULT_MAX_BYTES, shown
 from .outdir import OutLock, check_not_foreign, check_separate, clean, remove_litter
@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "of 500) and a chunk's text, so memory depends on N, not on the document's size "
                              f"(default {WINDOW_PASSAGES})")
         if corpus:
-            sp.add_argument("--corpus", default="corpus", help="corpus folder (optional manifest.csv at its root)")
+            # None when not given: a run over the default corpus must not replace another corpus's run in --out
+            sp.add_argument("--corpus", default=None, help="corpus folder (optional manifest.csv at its root; default: "
+                                                           f"{DEFAULT_CORPUS}, the demo corpus)")
             sp.add_argument("--max-mb", type=float, default=DEFAULT_MAX_BYTES / 2**20,
                             help="skip files larger than this many MB")
         sp.set_defaults(fn=fn)
@@ -229,6 +231,9 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("jieba").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    if hasattr(args, "corpus"):
+        args.corpus_named = args.corpus is not None
+        args.corpus = DEFAULT_CORPUS if args.corpus is None else args.corpus
     try:
         check_paths(args)
         check_limits(args)

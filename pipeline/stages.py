@@ -36,9 +36,30 @@ def show_progress(args) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
 
+DEFAULT_CORPUS = "corpus"  # the demo corpus, which ingest and run read when no --corpus is given
+
+
+def check_corpus_of_out(args) -> None:
+    """With no corpus named, refuse an --out that holds a run of another corpus: `make report OUT=my_results`
+    (make's CORPUS left at the demo corpus) replaced the researcher's results with the demo corpus's."""
+    if getattr(args, "corpus_named", True):
+        return
+    try:
+        run = json.loads(Catalog(Path(args.out)).path("run").read_text(encoding="utf-8"))
+        recorded = run["stages"]["ingest"]["corpus"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if isinstance(recorded, str) and Path(recorded).resolve() != Path(args.corpus).resolve():
+        raise ConfigError(f"{args.out}: holds the results of the corpus {recorded}, and no corpus was named (the "
+                          f"default is the demo corpus, {args.corpus}): give CORPUS={recorded} (--corpus) to bring "
+                          f"them up to date, or clean that folder first (make clean OUT={args.out}) to put the demo "
+                          "corpus's results there")
+
+
 def open_ingest(args) -> "ingest_mod.IngestRun":
     """The ingest pass over --corpus, with what the previous run in --out read (so unchanged files are not
     read again); it already knows how many files changed since then."""
+    check_corpus_of_out(args)
     out = Path(args.out)
     prev_docs = ChunkedTable.open(DOCUMENTS, out)
     cache = Catalog(out).path("ingest_cache")

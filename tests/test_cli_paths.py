@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -318,3 +319,23 @@ def test_a_table_that_cannot_be_written_is_named_not_its_staging_folder(tmp_path
     with pytest.raises(OSError) as info:
         writer.write(pd.DataFrame({c: pd.Series(dtype="object") for c in DOCUMENTS.columns}), "k")
     assert info.value.filename == str(tmp_path / "documents.parquet") and info.value.errno == errno.EACCES
+
+
+def test_no_corpus_named_never_replaces_another_corpus_run_with_the_demo_corpus(tmp_path):
+    """`make report OUT=my_results` ran ingest with make's default CORPUS, the demo corpus, and replaced the
+    researcher's results with the demo corpus's. With no corpus named, a run or ingest refuses an OUT that holds
+    another corpus's run, saying which; make passes --corpus only when CORPUS= is given."""
+    corpus, out = tmp_path / "mine", tmp_path / "results"
+    (corpus / "A").mkdir(parents=True)
+    (corpus / "A" / "reg.txt").write_text("第一条 国家鼓励高等学校与企业开展产学研合作。\n", encoding="utf-8")
+    ran = run("ingest", "--corpus", str(corpus), "--out", str(out), "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    before = (out / "ingest_report.csv").read_bytes()
+    again = run("ingest", "--out", str(out), "--quiet")
+    assert again.returncode == 2 and f"holds the results of the corpus {corpus}" in again.stderr
+    assert "Traceback" not in again.stderr and (out / "ingest_report.csv").read_bytes() == before
+    assert run("ingest", "--corpus", str(corpus), "--out", str(out), "--quiet").returncode == 0
+    if shutil.which("make") is not None:
+        dry = [subprocess.run(["make", "-n", "-C", str(ROOT), "ingest", f"OUT={out}", *more], capture_output=True,
+                              text=True).stdout for more in ((), (f"CORPUS={corpus}",))]
+        assert "--corpus" not in dry[0] and f"--corpus '{corpus}'" in dry[1]
