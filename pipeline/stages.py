@@ -134,7 +134,6 @@ def run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, 
     """Run per-document stages over the documents (from `chunks`, else documents.parquet) in --out.
     `classifier`: see ChunkRunner.run."""
     out = Path(args.out)
-    settings = settings or stage_settings(args, stages)
     if chunks is None:
         catalog = Catalog(out)
         catalog.require("documents")
@@ -142,6 +141,9 @@ def run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, 
             if STAGE_ORDER.index(st) < STAGE_ORDER.index(stages[0]):
                 catalog.require(table)
         chunks = documents_in_chunks(out)
+    # after the inputs are found: making the settings may train the default model (a quarter of a minute on a
+    # fresh clone), which a missing table would have been said after
+    settings = settings or stage_settings(args, stages)
     t0 = time.perf_counter()
     runner = ChunkRunner(out, stages, settings, engine=args.engine, jobs=args.jobs,
                          window=getattr(args, "window_passages", None) or WINDOW_PASSAGES)

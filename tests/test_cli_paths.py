@@ -339,3 +339,23 @@ def test_no_corpus_named_never_replaces_another_corpus_run_with_the_demo_corpus(
         dry = [subprocess.run(["make", "-n", "-C", str(ROOT), "ingest", f"OUT={out}", *more], capture_output=True,
                               text=True).stdout for more in ((), (f"CORPUS={corpus}",))]
         assert "--corpus" not in dry[0] and f"--corpus '{corpus}'" in dry[1]
+
+
+def test_a_stage_says_its_missing_input_before_training_the_default_model(tmp_path, monkeypatch):
+    """classify on an OUT with no run trained the default model (a quarter of a minute on a fresh clone) before
+    saying documents.parquet was missing."""
+    import argparse
+
+    import pytest
+
+    from pipeline import stages
+    from pipeline.io import ConfigError
+
+    def no_settings(*a, **k):
+        raise AssertionError("the model was prepared before the inputs were checked")
+
+    monkeypatch.setattr(stages, "stage_settings", no_settings)
+    args = argparse.Namespace(out=str(tmp_path / "empty"), taxonomy=str(ROOT / "taxonomy"), model=None, input=None,
+                              engine="local", jobs=1, window_passages=None, quiet=True)
+    with pytest.raises(ConfigError, match="documents"):
+        stages.cmd_classify(args)
