@@ -100,6 +100,13 @@ def read_manifest(root: Path) -> pd.DataFrame | None:
         # characters are dropped as from a document's text (the path stays as written, to match the file's name)
         rec = dict(zip(header, (c.strip() for c in row)))
         rec.update({k: normalise(v).strip() for k, v in rec.items() if k != "path"})
+        for k in ("region", "lang"):
+            # a code is one line: a quoted cell holding a line break made region "T\nW" a region of its own,
+            # shown as "T W" in the reports
+            if k in rec and rec[k] != one_line(rec[k]):
+                log.warning("%s line %d: %s %r holds a line break, a tab or several spaces; read as %r", path, lineno,
+                            k, rec[k], one_line(rec[k]))
+                rec[k] = one_line(rec[k])
         rec["path"] = _clean_manifest_path(rec["path"])
         if not rec["path"]:
             log.warning("%s line %d: empty path; row ignored", path, lineno)

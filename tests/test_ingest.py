@@ -697,6 +697,19 @@ def test_titles_and_manifest_values_are_cleaned_as_text_is(tmp_path):
     assert a["extra"] == '{"note": "ab"}'
 
 
+
+def test_a_region_code_written_over_two_lines_is_one_line_and_said(tmp_path, caplog):
+    """A quoted manifest cell holding a line break made region "T\nW" a region of its own, kept with the line
+    break in the CSVs; a region or lang code is read as one line, and the run says so, naming the line."""
+    import logging
+
+    write(tmp_path / "TW/a.txt", ZH)
+    write(tmp_path / "manifest.csv", 'path,region,lang\nTW/a.txt,"T\nW",zh\n')
+    with caplog.at_level(logging.WARNING):
+        docs, _ = ingest(tmp_path)
+    assert docs["region"].tolist() == ["T W"]
+    assert "manifest.csv line 2: region 'T\\nW' holds a line break" in caplog.text
+
 def test_terminal_escape_sequences_go_whole():
     """A text or title holding a terminal's colour code kept '[31m' once its ESC was dropped."""
     from pipeline.text import normalise
