@@ -130,12 +130,28 @@ class JiebaSegmenter:
 
 
 def load_jieba(words) -> JiebaSegmenter:
-    """jieba's dictionary loaded, with `words` added to it, and the segmenter the tokenize stage uses."""
+    """jieba's dictionary loaded, with `words` (and no other user words) added to it, and the segmenter the
+    tokenize stage uses. jieba's dictionary is one per process: a segmenter made before for other words no
+    longer cuts as it did (tokenize keeps one)."""
     jieba = _jieba()
     jieba.setLogLevel(logging.WARNING)
     initialize_jieba(jieba)
+    forget_user_words(jieba)
     add_user_words(jieba, words)
     return JiebaSegmenter()
+
+
+def forget_user_words(jieba) -> None:
+    """Take the words add_user_words added out of jieba's dictionary again, last first. A word's suggested
+    frequency depends on the words already there, so a process that had added other words first (training
+    each framework's default model, then a crossed run's segmenter for both) cut some text otherwise than a
+    fresh process (关键|技术攻关 against 关键技术|攻关), and a run's tokens depended on whether it had trained.
+    (The zero-frequency prefixes add_word leaves behind change no cut: every prefix of a real word is one.)"""
+    dt = jieba.dt
+    while _ADDED:
+        w, before, after = _ADDED.pop()
+        dt.FREQ[w] = before
+        dt.total -= after
 
 
 def initialize_jieba(jieba) -> None:

@@ -46,6 +46,10 @@ def zh_segmenter(zh_terms: tuple[str, ...] = ()):
     say after a Chinese document changed, need not pay)."""
     key = ("zh-segmenter", terms_key(list(zh_terms)))
     if key not in _NLP:
+        # one user dictionary at a time (jieba's is the process's): the segmenters and pipelines made for other
+        # terms would cut with this one's words
+        for k in [k for k in _NLP if k[0] in ("zh", "zh-segmenter")]:
+            del _NLP[k]
         _NLP[key] = load_jieba(sorted(zh_terms))
     return _NLP[key]
 

@@ -143,3 +143,36 @@ def test_chinese_tokens_come_without_importing_spacy():
             "tokenize_texts(['Technology transfer.'], 'en'); assert 'spacy' in sys.modules")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_segmenter_cuts_as_a_fresh_processs_whatever_words_the_process_added_before():
+    """jieba's dictionary is the process's: a crossed run's segmenter for both frameworks' terms, made after each
+    framework's default model had been trained with its own terms, cut 关键技术攻关 as 关键|技术攻关 where a fresh
+    process cuts 关键技术|攻关, so a run's labels depended on whether it had trained a model first."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = """
+import glob, json, sys
+from pipeline.taxonomy import load_taxonomy
+from pipeline.tokenize import zh_segmenter
+one, other = (tuple(sorted(load_taxonomy(t).all_terms("zh"))) for t in ("taxonomy", "taxonomy/policy_tools"))
+both = tuple(sorted(set(one) | set(other)))
+texts = [open(f, encoding="utf-8").read() for f in sorted(glob.glob("corpus/zh/**/*.md", recursive=True))]
+first = [zh_segmenter(one).lcut(t) for t in texts] if sys.argv[1] == "after" else None
+if first is not None:
+    zh_segmenter(other).lcut("预热")
+cuts = [zh_segmenter(both).lcut(t) for t in texts]
+again = [zh_segmenter(one).lcut(t) for t in texts]
+print(json.dumps([cuts, again == first if first is not None else None], ensure_ascii=False))
+"""
+    got = {}
+    for how in ("fresh", "after"):
+        res = subprocess.run([sys.executable, "-c", code, how], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        got[how] = json.loads(res.stdout)
+    assert got["after"][0] == got["fresh"][0]
+    assert got["after"][1] is True  # and the first terms' segmenter, made again, cuts as it did
