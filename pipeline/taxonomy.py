@@ -676,7 +676,11 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
             raise TaxonomyError(f"{where}: name needs exactly en and zh (quote names that contain commas)")
         group = bool(rn.get("group", False))
         lexicon = {}
-        for lang, lraw in (rn.get("lexicon") or {}).items():
+        lexicon_raw = rn.get("lexicon") or {}
+        if not isinstance(lexicon_raw, dict):
+            raise TaxonomyError(f"{where}: lexicon: expected a mapping of zh and en to their terms "
+                                f"(lexicon: {{zh: {{terms: [...]}}, en: {{terms: [...]}}}})")
+        for lang, lraw in lexicon_raw.items():
             if lang not in LANGS:
                 raise TaxonomyError(f"{where}: lexicon language {lang!r} is not one of {LANGS}")
             # the lexicon matches English without regard to case

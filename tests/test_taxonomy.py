@@ -48,6 +48,11 @@ def _node(raw, nid):
     (lambda r: _node(r, "model.incubator").update(name={"en": "x", "zh": "y", "alliances": None}),
      r"node 'model.incubator': name needs exactly en and zh"),
     (lambda r: r["passage_rules"][0].update(allow=["model.nope"]), r"allow names unknown node 'model.nope'"),
+    # a lexicon written as a text or a list, and a parent written as a list, stopped on a Python traceback
+    (lambda r: _node(r, "model.incubator").update(lexicon="孵化器"),
+     r"node 'model.incubator': lexicon: expected a mapping of zh and en"),
+    (lambda r: _node(r, "model.incubator").update(lexicon=[{"zh": {"terms": ["孵化器"]}}]),
+     r"node 'model.incubator': lexicon: expected a mapping of zh and en"),
 ])
 def test_invalid_taxonomy_names_the_offending_node(tmp_path, edit, message):
     with pytest.raises(TaxonomyError, match=message):
