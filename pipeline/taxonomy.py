@@ -701,6 +701,8 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
     ids = {n.id for n in nodes}
     for n in nodes:
         for ref, what in ((n.parent, "parent"), (n.pairs_with, "pairs_with")):
+            if isinstance(ref, (list, dict)):
+                raise TaxonomyError(f"{path}: node '{n.id}': {what}: expected one node ID, got {ref!r}")
             if ref is not None and ref not in ids:
                 raise TaxonomyError(f"{path}: node '{n.id}': {what} '{ref}' does not exist")
         if n.parent is not None and not next(p for p in nodes if p.id == n.parent).group:

@@ -53,6 +53,10 @@ def _node(raw, nid):
      r"node 'model.incubator': lexicon: expected a mapping of zh and en"),
     (lambda r: _node(r, "model.incubator").update(lexicon=[{"zh": {"terms": ["孵化器"]}}]),
      r"node 'model.incubator': lexicon: expected a mapping of zh and en"),
+    (lambda r: _node(r, "measure.ip.legal").update(parent=["measure.ip"]),
+     r"node 'measure.ip.legal': parent: expected one node ID"),
+    (lambda r: _node(r, "model.incubator").update(pairs_with=["model.science_park"]),
+     r"node 'model.incubator': pairs_with: expected one node ID"),
 ])
 def test_invalid_taxonomy_names_the_offending_node(tmp_path, edit, message):
     with pytest.raises(TaxonomyError, match=message):
