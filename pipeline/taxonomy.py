@@ -639,6 +639,11 @@ def read_yaml(path: Path, raw_bytes: bytes):
         raise TaxonomyError(f"{path}: not valid YAML{where}: {what}") from None
 
 
+_TOP_KEYS = {"version", "source", "framework", "facets", "audit", "domain_terms", "passage_rules", "nodes"}
+_NODE_KEYS = {"id", "facet", "parent", "group", "pairs_with", "name", "section", "definition", "recommendation",
+              "recommendation_zh", "lexicon"}
+
+
 def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
     raw = read_yaml(path, raw_bytes)
     if not isinstance(raw, dict) or not isinstance(raw.get("nodes"), list):
@@ -664,6 +669,10 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
             raise TaxonomyError(f"{path}: nodes[{i}] has no string 'id'")
         nid = rn["id"]
         where = f"{path}: node '{nid}'"
+        unknown = set(rn) - _NODE_KEYS
+        if unknown:
+            raise TaxonomyError(f"{where}: unknown key(s) {sorted(map(str, unknown))} (allowed: "
+                                f"{', '.join(sorted(_NODE_KEYS))})")
         if nid in seen:
             raise TaxonomyError(f"{where}: duplicate id")
         seen.add(nid)
@@ -728,6 +737,11 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
     if not isinstance(domain, dict) or set(domain) - set(LANGS):
         raise TaxonomyError(f"{path}: domain_terms must map {' / '.join(LANGS)} to lists of terms")
     domain_terms = {lang: _strs(domain.get(lang), f"{path}: domain_terms.{lang}") for lang in LANGS}
+    # a misspelt key would be read as absent: its terms, rules or recommendation lost without a word
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        raise TaxonomyError(f"{path}: unknown key(s) {sorted(map(str, unknown))} (allowed: "
+                            f"{', '.join(sorted(_TOP_KEYS))})")
 
     return Taxonomy(
         domain_terms=domain_terms,

@@ -57,6 +57,10 @@ def _node(raw, nid):
      r"node 'measure.ip.legal': parent: expected one node ID"),
     (lambda r: _node(r, "model.incubator").update(pairs_with=["model.science_park"]),
      r"node 'model.incubator': pairs_with: expected one node ID"),
+    # a misspelt key was ignored without a word: the recommendation (or the rules) it held were lost
+    (lambda r: _node(r, "measure.ip.legal").update(recommendaton=_node(r, "measure.ip.legal").pop("recommendation")),
+     r"node 'measure.ip.legal': unknown key\(s\) \['recommendaton'\] \(allowed: .*recommendation"),
+    (lambda r: r.update(passage_rule=r.pop("passage_rules")), r"unknown key\(s\) \['passage_rule'\] \(allowed: .*passage_rules"),
 ])
 def test_invalid_taxonomy_names_the_offending_node(tmp_path, edit, message):
     with pytest.raises(TaxonomyError, match=message):
@@ -92,3 +96,4 @@ def test_repeated_keys_tabs_and_other_encodings_are_named(tmp_path):
     p.write_bytes("version: 1\nnodes: [科技]\n".encode("gbk"))
     with pytest.raises(TaxonomyError, match=r"not valid YAML: byte 19: .*octet; save it as UTF-8"):
         load_taxonomy(p)
+
