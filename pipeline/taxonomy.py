@@ -19,6 +19,7 @@ import re2
 
 from .io import ConfigError
 from .regex_syntax import ops, parse
+from .text import normalise
 
 LANGS = ("zh", "en")
 # several frameworks in one run: TAXONOMY=taxonomy,taxonomy/policy_tools
@@ -201,6 +202,16 @@ def _strs(value, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise TaxonomyError(f"{where}: expected a list of non-empty strings")
     return tuple(value)
+
+
+def _terms(value, where: str) -> tuple[str, ...]:
+    """Literal terms: each must keep some text once the glob '*' and what the text's normalisation drops
+    (zero-width and control characters) are taken away, else it passed every check and matched nothing."""
+    terms = _strs(value, where)
+    for t in terms:
+        if not normalise(t).strip().rstrip("*").strip():
+            raise TaxonomyError(f"{where}: term {t!r} has no text (a word or phrase, with a '*' only at its end)")
+    return terms
 
 
 # ----------------------------------------------------------------------------------------- patterns
@@ -429,14 +440,14 @@ def _lexicon(raw, where: str, ignore_case: bool = False) -> Lexicon:
         rw = f"{where}.rules[{i}]"
         if not isinstance(r, dict):
             raise TaxonomyError(f"{rw}: expected a mapping")
-        rule = LexiconRule(_strs(r.get("terms"), rw + ".terms"), _strs(r.get("patterns"), rw + ".patterns"),
-                           _strs(r.get("context"), rw + ".context"))
+        rule = LexiconRule(_terms(r.get("terms"), rw + ".terms"), _strs(r.get("patterns"), rw + ".patterns"),
+                           _terms(r.get("context"), rw + ".context"))
         if not rule.context:
             raise TaxonomyError(f"{rw}: a rule needs context terms (else put its terms under terms)")
         _compile(rule.patterns, rw, ignore_case)
         rules.append(rule)
-    lex = Lexicon(_strs(raw.get("terms"), where + ".terms"), _strs(raw.get("patterns"), where + ".patterns"),
-                  tuple(rules), _strs(raw.get("exclude"), where + ".exclude"))
+    lex = Lexicon(_terms(raw.get("terms"), where + ".terms"), _strs(raw.get("patterns"), where + ".patterns"),
+                  tuple(rules), _terms(raw.get("exclude"), where + ".exclude"))
     _compile(lex.patterns, where, ignore_case)
     return lex
 
@@ -736,7 +747,7 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
     domain = raw.get("domain_terms") or {}
     if not isinstance(domain, dict) or set(domain) - set(LANGS):
         raise TaxonomyError(f"{path}: domain_terms must map {' / '.join(LANGS)} to lists of terms")
-    domain_terms = {lang: _strs(domain.get(lang), f"{path}: domain_terms.{lang}") for lang in LANGS}
+    domain_terms = {lang: _terms(domain.get(lang), f"{path}: domain_terms.{lang}") for lang in LANGS}
     # a misspelt key would be read as absent: its terms, rules or recommendation lost without a word
     unknown = set(raw) - _TOP_KEYS
     if unknown:

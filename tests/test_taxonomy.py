@@ -97,3 +97,11 @@ def test_repeated_keys_tabs_and_other_encodings_are_named(tmp_path):
     with pytest.raises(TaxonomyError, match=r"not valid YAML: byte 19: .*octet; save it as UTF-8"):
         load_taxonomy(p)
 
+
+
+@pytest.mark.parametrize("term", ["*", " * ", "\u200b"])
+def test_a_term_with_no_text_is_refused(tmp_path, term):
+    """A term of '*' alone (or of invisible characters alone) passed validate and matched nothing."""
+    p = _broken(tmp_path, lambda r: _node(r, "model.incubator")["lexicon"]["zh"]["terms"].append(term))
+    with pytest.raises(TaxonomyError, match=r"node 'model.incubator': lexicon.zh.terms: .* has no text"):
+        load_taxonomy(p)
