@@ -19,7 +19,7 @@ import re2
 
 from .io import ConfigError
 from .regex_syntax import ops, parse
-from .text import normalise
+from .text import normalise, simplified
 
 LANGS = ("zh", "en")
 # several frameworks in one run: TAXONOMY=taxonomy,taxonomy/policy_tools
@@ -204,14 +204,21 @@ def _strs(value, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _terms(value, where: str) -> tuple[str, ...]:
-    """Literal terms: each must keep some text once the glob '*' and what the text's normalisation drops
-    (zero-width and control characters) are taken away, else it passed every check and matched nothing."""
-    terms = _strs(value, where)
-    for t in terms:
-        if not normalise(t).strip().rstrip("*").strip():
+def _terms(value, where: str, lang: str) -> tuple[str, ...]:
+    """Literal terms as the text they match is coded: normalised as documents are (NFKC: full-width letters
+    typed with a Chinese input method become ASCII; zero-width characters dropped), without the spaces a quoted
+    term kept around it, and a Chinese term also in Simplified, as Traditional documents are coded (the term as
+    written still matches where such text was left as it is). Each must keep some text once the glob '*' is
+    taken away, else it passed every check and matched nothing."""
+    out = []
+    for t in _strs(value, where):
+        term = normalise(t).strip()
+        if not term.rstrip("*").strip():
             raise TaxonomyError(f"{where}: term {t!r} has no text (a word or phrase, with a '*' only at its end)")
-    return terms
+        out.append(term)
+        if lang == "zh" and simplified(term) != term:
+            out.append(simplified(term))
+    return tuple(out)
 
 
 # ----------------------------------------------------------------------------------------- patterns
@@ -429,7 +436,8 @@ def _compile(patterns: tuple[str, ...], where: str, ignore_case: bool = False) -
             raise TaxonomyError(f"{where}: pattern {p!r} {exc}") from None
 
 
-def _lexicon(raw, where: str, ignore_case: bool = False) -> Lexicon:
+def _lexicon(raw, where: str, lang: str) -> Lexicon:
+    ignore_case = lang == "en"
     if not isinstance(raw, dict):
         raise TaxonomyError(f"{where}: expected a mapping with terms/patterns/rules/exclude")
     unknown = set(raw) - {"terms", "patterns", "rules", "exclude"}
@@ -440,14 +448,14 @@ def _lexicon(raw, where: str, ignore_case: bool = False) -> Lexicon:
         rw = f"{where}.rules[{i}]"
         if not isinstance(r, dict):
             raise TaxonomyError(f"{rw}: expected a mapping")
-        rule = LexiconRule(_terms(r.get("terms"), rw + ".terms"), _strs(r.get("patterns"), rw + ".patterns"),
-                           _terms(r.get("context"), rw + ".context"))
+        rule = LexiconRule(_terms(r.get("terms"), rw + ".terms", lang), _strs(r.get("patterns"), rw + ".patterns"),
+                           _terms(r.get("context"), rw + ".context", lang))
         if not rule.context:
             raise TaxonomyError(f"{rw}: a rule needs context terms (else put its terms under terms)")
         _compile(rule.patterns, rw, ignore_case)
         rules.append(rule)
-    lex = Lexicon(_terms(raw.get("terms"), where + ".terms"), _strs(raw.get("patterns"), where + ".patterns"),
-                  tuple(rules), _terms(raw.get("exclude"), where + ".exclude"))
+    lex = Lexicon(_terms(raw.get("terms"), where + ".terms", lang), _strs(raw.get("patterns"), where + ".patterns"),
+                  tuple(rules), _terms(raw.get("exclude"), where + ".exclude", lang))
     _compile(lex.patterns, where, ignore_case)
     return lex
 
@@ -704,7 +712,7 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
             if lang not in LANGS:
                 raise TaxonomyError(f"{where}: lexicon language {lang!r} is not one of {LANGS}")
             # the lexicon matches English without regard to case
-            lexicon[lang] = _lexicon(lraw, f"{where}: lexicon.{lang}", ignore_case=lang == "en")
+            lexicon[lang] = _lexicon(lraw, f"{where}: lexicon.{lang}", lang)
         if not group:
             for lang in LANGS:
                 if lang not in lexicon or lexicon[lang].empty:
@@ -747,7 +755,7 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
     domain = raw.get("domain_terms") or {}
     if not isinstance(domain, dict) or set(domain) - set(LANGS):
         raise TaxonomyError(f"{path}: domain_terms must map {' / '.join(LANGS)} to lists of terms")
-    domain_terms = {lang: _terms(domain.get(lang), f"{path}: domain_terms.{lang}") for lang in LANGS}
+    domain_terms = {lang: _terms(domain.get(lang), f"{path}: domain_terms.{lang}", lang) for lang in LANGS}
     # a misspelt key would be read as absent: its terms, rules or recommendation lost without a word
     unknown = set(raw) - _TOP_KEYS
     if unknown:

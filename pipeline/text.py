@@ -339,6 +339,16 @@ def to_simplified(text: str) -> tuple[str, bool]:
     return _same_length_t2s(text), True
 
 
+def simplified(text: str) -> str:
+    """OpenCC's Traditional-to-Simplified conversion of a short text (a taxonomy term), as documents are coded."""
+    global _t2s
+    if _t2s is None:
+        import opencc
+
+        _t2s = opencc.OpenCC("t2s")
+    return _t2s.convert(text)
+
+
 def code_points(text: str) -> np.ndarray:
     """The code points of `text` (lone surrogates included), one uint32 each."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")

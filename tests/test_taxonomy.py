@@ -105,3 +105,27 @@ def test_a_term_with_no_text_is_refused(tmp_path, term):
     p = _broken(tmp_path, lambda r: _node(r, "model.incubator")["lexicon"]["zh"]["terms"].append(term))
     with pytest.raises(TaxonomyError, match=r"node 'model.incubator': lexicon.zh.terms: .* has no text"):
         load_taxonomy(p)
+
+
+def test_terms_are_read_as_the_text_they_match_is(tmp_path):
+    """Documents are coded in NFKC (full-width letters become ASCII, zero-width characters dropped) and in
+    Simplified Chinese; a term typed with full-width letters, a zero-width space or in Traditional characters,
+    or quoted with a space around it, passed validate and never matched."""
+    from pipeline.lexicon import LexiconMatcher
+
+    raw = {"version": "t", "facets": {"model": {}}, "nodes": [
+        {"id": "model.incubator", "facet": "model", "name": {"en": "Incubators", "zh": "孵化器"},
+         "lexicon": {"zh": {"terms": ["ＡＩ创新券", "產學研聯盟", "众创\u200b空间", " 星创天地 "],
+                            "rules": [{"terms": ["孵化基地"], "context": ["科學技術"]}]},
+                     "en": {"terms": ["ｍａｋｅｒｓｐａｃｅ*", " business accelerator "]}}}]}
+    p = tmp_path / "taxonomy.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    m = LexiconMatcher(load_taxonomy(p))
+    text = "鼓励发放AI创新券，支持产学研联盟和众创空间、星创天地建设孵化基地，促进科学技术进步。"
+    hits = {(h.term, h.role) for h in m.match(text, "zh")}
+    assert {("AI创新券", "term"), ("产学研联盟", "term"), ("众创空间", "term"), ("星创天地", "term"),
+            ("孵化基地", "rule"), ("科学技术", "context")} <= hits
+    # a document left in Traditional where it is mixed with Simplified (not converted) still matches as written
+    assert ("產學研聯盟", "term") in {(h.term, h.role) for h in m.match("支持產學研聯盟。", "zh")}
+    en = {h.term for h in m.match("Makerspaces and a business accelerator.", "en")}
+    assert en == {"Makerspaces", "business accelerator"}
