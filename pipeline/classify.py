@@ -347,6 +347,14 @@ def build_default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
     if not (d / "model.json").exists():
         t = time.perf_counter()
         coded = read_coded(paths)
+        # validate's and make train's rule: on fewer, scikit-learn can fail on a traceback (three passages have
+        # fewer documents than a word needs to count), and a model that learns few nodes misleads
+        need = load_estimator()().min_positives
+        learnable = int((label_matrix(coded["labels"], taxonomy.leaf_ids).sum(axis=0) >= need).sum())
+        if learnable < len(taxonomy.leaf_ids) / 2:
+            raise ConfigError(f"{taxonomy_dir}/examples: only {learnable} of {len(taxonomy.leaf_ids)} leaves have "
+                              f">= {need} examples; the default model needs at least half of them (make validate "
+                              f"lists them): write more examples, or run with MODEL=lexicon")
         print(f"default model: training on {len(coded)} example passages of {taxonomy_dir}/examples "
               f"(once per version of the taxonomy, examples and classifier) ...", file=sys.stderr)
         model = fit_model(taxonomy, coded)

@@ -317,3 +317,17 @@ def test_the_crosstab_panel_quotes_traditional_chinese_as_written(tmp_path):
     for _, t in texts:
         assert t.replace("【", "").replace("】", "") in original
     assert "第一條" in panel and "第一条" not in panel
+
+
+def test_a_run_on_too_few_examples_says_so_as_validate_does(tmp_path):
+    """With three example passages, the default model's training stopped the run on scikit-learn's traceback
+    (max_df corresponds to < documents than min_df), where validate names the examples folder."""
+    tax = _toy(tmp_path / "chain")
+    write(tax / "examples" / "toy.jsonl", "".join(
+        json.dumps({"id": f"toy-{i}", "lang": l, "text": t, "labels": ls}, ensure_ascii=False) + "\n"
+        for i, (l, t, ls) in enumerate(TOY_EXAMPLES[:3])))
+    got = _run("run", "--corpus", str(_corpus(tmp_path / "corpus")), "--out", str(tmp_path / "out"),
+               "--taxonomy", str(tax), "--quiet", "--jobs", "1")
+    assert got.returncode == 2, got.stderr[-3000:]
+    assert "Traceback" not in got.stderr
+    assert f"{tax}/examples: only" in got.stderr and "MODEL=lexicon" in got.stderr
