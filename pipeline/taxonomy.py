@@ -199,8 +199,21 @@ def _strs(value, where: str) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+    if not isinstance(value, list):
         raise TaxonomyError(f"{where}: expected a list of non-empty strings")
+    # which entry: in a list of twenty terms an unquoted 973 or yes (read by YAML as a number, a boolean) is
+    # hard to see
+    for i, v in enumerate(value, start=1):
+        if isinstance(v, bool):
+            raise TaxonomyError(f"{where}: entry {i} is read by YAML as {v}, not a text (an unquoted yes, no, on, "
+                                f"off, true or false): quote it")
+        if isinstance(v, (int, float)):
+            raise TaxonomyError(f"{where}: entry {i}, {v}, is a number, not a text: quote it (\"{v}\")")
+        if not isinstance(v, str):
+            raise TaxonomyError(f"{where}: entry {i} is not a text (a {type(v).__name__}): expected a list of "
+                                f"non-empty strings")
+        if not v.strip():
+            raise TaxonomyError(f"{where}: entry {i} is empty: expected a list of non-empty strings")
     return tuple(value)
 
 

@@ -60,6 +60,11 @@ def _node(raw, nid):
     # a misspelt key was ignored without a word: the recommendation (or the rules) it held were lost
     (lambda r: _node(r, "measure.ip.legal").update(recommendaton=_node(r, "measure.ip.legal").pop("recommendation")),
      r"node 'measure.ip.legal': unknown key\(s\) \['recommendaton'\] \(allowed: .*recommendation"),
+    # an unquoted number (973, the programme) in a list of 20 terms: the message said only "a list of strings"
+    (lambda r: _node(r, "model.incubator")["lexicon"]["zh"]["terms"].insert(3, 973),
+     r'node \'model.incubator\': lexicon.zh.terms: entry 4, 973, is a number, not a text: quote it \("973"\)'),
+    (lambda r: _node(r, "model.incubator")["lexicon"]["zh"]["terms"].append(""),
+     r"node 'model.incubator': lexicon.zh.terms: entry 13 is empty"),
     (lambda r: r.update(passage_rule=r.pop("passage_rules")), r"unknown key\(s\) \['passage_rule'\] \(allowed: .*passage_rules"),
 ])
 def test_invalid_taxonomy_names_the_offending_node(tmp_path, edit, message):
