@@ -621,19 +621,26 @@ def _audit(raw, path: Path, facets: tuple[Facet, ...]) -> Audit:
                  _text(ar.get("guidance"), where + ".guidance", "Framework"))
 
 
-def _check_events(path: Path, raw_bytes: bytes) -> None:
+def _check_events(path: Path, raw_bytes: bytes, node_lines: list[int] | None = None) -> None:
     """Refuse YAML anchors and aliases (&a, *a) and keys repeated in one mapping, from the parser's events,
     before anything is built from them. The safe loader still expands aliases, and aliases of aliases grow
     exponentially: a few hundred bytes become gigabytes once a field is turned into a string; a taxonomy has no
     use for them. A repeated key (two `terms:` lists of one lexicon) keeps only the last value, so the terms of
-    the first were lost without a word."""
+    the first were lost without a word. `node_lines` gets the line (from 1) each item of the top-level `nodes`
+    list starts on, for messages about a node."""
     mappings: list[list] = []  # per open collection: [keys seen, a key comes next] for a mapping, None otherwise
+    nodes_key = in_nodes = False  # the top mapping's key just read is `nodes`; inside the list it holds
     for event in yaml.parse(raw_bytes, Loader=_SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise TaxonomyError(f"{path} line {event.start_mark.line + 1}: YAML anchors and aliases (&name, "
                                 f"*name) are not allowed in a taxonomy; write the value out")
         if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             top = mappings[-1] if mappings else None
+            if in_nodes and len(mappings) == 2 and node_lines is not None:
+                node_lines.append(event.start_mark.line + 1)
+            is_key = top is not None and top[1]
+            in_nodes = in_nodes or (nodes_key and len(mappings) == 1 and isinstance(event, yaml.SequenceStartEvent))
+            nodes_key = is_key and len(mappings) == 1 and isinstance(event, yaml.ScalarEvent) and event.value == "nodes"
             if top is not None:
                 if top[1] and isinstance(event, yaml.ScalarEvent):
                     if event.value in top[0]:
@@ -648,13 +655,14 @@ def _check_events(path: Path, raw_bytes: bytes) -> None:
                 mappings.append(None)
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             mappings.pop()
+            in_nodes = in_nodes and len(mappings) > 1
 
 
-def read_yaml(path: Path, raw_bytes: bytes):
+def read_yaml(path: Path, raw_bytes: bytes, node_lines: list[int] | None = None):
     """A framework file's YAML (taxonomy, strength cues): safe loading only, no anchors, aliases or repeated
-    keys, and a one-line error naming the file."""
+    keys, and a one-line error naming the file (`node_lines`: see `_check_events`)."""
     try:
-        _check_events(path, raw_bytes)
+        _check_events(path, raw_bytes, node_lines)
         return yaml.load(raw_bytes, Loader=_SafeLoader)
     except yaml.reader.ReaderError as exc:
         # bytes the YAML reader refuses: another encoding (GBK from a Chinese-locale editor), or not text at all
@@ -677,7 +685,11 @@ _NODE_KEYS = {"id", "facet", "parent", "group", "pairs_with", "name", "section",
 
 
 def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
-    raw = read_yaml(path, raw_bytes)
+    node_lines: list[int] = []
+    raw = read_yaml(path, raw_bytes, node_lines)
+
+    def at(i: int) -> str:  # the file and the line node i starts on
+        return f"{path} line {node_lines[i]}" if i < len(node_lines) else str(path)
     if not isinstance(raw, dict) or not isinstance(raw.get("nodes"), list):
         raise TaxonomyError(f"{path}: expected a mapping with a 'nodes' list")
 
@@ -698,9 +710,9 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
     seen: set[str] = set()
     for i, rn in enumerate(raw["nodes"]):
         if not isinstance(rn, dict) or not isinstance(rn.get("id"), str):
-            raise TaxonomyError(f"{path}: nodes[{i}] has no string 'id'")
+            raise TaxonomyError(f"{at(i)}: nodes[{i}] has no string 'id'")
         nid = rn["id"]
-        where = f"{path}: node '{nid}'"
+        where = f"{at(i)}: node '{nid}'"
         unknown = set(rn) - _NODE_KEYS
         if unknown:
             raise TaxonomyError(f"{where}: unknown key(s) {sorted(map(str, unknown))} (allowed: "
@@ -740,14 +752,14 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         ))
 
     ids = {n.id for n in nodes}
-    for n in nodes:
+    for i, n in enumerate(nodes):
         for ref, what in ((n.parent, "parent"), (n.pairs_with, "pairs_with")):
             if isinstance(ref, (list, dict)):
-                raise TaxonomyError(f"{path}: node '{n.id}': {what}: expected one node ID, got {ref!r}")
+                raise TaxonomyError(f"{at(i)}: node '{n.id}': {what}: expected one node ID, got {ref!r}")
             if ref is not None and ref not in ids:
-                raise TaxonomyError(f"{path}: node '{n.id}': {what} '{ref}' does not exist")
+                raise TaxonomyError(f"{at(i)}: node '{n.id}': {what} '{ref}' does not exist")
         if n.parent is not None and not next(p for p in nodes if p.id == n.parent).group:
-            raise TaxonomyError(f"{path}: node '{n.id}': parent '{n.parent}' is not a group")
+            raise TaxonomyError(f"{at(i)}: node '{n.id}': parent '{n.parent}' is not a group")
 
     rules = []
     for i, rr in enumerate(raw.get("passage_rules") or []):

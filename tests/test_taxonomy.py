@@ -134,3 +134,22 @@ def test_terms_are_read_as_the_text_they_match_is(tmp_path):
     assert ("產學研聯盟", "term") in {(h.term, h.role) for h in m.match("支持產學研聯盟。", "zh")}
     en = {h.term for h in m.match("Makerspaces and a business accelerator.", "en")}
     assert en == {"Makerspaces", "business accelerator"}
+
+
+def test_a_node_problem_names_the_line_the_node_starts_on(tmp_path):
+    """Messages about a node named the file and the node but no line: in a file of 1,400 lines the reader
+    searched for the ID (and for a node without one, counted items of the list from 0)."""
+    text = (ROOT / "taxonomy" / "taxonomy.yaml").read_text(encoding="utf-8")
+    line = text[:text.index("  - id: model.incubator")].count("\n") + 1
+    p = tmp_path / "taxonomy.yaml"
+    p.write_text(text.replace("    facet: model\n    name: {en: Business incubators",
+                              "    facet: models\n    name: {en: Business incubators", 1), encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=rf"taxonomy.yaml line {line}: node 'model.incubator': facet must be"):
+        load_taxonomy(p)
+    p.write_text(text.replace("  - id: model.incubator\n", "  - id: model.incubator\n    parent: model.nope\n", 1),
+                 encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=rf"taxonomy.yaml line {line}: node 'model.incubator': parent 'model.nope'"):
+        load_taxonomy(p)
+    p.write_text(text.replace("  - id: model.incubator\n", "  - ids: model.incubator\n", 1), encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=rf"taxonomy.yaml line {line}: nodes\[2\] has no string 'id'"):
+        load_taxonomy(p)
