@@ -514,6 +514,7 @@ def combine(parts: list[Taxonomy]) -> Taxonomy:
     seen_ids: dict[str, str] = {}
     seen_nodes: dict[str, str] = {}
     seen_facets: dict[str, str] = {}
+    seen_columns: dict[str, str] = {}  # stems of the ranking's count columns: <stem>s_addressed, <stem>_coverage
     for t in parts:
         if t.id in seen_ids:
             raise TaxonomyError(f"{t.path}: framework id '{t.id}' is also that of {seen_ids[t.id]}; give one of them "
@@ -529,6 +530,12 @@ def combine(parts: list[Taxonomy]) -> Taxonomy:
                 raise TaxonomyError(f"{t.path}: facet '{f.id}' is also a facet of {seen_facets[f.id]}; facet IDs "
                                     f"must differ between the frameworks of one run")
             seen_facets[f.id] = t.path
+        for stem in (t.audit.column, *t.audit.also):
+            if stem in seen_columns:
+                raise TaxonomyError(f"{t.path}: audit column '{stem}' (its count columns {stem}s_addressed, "
+                                    f"{stem}_coverage; 'node' when audit: column is not given) is also that of "
+                                    f"{seen_columns[stem]}; give one of them another (audit: column: ...)")
+        seen_columns.update(dict.fromkeys((t.audit.column, *t.audit.also), t.path))
     domain = {lang: tuple(dict.fromkeys(x for t in parts for x in t.domain_terms.get(lang, ()))) for lang in LANGS}
     out = Taxonomy(
         version="+".join(t.version for t in parts), nodes=tuple(n for t in parts for n in t.nodes),

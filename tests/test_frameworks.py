@@ -331,3 +331,26 @@ def test_a_run_on_too_few_examples_says_so_as_validate_does(tmp_path):
     assert got.returncode == 2, got.stderr[-3000:]
     assert "Traceback" not in got.stderr
     assert f"{tax}/examples: only" in got.stderr and "MODEL=lexicon" in got.stderr
+
+
+def test_two_frameworks_with_the_same_count_columns_are_refused(tmp_path):
+    """Two frameworks without `audit: column` both count into nodes_addressed: the crossed run stopped in the
+    aggregate stage on a KeyError traceback, after ingest and classify had run."""
+    def framework(name: str) -> Path:
+        write(tmp_path / name / "taxonomy.yaml", f"""
+            facets:
+              {name}: {{name: {{en: {name}, zh: {name}}}}}
+            nodes:
+              - id: {name}.one
+                facet: {name}
+                name: {{en: One, zh: 一}}
+                lexicon:
+                  zh: {{terms: [研究开发]}}
+                  en: {{terms: [research]}}
+            """.replace("\n            ", "\n"))
+        return tmp_path / name
+
+    a, b = framework("stage"), framework("phase")
+    with pytest.raises(TaxonomyError, match=r"phase/taxonomy.yaml: audit column 'node' .* also that of .*stage/"
+                                            r"taxonomy.yaml.*audit: column:"):
+        load_taxonomy(f"{a},{b}")
