@@ -622,6 +622,9 @@ def _audit(raw, path: Path, facets: tuple[Facet, ...]) -> Audit:
     column = _text(ar.get("column"), where + ".column", "node")
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", column):
         raise TaxonomyError(f"{where}.column: a word of letters, digits and _ (it names table columns)")
+    if column in also:
+        raise TaxonomyError(f"{where}.column '{column}' is also a facet in audit.also: both would count into "
+                            f"{column}s_addressed; give the column another word")
     item = _text(ar.get("item"), where + ".item", "node")
     return Audit(audited, also, column, item, _text(ar.get("items"), where + ".items", item + "s"),
                  _text(ar.get("owner"), where + ".owner", "the framework's"),

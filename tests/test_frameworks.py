@@ -185,6 +185,8 @@ def test_validate_names_file_and_problem(tmp_path):
     (lambda y: y.replace("audit:\n  facets: [stage]", "audit:\n  facets: [stages]"), "not declared under facets"),
     (lambda y: y.replace("facets:\n  stage:", "facets: [stage]\nfacets_:\n  stage:"), "'facets' must map"),
     (lambda y: y.replace("  column: stage", "  column: two words"), "column"),
+    # the audited leaves' count column would be the also-facet's (actors_addressed): a KeyError traceback
+    (lambda y: y.replace("  column: stage", "  column: actor"), "audit.column 'actor' is also a facet in audit.also"),
     (lambda y: y.replace("framework:\n  id: chain", "framework:\n  id: chain\n  colour: red"), "unknown key"),
 ])
 def test_broken_framework_sections(tmp_path, edit, message):
