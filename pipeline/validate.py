@@ -4,11 +4,12 @@ Loading the taxonomy already checks its YAML (the loader names the file and the 
 strength cues it will use and its examples (`examples/*.jsonl` beside taxonomy.yaml): every line readable, every
 label a leaf of the framework, and enough examples for the default model to learn at least half of the leaves
 (the rule `make train` applies). Problems are printed one per line, naming the file; the exit status is 2 if
-there is any, 0 otherwise. Warnings (a leaf without examples, a term listed
-twice in one node) do not fail the check.
+there is any, 0 otherwise. Warnings (a leaf without examples, an example without
+labels, a term listed twice in one node) do not fail the check.
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def check_framework(t: Taxonomy) -> tuple[list[str], list[str]]:
     except ConfigError as exc:
         problems.append(str(exc))
         return problems, warnings
+    warnings += _unlabelled(paths)
     leaves = set(t.leaf_ids)
     for pid, src, labels in zip(coded["id"], coded["source"], coded["labels"]):
         bad = [l for l in labels if l not in leaves]
@@ -63,6 +65,20 @@ def check_framework(t: Taxonomy) -> tuple[list[str], list[str]]:
         if lang not in langs:
             warnings.append(f"{folder}/examples: no {lang} example")
     return problems, warnings
+
+
+def _unlabelled(paths: list[Path]) -> list[str]:
+    """Example lines without a `labels` key (forgotten, or misspelt `label`): read as passages that use no node,
+    they teach the model a negative the coder may not have meant. The lines were read once already
+    (`read_coded`), so each parses."""
+    out = []
+    for p in paths:
+        for n, line in enumerate(p.read_text(encoding="utf-8-sig").splitlines(), start=1):
+            r = json.loads(line) if line.strip() else None
+            if isinstance(r, dict) and r.get("labels") is None:
+                out.append(f"{p} line {n}: no 'labels': read as a passage that uses no node (write \"labels\": [] "
+                           f"for such a passage, or the leaf IDs it codes)")
+    return out
 
 
 def _repeated(node) -> list[tuple[str, str]]:

@@ -356,3 +356,15 @@ def test_two_frameworks_with_the_same_count_columns_are_refused(tmp_path):
     with pytest.raises(TaxonomyError, match=r"phase/taxonomy.yaml: audit column 'node' .* also that of .*stage/"
                                             r"taxonomy.yaml.*audit: column:"):
         load_taxonomy(f"{a},{b}")
+
+
+def test_validate_warns_of_an_example_without_labels(tmp_path):
+    """An example line without "labels" (forgotten, or misspelt "label") passed validate without a word and
+    taught the default model that its passage uses no node."""
+    tax = _toy(tmp_path / "chain")
+    write(tax / "examples" / "more.jsonl", json.dumps({"id": "m1", "text": "联合实验室", "labels": []}) + "\n"
+          + json.dumps({"id": "m2", "text": "联合实验室开展研究开发", "label": ["chain.research"]}) + "\n")
+    got = _run("validate", "--taxonomy", str(tax))
+    assert got.returncode == 0, got.stderr
+    assert f"warning: {tax / 'examples' / 'more.jsonl'} line 2: no 'labels'" in got.stderr
+    assert "line 1" not in got.stderr
