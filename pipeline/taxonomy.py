@@ -677,7 +677,9 @@ def read_yaml(path: Path, raw_bytes: bytes, node_lines: list[int] | None = None)
     except yaml.reader.ReaderError as exc:
         # bytes the YAML reader refuses: another encoding (GBK from a Chinese-locale editor), or not text at all
         hint = "; save it as UTF-8" if "octet" in str(exc.reason) or "utf" in str(exc.reason).lower() else ""
-        raise TaxonomyError(f"{path}: not valid YAML: byte {exc.position}: {exc.reason}{hint}") from None
+        line = raw_bytes[:exc.position].count(b"\n") + 1  # the reader's position counts bytes
+        raise TaxonomyError(f"{path}: not valid YAML at line {line}, byte {exc.position}: {exc.reason}{hint}") \
+            from None
     except yaml.YAMLError as exc:
         # the problem and where it is (line and column counted from 1), without quoting the file
         mark = getattr(exc, "problem_mark", None)

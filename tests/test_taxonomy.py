@@ -99,7 +99,7 @@ def test_repeated_keys_tabs_and_other_encodings_are_named(tmp_path):
     with pytest.raises(TaxonomyError, match=r"line 3, column 1: .* indented with a tab"):
         load_taxonomy(p)
     p.write_bytes("version: 1\nnodes: [科技]\n".encode("gbk"))
-    with pytest.raises(TaxonomyError, match=r"not valid YAML: byte 19: .*octet; save it as UTF-8"):
+    with pytest.raises(TaxonomyError, match=r"not valid YAML at line 2, byte 19: .*octet; save it as UTF-8"):
         load_taxonomy(p)
 
 
