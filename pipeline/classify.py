@@ -185,9 +185,15 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
         if not p.is_file():
             raise ConfigError(f"{p}: file of coded passages not found")
         try:
-            lines = p.read_text(encoding="utf-8-sig").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
+            data = p.read_bytes()
+            lines = data.decode("utf-8-sig").splitlines()
+        except OSError as exc:
             raise ConfigError(f"{p}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
+        except UnicodeDecodeError as exc:
+            # a file saved in another encoding (GBK by a Chinese-locale editor): where, and what to do
+            line = data[:exc.start].count(b"\n") + 1
+            raise ConfigError(f"{p}: cannot be read as UTF-8 text at line {line} (byte {exc.start}); save it as "
+                              f"UTF-8") from None
         seen: dict[str, tuple[int, list[str]]] = {}  # id -> the line it is first on, with that line's labels
         at: dict[tuple[str, str], int] = {}  # (id, coder) -> its row: the coded store's later coding replaces it
         problems: list[str] = []

@@ -368,3 +368,16 @@ def test_validate_warns_of_an_example_without_labels(tmp_path):
     assert got.returncode == 0, got.stderr
     assert f"warning: {tax / 'examples' / 'more.jsonl'} line 2: no 'labels'" in got.stderr
     assert "line 1" not in got.stderr
+
+
+def test_an_examples_file_saved_as_gbk_is_named_with_its_line(tmp_path):
+    """An examples file saved as GBK gave "cannot be read as UTF-8 text (UnicodeDecodeError)": no line, no way out."""
+    from pipeline.classify import read_coded
+    from pipeline.io import ConfigError
+
+    p = write(tmp_path / "zh.jsonl", json.dumps({"id": "a", "text": "研究开发", "labels": []}) + "\n")
+    p.write_bytes(p.read_bytes() + (json.dumps({"id": "b", "text": "研究开发", "labels": []}, ensure_ascii=False)
+                                    + "\n").encode("gbk"))
+    with pytest.raises(ConfigError, match=r"zh.jsonl: cannot be read as UTF-8 text at line 2 \(byte \d+\); save it as "
+                                          r"UTF-8"):
+        read_coded([p])
