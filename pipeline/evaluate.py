@@ -29,7 +29,7 @@ from .classify import (PassageClassifier, check_labels, coded_store_paths, doc_g
                        label_matrix, read_coded, resolve_model, tokenize_frame)
 from .coded import CODED_WEIGHT
 from .io import ConfigError, write_csv
-from .taxonomy import Taxonomy, load_taxonomy
+from .taxonomy import Taxonomy, load_taxonomy, one_framework
 
 MIN_SUPPORT_FOR_MACRO = 5
 # a region with this few documents in the coded data is split into one group per document: a US Code
@@ -387,6 +387,7 @@ def _fold_predictions(taxonomy_path: str, train: pd.DataFrame, train_tokens, wei
 
 def evaluate_cli(args) -> None:
     tax = load_taxonomy(args.taxonomy)
+    one_framework(tax, "evaluate")
     if not (args.gold or "").strip():
         raise ConfigError("evaluate needs the coded passages to score the model against: --gold coded.jsonl "
                           "(make evaluate GOLD=coded.jsonl[,more.jsonl], or GOLD=coded for the coded store)")

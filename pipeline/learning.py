@@ -20,7 +20,7 @@ from .io import ConfigError, check_not_input, write_bytes_atomic
 from .model import PolicyClassifier
 from .review import (PICK_COLUMNS, agreement, coded_rows, gap_check_outcomes, gap_checks, next_sheet, pick,
                      picks_table, read_sheet, score_pool, write_sheets)
-from .taxonomy import load_taxonomy
+from .taxonomy import load_taxonomy, one_framework
 from .text import detect_lang
 
 
@@ -32,6 +32,7 @@ def cmd_train(args) -> None:
     --coded-weight times as much as the rest: there are few of them, and they are the text the model is for."""
 
     tax = load_taxonomy(args.taxonomy)
+    one_framework(tax, "train")
     sources = [("passages of the TRAIN files", [Path(p) for p in (args.train or "").split(",") if p], 1.0),
                ("passages of the coded store", coded_store_paths(Path(args.coded)), args.coded_weight),
                ("taxonomy examples", [] if args.no_examples else examples_paths(Path(args.taxonomy)), 1.0)]
@@ -116,6 +117,7 @@ def cmd_review(args) -> None:
     if target is not None:
         check_not_input(Path(args.input), target, "picks")
     tax = load_taxonomy(args.taxonomy)
+    one_framework(tax, "review")
     model, path = resolve_model(args.model, Path(args.taxonomy), tax)
     if model is None:
         raise ConfigError("review needs a trained model (not MODEL=lexicon): it picks by the model's uncertainty")

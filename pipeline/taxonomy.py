@@ -553,6 +553,14 @@ def combine(parts: list[Taxonomy]) -> Taxonomy:
 _LOADED_COMBINED: dict[str, Taxonomy] = {}
 
 
+def one_framework(taxonomy: Taxonomy, command: str) -> None:
+    """Refuse several frameworks to a command that trains or scores one framework's model (train, review,
+    evaluate): given two, they failed further on, on the two models' paths joined by a comma."""
+    if len(taxonomy.parts) > 1:
+        raise TaxonomyError(f"{command} takes one framework at a time (TAXONOMY={taxonomy.path} names "
+                            f"{len(taxonomy.parts)}): give TAXONOMY= one of them")
+
+
 def _text(value, where: str, default: str = "") -> str:
     if value is None:
         return default

@@ -381,3 +381,16 @@ def test_an_examples_file_saved_as_gbk_is_named_with_its_line(tmp_path):
     with pytest.raises(ConfigError, match=r"zh.jsonl: cannot be read as UTF-8 text at line 2 \(byte \d+\); save it as "
                                           r"UTF-8"):
         read_coded([p])
+
+
+@pytest.mark.parametrize("command", ["train", "review", "evaluate"])
+def test_commands_of_one_framework_say_so_when_given_two(tmp_path, command):
+    """train, review and evaluate take one framework at a time (README): given two, review failed on
+    "<model a>,<model b>/model.json: not a readable model (FileNotFoundError ...)" and train said to keep the
+    taxonomy's examples."""
+    two = f"{_toy(tmp_path / 'chain')},{ROOT / 'taxonomy'}"
+    coded = write(tmp_path / "coded.jsonl", json.dumps({"id": "x", "text": "研究开发", "labels": []}) + "\n")
+    got = _run(command, "--taxonomy", two, "--out", str(tmp_path / "out"),
+               *({"train": ["--train", str(coded)], "evaluate": ["--gold", str(coded)]}.get(command, [])))
+    assert got.returncode == 2, got.stderr[-2000:]
+    assert f"{command} takes one framework at a time" in got.stderr and "Traceback" not in got.stderr
