@@ -780,6 +780,9 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
                 raise TaxonomyError(f"{at(i)}: node '{n.id}': {what} '{ref}' does not exist")
         if n.parent is not None and not next(p for p in nodes if p.id == n.parent).group:
             raise TaxonomyError(f"{at(i)}: node '{n.id}': parent '{n.parent}' is not a group")
+        if n.group and n.parent is not None:
+            raise TaxonomyError(f"{at(i)}: node '{n.id}': a group has no parent (groups do not nest: a leaf's "
+                                f"labels roll up to its own group only, so '{n.parent}' would get none of them)")
 
     rules = []
     for i, rr in enumerate(raw.get("passage_rules") or []):

@@ -65,6 +65,9 @@ def _node(raw, nid):
      r'node \'model.incubator\': lexicon.zh.terms: entry 4, 973, is a number, not a text: quote it \("973"\)'),
     (lambda r: _node(r, "model.incubator")["lexicon"]["zh"]["terms"].append(""),
      r"node 'model.incubator': lexicon.zh.terms: entry 13 is empty"),
+    # a group under a group (or under itself): leaves roll up one level, so the upper group got nothing
+    (lambda r: _node(r, "measure.ip").update(parent="measure.benefit"),
+     r"node 'measure.ip': a group has no parent \(groups do not nest"),
     (lambda r: r.update(passage_rule=r.pop("passage_rules")), r"unknown key\(s\) \['passage_rule'\] \(allowed: .*passage_rules"),
 ])
 def test_invalid_taxonomy_names_the_offending_node(tmp_path, edit, message):
