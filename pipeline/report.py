@@ -1068,7 +1068,8 @@ def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str
             "temporal": _temporal(tables, ranked, fw, undated_list=k == len(taxonomy.parts) - 1),
             "gaps": _gap_list(tables, fw, ranked, evidence, ids)})
     body = HTML.get_template("report.html.j2").render(
-        title=taxonomy.title, n_regions=n_regions, version=taxonomy.version, coded="; ".join(coded),
+        # the template ends the sentence: a citation ending on its own period (Liu et al.) keeps just that one
+        title=taxonomy.title, n_regions=n_regions, version=taxonomy.version, coded="; ".join(coded).removesuffix("."),
         counts={"ingested": counts.get("ingested", 0), "files": counts.get("files", 0),
                 "failed": counts.get("failed", 0), "skipped": counts.get("skipped", 0),
                 "duplicates": counts.get("duplicate_of", 0)},

@@ -730,3 +730,10 @@ def test_a_region_with_no_document_read_is_named_where_the_audit_is(built):
     # a report of an earlier version (no region column) says nothing rather than fail
     tables["ingest_report"] = tables["ingest_report"].drop(columns="region")
     assert said not in report.summary_md(tables, tax, counts)
+
+
+def test_the_lead_does_not_end_a_citation_twice(built):
+    """A framework cited as "Liu et al." read "... cooperation models of Liu et al.. Labels by ..."."""
+    page = built[3]
+    assert "of Liu et al. " in page or "of Liu et al.<" in page
+    assert "et al.." not in page
