@@ -737,6 +737,10 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         if unknown:
             raise TaxonomyError(f"{where}: unknown key(s) {sorted(map(str, unknown))} (allowed: "
                                 f"{', '.join(sorted(_NODE_KEYS))})")
+        if not re.fullmatch(r"[^\W_][\w.-]*", nid):
+            # "; " joins a passage's labels in the tables and "|" keys the report's evidence by region and node
+            raise TaxonomyError(f"{where}: a node ID is letters, digits, '_', '.' and '-' (it names table columns "
+                                f"and is listed with others in one cell)")
         if nid in seen:
             raise TaxonomyError(f"{where}: duplicate id")
         seen.add(nid)

@@ -68,6 +68,10 @@ def _node(raw, nid):
     # a group under a group (or under itself): leaves roll up one level, so the upper group got nothing
     (lambda r: _node(r, "measure.ip").update(parent="measure.benefit"),
      r"node 'measure.ip': a group has no parent \(groups do not nest"),
+    # "; " joins a passage's labels in coded_passages.csv, "|" keys the report's evidence: such an ID passed
+    # validate and gave a labels cell that splits into a label too many
+    (lambda r: _node(r, "model.incubator").update(id="model.incubator; x"),
+     r"node 'model.incubator; x': a node ID is letters, digits"),
     (lambda r: r.update(passage_rule=r.pop("passage_rules")), r"unknown key\(s\) \['passage_rule'\] \(allowed: .*passage_rules"),
 ])
 def test_invalid_taxonomy_names_the_offending_node(tmp_path, edit, message):
