@@ -768,10 +768,10 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
                     raise TaxonomyError(f"{where}: leaf has no {lang} terms or patterns")
         nodes.append(Node(
             id=nid, facet=rn["facet"], name=name, parent=rn.get("parent"), group=group,
-            pairs_with=rn.get("pairs_with"), section=str(rn.get("section", "")),
-            definition=str(rn.get("definition", "")).strip(),
-            recommendation=str(rn.get("recommendation", "")).strip(),
-            recommendation_zh=str(rn.get("recommendation_zh", "")).strip(),
+            pairs_with=rn.get("pairs_with"), section=_text(rn.get("section"), f"{where}: section"),
+            definition=_text(rn.get("definition"), f"{where}: definition"),
+            recommendation=_text(rn.get("recommendation"), f"{where}: recommendation"),
+            recommendation_zh=_text(rn.get("recommendation_zh"), f"{where}: recommendation_zh"),
             lexicon=lexicon, framework=fw_id,
         ))
 

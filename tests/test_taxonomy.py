@@ -72,6 +72,9 @@ def _node(raw, nid):
     # validate and gave a labels cell that splits into a label too many
     (lambda r: _node(r, "model.incubator").update(id="model.incubator; x"),
      r"node 'model.incubator; x': a node ID is letters, digits"),
+    # a definition written in both languages, as names are, was shown as "{'en': ..., 'zh': ...}" in gap lists
+    (lambda r: _node(r, "model.incubator").update(definition={"en": "Incubators.", "zh": "孵化器。"}),
+     r"node 'model.incubator': definition: expected a text"),
     (lambda r: r.update(passage_rule=r.pop("passage_rules")), r"unknown key\(s\) \['passage_rule'\] \(allowed: .*passage_rules"),
 ])
 def test_invalid_taxonomy_names_the_offending_node(tmp_path, edit, message):
