@@ -751,7 +751,9 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         if not isinstance(name, dict) or set(name) != set(LANGS) or not all(
                 isinstance(name[l], str) and name[l].strip() for l in LANGS):
             raise TaxonomyError(f"{where}: name needs exactly en and zh (quote names that contain commas)")
-        group = bool(rn.get("group", False))
+        group = rn.get("group", False)
+        if not isinstance(group, bool):
+            raise TaxonomyError(f"{where}: group: expected true or false (unquoted), got {group!r}")
         lexicon = {}
         lexicon_raw = rn.get("lexicon") or {}
         if not isinstance(lexicon_raw, dict):

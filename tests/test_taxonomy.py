@@ -75,6 +75,9 @@ def _node(raw, nid):
     # a definition written in both languages, as names are, was shown as "{'en': ..., 'zh': ...}" in gap lists
     (lambda r: _node(r, "model.incubator").update(definition={"en": "Incubators.", "zh": "孵化器。"}),
      r"node 'model.incubator': definition: expected a text"),
+    # group: "false" (quoted) was read as true: the leaf became a group and its examples "not leaves"
+    (lambda r: _node(r, "model.incubator").update(group="false"),
+     r"node 'model.incubator': group: expected true or false \(unquoted\), got 'false'"),
     (lambda r: r.update(passage_rule=r.pop("passage_rules")), r"unknown key\(s\) \['passage_rule'\] \(allowed: .*passage_rules"),
 ])
 def test_invalid_taxonomy_names_the_offending_node(tmp_path, edit, message):
