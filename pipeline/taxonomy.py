@@ -234,6 +234,17 @@ def _terms(value, where: str, lang: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _patterns(value, where: str, lang: str) -> tuple[str, ...]:
+    """Regexes, a Chinese one also in Simplified (its Han characters converted; the syntax is ASCII): a pattern
+    written in Traditional characters never matched a Traditional document, which is coded in Simplified."""
+    out = []
+    for p in _strs(value, where):
+        out.append(p)
+        if lang == "zh" and simplified(p) != p:
+            out.append(simplified(p))
+    return tuple(out)
+
+
 # ----------------------------------------------------------------------------------------- patterns
 #
 # A taxonomy pattern runs over every passage of the corpus. Python's re backtracks, so a pattern like (a+)+$
@@ -461,13 +472,15 @@ def _lexicon(raw, where: str, lang: str) -> Lexicon:
         rw = f"{where}.rules[{i}]"
         if not isinstance(r, dict):
             raise TaxonomyError(f"{rw}: expected a mapping")
-        rule = LexiconRule(_terms(r.get("terms"), rw + ".terms", lang), _strs(r.get("patterns"), rw + ".patterns"),
+        rule = LexiconRule(_terms(r.get("terms"), rw + ".terms", lang),
+                           _patterns(r.get("patterns"), rw + ".patterns", lang),
                            _terms(r.get("context"), rw + ".context", lang))
         if not rule.context:
             raise TaxonomyError(f"{rw}: a rule needs context terms (else put its terms under terms)")
         _compile(rule.patterns, rw, ignore_case)
         rules.append(rule)
-    lex = Lexicon(_terms(raw.get("terms"), where + ".terms", lang), _strs(raw.get("patterns"), where + ".patterns"),
+    lex = Lexicon(_terms(raw.get("terms"), where + ".terms", lang),
+                  _patterns(raw.get("patterns"), where + ".patterns", lang),
                   tuple(rules), _terms(raw.get("exclude"), where + ".exclude", lang))
     _compile(lex.patterns, where, ignore_case)
     return lex
@@ -798,7 +811,7 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         where = f"{path}: passage rule '{rr['id']}'"
         if rr.get("lang") not in LANGS:
             raise TaxonomyError(f"{where}: lang must be one of {LANGS}")
-        pats = _strs(rr.get("patterns"), where)
+        pats = _patterns(rr.get("patterns"), where, rr["lang"])
         _compile(pats, where, ignore_case=rr["lang"] == "en")
         allow = _strs(rr.get("allow"), where + ".allow")
         for a in allow:

@@ -166,3 +166,21 @@ def test_a_node_problem_names_the_line_the_node_starts_on(tmp_path):
     p.write_text(text.replace("  - id: model.incubator\n", "  - ids: model.incubator\n", 1), encoding="utf-8")
     with pytest.raises(TaxonomyError, match=rf"taxonomy.yaml line {line}: nodes\[2\] has no string 'id'"):
         load_taxonomy(p)
+
+
+def test_a_pattern_in_traditional_characters_matches_the_simplified_text(tmp_path):
+    """Traditional documents are coded in Simplified: a pattern written in Traditional characters passed validate
+    and never matched them."""
+    from pipeline.lexicon import LexiconMatcher
+
+    raw = {"version": "t", "facets": {"model": {}}, "nodes": [
+        {"id": "model.alliance", "facet": "model", "name": {"en": "Alliances", "zh": "联盟"},
+         "lexicon": {"zh": {"patterns": ["產學研.{0,4}聯盟"],
+                            "rules": [{"patterns": ["創新.{0,2}基地"], "context": ["高等學校"]}]},
+                     "en": {"terms": ["alliance*"]}}}]}
+    p = tmp_path / "taxonomy.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    m = LexiconMatcher(load_taxonomy(p))
+    hits = {(h.term, h.role) for h in m.match("支持产学研技术创新联盟与高等学校共建创新创业基地。", "zh")}
+    assert {("产学研技术创新联盟", "pattern"), ("创新创业基地", "rule_pattern"), ("高等学校", "context")} <= hits
+    assert ("產學研聯盟", "pattern") in {(h.term, h.role) for h in m.match("支持產學研聯盟。", "zh")}
