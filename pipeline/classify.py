@@ -163,7 +163,10 @@ def _title_of_file(path: str) -> str:
 # ---------------------------------------------------------------------------------------- model files
 
 def examples_paths(taxonomy_dir: Path) -> list[Path]:
-    return sorted((Path(taxonomy_dir) / "examples").glob("*.jsonl"))
+    folder = Path(taxonomy_dir)
+    if folder.is_file():  # TAXONOMY= may name the YAML file: its examples are beside it
+        folder = folder.parent
+    return sorted((folder / "examples").glob("*.jsonl"))
 
 
 def coded_store_paths(store: Path) -> list[Path]:
@@ -409,7 +412,8 @@ def model_path(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> str
         if not (Path(model) / "model.json").is_file():
             raise ConfigError(f"{model}: not a model folder (no model.json); train one with `make train`")
         return str(model)
-    d = build_default_model(taxonomy_dir, taxonomy)
+    # the framework's folder, also when TAXONOMY= names its YAML file (the same default model either way)
+    d = build_default_model(_folder(taxonomy), taxonomy)
     return str(d) if d is not None else "lexicon"
 
 

@@ -394,3 +394,19 @@ def test_commands_of_one_framework_say_so_when_given_two(tmp_path, command):
                *({"train": ["--train", str(coded)], "evaluate": ["--gold", str(coded)]}.get(command, [])))
     assert got.returncode == 2, got.stderr[-2000:]
     assert f"{command} takes one framework at a time" in got.stderr and "Traceback" not in got.stderr
+
+
+def test_a_framework_named_by_its_yaml_file_is_trained_on_its_examples(tmp_path):
+    """TAXONOMY= may name the YAML file (make help): the run then looked for <file>/examples, said it would
+    classify with the lexicon alone, and labelled otherwise than with TAXONOMY= the folder; validate had
+    found the examples beside the file."""
+    tax = _toy(tmp_path / "chain")
+    corpus = _corpus(tmp_path / "corpus")
+    by_file = _run("run", "--corpus", str(corpus), "--out", str(tmp_path / "a"), "--taxonomy",
+                   str(tax / "taxonomy.yaml"), "--quiet", "--jobs", "1")
+    assert by_file.returncode == 0, by_file.stderr[-2000:]
+    assert "default model: training on 16 example passages" in by_file.stderr or "lexicon alone" not in by_file.stderr
+    by_folder = _run("run", "--corpus", str(corpus), "--out", str(tmp_path / "b"), "--taxonomy", str(tax), "--quiet",
+                     "--jobs", "1")
+    assert by_folder.returncode == 0, by_folder.stderr[-2000:]
+    assert pd.read_parquet(tmp_path / "a" / "labels.parquet").equals(pd.read_parquet(tmp_path / "b" / "labels.parquet"))
