@@ -205,8 +205,9 @@ def human_coding_line(tables) -> str:
     hc = tables.get("human_coding")
     row = hc[hc["region"] == "all"] if hc is not None and len(hc) else None
     if row is None or not len(row) or not row["passages_coded"].iloc[0]:
-        return ("No passage of this corpus has been coded by a person: every label is the model's, whose accuracy "
-                "on regions it was not trained on is in the README (code a sample with make review, then "
+        # the model's or, with MODEL=lexicon, the lexicon's: the line above says which
+        return ("No passage of this corpus has been coded by a person: every label is machine-made (the model's "
+                "accuracy on regions it was not trained on is in the README; code a sample with make review, then "
                 "make review-import and make train).")
     r = row.iloc[0]
     regions = len(hc) - 1

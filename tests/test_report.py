@@ -737,3 +737,10 @@ def test_the_lead_does_not_end_a_citation_twice(built):
     page = built[3]
     assert "of Liu et al. " in page or "of Liu et al.<" in page
     assert "et al.." not in page
+
+
+def test_the_note_on_human_coding_does_not_call_lexicon_labels_the_models():
+    """With MODEL=lexicon the summary said "Labels by the taxonomy's lexicon alone" and, two lines on, "every
+    label is the model's"."""
+    line = report.human_coding_line({})
+    assert "coded by a person" in line and "the model's," not in line and "machine-made" in line
