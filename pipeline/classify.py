@@ -366,7 +366,10 @@ def build_default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
                               f"lists them): write more examples, or run with MODEL=lexicon")
         print(f"default model: training on {len(coded)} example passages of {taxonomy_dir}/examples "
               f"(once per version of the taxonomy, examples and classifier) ...", file=sys.stderr)
-        model = fit_model(taxonomy, coded)
+        try:
+            model = fit_model(taxonomy, coded)
+        except ConfigError as exc:  # its labels (a node removed, a typo): say which folder's examples
+            raise ConfigError(f"{taxonomy_dir}/examples: {exc}") from None
         model.save(d, info={"trained_on": [str(p) for p in paths], "passages": len(coded)})
         print(f"default model: {d} ({time.perf_counter() - t:.0f} s)", file=sys.stderr)
         unlearned = [n for n, trained in zip(model.nodes_, model.trained_) if not trained]

@@ -410,3 +410,14 @@ def test_a_framework_named_by_its_yaml_file_is_trained_on_its_examples(tmp_path)
                      "--jobs", "1")
     assert by_folder.returncode == 0, by_folder.stderr[-2000:]
     assert pd.read_parquet(tmp_path / "a" / "labels.parquet").equals(pd.read_parquet(tmp_path / "b" / "labels.parquet"))
+
+
+def test_a_run_names_the_examples_folder_of_a_label_that_is_no_leaf(tmp_path):
+    """After a node was removed, the run said "coded data uses node IDs that are not leaves of the taxonomy:
+    chain.nope (more.jsonl, passage x)": which coded data, in which folder, it did not say."""
+    tax = _toy(tmp_path / "chain")
+    write(tax / "examples" / "more.jsonl", json.dumps({"id": "x", "text": "研究开发", "labels": ["chain.nope"]}) + "\n")
+    got = _run("run", "--corpus", str(_corpus(tmp_path / "corpus")), "--out", str(tmp_path / "out"),
+               "--taxonomy", str(tax), "--quiet", "--jobs", "1")
+    assert got.returncode == 2, got.stderr[-2000:]
+    assert f"error: {tax}/examples: " in got.stderr and "chain.nope (more.jsonl, passage x)" in got.stderr
