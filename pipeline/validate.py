@@ -33,6 +33,9 @@ def check_framework(t: Taxonomy) -> tuple[list[str], list[str]]:
         if not n.definition:
             warnings.append(f"{t.path}: node '{n.id}': no definition (shown to coders and in gap lists)")
         warnings += [f"{t.path}: node '{n.id}': {where} lists {entry!r} more than once" for where, entry in _repeated(n)]
+        warnings += [f"{t.path}: node '{n.id}': {where} {entry!r} holds a space: Chinese text runs its words "
+                     f"together, so it matches only where a document has a space there"
+                     for where, entry in _spaced_chinese(n)]
     folder = Path(t.path).parent
     paths = examples_paths(folder)
     if not paths:
@@ -79,6 +82,18 @@ def _unlabelled(paths: list[Path]) -> list[str]:
                 out.append(f"{p} line {n}: no 'labels': read as a passage that uses no node (write \"labels\": [] "
                            f"for such a passage, or the leaf IDs it codes)")
     return out
+
+
+def _spaced_chinese(node) -> list[tuple[str, str]]:
+    """(place, term) of every Chinese term of a node with a space inside it ("技术 转移", as typed between two
+    words of English): such a term passed validate and matched no document's 技术转移."""
+    lex = node.lexicon.get("zh")
+    if lex is None:
+        return []
+    places = [("terms", lex.terms), ("exclude", lex.exclude)]
+    places += [(f"rules[{i}].{k}", getattr(r, k)) for i, r in enumerate(lex.rules) for k in ("terms", "context")]
+    return [(f"lexicon.zh.{place} term", e) for place, entries in places for e in entries
+            if any(c.isspace() for c in e.strip())]
 
 
 def _repeated(node) -> list[tuple[str, str]]:

@@ -421,3 +421,14 @@ def test_a_run_names_the_examples_folder_of_a_label_that_is_no_leaf(tmp_path):
                "--taxonomy", str(tax), "--quiet", "--jobs", "1")
     assert got.returncode == 2, got.stderr[-2000:]
     assert f"error: {tax}/examples: " in got.stderr and "chain.nope (more.jsonl, passage x)" in got.stderr
+
+
+def test_validate_warns_of_a_chinese_term_holding_a_space(tmp_path):
+    """A Chinese term typed with a space between its words ("技术 转移") passed validate without a word and matched
+    no document's 技术转移."""
+    tax = _toy(tmp_path / "chain")
+    write(tax / "taxonomy.yaml", TOY.replace("terms: [技术转移, 中试熟化]", 'terms: ["技术 转移", 中试熟化]'))
+    got = _run("validate", "--taxonomy", str(tax))
+    assert got.returncode == 0, got.stderr
+    assert "node 'chain.transfer': lexicon.zh.terms term '技术 转移' holds a space" in got.stderr
+    assert "中试熟化' holds" not in got.stderr
