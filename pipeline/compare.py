@@ -1,7 +1,6 @@
 """What one region (or one corpus run) addresses that another does not."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pandas as pd
 from .aggregate import with_names
 from .catalog import Catalog
 from .io import ConfigError, write_csv
+from .runlog import stage_entry
 from .taxonomy import load_taxonomy
 
 # what is compared: documents addressing each node, per region
@@ -38,12 +38,8 @@ def _side(spec: str, out: Path) -> tuple[str, pd.Series, Path, pd.DataFrame]:
 
 def _taxonomy_of(folder: Path) -> tuple[str, str]:
     """(version, sha256) of the taxonomy a folder's labels were made with, as its run.json records them."""
-    try:
-        run = json.loads(Catalog(folder).path("run").read_text())
-        got = run["stages"]["classify"]
-        return str(got.get("taxonomy_version") or ""), str(got.get("taxonomy_sha256") or "")
-    except (OSError, ValueError, KeyError, TypeError):
-        return "", ""
+    got = stage_entry(folder, "classify")
+    return str(got.get("taxonomy_version") or ""), str(got.get("taxonomy_sha256") or "")
 
 
 def compare(a: pd.Series, b: pd.Series, nodes: list[str], names: tuple[str, str],

@@ -29,7 +29,7 @@ from .io import (ChunkedTable, PartCache, active_publication, part_files, publis
 from .coded import coder_cells, follow_codings, human_coding, passage_doc, store_records
 from .compare import compare_cli
 from .engine import Helper
-from .runlog import record
+from .runlog import record, stage_entry
 from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, check
 from .segment import CONTENT_KINDS
 from .strength import load_strength
@@ -224,11 +224,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
 
 def labels_made_by(out: Path) -> str:
     """Which model made the labels of the run in `out` (run.json's classify entry), in words; "" if not known."""
-    try:
-        stages = json.loads(Catalog(out).path("run").read_text()).get("stages", {})
-    except (OSError, ValueError):
-        return ""
-    model = stages.get("classify", {}).get("model") if isinstance(stages, dict) else None
+    model = stage_entry(out, "classify").get("model")
     return model_said(model) if isinstance(model, str) else ""
 
 

@@ -42,5 +42,14 @@ def record(out: Path, stage: str, seconds: float, **info) -> None:
     after_publication(write_entry)
 
 
+def stage_entry(out: Path, stage: str) -> dict:
+    """`stage`'s entry in the run.json of the last run in `out`; {} when there is none or it cannot be read."""
+    try:
+        entry = json.loads(Catalog(out).path("run").read_text(encoding="utf-8"))["stages"][stage]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return entry if isinstance(entry, dict) else {}
+
+
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

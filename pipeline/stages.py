@@ -21,7 +21,7 @@ from .corpus import MANIFEST, ROOT_REGION, display_name
 from .io import ChunkedTable, ConfigError, TableWriter, check_not_input, publishing
 from .reporting import (DocumentPages, Workbook, cmd_aggregate, cmd_report, read_ingest_report,
                         reporting_fingerprint)
-from .runlog import record
+from .runlog import record, stage_entry
 from .runner import (DOCUMENT_FIELDS, WINDOW_PASSAGES, ChunkRunner, Settings, chunk_documents, chunk_key,
                      documents_in_chunks, preload_classifier, release_classifier, small_change)
 from .schemas import DOCUMENTS
@@ -44,11 +44,7 @@ def check_corpus_of_out(args) -> None:
     (make's CORPUS left at the demo corpus) replaced the researcher's results with the demo corpus's."""
     if getattr(args, "corpus_named", True):
         return
-    try:
-        run = json.loads(Catalog(Path(args.out)).path("run").read_text(encoding="utf-8"))
-        recorded = run["stages"]["ingest"]["corpus"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return
+    recorded = stage_entry(Path(args.out), "ingest").get("corpus")
     if isinstance(recorded, str) and Path(recorded).resolve() != Path(args.corpus).resolve():
         raise ConfigError(f"{args.out}: holds the results of the corpus {recorded}, and no corpus was named (the "
                           f"default is the demo corpus, {args.corpus}): give CORPUS={recorded} (--corpus) to bring "
