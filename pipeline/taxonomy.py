@@ -220,28 +220,31 @@ def _strs(value, where: str) -> tuple[str, ...]:
 def _terms(value, where: str, lang: str) -> tuple[str, ...]:
     """Literal terms as the text they match is coded: normalised as documents are (NFKC: full-width letters
     typed with a Chinese input method become ASCII; zero-width characters dropped), without the spaces a quoted
-    term kept around it, and a Chinese term also in Simplified, as Traditional documents are coded (the term as
-    written still matches where such text was left as it is). Each must keep some text once the glob '*' is
-    taken away, else it passed every check and matched nothing."""
-    out = []
+    term kept around it, and a Chinese term also in Simplified (`_with_simplified`). Each must keep some text once
+    the glob '*' is taken away, else it passed every check and matched nothing."""
+    terms = []
     for t in _strs(value, where):
         term = normalise(t).strip()
         if not term.rstrip("*").strip():
             raise TaxonomyError(f"{where}: term {t!r} has no text (a word or phrase, with a '*' only at its end)")
-        out.append(term)
-        if lang == "zh" and simplified(term) != term:
-            out.append(simplified(term))
-    return tuple(out)
+        terms.append(term)
+    return _with_simplified(terms, lang)
 
 
 def _patterns(value, where: str, lang: str) -> tuple[str, ...]:
-    """Regexes, a Chinese one also in Simplified (its Han characters converted; the syntax is ASCII): a pattern
-    written in Traditional characters never matched a Traditional document, which is coded in Simplified."""
+    """Regexes, a Chinese one also in Simplified (its Han characters converted; the syntax is ASCII)."""
+    return _with_simplified(_strs(value, where), lang)
+
+
+def _with_simplified(entries, lang: str) -> tuple[str, ...]:
+    """`entries`, each Chinese one followed by its Simplified form where that differs: a term or pattern written
+    in Traditional characters never matched a Traditional document, which is coded in Simplified (the entry as
+    written still matches where such text was left as it is)."""
     out = []
-    for p in _strs(value, where):
-        out.append(p)
-        if lang == "zh" and simplified(p) != p:
-            out.append(simplified(p))
+    for e in entries:
+        out.append(e)
+        if lang == "zh" and (s := simplified(e)) != e:
+            out.append(s)
     return tuple(out)
 
 

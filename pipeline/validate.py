@@ -90,10 +90,15 @@ def _spaced_chinese(node) -> list[tuple[str, str]]:
     lex = node.lexicon.get("zh")
     if lex is None:
         return []
-    places = [("terms", lex.terms), ("exclude", lex.exclude)]
-    places += [(f"rules[{i}].{k}", getattr(r, k)) for i, r in enumerate(lex.rules) for k in ("terms", "context")]
-    return [(f"lexicon.zh.{place} term", e) for place, entries in places for e in entries
-            if any(c.isspace() for c in e.strip())]
+    return [(f"lexicon.zh.{place} term", e) for place, entries in _places(lex) if not place.endswith("patterns")
+            for e in entries if any(c.isspace() for c in e.strip())]
+
+
+def _places(lex) -> list[tuple[str, tuple[str, ...]]]:
+    """(place, entries) of each list of a lexicon: its terms, patterns, excluded terms and each rule's lists."""
+    places = [("terms", lex.terms), ("patterns", lex.patterns), ("exclude", lex.exclude)]
+    return places + [(f"rules[{i}].{k}", getattr(r, k)) for i, r in enumerate(lex.rules)
+                     for k in ("terms", "patterns", "context")]
 
 
 def _repeated(node) -> list[tuple[str, str]]:
@@ -102,10 +107,7 @@ def _repeated(node) -> list[tuple[str, str]]:
     copy. English is compared without case, as it is matched."""
     out = []
     for lang, lex in node.lexicon.items():
-        places = [("terms", lex.terms), ("patterns", lex.patterns), ("exclude", lex.exclude)]
-        places += [(f"rules[{i}].{k}", getattr(r, k)) for i, r in enumerate(lex.rules)
-                   for k in ("terms", "patterns", "context")]
-        for place, entries in places:
+        for place, entries in _places(lex):
             seen = set()
             for e in entries:
                 key = e.casefold() if lang == "en" else e
