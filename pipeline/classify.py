@@ -330,6 +330,15 @@ def label_matrix(label_lists, nodes: list[str]) -> np.ndarray:
     return Y
 
 
+def leaf_examples(taxonomy: Taxonomy, label_lists) -> tuple[np.ndarray, int, int]:
+    """(coded examples per leaf, the number a leaf needs for the model to learn it, the leaves that have it). A
+    model is trained only when at least half of the leaves are learnable: validate's, train's and the default
+    model's rule (on fewer, scikit-learn can fail on a traceback, and a model that learns few nodes misleads)."""
+    counts = label_matrix(label_lists, taxonomy.leaf_ids).sum(axis=0)
+    need = load_estimator()().min_positives
+    return counts, need, int((counts >= need).sum())
+
+
 def tokenize_frame(df: pd.DataFrame, taxonomy: Taxonomy) -> list[list[str]]:
     return tokenize_by_lang(df["text"].tolist(), df["lang"].tolist(), tuple(sorted(taxonomy.all_terms("zh"))))
 
@@ -356,10 +365,7 @@ def build_default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
     if not (d / "model.json").exists():
         t = time.perf_counter()
         coded = read_coded(paths)
-        # validate's and make train's rule: on fewer, scikit-learn can fail on a traceback (three passages have
-        # fewer documents than a word needs to count), and a model that learns few nodes misleads
-        need = load_estimator()().min_positives
-        learnable = int((label_matrix(coded["labels"], taxonomy.leaf_ids).sum(axis=0) >= need).sum())
+        _, need, learnable = leaf_examples(taxonomy, coded["labels"])
         if learnable < len(taxonomy.leaf_ids) / 2:
             raise ConfigError(f"{taxonomy_dir}/examples: only {learnable} of {len(taxonomy.leaf_ids)} leaves have "
                               f">= {need} examples; the default model needs at least half of them (make validate "

@@ -12,12 +12,11 @@ import numpy as np
 import pandas as pd
 
 from .catalog import Catalog
-from .classify import (PassageClassifier, coded_store_paths, context_of, examples_paths, fit_model, label_matrix,
+from .classify import (PassageClassifier, coded_store_paths, context_of, examples_paths, fit_model, leaf_examples,
                        read_coded, resolve_model, tokenize_frame)
 from .coded import append_to_store, follow_codings, latest_codings, store_records
 from .evaluate import evaluate_cli
 from .io import ConfigError, check_not_input, write_bytes_atomic
-from .model import PolicyClassifier
 from .review import (PICK_COLUMNS, agreement, coded_rows, gap_check_outcomes, gap_checks, next_sheet, pick,
                      picks_table, read_sheet, score_pool, write_sheets)
 from .taxonomy import load_taxonomy, one_framework
@@ -48,8 +47,7 @@ def cmd_train(args) -> None:
                           "review-import, or keep the taxonomy's examples")
     data = pd.concat(parts, ignore_index=True)
     print(f"train: {' + '.join(said)} ...", file=sys.stderr)
-    min_pos = PolicyClassifier().min_positives
-    learnable = int((label_matrix(data["labels"], tax.leaf_ids).sum(axis=0) >= min_pos).sum())
+    _, min_pos, learnable = leaf_examples(tax, data["labels"])
     if learnable < len(tax.leaf_ids) / 2:
         raise ConfigError(f"train: only {learnable} of {len(tax.leaf_ids)} nodes have enough coded examples "
                           f"(>= {min_pos}) to learn; no model was installed and the current one stays. Code more "

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from .classify import examples_paths, label_matrix, load_estimator, read_coded
+from .classify import examples_paths, leaf_examples, read_coded
 from .io import ConfigError
 from .strength import load_strength, strength_path
 from .taxonomy import Taxonomy, TaxonomyError, load_taxonomy
@@ -53,9 +53,7 @@ def check_framework(t: Taxonomy) -> tuple[list[str], list[str]]:
         if bad:
             problems.append(f"{folder / 'examples' / src}: example '{pid}': label(s) {', '.join(bad)} are not leaves "
                             f"of {t.path}")
-    counts = label_matrix(coded["labels"], t.leaf_ids).sum(axis=0)
-    need = load_estimator()().min_positives
-    learnable = int((counts >= need).sum())
+    counts, need, learnable = leaf_examples(t, coded["labels"])
     if learnable < len(t.leaf_ids) / 2:
         problems.append(f"{folder}/examples: only {learnable} of {len(t.leaf_ids)} leaves have >= {need} examples; "
                         f"a model needs at least half of them (make train refuses fewer)")
