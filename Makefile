@@ -28,7 +28,12 @@ IN       ?=
 GAPS     ?=
 A        ?=
 B        ?=
-MODEL_ARG := $(if $(MODEL),--model $(MODEL),)
+# a value inside '...' in a recipe, even one holding a quote
+shell_quoted = $(subst ','\'',$(1))
+# a value as one word of a recipe's shell command: between double quotes, a folder named with ", $ or ` broke the
+# command or ran what the backquotes held
+quoted = '$(call shell_quoted,$(1))'
+MODEL_ARG := $(if $(MODEL),--model $(call quoted,$(MODEL)),)
 # several frameworks in one run: TAXONOMY=taxonomy,taxonomy/policy_tools
 comma := ,
 TAXONOMY_DIRS = $(subst $(comma), ,$(TAXONOMY))
@@ -42,13 +47,8 @@ MODEL_STAMP := $(OUT)/.classify-model
 ifneq ($(words $(OUT)),1)
 $(error OUT='$(OUT)': must be one folder path without spaces (make cannot name files in it); for such a folder run python -m pipeline run --out "...")
 endif
-COMMON   := --out $(OUT) --taxonomy $(TAXONOMY) --jobs $(JOBS) --engine $(ENGINE) --window-passages $(WINDOW)
+COMMON   := --out $(call quoted,$(OUT)) --taxonomy $(call quoted,$(TAXONOMY)) --jobs $(JOBS) --engine $(ENGINE) --window-passages $(WINDOW)
 
-# a value inside '...' in a recipe, even one holding a quote
-shell_quoted = $(subst ','\'',$(1))
-# a value as one word of a recipe's shell command: between double quotes, a folder named with ", $ or ` broke the
-# command or ran what the backquotes held
-quoted = '$(call shell_quoted,$(1))'
 # --corpus only when CORPUS= was given: left to its default (the demo corpus), ingest refuses an OUT holding another
 # corpus's run instead of replacing it (`make report OUT=my_results` re-ran ingest on the demo corpus there)
 CORPUS_ARG = $(if $(filter command line environment override,$(origin CORPUS)),--corpus $(call quoted,$(CORPUS)),)
@@ -93,7 +93,7 @@ HELP_VENV     := folder of the virtual environment
 run: $(BYTECODE) $(MODEL_STAMP) ## the whole pipeline on CORPUS into OUT, in one streaming run
 	@# a run that fails (or is refused: another run holds OUT) forgets the model it was asked for, so that the next
 	@# make classify/report does not take the labels there for that model's
-	$(PY) -m pipeline run $(CORPUS_ARG) $(COMMON) $(MODEL_ARG) --coded $(call quoted,$(CODED)) || { s=$$?; rm -f "$(MODEL_STAMP)"; exit $$s; }
+	$(PY) -m pipeline run $(CORPUS_ARG) $(COMMON) $(MODEL_ARG) --coded $(call quoted,$(CODED)) || { s=$$?; rm -f $(call quoted,$(MODEL_STAMP)); exit $$s; }
 	@echo "results in $(OUT)/ (summary: $(OUT)/summary.md, report: $(OUT)/report.html)"
 
 help: ## this list of targets and variables
@@ -141,17 +141,17 @@ tokenize: $(OUT)/tokens.parquet ## stage 3: tokenize passages
 
 # rewritten only when the model named changes, so its mtime tells make when classify must run again
 $(MODEL_STAMP): FORCE
-	@if [ -e "$(OUT)" ] && [ ! -d "$(OUT)" ]; then echo "error: $(OUT): is a file; OUT must be a folder (the outputs are written into it)" >&2; exit 2; fi
-	@mkdir -p "$(OUT)"
+	@if [ -e $(call quoted,$(OUT)) ] && [ ! -d $(call quoted,$(OUT)) ]; then echo $(call quoted,error: $(OUT): is a file; OUT must be a folder (the outputs are written into it)) >&2; exit 2; fi
+	@mkdir -p $(call quoted,$(OUT))
 	@if [ "$$(cat "$@" 2>/dev/null)" != "$(MODEL_USED)" ]; then echo "$(MODEL_USED)" > "$@"; fi
 
 $(OUT)/labels.parquet: $(OUT)/tokens.parquet $(MODEL_STAMP) $(TAXONOMY_FILES) $(foreach d,$(TAXONOMY_DIRS),$(wildcard $(d)/examples/*.jsonl)) $(wildcard $(MODEL)/model.json) pipeline/classify.py pipeline/lexicon.py pipeline/model.py
-	$(PY) -m pipeline classify $(COMMON) $(MODEL_ARG) || { s=$$?; rm -f "$(MODEL_STAMP)"; exit $$s; }
+	$(PY) -m pipeline classify $(COMMON) $(MODEL_ARG) || { s=$$?; rm -f $(call quoted,$(MODEL_STAMP)); exit $$s; }
 
 # `make classify IN=passages.jsonl OUT=predictions.jsonl` classifies a JSON-lines file instead
 ifneq ($(IN),)
 classify: $(BYTECODE) ## stage 4: label passages (IN=passages.jsonl OUT=predictions.jsonl: a JSON-lines file instead)
-	$(PY) -m pipeline classify --in $(call quoted,$(IN)) --out "$(OUT)" --taxonomy $(TAXONOMY) $(MODEL_ARG)
+	$(PY) -m pipeline classify --in $(call quoted,$(IN)) --out $(call quoted,$(OUT)) --taxonomy $(call quoted,$(TAXONOMY)) $(MODEL_ARG)
 else
 classify: $(OUT)/labels.parquet ## stage 4: label passages (IN=passages.jsonl OUT=predictions.jsonl: a JSON-lines file instead)
 endif
@@ -165,29 +165,29 @@ $(OUT)/report.html: $(OUT)/coverage_region.csv pipeline/report.py pipeline/workb
 report: $(OUT)/report.html ## stage 6: coverage.xlsx, report.html, summary.md (runs the stages before it as needed)
 
 train: $(BYTECODE) ## train on the taxonomy's examples + TRAIN= files + the coded store; later runs use it
-	$(PY) -m pipeline train $(if $(TRAIN),--train $(call quoted,$(TRAIN)),) --coded $(call quoted,$(CODED)) --taxonomy $(TAXONOMY) --model $(or $(MODEL),$(MODELS)/trained)
-	@mkdir -p $(MODELS) && echo "$(or $(MODEL),$(MODELS)/trained)" > $(MODELS)/CURRENT
+	$(PY) -m pipeline train $(if $(TRAIN),--train $(call quoted,$(TRAIN)),) --coded $(call quoted,$(CODED)) --taxonomy $(call quoted,$(TAXONOMY)) --model $(call quoted,$(or $(MODEL),$(MODELS)/trained))
+	@mkdir -p $(call quoted,$(MODELS)) && echo $(call quoted,$(or $(MODEL),$(MODELS)/trained)) > $(call quoted,$(MODELS)/CURRENT)
 	@echo "later make run / classify / evaluate use $(or $(MODEL),$(MODELS)/trained); 'make default-model' goes back"
 
 default-model: ## go back to the default model for later runs
-	rm -f $(MODELS)/CURRENT
+	rm -f $(call quoted,$(MODELS)/CURRENT)
 
 evaluate: $(BYTECODE) ## score the model against GOLD= (CV= folds to cross-validate instead, CURVE=1 with a learning curve)
 	@test -n $(call quoted,$(GOLD)) || { echo "error: make evaluate needs GOLD=coded.jsonl, the coded passages to score the model against" >&2; exit 2; }
-	$(PY) -m pipeline evaluate --gold $(call quoted,$(GOLD)) --taxonomy $(TAXONOMY) --jobs $(JOBS) $(MODEL_ARG) $(if $(CV),--cv $(CV),) $(if $(filter-out 0 no,$(CURVE)),--curve,) --out $(OUT)
+	$(PY) -m pipeline evaluate --gold $(call quoted,$(GOLD)) --taxonomy $(call quoted,$(TAXONOMY)) --jobs $(JOBS) $(MODEL_ARG) $(if $(CV),--cv $(CV),) $(if $(filter-out 0 no,$(CURVE)),--curve,) --out $(call quoted,$(OUT))
 
 # `make review N=100` picks passages of the run in OUT for coding (OUT/review/review-NNN.xlsx);
 # `make review IN=pool.jsonl OUT=picked.jsonl` picks from a JSON-lines pool instead
 N ?= 100
 review: $(BYTECODE) ## pick the N passages most worth coding (OUT/review/review-NNN.xlsx; IN=pool.jsonl for a pool)
-	$(PY) -m pipeline review --n $(N) $(if $(IN),--in $(call quoted,$(IN)),) $(if $(GAPS),--gaps $(GAPS),) --out "$(OUT)" --coded $(call quoted,$(CODED)) --taxonomy $(TAXONOMY) $(MODEL_ARG)
+	$(PY) -m pipeline review --n $(N) $(if $(IN),--in $(call quoted,$(IN)),) $(if $(GAPS),--gaps $(GAPS),) --out $(call quoted,$(OUT)) --coded $(call quoted,$(CODED)) --taxonomy $(call quoted,$(TAXONOMY)) $(MODEL_ARG)
 
 review-import: $(BYTECODE) ## import a coded review sheet FILE= (CODER=) into the coded store, with agreement
-	$(PY) -m pipeline review-import --file $(call quoted,$(FILE)) $(if $(CODER),--coder $(call quoted,$(CODER)),) --coded $(call quoted,$(CODED)) --taxonomy $(TAXONOMY) $(MODEL_ARG)
+	$(PY) -m pipeline review-import --file $(call quoted,$(FILE)) $(if $(CODER),--coder $(call quoted,$(CODER)),) --coded $(call quoted,$(CODED)) --taxonomy $(call quoted,$(TAXONOMY)) $(MODEL_ARG)
 
 compare: $(BYTECODE) ## what region (or output folder) A addresses that B does not, and the reverse
 	@test -n $(call quoted,$(A)) -a -n $(call quoted,$(B)) || { echo "error: make compare needs A= and B= (two regions of $(OUT), or two output folders)$(if $(A),; B is missing,$(if $(B),; A is missing,))" >&2; exit 2; }
-	$(PY) -m pipeline compare --a $(call quoted,$(A)) --b $(call quoted,$(B)) --out $(OUT) --taxonomy $(TAXONOMY)
+	$(PY) -m pipeline compare --a $(call quoted,$(A)) --b $(call quoted,$(B)) --out $(call quoted,$(OUT)) --taxonomy $(call quoted,$(TAXONOMY))
 
 bench: $(BYTECODE) ## measure the pipeline on ../shared/corpus (SCALE= to replicate it; HUGE=1: one 60 MB document instead)
 	$(PY) bench/bench.py --corpus "$(if $(filter corpus,$(CORPUS)),../shared/corpus,$(CORPUS))" --scale $(SCALE) --jobs $(JOBS) --window $(WINDOW) $(if $(HUGE),--huge,)
@@ -216,5 +216,5 @@ test: $(BYTECODE) browser ## the test suite
 	$(PY) -m pytest
 
 clean: $(BYTECODE) ## remove what runs wrote in OUT (the review sheets and your own files there stay)
-	$(PY) -m pipeline clean --out "$(OUT)"
-	rm -f "$(MODEL_STAMP)"
+	$(PY) -m pipeline clean --out $(call quoted,$(OUT))
+	rm -f $(call quoted,$(MODEL_STAMP))

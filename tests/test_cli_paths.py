@@ -359,3 +359,14 @@ def test_a_stage_says_its_missing_input_before_training_the_default_model(tmp_pa
                               engine="local", jobs=1, window_passages=None, quiet=True)
     with pytest.raises(ConfigError, match="documents"):
         stages.cmd_classify(args)
+
+
+def test_make_passes_an_out_named_with_backquotes_as_it_is(tmp_path):
+    """make quoted CORPUS= and the other paths it passes, but put OUT (and TAXONOMY, MODEL, MODELS) between double
+    quotes or none: an output folder named with backquotes ran what they held."""
+    marker = tmp_path / "ran"
+    out = tmp_path / f"o`date>{marker}`x"
+    res = subprocess.run(["make", "-C", str(ROOT), f"VENV={ROOT / '.venv'}", "clean", f"OUT={out}"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert not marker.exists()
