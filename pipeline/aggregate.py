@@ -46,6 +46,41 @@ def mark_terms(text: str, evidence: list[dict], left: str = "【", right: str = 
     return "".join(out)
 
 
+def as_written(text: str, original: str) -> str:
+    """The passage as a researcher quotes it: the Traditional original of a converted document (conversion is
+    character for character, so the evidence offsets hold in it when the lengths agree), else the text coded."""
+    return original if original and len(original) == len(text) else text
+
+
+def cite_as_written(citation: str, text: str, shown: str) -> str:
+    """A citation cut from the coded text (第一条) as the shown text writes it (第一條)."""
+    i = text.find(citation) if citation and shown is not text else -1
+    return shown[i:i + len(citation)] if i >= 0 else citation
+
+
+def _originals(passages: pd.DataFrame) -> dict[str, str]:
+    """passage id -> Traditional original, for the passages of converted documents only (few or none)."""
+    if "text_original" not in passages.columns:
+        return {}
+    conv = passages[passages["text_original"].fillna("") != ""]
+    return dict(zip(conv["passage_id"], conv["text_original"]))
+
+
+def _quoted(rows: pd.DataFrame, originals: dict[str, str]) -> tuple[list[str], list]:
+    """(passage with its matched terms in 【】, citation) of each evidence row (passage_id, text, label,
+    evidence) as its document writes them; a row without a passage keeps an empty passage and its citation."""
+    passages, citations = [], []
+    for pid, text, label, found in zip(rows["passage_id"], rows["text"], rows["label"], rows["evidence"]):
+        if not isinstance(text, str):
+            passages.append("")
+            citations.append(label)
+            continue
+        shown = as_written(text, originals.get(pid, ""))
+        passages.append(mark_terms(shown, found if isinstance(found, list) else _loads(found)))
+        citations.append(cite_as_written(label, text, shown) if isinstance(label, str) else label)
+    return passages, citations
+
+
 def fragments(text: str, evidence: list[dict]) -> list[str]:
     """The matched fragments of a passage, each shown once: of overlapping matches (合作各方 inside
     合作各方因履行…) only the longest is kept, and the list runs longest first. Evidence without a usable span
@@ -262,7 +297,8 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     doc_long = (labels.groupby(["doc_id", "node"]).agg(passages=("passage_id", "nunique")).reset_index())
     doc_top = ev.drop_duplicates(["doc_id", "node"])[["doc_id", "node", "passage_id", "label", "text", "evidence"]]
     doc_long = doc_long.merge(doc_top, on=["doc_id", "node"], how="left")
-    doc_long["evidence_passage"] = [mark_terms(t, json.loads(e)) for t, e in zip(doc_long["text"], doc_long["evidence"])]
+    originals = _originals(passages)
+    doc_long["evidence_passage"], doc_long["label"] = _quoted(doc_long, originals)
     doc_long = doc_long.drop(columns=["text", "evidence"]).rename(
         columns={"passage_id": "evidence_passage_id", "label": "evidence_article"})
     doc_long = doc_long.merge(documents[["doc_id", "region", "title", "date"]], on="doc_id", how="left")
@@ -320,8 +356,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     gaps["coder_passages"] = (gaps[["region", "node"]].merge(person_coded, on=["region", "node"], how="left")
                               ["coder_passages"].fillna(0).astype("int64").to_numpy()
                               if person_coded is not None and len(person_coded) else 0)
-    gaps["evidence_passage"] = [mark_terms(t, json.loads(e)) if isinstance(t, str) else ""
-                                for t, e in zip(gaps["text"], gaps["evidence"])]
+    gaps["evidence_passage"], gaps["label"] = _quoted(gaps, originals)
     gaps["recommendation"] = gaps["node"].map(lambda n: by_id[n].recommendation or by_id[n].definition)
     gaps["is_group"] = gaps["node"].map(lambda n: by_id[n].group).astype(bool)
     committing = [f"passages_{l.id}" for l in cues.levels if l.commits]
@@ -422,6 +457,7 @@ def crosstab(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFra
     regions = sorted(documents["region"].dropna().unique().tolist())
     level_cols = [f"passages_{l}" for l in cues.ids]
     texts = passages.drop_duplicates("passage_id").set_index("passage_id")
+    originals = _originals(passages)
     starts = texts["start"] if "start" in texts.columns else pd.Series(dtype="int64")
     totals = leaf.groupby(["region", "node"])["passage_id"].nunique()
     frames = []
@@ -448,12 +484,14 @@ def crosstab(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFra
                     ["region", "node_a", "node_b"])["passage_id"].agg(lambda s: "; ".join(dict.fromkeys(s)))
                 cells = cells.merge(ids.rename("evidence_passage_ids").reset_index(), on=["region", "node_a", "node_b"])
                 best = pairs.drop_duplicates(["region", "node_a", "node_b"])
-                best = best.assign(
-                    evidence_doc=best["doc_id"],
-                    evidence_article=best["passage_id"].map(texts["label"]) if "label" in texts.columns else "",
-                    evidence_passage=[mark_terms(_s(texts["text"].get(p, "")),
-                                                 _loads(ea) + _loads(eb))
-                                      for p, ea, eb in zip(best["passage_id"], best["evidence_a"], best["evidence_b"])])
+                quoted, cited = _quoted(pd.DataFrame({
+                    "passage_id": best["passage_id"].to_numpy(),
+                    "text": [_s(texts["text"].get(p, "")) for p in best["passage_id"]],
+                    "label": (best["passage_id"].map(texts["label"]).fillna("").to_numpy() if "label" in texts.columns
+                              else [""] * len(best)),
+                    "evidence": [_loads(ea) + _loads(eb) for ea, eb in zip(best["evidence_a"], best["evidence_b"])]}),
+                    originals)
+                best = best.assign(evidence_doc=best["doc_id"], evidence_article=cited, evidence_passage=quoted)
                 cells = cells.merge(best[["region", "node_a", "node_b", "evidence_doc", "evidence_article",
                                           "evidence_passage"]], on=["region", "node_a", "node_b"])
                 st = pairs.groupby(["region", "node_a", "node_b", "strength"])["passage_id"].nunique().unstack(

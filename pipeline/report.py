@@ -24,7 +24,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .aggregate import fragments, mark_terms, merge_spans, rank_regions
+from .aggregate import as_written, cite_as_written, fragments, mark_terms, merge_spans, rank_regions
 from .catalog import EVIDENCE_PAGES
 from .taxonomy import Taxonomy
 
@@ -255,39 +255,17 @@ def _summary_part(tables, fw: Taxonomy) -> dict:
             "also": [f.items for f, _ in also], "n_leaves": len(_audit_leaves(fw)), "rows": rows, "missing": missing}
 
 
-def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict,
-              evidence: pd.DataFrame | None = None) -> str:
+def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
     """The summary, then for each framework its coverage table, what regions lack, the first years and the
-    gap audit with evidence; with several frameworks, their crosstabs. `evidence` (aggregate's evidence table)
-    gives the passages of Traditional-Chinese documents as written, as report.html quotes them."""
-    written = _as_written(evidence)
+    gap audit with evidence; with several frameworks, their crosstabs."""
     text = MARKDOWN.get_template("report.md.j2").render(
         summary=summary_md(tables, taxonomy, counts).rstrip("\n"), several=len(taxonomy.parts) > 1,
-        parts=[_report_md_part(tables, fw, written) for fw in taxonomy.parts],
+        parts=[_report_md_part(tables, fw) for fw in taxonomy.parts],
         crosstabs=_crosstabs(tables, taxonomy) if len(taxonomy.parts) > 1 else [])
     return text.rstrip("\n") + "\n"
 
 
-def _as_written(evidence: pd.DataFrame | None) -> dict[tuple[str, str], tuple[str, str]]:
-    """(passage id, node) -> (citation, passage with its matched terms marked) as a converted document writes
-    them: a researcher quotes the law's own text, not the Simplified one it was coded in."""
-    if evidence is None or "text_original" not in evidence.columns:
-        return {}
-    out = {}
-    for r in evidence[evidence["text_original"].fillna("") != ""].itertuples(index=False):
-        shown, original = _shown_text(r)
-        if not original:
-            continue
-        try:
-            spans = json.loads(r.evidence) if isinstance(r.evidence, str) else []
-        except ValueError:
-            spans = []
-        out[(_s(r.passage_id), _s(r.node))] = (_label_as_written(_s(r.label), _s(r.text), shown),
-                                               mark_terms(shown, spans if isinstance(spans, list) else []))
-    return out
-
-
-def _report_md_part(tables, fw: Taxonomy, written: dict | None = None) -> dict:
+def _report_md_part(tables, fw: Taxonomy) -> dict:
     """What the report says about one framework, as plain values: the template escapes them."""
     a = fw.audit
     ab = (a.item[:1] or "N").upper()
@@ -316,16 +294,10 @@ def _report_md_part(tables, fw: Taxonomy, written: dict | None = None) -> dict:
         "gaps": [{"name": _name(n), "guide": _guide(n), "coder": coder.get((code, n.id), 0)} for n in missing],
         "addressed": [{"name": _name(n), "documents": r.documents, "passages": r.passages,
                        "split": _s(getattr(r, "strength", "")), "committed": _committed(r),
-                       "title": r.evidence_title, **_md_evidence(r, n.id, written or {})}
+                       "title": r.evidence_title, "article": r.evidence_article, "passage": r.evidence_passage}
                       for n, r in addressed]}
         for code, name, missing, addressed in _audit_by_region(tables, fw, ranked)]
     return part
-
-
-def _md_evidence(r, node: str, written: dict) -> dict:
-    """A gaps row's citation and marked passage, as the document writes them where it was converted."""
-    article, passage = written.get((_s(r.evidence_passage_id), node), (r.evidence_article, r.evidence_passage))
-    return {"article": article, "passage": passage}
 
 
 def _committed(r) -> bool:
@@ -432,18 +404,10 @@ def cell_page_name(region: str, node: str) -> str:
 
 
 def _shown_text(r) -> tuple[str, bool]:
-    """The passage as a researcher quotes it: the Traditional original when the document was converted (its
-    offsets are those of the converted text when the lengths agree), else the text coded."""
+    """The passage as a researcher quotes it (aggregate.as_written), and whether that is a Traditional original."""
     text, original = _s(r.text), _s(getattr(r, "text_original", ""))
-    if original and len(original) == len(text):
-        return original, True
-    return text, False
-
-
-def _label_as_written(label: str, text: str, shown: str) -> str:
-    """An article's citation (第一条, cut from the coded text) as the shown text writes it (第一條)."""
-    i = text.find(label) if label and shown is not text else -1
-    return shown[i:i + len(label)] if i >= 0 else label
+    shown = as_written(text, original)
+    return shown, shown is not text
 
 
 def _item(r) -> dict:
@@ -459,7 +423,7 @@ def _item(r) -> dict:
     anchor = f"p{int(ordinal)}" if ordinal is not None and pd.notna(ordinal) and int(ordinal) > 0 else ""
     lang = "zh-Hant" if original else "zh-Hans" if _s(getattr(r, "lang", "zh")) in ("zh", "") else "en"
     return {
-        "title": _s(r.title), "article": _label_as_written(_s(r.label), _s(r.text), shown),
+        "title": _s(r.title), "article": cite_as_written(_s(r.label), _s(r.text), shown),
         "heading": _s(getattr(r, "ev_heading", "")),
         "doc": _s(r.doc_id), "date": _s(r.date), "lang": lang, "original": original,
         "score": float(r.score) if pd.notna(r.score) else 0.0, "source": _s(r.source),
@@ -570,7 +534,7 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
                           "zh": _name(n, "zh") if n is not None else None, "score": float(r.score)})
         ordinal = max(int(p.get("ordinal") or 0), 0)
         blocks.append({"kind": "passage", "ordinal": str(ordinal) if ordinal else "",
-                       "cite": _label_as_written(_s(p.get("label")), text[s:t], shown[s:t]), "codes": codes,
+                       "cite": cite_as_written(_s(p.get("label")), text[s:t], shown[s:t]), "codes": codes,
                        # a coded passage with its matched terms marked; the others as plain text
                        "marked": _marked(shown[s:t], spans, limit=len(shown)) if rows else None,
                        "body": shown[s:t]})
@@ -762,32 +726,15 @@ def _crosstab_view(tables, taxonomy: Taxonomy) -> dict | None:
     return view
 
 
-def _converted_passages(tables) -> dict[str, tuple[str, str]]:
-    """passage id -> (text coded, Traditional original) of the passages of converted documents."""
+def _converted_passages(tables) -> dict[str, str]:
+    """passage id -> Traditional original, of the passages of converted documents whose evidence the tables quote
+    as written (aggregate.as_written)."""
     cp = tables.get("coded_passages")
     if cp is None or "text_original" not in cp.columns:
         return {}
     cp = cp[cp["text_original"].fillna("") != ""]
-    return {_s(p): (_s(t), _s(o)) for p, t, o in zip(cp["passage_id"], cp["text"], cp["text_original"])}
-
-
-def _marked_as_written(marked: str, ids: list[str], converted: dict, article: str) -> tuple[str, str, bool]:
-    """(passage, citation, converted?) of a crosstab cell's strongest passage (`marked`: its coded text with the
-    matched terms in 【】; one of `ids`) as its document writes it, as the rest of the report shows it."""
-    plain = marked.replace("【", "").replace("】", "")
-    for pid in ids:
-        text, original = converted.get(pid, ("", ""))
-        if text != plain or len(original) != len(text) or "【" in text or "】" in text:
-            continue
-        shown, i = [], 0
-        for ch in marked:  # the markers were only inserted: every other character is the text's, in order
-            if i < len(text) and ch == text[i]:
-                shown.append(original[i])
-                i += 1
-            else:
-                shown.append(ch)
-        return "".join(shown), _label_as_written(article, text, original), True
-    return marked, article, False
+    return {_s(p): _s(o) for p, t, o in zip(cp["passage_id"], cp["text"], cp["text_original"])
+            if as_written(_s(t), _s(o)) is not _s(t)}
 
 
 def _crosstab_cell(sid: str, n, m, rows: pd.DataFrame, names: dict, passages: int, split: str,
@@ -796,8 +743,9 @@ def _crosstab_cell(sid: str, n, m, rows: pd.DataFrame, names: dict, passages: in
     regions = []
     for r in rows.head(CROSSTAB_SHOWN).itertuples(index=False):
         ids = _s(r.evidence_passage_ids).split("; ")
-        passage, article, original = _marked_as_written(_s(r.evidence_passage), ids, converted or {},
-                                                        _s(r.evidence_article))
+        passage, article = _s(r.evidence_passage), _s(r.evidence_article)
+        plain = passage.replace("【", "").replace("】", "")
+        original = any((converted or {}).get(pid) == plain for pid in ids)
         regions.append({"label": _region_label(r.region, names.get(r.region, "")), "doc": r.evidence_doc,
                         "article": article, "passage": passage[:1200], "lang": "zh-Hant" if original else "",
                         "passages": int(r.passages), "ids": "; ".join(ids[:10]),

@@ -205,7 +205,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
             counts["model"] = labels_made_by(out)
             write_text(report_mod.summary_md(tables, tax, counts), catalog.path("summary"))
             ranked = tables["evidence"] if "evidence" in tables else catalog.load("evidence")
-            write_text(report_mod.report_md(tables, tax, counts, ranked), catalog.path("report_md"))
+            write_text(report_mod.report_md(tables, tax, counts), catalog.path("report_md"))
             docs, passages, labels, _ = inputs or reporting_inputs(out)
             evidence = report_mod.evidence_index(ranked)
             write_text(report_mod.report_html(tables, tax, evidence, counts), catalog.path("report_html"))

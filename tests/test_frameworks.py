@@ -311,6 +311,9 @@ def test_the_crosstab_panel_quotes_traditional_chinese_as_written(tmp_path):
     assert got.returncode == 0, got.stderr[-3000:]
     ct = _csv(out, "crosstab")
     assert (ct["passages"] > 0).any()
+    quoted = ct.loc[ct["passages"] > 0, "evidence_passage"].astype(str)
+    assert all(q.replace("【", "").replace("】", "") in original for q in quoted)  # crosstab.csv too
+    assert set(ct.loc[ct["passages"] > 0, "evidence_article"]) <= {"第一條", "第二條"}
     html = (out / "report.html").read_text(encoding="utf-8")
     panel = "".join(re.findall(r'<section class="evcell" id="[^"]+"><h3>[^<]*</h3><p class="note">[^<]*strongest per '
                                r'region shown</p>.*?</section>', html))

@@ -525,6 +525,22 @@ def test_report_md_quotes_traditional_chinese_as_written(pipeline_report):
     assert "第一條" in section and "第一条" not in section
 
 
+def test_the_csv_tables_quote_traditional_chinese_as_written(pipeline_report):
+    """gaps.csv and coverage_document_long.csv are what a researcher quotes from: a Traditional document's
+    evidence passage and its citation appear as the document writes them, as report.html and report.md show them."""
+    out = pipeline_report
+    tw = pd.read_parquet(out / "documents.parquet").set_index("doc_id").loc["zh/TW/c.txt"]
+    for name, region_col in (("gaps.csv", "region"), ("coverage_document_long.csv", "region")):
+        table = pd.read_csv(out / name, encoding="utf-8-sig", keep_default_na=False)
+        rows = table[(table[region_col] == "TW") & (table["evidence_passage"] != "")]
+        assert len(rows), name
+        for r in rows.itertuples():
+            quoted = r.evidence_passage.replace("【", "").replace("】", "")
+            assert quoted in tw["text_original"], (name, quoted)
+            assert r.evidence_article in tw["text_original"], (name, r.evidence_article)
+        assert (rows["evidence_article"] == "第一條").any(), name
+
+
 def test_tables_can_be_sorted_and_filtered(pipeline_report):
     page = (pipeline_report / "report.html").read_text(encoding="utf-8")
     for table in ("ranking-table", "lacking-table", "gap-list"):
