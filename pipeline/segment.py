@@ -1,8 +1,9 @@
 """Stage 2: documents in, passages that follow each text's own structure out.
 
 Three layouts are recognised, per document:
-- Chinese regulations: 第X条 articles, each with its following 款/项 paragraphs; 编/章/节 headings become the
-  heading path; text before the first article is the preamble.
+- Regulations: 第X条 articles, each with its following 款/项 paragraphs; 编/章/节 headings become the
+  heading path; text before the first article is the preamble. An English translation's "Article 3" articles
+  and "Chapter II" / "Part I" headings are read the same way.
 - US-Code style: `§` section headings, each paragraph `(a)`, `(1)`, `(A)` a passage cited as § 3710(a)(1).
 - Anything else: paragraphs (blank-line separated, or one per line when the text has no blank lines).
 
@@ -24,6 +25,12 @@ SECTION_HEADING_CHARS = 200  # a "§ 101. Title" line no longer than this is a s
 
 ARTICLE = re.compile(rf"^[ \t\u3000]*({ARTICLE_NUMBER})(?=[ \t\u3000]|$)")
 CN_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?第[{CN_NUMERAL}]+[编章节](?:[ \t\u3000]|$)")
+# an English translation's articles ("Article 3 These Regulations...", "Article 3."), but not an article named at
+# the start of a sentence ("Article 5 of the Patent Law applies...")
+EN_ARTICLE = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(Article[ \t]+\d+)(?=[ \t.:]|$)"
+                        r"(?![ \t]+(?:of|in|to|and|or|shall|may|is|are|was|were|above|below|hereof)\b)")
+EN_HEADING = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(Part|Chapter)[ \t]+(?:[IVXLC]+|\d+)(?=[ \t.:]|$)"
+                        r"(?![ \t]+(?:of|in|to|and|or|shall|may|is|are)\b)")
 MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*)$")
 SECTION = re.compile(r"^(?:#{1,6}[ \t]+)?(§+[ \t]*[\dA-Za-z\-–.]+)")
 # some exports mark deep enumerators with more than Markdown's six '#'
@@ -277,15 +284,18 @@ def segment_spans(doc: dict) -> Spans:
         body_start = h
     body = [ln for ln in _lines(text) if ln.start >= body_start]
     if any(ARTICLE.match(ln.text) for ln in body):
-        _articles(b, body, doc)
+        _articles(b, body, ARTICLE, CN_HEADING)
     elif sum(1 for ln in body if SECTION.match(ln.text)) and any(ENUM.match(ln.text) for ln in body):
         _us_code(b, body)
+    elif sum(1 for ln in body if EN_ARTICLE.match(ln.text)) > 1:
+        _articles(b, body, EN_ARTICLE, EN_HEADING)
     else:
         _paragraphs(b, body, text[body_start:])
     return b.spans
 
 
-def _articles(b: _Builder, lines: list[Line], doc: dict) -> None:
+def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.Pattern) -> None:
+    """Articles (`article` marks the line opening one, its group 1 the citation) under `heading` lines."""
     headings = _Headings()
     path = headings.path
     cur: tuple[int, str] | None = None  # (start, label) of the open article or preamble
@@ -294,15 +304,15 @@ def _articles(b: _Builder, lines: list[Line], doc: dict) -> None:
     last_end = cur_start
     for ln in lines:
         stripped = ln.text.strip()
-        is_heading = bool(stripped) and (CN_HEADING.match(ln.text) and len(stripped) <= 60 and not ARTICLE.match(ln.text)
+        is_heading = bool(stripped) and (heading.match(ln.text) and len(stripped) <= 60 and not article.match(ln.text)
                                          or MD_HEADING.match(ln.text))
-        art = ARTICLE.match(ln.text)
+        art = article.match(ln.text)
         if is_heading or art:
             b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)
             cur = None
         if is_heading:
             title = MD_HEADING.match(ln.text).group(2).strip() if MD_HEADING.match(ln.text) else stripped
-            b.add("heading", ln.start, ln.end, title, headings.enter(_cn_heading_level(title, ln.text), title))
+            b.add("heading", ln.start, ln.end, title, headings.enter(_heading_level(title, ln.text), title))
             cur_kind, cur_start, last_end = "preamble", ln.end + 1, ln.end + 1
             continue
         if art:
@@ -313,10 +323,13 @@ def _articles(b: _Builder, lines: list[Line], doc: dict) -> None:
     b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)
 
 
-def _cn_heading_level(title: str, raw: str) -> int:
+def _heading_level(title: str, raw: str) -> int:
     m = re.search(r"第[^编章节]+([编章节])", title)
     if m:
         return {"编": 1, "章": 2, "节": 3}[m.group(1)]
+    en = EN_HEADING.match(title)
+    if en:
+        return {"Part": 1, "Chapter": 2}[en.group(1)]
     md = MD_HEADING.match(raw)
     return len(md.group(1)) if md else 2
 

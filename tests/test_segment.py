@@ -86,6 +86,48 @@ def test_plain_paragraphs():
     assert [r["label"] for r in rows] == ["¶ 1", "¶ 2", "¶ 3"]
 
 
+EN_TRANSLATION = """Regulations of X Province on Promoting Industry-University-Research Cooperation
+
+Chapter I General Provisions
+
+Article 1 These Regulations are formulated in order to promote cooperation among enterprises, universities and
+research institutes.
+
+Article 2 These Regulations apply within the administrative area of the province.
+
+Chapter II Forms of Cooperation
+
+Article 3. Enterprises may jointly build laboratories with universities.
+Article 5 of the Patent Law applies to the results of such laboratories.
+
+Article 4: The parties shall agree in writing on:
+(1) the ownership of intellectual property;
+(2) the sharing of benefits and risks.
+"""
+
+
+def test_english_articles_of_a_translated_regulation_are_cited_as_articles():
+    """An English translation of a Chinese regulation is cited by its articles, as the Chinese text is, not by
+    paragraph numbers a reader cannot find in it; chapters are headings, and an article named inside a sentence
+    (Article 5 of the Patent Law) does not open one."""
+    rows = segment_document(doc(EN_TRANSLATION, "en"))
+    arts = [r for r in rows if r["kind"] == "article"]
+    assert [r["label"] for r in arts] == ["Article 1", "Article 2", "Article 3", "Article 4"]
+    assert "Article 5 of the Patent Law" in arts[2]["text"]
+    assert "(2) the sharing of benefits" in arts[3]["text"]
+    assert arts[0]["heading_path"] == "Chapter I General Provisions"
+    assert arts[2]["heading_path"] == "Chapter II Forms of Cooperation"
+    assert [r["text"] for r in rows if r["kind"] == "heading"] == ["Chapter I General Provisions",
+                                                                  "Chapter II Forms of Cooperation"]
+    _check_cover(EN_TRANSLATION, rows)
+
+
+def test_an_english_text_that_names_one_article_is_still_paragraphs():
+    text = "Article 5 of the Law is often cited.\n\nChapter 10 of title 5 shall not apply.\n\nArticle 7 says more."
+    rows = segment_document(doc(text, "en"))
+    assert [r["label"] for r in rows] == ["¶ 1", "¶ 2", "¶ 3"]
+
+
 def _check_cover(text, rows):
     covered = [False] * len(text)
     prev_end = 0
