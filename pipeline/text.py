@@ -12,6 +12,7 @@ import hashlib
 import logging
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -277,6 +278,13 @@ def normalise(text: str) -> str:
 _HAN_WRAP = re.compile(r"\n(?<=[\u4e00-\u9fff，、；（《“]\n)[ \t\u3000]*(?=[\u4e00-\u9fff，。、；：？！）》」』”])")
 _EN_WRAP = re.compile(r"\n(?<=[A-Za-z,;]\n)[ \t]*(?=[a-z])")
 _STRUCTURE = re.compile(rf"第[{CN_NUMERAL}]+[条章节编款]|[{CN_NUMERAL}]+、")
+# A typeset text also breaks a word at a line's end with a hyphen, "technology trans-" / "fer". Whether the hyphen
+# is the word's own (industry-/university) the document itself says: the pair written with a hyphen elsewhere, or
+# two words it writes on their own and never as one, keep it; otherwise the hyphen only broke the word.
+_EN_HYPHEN_WRAP = re.compile(r"-\n(?<=[A-Za-z]-\n)[ \t]*(?=[a-z])")
+_EN_WORD = re.compile(r"[A-Za-z]+")
+_EN_HYPHENATED = re.compile(r"([A-Za-z]+)-(?=([A-Za-z]+))")
+_LAST_WORD = re.compile(r"[A-Za-z]+$")
 WRAPPED_LINE = {"han": 10, "en": 40}  # characters a line runs to before a break in it is taken for a wrap
 
 
@@ -285,14 +293,16 @@ def unwrap_lines(text: str) -> str:
     if "\n" not in text:
         return text
     first_line_end = text.find("\n", len(text) - len(text.lstrip()))
-    edits = []
-    for rx, joint, kind in ((_HAN_WRAP, "", "han"), (_EN_WRAP, " ", "en")):
+    edits, hyphen_breaks = [], []
+    for rx, joint, kind in ((_HAN_WRAP, "", "han"), (_EN_WRAP, " ", "en"), (_EN_HYPHEN_WRAP, None, "en")):
         for m in rx.finditer(text):
             line_start = text.rfind("\n", 0, m.start()) + 1
             if (m.start() <= first_line_end or m.start() - line_start < WRAPPED_LINE[kind]
                     or (kind == "han" and _STRUCTURE.match(text, m.end()))):
                 continue
-            edits.append((m.start(), m.end(), joint))
+            (hyphen_breaks if joint is None else edits).append(m if joint is None else (m.start(), m.end(), joint))
+    if hyphen_breaks:
+        edits += _hyphen_joins(text, hyphen_breaks)
     if not edits:
         return text
     out, last = [], 0
@@ -300,6 +310,23 @@ def unwrap_lines(text: str) -> str:
         out += [text[last:start], joint]
         last = end
     return "".join(out) + text[last:]
+
+
+def _hyphen_joins(text: str, breaks: list[re.Match]) -> list[tuple[int, int, str]]:
+    """The edits joining the words broken at `breaks` (each a hyphen and line break): the hyphen kept or dropped
+    as the document writes the two halves elsewhere (see _EN_HYPHEN_WRAP)."""
+    words = Counter(w.lower() for w in _EN_WORD.findall(text))
+    pairs = Counter((a.lower(), b.lower()) for a, b in _EN_HYPHENATED.findall(text))
+    halves = [(_LAST_WORD.search(text, max(0, m.start() - 100), m.start()).group(0).lower(),
+               _EN_WORD.match(text, m.end()).group(0).lower()) for m in breaks]
+    # the halves of the broken words themselves are no evidence that the document writes them as words
+    words.subtract(h for pair in halves for h in pair)
+    edits = []
+    for m, (left, right) in zip(breaks, halves):
+        joined, hyphened = words[left + right], pairs[(left, right)]
+        keep = hyphened > joined or (not joined and words[left] > 0 and words[right] > 0)
+        edits.append((m.start() + 1, m.end(), "") if keep else (m.start(), m.end(), ""))
+    return edits
 
 
 def han_share(text: str, sample: int = 5000) -> float:

@@ -616,6 +616,26 @@ def test_hard_wrapped_lines_are_joined_so_terms_match_across_them(tmp_path):
 
 
 
+def test_a_word_hyphenated_at_a_line_end_is_joined_as_the_document_writes_it(tmp_path):
+    """A typeset PDF breaks words at line ends with a hyphen ("technology trans-" / "fer"): left so, no term matched
+    across the break. A hyphen the document also writes elsewhere (industry-university), or between two words it
+    writes on their own and never joined, stays; a hyphen that only breaks a word goes."""
+    from pipeline.text import unwrap_lines
+
+    text = ("Promoting technology transfer between industry and universities\n"
+            "Each university shall set up an office for technology trans-\n"
+            "fer and report on industry-university cooperation. The office shall support industry-\n"
+            "university projects and research-based firms, and support commer-\n"
+            "cialization of results of research that is based on public funds, including research-\n"
+            "based spin-offs.\n")
+    joined = unwrap_lines(text)
+    assert "office for technology transfer and report" in joined
+    assert "support industry-university projects" in joined
+    assert "support commercialization of results" in joined
+    assert "research-based spin-offs." in joined
+    assert joined.startswith("Promoting technology transfer between industry and universities\n")
+
+
 def test_an_article_numbered_in_full_width_digits_keeps_its_line_after_a_wrapped_length_line():
     """Ingest's wrap joining, segmentation and the Word reader share one article-number pattern: 第１２条 (full-width
     digits, as some exports write them) is an article to the segmenter, so joining must not run it into the line
