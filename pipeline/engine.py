@@ -160,8 +160,17 @@ def _dask_client(jobs: int):
     address = os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
         return Client(address), None
-    cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=40)
+    # Ctrl-C reaches every process of the run, and each of Dask's worker processes printed the traceback of its
+    # event loop around the run's one line. Started while this process ignores SIGINT, they keep ignoring it (a
+    # spawned process inherits an ignored signal), and this process, which hears the interrupt, closes them.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        # dashboard_address=None still serves on Dask's fixed port, and a second run on the machine warned
+        # that it was taken: a free port, whichever
+        cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=40)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return Client(cluster), cluster
 
 

@@ -65,6 +65,45 @@ def test_ctrl_c_while_workers_warm_up_prints_no_worker_traceback(tmp_path):
     assert err.strip().splitlines() == ["interrupted"], err
 
 
+def _sigint_ignored() -> bool:
+    import signal
+    return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_dask_workers_leave_ctrl_c_to_the_run_and_a_second_cluster_says_nothing_of_ports(tmp_path):
+    """ENGINE=dask: on Ctrl-C each Dask worker process printed its event loop's traceback around the run's one
+    line (seen on ../shared/corpus: two or three per interrupt), where the run, which hears the interrupt, closes
+    the cluster; and a second Dask run on the machine (here: another server on Dask's dashboard port) warned that
+    the port was in use."""
+    pytest.importorskip("distributed")
+    import socket
+    import warnings
+
+    from pipeline.engine import _dask_client
+
+    other = socket.socket()
+    try:
+        other.bind(("", 8787))
+        other.listen()
+    except OSError:
+        pass  # something holds the port already
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            client, cluster = _dask_client(2)
+        try:
+            ignored = client.run(_sigint_ignored)
+        finally:
+            client.close()
+            cluster.close()
+    finally:
+        other.close()
+    assert len(ignored) == 2 and all(ignored.values()), ignored
+    assert signal.getsignal(signal.SIGINT) is before  # this process's own handler is given back
+    assert not [w for w in said if "already in use" in str(w.message)], [str(w.message) for w in said]
+
+
 def _killed(x):
     os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer does
 
