@@ -590,6 +590,36 @@ _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 _SPACES = re.compile(r"[ \t]{2,}")
 
 
+# A saved web page's <title> names the site beside the document ("…条例_某市人民政府门户网站", "… | Agency").
+# Chinese government sites carry the document's own title in a meta tag (ArticleTitle) and the site's (SiteName);
+# elsewhere the page's heading, when the <title> holds it, is the document's title.
+_TITLE_SEPARATORS = "_-|–—·:："
+
+
+def _page_title(soup) -> str:
+    def meta(name: str) -> str:
+        tag = soup.find("meta", attrs={"name": re.compile(rf"^{name}$", re.IGNORECASE)})
+        content = tag.get("content") if tag is not None else None
+        return _HTML_SPACE.sub(" ", content).strip() if isinstance(content, str) else ""
+
+    own = meta("ArticleTitle")
+    if own:
+        return own
+    title = _HTML_SPACE.sub(" ", soup.title.get_text(" ")).strip() if soup.title else ""
+    # the longest: a site's logo may be an <h1> whose name the <title> holds too
+    held = [h for h in (_HTML_SPACE.sub(" ", h1.get_text(" ")).strip() for h1 in soup.find_all("h1"))
+            if h and h != title and h in title]
+    if held:
+        return max(held, key=len)
+    site = meta("SiteName")
+    if site and title != site:
+        if title.endswith(site):
+            return title[:-len(site)].rstrip().rstrip(_TITLE_SEPARATORS).rstrip() or title
+        if title.startswith(site):
+            return title[len(site):].lstrip().lstrip(_TITLE_SEPARATORS).lstrip() or title
+    return title
+
+
 def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
     """Readable text of an HTML page: one paragraph per block element, <br> a line break.
 
@@ -600,7 +630,7 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
 
     # lxml parses only; nothing in the page (scripts, handlers, remote resources) is run or fetched
     soup = BeautifulSoup(decoded.text, "lxml")
-    title = _HTML_SPACE.sub(" ", soup.title.get_text(" ")).strip() if soup.title else ""
+    title = _page_title(soup)
     for tag in soup(_HTML_DROP):
         tag.decompose()
     for tag in soup(_HTML_PAGE_CHROME):

@@ -1078,6 +1078,29 @@ def test_an_html_table_row_is_one_paragraph_as_a_word_table_row_is(tmp_path):
                                           "第二条 本办法自公布之日起施行。"]
 
 
+def test_a_web_pages_title_is_the_documents_not_the_sites(tmp_path):
+    """A saved government web page's <title> carries the site's name ("…条例_某市人民政府门户网站"), and a
+    report named the document so. The page's own ArticleTitle (the meta tag Chinese government sites carry), its
+    heading where the <title> holds it, or the <title> without the SiteName meta's site name is the title."""
+    pages = {
+        "a.html": "<html><head><title>某市促进产学研合作条例_某市人民政府门户网站</title></head><body>"
+                  "<h1>某市人民政府</h1><h1>某市促进产学研合作条例</h1><p>第一条 为了促进产学研合作，制定本条例。</p></body></html>",
+        "b.html": '<html><head><meta name="ArticleTitle" content="某市科技成果转化若干规定"><title>某市科技局</title>'
+                  "</head><body><p>第一条 为促进科技成果转化，制定本规定。</p></body></html>",
+        "c.html": '<html><head><meta name="SiteName" content="某省科学技术厅"><title>关于推进校企联合实验室建设的通知 - '
+                  "某省科学技术厅</title></head><body><p>各有关单位：请推进校企联合实验室建设。</p></body></html>",
+        "d.html": "<html><head><title>Technology Partnerships Act | Example Agency</title></head><body>"
+                  "<h1>Technology Partnerships Act</h1><p>Universities and firms may form joint research centres.</p>"
+                  "</body></html>",
+    }
+    for name, page in pages.items():
+        write(tmp_path / "CN" / name, page)
+    docs, _ = ingest(tmp_path)
+    titles = dict(zip(docs["doc_id"].str.rsplit("/", n=1).str[-1], docs["title"]))
+    assert titles == {"a.html": "某市促进产学研合作条例", "b.html": "某市科技成果转化若干规定",
+                      "c.html": "关于推进校企联合实验室建设的通知", "d.html": "Technology Partnerships Act"}
+
+
 def test_the_ingest_report_names_the_region_each_document_file_was_for(tmp_path):
     """A region whose only file could not be read has no document; the report names its region, so that the
     run can say the region is missing from the audit rather than leave it out unsaid."""
