@@ -585,6 +585,14 @@ def _text(value, where: str, default: str = "") -> str:
     return str(value).strip()
 
 
+def _version(value, written: str | None, path: Path) -> str:
+    """The version as the file writes it: YAML reads an unquoted `version: 1.10` as the number 1.1 (and 2024-03-01
+    as a date), which the reports and run.json then showed."""
+    if value is not None and not isinstance(value, str) and written is not None:
+        value = written
+    return _text(value, f"{path}: version", "0")
+
+
 def _names(value, where: str, default: str) -> dict:
     """A name in both languages ({en: ..., zh: ...}); a plain text stands for both."""
     if value is None:
@@ -655,15 +663,18 @@ def _audit(raw, path: Path, facets: tuple[Facet, ...]) -> Audit:
                  _text(ar.get("guidance"), where + ".guidance", "Framework"))
 
 
-def _check_events(path: Path, raw_bytes: bytes, node_lines: list[int] | None = None) -> None:
+def _check_events(path: Path, raw_bytes: bytes, node_lines: list[int] | None = None,
+                  written: dict[str, str] | None = None) -> None:
     """Refuse YAML anchors and aliases (&a, *a) and keys repeated in one mapping, from the parser's events,
     before anything is built from them. The safe loader still expands aliases, and aliases of aliases grow
     exponentially: a few hundred bytes become gigabytes once a field is turned into a string; a taxonomy has no
     use for them. A repeated key (two `terms:` lists of one lexicon) keeps only the last value, so the terms of
     the first were lost without a word. `node_lines` gets the line (from 1) each item of the top-level `nodes`
-    list starts on, for messages about a node."""
+    list starts on, for messages about a node. `written` gets the text of each top-level key's scalar value as
+    the file gives it (`version: 1.10`, which YAML reads as the number 1.1)."""
     mappings: list[list] = []  # per open collection: [keys seen, a key comes next] for a mapping, None otherwise
-    nodes_key = in_nodes = False  # the top mapping's key just read is `nodes`; inside the list it holds
+    top_key = None  # the top mapping's key just read
+    in_nodes = False  # inside the list the top mapping's `nodes` holds
     for event in yaml.parse(raw_bytes, Loader=_SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise TaxonomyError(f"{path} line {event.start_mark.line + 1}: YAML anchors and aliases (&name, "
@@ -673,8 +684,10 @@ def _check_events(path: Path, raw_bytes: bytes, node_lines: list[int] | None = N
             if in_nodes and len(mappings) == 2 and node_lines is not None:
                 node_lines.append(event.start_mark.line + 1)
             is_key = top is not None and top[1]
-            in_nodes = in_nodes or (nodes_key and len(mappings) == 1 and isinstance(event, yaml.SequenceStartEvent))
-            nodes_key = is_key and len(mappings) == 1 and isinstance(event, yaml.ScalarEvent) and event.value == "nodes"
+            in_nodes = in_nodes or (top_key == "nodes" and isinstance(event, yaml.SequenceStartEvent))
+            if top_key is not None and written is not None and isinstance(event, yaml.ScalarEvent):
+                written[top_key] = event.value
+            top_key = event.value if is_key and len(mappings) == 1 and isinstance(event, yaml.ScalarEvent) else None
             if top is not None:
                 if top[1] and isinstance(event, yaml.ScalarEvent):
                     if event.value in top[0]:
@@ -692,11 +705,12 @@ def _check_events(path: Path, raw_bytes: bytes, node_lines: list[int] | None = N
             in_nodes = in_nodes and len(mappings) > 1
 
 
-def read_yaml(path: Path, raw_bytes: bytes, node_lines: list[int] | None = None):
+def read_yaml(path: Path, raw_bytes: bytes, node_lines: list[int] | None = None,
+              written: dict[str, str] | None = None):
     """A framework file's YAML (taxonomy, strength cues): safe loading only, no anchors, aliases or repeated
-    keys, and a one-line error naming the file (`node_lines`: see `_check_events`)."""
+    keys, and a one-line error naming the file (`node_lines`, `written`: see `_check_events`)."""
     try:
-        _check_events(path, raw_bytes, node_lines)
+        _check_events(path, raw_bytes, node_lines, written)
         return yaml.load(raw_bytes, Loader=_SafeLoader)
     except yaml.reader.ReaderError as exc:
         # bytes the YAML reader refuses: another encoding (GBK from a Chinese-locale editor), or not text at all
@@ -722,7 +736,8 @@ _NODE_KEYS = {"id", "facet", "parent", "group", "pairs_with", "name", "section",
 
 def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
     node_lines: list[int] = []
-    raw = read_yaml(path, raw_bytes, node_lines)
+    written: dict[str, str] = {}
+    raw = read_yaml(path, raw_bytes, node_lines, written)
 
     def at(i: int) -> str:  # the file and the line node i starts on
         return f"{path} line {node_lines[i]}" if i < len(node_lines) else str(path)
@@ -834,7 +849,8 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
 
     return Taxonomy(
         domain_terms=domain_terms,
-        version=str(raw.get("version", "0")), nodes=tuple(nodes), passage_rules=tuple(rules),
+        version=_version(raw.get("version"), written.get("version"), path), nodes=tuple(nodes),
+        passage_rules=tuple(rules),
         path=str(path), sha256=hashlib.sha256(raw_bytes).hexdigest(),
         id=fw_id, name=fw_name, title=_text(fw.get("title"), f"{path}: framework.title",
                                             f"{fw_name['en']}: policy coverage and gaps"),

@@ -184,3 +184,14 @@ def test_a_pattern_in_traditional_characters_matches_the_simplified_text(tmp_pat
     hits = {(h.term, h.role) for h in m.match("支持产学研技术创新联盟与高等学校共建创新创业基地。", "zh")}
     assert {("产学研技术创新联盟", "pattern"), ("创新创业基地", "rule_pattern"), ("高等学校", "context")} <= hits
     assert ("產學研聯盟", "pattern") in {(h.term, h.role) for h in m.match("支持產學研聯盟。", "zh")}
+
+
+@pytest.mark.parametrize("written,version", [("1.10", "1.10"), ("'1.10'", "1.10"), ("2", "2"), ("1.0", "1.0"),
+                                             ("2024-03-01", "2024-03-01")])
+def test_an_unquoted_version_is_the_text_the_file_gives(tmp_path, written, version):
+    """YAML reads an unquoted `version: 1.10` as the number 1.1: validate said nothing and the summary, the report
+    and run.json showed version 1.1 (a tester's report)."""
+    text = (ROOT / "taxonomy" / "taxonomy.yaml").read_text(encoding="utf-8")
+    p = tmp_path / "taxonomy.yaml"
+    p.write_text(text.replace('\nversion: "1.1"\n', f"\nversion: {written}\n", 1), encoding="utf-8")
+    assert load_taxonomy(p).version == version
