@@ -5,7 +5,7 @@ strength cues it will use and its examples (`examples/*.jsonl` beside taxonomy.y
 label a leaf of the framework, and enough examples for the default model to learn at least half of the leaves
 (the rule `make train` applies). Problems are printed one per line, naming the file; the exit status is 2 if
 there is any, 0 otherwise. Warnings (a leaf without examples, an example without
-labels, a term listed twice in one node) do not fail the check.
+labels, a term listed twice in one node, a group with no leaves) do not fail the check.
 """
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ def check_framework(t: Taxonomy) -> tuple[list[str], list[str]]:
     for f in t.audit.facets + t.audit.also:
         if not any(n.facet == f and not n.group for n in t.nodes):
             problems.append(f"{t.path}: audit: facet '{f}' has no leaf node")
+    for g in t.groups:
+        if not t.children(g.id):
+            warnings.append(f"{t.path}: node '{g.id}': a group with no leaves under it (none names it as parent): "
+                            f"it is never labelled, so every region's count of it is 0")
     for n in t.leaves:
         if not n.definition:
             warnings.append(f"{t.path}: node '{n.id}': no definition (shown to coders and in gap lists)")

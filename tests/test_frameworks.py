@@ -435,3 +435,19 @@ def test_validate_warns_of_a_chinese_term_holding_a_space(tmp_path):
     assert got.returncode == 0, got.stderr
     assert "node 'chain.transfer': lexicon.zh.terms term '技术 转移' holds a space" in got.stderr
     assert "中试熟化' holds" not in got.stderr
+
+
+def test_validate_warns_of_a_group_with_no_leaves(tmp_path):
+    """A group node no leaf names as its parent passed validate without a word; it can never be labelled, so
+    gaps.csv listed it as unaddressed in every region."""
+    tax = _toy(tmp_path / "chain")
+    write(tax / "taxonomy.yaml", TOY.replace(
+        "  - id: chain.research\n",
+        "  - id: chain.upstream\n    facet: stage\n    group: true\n    name: {en: Upstream, zh: 上游}\n"
+        "  - id: chain.downstream\n    facet: stage\n    group: true\n    name: {en: Downstream, zh: 下游}\n"
+        "  - id: chain.research\n    parent: chain.upstream\n"))
+    got = _run("validate", "--taxonomy", str(tax))
+    assert got.returncode == 0, got.stderr
+    assert (f"warning: {tax / 'taxonomy.yaml'}: node 'chain.downstream': a group with no leaves under it"
+            in got.stderr)
+    assert "'chain.upstream': a group" not in got.stderr
