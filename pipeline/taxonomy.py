@@ -847,6 +847,13 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         raise TaxonomyError(f"{path}: unknown key(s) {sorted(map(str, unknown))} (allowed: "
                             f"{', '.join(sorted(_TOP_KEYS))})")
 
+    audit = _audit(raw, path, facets)
+    # checked on loading, not by validate alone: the run went on and counted the facet as addressed nowhere
+    for f in audit.facets + audit.also:
+        if not any(n.facet == f and not n.group for n in nodes):
+            default = "" if raw.get("audit") is not None else " (without an audit: section every facet is audited)"
+            raise TaxonomyError(f"{path}: audit: facet '{f}' has no leaf node{default}")
+
     return Taxonomy(
         domain_terms=domain_terms,
         version=_version(raw.get("version"), written.get("version"), path), nodes=tuple(nodes),
@@ -854,5 +861,5 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         path=str(path), sha256=hashlib.sha256(raw_bytes).hexdigest(),
         id=fw_id, name=fw_name, title=_text(fw.get("title"), f"{path}: framework.title",
                                             f"{fw_name['en']}: policy coverage and gaps"),
-        cite=_text(fw.get("cite"), f"{path}: framework.cite"), facets=facets, audit=_audit(raw, path, facets),
+        cite=_text(fw.get("cite"), f"{path}: framework.cite"), facets=facets, audit=audit,
     )

@@ -26,9 +26,6 @@ def check_framework(t: Taxonomy) -> tuple[list[str], list[str]]:
         load_strength(taxonomy=t)
     except TaxonomyError as exc:
         problems.append(str(exc))
-    for f in t.audit.facets + t.audit.also:
-        if not any(n.facet == f and not n.group for n in t.nodes):
-            problems.append(f"{t.path}: audit: facet '{f}' has no leaf node")
     for g in t.groups:
         if not t.children(g.id):
             warnings.append(f"{t.path}: node '{g.id}': a group with no leaves under it (none names it as parent): "

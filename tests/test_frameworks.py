@@ -451,3 +451,19 @@ def test_validate_warns_of_a_group_with_no_leaves(tmp_path):
     assert (f"warning: {tax / 'taxonomy.yaml'}: node 'chain.downstream': a group with no leaves under it"
             in got.stderr)
     assert "'chain.upstream': a group" not in got.stderr
+
+
+def test_an_audited_facet_without_leaves_stops_validate_and_the_run_alike(tmp_path):
+    """A facet of audit: with no leaf node failed make validate, but make run ran on it without a word."""
+    tax = _toy(tmp_path / "chain")
+    write(tax / "taxonomy.yaml", TOY.replace("    item: actor\naudit:", "    item: actor\n  phase:\n"
+                                             "    name: {en: Phases, zh: 阶段}\naudit:").replace(
+        "also: [actor]", "also: [actor, phase]"))
+    message = f"{tax / 'taxonomy.yaml'}: audit: facet 'phase' has no leaf node"
+    validated = _run("validate", "--taxonomy", str(tax))
+    assert validated.returncode == 2 and message in validated.stderr, validated.stderr
+    out = tmp_path / "out"
+    ran = _run("run", "--corpus", str(_corpus(tmp_path / "corpus")), "--out", str(out), "--taxonomy", str(tax),
+               "--jobs", "1")
+    assert ran.returncode == 2 and ran.stderr.strip().splitlines() == [f"error: {message}"], ran.stderr[-2000:]
+    assert not out.exists()
