@@ -42,6 +42,7 @@ TAXONOMY_FILES = $(foreach d,$(TAXONOMY_DIRS),$(wildcard $(d)/*.yaml))
 # `make default-model`, MODEL=...) must re-run classify even though no prerequisite file is newer
 MODEL_USED = $(if $(MODEL),$(if $(filter lexicon,$(MODEL)),lexicon,$(abspath $(MODEL))),default)
 MODEL_STAMP := $(OUT)/.classify-model
+NOTE_MODEL = if [ "$$(cat $(call quoted,$(MODEL_STAMP)) 2>/dev/null)" != "$(MODEL_USED)" ]; then echo "$(MODEL_USED)" > $(call quoted,$(MODEL_STAMP)); fi
 # make names OUT's files as prerequisites and targets, which cannot hold a space (nor be empty: `make clean`
 # would then clean the current folder)
 ifneq ($(words $(OUT)),1)
@@ -94,6 +95,7 @@ run: $(BYTECODE) $(MODEL_STAMP) ## the whole pipeline on CORPUS into OUT, in one
 	@# a run that fails (or is refused: another run holds OUT) forgets the model it was asked for, so that the next
 	@# make classify/report does not take the labels there for that model's
 	$(PY) -m pipeline run $(CORPUS_ARG) $(COMMON) $(MODEL_ARG) --coded $(call quoted,$(CODED)) || { s=$$?; rm -f $(call quoted,$(MODEL_STAMP)); exit $$s; }
+	@$(NOTE_MODEL)
 	@echo "results in $(OUT)/ (summary: $(OUT)/summary.md, report: $(OUT)/report.html)"
 
 help: ## this list of targets and variables
@@ -139,14 +141,17 @@ $(OUT)/tokens.parquet: $(OUT)/passages.parquet $(TAXONOMY_FILES) pipeline/tokeni
 	$(PY) -m pipeline tokenize $(COMMON)
 tokenize: $(OUT)/tokens.parquet ## stage 3: tokenize passages
 
-# rewritten only when the model named changes, so its mtime tells make when classify must run again
+# rewritten only when the model named changes, so its mtime tells make when classify must run again. Not into an
+# OUT that is not there yet: the command makes it (and removes it again when it refuses to run), while a folder
+# made here stayed behind, empty, after a refused `make run CORPUS= OUT=new/folder`; run and classify note the
+# model once they have made it
 $(MODEL_STAMP): FORCE
 	@if [ -e $(call quoted,$(OUT)) ] && [ ! -d $(call quoted,$(OUT)) ]; then echo $(call quoted,error: $(OUT): is a file; OUT must be a folder (the outputs are written into it)) >&2; exit 2; fi
-	@mkdir -p $(call quoted,$(OUT))
-	@if [ "$$(cat "$@" 2>/dev/null)" != "$(MODEL_USED)" ]; then echo "$(MODEL_USED)" > "$@"; fi
+	@if [ -d $(call quoted,$(OUT)) ]; then $(NOTE_MODEL); fi
 
 $(OUT)/labels.parquet: $(OUT)/tokens.parquet $(MODEL_STAMP) $(TAXONOMY_FILES) $(foreach d,$(TAXONOMY_DIRS),$(wildcard $(d)/examples/*.jsonl)) $(wildcard $(MODEL)/model.json) pipeline/classify.py pipeline/lexicon.py pipeline/model.py
 	$(PY) -m pipeline classify $(COMMON) $(MODEL_ARG) || { s=$$?; rm -f $(call quoted,$(MODEL_STAMP)); exit $$s; }
+	@$(NOTE_MODEL)
 
 # `make classify IN=passages.jsonl OUT=predictions.jsonl` classifies a JSON-lines file instead
 ifneq ($(IN),)

@@ -87,10 +87,15 @@ class OutLock:
         self.path = self.out / LOCK_FILE
         self._fd: int | None = None
         self.created = False
+        self.made: list[Path] = []  # the folders acquire made, OUT first, then the parents it needed
         self.new_file = False
 
     def acquire(self) -> "OutLock":
-        self.created = not self.out.exists()
+        for folder in (self.out, *self.out.parents):
+            if os.path.lexists(folder):
+                break
+            self.made.append(folder)
+        self.created = bool(self.made)
         self.new_file = not os.path.lexists(self.path)
         self.out.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
@@ -110,11 +115,13 @@ class OutLock:
         return self
 
     def remove_if_alone(self) -> None:
-        """Remove the folder this lock created, if the lock file is all it holds."""
+        """Remove the folder this lock created, if the lock file is all it holds, and the parents made for it
+        (OUT=new/folder left new/ behind)."""
         try:
             if [p.name for p in self.out.iterdir()] == [LOCK_FILE]:
                 self.path.unlink()
-                self.out.rmdir()
+                for folder in self.made:
+                    folder.rmdir()
         except OSError:
             pass
 

@@ -370,3 +370,31 @@ def test_make_passes_an_out_named_with_backquotes_as_it_is(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert not marker.exists()
+
+
+def test_a_refused_run_leaves_no_folder_of_its_making(tmp_path):
+    """`make run CORPUS= OUT=new/folder` refused, but left new/folder behind, empty: make made OUT for its note of
+    the model before the run was refused (and a run refused later removed OUT but not the folders above it)."""
+    make = ["make", "-C", str(ROOT), f"VENV={ROOT / '.venv'}", "run", "JOBS=1"]
+    res = subprocess.run([*make, "CORPUS=", f"OUT={tmp_path / 'new' / 'o'}"], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode != 0 and "error: --corpus is empty (CORPUS=)" in res.stderr
+    res = subprocess.run([*make, f"CORPUS={tmp_path / 'nowhere'}", f"OUT={tmp_path / 'new' / 'o'}"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode != 0 and "corpus folder does not exist" in res.stderr
+    res = run("run", "--corpus", str(tmp_path / "nowhere"), "--out", str(tmp_path / "new" / "o"), "--jobs", "1")
+    assert res.returncode == 2 and "corpus folder does not exist" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    # a folder the researcher made stays, empty or not
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    res = subprocess.run([*make, "CORPUS=", f"OUT={mine}"], capture_output=True, text=True, timeout=600)
+    assert res.returncode != 0 and list(mine.iterdir()) == []
+    # make still notes the model of a run that succeeds in a folder it did not make
+    corpus = tmp_path / "corpus"
+    (corpus / "CN-XX").mkdir(parents=True)
+    (corpus / "CN-XX" / "a.txt").write_text("某市科技条例\n第一条 鼓励高等学校与企业共建联合实验室。\n", encoding="utf-8")
+    res = subprocess.run([*make, f"CORPUS={corpus}", f"OUT={tmp_path / 'new' / 'o'}", "MODEL=lexicon"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path / "new" / "o" / ".classify-model").read_text() == "lexicon\n"
