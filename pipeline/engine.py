@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -40,7 +41,25 @@ def _quit_on_ctrl_c() -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _start_worker(warm: Callable | None, warm_args: tuple) -> None:
+# how often a worker looks whether the run's process is still there
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _end_with_parent(parent: int) -> None:
+    """In a worker: end once the run's process `parent` is gone (kill -9, the out-of-memory killer). Nothing else
+    would end it: a pool's workers wait on a queue their siblings hold open too, and each held its memory and,
+    inherited with the fork, the output folder's lock, so the next run there was refused as "in use by another
+    run" until the lock file was deleted by hand."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
+def _start_worker(parent: int, warm: Callable | None, warm_args: tuple) -> None:
+    _end_with_parent(parent)
     _quit_on_ctrl_c()
     if warm is not None:
         warm(*warm_args)
@@ -74,7 +93,7 @@ def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, 
             executor.update(client=client, cluster=cluster, submit=lambda x: client.submit(fn, key(x), pure=False))
         else:
             pool = ProcessPoolExecutor(max_workers=min(jobs, workers or jobs), mp_context=get_context("fork"),
-                                       initializer=_start_worker, initargs=(warm, warm_args))
+                                       initializer=_start_worker, initargs=(os.getpid(), warm, warm_args))
             pool.submit(int)  # the pool forks its workers on the first submit; they warm up meanwhile
             executor.update(pool=pool, submit=lambda x: pool.submit(fn, key(x)))
 
@@ -183,7 +202,8 @@ class Helper:
 
     def __init__(self, serve: Callable, *args):
         mine, theirs = Pipe()
-        self._proc = get_context("fork").Process(target=_serve, args=(serve, theirs, mine, args), daemon=True)
+        self._proc = get_context("fork").Process(target=_serve, args=(serve, theirs, mine, os.getpid(), args),
+                                                 daemon=True)
         self._proc.start()
         theirs.close()
         self.conn = mine
@@ -208,10 +228,11 @@ class Helper:
         return self._proc.exitcode
 
 
-def _serve(serve: Callable, conn, parents_end, args: tuple) -> None:
+def _serve(serve: Callable, conn, parents_end, parent: int, args: tuple) -> None:
     # the child inherits this process's end of the pipe too: closed, so the child sees the pipe end when the
-    # parent closes it
+    # parent closes it (but processes forked after it hold copies: when the parent is killed, it ends by itself)
     parents_end.close()
+    _end_with_parent(parent)
     _quit_on_ctrl_c()
     gc.freeze()  # what the parent made is never garbage here, and not to be walked by the collector
     try:

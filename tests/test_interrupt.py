@@ -211,3 +211,71 @@ def test_workers_of_a_run_that_ignores_ctrl_c_ignore_it_too():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# A run with its workers busy and a helper process waiting for it, holding its output folder's lock, as `make run`
+# does; the test kills this process alone, as `kill -9 <pid of the run>` (or the out-of-memory killer) does
+_KILLED_RUN_DRIVER = r"""
+import os, sys, time
+from pathlib import Path
+from pipeline.engine import Helper, imap_ordered
+from pipeline.outdir import OutLock
+
+marks = Path(sys.argv[1])
+OutLock(Path(sys.argv[2])).acquire()
+
+def warm():
+    (marks / f"worker-{os.getpid()}").touch()
+
+def work(x):
+    time.sleep(120)
+    return x
+
+def serve(conn):
+    (marks / f"helper-{os.getpid()}").touch()
+    conn.recv()
+
+helper = Helper(serve)
+for _ in imap_ordered(work, range(4), jobs=2, warm=warm, prestart=True):
+    pass
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads processes' states from /proc")
+def test_the_workers_of_a_killed_run_end_and_free_its_output_folder(tmp_path):
+    """After `kill -9` of a run's process, its pool workers waited forever on a queue their siblings held open,
+    each with its memory and a copy of the output folder's lock: the next run and make clean were refused, "in use
+    by another run (process <the dead one>)", until the lock file was deleted by hand."""
+    from pipeline.outdir import OutLock
+
+    driver, marks, out = tmp_path / "driver.py", tmp_path / "marks", tmp_path / "out"
+    driver.write_text(_KILLED_RUN_DRIVER)
+    marks.mkdir()
+    proc = subprocess.Popen([sys.executable, str(driver), str(marks), str(out)], cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), start_new_session=True)
+    pids: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(marks.iterdir())) < 3 and time.monotonic() < deadline:  # two workers and the helper
+            time.sleep(0.1)
+        pids = [int(p.name.split("-")[1]) for p in marks.iterdir()]
+        assert len(pids) == 3
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 15
+        while any(map(_running, pids)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in pids if _running(p)]
+        OutLock(out).acquire().release()
+    finally:
+        for pid in pids:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
