@@ -116,8 +116,10 @@ class OutLock:
 
     def remove_if_alone(self) -> None:
         """Remove the folder this lock created, if the lock file is all it holds, and the parents made for it
-        (OUT=new/folder left new/ behind)."""
+        (OUT=new/folder left new/ behind). A table's temporary folder may still be there, its writer not yet
+        closed, in a run that failed once it had begun: litter, not a reason to keep the folder."""
         try:
+            remove_litter(self.out)
             if [p.name for p in self.out.iterdir()] == [LOCK_FILE]:
                 self.path.unlink()
                 for folder in self.made:

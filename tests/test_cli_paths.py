@@ -398,3 +398,17 @@ def test_a_refused_run_leaves_no_folder_of_its_making(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert (tmp_path / "new" / "o" / ".classify-model").read_text() == "lexicon\n"
+
+
+def test_a_run_that_fails_once_begun_leaves_no_folder_of_its_making(tmp_path):
+    """A run that failed on loading its model (a damaged model folder) left OUT behind with its lock file: the
+    documents table's temporary folder was still there when the run looked whether its folder held anything."""
+    corpus, model = tmp_path / "corpus", tmp_path / "model"
+    (corpus / "CN-XX").mkdir(parents=True)
+    (corpus / "CN-XX" / "a.txt").write_text("某市科技条例\n第一条 鼓励高等学校与企业共建联合实验室。\n", encoding="utf-8")
+    model.mkdir()
+    (model / "model.json").write_text("{}")
+    res = run("run", "--corpus", str(corpus), "--out", str(tmp_path / "new" / "o"), "--model", str(model),
+              "--jobs", "1")
+    assert res.returncode == 2 and "not a readable model" in res.stderr, res.stderr[-2000:]
+    assert not (tmp_path / "new").exists()
