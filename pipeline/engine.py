@@ -62,7 +62,13 @@ def _start_worker(parent: int, warm: Callable | None, warm_args: tuple) -> None:
     _end_with_parent(parent)
     _quit_on_ctrl_c()
     if warm is not None:
-        warm(*warm_args)
+        try:
+            warm(*warm_args)
+        except Exception:
+            # warming only loads ahead of time what the tasks load anyway: the first task that needs it meets the
+            # error again and hands it back to the run (a damaged model folder, said in one line). Raised here, it
+            # broke the pool: a traceback, and the run said a worker had been killed
+            pass
 
 
 def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, engine: str = "local",

@@ -412,3 +412,16 @@ def test_a_run_that_fails_once_begun_leaves_no_folder_of_its_making(tmp_path):
               "--jobs", "1")
     assert res.returncode == 2 and "not a readable model" in res.stderr, res.stderr[-2000:]
     assert not (tmp_path / "new").exists()
+
+
+def test_a_damaged_model_is_named_in_one_line_with_workers_too(tmp_path):
+    """With two workers (the default JOBS=2) a damaged model folder printed a worker's traceback and "a worker
+    process was killed ... (by the system when memory ran out)", exit status 1; with one it was one line."""
+    corpus, model = tmp_path / "corpus", tmp_path / "model"
+    (corpus / "CN-XX").mkdir(parents=True)
+    (corpus / "CN-XX" / "a.txt").write_text("某市科技条例\n第一条 鼓励高等学校与企业共建联合实验室。\n", encoding="utf-8")
+    model.mkdir()
+    (model / "model.json").write_text("{}")
+    res = run("run", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--model", str(model), "--jobs", "2")
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert res.stderr.strip().splitlines()[-1].startswith(f"error: {model / 'arrays.npz'}: not a readable model")
