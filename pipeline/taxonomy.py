@@ -815,11 +815,17 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
                 raise TaxonomyError(f"{at(i)}: node '{n.id}': {what}: expected one node ID, got {ref!r}")
             if ref is not None and ref not in ids:
                 raise TaxonomyError(f"{at(i)}: node '{n.id}': {what} '{ref}' does not exist")
-        if n.parent is not None and not next(p for p in nodes if p.id == n.parent).group:
+        parent = next((p for p in nodes if p.id == n.parent), None)
+        if parent is not None and not parent.group:
             raise TaxonomyError(f"{at(i)}: node '{n.id}': parent '{n.parent}' is not a group")
         if n.group and n.parent is not None:
             raise TaxonomyError(f"{at(i)}: node '{n.id}': a group has no parent (groups do not nest: a leaf's "
                                 f"labels roll up to its own group only, so '{n.parent}' would get none of them)")
+        if parent is not None and parent.facet != n.facet:
+            # a group's coverage counts its leaves' passages: an incubator article made a region address IP measures
+            raise TaxonomyError(f"{at(i)}: node '{n.id}': parent '{n.parent}' is a group of facet '{parent.facet}', "
+                                f"not of '{n.facet}': its labels would count as that facet's; give it a group of "
+                                f"its own facet, or none")
 
     rules = []
     for i, rr in enumerate(raw.get("passage_rules") or []):

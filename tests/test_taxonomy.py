@@ -79,6 +79,9 @@ def _node(raw, nid):
     (lambda r: _node(r, "model.incubator").update(group="false"),
      r"node 'model.incubator': group: expected true or false \(unquoted\), got 'false'"),
     (lambda r: r.update(passage_rule=r.pop("passage_rules")), r"unknown key\(s\) \['passage_rule'\] \(allowed: .*passage_rules"),
+    # a leaf under another facet's group: the incubator articles made a region address the IP measures
+    (lambda r: _node(r, "model.incubator").update(parent="measure.ip"),
+     r"node 'model.incubator': parent 'measure.ip' is a group of facet 'measure', not of 'model'"),
 ])
 def test_invalid_taxonomy_names_the_offending_node(tmp_path, edit, message):
     with pytest.raises(TaxonomyError, match=message):
