@@ -16,7 +16,7 @@ import pandas as pd
 
 from .io import ConfigError, csv_delimiter
 from .outdir import LOCK_FILE, RUN_MARKERS, is_output_folder
-from .text import DecodeError, decode_bytes, join_reasons, normalise, one_line
+from .text import DecodeError, decode_bytes, first_few, join_reasons, normalise, one_line
 
 log = logging.getLogger("pipeline.ingest")
 
@@ -193,6 +193,7 @@ def discover(root: Path) -> tuple[list[Found], list[dict]]:
     found: list[Found] = []
     problems: list[dict] = []
     used: set[str] = set()
+    linked: list[str] = []  # links not followed
 
     def claim(full: Path) -> tuple[str, str]:
         raw = full.relative_to(root).as_posix()
@@ -222,6 +223,7 @@ def discover(root: Path) -> tuple[list[Found], list[dict]]:
             full = Path(dirpath) / d
             if full.is_symlink():
                 rel, note = claim(full)
+                linked.append(rel)
                 problems.append(report_row(rel, "skipped", join_reasons(note, f"symbolic link to a folder "
                                                                      f"({_link_target(full)}); not followed")))
             elif d.startswith("."):
@@ -246,10 +248,16 @@ def discover(root: Path) -> tuple[list[Found], list[dict]]:
                                                                     f"({_link_target(full)})")))
                 continue
             if full.is_symlink() and not _inside(full, real_root):
+                linked.append(rel)
                 problems.append(report_row(rel, "skipped", join_reasons(note, f"symbolic link to outside the corpus folder "
                                                                      f"({_link_target(full)}); not followed")))
                 continue
             found.append(Found(rel, full, f.startswith("."), note))
+    if linked:
+        # each link was made on purpose, to bring a document in: said, not only written in the report
+        log.warning("%s: %d symbolic link(s) to a folder, or to a file outside the corpus folder, not followed: %s "
+                    "(copy the documents into the corpus folder to have them read; see ingest_report.csv)",
+                    root, len(linked), first_few(sorted(linked)))
     return sorted(found, key=lambda e: e.rel), problems
 
 

@@ -394,6 +394,23 @@ def test_link_inside_the_corpus_is_still_read(tmp_path):
                                                          "absolute.txt": "duplicate_of"}
 
 
+def test_links_to_outside_the_corpus_are_said_not_only_written_down(tmp_path, caplog):
+    """A researcher who links documents into a corpus folder (ln -s ~/downloads/law.txt CN/) made each link on
+    purpose: the run said "1 skipped" and nothing more, the reason only in ingest_report.csv."""
+    write(tmp_path / "elsewhere/law.txt", zh("L"))
+    write(tmp_path / "elsewhere/more/b.txt", zh("M"))
+    write(tmp_path / "c/CN/a.txt", zh("A"))
+    os.symlink(tmp_path / "elsewhere/law.txt", tmp_path / "c/CN/law.txt")
+    os.symlink(tmp_path / "elsewhere/more", tmp_path / "c/CN/more")
+    with caplog.at_level("WARNING"):
+        _, rep = ingest(tmp_path / "c")
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert rep.set_index("path")["status"].to_dict() == {"CN/a.txt": "ingested", "CN/law.txt": "skipped",
+                                                         "CN/more": "skipped"}
+    line = [m for m in said if "CN/law.txt" in m]
+    assert len(line) == 1 and "CN/more" in line[0] and "copy" in line[0], said
+
+
 def test_manifest_linked_to_a_file_outside_is_refused_without_quoting_it(tmp_path, capsys):
     from pipeline.cli import main
 
