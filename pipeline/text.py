@@ -315,7 +315,7 @@ def unwrap_lines(text: str) -> str:
 def _hyphen_joins(text: str, breaks: list[re.Match]) -> list[tuple[int, int, str]]:
     """The edits joining the words broken at `breaks` (each a hyphen and line break): the hyphen kept or dropped
     as the document writes the two halves elsewhere (see _EN_HYPHEN_WRAP)."""
-    words = Counter(w.lower() for w in _EN_WORD.findall(text))
+    words = Counter(m.group(0).lower() for m in _EN_WORD.finditer(text))  # no list of every word of a huge text
     pairs = Counter((a.lower(), b.lower()) for a, b in _EN_HYPHENATED.findall(text))
     halves = [(_LAST_WORD.search(text, max(0, m.start() - 100), m.start()).group(0).lower(),
                _EN_WORD.match(text, m.end()).group(0).lower()) for m in breaks]
