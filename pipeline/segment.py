@@ -287,11 +287,19 @@ def segment_spans(doc: dict) -> Spans:
         _articles(b, body, ARTICLE, CN_HEADING)
     elif sum(1 for ln in body if SECTION.match(ln.text)) and any(ENUM.match(ln.text) for ln in body):
         _us_code(b, body)
-    elif sum(1 for ln in body if EN_ARTICLE.match(ln.text)) > 1:
+    elif _english_articles(body):
         _articles(b, body, EN_ARTICLE, EN_HEADING)
     else:
         _paragraphs(b, body, text[body_start:])
     return b.spans
+
+
+def _english_articles(lines: list[Line]) -> bool:
+    """Whether lines opening on "Article N" are a translated regulation's articles: two of them numbered one after
+    the other (Article 3, Article 4). A review's paragraphs may open on the articles they discuss (Article 7
+    says…, Article 12 requires…), and read as articles, every paragraph between ran into one passage."""
+    numbers = [int(m.group(1).split()[-1]) for ln in lines if (m := EN_ARTICLE.match(ln.text))]
+    return any(b == a + 1 for a, b in zip(numbers, numbers[1:]))
 
 
 def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.Pattern) -> None:

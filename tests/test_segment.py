@@ -122,10 +122,13 @@ def test_english_articles_of_a_translated_regulation_are_cited_as_articles():
     _check_cover(EN_TRANSLATION, rows)
 
 
-def test_an_english_text_that_names_one_article_is_still_paragraphs():
-    text = "Article 5 of the Law is often cited.\n\nChapter 10 of title 5 shall not apply.\n\nArticle 7 says more."
+def test_an_english_text_that_names_articles_is_still_paragraphs():
+    """A review whose paragraphs open on the articles they discuss is no regulation: read as articles, every
+    paragraph between two such openings ran into one passage cited as the article."""
+    text = ("Article 5 of the Law is often cited.\n\nChapter 10 of title 5 shall not apply.\n\nArticle 7 says more."
+            "\n\nA paragraph on something else.\n\nArticle 12 requires a report.\n\nAnother paragraph.")
     rows = segment_document(doc(text, "en"))
-    assert [r["label"] for r in rows] == ["¶ 1", "¶ 2", "¶ 3"]
+    assert [r["label"] for r in rows] == ["¶ 1", "¶ 2", "¶ 3", "¶ 4", "¶ 5", "¶ 6"]
 
 
 def _check_cover(text, rows):
