@@ -300,7 +300,10 @@ def unwrap_lines(text: str) -> str:
             if (m.start() <= first_line_end or m.start() - line_start < WRAPPED_LINE[kind]
                     or (kind == "han" and _STRUCTURE.match(text, m.end()))):
                 continue
-            (hyphen_breaks if joint is None else edits).append(m if joint is None else (m.start(), m.end(), joint))
+            if joint is None:  # a hyphen at the break: kept or not, as the whole text says (_hyphen_joins)
+                hyphen_breaks.append(m)
+            else:
+                edits.append((m.start(), m.end(), joint))
     if hyphen_breaks:
         edits += _hyphen_joins(text, hyphen_breaks)
     if not edits:
