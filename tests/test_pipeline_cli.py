@@ -126,6 +126,33 @@ def test_make_reruns_only_what_changed(tmp_path):
     assert "model.incubator" in set(uk.node)
 
 
+def test_make_report_shows_new_codings_and_skipped_files(tmp_path):
+    """`make report` after make review-import (or a file that is skipped) said '10 passages of this corpus were
+    coded' while human_coding.csv, rewritten by aggregate, said 13: the report was made again only when
+    coverage_region.csv changed, and codings and skipped files leave it as it was."""
+    corpus, out, coded = tmp_path / "corpus", tmp_path / "out", tmp_path / "coded"
+    (corpus / "GD").mkdir(parents=True)
+    (corpus / "GD" / "a.md").write_text("广东省孵化器办法\n\n第一条 支持建设科技企业孵化器和众创空间。\n\n"
+                                        "第二条 本办法自2020年1月1日起施行。\n", encoding="utf-8")
+    args = [f"CORPUS={corpus}", f"OUT={out}", f"CODED={coded}", f"MODELS={tmp_path / 'models'}", "JOBS=1", "report"]
+    first = make(*args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "No passage of this corpus has been coded" in (out / "summary.md").read_text(encoding="utf-8")
+    passages = pd.read_parquet(out / "passages.parquet")
+    p = passages[passages.text.str.startswith("第一条")].iloc[0]
+    coded.mkdir()
+    (coded / "coded.jsonl").write_text(json.dumps({"id": p.passage_id, "text": p.text, "lang": "zh",
+                                                   "labels": ["model.incubator"], "coder": "ann"},
+                                                  ensure_ascii=False) + "\n", encoding="utf-8")
+    (corpus / "GD" / "old.doc").write_bytes(b"not read")
+    second = make(*args)
+    assert second.returncode == 0, second.stderr[-2000:]
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "1 passages of this corpus (1 region) were coded by 1 person" in summary, summary[:1500]
+    assert "skipped: 1" in summary, summary[:600]
+    assert "1 passages of this corpus" in (out / "report.html").read_text(encoding="utf-8")
+
+
 def test_labels_come_from_the_model_the_run_names(tmp_path):
     """The sequence of issue 16: train, run, back to the default model, run again. The last run must relabel
     with the default model (it used to re-ingest only, keeping the trained model's labels and naming it in
