@@ -44,17 +44,19 @@ def _key(r: dict) -> str:
 
 def append_to_store(records: list[dict], store: Path, source: str) -> tuple[int, int]:
     """Append new records (id, text, lang, labels, coder, time, source; title, heading and note where given) to
-    the store; the same coding of the same passage by the same coder is never added twice. Returns (added,
+    the store; a coding that is already the coder's latest of that passage is not added again. Returns (added,
     already there)."""
     store.mkdir(parents=True, exist_ok=True)
-    seen = {_key(r) for r in store_records(store)}
+    # against each coder's latest coding, not every coding ever stored: going back to an earlier coding after a
+    # correction is a new latest coding (latest_codings), not one already there
+    latest = {(r["id"], r["coder"]): _key(r) for r in store_records(store)}
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     new = []
     for r in records:
         k = _key(r)
-        if k in seen:
+        if latest.get((r["id"], r["coder"])) == k:
             continue
-        seen.add(k)
+        latest[(r["id"], r["coder"])] = k
         new.append({"id": r["id"], "text": r["text"], "lang": r["lang"] or None, "labels": r["labels"],
                     "coder": r["coder"], "time": now, "source": source,
                     # the passage's context as the model sees it in a run (classify.context_of)

@@ -105,6 +105,21 @@ def test_store_is_append_only_and_idempotent(tax, tmp_path):
 
 
 
+def test_a_coder_going_back_to_an_earlier_coding_is_imported(tax, tmp_path):
+    """ann imported a sheet, corrected one row in another file, then imported the first sheet again to go back:
+    the import said '1 already there' and her correction stayed the coding that counts."""
+    from pipeline.coded import latest_codings
+
+    store = tmp_path / "coded"
+    first = [{"id": "d#1", "text": "t", "lang": "en", "labels": ["model.incubator", "model.spin_off"], "coder": "ann"}]
+    fix = [dict(first[0], labels=["model.incubator"])]
+    assert append_to_store(first, store, "review-001.xlsx") == (1, 0)
+    assert append_to_store(fix, store, "fix.jsonl") == (1, 0)
+    assert append_to_store(first, store, "review-001.xlsx") == (1, 0)
+    assert latest_codings(store_records(store))[("d#1", "ann")] == ["model.incubator", "model.spin_off"]
+    assert append_to_store(first, store, "review-001.xlsx") == (0, 1)  # and again: nothing new
+
+
 def test_a_coded_passage_is_learned_with_the_context_a_run_gives_it(tax, tmp_path):
     """A run's model sees each passage with its document's title and its chapter or section heading (context);
     a passage coded through a review sheet was learned with neither (the file name stood in for the title), so
