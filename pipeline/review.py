@@ -379,7 +379,12 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
         if isinstance(labels_cell, list):
             values += [str(x) for x in labels_cell]
         else:
-            values += [x.strip() for x in re.split(r"[,;，；\s]+", _cell(labels_cell)) if x.strip()]
+            for part in re.split(r"[,;，；\n\r\t]+", _cell(labels_cell)):
+                # IDs a space apart are several IDs; a node's name from the 'nodes' sheet ('Business incubators')
+                # is one value, refused with the ID it names rather than as an unknown ID a word
+                whole = " ".join(part.split())
+                values += ([whole] if " " in whole and whole not in leaves and taxonomy.leaf_meant(whole)
+                           else part.split())
         # 'None' or 'NONE' is the coder's none: spreadsheets capitalise a cell's first letter as it is typed
         values = [NONE if v.casefold() == NONE else v for v in values if v]
         if not values:

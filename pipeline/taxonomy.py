@@ -171,11 +171,16 @@ class Taxonomy:
 
     def leaf_meant(self, value: str) -> str | None:
         """The leaf a mistyped node ID most likely means (other letter case, a space for '_' or '.', a slip of a
-        letter or two), or None: said beside an unknown ID so that a coder need not look it up."""
+        letter or two, or the leaf's name in either language, as the review sheet lists it), or None: said beside
+        an unknown ID so that a coder need not look it up."""
         key = re.sub(r"[\s_.]+", "", value).casefold()
         same = [n for n in self.leaf_ids if re.sub(r"[_.]+", "", n).casefold() == key]
         if same:
             return same[0]
+        named = [n.id for n in self.leaves
+                 if any(re.sub(r"[\s_.]+", "", str(name)).casefold() == key for name in n.name.values())]
+        if named:
+            return named[0]
         close = difflib.get_close_matches(value.strip().lower(), self.leaf_ids, n=1, cutoff=0.85)
         return close[0] if close else None
 

@@ -89,6 +89,26 @@ def test_a_mistyped_node_id_is_answered_with_the_leaf_it_means(tax):
     assert [(r["id"], r["labels"]) for r in ok] == [("d#4", [])]
 
 
+def test_a_node_written_by_its_name_is_answered_with_its_id(tax):
+    """A coder who wrote a node's name from the 'nodes' sheet ('Business incubators', 专利许可与技术转移模式) was
+    told 'unknown node ID' with no hint, and an English name in 'labels' was split into one unknown ID a word
+    ('Business', 'incubators')."""
+    rows = [{"id": "d#1", "text": "t", "label_1": "专利许可与技术转移模式", "coder": "ann"},
+            {"id": "d#2", "text": "t", "label_1": "Patent licensing and technology transfer", "coder": "ann"},
+            {"id": "d#3", "text": "t", "labels": "Business incubators; model.spin_off", "coder": "ann"}]
+    with pytest.raises(ConfigError) as exc:
+        coded_rows(rows, "review", tax, None)
+    msg = str(exc.value)
+    assert "row 2: unknown node ID '专利许可与技术转移模式' (did you mean model.tech_transfer?)" in msg
+    assert "row 3: unknown node ID 'Patent licensing and technology transfer' (did you mean model.tech_transfer?)" in msg
+    assert "row 4: unknown node ID 'Business incubators' (did you mean model.incubator?)" in msg
+    assert "'Business'" not in msg and "spin_off" not in msg
+    # node IDs a space apart are still several IDs
+    ok = coded_rows([{"id": "d#4", "text": "t", "labels": "model.incubator model.spin_off", "coder": "ann"}],
+                    "review", tax, None)
+    assert ok[0]["labels"] == ["model.incubator", "model.spin_off"]
+
+
 def test_store_is_append_only_and_idempotent(tax, tmp_path):
     recs = coded_rows([{"id": "d#1", "text": "t", "label_1": "model.incubator", "labels": "model.spin_off",
                         "coder": "ann"}], "s", tax, None)
