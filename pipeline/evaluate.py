@@ -268,8 +268,9 @@ def region_groups(ids: list[str], manifest: Path | None) -> list[str]:
     """Each coded passage's region, for folds that hold whole regions out.
 
     From the corpus manifest where its document is listed (`path` -> `region`), else the top folders of its
-    path (zh/provincial/Shandong/...: the folder under the level; other paths: the first two folders). A
-    region with few documents (US Code chapters) is split into one group per document."""
+    path (zh/provincial/Shandong/...: the folder under the level; other paths: the first two folders, or the one
+    folder of region/file.md). A region with few documents (US Code chapters) is split into one group per
+    document."""
     docs = doc_groups(ids)
     regions: dict[str, str] = {}
     if manifest is not None and manifest.is_file():
@@ -282,8 +283,10 @@ def region_groups(ids: list[str], manifest: Path | None) -> list[str]:
         if d in regions:
             out.append(regions[d])
             continue
-        parts = Path(d).parts
-        out.append("/".join(parts[:3] if len(parts) > 3 and parts[1] == "provincial" else parts[:2]) or d)
+        # folders only: a corpus laid out region by region (GD/a.md) has its region in the first, and the file
+        # name would make each document a region of its own
+        folders = Path(d).parts[:-1]
+        out.append("/".join(folders[:3] if len(folders) > 2 and folders[1] == "provincial" else folders[:2]) or d)
     docs_per_region: dict[str, set] = {}
     for r, d in zip(out, docs):
         docs_per_region.setdefault(r, set()).add(d)

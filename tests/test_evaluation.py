@@ -55,6 +55,19 @@ def test_region_groups_hold_out_regions_and_split_small_ones(tmp_path):
     assert g[4] == "zh/provincial/Hebei:zh/provincial/Hebei/x.md"  # no manifest row: folders, then split
 
 
+def test_region_groups_take_the_region_folder_of_a_corpus_laid_out_region_by_region():
+    """The coded store of a corpus laid out as the tool reads one without a manifest (GD/a.md: the region's
+    folder, then the file) was held out document by document under CV=region: the 'region' taken was the
+    folder and the file name, i.e. the document."""
+    from pipeline.evaluate import region_groups
+
+    ids = [f"GD/doc{i}.md#1" for i in range(10)] + [f"ZJ/doc{i}.md#2" for i in range(10)] + ["UK/act.md#3"]
+    g = region_groups(ids, None)
+    assert set(g[:10]) == {"GD"} and set(g[10:20]) == {"ZJ"}
+    assert g[20] == "UK:UK/act.md"                          # a region of few documents: split, named by its folder
+    assert region_groups(["loose.md#1"], None) == ["loose.md:loose.md"]  # no folder: the document alone
+
+
 def test_cross_validation_by_region_reports_folds_curve_and_calibration(tmp_path):
     """`evaluate --cv region --curve` on coded passages from three invented regions."""
     import json
