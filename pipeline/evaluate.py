@@ -460,6 +460,14 @@ def evaluate_cli(args) -> None:
                 + (f"{no_region} document(s) have no folder in their path and no row in a corpus manifest "
                    "(--manifest), so each is held out as a region of its own; " if no_region else "")
                 + f"{len(set(groups))} folds (gold ids are '<corpus path>#<n>')")
+        # a small region is held out document by document (region_groups): a review loop's coded store, a few
+        # documents a region, is then scored as by CV=doc, which the figures' heading must not hide
+        split = sorted({g[:-len(d) - 1] for d, g in zip(docs, groups) if g.endswith(f":{d}") and g != f"{d}:{d}"}) \
+            if how == "region" else []
+        if split:
+            log(f"evaluate: CV=region: {len(split)} region(s) have fewer than {SMALL_REGION_DOCS} coded documents "
+                f"({', '.join(split[:10])}{', ...' if len(split) > 10 else ''}): each of their documents is held "
+                f"out on its own; {len(set(groups))} folds")
         extra_paths = ([] if args.no_examples else examples_paths(Path(args.taxonomy))) + \
             [Path(p) for p in (args.train or "").split(",") if p]
         extra = read_coded(extra_paths) if extra_paths else None
@@ -472,7 +480,9 @@ def evaluate_cli(args) -> None:
         res = cross_validate(tax, gold, groups, k, extra, fractions=fractions, log=log, weights=weights,
                              jobs=args.jobs)
         desc = (f"{'leave-one-region-out' if how == 'region' and k is None else f'{k}-fold' if k else 'leave-one-document-out'} "
-                f"cross-validation grouped by {how} on {names}"
+                f"cross-validation grouped by {how}"
+                + (f" (regions of fewer than {SMALL_REGION_DOCS} coded documents: by document)" if split else "")
+                + f" on {names}"
                 + (f"; always in training: {', '.join(p.name for p in extra_paths)}" if extra_paths else "")
                 + (f"; the coded store's passages weighted {CODED_WEIGHT:g}x, as make train weighs them"
                    if from_store.any() else ""))

@@ -1,4 +1,5 @@
 """The out-of-box classifier against the hand-coded dev passages (the issue's acceptance target)."""
+import json
 import subprocess
 import sys
 
@@ -427,3 +428,19 @@ def test_cross_validation_says_when_ids_name_no_document_or_region(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert "2 of 2 ids have no '#<n>'" in res.stderr and "2 document(s) have no folder" in res.stderr, res.stderr
     assert "2 folds" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_cross_validation_by_region_says_which_regions_it_holds_out_document_by_document(tmp_path):
+    """CV=region on a review loop's coded store (a few documents per region) held out one document at a time,
+    as it does a region of fewer than 10 coded documents, while it said 'leave-one-region-out': the figures
+    were leave-one-document-out's, unsaid."""
+    gold = tmp_path / "gold.jsonl"
+    rows = [{"id": f"{region}/{doc}.md#1", "text": "第一条 支持建设孵化器。", "labels": ["model.incubator"]}
+            for region, doc in (("GD", "a"), ("GD", "b"), ("ZJ", "c"))]
+    gold.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "pipeline", "evaluate", "--gold", str(gold), "--cv", "region",
+                          "--no-examples", "--jobs", "1", "--out", str(tmp_path / "ev")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert ("CV=region: 2 region(s) have fewer than 10 coded documents (GD, ZJ): each of their documents is "
+            "held out on its own; 3 folds") in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
