@@ -177,7 +177,10 @@ def human_coding(store: list[dict], documents: pd.DataFrame, labels: pd.DataFram
         if coded:
             Yc = label_matrix([c for c, _ in coded], leaves)
             Ym = label_matrix([m for _, m in coded], leaves)
-            row["coder_model_f1"] = round(float(f1_score(Yc, Ym, average="micro", zero_division=0)), 4)
+            # no node given by a coder or the run: they agree, and F1, which counts given nodes, has nothing to
+            # say (scikit-learn's 0 read as total disagreement)
+            if Yc.any() or Ym.any():
+                row["coder_model_f1"] = round(float(f1_score(Yc, Ym, average="micro", zero_division=0)), 4)
             row["coder_model_alpha"] = round(alpha(Yc, Ym), 4)
         if pairs:
             row["coder_coder_alpha"] = round(alpha(label_matrix([a for a, _ in pairs], leaves),

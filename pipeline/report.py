@@ -212,9 +212,13 @@ def human_coding_line(tables) -> str:
     r = row.iloc[0]
     regions = len(hc) - 1
     text = (f"{int(r.passages_coded)} passages of this corpus ({regions} region{'s' if regions != 1 else ''}) "
-            f"were coded by {int(r.coders)} person{'s' if r.coders != 1 else ''}; on them this run's labels "
-            f"agree with the coders at micro-F1 {_num(r.coder_model_f1)} (Krippendorff's alpha "
-            f"{_num(r.coder_model_alpha)}; the model may have been trained on these passages)")
+            f"were coded by {int(r.coders)} person{'s' if r.coders != 1 else ''}; ")
+    if pd.isna(r.coder_model_f1):  # human_coding: no node on either side, nothing for F1 to count
+        text += f"neither the coder{'s' if r.coders != 1 else ''} nor this run gives them any node"
+    else:
+        text += (f"on them this run's labels agree with the coders at micro-F1 {_num(r.coder_model_f1)} "
+                 f"(Krippendorff's alpha {_num(r.coder_model_alpha)}; the model may have been trained on these "
+                 "passages)")
     if r.double_coded:
         text += (f"; {int(r.double_coded)} passage pairs coded by two people agree at alpha "
                  f"{_num(r.coder_coder_alpha)}")

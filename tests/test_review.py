@@ -251,6 +251,22 @@ def test_human_coding_counts_this_corpus_passages_and_agreement(tax):
     assert empty.set_index("region").loc["all", "passages_coded"] == 0
 
 
+def test_codings_of_no_node_that_the_run_agrees_with_are_not_reported_as_f1_0(tax):
+    """A coder marked a passage 'none' and the run gave it no label either: full agreement, which the summary
+    reported as 'agree with the coders at micro-F1 0.00' (F1 has nothing to count there)."""
+    from pipeline.coded import human_coding
+    from pipeline.report import human_coding_line
+
+    docs = pd.DataFrame({"doc_id": ["zj/a"], "region": ["ZJ"]})
+    labels = pd.DataFrame({"passage_id": ["zj/a#2"], "node": ["model.incubator"], "source": ["model"]})
+    hc = human_coding([{"id": "zj/a#1", "labels": [], "coder": "ann"}], docs, labels, tax)
+    assert pd.isna(hc.set_index("region").loc["all", "coder_model_f1"])
+    line = human_coding_line({"human_coding": hc})
+    assert "micro-F1 0.00" not in line and "micro-F1 n/a" not in line
+    assert "1 passages of this corpus (1 region) were coded by 1 person; neither the coder nor this run gives them " \
+           "any node" in line, line
+
+
 def test_the_report_says_how_much_a_person_coded(tmp_path):
     from pipeline import cli
 
