@@ -113,10 +113,14 @@ def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list
     # from each column's counts, as _node_f1: scikit-learn's per-label scores take a framework of one leaf (one
     # column) for a binary problem and score its two classes, one row too many for the table
     tp, fp, fn = _node_counts(Y_true, Y_pred)
+    # a node neither coded nor predicted has nothing to count: its cells are empty, as its interval is, rather
+    # than a 0 that reads as a node the model always gets wrong
+    unseen = (tp + fp + fn) == 0
     with np.errstate(invalid="ignore", divide="ignore"):
         p, r = np.where(tp + fp > 0, tp / (tp + fp), 0.0), np.where(tp + fn > 0, tp / (tp + fn), 0.0)
+    p, r, f = (np.where(unseen, np.nan, x) for x in (p, r, np.nan_to_num(_f1(tp, fp, fn))))
     per_node = pd.DataFrame({"node": nodes, "precision": p.round(4), "recall": r.round(4),
-                             "f1": np.nan_to_num(_f1(tp, fp, fn)).round(4), "support": (tp + fn).astype(int),
+                             "f1": f.round(4), "support": (tp + fn).astype(int),
                              "predicted": Y_pred.sum(axis=0).astype(int)})
     if proba is not None:
         per_node["brier"] = [round(brier_score_loss(Y_true[:, j], proba[:, j]), 5) if len(Y_true) else np.nan
@@ -133,7 +137,9 @@ def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list
         frequent = sup >= MIN_SUPPORT_FOR_MACRO
         row = {
             "lang": lang, "passages": int(m.sum()), "labels": int(yt.sum()),
-            "micro_f1": round(f1_score(yt, yp, average="micro", zero_division=0), 4),
+            # NaN where no node was coded or predicted (a batch of 'none' the model agrees with), as macro_f1
+            "micro_f1": round(f1_score(yt, yp, average="micro", zero_division=0), 4) if yt.any() or yp.any()
+            else np.nan,
             "micro_precision": round(_micro(yt, yp, "p"), 4), "micro_recall": round(_micro(yt, yp, "r"), 4),
             "macro_f1": round(float(np.mean(_node_f1(yt[:, seen], yp[:, seen]))) if seen.any() else np.nan, 4),
             f"macro_f1_support{MIN_SUPPORT_FOR_MACRO}": round(float(np.mean(_node_f1(yt[:, frequent], yp[:, frequent])))
