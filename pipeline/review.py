@@ -370,6 +370,7 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
     """Validate coded rows: every error names the sheet, the row and the value; any error imports nothing."""
     leaves = set(taxonomy.leaf_ids)
     out, errors = [], []
+    coded_at: dict[tuple[str, str], tuple[object, list[str]]] = {}  # (id, coder) -> the row and labels first given
     if rows and not coder and not any("coder" in r for r in rows):
         raise ConfigError(f"nothing imported: {sheet} has no 'coder' column; add one or give CODER=")
     for k, r in enumerate(rows, start=2):  # row 1 is the header (rows read by read_sheet say where they were)
@@ -408,6 +409,13 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
         if not isinstance(text, str) or not text.strip():
             errors.append(f"{where}: no passage text")
         labels = sorted({v for v in values if v in leaves})
+        # a row copied and coded otherwise: the later row would silently be the coding
+        if pid and who and (first := coded_at.get((pid, who))) is not None:
+            if first[1] != labels:
+                errors.append(f"{where}: {pid} is coded by {who} in row {first[0]} too, otherwise "
+                              f"({'; '.join(labels) or NONE} against {'; '.join(first[1]) or NONE})")
+            continue  # the same coding twice is one
+        coded_at[(pid, who)] = (k, labels)
         out.append({"id": pid, "text": text if isinstance(text, str) else "", "lang": _cell(r.get("lang")),
                     "labels": labels, "coder": who, "note": _cell(r.get("note")),
                     "title": _cell(r.get("title")), "heading": _cell(r.get("heading"))})

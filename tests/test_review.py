@@ -109,6 +109,21 @@ def test_a_node_written_by_its_name_is_answered_with_its_id(tax):
     assert ok[0]["labels"] == ["model.incubator", "model.spin_off"]
 
 
+def test_a_passage_coded_twice_in_one_sheet_by_one_coder_is_named(tax):
+    """A row copied in the sheet and coded otherwise (d#1: model.incubator, then model.spin_off) was imported
+    without a word: the later row silently became the coding, and the batch's agreement counted the passage
+    twice. Now differing rows are an error naming both; identical ones are one coding."""
+    rows = [{"id": "d#1", "text": "t", "label_1": "model.incubator", "coder": "ann"},
+            {"id": "d#1", "text": "t", "label_1": "model.spin_off", "coder": "ann"},
+            {"id": "d#1", "text": "t", "label_1": "model.spin_off", "coder": "bob"}]
+    with pytest.raises(ConfigError) as exc:
+        coded_rows(rows, "review", tax, None)
+    assert ("review row 3: d#1 is coded by ann in row 2 too, otherwise (model.spin_off against model.incubator)"
+            in str(exc.value)), str(exc.value)
+    ok = coded_rows([rows[1], rows[1], rows[2]], "review", tax, None)
+    assert [(r["id"], r["coder"]) for r in ok] == [("d#1", "ann"), ("d#1", "bob")]
+
+
 def test_store_is_append_only_and_idempotent(tax, tmp_path):
     recs = coded_rows([{"id": "d#1", "text": "t", "label_1": "model.incubator", "labels": "model.spin_off",
                         "coder": "ann"}], "s", tax, None)
