@@ -485,8 +485,10 @@ def evaluate_cli(args) -> None:
         weights = np.where(from_store, CODED_WEIGHT, 1.0)
         res = cross_validate(tax, gold, groups, k, extra, fractions=fractions, log=log, weights=weights,
                              jobs=args.jobs)
-        desc = (f"{'leave-one-region-out' if how == 'region' and k is None else f'{k}-fold' if k else 'leave-one-document-out'} "
+        ran = len(res["folds"])  # CV=5 on 3 documents runs 3 folds (cross_validate), which the heading must say
+        desc = (f"{'leave-one-region-out' if how == 'region' and k is None else f'{ran}-fold' if k else 'leave-one-document-out'} "
                 f"cross-validation grouped by {how}"
+                + (f" (CV={k}: the coded data has {ran} documents)" if k and ran < k else "")
                 + (f" (regions of fewer than {SMALL_REGION_DOCS} coded documents: by document)" if split else "")
                 + f" on {names}"
                 + (f"; always in training: {', '.join(p.name for p in extra_paths)}" if extra_paths else "")

@@ -463,3 +463,19 @@ def test_f1_with_nothing_coded_or_predicted_is_left_empty_not_0():
     summary = summary.set_index("lang")
     assert summary.loc["zh", "micro_f1"] == pytest.approx(2 / 3, abs=1e-4)
     assert pd.isna(summary.loc["en", "micro_f1"])                               # a 'none' both agree on
+
+
+def test_cv_with_more_folds_than_documents_says_how_many_folds_ran(tmp_path):
+    """CV=5 on coded passages of 3 documents ran 3 folds and headed the figures (and the summary's `setting`)
+    '5-fold cross-validation'."""
+    gold = tmp_path / "gold.jsonl"
+    rows = [{"id": f"GD/{doc}.md#1", "text": f"第一条 {doc}省支持建设科技企业孵化器和众创空间。", "labels": ["model.incubator"]}
+            for doc in ("a", "b", "c")]
+    gold.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "pipeline", "evaluate", "--gold", str(gold), "--cv", "5",
+                          "--jobs", "1", "--out", str(tmp_path / "ev")], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "# 3-fold cross-validation grouped by doc (CV=5: the coded data has 3 documents)" in res.stdout, res.stdout[:300]
+    setting = pd.read_csv(tmp_path / "ev" / "evaluation_cv_summary.csv", encoding="utf-8-sig")["setting"][0]
+    assert setting.startswith("3-fold cross-validation")
