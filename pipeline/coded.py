@@ -43,7 +43,7 @@ def _key(r: dict) -> str:
 
 
 def append_to_store(records: list[dict], store: Path, source: str) -> tuple[int, int]:
-    """Append new records (id, text, lang, labels, coder, time, source; title, heading and note where given) to
+    """Append new records (id, text, lang, labels, coder, time, source; title, heading, note and region where given) to
     the store; a coding that is already the coder's latest of that passage is not added again. Returns (added,
     already there)."""
     store.mkdir(parents=True, exist_ok=True)
@@ -59,8 +59,9 @@ def append_to_store(records: list[dict], store: Path, source: str) -> tuple[int,
         latest[(r["id"], r["coder"])] = k
         new.append({"id": r["id"], "text": r["text"], "lang": r["lang"] or None, "labels": r["labels"],
                     "coder": r["coder"], "time": now, "source": source,
-                    # the passage's context as the model sees it in a run (classify.context_of)
-                    **{k: r[k] for k in ("title", "heading", "note") if r.get(k)}})
+                    # the passage's context as the model sees it in a run (classify.context_of); its region as
+                    # the run gave it, which CV=region holds out (a manifest's regions are not in the ids)
+                    **{k: r[k] for k in ("title", "heading", "note", "region") if r.get(k)}})
     if new:
         path = store / STORE_FILE
         with path.open("a", encoding="utf-8") as f:

@@ -270,13 +270,14 @@ def reliability(Y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def region_groups(ids: list[str], manifest: Path | None) -> list[str]:
+def region_groups(ids: list[str], manifest: Path | None, given: list[str] | None = None) -> list[str]:
     """Each coded passage's region, for folds that hold whole regions out.
 
-    From the corpus manifest where its document is listed (`path` -> `region`), else the top folders of its
-    path (zh/provincial/Shandong/...: the folder under the level; other paths: the first two folders, or the one
-    folder of region/file.md). A region with few documents (US Code chapters) is split into one group per
-    document."""
+    The region a passage was coded with (`given`: the review sheet's, which the run took from its manifest or
+    folder; empty where unknown), else from the corpus manifest where its document is listed (`path` ->
+    `region`), else the top folders of its path (zh/provincial/Shandong/...: the folder under the level; other
+    paths: the first two folders, or the one folder of region/file.md). A region with few documents (US Code
+    chapters) is split into one group per document."""
     docs = doc_groups(ids)
     regions: dict[str, str] = {}
     if manifest is not None and manifest.is_file():
@@ -285,9 +286,9 @@ def region_groups(ids: list[str], manifest: Path | None) -> list[str]:
                 if row.get("path") and row.get("region"):
                     regions[row["path"]] = row["region"]
     out = []
-    for d in docs:
-        if d in regions:
-            out.append(regions[d])
+    for d, known in zip(docs, given or [""] * len(docs)):
+        if known or d in regions:
+            out.append(known or regions[d])
             continue
         # folders only: a corpus laid out region by region (GD/a.md) has its region in the first, and the file
         # name would make each document a region of its own
@@ -302,7 +303,8 @@ def region_groups(ids: list[str], manifest: Path | None) -> list[str]:
 def fold_groups(gold: pd.DataFrame, how: str, manifest: Path | None) -> list[str]:
     ids = gold["id"].tolist()
     if how == "region":
-        return region_groups(ids, manifest)
+        given = gold["region"].fillna("").astype(str).tolist() if "region" in gold else None
+        return region_groups(ids, manifest, given)
     return doc_groups(ids)
 
 

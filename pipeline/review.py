@@ -418,7 +418,8 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
         coded_at[(pid, who)] = (k, labels)
         out.append({"id": pid, "text": text if isinstance(text, str) else "", "lang": _cell(r.get("lang")),
                     "labels": labels, "coder": who, "note": _cell(r.get("note")),
-                    "title": _cell(r.get("title")), "heading": _cell(r.get("heading"))})
+                    "title": _cell(r.get("title")), "heading": _cell(r.get("heading")),
+                    "region": _cell(r.get("region"))})
     if errors:
         more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
         raise ConfigError("nothing imported: " + "; ".join(errors[:20]) + more)

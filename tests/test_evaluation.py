@@ -479,3 +479,17 @@ def test_cv_with_more_folds_than_documents_says_how_many_folds_ran(tmp_path):
     assert "# 3-fold cross-validation grouped by doc (CV=5: the coded data has 3 documents)" in res.stdout, res.stdout[:300]
     setting = pd.read_csv(tmp_path / "ev" / "evaluation_cv_summary.csv", encoding="utf-8-sig")["setting"][0]
     assert setting.startswith("3-fold cross-validation")
+
+
+def test_cv_region_on_the_coded_store_holds_out_the_regions_the_run_gave():
+    """The coded store of a corpus whose regions its manifest gives (files in one folder, or folders that are
+    not regions) was held out by folders or document by document under CV=region: the region each review row
+    showed was not kept. Now review-import keeps it and the folds follow it."""
+    from pipeline.evaluate import fold_groups
+
+    gold = pd.DataFrame({"id": [f"laws/{r}-{i}.md#1" for r in ("GD", "ZJ") for i in range(10)] + ["laws/x.md#2"],
+                         "region": ["GD"] * 10 + ["ZJ"] * 10 + [""]})
+    groups = fold_groups(gold, "region", None)
+    assert set(groups[:10]) == {"GD"} and set(groups[10:20]) == {"ZJ"}
+    assert groups[20] == "laws:laws/x.md"                  # no region given: its folder, as before
+

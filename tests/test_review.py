@@ -124,6 +124,15 @@ def test_a_passage_coded_twice_in_one_sheet_by_one_coder_is_named(tax):
     assert [(r["id"], r["coder"]) for r in ok] == [("d#1", "ann"), ("d#1", "bob")]
 
 
+def test_review_import_keeps_each_rows_region(tax, tmp_path):
+    """The region a review row shows (the run's, from the corpus manifest) is kept with the coding, for
+    make evaluate CV=region on the coded store."""
+    recs = coded_rows([{"id": "laws/a.md#1", "text": "t", "region": "GD", "label_1": "none", "coder": "ann"}],
+                      "review", tax, None)
+    append_to_store(recs, tmp_path / "coded", "review-001.xlsx")
+    assert store_records(tmp_path / "coded")[0]["region"] == "GD"
+
+
 def test_store_is_append_only_and_idempotent(tax, tmp_path):
     recs = coded_rows([{"id": "d#1", "text": "t", "label_1": "model.incubator", "labels": "model.spin_off",
                         "coder": "ann"}], "s", tax, None)
