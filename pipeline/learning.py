@@ -133,6 +133,8 @@ def cmd_review(args) -> None:
         audited = [n.id for t in tax.parts for n in t.audit_leaves()]
         predicted = [[l.node for l in labels] for labels in scored["labels"]]
         checks = gap_checks(pool, scored["proba"], predicted, model, audited, args.gaps, latest_codings(store))
+        gaps = checks.attrs.get("gaps", 0)
+        unchecked = gaps - len(checks[["gap_region", "gap_node"]].drop_duplicates())
         if len(checks) > args.n:
             print(f"review: {len(checks)} gap checks, of which the {args.n} likeliest to find a false gap fit in "
                   f"N={args.n}; give a larger N for the others", file=sys.stderr)
@@ -150,7 +152,9 @@ def cmd_review(args) -> None:
         files = write_sheets(rows, tax, next_sheet(Catalog(args.out).path("review")))
     if args.gaps:
         print(f"review: {len(checks)} gap checks (the passages most likely to fill each gap the model leaves), "
-              f"then {len(learn)} passages for the model to learn from", file=sys.stderr)
+              f"then {len(learn)} passages for the model to learn from"
+              + (f"; {unchecked} of the {gaps} gaps can have no check, as every passage of their region is coded or "
+                 f"checks another gap" if unchecked > 0 else ""), file=sys.stderr)
     print(f"review: picked {len(rows)} of {len(pool)} passages ({skipped} already coded, skipped) -> "
           f"{', '.join(str(f) for f in files)}", file=sys.stderr)
     if not args.input:

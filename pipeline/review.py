@@ -117,13 +117,16 @@ def gap_checks(pool: pd.DataFrame, proba: np.ndarray, predicted: list[list[str]]
     codings = codings or {}
     coded_ids = {pid for pid, _ in codings}
     filled = {(region_of[pid], n) for (pid, _), labels in codings.items() if pid in region_of for n in labels}
-    candidates = []
+    candidates, gaps = [], 0
     for region in sorted(set(regions)):
         rows = np.flatnonzero(regions == region)
         rows = rows[[ids[i] not in coded_ids for i in rows]]
         labelled = {n for i in np.flatnonzero(regions == region) for n in predicted[i]}
         for node in audited:
-            if node in labelled or node not in col or not len(rows) or (region, node) in filled:
+            if node in labelled or node not in col or (region, node) in filled:
+                continue
+            gaps += 1
+            if not len(rows):  # every passage of the region coded: a gap left without a check
                 continue
             j = col[node]
             ranked = rows[np.argsort(-proba[rows, j], kind="stable")]
@@ -145,7 +148,10 @@ def gap_checks(pool: pd.DataFrame, proba: np.ndarray, predicted: list[list[str]]
                         "reason": f"gap check: no passage {where}is labelled {node}; the {_ordinal(k)} most likely "
                                   f"to address it (p={proba[i, j]:.2f}, threshold {t[i, j]:.2f}). Give it "
                                   f"{node} if it does"})
-    return pd.DataFrame(out, columns=PICK_COLUMNS)
+    checks = pd.DataFrame(out, columns=PICK_COLUMNS)
+    # every gap, checked or not: in a small corpus a region's passages run out before its gaps do
+    checks.attrs["gaps"] = gaps
+    return checks
 
 
 def _ordinal(k: int) -> str:

@@ -1,5 +1,6 @@
 """The review loop: picking passages worth coding, importing what a coder coded, agreement."""
 import json
+import re
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -424,6 +425,34 @@ def test_gap_checks_pick_each_gaps_likeliest_passages_of_its_region():
     assert gap_checks(pool, proba, predicted, model, ["a", "b"], 1, filled).empty
     # a coding without the nodes fills no gap: both are checked
     assert len(gap_checks(pool, proba, predicted, model, ["a", "b"], 1, {("p5", "ann"): []})) == 2
+
+
+def test_gaps_left_without_a_passage_to_check_are_counted(tmp_path):
+    """In a small corpus the gaps outnumber a region's passages (36 gaps, 16 passages not yet coded): review said
+    '16 gap checks (the passages most likely to fill each gap the model leaves)' and the 20 gaps that got no
+    check went unsaid."""
+    from pipeline.model import PolicyClassifier
+    from pipeline.review import gap_checks
+
+    pool = pd.DataFrame({"id": ["p0", "p1"], "region": ["R1", "R2"], "lang": ["zh", "zh"]})
+    proba = np.array([[0.3, 0.2, 0.1], [0.1, 0.1, 0.1]])
+    model = SimpleNamespace(nodes_=NODES, thresholds_=np.array([[0.5, 0.5]] * 3))
+    model.thresholds_for = lambda langs: PolicyClassifier.thresholds_for(model, langs)
+    picked = gap_checks(pool, proba, [[], ["a", "b", "c"]], model, ["a", "b", "c"], 1)
+    assert picked[["gap_region", "gap_node"]].values.tolist() == [["R1", "a"]]
+    assert picked.attrs["gaps"] == 3
+    all_coded = gap_checks(pool, proba, [[], ["a", "b", "c"]], model, ["a", "b", "c"], 1, {("p0", "ann"): []})
+    assert all_coded.empty and all_coded.attrs["gaps"] == 3     # R1's every passage coded, none with a gap's node
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text(json.dumps({"id": "gd/a.md#1", "text": "第一条 省人民政府支持建设孵化器。", "region": "GD"},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "pipeline", "review", "--in", str(pool), "--n", "5", "--gaps", "1",
+                          "--out", str(tmp_path / "picked.jsonl"), "--coded", str(tmp_path / "coded")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    said = re.search(r"1 gap checks .*; (\d+) of the (\d+) gaps can have no check, as every passage of their region "
+                     r"is coded or checks another gap", res.stderr)
+    assert said and int(said[1]) == int(said[2]) - 1 > 0, res.stderr
 
 
 def test_review_refuses_a_count_below_one_or_negative_gap_checks(tmp_path):
