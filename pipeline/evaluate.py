@@ -15,6 +15,7 @@ out, so that a reader can see what the errors are and not only how many.
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -420,6 +421,10 @@ def evaluate_cli(args) -> None:
         # passages two people coded (the review loop's double coding) are one passage to score, not two
         print(f"evaluate: {gold.loc[several, 'id'].nunique()} passage(s) coded by more than one coder are scored "
               f"against the latest coding of each (their agreement: make review-import, the report)", file=sys.stderr)
+        # a coder's correction takes the place of their first coding in read_coded's rows, so the last row of a
+        # passage is not its latest coding: the coder of its last line is the one whose coding counts
+        latest = _latest_coders(gold_paths)
+        gold = gold[~several | (gold["coder"] == gold["id"].map(latest))]
         gold = gold[~(gold["coder"].ne("") & gold["id"].duplicated(keep="last"))].reset_index(drop=True)
     nodes = tax.leaf_ids
     out = Path(args.out)
@@ -568,6 +573,18 @@ def evaluate_cli(args) -> None:
         ([f"{stem}_by_file.csv"] if by_file is not None else []) + \
         ([f"{stem}_folds.csv"] if per_fold is not None else []) + ([f"{stem}_curve.csv"] if curve is not None else [])
     print(f"\nwritten in {out}: {', '.join(written)}", file=sys.stderr)
+
+
+def _latest_coders(gold_paths: list[Path]) -> dict[str, str]:
+    """Each passage id's coder on its last line in these files, read in read_coded's order (the coded store is
+    appended to as codings are imported: its last line is the latest)."""
+    latest: dict[str, str] = {}
+    for p in [q for p in gold_paths for q in (sorted(p.glob("*.jsonl")) if p.is_dir() else [p])]:
+        for line in p.read_text(encoding="utf-8-sig").splitlines():
+            r = json.loads(line) if line.strip() else None  # read_coded has read every line already
+            if isinstance(r, dict) and "id" in r and isinstance(r.get("coder"), str):
+                latest[str(r["id"])] = r["coder"]
+    return latest
 
 
 def _manifest_beside(gold_paths: list[Path]) -> Path | None:

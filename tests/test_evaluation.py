@@ -493,3 +493,19 @@ def test_cv_region_on_the_coded_store_holds_out_the_regions_the_run_gave():
     assert set(groups[:10]) == {"GD"} and set(groups[10:20]) == {"ZJ"}
     assert groups[20] == "laws:laws/x.md"                  # no region given: its folder, as before
 
+
+def test_a_passage_two_coders_coded_is_scored_against_its_latest_coding(tmp_path):
+    """ann coded a passage, bob coded it, then ann corrected hers: evaluate said it scored 'against the latest
+    coding of each' and took bob's, as ann's correction took the place of her first coding in the file."""
+    store = tmp_path / "coded"
+    store.mkdir()
+    text = "§ 3. A university may grant an exclusive licence on a patent it holds to a company."
+    lines = [("ann", "model.joint_research"), ("bob", "model.spin_off"), ("ann", "model.tech_transfer")]
+    (store / "coded.jsonl").write_text("".join(
+        json.dumps({"id": "UK/act.md#4", "text": text, "lang": "en", "labels": [node], "coder": who}) + "\n"
+        for who, node in lines), encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "pipeline", "evaluate", "--gold", str(store), "--model", "lexicon",
+                          "--out", str(tmp_path / "ev")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    scored = pd.read_csv(tmp_path / "ev" / "evaluation_passages.csv", encoding="utf-8-sig")
+    assert scored["coded"].tolist() == ["model.tech_transfer"]
