@@ -62,27 +62,34 @@ def cmd_train(args) -> None:
 
 
 def _check_texts_unedited(path: Path, records: list[dict]) -> None:
-    """Refuse rows whose passage text differs from the passage `review` picked (its .jsonl beside the sheet): the
-    store would teach the model an edited text, and later runs would report the passage as gone from its
-    document."""
+    """Refuse rows whose passage text differs from the passage `review` picked (its .jsonl beside the sheet, or,
+    for a sheet saved under another name, the review's .jsonl files in its folder): the store would teach the
+    model an edited text, and later runs would report the passage as gone from its document."""
     picked = path.with_suffix(".jsonl")
-    if picked == path or not picked.is_file():
-        return
-    try:
-        texts = {str(r.get("id")): r.get("text") for r in map(json.loads, picked.read_text(encoding="utf-8").splitlines())
-                 if isinstance(r, dict)}
-    except (OSError, ValueError):
-        return  # the sheet's rows are checked on their own; this file only adds a check when it is whole
+    # a sheet saved under a coder's own name (review-001-ann.xlsx) has no picks file of its name: the review's
+    # picks files beside it say what text each passage had
+    sources = [picked] if picked != path and picked.is_file() else \
+        [p for p in sorted(path.parent.glob("review-*.jsonl")) if p != path]
+    texts: dict[str, list[tuple[str, str]]] = {}  # id -> (text, picks file) of every pick of the passage
+    for source in sources:
+        try:
+            picks = [r for r in map(json.loads, source.read_text(encoding="utf-8").splitlines()) if isinstance(r, dict)]
+        except (OSError, ValueError):
+            continue  # the sheet's rows are checked on their own; a picks file only adds a check when it is whole
+        for r in picks:
+            if isinstance(r.get("text"), str):
+                texts.setdefault(str(r.get("id")), []).append((r["text"], source.name))
 
     def same(a, b) -> bool:  # as a spreadsheet gives text back: line ends, and a CSV's formula guard
         norm = lambda t: str(t).replace("\r\n", "\n").strip()  # noqa: E731
         return norm(a) == norm(b) or norm(a) == "'" + norm(b)
 
-    edited = [r["id"] for r in records if isinstance(texts.get(r["id"]), str) and not same(r["text"], texts[r["id"]])]
+    edited = [r["id"] for r in records if texts.get(r["id"]) and not any(same(r["text"], t) for t, _ in texts[r["id"]])]
     if edited:
+        where = sorted({name for pid in edited for _, name in texts[pid]})
         raise ConfigError(f"{path}: nothing imported: the text of {len(edited)} row(s) differs from the passage "
-                          f"picked ({picked.name}): {', '.join(edited[:5])}; the text column is the passage coded, "
-                          f"not to be edited (write remarks in the note column)")
+                          f"picked ({', '.join(where)}): {', '.join(edited[:5])}; the text column is the passage "
+                          f"coded, not to be edited (write remarks in the note column)")
 
 
 def review_pool(args, tax) -> pd.DataFrame:

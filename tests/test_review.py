@@ -567,6 +567,12 @@ def test_a_sheet_whose_passage_text_was_edited_is_refused(tmp_path):
     before = (store / "coded.jsonl").read_text(encoding="utf-8")
     assert cli.main(["review-import", "--file", str(xlsx), "--coded", str(store)]) == 2
     assert (store / "coded.jsonl").read_text(encoding="utf-8") == before
+    # the sheet saved under a coder's own name (review-001-bob.xlsx) was imported, edit and all: no picks file of
+    # that name lay beside it
+    mine = xlsx.with_name("review-001-bob.xlsx")
+    wb.save(mine)
+    assert cli.main(["review-import", "--file", str(mine), "--coded", str(store)]) == 2
+    assert (store / "coded.jsonl").read_text(encoding="utf-8") == before
 
 
 def test_a_coder_name_differing_only_in_case_is_warned_about(tmp_path, capsys):
