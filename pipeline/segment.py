@@ -312,9 +312,10 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
     last_end = cur_start
     for ln in lines:
         stripped = ln.text.strip()
-        is_heading = bool(stripped) and (heading.match(ln.text) and len(stripped) <= 60 and not article.match(ln.text)
-                                         or MD_HEADING.match(ln.text))
         art = article.match(ln.text)
+        # an article may stand as a Markdown heading of its own (### Article 3) above its text: it opens the article
+        is_heading = bool(stripped) and not art and (heading.match(ln.text) and len(stripped) <= 60
+                                                     or MD_HEADING.match(ln.text))
         if is_heading or art:
             b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)
             cur = None

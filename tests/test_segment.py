@@ -220,3 +220,19 @@ def test_roman_numerals_and_letters_are_told_apart():
     assert _enum_level("ii", ["a", "1", "A", "i", "I"]) == 3  # after (I): the next numeral, not (ii) doubled
     assert _enum_level("bb", ["a", "1", "A", "i", "I", "aa"]) == 5
     assert _enum_level("aa", ["z"]) == 0  # a long section's subsection after (z)
+
+
+def test_english_articles_written_as_markdown_headings_are_cited_as_articles():
+    """A translation saved as Markdown gives each article a heading line of its own (### Article 1) and its text
+    below: read as a heading, the article's text was a passage without a citation, coded as preamble."""
+    text = ("# Measures of X Municipality\n\n## Chapter I General Provisions\n\n### Article 1\n\n"
+            "These Measures build a system of technology transfer intermediaries.\n\n### Article 2 Brokers\n\n"
+            "Technology brokers shall register.\n\n## Chapter II Support\n\n### Article 3\n\n"
+            "The Municipality shall set up a guidance fund.\n")
+    rows = segment_document(doc(text, "en"))
+    content = [r for r in rows if r["kind"] not in ("heading", "header")]
+    assert [(r["kind"], r["label"]) for r in content] == [("article", "Article 1"), ("article", "Article 2"),
+                                                          ("article", "Article 3")]
+    assert content[0]["text"].endswith("technology transfer intermediaries.")
+    assert content[2]["heading_path"] == "Measures of X Municipality > Chapter II Support"
+    _check_cover(text, rows)
