@@ -29,7 +29,8 @@ CN_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?第[{CN_NUMERAL}]+[编章�
 # the start of a sentence ("Article 5 of the Patent Law applies...")
 EN_ARTICLE = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(Article[ \t]+\d+)(?=[ \t.:]|$)"
                         r"(?![ \t]+(?:of|in|to|and|or|shall|may|is|are|was|were|above|below|hereof)\b)")
-EN_HEADING = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(Part|Chapter)[ \t]+(?:[IVXLC]+|\d+)(?=[ \t.:]|$)"
+# ...in capitals too, as EU texts write them (CHAPTER II)
+EN_HEADING = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(Part|Chapter|PART|CHAPTER)[ \t]+(?:[IVXLC]+|\d+)(?=[ \t.:]|$)"
                         r"(?![ \t]+(?:of|in|to|and|or|shall|may|is|are)\b)")
 MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*)$")
 SECTION = re.compile(r"^(?:#{1,6}[ \t]+)?(§+[ \t]*[\dA-Za-z\-–.]+)")
@@ -310,19 +311,35 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
     cur_kind = "preamble"
     cur_start = lines[0].start if lines else 0
     last_end = cur_start
-    for ln in lines:
+    def is_heading(ln: Line) -> bool:
+        # an article may stand as a Markdown heading of its own (### Article 3) above its text: it opens the article
+        stripped = ln.text.strip()
+        return bool(stripped) and not article.match(ln.text) and (heading.match(ln.text) and len(stripped) <= 60
+                                                                  or MD_HEADING.match(ln.text))
+
+    skip_to = -1  # a chapter's title on the line after it ends the heading there
+    for i, ln in enumerate(lines):
+        if i <= skip_to:
+            continue
         stripped = ln.text.strip()
         art = article.match(ln.text)
-        # an article may stand as a Markdown heading of its own (### Article 3) above its text: it opens the article
-        is_heading = bool(stripped) and not art and (heading.match(ln.text) and len(stripped) <= 60
-                                                     or MD_HEADING.match(ln.text))
-        if is_heading or art:
+        heading_line = is_heading(ln)
+        if heading_line or art:
             b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)
             cur = None
-        if is_heading:
+        if heading_line:
             title = MD_HEADING.match(ln.text).group(2).strip() if MD_HEADING.match(ln.text) else stripped
-            b.add("heading", ln.start, ln.end, title, headings.enter(_heading_level(title, ln.text), title))
-            cur_kind, cur_start, last_end = "preamble", ln.end + 1, ln.end + 1
+            end = ln.end
+            bare = heading.match(ln.text)
+            if bare and not ln.text[bare.end():].strip():
+                # "CHAPTER II" / "SUPPORT MEASURES": the title stands on the next line; read apart, it was a
+                # passage of its own, coded as preamble
+                nxt = next((j for j in range(i + 1, min(i + 3, len(lines))) if lines[j].text.strip()), None)
+                if nxt is not None and _chapter_title(lines[nxt].text) and not is_heading(lines[nxt]) \
+                        and not article.match(lines[nxt].text):
+                    title, end, skip_to = f"{title} {lines[nxt].text.strip()}", lines[nxt].end, nxt
+            b.add("heading", ln.start, end, title, headings.enter(_heading_level(title, ln.text), title))
+            cur_kind, cur_start, last_end = "preamble", end + 1, end + 1
             continue
         if art:
             cur = (ln.start, art.group(1))
@@ -332,13 +349,20 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
     b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)
 
 
+def _chapter_title(line: str) -> bool:
+    """Whether `line` reads as a chapter's title: a short phrase, not a sentence or an enumerated item."""
+    stripped = line.strip()
+    return (len(stripped) <= 60 and not re.search(r"[.;:,。；：，]$", stripped)
+            and not re.match(r"(?:\(?[0-9A-Za-z]{1,3}[.)]|[（(][一二三四五六七八九十]+[)）])", stripped))
+
+
 def _heading_level(title: str, raw: str) -> int:
     m = re.search(r"第[^编章节]+([编章节])", title)
     if m:
         return {"编": 1, "章": 2, "节": 3}[m.group(1)]
     en = EN_HEADING.match(title)
     if en:
-        return {"Part": 1, "Chapter": 2}[en.group(1)]
+        return {"part": 1, "chapter": 2}[en.group(1).lower()]
     md = MD_HEADING.match(raw)
     return len(md.group(1)) if md else 2
 

@@ -236,3 +236,55 @@ def test_english_articles_written_as_markdown_headings_are_cited_as_articles():
     assert content[0]["text"].endswith("technology transfer intermediaries.")
     assert content[2]["heading_path"] == "Measures of X Municipality > Chapter II Support"
     _check_cover(text, rows)
+
+
+EU_STYLE = """REGULATION (EU) 2025/1 on research collaboration
+
+HAVE ADOPTED THIS REGULATION:
+
+CHAPTER I
+GENERAL PROVISIONS
+
+Article 1
+Subject matter
+
+1. This Regulation lays down rules on knowledge transfer.
+
+Article 2
+Definitions
+
+(a) 'knowledge transfer office' means a unit that manages intellectual property.
+
+CHAPTER II
+SUPPORT MEASURES
+
+Article 3
+Financing
+
+Member States may grant tax incentives.
+
+Chapter III
+
+Final provisions
+
+Article 4
+Entry into force
+
+This Regulation shall enter into force on the twentieth day.
+"""
+
+
+def test_chapters_of_an_eu_style_regulation_are_headings():
+    """An EU-style text writes its chapters in capitals with their titles on the next line (CHAPTER II / SUPPORT
+    MEASURES): read as text, the chapter ran into the article before it and no article had a chapter; a title
+    under a chapter line was a passage of its own, coded as preamble."""
+    rows = segment_document(doc(EU_STYLE, "en"))
+    arts = [r for r in rows if r["kind"] == "article"]
+    assert [r["label"] for r in arts] == ["Article 1", "Article 2", "Article 3", "Article 4"]
+    assert arts[1]["text"].endswith("manages intellectual property.")
+    assert [r["heading_path"] for r in arts] == ["CHAPTER I GENERAL PROVISIONS", "CHAPTER I GENERAL PROVISIONS",
+                                                 "CHAPTER II SUPPORT MEASURES", "Chapter III Final provisions"]
+    assert [r["label"] for r in rows if r["kind"] == "heading"] == [
+        "CHAPTER I GENERAL PROVISIONS", "CHAPTER II SUPPORT MEASURES", "Chapter III Final provisions"]
+    assert not [r for r in rows if r["kind"] == "preamble" and "PROVISIONS" in r["text"].upper()]
+    _check_cover(EU_STYLE, rows)
