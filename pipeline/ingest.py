@@ -396,7 +396,10 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
         decoded, inner_title = extract_text(data, fmt, max_bytes)
     except DecodeError as exc:
         return None, report_row(rel, "failed", str(exc), nbytes=len(data))
-    text = unwrap_lines(normalise(decoded.text)).strip("\n")
+    text = normalise(decoded.text)
+    # the title is read where its lines still break as the file's do: a title wrapped with its text is told by them
+    text_title = title_from_text(text, Path(rel).stem)
+    text = unwrap_lines(text).strip("\n")
     if not text.strip():
         reason = "empty file" if not data else "no text (whitespace only)"
         return None, report_row(rel, "skipped", reason, encoding=decoded.encoding, nbytes=len(data))
@@ -424,9 +427,9 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
         notes.append(ROOT_NOTE)
     date, date_source, problem = document_date(meta, rel, text, lang)
     notes.append(problem)
-    # a title taken from the text is taken from the original: researchers quote Traditional titles as they are
-    title = (_title(meta.get("title", "")) or _title(inner_title)
-             or title_from_text(original or text, Path(rel).stem))
+    # a title taken from the text is taken from the original (read before conversion): researchers quote
+    # Traditional titles as they are
+    title = _title(meta.get("title", "")) or _title(inner_title) or text_title
     extra = {k: v for k, v in meta.items() if k not in KNOWN_MANIFEST_COLUMNS}
     rec = {
         "doc_id": rel, "region": region, "region_name": one_line(meta.get("region_name", "")) or region, "lang": lang,

@@ -416,11 +416,32 @@ def own_title(title: str) -> str:
 
 
 def title_from_text(text: str, fallback: str) -> str:
-    for line in text.splitlines():
-        line = line.strip().lstrip("#").strip()
-        if line:
-            return line[:120]
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        title = line.strip().lstrip("#").strip()
+        if title:
+            if not line.lstrip().startswith("#"):
+                title = " ".join([title, *_title_wraps(lines, i)])
+            return title[:120]
     return fallback
+
+
+_ANY_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def _title_wraps(lines: list[str], i: int) -> list[str]:
+    """The lines an English title at `lines[i]` runs on to in a hard-wrapped text (a plain-text export at 70
+    characters): each one's first word would not have fitted on the line before, as wide as the text's lines
+    run. unwrap_lines never joins a document's first line, as a short title stands over its text."""
+    width = max((len(ln.rstrip()) for ln in lines[i + 1:i + 60]), default=0)
+    out = []
+    for j in range(i, min(i + 2, len(lines) - 1)):
+        line, nxt = lines[j].rstrip(), lines[j + 1].strip()
+        if (not nxt or not nxt[0].isalpha() or _ANY_HAN.search(line + nxt) or len(line) < WRAPPED_LINE["en"]
+                or line.endswith((".", ";", ":", "!", "?")) or len(line) + 1 + len(nxt.split()[0]) <= width):
+            break
+        out.append(nxt)
+    return out
 
 
 def first_few(items, k: int = 5) -> str:

@@ -1117,3 +1117,23 @@ def test_the_ingest_report_names_the_region_each_document_file_was_for(tmp_path)
     _, rep = ingest(tmp_path)
     region = rep.set_index("path")["region"]
     assert region["EMPTY/empty.txt"] == "ZZ" and region["GONE/x.txt"] == "GONE" and region["BAD/broken.pdf"] == ""
+
+
+def test_a_title_hard_wrapped_with_its_text_is_read_whole(tmp_path):
+    """A plain-text export wrapped at 70 characters breaks a long title too: the title was its first line,
+    'Regulations of Shenzhen Municipality on Promoting', in every table and the report. A short title over a
+    line of its own, and a title followed by its adoption note, stay as they are."""
+    body = ("Article 1 These Regulations are formulated in order to promote coopera-\n"
+            "tion among enterprises, universities and research institutes, and to\n"
+            "speed up the transformation of scientific and technological results.\n")
+    write(tmp_path / "SZ/wrapped.txt", "Regulations of Shenzhen Municipality on Promoting\n"
+                                       "Industry-University-Research Cooperation\n\n" + body)
+    write(tmp_path / "SZ/short.txt", "Knowledge Exchange White Paper\nDepartment for Science, March 2024\n\n" + body)
+    write(tmp_path / "SZ/noted.txt", "Regulations of Shenzhen Municipality on Promoting Cooperation\n"
+                                     "(Adopted on 20 March 2021)\n\n" + body)
+    docs, _ = ingest(tmp_path)
+    titles = docs.set_index("doc_id")["title"]
+    assert titles["SZ/wrapped.txt"] == ("Regulations of Shenzhen Municipality on Promoting "
+                                        "Industry-University-Research Cooperation")
+    assert titles["SZ/short.txt"] == "Knowledge Exchange White Paper"
+    assert titles["SZ/noted.txt"] == "Regulations of Shenzhen Municipality on Promoting Cooperation"
