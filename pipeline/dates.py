@@ -2,7 +2,7 @@
 
 A document's date comes from, in this order: the manifest's `date` column, a "(YYYY-MM-DD)" in the file
 name, the text. In the text, adoption and promulgation dates in the header (通过, 批准, 公布, 发布, 印发, 颁布;
-English "approved", "enacted") come before the effective date (施行 / "Effective Date"), because the
+English "approved", "enacted", "adopted", "promulgated") come before the effective date (施行 / "Effective Date"), because the
 manifest dates researchers write are adoption dates and the two must mean the same thing; a revised text
 (修订, 修正 in its header) is dated by its latest revision, the version it is. Only the header (text before the
 first article) is searched for these: the body cites other laws with their dates.
@@ -44,10 +44,15 @@ _EN_DATE = (rf"(?:(?P<mn>{_MONTH})[ \t]+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?[ \t]+
             r"|(?P<y3>\d{4})-(?P<m3>\d{1,2})-(?P<d3>\d{1,2}))\b")
 _EN_EFFECTIVE = re.compile(r"\b(?P<form>effective[ \t]+date)\b[ \t]*[:：\-–—]?[ \t]*\n?[ \t]*(?:is[ \t]+)?" + _EN_DATE,
                            re.IGNORECASE)
-_EN_PROMULGATED = re.compile(r"\b(?P<form>approved|enacted)\b[ \t]*[:：\-–—]?[^.\n]{0,60}?" + _EN_DATE,
-                             re.IGNORECASE)
+# a translated regulation's note says where it was adopted before when ("Adopted at the 12th Meeting of the
+# Standing Committee of the … People's Congress on 20 March 2021", "Promulgated by Decree No. 5 … on"), over a
+# line break where its text is wrapped
+_EN_PROMULGATED = re.compile(r"\b(?P<form>approved|enacted|adopted|promulgated)\b[ \t]*[:：\-–—]?"
+                             r"(?:[^.\n]|\.(?=[ \t]*\d)|\n(?![ \t]*\n)){0,160}?" + _EN_DATE, re.IGNORECASE)
 _HEAD_CHARS = 1500
-_FIRST_ARTICLE = re.compile(r"^[ \t\u3000]*第[一二三四五六七八九十百零〇0-9]+条", re.MULTILINE)
+# (an English translation's articles too: its Article 2 cites the laws it follows with their dates)
+_FIRST_ARTICLE = re.compile(r"^[ \t\u3000]*(?:第[一二三四五六七八九十百零〇0-9]+条|(?:#{1,6}[ \t]+)?Article[ \t]+1\b)",
+                            re.MULTILINE)
 
 
 def _cn_number(s: str) -> int | None:

@@ -1137,3 +1137,28 @@ def test_a_title_hard_wrapped_with_its_text_is_read_whole(tmp_path):
                                         "Industry-University-Research Cooperation")
     assert titles["SZ/short.txt"] == "Knowledge Exchange White Paper"
     assert titles["SZ/noted.txt"] == "Regulations of Shenzhen Municipality on Promoting Cooperation"
+
+
+def test_an_english_translations_adoption_note_dates_it(tmp_path):
+    """An English translation of a Chinese regulation states its adoption as the original does (通过: 'Adopted at
+    the … Meeting … on 20 March 2021'), a note longer than 60 characters, in a plain-text export wrapped over two
+    lines: the translation was undated where its original was dated. As in Chinese, only the header before the
+    first article is read for it."""
+    write(tmp_path / "SZ/adopted.txt",
+          "Regulations of Shenzhen Municipality on Promoting Cooperation\n\n"
+          "(Adopted at the 12th Meeting of the Standing Committee of the Seventh\n"
+          "Shenzhen Municipal People's Congress on 20 March 2021)\n\n"
+          "Article 1 These Regulations are formulated to promote cooperation.\n\n"
+          "Article 2 These Regulations shall come into force on 1 July 2021.\n")
+    write(tmp_path / "SZ/promulgated.txt",
+          "Measures of Shenzhen Municipality for Technology Transfer\n\n"
+          "(Promulgated by Decree No. 5 of the Shenzhen Municipal People's Government on June 1, 2020)\n\n"
+          "Article 1 These Measures are formulated to build a system of intermediaries.\n")
+    write(tmp_path / "SZ/cites.txt", "Measures of Shenzhen Municipality\n\nArticle 1 These Measures follow the "
+                                     "Regulations adopted on 3 May 2010.\n\nArticle 2 Brokers shall register.\n")
+    docs, _ = ingest(tmp_path)
+    d = docs.set_index("doc_id")
+    assert (d.loc["SZ/adopted.txt", "date"], d.loc["SZ/adopted.txt", "date_source"]) == ("2021-03-20", "text:adopted")
+    assert (d.loc["SZ/promulgated.txt", "date"], d.loc["SZ/promulgated.txt", "date_source"]) == (
+        "2020-06-01", "text:promulgated")
+    assert d.loc["SZ/cites.txt", "date"] == ""  # a law its articles cite is not its date
