@@ -27,6 +27,7 @@ _ROLE_RANK = {TERM: 0, "pattern": 1, RULE_TERM: 2, "rule_pattern": 3, CONTEXT: 4
 # match_many matches up to this many consecutive passages of one document in one automaton pass (each passage
 # gets the hits it has alone, so the batches do not change the result; windows are still cut at multiples of it)
 MATCH_GROUP = 500
+_LINE_BREAK_AS_SPACE = str.maketrans("\n", " ")
 
 
 def required_literals(pattern: str, ignore_case: bool) -> set[str] | None:
@@ -289,7 +290,9 @@ class LexiconMatcher:
         # pattern -> positions of its literals
         triggered: dict[int, list[int]] = {k: [] for k in self._unfiltered.get(lang, ())}
         if auto is not None and text:
-            hay = text.lower() if lang == "en" else text
+            # a line break ingest left inside a sentence (a short wrapped line, a plain text's line before a capital)
+            # parts the words of a term as a space does; two of them (a blank line) part passages, and no term
+            hay = text.lower().translate(_LINE_BREAK_AS_SPACE) if lang == "en" else text
             word_end = _WordEnds(hay) if lang == "en" else None
             for end_idx, (key, vals) in auto.iter(hay):
                 start = end_idx - len(key) + 1

@@ -570,3 +570,21 @@ def test_a_passage_whose_lang_plainly_is_the_other_language_is_read_as_it_is(tmp
     assert coded["lang"].tolist() == ["zh", "en", "en"]
     assert "line 1: lang 'en', but the text is plainly 'zh'; read as zh" in caplog.text
     assert "line 2: lang 'zh', but the text is plainly 'en'" in caplog.text and "line 3" not in caplog.text
+
+
+def test_english_terms_match_across_a_line_break_left_in_the_text():
+    """Ingest joins only lines as long as wrapped text runs, and in a plain text not before a capitalised word:
+    'joint' / 'research centres' in a narrow column, 'Joint Research' / 'Centres' in an export, kept their
+    break, and no term with a space in it matched there. A term still holds no blank line."""
+    m = LexiconMatcher(load_taxonomy(ROOT / "taxonomy"))
+
+    def terms(text):
+        return [(h.node, h.term) for h in m.match(text, "en") if h.role == "term"]
+
+    assert ("model.joint_research_center", "joint\nresearch centres") in terms(
+        "The council will support joint\nresearch centres in every region.")
+    assert ("model.joint_research_center", "Joint Research\nCentres") in terms(
+        "Universities shall set up Joint Research\nCentres with industry partners.")
+    assert not [t for t in terms("The council will support joint\n\nresearch centres.") if "joint" in t[1]]
+    texts = ["Firms may fund joint", "research centres."]
+    assert not [h for h in m.match_many(texts, ["en", "en"], ["en", "en"])[0] if h.role == "term"]
