@@ -422,8 +422,20 @@ def title_from_text(text: str, fallback: str) -> str:
         if title:
             if not line.lstrip().startswith("#"):
                 title = " ".join([title, *_title_wraps(lines, i)])
-            return title[:120]
+            return _cut_title(title)
     return fallback
+
+
+TITLE_CHARS = 120  # a first line longer than this is a paragraph's worth, not all of it a title
+
+
+def _cut_title(title: str) -> str:
+    """`title` cut to TITLE_CHARS, between words where it has spaces, and ending on '…' where it was cut."""
+    if len(title) <= TITLE_CHARS:
+        return title
+    cut = title[:TITLE_CHARS]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > TITLE_CHARS // 2 else cut[:-1]).rstrip(" ,;:") + "…"
 
 
 _ANY_HAN = re.compile(r"[\u3400-\u9fff]")

@@ -1162,3 +1162,18 @@ def test_an_english_translations_adoption_note_dates_it(tmp_path):
     assert (d.loc["SZ/promulgated.txt", "date"], d.loc["SZ/promulgated.txt", "date_source"]) == (
         "2020-06-01", "text:promulgated")
     assert d.loc["SZ/cites.txt", "date"] == ""  # a law its articles cite is not its date
+
+
+def test_a_long_title_from_the_text_is_cut_between_words_and_says_so(tmp_path):
+    """An EU regulation's first line, its title, runs past 120 characters: it was cut inside a word ('… knowledge
+    valorisation and res') in every table, the report and the document's page, with nothing saying it was cut."""
+    title = ("REGULATION (EU) 2025/123 OF THE EUROPEAN PARLIAMENT AND OF THE COUNCIL on a framework for knowledge "
+             "valorisation and research collaboration")
+    write(tmp_path / "EU/reg.txt", title + "\n\nArticle 1\nThis Regulation lays down rules.\n\n"
+                                           "Article 2\nIt applies to universities.\n")
+    write(tmp_path / "EU/short.txt", "A European Strategy for Research\n\nUniversities and firms work together.\n")
+    docs, _ = ingest(tmp_path)
+    titles = docs.set_index("doc_id")["title"]
+    assert titles["EU/reg.txt"] == ("REGULATION (EU) 2025/123 OF THE EUROPEAN PARLIAMENT AND OF THE COUNCIL on a "
+                                    "framework for knowledge valorisation and…")
+    assert titles["EU/short.txt"] == "A European Strategy for Research"
