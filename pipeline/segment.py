@@ -26,9 +26,11 @@ SECTION_HEADING_CHARS = 200  # a "§ 101. Title" line no longer than this is a s
 ARTICLE = re.compile(rf"^[ \t\u3000]*({ARTICLE_NUMBER})(?=[ \t\u3000]|$)")
 CN_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?第[{CN_NUMERAL}]+[编章节](?:[ \t\u3000]|$)")
 # an English translation's articles ("Article 3 These Regulations...", "Article 3."), but not an article named at
-# the start of a sentence ("Article 5 of the Patent Law applies...")
-EN_ARTICLE = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(Article[ \t]+\d+)(?=[ \t.:]|$)"
-                        r"(?![ \t]+(?:of|in|to|and|or|shall|may|is|are|was|were|above|below|hereof)\b)")
+# the start of a sentence ("Article 5 of the Patent Law applies..."); also in bold, as Markdown made from a Word
+# file has them (**Article 3**), in capitals (ARTICLE 3), and inserted by an amendment (Article 3a)
+EN_ARTICLE = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?((?:Article|ARTICLE)[ \t]+\d+[a-z]?)"
+                        r"(?:\.?(?:\*\*|__))?(?=[ \t.:]|$)"
+                        r"(?![ \t]+(?i:of|in|to|and|or|shall|may|is|are|was|were|above|below|hereof)\b)")
 # ...in capitals too, as EU texts write them (CHAPTER II)
 EN_HEADING = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(Part|Chapter|PART|CHAPTER)[ \t]+(?:[IVXLC]+|\d+)(?=[ \t.:]|$)"
                         r"(?![ \t]+(?:of|in|to|and|or|shall|may|is|are)\b)")
@@ -299,7 +301,8 @@ def _english_articles(lines: list[Line]) -> bool:
     """Whether lines opening on "Article N" are a translated regulation's articles: two of them numbered one after
     the other (Article 3, Article 4). A review's paragraphs may open on the articles they discuss (Article 7
     says…, Article 12 requires…), and read as articles, every paragraph between ran into one passage."""
-    numbers = [int(m.group(1).split()[-1]) for ln in lines if (m := EN_ARTICLE.match(ln.text))]
+    numbers = [int(re.match(r"\d+", m.group(1).split()[-1]).group(0))
+               for ln in lines if (m := EN_ARTICLE.match(ln.text))]
     return any(b == a + 1 for a, b in zip(numbers, numbers[1:]))
 
 

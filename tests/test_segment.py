@@ -288,3 +288,22 @@ def test_chapters_of_an_eu_style_regulation_are_headings():
         "CHAPTER I GENERAL PROVISIONS", "CHAPTER II SUPPORT MEASURES", "Chapter III Final provisions"]
     assert not [r for r in rows if r["kind"] == "preamble" and "PROVISIONS" in r["text"].upper()]
     _check_cover(EU_STYLE, rows)
+
+
+def test_english_articles_in_bold_in_capitals_or_inserted_are_articles():
+    """Markdown made from a Word file bolds the article markers (**Article 1**), some translations write them in
+    capitals (ARTICLE 2), and an amended EU text has articles an amendment inserted (Article 2a): each was read as
+    plain paragraphs cited ¶ N, or ran into the article before it."""
+    bold = "Measures\n\n**Article 1** These Measures are formulated.\n\n**Article 2.** Brokers shall register.\n"
+    caps = "MEASURES\n\nARTICLE 1\nThese Measures are formulated.\n\nARTICLE 2\nBrokers shall register.\n"
+    inserted = ("Regulation\n\nArticle 1\nSubject matter.\n\nArticle 2\nDefinitions.\n\nArticle 2a\nTransfer offices."
+                "\n\nArticle 3\nFinancing.\n")
+    for text, labels in ((bold, ["Article 1", "Article 2"]), (caps, ["ARTICLE 1", "ARTICLE 2"]),
+                         (inserted, ["Article 1", "Article 2", "Article 2a", "Article 3"])):
+        rows = segment_document(doc(text, "en"))
+        assert [r["label"] for r in rows if r["kind"] == "article"] == labels, text
+        _check_cover(text, rows)
+    rows = segment_document(doc(inserted, "en"))
+    assert [r["text"] for r in rows if r["kind"] == "article"][1] == "Article 2\nDefinitions."
+    named = "Review\n\nARTICLE 5 OF THE LAW is often cited.\n\nArticle 6 says more.\n\nArticle 7 too."
+    assert "ARTICLE 5" not in [r["label"] for r in segment_document(doc(named, "en"))]
