@@ -428,10 +428,50 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
         b.add("section_paragraph", pending, lines[-1].end, cited(), path)
 
 
+# A paper's numbered heading standing as a paragraph of its own: "2.1 A network of technology transfer offices"
+NUMBERED_HEADING = re.compile(r"^[ \t]*(\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]+([A-Z][^\n]*)$")
+_NUMBERED = re.compile(r"^[ \t]*(\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]")
+_HEADING_WORDS = 12
+
+
+def _numbered_headings(lines: list[Line], one_per_line: bool) -> dict[int, int]:
+    """The lines of an English text without Markdown headings that are its numbered headings (1., 1.1, 2.), each
+    with its depth: a short phrase, no sentence, standing as a paragraph of its own. An item of a numbered list is
+    no heading: the item before or after it is numbered next to it (1. / 2.), where a heading's neighbours are its
+    text or a heading of another depth (2. / 2.1)."""
+    blocks: list[tuple[int, int]] = []  # (first, last) line of each paragraph
+    for i, ln in enumerate(lines):
+        if not ln.text.strip() or MD_HEADING.match(ln.text):
+            continue
+        if blocks and blocks[-1][1] == i - 1 and not one_per_line and lines[i - 1].text.strip() \
+                and not MD_HEADING.match(lines[i - 1].text):
+            blocks[-1] = (blocks[-1][0], i)
+        else:
+            blocks.append((i, i))
+    numbers = [tuple(int(x) for x in m.group(1).split(".")) if (m := _NUMBERED.match(lines[first].text)) else None
+               for first, _ in blocks]
+
+    def next_to(a, b) -> bool:
+        return b is not None and len(a) == len(b) and a[:-1] == b[:-1] and abs(a[-1] - b[-1]) == 1
+
+    out = {}
+    for k, (first, last) in enumerate(blocks):
+        stripped = lines[first].text.strip()
+        if (first != last or not NUMBERED_HEADING.match(stripped) or len(stripped) > 80
+                or re.search(r"[.;:,!?]$", stripped) or len(stripped.split()) > _HEADING_WORDS + 1
+                or (k > 0 and next_to(numbers[k], numbers[k - 1]))
+                or (k + 1 < len(blocks) and next_to(numbers[k], numbers[k + 1]))):
+            continue
+        out[first] = len(numbers[k])
+    return out
+
+
 def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
     headings = _Headings()
     path = headings.path
     one_per_line = "\n\n" not in body.strip("\n")
+    # below any Markdown heading of the same text (# Title): numbered headings nest under it
+    numbered = _numbered_headings(lines, one_per_line) if b.doc.get("lang") == "en" else {}
     start: int | None = None
     end = 0
     n = 0
@@ -443,12 +483,13 @@ def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
             b.add("paragraph", start, end, f"¶ {n}", path)
         start = None
 
-    for ln in lines:
+    for i, ln in enumerate(lines):
         md = MD_HEADING.match(ln.text)
-        if md:
+        if md or i in numbered:
             flush()
-            title = md.group(2).strip()
-            b.add("heading", ln.start, ln.end, title, headings.enter(len(md.group(1)), title))
+            title = md.group(2).strip() if md else ln.text.strip()
+            level = len(md.group(1)) if md else 6 + numbered[i]
+            b.add("heading", ln.start, ln.end, title, headings.enter(level, title))
             continue
         if not ln.text.strip():
             flush()

@@ -307,3 +307,56 @@ def test_english_articles_in_bold_in_capitals_or_inserted_are_articles():
     assert [r["text"] for r in rows if r["kind"] == "article"][1] == "Article 2\nDefinitions."
     named = "Review\n\nARTICLE 5 OF THE LAW is often cited.\n\nArticle 6 says more.\n\nArticle 7 too."
     assert "ARTICLE 5" not in [r["label"] for r in segment_document(doc(named, "en"))]
+
+
+WHITE_PAPER = """Knowledge Exchange White Paper
+
+1. Why knowledge exchange matters
+
+Universities hold knowledge that businesses need.
+
+1.1 The current position
+
+The number of university spin-outs has fallen since 2019.
+
+2. Our proposals
+
+2.1 A network of technology transfer offices
+
+We will create regional technology transfer offices.
+
+Our three commitments:
+
+1. Create a network of transfer offices
+
+2. Fund business incubators
+
+3. Open research infrastructures
+
+2.2 Incubators
+
+We will fund business incubators on campuses.
+"""
+
+
+def test_numbered_headings_of_a_plain_english_paper_are_headings():
+    """A white paper saved as text (or from Word or a web page) numbers its headings (1., 1.1, 2.): each was a
+    paragraph coded as content, '2.2 Incubators' a passage on incubators of its own, where the same paper in
+    Markdown (## 2.2 Incubators) had it as a heading. A numbered list's items stay paragraphs."""
+    rows = segment_document(doc(WHITE_PAPER, "en"))
+    heads = [r["label"] for r in rows if r["kind"] == "heading"]
+    assert heads == ["1. Why knowledge exchange matters", "1.1 The current position", "2. Our proposals",
+                     "2.1 A network of technology transfer offices", "2.2 Incubators"]
+    paras = [r for r in rows if r["kind"] == "paragraph"]
+    assert [r["text"] for r in paras] == [
+        "Knowledge Exchange White Paper", "Universities hold knowledge that businesses need.",
+        "The number of university spin-outs has fallen since 2019.",
+        "We will create regional technology transfer offices.", "Our three commitments:",
+        "1. Create a network of transfer offices", "2. Fund business incubators", "3. Open research infrastructures",
+        "We will fund business incubators on campuses."]
+    assert paras[-1]["heading_path"] == "2. Our proposals > 2.2 Incubators"
+    assert paras[2]["heading_path"] == "1. Why knowledge exchange matters > 1.1 The current position"
+    _check_cover(WHITE_PAPER, rows)
+    # a Chinese text's numbered lines are left as they are
+    zh = "某办法\n\n1. GB/T 1234 标准\n\n鼓励高校设立技术转移机构。\n"
+    assert not [r for r in segment_document(doc(zh, "zh")) if r["kind"] == "heading"]
