@@ -434,12 +434,9 @@ _NUMBERED = re.compile(r"^[ \t]*(\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]")
 _HEADING_WORDS = 12
 
 
-def _numbered_headings(lines: list[Line], one_per_line: bool) -> dict[int, int]:
-    """The lines of an English text without Markdown headings that are its numbered headings (1., 1.1, 2.), each
-    with its depth: a short phrase, no sentence, standing as a paragraph of its own. An item of a numbered list is
-    no heading: the item before or after it is numbered next to it (1. / 2.), where a heading's neighbours are its
-    text or a heading of another depth (2. / 2.1)."""
-    blocks: list[tuple[int, int]] = []  # (first, last) line of each paragraph
+def _blocks(lines: list[Line], one_per_line: bool) -> list[tuple[int, int]]:
+    """The (first, last) line of each paragraph outside Markdown headings."""
+    blocks: list[tuple[int, int]] = []
     for i, ln in enumerate(lines):
         if not ln.text.strip() or MD_HEADING.match(ln.text):
             continue
@@ -448,6 +445,40 @@ def _numbered_headings(lines: list[Line], one_per_line: bool) -> dict[int, int]:
             blocks[-1] = (blocks[-1][0], i)
         else:
             blocks.append((i, i))
+    return blocks
+
+
+def _plain_headings(lines: list[Line], one_per_line: bool) -> dict[int, tuple[int, int, str]]:
+    """The headings of an English text written as plain paragraphs, by their first line: (level, last line,
+    title). A "Part 1" / "Chapter 2" paragraph, with its title on the next line or as the next paragraph when it
+    has none (Part 1 / Duties of the Secretary of State), is one heading; a numbered one, see _numbered_headings."""
+    blocks = _blocks(lines, one_per_line)
+    out = {first: (6 + depth, first, lines[first].text.strip())
+           for first, depth in _numbered_headings(lines, blocks).items()}
+    for k, (first, last) in enumerate(blocks):
+        m = EN_HEADING.match(lines[first].text)
+        if not m or last - first > 1 or not _chapter_title(lines[first].text):
+            continue
+        bare = not lines[first].text[m.end():].strip()
+        if last > first:  # "Part 1" over its title in one paragraph
+            if bare and _chapter_title(lines[last].text) and not EN_HEADING.match(lines[last].text):
+                out[first] = (5, last, f"{lines[first].text.strip()} {lines[last].text.strip()}")
+            continue
+        title = lines[first].text.strip()
+        nxt = blocks[k + 1][0] if k + 1 < len(blocks) else None
+        if (bare and nxt is not None and blocks[k + 1][1] == nxt and nxt - last <= 2 and nxt not in out
+                and _chapter_title(lines[nxt].text) and not EN_HEADING.match(lines[nxt].text)
+                and not _NUMBERED.match(lines[nxt].text)):
+            last, title = nxt, f"{title} {lines[nxt].text.strip()}"
+        out[first] = (5, last, title)
+    return out
+
+
+def _numbered_headings(lines: list[Line], blocks: list[tuple[int, int]]) -> dict[int, int]:
+    """The lines of an English text without Markdown headings that are its numbered headings (1., 1.1, 2.), each
+    with its depth: a short phrase, no sentence, standing as a paragraph of its own. An item of a numbered list is
+    no heading: the item before or after it is numbered next to it (1. / 2.), where a heading's neighbours are its
+    text or a heading of another depth (2. / 2.1)."""
     numbers = [tuple(int(x) for x in m.group(1).split(".")) if (m := _NUMBERED.match(lines[first].text)) else None
                for first, _ in blocks]
 
@@ -470,8 +501,9 @@ def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
     headings = _Headings()
     path = headings.path
     one_per_line = "\n\n" not in body.strip("\n")
-    # below any Markdown heading of the same text (# Title): numbered headings nest under it
-    numbered = _numbered_headings(lines, one_per_line) if b.doc.get("lang") == "en" else {}
+    # below any Markdown heading of the same text (# Title): plain headings nest under it
+    plain = _plain_headings(lines, one_per_line) if b.doc.get("lang") == "en" else {}
+    skip_to = -1
     start: int | None = None
     end = 0
     n = 0
@@ -484,12 +516,14 @@ def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
         start = None
 
     for i, ln in enumerate(lines):
+        if i <= skip_to:
+            continue
         md = MD_HEADING.match(ln.text)
-        if md or i in numbered:
+        if md or i in plain:
             flush()
-            title = md.group(2).strip() if md else ln.text.strip()
-            level = len(md.group(1)) if md else 6 + numbered[i]
-            b.add("heading", ln.start, ln.end, title, headings.enter(level, title))
+            level, last, title = (len(md.group(1)), i, md.group(2).strip()) if md else plain[i]
+            b.add("heading", ln.start, lines[last].end, title, headings.enter(level, title))
+            skip_to = last
             continue
         if not ln.text.strip():
             flush()

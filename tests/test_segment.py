@@ -360,3 +360,22 @@ def test_numbered_headings_of_a_plain_english_paper_are_headings():
     # a Chinese text's numbered lines are left as they are
     zh = "某办法\n\n1. GB/T 1234 标准\n\n鼓励高校设立技术转移机构。\n"
     assert not [r for r in segment_document(doc(zh, "zh")) if r["kind"] == "heading"]
+
+
+def test_parts_of_a_plain_english_act_are_headings():
+    """An Act saved from Word has its Parts as paragraphs of their own, the title as the next one (Part 1 /
+    Duties of the Secretary of State), or on the next line in a plain text: each was a paragraph coded as content,
+    and the sections after Part 2 stood under the section before it. A sentence opening on a Part is no heading."""
+    text = ("Research Collaboration Act 2025\n\nPart 1\n\nDuties of the Secretary of State\n\n"
+            "1 Duty to promote research collaboration\n\n(1) The Secretary of State must promote research.\n\n"
+            "(2) The Secretary of State must have regard to the needs of industry.\n\nPart 2\nIntellectual property\n\n"
+            "3 Ownership of results\n\n(1) A provider must publish a policy.\n\nPart 3 sets out the funding.\n")
+    rows = segment_document(doc(text, "en"))
+    assert [r["label"] for r in rows if r["kind"] == "heading"] == [
+        "Part 1 Duties of the Secretary of State", "1 Duty to promote research collaboration",
+        "Part 2 Intellectual property", "3 Ownership of results"]
+    paras = [r for r in rows if r["kind"] == "paragraph"]
+    assert [r["label"] for r in paras] == ["¶ 1", "¶ 2", "¶ 3", "¶ 4", "¶ 5"]
+    assert paras[3]["heading_path"] == "Part 2 Intellectual property > 3 Ownership of results"
+    assert paras[4]["text"] == "Part 3 sets out the funding."
+    _check_cover(text, rows)
