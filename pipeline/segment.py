@@ -314,6 +314,8 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
     cur_kind = "preamble"
     cur_start = lines[0].start if lines else 0
     last_end = cur_start
+    art_level = 0  # the Markdown level of the open article's own heading line (### Article 3), 0 for none
+
     def is_heading(ln: Line) -> bool:
         # an article may stand as a Markdown heading of its own (### Article 3) above its text: it opens the article
         stripped = ln.text.strip()
@@ -326,7 +328,10 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
             continue
         stripped = ln.text.strip()
         art = article.match(ln.text)
-        heading_line = is_heading(ln)
+        md = MD_HEADING.match(ln.text)
+        # a heading below the open article's own (### Article 1 / #### Subject matter) is the article's title
+        heading_line = is_heading(ln) and not (cur is not None and md and art_level and len(md.group(1)) > art_level
+                                               and not heading.match(ln.text))
         if heading_line or art:
             b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)
             cur = None
@@ -347,6 +352,7 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
         if art:
             cur = (ln.start, art.group(1))
             cur_kind, cur_start = "article", ln.start
+            art_level = len(md.group(1)) if md else 0
         if stripped:
             last_end = ln.end
     b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)

@@ -379,3 +379,20 @@ def test_parts_of_a_plain_english_act_are_headings():
     assert paras[3]["heading_path"] == "Part 2 Intellectual property > 3 Ownership of results"
     assert paras[4]["text"] == "Part 3 sets out the funding."
     _check_cover(text, rows)
+
+
+def test_an_articles_own_title_heading_stays_in_the_article():
+    """Markdown made from an EU text gives an article's number and its title headings of their own (### Article 1
+    / #### Subject matter): the article was its number alone, its text a preamble without a citation, and the
+    title stood in the heading path of the next article."""
+    text = ("# Regulation\n\n## Chapter I\n\n### Article 1\n\n#### Subject matter\n\n1. This Regulation lays down "
+            "rules.\n\n### Article 2\n\n#### Definitions\n\n(a) 'office' means a unit.\n\n## Chapter II\n\n"
+            "### Article 3\n\nFunding.\n")
+    rows = segment_document(doc(text, "en"))
+    content = [r for r in rows if r["kind"] not in ("heading", "header")]
+    assert [(r["kind"], r["label"]) for r in content] == [("article", "Article 1"), ("article", "Article 2"),
+                                                          ("article", "Article 3")]
+    assert content[0]["text"].endswith("lays down rules.") and "Subject matter" in content[0]["text"]
+    assert [r["heading_path"] for r in content] == ["Regulation > Chapter I", "Regulation > Chapter I",
+                                                    "Regulation > Chapter II"]
+    _check_cover(text, rows)
