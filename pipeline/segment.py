@@ -328,6 +328,8 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
             continue
         stripped = ln.text.strip()
         art = article.match(ln.text)
+        if art and article is EN_ARTICLE and i > 0 and _runs_on(lines[i - 1].text) and not is_heading(lines[i - 1]):
+            art = None  # "… laid down in the following" / "Article 2 applies …": a wrapped line names an article
         md = MD_HEADING.match(ln.text)
         # a heading below the open article's own (### Article 1 / #### Subject matter) is the article's title
         heading_line = is_heading(ln) and not (cur is not None and md and art_level and len(md.group(1)) > art_level
@@ -356,6 +358,16 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
         if stripped:
             last_end = ln.end
     b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)
+
+
+_RUNS_ON = _LEAD_IN_END | frozenset("following pursuant see per".split())
+
+
+def _runs_on(line: str) -> bool:
+    """Whether `line` breaks off a sentence that the next line goes on with: it ends on a word that needs what
+    follows ("… laid down in", "… pursuant to")."""
+    words = line.split()
+    return bool(words) and words[-1].lower() in _RUNS_ON
 
 
 def _chapter_title(line: str) -> bool:

@@ -396,3 +396,20 @@ def test_an_articles_own_title_heading_stays_in_the_article():
     assert [r["heading_path"] for r in content] == ["Regulation > Chapter I", "Regulation > Chapter I",
                                                     "Regulation > Chapter II"]
     _check_cover(text, rows)
+
+
+def test_an_article_named_at_the_start_of_a_wrapped_line_opens_none():
+    """A translation exported as text wrapped at 70 characters can start a line on an article its sentence names
+    ('… laid down in the following' / 'Article 2 applies to …'): it opened an article there, Article 1 was cut in
+    two and two passages were cited 'Article 2'."""
+    text = ("Regulations of X\n\nArticle 1 These Regulations are formulated to promote cooperation among\n"
+            "enterprises and universities. The procedure laid down in the following\n"
+            "Article 2 applies to every joint research centre set up under them.\n\n"
+            "Article 2 Enterprises are encouraged to set up joint research centres:\n"
+            "(1) in every district;\n(2) with the universities of the province\n"
+            "Article 3 Disputes may be settled through arbitration.\n")
+    rows = segment_document(doc(text, "en"))
+    arts = [r for r in rows if r["kind"] == "article"]
+    assert [r["label"] for r in arts] == ["Article 1", "Article 2", "Article 3"]
+    assert arts[0]["text"].endswith("set up under them.")
+    _check_cover(text, rows)
