@@ -169,6 +169,8 @@ def test_coded_lines_of_the_wrong_type_are_refused_with_the_line(tmp_path):
 def test_terms_match_whole_words_in_both_languages(tmp_path):
     """调解 inside 协调解决 is not mediation; 'incubat*' does not match inside 'nonincubated'."""
     raw = {"version": "w", "facets": FACETS, "nodes": [
+        {"id": "model.incubator", "facet": "model", "name": {"en": "incubator", "zh": "孵化器"},  # an audited facet has a leaf
+         "lexicon": {"zh": {"terms": ["孵化器"]}, "en": {"terms": ["business incubator"]}}},
         {"id": "measure.benefit.arbitration", "facet": "measure", "name": {"en": "arbitration", "zh": "仲裁"},
          "lexicon": {"zh": {"terms": ["调解", "技术转移"]}, "en": {"terms": ["incubat*", "mediation"]}}}]}
     p = tmp_path / "taxonomy.yaml"
