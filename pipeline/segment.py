@@ -23,7 +23,8 @@ CONTENT_KINDS = ("article", "section_paragraph", "paragraph", "preamble")
 MAX_PASSAGE_CHARS = 4000
 SECTION_HEADING_CHARS = 200  # a "§ 101. Title" line no longer than this is a section heading, not a paragraph
 
-ARTICLE = re.compile(rf"^[ \t\u3000]*({ARTICLE_NUMBER})(?=[ \t\u3000]|$)")
+# also with its number in bold, as Markdown made from a Word file sets it (**第一条**)
+ARTICLE = re.compile(rf"^[ \t\u3000]*(?:\*\*|__)?({ARTICLE_NUMBER})(?:\*\*|__)?(?=[ \t\u3000]|$)")
 CN_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?第[{CN_NUMERAL}]+[编章节](?:[ \t\u3000]|$)")
 # an English translation's articles ("Article 3 These Regulations...", "Article 3."), but not an article named at
 # the start of a sentence ("Article 5 of the Patent Law applies..."); also in bold, as Markdown made from a Word

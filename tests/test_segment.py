@@ -25,6 +25,16 @@ def test_chinese_articles_chapters_and_clauses():
     assert any(r["kind"] == "header" for r in rows)
 
 
+def test_chinese_article_numbers_in_bold_are_articles():
+    """Markdown made from a Word regulation (pandoc) sets each article's number in bold (**第一条**): every article
+    was a paragraph cited ¶ N, as English **Article 1** was before."""
+    text = ("某省促进产学研合作条例\n\n**第一条** 为了促进产学研合作，制定本条例。\n\n"
+            "__第二条__　鼓励高等学校与企业共建联合实验室。\n\n**第三条　本条例自公布之日起施行。**\n")
+    rows = segment_document(doc(text))
+    assert [r["label"] for r in rows if r["kind"] == "article"] == ["第一条", "第二条", "第三条"]
+    assert "联合实验室" in [r for r in rows if r["label"] == "第二条"][0]["text"]
+
+
 def test_articles_run_together_on_one_line_are_still_articles():
     """Text copied from a web page or a PDF: every article on one line, joined by full-width spaces. A reference
     inside a sentence and a table row that names articles are not cut."""
