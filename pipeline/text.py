@@ -348,11 +348,6 @@ _t2s = None
 
 def to_simplified(text: str) -> tuple[str, bool]:
     """Convert Traditional Chinese to Simplified with OpenCC; report whether the text was Traditional."""
-    global _t2s
-    if _t2s is None:
-        import opencc
-
-        _t2s = opencc.OpenCC("t2s")
     # counted over code point arrays: Python loops over every sample were a third of ingest
     sample = text[:4000]
     codes = code_points(sample)
@@ -360,7 +355,7 @@ def to_simplified(text: str) -> tuple[str, bool]:
     if not han:
         return text, False
     # characters OpenCC changes, position by position (over the shorter of the two where a length changed)
-    converted = code_points(_t2s.convert(sample))
+    converted = code_points(simplified(sample))
     n = min(len(codes), len(converted))
     changed = int(np.count_nonzero(codes[:n] != converted[:n]))
     # Simplified text has a few characters OpenCC still maps (e.g. variant forms); Traditional has many
@@ -370,7 +365,8 @@ def to_simplified(text: str) -> tuple[str, bool]:
 
 
 def simplified(text: str) -> str:
-    """OpenCC's Traditional-to-Simplified conversion of a short text (a taxonomy term), as documents are coded."""
+    """OpenCC's Traditional-to-Simplified conversion, phrase by phrase (its length may change: to_simplified
+    converts a document keeping its offsets). The one converter of the process, made on first use."""
     global _t2s
     if _t2s is None:
         import opencc
@@ -389,14 +385,14 @@ def _same_length_t2s(text: str) -> str:
     matched terms) is also an offset into the original. OpenCC's phrase conversions keep the length in nearly all
     cases; a line where one does not is converted character by character instead (a character whose conversion
     is not one character is left as it is)."""
-    out = _t2s.convert(text)
+    out = simplified(text)
     if len(out) == len(text):
         return out
     lines = []
     for line in text.splitlines(keepends=True):
-        conv = _t2s.convert(line)
+        conv = simplified(line)
         if len(conv) != len(line):
-            conv = "".join(c if len(c := _t2s.convert(ch)) == 1 else ch for ch in line)
+            conv = "".join(c if len(c := simplified(ch)) == 1 else ch for ch in line)
         lines.append(conv)
     return "".join(lines)
 
