@@ -339,7 +339,7 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
             b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)
             cur = None
         if heading_line:
-            title = MD_HEADING.match(ln.text).group(2).strip() if MD_HEADING.match(ln.text) else stripped
+            title = md.group(2).strip() if md else stripped
             end = ln.end
             bare = heading.match(ln.text)
             if bare and not ln.text[bare.end():].strip():
