@@ -24,7 +24,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .aggregate import as_written, cite_as_written, fragments, mark_terms, merge_spans, rank_regions
+from .aggregate import as_written, cite_as_written, fragments, merge_spans, rank_regions
 from .catalog import EVIDENCE_PAGES
 from .taxonomy import Taxonomy
 
