@@ -1,7 +1,34 @@
 """The number of a Chinese article, chapter or item: 第三十二条, 第12条, 第１２条 (full-width digits, as some
-exports write them), 第十条之一 (an article an amendment inserted). One pattern for every module that finds them
+exports write them), 第十条之一 (an article an amendment inserted), and the value of a Chinese numeral. One pattern for every module that finds them
 (ingest's wrap joining, the Word reader, the segmenter), in a module of its own: the segmenter's cache key covers
 the code it imports, and editing ingest's text code must not make every document be segmented again."""
 
 CN_NUMERAL = "一二三四五六七八九十百千零〇两0-9０-９"
 ARTICLE_NUMBER = rf"第[{CN_NUMERAL}]+条(?:之[{CN_NUMERAL}]+)?"
+
+
+_CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+              "八": 8, "九": 9}
+
+
+def cn_number(s: str) -> int | None:
+    """12, 十二, 二十, 三十一, 一百零六, 二〇一七 (a year written digit by digit)."""
+    if s.isdigit():
+        return int(s)
+    if "十" not in s and "百" not in s:
+        if any(c not in _CN_DIGITS for c in s):
+            return None
+        return int("".join(str(_CN_DIGITS[c]) for c in s))
+    total, cur = 0, 0
+    for c in s:
+        if c in _CN_DIGITS:
+            cur = _CN_DIGITS[c]
+        elif c == "百":
+            total += (cur or 1) * 100
+            cur = 0
+        elif c == "十":
+            total += (cur or 1) * 10
+            cur = 0
+        else:
+            return None
+    return total + cur

@@ -13,13 +13,12 @@ import datetime
 import re
 from pathlib import Path
 
+from .article_numbers import cn_number
 from .text import one_line
 
 DATE_IN_NAME = re.compile(r"[（(](\d{4}-\d{2}-\d{2})[)）]")
 
 EARLIEST_YEAR = 1949
-_CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-              "八": 8, "九": 9}
 _N = "[0-9〇○零Ｏ一二三四五六七八九十百两]"
 _CN_DATE = (rf"(?P<roc>(?:中华)?民国[ \t]*)?(?P<y>{_N}{{2,4}})[ \t]*年[ \t]*(?P<m>{_N}{{1,2}})[ \t]*月"
             rf"[ \t]*(?P<d>{_N}{{1,3}})[ \t]*日")
@@ -55,29 +54,6 @@ _FIRST_ARTICLE = re.compile(r"^[ \t\u3000]*(?:第[一二三四五六七八九十
                             re.MULTILINE)
 
 
-def _cn_number(s: str) -> int | None:
-    """12, 十二, 二十, 三十一, 一百零六, 二〇一七 (a year written digit by digit)."""
-    if s.isdigit():
-        return int(s)
-    if "十" not in s and "百" not in s:
-        if any(c not in _CN_DIGITS for c in s):
-            return None
-        return int("".join(str(_CN_DIGITS[c]) for c in s))
-    total, cur = 0, 0
-    for c in s:
-        if c in _CN_DIGITS:
-            cur = _CN_DIGITS[c]
-        elif c == "百":
-            total += (cur or 1) * 100
-            cur = 0
-        elif c == "十":
-            total += (cur or 1) * 10
-            cur = 0
-        else:
-            return None
-    return total + cur
-
-
 def plausible_date(year: int | None, month: int | None, day: int | None) -> str:
     """ISO date, or "" when it is no calendar date or its year is before 1949 or after next year (a year
     like that is an article number, a citation or a typing slip, not the date of a current policy)."""
@@ -92,12 +68,12 @@ def plausible_date(year: int | None, month: int | None, day: int | None) -> str:
 
 
 def _cn_match_date(m: re.Match) -> str:
-    year = _cn_number(m.group("y"))
+    year = cn_number(m.group("y"))
     if year is not None and m.group("roc"):
         year += 1911  # 民国 (Republic of China) years
     elif len(m.group("y")) != 4:
         return ""
-    return plausible_date(year, _cn_number(m.group("m")), _cn_number(m.group("d")))
+    return plausible_date(year, cn_number(m.group("m")), cn_number(m.group("d")))
 
 
 def _en_match_date(m: re.Match) -> str:

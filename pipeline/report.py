@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from .aggregate import as_written, cite_as_written, fragments, merge_spans, rank_regions
 from .catalog import EVIDENCE_PAGES
+from .segment import CONTENT_KINDS
 from .taxonomy import Taxonomy
 
 # ------------------------------------------------------------------------------------------ shared
@@ -521,7 +522,7 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
         elif shown[pos:s].strip():  # blank lines between passages: the passages' blocks already part them
             blocks.append({"kind": "text", "text": shown[pos:s]})
         pos = t
-        if p["kind"] not in ("article", "section_paragraph", "paragraph", "preamble"):
+        if p["kind"] not in CONTENT_KINDS:
             blocks.append({"kind": "heading", "text": shown[s:t]})
             continue
         rows = coded.get(p["passage_id"], [])

@@ -1,10 +1,13 @@
 """Stage 2: documents in, passages that follow each text's own structure out.
 
-Three layouts are recognised, per document:
+Four layouts are recognised, per document:
 - Regulations: 第X条 articles, each with its following 款/项 paragraphs; 编/章/节 headings become the
   heading path; text before the first article is the preamble. An English translation's "Article 3" articles
   and "Chapter II" / "Part I" headings are read the same way.
 - US-Code style: `§` section headings, each paragraph `(a)`, `(1)`, `(A)` a passage cited as § 3710(a)(1).
+- Chinese opinions, notices and decisions (意见, 通知, 决定) numbered 一、/（一）/1./（1） instead of by article:
+  each numbered item with its following paragraphs a passage cited as 三、（二）; a short numbered line with no
+  sentence in it (一、总体要求) is a heading.
 - Anything else: paragraphs (blank-line separated, or one per line when the text has no blank lines).
 
 Every character of a document belongs to exactly one passage (headings and the file header are passages of
@@ -16,10 +19,10 @@ import re
 from array import array
 from dataclasses import dataclass
 
-from .article_numbers import ARTICLE_NUMBER, CN_NUMERAL
+from .article_numbers import ARTICLE_NUMBER, CN_NUMERAL, cn_number
 
 
-CONTENT_KINDS = ("article", "section_paragraph", "paragraph", "preamble")
+CONTENT_KINDS = ("article", "section_paragraph", "paragraph", "preamble", "item")
 MAX_PASSAGE_CHARS = 4000
 SECTION_HEADING_CHARS = 200  # a "§ 101. Title" line no longer than this is a section heading, not a paragraph
 
@@ -293,6 +296,8 @@ def segment_spans(doc: dict) -> Spans:
         _us_code(b, body)
     elif _english_articles(body):
         _articles(b, body, EN_ARTICLE, EN_HEADING)
+    elif b.doc.get("lang") == "zh" and _numbered_outline(body):
+        _outline(b, body, text[body_start:])
     else:
         _paragraphs(b, body, text[body_start:])
     return b.spans
@@ -514,6 +519,97 @@ def _numbered_headings(lines: list[Line], blocks: list[tuple[int, int]]) -> dict
             continue
         out[first] = len(numbers[k])
     return out
+
+
+# The numbers of an opinion's or a decision's items, by level: 一、 / （一） / 1. / （1）, also in bold or as a
+# Markdown heading. "1.5亿元" is no item, nor is "2021年".
+_OUTLINE = re.compile(r"^[ \t\u3000]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?[ \t\u3000]*"
+                      r"(?:(?P<l1>[一二三四五六七八九十百零〇]+)、"
+                      r"|[（(][ \t]*(?P<l2>[一二三四五六七八九十百零〇]+)[ \t]*[）)]"
+                      r"|(?P<l3>\d{1,3})[.．、](?![\d.．])"
+                      r"|[（(][ \t]*(?P<l4>\d{1,3})[ \t]*[）)])")
+_PART_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?(?:\*\*|__)?第[{CN_NUMERAL}]+(?:部分|[编章节])(?:[ \t\u3000]|$)")
+_OUTLINE_TITLE_CHARS = 30
+_SENTENCE_MARK = re.compile(r"[。；！？：:;，,]")
+
+
+def _outline_mark(m: re.Match) -> tuple[int, str]:
+    """The level (1-4) of a numbered item and its number as cited: 三、 （二） 1. （3）."""
+    level = next(k for k in range(1, 5) if m.group(f"l{k}"))
+    n = m.group(f"l{level}")
+    return level, (f"{n}、", f"（{n}）", f"{n}.", f"（{n}）")[level - 1]
+
+
+def _numbered_outline(lines: list[Line]) -> bool:
+    """Whether a Chinese text without articles is numbered by items: two of its 一、 (or （一）) items numbered
+    one after the other. A paragraph that merely opens on 一、 is not enough."""
+    numbers: dict[int, list[int | None]] = {1: [], 2: []}
+    for ln in lines:
+        m = _OUTLINE.match(ln.text)
+        if m and (m.group("l1") or m.group("l2")):
+            level = 1 if m.group("l1") else 2
+            numbers[level].append(cn_number(m.group(f"l{level}")))
+    return any(a is not None and b == a + 1 for seq in numbers.values() for a, b in zip(seq, seq[1:]))
+
+
+def _outline(b: _Builder, lines: list[Line], body: str) -> None:
+    """An opinion's, notice's or decision's numbered items (see the module's docstring). Paragraphs that no item
+    holds (before the first, or under a heading before its first item) are cited as paragraphs of the heading
+    above them: ¶ 2, 一、 ¶ 1."""
+    headings = _Headings()
+    path = headings.path
+    one_per_line = "\n\n" not in body.strip("\n")
+    marks = [""] * 5  # the numbers of the items open at levels 1-4 (index 0 unused)
+    item: tuple[int, str] | None = None  # (start, citation) of the open item
+    para: int | None = None  # start of the open paragraph outside any item
+    loose = 0  # such paragraphs under the current heading
+    end = 0
+
+    def close() -> None:
+        nonlocal item, para, loose
+        if item is not None:
+            b.add("item", item[0], end, item[1], path)
+        if para is not None:
+            loose += 1
+            b.add("paragraph", para, end, f"{''.join(marks)} ¶ {loose}".lstrip(), path)
+        item = para = None
+
+    for ln in lines:
+        stripped = ln.text.strip()
+        if not stripped:
+            if para is not None:
+                close()
+            continue
+        m = _OUTLINE.match(ln.text)
+        md = MD_HEADING.match(ln.text)
+        part = _PART_HEADING.match(ln.text)
+        if not (m or md or part):
+            if item is None and para is None:
+                para = ln.start
+            end = ln.end
+            if one_per_line and item is None:
+                close()
+            continue
+        close()
+        if m and not part:
+            level, mark = _outline_mark(m)
+            marks[level:] = [mark] + [""] * (4 - level)
+            rest = ln.text[m.end():].strip().strip("*_").strip()
+            # a short line of 1.- or （1）-numbered items is a list (材料清单), not headings
+            heading = md is not None or (level <= 2 and 0 < len(rest) <= _OUTLINE_TITLE_CHARS
+                                         and not _SENTENCE_MARK.search(rest))
+            if not heading:
+                item, end = (ln.start, "".join(marks)), ln.end
+                continue
+            title = stripped.lstrip("#").strip().replace("**", "").replace("__", "")
+            b.add("heading", ln.start, ln.end, title, headings.enter(10 + level, title))
+        else:
+            # a part or chapter, or a Markdown heading with no number, starts the numbering afresh
+            marks[:] = [""] * 5
+            title = (md.group(2) if md else stripped).strip().replace("**", "").replace("__", "")
+            b.add("heading", ln.start, ln.end, title, headings.enter(len(md.group(1)) if md else 7, title))
+        loose = 0
+    close()
 
 
 def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:

@@ -423,3 +423,65 @@ def test_an_article_named_at_the_start_of_a_wrapped_line_opens_none():
     assert [r["label"] for r in arts] == ["Article 1", "Article 2", "Article 3"]
     assert arts[0]["text"].endswith("set up under them.")
     _check_cover(text, rows)
+
+
+OPINION = """某省人民政府关于深化产学研合作的若干意见
+
+各市人民政府，省政府各部门：
+为推动高校、科研院所与企业协同创新，现提出如下意见。
+
+一、总体要求
+
+（一）指导思想。以企业为主体、市场为导向，推动产学研深度融合。
+
+（二）主要目标。到2030年，建成一批校企联合研发平台。
+
+二、重点任务
+
+（三）共建研发平台。支持高校与企业共建联合实验室：
+1.对新认定的省级平台给予1.5亿元以内的支持；
+2．平台的知识产权归属由合作各方约定。
+（1）成果转化收益可用于奖励科研人员。
+
+（四）促进人才流动
+鼓励科研人员到企业兼职。
+
+三、保障措施
+各市要加强组织领导。
+
+本意见自印发之日起施行。
+"""
+
+
+def test_opinions_numbered_by_items_are_cited_by_their_numbers():
+    """An opinion (意见) numbered 一、/（一）/1. has no 第X条: it was cut into paragraphs cited ¶ 7, which a reader
+    must count; its items are cited 二、（三）1. as Chinese readers cite them, its short numbered lines are headings."""
+    rows = segment_document(doc(OPINION))
+    for r in rows:
+        assert OPINION[r["start"]:r["end"]] == r["text"]
+    items = {r["label"]: r for r in rows if r["kind"] == "item"}
+    assert list(items) == ["一、（一）", "一、（二）", "二、（三）", "二、（三）1.", "二、（三）2.", "二、（三）2.（1）"]
+    assert items["二、（三）"]["heading_path"] == "二、重点任务"
+    assert "1.5亿元" in items["二、（三）1."]["text"]  # a decimal opens no item
+    headings = [r["text"] for r in rows if r["kind"] == "heading"]
+    assert headings == ["一、总体要求", "二、重点任务", "（四）促进人才流动", "三、保障措施"]
+    loose = [(r["label"], r["text"]) for r in rows if r["kind"] == "paragraph"]
+    assert [label for label, _ in loose] == ["¶ 1", "¶ 2", "二、（四） ¶ 1", "三、 ¶ 1", "三、 ¶ 2"]
+    assert "兼职" in loose[2][1]
+    assert "印发之日" in loose[-1][1]  # the paragraphs under a heading stay apart, as no item holds them
+
+
+def test_a_decision_numbered_by_items_keeps_each_items_paragraphs():
+    text = ("为了促进科技成果转化，作出如下决定：\n\n一、支持高等学校设立技术转移机构。\n\n"
+            "技术转移机构可以聘用专职人员。\n\n二、本决定自公布之日起施行。\n")
+    rows = segment_document(doc(text))
+    assert [(r["kind"], r["label"]) for r in rows] == [("paragraph", "¶ 1"), ("item", "一、"), ("item", "二、")]
+    assert "专职人员" in rows[1]["text"]
+
+
+def test_a_paragraph_opening_on_a_number_does_not_make_items():
+    """One 一、 (or numbers out of sequence) is a sentence's enumeration, not a numbered text: paragraphs as before."""
+    text = "一、二类医疗器械的研发可以享受补助。\n\n三、四线城市另行规定。\n\n高校应当加强合作。\n"
+    assert [r["label"] for r in segment_document(doc(text))] == ["¶ 1", "¶ 2", "¶ 3"]
+    english = "Guidance\n\n一、 means one.\n\n二、 means two.\n"
+    assert all(r["kind"] == "paragraph" for r in segment_document(doc(english, lang="en")))
