@@ -8,7 +8,8 @@ Four layouts are recognised, per document:
 - Chinese opinions, notices and decisions (意见, 通知, 决定) numbered 一、/（一）/1./（1） instead of by article:
   each numbered item with its following paragraphs a passage cited as 三、（二）; a short numbered line with no
   sentence in it (一、总体要求) is a heading.
-- Anything else: paragraphs (blank-line separated, or one per line when the text has no blank lines).
+- Anything else: paragraphs (blank-line separated, or one per line when the text has no blank lines); within a UK
+  Act's sections (1 Duty to … / (1) …) or a state statute's (Sec. 3. …) cited s. 1(2)(a) and Sec. 3(a).
 
 Every character of a document belongs to exactly one passage (headings and the file header are passages of
 their own kinds, which the classifier skips), so passages can always be traced back by offsets.
@@ -612,14 +613,70 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
     close()
 
 
+# A US state statute's sections, "Sec. 3." / "Section 3." / "SECTION 3.", but not a section named at the start of a
+# sentence ("Section 5 of the Act applies...")
+STATE_SECTION = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?((?:Sec\.|SEC\.|Section|SECTION)[ \t]+(\d+)[A-Za-z]?"
+                           r"(?:[.\-–]\d+[A-Za-z]?)*)\.?(?:\*\*|__)?(?=[ \t]|$)"
+                           r"(?![ \t]+(?i:of|in|to|and|or|shall|may|is|are|was|were|above|below|hereof)\b)")
+# what a section's text has and its title ("Definitions.", "Technology transfer program established.") has not
+_STATUTE_SENTENCE = re.compile(r"\b(?:shall|may|must|is|are|will|means|includes)\b|[.;:][ \t]+\S|[，。；]")
+
+
+def _uk_level(tag: str, stack: list[str]) -> int:
+    """The level of an Act's enumerator: subsection (1), paragraph (a), sub-paragraph (i), (A) below it."""
+    if tag.isdigit():
+        return 0
+    if tag.islower():
+        # (i) after (h) continues the letters; below an open (a) it is a sub-paragraph
+        after_h = len(stack) > 1 and len(stack[1]) == 1 and len(tag) == 1 and ord(stack[1]) == ord(tag) - 1
+        return 2 if set(tag) <= _ROMAN and len(stack) > 1 and stack[1] and not after_h else 1
+    return 3
+
+
+def _statute_sections(lines: list[Line], blocks: list[tuple[int, int]],
+                      plain: dict[int, tuple[int, int, str]]) -> tuple[dict[int, tuple[str, bool]], bool]:
+    """The lines that open a statute's sections, each with its section as cited and whether the line is a heading,
+    and whether the text is a UK-style Act. A UK Act's sections are numbered headings ("1 Duty to promote
+    research") whose text opens on subsection (1), cited s. 1(2); two such make an Act, where a paper's numbered
+    headings (2 Funding) are followed by prose. A state statute's sections open on "Sec. 3." (cited Sec. 3(a)),
+    two of them numbered one after the other, as a review that mentions a section has not."""
+    firsts = [first for first, _ in blocks]
+    acts = {}
+    for k, first in enumerate(firsts):
+        level = plain.get(first, (0,))[0]
+        if level == 7 and k + 1 < len(firsts) and re.match(r"[ \t]*\(1\)", lines[firsts[k + 1]].text):
+            acts[first] = (f"s. {_NUMBERED.match(lines[first].text).group(1)}", True)
+    if len(acts) >= 2:
+        return {first: (f"s. {_NUMBERED.match(lines[first].text).group(1)}", True)
+                for first in firsts if plain.get(first, (0,))[0] == 7}, True
+    opened = {first: m for first in firsts if (m := STATE_SECTION.match(lines[first].text))}
+    numbers = [int(m.group(2)) for m in opened.values()]
+    if not any(b == a + 1 for a, b in zip(numbers, numbers[1:])):
+        return {}, False
+    out = {}
+    for first, m in opened.items():
+        rest = lines[first].text[m.end():].strip().strip("*_").strip()
+        title = not rest or (len(rest) <= 80 and len(rest.split()) <= 10
+                             and not _STATUTE_SENTENCE.search(rest.rstrip(".")))
+        out[first] = (m.group(1), title)
+    return out, False
+
+
 def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
     headings = _Headings()
     path = headings.path
     one_per_line = "\n\n" not in body.strip("\n")
+    english = b.doc.get("lang") == "en"
     # below any Markdown heading of the same text (# Title): plain headings nest under it
-    plain = _plain_headings(lines, one_per_line) if b.doc.get("lang") == "en" else {}
+    plain = _plain_headings(lines, one_per_line) if english else {}
+    sections, uk = _statute_sections(lines, _blocks(lines, one_per_line), plain) if english else ({}, False)
+    level_of = _uk_level if uk else _enum_level
+    section = ""  # the statute's section the paragraphs stand in, as cited
+    stack: list[str] = []  # its enumerators by level
+    loose = 0  # its paragraphs without an enumerator
     skip_to = -1
     start: int | None = None
+    label = ""
     end = 0
     n = 0
 
@@ -627,17 +684,49 @@ def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
         nonlocal start, n
         if start is not None:
             n += 1
-            b.add("paragraph", start, end, f"¶ {n}", path)
+            b.add("paragraph", start, end, label or f"¶ {n}", path)
         start = None
+
+    def open_section(cited: str) -> None:
+        nonlocal section, loose
+        section, loose = cited, 0
+        stack.clear()
+
+    def cited(i: int) -> str:
+        """The citation of a paragraph opening on line i: § style within a section, else "" (¶ N)."""
+        nonlocal loose
+        if i in sections:  # "Sec. 3. The department shall ..." opens its section with its text
+            open_section(sections[i][0])
+            return section
+        if not section:
+            return ""
+        enum = ENUM.match(lines[i].text)
+        if enum:
+            tag = enum.group(1)
+            level = level_of(tag, stack)
+            del stack[level:]
+            stack.extend([""] * (level - len(stack)))
+            stack.append(tag)
+        elif not stack:
+            loose += 1
+            return section if loose == 1 else f"{section} ¶ {loose}"
+        return section + "".join(f"({t})" for t in stack if t)
 
     for i, ln in enumerate(lines):
         if i <= skip_to:
             continue
         md = MD_HEADING.match(ln.text)
-        if md or i in plain:
+        opener = sections.get(i)
+        if md or i in plain or (opener and opener[1]):
             flush()
-            level, last, title = (len(md.group(1)), i, md.group(2).strip()) if md else plain[i]
+            if md:
+                level, last, title = len(md.group(1)), i, md.group(2).strip()
+            elif i in plain:
+                level, last, title = plain[i]
+            else:
+                level, last, title = 7, i, ln.text.strip().strip("*_").strip()
             b.add("heading", ln.start, lines[last].end, title, headings.enter(level, title))
+            open_section(opener[0] if opener else "")
             skip_to = last
             continue
         if not ln.text.strip():
@@ -645,6 +734,7 @@ def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
             continue
         if start is None:
             start = ln.start
+            label = cited(i)
         end = ln.end
         if one_per_line:
             flush()

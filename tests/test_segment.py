@@ -385,7 +385,8 @@ def test_parts_of_a_plain_english_act_are_headings():
         "Part 1 Duties of the Secretary of State", "1 Duty to promote research collaboration",
         "Part 2 Intellectual property", "3 Ownership of results"]
     paras = [r for r in rows if r["kind"] == "paragraph"]
-    assert [r["label"] for r in paras] == ["¶ 1", "¶ 2", "¶ 3", "¶ 4", "¶ 5"]
+    # an Act's subsections are cited as the Act is: s. 1(2) (a paragraph after them continues the last one)
+    assert [r["label"] for r in paras] == ["¶ 1", "s. 1(1)", "s. 1(2)", "s. 3(1)", "s. 3(1)"]
     assert paras[3]["heading_path"] == "Part 2 Intellectual property > 3 Ownership of results"
     assert paras[4]["text"] == "Part 3 sets out the funding."
     _check_cover(text, rows)
@@ -485,3 +486,46 @@ def test_a_paragraph_opening_on_a_number_does_not_make_items():
     assert [r["label"] for r in segment_document(doc(text))] == ["¶ 1", "¶ 2", "¶ 3"]
     english = "Guidance\n\n一、 means one.\n\n二、 means two.\n"
     assert all(r["kind"] == "paragraph" for r in segment_document(doc(english, lang="en")))
+
+
+def test_sections_of_a_uk_act_are_cited_as_the_act_is():
+    """A UK Act as text (legislation.gov.uk): sections are numbered headings, subsections (1), paragraphs (a),
+    sub-paragraphs (i). Each was cited ¶ N, which a reader of the Act cannot look up."""
+    text = ("Science and Industry Act 2026\n\n1 Duty to promote collaboration\n\n"
+            "(1) The Secretary of State must promote collaboration between universities and industry.\n\n"
+            "(2) In doing so the Secretary of State may—\n\n(a) fund joint research centres, and\n\n"
+            "(b) support the exchange of staff, including—\n\n(i) secondments, and\n\n(ii) joint appointments.\n\n"
+            "2 Ownership of results\n\n(1) A research organisation must publish its policy on results.\n\n"
+            "3 Commencement\n\nThis Act comes into force on the day it is passed.\n")
+    rows = segment_document(doc(text, "en"))
+    paras = [r["label"] for r in rows if r["kind"] == "paragraph"]
+    assert paras == ["¶ 1", "s. 1(1)", "s. 1(2)", "s. 1(2)(a)", "s. 1(2)(b)", "s. 1(2)(b)(i)", "s. 1(2)(b)(ii)",
+                     "s. 2(1)", "s. 3"]
+    assert [r["label"] for r in rows if r["kind"] == "heading"] == [
+        "1 Duty to promote collaboration", "2 Ownership of results", "3 Commencement"]
+    _check_cover(text, rows)
+
+
+def test_sections_of_a_state_statute_are_cited_as_the_statute_is():
+    """A US state statute: "Sec. 1." opening its section with its text, or as a heading of its own ("Sec. 2.
+    Definitions."), subsections (a), (1). Each was cited ¶ N."""
+    text = ("AN ACT relating to research partnerships\n\n"
+            "Sec. 1. Short title. This Act may be cited as the Research Partnership Act.\n\n"
+            "Sec. 2. Definitions.\n\n(a) \"Institution\" means a public university.\n\n"
+            "(b) \"Partner\" means a business that funds research.\n\n"
+            "SECTION 3. The department shall establish a grant program for joint research.\n\n"
+            "(a) Grants shall be matched by the partner.\n\n(1) Matching may be in kind.\n\n"
+            "The department shall report each year.\n")
+    rows = segment_document(doc(text, "en"))
+    paras = [r["label"] for r in rows if r["kind"] == "paragraph"]
+    assert paras == ["¶ 1", "Sec. 1", "Sec. 2(a)", "Sec. 2(b)", "SECTION 3", "SECTION 3(a)", "SECTION 3(a)(1)",
+                     "SECTION 3(a)(1)"]
+    assert [r["label"] for r in rows if r["kind"] == "heading"] == ["Sec. 2. Definitions."]
+    _check_cover(text, rows)
+
+
+def test_a_review_that_names_sections_stays_in_paragraphs():
+    text = ("Review\n\nSection 3 of the Act sets up grants.\n\nSection 4. It was repealed in 2020.\n\n"
+            "(a) One finding.\n\n2 Findings\n\n(1) First, the grants were small.\n")
+    labels = [r["label"] for r in segment_document(doc(text, "en")) if r["kind"] == "paragraph"]
+    assert all(label.startswith("¶") for label in labels), labels
