@@ -641,14 +641,10 @@ def _statute_sections(lines: list[Line], blocks: list[tuple[int, int]],
     headings (2 Funding) are followed by prose. A state statute's sections open on "Sec. 3." (cited Sec. 3(a)),
     two of them numbered one after the other, as a review that mentions a section has not."""
     firsts = [first for first, _ in blocks]
-    acts = {}
-    for k, first in enumerate(firsts):
-        level = plain.get(first, (0,))[0]
-        if level == 7 and k + 1 < len(firsts) and re.match(r"[ \t]*\(1\)", lines[firsts[k + 1]].text):
-            acts[first] = (f"s. {_NUMBERED.match(lines[first].text).group(1)}", True)
-    if len(acts) >= 2:
-        return {first: (f"s. {_NUMBERED.match(lines[first].text).group(1)}", True)
-                for first in firsts if plain.get(first, (0,))[0] == 7}, True
+    # numbered headings of depth 1 (see _plain_headings' levels)
+    sections = [k for k, first in enumerate(firsts) if plain.get(first, (0,))[0] == 7]
+    if sum(1 for k in sections if k + 1 < len(firsts) and re.match(r"[ \t]*\(1\)", lines[firsts[k + 1]].text)) >= 2:
+        return {firsts[k]: (f"s. {_NUMBERED.match(lines[firsts[k]].text).group(1)}", True) for k in sections}, True
     opened = {first: m for first in firsts if (m := STATE_SECTION.match(lines[first].text))}
     numbers = [int(m.group(2)) for m in opened.values()]
     if not any(b == a + 1 for a, b in zip(numbers, numbers[1:])):
