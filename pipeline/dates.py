@@ -41,12 +41,21 @@ _MONTH = "(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _EN_DATE = (rf"(?:(?P<mn>{_MONTH})[ \t]+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?[ \t]+(?P<y>\d{{4}})"
             rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?[ \t]+(?P<mn2>{_MONTH}),?[ \t]+(?P<y2>\d{{4}})"
             r"|(?P<y3>\d{4})-(?P<m3>\d{1,2})-(?P<d3>\d{1,2}))\b")
-_EN_EFFECTIVE = re.compile(r"\b(?P<form>effective[ \t]+date)\b[ \t]*[:：\-–—]?[ \t]*\n?[ \t]*(?:is[ \t]+)?" + _EN_DATE,
-                           re.IGNORECASE)
+# ...also a header line of its own, "Effective: January 1, 2024"
+_EN_EFFECTIVE = re.compile(r"(?:\b(?P<form>effective[ \t]+date)\b|^[ \t]*effective\b)[ \t]*[:：\-–—]?[ \t]*\n?[ \t]*"
+                           r"(?:is[ \t]+|on[ \t]+)?" + _EN_DATE, re.IGNORECASE | re.MULTILINE)
+# a text's own entry into force, anywhere in it, as a Chinese one's 本条例自…起施行 ("This Act shall take effect on
+# July 1, 2025", "These Regulations come into force on 1 April 2025"); another law's ("the 1980 Act, which took
+# effect on …") is not its date
+_EN_IN_FORCE = re.compile(r"\b(?:this|these)[ \t]+(?:act|regulations?|measures|rules|law|order|decision|provisions|"
+                          r"policy|strategy|plan|programme|program|guidelines|chapter|section|title)\b[^.\n]{0,60}?"
+                          r"\b(?:takes?\s+effect|comes?\s+into\s+force|enters?\s+into\s+force|"
+                          r"(?:is|are|be|becomes?)\s+effective)\b(?:\s+(?:on|as\s+of|from|beginning))?[ \t,]*\n?[ \t]*"
+                          + _EN_DATE, re.IGNORECASE)
 # a translated regulation's note says where it was adopted before when ("Adopted at the 12th Meeting of the
 # Standing Committee of the … People's Congress on 20 March 2021", "Promulgated by Decree No. 5 … on"), over a
 # line break where its text is wrapped
-_EN_PROMULGATED = re.compile(r"\b(?P<form>approved|enacted|adopted|promulgated)\b[ \t]*[:：\-–—]?"
+_EN_PROMULGATED = re.compile(r"\b(?P<form>approved|enacted|adopted|promulgated|published|issued)\b[ \t]*[:：\-–—]?"
                              r"(?:[^.\n]|\.(?=[ \t]*\d)|\n(?![ \t]*\n)){0,160}?" + _EN_DATE, re.IGNORECASE)
 _HEAD_CHARS = 1500
 # (an English translation's articles too: its Article 2 cites the laws it follows with their dates)
@@ -105,6 +114,8 @@ def date_from_text(text: str, lang: str) -> tuple[str, str]:
             found.append((0, m.start(), _en_match_date(m), m.group("form").lower()))
         for m in _EN_EFFECTIVE.finditer(text):
             found.append((1, m.start(), _en_match_date(m), "Effective Date"))
+        for m in _EN_IN_FORCE.finditer(text):
+            found.append((1, m.start(), _en_match_date(m), "in force"))
     for _, _, date, form in sorted(found):
         if date:
             return date, form

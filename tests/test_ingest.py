@@ -1164,6 +1164,29 @@ def test_an_english_translations_adoption_note_dates_it(tmp_path):
     assert d.loc["SZ/cites.txt", "date"] == ""  # a law its articles cite is not its date
 
 
+def test_an_english_texts_own_entry_into_force_dates_it(tmp_path):
+    """A state statute ends "This Act shall take effect on July 1, 2025", a UK-style regulation "These Regulations
+    come into force on 1 April 2025", a strategy's header says "Published: 3 March 2024" or "Effective: January 1,
+    2024": each was undated, where a Chinese text's 本条例自…起施行 dates it. Another law's entry into force does
+    not date the text that mentions it."""
+    write(tmp_path / "US-WA/act.txt", "AN ACT relating to research partnerships\n\nSec. 1. Grants are made.\n\n"
+                                      "Sec. 2. This Act shall take effect on July 1, 2025.\n")
+    write(tmp_path / "UK/regs.txt", "The Research Regulations 2025\n\n1. These Regulations come into force on\n"
+                                    "1 April 2025.\n\n2. Universities must publish a policy.\n")
+    write(tmp_path / "UK/strategy.txt", "Innovation Strategy\n\nPublished: 3 March 2024\n\nWe will fund research.\n")
+    write(tmp_path / "US-CA/policy.txt", "Transfer Policy\n\nEffective: January 1, 2024\n\nCampuses license patents.\n")
+    write(tmp_path / "UK/review.txt", "A Review\n\nThe 1980 Act, which took effect on 1 July 1980, set up grants.\n\n"
+                                      "Reforms to it take effect on 1 May 2026.\n")
+    docs, _ = ingest(tmp_path)
+    d = docs.set_index("doc_id")
+    got = {k: (d.loc[k, "date"], d.loc[k, "date_source"]) for k in d.index}
+    assert got["US-WA/act.txt"] == ("2025-07-01", "text:in force")
+    assert got["UK/regs.txt"] == ("2025-04-01", "text:in force")
+    assert got["UK/strategy.txt"] == ("2024-03-03", "text:published")
+    assert got["US-CA/policy.txt"] == ("2024-01-01", "text:Effective Date")
+    assert got["UK/review.txt"][0] == ""
+
+
 def test_a_long_title_from_the_text_is_cut_between_words_and_says_so(tmp_path):
     """An EU regulation's first line, its title, runs past 120 characters: it was cut inside a word ('… knowledge
     valorisation and res') in every table, the report and the document's page, with nothing saying it was cut."""
