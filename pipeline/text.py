@@ -282,6 +282,8 @@ _STRUCTURE = re.compile(rf"第[{CN_NUMERAL}]+[条章节编款]|[{CN_NUMERAL}]+�
 # is the word's own (industry-/university) the document itself says: the pair written with a hyphen elsewhere, or
 # two words it writes on their own and never as one, keep it; otherwise the hyphen only broke the word.
 _EN_HYPHEN_WRAP = re.compile(r"-\n(?<=[A-Za-z]-\n)[ \t]*(?=[a-z])")
+# A capital after the hyphen (Anti-/Corruption, Sino-/American) continues a compound, which keeps its hyphen
+_EN_HYPHEN_CAPITAL_WRAP = re.compile(r"\n(?<=[A-Za-z]-\n)[ \t]*(?=[A-Z])")
 _EN_WORD = re.compile(r"[A-Za-z]+")
 _EN_HYPHENATED = re.compile(r"([A-Za-z]+)-(?=([A-Za-z]+))")
 _LAST_WORD = re.compile(r"[A-Za-z]+$")
@@ -294,7 +296,8 @@ def unwrap_lines(text: str) -> str:
         return text
     first_line_end = text.find("\n", len(text) - len(text.lstrip()))
     edits, hyphen_breaks = [], []
-    for rx, joint, kind in ((_HAN_WRAP, "", "han"), (_EN_WRAP, " ", "en"), (_EN_HYPHEN_WRAP, None, "en")):
+    for rx, joint, kind in ((_HAN_WRAP, "", "han"), (_EN_WRAP, " ", "en"), (_EN_HYPHEN_WRAP, None, "en"),
+                            (_EN_HYPHEN_CAPITAL_WRAP, "", "en")):
         for m in rx.finditer(text):
             line_start = text.rfind("\n", 0, m.start()) + 1
             if (m.start() <= first_line_end or m.start() - line_start < WRAPPED_LINE[kind]

@@ -636,6 +636,21 @@ def test_a_word_hyphenated_at_a_line_end_is_joined_as_the_document_writes_it(tmp
     assert joined.startswith("Promoting technology transfer between industry and universities\n")
 
 
+def test_a_compound_broken_before_a_capital_keeps_its_hyphen_and_its_line(tmp_path):
+    """"Anti-" / "Corruption" at a line's end: the line stayed broken ("Anti- Corruption" to the classifier and in
+    every quote), as wraps are joined only before a lower-case letter. After a hyphen a capital continues the
+    compound; a line opening on a capital after a full stop still stands (a list, a new sentence)."""
+    from pipeline.text import unwrap_lines
+
+    text = ("A Framework for Cooperation\n"
+            "The Department shall support Sino-American and European Anti-\n"
+            "Corruption programmes for research partnerships and joint laboratories.\n"
+            "Universities may apply.\n")
+    joined = unwrap_lines(text)
+    assert "European Anti-Corruption programmes" in joined
+    assert "laboratories.\nUniversities may apply." in joined
+
+
 def test_an_article_numbered_in_full_width_digits_keeps_its_line_after_a_wrapped_length_line():
     """Ingest's wrap joining, segmentation and the Word reader share one article-number pattern: 第１２条 (full-width
     digits, as some exports write them) is an article to the segmenter, so joining must not run it into the line
