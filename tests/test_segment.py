@@ -497,13 +497,18 @@ def test_sections_of_a_uk_act_are_cited_as_the_act_is():
             "(b) support the exchange of staff, including—\n\n(i) secondments, and\n\n(ii) joint appointments.\n\n"
             "2 Ownership of results\n\n(1) A research organisation must publish its policy on results.\n\n"
             "3 Commencement\n\nThis Act comes into force on the day it is passed.\n")
-    rows = segment_document(doc(text, "en"))
-    paras = [r["label"] for r in rows if r["kind"] == "paragraph"]
+    paras, headings = _cited(text)
     assert paras == ["¶ 1", "s. 1(1)", "s. 1(2)", "s. 1(2)(a)", "s. 1(2)(b)", "s. 1(2)(b)(i)", "s. 1(2)(b)(ii)",
                      "s. 2(1)", "s. 3"]
-    assert [r["label"] for r in rows if r["kind"] == "heading"] == [
-        "1 Duty to promote collaboration", "2 Ownership of results", "3 Commencement"]
+    assert headings == ["1 Duty to promote collaboration", "2 Ownership of results", "3 Commencement"]
+
+
+def _cited(text):
+    """The labels of an English text's paragraphs and of its headings, its passages checked to cover it."""
+    rows = segment_document(doc(text, "en"))
     _check_cover(text, rows)
+    return ([r["label"] for r in rows if r["kind"] == "paragraph"],
+            [r["label"] for r in rows if r["kind"] == "heading"])
 
 
 def test_sections_of_a_state_statute_are_cited_as_the_statute_is():
@@ -516,16 +521,14 @@ def test_sections_of_a_state_statute_are_cited_as_the_statute_is():
             "SECTION 3. The department shall establish a grant program for joint research.\n\n"
             "(a) Grants shall be matched by the partner.\n\n(1) Matching may be in kind.\n\n"
             "The department shall report each year.\n")
-    rows = segment_document(doc(text, "en"))
-    paras = [r["label"] for r in rows if r["kind"] == "paragraph"]
+    paras, headings = _cited(text)
     assert paras == ["¶ 1", "Sec. 1", "Sec. 2(a)", "Sec. 2(b)", "SECTION 3", "SECTION 3(a)", "SECTION 3(a)(1)",
                      "SECTION 3(a)(1)"]
-    assert [r["label"] for r in rows if r["kind"] == "heading"] == ["Sec. 2. Definitions."]
-    _check_cover(text, rows)
+    assert headings == ["Sec. 2. Definitions."]
 
 
 def test_a_review_that_names_sections_stays_in_paragraphs():
     text = ("Review\n\nSection 3 of the Act sets up grants.\n\nSection 4. It was repealed in 2020.\n\n"
             "(a) One finding.\n\n2 Findings\n\n(1) First, the grants were small.\n")
-    labels = [r["label"] for r in segment_document(doc(text, "en")) if r["kind"] == "paragraph"]
-    assert all(label.startswith("¶") for label in labels), labels
+    paras, _ = _cited(text)
+    assert all(label.startswith("¶") for label in paras), paras
