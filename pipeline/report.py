@@ -289,8 +289,11 @@ def _report_md_part(tables, fw: Taxonomy) -> dict:
     fy = fy[fy["node"].isin({n.id for n in ranked})]
     if len(fy):
         first = {(_s(r.region), _s(r.node)): int(r.first_year) for r in fy.itertuples(index=False)}
-        part["first_year"] = [{"region": code, "cells": [str(first.get((code, n.id), "·")) for n in ranked]}
-                              for code, _ in regions]
+        # what only undated documents address is addressed, as the ranking and the audit below say: not "·"
+        undated_only = _addressed_only_undated(tables, [n.id for n in ranked])
+        part["first_year"] = [{"region": code, "cells": [
+            str(first.get((code, n.id), "undated" if (code, n.id) in undated_only else "·")) for n in ranked]}
+            for code, _ in regions]
         part["undated"] = [{"region": r, "count": k} for r, k in _undated(tables).items()]
 
     coder = _coder_counts(tables)

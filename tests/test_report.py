@@ -760,3 +760,14 @@ def test_the_note_on_human_coding_does_not_call_lexicon_labels_the_models():
     label is the model's"."""
     line = report.human_coding_line({})
     assert "coded by a person" in line and "the model's," not in line and "machine-made" in line
+
+
+def test_report_md_marks_what_only_undated_documents_address(built):
+    """report.md's first-year table says "undated" where only undated documents address a recommendation, as the
+    report's does: a "·" there reads as not addressed, against the ranking and the gap audit below it."""
+    tax, tables, _, _, counts = built
+    md = report.report_md(tables, tax, counts)
+    section = md[md.index("## First year each region addressed each recommendation"):]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in section.splitlines()[:8] if line.startswith("| ")}
+    assert rows["EV"].count("undated") == 1, rows  # the hostile undated document addresses one recommendation
+    assert "undated" not in rows["SD"] and "2014" in rows["SD"]
