@@ -771,3 +771,12 @@ def test_report_md_marks_what_only_undated_documents_address(built):
     rows = {line.split(" | ")[0].lstrip("| "): line for line in section.splitlines()[:8] if line.startswith("| ")}
     assert rows["EV"].count("undated") == 1, rows  # the hostile undated document addresses one recommendation
     assert "undated" not in rows["SD"] and "2014" in rows["SD"]
+
+
+def test_the_gap_list_names_what_the_framework_says_in_plain_english(built):
+    """The audit's owner is a possessive ("the paper's", "the framework's"): the gap list must not read "what the
+    paper's says"."""
+    _, _, _, page, _ = built
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    assert "paper's says" not in text
+    assert "the paper's description" in text
