@@ -41,6 +41,10 @@ EXCEL_CELL_LIMIT = 32767
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+# what a sheet with a column per node counts in each cell, said beside the node names: the two heatmaps look alike
+# and a region's cell can read less than one of its documents'
+NODE_COUNTS = {"coverage_region": "documents addressing it", "coverage_document": "passages coded with it"}
+
 # with several frameworks, the framework x framework table too
 CROSSTAB_SHEET = "crosstab"
 
@@ -163,8 +167,10 @@ def _write_sheet(ws, name: str, df: pd.DataFrame, names: dict[str, tuple[str, st
 
     ws.append([head(c) for c in cols])
     if top == 2:
-        ws.append([head(f"{names[c][0]} / {names[c][1]}", wrap) if is_node[i] else
-                   head("name (en / zh)" if i == 0 else None) for i, c in enumerate(cols)])
+        counts = NODE_COUNTS.get(name)
+        first = head(f"name (en / zh); cells: {counts}", wrap) if counts else head("name (en / zh)")
+        ws.append([head(f"{names[c][0]} / {names[c][1]}", wrap) if is_node[i] else first if i == 0 else head(None)
+                   for i, c in enumerate(cols)])
     literal = [i for i, cells in enumerate(columns) if _Literal in map(type, cells)]
     for row in zip(*columns):
         if literal:

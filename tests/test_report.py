@@ -780,3 +780,16 @@ def test_the_gap_list_names_what_the_framework_says_in_plain_english(built):
     text = html.unescape(re.sub(r"<[^>]+>", " ", page))
     assert "paper's says" not in text
     assert "the paper's description" in text
+
+
+def test_xlsx_node_matrices_say_what_their_counts_count(built, tmp_path):
+    """coverage_region counts a region's documents, coverage_document a document's passages: the same-looking
+    heatmaps (a region's cell can read less than one of its documents') say which, in the row of node names."""
+    import openpyxl
+
+    tax, tables, *_ = built
+    workbook.write_xlsx({s: tables[s] for s in ("coverage_region", "coverage_document")}, tmp_path / "w.xlsx",
+                        workbook.node_names(tax))
+    wb = openpyxl.load_workbook(tmp_path / "w.xlsx")
+    assert "documents" in wb["coverage_region"]["A2"].value
+    assert "passages" in wb["coverage_document"]["A2"].value
