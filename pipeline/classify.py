@@ -426,11 +426,13 @@ def model_path(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> str
     return str(d) if d is not None else "lexicon"
 
 
-def model_said(path: str) -> str:
+def model_said(path: str, frameworks: list[str] | tuple[str, ...] = ()) -> str:
     """Which model made a run's labels (a run's `model_path`), in words for the report: its folder's name and what
-    it was trained on, never an absolute path (a report reads the same wherever it was made)."""
+    it was trained on, never an absolute path (a report reads the same wherever it was made). With one model per
+    framework (`frameworks`: their names, in the run's order), each is said with the framework it labelled."""
     said = []
-    for one in path.split(",") if path else []:
+    models = path.split(",") if path else []
+    for one in models:
         if one == "lexicon":
             said.append("the taxonomy's lexicon alone (MODEL=lexicon)")
             continue
@@ -447,6 +449,8 @@ def model_said(path: str) -> str:
             said.append(f"the model {name}, trained on {' + '.join(trained_on)}")
         else:
             said.append(f"the model {name}")
+    if len(models) > 1 and len(frameworks) == len(models):
+        said = [f"{one} for {fw}" for one, fw in zip(said, frameworks)]
     return "; ".join(said)
 
 

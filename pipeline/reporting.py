@@ -202,7 +202,7 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
             workbook.send(tables)
             counts = rep["status"].value_counts().to_dict()
             counts["files"] = len(rep)
-            counts["model"] = labels_made_by(out)
+            counts["model"] = labels_made_by(out, [fw.name["en"] for fw in tax.parts])
             write_text(report_mod.summary_md(tables, tax, counts), catalog.path("summary"))
             ranked = tables["evidence"] if "evidence" in tables else catalog.load("evidence")
             write_text(report_mod.report_md(tables, tax, counts), catalog.path("report_md"))
@@ -222,10 +222,11 @@ def cmd_report(args, tables=None, inputs=None, workbook: Workbook | None = None,
           file=sys.stderr)
 
 
-def labels_made_by(out: Path) -> str:
-    """Which model made the labels of the run in `out` (run.json's classify entry), in words; "" if not known."""
+def labels_made_by(out: Path, frameworks: list[str] | tuple[str, ...] = ()) -> str:
+    """Which model made the labels of the run in `out` (run.json's classify entry), in words, each with the
+    framework it labelled (`frameworks`: their names) when there are several; "" if not known."""
     model = stage_entry(out, "classify").get("model")
-    return model_said(model) if isinstance(model, str) else ""
+    return model_said(model, frameworks) if isinstance(model, str) else ""
 
 
 def write_companions(out: Path, tax, docs: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame,

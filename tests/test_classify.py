@@ -590,3 +590,19 @@ def test_english_terms_match_across_a_line_break_left_in_the_text():
     assert not [t for t in terms("The council will support joint\n\nresearch centres.") if "joint" in t[1]]
     texts = ["Firms may fund joint", "research centres."]
     assert not [h for h in m.match_many(texts, ["en", "en"], ["en", "en"])[0] if h.role == "term"]
+
+
+def test_with_several_frameworks_each_model_is_said_with_its_framework(tmp_path):
+    """A crossed run's summary read "Labels by the default model (default-a…, … 886 example passages); the default
+    model (default-b…, … 210 example passages)": which framework each labelled was left to guess."""
+    from pipeline.classify import model_said
+
+    a, b = tmp_path / "default-aaaaaaaaaaaa", tmp_path / "default-bbbbbbbbbbbb"
+    for d, n in ((a, 886), (b, 210)):
+        d.mkdir()
+        (d / "model.json").write_text(json.dumps({"info": {"passages": n}}), encoding="utf-8")
+    said = model_said(f"{a},{b}", ["Cooperation", "Policy tools"])
+    assert said == ("the default model (default-aaaaaaaaaaaa, trained on the framework's 886 example passages) for "
+                    "Cooperation; the default model (default-bbbbbbbbbbbb, trained on the framework's 210 example "
+                    "passages) for Policy tools")
+    assert model_said(str(a), ["Cooperation"]) == model_said(str(a))  # one framework: nothing to tell apart
