@@ -618,6 +618,8 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
 STATE_SECTION = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?((?:Sec\.|SEC\.|Section|SECTION)[ \t]+(\d+)[A-Za-z]?"
                            r"(?:[.\-–]\d+[A-Za-z]?)*)\.?(?:\*\*|__)?(?=[ \t]|$)"
                            r"(?![ \t]+(?i:of|in|to|and|or|shall|may|is|are|was|were|above|below|hereof)\b)")
+# what follows "§ 5" when a paragraph names a section rather than opening it: "§ 5 of the Act provides ..."
+_REFERS_TO_SECTION = re.compile(r"[ \t]+(?:of|in|to|and|or|through|shall|may|is|are)\b")
 # what a section's text has and its title ("Definitions.", "Technology transfer program established.") has not
 _STATUTE_SENTENCE = re.compile(r"\b(?:shall|may|must|is|are|will|means|includes)\b|[.;:][ \t]+\S|[，。；]")
 
@@ -639,22 +641,25 @@ def _statute_sections(lines: list[Line], blocks: list[tuple[int, int]],
     and whether the text is a UK-style Act. A UK Act's sections are numbered headings ("1 Duty to promote
     research") whose text opens on subsection (1), cited s. 1(2); two such make an Act, where a paper's numbered
     headings (2 Funding) are followed by prose. A state statute's sections open on "Sec. 3." (cited Sec. 3(a)),
-    two of them numbered one after the other, as a review that mentions a section has not."""
+    two of them numbered one after the other, as a review that mentions a section has not; an act's on "§ 2." (cited
+    § 2), unless it names the section ("§ 2 of the Act applies")."""
     firsts = [first for first, _ in blocks]
     # numbered headings of depth 1 (see _plain_headings' levels)
     sections = [k for k, first in enumerate(firsts) if plain.get(first, (0,))[0] == 7]
     if sum(1 for k in sections if k + 1 < len(firsts) and re.match(r"[ \t]*\(1\)", lines[firsts[k + 1]].text)) >= 2:
         return {firsts[k]: (f"s. {_NUMBERED.match(lines[firsts[k]].text).group(1)}", True) for k in sections}, True
-    opened = {first: m for first in firsts if (m := STATE_SECTION.match(lines[first].text))}
-    numbers = [int(m.group(2)) for m in opened.values()]
+    state = {first: m for first in firsts if (m := STATE_SECTION.match(lines[first].text))}
+    numbers = [int(m.group(2)) for m in state.values()]
     if not any(b == a + 1 for a, b in zip(numbers, numbers[1:])):
-        return {}, False
+        state = {}
+    marked = {first: m for first in firsts if (m := SECTION.match(lines[first].text))
+              and not _REFERS_TO_SECTION.match(lines[first].text, m.end())}
     out = {}
-    for first, m in opened.items():
+    for first, m in {**state, **marked}.items():
         rest = lines[first].text[m.end():].strip().strip("*_").strip()
         title = not rest or (len(rest) <= 80 and len(rest.split()) <= 10
                              and not _STATUTE_SENTENCE.search(rest.rstrip(".")))
-        out[first] = (m.group(1), title)
+        out[first] = (re.sub(r"\.$", "", m.group(1).strip()), title)
     return out, False
 
 
@@ -693,6 +698,7 @@ def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
         nonlocal loose
         if i in sections:  # "Sec. 3. The department shall ..." opens its section with its text
             open_section(sections[i][0])
+            loose = 1
             return section
         if not section:
             return ""

@@ -532,3 +532,15 @@ def test_a_review_that_names_sections_stays_in_paragraphs():
             "(a) One finding.\n\n2 Findings\n\n(1) First, the grants were small.\n")
     paras, _ = _cited(text)
     assert all(label.startswith("¶") for label in paras), paras
+
+
+def test_section_paragraphs_without_subsections_are_cited_by_their_section():
+    """An act whose sections are single paragraphs ("§ 2. Grants. The Secretary shall ...", no (a) below them)
+    is read as paragraphs; each one opening with its section mark is cited by it, not as "¶ 3" beside a "§ 2"."""
+    text = ("Technology Partnership Act\n§ 1. Agreements. Each Federal laboratory may enter into cooperative "
+            "research agreements with universities.\n§ 2. Grants. The Secretary shall award grants to "
+            "technology transfer offices.\nThis paragraph has no section mark.\n§ 2 of the Act applies to "
+            "grants made before its enactment.\n")
+    rows = segment_document(doc(text, "en"))
+    assert [(r["label"], r["text"][:4]) for r in rows] == [
+        ("¶ 1", "Tech"), ("§ 1", "§ 1."), ("§ 2", "§ 2."), ("§ 2 ¶ 2", "This"), ("§ 2 ¶ 3", "§ 2 ")]
