@@ -84,9 +84,10 @@ class Catalog:
             return self.out / OTHER_FILES[name]
         raise KeyError(f"no table or file named {name!r} in the catalog")
 
-    def comparison(self, a: str, b: str) -> Path:
-        """Where `compare` writes what side `a` addresses that side `b` does not, and the reverse."""
-        return self.out / f"compare_{a}_vs_{b}.csv".replace("/", "_")
+    def comparison(self, a: str, b: str, frameworks: str = "") -> Path:
+        """Where `compare` writes what side `a` addresses that side `b` does not, and the reverse (on
+        `frameworks` alone, when given)."""
+        return self.out / f"compare_{a}_vs_{b}{'_' + frameworks if frameworks else ''}.csv".replace("/", "_")
 
     def cache(self, name: str) -> Path:
         """Where the part cache `name` lives (what aggregate and report read from each part, kept by part name)."""

@@ -86,6 +86,7 @@ def compare_cli(args) -> None:
     # that and not taken for a difference. Sides coded alike (one run's regions, or runs with one taxonomy)
     # compare --taxonomy's nodes: of a run with several frameworks, the one(s) asked for
     nodes = [n.id for n in tax.nodes]
+    left = []
     if coded[0] != coded[1]:
         nodes = list(dict.fromkeys(nodes + list(a.index) + list(b.index)))
     else:
@@ -101,7 +102,8 @@ def compare_cli(args) -> None:
             lacking = ~df["node"].isin(tax.by_id) & df["node"].isin(own.index)
             for col in ("node_name", "node_name_zh"):
                 df.loc[lacking, col] = df.loc[lacking, "node"].map(own[col])
-    target = Catalog(out).comparison(name_a, name_b)
+    # a comparison on some of the run's frameworks is named after them: it must not overwrite the whole one
+    target = Catalog(out).comparison(name_a, name_b, "_".join(t.id for t in tax.parts) if left else "")
     write_csv(df, target)
     for line in _taxonomy_notes((name_a, name_b), (dir_a, dir_b), coded):
         print(line)

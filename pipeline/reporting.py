@@ -22,7 +22,7 @@ from . import aggregate as aggregate_mod
 from . import nodes
 from . import report as report_mod
 from . import workbook as workbook_mod
-from .catalog import REPORT_FILES, Catalog, coverage_tables
+from .catalog import COMPARISON_FILES, REPORT_FILES, Catalog, coverage_tables
 from .classify import coded_store_paths, model_said
 from .io import (ChunkedTable, PartCache, active_publication, part_files, publish_file, publishing, read_parts,
                  write_json, write_text)
@@ -104,12 +104,19 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) 
     if on_tables is not None:
         on_tables({"human_coding": tables["human_coding"]})
     catalog = Catalog(out)
+    # a comparison of the tables before these would contradict them
+    stale = sorted(out.glob(COMPARISON_FILES))
     with publishing():
         for name, df in tables.items():
             catalog.save(name, df)
+        for path in stale:
+            path.unlink(missing_ok=True)
         record(out, "aggregate", time.perf_counter() - t0, counts={k: int(len(v)) for k, v in tables.items()})
     print(f"aggregate: {len(tables['coverage_region'])} regions x {len(tax.nodes)} nodes -> "
           f"{catalog.path('coverage_region', 'csv')}", file=sys.stderr)
+    if stale:
+        print(f"aggregate: removed {len(stale)} comparison(s) made from the coverage tables before these "
+              f"({', '.join(p.name for p in stale)}); make compare again for them", file=sys.stderr)
     return tables, inputs
 
 

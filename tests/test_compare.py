@@ -88,3 +88,26 @@ def test_compare_across_taxonomies_says_what_a_side_was_never_coded_for(tmp_path
     assert "different taxonomies" in said and "not coded" not in said
     table = pd.read_csv(tmp_path / "out" / "compare_A_vs_C.csv", encoding="utf-8-sig")
     assert table["status"].isin(["only_A", "neither"]).all() and table["C_documents"].notna().all()
+
+
+def test_a_run_removes_the_comparisons_of_the_tables_it_replaces(tmp_path):
+    """A comparison written before a re-run stayed beside the new coverage tables and contradicted them (a region's
+    documents for a node, 1 in compare_*.csv, 2 in coverage_region_long.csv)."""
+    import shutil
+
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    shutil.copytree(ROOT / "corpus", corpus)
+    run = lambda *a: subprocess.run([sys.executable, "-m", "pipeline", *a], cwd=ROOT, capture_output=True,  # noqa
+                                    text=True, timeout=600)
+    args = ("--corpus", str(corpus), "--out", str(out), "--model", "lexicon", "--quiet")
+    assert run("run", *args).returncode == 0
+    assert run("compare", "--a", "CN-SD", "--b", "UK", "--out", str(out)).returncode == 0
+    assert (out / "compare_CN-SD_vs_UK.csv").is_file()
+    again = run("run", *args)  # nothing changed: the tables and the comparison stand
+    assert again.returncode == 0 and (out / "compare_CN-SD_vs_UK.csv").is_file()
+    doc = corpus / "en" / "UK" / "knowledge_exchange_partnerships_framework.txt"
+    doc.write_text(doc.read_text(encoding="utf-8") + "\nUniversities may license patents to firms.\n", encoding="utf-8")
+    changed = run("run", *args)
+    assert changed.returncode == 0, changed.stderr[-2000:]
+    assert not (out / "compare_CN-SD_vs_UK.csv").exists()
+    assert "removed 1 comparison(s)" in changed.stderr and "compare_CN-SD_vs_UK.csv" in changed.stderr

@@ -279,13 +279,20 @@ def test_strength_splits_every_coverage_cell(crossed):
 
 
 def test_compare_in_a_crossed_run_compares_the_frameworks_asked_for(crossed):
-    """compare with TAXONOMY= one framework of a run that crossed two listed the other's nodes too."""
+    """compare with TAXONOMY= one framework of a run that crossed two listed the other's nodes too. Its table is
+    named after that framework: it overwrote the comparison on every framework, written under the same name."""
+    whole = _run("compare", "--a", "CN-SD", "--b", "CN-ZJ", "--out", str(crossed), "--taxonomy",
+                 "taxonomy,taxonomy/policy_tools")
+    assert whole.returncode == 0, whole.stderr[-2000:]
     got = _run("compare", "--a", "CN-SD", "--b", "CN-ZJ", "--out", str(crossed), "--taxonomy", "taxonomy/policy_tools")
     assert got.returncode == 0, got.stderr[-2000:]
-    table = pd.read_csv(crossed / "compare_CN-SD_vs_CN-ZJ.csv", encoding="utf-8-sig")
     tools = load_taxonomy(ROOT / "taxonomy" / "policy_tools")
+    table = pd.read_csv(crossed / f"compare_CN-SD_vs_CN-ZJ_{tools.id}.csv", encoding="utf-8-sig")
     assert set(table["node"]) == {n.id for n in tools.nodes}
     assert "are not in --taxonomy taxonomy/policy_tools and are not compared" in got.stdout
+    assert f"compare_CN-SD_vs_CN-ZJ_{tools.id}.csv" in got.stderr
+    every = pd.read_csv(crossed / "compare_CN-SD_vs_CN-ZJ.csv", encoding="utf-8-sig")
+    assert set(every["node"]) > set(table["node"])
 
 
 def test_each_frameworks_gap_list_is_named_in_a_crossed_report(crossed):
