@@ -418,6 +418,13 @@ def _shown_text(r) -> tuple[str, bool]:
     return shown, shown is not text
 
 
+def under_title(heading: str, title: str) -> str:
+    """A passage's heading path without the document's title, which a Markdown file's `# Title` makes its first
+    heading: the evidence names the title already ("title · title › 第二条")."""
+    first, sep, rest = heading.partition(" > ")
+    return rest if first.strip() == title.strip() else heading
+
+
 def _item(r) -> dict:
     """One evidence passage for the templates: corpus strings as they are (the templates escape them); the
     passage itself (`html`, `snippet`) is our markup, escaped here with its matched terms in <mark>."""
@@ -432,7 +439,7 @@ def _item(r) -> dict:
     lang = "zh-Hant" if original else "zh-Hans" if _s(getattr(r, "lang", "zh")) in ("zh", "") else "en"
     return {
         "title": _s(r.title), "article": cite_as_written(_s(r.label), _s(r.text), shown),
-        "heading": _s(getattr(r, "ev_heading", "")),
+        "heading": under_title(_s(getattr(r, "ev_heading", "")), _s(r.title)),
         "doc": _s(r.doc_id), "date": _s(r.date), "lang": lang, "original": original,
         "score": float(r.score) if pd.notna(r.score) else 0.0, "source": _s(r.source),
         "terms": [t[:80] for t in fragments(shown, spans)[:8]],

@@ -793,3 +793,13 @@ def test_xlsx_node_matrices_say_what_their_counts_count(built, tmp_path):
     wb = openpyxl.load_workbook(tmp_path / "w.xlsx")
     assert "documents" in wb["coverage_region"]["A2"].value
     assert "passages" in wb["coverage_document"]["A2"].value
+
+
+def test_evidence_does_not_name_a_documents_title_twice():
+    """A Markdown document whose `# Title` is its title: its evidence read "title · title › 第二条"."""
+    from pipeline.report import under_title
+
+    assert under_title("某市条例 > 第一章 总则", "某市条例") == "第一章 总则"
+    assert under_title("某市条例", "某市条例") == ""
+    assert under_title("第一章 总则", "某市条例") == "第一章 总则"
+    assert under_title("某市条例补充 > 第一章", "某市条例") == "某市条例补充 > 第一章"
