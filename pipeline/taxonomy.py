@@ -598,6 +598,14 @@ def _version(value, written: str | None, path: Path) -> str:
     return _text(value, f"{path}: version", "0")
 
 
+def _as_written(value, written: str | None):
+    """A node ID (or a parent, pairs_with naming one) as the file writes it: YAML reads a numbered codebook's
+    unquoted `id: 1.10` as the number 1.1, the same as node 1.1's, and `id: 2` as a number."""
+    if value is not None and not isinstance(value, (str, list, dict)) and written:
+        return written
+    return value
+
+
 def _names(value, where: str, default: str) -> dict:
     """A name in both languages ({en: ..., zh: ...}); a plain text stands for both."""
     if value is None:
@@ -675,39 +683,56 @@ def _check_events(path: Path, raw_bytes: bytes, node_lines: list[int] | None = N
     exponentially: a few hundred bytes become gigabytes once a field is turned into a string; a taxonomy has no
     use for them. A repeated key (two `terms:` lists of one lexicon) keeps only the last value, so the terms of
     the first were lost without a word. `node_lines` gets the line (from 1) each item of the top-level `nodes`
-    list starts on, for messages about a node. `written` gets the text of each top-level key's scalar value as
-    the file gives it (`version: 1.10`, which YAML reads as the number 1.1)."""
-    mappings: list[list] = []  # per open collection: [keys seen, a key comes next] for a mapping, None otherwise
-    top_key = None  # the top mapping's key just read
-    in_nodes = False  # inside the list the top mapping's `nodes` holds
+    list starts on, for messages about a node. `written` gets the text of each scalar value as the file gives it,
+    by where it stands (`version`, `nodes[9].id`, `passage_rules[0].allow[2]`): YAML reads an unquoted
+    `version: 1.10`, and a numbered codebook's `id: 1.10`, as the number 1.1."""
+    # per open collection: [keys seen, a key comes next, the key just read] for a mapping, [None, the index of
+    # the item just read] for a sequence; `at`: where each stands in the one around it (None for the document's)
+    frames: list[list] = []
+    at: list = []
     for event in yaml.parse(raw_bytes, Loader=_SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise TaxonomyError(f"{path} line {event.start_mark.line + 1}: YAML anchors and aliases (&name, "
                                 f"*name) are not allowed in a taxonomy; write the value out")
         if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            top = mappings[-1] if mappings else None
-            if in_nodes and len(mappings) == 2 and node_lines is not None:
-                node_lines.append(event.start_mark.line + 1)
-            is_key = top is not None and top[1]
-            in_nodes = in_nodes or (top_key == "nodes" and isinstance(event, yaml.SequenceStartEvent))
-            if top_key is not None and written is not None and isinstance(event, yaml.ScalarEvent):
-                written[top_key] = event.value
-            top_key = event.value if is_key and len(mappings) == 1 and isinstance(event, yaml.ScalarEvent) else None
-            if top is not None:
-                if top[1] and isinstance(event, yaml.ScalarEvent):
+            top = frames[-1] if frames else None
+            scalar = isinstance(event, yaml.ScalarEvent)
+            where = None
+            if top is not None and top[0] is not None and top[1]:  # a key of the open mapping
+                if scalar:
                     if event.value in top[0]:
                         raise TaxonomyError(f"{path} line {event.start_mark.line + 1}: '{event.value}' is given twice "
                                             f"in one mapping; YAML would keep only the last, and lose the first: "
                                             f"merge them")
                     top[0].add(event.value)
-                top[1] = not top[1]
+                top[1], top[2] = False, event.value if scalar else None
+            elif top is not None:  # a value: of the key just read, or the next item of a sequence
+                if top[0] is not None:
+                    where, top[1] = top[2], True
+                else:
+                    top[1] += 1
+                    where = top[1]
+                    if node_lines is not None and len(frames) == 2 and at[1:] == ["nodes"]:
+                        node_lines.append(event.start_mark.line + 1)
+                if scalar and written is not None:
+                    written[_address([*at[1:], where])] = event.value
             if isinstance(event, yaml.MappingStartEvent):
-                mappings.append([set(), True])
+                frames.append([set(), True, None])
+                at.append(where)
             elif isinstance(event, yaml.SequenceStartEvent):
-                mappings.append(None)
+                frames.append([None, -1])
+                at.append(where)
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            mappings.pop()
-            in_nodes = in_nodes and len(mappings) > 1
+            frames.pop()
+            at.pop()
+
+
+def _address(keys: list) -> str:
+    """Where a value stands in a taxonomy file, as messages name it: nodes[9].id."""
+    out = ""
+    for k in keys:
+        out += f"[{k}]" if isinstance(k, int) else f".{k}" if out else str(k)
+    return out
 
 
 def read_yaml(path: Path, raw_bytes: bytes, node_lines: list[int] | None = None,
@@ -765,6 +790,9 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
     nodes: list[Node] = []
     seen: set[str] = set()
     for i, rn in enumerate(raw["nodes"]):
+        if isinstance(rn, dict):
+            rn = {k: _as_written(v, written.get(f"nodes[{i}].{k}")) if k in ("id", "parent", "pairs_with") else v
+                  for k, v in rn.items()}
         if not isinstance(rn, dict) or not isinstance(rn.get("id"), str):
             raise TaxonomyError(f"{at(i)}: nodes[{i}] has no string 'id'")
         nid = rn["id"]
@@ -842,7 +870,10 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
             raise TaxonomyError(f"{where}: lang must be one of {LANGS}")
         pats = _patterns(rr.get("patterns"), where, rr["lang"])
         _compile(pats, where, ignore_case=rr["lang"] == "en")
-        allow = _strs(rr.get("allow"), where + ".allow")
+        allow = rr.get("allow")
+        allow = ([_as_written(a, written.get(f"passage_rules[{i}].allow[{j}]")) for j, a in enumerate(allow)]
+                 if isinstance(allow, list) else _as_written(allow, written.get(f"passage_rules[{i}].allow")))
+        allow = _strs(allow, where + ".allow")
         for a in allow:
             if a not in ids:
                 raise TaxonomyError(f"{where}: allow names unknown node '{a}'")

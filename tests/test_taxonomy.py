@@ -198,3 +198,26 @@ def test_an_unquoted_version_is_the_text_the_file_gives(tmp_path, written, versi
     p = tmp_path / "taxonomy.yaml"
     p.write_text(text.replace('\nversion: "1.1"\n', f"\nversion: {written}\n", 1), encoding="utf-8")
     assert load_taxonomy(p).version == version
+
+
+def test_an_unquoted_numbered_node_id_is_the_text_the_file_gives(tmp_path):
+    """A numbered codebook (1, 1.1, 1.2 ... 1.10) written unquoted: YAML reads `id: 1.10` as the number 1.1, and
+    loading refused every node as having 'no string id' without saying why. As the version is, an ID is the text
+    the file gives, and so are the parent and pairs_with that name one."""
+    leaf = ("  - id: {id}\n    facet: tools\n    parent: {parent}\n    pairs_with: {pair}\n    name: {{en: Tool, zh: 工具}}\n"
+            "    lexicon: {{zh: {{terms: [资金{n}]}}, en: {{terms: [funding{n}]}}}}\n")
+    p = tmp_path / "taxonomy.yaml"
+    p.write_text("version: 1.10\nfacets:\n  tools:\n    name: {en: Tools, zh: 工具}\nnodes:\n"
+                 "  - {id: 1, facet: tools, group: true, name: {en: Tools, zh: 工具}}\n"
+                 + leaf.format(id="1.1", parent=1, pair="1.10", n=1) + leaf.format(id="1.10", parent=1, pair="1.1", n=2)
+                 + leaf.format(id="'1.2'", parent="'1'", pair="0x10", n=3)
+                 + leaf.format(id="0x10", parent=1, pair="1.2", n=4), encoding="utf-8")
+    tax = load_taxonomy(p)
+    assert [n.id for n in tax.nodes] == ["1", "1.1", "1.10", "1.2", "0x10"]
+    assert [(n.parent, n.pairs_with) for n in tax.nodes] == [
+        (None, None), ("1", "1.10"), ("1", "1.1"), ("1", "0x10"), ("1", "1.2")]
+    # and a passage rule's allow that names one
+    p.write_text(p.read_text(encoding="utf-8").replace(
+        "nodes:\n", "passage_rules:\n  - {id: scope, lang: zh, patterns: ['本办法适用于'], allow: [1.10, 0x10]}\nnodes:\n"),
+        encoding="utf-8")
+    assert load_taxonomy(p).passage_rules[0].allow == {"1.10", "0x10"}
