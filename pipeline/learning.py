@@ -17,7 +17,7 @@ from .classify import (PassageClassifier, coded_store_paths, context_of, example
 from .coded import append_to_store, follow_codings, latest_codings, store_records
 from .evaluate import evaluate_cli
 from .io import ConfigError, check_not_input, write_bytes_atomic
-from .review import (PICK_COLUMNS, agreement, coded_rows, gap_check_outcomes, gap_checks, next_sheet, pick,
+from .review import (PICK_COLUMNS, ROW, agreement, coded_rows, gap_check_outcomes, gap_checks, next_sheet, pick,
                      picks_table, read_sheet, score_pool, write_sheets)
 from .taxonomy import load_taxonomy, one_framework
 from .text import detect_lang
@@ -61,15 +61,16 @@ def cmd_train(args) -> None:
           f"({time.perf_counter() - t0:.1f}s) -> {target}", file=sys.stderr)
 
 
-def _check_texts_unedited(path: Path, records: list[dict]) -> None:
+def _check_texts_unedited(path: Path, sheet: str, records: list[dict]) -> None:
     """Refuse rows whose passage text differs from the passage `review` picked (its .jsonl beside the sheet, or,
     for a sheet saved under another name, the review's .jsonl files in its folder): the store would teach the
-    model an edited text, and later runs would report the passage as gone from its document."""
+    model an edited text, and later runs would report the passage as gone from its document. Refuse too a
+    sheet's row whose id no pick has (a typo in the id column): its coding would be of a passage no run has."""
     picked = path.with_suffix(".jsonl")
+    own = picked != path and picked.is_file()
     # a sheet saved under a coder's own name (review-001-ann.xlsx) has no picks file of its name: the review's
     # picks files beside it say what text each passage had
-    sources = [picked] if picked != path and picked.is_file() else \
-        [p for p in sorted(path.parent.glob("review-*.jsonl")) if p != path]
+    sources = [picked] if own else [p for p in sorted(path.parent.glob("review-*.jsonl")) if p != path]
     texts: dict[str, list[tuple[str, str]]] = {}  # id -> (text, picks file) of every pick of the passage
     for source in sources:
         try:
@@ -84,6 +85,16 @@ def _check_texts_unedited(path: Path, records: list[dict]) -> None:
         norm = lambda t: str(t).replace("\r\n", "\n").strip()  # noqa: E731
         return norm(a) == norm(b) or norm(a) == "'" + norm(b)
 
+    # a picks file imported itself has no other record of its ids; a file of a coder's own beside the picks, none
+    # of whose ids they hold, is no review sheet
+    if path.suffix.lower() != ".jsonl" and (own or any(r["id"] in texts for r in records)):
+        unknown = [r for r in records if r["id"] not in texts]
+        if unknown:
+            files = ", ".join(p.name for p in sources)
+            raise ConfigError(f"{path}: nothing imported: " + "; ".join(
+                f"{sheet} row {r[ROW]}: id {r['id']!r} names no passage the review picked ({files})"
+                for r in unknown[:20]) + (f" (and {len(unknown) - 20} more)" if len(unknown) > 20 else "")
+                + "; the id column is the passage coded, not to be edited")
     edited = [r["id"] for r in records if texts.get(r["id"]) and not any(same(r["text"], t) for t, _ in texts[r["id"]])]
     if edited:
         where = sorted({name for pid in edited for _, name in texts[pid]})
@@ -182,7 +193,7 @@ def cmd_review_import(args) -> None:
         raise ConfigError(f"{path}: {exc}") from None
     if not records:
         raise ConfigError(f"{path}: no coded row (a row counts once it has a node ID or 'none' in a label column)")
-    _check_texts_unedited(path, records)
+    _check_texts_unedited(path, sheet, records)
     for r in records:
         r["lang"] = r["lang"] if r["lang"] in ("zh", "en") else detect_lang(r["text"])
     store = Path(args.coded)

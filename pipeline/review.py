@@ -422,7 +422,7 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
                               f"({'; '.join(labels) or NONE} against {'; '.join(first[1]) or NONE})")
             continue  # the same coding twice is one
         coded_at[(pid, who)] = (k, labels)
-        out.append({"id": pid, "text": text if isinstance(text, str) else "", "lang": _cell(r.get("lang")),
+        out.append({ROW: k, "id": pid, "text": text if isinstance(text, str) else "", "lang": _cell(r.get("lang")),
                     "labels": labels, "coder": who, "note": _cell(r.get("note")),
                     "title": _cell(r.get("title")), "heading": _cell(r.get("heading")),
                     "region": _cell(r.get("region"))})

@@ -617,3 +617,29 @@ def test_a_review_csv_gives_back_the_text_the_review_wrote_not_its_spreadsheet_q
     assert rows[0]["text"] == text and rows[0]["note"] == "@see 2"
     coded = coded_rows(rows, "review-001.csv", load_taxonomy(ROOT / "taxonomy"), None)
     assert [c["text"] for c in coded] == [text]
+
+
+def test_a_sheet_row_whose_id_names_no_picked_passage_is_refused(tmp_path, capsys):
+    """A typo in a sheet's id column (d#22 for d#2) was imported: the store held a coding of a passage no run has,
+    which no report counted and `make train` learned under a made-up id. The picks file the review wrote beside
+    the sheet says which passages it holds."""
+    from pipeline import cli
+    from pipeline.review import write_sheets
+
+    tax = load_taxonomy(ROOT / "taxonomy")
+    rows = pd.DataFrame([{"rank": k, "id": f"d#{k}", "title": "某条例", "citation": f"第{k}条", "region": "CN",
+                          "lang": "zh", "text": text, "predicted": "", "evidence": "", "reason": "uncertain",
+                          "value": 1.0} for k, text in ((1, "第一条 支持孵化器。"), (2, "第二条 施行。"))])
+    _, csv_path, _ = write_sheets(rows, tax, tmp_path / "review" / "review-001.xlsx")
+    coded = (csv_path.read_text(encoding="utf-8-sig").replace("uncertain,1.0,,,,,,,,", "uncertain,1.0,none,,,,,,ann,")
+             .replace("d#2,", "d#22,"))
+    store = tmp_path / "coded"
+    for name in ("review-001.csv", "review-001-ann.csv"):  # the sheet, and a copy saved under a coder's name
+        sheet = csv_path.with_name(name)
+        sheet.write_text(coded, encoding="utf-8-sig")
+        assert cli.main(["review-import", "--file", str(sheet), "--coded", str(store)]) == 2
+        assert f"{name} row 3: id 'd#22' names no passage the review picked (review-001.jsonl)" \
+            in capsys.readouterr().err
+        assert not store.exists()
+    csv_path.write_text(coded.replace("d#22,", "d#2,"), encoding="utf-8-sig")
+    assert cli.main(["review-import", "--file", str(csv_path), "--coded", str(store)]) == 0
