@@ -17,8 +17,8 @@ from .classify import (PassageClassifier, coded_store_paths, context_of, example
 from .coded import append_to_store, follow_codings, latest_codings, store_records
 from .evaluate import evaluate_cli
 from .io import ConfigError, check_not_input, write_bytes_atomic
-from .review import (PICK_COLUMNS, ROW, agreement, coded_rows, gap_check_outcomes, gap_checks, next_sheet, pick,
-                     picks_table, read_sheet, score_pool, write_sheets)
+from .review import (CODED_TEXT, PICK_COLUMNS, ROW, agreement, coded_rows, gap_check_outcomes, gap_checks, next_sheet,
+                     pick, picks_table, read_sheet, score_pool, write_sheets)
 from .taxonomy import load_taxonomy, one_framework
 from .text import detect_lang
 
@@ -78,8 +78,10 @@ def _check_texts_unedited(path: Path, sheet: str, records: list[dict]) -> None:
         except (OSError, ValueError):
             continue  # the sheet's rows are checked on their own; a picks file only adds a check when it is whole
         for r in picks:
-            if isinstance(r.get("text"), str):
-                texts.setdefault(str(r.get("id")), []).append((r["text"], source.name))
+            # the text as coded, which the import keeps, of a passage shown as written
+            text = r.get(CODED_TEXT) or r.get("text")
+            if isinstance(text, str):
+                texts.setdefault(str(r.get("id")), []).append((text, source.name))
 
     def same(a, b) -> bool:  # as a spreadsheet gives text back: line ends, and a CSV's formula guard
         norm = lambda t: str(t).replace("\r\n", "\n").strip()  # noqa: E731
@@ -114,7 +116,8 @@ def review_pool(args, tax) -> pd.DataFrame:
             raise ConfigError(f"{catalog.path(t)}: missing; run the pipeline on your corpus first (make run CORPUS=... "
                               f"OUT={out})")
     toks = catalog.load("tokens", columns=["passage_id"])
-    pas = catalog.load("passages", columns=["passage_id", "doc_id", "label", "heading_path", "text", "lang", "region"])
+    pas = catalog.load("passages", columns=["passage_id", "doc_id", "label", "heading_path", "text", "text_original",
+                                           "lang", "region"])
     docs = catalog.load("documents", columns=["doc_id", "title"])
     pool = toks.merge(pas, on="passage_id").merge(docs, on="doc_id", how="left")
     pool["context"] = [context_of(p, h or "", t or "") for p, h, t in

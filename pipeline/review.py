@@ -29,6 +29,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from .aggregate import as_written, cite_as_written
 from .classify import label_matrix
 from .coded import pairs_of
 from .evaluate import alpha, scores
@@ -40,6 +41,9 @@ NONE = "none"           # what a coder writes for a passage that carries no node
 LABEL_COLUMNS = 5       # single-choice columns with a drop-down of node IDs (more go into `labels`)
 SIMILAR = 0.8           # cosine similarity above which a passage counts as a near-duplicate of a pick
 CODER_COLUMNS = [f"label_{k}" for k in range(1, LABEL_COLUMNS + 1)] + ["labels", "coder", "note"]
+# a Traditional-Chinese passage is shown as written in `text`; the text it is coded in, which the store keeps
+# (runs compare a coding's text with their passages'), stands in this last column, hidden in the workbook
+CODED_TEXT = "text_coded"
 
 
 # ------------------------------------------------------------------------------------------------ picking
@@ -191,17 +195,21 @@ def picks_table(pool: pd.DataFrame, scored: dict, picked: pd.DataFrame, taxonomy
         i = r.index
         src = pool.iloc[i]
         labs = scored["labels"][i]
+        text = str(src["text"])
+        original = src.get("text_original")
+        shown = as_written(text, original if isinstance(original, str) else "")
         rows.append({
             "rank": r.rank, "id": str(src["id"]), "title": str(src.get("title", "") or ""),
-            "citation": str(src.get("citation", "") or ""),
+            "citation": cite_as_written(str(src.get("citation", "") or ""), text, shown),
             # the chapter or section the passage stands in: the coder reads it, and the model, which sees it as
             # the passage's context when it labels the corpus, learns the coded passage with it too
             "heading": str(src.get("heading_path", "") or ""), "region": str(src.get("region", "") or ""),
-            "lang": str(src["lang"]), "text": str(src["text"]),
+            "lang": str(src["lang"]), "text": shown,
             "predicted": "; ".join(f"{l.node} {names[l.node]['zh']} / {names[l.node]['en']} ({l.score:.2f})"
                                    for l in labs),
             "evidence": "; ".join(f"{l.node}: {', '.join(e['term'] for e in l.evidence)}" for l in labs if l.evidence),
             "reason": r.reason, "gap_region": r.gap_region, "gap_node": r.gap_node, "value": r.value,
+            CODED_TEXT: text if shown != text else "",
         })
     return pd.DataFrame(rows)
 
@@ -219,6 +227,8 @@ def write_sheets(rows: pd.DataFrame, taxonomy: Taxonomy, xlsx: Path) -> list[Pat
     for c in CODER_COLUMNS:
         if c not in out:
             out[c] = ""
+    if CODED_TEXT in out:  # after the coder's columns, out of the way
+        out = out[[c for c in out.columns if c != CODED_TEXT] + [CODED_TEXT]]
     write_csv(out, xlsx.with_suffix(".csv"))
     lines = [json.dumps({k: (v if not isinstance(v, np.generic) else v.item()) for k, v in r.items()},
                         ensure_ascii=False) for r in out.to_dict("records")]
@@ -244,6 +254,7 @@ def _write_review_xlsx(rows: pd.DataFrame, taxonomy: Taxonomy, path: Path) -> No
     for k, c in enumerate(cols, start=1):
         letter = ws.cell(row=1, column=k).column_letter
         ws.column_dimensions[letter].width = widths.get(c, 16 if c in CODER_COLUMNS else 14)
+        ws.column_dimensions[letter].hidden = c == CODED_TEXT
         ws.cell(row=1, column=k).font = Font(bold=True)
         for row in ws.iter_rows(min_row=2, min_col=k, max_col=k):
             for cell in row:
@@ -287,7 +298,8 @@ def _write_review_xlsx(rows: pd.DataFrame, taxonomy: Taxonomy, path: Path) -> No
 
 ROW = "__row__"  # where a row of a review file was: its row in the sheet, or its line in a .jsonl file
 # columns a coded row is read from; a sheet that has them under other names would be read as uncoded
-_READ_COLUMNS = ["id", "passage_id", "text", "lang", "title", "heading", *CODER_COLUMNS, "gap_region", "gap_node"]
+_READ_COLUMNS = ["id", "passage_id", "text", CODED_TEXT, "lang", "title", "heading", *CODER_COLUMNS, "gap_region",
+                 "gap_node"]
 
 
 def read_sheet(path: Path) -> tuple[list[dict], str]:
@@ -412,6 +424,8 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
         if NONE in values and len(set(values)) > 1:
             errors.append(f"{where}: 'none' together with node IDs")
         text = r.get("text")
+        if isinstance(r.get(CODED_TEXT), str) and r[CODED_TEXT].strip():
+            text = r[CODED_TEXT]
         if not isinstance(text, str) or not text.strip():
             errors.append(f"{where}: no passage text")
         labels = sorted({v for v in values if v in leaves})

@@ -643,3 +643,44 @@ def test_a_sheet_row_whose_id_names_no_picked_passage_is_refused(tmp_path, capsy
         assert not store.exists()
     csv_path.write_text(coded.replace("d#22,", "d#2,"), encoding="utf-8-sig")
     assert cli.main(["review-import", "--file", str(csv_path), "--coded", str(store)]) == 0
+
+
+def test_a_traditional_chinese_passage_is_shown_as_written_and_imported_as_coded(tax, tmp_path):
+    """The review sheet (and its CSV and JSON-lines copies) showed a Traditional-Chinese document's passage in the
+    Simplified text it is coded in, while gaps.csv and the report quote it as written: the coder read another text
+    than the document's. The coding still goes into the store with the text as coded, which runs compare with
+    their passages' (a coding whose text is not its passage's is not counted)."""
+    from openpyxl import load_workbook
+
+    from pipeline import cli
+    from pipeline.coded import anchor_codings
+    from pipeline.review import picks_table, write_sheets
+
+    coded_text, written = "第二条 政府应设置产学合作平台。", "第二條 政府應設置產學合作平臺。"
+    pool = pd.DataFrame({"id": ["TW/reg.txt#3"], "doc_id": ["TW/reg.txt"], "text": [coded_text],
+                         "text_original": [written], "citation": ["第二条"], "lang": ["zh"], "region": ["TW"],
+                         "title": ["臺灣科學技術發展條例"], "heading_path": [""]})
+    picked = pd.DataFrame({"rank": [1], "index": [0], "value": [1.0], "reason": ["r"], "gap_region": [""],
+                           "gap_node": [""]})
+    rows = picks_table(pool, {"labels": [[]]}, picked, tax)
+    assert (rows.loc[0, "text"], rows.loc[0, "citation"]) == (written, "第二條")
+    xlsx, csv_path, jsonl = write_sheets(rows, tax, tmp_path / "review" / "review-001.xlsx")
+    ws = load_workbook(xlsx)["review"]
+    header = [c.value for c in ws[1]]
+    assert ws.cell(row=2, column=header.index("text") + 1).value == written
+    assert written in csv_path.read_text(encoding="utf-8-sig")
+    assert json.loads(jsonl.read_text(encoding="utf-8"))["text"] == written
+    for k, sheet in enumerate((xlsx, csv_path, jsonl)):
+        back, name = read_sheet(sheet)
+        back[0].update(label_1="model.joint_research_center", coder=f"coder{k}")
+        store = tmp_path / f"coded{k}"
+        append_to_store(coded_rows(back, name, tax, None), store, sheet.name)
+        (record,) = store_records(store)
+        assert record["text"] == coded_text
+        assert len(anchor_codings([record], pool)[0]) == 1
+    # the whole import, with its check of the text against the picks file beside the sheet
+    csv_path.write_text(csv_path.read_text(encoding="utf-8-sig").replace(",r,,,1.0,,", ",r,,,1.0,none,"),
+                        encoding="utf-8-sig")
+    assert cli.main(["review-import", "--file", str(csv_path), "--coded", str(tmp_path / "coded"),
+                     "--coder", "ann"]) == 0
+    assert store_records(tmp_path / "coded")[0]["text"] == coded_text
