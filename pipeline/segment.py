@@ -322,6 +322,9 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
     cur_start = lines[0].start if lines else 0
     last_end = cur_start
     art_level = 0  # the Markdown level of the open article's own heading line (### Article 3), 0 for none
+    # text before an article (a .txt file's title line, a decision's opening paragraph) is coded as any passage:
+    # cited by nothing, a label on it left a reader no place to look for it
+    preamble = "序言" if article is ARTICLE else "Preamble"
 
     def is_heading(ln: Line) -> bool:
         # an article may stand as a Markdown heading of its own (### Article 3) above its text: it opens the article
@@ -342,7 +345,7 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
         heading_line = is_heading(ln) and not (cur is not None and md and art_level and len(md.group(1)) > art_level
                                                and not heading.match(ln.text))
         if heading_line or art:
-            b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)
+            b.add(cur_kind, cur_start, last_end, cur[1] if cur else preamble, path)
             cur = None
         if heading_line:
             title = md.group(2).strip() if md else stripped
@@ -364,7 +367,7 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
             art_level = len(md.group(1)) if md else 0
         if stripped:
             last_end = ln.end
-    b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)
+    b.add(cur_kind, cur_start, last_end, cur[1] if cur else preamble, path)
 
 
 _RUNS_ON = _LEAD_IN_END | frozenset("following pursuant see per".split())

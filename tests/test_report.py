@@ -537,7 +537,8 @@ def test_the_csv_tables_quote_traditional_chinese_as_written(pipeline_report):
         for r in rows.itertuples():
             quoted = r.evidence_passage.replace("【", "").replace("】", "")
             assert quoted in tw["text_original"], (name, quoted)
-            assert r.evidence_article in tw["text_original"], (name, r.evidence_article)
+            # the title line before the first article is cited as the preamble, which it names, not quotes
+            assert r.evidence_article in tw["text_original"] or r.evidence_article == "序言", (name, r.evidence_article)
         assert (rows["evidence_article"] == "第一條").any(), name
 
 

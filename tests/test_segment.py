@@ -544,3 +544,16 @@ def test_section_paragraphs_without_subsections_are_cited_by_their_section():
     rows = segment_document(doc(text, "en"))
     assert [(r["label"], r["text"][:4]) for r in rows] == [
         ("¶ 1", "Tech"), ("§ 1", "§ 1."), ("§ 2", "§ 2."), ("§ 2 ¶ 2", "This"), ("§ 2 ¶ 3", "§ 2 ")]
+
+
+def test_text_before_the_first_article_is_cited_as_the_preamble():
+    """A .txt regulation opens on its title line, with no manifest title: that line (or a preamble paragraph) was
+    a passage cited by nothing, so a label on it showed an empty citation in gaps.csv, coded_passages.csv and
+    report.md ('title : text'), where a reader needs to find it. It is cited as the document's preamble."""
+    rows = segment_document(doc("广东省科技企业孵化器管理办法\n第一条 各级人民政府应当支持建设科技企业孵化器。\n"
+                                "第二条 本办法自公布之日起施行。\n"))
+    assert [(r["kind"], r["label"]) for r in rows] == [("preamble", "序言"), ("article", "第一条"), ("article", "第二条")]
+    rows = segment_document(doc("Regulations on Technology Transfer\n\nArticle 1 These Regulations govern transfer.\n\n"
+                                "Article 2 The State supports incubators.\n", "en"))
+    assert [(r["kind"], r["label"]) for r in rows] == [("preamble", "Preamble"), ("article", "Article 1"),
+                                                        ("article", "Article 2")]
