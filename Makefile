@@ -53,6 +53,9 @@ COMMON   := --out $(call quoted,$(OUT)) --taxonomy $(call quoted,$(TAXONOMY)) --
 # --corpus only when CORPUS= was given: left to its default (the demo corpus), ingest refuses an OUT holding another
 # corpus's run instead of replacing it (`make report OUT=my_results` re-ran ingest on the demo corpus there)
 CORPUS_ARG = $(if $(filter command line environment override,$(origin CORPUS)),--corpus $(call quoted,$(CORPUS)),)
+# make evaluate: the regions of codings the store keeps without one (imported before it kept them) are those the
+# manifest of the corpus they were drawn from gives, when CORPUS= names it
+MANIFEST_ARG = $(if $(filter command line environment override,$(origin CORPUS)),--manifest $(call quoted,$(CORPUS)/manifest.csv),)
 # `make help` lists the targets (from the "## " notes on their rules) and these variables with their values
 HELP_VARS := CORPUS OUT TAXONOMY MODEL MODELS JOBS WINDOW ENGINE TRAIN CODED GOLD CV CURVE IN N GAPS FILE CODER A B SCALE HUGE PYTHON VENV
 # a variable given on the command line that no target takes (CORPSU=, corpus=) left the default in its place: the
@@ -186,7 +189,7 @@ default-model: ## go back to the default model for later runs
 
 evaluate: $(BYTECODE) ## score the model against GOLD= (CV= folds to cross-validate instead, CURVE=1 with a learning curve)
 	@test -n $(call quoted,$(GOLD)) || { echo "error: make evaluate needs GOLD=coded.jsonl, the coded passages to score the model against" >&2; exit 2; }
-	$(PY) -m pipeline evaluate --gold $(call quoted,$(GOLD)) --taxonomy $(call quoted,$(TAXONOMY)) --jobs $(JOBS) $(MODEL_ARG) $(if $(CV),--cv $(CV),) $(if $(filter-out 0 no,$(CURVE)),--curve,) --out $(call quoted,$(OUT))
+	$(PY) -m pipeline evaluate --gold $(call quoted,$(GOLD)) --taxonomy $(call quoted,$(TAXONOMY)) --jobs $(JOBS) $(MODEL_ARG) $(if $(CV),--cv $(CV),) $(if $(filter-out 0 no,$(CURVE)),--curve,) $(MANIFEST_ARG) --out $(call quoted,$(OUT))
 
 # `make review N=100` picks passages of the run in OUT for coding (OUT/review/review-NNN.xlsx);
 # `make review IN=pool.jsonl OUT=picked.jsonl` picks from a JSON-lines pool instead

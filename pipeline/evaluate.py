@@ -406,6 +406,10 @@ def evaluate_cli(args) -> None:
     if args.cv and args.cv not in ("region", "doc") and not (args.cv.isdigit() and int(args.cv) >= 2):
         # CV=abc stopped with int()'s traceback, and CV=0 quietly held out every document one at a time
         raise ConfigError(f"CV={args.cv}: give region, doc, or a number of folds of 2 or more")
+    if args.manifest and not Path(args.manifest).parent.is_dir():
+        # a misspelt CORPUS=: the codings would be held out by the folders of their paths instead, unsaid
+        raise ConfigError(f"{Path(args.manifest).parent}: no such corpus folder (its {Path(args.manifest).name} "
+                          f"gives the regions of the coded passages)")
     gold_paths = [Path(p) for p in args.gold.split(",") if p]
     gold = read_coded(gold_paths)
     # a node ID that is no leaf (a typo, a group ID) would otherwise drop out of the scoring unsaid, as if the

@@ -425,3 +425,19 @@ def test_a_damaged_model_is_named_in_one_line_with_workers_too(tmp_path):
     res = run("run", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--model", str(model), "--jobs", "2")
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
     assert res.stderr.strip().splitlines()[-1].startswith(f"error: {model / 'arrays.npz'}: not a readable model")
+
+
+def test_make_evaluate_takes_the_regions_of_the_corpus_named_by_corpus(tmp_path):
+    """make evaluate GOLD=coded CV=region CORPUS=my_corpus left CORPUS unused: the codings without a region were
+    held out by the folders of their paths (one folder of laws: one group, and no cross-validation), or by the
+    demo corpus's manifest beside coded/. The corpus's manifest gives their regions, as it gave the run's."""
+    corpus = tmp_path / "my corpus"
+    if shutil.which("make") is not None:
+        dry = [subprocess.run(["make", "-n", "-C", str(ROOT), "evaluate", "GOLD=coded", "CV=region", *more],
+                              capture_output=True, text=True).stdout for more in ((), (f"CORPUS={corpus}",))]
+        assert "--manifest" not in dry[0] and f"--manifest '{corpus}/manifest.csv'" in dry[1]
+    gold = tmp_path / "coded.jsonl"
+    gold.write_text(POOL, encoding="utf-8")
+    res = run("evaluate", "--gold", str(gold), "--cv", "region", "--manifest",
+              str(tmp_path / "nowhere" / "manifest.csv"))
+    assert res.returncode == 2 and f"{tmp_path / 'nowhere'}: no such corpus folder" in res.stderr
