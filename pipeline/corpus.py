@@ -41,9 +41,10 @@ def _clean_manifest_path(p: str) -> str:
     return "" if p == "." else unicodedata.normalize("NFC", p)
 
 
-def read_manifest(root: Path) -> pd.DataFrame | None:
-    """The manifest as a table keyed by normalised path, or None when the corpus has none."""
-    path = root / MANIFEST
+def read_manifest(root: Path, path: Path | None = None) -> pd.DataFrame | None:
+    """The manifest as a table keyed by normalised path, or None when the corpus has none (`path`: a manifest of
+    the corpus at `root` under another name)."""
+    path = root / MANIFEST if path is None else path
     if not os.path.lexists(path):
         return None
     if path.is_symlink() and not _inside(path, root.resolve()):

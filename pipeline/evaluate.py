@@ -14,7 +14,6 @@ out, so that a reader can see what the errors are and not only how many.
 """
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -29,6 +28,7 @@ from sklearn.model_selection import GroupKFold
 from .classify import (PassageClassifier, check_labels, coded_store_paths, doc_groups, examples_paths, fit_model,
                        label_matrix, read_coded, resolve_model, tokenize_frame)
 from .coded import CODED_WEIGHT
+from .corpus import read_manifest
 from .io import ConfigError, write_csv
 from .taxonomy import Taxonomy, load_taxonomy, one_framework
 
@@ -282,10 +282,11 @@ def region_groups(ids: list[str], manifest: Path | None, given: list[str] | None
     docs = doc_groups(ids)
     regions: dict[str, str] = {}
     if manifest is not None and manifest.is_file():
-        with manifest.open(encoding="utf-8-sig", newline="") as f:
-            for row in csv.DictReader(f):
-                if row.get("path") and row.get("region"):
-                    regions[row["path"]] = row["region"]
+        # read as a run reads it: one that Excel saved ;-separated, with its column names capitalised, gave the
+        # run its regions and gave none here
+        table = read_manifest(manifest.parent, manifest)
+        if table is not None and "region" in table:
+            regions = {p: r for p, r in zip(table["path"], table["region"]) if p and r}
     out = []
     for d, known in zip(docs, given or [""] * len(docs)):
         if known or d in regions:

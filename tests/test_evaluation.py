@@ -47,7 +47,8 @@ def test_region_groups_hold_out_regions_and_split_small_ones(tmp_path):
     from pipeline.evaluate import region_groups
 
     manifest = tmp_path / "manifest.csv"
-    rows = ["path,region"] + [f"zh/p/{i}.md,CN-SD" for i in range(12)] + [f"en/us/ch{i}.md,US" for i in range(3)]
+    rows = (["path,region,lang"] + [f"zh/p/{i}.md,CN-SD,zh" for i in range(12)]
+            + [f"en/us/ch{i}.md,US,en" for i in range(3)])
     manifest.write_text("\n".join(rows) + "\n", encoding="utf-8")
     ids = ["zh/p/0.md#1", "zh/p/1.md#4", "en/us/ch0.md#2", "en/us/ch1.md#1", "zh/provincial/Hebei/x.md#3"]
     ids += [f"zh/p/{i}.md#1" for i in range(2, 12)]
@@ -55,6 +56,18 @@ def test_region_groups_hold_out_regions_and_split_small_ones(tmp_path):
     assert g[0] == g[1] == "CN-SD"                         # one province, one group
     assert g[2] != g[3] and g[2].startswith("US:")          # each US Code chapter its own group
     assert g[4] == "zh/provincial/Hebei:zh/provincial/Hebei/x.md"  # no manifest row: folders, then split
+
+
+def test_region_groups_read_the_manifest_as_a_run_reads_it(tmp_path):
+    """A manifest saved by Excel in many locales is ;-separated, its column names capitalised: the run took the
+    regions from it, and make evaluate CV=region ignored it and held out the documents' folder (laws) instead."""
+    from pipeline.evaluate import region_groups
+
+    manifest = tmp_path / "manifest.csv"
+    rows = ["Path;Region;Lang"] + [f"laws/{r}{i}.txt;{r};zh" for r in ("GD", "ZJ") for i in range(10)]
+    manifest.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    g = region_groups([f"laws/{r}{i}.txt#2" for r in ("GD", "ZJ") for i in range(10)], manifest)
+    assert g == ["GD"] * 10 + ["ZJ"] * 10
 
 
 def test_region_groups_take_the_region_folder_of_a_corpus_laid_out_region_by_region():
