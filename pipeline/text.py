@@ -238,6 +238,18 @@ def _plausible(text: str) -> bool:
     return odd / len(text) < 0.01
 
 
+# A PDF's text layer may give a character as the code point of the radical its font draws it with (Chrome's PDFs
+# with a CJK font: 人⺠政府, 部⻔); NFKC folds the Kangxi radicals (U+2F00-) but not these, of the CJK Radicals
+# Supplement, so every term with 民 or 门 missed. The radicals whose Unicode name is that of a character standing
+# alone (CJK RADICAL C-SIMPLIFIED GATE: 门) are read as the character; components (⻖, ⺮) stay as they are.
+_RADICAL_CHARACTERS = str.maketrans({
+    "\u2e9f": "母", "\u2ea0": "民", "\u2ec1": "虎", "\u2ec4": "西", "\u2ec5": "见", "\u2ec6": "角", "\u2ec9": "贝",
+    "\u2ecb": "车", "\u2ed1": "長", "\u2ed3": "长", "\u2ed4": "门", "\u2ed7": "雨", "\u2ed8": "青", "\u2ed9": "韦",
+    "\u2eda": "页", "\u2edb": "风", "\u2edc": "飞", "\u2edd": "食", "\u2ee2": "马", "\u2ee3": "骨", "\u2ee4": "鬼",
+    "\u2ee5": "鱼", "\u2ee6": "鸟", "\u2ee8": "麦", "\u2ee9": "黄", "\u2eec": "齐", "\u2eee": "齿", "\u2ef0": "龙",
+    "\u2ef3": "龟"})
+_RADICALS = re.compile("[" + "".join(map(chr, _RADICAL_CHARACTERS)) + "]")
+
 # ECMA-48 control sequences (ESC [ parameters final byte) and two-character escapes, as terminals read them
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
 
@@ -246,8 +258,9 @@ def normalise(text: str) -> str:
     """NFKC (full-width Latin letters and digits become ASCII) but keep full-width punctuation.
 
     Line ends become \\n, form feeds a line break, other control characters (which break Parquet viewers and
-    Excel) and stray BOMs are dropped, lone surrogates become U+FFFD. Private Use Area characters (GBK
-    user-defined characters) are kept as they are. Idempotent.
+    Excel) and stray BOMs are dropped, lone surrogates become U+FFFD, a radical standing for a character (⻔)
+    becomes the character (门). Private Use Area characters (GBK user-defined characters) are kept as they are.
+    Idempotent.
     """
     if _TO_CLEAN.search(text):
         text = LINE_BREAKS.sub("\n", text)
@@ -257,6 +270,8 @@ def normalise(text: str) -> str:
         text = _SURROGATES.sub("\ufffd", text)
     if text.isascii():
         return text  # NFKC leaves ASCII alone
+    if _RADICALS.search(text):
+        text = text.translate(_RADICAL_CHARACTERS)
     # Usually NFKC would change nothing but the kept punctuation: one quick check over the text with a space in
     # place of each run of it (a space neither composes with nor reorders what is around it, so the pieces
     # between are normalised exactly when the whole is) instead of normalising piece by piece

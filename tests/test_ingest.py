@@ -1215,3 +1215,15 @@ def test_a_long_title_from_the_text_is_cut_between_words_and_says_so(tmp_path):
     assert titles["EU/reg.txt"] == ("REGULATION (EU) 2025/123 OF THE EUROPEAN PARLIAMENT AND OF THE COUNCIL on a "
                                     "framework for knowledge valorisation and…")
     assert titles["EU/short.txt"] == "A European Strategy for Research"
+
+
+def test_radical_code_points_of_a_pdf_text_layer_are_read_as_the_characters_shown(tmp_path):
+    """A PDF printed by Chrome (and other makers) with a CJK font maps some characters to the radicals' code points
+    in its text layer: 人民政府 and 部门 read 人⺠政府 and 部⻔ (U+2EA0, U+2ED4), which NFKC leaves as they are
+    (it folds only the Kangxi radicals, U+2F00-U+2FD5). Every term with 民, 门, 长, 马… (人民政府, 主管部门) then
+    missed, and the evidence quoted characters no search for the document's words finds."""
+    write(tmp_path / "jd/reg.txt", "江东省条例\n第一条　县级以上人⺠政府科学技术主管部⻔应当支持⻓期合作。\n")
+    docs, _ = ingest(tmp_path)
+    assert docs.set_index("doc_id").loc["jd/reg.txt", "text"] == \
+        "江东省条例\n第一条　县级以上人民政府科学技术主管部门应当支持长期合作。"
+    assert normalise("⻢⻋⻔⺠⼈") == "马车门民人"  # the Kangxi radical ⼈ (U+2F08), as NFKC folded it before
