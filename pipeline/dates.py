@@ -13,7 +13,7 @@ import datetime
 import re
 from pathlib import Path
 
-from .article_numbers import cn_number
+from .article_numbers import ARTICLE_NUMBER, cn_number
 from .text import one_line
 
 DATE_IN_NAME = re.compile(r"[（(](\d{4}-\d{2}-\d{2})[)）]")
@@ -59,7 +59,7 @@ _EN_PROMULGATED = re.compile(r"\b(?P<form>approved|enacted|adopted|promulgated|p
                              r"(?:[^.\n]|\.(?=[ \t]*\d)|\n(?![ \t]*\n)){0,160}?" + _EN_DATE, re.IGNORECASE)
 _HEAD_CHARS = 1500
 # (an English translation's articles too: its Article 2 cites the laws it follows with their dates)
-_FIRST_ARTICLE = re.compile(r"^[ \t\u3000]*(?:第[一二三四五六七八九十百零〇0-9]+条|(?:#{1,6}[ \t]+)?Article[ \t]+1\b)",
+_FIRST_ARTICLE = re.compile(rf"^[ \t\u3000]*(?:{ARTICLE_NUMBER}|(?:#{{1,6}}[ \t]+)?Article[ \t]+1\b)",
                             re.MULTILINE)
 
 

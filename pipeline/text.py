@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .article_numbers import CN_NUMERAL
+from .article_numbers import CN_NUMERAL, STRUCTURE_NUMBER
 
 log = logging.getLogger("pipeline.ingest")
 
@@ -292,7 +292,7 @@ def normalise(text: str) -> str:
 # into punctuation no line of its own starts with (a PDF wraps wherever the page ends)
 _HAN_WRAP = re.compile(r"\n(?<=[\u4e00-\u9fff，、；（《“]\n)[ \t\u3000]*(?=[\u4e00-\u9fff，。、；：？！）》」』”])")
 _EN_WRAP = re.compile(r"\n(?<=[A-Za-z,;]\n)[ \t]*(?=[a-z])")
-_STRUCTURE = re.compile(rf"第[{CN_NUMERAL}]+[条章节编款]|[{CN_NUMERAL}]+、")
+_STRUCTURE = re.compile(rf"{STRUCTURE_NUMBER}|[{CN_NUMERAL}]+、")
 # A typeset text also breaks a word at a line's end with a hyphen, "technology trans-" / "fer". Whether the hyphen
 # is the word's own (industry-/university) the document itself says: the pair written with a hyphen elsewhere, or
 # two words it writes on their own and never as one, keep it; otherwise the hyphen only broke the word.

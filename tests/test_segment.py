@@ -557,3 +557,26 @@ def test_text_before_the_first_article_is_cited_as_the_preamble():
                                 "Article 2 The State supports incubators.\n", "en"))
     assert [(r["kind"], r["label"]) for r in rows] == [("preamble", "Preamble"), ("article", "Article 1"),
                                                         ("article", "Article 2")]
+
+
+def test_taiwan_database_articles_spaced_and_hyphenated_are_articles(tmp_path):
+    """Taiwan's national law database writes each article's number on a line of its own, spaced, and an inserted
+    article with a hyphen: "第 1 條", "第 2-1 條". None was an article: the number and its text were paragraphs of
+    their own, evidence was cited "¶ 7", and the first number ran on into the date line above it (訂定發布第 1 條)."""
+    from conftest import write
+    from pipeline.ingest import ingest
+
+    write(tmp_path / "tw/rules.txt",
+          "臺東縣研發成果運用辦法\n民國111年3月2日府產字第1110012345號令訂定發布\n第 1 條\n本辦法依自治條例第四條規定訂定之。\n"
+          "第 2 條\n本縣補助之研究計畫(民國112年5月1日修正)所產生之研發成果，歸屬執行單位所有。\n第 2-1 條\n"
+          "執行單位得將研發成果以授權或作價投資方式移轉予企業。\n第 10 條\n本辦法自發布日施行。\n")
+    docs, _ = ingest(tmp_path)
+    d = docs.set_index("doc_id").loc["tw/rules.txt"]
+    rows = segment_document({**doc(d["text"]), "text_original": d["text_original"]})
+    arts = [r for r in rows if r["kind"] == "article"]
+    assert [r["label"] for r in arts] == ["第 1 条", "第 2 条", "第 2-1 条", "第 10 条"]
+    assert [r["text_original"].split("\n")[0] for r in arts] == ["第 1 條", "第 2 條", "第 2-1 條", "第 10 條"]
+    assert arts[2]["text_original"] == "第 2-1 條\n執行單位得將研發成果以授權或作價投資方式移轉予企業。"
+    assert d["text_original"].split("\n")[1] == "民國111年3月2日府產字第1110012345號令訂定發布"
+    # the header, where the document's own date stands, ends at the first article: a date article 2 cites is not it
+    assert (d["date"], d["date_source"]) == ("2022-03-02", "text:发布")
