@@ -40,6 +40,10 @@ EN_ARTICLE = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?((?:Article|ARTICL
 EN_HEADING = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(Part|Chapter|PART|CHAPTER)[ \t]+(?:[IVXLC]+|\d+)(?=[ \t.:]|$)"
                         r"(?![ \t]+(?:of|in|to|and|or|shall|may|is|are)\b)")
 MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*)$")
+# an annex after a regulation's articles (附件, 附件1：…, 附表二): read as the last article's text, its words were
+# coded and cited as that article's. Its group 1 is the annex's name, its citation.
+ANNEX = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?(?:\*\*|__)?((?:附件|附表|附录)[{CN_NUMERAL}]*)(?=[：:（(. \t\u3000*_]|$)")
+ANNEX_LINE_CHARS = 60
 SECTION = re.compile(r"^(?:#{1,6}[ \t]+)?(§+[ \t]*[\dA-Za-z\-–.]+)")
 # some exports mark deep enumerators with more than Markdown's six '#'
 ENUM = re.compile(r"^(?:#{1,10}[ \t]+)?\(([A-Za-z]{1,6}|\d{1,3})\)")
@@ -344,9 +348,17 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
         # a heading below the open article's own (### Article 1 / #### Subject matter) is the article's title
         heading_line = is_heading(ln) and not (cur is not None and md and art_level and len(md.group(1)) > art_level
                                                and not heading.match(ln.text))
-        if heading_line or art:
+        annex = (article is ARTICLE and cur is not None and not art
+                 and len(stripped) <= ANNEX_LINE_CHARS and ANNEX.match(ln.text))
+        if heading_line or art or annex:
             b.add(cur_kind, cur_start, last_end, cur[1] if cur else preamble, path)
             cur = None
+        if annex:
+            # an annex stands outside the chapters: it is a passage of its own, cited by its name (附件1)
+            headings = _Headings()
+            path = headings.path
+            cur, cur_kind, cur_start, last_end = (ln.start, annex.group(1)), "paragraph", ln.start, ln.end
+            continue
         if heading_line:
             title = md.group(2).strip() if md else stripped
             end = ln.end

@@ -580,3 +580,22 @@ def test_taiwan_database_articles_spaced_and_hyphenated_are_articles(tmp_path):
     assert d["text_original"].split("\n")[1] == "民國111年3月2日府產字第1110012345號令訂定發布"
     # the header, where the document's own date stands, ends at the first article: a date article 2 cites is not it
     assert (d["date"], d["date_source"]) == ("2022-03-02", "text:发布")
+
+
+def test_an_annex_after_the_articles_is_not_the_last_articles_text():
+    """A regulation's annex (附件：术语对照, a bilingual glossary) ran on in its last article: the glossary's words
+    were coded and cited as 第三条, where a reader finds nothing of them. Each annex is a passage of its own, cited
+    by its name, outside the chapters; a sentence naming an annex (附件所列…) stays in its article."""
+    text = ("江东省技术转移条例\n第一章　总则\n第一条　为了规范技术转移活动，制定本条例。\n"
+            "第二条　技术转移服务机构应当提供交易撮合服务。\n附件所列机构名单每年更新。\n第三条　本条例自公布之日起施行。\n\n"
+            "附件：术语对照 Glossary\n\n技术转移 Technology transfer: the movement of technology from universities to firms.\n\n"
+            "附件2\n合作协议示范文本（略）\n")
+    rows = segment_document(doc(text))
+    content = [r for r in rows if r["kind"] in ("article", "paragraph")]
+    assert [r["label"] for r in content] == ["第一条", "第二条", "第三条", "附件", "附件2"]
+    assert content[1]["text"].endswith("附件所列机构名单每年更新。")
+    assert content[2]["text"] == "第三条　本条例自公布之日起施行。"
+    assert content[3]["text"].startswith("附件：术语对照 Glossary") and "Technology transfer" in content[3]["text"]
+    assert content[3]["heading_path"] == "" and content[2]["heading_path"] == "第一章　总则"
+    assert content[4]["text"] == "附件2\n合作协议示范文本（略）"
+    assert all(text[r["start"]:r["end"]] == r["text"] for r in rows)
