@@ -29,7 +29,8 @@ SECTION_HEADING_CHARS = 200  # a "§ 101. Title" line no longer than this is a s
 
 # also with its number in bold, as Markdown made from a Word file sets it (**第一条**)
 ARTICLE = re.compile(rf"^[ \t\u3000]*(?:\*\*|__)?({ARTICLE_NUMBER})(?:\*\*|__)?(?=[ \t\u3000]|$)")
-CN_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?第[{CN_NUMERAL}]+[编章节](?:[ \t\u3000]|$)")
+# (a Hong Kong ordinance's parts and divisions too: 第1部, 第1分部)
+CN_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?第[{CN_NUMERAL}]+(?:[编章节部]|分部)(?:[ \t\u3000]|$)")
 # an English translation's articles ("Article 3 These Regulations...", "Article 3."), but not an article named at
 # the start of a sentence ("Article 5 of the Patent Law applies..."); also in bold, as Markdown made from a Word
 # file has them (**Article 3**), in capitals (ARTICLE 3), and inserted by an amendment (Article 3a)
@@ -400,9 +401,9 @@ def _chapter_title(line: str) -> bool:
 
 
 def _heading_level(title: str, raw: str) -> int:
-    m = re.search(r"第[^编章节]+([编章节])", title)
+    m = re.search(r"第[^编章节部]+?([编章节部]|分部)", title)
     if m:
-        return {"编": 1, "章": 2, "节": 3}[m.group(1)]
+        return {"编": 1, "部": 1, "章": 2, "分部": 3, "节": 3}[m.group(1)]
     en = EN_HEADING.match(title)
     if en:
         return {"part": 1, "chapter": 2}[en.group(1).lower()]

@@ -599,3 +599,24 @@ def test_an_annex_after_the_articles_is_not_the_last_articles_text():
     assert content[3]["heading_path"] == "" and content[2]["heading_path"] == "第一章　总则"
     assert content[4]["text"] == "附件2\n合作协议示范文本（略）"
     assert all(text[r["start"]:r["end"]] == r["text"] for r in rows)
+
+
+def test_hong_kong_ordinance_sections_inserted_sections_and_parts(tmp_path):
+    """A Hong Kong ordinance's Chinese text numbers its sections 第1條, inserts 第2A條, and groups them in parts, 第1部
+    with the part's title on the next line. 第2A條 was no section: it and the part heading after it ran on in 第2條,
+    and the parts were no headings (第2部 資助 was text of the section before it)."""
+    from conftest import write
+    from pipeline.ingest import ingest
+
+    write(tmp_path / "hk/ord.txt",
+          "創新及科技合作條例\n第1部\n導言\n第1條 簡稱\n本條例可引稱為《創新及科技合作條例》。\n第2條 釋義\n在本條例中——\n"
+          "大學指根據本港法例成立的專上院校；\n第2A條 合作協議\n大學與企業可訂立合作協議，共同進行研究及開發。\n"
+          "第2部\n資助\n第1分部\n一般條文\n第3條 設立合作基金\n政府須設立產學研合作基金。\n")
+    docs, _ = ingest(tmp_path)
+    d = docs.set_index("doc_id").loc["hk/ord.txt"]
+    rows = segment_document({**doc(d["text"]), "text_original": d["text_original"]})
+    arts = [r for r in rows if r["kind"] == "article"]
+    assert [r["label"] for r in arts] == ["第1条", "第2条", "第2A条", "第3条"]
+    assert arts[1]["text_original"] == "第2條 釋義\n在本條例中——\n大學指根據本港法例成立的專上院校；"
+    assert arts[2]["text_original"] == "第2A條 合作協議\n大學與企業可訂立合作協議，共同進行研究及開發。"
+    assert [r["heading_path"] for r in arts] == ["第1部 导言"] * 3 + ["第2部 资助 > 第1分部 一般条文"]
