@@ -184,6 +184,10 @@ def coded_passages(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.D
         if c not in out.columns:
             out[c] = 0 if c in ("start", "end") else ""
     out = out.fillna({c: "" for c in cols if c not in ("start", "end", "score")})
+    # cited as the document writes it (第一條), as its title is and as the other tables cite it: a researcher looks
+    # the citation up in the document, and the Simplified one (第一条) is not there
+    out["citation"] = [cite_as_written(c, t, as_written(t, o)) if o else c
+                       for c, t, o in zip(out["citation"], out["text"], out["text_original"])]
     out = out.sort_values(["doc_id", "start"], kind="stable")
     return out[cols].astype({"start": "int64", "end": "int64"}).reset_index(drop=True)
 

@@ -171,3 +171,20 @@ def test_a_region_is_named_by_the_name_any_of_its_documents_gives():
         got = t[name].drop_duplicates("region").set_index("region")["region_name"]
         assert got["R1"] == "One", name
     assert set(t["coded_passages"].query("region == 'R1'")["region_name"]) == {"One"}
+
+
+def test_coded_passages_cite_a_traditional_document_as_written():
+    """coded_passages.csv gave a Taiwan regulation's passage the citation it was coded with (第一条) beside its title
+    as written (臺東縣…條例), while gaps.csv cited the same passage 第一條: the citation was nowhere in the document."""
+    tax = load_taxonomy(ROOT / "taxonomy")
+    docs, passages, labels = _tables()
+    passages = passages.assign(text_original=["建設孵化器。", "", "孵化器和中試基地。", ""],
+                               label=["第一条", "第二条", "第 2-1 条", "第一条"])
+    passages.loc[0, "text"], passages.loc[2, "text"] = "第一条建设孵化器。", "第 2-1 条孵化器和中试基地。"
+    passages.loc[0, "text_original"], passages.loc[2, "text_original"] = "第一條建設孵化器。", "第 2-1 條孵化器和中試基地。"
+    t = aggregate(docs, passages, labels, tax)
+    coded = t["coded_passages"].set_index("passage_id")
+    assert coded.loc["a.md#1", "citation"] == "第一條" and coded.loc["b.md#1", "citation"] == "第 2-1 條"
+    assert coded.loc["a.md#2", "citation"] == "第二条"  # a document coded as written is cited as coded
+    long = t["coverage_document_long"].set_index(["doc_id", "node"])
+    assert long.loc[("a.md", "model.incubator"), "evidence_article"] == coded.loc["a.md#1", "citation"]
