@@ -14,7 +14,7 @@ import warnings
 import zipfile
 from contextlib import contextmanager
 
-from .article_numbers import ARTICLE_NUMBER
+from .article_numbers import ARTICLE_NUMBER, STRUCTURE_NUMBER
 from .text import (DEFAULT_MAX_BYTES, LINE_BREAKS, WRAPPED_LINE, Decoded, DecodeError, decode_bytes, megabytes,
                    one_line, own_title)
 
@@ -586,6 +586,9 @@ _HTML_DROP = ["script", "style", "noscript", "template", "iframe", "object", "em
 # or sidebar of an article (<article>, <main>) may be the document's own (its issuer, a note) and is kept.
 _HTML_PAGE_CHROME = ["footer", "aside"]
 _HTML_DOCUMENT = ("article", "main")
+# text that opens an article or a chapter, in Simplified or Traditional (the page is read before conversion)
+_HTML_STRUCTURE = re.compile(rf"^\s*{STRUCTURE_NUMBER}")
+_HTML_ROOTS = ("[document]", "html", "body")
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 _SPACES = re.compile(r"[ \t]{2,}")
 
@@ -620,6 +623,38 @@ def _page_title(soup) -> str:
     return title
 
 
+def _drop_site_around_articles(soup) -> None:
+    """Most Chinese government sites build the page of <div>s, without <nav>, <footer> or <article> to tell the
+    site from the document: their menu and breadcrumb were read as a regulation's preamble and coded, and their
+    打印本页 / 版权所有 / ICP备 ran on in its last article. Where two or more articles (or chapters) stand in one element
+    below <body>, the document ends with that element and starts at the page's last <h1> before it (its title);
+    without such an <h1> what stands before the articles is kept, as it may be the document's own."""
+    from bs4.element import Comment
+
+    starts = [s for s in soup.find_all(string=_HTML_STRUCTURE) if not isinstance(s, Comment)]
+    if len(starts) < 2:
+        return
+    chains = [list(reversed(list(s.parents))) for s in starts]
+    holder = None
+    for level in zip(*chains):
+        if any(el is not level[0] for el in level):
+            break
+        holder = level[0]
+    if holder is None or holder.name in _HTML_ROOTS:
+        return
+
+    def drop_beside(node, siblings: str) -> None:
+        while node.parent is not None and node.name not in _HTML_ROOTS:
+            for sib in list(getattr(node, siblings)):
+                sib.extract()
+            node = node.parent
+
+    drop_beside(holder, "next_siblings")
+    title = holder.find_previous("h1")
+    if title is not None:
+        drop_beside(title, "previous_siblings")
+
+
 def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
     """Readable text of an HTML page: one paragraph per block element, <br> a line break.
 
@@ -636,6 +671,7 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
     for tag in soup(_HTML_PAGE_CHROME):
         if not tag.decomposed and tag.find_parent(_HTML_DOCUMENT) is None:
             tag.decompose()
+    _drop_site_around_articles(soup)
     # a table row is one paragraph, its cells' texts joined by " | ", as a Word table's row is (_docx_blocks): read
     # cell by cell, a table of measures became one passage per cell, the measure apart from what it names
     for row in soup.find_all("tr"):

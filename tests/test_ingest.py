@@ -1227,3 +1227,29 @@ def test_radical_code_points_of_a_pdf_text_layer_are_read_as_the_characters_show
     assert docs.set_index("doc_id").loc["jd/reg.txt", "text"] == \
         "江东省条例\n第一条　县级以上人民政府科学技术主管部门应当支持长期合作。"
     assert normalise("⻢⻋⻔⺠⼈") == "马车门民人"  # the Kangxi radical ⼈ (U+2F08), as NFKC folded it before
+
+
+def test_a_government_page_built_of_divs_keeps_its_menu_and_footer_out_of_the_articles(tmp_path):
+    """Chinese government sites (TRS, Hanweb) build the page of <div>s, with no <nav>, <footer> or <article>: the
+    menu and breadcrumb were the regulation's preamble and coded, and 打印本页 / 关闭窗口 / 版权所有 / ICP备 ran on in
+    the last article. The document is what stands from its title (the page's last <h1> before the articles) to the
+    end of the element that holds every article; a page of Traditional articles (第一條) too."""
+    for name, art in (("page.html", "条"), ("tw.html", "條")):
+        write(tmp_path / "CN" / name, f"""<html><head><meta charset="utf-8"><title>江东省促进产学研合作条例_门户网站</title>
+</head><body>
+<div class="top"><a>首页</a> <a>政务公开</a> <a>产学研合作专栏</a></div>
+<div class="crumb">当前位置：首页 &gt; 政务公开 &gt; 地方性法规</div>
+<div class="con"><h1>江东省促进产学研合作条例{name}</h1>
+<div class="info">发布日期：2021-03-30　字号：<a>大</a> <a>中</a> <a>小</a></div>
+<div class="TRS_Editor"><p>（2021年3月26日通过）</p>
+<p><strong>第一{art}</strong>　为了推动联合实验室建设，制定本条例。</p>
+<p><strong>第二{art}</strong>　本条例自2021年7月1日起施行。</p></div>
+<div class="tools"><a>打印本页</a> <a>关闭窗口</a></div></div>
+<div class="foot">主办：江东省人民政府办公厅　版权所有　江ICP备05012345号</div>
+</body></html>""")
+    docs, _ = ingest(tmp_path)
+    texts = docs.set_index("doc_id")["text_original"].where(lambda s: s != "", docs.set_index("doc_id")["text"])
+    assert texts["CN/page.html"].split("\n\n") == [
+        "江东省促进产学研合作条例page.html", "发布日期：2021-03-30　字号：大 中 小", "（2021年3月26日通过）",
+        "第一条　为了推动联合实验室建设，制定本条例。", "第二条　本条例自2021年7月1日起施行。"]
+    assert texts["CN/tw.html"].split("\n\n")[-1] == "第二條　本条例自2021年7月1日起施行。"
