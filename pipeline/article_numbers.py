@@ -1,16 +1,17 @@
 """The number of a Chinese article, chapter or item: 第三十二条, 第12条, 第１２条 (full-width digits, as some
 exports write them), 第十条之一 (an article an amendment inserted), Taiwan's national law database's spaced numbers,
-第 12 条, with an inserted article hyphenated, 第 2-1 条, and a Hong Kong ordinance's inserted sections, 第2A条. One
-pattern for every module that finds them (ingest's wrap joining, the Word reader, the segmenter, the dates), in a
-module of its own: the segmenter's cache key covers the code it imports, and editing ingest's text code must not
-make every document be segmented again. Also the value of a Chinese numeral."""
+第 12 条 and 第 一 章, with an inserted article hyphenated, 第 2-1 条, and a Hong Kong ordinance's inserted sections,
+第2A条. One pattern for every module that finds them (ingest's wrap joining, the Word reader, the segmenter, the
+dates), in a module of its own: the segmenter's cache key covers the code it imports, and editing ingest's text
+code must not make every document be segmented again. Also the value of a Chinese numeral."""
 
 CN_NUMERAL = "一二三四五六七八九十百千零〇两0-9０-９"
-# one space inside (第 1 条) only around digits, as the database writes them: 第 一 条 is no way of writing one
-ARTICLE_NUMBER = rf"第(?:[{CN_NUMERAL}]+|[0-9]+[A-Z]{{1,2}}|[ \t][0-9]+(?:-[0-9]+)?[ \t])条(?:之[{CN_NUMERAL}]+)?"
+# the number between 第 and 条/章: also spaced, as Taiwan's database writes articles and chapters (第 1 条, 第 一 章)
+NUMBER = rf"(?:[{CN_NUMERAL}]+|[0-9]+[A-Z]{{1,2}}|[ \t][{CN_NUMERAL}]+(?:-[0-9]+)?[ \t])"
+ARTICLE_NUMBER = rf"第{NUMBER}条(?:之[{CN_NUMERAL}]+)?"
 # the same in the original text, before Traditional characters are converted (第 2-1 條), with chapters, 款 and a
 # Hong Kong ordinance's parts (第2部)
-STRUCTURE_NUMBER = rf"第(?:[{CN_NUMERAL}]+|[0-9]+[A-Z]{{1,2}}|[ \t][0-9]+(?:-[0-9]+)?[ \t])[条條章节節编編款部]"
+STRUCTURE_NUMBER = rf"第{NUMBER}[条條章节節编編款部]"
 
 
 _CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,

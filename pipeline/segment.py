@@ -20,7 +20,7 @@ import re
 from array import array
 from dataclasses import dataclass
 
-from .article_numbers import ARTICLE_NUMBER, CN_NUMERAL, cn_number
+from .article_numbers import ARTICLE_NUMBER, CN_NUMERAL, NUMBER, cn_number
 
 
 CONTENT_KINDS = ("article", "section_paragraph", "paragraph", "preamble", "item")
@@ -30,7 +30,7 @@ SECTION_HEADING_CHARS = 200  # a "§ 101. Title" line no longer than this is a s
 # also with its number in bold, as Markdown made from a Word file sets it (**第一条**)
 ARTICLE = re.compile(rf"^[ \t\u3000]*(?:\*\*|__)?({ARTICLE_NUMBER})(?:\*\*|__)?(?=[ \t\u3000]|$)")
 # (a Hong Kong ordinance's parts and divisions too: 第1部, 第1分部)
-CN_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?第[{CN_NUMERAL}]+(?:[编章节部]|分部)(?:[ \t\u3000]|$)")
+CN_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?第{NUMBER}(?:[编章节部]|分部)(?:[ \t\u3000]|$)")
 # an English translation's articles ("Article 3 These Regulations...", "Article 3."), but not an article named at
 # the start of a sentence ("Article 5 of the Patent Law applies..."); also in bold, as Markdown made from a Word
 # file has them (**Article 3**), in capitals (ARTICLE 3), and inserted by an amendment (Article 3a)

@@ -620,3 +620,21 @@ def test_hong_kong_ordinance_sections_inserted_sections_and_parts(tmp_path):
     assert arts[1]["text_original"] == "第2條 釋義\n在本條例中——\n大學指根據本港法例成立的專上院校；"
     assert arts[2]["text_original"] == "第2A條 合作協議\n大學與企業可訂立合作協議，共同進行研究及開發。"
     assert [r["heading_path"] for r in arts] == ["第1部 导言"] * 3 + ["第2部 资助 > 第1分部 一般条文"]
+
+
+def test_taiwan_database_chapters_spaced_are_headings(tmp_path):
+    """The same database spaces its chapters' numerals too, 第 一 章 總則: they were no headings, the first stood in
+    the preamble and the next ran on in the article before it, and no article had a chapter."""
+    from conftest import write
+    from pipeline.ingest import ingest
+
+    write(tmp_path / "tw/rules.txt",
+          "科學技術基本法施行細則（測試）\n第 一 章 總則\n第 1 條\n本細則依科學技術基本法訂定之，並適用於各研究機構及學校\n"
+          "第 二 章 研究發展\n第 2 條\n政府補助之研究發展成果，得授權企業實施。\n")
+    docs, _ = ingest(tmp_path)
+    d = docs.set_index("doc_id").loc["tw/rules.txt"]
+    rows = segment_document({**doc(d["text"]), "text_original": d["text_original"]})
+    assert [(r["kind"], r["text_original"]) for r in rows if r["kind"] != "preamble"] == [
+        ("heading", "第 一 章 總則"), ("article", "第 1 條\n本細則依科學技術基本法訂定之，並適用於各研究機構及學校"),
+        ("heading", "第 二 章 研究發展"), ("article", "第 2 條\n政府補助之研究發展成果，得授權企業實施。")]
+    assert [r["heading_path"] for r in rows if r["kind"] == "article"] == ["第 一 章 总则", "第 二 章 研究发展"]
