@@ -354,6 +354,9 @@ _FRONT_MATTER = re.compile(r"---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", 
 _FRONT_MATTER_CHARS = 20_000
 
 
+_MD_H1 = re.compile(r"^#[ \t]+(.+)$", re.MULTILINE)
+
+
 def _markdown_text(decoded: Decoded) -> tuple[Decoded, str]:
     """A Markdown file's text without its YAML front matter, and the title the front matter gives ("" if none)."""
     import yaml
@@ -373,7 +376,14 @@ def _markdown_text(decoded: Decoded) -> tuple[Decoded, str]:
         return decoded, ""
     title = meta.get("title")
     title = str(title) if isinstance(title, (str, int, float)) and not isinstance(title, bool) else ""
-    return Decoded(text[m.end():], decoded.encoding, decoded.note), title
+    body = text[m.end():]
+    # a web clipper's title is the page's <title>, the site's name with it ("…条例 - 某省人民政府"): the page's
+    # own heading, where that title holds it, is the document's title, as for a saved page (_page_title)
+    heading = _MD_H1.search(body, 0, _FRONT_MATTER_CHARS)
+    own = heading.group(1).strip().strip("#").strip() if heading else ""
+    if own and own != title.strip() and own in title:
+        title = own
+    return Decoded(body, decoded.encoding, decoded.note), title
 
 
 # A download that returned a web page (an error page, a login or captcha page, the page that links the file)

@@ -1253,3 +1253,15 @@ def test_a_government_page_built_of_divs_keeps_its_menu_and_footer_out_of_the_ar
         "江东省促进产学研合作条例page.html", "发布日期：2021-03-30　字号：大 中 小", "（2021年3月26日通过）",
         "第一条　为了推动联合实验室建设，制定本条例。", "第二条　本条例自2021年7月1日起施行。"]
     assert texts["CN/tw.html"].split("\n\n")[-1] == "第二條　本条例自2021年7月1日起施行。"
+
+
+def test_a_clipped_pages_title_is_the_documents_not_the_sites(tmp_path):
+    """A web clipper saves the page's <title> in the front matter, the site's name with it ("…条例 - 江东省人民政府"),
+    and every report named the document so; the page's own heading, which that title holds, is the title, as for
+    a saved web page. A heading the title does not hold leaves the title as it is."""
+    write(tmp_path / "CN/clip.md", "---\ntitle: \"江东省科技成果转化条例 - 江东省人民政府\"\nsource: https://x.gov.cn/1.html\n"
+                                   "---\n\n# 江东省科技成果转化条例\n\n**第一条**　为了促进科技成果转化，制定本条例。\n")
+    write(tmp_path / "CN/other.md", "---\ntitle: 江东省技术市场条例\n---\n\n# 目录\n\n第一条　为了规范技术市场，制定本条例。\n")
+    docs, _ = ingest(tmp_path)
+    titles = docs.set_index("doc_id")["title"]
+    assert titles["CN/clip.md"] == "江东省科技成果转化条例" and titles["CN/other.md"] == "江东省技术市场条例"
