@@ -683,11 +683,14 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
             tag.decompose()
     _drop_site_around_articles(soup)
     # a table row is one paragraph, its cells' texts joined by " | ", as a Word table's row is (_docx_blocks): read
-    # cell by cell, a table of measures became one passage per cell, the measure apart from what it names
+    # cell by cell, a table of measures became one passage per cell, the measure apart from what it names. A row of
+    # one cell, or with a cell holding articles, is a page laid out in a table (older government sites): read as a
+    # row, the whole regulation was one line
     for row in soup.find_all("tr"):
-        if row.find("table") is None:
-            cells = [_HTML_SPACE.sub(" ", c.get_text(" ", strip=True))
-                     for c in row.find_all(["td", "th"], recursive=False)]
+        cells = row.find_all(["td", "th"], recursive=False)
+        if row.find("table") is None and len(cells) > 1 and not any(
+                len(c.find_all(string=_HTML_STRUCTURE, limit=2)) > 1 for c in cells):
+            cells = [_HTML_SPACE.sub(" ", c.get_text(" ", strip=True)) for c in cells]
             line = soup.new_tag("p")
             line.string = " | ".join(c for c in cells if c)
             row.replace_with(line)

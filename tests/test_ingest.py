@@ -1265,3 +1265,17 @@ def test_a_clipped_pages_title_is_the_documents_not_the_sites(tmp_path):
     docs, _ = ingest(tmp_path)
     titles = docs.set_index("doc_id")["title"]
     assert titles["CN/clip.md"] == "江东省科技成果转化条例" and titles["CN/other.md"] == "江东省技术市场条例"
+
+
+def test_a_page_laid_out_in_a_table_keeps_its_paragraphs(tmp_path):
+    """Older government sites lay the page out in a <table>, the whole regulation in one cell (or in a cell beside
+    the menu's): read as a table row, its paragraphs were joined into one line, chapters, articles and items alike
+    (第一條…。 第二條…). A row of one cell, or a cell holding articles, is the page's layout, not a table's row."""
+    from pipeline.formats import extract_text
+
+    arts = "<p>第一章　总则</p><p>第一条　为了促进产学研合作，制定本办法。</p><p>第二条　鼓励共建联合实验室：</p><p>（一）共建平台；</p>"
+    for page in (f"<html><body><table><tr><td>{arts}</td></tr></table></body></html>",
+                 f"<html><body><table><tr><td><p>首页</p></td><td>{arts}</td></tr></table></body></html>"):
+        decoded, _ = extract_text(page.encode("utf-8"), "html")
+        assert decoded.text.split("\n\n")[-4:] == ["第一章　总则", "第一条　为了促进产学研合作，制定本办法。",
+                                                   "第二条　鼓励共建联合实验室：", "（一）共建平台；"]
