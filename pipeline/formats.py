@@ -599,6 +599,7 @@ _HTML_DOCUMENT = ("article", "main")
 # text that opens an article or a chapter, in Simplified or Traditional (the page is read before conversion)
 _HTML_STRUCTURE = re.compile(rf"^\s*{STRUCTURE_NUMBER}")
 _HTML_ROOTS = ("[document]", "html", "body")
+_TITLE_LOOKBACK = 50
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 _SPACES = re.compile(r"[ \t]{2,}")
 
@@ -633,12 +634,13 @@ def _page_title(soup) -> str:
     return title
 
 
-def _drop_site_around_articles(soup) -> None:
+def _drop_site_around_articles(soup, title: str) -> None:
     """Most Chinese government sites build the page of <div>s, without <nav>, <footer> or <article> to tell the
     site from the document: their menu and breadcrumb were read as a regulation's preamble and coded, and their
     打印本页 / 版权所有 / ICP备 ran on in its last article. Where two or more articles (or chapters) stand in one element
-    below <body>, the document ends with that element and starts at the page's last <h1> before it (its title);
-    without such an <h1> what stands before the articles is kept, as it may be the document's own."""
+    below <body>, the document ends with that element and starts at its title: the page's last element before it
+    that is an <h1> or whose text is the page's `title`; without one what stands before the articles is kept, as
+    it may be the document's own."""
     from bs4.element import Comment
 
     starts = [s for s in soup.find_all(string=_HTML_STRUCTURE) if not isinstance(s, Comment)]
@@ -660,9 +662,11 @@ def _drop_site_around_articles(soup) -> None:
             node = node.parent
 
     drop_beside(holder, "next_siblings")
-    title = holder.find_previous("h1")
-    if title is not None:
-        drop_beside(title, "previous_siblings")
+    # (the nearest elements only: a title stands just above its text, and each costs a get_text)
+    heading = next((el for el in holder.find_all_previous(_HTML_BLOCKS, limit=_TITLE_LOOKBACK) if el.name == "h1"
+                    or title and _HTML_SPACE.sub(" ", el.get_text(" ", strip=True)) == title), None)
+    if heading is not None:
+        drop_beside(heading, "previous_siblings")
 
 
 def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
@@ -681,7 +685,7 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
     for tag in soup(_HTML_PAGE_CHROME):
         if not tag.decomposed and tag.find_parent(_HTML_DOCUMENT) is None:
             tag.decompose()
-    _drop_site_around_articles(soup)
+    _drop_site_around_articles(soup, title)
     # a table row is one paragraph, its cells' texts joined by " | ", as a Word table's row is (_docx_blocks): read
     # cell by cell, a table of measures became one passage per cell, the measure apart from what it names. A row of
     # one cell, or with a cell holding articles, is a page laid out in a table (older government sites): read as a

@@ -1279,3 +1279,18 @@ def test_a_page_laid_out_in_a_table_keeps_its_paragraphs(tmp_path):
         decoded, _ = extract_text(page.encode("utf-8"), "html")
         assert decoded.text.split("\n\n")[-4:] == ["第一章　总则", "第一条　为了促进产学研合作，制定本办法。",
                                                    "第二条　鼓励共建联合实验室：", "（一）共建平台；"]
+
+
+def test_a_government_page_whose_title_is_no_h1_starts_at_its_title(tmp_path):
+    """Many sites set the document's title in a <div class="title">, not an <h1>: the menu above it was kept and
+    coded as the regulation's preamble. The page's last element before the articles whose text is the page's
+    title (its ArticleTitle meta tag here) starts the document; a breadcrumb naming it too does not."""
+    from pipeline.formats import extract_text
+
+    page = """<html><head><meta charset="utf-8"><meta name="ArticleTitle" content="江东省某条例"><title>x</title></head>
+<body><div class="nav">首页 产学研合作专栏 联合实验室</div><div class="crumb">首页 &gt; 江东省某条例</div>
+<div class="main"><div class="title">江东省某条例</div><div id="zoom"><p>&nbsp;&nbsp;第一条&nbsp;&nbsp;为了促进合作，制定本条例。<br/>
+&nbsp;&nbsp;第二条　本条例自2020年1月1日起施行。</p></div><div class="share">分享到：微信 微博</div></div></body></html>"""
+    decoded, title = extract_text(page.encode("utf-8"), "html")
+    assert title == "江东省某条例"
+    assert decoded.text.split("\n\n")[0] == "江东省某条例" and "首页" not in decoded.text and "分享" not in decoded.text
