@@ -58,6 +58,43 @@ def cite_as_written(citation: str, text: str, shown: str) -> str:
     return shown[i:i + len(citation)] if i >= 0 else citation
 
 
+def written_headings(passages: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """doc id -> {heading as coded (第一章 权益归属): as written (第一章 權益歸屬)}, from the heading passages of
+    converted documents among `passages`: a heading path is made of the coded text's headings, and a chapter
+    named in Simplified beside a Traditional passage is nowhere in the document."""
+    if "text_original" not in passages.columns or "kind" not in passages.columns:
+        return {}
+    rows = passages[(passages["kind"] == "heading") & (passages["text_original"].fillna("") != "")]
+    out: dict[str, dict[str, str]] = {}
+    for doc, title, text, original in zip(rows["doc_id"], rows["label"], rows["text"], rows["text_original"]):
+        if isinstance(title, str) and len(original) == len(text):
+            out.setdefault(doc, {})[title] = _title_as_written(title, text, original)
+    return out
+
+
+def _title_as_written(title: str, text: str, original: str) -> str:
+    """A heading's title (its line, or its number and the title on the next line joined by a space) as the
+    original writes it: each of its words where the heading passage's coded text has it."""
+    out, pos = [], 0
+    for piece in re.split(r"(\s+)", title):
+        if not piece or piece.isspace():
+            out.append(piece)
+            continue
+        i = text.find(piece, pos)
+        if i < 0:
+            return title
+        out.append(original[i:i + len(piece)])
+        pos = i + len(piece)
+    return "".join(out)
+
+
+def path_as_written(path: str, headings: dict[str, str] | None) -> str:
+    """A heading path ("第一章 … > 第一节 …") with each heading as written (see written_headings)."""
+    if not headings or not isinstance(path, str) or not path:
+        return path
+    return " > ".join(headings.get(h, h) for h in path.split(" > "))
+
+
 def _originals(passages: pd.DataFrame) -> dict[str, str]:
     """passage id -> Traditional original, for the passages of converted documents only (few or none)."""
     if "text_original" not in passages.columns:
@@ -188,6 +225,9 @@ def coded_passages(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.D
     # the citation up in the document, and the Simplified one (第一条) is not there
     out["citation"] = [cite_as_written(c, t, as_written(t, o)) if o else c
                        for c, t, o in zip(out["citation"], out["text"], out["text_original"])]
+    written = written_headings(passages)
+    if written:
+        out["heading_path"] = [path_as_written(p, written.get(d)) for d, p in zip(out["doc_id"], out["heading_path"])]
     out = out.sort_values(["doc_id", "start"], kind="stable")
     return out[cols].astype({"start": "int64", "end": "int64"}).reset_index(drop=True)
 
@@ -237,6 +277,9 @@ def evidence_table(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.D
     extra = passages.loc[passages["passage_id"].isin(labels["passage_id"]), ["passage_id", *cols]
                          ].drop_duplicates("passage_id").rename(columns={"heading_path": "ev_heading"})
     ev = ev.merge(extra, on="passage_id", how="left", sort=False)
+    written = written_headings(passages)
+    if written and "ev_heading" in ev.columns:
+        ev["ev_heading"] = [path_as_written(p, written.get(d)) for d, p in zip(ev["doc_id"], ev["ev_heading"])]
     if cues is not None:
         if pstrength is None:
             pstrength = passage_strength(passages[passages["passage_id"].isin(labels["passage_id"])], documents, cues)

@@ -48,7 +48,8 @@ def reporting_inputs(out: Path, saves: list | None = None) -> tuple[pd.DataFrame
     for t in (DOCUMENTS, PASSAGES, LABELS):
         catalog.require(t.name)
     docs, labels = documents_and_labels(out, saves)
-    evidence, counts = evidence_passages(out, labels, saves)
+    converted = docs.filter(pc.fill_null(docs["converted_t2s"], False))["doc_id"].to_pylist()
+    evidence, counts = evidence_passages(out, labels, saves, frozenset(converted))
     return docs.to_pandas(), evidence, check(labels.to_pandas(), LABELS), counts
 
 
@@ -62,8 +63,11 @@ def documents_and_labels(out: Path, saves: list | None = None) -> tuple[pa.Table
     return docs, labels
 
 
-def evidence_passages(out: Path, labels: pa.Table, saves: list | None = None) -> tuple[pd.DataFrame, pd.Series]:
-    """The labelled passages (whole rows) and the number of content passages per region."""
+def evidence_passages(out: Path, labels: pa.Table, saves: list | None = None,
+                      converted: frozenset = frozenset()) -> tuple[pd.DataFrame, pd.Series]:
+    """The labelled passages (whole rows), with the headings of the `converted` (Traditional-Chinese) documents,
+    which name their passages' chapters as written (aggregate.written_headings), and the number of content
+    passages per region."""
     catalog = Catalog(out)
     parts = part_files(catalog.path("passages"))
     narrow, part_of = read_parts(PASSAGES, parts, ["passage_id", "kind", "region"], catalog.cache("passages"),
@@ -73,6 +77,10 @@ def evidence_passages(out: Path, labels: pa.Table, saves: list | None = None) ->
     counts = pd.Series(grouped["count_all"].to_numpy(), index=grouped["region"].to_pylist(), dtype="int64")
 
     wanted = pc.unique(labels["passage_id"])
+    if converted:
+        headings = narrow.filter(pc.equal(narrow["kind"], "heading"))["passage_id"].to_pylist()
+        wanted = pa.concat_arrays([wanted, pa.array([p for p in headings if p.rpartition("#")[0] in converted],
+                                                    pa.string())])
     hit = np.flatnonzero(pc.is_in(narrow["passage_id"], value_set=wanted).to_numpy(zero_copy_only=False))
     by_part: dict[int, list[str]] = {}
     for pid, i in zip(narrow["passage_id"].take(hit).to_pylist(), part_of[hit].tolist()):

@@ -290,6 +290,8 @@ BJ_DOC = textwrap.dedent("""\
 TW_DOC = textwrap.dedent("""\
     產學合作研發成果管理辦法（測試）
 
+    第一章 權益歸屬
+
     第一條 學校應訂定智慧財產權管理規章，並設置技術移轉專責單位，辦理專利申請、維護及授權等事項。
 
     第二條 研發成果授權或讓與所得之淨收入，學校應以不低於百分之四十之比例分配予研發人員。
@@ -508,6 +510,11 @@ def test_traditional_chinese_is_shown_as_written(pipeline_report):
     doc_page = (out / "report_files" / report.doc_page_name("zh/TW/c.txt")).read_text(encoding="utf-8")
     assert "第一條 學校應訂定" in re.sub(r"</?mark>", "", doc_page)
     assert '<h1 lang="zh-Hant">產學合作研發成果管理辦法' in doc_page and '<a class="cite" href="#p2">第一條</a>' in doc_page
+    # the chapter an evidence passage stands in is named as written too, in the report and in coded_passages.csv
+    # (it read 第一章 权益归属 beside 第一條, and 权益归属 is nowhere in the document)
+    assert all("权益归属" not in sec for sec in tw_sections) and any("第一章 權益歸屬" in sec for sec in tw_sections)
+    articles = rows[rows["citation"].isin(["第一條", "第二條"])]
+    assert len(articles) and set(articles["heading_path"]) == {"第一章 權益歸屬"}
 
 
 def test_report_md_quotes_traditional_chinese_as_written(pipeline_report):
