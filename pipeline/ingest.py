@@ -169,7 +169,7 @@ class IngestRun:
     def _candidate(self, entry: Found) -> bool:
         """Whether the file will be read as a document (listed, not hidden unless listed, a supported type)."""
         listed = entry.rel in self._rows
-        return (entry.rel != MANIFEST
+        return (entry.rel != MANIFEST and not _office_lock_file(entry.rel)
                 and (listed or (not self.has_manifest and not entry.hidden and not corpus_notes(entry.rel)))
                 and entry.path.suffix.lower() in SUPPORTED)
 
@@ -190,6 +190,11 @@ class IngestRun:
             if entry.hidden and not listed:
                 report.append(report_row(rel, "skipped", join_reasons(entry.note, "hidden file (name starts with '.'); "
                                                                          "not read"), nbytes=_size(entry.path)))
+                continue
+            if _office_lock_file(rel):
+                report.append(report_row(rel, "skipped", join_reasons(entry.note, "the lock file Word (or Excel) keeps "
+                                                                         "beside a document open in it ('~$'); not "
+                                                                         "read"), nbytes=_size(entry.path)))
                 continue
             if has_manifest and not listed:
                 # a README, or a file no document can be (a table of expected results, say), is expected beside
@@ -355,6 +360,12 @@ def _title(s: str) -> str:
     """A title as a label: one line (a line break or tab in a manifest cell is no part of it), cleaned as a
     text is, and without U+FFFD, which in a title (an HTML &#0;, say) tells a reader nothing."""
     return one_line(normalise(s).replace("\ufffd", ""))
+
+
+def _office_lock_file(rel: str) -> bool:
+    """Whether a file is the lock file Office keeps beside a document open in it (~$条例.docx, a few bytes naming the
+    user): read as a document, a corpus copied while one was open had a .docx that failed."""
+    return Path(rel).name.startswith("~$")
 
 
 def _size(path: Path) -> int:

@@ -1294,3 +1294,22 @@ def test_a_government_page_whose_title_is_no_h1_starts_at_its_title(tmp_path):
     decoded, title = extract_text(page.encode("utf-8"), "html")
     assert title == "江东省某条例"
     assert decoded.text.split("\n\n")[0] == "江东省某条例" and "首页" not in decoded.text and "分享" not in decoded.text
+
+
+def test_words_lock_file_beside_an_open_document_is_no_failed_document(tmp_path, caplog):
+    """Word leaves a lock file (~$条例.docx, 162 bytes of the user's name) beside a document open in it: a corpus
+    copied while one was open reported it as a document that failed ('not a readable .docx'), with a warning, and
+    the summary counted a failed file. It is skipped, saying what it is, with or without a manifest."""
+    import logging
+
+    write(tmp_path / "jd/条例.txt", ZH)
+    (tmp_path / "jd/~$条例.docx").write_bytes(b"\x05user" + b"\x00" * 157)
+    with caplog.at_level(logging.WARNING):
+        docs, rep = ingest(tmp_path)
+    row = rep.set_index("path").loc["jd/~$条例.docx"]
+    assert row["status"] == "skipped" and "lock file" in row["reason"] and "~$" not in caplog.text
+    write(tmp_path / "manifest.csv", "path,region,lang\njd/条例.txt,jd,zh\n")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        docs, rep = ingest(tmp_path)
+    assert "lock file" in rep.set_index("path").loc["jd/~$条例.docx", "reason"] and "~$" not in caplog.text
