@@ -27,10 +27,16 @@ _CN_PROMULGATED = "通过|批准|公布|发布|印发|颁布"
 _CN_DATE_THEN_WORD = re.compile(_CN_DATE + r"(?:(?!" + _N + r"{2,4}[ \t]*年)[^。；;\n]){0,40}?"
                                 rf"(?P<form>{_CN_PROMULGATED}|施行|实施)")
 # 发布日期：2017年4月20日
-_CN_WORD_THEN_DATE = re.compile(rf"(?P<form>{_CN_PROMULGATED}|施行|实施|成文)(?:日期|时间)[ \t]*[：:]?[ \t]*" + _CN_DATE)
+# (and Taiwan's law database's 公發布日：民國 98 年 12 月 30 日)
+_CN_WORD_THEN_DATE = re.compile(rf"(?P<form>{_CN_PROMULGATED}|施行|实施|成文)(?:日期|时间|日(?=[ \t]*[：:]))[ \t]*[：:]?[ \t]*"
+                                + _CN_DATE)
 # a revision stated in the header ("2017年12月1日……会议修订", "根据2009年8月27日……《关于修改部分法律的决定》修正"): the
 # text is that version, dated by its latest revision as the national database's file names date it
-_CN_REVISED = re.compile(_CN_DATE + r"(?:(?!" + _N + r"{2,4}[ \t]*年)[^。；;\n]){0,60}?(?P<form>修订|修正|修改)")
+_CN_REVISED = re.compile(_CN_DATE + r"(?:(?!" + _N + r"{2,4}[ \t]*年)[^。；;\n]){0,60}?(?P<form>修订|修正|修改)"
+                         r"(?![ \t]*(?:日期|时间))")
+# ...or named before its date, as Taiwan's law database heads a law (修正日期：民國 105 年 05 月 11 日); that 修正日期 is
+# the next date's, not the one before it
+_CN_REVISED_LABEL = re.compile(r"(?P<form>修订|修正|修改)(?:日期|时间)[ \t]*[：:]?[ \t]*" + _CN_DATE)
 # 本条例自2020年3月1日起施行 (usually the last article)
 _CN_IN_FORCE = re.compile(r"自[ \t]*" + _CN_DATE + r"[ \t]*起?[ \t]*(?P<form>施行|实施|生效)")
 _MONTHS = {m: i for i, names in enumerate(
@@ -100,7 +106,8 @@ def date_from_text(text: str, lang: str) -> tuple[str, str]:
     head = text[: min(first.start(), _HEAD_CHARS)] if first else text[:_HEAD_CHARS]
     found: list[tuple[int, int, str, str]] = []  # (rank, position, date, form); lowest first wins
     if lang == "zh":
-        revised = [(date, m.group("form")) for m in _CN_REVISED.finditer(head) if (date := _cn_match_date(m))]
+        revised = [(date, m.group("form")) for rx in (_CN_REVISED, _CN_REVISED_LABEL) for m in rx.finditer(head)
+                   if (date := _cn_match_date(m))]
         if revised:
             return max(revised)
         for rx in (_CN_DATE_THEN_WORD, _CN_WORD_THEN_DATE):

@@ -429,10 +429,14 @@ def own_title(title: str) -> str:
     return "" if _LEFTOVER_TITLE.search(title) else title
 
 
+# a database's field name before the title on its first line: 法規名稱：科學技術基本法 (Taiwan's law database)
+_TITLE_FIELD = re.compile(r"^(?:法[规規]名[称稱]|[标標]题|[标標]題|名[称稱])[ \t]*[：:][ \t]*")
+
+
 def title_from_text(text: str, fallback: str) -> str:
     lines = text.splitlines()
     for i, line in enumerate(lines):
-        title = line.strip().lstrip("#").strip()
+        title = _TITLE_FIELD.sub("", line.strip().lstrip("#").strip())
         if title:
             if not line.lstrip().startswith("#"):
                 title = " ".join([title, *_title_wraps(lines, i)])

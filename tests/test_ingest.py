@@ -1313,3 +1313,20 @@ def test_words_lock_file_beside_an_open_document_is_no_failed_document(tmp_path,
     with caplog.at_level(logging.WARNING):
         docs, rep = ingest(tmp_path)
     assert "lock file" in rep.set_index("path").loc["jd/~$条例.docx", "reason"] and "~$" not in caplog.text
+
+
+def test_taiwan_law_database_header_gives_the_title_and_the_latest_revision_date(tmp_path):
+    """A law saved from Taiwan's national law database opens with its fields: 法規名稱：…, 公發布日：民國 98 年 12 月 30
+    日, 修正日期：民國 105 年 05 月 11 日. The title read '法規名稱：產學合作實施辦法'; 修正日期 was no date (the revision
+    date is given before its word elsewhere), so a law revised once had no date, and one first published in 98
+    was dated then as a revision ('…30 日' and the next line's '修正日期' joined as one)."""
+    write(tmp_path / "tw/a.txt", "法規名稱：科學技術基本法（測試）\n修正日期：民國 111 年 06 月 22 日\n"
+                                 "法規類別：行政 > 國家科學及技術委員會\n\n第 1 條\n為提升科學技術水準，特制定本法。\n")
+    write(tmp_path / "tw/b.txt", "法規名稱：產學合作實施辦法（測試）\n公發布日：民國 98 年 12 月 30 日\n"
+                                 "修正日期：民國 105 年 05 月 11 日\n\n第 1 條\n本辦法依專科學校法訂定之。\n")
+    write(tmp_path / "tw/c.txt", "法規名稱：研發成果運用辦法（測試）\n公發布日：民國 98 年 12 月 30 日\n\n第 1 條\n本辦法依法訂定之。\n")
+    docs, _ = ingest(tmp_path)
+    d = docs.set_index("doc_id")
+    assert d.loc["tw/a.txt", "title"] == "科學技術基本法（測試）"
+    assert [tuple(d.loc[f"tw/{n}.txt", ["date", "date_source"]]) for n in "abc"] == [
+        ("2022-06-22", "text:修正"), ("2016-05-11", "text:修正"), ("2009-12-30", "text:发布")]
