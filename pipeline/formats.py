@@ -37,6 +37,8 @@ _DOCX_TEXT = frozenset(_W + t for t in ("t", "tab", "ptab", "br", "cr", "noBreak
 _DOCX_NOT_TEXT = frozenset(_W + t for t in ("del", "moveFrom", "pPr", "rPr", "sdtPr", "sdtEndPr", "rt"))
 # containers of paragraphs and tables inside a body, a cell or a text box: a content control, custom XML
 _DOCX_BLOCK_WRAPPERS = frozenset((_W + "sdt", _W + "sdtContent", _W + "customXml"))
+# a paragraph that opens an article or a chapter
+_STRUCTURE_START = re.compile(rf"\s*{STRUCTURE_NUMBER}")
 
 
 def _docx_blocks(container, parent, numbering: "_DocxNumbering | None" = None) -> list[str]:
@@ -60,17 +62,23 @@ def _docx_blocks(container, parent, numbering: "_DocxNumbering | None" = None) -
                 out.append("".join(text))
             out.extend(boxes)
         elif el.tag == _W + "tbl":
-            for row in Table(el, parent).rows:
-                cells, seen = [], set()
+            rows = Table(el, parent).rows
+            for row in rows:
+                blocks, seen = [], set()
                 for cell in row.cells:
                     if id(cell._tc) in seen:
                         continue
                     seen.add(id(cell._tc))
-                    text = " ".join(t for t in _docx_blocks(cell._tc, cell, numbering) if t.strip())
-                    if text.strip():
-                        cells.append(text.strip())
-                if cells:
-                    out.append(" | ".join(cells))
+                    blocks.append([t for t in _docx_blocks(cell._tc, cell, numbering) if t.strip()])
+                # a table of one cell, or a cell holding articles, is the page's layout (a form, a frame), not a
+                # table's row: read as one, a regulation typed in it was one line
+                if len(blocks) == 1 and len(rows) == 1 or any(
+                        sum(1 for t in b if _STRUCTURE_START.match(t)) > 1 for b in blocks):
+                    out.extend(t for b in blocks for t in b)
+                    continue
+                cells = [" ".join(b).strip() for b in blocks]
+                if any(cells):
+                    out.append(" | ".join(c for c in cells if c))
         elif el.tag in _DOCX_BLOCK_WRAPPERS:
             out.extend(_docx_blocks(el, parent, numbering))
         elif el.tag == _MC + "AlternateContent":

@@ -1330,3 +1330,23 @@ def test_taiwan_law_database_header_gives_the_title_and_the_latest_revision_date
     assert d.loc["tw/a.txt", "title"] == "科學技術基本法（測試）"
     assert [tuple(d.loc[f"tw/{n}.txt", ["date", "date_source"]]) for n in "abc"] == [
         ("2022-06-22", "text:修正"), ("2016-05-11", "text:修正"), ("2009-12-30", "text:发布")]
+
+
+def test_a_word_document_laid_out_in_a_one_cell_table_keeps_its_paragraphs(tmp_path):
+    """A regulation typed inside a Word table of one cell (a letterhead form, a page framed by a table) was read as
+    one table row: its chapter, articles and items ran into one line, each article cut out of it only where a
+    sentence ended before it. As for a web page laid out in a table, such a cell is read paragraph by paragraph."""
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("江东省某办法")
+    cell = d.add_table(rows=1, cols=1).cell(0, 0)
+    cell.paragraphs[0].text = "第一章　总则"
+    for s in ("第一条　为了促进合作，制定本办法。", "第二条　鼓励共建联合实验室：", "（一）共建平台；", "第三条　本办法自公布之日起施行。"):
+        cell.add_paragraph(s)
+    d.save(tmp_path / "form.docx")
+    from pipeline.formats import extract_text
+
+    decoded, _ = extract_text((tmp_path / "form.docx").read_bytes(), "docx")
+    assert decoded.text.split("\n\n") == ["江东省某办法", "第一章　总则", "第一条　为了促进合作，制定本办法。",
+                                          "第二条　鼓励共建联合实验室：", "（一）共建平台；", "第三条　本办法自公布之日起施行。"]
