@@ -330,6 +330,9 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
     # text before an article (a .txt file's title line, a decision's opening paragraph) is coded as any passage:
     # cited by nothing, a label on it left a reader no place to look for it
     preamble = "序言" if article is ARTICLE else "Preamble"
+    # a Chinese regulation with its English translation under each article (第一条 … / Article 1 …): each
+    # translation is an article of its own, read in English, and its chapters' headings are headings
+    translated = article is ARTICLE and _english_articles(lines)
 
     def is_heading(ln: Line) -> bool:
         # an article may stand as a Markdown heading of its own (### Article 3) above its text: it opens the article
@@ -345,6 +348,14 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
         art = article.match(ln.text)
         if art and article is EN_ARTICLE and i > 0 and _runs_on(lines[i - 1].text) and not is_heading(lines[i - 1]):
             art = None  # "… laid down in the following" / "Article 2 applies …": a wrapped line names an article
+        if translated and not art:
+            art = EN_ARTICLE.match(ln.text)
+            if art is None and EN_HEADING.match(ln.text) and len(stripped) <= 60:
+                # the translation of the chapter heading above it: a heading, the Chinese one staying the context
+                b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)
+                b.add("heading", ln.start, ln.end, stripped, path)
+                cur, cur_kind, cur_start, last_end = None, "preamble", ln.end + 1, ln.end + 1
+                continue
         md = MD_HEADING.match(ln.text)
         # a heading below the open article's own (### Article 1 / #### Subject matter) is the article's title
         heading_line = is_heading(ln) and not (cur is not None and md and art_level and len(md.group(1)) > art_level

@@ -638,3 +638,26 @@ def test_taiwan_database_chapters_spaced_are_headings(tmp_path):
         ("heading", "第 一 章 總則"), ("article", "第 1 條\n本細則依科學技術基本法訂定之，並適用於各研究機構及學校"),
         ("heading", "第 二 章 研究發展"), ("article", "第 2 條\n政府補助之研究發展成果，得授權企業實施。")]
     assert [r["heading_path"] for r in rows if r["kind"] == "article"] == ["第 一 章 总则", "第 二 章 研究发展"]
+
+
+def test_a_bilingual_regulation_codes_each_articles_chinese_and_english_apart():
+    """A regulation published with its English translation under each article (第一条 … / Article 1 …), as
+    Shenzhen's and Hainan's are: each Chinese article ran on into its translation, the passage read as English
+    (its letters outnumber its Han characters three to one), so no Chinese term matched and an article the
+    Chinese-only text had coded with three nodes got none. The translation is an article of its own, cited as it
+    is written (Article 1), each read in its language; an English chapter heading under the Chinese one is a heading
+    that leaves the Chinese chapter the articles' context."""
+    text = ("深圳经济特区科技创新条例（测试）\nRegulations of Shenzhen Special Economic Zone on Technological Innovation\n"
+            "第一章 总则\nChapter I General Provisions\n"
+            "第一条 为了促进产学研合作，鼓励企业与高等学校共建联合实验室，制定本条例。\n"
+            "Article 1 These Regulations are formulated to promote cooperation between enterprises and universities.\n"
+            "第二条 市政府设立科技成果转化引导基金。\n"
+            "Article 2 The municipal government shall establish a fund and give subsidies to joint projects.\n")
+    rows = segment_document(doc(text))
+    arts = [r for r in rows if r["kind"] == "article"]
+    assert [(r["label"], r["lang"]) for r in arts] == [("第一条", "zh"), ("Article 1", "en"), ("第二条", "zh"),
+                                                       ("Article 2", "en")]
+    assert arts[0]["text"] == "第一条 为了促进产学研合作，鼓励企业与高等学校共建联合实验室，制定本条例。"
+    assert {r["heading_path"] for r in arts} == {"第一章 总则"}
+    assert [r["text"] for r in rows if r["kind"] == "heading"] == ["第一章 总则", "Chapter I General Provisions"]
+    assert all(text[r["start"]:r["end"]] == r["text"] for r in rows)
