@@ -101,7 +101,14 @@ def _en_match_date(m: re.Match) -> str:
 
 def date_from_text(text: str, lang: str) -> tuple[str, str]:
     """(ISO date, the form it was read from) for a document's promulgation, adoption or effective date as its
-    text states it, or ("", "") when it states none that is plausible."""
+    text states it, or ("", "") when it states none that is plausible. A text that states none in its language
+    is read in the other one: a Chinese regulation with its English translation under each article is detected
+    as English, and only its Chinese adoption note may be there."""
+    found = _date_in(text, lang)
+    return found if found[0] else _date_in(text, "en" if lang == "zh" else "zh")
+
+
+def _date_in(text: str, lang: str) -> tuple[str, str]:
     first = _FIRST_ARTICLE.search(text)
     head = text[: min(first.start(), _HEAD_CHARS)] if first else text[:_HEAD_CHARS]
     found: list[tuple[int, int, str, str]] = []  # (rank, position, date, form); lowest first wins

@@ -1350,3 +1350,19 @@ def test_a_word_document_laid_out_in_a_one_cell_table_keeps_its_paragraphs(tmp_p
     decoded, _ = extract_text((tmp_path / "form.docx").read_bytes(), "docx")
     assert decoded.text.split("\n\n") == ["江东省某办法", "第一章　总则", "第一条　为了促进合作，制定本办法。",
                                           "第二条　鼓励共建联合实验室：", "（一）共建平台；", "第三条　本办法自公布之日起施行。"]
+
+
+def test_a_bilingual_regulation_read_as_english_is_dated_by_its_chinese_note(tmp_path):
+    """A regulation with its English translation under each article has more Latin letters than Han characters
+    three to one and is detected as English, so its date was read by the English rules alone: its Chinese
+    adoption note (2020年9月24日…通过) and effective-date article were not read, and it was undated."""
+    write(tmp_path / "sz/reg.txt",
+          "深圳经济特区科技创新条例（测试）\nRegulations of Shenzhen Special Economic Zone on Technological Innovation\n"
+          "（2020年9月24日深圳市第六届人民代表大会常务委员会第四十四次会议通过）\n"
+          "第一条 为了促进产学研合作，制定本条例。\n"
+          "Article 1 These Regulations are formulated to promote cooperation between enterprises and universities.\n"
+          "第二条 本条例自2020年11月1日起施行。\n"
+          "Article 2 These Regulations shall come into force on the first day of November of the year.\n")
+    docs, _ = ingest(tmp_path)
+    d = docs.set_index("doc_id").loc["sz/reg.txt"]
+    assert d["lang"] == "en" and (d["date"], d["date_source"]) == ("2020-09-24", "text:通过")
