@@ -684,3 +684,26 @@ def test_a_traditional_chinese_passage_is_shown_as_written_and_imported_as_coded
     assert cli.main(["review-import", "--file", str(csv_path), "--coded", str(tmp_path / "coded"),
                      "--coder", "ann"]) == 0
     assert store_records(tmp_path / "coded")[0]["text"] == coded_text
+
+
+def test_a_traditional_documents_chapter_is_shown_to_the_coder_as_written(tmp_path):
+    """The review sheet's heading column named a Traditional-Chinese passage's chapter in Simplified (第二章 推动措施)
+    beside its text as written: the coder reads a chapter the document does not have. The model still reads the
+    chapter as coded."""
+    from argparse import Namespace
+
+    from pipeline.learning import review_pool
+    from pipeline.taxonomy import load_taxonomy
+
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    (corpus / "TW").mkdir(parents=True)
+    (corpus / "TW" / "產學條例.txt").write_text(
+        "臺灣產學合作條例\n\n第一章 總則\n\n第一條 為促進產學合作，制定本條例。\n\n第二章 推動措施\n\n"
+        "第二條 政府應設置產學合作平臺，協助學校與企業共同研究。\n", encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "pipeline", "run", "--corpus", str(corpus), "--out", str(out),
+                          "--model", "lexicon", "--quiet", "--jobs", "1"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    pool = review_pool(Namespace(input=None, out=str(out)), load_taxonomy(ROOT / "taxonomy")).set_index("citation")
+    assert pool.loc["第二条", "heading_written"] == "第二章 推動措施"
+    assert "第二章 推动措施" in pool.loc["第二条", "context"]
