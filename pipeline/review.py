@@ -261,6 +261,8 @@ def _write_review_xlsx(rows: pd.DataFrame, taxonomy: Taxonomy, path: Path) -> No
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
                 if c in CODER_COLUMNS:
                     cell.fill = fill
+                    # text, so that a numbered codebook's 1.10 typed in stays 1.10 and is not the number 1.1
+                    cell.number_format = "@"
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
     nodes = wb.create_sheet("nodes")
@@ -395,6 +397,15 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
         k = r.get(ROW, k)
         values = [_cell(r.get(c)) for c in CODER_COLUMNS[:LABEL_COLUMNS]]
         labels_cell = r.get("labels", "")
+        # a spreadsheet stores a typed 1.10 as the number 1.1: read as text, it would be another node's ID
+        numbers = [f"{c} holds the number {v!r}" for c in CODER_COLUMNS[:LABEL_COLUMNS + 1]
+                   for v in (r.get(c) if isinstance(r.get(c), list) else [r.get(c)])
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if numbers:
+            errors.append(f"{sheet} row {r.get(ROW, k)}: {'; '.join(numbers)}, not a node ID as written (a "
+                          f"spreadsheet reads 1.10 as 1.1): format the label columns as text, or type the ID "
+                          f"with a leading ' ('1.10), and code the row again")
+            continue
         if isinstance(labels_cell, list):
             values += [str(x) for x in labels_cell]
         else:

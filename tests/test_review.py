@@ -707,3 +707,24 @@ def test_a_traditional_documents_chapter_is_shown_to_the_coder_as_written(tmp_pa
     pool = review_pool(Namespace(input=None, out=str(out)), load_taxonomy(ROOT / "taxonomy")).set_index("citation")
     assert pool.loc["第二条", "heading_written"] == "第二章 推動措施"
     assert "第二章 推动措施" in pool.loc["第二条", "context"]
+
+
+def test_a_label_a_spreadsheet_made_a_number_is_refused_and_label_cells_are_text(tax, tmp_path):
+    """A numbered codebook's 1.10 typed into a label cell is stored by a spreadsheet as the number 1.1, which read
+    as text is another node's ID: imported as that node without a word. Such a cell is refused, naming the row;
+    the sheet's label cells are text, so that what is typed stays as typed."""
+    from openpyxl import load_workbook
+
+    from pipeline.review import ROW, write_sheets
+
+    rows = [{ROW: 2, "id": "a.txt#1", "text": "第一条 …", "label_1": 1.1, "coder": "ann"},
+            {ROW: 3, "id": "a.txt#2", "text": "第二条 …", "labels": [2, "measure.ip.legal"], "coder": "ann"}]
+    with pytest.raises(ConfigError) as err:
+        coded_rows(rows, "review", tax, None)
+    assert "review row 2: label_1 holds the number 1.1" in str(err.value)
+    assert "review row 3: labels holds the number 2" in str(err.value)
+    sheet = pd.DataFrame({"id": ["a.txt#1"], "text": ["第一条 …"]})
+    xlsx, _, _ = write_sheets(sheet, tax, tmp_path / "review-001.xlsx")
+    ws = load_workbook(xlsx)["review"]
+    header = [c.value for c in ws[1]]
+    assert ws.cell(row=2, column=header.index("label_1") + 1).number_format == "@"
