@@ -480,6 +480,11 @@ _FULL_LINE_SHARE = 0.7
 _WRAPPED_BEFORE_CAPITAL = re.compile(r"[A-Za-z,]$")
 _CAPITAL_WORD = re.compile(r"[A-Z][a-z]")
 _PAGE_NUMBER = re.compile(r"[-—–·|/()（）]*(?:page|第)?#页?(?:(?:of|/|共)#页?)?[-—–·|/()（）]*", re.IGNORECASE)
+# what a browser prints at a page's edges when a web page is saved as PDF: the date and time with the page's title
+# at the top ("12/7/26, 11:23 AM 某省条例"), the page's address and "1/3" at the bottom. On a one-page print it
+# repeats on no other page, so it ran into the last article (and a date into the dates)
+_BROWSER_PRINT_EDGE = re.compile(r"\s*(?:\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4},?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp][Mm])?(?:\s.*)?"
+                                 r"|(?:file|https?)://\S+\s+\d+\s*/\s*\d+)\s*")
 
 
 def pdf_pages_text(pages: list[str]) -> str:
@@ -507,6 +512,7 @@ def pdf_pages_text(pages: list[str]) -> str:
             title = min(i for i, line in enumerate(page_lines) if line.strip())
             if not _PAGE_NUMBER.fullmatch(shape(page_lines[title])):
                 drop.discard(title)
+        drop |= {i for i in edges(page_lines) if _BROWSER_PRINT_EDGE.fullmatch(page_lines[i])}
         kept.append(_join_capital_wraps([line for i, line in enumerate(page_lines) if i not in drop],
                                         title_page=bool(printed) and page_lines is printed[0]))
     return "\n".join(page for page in kept if page)

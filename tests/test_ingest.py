@@ -255,6 +255,19 @@ def test_pdf_running_heads_and_page_numbers_stay_out_of_the_text(tmp_path):
     assert pdf_pages_text(["— 1 —\nfirst page", "— 2 —\nsecond page"]) == "first page\nsecond page"
 
 
+def test_what_a_browser_prints_at_a_pages_edges_is_no_text_of_the_document():
+    """A regulation's web page printed to PDF by a browser: the date and time with the page's title at the top,
+    the page's address and "1/1" at the bottom. On one page it repeats nowhere, so the address ran into the last
+    article and the header stood above the title. A date inside the text stays."""
+    from pipeline.formats import pdf_pages_text
+
+    page = ("12/7/26, 11:23 AM 某省促进产学研合作条例\n某省促进产学研合作条例\n第一条 为了促进合作，制定本条例。\n"
+            "第二条 本条例自公布之日起施行。\nfile:///home/me/某省条例.html 1/1")
+    assert pdf_pages_text([page]) == "某省促进产学研合作条例\n第一条 为了促进合作，制定本条例。\n第二条 本条例自公布之日起施行。"
+    two = ["2026/12/7 11:23 Research Act\nResearch Act\n(a) Grants.", "(b) Reports by 12/7/2026.\nhttps://x.gov/act 2/2"]
+    assert pdf_pages_text(two) == "Research Act\n(a) Grants.\n(b) Reports by 12/7/2026."
+
+
 def test_an_aes_encrypted_pdf_that_opens_without_a_password(tmp_path):
     """Many PDFs are encrypted with an owner password only (no printing, no copying) and open without one; pypdf
     decrypts AES with the cryptography package, pinned for it. Where it is missing, the reason says so."""
