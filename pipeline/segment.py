@@ -559,6 +559,17 @@ _OUTLINE = re.compile(r"^[ \t\u3000]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?[ \t\u3000]*"
 _PART_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?(?:\*\*|__)?第[{CN_NUMERAL}]+(?:部分|[编章节])(?:[ \t\u3000]|$)")
 _OUTLINE_TITLE_CHARS = 30
 _SENTENCE_MARK = re.compile(r"[。；！？：:;，,]")
+# a plan's parts above its 一、 items, numbered in capital numerals (壹、計畫緣起 / 貳、推動策略), as Taiwan's are
+_CAPITAL_PART = re.compile(r"^[ \t\u3000]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?[ \t\u3000]*[壹贰貳叁参參肆伍陆陸柒捌玖拾]+、")
+
+
+def _part_heading(text: str) -> bool:
+    """Whether a line heads a part whose items are numbered afresh: 第二部分 …, or a short 貳、推動策略."""
+    if _PART_HEADING.match(text):
+        return True
+    m = _CAPITAL_PART.match(text)
+    rest = text[m.end():].strip().strip("*_").strip() if m else ""
+    return 0 < len(rest) <= _OUTLINE_TITLE_CHARS and not _SENTENCE_MARK.search(rest)
 
 
 def _outline_mark(m: re.Match) -> tuple[int, str]:
@@ -610,7 +621,7 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
             continue
         m = _OUTLINE.match(ln.text)
         md = MD_HEADING.match(ln.text)
-        part = _PART_HEADING.match(ln.text)
+        part = _part_heading(ln.text)
         if not (m or md or part):
             if item is None and para is None:
                 para = ln.start

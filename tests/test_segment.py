@@ -661,3 +661,21 @@ def test_a_bilingual_regulation_codes_each_articles_chinese_and_english_apart():
     assert {r["heading_path"] for r in arts} == {"第一章 总则"}
     assert [r["text"] for r in rows if r["kind"] == "heading"] == ["第一章 总则", "Chapter I General Provisions"]
     assert all(text[r["start"]:r["end"]] == r["text"] for r in rows)
+
+
+def test_a_plans_capital_numbered_parts_are_headings_that_restart_its_items():
+    """A Taiwanese plan (計畫) numbers its parts 壹、貳、參 above 一、 and （一）: 壹、計畫緣起 was a coded paragraph,
+    and 參's title and text ran into the last item of 貳, cited 二、（一）, where a reader finds other text."""
+    text = ("推动产学合作实施计划\n\n壹、计划缘起\n\n为强化大学与产业之连结，特订定本计划。\n\n贰、推动策略\n\n"
+            "一、建立产学合作平台\n\n（一）补助大学设立产学合作中心。\n\n（二）鼓励教师参与企业研发。\n\n"
+            "二、完善智慧财产管理\n\n（一）研发成果归属依法办理。\n\n参、经费需求\n\n本计划所需经费由年度预算支应。\n")
+    rows = segment_document(doc(text))
+    _check_cover(text, rows)
+    assert [r["label"] for r in rows if r["kind"] == "heading"] == [
+        "壹、计划缘起", "贰、推动策略", "一、建立产学合作平台", "二、完善智慧财产管理", "参、经费需求"]
+    cited = [(r["label"], r["heading_path"], r["text"][:4]) for r in rows if r["kind"] != "heading"]
+    assert cited == [("¶ 1", "", "推动产学"), ("¶ 1", "壹、计划缘起", "为强化大"),
+                     ("一、（一）", "贰、推动策略 > 一、建立产学合作平台", "（一）补"),
+                     ("一、（二）", "贰、推动策略 > 一、建立产学合作平台", "（二）鼓"),
+                     ("二、（一）", "贰、推动策略 > 二、完善智慧财产管理", "（一）研"),
+                     ("¶ 1", "参、经费需求", "本计划所")]
