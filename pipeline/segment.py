@@ -603,18 +603,32 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
     para: int | None = None  # start of the open paragraph outside any item
     loose = 0  # such paragraphs under the current heading
     end = 0
+    started = False  # whether an item or a numbered heading came: an annex follows them
+    annex: tuple[int, str] | None = None  # (start, name) of the open annex
 
     def close() -> None:
-        nonlocal item, para, loose
+        nonlocal item, para, loose, annex
         if item is not None:
             b.add("item", item[0], end, item[1], path)
         if para is not None:
             loose += 1
             b.add("paragraph", para, end, f"{''.join(marks)} ¶ {loose}".lstrip(), path)
-        item = para = None
+        if annex is not None:
+            b.add("paragraph", annex[0], end, annex[1], [])
+        item = para = annex = None
 
     for ln in lines:
         stripped = ln.text.strip()
+        # a notice's attachments (附件1 …) number their own 一、 and 1.: cited within the notice's items, a reader
+        # looked for them among the notice's; each is a passage cited by its name, as after articles
+        name = started and len(stripped) <= ANNEX_LINE_CHARS and ANNEX.match(ln.text)
+        if name:
+            close()
+            annex, end = (ln.start, name.group(1)), ln.end
+            continue
+        if annex is not None:
+            end = ln.end if stripped else end
+            continue
         if not stripped:
             if para is not None:
                 close()
@@ -630,6 +644,7 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
                 close()
             continue
         close()
+        started = True
         if m and not part:
             level, mark = _outline_mark(m)
             marks[level:] = [mark] + [""] * (4 - level)

@@ -679,3 +679,19 @@ def test_a_plans_capital_numbered_parts_are_headings_that_restart_its_items():
                      ("一、（二）", "贰、推动策略 > 一、建立产学合作平台", "（二）鼓"),
                      ("二、（一）", "贰、推动策略 > 二、完善智慧财产管理", "（一）研"),
                      ("¶ 1", "参、经费需求", "本计划所")]
+
+
+def test_a_notices_attachment_is_a_passage_cited_by_its_name():
+    """A notice (通知) numbered 一、二、 ends with its attachments (附件1 …), which number their own 一、: the list of
+    attachments and the signature were cited 三、2., and the attachment's paragraphs 一、 ¶ 1, under the notice's
+    own 一、, where a reader finds other text. An attachment is a passage cited by its name, as after articles."""
+    text = ("关于印发合作项目管理办法的通知\n\n各有关单位：\n\n一、高度重视项目管理工作，落实项目法人责任制。\n\n"
+            "二、规范资金使用，专款专用。\n\n附件：1.项目申报书\n      2.经费预算表\n\n某市科学技术局\n2025年5月10日\n\n"
+            "附件1\n\n项目申报书\n\n一、项目基本情况\n\n项目名称、承担单位、起止时间。\n")
+    rows = segment_document(doc(text))
+    _check_cover(text, rows)
+    cited = [(r["kind"], r["label"], r["heading_path"], r["text"][:4]) for r in rows]
+    assert cited == [("paragraph", "¶ 1", "", "关于印发"), ("paragraph", "¶ 2", "", "各有关单"),
+                     ("item", "一、", "", "一、高度"), ("item", "二、", "", "二、规范"),
+                     ("paragraph", "附件", "", "附件：1"), ("paragraph", "附件1", "", "附件1\n")]
+    assert rows[-1]["text"].endswith("起止时间。") and "某市科学技术局" in rows[-2]["text"]
