@@ -145,6 +145,12 @@ class _Headings:
         self.path.append(title)
         return self.path[:-1]
 
+    def close(self, level: int) -> None:
+        """Close the open headings of `level` or deeper, as a section that opens with its text ends the one above."""
+        while self._levels and self._levels[-1] >= level:
+            self._levels.pop()
+            self.path.pop()
+
 
 class Spans:
     """The passages of one document as columns, without their text: number (the ordinal of a content passage,
@@ -751,6 +757,7 @@ def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
         nonlocal loose
         if i in sections:  # "Sec. 3. The department shall ..." opens its section with its text
             open_section(sections[i][0])
+            headings.close(7)  # the level of a section's own heading line (Sec. 2. Definitions.)
             loose = 1
             return section
         if not section:

@@ -695,3 +695,14 @@ def test_a_notices_attachment_is_a_passage_cited_by_its_name():
                      ("item", "一、", "", "一、高度"), ("item", "二、", "", "二、规范"),
                      ("paragraph", "附件", "", "附件：1"), ("paragraph", "附件1", "", "附件1\n")]
     assert rows[-1]["text"].endswith("起止时间。") and "某市科学技术局" in rows[-2]["text"]
+
+
+def test_a_section_opening_with_its_text_leaves_the_section_heading_above_it():
+    """"Sec. 1. Definitions." is a heading; "Sec. 2. The Office shall …" opens the next section with its text: its
+    passages were shown under Sec. 1's heading (Sec. 1. Definitions. > Sec. 2(a)), a section they are not in."""
+    text = ("AN ACT relating to partnerships\n\nSec. 1. Definitions.\n\n(a) \"Office\" means the Office.\n\n"
+            "Sec. 2. The Office shall establish a grant program.\n\n(a) Grants may fund joint research.\n")
+    rows = segment_document(doc(text, "en"))
+    _check_cover(text, rows)
+    assert [(r["label"], r["heading_path"]) for r in rows if r["kind"] == "paragraph"] == [
+        ("¶ 1", ""), ("Sec. 1(a)", "Sec. 1. Definitions."), ("Sec. 2", ""), ("Sec. 2(a)", "")]
