@@ -659,6 +659,7 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
             heading = md is not None or (level <= 2 and 0 < len(rest) <= _OUTLINE_TITLE_CHARS
                                          and not _SENTENCE_MARK.search(rest))
             if not heading:
+                headings.close(10 + level)  # a heading of its level, （三）共建平台, holds no sibling （四）
                 item, end = (ln.start, "".join(marks)), ln.end
                 continue
             title = stripped.lstrip("#").strip().replace("**", "").replace("__", "")

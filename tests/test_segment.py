@@ -706,3 +706,16 @@ def test_a_section_opening_with_its_text_leaves_the_section_heading_above_it():
     _check_cover(text, rows)
     assert [(r["label"], r["heading_path"]) for r in rows if r["kind"] == "paragraph"] == [
         ("¶ 1", ""), ("Sec. 1(a)", "Sec. 1. Definitions."), ("Sec. 2", ""), ("Sec. 2(a)", "")]
+
+
+def test_an_item_after_a_numbered_heading_of_its_level_is_not_under_it():
+    """（三）共建平台 standing alone is a heading; the item （四）人才流动。… after it is its sibling, but was shown
+    under it (二、重点任务 > （三）共建平台), with its 1. and 2., in every output naming the passage's heading."""
+    text = ("关于促进产学研合作的意见\n\n一、总体要求\n\n（一）指导思想。推动深度融合。\n\n（二）主要目标。建成一批平台。\n\n"
+            "二、重点任务\n\n（三）共建平台\n\n支持高校与企业共建联合实验室。\n\n（四）人才流动。鼓励科研人员兼职。\n\n"
+            "1.兼职取酬按规定执行；\n\n三、保障措施\n\n各市要加强组织领导。\n")
+    rows = segment_document(doc(text))
+    _check_cover(text, rows)
+    assert [(r["label"], r["heading_path"]) for r in rows if r["kind"] != "heading"][-4:] == [
+        ("二、（三） ¶ 1", "二、重点任务 > （三）共建平台"), ("二、（四）", "二、重点任务"), ("二、（四）1.", "二、重点任务"),
+        ("三、 ¶ 1", "三、保障措施")]
