@@ -715,9 +715,15 @@ def _statute_sections(lines: list[Line], blocks: list[tuple[int, int]],
     marked = {first: m for first in firsts if (m := SECTION.match(lines[first].text))
               and not _REFERS_TO_SECTION.match(lines[first].text, m.end())}
     out = {}
-    for first, m in {**state, **marked}.items():
+    openers = {**state, **marked}
+    for k, first in enumerate(firsts):
+        if (m := openers.get(first)) is None:
+            continue
         rest = lines[first].text[m.end():].strip().strip("*_").strip()
-        title = not rest or (len(rest) <= 80 and len(rest.split()) <= 10
+        # a heading has its section's text below it: a line the next section (or the end) follows is that text
+        # (Section 2. Universities retain title to inventions.), however much it reads like a title
+        text_below = k + 1 < len(firsts) and firsts[k + 1] not in openers
+        title = not rest or (text_below and len(rest) <= 80 and len(rest.split()) <= 10
                              and not _STATUTE_SENTENCE.search(rest.rstrip(".")))
         out[first] = (re.sub(r"\.$", "", m.group(1).strip()), title)
     return out, False

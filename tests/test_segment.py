@@ -719,3 +719,16 @@ def test_an_item_after_a_numbered_heading_of_its_level_is_not_under_it():
     assert [(r["label"], r["heading_path"]) for r in rows if r["kind"] != "heading"][-4:] == [
         ("二、（三） ¶ 1", "二、重点任务 > （三）共建平台"), ("二、（四）", "二、重点任务"), ("二、（四）1.", "二、重点任务"),
         ("三、 ¶ 1", "三、保障措施")]
+
+
+def test_a_one_sentence_section_with_no_text_below_it_is_coded():
+    """"Section 2. Universities retain title to inventions." is short and has none of shall/may/is: it was taken
+    for a section heading, so it was never coded, though no text below it is its section's. A section line that
+    the next section (or the end) follows is the section's text."""
+    text = ("AN ACT relating to research partnerships.\n\nSection 1. Legislative findings.\n\n"
+            "The legislature finds that partnerships create jobs.\n\n"
+            "Section 2. Universities retain title to inventions made under partnership grants.\n\n"
+            "Section 3. This Act takes effect July 1, 2025.\n")
+    paras, headings = _cited(text)
+    assert headings == ["Section 1. Legislative findings."]
+    assert paras == ["¶ 1", "Section 1", "Section 2", "Section 3"]
