@@ -47,7 +47,8 @@ ANNEX = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?(?:\*\*|__)?((?:附件|附表|�
 ANNEX_LINE_CHARS = 60
 SECTION = re.compile(r"^(?:#{1,6}[ \t]+)?(§+[ \t]*[\dA-Za-z\-–.]+)")
 # some exports mark deep enumerators with more than Markdown's six '#'
-ENUM = re.compile(r"^(?:#{1,10}[ \t]+)?\(([A-Za-z]{1,6}|\d{1,3})\)")
+# (1A): a subsection an amendment inserted after (1)
+ENUM = re.compile(r"^(?:#{1,10}[ \t]+)?\(([A-Za-z]{1,6}|\d{1,3}[A-Z]{0,2})\)")
 # what follows an enumerator in a subsection's own heading line, "##### (k) Authorization of appropriations":
 # a short phrase, not a sentence ("etc." and a spaced " ." as in "(a) Establishment of Program ." end titles)
 _TITLE_WORDS = 15
@@ -104,7 +105,7 @@ def _enum_level(tag: str, stack: list[str]) -> int:
     def open_at(level: int) -> bool:
         return len(stack) > level and bool(stack[level])
 
-    if tag.isdigit():
+    if tag[0].isdigit():
         return 1
     if tag.islower():
         # (aa), (bb): below (I); elsewhere a doubled letter is a subsection after (z), as in long sections
@@ -686,7 +687,7 @@ _STATUTE_SENTENCE = re.compile(r"\b(?:shall|may|must|is|are|will|means|includes)
 
 def _uk_level(tag: str, stack: list[str]) -> int:
     """The level of an Act's enumerator: subsection (1), paragraph (a), sub-paragraph (i), (A) below it."""
-    if tag.isdigit():
+    if tag[0].isdigit():
         return 0
     if tag.islower():
         # (i) after (h) continues the letters; below an open (a) it is a sub-paragraph

@@ -732,3 +732,13 @@ def test_a_one_sentence_section_with_no_text_below_it_is_coded():
     paras, headings = _cited(text)
     assert headings == ["Section 1. Legislative findings."]
     assert paras == ["¶ 1", "Section 1", "Section 2", "Section 3"]
+
+
+def test_an_acts_inserted_subsection_is_cited_by_its_own_number():
+    """An amended UK Act inserts subsection (1A) after (1): it was cited s. 1(1), the subsection before it, whose
+    text a reader then finds instead."""
+    text = ("Innovation Act 2025\n\n1 Duty to promote collaboration\n\n(1) The Secretary of State must promote it.\n\n"
+            "(1A) The duty in subsection (1) includes charities.\n\n(a) medical research charities, and\n\n"
+            "(2) The Secretary of State may issue guidance.\n\n2 Grants\n\n(1) Grants may be made.\n")
+    paras, _ = _cited(text)
+    assert paras == ["¶ 1", "s. 1(1)", "s. 1(1A)", "s. 1(1A)(a)", "s. 1(2)", "s. 2(1)"]
