@@ -563,20 +563,21 @@ _OUTLINE = re.compile(r"^[ \t\u3000]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?[ \t\u3000]*"
                       r"|[（(][ \t]*(?P<l2>[一二三四五六七八九十百零〇]+)[ \t]*[）)]"
                       r"|(?P<l3>\d{1,3})[.．、](?![\d.．])"
                       r"|[（(][ \t]*(?P<l4>\d{1,3})[ \t]*[）)])")
-_PART_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?(?:\*\*|__)?第[{CN_NUMERAL}]+(?:部分|[编章节])(?:[ \t\u3000]|$)")
+_PART_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?(?:\*\*|__)?(第[{CN_NUMERAL}]+(?:部分|[编章节]))(?:[ \t\u3000]|$)")
 _OUTLINE_TITLE_CHARS = 30
 _SENTENCE_MARK = re.compile(r"[。；！？：:;，,]")
 # a plan's parts above its 一、 items, numbered in capital numerals (壹、計畫緣起 / 貳、推動策略), as Taiwan's are
-_CAPITAL_PART = re.compile(r"^[ \t\u3000]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?[ \t\u3000]*[壹贰貳叁参參肆伍陆陸柒捌玖拾]+、")
+_CAPITAL_PART = re.compile(r"^[ \t\u3000]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?[ \t\u3000]*([壹贰貳叁参參肆伍陆陸柒捌玖拾]+、)")
 
 
-def _part_heading(text: str) -> bool:
-    """Whether a line heads a part whose items are numbered afresh: 第二部分 …, or a short 貳、推動策略."""
-    if _PART_HEADING.match(text):
-        return True
+def _part_heading(text: str) -> tuple[int, int] | None:
+    """Where the number stands in a line heading a part whose items are numbered afresh: 第二部分 …, or a short
+    貳、推動策略; None for any other line."""
+    if m := _PART_HEADING.match(text):
+        return m.span(1)
     m = _CAPITAL_PART.match(text)
     rest = text[m.end():].strip().strip("*_").strip() if m else ""
-    return 0 < len(rest) <= _OUTLINE_TITLE_CHARS and not _SENTENCE_MARK.search(rest)
+    return m.span(1) if 0 < len(rest) <= _OUTLINE_TITLE_CHARS and not _SENTENCE_MARK.search(rest) else None
 
 
 def _outline_mark(m: re.Match) -> tuple[int, str]:
@@ -606,6 +607,14 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
     path = headings.path
     one_per_line = "\n\n" not in body.strip("\n")
     marks = [""] * 5  # the numbers of the items open at levels 1-4 (index 0 unused)
+    # a plan numbers its items afresh in each part: without the part, 一、（一） named a place in each of them
+    in_part = ""  # the open part's number as written (第二部分, 貳、), which the citations open with
+    original = b.doc.get("text_original") or ""
+    written = original if len(original) == len(b.doc["text"]) else b.doc["text"]
+
+    def cited(marked: str) -> str:
+        joined = in_part.endswith("、") and not marked.startswith("¶")  # 貳、一、（一）, 貳、 ¶ 1, 第二部分 一、
+        return f"{in_part}{'' if joined else ' '}{marked}".strip() if in_part else marked
     item: tuple[int, str] | None = None  # (start, citation) of the open item
     para: int | None = None  # start of the open paragraph outside any item
     loose = 0  # such paragraphs under the current heading
@@ -619,7 +628,7 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
             b.add("item", item[0], end, item[1], path)
         if para is not None:
             loose += 1
-            b.add("paragraph", para, end, f"{''.join(marks)} ¶ {loose}".lstrip(), path)
+            b.add("paragraph", para, end, cited(f"{''.join(marks)} ¶ {loose}".lstrip()), path)
         if annex is not None:
             b.add("paragraph", annex[0], end, annex[1], [])
         item = para = annex = None
@@ -661,13 +670,14 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
                                          and not _SENTENCE_MARK.search(rest))
             if not heading:
                 headings.close(10 + level)  # a heading of its level, （三）共建平台, holds no sibling （四）
-                item, end = (ln.start, "".join(marks)), ln.end
+                item, end = (ln.start, cited("".join(marks))), ln.end
                 continue
             title = stripped.lstrip("#").strip().replace("**", "").replace("__", "")
             b.add("heading", ln.start, ln.end, title, headings.enter(10 + level, title))
         else:
             # a part or chapter, or a Markdown heading with no number, starts the numbering afresh
             marks[:] = [""] * 5
+            in_part = written[ln.start + part[0]:ln.start + part[1]] if part else ""
             title = (md.group(2) if md else stripped).strip().replace("**", "").replace("__", "")
             b.add("heading", ln.start, ln.end, title, headings.enter(len(md.group(1)) if md else 7, title))
         loose = 0

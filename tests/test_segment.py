@@ -674,11 +674,11 @@ def test_a_plans_capital_numbered_parts_are_headings_that_restart_its_items():
     assert [r["label"] for r in rows if r["kind"] == "heading"] == [
         "壹、计划缘起", "贰、推动策略", "一、建立产学合作平台", "二、完善智慧财产管理", "参、经费需求"]
     cited = [(r["label"], r["heading_path"], r["text"][:4]) for r in rows if r["kind"] != "heading"]
-    assert cited == [("¶ 1", "", "推动产学"), ("¶ 1", "壹、计划缘起", "为强化大"),
-                     ("一、（一）", "贰、推动策略 > 一、建立产学合作平台", "（一）补"),
-                     ("一、（二）", "贰、推动策略 > 一、建立产学合作平台", "（二）鼓"),
-                     ("二、（一）", "贰、推动策略 > 二、完善智慧财产管理", "（一）研"),
-                     ("¶ 1", "参、经费需求", "本计划所")]
+    assert cited == [("¶ 1", "", "推动产学"), ("壹、 ¶ 1", "壹、计划缘起", "为强化大"),
+                     ("贰、一、（一）", "贰、推动策略 > 一、建立产学合作平台", "（一）补"),
+                     ("贰、一、（二）", "贰、推动策略 > 一、建立产学合作平台", "（二）鼓"),
+                     ("贰、二、（一）", "贰、推动策略 > 二、完善智慧财产管理", "（一）研"),
+                     ("参、 ¶ 1", "参、经费需求", "本计划所")]
 
 
 def test_a_notices_attachment_is_a_passage_cited_by_its_name():
@@ -742,3 +742,21 @@ def test_an_acts_inserted_subsection_is_cited_by_its_own_number():
             "(2) The Secretary of State may issue guidance.\n\n2 Grants\n\n(1) Grants may be made.\n")
     paras, _ = _cited(text)
     assert paras == ["¶ 1", "s. 1(1)", "s. 1(1A)", "s. 1(1A)(a)", "s. 1(2)", "s. 2(1)"]
+
+
+def test_a_plans_items_are_cited_with_their_part():
+    """A plan (规划) numbers its items afresh in each part (第一部分 … 一、（一） / 第二部分 … 一、（一）): both were cited
+    一、（一）, and report.md and gaps.csv, which show no heading beside a citation, named two places at once."""
+    text = ("某省科技创新发展规划\n\n第一部分 发展基础\n\n研发投入持续增长。\n\n一、主要成绩\n\n（一）企业创新能力提升。\n\n"
+            "第二部分 主要任务\n\n一、强化企业主体\n\n（一）支持企业建设研发中心。\n\n"
+            "（二）推进产学研协同攻关。\n")
+    rows = segment_document(doc(text))
+    _check_cover(text, rows)
+    assert [r["label"] for r in rows if r["kind"] != "heading"] == [
+        "¶ 1", "第一部分 ¶ 1", "第一部分 一、（一）", "第二部分 一、（一）", "第二部分 一、（二）"]
+    tw = "計畫\n\n壹、緣起\n\n本計畫旨在推動合作。\n\n貳、策略\n\n一、建立平臺\n\n（一）補助大學。\n\n（二）鼓勵教師。\n"
+    rows = segment_document({**doc(tw.replace("計畫", "计划").replace("貳", "贰").replace("臺", "台")
+                                     .replace("補助大學", "补助大学").replace("鼓勵教師", "鼓励教师")),
+                             "text_original": tw})
+    # cited as written, as a Traditional regulation's 第四條
+    assert [r["label"] for r in rows if r["kind"] != "heading"] == ["¶ 1", "壹、 ¶ 1", "貳、一、（一）", "貳、一、（二）"]
