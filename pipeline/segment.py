@@ -695,6 +695,10 @@ _REFERS_TO_SECTION = re.compile(r"[ \t]+(?:of|in|to|and|or|through|shall|may|is|
 _STATUTE_SENTENCE = re.compile(r"\b(?:shall|may|must|is|are|will|means|includes)\b|[.;:][ \t]+\S|[，。；]")
 
 
+# what the text above an Act's first section says of it: Research Act 2025, An Act to …, Be it enacted
+_ENACTED = re.compile(r"\b(?:Act|ACT|Bill|BILL|Regulations|REGULATIONS|Order|ORDER|Measure|MEASURE)\b|\b(?:[Ee]nacted|ENACTED)\b")
+
+
 def _uk_level(tag: str, stack: list[str]) -> int:
     """The level of an Act's enumerator: subsection (1), paragraph (a), sub-paragraph (i), (A) below it."""
     if tag[0].isdigit():
@@ -717,7 +721,11 @@ def _statute_sections(lines: list[Line], blocks: list[tuple[int, int]],
     firsts = [first for first, _ in blocks]
     # numbered headings of depth 1 (see _plain_headings' levels)
     sections = [k for k, first in enumerate(firsts) if plain.get(first, (0,))[0] == 7]
-    if sum(1 for k in sections if k + 1 < len(firsts) and re.match(r"[ \t]*\(1\)", lines[firsts[k + 1]].text)) >= 2:
+    # a paper's headings may open on (1) lists too; its title names no Act, as an Act's does
+    above = [ln.text for ln in lines[:firsts[sections[0]]]] if sections else []
+    enacted = not any(t.strip() for t in above) or any(_ENACTED.search(t) for t in above)
+    if enacted and sum(1 for k in sections if k + 1 < len(firsts)
+                       and re.match(r"[ \t]*\(1\)", lines[firsts[k + 1]].text)) >= 2:
         return {firsts[k]: (f"s. {_NUMBERED.match(lines[firsts[k]].text).group(1)}", True) for k in sections}, True
     state = {first: m for first in firsts if (m := STATE_SECTION.match(lines[first].text))}
     numbers = [int(m.group(2)) for m in state.values()]

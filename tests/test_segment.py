@@ -760,3 +760,17 @@ def test_a_plans_items_are_cited_with_their_part():
                              "text_original": tw})
     # cited as written, as a Traditional regulation's 第四條
     assert [r["label"] for r in rows if r["kind"] != "heading"] == ["¶ 1", "壹、 ¶ 1", "貳、一、（一）", "貳、一、（二）"]
+
+
+def test_a_white_paper_with_numbered_lists_under_its_headings_is_no_act():
+    """A white paper whose numbered headings open on (1) lists was read as a UK Act: its introduction cited s. 1
+    and its recommendations s. 3(1), sections of an Act that does not exist. Text above the first section that
+    names no Act (Bill, Regulations, Order, enacted) is a paper's, and its paragraphs are cited ¶ N."""
+    text = ("Strengthening University-Industry Collaboration: A White Paper\n\n1 Introduction\n\n"
+            "Collaboration drives innovation.\n\n2 Barriers\n\n(1) High transaction costs.\n\n(2) Low awareness.\n\n"
+            "3 Recommendations\n\n(1) Funding should be long-term.\n\n(2) Offices should be evaluated.\n")
+    paras, headings = _cited(text)
+    assert paras == ["¶ 1", "¶ 2", "¶ 3", "¶ 4", "¶ 5", "¶ 6"]
+    assert headings == ["1 Introduction", "2 Barriers", "3 Recommendations"]
+    act = text.replace("Strengthening University-Industry Collaboration: A White Paper", "Collaboration Act 2025")
+    assert _cited(act)[0] == ["¶ 1", "s. 1", "s. 2(1)", "s. 2(2)", "s. 3(1)", "s. 3(2)"]
