@@ -633,7 +633,17 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
             b.add("paragraph", annex[0], end, annex[1], [])
         item = para = annex = None
 
-    for ln in lines:
+    def holds_nothing(i: int, level: int) -> bool:
+        """Whether the numbered line i is followed by the next of its level (or a part, or the end) with nothing
+        of its own between: a measure of a list (二、设立引导基金), no heading. A Markdown heading below it
+        (## 确定工作时间) is its subsection."""
+        nxt = next((lines[j] for j in range(i + 1, len(lines)) if lines[j].text.strip()), None)
+        if nxt is None or _part_heading(nxt.text):
+            return True
+        m = _OUTLINE.match(nxt.text)
+        return m is not None and _outline_mark(m)[0] <= level
+
+    for i, ln in enumerate(lines):
         stripped = ln.text.strip()
         # a notice's attachments (附件1 …) number their own 一、 and 1.: cited within the notice's items, a reader
         # looked for them among the notice's; each is a passage cited by its name, as after articles
@@ -667,7 +677,7 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
             rest = ln.text[m.end():].strip().strip("*_").strip()
             # a short line of 1.- or （1）-numbered items is a list (材料清单), not headings
             heading = md is not None or (level <= 2 and 0 < len(rest) <= _OUTLINE_TITLE_CHARS
-                                         and not _SENTENCE_MARK.search(rest))
+                                         and not _SENTENCE_MARK.search(rest) and not holds_nothing(i, level))
             if not heading:
                 headings.close(10 + level)  # a heading of its level, （三）共建平台, holds no sibling （四）
                 item, end = (ln.start, cited("".join(marks))), ln.end

@@ -774,3 +774,18 @@ def test_a_white_paper_with_numbered_lists_under_its_headings_is_no_act():
     assert headings == ["1 Introduction", "2 Barriers", "3 Recommendations"]
     act = text.replace("Strengthening University-Industry Collaboration: A White Paper", "Collaboration Act 2025")
     assert _cited(act)[0] == ["¶ 1", "s. 1", "s. 2(1)", "s. 2(2)", "s. 3(1)", "s. 3(2)"]
+
+
+def test_short_numbered_measures_with_nothing_below_them_are_items():
+    """A list of measures one short line each (一、设立产学研合作引导基金 / 二、…) was read as headings with nothing
+    under them: not one measure was coded. A numbered line followed by the next of its level is an item."""
+    text = ("若干措施\n\n为促进产学研合作，制定以下措施。\n\n一、支持企业与高校共建联合实验室\n\n二、设立产学研合作引导基金\n\n"
+            "三、保障措施\n\n（一）加强组织领导\n\n（二）加大资金投入\n\n各区要落实配套资金。\n")
+    rows = segment_document(doc(text))
+    _check_cover(text, rows)
+    assert [(r["kind"], r["label"]) for r in rows][2:] == [
+        ("item", "一、"), ("item", "二、"), ("heading", "三、保障措施"), ("item", "三、（一）"),
+        ("heading", "（二）加大资金投入"), ("paragraph", "三、（二） ¶ 1")]
+    # a numbered line over a Markdown subheading holds that subsection: a heading, as before
+    text = "指引\n\n一、存在加班事实\n\n## 确定工作时间\n\n先确定正常工作时间。\n\n二、申请仲裁。向仲裁委提出。\n"
+    assert [r["kind"] for r in segment_document(doc(text))][:3] == ["paragraph", "heading", "heading"]
