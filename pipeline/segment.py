@@ -728,15 +728,25 @@ def _statute_sections(lines: list[Line], blocks: list[tuple[int, int]],
     headings (2 Funding) are followed by prose. A state statute's sections open on "Sec. 3." (cited Sec. 3(a)),
     two of them numbered one after the other, as a review that mentions a section has not; an act's on "§ 2." (cited
     § 2), unless it names the section ("§ 2 of the Act applies")."""
-    firsts = [first for first, _ in blocks]
-    # numbered headings of depth 1 (see _plain_headings' levels)
-    sections = [k for k, first in enumerate(firsts) if plain.get(first, (0,))[0] == 7]
+    # a statute saved as Markdown has its sections as headings (## 1 Duty to … / ## Sec. 2. Grants.): read as
+    # the same text's plain lines are, it is cited as they are
+    md = {i: h.group(2) for i, ln in enumerate(lines) if (h := MD_HEADING.match(ln.text))}
+    firsts = sorted({first for first, _ in blocks} | set(md))
+
+    def numbered(i: int) -> re.Match | None:
+        """The number of a section heading of depth 1 (see _plain_headings' levels): 1 Duty to …, ## 2 Grants."""
+        if i in md:
+            h = NUMBERED_HEADING.match(md[i].strip())
+            return h if h and "." not in h.group(1) else None
+        return _NUMBERED.match(lines[i].text) if plain.get(i, (0,))[0] == 7 else None
+
+    sections = [k for k, first in enumerate(firsts) if numbered(first)]
     # a paper's headings may open on (1) lists too; its title names no Act, as an Act's does
     above = [ln.text for ln in lines[:firsts[sections[0]]]] if sections else []
     enacted = not any(t.strip() for t in above) or any(_ENACTED.search(t) for t in above)
     if enacted and sum(1 for k in sections if k + 1 < len(firsts)
                        and re.match(r"[ \t]*\(1\)", lines[firsts[k + 1]].text)) >= 2:
-        return {firsts[k]: (f"s. {_NUMBERED.match(lines[firsts[k]].text).group(1)}", True) for k in sections}, True
+        return {firsts[k]: (f"s. {numbered(firsts[k]).group(1)}", True) for k in sections}, True
     state = {first: m for first in firsts if (m := STATE_SECTION.match(lines[first].text))}
     numbers = [int(m.group(2)) for m in state.values()]
     if not any(b == a + 1 for a, b in zip(numbers, numbers[1:])):
@@ -752,8 +762,8 @@ def _statute_sections(lines: list[Line], blocks: list[tuple[int, int]],
         # a heading has its section's text below it: a line the next section (or the end) follows is that text
         # (Section 2. Universities retain title to inventions.), however much it reads like a title
         text_below = k + 1 < len(firsts) and firsts[k + 1] not in openers
-        title = not rest or (text_below and len(rest) <= 80 and len(rest.split()) <= 10
-                             and not _STATUTE_SENTENCE.search(rest.rstrip(".")))
+        title = not rest or first in md or (text_below and len(rest) <= 80 and len(rest.split()) <= 10
+                                            and not _STATUTE_SENTENCE.search(rest.rstrip(".")))
         out[first] = (re.sub(r"\.$", "", m.group(1).strip()), title)
     return out, False
 

@@ -789,3 +789,15 @@ def test_short_numbered_measures_with_nothing_below_them_are_items():
     # a numbered line over a Markdown subheading holds that subsection: a heading, as before
     text = "指引\n\n一、存在加班事实\n\n## 确定工作时间\n\n先确定正常工作时间。\n\n二、申请仲裁。向仲裁委提出。\n"
     assert [r["kind"] for r in segment_document(doc(text))][:3] == ["paragraph", "heading", "heading"]
+
+
+def test_a_statute_as_markdown_is_cited_as_the_same_text_as_plain_text():
+    """The same Act saved as Markdown, its sections as headings (## 1 Duty to … / ## Sec. 2. Grant program.),
+    had its subsections cited ¶ 1, ¶ 2, where the .txt cites s. 1(1) and Sec. 2(a)."""
+    uk = ("Research Act 2025\n\n1 Duty to promote collaboration\n\n(1) The Secretary of State must promote it.\n\n"
+          "(2) The Secretary of State may issue guidance.\n\n2 Grants\n\n(1) Grants may be made.\n")
+    state = ("AN ACT relating to research partnerships\n\nSec. 1. Definitions.\n\n(a) \"Office\" means the Office.\n\n"
+             "Sec. 2. Grant program.\n\n(a) The Office shall award grants.\n\n(1) Grants may fund joint research.\n")
+    for text in (uk, state):
+        md = "# " + text.replace("\n\n1 ", "\n\n## 1 ").replace("\n\n2 ", "\n\n## 2 ").replace("\n\nSec.", "\n\n## Sec.")
+        assert _cited(md)[0] == _cited(text)[0][1:]  # the title is a heading in Markdown
