@@ -580,6 +580,11 @@ def _part_heading(text: str) -> tuple[int, int] | None:
     return m.span(1) if 0 < len(rest) <= _OUTLINE_TITLE_CHARS and not _SENTENCE_MARK.search(rest) else None
 
 
+def _annex(text: str) -> re.Match | None:
+    """The name of the attachment (附件1, 附件：…) a short line opens, as after a regulation's articles."""
+    return ANNEX.match(text) if len(text.strip()) <= ANNEX_LINE_CHARS else None
+
+
 def _outline_mark(m: re.Match) -> tuple[int, str]:
     """The level (1-4) of a numbered item and its number as cited: 三、 （二） 1. （3）."""
     level = next(k for k in range(1, 5) if m.group(f"l{k}"))
@@ -619,49 +624,38 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
     para: int | None = None  # start of the open paragraph outside any item
     loose = 0  # such paragraphs under the current heading
     end = 0
-    started = False  # whether an item or a numbered heading came: an annex follows them
-    annex: tuple[int, str] | None = None  # (start, name) of the open annex
 
     def close() -> None:
-        nonlocal item, para, loose, annex
+        nonlocal item, para, loose
         if item is not None:
             b.add("item", item[0], end, item[1], path)
         if para is not None:
             loose += 1
             b.add("paragraph", para, end, cited(f"{''.join(marks)} ¶ {loose}".lstrip()), path)
-        if annex is not None:
-            b.add("paragraph", annex[0], end, annex[1], [])
-        item = para = annex = None
+        item = para = None
 
     def holds_nothing(i: int, level: int) -> bool:
         """Whether the numbered line i is followed by the next of its level (or a part, or the end) with nothing
         of its own between: a measure of a list (二、设立引导基金), no heading. A Markdown heading below it
         (## 确定工作时间) is its subsection."""
         nxt = next((lines[j] for j in range(i + 1, len(lines)) if lines[j].text.strip()), None)
-        if nxt is None or _part_heading(nxt.text):
+        if nxt is None or _part_heading(nxt.text) or _annex(nxt.text):
             return True
         m = _OUTLINE.match(nxt.text)
         return m is not None and _outline_mark(m)[0] <= level
 
     for i, ln in enumerate(lines):
         stripped = ln.text.strip()
-        # a notice's attachments (附件1 …) number their own 一、 and 1.: cited within the notice's items, a reader
-        # looked for them among the notice's; each is a passage cited by its name, as after articles
-        name = started and len(stripped) <= ANNEX_LINE_CHARS and ANNEX.match(ln.text)
-        if name:
-            close()
-            annex, end = (ln.start, name.group(1)), ln.end
-            continue
-        if annex is not None:
-            end = ln.end if stripped else end
-            continue
         if not stripped:
             if para is not None:
                 close()
             continue
         m = _OUTLINE.match(ln.text)
         md = MD_HEADING.match(ln.text)
-        part = _part_heading(ln.text)
+        # a notice's attachment (附件1 …) numbers its own 一、 and 1.: cited as the notice's, a reader looked for
+        # them among the notice's items; they are cited with its name, as a part's are
+        annex = _annex(ln.text)
+        part = annex.span(1) if annex else _part_heading(ln.text)
         if not (m or md or part):
             if item is None and para is None:
                 para = ln.start
@@ -670,7 +664,6 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
                 close()
             continue
         close()
-        started = True
         if m and not part:
             level, mark = _outline_mark(m)
             marks[level:] = [mark] + [""] * (4 - level)
@@ -685,7 +678,7 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
             title = stripped.lstrip("#").strip().replace("**", "").replace("__", "")
             b.add("heading", ln.start, ln.end, title, headings.enter(10 + level, title))
         else:
-            # a part or chapter, or a Markdown heading with no number, starts the numbering afresh
+            # a part or chapter, an attachment, or a Markdown heading with no number, starts the numbering afresh
             marks[:] = [""] * 5
             in_part = written[ln.start + part[0]:ln.start + part[1]] if part else ""
             title = (md.group(2) if md else stripped).strip().replace("**", "").replace("__", "")

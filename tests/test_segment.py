@@ -681,20 +681,26 @@ def test_a_plans_capital_numbered_parts_are_headings_that_restart_its_items():
                      ("参、 ¶ 1", "参、经费需求", "本计划所")]
 
 
-def test_a_notices_attachment_is_a_passage_cited_by_its_name():
+def test_a_notices_attachment_items_are_cited_with_its_name():
     """A notice (通知) numbered 一、二、 ends with its attachments (附件1 …), which number their own 一、: the list of
     attachments and the signature were cited 三、2., and the attachment's paragraphs 一、 ¶ 1, under the notice's
-    own 一、, where a reader finds other text. An attachment is a passage cited by its name, as after articles."""
+    own 一、, where a reader finds other text. An attachment's items are cited with its name, as a part's are."""
     text = ("关于印发合作项目管理办法的通知\n\n各有关单位：\n\n一、高度重视项目管理工作，落实项目法人责任制。\n\n"
             "二、规范资金使用，专款专用。\n\n附件：1.项目申报书\n      2.经费预算表\n\n某市科学技术局\n2025年5月10日\n\n"
             "附件1\n\n项目申报书\n\n一、项目基本情况\n\n项目名称、承担单位、起止时间。\n")
     rows = segment_document(doc(text))
     _check_cover(text, rows)
-    cited = [(r["kind"], r["label"], r["heading_path"], r["text"][:4]) for r in rows]
+    cited = [(r["kind"], r["label"], r["heading_path"], r["text"].lstrip()[:4]) for r in rows]
     assert cited == [("paragraph", "¶ 1", "", "关于印发"), ("paragraph", "¶ 2", "", "各有关单"),
                      ("item", "一、", "", "一、高度"), ("item", "二、", "", "二、规范"),
-                     ("paragraph", "附件", "", "附件：1"), ("paragraph", "附件1", "", "附件1\n")]
-    assert rows[-1]["text"].endswith("起止时间。") and "某市科学技术局" in rows[-2]["text"]
+                     ("heading", "附件：1.项目申报书", "", "附件：1"), ("item", "附件 2.", "附件：1.项目申报书", "2.经费"),
+                     ("heading", "附件1", "", "附件1"), ("paragraph", "附件1 ¶ 1", "附件1", "项目申报"),
+                     ("heading", "一、项目基本情况", "附件1", "一、项目"),
+                     ("paragraph", "附件1 一、 ¶ 1", "附件1 > 一、项目基本情况", "项目名称")]
+    # a notice whose own text has no items, its Markdown title above it, the attached plan the items
+    text = ("# 关于印发实施方案的通知\n\n现将实施方案印发给你们。\n\n附件：实施方案\n\n附件\n\n实施方案\n\n"
+            "一、总体要求\n\n（一）指导思想。坚持企业主体。\n\n（二）主要目标。建成一批平台。\n")
+    assert [r["label"] for r in segment_document(doc(text)) if r["kind"] == "item"] == ["附件 一、（一）", "附件 一、（二）"]
 
 
 def test_a_section_opening_with_its_text_leaves_the_section_heading_above_it():
