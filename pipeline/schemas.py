@@ -75,7 +75,8 @@ PASSAGES = Table(
         "passage_id": STR,      # "<doc_id>#<ordinal>"
         "doc_id": STR,
         "ordinal": I64,         # 1-based, document order
-        "kind": STR,            # preamble | article | section_paragraph | paragraph | item
+        "kind": STR,            # content: preamble | article | section_paragraph | paragraph | item; not coded:
+                                # header | heading | signature
         "label": STR,           # citation: 第十条 / § 3710(a)(1) / ¶ 4
         "heading_path": STR,    # enclosing headings joined by " > "
         "start": I64,           # character offsets into documents.text

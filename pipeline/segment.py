@@ -644,7 +644,8 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
         m = _OUTLINE.match(nxt.text)
         return m is not None and _outline_mark(m)[0] <= level
 
-    for i, ln in enumerate(lines):
+    signed = _signature(lines)
+    for i, ln in enumerate(lines[:signed]):
         stripped = ln.text.strip()
         if not stripped:
             if para is not None:
@@ -685,6 +686,29 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
             b.add("heading", ln.start, ln.end, title, headings.enter(len(md.group(1)) if md else 7, title))
         loose = 0
     close()
+    if signed < len(lines):
+        b.add("signature", lines[signed].start, lines[-1].end, "", path)
+
+
+# The end of a notice or an opinion: who issued it and when ("国务院" / "2025年3月1日"), lines of a few words each
+_ISSUED_ON = re.compile(r"[ \t\u3000]*(?:\d{4}|[〇○零一二三四五六七八九]{4})[ \t]*年[ \t]*[\d一二三四五六七八九十]{1,2}[ \t]*月"
+                        r"[ \t]*[\d一二三四五六七八九十]{1,3}[ \t]*日[ \t\u3000]*")
+_SIGNATURE_LINES, _SIGNATURE_CHARS = 4, 40
+
+
+def _signature(lines: list[Line]) -> int:
+    """Where an opinion's or a notice's signature starts (its issuer and date, after a blank line at its end), or
+    len(lines) where it has none. It was coded as the text of the last item, cited as that item."""
+    filled = [i for i, ln in enumerate(lines) if ln.text.strip()]
+    if not filled or not _ISSUED_ON.fullmatch(lines[filled[-1]].text):
+        return len(lines)
+    first = filled[-1]
+    while (first - 1 in filled and filled[-1] - first + 1 < _SIGNATURE_LINES
+           and len(lines[first - 1].text.strip()) <= _SIGNATURE_CHARS
+           and not _SENTENCE_MARK.search(lines[first - 1].text) and not _OUTLINE.match(lines[first - 1].text)):
+        first -= 1
+    # the signature stands apart from the text above it
+    return first if first > 0 and not lines[first - 1].text.strip() else len(lines)
 
 
 # A US state statute's sections, "Sec. 3." / "Section 3." / "SECTION 3.", but not a section named at the start of a

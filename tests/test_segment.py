@@ -807,3 +807,15 @@ def test_a_statute_as_markdown_is_cited_as_the_same_text_as_plain_text():
     for text in (uk, state):
         md = "# " + text.replace("\n\n1 ", "\n\n## 1 ").replace("\n\n2 ", "\n\n## 2 ").replace("\n\nSec.", "\n\n## Sec.")
         assert _cited(md)[0] == _cited(text)[0][1:]  # the title is a heading in Markdown
+
+
+def test_an_opinions_signature_is_not_its_last_items_text():
+    """国务院 / 2025年3月1日 at the end of an opinion, apart from its last item: it was that item's text, coded and
+    cited as （二）. A date on the item's own last line, with no blank line before it, stays in it."""
+    text = ("关于加快校企合作的意见\n\n一、总体要求\n\n（一）坚持需求导向。企业出题。\n\n（二）坚持协同。共建平台。\n\n"
+            "国务院\n2025年3月1日\n")
+    rows = segment_document(doc(text))
+    assert [(r["kind"], r["label"]) for r in rows][-2:] == [("item", "一、（二）"), ("signature", "")]
+    assert rows[-2]["text"] == "（二）坚持协同。共建平台。" and rows[-1]["text"] == "国务院\n2025年3月1日"
+    kept = text.replace("共建平台。\n\n国务院\n", "共建平台，自此日起实施：\n")
+    assert segment_document(doc(kept))[-1]["kind"] == "item"
