@@ -394,6 +394,24 @@ def _markdown_text(decoded: Decoded) -> tuple[Decoded, str]:
     return Decoded(body, decoded.encoding, decoded.note), title
 
 
+# A page clipped to Markdown ends on the site's links after the document: a rule, then "[打印本页](…) | [关闭窗口](…)".
+# They ran on in the last article, cited as it. Lines of links alone (and rules) at the end are the site's.
+_LINKS_ALONE = re.compile(r"[ \t]*(?:(?:!?\[[^\]\n]*\]\((?:[^()\n]|\([^()\n]*\))*\)|[|｜·•/、]|【[^】\n]*】)[ \t]*)+"
+                          r"|[ \t]*(?:-{3,}|\*{3,}|_{3,})[ \t]*|[ \t]*")
+
+
+def _without_site_links(decoded: Decoded) -> Decoded:
+    """A Markdown text without the lines of links alone (and rules) it ends on; a text of links alone stays."""
+    lines = decoded.text.split("\n")
+    keep = len(lines)
+    while keep and _LINKS_ALONE.fullmatch(lines[keep - 1]):
+        keep -= 1
+    if keep == len(lines) or not any(line.strip() for line in lines[:keep]) \
+            or all(_LINKS_ALONE.fullmatch(line) and not line.strip() for line in lines[keep:]):
+        return decoded
+    return Decoded("\n".join(lines[:keep]) + "\n", decoded.encoding, decoded.note)
+
+
 # A download that returned a web page (an error page, a login or captcha page, the page that links the file)
 # saved under the name of the file it links: "not a readable .docx (BadZipFile)" said nothing of it.
 _WEB_PAGE = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]{0,200}>\s*)?<(?:!doctype\s+html|html|head|body|!--)",
@@ -411,7 +429,7 @@ def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> t
         return decode_bytes(data), ""
     if fmt == "md":
         decoded, title = _markdown_text(decode_bytes(data))
-        return decoded, own_title(title)
+        return _without_site_links(decoded), own_title(title)
     if fmt == "html":
         decoded, title = _html_text(decode_bytes(data))
         return decoded, own_title(title)

@@ -255,6 +255,18 @@ def test_pdf_running_heads_and_page_numbers_stay_out_of_the_text(tmp_path):
     assert pdf_pages_text(["— 1 —\nfirst page", "— 2 —\nsecond page"]) == "first page\nsecond page"
 
 
+def test_a_clipped_pages_links_after_the_document_are_not_its_last_article(tmp_path):
+    """A regulation clipped from a web page to Markdown ends on a rule and the site's links, "[打印本页](…) |
+    [关闭窗口](…)": they ran on in the last article, cited as it. A text that ends on its own words keeps them,
+    and links inside it stay."""
+    write(tmp_path / "JD/clip.md", "# 某省条例\n\n第一条 依照[促进法](https://x.gov/law)制定本条例。\n\n"
+                                   "第二条 本条例自公布之日起施行。\n\n---\n\n[打印本页](javascript:window.print()) | "
+                                   "[关闭窗口](javascript:window.close())\n\n【字体：大 中 小】\n")
+    docs, _ = ingest(tmp_path)
+    text = docs.set_index("doc_id").loc["JD/clip.md", "text"]
+    assert text.rstrip().endswith("本条例自公布之日起施行。") and "[促进法](https://x.gov/law)" in text
+
+
 def test_what_a_browser_prints_at_a_pages_edges_is_no_text_of_the_document():
     """A regulation's web page printed to PDF by a browser: the date and time with the page's title at the top,
     the page's address and "1/1" at the bottom. On one page it repeats nowhere, so the address ran into the last
