@@ -216,10 +216,13 @@ class IngestRun:
             suffix = entry.path.suffix
             fmt = SUPPORTED.get(suffix.lower())
             if fmt is None:
+                # a `.doc` in a region's folder is meant as that region's document: with its region, a region
+                # holding only such files is named as missing from the audit; a stray file at the root is for none
                 report.append(report_row(rel, "skipped", join_reasons(entry.note, f"unsupported file type "
                                                                          f"'{display_name(suffix)[0] or '(none)'}' "
                                                                          f"(the types read are {READ_TYPES})"),
-                                      nbytes=_size(entry.path)))
+                                      nbytes=_size(entry.path),
+                                      region=region_of(rel, row or {}) if listed or "/" in rel else ""))
                 continue
             # the row's digest, not the row: the cache holds one per file for the whole run; with the code's
             # fingerprint, so that files read by other code are read again, and with the size limit, so that a

@@ -1391,3 +1391,18 @@ def test_a_bilingual_regulation_read_as_english_is_dated_by_its_chinese_note(tmp
     docs, _ = ingest(tmp_path)
     d = docs.set_index("doc_id").loc["sz/reg.txt"]
     assert d["lang"] == "en" and (d["date"], d["date_source"]) == ("2020-09-24", "text:通过")
+
+
+def test_a_region_whose_only_files_are_of_a_type_not_read_is_named(tmp_path):
+    """A region folder holding only Word 97 `.doc` files (as Chinese government sites publish) vanished from the
+    summary and the report unsaid: the skipped files had no region, so no region was missing from the audit.
+    A file at the corpus root that is no document (a researcher's list of sources) is for no region."""
+    write(tmp_path / "CN-ZJ/a.txt", ZH)
+    write(tmp_path / "CN-BJ/条例.doc", "\xd0\xcf\x11\xe0 Word 97")
+    write(tmp_path / "sources.xlsx", "not a document")
+    _, rep = ingest(tmp_path)
+    region = rep.set_index("path")["region"]
+    assert region["CN-BJ/条例.doc"] == "CN-BJ" and region["sources.xlsx"] == ""
+    write(tmp_path / "manifest.csv", "path,region,lang\nCN-ZJ/a.txt,CN-ZJ,zh\nCN-BJ/条例.doc,BJ,zh\n")
+    _, rep = ingest(tmp_path)
+    assert rep.set_index("path")["region"]["CN-BJ/条例.doc"] == "BJ"
