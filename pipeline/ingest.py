@@ -287,8 +287,12 @@ class IngestRun:
         rep_df = rep_df.drop_duplicates("path")
         for r in rep_df.itertuples(index=False):
             # a file the manifest lists is one the researcher expects read: why it was not is said
+            # a word processor's file in a region's folder is a policy the researcher expects read, as a
+            # listed one is (a picture beside it is not)
             if r.status == "failed" or (r.status == "skipped" and (r.reason.endswith("limit (raise it with --max-mb)")
-                                                                   or r.path in self._rows)):
+                                                                   or r.path in self._rows
+                                                                   or (r.region and Path(r.path).suffix
+                                                                       .lower() in WORD_PROCESSOR_TYPES))):
                 log.warning("%s: %s", r.path, r.reason)
             elif r.status == "ingested" and MANIFEST_PROBLEM in r.reason:
                 # a value of the researcher's manifest that could not be used: said, not only written down
@@ -321,6 +325,8 @@ def documents_version() -> str:
 
 
 READ_TYPES = ", ".join(SUPPORTED)
+# word processors' own formats, which a policy may come in but that are not read (a .docx or PDF of it is)
+WORD_PROCESSOR_TYPES = frozenset({".doc", ".docm", ".dot", ".rtf", ".wps", ".odt", ".pages"})
 _WINDOWS_DRIVE = re.compile(r"[A-Za-z]:/")
 
 

@@ -1406,3 +1406,19 @@ def test_a_region_whose_only_files_are_of_a_type_not_read_is_named(tmp_path):
     write(tmp_path / "manifest.csv", "path,region,lang\nCN-ZJ/a.txt,CN-ZJ,zh\nCN-BJ/条例.doc,BJ,zh\n")
     _, rep = ingest(tmp_path)
     assert rep.set_index("path")["region"]["CN-BJ/条例.doc"] == "BJ"
+
+
+def test_a_word_processor_file_in_a_region_folder_is_warned_about(tmp_path, caplog):
+    """Without a manifest, a `.doc` policy beside the region's other documents was skipped with no word on the
+    terminal, only counted among "skipped": the researcher lost a document without knowing. A picture beside it
+    is no policy and stays quiet."""
+    import logging
+
+    write(tmp_path / "CN/a.txt", ZH)
+    write(tmp_path / "CN/old.doc", b"\xd0\xcf\x11\xe0")
+    write(tmp_path / "CN/chart.png", b"\x89PNG")
+    with caplog.at_level(logging.WARNING):
+        ingest(tmp_path)
+    warned = {r.getMessage().split(": ", 1)[0]: r.getMessage() for r in caplog.records}
+    assert "unsupported file type '.doc'" in warned["CN/old.doc"] and ".docx" in warned["CN/old.doc"]
+    assert "CN/chart.png" not in warned
