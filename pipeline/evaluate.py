@@ -136,12 +136,14 @@ def scores(Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list
         # there is no such node
         seen = (sup > 0) | (yp.sum(axis=0) > 0)
         frequent = sup >= MIN_SUPPORT_FOR_MACRO
+        counted = yt.any() or yp.any()
         row = {
             "lang": lang, "passages": int(m.sum()), "labels": int(yt.sum()),
-            # NaN where no node was coded or predicted (a batch of 'none' the model agrees with), as macro_f1
-            "micro_f1": round(f1_score(yt, yp, average="micro", zero_division=0), 4) if yt.any() or yp.any()
-            else np.nan,
-            "micro_precision": round(_micro(yt, yp, "p"), 4), "micro_recall": round(_micro(yt, yp, "r"), 4),
+            # NaN where no node was coded or predicted (a batch of 'none' the model agrees with), as macro_f1;
+            # its precision and recall too, which as 0 read as a model that found nothing right
+            "micro_f1": round(f1_score(yt, yp, average="micro", zero_division=0), 4) if counted else np.nan,
+            "micro_precision": round(_micro(yt, yp, "p"), 4) if counted else np.nan,
+            "micro_recall": round(_micro(yt, yp, "r"), 4) if counted else np.nan,
             "macro_f1": round(float(np.mean(_node_f1(yt[:, seen], yp[:, seen]))) if seen.any() else np.nan, 4),
             f"macro_f1_support{MIN_SUPPORT_FOR_MACRO}": round(float(np.mean(_node_f1(yt[:, frequent], yp[:, frequent])))
                                                         if frequent.any() else np.nan, 4),

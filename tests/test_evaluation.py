@@ -478,6 +478,18 @@ def test_f1_with_nothing_coded_or_predicted_is_left_empty_not_0():
     assert pd.isna(summary.loc["en", "micro_f1"])                               # a 'none' both agree on
 
 
+def test_micro_precision_and_recall_with_nothing_coded_or_predicted_are_left_empty_not_0():
+    """make evaluate CV=region printed a held-out document whose passages both the coder and the model left
+    without a node as micro-F1 empty beside precision 0.0 and recall 0.0, which read as a model that found
+    nothing right. Its precision and recall have nothing to count either."""
+    from pipeline.evaluate import scores
+
+    _, summary = scores(np.array([[1, 0], [0, 0]]), np.array([[1, 0], [0, 0]]), ["a", "b"], ["zh", "en"])
+    summary = summary.set_index("lang")
+    assert summary.loc["en", ["micro_f1", "micro_precision", "micro_recall"]].isna().all()
+    assert summary.loc["zh", "micro_precision"] == 1.0 and summary.loc["zh", "micro_recall"] == 1.0
+
+
 def test_cv_with_more_folds_than_documents_says_how_many_folds_ran(tmp_path):
     """CV=5 on coded passages of 3 documents ran 3 folds and headed the figures (and the summary's `setting`)
     '5-fold cross-validation'."""
