@@ -186,6 +186,8 @@ train: $(BYTECODE) ## train on the taxonomy's examples + TRAIN= files + the code
 
 default-model: ## go back to the default model for later runs
 	rm -f $(call quoted,$(MODELS)/CURRENT)
+	@# the rm alone reads as the trained model deleted: say what later runs use, and that it stays
+	@echo "later make run / classify / evaluate use the default model$(if $(wildcard $(MODELS)/CURRENT),; $(file <$(MODELS)/CURRENT) stays (MODEL= names it for one run; make train makes a new one),)"
 
 evaluate: $(BYTECODE) ## score the model against GOLD= (CV= folds to cross-validate instead, CURVE=1 with a learning curve)
 	@test -n $(call quoted,$(GOLD)) || { echo "error: make evaluate needs GOLD=coded.jsonl, the coded passages to score the model against" >&2; exit 2; }

@@ -195,6 +195,17 @@ def test_labels_come_from_the_model_the_run_names(tmp_path):
     assert model_in_run_json() == default
 
 
+def test_default_model_says_what_it_did_and_what_it_kept(tmp_path):
+    """`make default-model` printed only `rm -f 'models/CURRENT'`: a researcher could read it as the trained model
+    deleted, and was not told what later runs use."""
+    models = tmp_path / "models"
+    (models / "trained").mkdir(parents=True)
+    (models / "CURRENT").write_text(str(models / "trained"))
+    res = make("default-model", f"MODELS={models}")
+    assert res.returncode == 0 and not (models / "CURRENT").exists() and (models / "trained").is_dir()
+    assert "use the default model" in res.stdout and f"{models / 'trained'} stays" in res.stdout, res.stdout
+
+
 def test_run_in_a_terminal(tmp_path):
     """`python -m pipeline run` with stderr on a pseudo-terminal, as a user types it: progress bars are drawn
     (tests that capture output never exercise them)."""
