@@ -48,6 +48,14 @@ def cmd_train(args) -> None:
                           "review-import, or keep the taxonomy's examples")
     data = pd.concat(parts, ignore_index=True)
     print(f"train: {' + '.join(said)} ...", file=sys.stderr)
+    if not sources[0][1] and not sources[1][1]:
+        # a mistyped CODED= (or a store not yet filled) gives a copy of the default model, which later runs would
+        # name "the model trained" as if it had learned the researcher's coding
+        store = Path(args.coded)
+        why = "no such folder" if not store.is_dir() else "no .jsonl file of coded passages in it"
+        print(f"WARNING: train: no coded passage of yours to learn from ({store}: {why}; no TRAIN= file): the "
+              f"model learns the taxonomy's examples alone, as the default model does. Code passages with make "
+              f"review and make review-import (CODED= names the store), or give TRAIN=", file=sys.stderr)
     _, min_pos, learnable = leaf_examples(tax, data["labels"])
     if learnable < len(tax.leaf_ids) / 2:
         raise ConfigError(f"train: only {learnable} of {len(tax.leaf_ids)} nodes have enough coded examples "

@@ -534,3 +534,33 @@ def test_a_passage_two_coders_coded_is_scored_against_its_latest_coding(tmp_path
     assert res.returncode == 0, res.stderr[-2000:]
     scored = pd.read_csv(tmp_path / "ev" / "evaluation_passages.csv", encoding="utf-8-sig")
     assert scored["coded"].tolist() == ["model.tech_transfer"]
+
+
+def test_train_with_no_coded_passage_of_yours_says_so(tmp_path, monkeypatch, capsys):
+    """`make train CODED=codde` (a mistyped store) trained on the taxonomy's examples alone, a copy of the default
+    model, and said only "886 taxonomy examples": later runs named it "the model trained" as if it had learned
+    the researcher's coding."""
+    import argparse
+
+    from pipeline import learning
+
+    class Fitted(Exception):
+        pass
+
+    def fit(*args, **kwargs):
+        raise Fitted  # what is said before fitting is what is tested
+
+    monkeypatch.setattr(learning, "fit_model", fit)
+    args = argparse.Namespace(taxonomy=str(ROOT / "taxonomy"), train="", coded=str(tmp_path / "codde"),
+                              coded_weight=6.0, no_examples=False, model=str(tmp_path / "m"), quiet=True)
+    with pytest.raises(Fitted):
+        learning.cmd_train(args)
+    err = capsys.readouterr().err
+    assert "no coded passage of yours" in err and f"{tmp_path / 'codde'}: no such folder" in err, err
+    (tmp_path / "codde").mkdir()
+    (tmp_path / "codde" / "coded.jsonl").write_text(json.dumps({"id": "a#1", "text": "第一条 支持孵化器。",
+                                                                "labels": ["model.incubator"]}) + "\n",
+                                                    encoding="utf-8")
+    with pytest.raises(Fitted):
+        learning.cmd_train(args)
+    assert "no coded passage of yours" not in capsys.readouterr().err
