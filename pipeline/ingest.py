@@ -285,6 +285,7 @@ class IngestRun:
         rep_df = (pd.DataFrame(self.report, columns=list(INGEST_REPORT.columns)).fillna({"region": ""})
                   .sort_values("path", kind="stable"))
         rep_df = rep_df.drop_duplicates("path")
+        region_of_path = dict(zip(rep_df["path"], rep_df["region"]))
         for r in rep_df.itertuples(index=False):
             # a file the manifest lists is one the researcher expects read: why it was not is said
             # a word processor's file in a region's folder is a policy the researcher expects read, as a
@@ -294,6 +295,11 @@ class IngestRun:
                                                                    or (r.region and Path(r.path).suffix
                                                                        .lower() in WORD_PROCESSOR_TYPES))):
                 log.warning("%s: %s", r.path, r.reason)
+            elif r.status == "duplicate_of" and region_of_path.get(r.duplicate_of, r.region) != r.region:
+                # one region's document counted for another changes both regions' audit: said, not only counted
+                log.warning("%s: same text as %s, so it is counted once, for region %s, not %s: leave the copy "
+                            "in the wrong region out of the corpus (or the manifest)", r.path, r.duplicate_of,
+                            region_of_path[r.duplicate_of], r.region)
             elif r.status == "ingested" and MANIFEST_PROBLEM in r.reason:
                 # a value of the researcher's manifest that could not be used: said, not only written down
                 log.warning("%s: %s", r.path, "; ".join(p for p in r.reason.split("; ") if MANIFEST_PROBLEM in p))

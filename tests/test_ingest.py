@@ -1422,3 +1422,21 @@ def test_a_word_processor_file_in_a_region_folder_is_warned_about(tmp_path, capl
     warned = {r.getMessage().split(": ", 1)[0]: r.getMessage() for r in caplog.records}
     assert "unsupported file type '.doc'" in warned["CN/old.doc"] and ".docx" in warned["CN/old.doc"]
     assert "CN/chart.png" not in warned
+
+
+def test_a_duplicate_in_another_region_is_warned_about(tmp_path, caplog):
+    """The same regulation filed under two regions counted for the one whose path sorts first: the other lost
+    the document, and could show a gap or vanish from the audit, with only "1 duplicate_of" on the terminal.
+    A copy within one region changes no region's count and stays quiet."""
+    import logging
+
+    write(tmp_path / "GD/条例.txt", ZH)
+    write(tmp_path / "AU/copy.txt", ZH)
+    write(tmp_path / "AU/again.txt", ZH)
+    with caplog.at_level(logging.WARNING):
+        _, rep = ingest(tmp_path)
+    warned = {r.getMessage().split(": ", 1)[0]: r.getMessage() for r in caplog.records}
+    assert rep.set_index("path").loc["GD/条例.txt", "duplicate_of"] == "AU/again.txt"
+    assert "GD/条例.txt" in warned and "AU/again.txt" in warned["GD/条例.txt"]
+    assert "region AU, not GD" in warned["GD/条例.txt"]
+    assert "AU/copy.txt" not in warned
