@@ -446,9 +446,10 @@ def model_said(path: str, frameworks: list[str] | tuple[str, ...] = ()) -> str:
             said.append(f"the default model ({name}, trained on the framework's {info.get('passages', '?')} example "
                         f"passages)")
         elif isinstance(trained_on, list) and all(isinstance(t, str) for t in trained_on):
-            said.append(f"the model {name}, trained on {' + '.join(trained_on)}")
+            # the folder's name quoted: "the model trained, trained on …" read as a slip of the pen
+            said.append(f"the model '{name}', trained on {' + '.join(trained_on)}")
         else:
-            said.append(f"the model {name}")
+            said.append(f"the model '{name}'")
     if len(models) > 1 and len(frameworks) == len(models):
         said = [f"{one} for {fw}" for one, fw in zip(said, frameworks)]
     return "; ".join(said)

@@ -174,7 +174,7 @@ def _out_lock(args) -> OutLock | None:
                           "that folder or choose another --out")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise ConfigError(f"{args.out}: is a file; OUT must be a folder (the outputs are written into it)")
-    check_not_foreign(Path(args.out), owned_names())
+    check_not_foreign(Path(args.out), owned_names(), cleaning=args.command == "clean")
     lock = OutLock(Path(args.out)).acquire()
     try:
         removed = remove_litter(Path(args.out))

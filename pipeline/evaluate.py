@@ -557,25 +557,25 @@ def evaluate_cli(args) -> None:
     write_csv(rel, out / f"{stem}_reliability.csv")
     pd.set_option("display.width", 200)
     print(f"# {desc}")
-    print(per_node[per_node["support"] + per_node["predicted"] > 0].to_string(index=False))
+    print(per_node[per_node["support"] + per_node["predicted"] > 0].to_string(index=False, na_rep=""))
     print("\n## calibration (probability band -> share coded)")
-    print(rel.to_string(index=False))
+    print(rel.to_string(index=False, na_rep=""))
     if per_fold is not None:
         print("\n## per held-out group")
-        print(per_fold.to_string(index=False))
+        print(per_fold.to_string(index=False, na_rep=""))
     if curve is not None:
         print("\n## learning curve (share of the training folds' documents; gain: over the smallest share, "
               "with its 95% interval, documents resampled in pairs)")
-        print(curve.to_string(index=False))
+        print(curve.to_string(index=False, na_rep=""))
     print(f"\n## document x node cells (documents with >= {FULLY_CODED} coded passages)")
     print("  ".join(f"{k} {v}" for k, v in cells.items()))
     if by_file is not None:
         print("\n## each coded file on its own")
         print(by_file[["file", "lang", "passages", "labels", "micro_f1", "micro_f1_low", "micro_f1_high",
                        "micro_precision", "micro_recall"]]
-              .to_string(index=False))
+              .to_string(index=False, na_rep=""))
     print()
-    print(summary.to_string(index=False))
+    print(summary.to_string(index=False, na_rep=""))
     written = [f"{stem}_{x}.csv" for x in ("nodes", "summary", "reliability", "documents", "passages")] + \
         ([f"{stem}_by_file.csv"] if by_file is not None else []) + \
         ([f"{stem}_folds.csv"] if per_fold is not None else []) + ([f"{stem}_curve.csv"] if curve is not None else [])

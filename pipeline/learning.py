@@ -238,8 +238,8 @@ def cmd_review_import(args) -> None:
     pd.set_option("display.width", 200)
     print(f"# agreement on this batch: model {mpath} vs coder")
     if len(agree["per_node"]):
-        print(agree["per_node"].to_string(index=False))
-    print(agree["summary"].to_string(index=False))
+        print(agree["per_node"].to_string(index=False, na_rep=""))
+    print(agree["summary"].to_string(index=False, na_rep=""))
     if agree["coders"]:
         c = agree["coders"]
         print(f"# coder vs coder: {c['passages']} passage pairs coded by two people, alpha {c['alpha']}, "

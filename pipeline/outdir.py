@@ -22,14 +22,17 @@ def is_output_folder(folder: Path) -> bool:
     return os.path.lexists(folder / LOCK_FILE) or all(os.path.lexists(folder / m) for m in RUN_MARKERS)
 
 
-def check_not_foreign(out: Path, names: list[str]) -> None:
+def check_not_foreign(out: Path, names: list[str], cleaning: bool = False) -> None:
     """Refuse an output folder that no run wrote but that holds files or folders of the names a run writes
     (`names`): a run replaces those, and removes what it does not know inside its folders (report_files/, the
-    tables' parts), so a researcher's own summary.md or report_files/ would be lost."""
+    tables' parts), so a researcher's own summary.md or report_files/ would be lost; `clean` would delete them."""
     out = Path(out)
     if not out.is_dir() or is_output_folder(out):
         return
     clash = [n for n in names if os.path.lexists(out / n)]
+    if clash and cleaning:
+        raise ConfigError(f"{out}: holds {first_few(clash)}, but no run of this tool wrote there, so they are yours: "
+                          f"nothing removed (delete them yourself if you mean to)")
     if clash:
         raise ConfigError(f"{out}: holds {first_few(clash)}, which no run of this tool wrote there; a run would overwrite "
                           f"or delete them: choose another --out (a new or empty folder), or move them away")

@@ -502,8 +502,9 @@ def test_the_model_that_made_the_labels_is_said_by_name_and_training(tmp_path):
                                                              "passages": 898}}), encoding="utf-8")
     (default / "model.json").write_text(json.dumps({"info": {"trained_on": ["/x/examples/zh.jsonl"], "passages": 886}}),
                                         encoding="utf-8")
-    assert model_said(str(trained)) == ("the model trained, trained on 12 passages of the coded store (coded.jsonl) x6 "
-                                        "+ 886 taxonomy examples (zh.jsonl)")
+    # the folder's name quoted: "the model trained, trained on" read as a typo
+    assert model_said(str(trained)) == ("the model 'trained', trained on 12 passages of the coded store "
+                                        "(coded.jsonl) x6 + 886 taxonomy examples (zh.jsonl)")
     assert model_said(str(default)) == "the default model (default-0123456789ab, trained on the framework's 886 example passages)"
     assert model_said("lexicon") == "the taxonomy's lexicon alone (MODEL=lexicon)"
     assert model_said(f"{default},lexicon").startswith("the default model (") and str(tmp_path) not in model_said(str(trained))

@@ -502,6 +502,7 @@ def test_cv_with_more_folds_than_documents_says_how_many_folds_ran(tmp_path):
                          timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "# 3-fold cross-validation grouped by doc (CV=5: the coded data has 3 documents)" in res.stdout, res.stdout[:300]
+    assert "NaN" not in res.stdout  # a figure with nothing to count is empty on the terminal, as in the CSV files
     setting = pd.read_csv(tmp_path / "ev" / "evaluation_cv_summary.csv", encoding="utf-8-sig")["setting"][0]
     assert setting.startswith("3-fold cross-validation")
 

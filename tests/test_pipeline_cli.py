@@ -91,6 +91,10 @@ def test_bad_configuration_exits_2_with_one_line(tmp_path):
                                                                  "which no run of this tool wrote there")
     assert sorted(p.name for p in mine.rglob("*")) == ["notes.html", "report_files", "summary.md"]
     assert (mine / "summary.md").read_text() == "my summary"
+    # clean refuses too, in its own words: it said "a run would overwrite or delete them: choose another --out"
+    res = run("clean", "--out", str(mine), check=False)
+    assert res.returncode == 2 and "so they are yours: nothing removed" in res.stderr and "--out" not in res.stderr
+    assert sorted(p.name for p in mine.rglob("*")) == ["notes.html", "report_files", "summary.md"]
 
 
 def make(*args, timeout=900):
