@@ -559,20 +559,26 @@ def test_text_before_the_first_article_is_cited_as_the_preamble():
                                                         ("article", "Article 2")]
 
 
+def _ingested_and_segmented(tmp_path, rel, text):
+    """A document written to `rel`, as ingest reads it (Traditional converted, its original kept), and its passages."""
+    from conftest import write
+    from pipeline.ingest import ingest
+
+    write(tmp_path / rel, text)
+    docs, _ = ingest(tmp_path)
+    d = docs.set_index("doc_id").loc[rel]
+    return d, segment_document({**doc(d["text"]), "text_original": d["text_original"]})
+
+
 def test_taiwan_database_articles_spaced_and_hyphenated_are_articles(tmp_path):
     """Taiwan's national law database writes each article's number on a line of its own, spaced, and an inserted
     article with a hyphen: "第 1 條", "第 2-1 條". None was an article: the number and its text were paragraphs of
     their own, evidence was cited "¶ 7", and the first number ran on into the date line above it (訂定發布第 1 條)."""
-    from conftest import write
-    from pipeline.ingest import ingest
-
-    write(tmp_path / "tw/rules.txt",
-          "臺東縣研發成果運用辦法\n民國111年3月2日府產字第1110012345號令訂定發布\n第 1 條\n本辦法依自治條例第四條規定訂定之。\n"
-          "第 2 條\n本縣補助之研究計畫(民國112年5月1日修正)所產生之研發成果，歸屬執行單位所有。\n第 2-1 條\n"
-          "執行單位得將研發成果以授權或作價投資方式移轉予企業。\n第 10 條\n本辦法自發布日施行。\n")
-    docs, _ = ingest(tmp_path)
-    d = docs.set_index("doc_id").loc["tw/rules.txt"]
-    rows = segment_document({**doc(d["text"]), "text_original": d["text_original"]})
+    d, rows = _ingested_and_segmented(
+        tmp_path, "tw/rules.txt",
+        "臺東縣研發成果運用辦法\n民國111年3月2日府產字第1110012345號令訂定發布\n第 1 條\n本辦法依自治條例第四條規定訂定之。\n"
+        "第 2 條\n本縣補助之研究計畫(民國112年5月1日修正)所產生之研發成果，歸屬執行單位所有。\n第 2-1 條\n"
+        "執行單位得將研發成果以授權或作價投資方式移轉予企業。\n第 10 條\n本辦法自發布日施行。\n")
     arts = [r for r in rows if r["kind"] == "article"]
     assert [r["label"] for r in arts] == ["第 1 条", "第 2 条", "第 2-1 条", "第 10 条"]
     assert [r["text_original"].split("\n")[0] for r in arts] == ["第 1 條", "第 2 條", "第 2-1 條", "第 10 條"]
@@ -605,16 +611,11 @@ def test_hong_kong_ordinance_sections_inserted_sections_and_parts(tmp_path):
     """A Hong Kong ordinance's Chinese text numbers its sections 第1條, inserts 第2A條, and groups them in parts, 第1部
     with the part's title on the next line. 第2A條 was no section: it and the part heading after it ran on in 第2條,
     and the parts were no headings (第2部 資助 was text of the section before it)."""
-    from conftest import write
-    from pipeline.ingest import ingest
-
-    write(tmp_path / "hk/ord.txt",
-          "創新及科技合作條例\n第1部\n導言\n第1條 簡稱\n本條例可引稱為《創新及科技合作條例》。\n第2條 釋義\n在本條例中——\n"
-          "大學指根據本港法例成立的專上院校；\n第2A條 合作協議\n大學與企業可訂立合作協議，共同進行研究及開發。\n"
-          "第2部\n資助\n第1分部\n一般條文\n第3條 設立合作基金\n政府須設立產學研合作基金。\n")
-    docs, _ = ingest(tmp_path)
-    d = docs.set_index("doc_id").loc["hk/ord.txt"]
-    rows = segment_document({**doc(d["text"]), "text_original": d["text_original"]})
+    d, rows = _ingested_and_segmented(
+        tmp_path, "hk/ord.txt",
+        "創新及科技合作條例\n第1部\n導言\n第1條 簡稱\n本條例可引稱為《創新及科技合作條例》。\n第2條 釋義\n在本條例中——\n"
+        "大學指根據本港法例成立的專上院校；\n第2A條 合作協議\n大學與企業可訂立合作協議，共同進行研究及開發。\n"
+        "第2部\n資助\n第1分部\n一般條文\n第3條 設立合作基金\n政府須設立產學研合作基金。\n")
     arts = [r for r in rows if r["kind"] == "article"]
     assert [r["label"] for r in arts] == ["第1条", "第2条", "第2A条", "第3条"]
     assert arts[1]["text_original"] == "第2條 釋義\n在本條例中——\n大學指根據本港法例成立的專上院校；"
@@ -625,15 +626,10 @@ def test_hong_kong_ordinance_sections_inserted_sections_and_parts(tmp_path):
 def test_taiwan_database_chapters_spaced_are_headings(tmp_path):
     """The same database spaces its chapters' numerals too, 第 一 章 總則: they were no headings, the first stood in
     the preamble and the next ran on in the article before it, and no article had a chapter."""
-    from conftest import write
-    from pipeline.ingest import ingest
-
-    write(tmp_path / "tw/rules.txt",
-          "科學技術基本法施行細則（測試）\n第 一 章 總則\n第 1 條\n本細則依科學技術基本法訂定之，並適用於各研究機構及學校\n"
-          "第 二 章 研究發展\n第 2 條\n政府補助之研究發展成果，得授權企業實施。\n")
-    docs, _ = ingest(tmp_path)
-    d = docs.set_index("doc_id").loc["tw/rules.txt"]
-    rows = segment_document({**doc(d["text"]), "text_original": d["text_original"]})
+    d, rows = _ingested_and_segmented(
+        tmp_path, "tw/rules.txt",
+        "科學技術基本法施行細則（測試）\n第 一 章 總則\n第 1 條\n本細則依科學技術基本法訂定之，並適用於各研究機構及學校\n"
+        "第 二 章 研究發展\n第 2 條\n政府補助之研究發展成果，得授權企業實施。\n")
     assert [(r["kind"], r["text_original"]) for r in rows if r["kind"] != "preamble"] == [
         ("heading", "第 一 章 總則"), ("article", "第 1 條\n本細則依科學技術基本法訂定之，並適用於各研究機構及學校"),
         ("heading", "第 二 章 研究發展"), ("article", "第 2 條\n政府補助之研究發展成果，得授權企業實施。")]
