@@ -31,12 +31,13 @@ SECTION_HEADING_CHARS = 200  # a "§ 101. Title" line no longer than this is a s
 ARTICLE = re.compile(rf"^[ \t\u3000]*(?:\*\*|__)?({ARTICLE_NUMBER})(?:\*\*|__)?(?=[ \t\u3000]|$)")
 # (a Hong Kong ordinance's parts and divisions too: 第1部, 第1分部)
 CN_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?第{NUMBER}(?:[编章节部]|分部)(?:[ \t\u3000]|$)")
+# what follows a number that a sentence names rather than opens ("Article 5 of the Patent Law applies...")
+_NAMED_IN_A_SENTENCE = r"(?![ \t]+(?i:of|in|to|and|or|shall|may|is|are|was|were|above|below|hereof)\b)"
 # an English translation's articles ("Article 3 These Regulations...", "Article 3."), but not an article named at
 # the start of a sentence ("Article 5 of the Patent Law applies..."); also in bold, as Markdown made from a Word
 # file has them (**Article 3**), in capitals (ARTICLE 3), and inserted by an amendment (Article 3a)
 EN_ARTICLE = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?((?:Article|ARTICLE)[ \t]+\d+[a-z]?)"
-                        r"(?:\.?(?:\*\*|__))?(?=[ \t.:]|$)"
-                        r"(?![ \t]+(?i:of|in|to|and|or|shall|may|is|are|was|were|above|below|hereof)\b)")
+                        r"(?:\.?(?:\*\*|__))?(?=[ \t.:]|$)" + _NAMED_IN_A_SENTENCE)
 # ...in capitals too, as EU texts write them (CHAPTER II)
 EN_HEADING = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(Part|Chapter|PART|CHAPTER)[ \t]+(?:[IVXLC]+|\d+)(?=[ \t.:]|$)"
                         r"(?![ \t]+(?:of|in|to|and|or|shall|may|is|are)\b)")
@@ -123,6 +124,19 @@ def _enum_level(tag: str, stack: list[str]) -> int:
             open_at(2) and len(stack[2]) == 1 and ord(stack[2]) == ord(tag) - 1)):
         return 4
     return 2
+
+
+def _open_enumerator(stack: list[str], level: int, tag: str) -> None:
+    """Open enumerator `tag` at `level` of `stack` (the enumerators by level, "" where a level is skipped),
+    closing those at its level and below."""
+    del stack[level:]
+    stack.extend([""] * (level - len(stack)))
+    stack.append(tag)
+
+
+def _cited_in(section: str, stack: list[str]) -> str:
+    """A paragraph's citation within its section: § 3710(a)(1), s. 1(2)(b), Sec. 3(a)."""
+    return section + "".join(f"({t})" for t in stack if t)
 
 
 class _Headings:
@@ -316,13 +330,19 @@ def segment_spans(doc: dict) -> Spans:
     return b.spans
 
 
+def _numbered_in_turn(numbers: list[int | None]) -> bool:
+    """Whether two of `numbers` follow one another (3, 4): what tells a text's own articles, items or sections
+    from a text that names some (Article 7 says…, Article 12 requires…)."""
+    return any(a is not None and b == a + 1 for a, b in zip(numbers, numbers[1:]))
+
+
 def _english_articles(lines: list[Line]) -> bool:
     """Whether lines opening on "Article N" are a translated regulation's articles: two of them numbered one after
     the other (Article 3, Article 4). A review's paragraphs may open on the articles they discuss (Article 7
     says…, Article 12 requires…), and read as articles, every paragraph between ran into one passage."""
     numbers = [int(re.match(r"\d+", m.group(1).split()[-1]).group(0))
                for ln in lines if (m := EN_ARTICLE.match(ln.text))]
-    return any(b == a + 1 for a, b in zip(numbers, numbers[1:]))
+    return _numbered_in_turn(numbers)
 
 
 def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.Pattern) -> None:
@@ -367,8 +387,7 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
         # a heading below the open article's own (### Article 1 / #### Subject matter) is the article's title
         heading_line = is_heading(ln) and not (cur is not None and md and art_level and len(md.group(1)) > art_level
                                                and not heading.match(ln.text))
-        annex = (article is ARTICLE and cur is not None and not art
-                 and len(stripped) <= ANNEX_LINE_CHARS and ANNEX.match(ln.text))
+        annex = article is ARTICLE and cur is not None and not art and _annex(ln.text)
         if heading_line or art or annex:
             b.add(cur_kind, cur_start, last_end, cur[1] if cur else preamble, path)
             cur = None
@@ -438,7 +457,7 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
     pending_end = 0
 
     def cited() -> str:
-        return section + "".join(f"({t})" for t in stack if t)
+        return _cited_in(section, stack)
 
     for ln in lines:
         stripped = ln.text.strip()
@@ -468,9 +487,7 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
             level = _enum_level(tag, stack)
             # a subsection's heading repeated above each of its paragraphs (a breadcrumb) keeps the ones below it
             if not (md and len(stack) > level and stack[level] == tag):
-                del stack[level:]
-                stack.extend([""] * (level - len(stack)))
-                stack.append(tag)
+                _open_enumerator(stack, level, tag)
             if stripped == f"({tag})" or re.fullmatch(r"#*\s*\([A-Za-z0-9]+\)", stripped):
                 pending, pending_end = start, ln.end
                 continue
@@ -507,11 +524,11 @@ def _blocks(lines: list[Line], one_per_line: bool) -> list[tuple[int, int]]:
     return blocks
 
 
-def _plain_headings(lines: list[Line], one_per_line: bool) -> dict[int, tuple[int, int, str]]:
+def _plain_headings(lines: list[Line], blocks: list[tuple[int, int]]) -> dict[int, tuple[int, int, str]]:
     """The headings of an English text written as plain paragraphs, by their first line: (level, last line,
     title). A "Part 1" / "Chapter 2" paragraph, with its title on the next line or as the next paragraph when it
-    has none (Part 1 / Duties of the Secretary of State), is one heading; a numbered one, see _numbered_headings."""
-    blocks = _blocks(lines, one_per_line)
+    has none (Part 1 / Duties of the Secretary of State), is one heading; a numbered one, see _numbered_headings.
+    `blocks`: the text's paragraphs (_blocks)."""
     out = {first: (6 + depth, first, lines[first].text.strip())
            for first, depth in _numbered_headings(lines, blocks).items()}
     for k, (first, last) in enumerate(blocks):
@@ -601,7 +618,7 @@ def _numbered_outline(lines: list[Line]) -> bool:
         if m and (m.group("l1") or m.group("l2")):
             level = 1 if m.group("l1") else 2
             numbers[level].append(cn_number(m.group(f"l{level}")))
-    return any(a is not None and b == a + 1 for seq in numbers.values() for a, b in zip(seq, seq[1:]))
+    return any(_numbered_in_turn(seq) for seq in numbers.values())
 
 
 def _outline(b: _Builder, lines: list[Line], body: str) -> None:
@@ -714,8 +731,7 @@ def _signature(lines: list[Line]) -> int:
 # A US state statute's sections, "Sec. 3." / "Section 3." / "SECTION 3.", but not a section named at the start of a
 # sentence ("Section 5 of the Act applies...")
 STATE_SECTION = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?((?:Sec\.|SEC\.|Section|SECTION)[ \t]+(\d+)[A-Za-z]?"
-                           r"(?:[.\-–]\d+[A-Za-z]?)*)\.?(?:\*\*|__)?(?=[ \t]|$)"
-                           r"(?![ \t]+(?i:of|in|to|and|or|shall|may|is|are|was|were|above|below|hereof)\b)")
+                           r"(?:[.\-–]\d+[A-Za-z]?)*)\.?(?:\*\*|__)?(?=[ \t]|$)" + _NAMED_IN_A_SENTENCE)
 # what follows "§ 5" when a paragraph names a section rather than opening it: "§ 5 of the Act provides ..."
 _REFERS_TO_SECTION = re.compile(r"[ \t]+(?:of|in|to|and|or|through|shall|may|is|are)\b")
 # what a section's text has and its title ("Definitions.", "Technology transfer program established.") has not
@@ -766,7 +782,7 @@ def _statute_sections(lines: list[Line], blocks: list[tuple[int, int]],
         return {firsts[k]: (f"s. {numbered(firsts[k]).group(1)}", True) for k in sections}, True
     state = {first: m for first in firsts if (m := STATE_SECTION.match(lines[first].text))}
     numbers = [int(m.group(2)) for m in state.values()]
-    if not any(b == a + 1 for a, b in zip(numbers, numbers[1:])):
+    if not _numbered_in_turn(numbers):
         state = {}
     marked = {first: m for first in firsts if (m := SECTION.match(lines[first].text))
               and not _REFERS_TO_SECTION.match(lines[first].text, m.end())}
@@ -791,8 +807,9 @@ def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
     one_per_line = "\n\n" not in body.strip("\n")
     english = b.doc.get("lang") == "en"
     # below any Markdown heading of the same text (# Title): plain headings nest under it
-    plain = _plain_headings(lines, one_per_line) if english else {}
-    sections, uk = _statute_sections(lines, _blocks(lines, one_per_line), plain) if english else ({}, False)
+    blocks = _blocks(lines, one_per_line) if english else []
+    plain = _plain_headings(lines, blocks) if english else {}
+    sections, uk = _statute_sections(lines, blocks, plain) if english else ({}, False)
     level_of = _uk_level if uk else _enum_level
     section = ""  # the statute's section the paragraphs stand in, as cited
     stack: list[str] = []  # its enumerators by level
@@ -828,14 +845,11 @@ def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
         enum = ENUM.match(lines[i].text)
         if enum:
             tag = enum.group(1)
-            level = level_of(tag, stack)
-            del stack[level:]
-            stack.extend([""] * (level - len(stack)))
-            stack.append(tag)
+            _open_enumerator(stack, level_of(tag, stack), tag)
         elif not stack:
             loose += 1
             return section if loose == 1 else f"{section} ¶ {loose}"
-        return section + "".join(f"({t})" for t in stack if t)
+        return _cited_in(section, stack)
 
     for i, ln in enumerate(lines):
         if i <= skip_to:
