@@ -88,11 +88,20 @@ def _title_as_written(title: str, text: str, original: str) -> str:
     return "".join(out)
 
 
-def path_as_written(path: str, headings: dict[str, str] | None) -> str:
+def _path_as_written(path: str, headings: dict[str, str] | None) -> str:
     """A heading path ("第一章 … > 第一节 …") with each heading as written (see written_headings)."""
     if not headings or not isinstance(path, str) or not path:
         return path
     return " > ".join(headings.get(h, h) for h in path.split(" > "))
+
+
+def paths_as_written(doc_ids, paths, passages: pd.DataFrame) -> list:
+    """The heading paths `paths` (of the documents `doc_ids`) with the headings of Traditional-Chinese documents
+    as written, from the heading passages among `passages` (see written_headings); the others as they are."""
+    written = written_headings(passages)
+    if not written:
+        return list(paths)
+    return [_path_as_written(p, written.get(d)) for d, p in zip(doc_ids, paths)]
 
 
 def _originals(passages: pd.DataFrame) -> dict[str, str]:
@@ -225,9 +234,7 @@ def coded_passages(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.D
     # the citation up in the document, and the Simplified one (第一条) is not there
     out["citation"] = [cite_as_written(c, t, as_written(t, o)) if o else c
                        for c, t, o in zip(out["citation"], out["text"], out["text_original"])]
-    written = written_headings(passages)
-    if written:
-        out["heading_path"] = [path_as_written(p, written.get(d)) for d, p in zip(out["doc_id"], out["heading_path"])]
+    out["heading_path"] = paths_as_written(out["doc_id"], out["heading_path"], passages)
     out = out.sort_values(["doc_id", "start"], kind="stable")
     return out[cols].astype({"start": "int64", "end": "int64"}).reset_index(drop=True)
 
@@ -277,9 +284,8 @@ def evidence_table(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.D
     extra = passages.loc[passages["passage_id"].isin(labels["passage_id"]), ["passage_id", *cols]
                          ].drop_duplicates("passage_id").rename(columns={"heading_path": "ev_heading"})
     ev = ev.merge(extra, on="passage_id", how="left", sort=False)
-    written = written_headings(passages)
-    if written and "ev_heading" in ev.columns:
-        ev["ev_heading"] = [path_as_written(p, written.get(d)) for d, p in zip(ev["doc_id"], ev["ev_heading"])]
+    if "ev_heading" in ev.columns:
+        ev["ev_heading"] = paths_as_written(ev["doc_id"], ev["ev_heading"], passages)
     if cues is not None:
         if pstrength is None:
             pstrength = passage_strength(passages[passages["passage_id"].isin(labels["passage_id"])], documents, cues)

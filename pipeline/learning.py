@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .aggregate import path_as_written, written_headings
+from .aggregate import paths_as_written
 from .catalog import Catalog
 from .classify import (PassageClassifier, coded_store_paths, context_of, examples_paths, fit_model, leaf_examples,
                        read_coded, resolve_model, tokenize_frame)
@@ -128,12 +128,11 @@ def review_pool(args, tax) -> pd.DataFrame:
     pas = catalog.load("passages", columns=["passage_id", "doc_id", "kind", "label", "heading_path", "text",
                                            "text_original", "lang", "region"])
     docs = catalog.load("documents", columns=["doc_id", "title"])
-    written = written_headings(pas)
     pool = toks.merge(pas, on="passage_id").merge(docs, on="doc_id", how="left")
     pool["context"] = [context_of(p, h or "", t or "") for p, h, t in
                        zip(pool["passage_id"], pool["heading_path"], pool["title"])]
     # the coder reads a Traditional document's chapter as written; the model keeps the coded one as context
-    pool["heading_written"] = [path_as_written(h, written.get(d)) for h, d in zip(pool["heading_path"], pool["doc_id"])]
+    pool["heading_written"] = paths_as_written(pool["doc_id"], pool["heading_path"], pas)
     return pool.rename(columns={"passage_id": "id", "label": "citation"})
 
 

@@ -203,7 +203,8 @@ def picks_table(pool: pd.DataFrame, scored: dict, picked: pd.DataFrame, taxonomy
             "citation": cite_as_written(str(src.get("citation", "") or ""), text, shown),
             # the chapter or section the passage stands in: the coder reads it, and the model, which sees it as
             # the passage's context when it labels the corpus, learns the coded passage with it too
-            "heading": str(src.get("heading_written", "") or src.get("heading_path", "") or ""), "region": str(src.get("region", "") or ""),
+            "heading": str(src.get("heading_written", "") or src.get("heading_path", "") or ""),
+            "region": str(src.get("region", "") or ""),
             "lang": str(src["lang"]), "text": shown,
             "predicted": "; ".join(f"{l.node} {names[l.node]['zh']} / {names[l.node]['en']} ({l.score:.2f})"
                                    for l in labs),

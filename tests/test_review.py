@@ -49,6 +49,13 @@ def test_pick_prefers_uncertain_rare_and_disputed_passages_skips_coded_and_near_
     assert "p2" not in after_check and "p3" not in after_check
 
 
+def _refused(rows, tax) -> str:
+    """The message with which review-import refuses these coded rows (it must refuse them)."""
+    with pytest.raises(ConfigError) as exc:
+        coded_rows(rows, "review", tax, None)
+    return str(exc.value)
+
+
 @pytest.fixture
 def tax():
     return load_taxonomy(ROOT / "taxonomy")
@@ -61,9 +68,7 @@ def test_import_validates_every_row_and_imports_nothing_from_a_bad_file(tax, tmp
             {"id": "d#4", "text": "y", "label_1": "model.nonexistent", "coder": "ann"},
             {"id": "d#5", "text": "z", "labels": "measure.ip", "coder": "ann"},
             {"id": "d#6", "text": "not coded yet"}]
-    with pytest.raises(ConfigError) as exc:
-        coded_rows(rows, "review", tax, None)
-    msg = str(exc.value)
+    msg = _refused(rows, tax)
     assert "nothing imported" in msg
     assert "review row 3: empty coder" in msg
     assert "review row 4: missing id" in msg
@@ -80,9 +85,7 @@ def test_a_mistyped_node_id_is_answered_with_the_leaf_it_means(tax):
     rows = [{"id": "d#1", "text": "t", "label_1": "Model.Tech_Transfer", "coder": "ann"},
             {"id": "d#2", "text": "t", "label_1": "model.incubater", "coder": "ann"},
             {"id": "d#3", "text": "t", "label_1": "supply chain finance", "coder": "ann"}]
-    with pytest.raises(ConfigError) as exc:
-        coded_rows(rows, "review", tax, None)
-    msg = str(exc.value)
+    msg = _refused(rows, tax)
     assert "unknown node ID 'Model.Tech_Transfer' (did you mean model.tech_transfer?)" in msg
     assert "unknown node ID 'model.incubater' (did you mean model.incubator?)" in msg
     assert "unknown node ID 'supply chain finance'" in msg and "supply chain finance' (did" not in msg
@@ -97,9 +100,7 @@ def test_a_node_written_by_its_name_is_answered_with_its_id(tax):
     rows = [{"id": "d#1", "text": "t", "label_1": "专利许可与技术转移模式", "coder": "ann"},
             {"id": "d#2", "text": "t", "label_1": "Patent licensing and technology transfer", "coder": "ann"},
             {"id": "d#3", "text": "t", "labels": "Business incubators; model.spin_off", "coder": "ann"}]
-    with pytest.raises(ConfigError) as exc:
-        coded_rows(rows, "review", tax, None)
-    msg = str(exc.value)
+    msg = _refused(rows, tax)
     assert "row 2: unknown node ID '专利许可与技术转移模式' (did you mean model.tech_transfer?)" in msg
     assert "row 3: unknown node ID 'Patent licensing and technology transfer' (did you mean model.tech_transfer?)" in msg
     assert "row 4: unknown node ID 'Business incubators' (did you mean model.incubator?)" in msg
@@ -117,10 +118,9 @@ def test_a_passage_coded_twice_in_one_sheet_by_one_coder_is_named(tax):
     rows = [{"id": "d#1", "text": "t", "label_1": "model.incubator", "coder": "ann"},
             {"id": "d#1", "text": "t", "label_1": "model.spin_off", "coder": "ann"},
             {"id": "d#1", "text": "t", "label_1": "model.spin_off", "coder": "bob"}]
-    with pytest.raises(ConfigError) as exc:
-        coded_rows(rows, "review", tax, None)
+    msg = _refused(rows, tax)
     assert ("review row 3: d#1 is coded by ann in row 2 too, otherwise (model.spin_off against model.incubator)"
-            in str(exc.value)), str(exc.value)
+            in msg), msg
     ok = coded_rows([rows[1], rows[1], rows[2]], "review", tax, None)
     assert [(r["id"], r["coder"]) for r in ok] == [("d#1", "ann"), ("d#1", "bob")]
 
@@ -719,10 +719,9 @@ def test_a_label_a_spreadsheet_made_a_number_is_refused_and_label_cells_are_text
 
     rows = [{ROW: 2, "id": "a.txt#1", "text": "第一条 …", "label_1": 1.1, "coder": "ann"},
             {ROW: 3, "id": "a.txt#2", "text": "第二条 …", "labels": [2, "measure.ip.legal"], "coder": "ann"}]
-    with pytest.raises(ConfigError) as err:
-        coded_rows(rows, "review", tax, None)
-    assert "review row 2: label_1 holds the number 1.1" in str(err.value)
-    assert "review row 3: labels holds the number 2" in str(err.value)
+    msg = _refused(rows, tax)
+    assert "review row 2: label_1 holds the number 1.1" in msg
+    assert "review row 3: labels holds the number 2" in msg
     sheet = pd.DataFrame({"id": ["a.txt#1"], "text": ["第一条 …"]})
     xlsx, _, _ = write_sheets(sheet, tax, tmp_path / "review-001.xlsx")
     ws = load_workbook(xlsx)["review"]
