@@ -275,24 +275,29 @@ def _report_md_part(tables, fw: Taxonomy) -> dict:
     a = fw.audit
     ab = (a.item[:1] or "N").upper()
     ranked, lacking = _lacking(tables, fw)
+    # each item's code follows the framework's order (R1 is its first recommendation in every report), so that a
+    # code quoted from one report means the same item in another; numbered by the ranking, R1 was whichever
+    # item this corpus lacked most
+    leaves = _audit_leaves(fw)
+    code_of = {n.id: f"{ab}{i}" for i, n in enumerate(leaves, 1)}
     regions = _regions(tables, fw)
     cells = _cells(tables)
     part = {"name": fw.name["en"], "item": a.item, "items_cap": _cap(a.items), "guidance": a.guidance,
-            "n_regions": len(regions), "codes": [f"{ab}{i}" for i in range(1, len(ranked) + 1)],
-            "coverage": [{"region": code, "cells": [str(cells.get((code, n.id), (0,))[0] or "·") for n in ranked]}
+            "n_regions": len(regions), "codes": [code_of[n.id] for n in leaves],
+            "coverage": [{"region": code, "cells": [str(cells.get((code, n.id), (0,))[0] or "·") for n in leaves]}
                          for code, _ in regions],
-            "ranked": [{"code": f"{ab}{i}", "name": _name(n), "id": n.id, "lacking": lacking[n.id], "guide": _guide(n)}
-                       for i, n in enumerate(ranked, 1)],
+            "ranked": [{"code": code_of[n.id], "name": _name(n), "id": n.id, "lacking": lacking[n.id],
+                        "guide": _guide(n)} for n in ranked],
             "first_year": [], "undated": []}
 
     fy, _ = _years(tables)
-    fy = fy[fy["node"].isin({n.id for n in ranked})]
+    fy = fy[fy["node"].isin({n.id for n in leaves})]
     if len(fy):
         first = {(_s(r.region), _s(r.node)): int(r.first_year) for r in fy.itertuples(index=False)}
         # what only undated documents address is addressed, as the ranking and the audit below say: not "·"
-        undated_only = _addressed_only_undated(tables, [n.id for n in ranked])
+        undated_only = _addressed_only_undated(tables, [n.id for n in leaves])
         part["first_year"] = [{"region": code, "cells": [
-            str(first.get((code, n.id), "undated" if (code, n.id) in undated_only else "·")) for n in ranked]}
+            str(first.get((code, n.id), "undated" if (code, n.id) in undated_only else "·")) for n in leaves]}
             for code, _ in regions]
         part["undated"] = [{"region": r, "count": k} for r, k in _undated(tables).items()]
 

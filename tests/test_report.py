@@ -811,3 +811,25 @@ def test_evidence_does_not_name_a_documents_title_twice():
     assert under_title("某市条例", "某市条例") == ""
     assert under_title("第一章 总则", "某市条例") == "第一章 总则"
     assert under_title("某市条例补充 > 第一章", "某市条例") == "某市条例补充 > 第一章"
+
+
+def test_report_md_codes_each_recommendation_by_the_framework_not_by_the_ranking(built):
+    """R1..R15 in report.md name the same recommendation in every report (the framework's order): numbered by the
+    ranking, R1 was whichever this corpus lacked most, so a code quoted from one report named another item in
+    the next. The coverage table's columns run R1..R15; the ranked list gives each item its code."""
+    tax, tables, _, _, counts = built
+    md = report.report_md(tables, tax, counts)
+    leaves = tax.audit_leaves()
+    listed = dict(re.findall(r"^- \*\*(R\d+) [^*]+\*\* \(`([\w.]+)`\)", md, flags=re.M))
+    assert listed == {f"R{i}": n.id for i, n in enumerate(leaves, 1)}
+    ranked = re.findall(r"^- \*\*(R\d+) ", md, flags=re.M)
+    assert ranked != sorted(ranked, key=lambda c: int(c[1:])), "this corpus's ranking is not the framework's order"
+    header = next(line for line in md.splitlines() if line.startswith("| region | R1 "))
+    assert header.split(" | ")[1:] == [f"R{i}" for i in range(1, len(leaves))] + [f"R{len(leaves)} |"]
+    # a cell sits under its item's code: one region's count per recommendation, read back by code
+    row = next(line for line in md.splitlines() if line.startswith("| SD |"))
+    cells = dict(zip([f"R{i}" for i in range(1, len(leaves) + 1)], row.strip("| ").split(" | ")[1:]))
+    long = tables["coverage_region_long"].set_index(["region", "node"])["documents"]
+    for code, node in listed.items():
+        n = int(long.get(("SD", node), 0))
+        assert cells[code] == (str(n) if n else "·"), (code, node)
