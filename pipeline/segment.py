@@ -661,6 +661,16 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
         m = _OUTLINE.match(nxt.text)
         return m is not None and _outline_mark(m)[0] <= level
 
+    def closes_a_list(i: int, level: int, after: int | None) -> bool:
+        """Whether the numbered line i is the last measure of a list of short lines (三、完善评价机制, the line
+        before a measure of its level: `after`), with a paragraph (各地要抓好落实。) after it, not items of
+        its own: read as a heading, the measure was never coded."""
+        if after != level:
+            return False
+        nxt = next((lines[j].text for j in range(i + 1, len(lines)) if lines[j].text.strip()), "")
+        return not (_OUTLINE.match(nxt) or MD_HEADING.match(nxt) or _part_heading(nxt) or _annex(nxt))
+
+    listed: int | None = None  # the level of the list the line before was a measure of (see holds_nothing)
     signed = _signature(lines)
     for i, ln in enumerate(lines[:signed]):
         stripped = ln.text.strip()
@@ -670,6 +680,7 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
             continue
         m = _OUTLINE.match(ln.text)
         md = MD_HEADING.match(ln.text)
+        was_listed, listed = listed, None
         # a notice's attachment (附件1 …) numbers its own 一、 and 1.: cited as the notice's, a reader looked for
         # them among the notice's items; they are cited with its name, as a part's are
         annex = _annex(ln.text)
@@ -687,8 +698,11 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
             marks[level:] = [mark] + [""] * (4 - level)
             rest = ln.text[m.end():].strip().strip("*_").strip()
             # a short line of 1.- or （1）-numbered items is a list (材料清单), not headings
-            heading = md is not None or (level <= 2 and 0 < len(rest) <= _OUTLINE_TITLE_CHARS
-                                         and not _SENTENCE_MARK.search(rest) and not holds_nothing(i, level))
+            short = (md is None and level <= 2 and 0 < len(rest) <= _OUTLINE_TITLE_CHARS
+                     and not _SENTENCE_MARK.search(rest))
+            if short and holds_nothing(i, level):
+                listed = level
+            heading = md is not None or (short and listed is None and not closes_a_list(i, level, was_listed))
             if not heading:
                 headings.close(10 + level)  # a heading of its level, （三）共建平台, holds no sibling （四）
                 item, end = (ln.start, cited("".join(marks))), ln.end

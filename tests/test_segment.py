@@ -786,8 +786,7 @@ def test_short_numbered_measures_with_nothing_below_them_are_items():
     rows = segment_document(doc(text))
     _check_cover(text, rows)
     assert [(r["kind"], r["label"]) for r in rows][2:] == [
-        ("item", "一、"), ("item", "二、"), ("heading", "三、保障措施"), ("item", "三、（一）"),
-        ("heading", "（二）加大资金投入"), ("paragraph", "三、（二） ¶ 1")]
+        ("item", "一、"), ("item", "二、"), ("heading", "三、保障措施"), ("item", "三、（一）"), ("item", "三、（二）")]
     # a numbered line over a Markdown subheading holds that subsection: a heading, as before
     text = "指引\n\n一、存在加班事实\n\n## 确定工作时间\n\n先确定正常工作时间。\n\n二、申请仲裁。向仲裁委提出。\n"
     assert [r["kind"] for r in segment_document(doc(text))][:3] == ["paragraph", "heading", "heading"]
@@ -815,3 +814,22 @@ def test_an_opinions_signature_is_not_its_last_items_text():
     assert rows[-2]["text"] == "（二）坚持协同。共建平台。" and rows[-1]["text"] == "国务院\n2025年3月1日"
     kept = text.replace("共建平台。\n\n国务院\n", "共建平台，自此日起实施：\n")
     assert segment_document(doc(kept))[-1]["kind"] == "item"
+
+
+def test_the_last_measure_of_a_list_before_a_closing_paragraph_is_an_item():
+    """The last line of a list of short measures (三、完善评价机制) has a paragraph after it, not the next measure:
+    it was read as a heading, so the list's last measure was never coded. After a measure of its level, it is
+    the list's last measure; a short line over items of its own (二、重点任务 / （一）…) stays a heading."""
+    text = ("关于推进校企合作的通知\n\n各区人民政府：\n\n一、设立校企合作引导基金\n\n二、建设技术转移共享平台\n\n"
+            "三、完善合作项目评价机制\n\n请各区抓好落实。\n")
+    rows = segment_document(doc(text))
+    _check_cover(text, rows)
+    got = [(r["kind"], r["label"]) for r in rows]
+    assert ("item", "三、") in got and not [k for k, _ in got if k == "heading"][1:], got
+    measure = next(r for r in rows if r["label"] == "三、")
+    assert text[measure["start"]:measure["end"]].startswith("三、完善合作项目评价机制")
+    # a list's last line with items of its own below it is still their heading
+    text = ("实施方案\n\n一、总体要求\n\n二、基本原则\n\n三、重点任务\n\n（一）共建研发平台。支持高校与企业共建平台。\n\n"
+            "（二）促进人才流动。鼓励科研人员到企业兼职。\n")
+    got = [(r["kind"], r["label"]) for r in segment_document(doc(text))]
+    assert ("heading", "三、重点任务") in got and ("item", "三、（一）") in got, got
