@@ -4,8 +4,9 @@ A document's date comes from, in this order: the manifest's `date` column, a "(Y
 name, the text. In the text, adoption and promulgation dates in the header (通过, 批准, 公布, 发布, 印发, 颁布;
 English "approved", "enacted", "adopted", "promulgated") come before the effective date (施行 / "Effective Date"), because the
 manifest dates researchers write are adoption dates and the two must mean the same thing; a revised text
-(修订, 修正 in its header) is dated by its latest revision, the version it is. Only the header (text before the
-first article) is searched for these: the body cites other laws with their dates.
+(修订, 修正 in its header; an English act's "as amended …") is dated by its latest revision, the version it is.
+Only the header (text before the first article) is searched for these: the body cites other laws with their
+dates.
 """
 from __future__ import annotations
 
@@ -63,6 +64,10 @@ _EN_IN_FORCE = re.compile(r"\b(?:this|these)[ \t]+(?:act|regulations?|measures|r
 # line break where its text is wrapped
 _EN_PROMULGATED = re.compile(r"\b(?P<form>approved|enacted|adopted|promulgated|published|issued)\b[ \t]*[:：\-–—]?"
                              r"(?:[^.\n]|\.(?=[ \t]*\d)|\n(?![ \t]*\n)){0,160}?" + _EN_DATE, re.IGNORECASE)
+# an amended act's version says so as a Chinese revised law does (…修正): "Enacted March 3, 2010, as amended June 1,
+# 2018", "Last amended on 5 May 2020 by …"; the text is that version, dated by its latest amendment
+_EN_AMENDED = re.compile(r"(?:\b(?:as|last)[ \t]+|^[ \t(]*)(?P<form>amended)\b[^.\n]{0,80}?" + _EN_DATE,
+                         re.IGNORECASE | re.MULTILINE)
 _HEAD_CHARS = 1500
 # (an English translation's articles too: its Article 2 cites the laws it follows with their dates)
 _FIRST_ARTICLE = re.compile(rf"^[ \t\u3000]*(?:{ARTICLE_NUMBER}|(?:#{{1,6}}[ \t]+)?Article[ \t]+1\b)",
@@ -124,6 +129,9 @@ def _date_in(text: str, lang: str) -> tuple[str, str]:
         for m in _CN_IN_FORCE.finditer(text):
             found.append((1, m.start(), _cn_match_date(m), m.group("form")))
     else:
+        amended = [(date, "amended") for m in _EN_AMENDED.finditer(head) if (date := _en_match_date(m))]
+        if amended:
+            return max(amended)
         for m in _EN_PROMULGATED.finditer(head):
             found.append((0, m.start(), _en_match_date(m), m.group("form").lower()))
         for m in _EN_EFFECTIVE.finditer(text):

@@ -1204,6 +1204,23 @@ def test_an_english_translations_adoption_note_dates_it(tmp_path):
     assert d.loc["SZ/cites.txt", "date"] == ""  # a law its articles cite is not its date
 
 
+def test_an_amended_english_act_is_dated_by_its_latest_amendment(tmp_path):
+    """An act's versions head their text as a Chinese revised law does (…修正): "Enacted March 3, 2010, as amended
+    June 1, 2018". The amended version was dated by its enactment, the original's date, so the view over time took
+    the two for versions of one year and kept the original in force for good: what the amendment added was never
+    counted in coverage_by_year, though first_year gave it that year."""
+    act = "# Technology Transfer Act\n\n{}\n\nSection 1. Universities shall license patents.\n"
+    write(tmp_path / "US-MA/act.md", act.format("Enacted March 3, 2010."))
+    write(tmp_path / "US-MA/act (amended).md", act.format("Enacted March 3, 2010, as amended June 1, 2018."))
+    write(tmp_path / "US-MA/act (2020).md", act.format("Enacted March 3, 2010. Last amended on 5 May 2020 by "
+                                                       "Chapter 12 of the Acts of 2020, and as amended 1 July 2014."))
+    docs, _ = ingest(tmp_path)
+    got = {k: (d, s) for k, d, s in zip(docs["doc_id"], docs["date"], docs["date_source"])}
+    assert got == {"US-MA/act.md": ("2010-03-03", "text:enacted"),
+                   "US-MA/act (amended).md": ("2018-06-01", "text:amended"),
+                   "US-MA/act (2020).md": ("2020-05-05", "text:amended")}
+
+
 def test_an_english_texts_own_entry_into_force_dates_it(tmp_path):
     """A state statute ends "This Act shall take effect on July 1, 2025", a UK-style regulation "These Regulations
     come into force on 1 April 2025", a strategy's header says "Published: 3 March 2024" or "Effective: January 1,
