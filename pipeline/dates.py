@@ -153,6 +153,8 @@ _MANIFEST_DATE = re.compile(r"(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*
 # a time of day after the date: a spreadsheet's date-and-time cell saved as CSV ("2019-03-02 00:00:00")
 _TIME_OF_DAY = re.compile(r"(?<=\d)[\sT]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")
 _CN_WHOLE_DATE = re.compile(_CN_DATE)
+_DAY_MONTH_YEAR = re.compile(r"\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{4}")
+_SERIAL_DAY = re.compile(r"\d{5}(?:\.0+)?")
 
 
 def manifest_date(value: str) -> str:
@@ -186,8 +188,17 @@ def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str,
             return date, "manifest", ""
         m = _MANIFEST_DATE.fullmatch(given)
         # a year in range with a day the calendar lacks (2019-02-29) is a slip in the day, not in the year
-        why = ("is not a date on the calendar (no such month or day)" if m and plausible_year(m.group(1)) else
-               f"is not a date from {FIRST_YEAR} to {last_year()} (write YYYY-MM-DD)")
+        if m and plausible_year(m.group(1)):
+            why = "is not a date on the calendar (no such month or day)"
+        # 05/03/2021 is 5 March or May 3 depending on who typed it, so it is not guessed at
+        elif _DAY_MONTH_YEAR.fullmatch(given):
+            why = "has the day and month before the year, which reads two ways (write YYYY-MM-DD)"
+        # an unformatted date column of a spreadsheet saves the date's day number (44260 for 2021-03-05)
+        elif _SERIAL_DAY.fullmatch(given):
+            why = ("looks like a spreadsheet's day number, saved from a date column without its date format "
+                   "(format the column as a date, or write YYYY-MM-DD)")
+        else:
+            why = f"is not a date from {FIRST_YEAR} to {last_year()} (write YYYY-MM-DD)"
         # (no ';' before the consequence: ingest says a reason's manifest parts, split at '; ', on stderr)
         problem = f"{MANIFEST_PROBLEM}date '{one_line(given)[:40]}' {why}: the file name's or the text's date is used"
     m = DATE_IN_NAME.search(Path(rel).name)

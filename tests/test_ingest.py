@@ -1092,6 +1092,21 @@ def test_manifest_dates_as_spreadsheets_and_chinese_writers_give_them():
     assert manifest_date("二〇一九年十三月二日") == manifest_date("12:30") == manifest_date("2019-13-01 00:00") == ""
 
 
+def test_a_manifest_date_written_day_first_or_as_a_spreadsheet_number_is_named_for_what_it_is():
+    """A manifest typed in Europe writes 05/03/2021, and a date column Excel saves unformatted holds its day number
+    (44260): both were refused as "not a date from 1900 to next year", which they are, and the researcher was not
+    told what to change. The message now says what the value looks like; neither is guessed at (05/03 is 5 March
+    or May 3)."""
+    from pipeline.dates import document_date
+
+    for value, says in (("05/03/2021", "day and month before the year"), ("5.3.2021", "day and month before the year"),
+                        ("44260", "a spreadsheet's day number")):
+        date, source, problem = document_date({"date": value}, "zh/A/a.md", "某办法\n\n第一条 鼓励合作。\n", "zh")
+        assert (date, source) == ("", "")
+        assert says in problem and "YYYY-MM-DD" in problem and "not a date from" not in problem, problem
+    assert "not a date from 1900" in document_date({"date": "2099-01-01"}, "a.md", "", "zh")[2]
+
+
 def test_a_chinese_line_wrapped_at_punctuation_is_joined():
     """A PDF wraps a Chinese line wherever the page ends, also after a comma and before a comma: such breaks stayed,
     so a term could be cut ("有关法律\\n、行政法规") and a sentence split across two passages' worth of lines."""
