@@ -146,6 +146,11 @@ def _date_in(text: str, lang: str) -> tuple[str, str]:
 
 # what an ingest note about a value of the researcher's manifest begins with (ingest says those on stderr too)
 MANIFEST_PROBLEM = "manifest.csv: "
+# what ingest_report says of a manifest date it could not read, which the report quotes beside the undated document
+# (the researcher gave a date: "no date in the manifest" would send them to look for one they wrote)
+_DATE_USED_INSTEAD = ": the file name's or the text's date is used"
+REFUSED_MANIFEST_DATE = re.compile(re.escape(MANIFEST_PROBLEM) + r"date '(?P<value>.*?)' (?P<why>.*?)"
+                                   + re.escape(_DATE_USED_INSTEAD))
 # a manifest date: a year, a year and month, or a whole date, with -, /, . or 年月日 between the parts
 _MANIFEST_DATE = re.compile(r"(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2})\s*日?)?\s*月?)?")
 
@@ -200,7 +205,7 @@ def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str,
         else:
             why = f"is not a date from {FIRST_YEAR} to {last_year()} (write YYYY-MM-DD)"
         # (no ';' before the consequence: ingest says a reason's manifest parts, split at '; ', on stderr)
-        problem = f"{MANIFEST_PROBLEM}date '{one_line(given)[:40]}' {why}: the file name's or the text's date is used"
+        problem = f"{MANIFEST_PROBLEM}date '{one_line(given)[:40]}' {why}{_DATE_USED_INSTEAD}"
     m = DATE_IN_NAME.search(Path(rel).name)
     if m:
         y, mo, d = (int(x) for x in m.group(1).split("-"))

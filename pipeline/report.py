@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from .aggregate import as_written, cite_as_written, fragments, merge_spans, rank_regions
 from .catalog import EVIDENCE_PAGES
+from .dates import REFUSED_MANIFEST_DATE
 from .segment import CONTENT_KINDS
 from .taxonomy import Taxonomy
 
@@ -886,10 +887,25 @@ def _undated_list(tables) -> dict | None:
     cdl = tables.get("coverage_document_long")
     paged = set(cdl["doc_id"]) if cdl is not None else set()
     und = und.sort_values(["region", "doc_id"], kind="stable")
+    refused = _refused_dates(tables)
     docs = [{"name": _s(r.title) or _s(r.doc_id), "region": r.region, "doc_id": r.doc_id,
-             "page": doc_page_name(r.doc_id) if _s(r.doc_id) in paged else ""}
+             "page": doc_page_name(r.doc_id) if _s(r.doc_id) in paged else "", "refused": refused.get(_s(r.doc_id))}
             for r in und.head(UNDATED_SHOWN).itertuples(index=False)]
     return {"total": len(und), "docs": docs, "docs_at": f"{COMPANION}/"}
+
+
+def _refused_dates(tables) -> dict[str, dict]:
+    """doc_id -> the manifest date ingest could not read ({value, why}), from ingest_report's reasons."""
+    rep = tables.get("ingest_report")
+    if rep is None or rep.empty or "reason" not in rep:
+        return {}
+    ids = rep["doc_id"] if "doc_id" in rep else rep["path"]
+    out = {}
+    for doc, reason in zip(ids, rep["reason"]):
+        m = REFUSED_MANIFEST_DATE.search(_s(reason))
+        if m and _s(doc):
+            out[_s(doc)] = {"value": m.group("value"), "why": m.group("why")}
+    return out
 
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",

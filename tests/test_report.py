@@ -584,6 +584,27 @@ def test_undated_documents_are_shown_in_the_view_over_time(built):
     assert html.escape(TITLE) in listed and html.escape(HOSTILE_PATH) in listed
 
 
+def test_an_undated_document_whose_manifest_date_was_refused_says_so(built):
+    """A document the manifest dates 05/03/2021, a date ingest could not read, was listed among the undated ones
+    as having "no date in the manifest, the file name or the text" and the researcher told to give its date in
+    manifest.csv, which they had done. The list now names the refused value and why beside the document."""
+    tax, tables, evidence, _, counts = built
+    tables = dict(tables)
+    tables["ingest_report"] = pd.DataFrame([{
+        "path": HOSTILE_PATH, "status": "ingested", "doc_id": HOSTILE_PATH,
+        "reason": "encoding: windows-1252; manifest.csv: date '05/03/2021' has the day and month before the year, "
+                  "which reads two ways (write YYYY-MM-DD): the file name's or the text's date is used"}])
+    page = report.report_html(tables, tax, evidence, counts)
+    listed = page[page.index('<h3 id="undated">'):]
+    listed = listed[:listed.index("</ul>")]
+    assert "or a manifest date that could not be read" in listed
+    item = re.search(r"<li>.*?</li>", listed, re.S).group(0)
+    assert html.escape(HOSTILE_PATH) in item
+    assert ("manifest date '05/03/2021' not read: it has the day and month before the year, which reads two "
+            "ways (write YYYY-MM-DD)") in item, item
+    assert "encoding" not in item
+
+
 def test_xlsx_names_filters_widths_and_colour(built, tmp_path):
     """What a researcher opening the workbook needs: node names beside the IDs, filters on every sheet, columns
     wide enough to read, and colour on the coverage figures."""
