@@ -612,8 +612,10 @@ def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str]) ->
     cols_year = ["region", "year", "node", "documents_in_force", "documents_addressing", "share"]
     if docs.empty:
         return pd.DataFrame(columns=cols_first), pd.DataFrame(columns=cols_year)
-    hit = labels[["doc_id", "node"]].drop_duplicates().merge(docs[["doc_id", "region", "year", "until"]], on="doc_id")
-    first = (hit.sort_values(["year", "doc_id"]).drop_duplicates(["region", "node"])
+    hit = labels[["doc_id", "node"]].drop_duplicates().merge(docs[["doc_id", "region", "year", "date", "until"]],
+                                                             on="doc_id")
+    # the first document is the earliest dated of its year, not the one whose path sorts first
+    first = (hit.sort_values(["year", "date", "doc_id"]).drop_duplicates(["region", "node"])
              .rename(columns={"year": "first_year", "doc_id": "first_doc"}))[cols_first]
     order = {n: i for i, n in enumerate(nodes)}
     first = first.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s)

@@ -188,3 +188,15 @@ def test_coded_passages_cite_a_traditional_document_as_written():
     assert coded.loc["a.md#2", "citation"] == "第二条"  # a document coded as written is cited as coded
     long = t["coverage_document_long"].set_index(["doc_id", "node"])
     assert long.loc[("a.md", "model.incubator"), "evidence_article"] == coded.loc["a.md#1", "citation"]
+
+
+def test_the_first_document_of_a_year_is_the_earliest_dated_one():
+    """Two documents of one year address a node: first_year.csv named the one whose path sorts first (a notice of
+    November) rather than the one dated first (a regulation of February), so "first addressed in 2021 by …"
+    named the wrong document."""
+    docs, passages, labels = _versions()
+    docs["date"] = ["2021-11-20", "2021-02-01", "2008-01-01", "2009-01-01"]
+    docs["title"] = ["甲通知", "乙条例", "另一条例", "另一条例"]
+    first = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))["first_year"].set_index("node")
+    assert first.loc["measure.transformation.pilot_base", ["first_year", "first_doc"]].tolist() == [2021, "v2.md"]
+    assert first.loc["measure.ip.legal", ["first_year", "first_doc"]].tolist() == [2008, "o1.md"]
