@@ -608,15 +608,18 @@ def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str]) ->
     docs = docs.assign(_reg=[regulation(t, d) for t, d in zip(docs["title"], docs["doc_id"])]
                        if "title" in docs.columns else docs["doc_id"]).sort_values(["date", "doc_id"], kind="stable")
     docs["until"] = docs.groupby(["region", "_reg"])["year"].shift(-1)
-    cols_first = ["region", "node", "first_year", "first_doc"]
+    cols_first = ["region", "node", "first_year", "first_doc", "first_date", "date_source"]
     cols_year = ["region", "year", "node", "documents_in_force", "documents_addressing", "share"]
     if docs.empty:
         return pd.DataFrame(columns=cols_first), pd.DataFrame(columns=cols_year)
-    hit = labels[["doc_id", "node"]].drop_duplicates().merge(docs[["doc_id", "region", "year", "date", "until"]],
-                                                             on="doc_id")
+    # a first year is checked against its document's date and where that date came from (manifest, file name, text)
+    if "date_source" not in docs.columns:
+        docs["date_source"] = ""
+    hit = labels[["doc_id", "node"]].drop_duplicates().merge(
+        docs[["doc_id", "region", "year", "date", "date_source", "until"]], on="doc_id")
     # the first document is the earliest dated of its year, not the one whose path sorts first
     first = (hit.sort_values(["year", "date", "doc_id"]).drop_duplicates(["region", "node"])
-             .rename(columns={"year": "first_year", "doc_id": "first_doc"}))[cols_first]
+             .rename(columns={"year": "first_year", "doc_id": "first_doc", "date": "first_date"}))[cols_first]
     order = {n: i for i, n in enumerate(nodes)}
     first = first.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s)
     # documents in force (addressing a node) in a year = those that came into force up to that year less those

@@ -160,7 +160,8 @@ def _cells(tables) -> dict[tuple[str, str], tuple[int, int, float]]:
 def _years(tables) -> tuple[pd.DataFrame, pd.DataFrame]:
     fy = tables.get("first_year")
     by = tables.get("coverage_by_year")
-    fy = fy if fy is not None else pd.DataFrame(columns=["region", "node", "first_year", "first_doc"])
+    fy = fy if fy is not None else pd.DataFrame(columns=["region", "node", "first_year", "first_doc", "first_date",
+                                                         "date_source"])
     by = by if by is not None else pd.DataFrame(columns=["region", "year", "node", "documents_in_force",
                                                          "documents_addressing", "share"])
     return fy, by
@@ -807,7 +808,8 @@ def _temporal(tables, ranked: list, fw: Taxonomy, undated_list: bool = True) -> 
     cd = tables.get("coverage_document")
     if cd is not None:
         titles = {_s(r.doc_id): (_s(r.title), _s(r.date)) for r in cd.itertuples(index=False)}
-    first = {(_s(r.region), _s(r.node)): (int(r.first_year), _s(r.first_doc)) for r in fy.itertuples(index=False)}
+    first = {(_s(r.region), _s(r.node)): (int(r.first_year), _s(r.first_doc), _s(getattr(r, "date_source", "")))
+             for r in fy.itertuples(index=False)}
     ymin, ymax = int(fy["first_year"].min()), int(fy["first_year"].max())
     bins = _year_bins(ymin, ymax)
 
@@ -827,10 +829,11 @@ def _temporal(tables, ranked: list, fw: Taxonomy, undated_list: bool = True) -> 
                 else:
                     cells.append({"year": None, "tip": ""})
                 continue
-            y, doc = first[(code, n.id)]
+            y, doc, source = first[(code, n.id)]
             title, date = titles.get(doc, ("", ""))
+            dated = f"{date or y}, date from {source}" if source else f"{date or y}"
             cells.append({"year": y, "bin": ybin(y),
-                          "tip": f"{_region_label(code, name)} × {_name(n)}: first in {title or doc} ({date or y})"})
+                          "tip": f"{_region_label(code, name)} × {_name(n)}: first in {title or doc} ({dated})"})
         rows.append({"label": _region_label(code, name), "undated": undated.get(code), "cells": cells})
     n_undated = sum(undated.values())
     t.update(

@@ -200,3 +200,22 @@ def test_the_first_document_of_a_year_is_the_earliest_dated_one():
     first = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))["first_year"].set_index("node")
     assert first.loc["measure.transformation.pilot_base", ["first_year", "first_doc"]].tolist() == [2021, "v2.md"]
     assert first.loc["measure.ip.legal", ["first_year", "first_doc"]].tolist() == [2008, "o1.md"]
+
+
+def test_first_year_says_the_date_and_where_it_came_from():
+    """"Region R first addressed the node in 2008" rests on one document's date, which may come from the manifest,
+    the file name or a sentence of the text: first_year.csv gave the year and the document but neither the date
+    nor its source, which are what a reader checks."""
+    docs, passages, labels = _versions()
+    docs["date_source"] = ["filename", "manifest", "text:通过", "text:施行"]
+    first = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))["first_year"].set_index("node")
+    assert list(first.columns[:5]) == ["region", "node_name", "node_name_zh", "first_year", "first_doc"]
+    assert first.loc["measure.ip.legal", ["first_year", "first_doc", "first_date", "date_source"]].tolist() == [
+        2007, "v1.md", "2007-10-10", "filename"]
+    # the report's first-year cell says it too
+    from pipeline import report
+
+    tables = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))
+    page = report.report_html(tables, load_taxonomy(ROOT / "taxonomy"), report.evidence_index(tables["evidence"]),
+                              {"files": 4, "ingested": 4})
+    assert "first in 上海市促进农业科技进步若干规定 (2007-10-10, date from filename)" in page
