@@ -267,13 +267,15 @@ def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict)
     gap audit with evidence; with several frameworks, their crosstabs."""
     text = MARKDOWN.get_template("report.md.j2").render(
         summary=summary_md(tables, taxonomy, counts).rstrip("\n"), several=len(taxonomy.parts) > 1,
-        parts=[_report_md_part(tables, fw) for fw in taxonomy.parts],
+        parts=[_report_md_part(tables, fw, undated_list=k == len(taxonomy.parts) - 1)
+               for k, fw in enumerate(taxonomy.parts)],
         crosstabs=_crosstabs(tables, taxonomy) if len(taxonomy.parts) > 1 else [])
     return text.rstrip("\n") + "\n"
 
 
-def _report_md_part(tables, fw: Taxonomy) -> dict:
-    """What the report says about one framework, as plain values: the template escapes them."""
+def _report_md_part(tables, fw: Taxonomy, undated_list: bool = True) -> dict:
+    """What the report says about one framework, as plain values: the template escapes them. The undated
+    documents are named once, after the last framework's first years, as report.html names them."""
     a = fw.audit
     ab = (a.item[:1] or "N").upper()
     ranked, lacking = _lacking(tables, fw)
@@ -302,6 +304,7 @@ def _report_md_part(tables, fw: Taxonomy) -> dict:
             str(first.get((code, n.id), "undated" if (code, n.id) in undated_only else "·")) for n in leaves]}
             for code, _ in regions]
         part["undated"] = [{"region": r, "count": k} for r, k in _undated(tables).items()]
+        part["undated_docs"] = _undated_list(tables) if undated_list else None
 
     coder = _coder_counts(tables)
     part["audit"] = [{

@@ -854,3 +854,17 @@ def test_report_md_codes_each_recommendation_by_the_framework_not_by_the_ranking
     for code, node in listed.items():
         n = int(long.get(("SD", node), 0))
         assert cells[code] == (str(n) if n else "·"), (code, node)
+
+
+def test_report_md_names_the_undated_documents(built):
+    """report.md, the report handed on, counted the undated documents per region ("EV 1") without naming them, so
+    its reader could not tell which documents the view over time leaves out; report.html lists them. It names
+    them now, as the document's title and path, each escaped for Markdown."""
+    tax, tables, _, _, counts = built
+    md = report.report_md(tables, tax, counts)
+    section = md[md.index("## First year each region addressed each recommendation"):md.index("## Gap audit")]
+    listed = [line for line in section.splitlines() if line.startswith("- ")]
+    assert len(listed) == 1 and "INJECTED" in listed[0] and "(EV;" in listed[0], section
+    assert listed[0].endswith(".txt)") and "\n\n## Gap audit" in md  # a line of its own, the next section apart
+    assert "<b>" not in listed[0] and "\\<b\\>" in listed[0] or "&lt;b&gt;" in listed[0], listed
+    assert "first_year.csv" in section  # where each year's document, date and date source are
