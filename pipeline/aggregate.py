@@ -582,8 +582,9 @@ def _loads(e) -> list:
 
 
 # a date in brackets closing a title: file names date the versions of a regulation so (条例(2020-05-14).md), and a
-# title read from a file name keeps it
-_TITLE_DATE = re.compile(r"[(（]\s*\d{4}(?:[-./]\d{1,2}){0,2}\s*[)）]$")
+# title read from a file name keeps it; law databases title a version by its revision's year (条例(2015修正),
+# 条例（2021年修订）), which a text copied from them keeps as its first line
+_TITLE_DATE = re.compile(r"[(（]\s*\d{4}(?:[-./]\d{1,2}){0,2}\s*(?:年?\s*(?:修正|修订|修改)本?)?\s*[)）]$")
 
 
 def regulation(title: str, doc_id: str) -> str:

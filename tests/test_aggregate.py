@@ -219,3 +219,20 @@ def test_first_year_says_the_date_and_where_it_came_from():
     page = report.report_html(tables, load_taxonomy(ROOT / "taxonomy"), report.evidence_index(tables["evidence"]),
                               {"files": 4, "ingested": 4})
     assert "first in 上海市促进农业科技进步若干规定 (2007-10-10, date from filename)" in page
+
+
+def test_versions_titled_with_their_revision_are_one_regulation():
+    """Law databases title a revised version "…条例(2015修正)" or "…条例（2021年修订）", and a text copied from them
+    keeps it as its first line: each version was taken for a regulation of its own, so in 2021 the 2008 original,
+    the 2015 and the 2021 versions were all "in force" and what only the original addressed counted to this day."""
+    from pipeline.aggregate import regulation
+
+    assert {regulation(t, "x") for t in ("浙江省技术市场条例", "浙江省技术市场条例(2015修正)", "浙江省技术市场条例（2021年修订）",
+                                         "浙江省技术市场条例（2019修正本）", "浙江省技术市场条例 (2024-11-28)")} == {"浙江省技术市场条例"}
+    assert regulation("关于修改《浙江省技术市场条例》的决定", "x") != regulation("浙江省技术市场条例", "x")
+    docs, passages, labels = _versions()
+    docs["title"] = ["某条例", "某条例(2024修正)", "另一条例（2010年修订）", "另一条例"]
+    docs["date"] = ["2007-10-10", "2024-11-28", "2010-01-01", "2010-06-01"]
+    by = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))["coverage_by_year"]
+    in_force = by.groupby("year")["documents_in_force"].first()
+    assert (in_force[2009], in_force[2010], in_force[2024]) == (1, 2, 2)
