@@ -292,10 +292,11 @@ def _report_md_part(tables, fw: Taxonomy, undated_list: bool = True) -> dict:
                          for code, _ in regions],
             "ranked": [{"code": code_of[n.id], "name": _name(n), "id": n.id, "lacking": lacking[n.id],
                         "guide": _guide(n)} for n in ranked],
-            "first_year": [], "undated": []}
+            "first_year": [], "no_time": "", "undated": [], "undated_docs": None}
 
     fy, _ = _years(tables)
     fy = fy[fy["node"].isin({n.id for n in leaves})]
+    undated = _undated(tables)
     if len(fy):
         first = {(_s(r.region), _s(r.node)): int(r.first_year) for r in fy.itertuples(index=False)}
         # what only undated documents address is addressed, as the ranking and the audit below say: not "·"
@@ -303,8 +304,13 @@ def _report_md_part(tables, fw: Taxonomy, undated_list: bool = True) -> dict:
         part["first_year"] = [{"region": code, "cells": [
             str(first.get((code, n.id), "undated" if (code, n.id) in undated_only else "·")) for n in leaves]}
             for code, _ in regions]
-        part["undated"] = [{"region": r, "count": k} for r, k in _undated(tables).items()]
-        part["undated_docs"] = _undated_list(tables) if undated_list else None
+    elif regions:
+        # without a table, say why, as report.html does: a section left out reads as a view no one asked for
+        no_date = sum(undated.values()) >= int(_rk(tables, fw)["documents"].sum())
+        part["no_time"] = ("No document has a date, so there is no temporal view." if no_date
+                           else f"No dated document addresses any of the {a.items}.")
+    part["undated"] = [{"region": r, "count": k} for r, k in undated.items()]
+    part["undated_docs"] = _undated_list(tables) if undated_list else None
 
     coder = _coder_counts(tables)
     part["audit"] = [{

@@ -868,3 +868,19 @@ def test_report_md_names_the_undated_documents(built):
     assert listed[0].endswith(".txt)") and "\n\n## Gap audit" in md  # a line of its own, the next section apart
     assert "<b>" not in listed[0] and "\\<b\\>" in listed[0] or "&lt;b&gt;" in listed[0], listed
     assert "first_year.csv" in section  # where each year's document, date and date source are
+
+
+def test_report_md_of_an_undated_corpus_says_why_it_has_no_view_over_time(tmp_path):
+    """A corpus none of whose documents has a date: report.html says there is no view over time and lists the
+    documents, but report.md left the section out without a word, so its reader could not tell that the dates
+    were missing rather than never looked at."""
+    tax = load_taxonomy(ROOT / "taxonomy")
+    docs, passages, labels = _synthetic()
+    docs["date"] = ""
+    tables = aggregate(docs, passages, labels, tax)
+    tables["ingest_report"] = pd.DataFrame([{"path": HOSTILE_PATH, "status": "ingested", "reason": "ok"}])
+    md = report.report_md(tables, tax, {"files": 2, "ingested": 2})
+    section = md[md.index("## First year each region addressed each recommendation"):md.index("## Gap audit")]
+    assert "No document has a date, so there is no temporal view." in section
+    assert "reads \"undated\"" not in section  # there is no table to read it in
+    assert len([line for line in section.splitlines() if line.startswith("- ")]) == len(docs), section
