@@ -152,7 +152,8 @@ _DATE_USED_INSTEAD = ": the file name's or the text's date is used"
 REFUSED_MANIFEST_DATE = re.compile(re.escape(MANIFEST_PROBLEM) + r"date '(?P<value>.*?)' (?P<why>.*?)"
                                    + re.escape(_DATE_USED_INSTEAD))
 # a manifest date: a year, a year and month, or a whole date, with -, /, . or 年月日 between the parts
-_MANIFEST_DATE = re.compile(r"(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2})\s*日?)?\s*月?)?")
+# (a year alone as Chinese writers type it, 2021年; a day with the spoken 号, 3月5号)
+_MANIFEST_DATE = re.compile(r"(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2})\s*[日号]?)?\s*月?|\s*年)?")
 
 
 # a time of day after the date: a spreadsheet's date-and-time cell saved as CSV ("2019-03-02 00:00:00")
@@ -160,18 +161,35 @@ _TIME_OF_DAY = re.compile(r"(?<=\d)[\sT]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")
 _CN_WHOLE_DATE = re.compile(_CN_DATE)
 _DAY_MONTH_YEAR = re.compile(r"\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{4}")
 _SERIAL_DAY = re.compile(r"\d{5}(?:\.0+)?")
+# an English date with the month's name (March 5, 2021; 5 March 2021), as a text's header is read
+_EN_WHOLE_DATE = re.compile(_EN_DATE, re.IGNORECASE)
+
+
+def _manifest_parts(value: str) -> tuple[int, int | None, int | None] | None:
+    """(year, month, day) of a manifest date written in figures or with an English month's name, or None."""
+    m = _MANIFEST_DATE.fullmatch(value)
+    if m:
+        year, month, day = (int(g) if g else None for g in m.groups())
+        return year, month, day
+    en = _EN_WHOLE_DATE.fullmatch(value)
+    if not en or en.group("y3"):
+        return None
+    g = en.groupdict()
+    year, day, month = (g["y"], g["d"], g["mn"]) if g["y"] else (g["y2"], g["d2"], g["mn2"])
+    return int(year), _MONTHS[month.lower().rstrip(".")], int(day)
 
 
 def manifest_date(value: str) -> str:
     """A manifest's date as ISO (2021-03-04, or 2021-03 / 2021 when that is all it gives), or "" when it is no
     calendar date from FIRST_YEAR to next year (2021-13-45, 2099-02-30, 1800-01-01). A time of day after it is
-    ignored; a date in Chinese numerals (二〇一九年三月二日) is read as in a document's header."""
+    ignored; a date in Chinese numerals (二〇一九年三月二日) or with an English month's name (March 2, 2019) is read
+    as in a document's header."""
     value = _TIME_OF_DAY.sub("", value.strip())
-    m = _MANIFEST_DATE.fullmatch(value)
-    if not m:
+    parts = _manifest_parts(value)
+    if parts is None:
         cn = _CN_WHOLE_DATE.fullmatch(value)
         return _cn_match_date(cn) if cn else ""
-    year, month, day = (int(g) if g else None for g in m.groups())
+    year, month, day = parts
     if not plausible_year(f"{year:04d}"):
         return ""
     try:
@@ -191,9 +209,10 @@ def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str,
         date = manifest_date(given)
         if date:
             return date, "manifest", ""
-        m = _MANIFEST_DATE.fullmatch(given)
+        parts = _manifest_parts(_TIME_OF_DAY.sub("", given))
+        year = re.search(r"(?<!\d)\d{4}(?!\d)", given)
         # a year in range with a day the calendar lacks (2019-02-29) is a slip in the day, not in the year
-        if m and plausible_year(m.group(1)):
+        if parts and plausible_year(f"{parts[0]:04d}"):
             why = "is not a date on the calendar (no such month or day)"
         # 05/03/2021 is 5 March or May 3 depending on who typed it, so it is not guessed at
         elif _DAY_MONTH_YEAR.fullmatch(given):
@@ -202,6 +221,9 @@ def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str,
         elif _SERIAL_DAY.fullmatch(given):
             why = ("looks like a spreadsheet's day number, saved from a date column without its date format "
                    "(format the column as a date, or write YYYY-MM-DD)")
+        # a year in range in a form not read (2021年春) is not out of range
+        elif year and not parts and plausible_year(year.group(0)):
+            why = "is not written in a form read as a date (write YYYY-MM-DD, YYYY-MM or YYYY)"
         else:
             why = f"is not a date from {FIRST_YEAR} to {last_year()} (write YYYY-MM-DD)"
         # (no ';' before the consequence: ingest says a reason's manifest parts, split at '; ', on stderr)

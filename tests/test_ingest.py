@@ -1092,6 +1092,23 @@ def test_manifest_dates_as_spreadsheets_and_chinese_writers_give_them():
     assert manifest_date("二〇一九年十三月二日") == manifest_date("12:30") == manifest_date("2019-13-01 00:00") == ""
 
 
+def test_manifest_dates_typed_as_people_write_them():
+    """A year typed as a Chinese writer types it (2021年), a day with 号, and an English date with the month's
+    name (March 5, 2021; 5 March 2021), which a text's header is read in: each was refused as "not a date from 1900
+    to next year", which it is, and the document went undated."""
+    from pipeline.dates import document_date, manifest_date
+
+    assert manifest_date("2021年") == "2021"
+    assert manifest_date("2021年3月5号") == "2021-03-05"
+    assert manifest_date("March 5, 2021") == manifest_date("5 March 2021") == "2021-03-05"
+    assert manifest_date("Mar. 5 2021") == "2021-03-05"
+    assert manifest_date("1936年") == "1936" and manifest_date("5 May 1936") == "1936-05-05"  # the manifest's range
+    assert manifest_date("February 30, 2021") == manifest_date("1890年") == manifest_date("March 5, 2099") == ""
+    # a value in no form read, with a year in range, is not said to be out of range
+    problem = document_date({"date": "2021年春"}, "a.md", "", "zh")[2]
+    assert "not a date from" not in problem and "YYYY-MM-DD" in problem, problem
+
+
 def test_a_manifest_date_written_day_first_or_as_a_spreadsheet_number_is_named_for_what_it_is():
     """A manifest typed in Europe writes 05/03/2021, and a date column Excel saves unformatted holds its day number
     (44260): both were refused as "not a date from 1900 to next year", which they are, and the researcher was not
