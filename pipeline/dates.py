@@ -87,13 +87,17 @@ def plausible_date(year: int | None, month: int | None, day: int | None) -> str:
         return ""
 
 
-def _cn_match_date(m: re.Match) -> str:
+def _cn_parts(m: re.Match) -> tuple[int | None, int | None, int | None]:
     year = cn_number(m.group("y"))
     if year is not None and m.group("roc"):
         year += 1911  # 民国 (Republic of China) years
     elif len(m.group("y")) != 4:
-        return ""
-    return plausible_date(year, cn_number(m.group("m")), cn_number(m.group("d")))
+        year = None
+    return year, cn_number(m.group("m")), cn_number(m.group("d"))
+
+
+def _cn_match_date(m: re.Match) -> str:
+    return plausible_date(*_cn_parts(m))
 
 
 def _en_match_date(m: re.Match) -> str:
@@ -166,11 +170,17 @@ _EN_WHOLE_DATE = re.compile(_EN_DATE, re.IGNORECASE)
 
 
 def _manifest_parts(value: str) -> tuple[int, int | None, int | None] | None:
-    """(year, month, day) of a manifest date written in figures or with an English month's name, or None."""
+    """(year, month, day) of a manifest date written in figures, in Chinese numerals or with an English month's
+    name, or None."""
     m = _MANIFEST_DATE.fullmatch(value)
     if m:
         year, month, day = (int(g) if g else None for g in m.groups())
         return year, month, day
+    # in Chinese numerals, read over the manifest's years (a text's start at 1949)
+    cn = _CN_WHOLE_DATE.fullmatch(value)
+    if cn:
+        year, month, day = _cn_parts(cn)
+        return (year, month, day) if year is not None and month and day else None
     en = _EN_WHOLE_DATE.fullmatch(value)
     if not en or en.group("y3"):
         return None
@@ -187,8 +197,7 @@ def manifest_date(value: str) -> str:
     value = _TIME_OF_DAY.sub("", value.strip())
     parts = _manifest_parts(value)
     if parts is None:
-        cn = _CN_WHOLE_DATE.fullmatch(value)
-        return _cn_match_date(cn) if cn else ""
+        return ""
     year, month, day = parts
     if not plausible_year(f"{year:04d}"):
         return ""

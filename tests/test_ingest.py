@@ -1109,6 +1109,17 @@ def test_manifest_dates_typed_as_people_write_them():
     assert "not a date from" not in problem and "YYYY-MM-DD" in problem, problem
 
 
+def test_a_manifest_date_before_1949_in_chinese_numerals_is_read_as_in_figures():
+    """The manifest takes dates from 1900 on (a text's are read from 1949, where earlier years are citations):
+    1936年5月1日 was read, but the same date in numerals (一九三六年五月一日, 民国二十五年五月一日) was refused as "not a
+    date from 1900 to next year", which it is."""
+    from pipeline.dates import document_date, manifest_date
+
+    assert manifest_date("一九三六年五月一日") == manifest_date("民国二十五年五月一日") == manifest_date("1936年5月1日") == "1936-05-01"
+    assert manifest_date("一八九〇年五月一日") == manifest_date("二〇二一年二月三十日") == ""
+    assert "not a date on the calendar" in document_date({"date": "二〇二一年二月三十日"}, "a.md", "", "zh")[2]
+
+
 def test_a_manifest_date_written_day_first_or_as_a_spreadsheet_number_is_named_for_what_it_is():
     """A manifest typed in Europe writes 05/03/2021, and a date column Excel saves unformatted holds its day number
     (44260): both were refused as "not a date from 1900 to next year", which they are, and the researcher was not
