@@ -596,6 +596,30 @@ def regulation(title: str, doc_id: str) -> str:
 
 
 def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """First year each region addressed each node, and coverage over documents in force each year (see
+    `_dated_temporal`). A node a region addresses only in undated documents has a first-year row too, without a
+    year and naming the first of them by path, and every row counts the region's undated documents addressing the
+    node (`undated_documents`): a pivot of the table must not read "never addressed" where the ranking and the
+    gap audit say addressed, nor a first year without the undated documents that may come before it."""
+    first, by_year = _dated_temporal(documents, labels, nodes)
+    undated = documents.loc[pd.to_numeric(documents["date"].str[:4], errors="coerce").isna(), ["doc_id", "region"]]
+    und = labels[["doc_id", "node"]].drop_duplicates().merge(undated, on="doc_id").sort_values("doc_id")
+    counts = und.groupby(["region", "node"]).size()
+    only = und.drop_duplicates(["region", "node"])
+    only = only[~pd.MultiIndex.from_frame(only[["region", "node"]]).isin(
+        pd.MultiIndex.from_frame(first[["region", "node"]]))]
+    rows = only.rename(columns={"doc_id": "first_doc"}).assign(first_date="", date_source="")
+    first = pd.concat([first.astype({"first_year": "Int64"}), rows.assign(first_year=pd.NA)], ignore_index=True)
+    first["first_year"] = first["first_year"].astype("Int64")
+    first["undated_documents"] = [int(counts.get((r, n), 0)) for r, n in zip(first["region"], first["node"])]
+    order = {n: i for i, n in enumerate(nodes)}
+    first = first.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s,
+                              kind="stable")
+    return first.astype({"undated_documents": "int64"}).reset_index(drop=True), by_year
+
+
+def _dated_temporal(documents: pd.DataFrame, labels: pd.DataFrame,
+                    nodes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """First year each region addressed each node, and coverage over documents in force each year.
 
     In force in a year is, of each regulation (documents of a region with the same title, see `regulation`), its

@@ -162,6 +162,8 @@ def _years(tables) -> tuple[pd.DataFrame, pd.DataFrame]:
     by = tables.get("coverage_by_year")
     fy = fy if fy is not None else pd.DataFrame(columns=["region", "node", "first_year", "first_doc", "first_date",
                                                          "date_source"])
+    # a node only undated documents address has a row without a year: the views mark it "undated" themselves
+    fy = fy[fy["first_year"].notna()]
     by = by if by is not None else pd.DataFrame(columns=["region", "year", "node", "documents_in_force",
                                                          "documents_addressing", "share"])
     return fy, by

@@ -236,3 +236,29 @@ def test_versions_titled_with_their_revision_are_one_regulation():
     by = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))["coverage_by_year"]
     in_force = by.groupby("year")["documents_in_force"].first()
     assert (in_force[2009], in_force[2010], in_force[2024]) == (1, 2, 2)
+
+
+def test_first_year_keeps_what_only_undated_documents_address():
+    """first_year.csv had no row for a node a region addresses only in undated documents, so a pivot of it read
+    "never addressed" where the ranking, the gap audit and report.html's "undated" cell say addressed; and a row
+    did not say that undated documents, which may be older, address the node too. Such a node now has a row
+    without a year, naming an undated document, and every row counts the region's undated documents addressing
+    it."""
+    tax = load_taxonomy(ROOT / "taxonomy")
+    docs, passages, labels = _versions()
+    docs["date"] = ["2007-10-10", "", "2010-01-01", ""]  # v2 and o2 undated
+    labels = pd.concat([labels, labels[labels["doc_id"] == "v1.md"].assign(
+        doc_id="o2.md", passage_id="o2.md#1", node="model.incubator")], ignore_index=True)
+    first = aggregate(docs, passages, labels, tax)["first_year"].set_index("node")
+    assert first.loc["measure.transformation.pilot_base", ["first_year", "first_doc", "undated_documents"]].tolist() \
+        == [2007, "v1.md", 1]
+    assert first.loc["measure.ip.legal", "undated_documents"] == 0
+    row = first.loc["model.incubator"]
+    assert pd.isna(row["first_year"]) and row["first_doc"] == "o2.md" and row["first_date"] == ""
+    assert row["undated_documents"] == 1
+    # the report's first-year table still reads "undated" there
+    from pipeline import report
+
+    tables = aggregate(docs, passages, labels, tax)
+    md = report.report_md(tables, tax, {"files": 4, "ingested": 4})
+    assert "## First year each region addressed each recommendation" in md
