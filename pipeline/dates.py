@@ -5,8 +5,8 @@ name, the text. In the text, adoption and promulgation dates in the header (通�
 English "approved", "enacted", "adopted", "promulgated") come before the effective date (施行 / "Effective Date"), because the
 manifest dates researchers write are adoption dates and the two must mean the same thing; a revised text
 (修订, 修正 in its header; an English act's "as amended …") is dated by its latest revision, the version it is.
-Only the header (text before the first article) is searched for these: the body cites other laws with their
-dates.
+Only the header (text before the first article) is searched for these, and a notice's signature at its end: the
+body cites other laws with their dates.
 """
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ _CN_REVISED = re.compile(_CN_DATE + r"(?:(?!" + _N + r"{2,4}[ \t]*年)[^。；;\
 _CN_REVISED_LABEL = re.compile(r"(?P<form>修订|修正|修改)(?:日期|时间)[ \t]*[：:]?[ \t]*" + _CN_DATE)
 # 本条例自2020年3月1日起施行 (usually the last article)
 _CN_IN_FORCE = re.compile(r"自[ \t]*" + _CN_DATE + r"[ \t]*起?[ \t]*(?P<form>施行|实施|生效)")
+# a notice's or an opinion's signature, its issuer and the date on lines of their own at its end (上海市科学技术委员会 /
+# 2021年3月5日), as segment reads it: the date it was issued, which a notice states nowhere else
+_CN_SIGNED = re.compile(r"(?:^|\n)[ \t\u3000]*[^\s。；;：:，,][^\n。；;：:]{1,39}\n(?:[ \t\u3000]*\n)?[ \t\u3000]*"
+                        + _CN_DATE + r"[ \t\u3000]*$")
 _MONTHS = {m: i for i, names in enumerate(
     (("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
      ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
@@ -132,6 +136,8 @@ def _date_in(text: str, lang: str) -> tuple[str, str]:
                 found.append((1 if form in ("施行", "实施") else 0, m.start(), _cn_match_date(m), form))
         for m in _CN_IN_FORCE.finditer(text):
             found.append((1, m.start(), _cn_match_date(m), m.group("form")))
+        if m := _CN_SIGNED.search(text.rstrip()[-200:]):
+            found.append((0, len(text), _cn_match_date(m), "落款"))
     else:
         amended = [(date, "amended") for m in _EN_AMENDED.finditer(head) if (date := _en_match_date(m))]
         if amended:

@@ -1247,6 +1247,22 @@ def test_an_english_translations_adoption_note_dates_it(tmp_path):
     assert d.loc["SZ/cites.txt", "date"] == ""  # a law its articles cite is not its date
 
 
+def test_a_notice_dated_by_its_signature_is_dated(tmp_path):
+    """A notice or an opinion states its date once, in its signature at the end (上海市科学技术委员会 / 2021年3月5日),
+    as segment reads it: no header line says 印发 or 发布 with a date, so such a document, the commonest form of a
+    policy, was undated and left out of the view over time. A date in the body, or a last line that is a sentence,
+    dates nothing."""
+    body = "关于印发《科技成果转化行动方案》的通知\n\n沪科规〔2021〕3号\n\n各区科委：\n\n一、支持建设中试基地。\n\n"
+    write(tmp_path / "SH/notice.txt", body + "上海市科学技术委员会\n2021年3月5日\n")
+    write(tmp_path / "SH/apart.txt", body.replace("中试", "孵化") + "上海市科学技术委员会\n\n二〇二一年三月六日\n")
+    write(tmp_path / "SH/sentence.txt", body.replace("中试", "转移") + "本方案自发布之日起实施，有效期至2025年3月5日\n")
+    write(tmp_path / "SH/header.txt", "某条例\n\n2017年4月20日某省人大常委会通过\n\n第一条 鼓励合作。\n\n某省人大常委会\n2018年1月1日\n")
+    docs, _ = ingest(tmp_path)
+    got = {k: (d, s) for k, d, s in zip(docs["doc_id"], docs["date"], docs["date_source"])}
+    assert got == {"SH/notice.txt": ("2021-03-05", "text:落款"), "SH/apart.txt": ("2021-03-06", "text:落款"),
+                   "SH/sentence.txt": ("", ""), "SH/header.txt": ("2017-04-20", "text:通过")}
+
+
 def test_an_amended_english_act_is_dated_by_its_latest_amendment(tmp_path):
     """An act's versions head their text as a Chinese revised law does (…修正): "Enacted March 3, 2010, as amended
     June 1, 2018". The amended version was dated by its enactment, the original's date, so the view over time took
