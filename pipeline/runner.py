@@ -112,6 +112,13 @@ def passages_frame(rows: list[dict]) -> pd.DataFrame:
                                                                       "end": "int64"})
 
 
+def made_from(doc: dict) -> str:
+    """What a document's rows in a stage were made from, as chunks.meta.json records it: its text (by hash) and
+    its language, which a manifest may correct alone and which decides how the text is segmented (a Chinese
+    outline), tokenized and matched."""
+    return f"{doc['content_hash']} {doc['lang']}"
+
+
 def small_change(files: int, nbytes: int) -> bool:
     """Whether this many changed files and bytes fit in one chunk (a character takes at least one byte)."""
     return 0 < files <= CHUNK_DOCS and nbytes <= CHUNK_CHARS
@@ -330,19 +337,20 @@ class ChunkRunner:
         """Split a chunk into rows reused from the previous run and a task for the documents to compute.
 
         A chunk whose part keys all exist keeps its parts as they are (`reused` is None). Otherwise a document
-        is reused when every requested stage processed the same text with the same settings last time
-        (recorded per stage in chunks.meta.json: many documents have no rows in a stage, e.g. no labels).
+        is reused when every requested stage processed the same text, in the same language, with the same
+        settings last time (recorded per stage in chunks.meta.json: many documents have no rows in a stage,
+        e.g. no labels).
         """
         keys = {st: chunk_key(self.settings.keys[st], docs) for st in self.stages}
         for st in self.stages:
-            self.new_done[st].update({d["doc_id"]: d["content_hash"] for d in docs})
+            self.new_done[st].update({d["doc_id"]: made_from(d) for d in docs})
             self.part_docs[st].append([d["doc_id"] for d in docs])
         self.counts["documents"] += len(docs)
         if all(self.writers[st].has(keys[st]) for st in self.stages):
             self.counts["reused_documents"] += len(docs)
             return {"stages": stages, "settings": self.settings, "docs": []}, None, docs, keys
         ok = {d["doc_id"] for d in docs
-              if all(self.done[st].get(d["doc_id"]) == d["content_hash"] for st in self.stages)}
+              if all(self.done[st].get(d["doc_id"]) == made_from(d) for st in self.stages)}
         reused = {st: self.previous[st].arrow_rows_for(sorted(ok)) for st in self.stages} if ok else {}
         todo = [d for d in docs if d["doc_id"] not in ok]
         if self.load_texts is not None:
@@ -442,7 +450,7 @@ class ChunkRunner:
 
     def _count(self, doc: dict, n_windows: int, reused: bool) -> None:
         for st in self.stages:
-            self.new_done[st][doc["doc_id"]] = doc["content_hash"]
+            self.new_done[st][doc["doc_id"]] = made_from(doc)
             self.part_docs[st].extend([doc["doc_id"]] for _ in range(n_windows))
         self.counts["documents"] += 1
         self.counts["reused_documents" if reused else "computed_documents"] += 1

@@ -282,3 +282,22 @@ def test_a_passage_keeps_its_own_language_in_the_stored_table_fresh_reused_and_s
     assert english_article_lang(stepwise) == ["en"]
     for name in TABLES:
         assert content(stepwise / name) == content(streamed / name), name
+
+
+def test_a_language_corrected_in_the_manifest_alone_is_segmented_tokenized_and_classified_again(tmp_path):
+    """The manifest first gave a Chinese plan as English; corrected, its text is the same but it reads as an
+    outline of items (a Chinese document's), which a fresh run finds: the re-run must not keep the old rows."""
+    corpus, out, fresh = tmp_path / "corpus", tmp_path / "out", tmp_path / "fresh"
+    (corpus / "SD").mkdir(parents=True)
+    (corpus / "SD" / "plan.txt").write_text(
+        "某省深化产学研融合实施方案\n\n一、总体要求\n坚持企业主体地位，推动高等学校面向产业需求开展研究。\n\n"
+        "二、主要任务\n（一）支持企业与高等学校共建联合实验室。\n（二）设立科技成果转化引导基金。\n", encoding="utf-8")
+    (corpus / "SD" / "other.txt").write_text("另一条例\n\n第一条 鼓励科技成果转化。\n", encoding="utf-8")
+    manifest = "path,region,lang\nSD/plan.txt,SD,{}\nSD/other.txt,SD,zh\n"
+    (corpus / "manifest.csv").write_text(manifest.format("en"), encoding="utf-8")
+    run(corpus, out)
+    (corpus / "manifest.csv").write_text(manifest.format("zh"), encoding="utf-8")
+    run(corpus, out)
+    run(corpus, fresh)
+    for name in TABLES + ("coded_passages.csv", "summary.md"):
+        assert content(out / name) == content(fresh / name), name
