@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,12 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .article_numbers import ARTICLE_NUMBER
 from .classify import coded_store_paths, label_matrix
 from .io import ConfigError
 from .taxonomy import Taxonomy
 from .text import first_few, shown
 
 STORE_FILE = "coded.jsonl"
+# a Chinese article's text opens with its number, which an article inserted or struck out before it changes
+_OWN_NUMBER = re.compile(rf"^{ARTICLE_NUMBER}\s*")
 # how much a passage the researcher coded from their own corpus weighs in training (see bench/review_sim.py)
 CODED_WEIGHT = 6.0
 
@@ -81,13 +85,19 @@ def anchor_codings(store: list[dict], passages: pd.DataFrame) -> tuple[list[dict
 
     A passage id is its document and ordinal, so an edited document (an article inserted, clauses renumbered)
     gives a coded passage's id to other text. A record whose id no longer holds its text is moved to the
-    passage of its document that does (the nearest one to its old place if several do); if none does, it is
-    stale: the coding no longer describes any passage, and counting it would put a person's labels on text they
-    never read. `passages`: id, doc_id and text of every passage of the documents the records name (others'
-    records are left out). Returns (records, stale records, how many were moved). Texts are compared with
-    whitespace collapsed (a spreadsheet may rewrap them)."""
+    passage of its document that does (the nearest one to its old place if several do), or else to one that
+    holds it under another article number (第三条 renumbered 第四条); if none does, it is stale: the coding no
+    longer describes any passage, and counting it would put a person's labels on text they never read.
+    `passages`: id, doc_id and text of every passage of the documents the records name (others' records are left
+    out). Returns (records, stale records, how many were moved). Texts are compared with whitespace collapsed (a
+    spreadsheet may rewrap them)."""
     def norm(t) -> str:
         return " ".join(str(t or "").split())
+
+    def renumbered(t: str) -> str | None:
+        """The text without its own article number, None for a text that does not open with one."""
+        body = _OWN_NUMBER.sub("", t, count=1)
+        return body if body != t and body else None
 
     def ordinal(pid: str) -> int:
         tail = pid.rpartition("#")[2]
@@ -99,8 +109,11 @@ def anchor_codings(store: list[dict], passages: pd.DataFrame) -> tuple[list[dict
     text_of = dict(zip(ids, texts))
     docs = set(passages["doc_id"].astype(str))
     holders: dict[tuple[str, str], list[str]] = {}
+    bodies: dict[tuple[str, str], list[str]] = {}
     for pid, doc, text in zip(ids, passages["doc_id"].astype(str).tolist(), texts):
         holders.setdefault((doc, text), []).append(pid)
+        if (body := renumbered(text)) is not None:
+            bodies.setdefault((doc, body), []).append(pid)
     kept, stale, moved = [], [], 0
     for r in store:
         doc = passage_doc(r["id"])
@@ -111,6 +124,8 @@ def anchor_codings(store: list[dict], passages: pd.DataFrame) -> tuple[list[dict
             kept.append(r)
             continue
         now = holders.get((doc, text))
+        if not now and (body := renumbered(text)) is not None:
+            now = bodies.get((doc, body))
         if now:
             kept.append({**r, "id": min(now, key=lambda pid: abs(ordinal(pid) - ordinal(r["id"])))})
             moved += 1

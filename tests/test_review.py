@@ -339,6 +339,21 @@ def test_codings_follow_their_text_into_an_edited_document():
     assert kept[0]["id"] == "d#9"
 
 
+def test_codings_follow_their_article_when_an_inserted_article_renumbers_it():
+    """A Chinese article's text opens with its number: an article inserted before it renumbers it (第三条 becomes
+    第四条) and leaves the rest of its text as it was, which is the coded passage still."""
+    from pipeline.coded import anchor_codings
+
+    now = pd.DataFrame({"id": ["d#1", "d#2", "d#3", "d#4"], "doc_id": ["d"] * 4,
+                        "text": ["第一条 总则。", "第二条 新增的一条。", "第三条 鼓励共建联合实验室。", "第四条 设立引导基金。"]})
+    store = [{"id": "d#2", "text": "第二条 鼓励共建联合实验室。", "labels": ["x"], "coder": "ann"},
+             {"id": "d#3", "text": "第三条 设立引导基金。", "labels": ["y"], "coder": "ann"},
+             {"id": "d#1", "text": "第一条 已删去的一条。", "labels": ["z"], "coder": "ann"}]
+    kept, stale, moved = anchor_codings(store, now)
+    assert [(r["id"], r["labels"]) for r in kept] == [("d#3", ["x"]), ("d#4", ["y"])]
+    assert [r["id"] for r in stale] == ["d#1"] and moved == 2
+
+
 def test_a_coding_is_not_counted_on_other_text_after_its_document_is_edited(tmp_path):
     import shutil
 
