@@ -22,10 +22,10 @@ from . import aggregate as aggregate_mod
 from . import nodes
 from . import report as report_mod
 from . import workbook as workbook_mod
-from .catalog import COMPARISON_FILES, REPORT_FILES, Catalog, coverage_tables
+from .catalog import COMPARISON_FILES, CROSSTAB, REPORT_FILES, Catalog, coverage_tables
 from .classify import coded_store_paths, model_said
-from .io import (ChunkedTable, PartCache, active_publication, part_files, publish_file, publishing, read_parts,
-                 write_json, write_text)
+from .io import (ChunkedTable, PartCache, active_publication, after_publication, part_files, publish_file, publishing,
+                 read_parts, write_json, write_text)
 from .coded import coder_cells, follow_codings, human_coding, passage_doc, store_records
 from .compare import compare_cli
 from .engine import Helper
@@ -119,6 +119,10 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) 
             catalog.save(name, df)
         for path in stale:
             path.unlink(missing_ok=True)
+        if CROSSTAB not in tables:
+            # the frameworks a run crossed before: their crosstab would stand beside tables of other frameworks
+            for path in (catalog.path(CROSSTAB, "csv"), catalog.path(CROSSTAB, "parquet")):
+                after_publication(lambda path=path: path.unlink(missing_ok=True))
         record(out, "aggregate", time.perf_counter() - t0, counts={k: int(len(v)) for k, v in tables.items()})
     print(f"aggregate: {len(tables['coverage_region'])} regions x {len(tax.nodes)} nodes -> "
           f"{catalog.path('coverage_region', 'csv')}", file=sys.stderr)

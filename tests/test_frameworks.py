@@ -232,6 +232,17 @@ def test_several_frameworks_code_every_passage_under_each(crossed):
         assert 'name="crosstab"' in z.read("xl/workbook.xml").decode()
 
 
+def test_a_run_of_one_framework_after_a_crossed_one_leaves_no_crosstab(tmp_path):
+    """crosstab.csv of the frameworks crossed before would stand beside coverage tables of one framework, which a
+    fresh run into an empty folder does not write."""
+    corpus, out = _corpus(tmp_path / "corpus"), tmp_path / "out"
+    for taxonomy in ("taxonomy,taxonomy/policy_tools", "taxonomy"):
+        got = _run("run", "--corpus", str(corpus), "--out", str(out), "--taxonomy", taxonomy, "--model", "lexicon",
+                   "--quiet", "--jobs", "1")
+        assert got.returncode == 0, got.stderr[-3000:]
+    assert not (out / "crosstab.csv").exists() and not (out / "crosstab.parquet").exists()
+
+
 def test_crosstab_cells_agree_with_the_coverage_tables(crossed):
     ct = _csv(crossed, "crosstab")
     coded = _csv(crossed, "coded_passages")
