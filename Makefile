@@ -164,7 +164,9 @@ else
 classify: $(OUT)/labels.parquet ## stage 4: label passages (IN=passages.jsonl OUT=predictions.jsonl: a JSON-lines file instead)
 endif
 
-$(OUT)/coverage_region.csv: $(OUT)/labels.parquet pipeline/aggregate.py pipeline/strength.py $(wildcard taxonomy/strength.yaml) $(TAXONOMY_FILES) $(wildcard $(CODED)/*.jsonl)
+# aggregate reads the documents (titles, dates, regions) and ingest's report too, which the manifest can change
+# while the passages and labels stay as they were
+$(OUT)/coverage_region.csv: $(OUT)/labels.parquet $(OUT)/documents.parquet $(OUT)/ingest_report.csv pipeline/aggregate.py pipeline/strength.py $(wildcard taxonomy/strength.yaml) $(TAXONOMY_FILES) $(wildcard $(CODED)/*.jsonl)
 	$(PY) -m pipeline aggregate $(COMMON) --coded $(call quoted,$(CODED))
 aggregate: $(OUT)/coverage_region.csv ## stage 5: coverage tables, gap audit, coded_passages.csv
 

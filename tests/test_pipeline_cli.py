@@ -157,6 +157,26 @@ def test_make_report_shows_new_codings_and_skipped_files(tmp_path):
     assert "1 passages of this corpus" in (out / "report.html").read_text(encoding="utf-8")
 
 
+def test_make_report_shows_a_title_and_date_changed_in_the_manifest(tmp_path):
+    """A title or date corrected in manifest.csv changes documents.parquet alone (the passages and labels stay):
+    `make report` re-ran ingest and segment and kept the coverage tables and reports with the old title and
+    date, which `make run` and a fresh run show new."""
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    (corpus / "GD").mkdir(parents=True)
+    (corpus / "GD" / "a.md").write_text("广东省孵化器办法\n\n第一条 支持建设科技企业孵化器和众创空间。\n", encoding="utf-8")
+    manifest = "path,region,lang,title,date\nGD/a.md,GD,zh,{},{}\n"
+    (corpus / "manifest.csv").write_text(manifest.format("广东省孵化器办法", "2019-01-01"), encoding="utf-8")
+    args = [f"CORPUS={corpus}", f"OUT={out}", f"CODED={tmp_path / 'coded'}", f"MODELS={tmp_path / 'models'}",
+            "JOBS=1", "report"]
+    assert make(*args).returncode == 0
+    (corpus / "manifest.csv").write_text(manifest.format("广东省科技企业孵化器管理办法", "2021-05-06"), encoding="utf-8")
+    second = make(*args)
+    assert second.returncode == 0, second.stderr[-2000:]
+    doc = pd.read_csv(out / "coverage_document.csv", encoding="utf-8-sig")
+    assert doc[["title", "date"]].values.tolist() == [["广东省科技企业孵化器管理办法", "2021-05-06"]]
+    assert "广东省科技企业孵化器管理办法" in (out / "report.html").read_text(encoding="utf-8")
+
+
 def test_labels_come_from_the_model_the_run_names(tmp_path):
     """The sequence of issue 16: train, run, back to the default model, run again. The last run must relabel
     with the default model (it used to re-ingest only, keeping the trained model's labels and naming it in
