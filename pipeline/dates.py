@@ -72,6 +72,9 @@ _EN_PROMULGATED = re.compile(r"\b(?P<form>approved|enacted|adopted|promulgated|p
 # 2018", "Last amended on 5 May 2020 by …"; the text is that version, dated by its latest amendment
 _EN_AMENDED = re.compile(r"(?:\b(?:as|last)[ \t]+|^[ \t(]*)(?P<form>amended)\b[^.\n]{0,80}?" + _EN_DATE,
                          re.IGNORECASE | re.MULTILINE)
+# ...read above its first provision only: a section citing another law "as amended June 1, 1984" dates that law
+_EN_PROVISION = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?(?:section|sec\.|§|article|part|chapter|\(?\d+[.)])",
+                           re.IGNORECASE | re.MULTILINE)
 _HEAD_CHARS = 1500
 # (an English translation's articles too: its Article 2 cites the laws it follows with their dates)
 _FIRST_ARTICLE = re.compile(rf"^[ \t\u3000]*(?:{ARTICLE_NUMBER}|(?:#{{1,6}}[ \t]+)?Article[ \t]+1\b)",
@@ -139,7 +142,9 @@ def _date_in(text: str, lang: str) -> tuple[str, str]:
         if m := _CN_SIGNED.search(text.rstrip()[-200:]):
             found.append((0, len(text), _cn_match_date(m), "落款"))
     else:
-        amended = [(date, "amended") for m in _EN_AMENDED.finditer(head) if (date := _en_match_date(m))]
+        provision = _EN_PROVISION.search(head)
+        note = head[:provision.start()] if provision else head
+        amended = [(date, "amended") for m in _EN_AMENDED.finditer(note) if (date := _en_match_date(m))]
         if amended:
             return max(amended)
         for m in _EN_PROMULGATED.finditer(head):

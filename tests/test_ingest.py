@@ -1273,11 +1273,15 @@ def test_an_amended_english_act_is_dated_by_its_latest_amendment(tmp_path):
     write(tmp_path / "US-MA/act (amended).md", act.format("Enacted March 3, 2010, as amended June 1, 2018."))
     write(tmp_path / "US-MA/act (2020).md", act.format("Enacted March 3, 2010. Last amended on 5 May 2020 by "
                                                        "Chapter 12 of the Acts of 2020, and as amended 1 July 2014."))
+    # another law its sections cite "as amended" on a date does not date it
+    write(tmp_path / "US-MA/cites.md", "# Patent Use Act\n\nEnacted April 1, 2012.\n\nSection 1. The Patent Act, as "
+                                       "amended June 1, 1984, applies to universities.\n")
     docs, _ = ingest(tmp_path)
     got = {k: (d, s) for k, d, s in zip(docs["doc_id"], docs["date"], docs["date_source"])}
     assert got == {"US-MA/act.md": ("2010-03-03", "text:enacted"),
                    "US-MA/act (amended).md": ("2018-06-01", "text:amended"),
-                   "US-MA/act (2020).md": ("2020-05-05", "text:amended")}
+                   "US-MA/act (2020).md": ("2020-05-05", "text:amended"),
+                   "US-MA/cites.md": ("2012-04-01", "text:enacted")}
 
 
 def test_an_english_texts_own_entry_into_force_dates_it(tmp_path):
