@@ -21,7 +21,8 @@ DATE_IN_NAME = re.compile(r"[（(](\d{4}-\d{2}-\d{2})[)）]")
 
 EARLIEST_YEAR = 1949
 _N = "[0-9〇○零Ｏ一二三四五六七八九十百两]"
-_CN_DATE = (rf"(?P<roc>(?:中华)?民国[ \t]*)?(?P<y>{_N}{{2,4}})[ \t]*年[ \t]*(?P<m>{_N}{{1,2}})[ \t]*月"
+# (民國 as written: a manifest's values are not converted to Simplified as a text is)
+_CN_DATE = (rf"(?P<roc>(?:中[华華])?民[国國][ \t]*)?(?P<y>{_N}{{2,4}})[ \t]*年[ \t]*(?P<m>{_N}{{1,2}})[ \t]*月"
             rf"[ \t]*(?P<d>{_N}{{1,3}})[ \t]*日")
 _CN_PROMULGATED = "通过|批准|公布|发布|印发|颁布"
 # a date, then (within the clause, without passing another date) the word saying what happened on it

@@ -1120,6 +1120,15 @@ def test_a_manifest_date_before_1949_in_chinese_numerals_is_read_as_in_figures()
     assert "not a date on the calendar" in document_date({"date": "二〇二一年二月三十日"}, "a.md", "", "zh")[2]
 
 
+def test_a_manifest_date_in_a_taiwanese_year_written_in_traditional_characters_is_read():
+    """A manifest typed in Taiwan writes 民國110年3月5日 (or 中華民國…): the manifest's values are not converted to
+    Simplified as a text is, so only 民国 was read and 民國 was refused as "not a date from 1900 to next year"."""
+    from pipeline.dates import manifest_date
+
+    assert manifest_date("民國110年3月5日") == manifest_date("中華民國110年3月5日") == manifest_date("民国110年3月5日") \
+        == "2021-03-05"
+
+
 def test_a_manifest_date_written_day_first_or_as_a_spreadsheet_number_is_named_for_what_it_is():
     """A manifest typed in Europe writes 05/03/2021, and a date column Excel saves unformatted holds its day number
     (44260): both were refused as "not a date from 1900 to next year", which they are, and the researcher was not
