@@ -389,6 +389,10 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     long = long.astype({"passages": "int64", "documents": "int64"}).merge(
         regions[["region", "documents"]].rename(columns={"documents": "region_documents"}), on="region")
     long["share"] = (long["documents"] / long["region_documents"]).round(4)
+    # every version counts in `documents`; an audit of today's policy asks what the versions in force address
+    gone = superseded(documents)
+    live = labels[~labels["doc_id"].isin(gone)].groupby(["region", "node"])["doc_id"].nunique()
+    long["documents_in_force_addressing"] = [int(live.get((r, n), 0)) for r, n in zip(long["region"], long["node"])]
     long["facet"] = long["node"].map(lambda n: by_id[n].facet)
     if several:
         long["framework"] = long["node"].map(lambda n: by_id[n].framework)
@@ -406,6 +410,8 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
                       on=["region", "node"], how="left")
     gaps = gaps[gaps["facet"].isin(shown_facets)].copy()
     gaps["addressed"] = gaps["passages"] > 0
+    gaps["addressed_in_force"] = gaps["documents_in_force_addressing"] > 0
+    gaps["superseded_only"] = _superseded_only(gaps, labels, documents, gone)
     gaps["coder_passages"] = (gaps[["region", "node"]].merge(person_coded, on=["region", "node"], how="left")
                               ["coder_passages"].fillna(0).astype("int64").to_numpy()
                               if person_coded is not None and len(person_coded) else 0)
@@ -431,7 +437,8 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
                                 "label": "evidence_article", "score": "evidence_score"})
     gap_cols = (["region"] + (["framework"] if several else []) +
                 ["node", "node_name", "node_name_zh", "facet", "is_group", "addressed", "passages",
-                 "documents", "share", "coder_passages", "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id",
+                 "documents", "share", "addressed_in_force", "documents_in_force_addressing", "superseded_only",
+                 "coder_passages", "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id",
                  "evidence_score", "evidence_passage", "recommendation"] + region_cols +
                 ["regions_lacking"] + level_cols + ["strength", "committed"])
     gaps = gaps[gap_cols].fillna({"evidence_title": "", "evidence_article": "", "evidence_doc": "",
@@ -482,6 +489,21 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
         batch.append("crosstab")
     emit({k: tables[k] for k in batch})
     return tables
+
+
+def _superseded_only(gaps: pd.DataFrame, labels: pd.DataFrame, documents: pd.DataFrame, gone: set[str]) -> list[str]:
+    """Per gaps row addressed by superseded versions alone, those versions ("title, year; …", oldest first), else
+    empty: evidence from a version no longer in force does not show that the region addresses the node today."""
+    only = gaps[gaps["addressed"] & ~gaps["addressed_in_force"]]
+    if only.empty:
+        return [""] * len(gaps)
+    meta = documents.set_index("doc_id")
+    hit = labels.loc[labels["doc_id"].isin(gone), ["region", "node", "doc_id"]].drop_duplicates()
+    hit = hit.assign(date=hit["doc_id"].map(meta["date"])).sort_values(["date", "doc_id"], kind="stable")
+    named = {key: "; ".join(f"{_s(meta['title'].get(d)) or d}, {_s(meta['date'].get(d))[:4]}" for d in g["doc_id"])
+             for key, g in hit.groupby(["region", "node"], sort=False)}
+    return [named.get((r, n), "") if a and not f else ""
+            for r, n, a, f in zip(gaps["region"], gaps["node"], gaps["addressed"], gaps["addressed_in_force"])]
 
 
 def rank_regions(ranking: pd.DataFrame, counts: list[str]) -> pd.DataFrame:
@@ -595,6 +617,25 @@ def regulation(title: str, doc_id: str) -> str:
     return t or f"\0{doc_id}"
 
 
+def versions(documents: pd.DataFrame) -> pd.DataFrame:
+    """The dated documents with their `year` and `until`, the year the next version of their regulation (see
+    `regulation`) supersedes them (empty for the latest), in date order. Undated documents are left out: they
+    cannot be placed among the versions."""
+    docs = documents.assign(year=pd.to_numeric(documents["date"].str[:4], errors="coerce"))
+    docs = docs.dropna(subset=["year"]).astype({"year": "int64"})
+    docs = docs.assign(_reg=[regulation(t, d) for t, d in zip(docs["title"], docs["doc_id"])]
+                       if "title" in docs.columns else docs["doc_id"]).sort_values(["date", "doc_id"], kind="stable")
+    docs["until"] = docs.groupby(["region", "_reg"])["year"].shift(-1)
+    return docs
+
+
+def superseded(documents: pd.DataFrame) -> set[str]:
+    """The documents no longer in force: a later version of their regulation exists. The others, undated ones
+    included (nothing says they were replaced), are in force now."""
+    docs = versions(documents)
+    return set(docs.loc[docs["until"].notna(), "doc_id"])
+
+
 def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """First year each region addressed each node, and coverage over documents in force each year (see
     `_dated_temporal`). A node a region addresses only in undated documents has a first-year row too, without a
@@ -627,12 +668,7 @@ def _dated_temporal(documents: pd.DataFrame, labels: pd.DataFrame,
     superseded within its own year is never counted. Repeals are not in the manifest; undated documents are
     left out of the temporal view.
     """
-    docs = documents.assign(year=pd.to_numeric(documents["date"].str[:4], errors="coerce"))
-    docs = docs.dropna(subset=["year"]).astype({"year": "int64"})
-    # the year each version stops being in force: its next version's (none for the latest)
-    docs = docs.assign(_reg=[regulation(t, d) for t, d in zip(docs["title"], docs["doc_id"])]
-                       if "title" in docs.columns else docs["doc_id"]).sort_values(["date", "doc_id"], kind="stable")
-    docs["until"] = docs.groupby(["region", "_reg"])["year"].shift(-1)
+    docs = versions(documents)
     cols_first = ["region", "node", "first_year", "first_doc", "first_date", "date_source"]
     cols_year = ["region", "year", "node", "documents_in_force", "documents_addressing", "share"]
     if docs.empty:

@@ -260,8 +260,14 @@ def _summary_part(tables, fw: Taxonomy) -> dict:
                  for n in ranked if code in lacking[n.id]]
         if names:
             missing.append({"region": _region_label(code, name), "names": names})
+    # addressed as the ranking counts it, though not by any version in force: say so beside the gaps
+    only_old = []
+    for code, name, _, addressed in _audit_by_region(tables, fw, ranked):
+        nodes = [(_name(n), _s(getattr(r, "superseded_only", ""))) for n, r in addressed]
+        only_old.append({"region": _region_label(code, name), "nodes": [(n, by) for n, by in nodes if by]})
     return {"name": fw.name["en"], "owner": a.owner, "plural": a.items, "plural_cap": _cap(a.items), "singular": a.item,
-            "also": [f.items for f, _ in also], "n_leaves": len(_audit_leaves(fw)), "rows": rows, "missing": missing}
+            "also": [f.items for f, _ in also], "n_leaves": len(_audit_leaves(fw)), "rows": rows, "missing": missing,
+            "superseded": [o for o in only_old if o["nodes"]]}
 
 
 def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
@@ -320,7 +326,7 @@ def _report_md_part(tables, fw: Taxonomy, undated_list: bool = True) -> dict:
         "gaps": [{"name": _name(n), "guide": _guide(n), "coder": coder.get((code, n.id), 0)} for n in missing],
         "addressed": [{"name": _name(n), "documents": r.documents, "passages": r.passages,
                        "split": _s(getattr(r, "strength", "")), "committed": _committed(r),
-                       "title": r.evidence_title, "article": r.evidence_article, "passage": r.evidence_passage}
+                       "superseded": _s(getattr(r, "superseded_only", "")), "title": r.evidence_title, "article": r.evidence_article, "passage": r.evidence_passage}
                       for n, r in addressed]}
         for code, name, missing, addressed in _audit_by_region(tables, fw, ranked)]
     return part
@@ -1011,6 +1017,7 @@ def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict) -> 
                 ev = {"title": r.evidence_title, "article": r.evidence_article,
                       "passage": _s(r.evidence_passage)[:300], "snippet": None}
             present.append({"name": _name(n), "committed": _committed(r), "split": _s(getattr(r, "strength", "")),
+                            "superseded": _s(getattr(r, "superseded_only", "")),
                             "documents": int(r.documents), "passages": int(r.passages), "evidence": ev})
         regions.append({"label": _region_label(code, name), "present": present,
                         "missing": [{"name": _name(n), "guide": _guide(n), "coder": coder.get((code, n.id), 0)}

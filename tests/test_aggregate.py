@@ -262,3 +262,41 @@ def test_first_year_keeps_what_only_undated_documents_address():
     tables = aggregate(docs, passages, labels, tax)
     md = report.report_md(tables, tax, {"files": 4, "ingested": 4})
     assert "## First year each region addressed each recommendation" in md
+
+
+def test_the_gap_audit_says_what_only_superseded_versions_address():
+    """A recommendation only a regulation's 2007 version addressed read "addressed" in gaps.csv, with that version
+    as evidence, though the version in force (2024) dropped it: a researcher auditing today's policy misread it.
+    The addressed column keeps counting every version; beside it, whether the documents in force now (of each
+    regulation its latest version; undated ones too) address the node, and which superseded versions alone do."""
+    tax = load_taxonomy(ROOT / "taxonomy")
+    docs, passages, labels = _versions()
+    # an undated notice counts as in force
+    docs = pd.concat([docs, docs.iloc[[0]].assign(doc_id="u.md", title="某通知", date="")], ignore_index=True)
+    passages = pd.concat([passages, passages.iloc[[0]].assign(doc_id="u.md", passage_id="u.md#1")], ignore_index=True)
+    labels = pd.concat([labels, labels[labels["doc_id"] == "v1.md"].iloc[[0]].assign(
+        doc_id="u.md", passage_id="u.md#1", node="model.incubator")], ignore_index=True)
+    t = aggregate(docs, passages, labels, tax)
+    gaps = t["gaps"].set_index(["region", "node"])
+    legal = gaps.loc[("R", "measure.ip.legal")]
+    assert legal["addressed"] and legal["documents"] == 2  # as before: every version counts
+    assert not legal["addressed_in_force"] and legal["documents_in_force_addressing"] == 0
+    assert legal["superseded_only"] == "上海市促进农业科技进步若干规定, 2007; 另一条例, 2010"
+    pilot = gaps.loc[("R", "measure.transformation.pilot_base")]
+    assert pilot["addressed_in_force"] and pilot["documents_in_force_addressing"] == 1 and pilot["superseded_only"] == ""
+    incubator = gaps.loc[("R", "model.incubator")]
+    assert incubator["addressed_in_force"] and incubator["superseded_only"] == ""
+    miss = gaps.loc[("R", "measure.ip.system")]
+    assert not miss["addressed"] and not miss["addressed_in_force"] and miss["superseded_only"] == ""
+    long = t["coverage_region_long"].set_index(["region", "node"])
+    assert long.loc[("R", "measure.ip.legal"), "documents_in_force_addressing"] == 0
+    assert long.loc[("R", "measure.transformation.pilot_base"), "documents_in_force_addressing"] == 1
+
+    from pipeline import report
+
+    md = report.report_md(t, tax, {"files": 4, "ingested": 4})
+    said = "addressed only by superseded versions (上海市促进农业科技进步若干规定, 2007; 另一条例, 2010)"
+    assert said in md and said in report.summary_md(t, tax, {"files": 4, "ingested": 4})
+    assert md.count("addressed only by superseded versions") == 2  # the summary's line and the audit's
+    page = report.report_html(t, tax, report.evidence_index(t["evidence"]), {"files": 4, "ingested": 4})
+    assert said in page
