@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 
 from .aggregate import with_names
-from .catalog import Catalog
+from .catalog import COMPARISON_FILES, Catalog
 from .io import ConfigError, write_csv
-from .runlog import stage_entry
+from .runlog import record, stage_entry
 from .taxonomy import load_taxonomy
 
 # what is compared: documents addressing each node, per region
@@ -65,7 +66,29 @@ def compare(a: pd.Series, b: pd.Series, nodes: list[str], names: tuple[str, str]
     return df.rename(columns={"a_documents": f"{names[0]}_documents", "b_documents": f"{names[1]}_documents"})
 
 
+def made_here(out: Path) -> list[Path]:
+    """The comparisons in `out` made from its own coverage tables (a side was one of its regions, or `out` as a
+    folder), as compare recorded them in run.json: new tables in `out` contradict those. A comparison of two other
+    output folders written into `out` does not rest on its tables, and neither does one compare did not record
+    (written by an older version, or by hand): they stay."""
+    made = stage_entry(out, "compare").get("comparisons")
+    made = made if isinstance(made, dict) else {}
+    return sorted(p for p in out.glob(COMPARISON_FILES) if "." in (made.get(p.name) or ()))
+
+
+def _note_sides(out: Path, target: Path, folders: tuple[Path, Path], seconds: float) -> None:
+    """Record in `out`'s run.json which folders the comparison `target` was made from ("." for `out` itself),
+    for made_here. An `out` without a run has no run.json to write it to, nor tables to replace."""
+    if not Catalog(out).path("run").exists():
+        return
+    made = stage_entry(out, "compare").get("comparisons")
+    made = {k: v for k, v in made.items() if (out / k).exists()} if isinstance(made, dict) else {}
+    made[target.name] = ["." if f.resolve() == out.resolve() else str(f.resolve()) for f in folders]
+    record(out, "compare", seconds, comparisons=made)
+
+
 def compare_cli(args) -> None:
+    t0 = time.perf_counter()
     tax = load_taxonomy(args.taxonomy)
     out = Path(args.out)
     # both sides are checked before failing, so one message says all that is wrong
@@ -105,6 +128,7 @@ def compare_cli(args) -> None:
     # a comparison on some of the run's frameworks is named after them: it must not overwrite the whole one
     target = Catalog(out).comparison(name_a, name_b, "_".join(t.id for t in tax.parts) if left else "")
     write_csv(df, target)
+    _note_sides(out, target, (dir_a, dir_b), time.perf_counter() - t0)
     for line in _taxonomy_notes((name_a, name_b), (dir_a, dir_b), coded):
         print(line)
     for side in (name_a, name_b):

@@ -22,12 +22,12 @@ from . import aggregate as aggregate_mod
 from . import nodes
 from . import report as report_mod
 from . import workbook as workbook_mod
-from .catalog import COMPARISON_FILES, CROSSTAB, REPORT_FILES, Catalog, coverage_tables
+from .catalog import CROSSTAB, REPORT_FILES, Catalog, coverage_tables
 from .classify import coded_store_paths, model_said
 from .io import (ChunkedTable, PartCache, active_publication, after_publication, part_files, publish_file, publishing,
                  read_parts, write_json, write_text)
 from .coded import coder_cells, follow_codings, human_coding, passage_doc, store_records
-from .compare import compare_cli
+from .compare import compare_cli, made_here
 from .engine import Helper
 from .runlog import record, stage_entry
 from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, check
@@ -113,7 +113,7 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) 
         on_tables({"human_coding": tables["human_coding"]})
     catalog = Catalog(out)
     # a comparison of the tables before these would contradict them
-    stale = sorted(out.glob(COMPARISON_FILES))
+    stale = made_here(out)
     with publishing():
         for name, df in tables.items():
             catalog.save(name, df)

@@ -105,9 +105,17 @@ def test_a_run_removes_the_comparisons_of_the_tables_it_replaces(tmp_path):
     assert (out / "compare_CN-SD_vs_UK.csv").is_file()
     again = run("run", *args)  # nothing changed: the tables and the comparison stand
     assert again.returncode == 0 and (out / "compare_CN-SD_vs_UK.csv").is_file()
+    # a comparison of two other output folders, written into out, was removed too, "made from the coverage tables
+    # before these", which it was not: the new tables do not contradict it
+    a = _coded_folder(tmp_path / "A", {"model.incubator": 1}, "a" * 64)
+    b = _coded_folder(tmp_path / "B", {"model.incubator": 0}, "a" * 64)
+    assert run("compare", "--a", str(a), "--b", str(b), "--out", str(out)).returncode == 0
+    assert run("compare", "--a", str(out), "--b", str(b), "--out", str(out)).returncode == 0  # out's own tables
+    assert (out / "compare_out_vs_B.csv").is_file()
     doc = corpus / "en" / "UK" / "knowledge_exchange_partnerships_framework.txt"
     doc.write_text(doc.read_text(encoding="utf-8") + "\nUniversities may license patents to firms.\n", encoding="utf-8")
     changed = run("run", *args)
     assert changed.returncode == 0, changed.stderr[-2000:]
-    assert not (out / "compare_CN-SD_vs_UK.csv").exists()
-    assert "removed 1 comparison(s)" in changed.stderr and "compare_CN-SD_vs_UK.csv" in changed.stderr
+    assert not (out / "compare_CN-SD_vs_UK.csv").exists() and not (out / "compare_out_vs_B.csv").exists()
+    assert "removed 2 comparison(s)" in changed.stderr and "compare_CN-SD_vs_UK.csv" in changed.stderr
+    assert (out / "compare_A_vs_B.csv").is_file() and "compare_A_vs_B.csv" not in changed.stderr
