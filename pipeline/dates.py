@@ -17,7 +17,8 @@ from pathlib import Path
 from .article_numbers import ARTICLE_NUMBER, cn_number
 from .text import one_line
 
-DATE_IN_NAME = re.compile(r"[（(](\d{4}-\d{2}-\d{2})[)）]")
+# (2015-08-29), and as people name files too, (2015-8-29) or (2015.08.29): the year first, one separator throughout
+DATE_IN_NAME = re.compile(r"[（(](\d{4})([-.])(\d{1,2})\2(\d{1,2})[)）]")
 
 EARLIEST_YEAR = 1949
 _N = "[0-9〇○零Ｏ一二三四五六七八九十百两]"
@@ -170,6 +171,11 @@ REFUSED_MANIFEST_DATE = re.compile(re.escape(MANIFEST_PROBLEM) + r"date '(?P<val
 # a manifest date: a year, a year and month, or a whole date, with -, /, . or 年月日 between the parts
 # (a year alone as Chinese writers type it, 2021年; a day with the spoken 号, 3月5号)
 _MANIFEST_DATE = re.compile(r"(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2})\s*[日号]?)?\s*月?|\s*年)?")
+# ...or without separators, as databases export it (20210305): a year of four figures first reads one way only
+_COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+# a Taiwanese date in 民國 years without the word (110年3月5日, 110/03/05): a year of three figures is no Gregorian one
+# in a policy's range, while one of two (99/03/05) might be 1999's or a day's, and is not read
+_ROC_DATE = re.compile(r"(\d{3})\s*(?:年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?|([-/.])\s*(\d{1,2})\s*\4\s*(\d{1,2}))")
 
 
 # a time of day after the date: a spreadsheet's date-and-time cell saved as CSV ("2019-03-02 00:00:00")
@@ -184,10 +190,14 @@ _EN_WHOLE_DATE = re.compile(_EN_DATE, re.IGNORECASE)
 def _manifest_parts(value: str) -> tuple[int, int | None, int | None] | None:
     """(year, month, day) of a manifest date written in figures, in Chinese numerals or with an English month's
     name, or None."""
-    m = _MANIFEST_DATE.fullmatch(value)
+    m = _MANIFEST_DATE.fullmatch(value) or _COMPACT_DATE.fullmatch(value)
     if m:
         year, month, day = (int(g) if g else None for g in m.groups())
         return year, month, day
+    roc = _ROC_DATE.fullmatch(value)
+    if roc:
+        y, m1, d1, _, m2, d2 = roc.groups()
+        return int(y) + 1911, int(m1 or m2), int(d1 or d2)
     # in Chinese numerals, read over the manifest's years (a text's start at 1949)
     cn = _CN_WHOLE_DATE.fullmatch(value)
     if cn:
@@ -251,8 +261,7 @@ def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str,
         problem = f"{MANIFEST_PROBLEM}date '{one_line(given)[:40]}' {why}{_DATE_USED_INSTEAD}"
     m = DATE_IN_NAME.search(Path(rel).name)
     if m:
-        y, mo, d = (int(x) for x in m.group(1).split("-"))
-        date = plausible_date(y, mo, d)
+        date = plausible_date(int(m.group(1)), int(m.group(3)), int(m.group(4)))
         if date:
             return date, "filename", problem
     date, form = date_from_text(text, lang)
