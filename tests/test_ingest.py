@@ -1529,3 +1529,21 @@ def test_a_duplicate_in_another_region_is_warned_about(tmp_path, caplog):
     assert "GD/条例.txt" in warned and "AU/again.txt" in warned["GD/条例.txt"]
     assert "region AU, not GD" in warned["GD/条例.txt"]
     assert "AU/copy.txt" not in warned
+
+
+def test_dates_written_in_other_unambiguous_forms_are_read():
+    """A version's file named 条例(2015-8-29).md or 条例(2015.08.29).md was undated by its name (only (YYYY-MM-DD) was
+    read), and a manifest's 20210305, or Taiwan's 110年3月5日 and 110/03/05 (民國 years without 民國: a year of
+    three figures is no other), were refused. Each is read; a day-first date, which reads two ways, is not."""
+    from pipeline.dates import document_date, manifest_date
+
+    for name in ("条例(2015-8-29).md", "条例(2015.08.29).md", "条例（2015.8.29）.md", "条例(2015-08-29).md"):
+        assert document_date({}, f"zh/A/{name}", "某条例\n", "zh")[:2] == ("2015-08-29", "filename"), name
+    for name in ("条例(2015-08.29).md", "条例(2015-13-01).md", "条例(29.08.2015).md"):
+        assert document_date({}, f"zh/A/{name}", "某条例\n", "zh")[:2] == ("", ""), name
+    assert manifest_date("20210305") == manifest_date("110年3月5日") == manifest_date("110/03/05") == "2021-03-05"
+    assert manifest_date("110.3.5") == manifest_date("110-03-05") == "2021-03-05"
+    assert manifest_date("20211305") == manifest_date("05032021") == manifest_date("99/03/05") == ""
+    assert manifest_date("05/03/2021") == ""
+    assert "reads two ways" in document_date({"date": "05/03/2021"}, "a.md", "", "zh")[2]
+
