@@ -37,6 +37,10 @@ _CN_WORD_THEN_DATE = re.compile(rf"(?P<form>{_CN_PROMULGATED}|施行|实施|成�
 # text is that version, dated by its latest revision as the national database's file names date it
 _CN_REVISED = re.compile(_CN_DATE + r"(?:(?!" + _N + r"{2,4}[ \t]*年)[^。；;\n]){0,60}?(?P<form>修订|修正|修改)"
                          r"(?![ \t]*(?:日期|时间))")
+# ...where a decision revised it, the decision's name (《关于修改〈…〉的决定》) comes between the date and the word
+# saying what was done (修正): from the open 《 on (past a law it names, 《关于修改<…《…法》…>的决定》), the word after the
+# name's close
+_CN_AFTER_NAME = re.compile(r"(?:[^《》。；;\n]|《[^《》。；;\n]*》)*》[^《。；;\n]{0,10}?(?P<form>修订|修正|修改)")
 # ...or named before its date, as Taiwan's law database heads a law (修正日期：民國 105 年 05 月 11 日); that 修正日期 is
 # the next date's, not the one before it
 _CN_REVISED_LABEL = re.compile(r"(?P<form>修订|修正|修改)(?:日期|时间)[ \t]*[：:]?[ \t]*" + _CN_DATE)
@@ -117,6 +121,14 @@ def _en_match_date(m: re.Match) -> str:
     return plausible_date(int(year), _MONTHS.get(month.lower().rstrip(".")), int(day))
 
 
+def _revision_word(m: re.Match, head: str) -> str:
+    """The word a revision's date was read with: the one after the name of the decision that made it, where the
+    match ended inside that name (关于修改…); the date is the match's either way."""
+    if m.group(0).count("《") > m.group(0).count("》") and (after := _CN_AFTER_NAME.match(head, m.end())):
+        return after.group("form")
+    return m.group("form")
+
+
 def date_from_text(text: str, lang: str) -> tuple[str, str]:
     """(ISO date, the form it was read from) for a document's promulgation, adoption or effective date as its
     text states it, or ("", "") when it states none that is plausible. A text that states none in its language
@@ -131,8 +143,8 @@ def _date_in(text: str, lang: str) -> tuple[str, str]:
     head = text[: min(first.start(), _HEAD_CHARS)] if first else text[:_HEAD_CHARS]
     found: list[tuple[int, int, str, str]] = []  # (rank, position, date, form); lowest first wins
     if lang == "zh":
-        revised = [(date, m.group("form")) for rx in (_CN_REVISED, _CN_REVISED_LABEL) for m in rx.finditer(head)
-                   if (date := _cn_match_date(m))]
+        revised = [(date, _revision_word(m, head)) for rx in (_CN_REVISED, _CN_REVISED_LABEL)
+                   for m in rx.finditer(head) if (date := _cn_match_date(m))]
         if revised:
             return max(revised)
         for rx in (_CN_DATE_THEN_WORD, _CN_WORD_THEN_DATE):

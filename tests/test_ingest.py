@@ -1547,3 +1547,19 @@ def test_dates_written_in_other_unambiguous_forms_are_read():
     assert manifest_date("05/03/2021") == ""
     assert "reads two ways" in document_date({"date": "05/03/2021"}, "a.md", "", "zh")[2]
 
+
+def test_a_revision_by_a_decision_is_labelled_by_the_word_that_revised_it():
+    """A header "根据2015年8月29日…《关于修改〈…〉的决定》修正" gave date_source text:修改, the word in the decision's name,
+    not text:修正, the word saying what happened on that date; the date was right."""
+    from pipeline.dates import date_from_text
+
+    head = ("某省科技进步条例\n\n（2008年6月20日某省第十一届人民代表大会常务委员会第三次会议通过　根据2015年8月29日"
+            "某省第十二届人民代表大会常务委员会第十九次会议《关于修改〈某省科技进步条例〉的决定》修正）\n\n第一条 为了……\n")
+    assert date_from_text(head, "zh") == ("2015-08-29", "修正")
+    # the decision's name may name a law in its own brackets; a revision by amendment (修正案) is labelled 修订
+    named = head.replace("〈某省科技进步条例〉", "<某省实施《中华人民共和国水法》若干规定>")
+    assert date_from_text(named, "zh") == ("2015-08-29", "修正")
+    amended = head.replace("《关于修改〈某省科技进步条例〉的决定》修正", "通过的《某省科技进步条例修正案》第二次修订")
+    assert date_from_text(amended, "zh") == ("2015-08-29", "修订")
+    # a revision the header names with 修改 alone keeps it
+    assert date_from_text("某条例\n\n（2015年8月29日修改）\n\n第一条 为了……\n", "zh") == ("2015-08-29", "修改")
