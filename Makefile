@@ -37,7 +37,9 @@ MODEL_ARG := $(if $(MODEL),--model $(call quoted,$(MODEL)),)
 # several frameworks in one run: TAXONOMY=taxonomy,taxonomy/policy_tools
 comma := ,
 TAXONOMY_DIRS = $(subst $(comma), ,$(TAXONOMY))
-TAXONOMY_FILES = $(foreach d,$(TAXONOMY_DIRS),$(wildcard $(d)/*.yaml))
+# a framework is a folder (taxonomy.yaml, strength.yaml, examples/) or a YAML file, whose folder holds the others
+TAXONOMY_HOMES = $(foreach d,$(TAXONOMY_DIRS),$(if $(wildcard $(d)/.),$(d),$(patsubst %/,%,$(dir $(d)))))
+TAXONOMY_FILES = $(foreach d,$(TAXONOMY_HOMES),$(wildcard $(d)/*.yaml)) $(foreach d,$(TAXONOMY_DIRS),$(if $(wildcard $(d)/.),,$(wildcard $(d))))
 # which model the labels are made with, as the classify target sees it: a change (`make train`,
 # `make default-model`, MODEL=...) must re-run classify even though no prerequisite file is newer
 MODEL_USED = $(if $(MODEL),$(if $(filter lexicon,$(MODEL)),lexicon,$(abspath $(MODEL))),default)
@@ -152,7 +154,7 @@ $(MODEL_STAMP): FORCE
 	@if [ -e $(call quoted,$(OUT)) ] && [ ! -d $(call quoted,$(OUT)) ]; then echo $(call quoted,error: $(OUT): is a file; OUT must be a folder (the outputs are written into it)) >&2; exit 2; fi
 	@if [ -d $(call quoted,$(OUT)) ]; then $(NOTE_MODEL); fi
 
-$(OUT)/labels.parquet: $(OUT)/tokens.parquet $(MODEL_STAMP) $(TAXONOMY_FILES) $(foreach d,$(TAXONOMY_DIRS),$(wildcard $(d)/examples/*.jsonl)) $(wildcard $(MODEL)/model.json) pipeline/classify.py pipeline/lexicon.py pipeline/model.py
+$(OUT)/labels.parquet: $(OUT)/tokens.parquet $(MODEL_STAMP) $(TAXONOMY_FILES) $(foreach d,$(TAXONOMY_HOMES),$(wildcard $(d)/examples/*.jsonl)) $(wildcard $(MODEL)/model.json) pipeline/classify.py pipeline/lexicon.py pipeline/model.py
 	$(PY) -m pipeline classify $(COMMON) $(MODEL_ARG) || { s=$$?; rm -f $(call quoted,$(MODEL_STAMP)); exit $$s; }
 	@$(NOTE_MODEL)
 

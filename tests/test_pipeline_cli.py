@@ -177,6 +177,24 @@ def test_make_report_shows_a_title_and_date_changed_in_the_manifest(tmp_path):
     assert "广东省科技企业孵化器管理办法" in (out / "report.html").read_text(encoding="utf-8")
 
 
+def test_make_report_relabels_after_an_edit_of_a_framework_named_by_its_yaml_file(tmp_path):
+    """TAXONOMY= takes a framework's YAML file as well as its folder; a term added to that file left `make report`
+    with the labels of the file before (make knew only a folder's *.yaml)."""
+    corpus, out, framework = tmp_path / "corpus", tmp_path / "out", tmp_path / "tools"
+    (corpus / "GD").mkdir(parents=True)
+    (corpus / "GD" / "a.md").write_text("广东省办法\n\n第一条 省政府设立产学研合作联席会议。\n", encoding="utf-8")
+    shutil.copytree(ROOT / "taxonomy" / "policy_tools", framework)
+    yaml = framework / "taxonomy.yaml"
+    args = [f"CORPUS={corpus}", f"OUT={out}", f"TAXONOMY={yaml}", "MODEL=lexicon", f"CODED={tmp_path / 'coded'}",
+            f"MODELS={tmp_path / 'models'}", "JOBS=1", "report"]
+    assert make(*args).returncode == 0
+    assert "tool.supply.public_enterprise" not in set(pd.read_parquet(out / "labels.parquet").node)
+    text = yaml.read_text(encoding="utf-8")
+    yaml.write_text(text.replace("事业单位改制]", "事业单位改制, 产学研合作联席会议]", 1), encoding="utf-8")
+    assert make(*args).returncode == 0
+    assert "tool.supply.public_enterprise" in set(pd.read_parquet(out / "labels.parquet").node)
+
+
 def test_labels_come_from_the_model_the_run_names(tmp_path):
     """The sequence of issue 16: train, run, back to the default model, run again. The last run must relabel
     with the default model (it used to re-ingest only, keeping the trained model's labels and naming it in
