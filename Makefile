@@ -174,12 +174,13 @@ aggregate: $(OUT)/coverage_region.csv ## stage 5: coverage tables, gap audit, co
 
 # the report reads every table aggregate writes and ingest's report; any of them can change while
 # coverage_region.csv stays as it was (imported codings change human_coding and gaps, a skipped file
-# ingest_report), so each is a prerequisite, made by the rule that writes it
+# ingest_report), so each is a prerequisite, made by the rule that writes it; and the model named, which the
+# report names (the same model files in a folder of another name make the same labels)
 REPORT_TABLES := $(foreach t,coverage_region_long coverage_document coverage_document_long gaps region_ranking first_year coverage_by_year coded_passages human_coding evidence,$(OUT)/$(t).parquet)
 $(REPORT_TABLES): $(OUT)/coverage_region.csv ;
 $(OUT)/ingest_report.csv: $(OUT)/documents.parquet ;
 
-$(OUT)/report.html: $(OUT)/coverage_region.csv $(REPORT_TABLES) $(OUT)/ingest_report.csv pipeline/report.py pipeline/workbook.py $(wildcard pipeline/templates/*.j2) $(TAXONOMY_FILES)
+$(OUT)/report.html: $(OUT)/coverage_region.csv $(REPORT_TABLES) $(OUT)/ingest_report.csv $(MODEL_STAMP) pipeline/report.py pipeline/workbook.py $(wildcard pipeline/templates/*.j2) $(TAXONOMY_FILES)
 	$(PY) -m pipeline report $(COMMON) --coded $(call quoted,$(CODED))
 report: $(OUT)/report.html ## stage 6: coverage.xlsx, report.html, summary.md (runs the stages before it as needed)
 

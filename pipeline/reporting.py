@@ -451,6 +451,8 @@ def reporting_fingerprint(args) -> str:
     for t in (DOCUMENTS, PASSAGES, LABELS):
         h.update(("\n".join(p.name for p in part_files(catalog.path(t.name))) + "\n").encode())
     h.update(hashlib.sha256(catalog.path("ingest_report").read_bytes()).digest())
+    # the report names the model's folder: the same files under another name make the same labels
+    h.update(labels_made_by(Path(args.out), [fw.name["en"] for fw in tax.parts]).encode())
     for f in coded_store_paths(Path(args.coded)):  # the report says how much a person coded
         h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
     h.update((nodes.fingerprint("aggregate") + nodes.fingerprint("report")).encode())

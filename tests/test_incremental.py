@@ -301,3 +301,22 @@ def test_a_language_corrected_in_the_manifest_alone_is_segmented_tokenized_and_c
     run(corpus, fresh)
     for name in TABLES + ("coded_passages.csv", "summary.md"):
         assert content(out / name) == content(fresh / name), name
+
+
+def test_the_report_names_the_model_folder_of_this_run(tmp_path):
+    """The same model files in a folder of another name (moved, or a copy) give the same labels; the report must
+    still name the folder this run used, as a fresh run's does, not the last run's."""
+    from pipeline import classify
+    from pipeline.taxonomy import load_taxonomy
+
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    (corpus / "GD").mkdir(parents=True)
+    (corpus / "GD" / "a.txt").write_text("某省条例\n\n第一条 鼓励企业与高等学校共建联合实验室。\n", encoding="utf-8")
+    taxonomy = ROOT / "taxonomy"
+    default = classify.build_default_model(taxonomy, load_taxonomy(taxonomy))
+    for name in ("spring", "autumn"):
+        shutil.copytree(default, tmp_path / name)
+        assert cli.main(["run", "--corpus", str(corpus), "--out", str(out), "--model", str(tmp_path / name),
+                         "--quiet", "--jobs", "1", "--coded", str(tmp_path / "coded")]) == 0
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "'autumn'" in summary and "spring" not in summary

@@ -195,6 +195,25 @@ def test_make_report_relabels_after_an_edit_of_a_framework_named_by_its_yaml_fil
     assert "tool.supply.public_enterprise" in set(pd.read_parquet(out / "labels.parquet").node)
 
 
+def test_make_report_names_the_model_folder_named_now(tmp_path):
+    """The same model files under another folder name make the same labels, so no table changes; `make report`
+    kept a report naming the folder before."""
+    from pipeline.classify import build_default_model
+    from pipeline.taxonomy import load_taxonomy
+
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    (corpus / "GD").mkdir(parents=True)
+    (corpus / "GD" / "a.md").write_text("广东省办法\n\n第一条 鼓励企业与高等学校共建联合实验室。\n", encoding="utf-8")
+    default = build_default_model(ROOT / "taxonomy", load_taxonomy(ROOT / "taxonomy"))
+    for name in ("spring", "autumn"):
+        shutil.copytree(default, tmp_path / name)
+        got = make(f"CORPUS={corpus}", f"OUT={out}", f"MODEL={tmp_path / name}", f"CODED={tmp_path / 'coded'}",
+                   f"MODELS={tmp_path / 'models'}", "JOBS=1", "report")
+        assert got.returncode == 0, got.stderr[-2000:]
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "'autumn'" in summary and "spring" not in summary
+
+
 def test_labels_come_from_the_model_the_run_names(tmp_path):
     """The sequence of issue 16: train, run, back to the default model, run again. The last run must relabel
     with the default model (it used to re-ingest only, keeping the trained model's labels and naming it in
