@@ -10,6 +10,7 @@ A table an earlier stage has not written yet is a one-line error naming the file
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -125,6 +126,16 @@ class Catalog:
             raise KeyError(f"{name!r} is not saved whole")
 
     def reporting_outputs(self, taxonomy) -> list[Path]:
-        """Every file aggregate and report publish, as one set."""
+        """Every file aggregate and report publish, as one set (with the evidence pages report.html links to)."""
         return ([self.path(t, ext) for t in coverage_tables(taxonomy) for ext in ("csv", "parquet")]
-                + [self.path(t) for t in AGGREGATE_TABLES] + [self.path(f) for f in REPORT_FILES])
+                + [self.path(t) for t in AGGREGATE_TABLES] + [self.path(f) for f in REPORT_FILES]
+                + self.evidence_pages())
+
+    def evidence_pages(self) -> list[Path]:
+        """The pages `report_files/index.json` lists (none when it is missing or unreadable)."""
+        index = self.path("evidence_index")
+        try:
+            names = json.loads(index.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        return [index.parent / name for name in names] if isinstance(names, dict) else []

@@ -320,3 +320,17 @@ def test_the_report_names_the_model_folder_of_this_run(tmp_path):
                          "--quiet", "--jobs", "1", "--coded", str(tmp_path / "coded")]) == 0
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "'autumn'" in summary and "spring" not in summary
+
+
+def test_a_rerun_makes_again_an_evidence_page_missing_from_the_output_folder(tmp_path):
+    """A document's page deleted from report_files/ (report.html links to it) was not made again: the re-run said
+    'outputs kept', as it checked report.html and index.json but not the pages index.json lists."""
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    (corpus / "GD").mkdir(parents=True)
+    (corpus / "GD" / "a.txt").write_text("某省条例\n\n第一条 鼓励企业与高等学校共建联合实验室。\n", encoding="utf-8")
+    run(corpus, out)
+    pages = sorted((out / "report_files").glob("doc-*.html"))
+    assert pages
+    pages[0].unlink()
+    run(corpus, out)
+    assert pages[0].exists()
