@@ -96,10 +96,12 @@ def evidence_passages(out: Path, labels: pa.Table, saves: list | None = None,
     return check(evidence.to_pandas(), PASSAGES), counts
 
 
-def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) -> tuple:
+def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None, fingerprint: str | None = None
+                  ) -> tuple:
     """Coverage tables from the tables in --out (or from `inputs`, the same tables already read).
     `on_tables(batch)` gets them as they are computed, before they are written; updating the read caches is
-    left to `saves` if given (see read_parts)."""
+    left to `saves` if given (see read_parts). `fingerprint`: the run's reporting_fingerprint, recorded as what
+    the tables were made from (aggregate run alone records none, so the next run makes them again)."""
     out = Path(args.out)
     t0 = time.perf_counter()
     tax = load_taxonomy(args.taxonomy)
@@ -123,7 +125,8 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None) 
             # the frameworks a run crossed before: their crosstab would stand beside tables of other frameworks
             for path in (catalog.path(CROSSTAB, "csv"), catalog.path(CROSSTAB, "parquet")):
                 after_publication(lambda path=path: path.unlink(missing_ok=True))
-        record(out, "aggregate", time.perf_counter() - t0, counts={k: int(len(v)) for k, v in tables.items()})
+        record(out, "aggregate", time.perf_counter() - t0, counts={k: int(len(v)) for k, v in tables.items()},
+               **({"inputs_sha256": fingerprint} if fingerprint else {}))
     print(f"aggregate: {len(tables['coverage_region'])} regions x {len(tax.nodes)} nodes -> "
           f"{catalog.path('coverage_region', 'csv')}", file=sys.stderr)
     if stale:

@@ -244,7 +244,9 @@ def _run(args, classifier) -> None:
         fingerprint = reporting_fingerprint(args)
         run_json = catalog.path("run")
         previous = json.loads(run_json.read_text()).get("stages", {}) if run_json.exists() else {}
+        # both recorded by a run: aggregate run alone since (another CODED=, say) rewrote the tables alone
         if (previous.get("report", {}).get("inputs_sha256") == fingerprint
+                and previous.get("aggregate", {}).get("inputs_sha256") == fingerprint
                 and all(p.exists() for p in catalog.reporting_outputs(tax))):
             if workbook is not None:
                 workbook.cancel()
@@ -262,7 +264,7 @@ def _run(args, classifier) -> None:
                 # the coverage tables and the reports are published as one set: a full disk or a failed workbook
                 # leaves all of them as the last run made them
                 with publishing():
-                    tables, inputs = cmd_aggregate(args, on_tables=workbook.send, saves=saves)
+                    tables, inputs = cmd_aggregate(args, on_tables=workbook.send, saves=saves, fingerprint=fingerprint)
                     cmd_report(args, tables, inputs, workbook, fingerprint=fingerprint, saves=saves, pages=pages)
             finally:
                 if pages is not None:

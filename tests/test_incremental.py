@@ -334,3 +334,30 @@ def test_a_rerun_makes_again_an_evidence_page_missing_from_the_output_folder(tmp
     pages[0].unlink()
     run(corpus, out)
     assert pages[0].exists()
+
+
+def test_a_run_after_aggregate_alone_with_another_store_does_not_keep_its_tables(tmp_path):
+    """`aggregate` run alone (another CODED=, say) rewrites the coverage tables but not the reports; the next run,
+    its inputs those of the run before, kept those tables beside reports that contradict them."""
+    import pandas as pd
+
+    corpus, out, fresh, store = tmp_path / "corpus", tmp_path / "out", tmp_path / "fresh", tmp_path / "coded"
+    (corpus / "GD").mkdir(parents=True)
+    (corpus / "GD" / "a.txt").write_text("某省条例\n\n第一条 鼓励企业与高等学校共建联合实验室。\n", encoding="utf-8")
+    store.mkdir()
+    (store / "coded.jsonl").write_text(json.dumps({"id": "GD/a.txt#1", "text": "第一条 鼓励企业与高等学校共建联合实验室。",
+                                                   "labels": ["model.joint_research_center"], "coder": "ann"},
+                                                  ensure_ascii=False) + "\n", encoding="utf-8")
+
+    def run_with_store(where):
+        assert cli.main(["run", "--corpus", str(corpus), "--out", str(where), "--model", "lexicon", "--quiet",
+                         "--jobs", "1", "--coded", str(store)]) == 0
+
+    run_with_store(out)
+    (tmp_path / "nobody").mkdir()
+    assert cli.main(["aggregate", "--out", str(out), "--coded", str(tmp_path / "nobody")]) == 0
+    run_with_store(out)
+    run_with_store(fresh)
+    for name in ("human_coding.csv", "gaps.csv", "summary.md"):
+        assert content(out / name) == content(fresh / name), name
+    assert pd.read_csv(out / "human_coding.csv", encoding="utf-8-sig")["passages_coded"].max() == 1
