@@ -53,6 +53,9 @@ SOFT_BOUNDARY = 16
 WINDOW_PASSAGES = 20_000
 WINDOW_CHARS = CHUNK_CHARS
 STAGES = ("segment", "tokenize", "classify")
+# which rows this module reuses and how it merges them decides what a part holds, as much as the stages' code does:
+# a part an older version stored wrongly (a document reused after its language changed) must not outlive the fix
+REUSE_CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 OUTPUT = {"segment": PASSAGES, "tokenize": TOKENS, "classify": LABELS}
 META = "chunks.meta.json"
 
@@ -147,7 +150,7 @@ class Settings:
     def make(cls, taxonomy=None, model_path: str | None = None) -> "Settings":
         """Settings for the stages that need them: segment needs none, tokenize the taxonomy's terms,
         classify also the model."""
-        keys = {"segment": fingerprint("segment")}
+        keys = {"segment": fingerprint("segment", REUSE_CODE)}
         if taxonomy is None:
             return cls("", "", (), keys)
         zh_terms = tuple(sorted(taxonomy.all_terms("zh")))

@@ -361,3 +361,25 @@ def test_a_run_after_aggregate_alone_with_another_store_does_not_keep_its_tables
     for name in ("human_coding.csv", "gaps.csv", "summary.md"):
         assert content(out / name) == content(fresh / name), name
     assert pd.read_csv(out / "human_coding.csv", encoding="utf-8-sig")["passages_coded"].max() == 1
+
+
+def test_rows_kept_by_another_version_of_the_runner_are_made_again(tmp_path, monkeypatch):
+    """Which rows the runner reuses decides what a part holds: parts an older runner stored wrongly (a document
+    reused after its language changed in the manifest) were kept under the fixed code, since only the stages'
+    own code keyed them. The runner's code keys them too: another runner makes every document again, the same
+    runner reuses them."""
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    (corpus / "SD").mkdir(parents=True)
+    (corpus / "SD" / "a.txt").write_text("某条例\n\n第一条 鼓励科技成果转化。\n", encoding="utf-8")
+    (corpus / "SD" / "b.txt").write_text("另一条例\n\n第一条 支持企业与高等学校共建联合实验室。\n", encoding="utf-8")
+
+    def reused():
+        stages = json.loads((out / "run.json").read_text())["stages"]
+        return {st: stages[st]["counts"]["reused_documents"] for st in ("segment", "tokenize", "classify")}
+
+    run(corpus, out)
+    run(corpus, out)
+    assert reused() == {"segment": 2, "tokenize": 2, "classify": 2}
+    monkeypatch.setattr(runner, "REUSE_CODE", "another version")
+    run(corpus, out)
+    assert reused() == {"segment": 0, "tokenize": 0, "classify": 0}
