@@ -405,7 +405,10 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
 
     # the gap audit: for each framework, the facets it audits and those it counts beside them
     shown_facets = {f for t in taxonomy.parts for f in (*t.audit.facets, *t.audit.also)}
-    top = ev.drop_duplicates(["region", "node"])
+    # a node the documents in force address is shown in their words: a superseded version, under the same
+    # title, may number the article otherwise than the law in force does
+    top = (ev.assign(_gone=ev["doc_id"].isin(gone)).sort_values("_gone", kind="stable")
+           .drop_duplicates(["region", "node"]))
     gaps = long.merge(top[["region", "node", "passage_id", "doc_id", "title", "label", "text", "evidence", "score"]],
                       on=["region", "node"], how="left")
     gaps = gaps[gaps["facet"].isin(shown_facets)].copy()

@@ -464,7 +464,7 @@ def _item(r) -> dict:
     return {
         "title": _s(r.title), "article": cite_as_written(_s(r.label), _s(r.text), shown),
         "heading": under_title(_s(getattr(r, "ev_heading", "")), _s(r.title)),
-        "doc": _s(r.doc_id), "date": _s(r.date), "lang": lang, "original": original,
+        "doc": _s(r.doc_id), "passage_id": _s(r.passage_id), "date": _s(r.date), "lang": lang, "original": original,
         "score": float(r.score) if pd.notna(r.score) else 0.0, "source": _s(r.source),
         "terms": [t[:80] for t in fragments(shown, spans)[:8]],
         "marked": _marked(shown, spans), "snippet": _marked(shown, spans, limit=320),
@@ -1006,8 +1006,11 @@ def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict) -> 
         for n, r in addressed:
             key = f"{code}|{n.id}"
             items = _items(evidence.get(key))
-            if items:  # the strongest passage, marked, and a link to all of the cell's evidence
-                it = items[0]
+            # gaps.csv's passage (a document in force's where one addresses the node), marked, and a link to all
+            # of the cell's evidence; the strongest passage where gaps.csv names none
+            chosen = _s(r.evidence_passage_id)
+            it = next((i for i in items if i.get("passage_id") == chosen), None if chosen else next(iter(items), None))
+            if it is not None:
                 snippet = it.get("snippet", it["marked"])
                 # the article is left out where the passage begins with it (compared as both are written)
                 leads = _starts_with(snippet, it["article"])

@@ -300,3 +300,26 @@ def test_the_gap_audit_says_what_only_superseded_versions_address():
     assert md.count("addressed only by superseded versions") == 2  # the summary's line and the audit's
     page = report.report_html(t, tax, report.evidence_index(t["evidence"]), {"files": 4, "ingested": 4})
     assert said in page
+
+
+def test_evidence_of_a_node_the_documents_in_force_address_is_theirs():
+    """A measure both versions of a regulation address was shown by the superseded version's article (its 第三条),
+    under the regulation's title alone, where the version in force numbers it otherwise (第四条; its 第三条 is
+    another measure): a researcher quoting the report cited the law in force wrongly. The evidence of a node the
+    documents in force address comes from them; only a node superseded versions alone address is shown in theirs."""
+    docs, passages, labels = _versions()
+    passages.loc[passages["doc_id"] == "v2.md", "label"] = "第四条"
+    labels.loc[labels["doc_id"] == "v2.md", "score"] = 0.6  # the old version's article scores higher
+    gaps = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))["gaps"].set_index(["region", "node"])
+    pilot = gaps.loc[("R", "measure.transformation.pilot_base")]
+    assert (pilot["evidence_doc"], pilot["evidence_article"]) == ("v2.md", "第四条")
+    assert gaps.loc[("R", "measure.ip.legal"), "evidence_doc"] in ("v1.md", "o1.md")  # superseded alone: said so
+    # report.html's gap list quotes the same article
+    from pipeline import report
+
+    passages.loc[passages["doc_id"] == "v2.md", "text"] = "第四条 建设中试熟化基地。"
+    t = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))
+    page = report.report_html(t, load_taxonomy(ROOT / "taxonomy"), report.evidence_index(t["evidence"]),
+                              {"files": 4, "ingested": 4})
+    gap_list = page[page.index('id="gaps"'):]
+    assert "建设中试熟化基地" in gap_list[:gap_list.index("</table>")]
