@@ -48,8 +48,9 @@ _CN_REVISED_LABEL = re.compile(r"(?P<form>修订|修正|修改)(?:日期|时间)
 _CN_IN_FORCE = re.compile(r"自[ \t]*" + _CN_DATE + r"[ \t]*起?[ \t]*(?P<form>施行|实施|生效)")
 # a notice's or an opinion's signature, its issuer and the date on lines of their own at its end (上海市科学技术委员会 /
 # 2021年3月5日), as segment reads it: the date it was issued, which a notice states nowhere else
+# (a note the standard layout of official documents puts under the date, （此件公开发布）, ends it)
 _CN_SIGNED = re.compile(r"(?:^|\n)[ \t\u3000]*[^\s。；;：:，,][^\n。；;：:]{1,39}\n(?:[ \t\u3000]*\n)?[ \t\u3000]*"
-                        + _CN_DATE + r"[ \t\u3000]*$")
+                        + _CN_DATE + r"[ \t\u3000]*(?:\n[ \t\u3000]*)*(?:[（(][^\n（）()。]{1,30}[）)][ \t\u3000]*)?$")
 _MONTHS = {m: i for i, names in enumerate(
     (("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
      ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),

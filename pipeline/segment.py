@@ -725,16 +725,22 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
 _ISSUED_ON = re.compile(r"[ \t\u3000]*(?:\d{4}|[〇○零一二三四五六七八九]{4})[ \t]*年[ \t]*[\d一二三四五六七八九十]{1,2}[ \t]*月"
                         r"[ \t]*[\d一二三四五六七八九十]{1,3}[ \t]*日[ \t\u3000]*")
 _SIGNATURE_LINES, _SIGNATURE_CHARS = 4, 40
+_SIGNATURE_NOTE = re.compile(r"[ \t\u3000]*[（(][^（）()。]{1,30}[）)][ \t\u3000]*")
 
 
 def _signature(lines: list[Line]) -> int:
     """Where an opinion's or a notice's signature starts (its issuer and date, after a blank line at its end), or
     len(lines) where it has none. It was coded as the text of the last item, cited as that item."""
     filled = [i for i, ln in enumerate(lines) if ln.text.strip()]
-    if not filled or not _ISSUED_ON.fullmatch(lines[filled[-1]].text):
+    if not filled:
         return len(lines)
-    first = filled[-1]
-    while (first - 1 in filled and filled[-1] - first + 1 < _SIGNATURE_LINES
+    # a note under the date (（此件公开发布）, as the standard layout of official documents places it) is the
+    # signature's too
+    dated = filled[-2] if len(filled) > 1 and _SIGNATURE_NOTE.fullmatch(lines[filled[-1]].text) else filled[-1]
+    if not _ISSUED_ON.fullmatch(lines[dated].text):
+        return len(lines)
+    first = dated
+    while (first - 1 in filled and dated - first + 1 < _SIGNATURE_LINES
            and len(lines[first - 1].text.strip()) <= _SIGNATURE_CHARS
            and not _SENTENCE_MARK.search(lines[first - 1].text) and not _OUTLINE.match(lines[first - 1].text)):
         first -= 1

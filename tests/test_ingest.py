@@ -1272,6 +1272,20 @@ def test_a_notice_dated_by_its_signature_is_dated(tmp_path):
                    "SH/sentence.txt": ("", ""), "SH/header.txt": ("2017-04-20", "text:通过")}
 
 
+def test_a_signature_followed_by_its_note_dates_the_notice(tmp_path):
+    """The standard layout of an official document puts a note under the signature's date, （此件公开发布） or
+    （此件主动公开）: such a notice was undated, as its date line was not the last, and left out of the view over
+    time. The note is part of the signature; a sentence after the date still dates nothing."""
+    body = "关于推进校企合作的意见\n\n一、支持高校与企业共建研发中心。\n\n"
+    write(tmp_path / "SH/note.txt", body + "某市人民政府办公厅\n2022年12月30日\n\n（此件公开发布）\n")
+    write(tmp_path / "SH/close.txt", body + "某市人民政府办公厅\n2022年12月30日\n（此件主动公开）\n")
+    write(tmp_path / "SH/later.txt", body + "某市人民政府办公厅\n2022年12月30日\n\n本意见自发布之日起实施。\n")
+    docs, _ = ingest(tmp_path)
+    got = {k: (d, s) for k, d, s in zip(docs["doc_id"], docs["date"], docs["date_source"])}
+    assert got == {"SH/note.txt": ("2022-12-30", "text:落款"), "SH/close.txt": ("2022-12-30", "text:落款"),
+                   "SH/later.txt": ("", "")}
+
+
 def test_an_amended_english_act_is_dated_by_its_latest_amendment(tmp_path):
     """An act's versions head their text as a Chinese revised law does (…修正): "Enacted March 3, 2010, as amended
     June 1, 2018". The amended version was dated by its enactment, the original's date, so the view over time took

@@ -816,6 +816,16 @@ def test_an_opinions_signature_is_not_its_last_items_text():
     assert segment_document(doc(kept))[-1]["kind"] == "item"
 
 
+def test_a_signature_with_its_note_is_not_the_last_items_text():
+    """A note under the signature's date (（此件公开发布）, as the standard layout of official documents places it)
+    made the signature, note and all, the last item's text, coded and cited as that item."""
+    text = "关于加快校企合作的意见\n\n一、坚持需求导向。\n\n二、共建平台。\n\n国务院办公厅\n2025年3月1日\n\n（此件公开发布）\n"
+    rows = segment_document(doc(text))
+    _check_cover(text, rows)
+    assert [(r["kind"], r["label"]) for r in rows][-2:] == [("item", "二、"), ("signature", "")]
+    assert rows[-2]["text"] == "二、共建平台。" and rows[-1]["text"].startswith("国务院办公厅\n2025年3月1日")
+
+
 def test_the_last_measure_of_a_list_before_a_closing_paragraph_is_an_item():
     """The last line of a list of short measures (三、完善评价机制) has a paragraph after it, not the next measure:
     it was read as a heading, so the list's last measure was never coded. After a measure of its level, it is
