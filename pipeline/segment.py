@@ -722,8 +722,10 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
 
 
 # The end of a notice or an opinion: who issued it and when ("国务院" / "2025年3月1日"), lines of a few words each
-_ISSUED_ON = re.compile(r"[ \t\u3000]*(?:\d{4}|[〇○零一二三四五六七八九]{4})[ \t]*年[ \t]*[\d一二三四五六七八九十]{1,2}[ \t]*月"
-                        r"[ \t]*[\d一二三四五六七八九十]{1,3}[ \t]*日[ \t\u3000]*")
+# (a Taiwanese signature counts 民国 years: 中华民国一百一十年, 民国110年)
+_ISSUED_ON = re.compile(r"[ \t\u3000]*(?:\d{4}|[〇○零一二三四五六七八九]{4}"
+                        r"|(?:中华)?民国[ \t]*(?:\d{1,3}|[零〇一二三四五六七八九十百]{1,5}))"
+                        r"[ \t]*年[ \t]*[\d一二三四五六七八九十]{1,2}[ \t]*月[ \t]*[\d一二三四五六七八九十]{1,3}[ \t]*日[ \t\u3000]*")
 _SIGNATURE_LINES, _SIGNATURE_CHARS = 4, 40
 _SIGNATURE_NOTE = re.compile(r"[ \t\u3000]*[（(][^（）()。]{1,30}[）)][ \t\u3000]*")
 

@@ -826,6 +826,16 @@ def test_a_signature_with_its_note_is_not_the_last_items_text():
     assert rows[-2]["text"] == "二、共建平台。" and rows[-1]["text"].startswith("国务院办公厅\n2025年3月1日")
 
 
+def test_a_signature_dated_in_taiwanese_years_is_not_the_last_items_text():
+    """A Taiwanese notice signs 中華民國一百一十年三月五日 (110年 with figures too): ingest dated it by that signature
+    (text:落款), but segment read the signature as the last item's text, coded and cited as that item."""
+    for signed in ("中华民国一百一十年三月五日", "民国110年3月5日"):
+        text = f"丁市科学技术局关于推动产学合作的通知\n\n一、鼓励大学与企业共建研发中心\n\n二、建立技术交易平台\n\n丁市科学技术局\n{signed}\n"
+        rows = segment_document(doc(text))
+        assert [(r["kind"], r["label"]) for r in rows][-2:] == [("item", "二、"), ("signature", "")], signed
+        assert rows[-2]["text"] == "二、建立技术交易平台"
+
+
 def test_the_last_measure_of_a_list_before_a_closing_paragraph_is_an_item():
     """The last line of a list of short measures (三、完善评价机制) has a paragraph after it, not the next measure:
     it was read as a heading, so the list's last measure was never coded. After a measure of its level, it is
