@@ -196,6 +196,9 @@ _TIME_OF_DAY = re.compile(r"(?<=\d)[\sT]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")
 _CN_WHOLE_DATE = re.compile(_CN_DATE)
 _DAY_MONTH_YEAR = re.compile(r"\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{4}")
 _SERIAL_DAY = re.compile(r"\d{5}(?:\.0+)?")
+# a month and day with the year left out (3月5日, March 5, 5 March)
+_NO_YEAR = re.compile(r"[\d一二三四五六七八九十]{1,2}[ \t]*月[ \t]*[\d一二三四五六七八九十]{1,3}[ \t]*[日号]?"
+                      rf"|{_MONTH}[ \t]+\d{{1,2}}(?:st|nd|rd|th)?|\d{{1,2}}(?:st|nd|rd|th)?[ \t]+{_MONTH}", re.IGNORECASE)
 # an English date with the month's name (March 5, 2021; 5 March 2021), as a text's header is read
 _EN_WHOLE_DATE = re.compile(_EN_DATE, re.IGNORECASE)
 
@@ -265,6 +268,9 @@ def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str,
         elif _SERIAL_DAY.fullmatch(given):
             why = ("looks like a spreadsheet's day number, saved from a date column without its date format "
                    "(format the column as a date, or write YYYY-MM-DD)")
+        # a month and day typed without their year (3月5日) are not out of range either
+        elif _NO_YEAR.fullmatch(given):
+            why = "has no year (write YYYY-MM-DD)"
         # a year in range in a form not read (2021年春) is not out of range
         elif year and not parts and plausible_year(year.group(0)):
             why = "is not written in a form read as a date (write YYYY-MM-DD, YYYY-MM or YYYY)"

@@ -1144,6 +1144,17 @@ def test_a_manifest_date_written_day_first_or_as_a_spreadsheet_number_is_named_f
     assert "not a date from 1900" in document_date({"date": "2099-01-01"}, "a.md", "", "zh")[2]
 
 
+def test_a_manifest_date_without_a_year_is_said_to_have_none():
+    """A manifest cell typed 3月5日 or March 5 (the year left out) was refused as "not a date from 1900 to 2027",
+    which reads as a year out of range the researcher never wrote; it now says the value has no year."""
+    from pipeline.dates import document_date
+
+    for value in ("3月5日", "3月5号", "三月五日", "March 5", "5 March"):
+        date, source, problem = document_date({"date": value}, "zh/A/a.md", "某办法\n\n第一条 鼓励合作。\n", "zh")
+        assert (date, source) == ("", "")
+        assert "has no year" in problem and "YYYY-MM-DD" in problem and "not a date from" not in problem, problem
+
+
 def test_a_chinese_line_wrapped_at_punctuation_is_joined():
     """A PDF wraps a Chinese line wherever the page ends, also after a comma and before a comma: such breaks stayed,
     so a term could be cut ("有关法律\\n、行政法规") and a sentence split across two passages' worth of lines."""
