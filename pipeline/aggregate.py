@@ -15,6 +15,7 @@ import pandas as pd
 from .segment import CONTENT_KINDS
 from .strength import StrengthCues, load_strength
 from .taxonomy import Taxonomy
+from .text import simplified
 
 
 def node_order(taxonomy: Taxonomy) -> list[str]:
@@ -609,6 +610,7 @@ def _loads(e) -> list:
 # a date in brackets closing a title: file names date the versions of a regulation so (条例(2020-05-14).md), and a
 # title read from a file name keeps it; law databases title a version by its revision's year (条例(2015修正),
 # 条例（2021年修订）), which a text copied from them keeps as its first line
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 _TITLE_DATE = re.compile(r"[(（]\s*\d{4}(?:[-./]\d{1,2}){0,2}\s*(?:年?\s*(?:修正|修订|修改)本?)?\s*[)）]$")
 
 
@@ -616,6 +618,9 @@ def regulation(title: str, doc_id: str) -> str:
     """What makes documents of a region versions of one regulation: the same title, compared after NFKC, case
     folding and dropping whitespace and a closing bracketed date. A document without a title is its own."""
     t = "".join(unicodedata.normalize("NFKC", _s(title)).casefold().split())
+    # a title as Taiwan writes it and its Simplified writing name one law, as the documents are coded in Simplified
+    if _HAN.search(t):
+        t = simplified(t)
     t = _TITLE_DATE.sub("", t)
     return t or f"\0{doc_id}"
 

@@ -323,3 +323,19 @@ def test_evidence_of_a_node_the_documents_in_force_address_is_theirs():
                               {"files": 4, "ingested": 4})
     gap_list = page[page.index('id="gaps"'):]
     assert "建设中试熟化基地" in gap_list[:gap_list.index("</table>")]
+
+
+def test_versions_titled_in_traditional_and_simplified_are_one_regulation():
+    """A law's 2021 version titled as Taiwan writes it (乙市產學合作條例) and its revision titled in Simplified
+    (乙市产学合作条例, as a manifest typed on the mainland gives it) were two regulations: both stayed in force, so
+    what the revision dropped read as addressed in force, and coverage_by_year counted one document too many.
+    Titles are compared in Simplified, as the documents are coded; a revision label in Traditional (（2024年修訂）)
+    is dropped as one in Simplified is."""
+    from pipeline.aggregate import regulation
+
+    assert regulation("乙市產學合作條例", "a") == regulation("乙市产学合作条例", "b") == regulation("乙市產學合作條例（2024年修訂）", "c")
+    docs, passages, labels = _versions()
+    docs["title"] = ["上海市促進農業科技進步若干規定", "上海市促进农业科技进步若干规定", "另一条例", "另一条例"]
+    gaps = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))["gaps"].set_index(["region", "node"])
+    legal = gaps.loc[("R", "measure.ip.legal")]
+    assert not legal["addressed_in_force"] and legal["superseded_only"].startswith("上海市促進農業科技進步若干規定, 2007")
