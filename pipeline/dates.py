@@ -77,7 +77,8 @@ _EN_PROMULGATED = re.compile(r"\b(?P<form>approved|enacted|adopted|promulgated|p
                              r"(?:[^.\n]|\.(?=[ \t]*\d)|\n(?![ \t]*\n)){0,160}?" + _EN_DATE, re.IGNORECASE)
 # an amended act's version says so as a Chinese revised law does (…修正): "Enacted March 3, 2010, as amended June 1,
 # 2018", "Last amended on 5 May 2020 by …"; the text is that version, dated by its latest amendment
-_EN_AMENDED = re.compile(r"(?:\b(?:as|last)[ \t]+|^[ \t(]*)(?P<form>amended)\b[^.\n]{0,80}?" + _EN_DATE,
+# (an amending act's number, "by Act No. 5 of June 1, 2018", does not end the sentence)
+_EN_AMENDED = re.compile(r"(?:\b(?:as|last)[ \t]+|^[ \t(]*)(?P<form>amended)\b(?:[^.\n]|(?<=\bNo)\.){0,80}?" + _EN_DATE,
                          re.IGNORECASE | re.MULTILINE)
 # ...read above its first provision only: a section citing another law "as amended June 1, 1984" dates that law
 _EN_PROVISION = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?(?:section|sec\.|§|article|part|chapter|\(?\d+[.)])",

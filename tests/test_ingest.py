@@ -1318,6 +1318,17 @@ def test_an_amended_english_act_is_dated_by_its_latest_amendment(tmp_path):
                    "US-MA/cites.md": ("2012-04-01", "text:enacted")}
 
 
+def test_an_act_amended_by_a_numbered_act_is_dated_by_that_amendment(tmp_path):
+    """"Approved March 3, 2010; as amended by Act No. 5 of June 1, 2018" above an act's first section dated it by
+    its approval: the full stop of "No." ended the search for the amendment's date."""
+    act = "# Innovation Partnership Act\n\n{}\n\nSection 1. Universities shall license patents.\n"
+    write(tmp_path / "US-MA/act.md", act.format("Approved March 3, 2010; as amended by Act No. 5 of June 1, 2018."))
+    write(tmp_path / "US-MA/end.md", act.format("Approved March 3, 2011; as amended. Printed June 1, 2018."))
+    docs, _ = ingest(tmp_path)
+    got = {k: (d, s) for k, d, s in zip(docs["doc_id"], docs["date"], docs["date_source"])}
+    assert got == {"US-MA/act.md": ("2018-06-01", "text:amended"), "US-MA/end.md": ("2011-03-03", "text:approved")}
+
+
 def test_an_english_texts_own_entry_into_force_dates_it(tmp_path):
     """A state statute ends "This Act shall take effect on July 1, 2025", a UK-style regulation "These Regulations
     come into force on 1 April 2025", a strategy's header says "Published: 3 March 2024" or "Effective: January 1,
