@@ -14,7 +14,7 @@ import datetime
 import re
 from pathlib import Path
 
-from .article_numbers import ARTICLE_NUMBER, cn_number
+from .article_numbers import ARTICLE_NUMBER, RECORD_LINE, cn_number
 from .text import one_line
 
 # (2015-08-29), and as people name files too, (2015-8-29) or (2015.08.29): the year first, one separator throughout
@@ -51,6 +51,8 @@ _CN_IN_FORCE = re.compile(r"自[ \t]*" + _CN_DATE + r"[ \t]*起?[ \t]*(?P<form>�
 # (a note the standard layout of official documents puts under the date, （此件公开发布）, ends it)
 _CN_SIGNED = re.compile(r"(?:^|\n)[ \t\u3000]*[^\s。；;：:，,][^\n。；;：:]{1,39}\n(?:[ \t\u3000]*\n)?[ \t\u3000]*"
                         + _CN_DATE + r"[ \t\u3000]*(?:\n[ \t\u3000]*)*(?:[（(][^\n（）()。]{1,30}[）)][ \t\u3000]*)?$")
+# the record below the signature (抄送：…, …印发), which ends the text after it
+_RECORD = re.compile(rf"(?:\n(?:{RECORD_LINE}|[ \t\u3000]*))+\Z")
 _MONTHS = {m: i for i, names in enumerate(
     (("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
      ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
@@ -145,6 +147,10 @@ def _date_in(text: str, lang: str) -> tuple[str, str]:
     head = text[: min(first.start(), _HEAD_CHARS)] if first else text[:_HEAD_CHARS]
     found: list[tuple[int, int, str, str]] = []  # (rank, position, date, form); lowest first wins
     if lang == "zh":
+        # the record below a notice's signature (…2022年5月7日印发) says when it was printed, the signature when it
+        # was issued: a short notice's record fell within its head and dated it
+        signed = _RECORD.sub("", text.rstrip())
+        head = head[:len(signed)]
         revised = [(date, _revision_word(m, head)) for rx in (_CN_REVISED, _CN_REVISED_LABEL)
                    for m in rx.finditer(head) if (date := _cn_match_date(m))]
         if revised:
@@ -155,8 +161,11 @@ def _date_in(text: str, lang: str) -> tuple[str, str]:
                 found.append((1 if form in ("施行", "实施") else 0, m.start(), _cn_match_date(m), form))
         for m in _CN_IN_FORCE.finditer(text):
             found.append((1, m.start(), _cn_match_date(m), m.group("form")))
-        if m := _CN_SIGNED.search(text.rstrip()[-200:]):
+        if m := _CN_SIGNED.search(signed[-200:]):
             found.append((0, len(text), _cn_match_date(m), "落款"))
+        # a record without a signature above it still dates the text
+        for m in _CN_DATE_THEN_WORD.finditer(text, len(signed)):
+            found.append((2, m.start(), _cn_match_date(m), m.group("form")))
     else:
         provision = _EN_PROVISION.search(head)
         note = head[:provision.start()] if provision else head

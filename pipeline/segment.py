@@ -20,7 +20,7 @@ import re
 from array import array
 from dataclasses import dataclass
 
-from .article_numbers import ARTICLE_NUMBER, CN_NUMERAL, NUMBER, cn_number
+from .article_numbers import ARTICLE_NUMBER, CN_NUMERAL, NUMBER, RECORD_LINE, cn_number
 
 
 CONTENT_KINDS = ("article", "section_paragraph", "paragraph", "preamble", "item")
@@ -728,12 +728,16 @@ _ISSUED_ON = re.compile(r"[ \t\u3000]*(?:\d{4}|[〇○零一二三四五六七�
                         r"[ \t]*年[ \t]*[\d一二三四五六七八九十]{1,2}[ \t]*月[ \t]*[\d一二三四五六七八九十]{1,3}[ \t]*日[ \t\u3000]*")
 _SIGNATURE_LINES, _SIGNATURE_CHARS = 4, 40
 _SIGNATURE_NOTE = re.compile(r"[ \t\u3000]*[（(][^（）()。]{1,30}[）)][ \t\u3000]*")
+_RECORD_LINE = re.compile(RECORD_LINE)
 
 
 def _signature(lines: list[Line]) -> int:
     """Where an opinion's or a notice's signature starts (its issuer and date, after a blank line at its end), or
     len(lines) where it has none. It was coded as the text of the last item, cited as that item."""
     filled = [i for i, ln in enumerate(lines) if ln.text.strip()]
+    # the record below the signature (抄送：…, …印发) is the signature's too
+    while len(filled) > 1 and _RECORD_LINE.fullmatch(lines[filled[-1]].text):
+        filled.pop()
     if not filled:
         return len(lines)
     # a note under the date (（此件公开发布）, as the standard layout of official documents places it) is the

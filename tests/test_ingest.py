@@ -1599,3 +1599,14 @@ def test_a_revision_by_a_decision_is_labelled_by_the_word_that_revised_it():
     assert date_from_text(amended, "zh") == ("2015-08-29", "修订")
     # a revision the header names with 修改 alone keeps it
     assert date_from_text("某条例\n\n（2015年8月29日修改）\n\n第一条 为了……\n", "zh") == ("2015-08-29", "修改")
+
+
+def test_a_notice_with_a_record_below_its_signature_is_dated_by_the_signature(tmp_path):
+    """Below an official document's signature stands its record (抄送：…, and …2022年5月7日印发): such a notice
+    was undated, as its date line was not the last, and left out of the view over time."""
+    body = "关于推进校企合作的通知\n\n一、支持高校与企业共建研发中心。\n\n某市科学技术局\n2022年5月6日\n\n"
+    write(tmp_path / "SH/copied.txt", body + "抄送：省科技厅，市政府办公室。\n")
+    write(tmp_path / "SH/printed.txt", body + "抄送：省科技厅。\n某市科学技术局办公室　　2022年5月7日印发\n")
+    docs, _ = ingest(tmp_path)
+    got = {k: (d, s) for k, d, s in zip(docs["doc_id"], docs["date"], docs["date_source"])}
+    assert got == {"SH/copied.txt": ("2022-05-06", "text:落款"), "SH/printed.txt": ("2022-05-06", "text:落款")}

@@ -853,3 +853,17 @@ def test_the_last_measure_of_a_list_before_a_closing_paragraph_is_an_item():
             "（二）促进人才流动。鼓励科研人员到企业兼职。\n")
     got = [(r["kind"], r["label"]) for r in segment_document(doc(text))]
     assert ("heading", "三、重点任务") in got and ("item", "三、（一）") in got, got
+
+
+def test_a_signature_with_its_record_below_is_not_the_last_items_text():
+    """An official document's record below its signature (抄送：…, and the line of who printed it and when, …印发)
+    made the signature and the record the last item's text, coded and cited as that item."""
+    text = ("某市科学技术局关于推进校企合作的通知\n\n一、支持高校与企业共建研发中心。\n\n二、建立技术交易平台。\n\n"
+            "某市科学技术局\n2022年5月6日\n\n抄送：省科技厅，市政府办公室。\n某市科学技术局办公室　　2022年5月7日印发\n")
+    rows = segment_document(doc(text))
+    _check_cover(text, rows)
+    assert [(r["kind"], r["label"]) for r in rows][-2:] == [("item", "二、"), ("signature", "")]
+    assert rows[-2]["text"] == "二、建立技术交易平台。" and rows[-1]["text"].endswith("印发")
+    # a closing paragraph that names whom a copy goes to inside a sentence is no record
+    kept = text.replace("抄送：省科技厅，市政府办公室。\n", "请将落实情况抄送省科技厅。\n")
+    assert segment_document(doc(kept))[-1]["kind"] != "signature"
