@@ -326,7 +326,8 @@ def _report_md_part(tables, fw: Taxonomy, undated_list: bool = True) -> dict:
         "gaps": [{"name": _name(n), "guide": _guide(n), "coder": coder.get((code, n.id), 0)} for n in missing],
         "addressed": [{"name": _name(n), "documents": r.documents, "passages": r.passages,
                        "split": _s(getattr(r, "strength", "")), "committed": _committed(r),
-                       "superseded": _s(getattr(r, "superseded_only", "")), "title": r.evidence_title, "article": r.evidence_article, "passage": r.evidence_passage}
+                       "superseded": _s(getattr(r, "superseded_only", "")), "title": r.evidence_title,
+                       "article": r.evidence_article, "passage": r.evidence_passage}
                       for n, r in addressed]}
         for code, name, missing, addressed in _audit_by_region(tables, fw, ranked)]
     return part
