@@ -706,18 +706,20 @@ def _dated_temporal(documents: pd.DataFrame, labels: pd.DataFrame,
 
     for region, rdocs in docs.groupby("region"):
         rhit = hit[hit["region"] == region]
-        if rhit.empty:
-            continue
         years = range(int(rdocs["year"].min()), last + 1)
         in_force = running(rdocs, years, []).iloc[:, 0]
-        addressing = running(rhit, years, ["node"]).stack()
-        addressing = addressing[addressing > 0]
+        # every node every year, 0 where no document in force addresses it: a node's share plotted over the years
+        # has no holes, nor a line drawn across the years it was 0
+        addressing = (running(rhit, years, ["node"]) if not rhit.empty
+                      else pd.DataFrame(index=pd.Index(years, name="year")))
+        addressing = addressing.reindex(columns=list(nodes) + [n for n in addressing.columns if n not in order],
+                                        fill_value=0).rename_axis(columns="node").stack()
         part = addressing.rename("documents_addressing").rename_axis(["year", "node"]).reset_index()
         part["documents_in_force"] = in_force.loc[part["year"]].to_numpy()
         part["region"] = region
         parts.append(part)
     by_year = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols_year)
-    by_year["share"] = [round(n / d, 4) for n, d in zip(by_year["documents_addressing"], by_year["documents_in_force"])]
+    by_year["share"] = [round(n / d, 4) if d else 0.0 for n, d in zip(by_year["documents_addressing"], by_year["documents_in_force"])]
     by_year = by_year.astype({"year": "int64", "documents_in_force": "int64", "documents_addressing": "int64"})[cols_year]
     by_year = by_year.sort_values(["region", "year", "node"],
                                   key=lambda s: s.map(order) if s.name == "node" else s, kind="stable")

@@ -936,7 +936,8 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, str]], n_leaves: int,
                 undated: dict[str, set[str]] | None = None) -> dict | None:
     """The geometry of the chart of audited nodes addressed by the documents in force, per region and year."""
-    by = by[by["node"].isin(leaf_ids)]
+    # the table has a row for every node every year: those with no document in force addressing it count none
+    by = by[by["node"].isin(leaf_ids) & (by["documents_addressing"] > 0)]
     if by.empty:
         return None
     counts = by.groupby(["region", "year"])["node"].nunique()

@@ -154,7 +154,7 @@ def test_documents_in_force_count_the_latest_version_of_each_regulation():
     # 2024: v2 replaces v1
     assert (in_force[2007], in_force[2009], in_force[2010], in_force[2023], in_force[2024]) == (1, 1, 2, 2, 2)
     assert by.loc[(2023, "measure.ip.legal"), "documents_addressing"] == 1  # v1; o1 never in force
-    assert (2024, "measure.ip.legal") not in by.index  # v2 dropped it
+    assert by.loc[(2024, "measure.ip.legal"), "documents_addressing"] == 0  # v2 dropped it
     assert by.loc[(2024, "measure.transformation.pilot_base"), "documents_addressing"] == 1
     first = t["first_year"].set_index("node")
     assert first.loc["measure.ip.legal", "first_year"] == 2007  # the first year stays the first version's
@@ -339,3 +339,23 @@ def test_versions_titled_in_traditional_and_simplified_are_one_regulation():
     gaps = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))["gaps"].set_index(["region", "node"])
     legal = gaps.loc[("R", "measure.ip.legal")]
     assert not legal["addressed_in_force"] and legal["superseded_only"].startswith("上海市促進農業科技進步若干規定, 2007")
+
+
+def test_every_year_of_a_region_has_a_row_for_every_node():
+    """A year in which a region's documents in force address a node had no row: a node's share plotted over the
+    years had holes, or a line drawn across years where it was 0 (as for the measure the 2024 version dropped)."""
+    tax = load_taxonomy(ROOT / "taxonomy")
+    docs, passages, labels = _versions()
+    docs = pd.concat([docs, pd.DataFrame({"doc_id": ["s1.md"], "region": "S", "region_name": "S", "lang": "zh",
+                                          "title": ["某通知"], "date": ["2015-03-01"]})], ignore_index=True)
+    t = aggregate(docs, passages, labels, tax)
+    by = t["coverage_by_year"]
+    nodes = [n.id for n in tax.nodes]
+    # from the region's first dated document to the last year any document is dated; S's addresses nothing
+    for region, years in (("R", range(2007, 2025)), ("S", range(2015, 2025))):
+        got = by[by["region"] == region]
+        assert sorted(set(zip(got["year"], got["node"]))) == sorted((y, n) for y in years for n in nodes), region
+    r = by.set_index(["region", "year", "node"])
+    assert tuple(r.loc[("R", 2024, "measure.ip.legal"), ["documents_in_force", "documents_addressing", "share"]]) \
+        == (2, 0, 0)
+    assert r.loc[("S", 2020, "model.incubator"), "documents_in_force"] == 1
