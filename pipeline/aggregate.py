@@ -678,7 +678,8 @@ def _dated_temporal(documents: pd.DataFrame, labels: pd.DataFrame,
     """
     docs = versions(documents)
     cols_first = ["region", "node", "first_year", "first_doc", "first_date", "date_source"]
-    cols_year = ["region", "year", "node", "documents_in_force", "documents_addressing", "share"]
+    cols_year = ["region", "year", "node", "documents_in_force", "documents_addressing", "share",
+                 "documents_addressing_ids"]
     if docs.empty:
         return pd.DataFrame(columns=cols_first), pd.DataFrame(columns=cols_year)
     # a first year is checked against its document's date and where that date came from (manifest, file name, text)
@@ -719,6 +720,15 @@ def _dated_temporal(documents: pd.DataFrame, labels: pd.DataFrame,
         part["region"] = region
         parts.append(part)
     by_year = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols_year)
+    # the documents a count counts, so that a reader can check a cell: each addressing document in the years it is
+    # in force, from its year until the next version's (a version superseded within its own year never is)
+    spans = [(r, y, n, d) for d, n, r, start, until in zip(hit["doc_id"], hit["node"], hit["region"], hit["year"],
+                                                         hit["until"])
+             for y in range(int(start), last + 1 if pd.isna(until) else int(until))]
+    ids = (pd.DataFrame(spans, columns=["region", "year", "node", "doc_id"]).sort_values("doc_id")
+           .groupby(["region", "year", "node"])["doc_id"].agg("; ".join).rename("documents_addressing_ids"))
+    by_year = by_year.merge(ids, left_on=["region", "year", "node"], right_index=True, how="left")
+    by_year["documents_addressing_ids"] = by_year["documents_addressing_ids"].fillna("")
     by_year["share"] = [round(n / d, 4) if d else 0.0 for n, d in zip(by_year["documents_addressing"], by_year["documents_in_force"])]
     by_year = by_year.astype({"year": "int64", "documents_in_force": "int64", "documents_addressing": "int64"})[cols_year]
     by_year = by_year.sort_values(["region", "year", "node"],

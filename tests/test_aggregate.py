@@ -359,3 +359,17 @@ def test_every_year_of_a_region_has_a_row_for_every_node():
     assert tuple(r.loc[("R", 2024, "measure.ip.legal"), ["documents_in_force", "documents_addressing", "share"]]) \
         == (2, 0, 0)
     assert r.loc[("S", 2020, "model.incubator"), "documents_in_force"] == 1
+
+
+def test_coverage_by_year_names_the_documents_addressing_a_node():
+    """coverage_by_year.csv counted the documents in force addressing a node in a year without naming them: a
+    reader could not check a cell against the documents."""
+    t = aggregate(*_versions(), load_taxonomy(ROOT / "taxonomy"))
+    by = t["coverage_by_year"].set_index(["year", "node"])["documents_addressing_ids"]
+    assert by[(2023, "measure.ip.legal")] == "v1.md"  # o1, superseded within its year, was never in force
+    assert by[(2024, "measure.ip.legal")] == ""  # v2 dropped it
+    assert by[(2023, "measure.transformation.pilot_base")] == "v1.md"
+    assert by[(2024, "measure.transformation.pilot_base")] == "v2.md"
+    rows = t["coverage_by_year"]
+    assert (rows["documents_addressing_ids"].map(lambda s: len(s.split("; ")) if s else 0)
+            == rows["documents_addressing"]).all()
