@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import sys
@@ -354,6 +355,10 @@ def default_model_dir(taxonomy_dir: Path) -> Path:
     return Path(taxonomy_dir).resolve().parent / "models" / f"default-{h.hexdigest()[:12]}"
 
 
+# default models of the same examples kept (by when last used or trained), the current one among them
+KEPT_DEFAULT_MODELS = 3
+
+
 def build_default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
     """The default model's folder, trained now if it does not exist yet (a named step of `run`, `classify`
     and `evaluate`, which says so). None when the taxonomy has no examples: the lexicon alone decides."""
@@ -362,7 +367,10 @@ def build_default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
         log.warning("no training examples under %s/examples; classifying with the lexicon alone", taxonomy_dir)
         return None
     d = default_model_dir(taxonomy_dir)
-    if not (d / "model.json").exists():
+    if (d / "model.json").exists():
+        # a model gone back to (a term added and removed again) is recent: _remove_superseded keeps it
+        os.utime(d)
+    else:
         t = time.perf_counter()
         coded = read_coded(paths)
         _, need, learnable = leaf_examples(taxonomy, coded["labels"])
@@ -390,7 +398,10 @@ def build_default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
 
 def _remove_superseded(current: Path, trained_on: list[str]) -> None:
     """Remove the default models this one replaces (trained on the same examples by older code or older
-    examples), so that upgrades do not pile up models; other taxonomies' default models are left alone."""
+    examples) but the most recently used or trained (KEPT_DEFAULT_MODELS with this one), so that going back to a
+    taxonomy does not train again and upgrades do not pile up models; other taxonomies' default models are left
+    alone."""
+    older = []
     for other in current.parent.glob("default-*"):
         if other == current:
             continue
@@ -399,7 +410,9 @@ def _remove_superseded(current: Path, trained_on: list[str]) -> None:
         except (OSError, ValueError, AttributeError):
             continue
         if isinstance(info, dict) and info.get("trained_on") == trained_on:
-            shutil.rmtree(other, ignore_errors=True)
+            older.append((other.stat().st_mtime, other))
+    for _, other in sorted(older, reverse=True)[KEPT_DEFAULT_MODELS - 1:]:
+        shutil.rmtree(other, ignore_errors=True)
 
 
 def model_path(model: str | None, taxonomy_dir: Path, taxonomy: Taxonomy) -> str:

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -257,13 +258,37 @@ def test_a_new_default_model_removes_the_ones_it_supersedes_only(tmp_path):
         (d / "model.json").write_text(_json.dumps({"info": {"trained_on": trained_on}}))
         return d
 
-    current = model("default-new", ["taxonomy/examples/en.jsonl"])
-    older = model("default-old", ["taxonomy/examples/en.jsonl"])
+    import os
+
+    ours = ["taxonomy/examples/en.jsonl"]
+    current = model("default-new", ours)
+    # older models of the same examples, last used 4, 3, 2 and 1 hours ago: a term added and removed again
+    # goes back to one of the recent ones, so the most recent are kept (KEPT_DEFAULT_MODELS with the current)
+    older = [model(f"default-old{i}", ours) for i in range(4)]
+    for i, d in enumerate(older):
+        os.utime(d, (time.time() - 3600 * (4 - i),) * 2)
     other = model("default-other", ["elsewhere/examples/en.jsonl"])  # another taxonomy's default model
     broken = tmp_path / "default-broken"
     broken.mkdir()
-    _remove_superseded(current, ["taxonomy/examples/en.jsonl"])
-    assert current.exists() and other.exists() and broken.exists() and not older.exists()
+    _remove_superseded(current, ours)
+    assert current.exists() and other.exists() and broken.exists()
+    assert [d.exists() for d in older] == [False, False, True, True]
+
+
+def test_going_back_to_a_default_model_marks_it_used(tmp_path, monkeypatch):
+    """A default model reused (not trained) counts as recent, so _remove_superseded keeps it."""
+    import os
+
+    from pipeline import classify
+
+    d = tmp_path / "models" / "default-abc"
+    d.mkdir(parents=True)
+    (d / "model.json").write_text("{}")
+    os.utime(d, (time.time() - 86400,) * 2)
+    monkeypatch.setattr(classify, "examples_paths", lambda _: [tmp_path / "taxonomy/examples/en.jsonl"])
+    monkeypatch.setattr(classify, "default_model_dir", lambda _: d)
+    assert classify.build_default_model(tmp_path / "taxonomy", None) == d
+    assert time.time() - d.stat().st_mtime < 60
 
 
 def test_char_ngram_counts_are_scikit_learns():
