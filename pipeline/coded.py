@@ -148,8 +148,69 @@ def anchoring_note(stale: list[dict], moved: int) -> str | None:
     return "coded store: " + "; ".join(parts)
 
 
+def _norm(t) -> str:
+    return " ".join(str(t or "").split())
+
+
+def rehome_codings(store: list[dict], passages: pd.DataFrame
+                   ) -> tuple[list[dict], dict[tuple[str, str], int], list[dict]]:
+    """The store with the codings of a renamed or moved document under its new path.
+
+    A document the store names that `passages` lack is gone from this corpus; its codings follow it only when
+    every one of their texts (whitespace collapsed) is found in one and the same document of `passages` the store
+    does not name, and in no other, and no other document gone is found there: else a coding could land on text
+    its coder never read. Each lands on the passage holding its text nearest its old ordinal. Returns (records,
+    codings followed by (old path, new path), codings of documents gone whose text is in `passages` but did not
+    follow). A coding whose text is nowhere in `passages` (another corpus's) is left as it is."""
+    def ordinal(pid: str) -> int:
+        tail = pid.rpartition("#")[2]
+        return int(tail) if tail.isdigit() else 0
+
+    docs = set(passages["doc_id"].astype(str))
+    by_doc: dict[str, list[dict]] = {}
+    for r in store:
+        by_doc.setdefault(passage_doc(r["id"]), []).append(r)
+    gone = {d: rs for d, rs in by_doc.items() if d not in docs}
+    if not gone:
+        return store, {}, []
+    holders: dict[str, list[tuple[str, str]]] = {}
+    for pid, doc, text in zip(passages["id"].astype(str), passages["doc_id"].astype(str), passages["text"]):
+        holders.setdefault(_norm(text), []).append((doc, pid))
+    targets: dict[str, str] = {}
+    for old, rs in gone.items():
+        found = [{doc for doc, _ in holders.get(_norm(r.get("text")), [])} for r in rs]
+        if all(len(f) == 1 for f in found) and len(new := set.union(*found)) == 1 and not new & by_doc.keys():
+            targets[old] = new.pop()
+    claimed: dict[str, int] = {}
+    for new in targets.values():
+        claimed[new] = claimed.get(new, 0) + 1
+    targets = {old: new for old, new in targets.items() if claimed[new] == 1}
+    followed: dict[tuple[str, str], int] = {}
+    unplaced, out = [], []
+    for r in store:
+        old = passage_doc(r["id"])
+        if old in targets:
+            pids = [pid for doc, pid in holders[_norm(r.get("text"))] if doc == targets[old]]
+            out.append({**r, "id": min(pids, key=lambda pid: abs(ordinal(pid) - ordinal(r["id"])))})
+            followed[old, targets[old]] = followed.get((old, targets[old]), 0) + 1
+            continue
+        if old in gone and _norm(r.get("text")) in holders:
+            unplaced.append(r)
+        out.append(r)
+    return out, followed, unplaced
+
+
 def follow_codings(store: list[dict], passages: pd.DataFrame) -> list[dict]:
-    """anchor_codings' records, with what was moved or set aside said on stderr (anchoring_note)."""
+    """anchor_codings' records, those of a renamed or moved document first put under its new path
+    (rehome_codings), with what was followed, moved or set aside said on stderr (anchoring_note)."""
+    store, followed, unplaced = rehome_codings(store, passages)
+    for (old, new), n in sorted(followed.items()):
+        print(shown(f"coded store: {n} coding(s) followed their document from {old} to {new}"), file=sys.stderr)
+    if unplaced:
+        print(shown(f"coded store: {len(unplaced)} coding(s) name documents not in this corpus whose texts are found "
+                    f"in it (a renamed or moved document?) and are not counted "
+                    f"({first_few(sorted({passage_doc(r['id']) for r in unplaced}))}); code those passages again"),
+              file=sys.stderr)
     kept, stale, moved = anchor_codings(store, passages)
     if note := anchoring_note(stale, moved):
         print(shown(note), file=sys.stderr)

@@ -138,10 +138,13 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None, 
 def current_codings(out: Path, store: list[dict], docs: pd.DataFrame) -> list[dict]:
     """The coded store's records of this corpus's passages, each under the id that holds its text now
     (coded.follow_codings)."""
-    named = sorted({passage_doc(r["id"]) for r in store} & set(docs["doc_id"]))
-    if not named:
+    named, corpus = {passage_doc(r["id"]) for r in store}, set(docs["doc_id"])
+    # a document the store names that is not in this corpus may have been renamed or moved: its text would be in
+    # a document the store does not name, so those are read too, only then
+    read = sorted(named & corpus | (corpus - named if named - corpus else set()))
+    if not read:
         return []
-    passages = ChunkedTable(PASSAGES, out).arrow_rows_for(named, ["passage_id", "doc_id", "text"]).to_pandas()
+    passages = ChunkedTable(PASSAGES, out).arrow_rows_for(read, ["passage_id", "doc_id", "text"]).to_pandas()
     return follow_codings(store, passages.rename(columns={"passage_id": "id"}))
 
 

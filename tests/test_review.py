@@ -390,6 +390,69 @@ def test_a_coding_is_not_counted_on_other_text_after_its_document_is_edited(tmp_
     assert hc.loc[hc["region"] == "all", "passages_coded"].item() == 1
 
 
+_REGULATION = """北京市促进科技合作规定
+
+第一条 为了推动高等学校与企业开展联合研究，制定本规定。
+第二条 鼓励企业与高等学校共建联合实验室，开展产学研合作。
+第三条 市财政设立科技成果转化引导基金，支持技术转移机构发展。
+"""
+
+
+def test_codings_follow_a_renamed_document(tmp_path):
+    """Renaming a coded document (and its manifest row) keeps its codings, and the run says so."""
+    from pipeline import cli
+
+    corpus, out, store = tmp_path / "corpus", tmp_path / "out", tmp_path / "coded"
+    (corpus / "BJ").mkdir(parents=True)
+    (corpus / "BJ" / "a.txt").write_text(_REGULATION, encoding="utf-8")
+    other = _REGULATION.replace("北京", "天津").replace("联合", "共同").replace("市", "区")  # no text in common
+    (corpus / "BJ" / "other.txt").write_text(other, encoding="utf-8")
+    manifest = "path,region,lang,title\nBJ/a.txt,BJ,zh,北京市促进科技合作规定\nBJ/other.txt,BJ,zh,天津\n"
+    (corpus / "manifest.csv").write_text(manifest, encoding="utf-8")
+    args = ["run", "--corpus", str(corpus), "--out", str(out), "--model", "lexicon", "--quiet", "--jobs", "1",
+            "--coded", str(store)]
+    assert cli.main(args) == 0
+    passages = pd.read_parquet(out / "passages.parquet", columns=["passage_id", "doc_id", "text"])
+    coded = passages[passages["doc_id"] == "BJ/a.txt"]
+    append_to_store([{"id": p.passage_id, "text": p.text, "lang": "zh", "labels": ["model.joint_research"],
+                      "coder": "ann", "note": ""} for p in coded.itertuples()], store, "sheet.xlsx")
+    (corpus / "BJ" / "a.txt").rename(corpus / "BJ" / "b.txt")
+    (corpus / "manifest.csv").write_text(manifest.replace("BJ/a.txt", "BJ/b.txt"), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(coded)} coding(s) followed their document from BJ/a.txt to BJ/b.txt" in result.stderr
+    hc = pd.read_csv(out / "human_coding.csv", encoding="utf-8-sig")
+    assert hc.loc[hc["region"] == "all", "passages_coded"].item() == len(coded)
+
+
+def test_codings_of_a_document_gone_follow_it_only_when_unambiguous(capsys):
+    from pipeline.coded import follow_codings
+
+    def coding(pid, text):
+        return {"id": pid, "text": text, "labels": ["x"], "coder": "ann"}
+
+    now = pd.DataFrame({"id": ["b#1", "b#2", "b#3", "c#1", "c#2", "k#1"], "doc_id": ["b", "b", "b", "c", "c", "k"],
+                        "text": ["One.", "Two.", "Four.", "One.", "Three.", "Kept."]})
+    # a's texts are in b alone, which the store does not name: a was renamed b
+    kept = follow_codings([coding("a#2", "Two."), coding("a#3", "Four.\n"), coding("k#1", "Kept.")], now)
+    assert sorted(r["id"] for r in kept) == ["b#2", "b#3", "k#1"]
+    assert "2 coding(s) followed their document from a to b" in capsys.readouterr().err
+    # "One." is in b and c: which one the coder read is not known, so nothing moves, and the run says why
+    kept = follow_codings([coding("a#1", "One."), coding("k#1", "Kept.")], now)
+    assert [r["id"] for r in kept] == ["k#1"]
+    err = capsys.readouterr().err
+    assert "1 coding(s) name documents not in this corpus whose texts are found in it" in err and "(a)" in err
+    # part of a's text is nowhere in the corpus: not followed
+    kept = follow_codings([coding("a#1", "Two."), coding("a#2", "Gone."), coding("k#1", "Kept.")], now)
+    assert [r["id"] for r in kept] == ["k#1"] and "1 coding(s) name documents" in capsys.readouterr().err
+    # b is named by the store itself: not a new document, so a's codings are not put there
+    kept = follow_codings([coding("a#1", "Two."), coding("b#1", "One."), coding("k#1", "Kept.")], now)
+    assert sorted(r["id"] for r in kept) == ["b#1", "k#1"] and "name documents" in capsys.readouterr().err
+    # another corpus's codings, whose texts are nowhere here, stay silent
+    kept = follow_codings([coding("elsewhere#1", "Nothing here."), coding("k#1", "Kept.")], now)
+    assert [r["id"] for r in kept] == ["k#1"] and capsys.readouterr().err == ""
+
+
 def test_weighted_coded_passages_move_a_nodes_threshold_and_calibration():
     """The researcher's coded passages weigh more in choosing a node's threshold and calibration, not only in
     its coefficients: their corpus may score a node lower than the gold it was trained with."""
