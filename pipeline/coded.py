@@ -185,6 +185,10 @@ def rehome_codings(store: list[dict], passages: pd.DataFrame
     for new in targets.values():
         claimed[new] = claimed.get(new, 0) + 1
     targets = {old: new for old, new in targets.items() if claimed[new] == 1}
+    # a document of another corpus that shares a boilerplate article with this one (第三十条 本办法自公布之日起施行)
+    # is no renamed document: only one most of whose coded texts are here is said to be
+    here = {old for old, rs in gone.items()
+            if 2 * sum(_norm(r.get("text")) in holders for r in rs) >= len(rs)}
     followed: dict[tuple[str, str], int] = {}
     unplaced, out = [], []
     for r in store:
@@ -194,7 +198,7 @@ def rehome_codings(store: list[dict], passages: pd.DataFrame
             out.append({**r, "id": min(pids, key=lambda pid: abs(ordinal(pid) - ordinal(r["id"])))})
             followed[old, targets[old]] = followed.get((old, targets[old]), 0) + 1
             continue
-        if old in gone and _norm(r.get("text")) in holders:
+        if old in here and _norm(r.get("text")) in holders:
             unplaced.append(r)
         out.append(r)
     return out, followed, unplaced

@@ -451,6 +451,10 @@ def test_codings_of_a_document_gone_follow_it_only_when_unambiguous(capsys):
     # another corpus's codings, whose texts are nowhere here, stay silent
     kept = follow_codings([coding("elsewhere#1", "Nothing here."), coding("k#1", "Kept.")], now)
     assert [r["id"] for r in kept] == ["k#1"] and capsys.readouterr().err == ""
+    # ... and so do those of a document of another corpus that shares one boilerplate article with this one
+    other = [coding("elsewhere#1", "Nothing here."), coding("elsewhere#2", "Nor here."), coding("elsewhere#3", "Three.")]
+    kept = follow_codings(other + [coding("k#1", "Kept.")], now)
+    assert [r["id"] for r in kept] == ["k#1"] and capsys.readouterr().err == ""
 
 
 def test_weighted_coded_passages_move_a_nodes_threshold_and_calibration():
