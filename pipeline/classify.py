@@ -368,8 +368,12 @@ def build_default_model(taxonomy_dir: Path, taxonomy: Taxonomy) -> Path | None:
         return None
     d = default_model_dir(taxonomy_dir)
     if (d / "model.json").exists():
-        # a model gone back to (a term added and removed again) is recent: _remove_superseded keeps it
-        os.utime(d)
+        # a model gone back to (a term added and removed again) is recent: _remove_superseded keeps it (a models
+        # folder one may only read keeps its models anyway)
+        try:
+            os.utime(d)
+        except OSError:
+            pass
     else:
         t = time.perf_counter()
         coded = read_coded(paths)
