@@ -80,6 +80,20 @@ def passage_doc(passage_id: str) -> str:
     return passage_id.rpartition("#")[0]
 
 
+def _norm(t) -> str:
+    """A text as codings and passages are compared: whitespace collapsed (a spreadsheet may rewrap a cell)."""
+    return " ".join(str(t or "").split())
+
+
+def _nearest(pids: list[str], pid: str) -> str:
+    """Of the passages `pids`, the one nearest to `pid`'s place (by ordinal) in its document."""
+    def ordinal(p: str) -> int:
+        tail = p.rpartition("#")[2]
+        return int(tail) if tail.isdigit() else 0
+
+    return min(pids, key=lambda p: abs(ordinal(p) - ordinal(pid)))
+
+
 def anchor_codings(store: list[dict], passages: pd.DataFrame) -> tuple[list[dict], list[dict], int]:
     """The store's records of these passages' documents, each under the id that holds its text now.
 
@@ -91,21 +105,14 @@ def anchor_codings(store: list[dict], passages: pd.DataFrame) -> tuple[list[dict
     `passages`: id, doc_id and text of every passage of the documents the records name (others' records are left
     out). Returns (records, stale records, how many were moved). Texts are compared with whitespace collapsed (a
     spreadsheet may rewrap them)."""
-    def norm(t) -> str:
-        return " ".join(str(t or "").split())
-
     def renumbered(t: str) -> str | None:
         """The text without its own article number, None for a text that does not open with one."""
         body = _OWN_NUMBER.sub("", t, count=1)
         return body if body != t and body else None
 
-    def ordinal(pid: str) -> int:
-        tail = pid.rpartition("#")[2]
-        return int(tail) if tail.isdigit() else 0
-
     named = {passage_doc(r["id"]) for r in store}
     passages = passages[passages["doc_id"].astype(str).isin(named)]
-    ids, texts = passages["id"].astype(str).tolist(), [norm(t) for t in passages["text"].tolist()]
+    ids, texts = passages["id"].astype(str).tolist(), [_norm(t) for t in passages["text"].tolist()]
     text_of = dict(zip(ids, texts))
     docs = set(passages["doc_id"].astype(str))
     holders: dict[tuple[str, str], list[str]] = {}
@@ -119,7 +126,7 @@ def anchor_codings(store: list[dict], passages: pd.DataFrame) -> tuple[list[dict
         doc = passage_doc(r["id"])
         if doc not in docs:
             continue
-        text = norm(r.get("text"))
+        text = _norm(r.get("text"))
         if not text or text_of.get(r["id"]) == text:
             kept.append(r)
             continue
@@ -127,7 +134,7 @@ def anchor_codings(store: list[dict], passages: pd.DataFrame) -> tuple[list[dict
         if not now and (body := renumbered(text)) is not None:
             now = bodies.get((doc, body))
         if now:
-            kept.append({**r, "id": min(now, key=lambda pid: abs(ordinal(pid) - ordinal(r["id"])))})
+            kept.append({**r, "id": _nearest(now, r["id"])})
             moved += 1
         else:
             stale.append(r)
@@ -148,10 +155,6 @@ def anchoring_note(stale: list[dict], moved: int) -> str | None:
     return "coded store: " + "; ".join(parts)
 
 
-def _norm(t) -> str:
-    return " ".join(str(t or "").split())
-
-
 def rehome_codings(store: list[dict], passages: pd.DataFrame
                    ) -> tuple[list[dict], dict[tuple[str, str], int], list[dict]]:
     """The store with the codings of a renamed or moved document under its new path.
@@ -162,10 +165,6 @@ def rehome_codings(store: list[dict], passages: pd.DataFrame
     its coder never read. Each lands on the passage holding its text nearest its old ordinal. Returns (records,
     codings followed by (old path, new path), codings of documents gone whose text is in `passages` but did not
     follow). A coding whose text is nowhere in `passages` (another corpus's) is left as it is."""
-    def ordinal(pid: str) -> int:
-        tail = pid.rpartition("#")[2]
-        return int(tail) if tail.isdigit() else 0
-
     docs = set(passages["doc_id"].astype(str))
     by_doc: dict[str, list[dict]] = {}
     for r in store:
@@ -195,7 +194,7 @@ def rehome_codings(store: list[dict], passages: pd.DataFrame
         old = passage_doc(r["id"])
         if old in targets:
             pids = [pid for doc, pid in holders[_norm(r.get("text"))] if doc == targets[old]]
-            out.append({**r, "id": min(pids, key=lambda pid: abs(ordinal(pid) - ordinal(r["id"])))})
+            out.append({**r, "id": _nearest(pids, r["id"])})
             followed[old, targets[old]] = followed.get((old, targets[old]), 0) + 1
             continue
         if old in here and _norm(r.get("text")) in holders:
