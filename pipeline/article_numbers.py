@@ -12,6 +12,8 @@ ARTICLE_NUMBER = rf"第{NUMBER}条(?:之[{CN_NUMERAL}]+)?"
 # the same in the original text, before Traditional characters are converted (第 2-1 條), with chapters, 款 and a
 # Hong Kong ordinance's parts (第2部)
 STRUCTURE_NUMBER = rf"第{NUMBER}[条條章节節编編款部]"
+# the note the standard layout of official documents puts under the signature's date, （此件公开发布）
+SIGNATURE_NOTE = r"[（(][^\n（）()。]{1,30}[）)]"
 # a line of the record an official document carries below its signature (版记): to whom copies go (抄送：…) and who
 # printed it when (…办公室 2022年5月7日印发); the segmenter's signature and the dates' 落款 reach past it
 RECORD_LINE = (r"[ \t\u3000]*(?:(?:抄送|抄报|分送|发送)[ \t\u3000]*[：:][^\n]*"

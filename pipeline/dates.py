@@ -14,7 +14,7 @@ import datetime
 import re
 from pathlib import Path
 
-from .article_numbers import ARTICLE_NUMBER, RECORD_LINE, cn_number
+from .article_numbers import ARTICLE_NUMBER, RECORD_LINE, SIGNATURE_NOTE, cn_number
 from .text import one_line
 
 # (2015-08-29), and as people name files too, (2015-8-29) or (2015.08.29): the year first, one separator throughout
@@ -50,7 +50,7 @@ _CN_IN_FORCE = re.compile(r"自[ \t]*" + _CN_DATE + r"[ \t]*起?[ \t]*(?P<form>�
 # 2021年3月5日), as segment reads it: the date it was issued, which a notice states nowhere else
 # (a note the standard layout of official documents puts under the date, （此件公开发布）, ends it)
 _CN_SIGNED = re.compile(r"(?:^|\n)[ \t\u3000]*[^\s。；;：:，,][^\n。；;：:]{1,39}\n(?:[ \t\u3000]*\n)?[ \t\u3000]*"
-                        + _CN_DATE + r"[ \t\u3000]*(?:\n[ \t\u3000]*)*(?:[（(][^\n（）()。]{1,30}[）)][ \t\u3000]*)?$")
+                        + _CN_DATE + rf"[ \t\u3000]*(?:\n[ \t\u3000]*)*(?:{SIGNATURE_NOTE}[ \t\u3000]*)?$")
 # the record below the signature (抄送：…, …印发), which ends the text after it
 _RECORD = re.compile(rf"(?:\n(?:{RECORD_LINE}|[ \t\u3000]*))+\Z")
 _MONTHS = {m: i for i, names in enumerate(

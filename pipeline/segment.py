@@ -20,7 +20,7 @@ import re
 from array import array
 from dataclasses import dataclass
 
-from .article_numbers import ARTICLE_NUMBER, CN_NUMERAL, NUMBER, RECORD_LINE, cn_number
+from .article_numbers import ARTICLE_NUMBER, CN_NUMERAL, NUMBER, RECORD_LINE, SIGNATURE_NOTE, cn_number
 
 
 CONTENT_KINDS = ("article", "section_paragraph", "paragraph", "preamble", "item")
@@ -727,7 +727,7 @@ _ISSUED_ON = re.compile(r"[ \t\u3000]*(?:\d{4}|[〇○零一二三四五六七�
                         r"|(?:中华)?民国[ \t]*(?:\d{1,3}|[零〇一二三四五六七八九十百]{1,5}))"
                         r"[ \t]*年[ \t]*[\d一二三四五六七八九十]{1,2}[ \t]*月[ \t]*[\d一二三四五六七八九十]{1,3}[ \t]*日[ \t\u3000]*")
 _SIGNATURE_LINES, _SIGNATURE_CHARS = 4, 40
-_SIGNATURE_NOTE = re.compile(r"[ \t\u3000]*[（(][^（）()。]{1,30}[）)][ \t\u3000]*")
+_SIGNATURE_NOTE_LINE = re.compile(rf"[ \t\u3000]*{SIGNATURE_NOTE}[ \t\u3000]*")
 _RECORD_LINE = re.compile(RECORD_LINE)
 
 
@@ -742,7 +742,7 @@ def _signature(lines: list[Line]) -> int:
         return len(lines)
     # a note under the date (（此件公开发布）, as the standard layout of official documents places it) is the
     # signature's too
-    dated = filled[-2] if len(filled) > 1 and _SIGNATURE_NOTE.fullmatch(lines[filled[-1]].text) else filled[-1]
+    dated = filled[-2] if len(filled) > 1 and _SIGNATURE_NOTE_LINE.fullmatch(lines[filled[-1]].text) else filled[-1]
     if not _ISSUED_ON.fullmatch(lines[dated].text):
         return len(lines)
     first = dated
