@@ -373,7 +373,10 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     emit({"coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True)})
     coded = coded_passages(documents, passages, labels, taxonomy, pstrength)
     emit({"coded_passages": coded})
-    first_year, by_year = temporal(documents, labels, nodes)
+    # the dated documents as versions of their regulations: the view over time and the gap audit's versions in
+    # force both read them
+    dated = versions(documents)
+    first_year, by_year = temporal(documents, labels, nodes, dated)
     first_year, by_year = with_names(first_year, taxonomy), with_names(by_year, taxonomy)
     emit({"first_year": first_year, "coverage_by_year": by_year})
 
@@ -391,7 +394,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
         regions[["region", "documents"]].rename(columns={"documents": "region_documents"}), on="region")
     long["share"] = (long["documents"] / long["region_documents"]).round(4)
     # every version counts in `documents`; an audit of today's policy asks what the versions in force address
-    gone = superseded(documents)
+    gone = superseded(dated)
     live = labels[~labels["doc_id"].isin(gone)].groupby(["region", "node"])["doc_id"].nunique()
     long["documents_in_force_addressing"] = [int(live.get((r, n), 0)) for r, n in zip(long["region"], long["node"])]
     long["facet"] = long["node"].map(lambda n: by_id[n].facet)
@@ -637,21 +640,21 @@ def versions(documents: pd.DataFrame) -> pd.DataFrame:
     return docs
 
 
-def superseded(documents: pd.DataFrame) -> set[str]:
-    """The documents no longer in force: a later version of their regulation exists. The others, undated ones
-    included (nothing says they were replaced), are in force now."""
-    docs = versions(documents)
-    return set(docs.loc[docs["until"].notna(), "doc_id"])
+def superseded(dated: pd.DataFrame) -> set[str]:
+    """The documents no longer in force, of the dated documents' `versions`: a later version of their regulation
+    exists. The others, undated ones included (nothing says they were replaced), are in force now."""
+    return set(dated.loc[dated["until"].notna(), "doc_id"])
 
 
-def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str],
+             dated: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """First year each region addressed each node, and coverage over documents in force each year (see
-    `_dated_temporal`). A node a region addresses only in undated documents has a first-year row too, without a
+    `_dated_temporal`; `dated`: the documents' `versions`). A node a region addresses only in undated documents has a first-year row too, without a
     year and naming the first of them by path, and every row counts the region's undated documents addressing the
     node (`undated_documents`): a pivot of the table must not read "never addressed" where the ranking and the
     gap audit say addressed, nor a first year without the undated documents that may come before it."""
-    first, by_year = _dated_temporal(documents, labels, nodes)
-    undated = documents.loc[pd.to_numeric(documents["date"].str[:4], errors="coerce").isna(), ["doc_id", "region"]]
+    first, by_year = _dated_temporal(dated, labels, nodes)
+    undated = documents.loc[~documents["doc_id"].isin(dated["doc_id"]), ["doc_id", "region"]]
     und = labels[["doc_id", "node"]].drop_duplicates().merge(undated, on="doc_id").sort_values("doc_id")
     counts = und.groupby(["region", "node"]).size()
     only = und.drop_duplicates(["region", "node"])
@@ -667,16 +670,15 @@ def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str]) ->
     return first.astype({"undated_documents": "int64"}).reset_index(drop=True), by_year
 
 
-def _dated_temporal(documents: pd.DataFrame, labels: pd.DataFrame,
+def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
                     nodes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """First year each region addressed each node, and coverage over documents in force each year.
 
     In force in a year is, of each regulation (documents of a region with the same title, see `regulation`), its
     latest version dated that year or earlier: a version supersedes the earlier ones from its year on, and one
     superseded within its own year is never counted. Repeals are not in the manifest; undated documents are
-    left out of the temporal view.
+    left out of the temporal view. `docs`: the dated documents' `versions`.
     """
-    docs = versions(documents)
     cols_first = ["region", "node", "first_year", "first_doc", "first_date", "date_source"]
     cols_year = ["region", "year", "node", "documents_in_force", "documents_addressing", "share",
                  "documents_addressing_ids"]
@@ -684,7 +686,7 @@ def _dated_temporal(documents: pd.DataFrame, labels: pd.DataFrame,
         return pd.DataFrame(columns=cols_first), pd.DataFrame(columns=cols_year)
     # a first year is checked against its document's date and where that date came from (manifest, file name, text)
     if "date_source" not in docs.columns:
-        docs["date_source"] = ""
+        docs = docs.assign(date_source="")
     hit = labels[["doc_id", "node"]].drop_duplicates().merge(
         docs[["doc_id", "region", "year", "date", "date_source", "until"]], on="doc_id")
     # the first document is the earliest dated of its year, not the one whose path sorts first
