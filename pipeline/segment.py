@@ -651,14 +651,18 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
             b.add("paragraph", para, end, cited(f"{''.join(marks)} ¶ {loose}".lstrip()), path)
         item = para = None
 
+    def next_text(i: int) -> str | None:
+        """The text of the first line after line i that is not blank (None at the end)."""
+        return next((lines[j].text for j in range(i + 1, len(lines)) if lines[j].text.strip()), None)
+
     def holds_nothing(i: int, level: int) -> bool:
         """Whether the numbered line i is followed by the next of its level (or a part, or the end) with nothing
         of its own between: a measure of a list (二、设立引导基金), no heading. A Markdown heading below it
         (## 确定工作时间) is its subsection."""
-        nxt = next((lines[j] for j in range(i + 1, len(lines)) if lines[j].text.strip()), None)
-        if nxt is None or _part_heading(nxt.text) or _annex(nxt.text):
+        nxt = next_text(i)
+        if nxt is None or _part_heading(nxt) or _annex(nxt):
             return True
-        m = _OUTLINE.match(nxt.text)
+        m = _OUTLINE.match(nxt)
         return m is not None and _outline_mark(m)[0] <= level
 
     def closes_a_list(i: int, level: int, after: int | None) -> bool:
@@ -667,7 +671,7 @@ def _outline(b: _Builder, lines: list[Line], body: str) -> None:
         its own: read as a heading, the measure was never coded."""
         if after != level:
             return False
-        nxt = next((lines[j].text for j in range(i + 1, len(lines)) if lines[j].text.strip()), "")
+        nxt = next_text(i) or ""
         return not (_OUTLINE.match(nxt) or MD_HEADING.match(nxt) or _part_heading(nxt) or _annex(nxt))
 
     listed: int | None = None  # the level of the list the line before was a measure of (see holds_nothing)
