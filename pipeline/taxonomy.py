@@ -257,8 +257,8 @@ def _with_simplified(entries, lang: str) -> tuple[str, ...]:
 #
 # A taxonomy pattern runs over every passage of the corpus. Python's re backtracks, so a pattern like (a+)+$
 # takes exponential time on a passage that almost matches; RE2 (google-re2) runs any pattern it accepts in time
-# linear in the text. Patterns are written in Python's syntax; compile_pattern gives them RE2's engine with
-# Python's meaning of the character classes.
+# linear in the text. Patterns are written in Python's syntax; compile_pattern runs them on Python's engine where
+# their backtracking is bounded, and on RE2's, with Python's meaning of the character classes, where it is not.
 
 
 class PatternError(ValueError):
@@ -404,10 +404,14 @@ def _flatten(items):
 
 @functools.lru_cache(maxsize=4096)
 def compile_pattern(pattern: str, ignore_case: bool = False):
-    """A taxonomy pattern (Python syntax) compiled to run without catastrophic backtracking: on RE2 when it
-    accepts the pattern (the result has `pattern`, `search`, `match`, `finditer`, `findall` like re's, and its
-    matches `start()`, `end()`, `group()` in str offsets); else on Python's re when the pattern's backtracking
-    is bounded (see _paths). Raises PatternError (why, without the pattern) otherwise.
+    """A taxonomy pattern (Python syntax) compiled to run without catastrophic backtracking: on Python's re when
+    the pattern's backtracking is bounded (see _paths), else on RE2 when it accepts the pattern (the result has
+    `pattern`, `search`, `match`, `finditer`, `findall` like re's, and its matches `start()`, `end()`, `group()`
+    in str offsets). Raises PatternError (why, without the pattern) otherwise.
+
+    Python's engine goes first because a call on it costs a fraction of one on RE2, and RE2's automaton for a long
+    counted repetition of a non-ASCII class (the penalty convention's 违反本条例[^。]{0,200}?…罚款) outgrows its
+    memory budget and falls back to a simulation two hundred times slower than re on the same passages.
 
     Kept once compiled (RE2 compiles slowly: ~0.3 ms a pattern), so the matcher gets the objects the taxonomy
     check built."""
@@ -415,15 +419,15 @@ def compile_pattern(pattern: str, ignore_case: bool = False):
         re.compile(pattern)
     except re.error as exc:
         raise PatternError(f"does not compile: {exc}") from None
+    if _paths(parse(pattern)) <= MAX_BACKTRACKING_PATHS:
+        return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
     try:
         return _RE2Pattern(pattern, _re2(pattern, ignore_case))
     except re2.error as exc:
         why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-    if _paths(parse(pattern)) > MAX_BACKTRACKING_PATHS:
-        raise PatternError(f"cannot run on RE2 ({why}) and could backtrack without bound on Python's engine "
-                           f"(unbounded or nested repetition, or a backreference); write it without lookarounds or "
-                           f"without those")
-    return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+    raise PatternError(f"cannot run on RE2 ({why}) and could backtrack without bound on Python's engine "
+                       f"(unbounded or nested repetition, or a backreference); write it without lookarounds or "
+                       f"without those")
 
 
 class _RE2Pattern:

@@ -335,7 +335,7 @@ def test_compile_pattern_matches_like_python_re(pattern, ignore_case):
         assert (got and got.span()) == (want and want.span())
 
 
-def test_compiled_patterns_pickle_and_use_re2_where_they_can():
+def test_compiled_patterns_pickle_and_pick_their_engine():
     from pipeline.taxonomy import compile_pattern, load_taxonomy
 
     rx = compile_pattern(r"\w+合作", False)
@@ -343,6 +343,9 @@ def test_compiled_patterns_pickle_and_use_re2_where_they_can():
     again = pickle.loads(pickle.dumps(rx))
     assert again.pattern == rx.pattern and again.search("产学研合作").group(0) == "产学研合作"
     assert "RE2" not in repr(compile_pattern("权属(?!份额)", False))  # bounded lookaround: Python's engine
+    # bounded backtracking runs on Python's engine, where RE2 would fall back to its slow simulation
+    penalty = compile_pattern("违反本(?:条例|法)[^。]{0,200}?(?:罚款|处分)", False)
+    assert "RE2" not in repr(penalty) and penalty.search("违反本条例第三条规定的，处一万元罚款。").span() == (0, 18)
     load_taxonomy(ROOT / "taxonomy")  # the shipped taxonomy passes
 
 
