@@ -194,6 +194,35 @@ def test_terms_match_whole_words_in_both_languages(tmp_path):
     assert [h.term for h in m.match("Incubators and mediation.", "en")] == ["Incubators", "mediation"]
 
 
+def test_word_boundaries_are_those_of_the_tokens_placed_in_the_text():
+    """The boundaries kept in the text without whitespace say of every span what placing each token in the text
+    says: whether both ends are token boundaries, or the span lies inside one token."""
+    import random
+
+    from pipeline.lexicon import Hit, word_cuts
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        tokens = ["".join(rng.choice("协调解决技术转移机构ab1") for _ in range(rng.randint(1, 4)))
+                  for _ in range(rng.randint(0, 8))]
+        text = "".join(t + rng.choice(["", "", " ", "\u3000", "\n"]) for t in tokens)
+        starts, ends, pos = [], [], 0
+        for tok in tokens:
+            pos = text.index(tok, pos)
+            starts.append(pos)
+            pos += len(tok)
+            ends.append(pos)
+        cuts, got = {0, len(text), *starts, *ends}, word_cuts(text, tokens)
+        for a in range(len(text)):
+            for b in range(a + 1, len(text) + 1):
+                if text[a].isspace() or text[b - 1].isspace():
+                    continue  # no term starts or ends with whitespace
+                inside = any(s <= a and b <= e for s, e in zip(starts, ends))
+                assert got.whole(Hit("n", text[a:b], a, b, "term")) == ((a in cuts and b in cuts) or inside), \
+                    (tokens, text, a, b)
+    assert word_cuts("协调解决", ["协调", "解"]).everywhere  # tokens that are not the text: every hit is whole
+
+
 def test_glob_terms_extend_in_linear_time():
     """A glob term inside one enormous 'word' must not rescan the word per hit (it was quadratic)."""
     import time
