@@ -24,7 +24,7 @@ SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".h
              ".docx": "docx", ".pdf": "pdf"}
 MANIFEST = "manifest.csv"
 REQUIRED_MANIFEST_COLUMNS = ("path", "region", "lang")
-KNOWN_MANIFEST_COLUMNS = ("path", "region", "region_name", "lang", "title", "date")
+KNOWN_MANIFEST_COLUMNS = ("path", "region", "region_name", "lang", "title", "date", "repealed")
 # the region of a file at the corpus root that the manifest gives no region (regions are first-level folders)
 ROOT_REGION = "(root)"
 ROOT_NOTE = (f"at the corpus root, not in a region folder: region '{ROOT_REGION}' (move it into a folder named "

@@ -256,6 +256,49 @@ def manifest_date(value: str) -> str:
     return f"{year:04d}" + (f"-{month:02d}" if month else "") + (f"-{day:02d}" if day else "")
 
 
+def _refused(given: str) -> str:
+    """Why a manifest value is no date manifest_date reads, in what the researcher can change."""
+    parts = _manifest_parts(_TIME_OF_DAY.sub("", given))
+    year = re.search(r"(?<!\d)\d{4}(?!\d)", given)
+    # a year in range with a day the calendar lacks (2019-02-29) is a slip in the day, not in the year
+    if parts and plausible_year(f"{parts[0]:04d}"):
+        return "is not a date on the calendar (no such month or day)"
+    # 05/03/2021 is 5 March or May 3 depending on who typed it, so it is not guessed at
+    if _DAY_MONTH_YEAR.fullmatch(given):
+        return "has the day and month before the year, which reads two ways (write YYYY-MM-DD)"
+    # an unformatted date column of a spreadsheet saves the date's day number (44260 for 2021-03-05)
+    if _SERIAL_DAY.fullmatch(given):
+        return ("looks like a spreadsheet's day number, saved from a date column without its date format "
+                "(format the column as a date, or write YYYY-MM-DD)")
+    # a month and day typed without their year (3月5日) are not out of range either
+    if _NO_YEAR.fullmatch(given):
+        return "has no year (write YYYY-MM-DD)"
+    # a year in range in a form not read (2021年春) is not out of range
+    if year and not parts and plausible_year(year.group(0)):
+        return "is not written in a form read as a date (write YYYY-MM-DD, YYYY-MM or YYYY)"
+    return f"is not a date from {FIRST_YEAR} to {last_year()} (write YYYY-MM-DD)"
+
+
+def document_repeal(meta: dict, date: str) -> tuple[str, str]:
+    """(the manifest's `repealed` as manifest_date reads it, or "", what was wrong with it). A value that is no
+    date, or a repeal before the document's `date` (compared as far as both go: 2019 is not before 2019-05-01),
+    is not used: the document is taken as not repealed, and the problem is said."""
+    given = (meta.get("repealed") or "").strip()
+    if not given:
+        return "", ""
+    repealed = manifest_date(given)
+    shown = one_line(given)[:40]
+    if not repealed:
+        return "", f"{MANIFEST_PROBLEM}repealed '{shown}' {_refused(given)}{_NOT_REPEALED}"
+    n = min(len(repealed), len(date))
+    if date and repealed[:n] < date[:n]:
+        return "", f"{MANIFEST_PROBLEM}repealed '{shown}' is before the document's date {date}{_NOT_REPEALED}"
+    return repealed, ""
+
+
+_NOT_REPEALED = ": the document is taken as not repealed"
+
+
 def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str, str]:
     """(date, where it came from: manifest | filename | text:<form> | "", what was wrong with the manifest's
     date). A manifest date that is no date is not used: the file name's or the text's is, and the problem is
@@ -266,28 +309,8 @@ def document_date(meta: dict, rel: str, text: str, lang: str) -> tuple[str, str,
         date = manifest_date(given)
         if date:
             return date, "manifest", ""
-        parts = _manifest_parts(_TIME_OF_DAY.sub("", given))
-        year = re.search(r"(?<!\d)\d{4}(?!\d)", given)
-        # a year in range with a day the calendar lacks (2019-02-29) is a slip in the day, not in the year
-        if parts and plausible_year(f"{parts[0]:04d}"):
-            why = "is not a date on the calendar (no such month or day)"
-        # 05/03/2021 is 5 March or May 3 depending on who typed it, so it is not guessed at
-        elif _DAY_MONTH_YEAR.fullmatch(given):
-            why = "has the day and month before the year, which reads two ways (write YYYY-MM-DD)"
-        # an unformatted date column of a spreadsheet saves the date's day number (44260 for 2021-03-05)
-        elif _SERIAL_DAY.fullmatch(given):
-            why = ("looks like a spreadsheet's day number, saved from a date column without its date format "
-                   "(format the column as a date, or write YYYY-MM-DD)")
-        # a month and day typed without their year (3月5日) are not out of range either
-        elif _NO_YEAR.fullmatch(given):
-            why = "has no year (write YYYY-MM-DD)"
-        # a year in range in a form not read (2021年春) is not out of range
-        elif year and not parts and plausible_year(year.group(0)):
-            why = "is not written in a form read as a date (write YYYY-MM-DD, YYYY-MM or YYYY)"
-        else:
-            why = f"is not a date from {FIRST_YEAR} to {last_year()} (write YYYY-MM-DD)"
         # (no ';' before the consequence: ingest says a reason's manifest parts, split at '; ', on stderr)
-        problem = f"{MANIFEST_PROBLEM}date '{one_line(given)[:40]}' {why}{_DATE_USED_INSTEAD}"
+        problem = f"{MANIFEST_PROBLEM}date '{one_line(given)[:40]}' {_refused(given)}{_DATE_USED_INSTEAD}"
     m = DATE_IN_NAME.search(Path(rel).name)
     if m:
         date = plausible_date(int(m.group(1)), int(m.group(3)), int(m.group(4)))

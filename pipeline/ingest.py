@@ -31,7 +31,7 @@ from .catalog import Catalog
 from .io import ConfigError, read_parts
 from .nodes import fingerprint
 from .schemas import DOCUMENT_META, DOCUMENTS, INGEST_REPORT, check
-from .dates import MANIFEST_PROBLEM, document_date
+from .dates import MANIFEST_PROBLEM, document_date, document_repeal
 from .formats import extract_text
 from .text import (DEFAULT_MAX_BYTES, DecodeError, content_hash, detect_lang, first_few, join_reasons, megabytes,
                    normalise, one_line, shown, title_from_text, to_simplified, unwrap_lines)
@@ -452,14 +452,16 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
     if region == ROOT_REGION and "/" not in rel:
         notes.append(ROOT_NOTE)
     date, date_source, problem = document_date(meta, rel, text, lang)
-    notes.append(problem)
+    repealed, repeal_problem = document_repeal(meta, date)
+    notes += [problem, repeal_problem]
     # a title taken from the text is taken from the original (read before conversion): researchers quote
     # Traditional titles as they are
     title = _title(meta.get("title", "")) or _title(inner_title) or text_title
     extra = {k: v for k, v in meta.items() if k not in KNOWN_MANIFEST_COLUMNS}
     rec = {
         "doc_id": rel, "region": region, "region_name": one_line(meta.get("region_name", "")) or region, "lang": lang,
-        "title": title, "date": date, "date_source": date_source, "source_format": fmt, "encoding": decoded.encoding,
+        "title": title, "date": date, "date_source": date_source, "repealed": repealed,
+        "source_format": fmt, "encoding": decoded.encoding,
         "content_hash": content_hash(text, original), "converted_t2s": converted,
         "text": text, "text_original": original, "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True),
         # not columns: what chunking and the documents table's part keys need without holding the text

@@ -41,6 +41,8 @@ DOCUMENTS = Table(
         "title": STR,
         "date": STR,            # ISO date or ""
         "date_source": STR,     # manifest | filename | text:<form> (text:通过, text:Effective Date, ...) | ""
+        "repealed": STR,        # the manifest's `repealed` as ISO (2019-06-30, 2019-06 or 2019) or "": in force from
+                                # `date` until then
         "source_format": STR,   # txt | md | html | docx | pdf
         "encoding": STR,
         "content_hash": STR,    # sha256 of `text` (and `text_original`); the cache key of every per-document stage

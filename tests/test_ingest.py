@@ -461,6 +461,40 @@ def test_dates_from_manifest_file_name_and_text(tmp_path):
     assert not any("adopted.md" in w or "chinese_numerals" in w for w in warnings), warnings
 
 
+def test_a_manifests_repealed_column_is_read_as_its_date_column_is(tmp_path):
+    """A regulation repealed in 2019 (废止) could not be said to be: a `repealed` column was carried along as any
+    other (in `extra`) and nothing read it. It is now read with the manifest date's parser, into the documents'
+    `repealed` column; a value that is no date, or a repeal before the document's own date, is said on stderr,
+    naming the file and the value (and the document's date), and not used."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from conftest import ROOT
+
+    corpus = tmp_path / "corpus"
+    for name in ("a", "b", "c", "d", "e", "f"):
+        write(corpus / f"zh/A/{name}.md", f"某办法{name}\n\n第一条 鼓励企业与高等学校合作。\n")
+    write(corpus / "manifest.csv", "path,region,lang,date,Repealed\nzh/A/a.md,A,zh,2014-01-15,2019-06-30\n"
+                                   "zh/A/b.md,A,zh,2015-06-01,2020年1月1日\nzh/A/c.md,A,zh,2015-06-01,2015\n"
+                                   "zh/A/d.md,A,zh,2015-06-01,05/03/2021\nzh/A/e.md,A,zh,2015-06-01,2012-03-01\n"
+                                   "zh/A/f.md,A,zh,2015-06-01,\n")
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "ingest", "--corpus", str(corpus), "--out",
+                           str(tmp_path / "out"), "--quiet"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    d = pd.read_parquet(tmp_path / "out/documents.parquet").set_index("doc_id")
+    assert d["repealed"].to_dict() == {"zh/A/a.md": "2019-06-30", "zh/A/b.md": "2020-01-01", "zh/A/c.md": "2015",
+                                       "zh/A/d.md": "", "zh/A/e.md": "", "zh/A/f.md": ""}
+    assert (d["extra"] == "{}").all()
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("WARNING:")]
+    assert any("zh/A/d.md: manifest.csv: repealed '05/03/2021' has the day and month before the year" in w
+               for w in warnings), warnings
+    assert any("zh/A/e.md: manifest.csv: repealed '2012-03-01' is before the document's date 2015-06-01" in w
+               for w in warnings), warnings
+    assert not any(f"zh/A/{n}.md" in w for w in warnings for n in "abcf"), warnings
+
+
 def test_ingest_cache_of_another_version_is_not_used(tmp_path, monkeypatch):
     """Documents taken from an earlier run's table must have what this version records (date_source, ...):
     a cache written by another version is read past, and every file read again."""
