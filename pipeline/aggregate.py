@@ -10,6 +10,7 @@ import json
 import re
 import unicodedata
 
+import numpy as np
 import pandas as pd
 
 from .segment import CONTENT_KINDS
@@ -394,7 +395,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
         regions[["region", "documents"]].rename(columns={"documents": "region_documents"}), on="region")
     long["share"] = (long["documents"] / long["region_documents"]).round(4)
     # every version counts in `documents`; an audit of today's policy asks what the versions in force address
-    gone = superseded(dated)
+    gone = no_longer_in_force(documents, dated)
     live = labels[~labels["doc_id"].isin(gone)].groupby(["region", "node"])["doc_id"].nunique()
     long["documents_in_force_addressing"] = [int(live.get((r, n), 0)) for r, n in zip(long["region"], long["node"])]
     long["facet"] = long["node"].map(lambda n: by_id[n].facet)
@@ -499,18 +500,29 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
 
 
 def _superseded_only(gaps: pd.DataFrame, labels: pd.DataFrame, documents: pd.DataFrame, gone: set[str]) -> list[str]:
-    """Per gaps row addressed by superseded versions alone, those versions ("title, year; …", oldest first), else
-    empty: evidence from a version no longer in force does not show that the region addresses the node today."""
+    """Per gaps row addressed by documents no longer in force alone, those documents ("title, year; …", oldest
+    first; a repealed one "title, year, repealed 2019"), else empty: evidence from a version superseded or a
+    regulation repealed does not show that the region addresses the node today."""
     only = gaps[gaps["addressed"] & ~gaps["addressed_in_force"]]
     if only.empty:
         return [""] * len(gaps)
     meta = documents.set_index("doc_id")
+    repealed = repeal_years(meta)
     hit = labels.loc[labels["doc_id"].isin(gone), ["region", "node", "doc_id"]].drop_duplicates()
     hit = hit.assign(date=hit["doc_id"].map(meta["date"])).sort_values(["date", "doc_id"], kind="stable")
-    named = {key: "; ".join(f"{_s(meta['title'].get(d)) or d}, {_s(meta['date'].get(d))[:4]}" for d in g["doc_id"])
-             for key, g in hit.groupby(["region", "node"], sort=False)}
+
+    def named_doc(d: str) -> str:
+        year = _s(meta["date"].get(d))[:4]
+        return ", ".join([_s(meta["title"].get(d)) or d] + ([year] if year else []) +
+                         ([f"{REPEALED} {int(repealed[d])}"] if pd.notna(repealed.get(d)) else []))
+
+    named = {key: "; ".join(named_doc(d) for d in g["doc_id"]) for key, g in hit.groupby(["region", "node"], sort=False)}
     return [named.get((r, n), "") if a and not f else ""
             for r, n, a, f in zip(gaps["region"], gaps["node"], gaps["addressed"], gaps["addressed_in_force"])]
+
+
+# how superseded_only names a repealed document, after its title and year (the reports word their note by it)
+REPEALED = "repealed"
 
 
 def rank_regions(ranking: pd.DataFrame, counts: list[str]) -> pd.DataFrame:
@@ -629,21 +641,33 @@ def regulation(title: str, doc_id: str) -> str:
 
 
 def versions(documents: pd.DataFrame) -> pd.DataFrame:
-    """The dated documents with their `year` and `until`, the year the next version of their regulation (see
-    `regulation`) supersedes them (empty for the latest), in date order. Undated documents are left out: they
+    """The dated documents with their `year` and `until`, the year they stop being in force (empty while they
+    are): the year the next version of their regulation (see `regulation`) supersedes them or the year the
+    manifest says they were repealed, whichever comes first; in date order. Undated documents are left out: they
     cannot be placed among the versions."""
     docs = documents.assign(year=pd.to_numeric(documents["date"].str[:4], errors="coerce"))
     docs = docs.dropna(subset=["year"]).astype({"year": "int64"})
     docs = docs.assign(_reg=[regulation(t, d) for t, d in zip(docs["title"], docs["doc_id"])]
                        if "title" in docs.columns else docs["doc_id"]).sort_values(["date", "doc_id"], kind="stable")
-    docs["until"] = docs.groupby(["region", "_reg"])["year"].shift(-1)
+    next_version = docs.groupby(["region", "_reg"])["year"].shift(-1)
+    # whichever ends it first; NaN where neither does (fmin skips a NaN)
+    docs["until"] = np.fmin(next_version, repeal_years(docs))
     return docs
 
 
-def superseded(dated: pd.DataFrame) -> set[str]:
-    """The documents no longer in force, of the dated documents' `versions`: a later version of their regulation
-    exists. The others, undated ones included (nothing says they were replaced), are in force now."""
-    return set(dated.loc[dated["until"].notna(), "doc_id"])
+def repeal_years(documents: pd.DataFrame) -> pd.Series:
+    """The year the manifest says each document was repealed (NaN where it says none; ingest has checked it is not
+    before the document's own date)."""
+    repealed = documents["repealed"] if "repealed" in documents.columns else pd.Series("", index=documents.index)
+    return pd.to_numeric(repealed.fillna("").str[:4], errors="coerce")
+
+
+def no_longer_in_force(documents: pd.DataFrame, dated: pd.DataFrame) -> set[str]:
+    """The documents no longer in force now: of the dated documents' `versions`, those a later version of their
+    regulation supersedes or a repeal ended, and the undated documents the manifest says were repealed. The
+    others, undated ones included (nothing says they were replaced), are in force now."""
+    return set(dated.loc[dated["until"].notna(), "doc_id"]) | set(documents.loc[repeal_years(documents).notna(),
+                                                                                "doc_id"])
 
 
 def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str],
@@ -676,8 +700,9 @@ def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
 
     In force in a year is, of each regulation (documents of a region with the same title, see `regulation`), its
     latest version dated that year or earlier: a version supersedes the earlier ones from its year on, and one
-    superseded within its own year is never counted. Repeals are not in the manifest; undated documents are
-    left out of the temporal view. `docs`: the dated documents' `versions`.
+    superseded within its own year is never counted; a document the manifest says was repealed is not counted
+    from its repeal year on. Undated documents are left out of the temporal view. `docs`: the dated documents'
+    `versions`.
     """
     cols_first = ["region", "node", "first_year", "first_doc", "first_date", "date_source"]
     cols_year = ["region", "year", "node", "documents_in_force", "documents_addressing", "share",
@@ -697,7 +722,8 @@ def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
     # documents in force (addressing a node) in a year = those that came into force up to that year less those
     # superseded up to that year
     parts = []
-    last = int(docs["year"].max())
+    # a repeal after the last dated document is a change in what is in force: the years run on to show it
+    last = int(max(docs["year"].max(), docs["until"].max(skipna=True) if docs["until"].notna().any() else 0))
 
     def running(frame: pd.DataFrame, years: range, by: list[str]) -> pd.DataFrame:
         start = frame.groupby(["year"] + by).size()

@@ -24,7 +24,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .aggregate import as_written, cite_as_written, fragments, merge_spans, rank_regions
+from .aggregate import REPEALED, as_written, cite_as_written, fragments, merge_spans, rank_regions
 from .catalog import EVIDENCE_PAGES
 from .dates import REFUSED_MANIFEST_DATE
 from .segment import CONTENT_KINDS
@@ -180,6 +180,18 @@ def _undated(tables) -> dict[str, int]:
 
 # ------------------------------------------------------------------------------------------ Markdown
 
+# a document superseded_only names as repealed ("title, 2014, repealed 2019"; undated, "title, repealed 2019")
+_REPEALED_ENTRY = re.compile(rf"(?:^|, ){REPEALED} \d{{4}}$")
+
+
+def _gone_by(listed: str) -> str:
+    """What the documents gaps.csv's superseded_only lists are, for the reports' "addressed only by …" note: a
+    repealed document is no superseded version."""
+    repealed = [bool(_REPEALED_ENTRY.search(e)) for e in listed.split("; ")]
+    return ("repealed documents" if all(repealed) else "superseded versions and repealed documents" if any(repealed)
+            else "superseded versions")
+
+
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
 
 
@@ -264,7 +276,8 @@ def _summary_part(tables, fw: Taxonomy) -> dict:
     only_old = []
     for code, name, _, addressed in _audit_by_region(tables, fw, ranked):
         nodes = [(_name(n), _s(getattr(r, "superseded_only", ""))) for n, r in addressed]
-        only_old.append({"region": _region_label(code, name), "nodes": [(n, by) for n, by in nodes if by]})
+        only_old.append({"region": _region_label(code, name),
+                         "nodes": [(n, _gone_by(by), by) for n, by in nodes if by]})
     return {"name": fw.name["en"], "owner": a.owner, "plural": a.items, "plural_cap": _cap(a.items), "singular": a.item,
             "also": [f.items for f, _ in also], "n_leaves": len(_audit_leaves(fw)), "rows": rows, "missing": missing,
             "superseded": [o for o in only_old if o["nodes"]]}
@@ -326,7 +339,8 @@ def _report_md_part(tables, fw: Taxonomy, undated_list: bool = True) -> dict:
         "gaps": [{"name": _name(n), "guide": _guide(n), "coder": coder.get((code, n.id), 0)} for n in missing],
         "addressed": [{"name": _name(n), "documents": r.documents, "passages": r.passages,
                        "split": _s(getattr(r, "strength", "")), "committed": _committed(r),
-                       "superseded": _s(getattr(r, "superseded_only", "")), "title": r.evidence_title,
+                       "superseded": _s(getattr(r, "superseded_only", "")),
+                       "gone_by": _gone_by(_s(getattr(r, "superseded_only", ""))), "title": r.evidence_title,
                        "article": r.evidence_article, "passage": r.evidence_passage}
                       for n, r in addressed]}
         for code, name, missing, addressed in _audit_by_region(tables, fw, ranked)]
@@ -1023,6 +1037,7 @@ def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict) -> 
                       "passage": _s(r.evidence_passage)[:300], "snippet": None}
             present.append({"name": _name(n), "committed": _committed(r), "split": _s(getattr(r, "strength", "")),
                             "superseded": _s(getattr(r, "superseded_only", "")),
+                            "gone_by": _gone_by(_s(getattr(r, "superseded_only", ""))),
                             "documents": int(r.documents), "passages": int(r.passages), "evidence": ev})
         regions.append({"label": _region_label(code, name), "present": present,
                         "missing": [{"name": _name(n), "guide": _guide(n), "coder": coder.get((code, n.id), 0)}

@@ -373,3 +373,87 @@ def test_coverage_by_year_names_the_documents_addressing_a_node():
     rows = t["coverage_by_year"]
     assert (rows["documents_addressing_ids"].map(lambda s: len(s.split("; ")) if s else 0)
             == rows["documents_addressing"]).all()
+
+
+def _repealed():
+    """_versions's region R, with a measure only 某转化办法 (2012) addresses, repealed on 2019-06-30; an undated notice
+    addressing another measure alone, repealed in 2020; and 另一条例's June 2010 version repealed in 2025, after the
+    last year any document is dated."""
+    docs, passages, labels = _versions()
+    docs["repealed"] = ["", "", "", "2025"]
+    docs = pd.concat([docs, pd.DataFrame({"doc_id": ["r.md", "u.md"], "region": "R", "region_name": "R", "lang": "zh",
+                                          "title": ["某转化办法", "某通知"], "date": ["2012-03-01", ""],
+                                          "repealed": ["2019-06-30", "2020"]})], ignore_index=True)
+    passages = pd.concat([passages, passages.iloc[[0, 0]].assign(doc_id=["r.md", "u.md"],
+                                                                 passage_id=["r.md#1", "u.md#1"])], ignore_index=True)
+    labels = pd.concat([labels, labels.iloc[[0, 0]].assign(
+        doc_id=["r.md", "u.md"], passage_id=["r.md#1", "u.md#1"],
+        node=["measure.benefit.contribution", "model.incubator"])], ignore_index=True)
+    return docs, passages, labels
+
+
+def test_a_repealed_document_is_not_in_force_from_its_repeal_year_on():
+    """A regulation repealed in 2019 (废止) was counted in force today and in every year after 2019: what only it
+    addressed read as addressed in force in gaps.csv, and coverage_by_year counted it. The manifest's `repealed`
+    ends its years in force as a next version does: from its repeal year on it is not counted, and the table
+    runs on to the last repeal year, so that a repeal after the last dated document shows too."""
+    t = aggregate(*_repealed(), load_taxonomy(ROOT / "taxonomy"))
+    by = t["coverage_by_year"].set_index(["year", "node"])
+    node = "measure.benefit.contribution"
+    assert tuple(by.loc[(2018, node), ["documents_in_force", "documents_addressing", "share",
+                                       "documents_addressing_ids"]]) == (3, 1, 0.3333, "r.md")
+    assert tuple(by.loc[(2019, node), ["documents_in_force", "documents_addressing", "share",
+                                       "documents_addressing_ids"]]) == (2, 0, 0.0, "")
+    assert by.loc[(2024, node), "documents_in_force"] == 2  # v2 and 另一条例
+    assert by.loc[(2025, node), "documents_in_force"] == 1  # 另一条例 repealed
+    assert by.index.get_level_values("year").max() == 2025
+    gaps = t["gaps"].set_index(["region", "node"])
+    row = gaps.loc[("R", node)]
+    assert row["addressed"] and row["documents"] == 1  # every document counts, as the ranking does
+    assert not row["addressed_in_force"] and row["documents_in_force_addressing"] == 0
+    assert row["superseded_only"] == "某转化办法, 2012, repealed 2019"
+    incubator = gaps.loc[("R", "model.incubator")]  # the undated notice: in force until repealed
+    assert not incubator["addressed_in_force"] and incubator["superseded_only"] == "某通知, repealed 2020"
+    assert gaps.loc[("R", "measure.transformation.pilot_base"), "addressed_in_force"]
+    long = t["coverage_region_long"].set_index(["region", "node"])
+    assert long.loc[("R", node), "documents_in_force_addressing"] == 0
+    assert t["region_ranking"].set_index("region").loc["R", "documents"] == 6
+
+
+def test_a_repeal_and_a_next_version_end_a_version_at_the_earlier_of_the_two():
+    """A version repealed before its regulation's next version is out of force from its repeal; one repealed after
+    it, from the next version, as before."""
+    docs, passages, labels = _versions()
+    docs["repealed"] = ["2015", "", "", ""]  # v1 (2007), superseded by v2 in 2024
+    by = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))["coverage_by_year"]
+    by = by.set_index(["year", "node"])["documents_addressing_ids"]
+    assert by[(2014, "measure.ip.legal")] == "v1.md" and by[(2015, "measure.ip.legal")] == ""
+    assert by[(2023, "measure.transformation.pilot_base")] == "" and by[(2024, "measure.transformation.pilot_base")] == "v2.md"
+    docs["repealed"] = ["2025", "", "", ""]
+    by = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))["coverage_by_year"]
+    by = by.set_index(["year", "node"])["documents_addressing_ids"]
+    assert by[(2023, "measure.ip.legal")] == "v1.md" and by[(2024, "measure.ip.legal")] == ""
+
+
+def test_the_reports_say_what_only_repealed_documents_address():
+    """summary.md, report.md and report.html said "addressed only by superseded versions (…)" beside a node only
+    documents no longer in force address: they name a repealed document as repealed, and a superseded version
+    as superseded."""
+    from pipeline import report
+
+    tax = load_taxonomy(ROOT / "taxonomy")
+    t = aggregate(*_repealed(), tax)
+    counts = {"files": 6, "ingested": 6}
+    md, summary = report.report_md(t, tax, counts), report.summary_md(t, tax, counts)
+    page = report.report_html(t, tax, report.evidence_index(t["evidence"]), counts)
+    repealed = "addressed only by repealed documents (某转化办法, 2012, repealed 2019)"
+    superseded = "addressed only by superseded versions (上海市促进农业科技进步若干规定, 2007; 另一条例, 2010)"
+    for text in (md, summary, page):
+        assert repealed in text and superseded in text
+    assert "superseded versions (某转化办法" not in md + summary + page
+    docs, passages, labels = _repealed()
+    docs.loc[docs["doc_id"] == "v1.md", "repealed"] = "2015"  # ip.legal: v1 repealed, o1 superseded
+    t = aggregate(docs, passages, labels, tax)
+    both = ("addressed only by superseded versions and repealed documents "
+            "(上海市促进农业科技进步若干规定, 2007, repealed 2015; 另一条例, 2010)")
+    assert both in report.summary_md(t, tax, counts) and both in report.report_md(t, tax, counts)
