@@ -951,11 +951,13 @@ def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, 
                 undated: dict[str, set[str]] | None = None) -> dict | None:
     """The geometry of the chart of audited nodes addressed by the documents in force, per region and year."""
     # the table has a row for every node every year: those with no document in force addressing it count none
+    # (the chart runs to the table's last year: after a repeal, that may be a year in which they address none)
+    last = by["year"].max()
     by = by[by["node"].isin(leaf_ids) & (by["documents_addressing"] > 0)]
     if by.empty:
         return None
     counts = by.groupby(["region", "year"])["node"].nunique()
-    y0, y1 = int(by["year"].min()), int(by["year"].max())
+    y0, y1 = int(by["year"].min()), int(last)
     W, H, L, R, T, B = 900, 300, 40, 240, 12, 28
     pw, ph = W - L - R, H - T - B
 

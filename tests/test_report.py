@@ -756,6 +756,22 @@ def test_chart_over_time_counts_what_the_documents_in_force_address():
     assert "<title>R, 2024: 1</title>" in chart and "<title>R, 2007: 2</title>" in chart
 
 
+def test_chart_over_time_drops_to_none_when_the_documents_in_force_are_repealed():
+    """A region's regulation in force repealed in 2025, after which nothing in force addresses an audited node: the
+    chart ended in 2024 with the region's line at 1, as though it still addressed it."""
+    from test_aggregate import _versions
+
+    tax = load_taxonomy(ROOT / "taxonomy")
+    docs, passages, labels = _versions()
+    docs["repealed"] = ["", "2025", "", ""]
+    tables = aggregate(docs, passages, labels, tax)
+    tables["ingest_report"] = pd.DataFrame([{"path": "x", "status": "ingested", "reason": "ok"}])
+    page = report.report_html(tables, tax, report.evidence_index(tables["evidence"]), {"files": 4, "ingested": 4})
+    chart = page[page.index("addressed by the documents in force"):]
+    chart = chart[:chart.index("</svg>")]
+    assert "<title>R, 2025: 0</title>" in chart and ">R (0)</text>" in chart
+
+
 def test_a_region_with_no_document_read_is_named_where_the_audit_is(built):
     """A region folder whose only file is empty or unreadable has no row in the ranking or the gap audit; the
     summary, report.md and report.html say so, naming the file and why, instead of leaving it out unsaid."""
