@@ -303,6 +303,41 @@ def test_a_language_corrected_in_the_manifest_alone_is_segmented_tokenized_and_c
         assert content(out / name) == content(fresh / name), name
 
 
+def test_a_repeal_given_in_the_manifest_alone_reaches_the_in_force_tables(tmp_path):
+    """Only the manifest's `repealed` cell changes (a repeal recorded, then corrected, then removed): the text and
+    every per-document stage's rows stay, but the documents' metadata does not, and the in-force tables, the
+    gap audit and the reports of the re-run (streamed, or the stages one at a time) are a fresh run's."""
+    corpus = tmp_path / "corpus"
+    (corpus / "SD").mkdir(parents=True)
+    (corpus / "SD" / "old.txt").write_text("某省科技成果转化办法\n\n第一条 省财政设立中试基地专项资金，支持中间试验。\n",
+                                           encoding="utf-8")
+    (corpus / "SD" / "new.txt").write_text("某省孵化器管理办法\n\n第一条 支持建设科技企业孵化器。\n", encoding="utf-8")
+    manifest = "path,region,lang,date,repealed\nSD/old.txt,SD,zh,2014-01-15,{}\nSD/new.txt,SD,zh,2018-05-01,\n"
+    (corpus / "manifest.csv").write_text(manifest.format(""), encoding="utf-8")
+    out, stepwise = tmp_path / "out", tmp_path / "stepwise"
+    run(corpus, out)
+    for stage in ("ingest", "segment", "tokenize", "classify", "aggregate", "report"):
+        extra = ["--corpus", str(corpus)] if stage == "ingest" else []
+        assert cli.main([stage, "--out", str(stepwise), "--model", "lexicon", "--quiet", "--jobs", "1", *extra]) == 0
+    names = ("documents.parquet", "gaps.csv", "coverage_by_year.csv", "coverage_region_long.csv", "summary.md",
+             "report.md", "report.html")
+    for i, repealed in enumerate(("2019-06-30", "2016", "")):
+        (corpus / "manifest.csv").write_text(manifest.format(repealed), encoding="utf-8")
+        run(corpus, out)
+        for stage in ("ingest", "aggregate", "report"):
+            extra = ["--corpus", str(corpus)] if stage == "ingest" else []
+            assert cli.main([stage, "--out", str(stepwise), "--model", "lexicon", "--quiet", *extra]) == 0
+        fresh = tmp_path / f"fresh{i}"
+        run(corpus, fresh)
+        for name in names:
+            assert content(out / name) == content(fresh / name), (repealed, name)
+            assert content(stepwise / name) == content(fresh / name), (repealed, name)
+        by = (fresh / "coverage_by_year.csv").read_text(encoding="utf-8-sig")
+        assert ("SD,2019,measure.transformation.pilot_base" in by) == (repealed == "2019-06-30")  # the last repeal
+        in_2018 = next(l for l in by.splitlines() if l.startswith("SD,2018,measure.transformation.pilot_base,"))
+        assert in_2018.split(",")[-1] == ("" if repealed == "2016" else "SD/old.txt"), in_2018
+
+
 def test_the_report_names_the_model_folder_of_this_run(tmp_path):
     """The same model files in a folder of another name (moved, or a copy) give the same labels; the report must
     still name the folder this run used, as a fresh run's does, not the last run's."""
