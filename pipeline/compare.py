@@ -17,16 +17,17 @@ from .taxonomy import load_taxonomy
 TABLE = "coverage_region_long"
 
 
-def _side(spec: str, out: Path) -> tuple[str, pd.Series, Path, pd.DataFrame]:
+def _side(spec: str, out: Path) -> tuple[str, pd.Series, Path, pd.DataFrame, bool]:
     """Documents addressing each node for a region code in `out`, or for a whole other run folder, the folder
-    they come from and its table. The series has a row for every node the folder was coded for (the table has
-    one per region and node, zeros too), so its index is that folder's node set."""
+    they come from, its table, and whether a count holds a document no longer in force. The series has a row for
+    every node the folder was coded for (the table has one per region and node, zeros too), so its index is that
+    folder's node set."""
     if not spec.strip():
         raise ConfigError("not given (a region code of --out, or an output folder)")
     p = Path(spec)
     if p.is_dir() and Catalog(p).path(TABLE).exists():
         long = Catalog(p).load(TABLE)
-        return p.name or str(p), long.groupby("node", sort=False)["documents"].sum(), p, long
+        return p.name or str(p), long.groupby("node", sort=False)["documents"].sum(), p, long, _out_of_force(long)
     path = Catalog(out).path(TABLE)
     if not path.exists():
         raise ConfigError(f"{path}: missing; run the pipeline first (make run) or pass an output folder")
@@ -34,7 +35,15 @@ def _side(spec: str, out: Path) -> tuple[str, pd.Series, Path, pd.DataFrame]:
     if spec not in set(long["region"]):
         raise ConfigError(f"'{spec}' is neither a region in {path} ({', '.join(sorted(set(long['region'])))}) "
                           "nor an output folder")
-    return spec, long[long["region"] == spec].set_index("node")["documents"], out, long
+    rows = long[long["region"] == spec]
+    return spec, rows.set_index("node")["documents"], out, long, _out_of_force(rows)
+
+
+def _out_of_force(long: pd.DataFrame) -> bool:
+    """Whether a document no longer in force (a superseded version, a repealed document) addresses a node of these
+    rows: their counts take it in, as the ranking's do (a table of an earlier version says nothing of it)."""
+    return ("documents_in_force_addressing" in long.columns
+            and bool((long["documents"] > long["documents_in_force_addressing"]).any()))
 
 
 def _taxonomy_of(folder: Path) -> tuple[str, str]:
@@ -100,7 +109,7 @@ def compare_cli(args) -> None:
             problems.append(f"{flag} ({spec!r}): {exc}" if spec.strip() else f"{flag}: {exc}")
     if problems:
         raise ConfigError("compare: " + "; ".join(problems))
-    (name_a, a, dir_a, long_a), (name_b, b, dir_b, long_b) = sides
+    (name_a, a, dir_a, long_a, gone_a), (name_b, b, dir_b, long_b, gone_b) = sides
     if name_a == name_b:
         name_a, name_b = f"{name_a}_a", f"{name_b}_b"
     coded = (set(a.index), set(b.index))
@@ -141,6 +150,10 @@ def compare_cli(args) -> None:
             print(f"not coded in {side} ({len(absent)}), so not compared:" + "".join(
                 f"\n  {r.node}  {r.node_name} / {r.node_name_zh}  ({other}: {getattr(r, other + '_documents')} "
                 "document(s))" for r in absent.itertuples(index=False)))
+    if gone_a or gone_b:
+        # "only A" read as what A's policy in force addresses, where a repealed regulation of A alone did
+        print("note: these lists are counted over every document, superseded versions and repealed documents too; "
+              "gaps.csv's addressed_in_force says whether the documents in force now address a node")
     print(f"written: {target}", file=sys.stderr)
 
 

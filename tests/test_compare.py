@@ -90,6 +90,37 @@ def test_compare_across_taxonomies_says_what_a_side_was_never_coded_for(tmp_path
     assert table["status"].isin(["only_A", "neither"]).all() and table["C_documents"].notna().all()
 
 
+def test_compare_says_it_counts_documents_no_longer_in_force(tmp_path, capsys):
+    """`make compare` listed a node as "only A" where only a repealed regulation (or a superseded version) of A
+    addresses it, and nothing said that its counts take in documents no longer in force: a reader took the lists
+    for what the two regions' policies in force address. It now says so, in one sentence, when a compared count
+    holds such a document; the counts are unchanged."""
+    from types import SimpleNamespace
+
+    from pipeline.catalog import Catalog
+    from pipeline.compare import compare_cli
+    from pipeline.taxonomy import load_taxonomy
+
+    nodes = [n.id for n in load_taxonomy(ROOT / "taxonomy").nodes]
+    out = tmp_path / "out"
+    long = pd.DataFrame({"region": ["A"] * len(nodes) + ["B"] * len(nodes), "node": nodes * 2, "passages": 0,
+                         "documents": [int(n == "model.incubator") for n in nodes] + [0] * len(nodes),
+                         "documents_in_force_addressing": 0})
+    Catalog(out).save("coverage_region_long", long)
+    args = SimpleNamespace(a="A", b="B", out=str(out), taxonomy=str(ROOT / "taxonomy"))
+    compare_cli(args)
+    said = capsys.readouterr().out
+    assert "only A (1):\n  model.incubator" in said
+    assert ("counted over every document, superseded versions and repealed documents too; gaps.csv's "
+            "addressed_in_force says whether the documents in force now address a node") in said
+    table = pd.read_csv(out / "compare_A_vs_B.csv", encoding="utf-8-sig").set_index("node")
+    assert table.loc["model.incubator", "A_documents"] == 1
+    long["documents_in_force_addressing"] = long["documents"]  # every document in force: nothing to say
+    Catalog(out).save("coverage_region_long", long)
+    compare_cli(args)
+    assert "superseded" not in capsys.readouterr().out
+
+
 def test_a_run_removes_the_comparisons_of_the_tables_it_replaces(tmp_path):
     """A comparison written before a re-run stayed beside the new coverage tables and contradicted them (a region's
     documents for a node, 1 in compare_*.csv, 2 in coverage_region_long.csv)."""
