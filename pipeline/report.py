@@ -280,7 +280,7 @@ def _summary_part(tables, fw: Taxonomy) -> dict:
                          "nodes": [(n, _gone_by(by), by) for n, by in nodes if by]})
     return {"name": fw.name["en"], "owner": a.owner, "plural": a.items, "plural_cap": _cap(a.items), "singular": a.item,
             "also": [f.items for f, _ in also], "n_leaves": len(_audit_leaves(fw)), "rows": rows, "missing": missing,
-            "superseded": [o for o in only_old if o["nodes"]]}
+            "superseded": [o for o in only_old if o["nodes"]], "all_documents": _all_documents_note(tables, fw)}
 
 
 def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict) -> str:
@@ -727,7 +727,19 @@ def _ranking_table(tables, fw: Taxonomy) -> dict:
                      "documents": int(r.documents), "addressed": int(getattr(r, a.column + "s_addressed")),
                      "n_leaves": leaves, "coverage": f"{cov:.4f}", "coverage_pct": f"{cov:.0%}",
                      "also": [int(getattr(r, f.id + "s_addressed")) for f, _ in also]})
-    return {"rows": rows, "also": [f.items for f, _ in also]}
+    return {"rows": rows, "also": [f.items for f, _ in also], "all_documents": _all_documents_note(tables, fw)}
+
+
+def _all_documents_note(tables, fw: Taxonomy) -> bool:
+    """Whether to say under the ranking that it counts every document: where a document no longer in force (a
+    superseded version, a repealed document) addresses one of the framework's nodes, the ranking read without it
+    passes for what the policies in force address."""
+    long = tables.get("coverage_region_long")
+    if long is None or "documents_in_force_addressing" not in long.columns:
+        return False
+    ids = {n.id for n in fw.nodes}
+    long = long[long["node"].isin(ids)]
+    return bool((long["documents"] > long["documents_in_force_addressing"]).any())
 
 
 CROSSTAB_SHOWN = 8

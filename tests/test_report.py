@@ -772,6 +772,29 @@ def test_chart_over_time_drops_to_none_when_the_documents_in_force_are_repealed(
     assert "<title>R, 2025: 0</title>" in chart and ">R (0)</text>" in chart
 
 
+def test_the_ranking_says_it_counts_documents_no_longer_in_force():
+    """The ranking in summary.md, report.md and report.html counted a region's repealed regulation and superseded
+    versions (its documents, and the recommendations they address) with nothing to say so: a reader took it for
+    what the policies in force address. Where such a document addresses a node, one sentence under the ranking
+    says so; the counts are unchanged."""
+    from test_aggregate import _repealed, _tables
+
+    tax = load_taxonomy(ROOT / "taxonomy")
+    counts = {"files": 6, "ingested": 6}
+    said = ("The ranking counts every document, superseded versions and repealed documents too; gaps.csv's "
+            "{} says whether the documents in force now address a recommendation.")
+    tables = aggregate(*_repealed(), tax)
+    assert tables["region_ranking"].set_index("region").loc["R", "documents"] == 6
+    page = report.report_html(tables, tax, report.evidence_index(tables["evidence"]), counts)
+    for text in (report.summary_md(tables, tax, counts), report.report_md(tables, tax, counts)):
+        assert text.count(said.format("`addressed_in_force`")) == 1
+    assert page.count(said.format("<code>addressed_in_force</code>")) == 1
+    tables = aggregate(*_tables(), tax)  # every document in force
+    page = report.report_html(tables, tax, report.evidence_index(tables["evidence"]), counts)
+    for text in (report.summary_md(tables, tax, counts), report.report_md(tables, tax, counts), page):
+        assert "superseded versions and repealed documents too" not in text
+
+
 def test_a_region_with_no_document_read_is_named_where_the_audit_is(built):
     """A region folder whose only file is empty or unreadable has no row in the ranking or the gap audit; the
     summary, report.md and report.html say so, naming the file and why, instead of leaving it out unsaid."""
