@@ -419,7 +419,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     gaps = gaps[gaps["facet"].isin(shown_facets)].copy()
     gaps["addressed"] = gaps["passages"] > 0
     gaps["addressed_in_force"] = gaps["documents_in_force_addressing"] > 0
-    gaps["superseded_only"] = _superseded_only(gaps, labels, documents, gone)
+    gaps["superseded_only"] = _superseded_only(gaps, labels, documents, gone, ended_by_repeal(documents, dated))
     gaps["coder_passages"] = (gaps[["region", "node"]].merge(person_coded, on=["region", "node"], how="left")
                               ["coder_passages"].fillna(0).astype("int64").to_numpy()
                               if person_coded is not None and len(person_coded) else 0)
@@ -499,15 +499,16 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     return tables
 
 
-def _superseded_only(gaps: pd.DataFrame, labels: pd.DataFrame, documents: pd.DataFrame, gone: set[str]) -> list[str]:
+def _superseded_only(gaps: pd.DataFrame, labels: pd.DataFrame, documents: pd.DataFrame, gone: set[str],
+                     repealed: pd.Series) -> list[str]:
     """Per gaps row addressed by documents no longer in force alone, those documents ("title, year; …", oldest
-    first; a repealed one "title, year, repealed 2019"), else empty: evidence from a version superseded or a
-    regulation repealed does not show that the region addresses the node today."""
+    first; one a repeal took out of force, `repealed` (year by doc_id), "title, year, repealed 2019"), else empty:
+    evidence from a version superseded or a regulation repealed does not show that the region addresses the node
+    today."""
     only = gaps[gaps["addressed"] & ~gaps["addressed_in_force"]]
     if only.empty:
         return [""] * len(gaps)
     meta = documents.set_index("doc_id")
-    repealed = repeal_years(meta)
     hit = labels.loc[labels["doc_id"].isin(gone), ["region", "node", "doc_id"]].drop_duplicates()
     hit = hit.assign(date=hit["doc_id"].map(meta["date"])).sort_values(["date", "doc_id"], kind="stable")
 
@@ -643,15 +644,19 @@ def regulation(title: str, doc_id: str) -> str:
 def versions(documents: pd.DataFrame) -> pd.DataFrame:
     """The dated documents with their `year` and `until`, the year they stop being in force (empty while they
     are): the year the next version of their regulation (see `regulation`) supersedes them or the year the
-    manifest says they were repealed, whichever comes first; in date order. Undated documents are left out: they
-    cannot be placed among the versions."""
+    manifest says they were repealed, whichever comes first, and `repealed_in`, that repeal's year where it is the
+    first (or comes in the next version's year); in date order. Undated documents are left out: they cannot be
+    placed among the versions."""
     docs = documents.assign(year=pd.to_numeric(documents["date"].str[:4], errors="coerce"))
     docs = docs.dropna(subset=["year"]).astype({"year": "int64"})
     docs = docs.assign(_reg=[regulation(t, d) for t, d in zip(docs["title"], docs["doc_id"])]
                        if "title" in docs.columns else docs["doc_id"]).sort_values(["date", "doc_id"], kind="stable")
     next_version = docs.groupby(["region", "_reg"])["year"].shift(-1)
+    repealed = repeal_years(docs)
     # whichever ends it first; NaN where neither does (fmin skips a NaN)
-    docs["until"] = np.fmin(next_version, repeal_years(docs))
+    docs["until"] = np.fmin(next_version, repealed)
+    # the repeal's year where the repeal is why it is out of force, not a next version that came before it
+    docs["repealed_in"] = repealed.where(~(next_version < repealed))
     return docs
 
 
@@ -660,6 +665,15 @@ def repeal_years(documents: pd.DataFrame) -> pd.Series:
     before the document's own date)."""
     repealed = documents["repealed"] if "repealed" in documents.columns else pd.Series("", index=documents.index)
     return pd.to_numeric(repealed.fillna("").str[:4], errors="coerce")
+
+
+def ended_by_repeal(documents: pd.DataFrame, dated: pd.DataFrame) -> pd.Series:
+    """The year of the repeal that took each document out of force, by doc_id: of the dated documents' `versions`
+    those their repeal ended (not a next version before it), and the undated documents the manifest says were
+    repealed."""
+    undated = documents[~documents["doc_id"].isin(dated["doc_id"])]
+    return pd.concat([dated.set_index("doc_id")["repealed_in"],
+                      repeal_years(undated).set_axis(undated["doc_id"])]).dropna()
 
 
 def no_longer_in_force(documents: pd.DataFrame, dated: pd.DataFrame) -> set[str]:

@@ -430,9 +430,27 @@ def test_a_repeal_and_a_next_version_end_a_version_at_the_earlier_of_the_two():
     assert by[(2014, "measure.ip.legal")] == "v1.md" and by[(2015, "measure.ip.legal")] == ""
     assert by[(2023, "measure.transformation.pilot_base")] == "" and by[(2024, "measure.transformation.pilot_base")] == "v2.md"
     docs["repealed"] = ["2025", "", "", ""]
-    by = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))["coverage_by_year"]
-    by = by.set_index(["year", "node"])["documents_addressing_ids"]
+    t = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))
+    by = t["coverage_by_year"].set_index(["year", "node"])["documents_addressing_ids"]
     assert by[(2023, "measure.ip.legal")] == "v1.md" and by[(2024, "measure.ip.legal")] == ""
+
+
+def test_a_version_superseded_before_its_repeal_is_named_superseded():
+    """A regulation whose every version the manifest marks repealed in 2025: its 2007 version, which the 2024
+    version superseded first, was named "repealed 2025" beside what only it addressed, though the repeal is not
+    why it is out of force. It is named as superseded; a version its repeal ended (in the year of the next one
+    or before) as repealed."""
+    docs, passages, labels = _versions()
+    docs["repealed"] = ["2025", "2025", "", ""]
+    gaps = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))["gaps"].set_index(["region", "node"])
+    assert gaps.loc[("R", "measure.ip.legal"), "superseded_only"] == "上海市促进农业科技进步若干规定, 2007; 另一条例, 2010"
+    pilot = gaps.loc[("R", "measure.transformation.pilot_base")]
+    assert not pilot["addressed_in_force"] and pilot["superseded_only"] == (
+        "上海市促进农业科技进步若干规定, 2007; 上海市促进农业科技进步 若干规定(2024-11-28), 2024, repealed 2025")
+    docs["repealed"] = ["2024", "", "", ""]  # repealed in the year the next version came: named as repealed
+    gaps = aggregate(docs, passages, labels, load_taxonomy(ROOT / "taxonomy"))["gaps"].set_index(["region", "node"])
+    assert gaps.loc[("R", "measure.ip.legal"), "superseded_only"] == (
+        "上海市促进农业科技进步若干规定, 2007, repealed 2024; 另一条例, 2010")
 
 
 def test_the_reports_say_what_only_repealed_documents_address():
