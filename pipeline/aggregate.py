@@ -365,7 +365,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     if several:
         doc_long.insert(list(doc_long.columns).index("node"), "framework",
                         doc_long["node"].map(lambda n: by_id[n].framework))
-    doc_meta = [c for c in ("doc_id", "region", "title", "date", "date_source") if c in documents.columns]
+    doc_meta = [c for c in ("doc_id", "region", "title", "date", "date_source", "repealed") if c in documents.columns]
     doc_wide = documents[doc_meta].merge(
         doc_wide.fillna(0).astype("int64").reset_index(), on="doc_id", how="left").fillna({n: 0 for n in nodes})
     doc_wide = doc_wide.astype({n: "int64" for n in nodes})

@@ -475,3 +475,13 @@ def test_the_reports_say_what_only_repealed_documents_address():
     both = ("addressed only by superseded versions and repealed documents "
             "(上海市促进农业科技进步若干规定, 2007, repealed 2015; 另一条例, 2010)")
     assert both in report.summary_md(t, tax, counts) and both in report.report_md(t, tax, counts)
+
+
+def test_coverage_document_says_which_documents_were_repealed():
+    """coverage_document.csv lists every document with its date and where the date came from, but not the repeal
+    the manifest gave: a researcher could not check which documents the run took as repealed (a refused value is
+    not one) without opening documents.parquet."""
+    doc = aggregate(*_repealed(), load_taxonomy(ROOT / "taxonomy"))["coverage_document"].set_index("doc_id")
+    assert list(doc.columns[:4]) == ["region", "title", "date", "repealed"]
+    assert doc["repealed"].to_dict() == {"v1.md": "", "v2.md": "", "o1.md": "", "o2.md": "2025", "r.md": "2019-06-30",
+                                         "u.md": "2020"}
