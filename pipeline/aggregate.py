@@ -419,7 +419,8 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     gaps = gaps[gaps["facet"].isin(shown_facets)].copy()
     gaps["addressed"] = gaps["passages"] > 0
     gaps["addressed_in_force"] = gaps["documents_in_force_addressing"] > 0
-    gaps["superseded_only"] = _superseded_only(gaps, labels, documents, gone, ended_by_repeal(documents, dated))
+    gaps["superseded_only"], gaps["no_longer_in_force"] = _superseded_only(gaps, labels, documents, gone,
+                                                                          ended_by_repeal(documents, dated))
     gaps["coder_passages"] = (gaps[["region", "node"]].merge(person_coded, on=["region", "node"], how="left")
                               ["coder_passages"].fillna(0).astype("int64").to_numpy()
                               if person_coded is not None and len(person_coded) else 0)
@@ -446,7 +447,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     gap_cols = (["region"] + (["framework"] if several else []) +
                 ["node", "node_name", "node_name_zh", "facet", "is_group", "addressed", "passages",
                  "documents", "share", "addressed_in_force", "documents_in_force_addressing", "superseded_only",
-                 "coder_passages", "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id",
+                 "no_longer_in_force", "coder_passages", "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id",
                  "evidence_score", "evidence_passage", "recommendation"] + region_cols +
                 ["regions_lacking"] + level_cols + ["strength", "committed"])
     gaps = gaps[gap_cols].fillna({"evidence_title": "", "evidence_article": "", "evidence_doc": "",
@@ -500,14 +501,14 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
 
 
 def _superseded_only(gaps: pd.DataFrame, labels: pd.DataFrame, documents: pd.DataFrame, gone: set[str],
-                     repealed: pd.Series) -> list[str]:
+                     repealed: pd.Series) -> tuple[list[str], list[str]]:
     """Per gaps row addressed by documents no longer in force alone, those documents ("title, year; …", oldest
-    first; one a repeal took out of force, `repealed` (year by doc_id), "title, year, repealed 2019"), else empty:
-    evidence from a version superseded or a regulation repealed does not show that the region addresses the node
-    today."""
+    first; one a repeal took out of force, `repealed` (year by doc_id), "title, year, repealed 2019"), and why they
+    are no longer in force ("superseded", "repealed" or "superseded, repealed"); else empty: evidence from a version
+    superseded or a regulation repealed does not show that the region addresses the node today."""
     only = gaps[gaps["addressed"] & ~gaps["addressed_in_force"]]
     if only.empty:
-        return [""] * len(gaps)
+        return [""] * len(gaps), [""] * len(gaps)
     meta = documents.set_index("doc_id")
     hit = labels.loc[labels["doc_id"].isin(gone), ["region", "node", "doc_id"]].drop_duplicates()
     hit = hit.assign(date=hit["doc_id"].map(meta["date"])).sort_values(["date", "doc_id"], kind="stable")
@@ -515,15 +516,16 @@ def _superseded_only(gaps: pd.DataFrame, labels: pd.DataFrame, documents: pd.Dat
     def named_doc(d: str) -> str:
         year = _s(meta["date"].get(d))[:4]
         return ", ".join([_s(meta["title"].get(d)) or d] + ([year] if year else []) +
-                         ([f"{REPEALED} {int(repealed[d])}"] if pd.notna(repealed.get(d)) else []))
+                         ([f"repealed {int(repealed[d])}"] if d in repealed.index else []))
 
-    named = {key: "; ".join(named_doc(d) for d in g["doc_id"]) for key, g in hit.groupby(["region", "node"], sort=False)}
-    return [named.get((r, n), "") if a and not f else ""
+    named, why = {}, {}
+    for key, g in hit.groupby(["region", "node"], sort=False):
+        named[key] = "; ".join(named_doc(d) for d in g["doc_id"])
+        ended = g["doc_id"].isin(repealed.index)
+        why[key] = ", ".join(w for w, any_ in (("superseded", not ended.all()), ("repealed", ended.any())) if any_)
+    keys = [(r, n) if a and not f else None
             for r, n, a, f in zip(gaps["region"], gaps["node"], gaps["addressed"], gaps["addressed_in_force"])]
-
-
-# how superseded_only names a repealed document, after its title and year (the reports word their note by it)
-REPEALED = "repealed"
+    return [named.get(k, "") for k in keys], [why.get(k, "") for k in keys]
 
 
 def rank_regions(ranking: pd.DataFrame, counts: list[str]) -> pd.DataFrame:

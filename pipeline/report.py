@@ -24,7 +24,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .aggregate import REPEALED, as_written, cite_as_written, fragments, merge_spans, rank_regions
+from .aggregate import as_written, cite_as_written, fragments, merge_spans, rank_regions
 from .catalog import EVIDENCE_PAGES
 from .dates import REFUSED_MANIFEST_DATE
 from .segment import CONTENT_KINDS
@@ -180,16 +180,13 @@ def _undated(tables) -> dict[str, int]:
 
 # ------------------------------------------------------------------------------------------ Markdown
 
-# a document superseded_only names as repealed ("title, 2014, repealed 2019"; undated, "title, repealed 2019")
-_REPEALED_ENTRY = re.compile(rf"(?:^|, ){REPEALED} \d{{4}}$")
+# the reports' words for gaps.csv's no_longer_in_force, in "addressed only by …"
+_GONE_BY = {"superseded": "superseded versions", "repealed": "repealed documents",
+            "superseded, repealed": "superseded versions and repealed documents"}
 
 
-def _gone_by(listed: str) -> str:
-    """What the documents gaps.csv's superseded_only lists are, for the reports' "addressed only by …" note: a
-    repealed document is no superseded version."""
-    repealed = [bool(_REPEALED_ENTRY.search(e)) for e in listed.split("; ")]
-    return ("repealed documents" if all(repealed) else "superseded versions and repealed documents" if any(repealed)
-            else "superseded versions")
+def _gone_by(row) -> str:
+    return _GONE_BY.get(_s(getattr(row, "no_longer_in_force", "")), "superseded versions")
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
@@ -275,9 +272,9 @@ def _summary_part(tables, fw: Taxonomy) -> dict:
     # addressed as the ranking counts it, though not by any version in force: say so beside the gaps
     only_old = []
     for code, name, _, addressed in _audit_by_region(tables, fw, ranked):
-        nodes = [(_name(n), _s(getattr(r, "superseded_only", ""))) for n, r in addressed]
         only_old.append({"region": _region_label(code, name),
-                         "nodes": [(n, _gone_by(by), by) for n, by in nodes if by]})
+                         "nodes": [(_name(n), _gone_by(r), _s(getattr(r, "superseded_only", "")))
+                                   for n, r in addressed if _s(getattr(r, "superseded_only", ""))]})
     return {"name": fw.name["en"], "owner": a.owner, "plural": a.items, "plural_cap": _cap(a.items), "singular": a.item,
             "also": [f.items for f, _ in also], "n_leaves": len(_audit_leaves(fw)), "rows": rows, "missing": missing,
             "superseded": [o for o in only_old if o["nodes"]], "all_documents": _all_documents_note(tables, fw)}
@@ -288,6 +285,7 @@ def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict)
     gap audit with evidence; with several frameworks, their crosstabs."""
     text = MARKDOWN.get_template("report.md.j2").render(
         summary=summary_md(tables, taxonomy, counts).rstrip("\n"), several=len(taxonomy.parts) > 1,
+        all_documents=ALL_DOCUMENTS,
         parts=[_report_md_part(tables, fw, undated_list=k == len(taxonomy.parts) - 1)
                for k, fw in enumerate(taxonomy.parts)],
         crosstabs=_crosstabs(tables, taxonomy) if len(taxonomy.parts) > 1 else [])
@@ -313,7 +311,8 @@ def _report_md_part(tables, fw: Taxonomy, undated_list: bool = True) -> dict:
                          for code, _ in regions],
             "ranked": [{"code": code_of[n.id], "name": _name(n), "id": n.id, "lacking": lacking[n.id],
                         "guide": _guide(n)} for n in ranked],
-            "first_year": [], "no_time": "", "undated": [], "undated_docs": None}
+            "first_year": [], "no_time": "", "undated": [], "undated_docs": None,
+            "all_documents": _all_documents_note(tables, fw)}
 
     fy, _ = _years(tables)
     fy = fy[fy["node"].isin({n.id for n in leaves})]
@@ -340,7 +339,7 @@ def _report_md_part(tables, fw: Taxonomy, undated_list: bool = True) -> dict:
         "addressed": [{"name": _name(n), "documents": r.documents, "passages": r.passages,
                        "split": _s(getattr(r, "strength", "")), "committed": _committed(r),
                        "superseded": _s(getattr(r, "superseded_only", "")),
-                       "gone_by": _gone_by(_s(getattr(r, "superseded_only", ""))), "title": r.evidence_title,
+                       "gone_by": _gone_by(r), "title": r.evidence_title,
                        "article": r.evidence_article, "passage": r.evidence_passage}
                       for n, r in addressed]}
         for code, name, missing, addressed in _audit_by_region(tables, fw, ranked)]
@@ -730,6 +729,11 @@ def _ranking_table(tables, fw: Taxonomy) -> dict:
     return {"rows": rows, "also": [f.items for f, _ in also], "all_documents": _all_documents_note(tables, fw)}
 
 
+# under a heatmap whose counts take in documents no longer in force (see _all_documents_note)
+ALL_DOCUMENTS = ("Counts take in every document, superseded versions and repealed documents too; gaps.csv's "
+                 "addressed_in_force says whether the documents in force now address a node.")
+
+
 def _all_documents_note(tables, fw: Taxonomy) -> bool:
     """Whether to say under the ranking that it counts every document: where a document no longer in force (a
     superseded version, a repealed document) addresses one of the framework's nodes, the ranking read without it
@@ -1051,7 +1055,7 @@ def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict) -> 
                       "passage": _s(r.evidence_passage)[:300], "snippet": None}
             present.append({"name": _name(n), "committed": _committed(r), "split": _s(getattr(r, "strength", "")),
                             "superseded": _s(getattr(r, "superseded_only", "")),
-                            "gone_by": _gone_by(_s(getattr(r, "superseded_only", ""))),
+                            "gone_by": _gone_by(r),
                             "documents": int(r.documents), "passages": int(r.passages), "evidence": ev})
         regions.append({"label": _region_label(code, name), "present": present,
                         "missing": [{"name": _name(n), "guide": _guide(n), "coder": coder.get((code, n.id), 0)}
@@ -1091,14 +1095,15 @@ def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str
     for k, fw in enumerate(taxonomy.parts):
         a = fw.audit
         ranked, lacking = _lacking(tables, fw)
+        every = f" {ALL_DOCUMENTS}" if _all_documents_note(tables, fw) else ""
         heatmaps = [_heatmap(
             tables, fw, ranked, f"Region × {a.item}",
             f"Rows: regions ranked by {a.items} addressed (addressed / total after the name). Columns: "
-            f"{a.owner} {a.items}, those lacking in most regions first.", ids, lacking,
+            f"{a.owner} {a.items}, those lacking in most regions first.{every}", ids, lacking,
             "-".join(a.facets), f"{a.column}s_addressed", len(ranked), splits)]
         for f, leaves in fw.also_facets():
             heatmaps.append(_heatmap(tables, fw, leaves, f"Region × {f.item}",
-                                     f"Columns: the {f.items} in {a.owner} order.", ids, None, f.id,
+                                     f"Columns: the {f.items} in {a.owner} order.{every}", ids, None, f.id,
                                      f"{f.id}s_addressed", len(leaves), splits))
         frameworks.append({
             **_framework(fw, _sfx(fw, taxonomy)), "name": fw.name["en"], "name_zh": fw.name["zh"],

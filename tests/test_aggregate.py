@@ -282,8 +282,9 @@ def test_the_gap_audit_says_what_only_superseded_versions_address():
     assert legal["addressed"] and legal["documents"] == 2  # as before: every version counts
     assert not legal["addressed_in_force"] and legal["documents_in_force_addressing"] == 0
     assert legal["superseded_only"] == "上海市促进农业科技进步若干规定, 2007; 另一条例, 2010"
+    assert legal["no_longer_in_force"] == "superseded"
     pilot = gaps.loc[("R", "measure.transformation.pilot_base")]
-    assert pilot["addressed_in_force"] and pilot["documents_in_force_addressing"] == 1 and pilot["superseded_only"] == ""
+    assert pilot["addressed_in_force"] and pilot["documents_in_force_addressing"] == 1 and pilot["superseded_only"] == pilot["no_longer_in_force"] == ""
     incubator = gaps.loc[("R", "model.incubator")]
     assert incubator["addressed_in_force"] and incubator["superseded_only"] == ""
     miss = gaps.loc[("R", "measure.ip.system")]
@@ -411,7 +412,7 @@ def test_a_repealed_document_is_not_in_force_from_its_repeal_year_on():
     row = gaps.loc[("R", node)]
     assert row["addressed"] and row["documents"] == 1  # every document counts, as the ranking does
     assert not row["addressed_in_force"] and row["documents_in_force_addressing"] == 0
-    assert row["superseded_only"] == "某转化办法, 2012, repealed 2019"
+    assert row["superseded_only"] == "某转化办法, 2012, repealed 2019" and row["no_longer_in_force"] == "repealed"
     incubator = gaps.loc[("R", "model.incubator")]  # the undated notice: in force until repealed
     assert not incubator["addressed_in_force"] and incubator["superseded_only"] == "某通知, repealed 2020"
     assert gaps.loc[("R", "measure.transformation.pilot_base"), "addressed_in_force"]

@@ -789,6 +789,10 @@ def test_the_ranking_says_it_counts_documents_no_longer_in_force():
     for text in (report.summary_md(tables, tax, counts), report.report_md(tables, tax, counts)):
         assert text.count(said.format("`addressed_in_force`")) == 1
     assert page.count(said.format("<code>addressed_in_force</code>")) == 1
+    # and so do the heatmaps, under each (report.html: recommendations, models, constraints; report.md: one table)
+    under_heatmap = "Counts take in every document, superseded versions and repealed documents too"
+    assert report.report_md(tables, tax, counts).count(under_heatmap) == 1
+    assert page.count(under_heatmap) == 1 + len(list(tax.also_facets()))
     tables = aggregate(*_tables(), tax)  # every document in force
     page = report.report_html(tables, tax, report.evidence_index(tables["evidence"]), counts)
     for text in (report.summary_md(tables, tax, counts), report.report_md(tables, tax, counts), page):
