@@ -349,7 +349,7 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
     """Articles (`article` marks the line opening one, its group 1 the citation) under `heading` lines."""
     headings = _Headings()
     path = headings.path
-    cur: tuple[int, str] | None = None  # (start, label) of the open article or preamble
+    cur_label: str | None = None  # the open article's (or annex's) citation, None in a preamble
     cur_kind = "preamble"
     cur_start = lines[0].start if lines else 0
     last_end = cur_start
@@ -379,23 +379,23 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
             art = EN_ARTICLE.match(ln.text)
             if art is None and EN_HEADING.match(ln.text) and len(stripped) <= 60:
                 # the translation of the chapter heading above it: a heading, the Chinese one staying the context
-                b.add(cur_kind, cur_start, last_end, cur[1] if cur else "", path)
+                b.add(cur_kind, cur_start, last_end, cur_label or "", path)
                 b.add("heading", ln.start, ln.end, stripped, path)
-                cur, cur_kind, cur_start, last_end = None, "preamble", ln.end + 1, ln.end + 1
+                cur_label, cur_kind, cur_start, last_end = None, "preamble", ln.end + 1, ln.end + 1
                 continue
         md = MD_HEADING.match(ln.text)
         # a heading below the open article's own (### Article 1 / #### Subject matter) is the article's title
-        heading_line = is_heading(ln) and not (cur is not None and md and art_level and len(md.group(1)) > art_level
-                                               and not heading.match(ln.text))
-        annex = article is ARTICLE and cur is not None and not art and _annex(ln.text)
+        heading_line = is_heading(ln) and not (cur_label is not None and md and art_level
+                                               and len(md.group(1)) > art_level and not heading.match(ln.text))
+        annex = article is ARTICLE and cur_label is not None and not art and _annex(ln.text)
         if heading_line or art or annex:
-            b.add(cur_kind, cur_start, last_end, cur[1] if cur else preamble, path)
-            cur = None
+            b.add(cur_kind, cur_start, last_end, cur_label or preamble, path)
+            cur_label = None
         if annex:
             # an annex stands outside the chapters: it is a passage of its own, cited by its name (附件1)
             headings = _Headings()
             path = headings.path
-            cur, cur_kind, cur_start, last_end = (ln.start, annex.group(1)), "paragraph", ln.start, ln.end
+            cur_label, cur_kind, cur_start, last_end = annex.group(1), "paragraph", ln.start, ln.end
             continue
         if heading_line:
             title = md.group(2).strip() if md else stripped
@@ -412,12 +412,12 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
             cur_kind, cur_start, last_end = "preamble", end + 1, end + 1
             continue
         if art:
-            cur = (ln.start, art.group(1))
+            cur_label = art.group(1)
             cur_kind, cur_start = "article", ln.start
             art_level = len(md.group(1)) if md else 0
         if stripped:
             last_end = ln.end
-    b.add(cur_kind, cur_start, last_end, cur[1] if cur else preamble, path)
+    b.add(cur_kind, cur_start, last_end, cur_label or preamble, path)
 
 
 _RUNS_ON = _LEAD_IN_END | frozenset("following pursuant see per".split())
