@@ -488,10 +488,10 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
             # a subsection's heading repeated above each of its paragraphs (a breadcrumb) keeps the ones below it
             if not (md and len(stack) > level and stack[level] == tag):
                 _open_enumerator(stack, level, tag)
-            if stripped == f"({tag})" or re.fullmatch(r"#*\s*\([A-Za-z0-9]+\)", stripped):
+            title = ln.text[enum.end():].strip()  # what follows "(k)"
+            if not title:
                 pending, pending_end = start, ln.end
                 continue
-            title = ln.text[enum.end():].strip()  # what follows "(k)"
             words = title.split()
             if (md and pending is None and 0 < len(words) <= _TITLE_WORDS and not _SENTENCE_END.search(title)
                     and words[-1].lower() not in _LEAD_IN_END):
