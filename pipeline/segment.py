@@ -323,10 +323,13 @@ def segment_spans(doc: dict) -> Spans:
         _us_code(b, body)
     elif _english_articles(body):
         _articles(b, body, EN_ARTICLE, EN_HEADING)
-    elif b.doc.get("lang") == "zh" and _numbered_outline(body):
-        _outline(b, body, text[body_start:])
     else:
-        _paragraphs(b, body, text[body_start:])
+        # a text with no blank line in it (as some exports write one) has a paragraph on each line
+        one_per_line = "\n\n" not in text[body_start:].strip("\n")
+        if b.doc.get("lang") == "zh" and _numbered_outline(body):
+            _outline(b, body, one_per_line)
+        else:
+            _paragraphs(b, body, one_per_line)
     return b.spans
 
 
@@ -621,13 +624,12 @@ def _numbered_outline(lines: list[Line]) -> bool:
     return any(_numbered_in_turn(seq) for seq in numbers.values())
 
 
-def _outline(b: _Builder, lines: list[Line], body: str) -> None:
+def _outline(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
     """An opinion's, notice's or decision's numbered items (see the module's docstring). Paragraphs that no item
     holds (before the first, or under a heading before its first item) are cited as paragraphs of the heading
     above them: ¶ 2, 一、 ¶ 1."""
     headings = _Headings()
     path = headings.path
-    one_per_line = "\n\n" not in body.strip("\n")
     marks = [""] * 5  # the numbers of the items open at levels 1-4 (index 0 unused)
     # a plan numbers its items afresh in each part: without the part, 一、（一） named a place in each of them
     in_part = ""  # the open part's number as written (第二部分, 貳、), which the citations open with
@@ -831,10 +833,9 @@ def _statute_sections(lines: list[Line], blocks: list[tuple[int, int]],
     return out, False
 
 
-def _paragraphs(b: _Builder, lines: list[Line], body: str) -> None:
+def _paragraphs(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
     headings = _Headings()
     path = headings.path
-    one_per_line = "\n\n" not in body.strip("\n")
     english = b.doc.get("lang") == "en"
     # below any Markdown heading of the same text (# Title): plain headings nest under it
     blocks = _blocks(lines, one_per_line) if english else []
