@@ -258,13 +258,18 @@ def passage_lang(text: str, doc_lang: str) -> str:
     return "zh" if han >= sum(c.isalpha() for c in text) / 2 else doc_lang
 
 
+def _original(doc: dict) -> str:
+    """A document's text as written, before ingest converted its Traditional characters, or "" for none. Ingest
+    converts character for character; an original where that failed does not share the text's offsets."""
+    original = doc.get("text_original") or ""
+    return original if len(original) == len(doc["text"]) else ""
+
+
 def passage_rows(doc: dict, spans: "Spans") -> list[dict]:
     """The passages (rows of the passages table) of `doc` that `spans` (some or all of `segment_spans(doc)`,
     in order) describe."""
     text = doc["text"]
-    original = doc.get("text_original") or ""
-    # ingest converts character for character; a text where that failed has no original passages
-    original = original if len(original) == len(text) else ""
+    original = _original(doc)
     doc_id, lang, region, content_hash = doc["doc_id"], doc["lang"], doc["region"], doc["content_hash"]
     rows = []
     for n, kind, label, path, s, e in spans:
@@ -633,8 +638,7 @@ def _outline(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
     marks = [""] * 5  # the numbers of the items open at levels 1-4 (index 0 unused)
     # a plan numbers its items afresh in each part: without the part, 一、（一） named a place in each of them
     in_part = ""  # the open part's number as written (第二部分, 貳、), which the citations open with
-    original = b.doc.get("text_original") or ""
-    written = original if len(original) == len(b.doc["text"]) else b.doc["text"]
+    written = _original(b.doc) or b.doc["text"]
 
     def cited(marked: str) -> str:
         joined = in_part.endswith("、") and not marked.startswith("¶")  # 貳、一、（一）, 貳、 ¶ 1, 第二部分 一、
