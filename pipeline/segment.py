@@ -153,9 +153,7 @@ class _Headings:
             at = self._levels.index(level)
             if self.path[at] == title:
                 return self.path[:at]
-        while self._levels and self._levels[-1] >= level:
-            self._levels.pop()
-            self.path.pop()
+        self.close(level)
         self._levels.append(level)
         self.path.append(title)
         return self.path[:-1]
