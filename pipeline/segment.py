@@ -322,7 +322,7 @@ def segment_spans(doc: dict) -> Spans:
     body = [ln for ln in _lines(text) if ln.start >= body_start]
     if any(ARTICLE.match(ln.text) for ln in body):
         _articles(b, body, ARTICLE, CN_HEADING)
-    elif sum(1 for ln in body if SECTION.match(ln.text)) and any(ENUM.match(ln.text) for ln in body):
+    elif any(SECTION.match(ln.text) for ln in body) and any(ENUM.match(ln.text) for ln in body):
         _us_code(b, body)
     elif _english_articles(body):
         _articles(b, body, EN_ARTICLE, EN_HEADING)
