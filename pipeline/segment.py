@@ -839,8 +839,8 @@ def _paragraphs(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
     headings = _Headings()
     path = headings.path
     english = b.doc.get("lang") == "en"
-    # below any Markdown heading of the same text (# Title): plain headings nest under it
     blocks = _blocks(lines, one_per_line) if english else []
+    # below any Markdown heading of the same text (# Title): plain headings nest under it
     plain = _plain_headings(lines, blocks) if english else {}
     sections, uk = _statute_sections(lines, blocks, plain) if english else ({}, False)
     level_of = _uk_level if uk else _enum_level
