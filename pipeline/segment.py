@@ -352,7 +352,9 @@ def _english_articles(lines: list[Line]) -> bool:
 
 
 def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.Pattern) -> None:
-    """Articles (`article` marks the line opening one, its group 1 the citation) under `heading` lines."""
+    """Articles (`article` marks the line opening one, its group 1 the citation) under `heading` lines: a Chinese
+    regulation's (ARTICLE, CN_HEADING) or an English text's (EN_ARTICLE, EN_HEADING)."""
+    chinese = article is ARTICLE
     headings = _Headings()
     path = headings.path
     cur_label: str | None = None  # the open article's (or annex's) citation, None in a preamble
@@ -362,10 +364,10 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
     art_level = 0  # the Markdown level of the open article's own heading line (### Article 3), 0 for none
     # text before an article (a .txt file's title line, a decision's opening paragraph) is coded as any passage:
     # cited by nothing, a label on it left a reader no place to look for it
-    preamble = "序言" if article is ARTICLE else "Preamble"
+    preamble = "序言" if chinese else "Preamble"
     # a Chinese regulation with its English translation under each article (第一条 … / Article 1 …): each
     # translation is an article of its own, read in English, and its chapters' headings are headings
-    translated = article is ARTICLE and _english_articles(lines)
+    translated = chinese and _english_articles(lines)
 
     def is_heading(ln: Line) -> bool:
         # an article may stand as a Markdown heading of its own (### Article 3) above its text: it opens the article
@@ -379,7 +381,7 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
             continue
         stripped = ln.text.strip()
         art = article.match(ln.text)
-        if art and article is EN_ARTICLE and i > 0 and _runs_on(lines[i - 1].text) and not is_heading(lines[i - 1]):
+        if art and not chinese and i > 0 and _runs_on(lines[i - 1].text) and not is_heading(lines[i - 1]):
             art = None  # "… laid down in the following" / "Article 2 applies …": a wrapped line names an article
         if translated and not art:
             art = EN_ARTICLE.match(ln.text)
@@ -393,7 +395,7 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
         # a heading below the open article's own (### Article 1 / #### Subject matter) is the article's title
         heading_line = is_heading(ln) and not (cur_label is not None and md and art_level
                                                and len(md.group(1)) > art_level and not heading.match(ln.text))
-        annex = article is ARTICLE and cur_label is not None and not art and _annex(ln.text)
+        annex = chinese and cur_label is not None and not art and _annex(ln.text)
         if heading_line or art or annex:
             b.add(cur_kind, cur_start, last_end, cur_label or preamble, path)
             cur_label = None
