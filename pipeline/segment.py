@@ -867,8 +867,10 @@ def _paragraphs(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
         section, loose = cited, 0
         stack.clear()
 
-    def cited(i: int) -> str:
-        """The citation of a paragraph opening on line i: § style within a section, else "" (¶ N)."""
+    def open_paragraph(i: int) -> str:
+        """Open the paragraph that starts on line i where it stands: a section that opens with its text, an
+        enumerator's level, or the next of its section's paragraphs before any enumerator (Sec. 3 ¶ 2). Returns its
+        citation: § style within a section, else "" (¶ N)."""
         nonlocal loose
         if i in sections:  # "Sec. 3. The department shall ..." opens its section with its text
             open_section(sections[i][0])
@@ -908,7 +910,7 @@ def _paragraphs(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
             continue
         if start is None:
             start = ln.start
-            label = cited(i)
+            label = open_paragraph(i)
         end = ln.end
         if one_per_line:
             flush()
