@@ -457,6 +457,8 @@ def _heading_level(title: str, raw: str) -> int:
 
 
 def _us_code(b: _Builder, lines: list[Line]) -> None:
+    """A US Code text's paragraphs ((a), (1), (A) …), each cited by its § section and enumerators, § 3710(a)(1),
+    under its headings (Markdown, or a plain-text export's § 101. Title lines)."""
     headings = _Headings()
     path = headings.path
     section = ""
@@ -838,6 +840,9 @@ def _statute_sections(lines: list[Line], blocks: list[tuple[int, int]],
 
 
 def _paragraphs(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
+    """Paragraphs, cited ¶ N, under the text's Markdown headings; within an English statute's sections (a UK Act's
+    1 Duty to …, a state statute's Sec. 3., an act's § 2.) cited by the section and their enumerators: s. 1(2)(a),
+    Sec. 3(a). A plain English text's Parts, Chapters and numbered headings are headings too."""
     headings = _Headings()
     path = headings.path
     english = b.doc.get("lang") == "en"
