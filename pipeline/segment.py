@@ -518,6 +518,9 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
 NUMBERED_HEADING = re.compile(r"^[ \t]*(\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]+([A-Z][^\n]*)$")
 _NUMBERED = re.compile(r"^[ \t]*(\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]")
 _HEADING_WORDS = 12
+# the levels of a plain English text's headings: a Part or Chapter, and below it a section's, which a numbered
+# heading of depth 1 (1 Duty to …) and a statute's section line (Sec. 2. Definitions.) share; 1.1 is one deeper
+_PART_LEVEL, _SECTION_LEVEL = 5, 7
 
 
 def _blocks(lines: list[Line], one_per_line: bool) -> list[tuple[int, int]]:
@@ -539,7 +542,7 @@ def _plain_headings(lines: list[Line], blocks: list[tuple[int, int]]) -> dict[in
     title). A "Part 1" / "Chapter 2" paragraph, with its title on the next line or as the next paragraph when it
     has none (Part 1 / Duties of the Secretary of State), is one heading; a numbered one, see _numbered_headings.
     `blocks`: the text's paragraphs (_blocks)."""
-    out = {first: (6 + depth, first, lines[first].text.strip())
+    out = {first: (_SECTION_LEVEL + depth - 1, first, lines[first].text.strip())
            for first, depth in _numbered_headings(lines, blocks).items()}
     for k, (first, last) in enumerate(blocks):
         m = EN_HEADING.match(lines[first].text)
@@ -548,7 +551,7 @@ def _plain_headings(lines: list[Line], blocks: list[tuple[int, int]]) -> dict[in
         bare = not lines[first].text[m.end():].strip()
         if last > first:  # "Part 1" over its title in one paragraph
             if bare and _chapter_title(lines[last].text) and not EN_HEADING.match(lines[last].text):
-                out[first] = (5, last, f"{lines[first].text.strip()} {lines[last].text.strip()}")
+                out[first] = (_PART_LEVEL, last, f"{lines[first].text.strip()} {lines[last].text.strip()}")
             continue
         title = lines[first].text.strip()
         nxt = blocks[k + 1][0] if k + 1 < len(blocks) else None
@@ -556,7 +559,7 @@ def _plain_headings(lines: list[Line], blocks: list[tuple[int, int]]) -> dict[in
                 and _chapter_title(lines[nxt].text) and not EN_HEADING.match(lines[nxt].text)
                 and not _NUMBERED.match(lines[nxt].text)):
             last, title = nxt, f"{title} {lines[nxt].text.strip()}"
-        out[first] = (5, last, title)
+        out[first] = (_PART_LEVEL, last, title)
     return out
 
 
@@ -805,11 +808,11 @@ def _statute_sections(lines: list[Line], blocks: list[tuple[int, int]],
     firsts = sorted({first for first, _ in blocks} | set(md))
 
     def numbered(i: int) -> re.Match | None:
-        """The number of a section heading of depth 1 (see _plain_headings' levels): 1 Duty to …, ## 2 Grants."""
+        """The number of a section heading of depth 1: 1 Duty to …, ## 2 Grants."""
         if i in md:
             h = NUMBERED_HEADING.match(md[i].strip())
             return h if h and "." not in h.group(1) else None
-        return _NUMBERED.match(lines[i].text) if plain.get(i, (0,))[0] == 7 else None
+        return _NUMBERED.match(lines[i].text) if plain.get(i, (0,))[0] == _SECTION_LEVEL else None
 
     sections = [k for k, first in enumerate(firsts) if numbered(first)]
     # a paper's headings may open on (1) lists too; its title names no Act, as an Act's does
@@ -879,7 +882,7 @@ def _paragraphs(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
         nonlocal loose
         if i in sections:  # "Sec. 3. The department shall ..." opens its section with its text
             open_section(sections[i][0])
-            headings.close(7)  # the level of a section's own heading line (Sec. 2. Definitions.)
+            headings.close(_SECTION_LEVEL)
             loose = 1
             return section
         if not section:
@@ -905,7 +908,7 @@ def _paragraphs(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
             elif i in plain:
                 level, last, title = plain[i]
             else:
-                level, last, title = 7, i, ln.text.strip().strip("*_").strip()
+                level, last, title = _SECTION_LEVEL, i, ln.text.strip().strip("*_").strip()
             b.add("heading", ln.start, lines[last].end, title, headings.enter(level, title))
             open_section(opener[0] if opener else "")
             skip_to = last
