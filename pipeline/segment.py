@@ -134,6 +134,11 @@ def _open_enumerator(stack: list[str], level: int, tag: str) -> None:
     stack.append(tag)
 
 
+def _section_cited(number: str) -> str:
+    """A section as cited: its number without the full stop its line may end it with (§ 101. is cited § 101)."""
+    return re.sub(r"\.$", "", number.strip())
+
+
 def _cited_in(section: str, stack: list[str]) -> str:
     """A paragraph's citation within its section: § 3710(a)(1), s. 1(2)(b), Sec. 3(a)."""
     return section + "".join(f"({t})" for t in stack if t)
@@ -486,7 +491,7 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
             level, title = (len(md.group(1)), md.group(2).strip()) if md else (6, stripped)
             above = headings.enter(level, title)
             if sec:
-                opened = re.sub(r"\.$", "", sec.group(1).strip())
+                opened = _section_cited(sec.group(1))
                 if opened != section:  # a section heading repeated above each subsection keeps its enumerators
                     section, stack = opened, []
             b.add("heading", ln.start, ln.end, title, above)
@@ -838,7 +843,7 @@ def _statute_sections(lines: list[Line], blocks: list[tuple[int, int]],
         text_below = k + 1 < len(firsts) and firsts[k + 1] not in openers
         title = not rest or first in md or (text_below and len(rest) <= 80 and len(rest.split()) <= 10
                                             and not _STATUTE_SENTENCE.search(rest.rstrip(".")))
-        out[first] = (re.sub(r"\.$", "", m.group(1).strip()), title)
+        out[first] = (_section_cited(m.group(1)), title)
     return out, False
 
 
