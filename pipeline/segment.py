@@ -392,7 +392,7 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
             art = EN_ARTICLE.match(ln.text)
             if art is None and EN_HEADING.match(ln.text) and len(stripped) <= 60:
                 # the translation of the chapter heading above it: a heading, the Chinese one staying the context
-                b.add(cur_kind, cur_start, last_end, cur_label or "", path)
+                b.add(cur_kind, cur_start, last_end, cur_label or preamble, path)
                 b.add("heading", ln.start, ln.end, stripped, path)
                 cur_label, cur_kind, cur_start, last_end = None, "preamble", ln.end + 1, ln.end + 1
                 continue

@@ -659,6 +659,19 @@ def test_a_bilingual_regulation_codes_each_articles_chinese_and_english_apart():
     assert all(text[r["start"]:r["end"]] == r["text"] for r in rows)
 
 
+def test_a_bilingual_regulations_preamble_before_an_english_chapter_heading_is_cited_as_a_preamble():
+    """The English title above a translated regulation's first chapter, whose heading comes in English alone, was
+    cited by nothing (label ""), where the same text under a Chinese chapter heading is cited 序言."""
+    text = ("某省促进产学研合作条例\n\nRegulations of X Province on Cooperation\n\nChapter I General Provisions\n\n"
+            "第一条 鼓励企业与高等学校合作。\n\nArticle 1 Enterprises and universities are encouraged to cooperate.\n\n"
+            "第二条 设立成果转化基金。\n\nArticle 2 A fund for the transformation of results is established.\n")
+    rows = segment_document(doc(text))
+    _check_cover(text, rows)
+    assert [(r["kind"], r["label"]) for r in rows if r["kind"] != "heading"] == [
+        ("preamble", "序言"), ("article", "第一条"), ("article", "Article 1"), ("article", "第二条"),
+        ("article", "Article 2")]
+
+
 def test_a_plans_capital_numbered_parts_are_headings_that_restart_its_items():
     """A Taiwanese plan (計畫) numbers its parts 壹、貳、參 above 一、 and （一）: 壹、計畫緣起 was a coded paragraph,
     and 參's title and text ran into the last item of 貳, cited 二、（一）, where a reader finds other text."""
