@@ -439,17 +439,7 @@ def test_dates_from_manifest_file_name_and_text(tmp_path):
     write(corpus / "manifest.csv", "path,region,lang,date\nzh/A/adopted.md,A,zh,2017/5/1\n"
                                    "zh/A/in_force.md,A,zh,2021-13-45\nzh/A/old_year.md,A,zh,2099-02-30\n"
                                    "zh/A/chinese_numerals.md,A,zh,2019年3月\nzh/A/far_future.md,A,xx,\n")
-    import subprocess
-    import sys
-
-    import pandas as pd
-
-    from conftest import ROOT
-
-    proc = subprocess.run([sys.executable, "-m", "pipeline", "ingest", "--corpus", str(corpus), "--out",
-                           str(tmp_path / "out"), "--quiet"], cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    d = pd.read_parquet(tmp_path / "out/documents.parquet").set_index("doc_id")
+    proc, d = _ingest_in_a_process(corpus, tmp_path / "out")
     got = {k: (d.loc[k, "date"], d.loc[k, "date_source"]) for k in
            ("zh/A/adopted.md", "zh/A/in_force.md", "zh/A/old_year.md", "zh/A/chinese_numerals.md")}
     assert got == {"zh/A/adopted.md": ("2017-05-01", "manifest"), "zh/A/in_force.md": ("2018-10-01", "text:施行"),
@@ -461,11 +451,8 @@ def test_dates_from_manifest_file_name_and_text(tmp_path):
     assert not any("adopted.md" in w or "chinese_numerals" in w for w in warnings), warnings
 
 
-def test_a_manifests_repealed_column_is_read_as_its_date_column_is(tmp_path):
-    """A regulation repealed in 2019 (废止) could not be said to be: a `repealed` column was carried along as any
-    other (in `extra`) and nothing read it. It is now read with the manifest date's parser, into the documents'
-    `repealed` column; a value that is no date, or a repeal before the document's own date, is said on stderr,
-    naming the file and the value (and the document's date), and not used."""
+def _ingest_in_a_process(corpus, out):
+    """`python -m pipeline ingest` as a user runs it (its warnings on stderr), and the documents table it wrote."""
     import subprocess
     import sys
 
@@ -473,6 +460,17 @@ def test_a_manifests_repealed_column_is_read_as_its_date_column_is(tmp_path):
 
     from conftest import ROOT
 
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "ingest", "--corpus", str(corpus), "--out", str(out),
+                           "--quiet"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc, pd.read_parquet(out / "documents.parquet").set_index("doc_id")
+
+
+def test_a_manifests_repealed_column_is_read_as_its_date_column_is(tmp_path):
+    """A regulation repealed in 2019 (废止) could not be said to be: a `repealed` column was carried along as any
+    other (in `extra`) and nothing read it. It is now read with the manifest date's parser, into the documents'
+    `repealed` column; a value that is no date, or a repeal before the document's own date, is said on stderr,
+    naming the file and the value (and the document's date), and not used."""
     corpus = tmp_path / "corpus"
     for name in ("a", "b", "c", "d", "e", "f"):
         write(corpus / f"zh/A/{name}.md", f"某办法{name}\n\n第一条 鼓励企业与高等学校合作。\n")
@@ -480,10 +478,7 @@ def test_a_manifests_repealed_column_is_read_as_its_date_column_is(tmp_path):
                                    "zh/A/b.md,A,zh,2015-06-01,2020年1月1日\nzh/A/c.md,A,zh,2015-06-01,2015\n"
                                    "zh/A/d.md,A,zh,2015-06-01,05/03/2021\nzh/A/e.md,A,zh,2015-06-01,2012-03-01\n"
                                    "zh/A/f.md,A,zh,2015-06-01,\n")
-    proc = subprocess.run([sys.executable, "-m", "pipeline", "ingest", "--corpus", str(corpus), "--out",
-                           str(tmp_path / "out"), "--quiet"], cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    d = pd.read_parquet(tmp_path / "out/documents.parquet").set_index("doc_id")
+    proc, d = _ingest_in_a_process(corpus, tmp_path / "out")
     assert d["repealed"].to_dict() == {"zh/A/a.md": "2019-06-30", "zh/A/b.md": "2020-01-01", "zh/A/c.md": "2015",
                                        "zh/A/d.md": "", "zh/A/e.md": "", "zh/A/f.md": ""}
     assert (d["extra"] == "{}").all()
