@@ -608,15 +608,16 @@ def document_page(meta: dict, text: str, original: str, passages: list[dict], la
 
 def _page(title: str, body: str, script: str = "") -> str:
     """A companion page: self-contained like report.html, under the same policy (its only script hashed)."""
-    csp = (f"default-src 'none'; style-src {_csp_hash(CSS + PAGE_CSS)}; "
-           f"script-src {_csp_hash(script) if script else chr(39) + 'none' + chr(39)}; img-src 'none'; "
-           "font-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'")
-    return _render_html(title, CSS + PAGE_CSS, csp, body, script, "single")
+    return _render_html(title, CSS + PAGE_CSS, body, script, "single")
 
 
-def _render_html(title: str, css: str, csp: str, body: str, script: str, layout: str) -> str:
+def _render_html(title: str, css: str, body: str, script: str, layout: str) -> str:
     """The page shell around a body rendered from a template (report.html.j2, cell.html.j2, document.html.j2):
-    everything but `title` is our own markup."""
+    everything but `title` is our own markup. Its Content-Security-Policy lets the page use its own stylesheet
+    and script (`script` may be none) and nothing else: they are allowed by their hashes, and nothing is fetched."""
+    scripts = _csp_hash(script) if script else "'none'"
+    csp = (f"default-src 'none'; style-src {_csp_hash(css)}; script-src {scripts}; img-src 'none'; "
+           "font-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'")
     return HTML.get_template("page.html.j2").render(
         title=title, css=Markup(css), csp=Markup(csp), body=Markup(body), script=Markup(script), layout=layout)
 
@@ -1123,6 +1124,4 @@ def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str
         heat_legend=[_bin_label(lo, hi) for lo, hi in DOC_BINS],
         crosstab=_crosstab_view(tables, taxonomy) if several else None,
         evidence=_evidence_sections(tables, taxonomy, evidence, ids))
-    csp = (f"default-src 'none'; style-src {_csp_hash(CSS)}; script-src {_csp_hash(JS)}; img-src 'none'; "
-           "font-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'")
-    return _render_html("Policy coverage and gap audit", CSS, csp, body, JS, "page")
+    return _render_html("Policy coverage and gap audit", CSS, body, JS, "page")
