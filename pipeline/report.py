@@ -169,13 +169,22 @@ def _years(tables) -> tuple[pd.DataFrame, pd.DataFrame]:
     return fy, by
 
 
-def _undated(tables) -> dict[str, int]:
-    """region -> number of documents without a usable date (left out of the temporal view)."""
+def _no_year(dates: pd.Series) -> pd.Series:
+    """Whether each date gives no year: its document is undated, left out of the view over time."""
+    return pd.to_numeric(dates.astype("string").str[:4], errors="coerce").isna()
+
+
+def _undated_docs(tables) -> pd.DataFrame:
+    """The rows of coverage_document of the documents without a usable date."""
     cd = tables.get("coverage_document")
     if cd is None or "date" not in cd:
-        return {}
-    year = pd.to_numeric(cd["date"].astype("string").str[:4], errors="coerce")
-    return cd[year.isna()].groupby("region").size().astype(int).to_dict()
+        return pd.DataFrame(columns=["doc_id", "region", "title"])
+    return cd[_no_year(cd["date"])]
+
+
+def _undated(tables) -> dict[str, int]:
+    """region -> number of documents without a usable date (left out of the temporal view)."""
+    return _undated_docs(tables).groupby("region").size().astype(int).to_dict()
 
 
 # ------------------------------------------------------------------------------------------ Markdown
@@ -895,21 +904,13 @@ def _temporal(tables, ranked: list, fw: Taxonomy, undated_list: bool = True) -> 
     return t
 
 
-def _undated_docs(tables) -> pd.DataFrame:
-    cd = tables.get("coverage_document")
-    if cd is None or "date" not in cd:
-        return pd.DataFrame(columns=["doc_id", "region", "title"])
-    year = pd.to_numeric(cd["date"].astype("string").str[:4], errors="coerce")
-    return cd[year.isna()]
-
-
 def _addressed_only_undated(tables, leaf_ids: list[str]) -> dict[tuple[str, str], list[str]]:
     """(region, node) -> the undated documents addressing it, for cells no dated document addresses."""
     cdl = tables.get("coverage_document_long")
     if cdl is None or cdl.empty:
         return {}
     cdl = cdl[cdl["node"].isin(leaf_ids)]
-    dated = pd.to_numeric(cdl["date"].astype("string").str[:4], errors="coerce").notna()
+    dated = ~_no_year(cdl["date"])
     with_date = set(zip(cdl.loc[dated, "region"], cdl.loc[dated, "node"]))
     out: dict[tuple[str, str], list[str]] = {}
     for r in cdl[~dated].itertuples(index=False):
@@ -924,7 +925,7 @@ def _undated_nodes(tables, leaf_ids: list[str]) -> dict[str, set[str]]:
     if cdl is None or cdl.empty:
         return {}
     cdl = cdl[cdl["node"].isin(leaf_ids)]
-    undated = pd.to_numeric(cdl["date"].astype("string").str[:4], errors="coerce").isna()
+    undated = _no_year(cdl["date"])
     return {_s(r): set(g["node"]) for r, g in cdl[undated].groupby("region")}
 
 
