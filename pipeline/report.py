@@ -631,11 +631,9 @@ def _render_html(title: str, css: str, body: str, script: str, layout: str) -> s
         title=title, css=Markup(css), csp=Markup(csp), body=Markup(body), script=Markup(script), layout=layout)
 
 
-def _items(entry) -> list[dict]:
-    """Evidence entry -> its items (also accepts the older plain-list form)."""
-    if isinstance(entry, dict):
-        return entry.get("items", [])
-    return list(entry or [])
+def _items(entry: dict | None) -> list[dict]:
+    """A cell's entry of evidence_index -> the passages it shows (none where the cell has no entry)."""
+    return entry["items"] if entry else []
 
 
 CSS = _static("report.css")
@@ -711,17 +709,16 @@ def _evidence_sections(tables, taxonomy: Taxonomy, evidence: dict, ids: dict) ->
         n = by_id.get(node)
         items = _items(entry)
         split = splits.get((region, node))
-        full = isinstance(entry, dict)
         total = (f"{entry['documents']} document(s), {entry['passages']} passage(s)"
-                 + (f" ({split})" if split else "") + f"; showing the {len(items)} strongest" if full else "")
+                 + (f" ({split})" if split else "") + f"; showing the {len(items)} strongest")
         recommendation = n.recommendation if n is not None else ""
         # every passage of the cell, not only the strongest, is one click away (its page)
         secs.append({
             "id": ids[key], "region": _region_label(region, names.get(region, "")), "node": _name(n) if n else node,
             "total": total, "recommendation": recommendation,
             "guidance": taxonomy.framework_of(n.id).audit.guidance if recommendation else "",
-            "passages": items, "docs_at": f"{COMPANION}/", "page": entry.get("page") if full else "",
-            "n_passages": entry["passages"] if full else 0, "n_documents": entry["documents"] if full else 0})
+            "passages": items, "docs_at": f"{COMPANION}/", "page": entry["page"],
+            "n_passages": entry["passages"], "n_documents": entry["documents"]})
     return secs
 
 
@@ -1047,11 +1044,11 @@ def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict) -> 
             chosen = _s(r.evidence_passage_id)
             it = next((i for i in items if i.get("passage_id") == chosen), None if chosen else next(iter(items), None))
             if it is not None:
-                snippet = it.get("snippet", it["marked"])
+                snippet = it["snippet"]
                 # the article is left out where the passage begins with it (compared as both are written)
                 leads = _starts_with(snippet, it["article"])
                 ev = {"title": it["title"], "article": None if leads else it["article"],
-                      "lang": it.get("lang", "zh-Hans"), "snippet": snippet, "id": ids[key]}
+                      "lang": it["lang"], "snippet": snippet, "id": ids[key]}
             else:
                 ev = {"title": r.evidence_title, "article": r.evidence_article,
                       "passage": _s(r.evidence_passage)[:300], "snippet": None}
