@@ -689,6 +689,24 @@ def _heatmap(tables, fw: Taxonomy, nodes: list, title: str, caption: str, ids: d
     return {"facet": facet, "title": title, "caption": caption, "nodes": head, "rows": rows}
 
 
+def _heatmaps(tables, fw: Taxonomy, ranked: list, lacking: dict, ids: dict,
+              splits: dict[tuple[str, str], str]) -> list[dict]:
+    """A framework's heatmaps: region x audited item, its columns in `ranked` order, then a heatmap of each facet
+    it also shows, its columns in the framework's order."""
+    a = fw.audit
+    every = f" {ALL_DOCUMENTS}" if _all_documents_note(tables, fw) else ""
+    heatmaps = [_heatmap(
+        tables, fw, ranked, f"Region × {a.item}",
+        f"Rows: regions ranked by {a.items} addressed (addressed / total after the name). Columns: "
+        f"{a.owner} {a.items}, those lacking in most regions first.{every}", ids, lacking,
+        "-".join(a.facets), f"{a.column}s_addressed", len(ranked), splits)]
+    for f, leaves in fw.also_facets():
+        heatmaps.append(_heatmap(tables, fw, leaves, f"Region × {f.item}",
+                                 f"Columns: the {f.items} in {a.owner} order.{every}", ids, None, f.id,
+                                 f"{f.id}s_addressed", len(leaves), splits))
+    return heatmaps
+
+
 def _strength_splits(tables) -> dict[tuple[str, str], str]:
     """(region, node) -> its passages by strength of commitment ('3 binding, 5 encouraging'), from the gap
     audit's `strength` column."""
@@ -1092,22 +1110,12 @@ def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str
     splits = _strength_splits(tables)
     frameworks = []
     for k, fw in enumerate(taxonomy.parts):
-        a = fw.audit
         ranked, lacking = _lacking(tables, fw)
-        every = f" {ALL_DOCUMENTS}" if _all_documents_note(tables, fw) else ""
-        heatmaps = [_heatmap(
-            tables, fw, ranked, f"Region × {a.item}",
-            f"Rows: regions ranked by {a.items} addressed (addressed / total after the name). Columns: "
-            f"{a.owner} {a.items}, those lacking in most regions first.{every}", ids, lacking,
-            "-".join(a.facets), f"{a.column}s_addressed", len(ranked), splits)]
-        for f, leaves in fw.also_facets():
-            heatmaps.append(_heatmap(tables, fw, leaves, f"Region × {f.item}",
-                                     f"Columns: the {f.items} in {a.owner} order.{every}", ids, None, f.id,
-                                     f"{f.id}s_addressed", len(leaves), splits))
         frameworks.append({
             **_framework(fw, _sfx(fw, taxonomy)), "name": fw.name["en"], "name_zh": fw.name["zh"],
             "glance": _glance(tables, fw, ranked, lacking), "ranking": _ranking_table(tables, fw),
-            "heatmaps": heatmaps, "lacking": _lacking_table(tables, ranked, lacking),
+            "heatmaps": _heatmaps(tables, fw, ranked, lacking, ids, splits),
+            "lacking": _lacking_table(tables, ranked, lacking),
             # the undated documents are listed once, after the last framework's view over time
             "temporal": _temporal(tables, ranked, fw, undated_list=k == len(taxonomy.parts) - 1),
             "gaps": _gap_list(tables, fw, ranked, evidence, ids)})
