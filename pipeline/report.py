@@ -187,6 +187,15 @@ def _undated(tables) -> dict[str, int]:
     return _undated_docs(tables).groupby("region").size().astype(int).to_dict()
 
 
+def _why_no_time_view(tables, fw: Taxonomy) -> str:
+    """Why a framework's view over time has no table, which the reports say in its place (a section left out
+    reads as a view no one asked for): no document is dated, or no dated one addresses what it audits."""
+    n_docs = int(tables["region_ranking"]["documents"].sum())
+    no_date = n_docs and sum(_undated(tables).values()) >= n_docs
+    return ("No document has a date, so there is no temporal view." if no_date
+            else f"No dated document addresses any of the {fw.audit.items}.")
+
+
 # ------------------------------------------------------------------------------------------ Markdown
 
 # the reports' words for gaps.csv's no_longer_in_force, in "addressed only by …"
@@ -334,10 +343,7 @@ def _report_md_part(tables, fw: Taxonomy, undated_list: bool = True) -> dict:
             str(first.get((code, n.id), "undated" if (code, n.id) in undated_only else "·")) for n in leaves]}
             for code, _ in regions]
     elif regions:
-        # without a table, say why, as report.html does: a section left out reads as a view no one asked for
-        no_date = sum(undated.values()) >= int(_rk(tables, fw)["documents"].sum())
-        part["no_time"] = ("No document has a date, so there is no temporal view." if no_date
-                           else f"No dated document addresses any of the {a.items}.")
+        part["no_time"] = _why_no_time_view(tables, fw)
     part["undated"] = [{"region": r, "count": k} for r, k in undated.items()]
     part["undated_docs"] = _undated_list(tables) if undated_list else None
 
@@ -872,10 +878,7 @@ def _temporal(tables, ranked: list, fw: Taxonomy, undated_list: bool = True) -> 
     t = {"why": "", "undated_docs": _undated_list(tables) if undated_list else None}
     only_undated = _addressed_only_undated(tables, leaf_ids)
     if fy.empty:
-        n_docs = int(tables["region_ranking"]["documents"].sum())
-        no_date = n_docs and sum(undated.values()) >= n_docs
-        t["why"] = ("No document has a date, so there is no temporal view." if no_date
-                    else f"No dated document addresses any of the {a.items}.")
+        t["why"] = _why_no_time_view(tables, fw)
         return t
     titles = {}
     cd = tables.get("coverage_document")
