@@ -91,7 +91,7 @@ def _count_cols(fw: Taxonomy) -> list[str]:
     return [f"{fw.audit.column}s_addressed"] + [f"{f.id}s_addressed" for f, _ in fw.also_facets()]
 
 
-def _rk(tables, fw: Taxonomy | None = None) -> pd.DataFrame:
+def _region_ranking(tables, fw: Taxonomy | None = None) -> pd.DataFrame:
     """region_ranking, ranked by what `fw` audits, with its `rank` (as stored when fw is the first or only
     framework): ranked by the function that ranked the table, so the report cannot order or number them apart."""
     rk = tables["region_ranking"]
@@ -102,7 +102,7 @@ def _rk(tables, fw: Taxonomy | None = None) -> pd.DataFrame:
 
 def _regions(tables, fw: Taxonomy | None = None) -> list[tuple[str, str]]:
     """(region, region_name) ranked by the audited nodes they address (the order of region_ranking)."""
-    rk = _rk(tables, fw)
+    rk = _region_ranking(tables, fw)
     return [(_s(r.region), _s(r.region_name)) for r in rk.itertuples(index=False)]
 
 
@@ -278,7 +278,7 @@ def _summary_part(tables, fw: Taxonomy) -> dict:
     rows = [{"rank": r.rank, "region": r.region, "region_name": r.region_name, "documents": r.documents,
              "addressed": getattr(r, a.column + "s_addressed"), "coverage": f"{getattr(r, a.column + '_coverage'):.0%}",
              "also": [getattr(r, f.id + "s_addressed") for f, _ in also]}
-            for r in _rk(tables, fw).itertuples(index=False)]
+            for r in _region_ranking(tables, fw).itertuples(index=False)]
     missing = []
     coder = _coder_counts(tables)
     for code, name in _regions(tables, fw):
@@ -751,7 +751,7 @@ def _ranking_table(tables, fw: Taxonomy) -> dict:
     leaves = len(_audit_leaves(fw))
     also = fw.also_facets()
     rows = []
-    for r in _rk(tables, fw).itertuples(index=False):
+    for r in _region_ranking(tables, fw).itertuples(index=False):
         cov = float(getattr(r, f"{a.column}_coverage"))
         rows.append({"rank": int(r.rank), "region": r.region, "region_name": r.region_name,
                      "documents": int(r.documents), "addressed": int(getattr(r, a.column + "s_addressed")),
@@ -1085,7 +1085,7 @@ def _gap_list(tables, fw: Taxonomy, ranked: list, evidence: dict, ids: dict) -> 
 
 def _glance(tables, fw: Taxonomy, ranked: list, lacking: dict) -> dict:
     count = f"{fw.audit.column}s_addressed"
-    rk = _rk(tables, fw)
+    rk = _region_ranking(tables, fw)
     g = {"top": None, "bottom": None, "n_leaves": len(ranked), "n_regions": len(_regions(tables, fw)),
          "most": [{"name": _name(n), "lacking": len(lacking[n.id])} for n in ranked if lacking[n.id]][:3],
          "everywhere": [_name(n) for n in ranked if not lacking[n.id]]}
