@@ -304,13 +304,13 @@ def report_md(tables: dict[str, pd.DataFrame], taxonomy: Taxonomy, counts: dict)
     text = MARKDOWN.get_template("report.md.j2").render(
         summary=summary_md(tables, taxonomy, counts).rstrip("\n"), several=len(taxonomy.parts) > 1,
         all_documents=ALL_DOCUMENTS,
-        parts=[_report_md_part(tables, fw, undated_list=k == len(taxonomy.parts) - 1)
+        parts=[_report_md_part(tables, fw, list_undated=k == len(taxonomy.parts) - 1)
                for k, fw in enumerate(taxonomy.parts)],
         crosstabs=_crosstabs(tables, taxonomy) if len(taxonomy.parts) > 1 else [])
     return text.rstrip("\n") + "\n"
 
 
-def _report_md_part(tables, fw: Taxonomy, undated_list: bool = True) -> dict:
+def _report_md_part(tables, fw: Taxonomy, list_undated: bool) -> dict:
     """What the report says about one framework, as plain values: the template escapes them. The undated
     documents are named once, after the last framework's first years, as report.html names them."""
     a = fw.audit
@@ -345,7 +345,7 @@ def _report_md_part(tables, fw: Taxonomy, undated_list: bool = True) -> dict:
     elif regions:
         part["no_time"] = _why_no_time_view(tables, fw)
     part["undated"] = [{"region": r, "count": k} for r, k in undated.items()]
-    part["undated_docs"] = _undated_list(tables) if undated_list else None
+    part["undated_docs"] = _undated_list(tables) if list_undated else None
 
     coder = _coder_counts(tables)
     part["audit"] = [{
@@ -662,7 +662,7 @@ def _cell_ids(evidence: dict) -> dict[str, str]:
 
 
 def _heatmap(tables, fw: Taxonomy, nodes: list, title: str, caption: str, ids: dict, lacking: dict | None,
-             facet: str, count_col: str, total: int, strength: dict | None = None) -> dict:
+             facet: str, count_col: str, total: int, strength: dict[tuple[str, str], str]) -> dict:
     """Region x node heatmap of documents addressing each node; `count_col` of region_ranking (out of `total`)
     follows each region's name; `strength` ((region, node) -> '3 binding, 5 encouraging') goes into the cell's
     tooltip."""
@@ -670,7 +670,6 @@ def _heatmap(tables, fw: Taxonomy, nodes: list, title: str, caption: str, ids: d
     regions = _regions(tables, fw)
     n_regions = len(regions)
     rk = {(_s(r.region)): r for r in tables["region_ranking"].itertuples(index=False)}
-    strength = strength or {}
     head = []
     for n in nodes:
         tip = f"{n.id}: {_name(n)} / {_name(n, 'zh')}"
@@ -839,14 +838,14 @@ def _converted_passages(tables) -> dict[str, str]:
 
 
 def _crosstab_cell(sid: str, n, m, rows: pd.DataFrame, names: dict, passages: int, split: str,
-                   converted: dict | None = None) -> dict:
+                   converted: dict[str, str]) -> dict:
     """The evidence panel's section of a crosstab cell: per region, its strongest passage and the ids of all."""
     regions = []
     for r in rows.head(CROSSTAB_SHOWN).itertuples(index=False):
         ids = _s(r.evidence_passage_ids).split("; ")
         passage, article = _s(r.evidence_passage), _s(r.evidence_article)
         plain = passage.replace("【", "").replace("】", "")
-        original = any((converted or {}).get(pid) == plain for pid in ids)
+        original = any(converted.get(pid) == plain for pid in ids)
         regions.append({"label": _region_label(r.region, names.get(r.region, "")), "doc": r.evidence_doc,
                         "article": article, "passage": passage[:1200], "lang": "zh-Hant" if original else "",
                         "passages": int(r.passages), "ids": "; ".join(ids[:10]),
@@ -868,14 +867,14 @@ def _year_bins(lo: int, hi: int, k: int = 6) -> list[tuple[int, int]]:
     return [(edges[i], edges[i + 1] - 1) for i in range(k)]
 
 
-def _temporal(tables, ranked: list, fw: Taxonomy, undated_list: bool = True) -> dict:
+def _temporal(tables, ranked: list, fw: Taxonomy, list_undated: bool) -> dict:
     a = fw.audit
     fy, by = _years(tables)
     leaf_ids = [n.id for n in ranked]
     fy = fy[fy["node"].isin(leaf_ids)]
     undated = _undated(tables)
     regions = _regions(tables, fw)
-    t = {"why": "", "undated_docs": _undated_list(tables) if undated_list else None}
+    t = {"why": "", "undated_docs": _undated_list(tables) if list_undated else None}
     only_undated = _addressed_only_undated(tables, leaf_ids)
     if fy.empty:
         t["why"] = _why_no_time_view(tables, fw)
@@ -984,7 +983,7 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, str]], n_leaves: int,
-                undated: dict[str, set[str]] | None = None) -> dict | None:
+                undated: dict[str, set[str]]) -> dict | None:
     """The geometry of the chart of audited nodes addressed by the documents in force, per region and year."""
     # the table has a row for every node every year: those with no document in force addressing it count none
     # (the chart runs to the table's last year: after a repeal, that may be a year in which they address none)
@@ -1030,7 +1029,7 @@ def _year_chart(by: pd.DataFrame, leaf_ids: list[str], regions: list[tuple[str, 
         now = set(by.loc[(by["region"] == code) & (by["year"] == y1), "node"])
         chart["series"].append({"colour": PALETTE[i % len(PALETTE)], "label": _region_label(code, name),
                                 "points": " ".join(pts), "dots": dots, "label_y": f"{ly:.1f}", "last": last,
-                                "more": len((undated or {}).get(code, set()) - now)})
+                                "more": len(undated.get(code, set()) - now)})
     return chart
 
 
@@ -1120,7 +1119,7 @@ def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str
             "heatmaps": _heatmaps(tables, fw, ranked, lacking, ids, splits),
             "lacking": _lacking_table(tables, ranked, lacking),
             # the undated documents are listed once, after the last framework's view over time
-            "temporal": _temporal(tables, ranked, fw, undated_list=k == len(taxonomy.parts) - 1),
+            "temporal": _temporal(tables, ranked, fw, list_undated=k == len(taxonomy.parts) - 1),
             "gaps": _gap_list(tables, fw, ranked, evidence, ids)})
     body = HTML.get_template("report.html.j2").render(
         # the template ends the sentence: a citation ending on its own period (Liu et al.) keeps just that one
