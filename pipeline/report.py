@@ -77,11 +77,6 @@ def _name(node, lang: str = "en") -> str:
     return _s(node.name.get(lang)) or node.id
 
 
-def _audit_leaves(fw: Taxonomy) -> list:
-    """The leaves a framework's gap audit is about (the paper's recommendations, the policy tools, ...)."""
-    return fw.audit_leaves()
-
-
 def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
@@ -141,7 +136,7 @@ def _region_label(code: str, name: str) -> str:
 def _lacking(tables, fw: Taxonomy) -> tuple[list, dict[str, list[str]]]:
     """Audited leaves ranked by how many regions lack them (most lacking first, then taxonomy order), and
     node -> the regions lacking it, in region-ranking order."""
-    leaves = _audit_leaves(fw)
+    leaves = fw.audit_leaves()
     regions = [r for r, _ in _regions(tables, fw)]
     long = tables["coverage_region_long"]
     docs = {(_s(r.region), _s(r.node)): int(r.documents) for r in long.itertuples(index=False)}
@@ -224,7 +219,7 @@ MARKDOWN.filters["md"] = _md
 
 
 def _counts_line(taxonomy: Taxonomy, counts: dict) -> str:
-    audited = "; ".join(f"{len(_audit_leaves(fw))} {_md(fw.audit.items)}" for fw in taxonomy.parts)
+    audited = "; ".join(f"{len(fw.audit_leaves())} {_md(fw.audit.items)}" for fw in taxonomy.parts)
     return (f"Taxonomy {_md(taxonomy.version)}: {len(taxonomy.leaves)} leaf nodes ({audited}). "
             f"Files found: {counts.get('files', 0)}; ingested: {counts.get('ingested', 0)}; "
             f"duplicates: {counts.get('duplicate_of', 0)}; skipped: {counts.get('skipped', 0)}; "
@@ -294,7 +289,7 @@ def _summary_part(tables, fw: Taxonomy) -> dict:
                          "nodes": [(_name(n), _gone_by(r), _s(getattr(r, "superseded_only", "")))
                                    for n, r in addressed if _s(getattr(r, "superseded_only", ""))]})
     return {"name": fw.name["en"], "owner": a.owner, "plural": a.items, "plural_cap": _cap(a.items), "singular": a.item,
-            "also": [f.items for f, _ in also], "n_leaves": len(_audit_leaves(fw)), "rows": rows, "missing": missing,
+            "also": [f.items for f, _ in also], "n_leaves": len(fw.audit_leaves()), "rows": rows, "missing": missing,
             "superseded": [o for o in only_old if o["nodes"]], "all_documents": _all_documents_note(tables, fw)}
 
 
@@ -319,7 +314,7 @@ def _report_md_part(tables, fw: Taxonomy, list_undated: bool) -> dict:
     # each item's code follows the framework's order (R1 is its first recommendation in every report), so that a
     # code quoted from one report means the same item in another; numbered by the ranking, R1 was whichever
     # item this corpus lacked most
-    leaves = _audit_leaves(fw)
+    leaves = fw.audit_leaves()
     code_of = {n.id: f"{ab}{i}" for i, n in enumerate(leaves, 1)}
     regions = _regions(tables, fw)
     cells = _cells(tables)
@@ -747,7 +742,7 @@ def _evidence_sections(tables, taxonomy: Taxonomy, evidence: dict, ids: dict) ->
 
 def _ranking_table(tables, fw: Taxonomy) -> dict:
     a = fw.audit
-    leaves = len(_audit_leaves(fw))
+    leaves = len(fw.audit_leaves())
     also = fw.also_facets()
     rows = []
     for r in _region_ranking(tables, fw).itertuples(index=False):
@@ -1107,7 +1102,7 @@ def report_html(tables, taxonomy: Taxonomy, evidence: dict, counts: dict) -> str
     coded = []
     for fw in taxonomy.parts:
         also = " and ".join(f"{len(leaves)} {f.items}" for f, leaves in fw.also_facets())
-        coded.append(f"{len(_audit_leaves(fw))} {fw.audit.items}" + (f" and {also}" if also else "")
+        coded.append(f"{len(fw.audit_leaves())} {fw.audit.items}" + (f" and {also}" if also else "")
                      + (f" of {fw.cite}" if fw.cite else "") + ("" if not several else f" ({fw.name['en']})"))
     splits = _strength_splits(tables)
     frameworks = []
