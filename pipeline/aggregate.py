@@ -201,13 +201,7 @@ def coded_passages(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.D
                      leaf["evidence"].tolist())
     for pid, grp in itertools.groupby(label_rows, key=lambda r: r[0]):  # sorted: a passage's labels are adjacent
         _, nodes, scores, found = zip(*grp)
-        evidence: list[dict] = []
-        for e in found:
-            try:
-                got = json.loads(e) if isinstance(e, str) else []
-            except ValueError:
-                got = []
-            evidence += got if isinstance(got, list) else []
+        evidence = [x for e in found for x in _loads(e)]
         rows[pid] = {
             "labels": "; ".join(nodes),
             "label_names_en": "; ".join(_node_name(by_id, n, "en") for n in nodes),
