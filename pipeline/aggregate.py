@@ -174,11 +174,12 @@ def passage_strength(passages: pd.DataFrame, documents: pd.DataFrame, cues: Stre
 
 
 def coded_passages(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFrame,
-                   taxonomy: Taxonomy, strength: pd.DataFrame | None = None) -> pd.DataFrame:
+                   taxonomy: Taxonomy, strength: pd.DataFrame) -> pd.DataFrame:
     """Every labelled passage, one row each, as qualitative-analysis tools export "coded segments": where it
     is (document, region, date, citation, offsets), its text, its labels (leaves, with names in both
-    languages; the measure groups they roll up to) with their scores, and the terms matched in it.
-    Several labels of a passage are joined with "; " in taxonomy order."""
+    languages; the measure groups they roll up to) with their scores, the terms matched in it, and its
+    strength of commitment (`strength`: passage_strength). Several labels of a passage are joined with "; " in
+    taxonomy order."""
     cols = ["doc_id", "title", "region", "region_name", "date", "date_source", "lang", "citation", "heading_path",
             "passage_id", "start", "end", "text", "text_original", "labels", "label_names_en", "label_names_zh",
             "groups", "score", "scores", "matched_terms", "strength", "strength_cue"]
@@ -212,10 +213,9 @@ def coded_passages(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.D
         }
     out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("passage_id").reset_index()
     out["groups"] = ["; ".join(sorted(group_of.get(p, ()), key=order.get)) for p in out["passage_id"]]
-    if strength is not None:
-        for col in ("strength", "strength_cue"):
-            of = dict(zip(strength.index, strength[col]))
-            out[col] = [of.get(p, "") for p in out["passage_id"]]
+    for col in ("strength", "strength_cue"):
+        of = dict(zip(strength.index, strength[col]))
+        out[col] = [of.get(p, "") for p in out["passage_id"]]
     keep = [c for c in ("passage_id", "doc_id", "label", "heading_path", "start", "end", "text", "text_original",
                         "ordinal") if c in passages.columns]
     out = out.merge(texts.reset_index()[keep].rename(columns={"label": "citation"}), on="passage_id", how="left")
@@ -268,26 +268,22 @@ def best_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.Da
 
 
 def evidence_table(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.DataFrame,
-                   cues: StrengthCues | None = None, pstrength: pd.DataFrame | None = None,
-                   ranked: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Every leaf label with its passage and document, strongest first (the report's evidence; schemas.EVIDENCE);
-    with `cues`, each passage's strength of commitment too (`pstrength`: passage_strength, if already read).
-    `ranked`: best_evidence of these labels, if already made (the sort is stable, so its leaf rows are in the
-    order best_evidence gives the leaf labels alone)."""
+                   cues: StrengthCues, pstrength: pd.DataFrame, ranked: pd.DataFrame) -> pd.DataFrame:
+    """Every leaf label with its passage and document, strongest first (the report's evidence; schemas.EVIDENCE),
+    and each passage's strength of commitment (`pstrength`: passage_strength, read with `cues`). `ranked`:
+    best_evidence of these labels (the sort is stable, so its leaf rows are in the order best_evidence gives the
+    leaf labels alone)."""
     labels = labels[labels["source"] != "rollup"]
-    ev = best_evidence(labels, passages, documents) if ranked is None else ranked[ranked["source"] != "rollup"]
+    ev = ranked[ranked["source"] != "rollup"]
     cols = [c for c in ("lang", "heading_path", "text_original", "ordinal") if c in passages.columns]
     extra = passages.loc[passages["passage_id"].isin(labels["passage_id"]), ["passage_id", *cols]
                          ].drop_duplicates("passage_id").rename(columns={"heading_path": "ev_heading"})
     ev = ev.merge(extra, on="passage_id", how="left", sort=False)
     if "ev_heading" in ev.columns:
         ev["ev_heading"] = paths_as_written(ev["doc_id"], ev["ev_heading"], passages)
-    if cues is not None:
-        if pstrength is None:
-            pstrength = passage_strength(passages[passages["passage_id"].isin(labels["passage_id"])], documents, cues)
-        names = {l.id: l.name["en"] for l in cues.levels}
-        ev["strength"] = ev["passage_id"].map(pstrength["strength"]).map(names).fillna("").astype(str)
-        ev["strength_cue"] = ev["passage_id"].map(pstrength["strength_cue"]).fillna("").astype(str)
+    names = {l.id: l.name["en"] for l in cues.levels}
+    ev["strength"] = ev["passage_id"].map(pstrength["strength"]).map(names).fillna("").astype(str)
+    ev["strength_cue"] = ev["passage_id"].map(pstrength["strength_cue"]).fillna("").astype(str)
     return ev
 
 
