@@ -726,7 +726,7 @@ def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
     order = {n: i for i, n in enumerate(nodes)}
     first = first.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s)
     # documents in force (addressing a node) in a year = those that came into force up to that year less those
-    # superseded up to that year
+    # superseded or repealed up to that year (`until`)
     parts = []
     # a repeal after the last dated document is a change in what is in force: the years run on to show it
     last = int(max(docs["year"].max(), docs["until"].max(skipna=True) if docs["until"].notna().any() else 0))
@@ -755,7 +755,8 @@ def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
         parts.append(part)
     by_year = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols_year)
     # the documents a count counts, so that a reader can check a cell: each addressing document in the years it is
-    # in force, from its year until the next version's (a version superseded within its own year never is)
+    # in force, from its year until the next version's or its repeal's, whichever comes first (a version superseded
+    # or repealed within its own year never is)
     spans = [(r, y, n, d) for d, n, r, start, until in zip(hit["doc_id"], hit["node"], hit["region"], hit["year"],
                                                          hit["until"])
              for y in range(int(start), last + 1 if pd.isna(until) else int(until))]
