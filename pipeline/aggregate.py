@@ -24,6 +24,12 @@ def node_order(taxonomy: Taxonomy) -> list[str]:
     return [n.id for n in taxonomy.nodes]
 
 
+def _in_node_order(df: pd.DataFrame, keys: list[str], nodes: list[str]) -> pd.DataFrame:
+    """`df` sorted by `keys`, its `node` key in the order of `nodes` (node_order), not alphabetically."""
+    at = {n: i for i, n in enumerate(nodes)}
+    return df.sort_values(keys, key=lambda s: s.map(at) if s.name == "node" else s, kind="stable")
+
+
 def merge_spans(text: str, evidence: list[dict]) -> list[list[int]]:
     """The evidence's usable spans in `text`, overlapping ones merged, in text order; the report marks the same
     spans as the CSV's 【】, so both read them from here."""
@@ -317,7 +323,6 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     documents = with_region_names(documents)
     nodes = node_order(taxonomy)
     by_id = taxonomy.by_id
-    order = {n: i for i, n in enumerate(nodes)}
     emit = on_tables or (lambda batch: None)
     cues = strength or load_strength(taxonomy=taxonomy)
     levels = cues.ids
@@ -347,9 +352,9 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     doc_long = doc_long.drop(columns=["text", "evidence"]).rename(
         columns={"passage_id": "evidence_passage_id", "label": "evidence_article"})
     doc_long = doc_long.merge(documents[["doc_id", "region", "title", "date"]], on="doc_id", how="left")
-    doc_long = doc_long.sort_values(["doc_id", "node"], key=lambda s: s.map(order) if s.name == "node" else s,
-                                    kind="stable")[["doc_id", "region", "title", "date", "node", "passages",
-                                                    "evidence_article", "evidence_passage_id", "evidence_passage"]]
+    doc_long = _in_node_order(doc_long, ["doc_id", "node"], nodes)[[
+        "doc_id", "region", "title", "date", "node", "passages", "evidence_article", "evidence_passage_id",
+        "evidence_passage"]]
     doc_wide = doc_long.pivot(index="doc_id", columns="node", values="passages").reindex(columns=nodes)
     doc_long = with_split(with_names(doc_long, taxonomy), ["doc_id", "node"])
     if several:
@@ -392,7 +397,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     if several:
         long["framework"] = long["node"].map(lambda n: by_id[n].framework)
     long = with_split(with_names(long, taxonomy), ["region", "node"])
-    long = long.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s, kind="stable")
+    long = _in_node_order(long, ["region", "node"], nodes)
 
     wide = long.pivot(index="region", columns="node", values="documents").reindex(columns=nodes).reset_index()
     wide = regions.merge(wide, on="region")
@@ -694,9 +699,7 @@ def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str],
     first = pd.concat([first.astype({"first_year": "Int64"}), rows.assign(first_year=pd.NA)], ignore_index=True)
     first["first_year"] = first["first_year"].astype("Int64")
     first["undated_documents"] = [int(counts.get((r, n), 0)) for r, n in zip(first["region"], first["node"])]
-    order = {n: i for i, n in enumerate(nodes)}
-    first = first.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s,
-                              kind="stable")
+    first = _in_node_order(first, ["region", "node"], nodes)
     return first.astype({"undated_documents": "int64"}).reset_index(drop=True), by_year
 
 
@@ -723,8 +726,7 @@ def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
     # the first document is the earliest dated of its year, not the one whose path sorts first
     first = (hit.sort_values(["year", "date", "doc_id"]).drop_duplicates(["region", "node"])
              .rename(columns={"year": "first_year", "doc_id": "first_doc", "date": "first_date"}))[cols_first]
-    order = {n: i for i, n in enumerate(nodes)}
-    first = first.sort_values(["region", "node"], key=lambda s: s.map(order) if s.name == "node" else s)
+    first = _in_node_order(first, ["region", "node"], nodes)
     # documents in force (addressing a node) in a year = those that came into force up to that year less those
     # superseded or repealed up to that year (`until`)
     parts = []
@@ -747,7 +749,7 @@ def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
         # has no holes, nor a line drawn across the years it was 0
         addressing = (running(rhit, years, ["node"]) if not rhit.empty
                       else pd.DataFrame(index=pd.Index(years, name="year")))
-        addressing = addressing.reindex(columns=list(nodes) + [n for n in addressing.columns if n not in order],
+        addressing = addressing.reindex(columns=list(nodes) + [n for n in addressing.columns if n not in nodes],
                                         fill_value=0).rename_axis(columns="node").stack()
         part = addressing.rename("documents_addressing").rename_axis(["year", "node"]).reset_index()
         part["documents_in_force"] = in_force.loc[part["year"]].to_numpy()
@@ -766,6 +768,5 @@ def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
     by_year["documents_addressing_ids"] = by_year["documents_addressing_ids"].fillna("")
     by_year["share"] = [round(n / d, 4) if d else 0.0 for n, d in zip(by_year["documents_addressing"], by_year["documents_in_force"])]
     by_year = by_year.astype({"year": "int64", "documents_in_force": "int64", "documents_addressing": "int64"})[cols_year]
-    by_year = by_year.sort_values(["region", "year", "node"],
-                                  key=lambda s: s.map(order) if s.name == "node" else s, kind="stable")
+    by_year = _in_node_order(by_year, ["region", "year", "node"], nodes)
     return first.reset_index(drop=True), by_year.reset_index(drop=True)
