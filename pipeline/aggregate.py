@@ -448,29 +448,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     gaps = gaps[gap_cols].fillna({"evidence_title": "", "evidence_article": "", "evidence_doc": "",
                                   "evidence_passage_id": "", "evidence_score": 0.0})
 
-    counts, coverage, ranked_by = [], [], []
-    ranking = regions
-    for t, stem, leaves in audited:
-        parts = [leaves.groupby("region")["addressed"].sum().rename(f"{stem}s_addressed")]
-        for facet, _ in t.also_facets():
-            rows = gaps[(gaps["facet"] == facet.id) & ~gaps["is_group"]]
-            parts.append(rows.groupby("region")["addressed"].sum().rename(f"{facet.id}s_addressed"))
-        got = parts[0].reset_index()
-        for part in parts[1:]:
-            got = got.merge(part.reset_index(), on="region", how="outer")
-        ranking = ranking.merge(got, on="region", how="left")
-        counts += [p.name for p in parts]
-        ranked_by.append((stem, [p.name for p in parts]))
-        coverage.append((f"{stem}_coverage", f"{stem}s_addressed", leaves["node"].nunique()))
-    ranking = ranking.fillna({c: 0 for c in counts})
-    for col, num, n_leaves in coverage:
-        ranking[col] = (ranking[num] / max(n_leaves, 1)).round(4)
-    ranking = ranking.astype({c: "int64" for c in counts})
-    # rows and `rank` follow the first framework, as the report's first ranking does; a later one's rank is its
-    # own column, the order of its ranking in the report
-    for stem, cols in ranked_by[1:]:
-        ranking[f"{stem}_rank"] = ranking["region"].map(rank_regions(ranking, cols).set_index("region")["rank"])
-    ranking = rank_regions(ranking, ranked_by[0][1])
+    ranking = region_ranking(regions, gaps, audited)
     # the gap list runs through the regions in the ranking's order, ties included
     position = {r: i for i, r in enumerate(ranking["region"])}
     fw_order = {t.id: i for i, t in enumerate(taxonomy.parts)}
@@ -493,6 +471,36 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
         batch.append("crosstab")
     emit({k: tables[k] for k in batch})
     return tables
+
+
+def region_ranking(regions: pd.DataFrame, gaps: pd.DataFrame, audited: list) -> pd.DataFrame:
+    """`regions` (region, region_name, documents, passages) ranked by the leaves each framework audits that they
+    address, then by each facet it counts beside them (rank_regions), with each framework's coverage of its
+    audited leaves. `audited`: per framework, (its taxonomy, its audit's column stem, its audited leaves' rows of
+    `gaps`)."""
+    counts, coverage, ranked_by = [], [], []
+    ranking = regions
+    for t, stem, leaves in audited:
+        parts = [leaves.groupby("region")["addressed"].sum().rename(f"{stem}s_addressed")]
+        for facet, _ in t.also_facets():
+            rows = gaps[(gaps["facet"] == facet.id) & ~gaps["is_group"]]
+            parts.append(rows.groupby("region")["addressed"].sum().rename(f"{facet.id}s_addressed"))
+        got = parts[0].reset_index()
+        for part in parts[1:]:
+            got = got.merge(part.reset_index(), on="region", how="outer")
+        ranking = ranking.merge(got, on="region", how="left")
+        counts += [p.name for p in parts]
+        ranked_by.append((stem, [p.name for p in parts]))
+        coverage.append((f"{stem}_coverage", f"{stem}s_addressed", leaves["node"].nunique()))
+    ranking = ranking.fillna({c: 0 for c in counts})
+    for col, num, n_leaves in coverage:
+        ranking[col] = (ranking[num] / max(n_leaves, 1)).round(4)
+    ranking = ranking.astype({c: "int64" for c in counts})
+    # rows and `rank` follow the first framework, as the report's first ranking does; a later one's rank is its
+    # own column, the order of its ranking in the report
+    for stem, cols in ranked_by[1:]:
+        ranking[f"{stem}_rank"] = ranking["region"].map(rank_regions(ranking, cols).set_index("region")["rank"])
+    return rank_regions(ranking, ranked_by[0][1])
 
 
 def _superseded_only(gaps: pd.DataFrame, labels: pd.DataFrame, documents: pd.DataFrame, gone: set[str],
