@@ -734,7 +734,6 @@ def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
     # the first document is the earliest dated of its year, not the one whose path sorts first
     first = (hit.sort_values(["year", "date", "doc_id"]).drop_duplicates(["region", "node"])
              .rename(columns={"year": "first_year", "doc_id": "first_doc", "date": "first_date"}))[cols_first]
-    first = _in_node_order(first, ["region", "node"], nodes)
     # documents in force (addressing a node) in a year = those that came into force up to that year less those
     # superseded or repealed up to that year (`until`)
     parts = []
