@@ -509,8 +509,8 @@ def _superseded_only(gaps: pd.DataFrame, labels: pd.DataFrame, documents: pd.Dat
     first; one a repeal took out of force, `repealed` (year by doc_id), "title, year, repealed 2019"), and why they
     are no longer in force ("superseded", "repealed" or "superseded, repealed"); else empty: evidence from a version
     superseded or a regulation repealed does not show that the region addresses the node today."""
-    only = gaps[gaps["addressed"] & ~gaps["addressed_in_force"]]
-    if only.empty:
+    only = gaps["addressed"] & ~gaps["addressed_in_force"]
+    if not only.any():
         return [""] * len(gaps), [""] * len(gaps)
     meta = documents.set_index("doc_id")
     hit = labels.loc[labels["doc_id"].isin(gone), ["region", "node", "doc_id"]].drop_duplicates()
@@ -526,8 +526,7 @@ def _superseded_only(gaps: pd.DataFrame, labels: pd.DataFrame, documents: pd.Dat
         named[key] = "; ".join(named_doc(d) for d in g["doc_id"])
         ended = g["doc_id"].isin(repealed.index)
         why[key] = ", ".join(w for w, any_ in (("superseded", not ended.all()), ("repealed", ended.any())) if any_)
-    keys = [(r, n) if a and not f else None
-            for r, n, a, f in zip(gaps["region"], gaps["node"], gaps["addressed"], gaps["addressed_in_force"])]
+    keys = [(r, n) if o else None for r, n, o in zip(gaps["region"], gaps["node"], only)]
     return [named.get(k, "") for k in keys], [why.get(k, "") for k in keys]
 
 
