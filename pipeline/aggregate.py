@@ -332,15 +332,12 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     pstrength = passage_strength(passages[passages["passage_id"].isin(labels["passage_id"])], documents, cues)
     lab_s = labels.assign(strength=labels["passage_id"].map(pstrength["strength"]).fillna(cues.default.id))
 
-    def split(keys: list[str]) -> pd.DataFrame:
-        """Passages per strength level for each `keys` group, one column per level."""
+    def with_strength_counts(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+        """`df` with the passages of each of its `keys` groups per strength level, one column per level."""
         got = lab_s.groupby(keys + ["strength"])["passage_id"].nunique().unstack("strength")
         got = got.reindex(columns=levels).fillna(0).astype("int64")
         got.columns = level_cols
-        return got.reset_index()
-
-    def with_split(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-        out = df.merge(split(keys), on=keys, how="left")
+        out = df.merge(got.reset_index(), on=keys, how="left")
         return out.fillna({c: 0 for c in level_cols}).astype({c: "int64" for c in level_cols})
 
     # document x node
@@ -356,7 +353,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
         "doc_id", "region", "title", "date", "node", "passages", "evidence_article", "evidence_passage_id",
         "evidence_passage"]]
     doc_wide = doc_long.pivot(index="doc_id", columns="node", values="passages").reindex(columns=nodes)
-    doc_long = with_split(with_names(doc_long, taxonomy), ["doc_id", "node"])
+    doc_long = with_strength_counts(with_names(doc_long, taxonomy), ["doc_id", "node"])
     if several:
         doc_long.insert(list(doc_long.columns).index("node"), "framework",
                         doc_long["node"].map(lambda n: by_id[n].framework))
@@ -396,7 +393,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     long["facet"] = long["node"].map(lambda n: by_id[n].facet)
     if several:
         long["framework"] = long["node"].map(lambda n: by_id[n].framework)
-    long = with_split(with_names(long, taxonomy), ["region", "node"])
+    long = with_strength_counts(with_names(long, taxonomy), ["region", "node"])
     long = _in_node_order(long, ["region", "node"], nodes)
 
     wide = long.pivot(index="region", columns="node", values="documents").reindex(columns=nodes).reset_index()
