@@ -562,9 +562,9 @@ def crosstab(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFra
         for fb in parts[i + 1:]:
             la = [n.id for n in fa.leaves]
             lb = [n.id for n in fb.leaves]
-            cols = ["passage_id", "doc_id", "region", "node", "score", "evidence"]
-            a = leaf.loc[leaf["node"].isin(la), cols]
-            b = leaf.loc[leaf["node"].isin(lb), cols]
+            label_cols = ["passage_id", "doc_id", "region", "node", "score", "evidence"]
+            a = leaf.loc[leaf["node"].isin(la), label_cols]
+            b = leaf.loc[leaf["node"].isin(lb), label_cols]
             pairs = a.merge(b, on=["passage_id", "doc_id", "region"], suffixes=("_a", "_b"))
             grid = pd.MultiIndex.from_product([regions, la, lb], names=["region", "node_a", "node_b"]).to_frame(
                 index=False)
