@@ -602,10 +602,10 @@ def crosstab(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFra
             grid["node_a_passages"] = [int(totals.get((r, n), 0)) for r, n in zip(grid["region"], grid["node_a"])]
             grid["node_b_passages"] = [int(totals.get((r, n), 0)) for r, n in zip(grid["region"], grid["node_b"])]
             grid["framework_a"], grid["framework_b"] = fa.id, fb.id
-            grid["node_a_name"] = [by_id[n].name["en"] for n in grid["node_a"]]
-            grid["node_a_name_zh"] = [by_id[n].name["zh"] for n in grid["node_a"]]
-            grid["node_b_name"] = [by_id[n].name["en"] for n in grid["node_b"]]
-            grid["node_b_name_zh"] = [by_id[n].name["zh"] for n in grid["node_b"]]
+            grid["node_a_name"] = [_node_name(by_id, n, "en") for n in grid["node_a"]]
+            grid["node_a_name_zh"] = [_node_name(by_id, n, "zh") for n in grid["node_a"]]
+            grid["node_b_name"] = [_node_name(by_id, n, "en") for n in grid["node_b"]]
+            grid["node_b_name_zh"] = [_node_name(by_id, n, "zh") for n in grid["node_b"]]
             frames.append(grid)
     cols = ["region", "framework_a", "node_a", "node_a_name", "node_a_name_zh", "framework_b", "node_b",
             "node_b_name", "node_b_name_zh", "passages", "documents", *level_cols, "node_a_passages",
