@@ -527,6 +527,14 @@ def _superseded_only(gaps: pd.DataFrame, labels: pd.DataFrame, documents: pd.Dat
     return [named.get(k, "") for k in keys], [why.get(k, "") for k in keys]
 
 
+def counts_documents_out_of_force(long: pd.DataFrame) -> bool:
+    """Whether rows of coverage_region_long count a document no longer in force (a superseded version, a repealed
+    document) among those addressing a node, as its `documents` do and `documents_in_force_addressing` does not (a
+    table of an earlier version, without that column, says nothing of it)."""
+    return ("documents_in_force_addressing" in long.columns
+            and bool((long["documents"] > long["documents_in_force_addressing"]).any()))
+
+
 def rank_regions(ranking: pd.DataFrame, counts: list[str]) -> pd.DataFrame:
     """`ranking` ordered by `counts` (most first, the first column deciding first), with a `rank` column in
     front. Regions equal in every count share a rank and the next rank skips as many (1, 1, 3); within a tie

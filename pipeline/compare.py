@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .aggregate import with_names
+from .aggregate import counts_documents_out_of_force, with_names
 from .catalog import COMPARISON_FILES, Catalog
 from .io import ConfigError, write_csv
 from .runlog import record, stage_entry
@@ -27,7 +27,8 @@ def _side(spec: str, out: Path) -> tuple[str, pd.Series, Path, pd.DataFrame, boo
     p = Path(spec)
     if p.is_dir() and Catalog(p).path(TABLE).exists():
         long = Catalog(p).load(TABLE)
-        return p.name or str(p), long.groupby("node", sort=False)["documents"].sum(), p, long, _out_of_force(long)
+        return (p.name or str(p), long.groupby("node", sort=False)["documents"].sum(), p, long,
+                counts_documents_out_of_force(long))
     path = Catalog(out).path(TABLE)
     if not path.exists():
         raise ConfigError(f"{path}: missing; run the pipeline first (make run) or pass an output folder")
@@ -36,14 +37,7 @@ def _side(spec: str, out: Path) -> tuple[str, pd.Series, Path, pd.DataFrame, boo
         raise ConfigError(f"'{spec}' is neither a region in {path} ({', '.join(sorted(set(long['region'])))}) "
                           "nor an output folder")
     rows = long[long["region"] == spec]
-    return spec, rows.set_index("node")["documents"], out, long, _out_of_force(rows)
-
-
-def _out_of_force(long: pd.DataFrame) -> bool:
-    """Whether a document no longer in force (a superseded version, a repealed document) addresses a node of these
-    rows: their counts take it in, as the ranking's do (a table of an earlier version says nothing of it)."""
-    return ("documents_in_force_addressing" in long.columns
-            and bool((long["documents"] > long["documents_in_force_addressing"]).any()))
+    return spec, rows.set_index("node")["documents"], out, long, counts_documents_out_of_force(rows)
 
 
 def _taxonomy_of(folder: Path) -> tuple[str, str]:

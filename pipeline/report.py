@@ -24,7 +24,8 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .aggregate import as_written, cite_as_written, fragments, merge_spans, rank_regions
+from .aggregate import (as_written, cite_as_written, counts_documents_out_of_force, fragments, merge_spans,
+                        rank_regions)
 from .catalog import EVIDENCE_PAGES
 from .dates import REFUSED_MANIFEST_DATE
 from .segment import CONTENT_KINDS
@@ -764,11 +765,7 @@ def _all_documents_note(tables, fw: Taxonomy) -> bool:
     superseded version, a repealed document) addresses one of the framework's nodes, the ranking read without it
     passes for what the policies in force address."""
     long = tables.get("coverage_region_long")
-    if long is None or "documents_in_force_addressing" not in long.columns:
-        return False
-    ids = {n.id for n in fw.nodes}
-    long = long[long["node"].isin(ids)]
-    return bool((long["documents"] > long["documents_in_force_addressing"]).any())
+    return long is not None and counts_documents_out_of_force(long[long["node"].isin({n.id for n in fw.nodes})])
 
 
 CROSSTAB_SHOWN = 8
