@@ -387,7 +387,8 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
         regions[["region", "documents"]].rename(columns={"documents": "region_documents"}), on="region")
     long["share"] = (long["documents"] / long["region_documents"]).round(4)
     # every version counts in `documents`; an audit of today's policy asks what the versions in force address
-    gone = no_longer_in_force(documents, dated)
+    repealed = ended_by_repeal(documents, dated)
+    gone = no_longer_in_force(dated, repealed)
     live = labels[~labels["doc_id"].isin(gone)].groupby(["region", "node"])["doc_id"].nunique()
     long["documents_in_force_addressing"] = [int(live.get((r, n), 0)) for r, n in zip(long["region"], long["node"])]
     long["facet"] = long["node"].map(lambda n: by_id[n].facet)
@@ -411,8 +412,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     gaps = gaps[gaps["facet"].isin(shown_facets)].copy()
     gaps["addressed"] = gaps["passages"] > 0
     gaps["addressed_in_force"] = gaps["documents_in_force_addressing"] > 0
-    gaps["superseded_only"], gaps["no_longer_in_force"] = _superseded_only(gaps, labels, documents, gone,
-                                                                          ended_by_repeal(documents, dated))
+    gaps["superseded_only"], gaps["no_longer_in_force"] = _superseded_only(gaps, labels, documents, gone, repealed)
     gaps["coder_passages"] = (gaps[["region", "node"]].merge(person_coded, on=["region", "node"], how="left")
                               ["coder_passages"].fillna(0).astype("int64").to_numpy()
                               if person_coded is not None and len(person_coded) else 0)
@@ -439,8 +439,8 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     gap_cols = (["region"] + (["framework"] if several else []) +
                 ["node", "node_name", "node_name_zh", "facet", "is_group", "addressed", "passages",
                  "documents", "share", "addressed_in_force", "documents_in_force_addressing", "superseded_only",
-                 "no_longer_in_force", "coder_passages", "evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id",
-                 "evidence_score", "evidence_passage", "recommendation"] + region_cols +
+                 "no_longer_in_force", "coder_passages", "evidence_title", "evidence_article", "evidence_doc",
+                 "evidence_passage_id", "evidence_score", "evidence_passage", "recommendation"] + region_cols +
                 ["regions_lacking"] + level_cols + ["strength", "committed"])
     gaps = gaps[gap_cols].fillna({"evidence_title": "", "evidence_article": "", "evidence_doc": "",
                                   "evidence_passage_id": "", "evidence_score": 0.0})
@@ -684,21 +684,22 @@ def ended_by_repeal(documents: pd.DataFrame, dated: pd.DataFrame) -> pd.Series:
                       repeal_years(undated).set_axis(undated["doc_id"])]).dropna()
 
 
-def no_longer_in_force(documents: pd.DataFrame, dated: pd.DataFrame) -> set[str]:
+def no_longer_in_force(dated: pd.DataFrame, repealed: pd.Series) -> set[str]:
     """The documents no longer in force now: of the dated documents' `versions`, those a later version of their
-    regulation supersedes or a repeal ended, and the undated documents the manifest says were repealed. The
-    others, undated ones included (nothing says they were replaced), are in force now."""
-    return set(dated.loc[dated["until"].notna(), "doc_id"]) | set(documents.loc[repeal_years(documents).notna(),
-                                                                                "doc_id"])
+    regulation supersedes or a repeal ended, and the documents a repeal took out of force (`repealed`:
+    ended_by_repeal), undated ones among them. The others, undated ones included (nothing says they were
+    replaced), are in force now."""
+    return set(dated.loc[dated["until"].notna(), "doc_id"]) | set(repealed.index)
 
 
 def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str],
              dated: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """First year each region addressed each node, and coverage over documents in force each year (see
-    `_dated_temporal`; `dated`: the documents' `versions`). A node a region addresses only in undated documents has a first-year row too, without a
-    year and naming the first of them by path, and every row counts the region's undated documents addressing the
-    node (`undated_documents`): a pivot of the table must not read "never addressed" where the ranking and the
-    gap audit say addressed, nor a first year without the undated documents that may come before it."""
+    `_dated_temporal`; `dated`: the documents' `versions`). A node a region addresses only in undated documents
+    has a first-year row too, without a year and naming the first of them by path, and every row counts the
+    region's undated documents addressing the node (`undated_documents`): a pivot of the table must not read "never
+    addressed" where the ranking and the gap audit say addressed, nor a first year without the undated documents
+    that may come before it."""
     first, by_year = _dated_temporal(dated, labels, nodes)
     undated = documents.loc[~documents["doc_id"].isin(dated["doc_id"]), ["doc_id", "region"]]
     und = labels[["doc_id", "node"]].drop_duplicates().merge(undated, on="doc_id").sort_values("doc_id")
@@ -741,7 +742,7 @@ def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
     # superseded or repealed up to that year (`until`)
     parts = []
     # a repeal after the last dated document is a change in what is in force: the years run on to show it
-    last = int(max(docs["year"].max(), docs["until"].max(skipna=True) if docs["until"].notna().any() else 0))
+    last = int(docs[["year", "until"]].max().max())
 
     def running(frame: pd.DataFrame, years: range, by: list[str]) -> pd.DataFrame:
         start = frame.groupby(["year"] + by).size()
@@ -776,7 +777,8 @@ def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
            .groupby(["region", "year", "node"])["doc_id"].agg("; ".join).rename("documents_addressing_ids"))
     by_year = by_year.merge(ids, left_on=["region", "year", "node"], right_index=True, how="left")
     by_year["documents_addressing_ids"] = by_year["documents_addressing_ids"].fillna("")
-    by_year["share"] = [round(n / d, 4) if d else 0.0 for n, d in zip(by_year["documents_addressing"], by_year["documents_in_force"])]
+    by_year["share"] = [round(n / d, 4) if d else 0.0
+                        for n, d in zip(by_year["documents_addressing"], by_year["documents_in_force"])]
     by_year = by_year.astype({"year": "int64", "documents_in_force": "int64", "documents_addressing": "int64"})[cols_year]
     by_year = _in_node_order(by_year, ["region", "year", "node"], nodes)
     return first.reset_index(drop=True), by_year.reset_index(drop=True)
