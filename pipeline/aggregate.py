@@ -322,48 +322,15 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     with each node, which the gap audit shows beside what the run labelled."""
     documents = with_region_names(documents)
     nodes = node_order(taxonomy)
-    by_id = taxonomy.by_id
     emit = on_tables or (lambda batch: None)
     cues = strength or load_strength(taxonomy=taxonomy)
-    levels = cues.ids
-    level_cols = [f"passages_{l}" for l in levels]
-    several = len(taxonomy.parts) > 1
     ev = best_evidence(labels, passages, documents)
     pstrength = passage_strength(passages[passages["passage_id"].isin(labels["passage_id"])], documents, cues)
-    lab_s = labels.assign(strength=labels["passage_id"].map(pstrength["strength"]).fillna(cues.default.id))
-
-    def with_strength_counts(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-        """`df` with the passages of each of its `keys` groups per strength level, one column per level."""
-        got = lab_s.groupby(keys + ["strength"])["passage_id"].nunique().unstack("strength")
-        got = got.reindex(columns=levels).fillna(0).astype("int64")
-        got.columns = level_cols
-        out = df.merge(got.reset_index(), on=keys, how="left")
-        return out.fillna({c: 0 for c in level_cols}).astype({c: "int64" for c in level_cols})
-
-    # document x node
-    doc_long = (labels.groupby(["doc_id", "node"]).agg(passages=("passage_id", "nunique")).reset_index())
-    doc_top = ev.drop_duplicates(["doc_id", "node"])[["doc_id", "node", "passage_id", "label", "text", "evidence"]]
-    doc_long = doc_long.merge(doc_top, on=["doc_id", "node"], how="left")
+    strengths = labels.assign(strength=labels["passage_id"].map(pstrength["strength"]).fillna(cues.default.id))
     originals = _originals(passages)
-    doc_long["evidence_passage"], doc_long["label"] = _quoted(doc_long, originals)
-    doc_long = doc_long.drop(columns=["text", "evidence"]).rename(
-        columns={"passage_id": "evidence_passage_id", "label": "evidence_article"})
-    doc_long = doc_long.merge(documents[["doc_id", "region", "title", "date"]], on="doc_id", how="left")
-    doc_long = _in_node_order(doc_long, ["doc_id", "node"], nodes)[[
-        "doc_id", "region", "title", "date", "node", "passages", "evidence_article", "evidence_passage_id",
-        "evidence_passage"]]
-    doc_wide = doc_long.pivot(index="doc_id", columns="node", values="passages").reindex(columns=nodes)
-    doc_long = with_strength_counts(with_names(doc_long, taxonomy), ["doc_id", "node"])
-    if several:
-        doc_long.insert(list(doc_long.columns).index("node"), "framework",
-                        doc_long["node"].map(lambda n: by_id[n].framework))
-    doc_meta = [c for c in ("doc_id", "region", "title", "date", "date_source", "repealed") if c in documents.columns]
-    doc_wide = documents[doc_meta].merge(
-        doc_wide.fillna(0).astype("int64").reset_index(), on="doc_id", how="left").fillna({n: 0 for n in nodes})
-    doc_wide = doc_wide.astype({n: "int64" for n in nodes})
-    doc_wide.columns.name = None
 
-    emit({"coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True)})
+    doc_wide, doc_long = document_coverage(documents, labels, ev, originals, taxonomy, strengths, cues)
+    emit({"coverage_document": doc_wide, "coverage_document_long": doc_long})
     coded = coded_passages(documents, passages, labels, taxonomy, pstrength)
     emit({"coded_passages": coded})
     # the dated documents as versions of their regulations: the view over time and the gap audit's versions in
@@ -373,12 +340,93 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     first_year, by_year = with_names(first_year, taxonomy), with_names(by_year, taxonomy)
     emit({"first_year": first_year, "coverage_by_year": by_year})
 
+    regions = region_totals(documents, passages, passage_counts)
+    # every version counts in `documents`; an audit of today's policy asks what the versions in force address
+    repealed = ended_by_repeal(documents, dated)
+    gone = no_longer_in_force(dated, repealed)
+    wide, long = region_coverage(regions, labels, gone, taxonomy, strengths, cues)
+    gaps, audited = gap_audit(long, ev, labels, documents, gone, repealed, originals, taxonomy, cues, person_coded)
+    ranking = region_ranking(regions, gaps, audited)
+    gaps = _in_ranking_order(gaps, ranking, taxonomy)
+
+    tables = {
+        "coverage_region": wide, "coverage_region_long": long.drop(columns=["region_documents"]).reset_index(drop=True),
+        "coverage_document": doc_wide, "coverage_document_long": doc_long,
+        "gaps": gaps.reset_index(drop=True), "region_ranking": ranking.reset_index(drop=True),
+        "first_year": first_year, "coverage_by_year": by_year, "coded_passages": coded,
+        "evidence": evidence_table(labels, passages, documents, cues, pstrength, ranked=ev),
+    }
+    batch = ["coverage_region", "coverage_region_long", "gaps", "region_ranking"]
+    if len(taxonomy.parts) > 1:
+        tables["crosstab"] = crosstab(documents, passages, labels, taxonomy, pstrength, cues)
+        batch.append("crosstab")
+    emit({k: tables[k] for k in batch})
+    return tables
+
+
+def _strength_columns(cues: StrengthCues) -> list[str]:
+    return [f"passages_{l}" for l in cues.ids]
+
+
+def with_strength_counts(df: pd.DataFrame, keys: list[str], strengths: pd.DataFrame, cues: StrengthCues
+                         ) -> pd.DataFrame:
+    """`df` with the passages of each of its `keys` groups per strength level, one column per level.
+    `strengths`: the label rows, each with its passage's `strength`."""
+    level_cols = _strength_columns(cues)
+    got = strengths.groupby(keys + ["strength"])["passage_id"].nunique().unstack("strength")
+    got = got.reindex(columns=cues.ids).fillna(0).astype("int64")
+    got.columns = level_cols
+    out = df.merge(got.reset_index(), on=keys, how="left")
+    return out.fillna({c: 0 for c in level_cols}).astype({c: "int64" for c in level_cols})
+
+
+def document_coverage(documents: pd.DataFrame, labels: pd.DataFrame, ev: pd.DataFrame, originals: dict[str, str],
+                      taxonomy: Taxonomy, strengths: pd.DataFrame, cues: StrengthCues
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(document x node passage counts, one row per document; the same long, one row per addressed document x
+    node, with its strongest evidence passage (`ev`: best_evidence) quoted as written)."""
+    nodes = node_order(taxonomy)
+    doc_long = (labels.groupby(["doc_id", "node"]).agg(passages=("passage_id", "nunique")).reset_index())
+    doc_top = ev.drop_duplicates(["doc_id", "node"])[["doc_id", "node", "passage_id", "label", "text", "evidence"]]
+    doc_long = doc_long.merge(doc_top, on=["doc_id", "node"], how="left")
+    doc_long["evidence_passage"], doc_long["label"] = _quoted(doc_long, originals)
+    doc_long = doc_long.drop(columns=["text", "evidence"]).rename(
+        columns={"passage_id": "evidence_passage_id", "label": "evidence_article"})
+    doc_long = doc_long.merge(documents[["doc_id", "region", "title", "date"]], on="doc_id", how="left")
+    doc_long = _in_node_order(doc_long, ["doc_id", "node"], nodes)[[
+        "doc_id", "region", "title", "date", "node", "passages", "evidence_article", "evidence_passage_id",
+        "evidence_passage"]]
+    doc_wide = doc_long.pivot(index="doc_id", columns="node", values="passages").reindex(columns=nodes)
+    doc_long = with_strength_counts(with_names(doc_long, taxonomy), ["doc_id", "node"], strengths, cues)
+    if len(taxonomy.parts) > 1:
+        doc_long.insert(list(doc_long.columns).index("node"), "framework",
+                        doc_long["node"].map(lambda n: taxonomy.by_id[n].framework))
+    doc_meta = [c for c in ("doc_id", "region", "title", "date", "date_source", "repealed") if c in documents.columns]
+    doc_wide = documents[doc_meta].merge(
+        doc_wide.fillna(0).astype("int64").reset_index(), on="doc_id", how="left").fillna({n: 0 for n in nodes})
+    doc_wide = doc_wide.astype({n: "int64" for n in nodes})
+    doc_wide.columns.name = None
+    return doc_wide, doc_long.reset_index(drop=True)
+
+
+def region_totals(documents: pd.DataFrame, passages: pd.DataFrame, passage_counts: pd.Series | None
+                  ) -> pd.DataFrame:
+    """Per region: its name, documents and content passages (`passage_counts`, or counted in `passages`)."""
     if passage_counts is None:
         passage_counts = passages[passages["kind"].isin(CONTENT_KINDS)].groupby("region").size()
     regions = (documents.groupby("region", sort=True)
                .agg(region_name=("region_name", "first"), documents=("doc_id", "nunique")).reset_index())
     regions["passages"] = passage_counts.reindex(regions["region"].tolist()).fillna(0).to_numpy(dtype="int64")
+    return regions
 
+
+def region_coverage(regions: pd.DataFrame, labels: pd.DataFrame, gone: set[str], taxonomy: Taxonomy,
+                    strengths: pd.DataFrame, cues: StrengthCues) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(region x node documents addressing, one row per region; the same long, one row per region x node, with
+    passages, share of the region's documents (`region_documents`), the documents in force addressing it (`gone`:
+    no_longer_in_force), facet and strength counts)."""
+    nodes = node_order(taxonomy)
+    by_id = taxonomy.by_id
     long = (labels.groupby(["region", "node"])
             .agg(passages=("passage_id", "nunique"), documents=("doc_id", "nunique")).reset_index())
     grid = pd.MultiIndex.from_product([regions["region"], nodes], names=["region", "node"]).to_frame(index=False)
@@ -386,22 +434,31 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     long = long.astype({"passages": "int64", "documents": "int64"}).merge(
         regions[["region", "documents"]].rename(columns={"documents": "region_documents"}), on="region")
     long["share"] = (long["documents"] / long["region_documents"]).round(4)
-    # every version counts in `documents`; an audit of today's policy asks what the versions in force address
-    repealed = ended_by_repeal(documents, dated)
-    gone = no_longer_in_force(dated, repealed)
     live = labels[~labels["doc_id"].isin(gone)].groupby(["region", "node"])["doc_id"].nunique()
     long["documents_in_force_addressing"] = [int(live.get((r, n), 0)) for r, n in zip(long["region"], long["node"])]
     long["facet"] = long["node"].map(lambda n: by_id[n].facet)
-    if several:
+    if len(taxonomy.parts) > 1:
         long["framework"] = long["node"].map(lambda n: by_id[n].framework)
-    long = with_strength_counts(with_names(long, taxonomy), ["region", "node"])
+    long = with_strength_counts(with_names(long, taxonomy), ["region", "node"], strengths, cues)
     long = _in_node_order(long, ["region", "node"], nodes)
 
     wide = long.pivot(index="region", columns="node", values="documents").reindex(columns=nodes).reset_index()
     wide = regions.merge(wide, on="region")
     wide.columns.name = None
+    return wide, long
 
-    # the gap audit: for each framework, the facets it audits and those it counts beside them
+
+def gap_audit(long: pd.DataFrame, ev: pd.DataFrame, labels: pd.DataFrame, documents: pd.DataFrame, gone: set[str],
+              repealed: pd.Series, originals: dict[str, str], taxonomy: Taxonomy, cues: StrengthCues,
+              person_coded: pd.DataFrame | None) -> tuple[pd.DataFrame, list]:
+    """The gap audit: per region and node of the facets a framework audits or counts beside them (`long`:
+    region_coverage), whether its documents address it, in force or not (`gone`, `repealed`), its strongest
+    evidence, the passages a person coded with it and the region's coverage of each framework's audited
+    leaves. Returns the rows (not yet in the ranking's order) and, per framework, (its taxonomy, its audit's
+    column stem, its audited leaves' rows) for region_ranking."""
+    by_id = taxonomy.by_id
+    several = len(taxonomy.parts) > 1
+    level_cols = _strength_columns(cues)
     shown_facets = {f for t in taxonomy.parts for f in (*t.audit.facets, *t.audit.also)}
     # a node the documents in force address is shown in their words: a superseded version, under the same
     # title, may number the article otherwise than the law in force does
@@ -421,7 +478,7 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
     gaps["is_group"] = gaps["node"].map(lambda n: by_id[n].group).astype(bool)
     committing = [f"passages_{l.id}" for l in cues.levels if l.commits]
     gaps["committed"] = gaps[committing].sum(axis=1) > 0 if committing else False
-    gaps["strength"] = [cues.split(dict(zip(levels, row))) for row in gaps[level_cols].itertuples(index=False)]
+    gaps["strength"] = [cues.split(dict(zip(cues.ids, row))) for row in gaps[level_cols].itertuples(index=False)]
     region_cols, audited = [], []
     for t in taxonomy.parts:
         stem = t.audit.column
@@ -444,30 +501,19 @@ def aggregate(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFr
                 ["regions_lacking"] + level_cols + ["strength", "committed"])
     gaps = gaps[gap_cols].fillna({"evidence_title": "", "evidence_article": "", "evidence_doc": "",
                                   "evidence_passage_id": "", "evidence_score": 0.0})
+    return gaps, audited
 
-    ranking = region_ranking(regions, gaps, audited)
-    # the gap list runs through the regions in the ranking's order, ties included
+
+def _in_ranking_order(gaps: pd.DataFrame, ranking: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
+    """The gap list through the regions in the ranking's order (ties included), each region's rows by framework,
+    facet, gaps first, the nodes most regions lack first."""
     position = {r: i for i, r in enumerate(ranking["region"])}
     fw_order = {t.id: i for i, t in enumerate(taxonomy.parts)}
     keys = gaps.assign(_pos=gaps["region"].map(position),
-                       _fw=gaps["framework"].map(fw_order) if several else 0)
+                       _fw=gaps["framework"].map(fw_order) if len(taxonomy.parts) > 1 else 0)
     keys = keys.sort_values(["_pos", "_fw", "facet", "addressed", "regions_lacking", "node"],
                             ascending=[True, True, False, True, False, True], kind="stable")
-    gaps = gaps.loc[keys.index]
-
-    tables = {
-        "coverage_region": wide, "coverage_region_long": long.drop(columns=["region_documents"]).reset_index(drop=True),
-        "coverage_document": doc_wide, "coverage_document_long": doc_long.reset_index(drop=True),
-        "gaps": gaps.reset_index(drop=True), "region_ranking": ranking.reset_index(drop=True),
-        "first_year": first_year, "coverage_by_year": by_year, "coded_passages": coded,
-        "evidence": evidence_table(labels, passages, documents, cues, pstrength, ranked=ev),
-    }
-    batch = ["coverage_region", "coverage_region_long", "gaps", "region_ranking"]
-    if several:
-        tables["crosstab"] = crosstab(documents, passages, labels, taxonomy, pstrength, cues)
-        batch.append("crosstab")
-    emit({k: tables[k] for k in batch})
-    return tables
+    return gaps.loc[keys.index]
 
 
 def region_ranking(regions: pd.DataFrame, gaps: pd.DataFrame, audited: list) -> pd.DataFrame:
