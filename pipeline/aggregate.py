@@ -174,7 +174,7 @@ def passage_strength(passages: pd.DataFrame, documents: pd.DataFrame, cues: Stre
     else:
         by_doc = dict(zip(documents["doc_id"], documents["lang"])) if "lang" in documents.columns else {}
         langs = [by_doc.get(d, "zh") for d in p["doc_id"]]
-    read = [cues.read(_s(t), _s(l)) for t, l in zip(p["text"], langs)]
+    read = [cues.read(_text(t), _text(l)) for t, l in zip(p["text"], langs)]
     return pd.DataFrame({"strength": [r[0] for r in read], "strength_cue": [r[1] for r in read]},
                         index=pd.Index(p["passage_id"].tolist(), name="passage_id"))
 
@@ -215,7 +215,7 @@ def coded_passages(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.D
             "label_names_zh": "; ".join(_node_name(by_id, n, "zh") for n in nodes),
             "score": float(max(scores)),
             "scores": "; ".join(f"{float(x):.2f}" for x in scores),
-            "matched_terms": "; ".join(fragments(_s(text_of.get(pid, "")), evidence)),
+            "matched_terms": "; ".join(fragments(_text(text_of.get(pid, "")), evidence)),
         }
     out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("passage_id").reset_index()
     out["groups"] = ["; ".join(sorted(group_of.get(p, ()), key=order.get)) for p in out["passage_id"]]
@@ -258,7 +258,8 @@ def _node_name(by_id: dict, node: str, lang: str) -> str:
     return (n.name.get(lang) or n.id) if n is not None else node
 
 
-def _s(v) -> str:
+def _text(v) -> str:
+    """A text cell of a table, "" where it is missing (None, NaN): report.py's `_s` also prints numbers."""
     return v if isinstance(v, str) else ""
 
 
@@ -268,7 +269,7 @@ def best_evidence(labels: pd.DataFrame, passages: pd.DataFrame, documents: pd.Da
     passages = passages[passages["passage_id"].isin(labels["passage_id"])]
     lab = labels.merge(passages[["passage_id", "label", "heading_path", "text", "start"]], on="passage_id", how="left")
     lab = lab.merge(documents[["doc_id", "title", "date"]], on="doc_id", how="left")
-    lab["n_terms"] = lab["evidence"].map(lambda s: len(json.loads(s)))
+    lab["n_terms"] = lab["evidence"].map(lambda s: len(_loads(s)))
     # strongest: highest score, then most matched terms, then earliest in the document
     return lab.sort_values(["score", "n_terms", "doc_id", "start"], ascending=[False, False, True, True], kind="stable")
 
@@ -560,8 +561,8 @@ def _superseded_only(gaps: pd.DataFrame, labels: pd.DataFrame, documents: pd.Dat
     hit = hit.assign(date=hit["doc_id"].map(meta["date"])).sort_values(["date", "doc_id"], kind="stable")
 
     def named_doc(d: str) -> str:
-        year = _s(meta["date"].get(d))[:4]
-        return ", ".join([_s(meta["title"].get(d)) or d] + ([year] if year else []) +
+        year = _text(meta["date"].get(d))[:4]
+        return ", ".join([_text(meta["title"].get(d)) or d] + ([year] if year else []) +
                          ([f"repealed {int(repealed[d])}"] if d in repealed.index else []))
 
     named, why = {}, {}
@@ -636,7 +637,7 @@ def crosstab(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFra
                 best = pairs.drop_duplicates(["region", "node_a", "node_b"])
                 quoted, cited = _quoted(pd.DataFrame({
                     "passage_id": best["passage_id"].to_numpy(),
-                    "text": [_s(texts["text"].get(p, "")) for p in best["passage_id"]],
+                    "text": [_text(texts["text"].get(p, "")) for p in best["passage_id"]],
                     "label": (best["passage_id"].map(texts["label"]).fillna("").to_numpy() if "label" in texts.columns
                               else [""] * len(best)),
                     "evidence": [_loads(ea) + _loads(eb) for ea, eb in zip(best["evidence_a"], best["evidence_b"])]}),
@@ -687,7 +688,7 @@ _TITLE_DATE = re.compile(r"[(（]\s*\d{4}(?:[-./]\d{1,2}){0,2}\s*(?:年?\s*(?:�
 def regulation(title: str, doc_id: str) -> str:
     """What makes documents of a region versions of one regulation: the same title, compared after NFKC, case
     folding and dropping whitespace and a closing bracketed date. A document without a title is its own."""
-    t = "".join(unicodedata.normalize("NFKC", _s(title)).casefold().split())
+    t = "".join(unicodedata.normalize("NFKC", _text(title)).casefold().split())
     # a title as Taiwan writes it and its Simplified writing name one law, as the documents are coded in Simplified
     if _HAN.search(t):
         t = simplified(t)
