@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import itertools
 import json
 import math
 import re
@@ -390,17 +391,15 @@ def _crosstabs(tables, taxonomy: Taxonomy) -> list[dict]:
     """Each pair of frameworks: passages coded under a node of each, summed over the regions (the rows: the
     first framework's nodes with any such passage)."""
     out = []
-    parts = taxonomy.parts
-    for i, fa in enumerate(parts):
-        for fb in parts[i + 1:]:
-            tot = _crosstab_totals(tables, fa.id, fb.id)
-            if tot.empty:
-                continue
-            cell = {(r.node_a, r.node_b): int(r.passages) for r in tot.itertuples(index=False)}
-            rows = [{"name": _name(n), "cells": [str(cell.get((n.id, m.id), 0) or "·") for m in fb.leaves]}
-                    for n in fa.leaves if any(cell.get((n.id, m.id)) for m in fb.leaves)]
-            out.append({"a": fa.name["en"], "b": fb.name["en"], "columns": [_name(m) for m in fb.leaves],
-                        "rows": rows})
+    for fa, fb in itertools.combinations(taxonomy.parts, 2):
+        tot = _crosstab_totals(tables, fa.id, fb.id)
+        if tot.empty:
+            continue
+        cell = {(r.node_a, r.node_b): int(r.passages) for r in tot.itertuples(index=False)}
+        rows = [{"name": _name(n), "cells": [str(cell.get((n.id, m.id), 0) or "·") for m in fb.leaves]}
+                for n in fa.leaves if any(cell.get((n.id, m.id)) for m in fb.leaves)]
+        out.append({"a": fa.name["en"], "b": fb.name["en"], "columns": [_name(m) for m in fb.leaves],
+                    "rows": rows})
     return out
 
 
@@ -780,42 +779,47 @@ def _crosstab_view(tables, taxonomy: Taxonomy) -> dict | None:
     names = dict(_regions(tables))
     converted = _converted_passages(tables)
     view = {"pairs": [], "evidence": []}
-    parts = taxonomy.parts
-    for i, fa in enumerate(parts):
-        for fb in parts[i + 1:]:
-            sub = ct[(ct["framework_a"] == fa.id) & (ct["framework_b"] == fb.id)]
-            level_cols = [c for c in sub.columns if c.startswith("passages_")]
-            tot = _crosstab_totals(tables, fa.id, fb.id)
-            cell = {(r.node_a, r.node_b): r for r in tot.itertuples(index=False)}
-            rows_a = [n for n in fa.leaves if any(int(cell[(n.id, m.id)].passages) for m in fb.leaves
-                                                   if (n.id, m.id) in cell)]
-            rows = []
-            for n in rows_a:
-                cells = []
-                for m in fb.leaves:
-                    r = cell.get((n.id, m.id))
-                    p = int(r.passages) if r is not None else 0
-                    if not p:
-                        cells.append({"passages": 0})
-                        continue
-                    split = ", ".join(f"{int(getattr(r, c))} {c[len('passages_'):]}" for c in level_cols
-                                      if int(getattr(r, c)))
-                    sid = f"xev-{len(view['evidence'])}"
-                    cells.append({"passages": p, "bin": _doc_bin(p), "id": sid,
-                                  "tip": f"{_name(n)} × {_name(m)}: {p} passage(s) in {int(r.documents)} "
-                                         f"document(s); {split}"})
-                    hits = sub[(sub["node_a"] == n.id) & (sub["node_b"] == m.id) & (sub["passages"] > 0)]
-                    view["evidence"].append(_crosstab_cell(sid, n, m, hits, names, p, split, converted))
-                rows.append({"id": n.id, "name": _name(n), "zh": _name(n, "zh"), "cells": cells})
-            by_region = [{"label": _region_label(region, names.get(region, "")),
-                          "cells": [{"a": _name(taxonomy.by_id[r.node_a]), "b": _name(taxonomy.by_id[r.node_b]),
-                                     "passages": int(r.passages), "documents": int(r.documents)}
-                                    for r in grp.itertuples(index=False)]}
-                         for region, grp in sub[sub["passages"] > 0].groupby("region", sort=True)]
-            view["pairs"].append({"a": fa.name["en"], "b": fb.name["en"], "a_id": fa.id, "b_id": fb.id, "rows": rows,
-                                  "columns": [{"id": m.id, "name": _name(m), "zh": _name(m, "zh")} for m in fb.leaves],
-                                  "by_region": by_region})
+    for fa, fb in itertools.combinations(taxonomy.parts, 2):
+        sub = ct[(ct["framework_a"] == fa.id) & (ct["framework_b"] == fb.id)]
+        by_region = [{"label": _region_label(region, names.get(region, "")),
+                      "cells": [{"a": _name(taxonomy.by_id[r.node_a]), "b": _name(taxonomy.by_id[r.node_b]),
+                                 "passages": int(r.passages), "documents": int(r.documents)}
+                                for r in grp.itertuples(index=False)]}
+                     for region, grp in sub[sub["passages"] > 0].groupby("region", sort=True)]
+        view["pairs"].append({"a": fa.name["en"], "b": fb.name["en"], "a_id": fa.id, "b_id": fb.id,
+                              "rows": _crosstab_heatmap(tables, fa, fb, sub, names, converted, view["evidence"]),
+                              "columns": [{"id": m.id, "name": _name(m), "zh": _name(m, "zh")} for m in fb.leaves],
+                              "by_region": by_region})
     return view
+
+
+def _crosstab_heatmap(tables, fa, fb, sub: pd.DataFrame, names: dict, converted: dict, evidence: list) -> list[dict]:
+    """The heatmap rows of frameworks fa x fb (the rows: fa's nodes with any passage coded under a node of fb),
+    each cell with its counts summed over the regions; the evidence panel's section of each non-empty cell is
+    appended to `evidence`, whose length numbers it. `sub`: the crosstab's rows of this pair."""
+    level_cols = [c for c in sub.columns if c.startswith("passages_")]
+    tot = _crosstab_totals(tables, fa.id, fb.id)
+    cell = {(r.node_a, r.node_b): r for r in tot.itertuples(index=False)}
+    rows = []
+    for n in fa.leaves:
+        if not any(int(cell[(n.id, m.id)].passages) for m in fb.leaves if (n.id, m.id) in cell):
+            continue
+        cells = []
+        for m in fb.leaves:
+            r = cell.get((n.id, m.id))
+            p = int(r.passages) if r is not None else 0
+            if not p:
+                cells.append({"passages": 0})
+                continue
+            split = ", ".join(f"{int(getattr(r, c))} {c[len('passages_'):]}" for c in level_cols if int(getattr(r, c)))
+            sid = f"xev-{len(evidence)}"
+            cells.append({"passages": p, "bin": _doc_bin(p), "id": sid,
+                          "tip": f"{_name(n)} × {_name(m)}: {p} passage(s) in {int(r.documents)} "
+                                 f"document(s); {split}"})
+            hits = sub[(sub["node_a"] == n.id) & (sub["node_b"] == m.id) & (sub["passages"] > 0)]
+            evidence.append(_crosstab_cell(sid, n, m, hits, names, p, split, converted))
+        rows.append({"id": n.id, "name": _name(n), "zh": _name(n, "zh"), "cells": cells})
+    return rows
 
 
 def _converted_passages(tables) -> dict[str, str]:
