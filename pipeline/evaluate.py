@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import krippendorff
@@ -400,9 +401,43 @@ def _fold_predictions(taxonomy_path: str, train: pd.DataFrame, train_tokens, wei
     return predict(PassageClassifier(taxonomy, model), test, test_tokens)
 
 
+@dataclass
+class _Predictions:
+    """The gold passages' predictions and how they were made: `desc` heads the figures, `stem` names the files,
+    `groups` are the groups the passages file reports; `per_fold` and `curve` only under cross-validation."""
+    preds: list[list[str]]
+    proba: np.ndarray
+    desc: str
+    stem: str
+    groups: list[str]
+    per_fold: pd.DataFrame | None = None
+    curve: pd.DataFrame | None = None
+
+
 def evaluate_cli(args) -> None:
     tax = load_taxonomy(args.taxonomy)
     one_framework(tax, "evaluate")
+    _check_arguments(args)
+    gold_paths = [Path(p) for p in args.gold.split(",") if p]
+    gold = _gold(tax, gold_paths, args.gold)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    docs = doc_groups(gold["id"].tolist())
+    model = path = None
+    seen_note = ""
+    if not args.cv:
+        model, path = resolve_model(args.model, Path(args.taxonomy), tax)
+        seen_note = _memory_check(args, gold, docs, model, path, log)
+    if args.cv:
+        run = _cross_validated(args, tax, gold, gold_paths, docs, out, log)
+    else:
+        preds, proba = predict(PassageClassifier(tax, model), gold, tokenize_frame(gold, tax))
+        run = _Predictions(preds, proba, f"model {path} on {_names(gold_paths)}{seen_note}", "evaluation", docs)
+    _report(run, gold, tax.leaf_ids, docs, out)
+
+
+def _check_arguments(args) -> None:
     if not (args.gold or "").strip():
         raise ConfigError("evaluate needs the coded passages to score the model against: --gold coded.jsonl "
                           "(make evaluate GOLD=coded.jsonl[,more.jsonl], or GOLD=coded for the coded store)")
@@ -413,14 +448,17 @@ def evaluate_cli(args) -> None:
         # a misspelt CORPUS=: the codings would be held out by the folders of their paths instead, unsaid
         raise ConfigError(f"{Path(args.manifest).parent}: no such corpus folder (its {Path(args.manifest).name} "
                           f"gives the regions of the coded passages)")
-    gold_paths = [Path(p) for p in args.gold.split(",") if p]
+
+
+def _gold(tax: Taxonomy, gold_paths: list[Path], given: str) -> pd.DataFrame:
+    """The coded passages to score against, one coding per passage (the latest, where several people coded it)."""
     gold = read_coded(gold_paths)
     # a node ID that is no leaf (a typo, a group ID) would otherwise drop out of the scoring unsaid, as if the
     # coder had not given it; train refuses such data, and so does its measure
     check_labels(tax, gold)
     if not len(gold):
         # scikit-learn's scores stop with a traceback on no passages
-        raise ConfigError(f"{args.gold}: no coded passages to score the model against"
+        raise ConfigError(f"{given}: no coded passages to score the model against"
                           + (" (the coded store gets them from make review-import)"
                              if any(Path(p).is_dir() for p in gold_paths) else ""))
     several = gold["coder"].ne("") & gold["id"].duplicated(keep=False)
@@ -433,113 +471,123 @@ def evaluate_cli(args) -> None:
         latest = _latest_coders(gold_paths)
         gold = gold[~several | (gold["coder"] == gold["id"].map(latest))]
         gold = gold[~(gold["coder"].ne("") & gold["id"].duplicated(keep="last"))].reset_index(drop=True)
+    return gold
+
+
+def _names(gold_paths: list[Path]) -> str:
+    return ",".join(p.name for p in gold_paths)
+
+
+def _memory_check(args, gold: pd.DataFrame, docs: list[str], model, path, log) -> str:
+    """Whether the current model was trained on the gold passages: on half of them or more, `args` is switched
+    to cross-validation; on fewer, the returned note says how many (else "")."""
+    seen = model.seen_in_training(gold["text"]) if model is not None else None
+    n_seen = int(seen.sum()) if seen is not None else 0
+    n_docs = len(set(docs))
+    if n_seen * 2 >= len(gold) and n_docs >= 2:
+        # a model scored on the passages it learned from reports how well it remembers them, which says
+        # nothing of a new corpus: cross-validation answers what the user asked (the coded store after
+        # `make train` is the usual case)
+        log(f"evaluate: {n_seen} of {len(gold)} coded passages are in the training data of {path}; "
+            f"scored on them it would measure memory, not accuracy. Cross-validating instead: "
+            f"{min(5, n_docs)} folds grouped by document (CV={min(5, n_docs)}; the model is trained again "
+            "without each fold's documents), with the learning curve.")
+        args.cv, args.curve = str(min(5, n_docs)), True
+        return ""
+    if n_seen:
+        # a few seen passages are most often boilerplate that recurs across documents (an effective-date
+        # article); they are scored with the rest, and said
+        note = (f" ({n_seen} of {len(gold)} passages have the text of a passage the model was trained on; "
+                "for those this measures memory, not accuracy)")
+        log(f"evaluate: warning: model {path}{note}")
+        return note
+    return ""
+
+
+def _cross_validated(args, tax: Taxonomy, gold: pd.DataFrame, gold_paths: list[Path], docs: list[str], out: Path,
+                     log) -> _Predictions:
+    """Out-of-fold predictions of every gold passage, folds grouped as `args.cv` asks (with the learning curve's
+    shares when `args.curve`); writes the per-fold figures and the curve."""
     nodes = tax.leaf_ids
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     Y_true = label_matrix(gold["labels"], nodes)
     langs = gold["lang"].tolist()
-    docs = doc_groups(gold["id"].tolist())
-    names = ",".join(p.name for p in gold_paths)
-    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
-    model = path = None
-    seen_note = ""
-    if not args.cv:
-        model, path = resolve_model(args.model, Path(args.taxonomy), tax)
-        seen = model.seen_in_training(gold["text"]) if model is not None else None
-        n_seen = int(seen.sum()) if seen is not None else 0
-        n_docs = len(set(docs))
-        if n_seen * 2 >= len(gold) and n_docs >= 2:
-            # a model scored on the passages it learned from reports how well it remembers them, which says
-            # nothing of a new corpus: cross-validation answers what the user asked (the coded store after
-            # `make train` is the usual case)
-            log(f"evaluate: {n_seen} of {len(gold)} coded passages are in the training data of {path}; "
-                f"scored on them it would measure memory, not accuracy. Cross-validating instead: "
-                f"{min(5, n_docs)} folds grouped by document (CV={min(5, n_docs)}; the model is trained again "
-                "without each fold's documents), with the learning curve.")
-            args.cv, args.curve = str(min(5, n_docs)), True
-        elif n_seen:
-            # a few seen passages are most often boilerplate that recurs across documents (an effective-date
-            # article); they are scored with the rest, and said
-            seen_note = (f" ({n_seen} of {len(gold)} passages have the text of a passage the model was trained on; "
-                         "for those this measures memory, not accuracy)")
-            log(f"evaluate: warning: model {path}{seen_note}")
-    if args.cv:
-        how = args.cv if args.cv in ("region", "doc") else "doc"
-        k = None if args.cv in ("region", "doc") else int(args.cv)
-        manifest = Path(args.manifest) if args.manifest else _manifest_beside(gold_paths)
-        groups = fold_groups(gold, how, manifest)
-        # ids that say nothing of where a passage came from make the folds quietly finer than asked: 100 such
-        # passages were 100 folds, each trained again, and passages of one document were split between folds
-        no_doc = sum("#" not in i for i in gold["id"])
-        no_region = len({d for d, g in zip(docs, groups) if "/" not in d and g in (d, f"{d}:{d}")}) \
-            if how == "region" else 0
-        if no_doc or no_region:
-            log(f"evaluate: warning: CV={args.cv}: "
-                + (f"{no_doc} of {len(gold)} ids have no '#<n>' after a document's path, so each of those "
-                   "passages is a document of its own; " if no_doc else "")
-                + (f"{no_region} document(s) have no folder in their path and no row in a corpus manifest "
-                   "(--manifest), so each is held out as a region of its own; " if no_region else "")
-                + f"{len(set(groups))} folds (gold ids are '<corpus path>#<n>')")
-        # a small region is held out document by document (region_groups): a review loop's coded store, a few
-        # documents a region, is then scored as by CV=doc, which the figures' heading must not hide
-        split = sorted({g[:-len(d) - 1] for d, g in zip(docs, groups) if g.endswith(f":{d}") and g != f"{d}:{d}"}) \
-            if how == "region" else []
-        if split:
-            log(f"evaluate: CV=region: {len(split)} region(s) have fewer than {SMALL_REGION_DOCS} coded documents "
-                f"({', '.join(split[:10])}{', ...' if len(split) > 10 else ''}): each of their documents is held "
-                f"out on its own; {len(set(groups))} folds")
-        extra_paths = ([] if args.no_examples else examples_paths(Path(args.taxonomy))) + \
-            [Path(p) for p in (args.train or "").split(",") if p]
-        extra = read_coded(extra_paths) if extra_paths else None
-        fractions = CURVE if args.curve else (1.0,)
-        # the coded store's passages weigh in the training folds as `make train` weighs them, so that the figures
-        # are those of the model the researcher trains
-        store = {q.name for p in gold_paths for q in coded_store_paths(p)}
-        from_store = gold["source"].isin(store).to_numpy()
-        weights = np.where(from_store, CODED_WEIGHT, 1.0)
-        res = cross_validate(tax, gold, groups, k, extra, fractions=fractions, log=log, weights=weights,
-                             jobs=args.jobs)
-        ran = len(res["folds"])  # CV=5 on 3 documents runs 3 folds (cross_validate), which the heading must say
-        desc = (f"{'leave-one-region-out' if how == 'region' and k is None else f'{ran}-fold' if k else 'leave-one-document-out'} "
-                f"cross-validation grouped by {how}"
-                + (f" (CV={k}: the coded data has {ran} documents)" if k and ran < k else "")
-                + (f" (regions of fewer than {SMALL_REGION_DOCS} coded documents: by document)" if split else "")
-                + f" on {names}"
-                + (f"; always in training: {', '.join(p.name for p in extra_paths)}" if extra_paths else "")
-                + (f"; the coded store's passages weighted {CODED_WEIGHT:g}x, as make train weighs them"
-                   if from_store.any() else ""))
-        preds, proba = res[1.0]["labels"], res[1.0]["proba"]
-        stem = "evaluation_cv"
-        per_fold = []
-        for fold, held, te in res["folds"]:
-            _, summ = scores(Y_true[te], label_matrix([preds[i] for i in te], nodes), nodes,
-                             [langs[i] for i in te])
-            per_fold.append(summ[summ["lang"] == "all"].assign(fold=fold, held_out=" + ".join(held)))
-        per_fold = pd.concat(per_fold, ignore_index=True)[["fold", "held_out", "passages", "labels", "micro_f1",
-                                                           "micro_precision", "micro_recall"]]
-        write_csv(per_fold, out / f"{stem}_folds.csv")
-        if len(fractions) > 1:  # asked for, even if points were left out
-            curve = learning_curve(Y_true, {f: label_matrix(res[f]["labels"], nodes) for f in fractions if f in res},
-                                   nodes, langs, docs)
-            write_csv(curve, out / f"{stem}_curve.csv")
-        else:
-            curve = None
-    else:
-        clf = PassageClassifier(tax, model)
-        preds, proba = predict(clf, gold, tokenize_frame(gold, tax))
-        desc = f"model {path} on {names}{seen_note}"
-        stem, per_fold, curve = "evaluation", None, None
-    Y_pred = label_matrix(preds, nodes)
-    groups_out = groups if args.cv else docs
-    write_csv(passage_errors(gold, preds, proba, nodes, groups_out), out / f"{stem}_passages.csv")
-    per_node, summary = scores(Y_true, Y_pred, nodes, langs, proba, docs=docs)
+    how = args.cv if args.cv in ("region", "doc") else "doc"
+    k = None if args.cv in ("region", "doc") else int(args.cv)
+    manifest = Path(args.manifest) if args.manifest else _manifest_beside(gold_paths)
+    groups = fold_groups(gold, how, manifest)
+    # ids that say nothing of where a passage came from make the folds quietly finer than asked: 100 such
+    # passages were 100 folds, each trained again, and passages of one document were split between folds
+    no_doc = sum("#" not in i for i in gold["id"])
+    no_region = len({d for d, g in zip(docs, groups) if "/" not in d and g in (d, f"{d}:{d}")}) \
+        if how == "region" else 0
+    if no_doc or no_region:
+        log(f"evaluate: warning: CV={args.cv}: "
+            + (f"{no_doc} of {len(gold)} ids have no '#<n>' after a document's path, so each of those "
+               "passages is a document of its own; " if no_doc else "")
+            + (f"{no_region} document(s) have no folder in their path and no row in a corpus manifest "
+               "(--manifest), so each is held out as a region of its own; " if no_region else "")
+            + f"{len(set(groups))} folds (gold ids are '<corpus path>#<n>')")
+    # a small region is held out document by document (region_groups): a review loop's coded store, a few
+    # documents a region, is then scored as by CV=doc, which the figures' heading must not hide
+    split = sorted({g[:-len(d) - 1] for d, g in zip(docs, groups) if g.endswith(f":{d}") and g != f"{d}:{d}"}) \
+        if how == "region" else []
+    if split:
+        log(f"evaluate: CV=region: {len(split)} region(s) have fewer than {SMALL_REGION_DOCS} coded documents "
+            f"({', '.join(split[:10])}{', ...' if len(split) > 10 else ''}): each of their documents is held "
+            f"out on its own; {len(set(groups))} folds")
+    extra_paths = ([] if args.no_examples else examples_paths(Path(args.taxonomy))) + \
+        [Path(p) for p in (args.train or "").split(",") if p]
+    extra = read_coded(extra_paths) if extra_paths else None
+    fractions = CURVE if args.curve else (1.0,)
+    # the coded store's passages weigh in the training folds as `make train` weighs them, so that the figures
+    # are those of the model the researcher trains
+    store = {q.name for p in gold_paths for q in coded_store_paths(p)}
+    from_store = gold["source"].isin(store).to_numpy()
+    weights = np.where(from_store, CODED_WEIGHT, 1.0)
+    res = cross_validate(tax, gold, groups, k, extra, fractions=fractions, log=log, weights=weights,
+                         jobs=args.jobs)
+    ran = len(res["folds"])  # CV=5 on 3 documents runs 3 folds (cross_validate), which the heading must say
+    scheme = "leave-one-region-out" if how == "region" and k is None else f"{ran}-fold" if k else \
+        "leave-one-document-out"
+    desc = (f"{scheme} cross-validation grouped by {how}"
+            + (f" (CV={k}: the coded data has {ran} documents)" if k and ran < k else "")
+            + (f" (regions of fewer than {SMALL_REGION_DOCS} coded documents: by document)" if split else "")
+            + f" on {_names(gold_paths)}"
+            + (f"; always in training: {', '.join(p.name for p in extra_paths)}" if extra_paths else "")
+            + (f"; the coded store's passages weighted {CODED_WEIGHT:g}x, as make train weighs them"
+               if from_store.any() else ""))
+    preds, proba = res[1.0]["labels"], res[1.0]["proba"]
+    stem = "evaluation_cv"
+    per_fold = []
+    for fold, held, te in res["folds"]:
+        _, summ = scores(Y_true[te], label_matrix([preds[i] for i in te], nodes), nodes,
+                         [langs[i] for i in te])
+        per_fold.append(summ[summ["lang"] == "all"].assign(fold=fold, held_out=" + ".join(held)))
+    per_fold = pd.concat(per_fold, ignore_index=True)[["fold", "held_out", "passages", "labels", "micro_f1",
+                                                       "micro_precision", "micro_recall"]]
+    write_csv(per_fold, out / f"{stem}_folds.csv")
+    curve = None
+    if len(fractions) > 1:  # asked for, even if points were left out
+        curve = learning_curve(Y_true, {f: label_matrix(res[f]["labels"], nodes) for f in fractions if f in res},
+                               nodes, langs, docs)
+        write_csv(curve, out / f"{stem}_curve.csv")
+    return _Predictions(preds, proba, desc, stem, groups, per_fold, curve)
+
+
+def _report(run: _Predictions, gold: pd.DataFrame, nodes: list[str], docs: list[str], out: Path) -> None:
+    """The figures of `run`'s predictions against the gold labels: written as CSV in `out` and printed."""
+    stem = run.stem
+    Y_true, Y_pred = label_matrix(gold["labels"], nodes), label_matrix(run.preds, nodes)
+    langs = gold["lang"].tolist()
+    write_csv(passage_errors(gold, run.preds, run.proba, nodes, run.groups), out / f"{stem}_passages.csv")
+    per_node, summary = scores(Y_true, Y_pred, nodes, langs, run.proba, docs=docs)
     intervals = node_f1_intervals(Y_true, Y_pred, docs)
     per_node.insert(per_node.columns.get_loc("predicted") + 1, "f1_low", [lo for lo, _ in intervals])
     per_node.insert(per_node.columns.get_loc("f1_low") + 1, "f1_high", [hi for _, hi in intervals])
-    rel = reliability(Y_true, proba)
+    rel = reliability(Y_true, run.proba)
     cells = document_cells(gold["id"].tolist(), Y_true, Y_pred)
     write_csv(per_node, out / f"{stem}_nodes.csv")
-    write_csv(summary.assign(setting=desc), out / f"{stem}_summary.csv")
+    write_csv(summary.assign(setting=run.desc), out / f"{stem}_summary.csv")
     # one file's figure can flatter: terms written while reading a file make its passages easy, so with several
     # files each is scored on its own too
     by_file = None
@@ -556,17 +604,17 @@ def evaluate_cli(args) -> None:
     write_csv(pd.DataFrame([cells]), out / f"{stem}_documents.csv")
     write_csv(rel, out / f"{stem}_reliability.csv")
     pd.set_option("display.width", 200)
-    print(f"# {desc}")
+    print(f"# {run.desc}")
     print(per_node[per_node["support"] + per_node["predicted"] > 0].to_string(index=False, na_rep=""))
     print("\n## calibration (probability band -> share coded)")
     print(rel.to_string(index=False, na_rep=""))
-    if per_fold is not None:
+    if run.per_fold is not None:
         print("\n## per held-out group")
-        print(per_fold.to_string(index=False, na_rep=""))
-    if curve is not None:
+        print(run.per_fold.to_string(index=False, na_rep=""))
+    if run.curve is not None:
         print("\n## learning curve (share of the training folds' documents; gain: over the smallest share, "
               "with its 95% interval, documents resampled in pairs)")
-        print(curve.to_string(index=False, na_rep=""))
+        print(run.curve.to_string(index=False, na_rep=""))
     print(f"\n## document x node cells (documents with >= {FULLY_CODED} coded passages)")
     print("  ".join(f"{k} {v}" for k, v in cells.items()))
     if by_file is not None:
@@ -578,7 +626,8 @@ def evaluate_cli(args) -> None:
     print(summary.to_string(index=False, na_rep=""))
     written = [f"{stem}_{x}.csv" for x in ("nodes", "summary", "reliability", "documents", "passages")] + \
         ([f"{stem}_by_file.csv"] if by_file is not None else []) + \
-        ([f"{stem}_folds.csv"] if per_fold is not None else []) + ([f"{stem}_curve.csv"] if curve is not None else [])
+        ([f"{stem}_folds.csv"] if run.per_fold is not None else []) + \
+        ([f"{stem}_curve.csv"] if run.curve is not None else [])
     print(f"\nwritten in {out}: {', '.join(written)}", file=sys.stderr)
 
 
