@@ -181,91 +181,108 @@ def read_coded(paths: list[Path]) -> pd.DataFrame:
 
     Every line is checked: a line that is not an object with a string `text` and a list of string `labels`
     stops the reading with a one-line error naming the file and the line."""
-    rows = []
     # a folder (the coded store) stands for its JSON-lines files
     paths = [q for p in paths for q in (sorted(Path(p).glob("*.jsonl")) if Path(p).is_dir() else [Path(p)])]
-    for p in paths:
-        p = Path(p)
-        if not p.is_file():
-            raise ConfigError(f"{p}: file of coded passages not found")
-        try:
-            data = p.read_bytes()
-            lines = data.decode("utf-8-sig").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"{p}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
-        except UnicodeDecodeError as exc:
-            # a file saved in another encoding (GBK by a Chinese-locale editor): where, and what to do
-            line = data[:exc.start].count(b"\n") + 1
-            raise ConfigError(f"{p}: cannot be read as UTF-8 text at line {line} (byte {exc.start}); save it as "
-                              f"UTF-8") from None
-        seen: dict[str, tuple[int, list[str]]] = {}  # id -> the line it is first on, with that line's labels
-        at: dict[tuple[str, str], int] = {}  # (id, coder) -> its row: the coded store's later coding replaces it
-        problems: list[str] = []
-        errors: list[str] = []  # lines that cannot be read: all said at once, so one pass finds every one
-        for n, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError as exc:
-                errors.append(f"line {n}: not JSON ({exc.msg})")
-                continue
-            if not isinstance(r, dict) or not isinstance(r.get("text"), str):
-                errors.append(f"line {n}: needs a 'text' string")
-                continue
-            labels = r.get("labels") or []
-            if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-                errors.append(f"line {n}: 'labels' must be a list of node IDs")
-                continue
-            pid = str(r.get("id", f"{p.name}#{n}"))
-            coder = r.get("coder") if isinstance(r.get("coder"), str) else None
-            if "id" not in r:
-                problems.append(f"line {n} has no id (named {pid})")
-            elif pid in seen and coder is None:
-                # two codings of one passage that disagree teach the model both answers: say which
-                first, before = seen[pid]
-                differ = (f"; their labels differ ({'; '.join(labels) or 'none'} against {'; '.join(before) or 'none'}) "
-                          f"and both are used" if sorted(labels) != sorted(before) else "")
-                problems.append(f"line {n} has the id of line {first} ({pid}): their rows cannot be told apart"
-                                + differ)
-            seen.setdefault(pid, (n, list(labels)))
-            if not r["text"].strip():
-                problems.append(f"line {n} has no text (it gets no label)")
-            lang = r.get("lang") if r.get("lang") in ("zh", "en") else detect_lang(r["text"])
-            other = _plainly_other_language(r["text"], lang) if r.get("lang") in ("zh", "en") else None
-            if other is not None:
-                # a passage's lang decides its tokenizer and its lexicon: Chinese text read as English matches
-                # no Chinese term and gets no label
-                problems.append(f"line {n}: lang {lang!r}, but the text is plainly {other!r}; read as {other}")
-                lang = other
-            text = r["text"]
-            if lang == "zh":
-                # coded in Simplified, as ingest codes a corpus's Traditional documents: the lexicon's terms and
-                # the model's n-grams are Simplified, so a Traditional passage got no label at all
-                text, _ = to_simplified(text)
-            if r.get("lang") not in (None, "", "zh", "en"):
-                problems.append(f"line {n}: lang {r.get('lang')!r} is neither zh nor en; read as {lang}")
-            row = {"id": pid, "text": text, "lang": lang, "labels": list(labels),
-                   "context": context_of(pid, str(r.get("heading") or ""), str(r.get("title") or "")),
-                   "source": p.name, "region": str(r.get("region") or ""), "coder": coder or ""}
-            if coder is not None and (pid, coder) in at:
-                # the store is append-only: a coder's later coding of a passage is their correction of it
-                rows[at[(pid, coder)]] = row
-                continue
-            if coder is not None:
-                at[(pid, coder)] = len(rows)
-            rows.append(row)
-        if errors:
-            more = f"; and {len(errors) - 10} more such lines" if len(errors) > 10 else ""
-            raise ConfigError(f"{p} " + "; ".join(errors[:10]) + more)
-        if not any(line.strip() for line in lines):
-            # TRAIN=empty.jsonl trained and installed a model of the examples alone, said only as '0 passages'
-            problems.append("holds no coded passages (an empty file: an export that failed, or the wrong file?)")
-        for problem in problems[:5]:  # read all the same: a warning, naming the file and the line
-            log.warning("%s: %s", p, problem)
-        if len(problems) > 5:
-            log.warning("%s: and %d more such lines", p, len(problems) - 5)
+    rows = [row for p in paths for row in _coded_file(Path(p))]
     return pd.DataFrame(rows, columns=["id", "text", "lang", "labels", "context", "source", "region", "coder"])
+
+
+def _coded_file(p: Path) -> list[dict]:
+    """The coded passages of one JSON-lines file, one row per passage and coder (a coder's later line replaces
+    their earlier one); what is wrong with a line is said naming the file and the line."""
+    lines = _coded_lines(p)
+    rows: list[dict] = []
+    seen: dict[str, tuple[int, list[str]]] = {}  # id -> the line it is first on, with that line's labels
+    at: dict[tuple[str, str], int] = {}  # (id, coder) -> its row: the coded store's later coding replaces it
+    problems: list[str] = []
+    errors: list[str] = []  # lines that cannot be read: all said at once, so one pass finds every one
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append(f"line {n}: not JSON ({exc.msg})")
+            continue
+        if not isinstance(r, dict) or not isinstance(r.get("text"), str):
+            errors.append(f"line {n}: needs a 'text' string")
+            continue
+        labels = r.get("labels") or []
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            errors.append(f"line {n}: 'labels' must be a list of node IDs")
+            continue
+        pid = str(r.get("id", f"{p.name}#{n}"))
+        coder = r.get("coder") if isinstance(r.get("coder"), str) else None
+        if "id" not in r:
+            problems.append(f"line {n} has no id (named {pid})")
+        elif pid in seen and coder is None:
+            # two codings of one passage that disagree teach the model both answers: say which
+            first, before = seen[pid]
+            differ = (f"; their labels differ ({'; '.join(labels) or 'none'} against {'; '.join(before) or 'none'}) "
+                      f"and both are used" if sorted(labels) != sorted(before) else "")
+            problems.append(f"line {n} has the id of line {first} ({pid}): their rows cannot be told apart"
+                            + differ)
+        seen.setdefault(pid, (n, list(labels)))
+        if not r["text"].strip():
+            problems.append(f"line {n} has no text (it gets no label)")
+        text, lang = _coded_text(r, n, problems)
+        row = {"id": pid, "text": text, "lang": lang, "labels": list(labels),
+               "context": context_of(pid, str(r.get("heading") or ""), str(r.get("title") or "")),
+               "source": p.name, "region": str(r.get("region") or ""), "coder": coder or ""}
+        if coder is not None and (pid, coder) in at:
+            # the store is append-only: a coder's later coding of a passage is their correction of it
+            rows[at[(pid, coder)]] = row
+            continue
+        if coder is not None:
+            at[(pid, coder)] = len(rows)
+        rows.append(row)
+    if errors:
+        more = f"; and {len(errors) - 10} more such lines" if len(errors) > 10 else ""
+        raise ConfigError(f"{p} " + "; ".join(errors[:10]) + more)
+    if not any(line.strip() for line in lines):
+        # TRAIN=empty.jsonl trained and installed a model of the examples alone, said only as '0 passages'
+        problems.append("holds no coded passages (an empty file: an export that failed, or the wrong file?)")
+    for problem in problems[:5]:  # read all the same: a warning, naming the file and the line
+        log.warning("%s: %s", p, problem)
+    if len(problems) > 5:
+        log.warning("%s: and %d more such lines", p, len(problems) - 5)
+    return rows
+
+
+def _coded_lines(p: Path) -> list[str]:
+    """The lines of a file of coded passages, read as UTF-8 (a BOM allowed)."""
+    if not p.is_file():
+        raise ConfigError(f"{p}: file of coded passages not found")
+    try:
+        data = p.read_bytes()
+        return data.decode("utf-8-sig").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
+    except UnicodeDecodeError as exc:
+        # a file saved in another encoding (GBK by a Chinese-locale editor): where, and what to do
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{p}: cannot be read as UTF-8 text at line {line} (byte {exc.start}); save it as "
+                          f"UTF-8") from None
+
+
+def _coded_text(r: dict, n: int, problems: list[str]) -> tuple[str, str]:
+    """(text, lang) of coded line `r` (line `n`) as the model reads it: in the language given, unless the text is
+    plainly the other, else the one detected; Chinese in Simplified. What was corrected goes to `problems`."""
+    lang = r.get("lang") if r.get("lang") in ("zh", "en") else detect_lang(r["text"])
+    other = _plainly_other_language(r["text"], lang) if r.get("lang") in ("zh", "en") else None
+    if other is not None:
+        # a passage's lang decides its tokenizer and its lexicon: Chinese text read as English matches
+        # no Chinese term and gets no label
+        problems.append(f"line {n}: lang {lang!r}, but the text is plainly {other!r}; read as {other}")
+        lang = other
+    text = r["text"]
+    if lang == "zh":
+        # coded in Simplified, as ingest codes a corpus's Traditional documents: the lexicon's terms and
+        # the model's n-grams are Simplified, so a Traditional passage got no label at all
+        text, _ = to_simplified(text)
+    if r.get("lang") not in (None, "", "zh", "en"):
+        problems.append(f"line {n}: lang {r.get('lang')!r} is neither zh nor en; read as {lang}")
+    return text, lang
 
 
 def _plainly_other_language(text: str, lang: str) -> str | None:
