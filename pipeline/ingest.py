@@ -186,43 +186,13 @@ class IngestRun:
             if rel == MANIFEST:
                 continue
             row = rows.get(rel)
-            listed = row is not None
-            if entry.hidden and not listed:
-                report.append(report_row(rel, "skipped", join_reasons(entry.note, "hidden file (name starts with '.'); "
-                                                                         "not read"), nbytes=_size(entry.path)))
-                continue
-            if _office_lock_file(rel):
-                report.append(report_row(rel, "skipped", join_reasons(entry.note, "the lock file Word (or Excel) keeps "
-                                                                         "beside a document open in it ('~$'); not "
-                                                                         "read"), nbytes=_size(entry.path)))
-                continue
-            if has_manifest and not listed:
-                # a README, or a file no document can be (a table of expected results, say), is expected beside
-                # the documents: skipped without a warning; other unlisted files may be documents left out
-                why = (" (notes on the corpus, not a policy document)" if corpus_notes(rel) else
-                       f" ('{display_name(entry.path.suffix)[0] or '(none)'}' is no document type)"
-                       if entry.path.suffix.lower() not in SUPPORTED else "")
-                if not why:
+            fmt = SUPPORTED.get(entry.path.suffix.lower())
+            skipped = _skipped(entry, row, has_manifest, fmt)
+            if skipped is not None:
+                skip, left_out = skipped
+                if left_out:
                     unlisted.append(rel)
-                report.append(report_row(rel, "skipped", join_reasons(entry.note, f"not listed in {MANIFEST}{why}"),
-                                      nbytes=_size(entry.path)))
-                continue
-            if not listed and corpus_notes(rel):
-                report.append(report_row(rel, "skipped", join_reasons(entry.note, "a README: notes on the corpus, not a "
-                                                                         f"policy document (list it in {MANIFEST} "
-                                                                         "to read it as one)"),
-                                      nbytes=_size(entry.path)))
-                continue
-            suffix = entry.path.suffix
-            fmt = SUPPORTED.get(suffix.lower())
-            if fmt is None:
-                # a `.doc` in a region's folder is meant as that region's document: with its region, a region
-                # holding only such files is named as missing from the audit; a stray file at the root is for none
-                report.append(report_row(rel, "skipped", join_reasons(entry.note, f"unsupported file type "
-                                                                         f"'{display_name(suffix)[0] or '(none)'}' "
-                                                                         f"(the types read are {READ_TYPES})"),
-                                      nbytes=_size(entry.path),
-                                      region=region_of(rel, row or {}) if listed or "/" in rel else ""))
+                report.append(skip)
                 continue
             # the row's digest, not the row: the cache holds one per file for the whole run; with the code's
             # fingerprint, so that files read by other code are read again, and with the size limit, so that a
@@ -322,6 +292,44 @@ class IngestRun:
             for r in lazy:
                 r["text"], r["text_original"] = texts[r["doc_id"]]["text"], texts[r["doc_id"]]["text_original"]
         return records
+
+
+def _skipped(entry: Found, row: dict | None, has_manifest: bool, fmt) -> tuple[dict, bool] | None:
+    """The report row of a file of the corpus folder that is not read as a document (hidden, a lock file, not
+    listed in a manifest, a README, a type not read), with whether it may be a document the manifest left out;
+    None for a file to read (`row`: its manifest row; `fmt`: its format, None for a type not read)."""
+    rel = entry.rel
+    listed = row is not None
+    if entry.hidden and not listed:
+        return report_row(rel, "skipped", join_reasons(entry.note, "hidden file (name starts with '.'); not read"),
+                          nbytes=_size(entry.path)), False
+    if _office_lock_file(rel):
+        return report_row(rel, "skipped", join_reasons(entry.note, "the lock file Word (or Excel) keeps beside a "
+                                                                   "document open in it ('~$'); not read"),
+                          nbytes=_size(entry.path)), False
+    if has_manifest and not listed:
+        # a README, or a file no document can be (a table of expected results, say), is expected beside
+        # the documents: skipped without a warning; other unlisted files may be documents left out
+        why = (" (notes on the corpus, not a policy document)" if corpus_notes(rel) else
+               f" ('{display_name(entry.path.suffix)[0] or '(none)'}' is no document type)"
+               if entry.path.suffix.lower() not in SUPPORTED else "")
+        return report_row(rel, "skipped", join_reasons(entry.note, f"not listed in {MANIFEST}{why}"),
+                          nbytes=_size(entry.path)), not why
+    if not listed and corpus_notes(rel):
+        return report_row(rel, "skipped", join_reasons(entry.note, "a README: notes on the corpus, not a policy "
+                                                                   f"document (list it in {MANIFEST} to read it "
+                                                                   "as one)"),
+                          nbytes=_size(entry.path)), False
+    if fmt is None:
+        # a `.doc` in a region's folder is meant as that region's document: with its region, a region
+        # holding only such files is named as missing from the audit; a stray file at the root is for none
+        suffix = entry.path.suffix
+        return report_row(rel, "skipped", join_reasons(entry.note, f"unsupported file type "
+                                                                   f"'{display_name(suffix)[0] or '(none)'}' "
+                                                                   f"(the types read are {READ_TYPES})"),
+                          nbytes=_size(entry.path),
+                          region=region_of(rel, row or {}) if listed or "/" in rel else ""), False
+    return None
 
 
 def documents_version() -> str:
