@@ -47,6 +47,29 @@ def read_manifest(root: Path, path: Path | None = None) -> pd.DataFrame | None:
     path = root / MANIFEST if path is None else path
     if not os.path.lexists(path):
         return None
+    text = _manifest_text(root, path)
+    delimiter = csv_delimiter(text)
+    if delimiter != ",":
+        log.info("%s: read as %s-separated", path, _DELIMITER_NAMES[delimiter])
+    rows, lines = _csv_rows(path, text, delimiter)
+    header = _manifest_header(path, rows, delimiter)
+    records = []
+    for (lineno, last), row in zip(lines[1:], rows[1:]):
+        if any(cell.strip() for cell in row):
+            rec = _manifest_record(path, lineno, last, row, header)
+            if rec is not None:
+                records.append(rec)
+    df = pd.DataFrame(records, columns=header)
+    dup = df["path"].duplicated()
+    if dup.any():
+        log.warning("%s: %d path(s) listed twice (%s); the first row wins", path, int(dup.sum()),
+                    ", ".join(df.loc[dup, "path"].head(3)))
+        df = df[~dup]
+    return df.set_index("path", drop=False)
+
+
+def _manifest_text(root: Path, path: Path) -> str:
+    """The manifest's text, in whatever encoding it was saved (said, when not UTF-8)."""
     if path.is_symlink() and not _inside(path, root.resolve()):
         raise ConfigError(f"{path}: manifest is a symbolic link to outside the corpus folder; not read")
     if not path.is_file():
@@ -62,11 +85,11 @@ def read_manifest(root: Path, path: Path | None = None) -> pd.DataFrame | None:
     if decoded.encoding not in ("utf-8", "utf-8-sig") or decoded.note:
         log.warning("%s: read as %s%s; save it as UTF-8 to be sure paths match", path, decoded.encoding,
                     f" ({decoded.note})" if decoded.note else "")
-    text = decoded.text.replace("\ufeff", "")
-    delimiter = csv_delimiter(text)
-    if delimiter != ",":
-        log.info("%s: read as %s-separated", path, _DELIMITER_NAMES[delimiter])
-    rows, lines = _csv_rows(path, text, delimiter)
+    return decoded.text.replace("\ufeff", "")
+
+
+def _manifest_header(path: Path, rows: list[list[str]], delimiter: str) -> list[str]:
+    """The manifest's column names, checked: the required ones there, none twice."""
     if not rows:
         raise ConfigError(f"{path}: manifest is empty (needs a header with columns "
                           f"{', '.join(REQUIRED_MANIFEST_COLUMNS)})")
@@ -85,41 +108,36 @@ def read_manifest(root: Path, path: Path | None = None) -> pd.DataFrame | None:
         shown = [repr(h) if h in KNOWN_MANIFEST_COLUMNS else "columns " + " and ".join(
             str(i + 1) for i, x in enumerate(header) if x == h) for h in dupes]
         raise ConfigError(f"{path}: manifest has duplicate column name(s): {', '.join(shown)}")
-    records = []
-    for (lineno, last), row in zip(lines[1:], rows[1:]):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            # a row over several lines has a quoted cell holding line breaks: with the wrong number of fields,
-            # most likely a stray quote that took the rows up to the next quote into one cell
-            joined = (f" (a quoted cell runs on to line {last}: if a quote (\") in it is a stray one, the rows up "
-                      f"to line {last} were read into that cell)" if last > lineno else "")
-            log.warning("%s line %d: %d fields where the header has %d%s; row padded/truncated", path, lineno,
-                        len(row), len(header), joined)
-            row = (row + [""] * len(header))[: len(header)]
-        # the values reach the tables, the workbook and the reports as they are: control and zero-width
-        # characters are dropped as from a document's text (the path stays as written, to match the file's name)
-        rec = dict(zip(header, (c.strip() for c in row)))
-        rec.update({k: normalise(v).strip() for k, v in rec.items() if k != "path"})
-        for k in ("region", "lang"):
-            # a code is one line: a quoted cell holding a line break made region "T\nW" a region of its own,
-            # shown as "T W" in the reports
-            if k in rec and rec[k] != one_line(rec[k]):
-                log.warning("%s line %d: %s %r holds a line break, a tab or several spaces; read as %r", path, lineno,
-                            k, rec[k], one_line(rec[k]))
-                rec[k] = one_line(rec[k])
-        rec["path"] = _clean_manifest_path(rec["path"])
-        if not rec["path"]:
-            log.warning("%s line %d: empty path; row ignored", path, lineno)
-            continue
-        records.append(rec)
-    df = pd.DataFrame(records, columns=header)
-    dup = df["path"].duplicated()
-    if dup.any():
-        log.warning("%s: %d path(s) listed twice (%s); the first row wins", path, int(dup.sum()),
-                    ", ".join(df.loc[dup, "path"].head(3)))
-        df = df[~dup]
-    return df.set_index("path", drop=False)
+    return header
+
+
+def _manifest_record(path: Path, lineno: int, last: int, row: list[str], header: list[str]) -> dict | None:
+    """A manifest row (on lines `lineno` to `last`) as {column: value}, values cleaned as a document's text is;
+    None for a row without a path. What was wrong with it is said."""
+    if len(row) != len(header):
+        # a row over several lines has a quoted cell holding line breaks: with the wrong number of fields,
+        # most likely a stray quote that took the rows up to the next quote into one cell
+        joined = (f" (a quoted cell runs on to line {last}: if a quote (\") in it is a stray one, the rows up "
+                  f"to line {last} were read into that cell)" if last > lineno else "")
+        log.warning("%s line %d: %d fields where the header has %d%s; row padded/truncated", path, lineno,
+                    len(row), len(header), joined)
+        row = (row + [""] * len(header))[: len(header)]
+    # the values reach the tables, the workbook and the reports as they are: control and zero-width
+    # characters are dropped as from a document's text (the path stays as written, to match the file's name)
+    rec = dict(zip(header, (c.strip() for c in row)))
+    rec.update({k: normalise(v).strip() for k, v in rec.items() if k != "path"})
+    for k in ("region", "lang"):
+        # a code is one line: a quoted cell holding a line break made region "T\nW" a region of its own,
+        # shown as "T W" in the reports
+        if k in rec and rec[k] != one_line(rec[k]):
+            log.warning("%s line %d: %s %r holds a line break, a tab or several spaces; read as %r", path, lineno,
+                        k, rec[k], one_line(rec[k]))
+            rec[k] = one_line(rec[k])
+    rec["path"] = _clean_manifest_path(rec["path"])
+    if not rec["path"]:
+        log.warning("%s line %d: empty path; row ignored", path, lineno)
+        return None
+    return rec
 
 
 def _column_name(header_cell: str) -> str:
