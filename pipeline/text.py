@@ -80,33 +80,7 @@ def decode_bytes(data: bytes) -> Decoded:
         return Decoded(data[2:].decode(enc, errors="replace"), enc)
     nul = data.count(0)
     if nul:
-        # UTF-16 without a BOM: ASCII characters and many CJK ones carry a zero byte; choose the byte order
-        # whose decoding reads as text
-        best = None
-        if len(data) % 2 == 0:
-            for enc in ("utf-16-le", "utf-16-be"):
-                try:
-                    text = data.decode(enc)
-                except UnicodeDecodeError:
-                    continue
-                score = _text_score(text)
-                if score >= 0.95 and (best is None or score > best[0]):
-                    best = (score, text, enc)
-        if best:
-            return Decoded(best[1], best[2])
-        # NULs that pad a text to a block or record size (a file copied off a disk image or out of a database)
-        body = data.rstrip(b"\0")
-        padding = len(data) - len(body)
-        kept = body.translate(None, _CONTROL_BYTES)
-        dropped = len(body) - len(kept)
-        if not kept.strip() or (dropped > 1 and dropped > len(body) * _BINARY_SHARE
-                                and not (dropped <= len(body) * _STRAY_SHARE and _is_utf8(kept))):
-            raise DecodeError(f"binary content ({nul} NUL bytes), not a text file")
-        # a few stray bytes (a NUL pasted in, a truncated copy) do not make a text file binary
-        decoded = decode_bytes(kept)
-        return Decoded(decoded.text, decoded.encoding, join_reasons(
-            f"{padding} NUL byte(s) padding the end dropped" if padding else "",
-            f"{dropped} stray control byte(s) ({nul - padding} NUL) dropped" if dropped else "", decoded.note))
+        return _with_nul_bytes(data, nul)
     try:
         return Decoded(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
@@ -119,6 +93,52 @@ def decode_bytes(data: bytes) -> Decoded:
     utf8_multibyte = _non_ascii(lenient) - bad
     if few_bad and utf8_multibyte >= bad:
         return Decoded(lenient, "utf-8", f"{bad} undecodable byte sequence(s) replaced with U+FFFD")
+    legacy = _legacy_decoded(data)
+    if legacy is not None:
+        return legacy
+    if few_bad:
+        return Decoded(lenient, "utf-8", f"{bad} undecodable byte sequence(s) replaced with U+FFFD")
+    guess = _guessed(data)
+    if guess is not None:
+        return guess
+    raise DecodeError("undecodable: not UTF-8, UTF-16, GBK/GB18030, Big5 or Windows-1252 text")
+
+
+def _with_nul_bytes(data: bytes, nul: int) -> Decoded:
+    """Bytes holding `nul` NUL bytes: UTF-16 without a BOM, or text with NULs padding its end or strayed into it
+    (dropped, and said), or binary content (DecodeError)."""
+    # UTF-16 without a BOM: ASCII characters and many CJK ones carry a zero byte; choose the byte order
+    # whose decoding reads as text
+    best = None
+    if len(data) % 2 == 0:
+        for enc in ("utf-16-le", "utf-16-be"):
+            try:
+                text = data.decode(enc)
+            except UnicodeDecodeError:
+                continue
+            score = _text_score(text)
+            if score >= 0.95 and (best is None or score > best[0]):
+                best = (score, text, enc)
+    if best:
+        return Decoded(best[1], best[2])
+    # NULs that pad a text to a block or record size (a file copied off a disk image or out of a database)
+    body = data.rstrip(b"\0")
+    padding = len(data) - len(body)
+    kept = body.translate(None, _CONTROL_BYTES)
+    dropped = len(body) - len(kept)
+    if not kept.strip() or (dropped > 1 and dropped > len(body) * _BINARY_SHARE
+                            and not (dropped <= len(body) * _STRAY_SHARE and _is_utf8(kept))):
+        raise DecodeError(f"binary content ({nul} NUL bytes), not a text file")
+    # a few stray bytes (a NUL pasted in, a truncated copy) do not make a text file binary
+    decoded = decode_bytes(kept)
+    return Decoded(decoded.text, decoded.encoding, join_reasons(
+        f"{padding} NUL byte(s) padding the end dropped" if padding else "",
+        f"{dropped} stray control byte(s) ({nul - padding} NUL) dropped" if dropped else "", decoded.note))
+
+
+def _legacy_decoded(data: bytes) -> Decoded | None:
+    """Bytes that are not UTF-8 read as GBK, GB18030 or Big5 where one gives plausible Chinese, else as
+    Windows-1252 where that reads as Western text; None for neither."""
     misread = ""
     for enc in ("gbk", "gb18030", "big5"):
         try:
@@ -137,8 +157,11 @@ def decode_bytes(data: bytes) -> Decoded:
             "read as Windows-1252 (Western European)",
             f"not as {misread.upper()}: the characters that reading gave stood alone between Latin letters"
             if misread else ""))
-    if few_bad:
-        return Decoded(lenient, "utf-8", f"{bad} undecodable byte sequence(s) replaced with U+FFFD")
+    return None
+
+
+def _guessed(data: bytes) -> Decoded | None:
+    """charset_normalizer's reading of the bytes, where it is confident and gives plausible text."""
     try:
         from charset_normalizer import from_bytes
 
@@ -151,9 +174,7 @@ def decode_bytes(data: bytes) -> Decoded:
     except Exception as exc:  # a guesser failing on odd bytes is just "no guess"
         log.debug("charset_normalizer failed: %r", exc)
         guess = None
-    if guess is not None:
-        return guess
-    raise DecodeError("undecodable: not UTF-8, UTF-16, GBK/GB18030, Big5 or Windows-1252 text")
+    return guess
 
 
 # Windows-1252 as web browsers read it (and Latin-1 text, which it extends): the five bytes it leaves undefined
