@@ -402,30 +402,41 @@ _FILE_KINDS = ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "named pipe"), (stat.S_
                (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"))
 
 
-def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | None, dict]:
+def _file_bytes(entry: Found, max_bytes: int) -> tuple[bytes, dict | None]:
+    """(a file's bytes, None), or (b"", its report row) when it is not read: not a regular file, over the size
+    limit, unreadable or empty."""
     rel, path = entry.rel, entry.path
     try:
         st = path.stat()
     except OSError as exc:
-        return None, report_row(rel, "failed", f"cannot read: {exc.strerror or exc}")
+        return b"", report_row(rel, "failed", f"cannot read: {exc.strerror or exc}")
     if not stat.S_ISREG(st.st_mode):
         kind = next((name for test, name in _FILE_KINDS if test(st.st_mode)), "special file")
-        return None, report_row(rel, "skipped", f"not a regular file ({kind}); not read")
+        return b"", report_row(rel, "skipped", f"not a regular file ({kind}); not read")
     too_big = f"{megabytes(st.st_size)} is over the {megabytes(max_bytes)} limit (raise it with --max-mb)"
     if st.st_size > max_bytes:
-        return None, report_row(rel, "skipped", too_big, nbytes=st.st_size)
+        return b"", report_row(rel, "skipped", too_big, nbytes=st.st_size)
     try:
         with open(path, "rb") as fh:
             data = fh.read(max_bytes + 1)
     except OSError as exc:
-        return None, report_row(rel, "failed", f"cannot read: {exc.strerror or exc}", nbytes=st.st_size)
+        return b"", report_row(rel, "failed", f"cannot read: {exc.strerror or exc}", nbytes=st.st_size)
     if len(data) > max_bytes:  # grew after stat
-        return None, report_row(rel, "skipped", f"over the {megabytes(max_bytes)} limit (raise it with --max-mb)",
-                             nbytes=len(data))
+        return b"", report_row(rel, "skipped", f"over the {megabytes(max_bytes)} limit (raise it with --max-mb)",
+                               nbytes=len(data))
     if not data:
         # an empty .docx or .pdf (a download that failed, a placeholder of a cloud drive) is empty, as an empty
         # .txt is: its reader's complaint (BadZipFile, EmptyFileError) said it was broken without saying how
-        return None, report_row(rel, "skipped", "empty file", nbytes=0)
+        return b"", report_row(rel, "skipped", "empty file", nbytes=0)
+    return data, None
+
+
+def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | None, dict]:
+    """(the document a file holds, or None; the file's report row)."""
+    rel = entry.rel
+    data, unread = _file_bytes(entry, max_bytes)
+    if unread is not None:
+        return None, unread
     try:
         decoded, inner_title = extract_text(data, fmt, max_bytes)
     except DecodeError as exc:
@@ -435,20 +446,14 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
     text_title = title_from_text(text, Path(rel).stem)
     text = unwrap_lines(text).strip("\n")
     if not text.strip():
-        reason = "empty file" if not data else "no text (whitespace only)"
-        return None, report_row(rel, "skipped", reason, encoding=decoded.encoding, nbytes=len(data))
+        return None, report_row(rel, "skipped", "no text (whitespace only)", encoding=decoded.encoding,
+                                nbytes=len(data))
 
     meta = row or {}
     notes = [decoded.note]
     if fmt == "pdf" and decoded.note:
         log.warning("%s: %s", rel, decoded.note)
-    lang = meta.get("lang", "").strip().lower()
-    lang = "zh" if lang.startswith("zh") else "en" if lang.startswith("en") else lang
-    if lang not in ("zh", "en"):
-        detected = detect_lang(text)
-        if lang:
-            notes.append(f"{MANIFEST_PROBLEM}lang '{meta['lang']}' is not zh or en; detected {detected}")
-        lang = detected
+    lang = _document_lang(meta, text, notes)
     original = ""
     converted = False
     if lang == "zh":
@@ -477,3 +482,16 @@ def _ingest_one(entry: Found, fmt: str, row, max_bytes: int) -> tuple[dict | Non
     }
     return rec, report_row(rel, "ingested", join_reasons(*notes) or "ok", doc_id=rel, encoding=decoded.encoding,
                         nbytes=len(data))
+
+
+def _document_lang(meta: dict, text: str, notes: list[str]) -> str:
+    """zh or en: the manifest's `lang` (zh-CN, EN and the like read as the language they name), else the one
+    detected in `text`; a manifest value that names neither is noted in `notes`."""
+    lang = meta.get("lang", "").strip().lower()
+    lang = "zh" if lang.startswith("zh") else "en" if lang.startswith("en") else lang
+    if lang not in ("zh", "en"):
+        detected = detect_lang(text)
+        if lang:
+            notes.append(f"{MANIFEST_PROBLEM}lang '{meta['lang']}' is not zh or en; detected {detected}")
+        lang = detected
+    return lang
