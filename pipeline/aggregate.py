@@ -609,65 +609,71 @@ def crosstab(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFra
     level_cols = [f"passages_{l}" for l in cues.ids]
     texts = passages.drop_duplicates("passage_id").set_index("passage_id")
     originals = _originals(passages)
-    starts = texts["start"] if "start" in texts.columns else pd.Series(dtype="int64")
     totals = leaf.groupby(["region", "node"])["passage_id"].nunique()
     frames = []
-    parts = taxonomy.parts
-    for i, fa in enumerate(parts):
-        for fb in parts[i + 1:]:
-            la = [n.id for n in fa.leaves]
-            lb = [n.id for n in fb.leaves]
-            label_cols = ["passage_id", "doc_id", "region", "node", "score", "evidence"]
-            a = leaf.loc[leaf["node"].isin(la), label_cols]
-            b = leaf.loc[leaf["node"].isin(lb), label_cols]
-            pairs = a.merge(b, on=["passage_id", "doc_id", "region"], suffixes=("_a", "_b"))
-            grid = pd.MultiIndex.from_product([regions, la, lb], names=["region", "node_a", "node_b"]).to_frame(
-                index=False)
-            if len(pairs):
-                pairs["strength"] = pairs["passage_id"].map(pstrength["strength"]).fillna(cues.default.id)
-                pairs["_rank"] = pairs[["score_a", "score_b"]].min(axis=1)
-                pairs["_start"] = pairs["passage_id"].map(starts).fillna(0)
-                pairs = pairs.sort_values(["_rank", "doc_id", "_start"], ascending=[False, True, True],
-                                          kind="stable")
-                g = pairs.groupby(["region", "node_a", "node_b"], sort=False)
-                cells = g.agg(passages=("passage_id", "nunique"), documents=("doc_id", "nunique")).reset_index()
-                ids = pairs.sort_values(["doc_id", "_start"], kind="stable").groupby(
-                    ["region", "node_a", "node_b"])["passage_id"].agg(lambda s: "; ".join(dict.fromkeys(s)))
-                cells = cells.merge(ids.rename("evidence_passage_ids").reset_index(), on=["region", "node_a", "node_b"])
-                best = pairs.drop_duplicates(["region", "node_a", "node_b"])
-                quoted, cited = _quoted(pd.DataFrame({
-                    "passage_id": best["passage_id"].to_numpy(),
-                    "text": [_text(texts["text"].get(p, "")) for p in best["passage_id"]],
-                    "label": (best["passage_id"].map(texts["label"]).fillna("").to_numpy() if "label" in texts.columns
-                              else [""] * len(best)),
-                    "evidence": [_loads(ea) + _loads(eb) for ea, eb in zip(best["evidence_a"], best["evidence_b"])]}),
-                    originals)
-                best = best.assign(evidence_doc=best["doc_id"], evidence_article=cited, evidence_passage=quoted)
-                cells = cells.merge(best[["region", "node_a", "node_b", "evidence_doc", "evidence_article",
-                                          "evidence_passage"]], on=["region", "node_a", "node_b"])
-                st = pairs.groupby(["region", "node_a", "node_b", "strength"])["passage_id"].nunique().unstack(
-                    "strength").reindex(columns=cues.ids).fillna(0).astype("int64")
-                st.columns = level_cols
-                cells = cells.merge(st.reset_index(), on=["region", "node_a", "node_b"])
-                grid = grid.merge(cells, on=["region", "node_a", "node_b"], how="left")
-            for c in ["passages", "documents"] + level_cols:
-                grid[c] = grid[c].fillna(0).astype("int64") if c in grid.columns else 0
-            for c in ("evidence_passage_ids", "evidence_doc", "evidence_article", "evidence_passage"):
-                grid[c] = grid[c].fillna("") if c in grid.columns else ""
-            grid["node_a_passages"] = [int(totals.get((r, n), 0)) for r, n in zip(grid["region"], grid["node_a"])]
-            grid["node_b_passages"] = [int(totals.get((r, n), 0)) for r, n in zip(grid["region"], grid["node_b"])]
-            grid["framework_a"], grid["framework_b"] = fa.id, fb.id
-            grid["node_a_name"] = [_node_name(by_id, n, "en") for n in grid["node_a"]]
-            grid["node_a_name_zh"] = [_node_name(by_id, n, "zh") for n in grid["node_a"]]
-            grid["node_b_name"] = [_node_name(by_id, n, "en") for n in grid["node_b"]]
-            grid["node_b_name_zh"] = [_node_name(by_id, n, "zh") for n in grid["node_b"]]
-            frames.append(grid)
+    for fa, fb in itertools.combinations(taxonomy.parts, 2):
+        la = [n.id for n in fa.leaves]
+        lb = [n.id for n in fb.leaves]
+        label_cols = ["passage_id", "doc_id", "region", "node", "score", "evidence"]
+        a = leaf.loc[leaf["node"].isin(la), label_cols]
+        b = leaf.loc[leaf["node"].isin(lb), label_cols]
+        pairs = a.merge(b, on=["passage_id", "doc_id", "region"], suffixes=("_a", "_b"))
+        grid = pd.MultiIndex.from_product([regions, la, lb], names=["region", "node_a", "node_b"]).to_frame(
+            index=False)
+        if len(pairs):
+            grid = grid.merge(_crossed_cells(pairs, texts, originals, pstrength, cues),
+                              on=["region", "node_a", "node_b"], how="left")
+        for c in ["passages", "documents"] + level_cols:
+            grid[c] = grid[c].fillna(0).astype("int64") if c in grid.columns else 0
+        for c in ("evidence_passage_ids", "evidence_doc", "evidence_article", "evidence_passage"):
+            grid[c] = grid[c].fillna("") if c in grid.columns else ""
+        grid["node_a_passages"] = [int(totals.get((r, n), 0)) for r, n in zip(grid["region"], grid["node_a"])]
+        grid["node_b_passages"] = [int(totals.get((r, n), 0)) for r, n in zip(grid["region"], grid["node_b"])]
+        grid["framework_a"], grid["framework_b"] = fa.id, fb.id
+        grid["node_a_name"] = [_node_name(by_id, n, "en") for n in grid["node_a"]]
+        grid["node_a_name_zh"] = [_node_name(by_id, n, "zh") for n in grid["node_a"]]
+        grid["node_b_name"] = [_node_name(by_id, n, "en") for n in grid["node_b"]]
+        grid["node_b_name_zh"] = [_node_name(by_id, n, "zh") for n in grid["node_b"]]
+        frames.append(grid)
     cols = ["region", "framework_a", "node_a", "node_a_name", "node_a_name_zh", "framework_b", "node_b",
             "node_b_name", "node_b_name_zh", "passages", "documents", *level_cols, "node_a_passages",
             "node_b_passages", "evidence_passage_ids", "evidence_doc", "evidence_article", "evidence_passage"]
     if not frames:
         return pd.DataFrame(columns=cols)
     return pd.concat(frames, ignore_index=True)[cols]
+
+
+def _crossed_cells(pairs: pd.DataFrame, texts: pd.DataFrame, originals: dict[str, str], pstrength: pd.DataFrame,
+                   cues: StrengthCues) -> pd.DataFrame:
+    """The non-empty cells of one pair of frameworks: per region x node_a x node_b, the passages coded under
+    both and their documents, every such passage's id, the strongest one quoted as written, and the passages per
+    strength level. `pairs`: one row per passage and pair of its leaves (label columns suffixed _a and _b);
+    `texts`: the passages by id."""
+    starts = texts["start"] if "start" in texts.columns else pd.Series(dtype="int64")
+    pairs = pairs.assign(strength=pairs["passage_id"].map(pstrength["strength"]).fillna(cues.default.id),
+                         _rank=pairs[["score_a", "score_b"]].min(axis=1),
+                         _start=pairs["passage_id"].map(starts).fillna(0))
+    pairs = pairs.sort_values(["_rank", "doc_id", "_start"], ascending=[False, True, True], kind="stable")
+    cell = ["region", "node_a", "node_b"]
+    cells = pairs.groupby(cell, sort=False).agg(passages=("passage_id", "nunique"),
+                                                documents=("doc_id", "nunique")).reset_index()
+    ids = pairs.sort_values(["doc_id", "_start"], kind="stable").groupby(cell)["passage_id"].agg(
+        lambda s: "; ".join(dict.fromkeys(s)))
+    cells = cells.merge(ids.rename("evidence_passage_ids").reset_index(), on=cell)
+    best = pairs.drop_duplicates(cell)
+    quoted, cited = _quoted(pd.DataFrame({
+        "passage_id": best["passage_id"].to_numpy(),
+        "text": [_text(texts["text"].get(p, "")) for p in best["passage_id"]],
+        "label": (best["passage_id"].map(texts["label"]).fillna("").to_numpy() if "label" in texts.columns
+                  else [""] * len(best)),
+        "evidence": [_loads(ea) + _loads(eb) for ea, eb in zip(best["evidence_a"], best["evidence_b"])]}),
+        originals)
+    best = best.assign(evidence_doc=best["doc_id"], evidence_article=cited, evidence_passage=quoted)
+    cells = cells.merge(best[[*cell, "evidence_doc", "evidence_article", "evidence_passage"]], on=cell)
+    st = pairs.groupby([*cell, "strength"])["passage_id"].nunique().unstack("strength").reindex(
+        columns=cues.ids).fillna(0).astype("int64")
+    st.columns = [f"passages_{l}" for l in cues.ids]
+    return cells.merge(st.reset_index(), on=cell)
 
 
 def _loads(e) -> list:
