@@ -464,7 +464,9 @@ def _unpickle_re2(pattern: str, case_sensitive: bool) -> _RE2Pattern:
     return compile_pattern(pattern, not case_sensitive)
 
 
-def _compile(patterns: tuple[str, ...], where: str, ignore_case: bool = False) -> None:
+def _check_patterns(patterns: tuple[str, ...], where: str, ignore_case: bool = False) -> None:
+    """Refuse a pattern compile_pattern cannot run safely, naming where it stands (compiling keeps it in
+    compile_pattern's cache for the matcher)."""
     for p in patterns:
         try:
             compile_pattern(p, ignore_case)
@@ -473,7 +475,7 @@ def _compile(patterns: tuple[str, ...], where: str, ignore_case: bool = False) -
 
 
 def _lexicon(raw, where: str, lang: str) -> Lexicon:
-    ignore_case = lang == "en"
+    ignore_case = lang == "en"  # the lexicon matches English without regard to case
     if not isinstance(raw, dict):
         raise TaxonomyError(f"{where}: expected a mapping with terms/patterns/rules/exclude")
     unknown = set(raw) - {"terms", "patterns", "rules", "exclude"}
@@ -489,12 +491,12 @@ def _lexicon(raw, where: str, lang: str) -> Lexicon:
                            _terms(r.get("context"), rw + ".context", lang))
         if not rule.context:
             raise TaxonomyError(f"{rw}: a rule needs context terms (else put its terms under terms)")
-        _compile(rule.patterns, rw, ignore_case)
+        _check_patterns(rule.patterns, rw, ignore_case)
         rules.append(rule)
     lex = Lexicon(_terms(raw.get("terms"), where + ".terms", lang),
                   _patterns(raw.get("patterns"), where + ".patterns", lang),
                   tuple(rules), _terms(raw.get("exclude"), where + ".exclude", lang))
-    _compile(lex.patterns, where, ignore_case)
+    _check_patterns(lex.patterns, where, ignore_case)
     return lex
 
 
@@ -830,7 +832,6 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         for lang, lraw in lexicon_raw.items():
             if lang not in LANGS:
                 raise TaxonomyError(f"{where}: lexicon language {lang!r} is not one of {LANGS}")
-            # the lexicon matches English without regard to case
             lexicon[lang] = _lexicon(lraw, f"{where}: lexicon.{lang}", lang)
         if not group:
             for lang in LANGS:
@@ -873,7 +874,7 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         if rr.get("lang") not in LANGS:
             raise TaxonomyError(f"{where}: lang must be one of {LANGS}")
         pats = _patterns(rr.get("patterns"), where, rr["lang"])
-        _compile(pats, where, ignore_case=rr["lang"] == "en")
+        _check_patterns(pats, where, ignore_case=rr["lang"] == "en")
         allow = rr.get("allow")
         allow = ([_as_written(a, written.get(f"passage_rules[{i}].allow[{j}]")) for j, a in enumerate(allow)]
                  if isinstance(allow, list) else _as_written(allow, written.get(f"passage_rules[{i}].allow")))
