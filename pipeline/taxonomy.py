@@ -770,6 +770,29 @@ _NODE_KEYS = {"id", "facet", "parent", "group", "pairs_with", "name", "section",
               "recommendation_zh", "lexicon"}
 
 
+def _check_hierarchy(nodes: list[Node], at) -> None:
+    """Refuse a parent or pairs_with that names no node, a parent that is not a group of the node's own facet,
+    and a group with a parent (`at(i)`: the file and the line node i starts on)."""
+    ids = {n.id for n in nodes}
+    for i, n in enumerate(nodes):
+        for ref, what in ((n.parent, "parent"), (n.pairs_with, "pairs_with")):
+            if isinstance(ref, (list, dict)):
+                raise TaxonomyError(f"{at(i)}: node '{n.id}': {what}: expected one node ID, got {ref!r}")
+            if ref is not None and ref not in ids:
+                raise TaxonomyError(f"{at(i)}: node '{n.id}': {what} '{ref}' does not exist")
+        parent = next((p for p in nodes if p.id == n.parent), None)
+        if parent is not None and not parent.group:
+            raise TaxonomyError(f"{at(i)}: node '{n.id}': parent '{n.parent}' is not a group")
+        if n.group and n.parent is not None:
+            raise TaxonomyError(f"{at(i)}: node '{n.id}': a group has no parent (groups do not nest: a leaf's "
+                                f"labels roll up to its own group only, so '{n.parent}' would get none of them)")
+        if parent is not None and parent.facet != n.facet:
+            # a group's coverage counts its leaves' passages: an incubator article made a region address IP measures
+            raise TaxonomyError(f"{at(i)}: node '{n.id}': parent '{n.parent}' is a group of facet '{parent.facet}', "
+                                f"not of '{n.facet}': its labels would count as that facet's; give it a group of "
+                                f"its own facet, or none")
+
+
 def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
     node_lines: list[int] = []
     written: dict[str, str] = {}
@@ -846,24 +869,8 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
             lexicon=lexicon, framework=fw_id,
         ))
 
+    _check_hierarchy(nodes, at)
     ids = {n.id for n in nodes}
-    for i, n in enumerate(nodes):
-        for ref, what in ((n.parent, "parent"), (n.pairs_with, "pairs_with")):
-            if isinstance(ref, (list, dict)):
-                raise TaxonomyError(f"{at(i)}: node '{n.id}': {what}: expected one node ID, got {ref!r}")
-            if ref is not None and ref not in ids:
-                raise TaxonomyError(f"{at(i)}: node '{n.id}': {what} '{ref}' does not exist")
-        parent = next((p for p in nodes if p.id == n.parent), None)
-        if parent is not None and not parent.group:
-            raise TaxonomyError(f"{at(i)}: node '{n.id}': parent '{n.parent}' is not a group")
-        if n.group and n.parent is not None:
-            raise TaxonomyError(f"{at(i)}: node '{n.id}': a group has no parent (groups do not nest: a leaf's "
-                                f"labels roll up to its own group only, so '{n.parent}' would get none of them)")
-        if parent is not None and parent.facet != n.facet:
-            # a group's coverage counts its leaves' passages: an incubator article made a region address IP measures
-            raise TaxonomyError(f"{at(i)}: node '{n.id}': parent '{n.parent}' is a group of facet '{parent.facet}', "
-                                f"not of '{n.facet}': its labels would count as that facet's; give it a group of "
-                                f"its own facet, or none")
 
     rules = []
     for i, rr in enumerate(raw.get("passage_rules") or []):
