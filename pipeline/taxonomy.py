@@ -793,6 +793,29 @@ def _check_hierarchy(nodes: list[Node], at) -> None:
                                 f"its own facet, or none")
 
 
+def _passage_rules(raw, path: Path, written: dict[str, str], ids: set[str]) -> tuple[PassageRule, ...]:
+    """The file's passage rules, each allowing only nodes among `ids` (`written`: see `_check_events`)."""
+    rules = []
+    for i, rr in enumerate(raw.get("passage_rules") or []):
+        where = f"{path}: passage_rules[{i}]"
+        if not isinstance(rr, dict) or not isinstance(rr.get("id"), str):
+            raise TaxonomyError(f"{where}: needs an id")
+        where = f"{path}: passage rule '{rr['id']}'"
+        if rr.get("lang") not in LANGS:
+            raise TaxonomyError(f"{where}: lang must be one of {LANGS}")
+        pats = _patterns(rr.get("patterns"), where, rr["lang"])
+        _check_patterns(pats, where, ignore_case=rr["lang"] == "en")
+        allow = rr.get("allow")
+        allow = ([_as_written(a, written.get(f"passage_rules[{i}].allow[{j}]")) for j, a in enumerate(allow)]
+                 if isinstance(allow, list) else _as_written(allow, written.get(f"passage_rules[{i}].allow")))
+        allow = _strs(allow, where + ".allow")
+        for a in allow:
+            if a not in ids:
+                raise TaxonomyError(f"{where}: allow names unknown node '{a}'")
+        rules.append(PassageRule(rr["id"], rr["lang"], pats, frozenset(allow)))
+    return tuple(rules)
+
+
 def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
     node_lines: list[int] = []
     written: dict[str, str] = {}
@@ -870,26 +893,7 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         ))
 
     _check_hierarchy(nodes, at)
-    ids = {n.id for n in nodes}
-
-    rules = []
-    for i, rr in enumerate(raw.get("passage_rules") or []):
-        where = f"{path}: passage_rules[{i}]"
-        if not isinstance(rr, dict) or not isinstance(rr.get("id"), str):
-            raise TaxonomyError(f"{where}: needs an id")
-        where = f"{path}: passage rule '{rr['id']}'"
-        if rr.get("lang") not in LANGS:
-            raise TaxonomyError(f"{where}: lang must be one of {LANGS}")
-        pats = _patterns(rr.get("patterns"), where, rr["lang"])
-        _check_patterns(pats, where, ignore_case=rr["lang"] == "en")
-        allow = rr.get("allow")
-        allow = ([_as_written(a, written.get(f"passage_rules[{i}].allow[{j}]")) for j, a in enumerate(allow)]
-                 if isinstance(allow, list) else _as_written(allow, written.get(f"passage_rules[{i}].allow")))
-        allow = _strs(allow, where + ".allow")
-        for a in allow:
-            if a not in ids:
-                raise TaxonomyError(f"{where}: allow names unknown node '{a}'")
-        rules.append(PassageRule(rr["id"], rr["lang"], pats, frozenset(allow)))
+    rules = _passage_rules(raw, path, written, {n.id for n in nodes})
 
     domain = raw.get("domain_terms") or {}
     if not isinstance(domain, dict) or set(domain) - set(LANGS):
@@ -911,7 +915,7 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
     return Taxonomy(
         domain_terms=domain_terms,
         version=_version(raw.get("version"), written.get("version"), path), nodes=tuple(nodes),
-        passage_rules=tuple(rules),
+        passage_rules=rules,
         path=str(path), sha256=hashlib.sha256(raw_bytes).hexdigest(),
         id=fw_id, name=fw_name, title=_text(fw.get("title"), f"{path}: framework.title",
                                             f"{fw_name['en']}: policy coverage and gaps"),
