@@ -500,6 +500,25 @@ def _lexicon(raw, where: str, lang: str) -> Lexicon:
     return lex
 
 
+def _node_lexicon(raw, where: str, group: bool) -> dict[str, Lexicon]:
+    """A node's lexicon of each language it gives; a leaf needs terms or patterns in every language (a group's
+    labels roll up from its leaves, so it may have none)."""
+    lexicon = {}
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise TaxonomyError(f"{where}: lexicon: expected a mapping of zh and en to their terms "
+                            f"(lexicon: {{zh: {{terms: [...]}}, en: {{terms: [...]}}}})")
+    for lang, lraw in raw.items():
+        if lang not in LANGS:
+            raise TaxonomyError(f"{where}: lexicon language {lang!r} is not one of {LANGS}")
+        lexicon[lang] = _lexicon(lraw, f"{where}: lexicon.{lang}", lang)
+    if not group:
+        for lang in LANGS:
+            if lang not in lexicon or lexicon[lang].empty:
+                raise TaxonomyError(f"{where}: leaf has no {lang} terms or patterns")
+    return lexicon
+
+
 _LOADED: dict[tuple[str, str], Taxonomy] = {}
 # libyaml's safe loader when PyYAML was built with it (same safety, ~10x faster than the pure-Python one)
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -870,19 +889,7 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         group = rn.get("group", False)
         if not isinstance(group, bool):
             raise TaxonomyError(f"{where}: group: expected true or false (unquoted), got {group!r}")
-        lexicon = {}
-        lexicon_raw = rn.get("lexicon") or {}
-        if not isinstance(lexicon_raw, dict):
-            raise TaxonomyError(f"{where}: lexicon: expected a mapping of zh and en to their terms "
-                                f"(lexicon: {{zh: {{terms: [...]}}, en: {{terms: [...]}}}})")
-        for lang, lraw in lexicon_raw.items():
-            if lang not in LANGS:
-                raise TaxonomyError(f"{where}: lexicon language {lang!r} is not one of {LANGS}")
-            lexicon[lang] = _lexicon(lraw, f"{where}: lexicon.{lang}", lang)
-        if not group:
-            for lang in LANGS:
-                if lang not in lexicon or lexicon[lang].empty:
-                    raise TaxonomyError(f"{where}: leaf has no {lang} terms or patterns")
+        lexicon = _node_lexicon(rn.get("lexicon"), where, group)
         nodes.append(Node(
             id=nid, facet=rn["facet"], name=name, parent=rn.get("parent"), group=group,
             pairs_with=rn.get("pairs_with"), section=_text(rn.get("section"), f"{where}: section"),
