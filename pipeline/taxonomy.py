@@ -520,6 +520,8 @@ def _node_lexicon(raw, where: str, group: bool) -> dict[str, Lexicon]:
 
 
 _LOADED: dict[tuple[str, str], Taxonomy] = {}
+# several frameworks by their paths joined by commas: reused while each part's file is the one it was made of
+_LOADED_COMBINED: dict[str, Taxonomy] = {}
 # libyaml's safe loader when PyYAML was built with it (same safety, ~10x faster than the pure-Python one)
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -594,9 +596,6 @@ def combine(parts: list[Taxonomy]) -> Taxonomy:
         facets=tuple(f for t in parts for f in t.facets), audit=parts[0].audit, frameworks=tuple(parts))
     _LOADED_COMBINED[key] = out
     return out
-
-
-_LOADED_COMBINED: dict[str, Taxonomy] = {}
 
 
 def one_framework(taxonomy: Taxonomy, command: str) -> None:
