@@ -184,8 +184,9 @@ class Taxonomy:
         close = difflib.get_close_matches(value.strip().lower(), self.leaf_ids, n=1, cutoff=0.85)
         return close[0] if close else None
 
-    def facet_ids(self, facet: str, *, leaves_only: bool = True) -> list[str]:
-        return [n.id for n in self.nodes if n.facet == facet and (n.is_leaf or not leaves_only)]
+    def facet_ids(self, facet: str) -> list[str]:
+        """The IDs of a facet's leaves."""
+        return [n.id for n in self.leaves if n.facet == facet]
 
     def all_terms(self, lang: str) -> set[str]:
         """Every literal term of a language (used to keep them whole in the tokenizer)."""
