@@ -643,6 +643,10 @@ def _names(value, where: str, default: str) -> dict:
     return {l: value[l].strip() for l in LANGS}
 
 
+# a facet ID or the audit's column word, each of which names table columns
+_COLUMN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
 def _facets(raw, path: Path) -> tuple[Facet, ...]:
     facets = raw.get("facets")
     if facets is None:
@@ -656,7 +660,7 @@ def _facets(raw, path: Path) -> tuple[Facet, ...]:
     out = []
     for fid, fr in facets.items():
         where = f"{path}: facet '{fid}'"
-        if not isinstance(fid, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", fid):
+        if not isinstance(fid, str) or not _COLUMN_WORD.fullmatch(fid):
             raise TaxonomyError(f"{where}: a facet ID is a word of letters, digits and _ (it names table columns)")
         fr = fr if fr is not None else {}
         if not isinstance(fr, dict):
@@ -690,7 +694,7 @@ def _audit(raw, path: Path, facets: tuple[Facet, ...]) -> Audit:
     if set(audited) & set(also):
         raise TaxonomyError(f"{where}: facet(s) {sorted(set(audited) & set(also))} both audited and in also")
     column = _text(ar.get("column"), where + ".column", "node")
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", column):
+    if not _COLUMN_WORD.fullmatch(column):
         raise TaxonomyError(f"{where}.column: a word of letters, digits and _ (it names table columns)")
     if column in also:
         raise TaxonomyError(f"{where}.column '{column}' is also a facet in audit.also: both would count into "
