@@ -266,7 +266,6 @@ class PatternError(ValueError):
     """A pattern that can run on neither engine safely (the message says why)."""
 
 
-_RE2_OPTIONS: dict[bool, object] = {}
 # Python's \d \w \s on str patterns are Unicode classes; RE2's are ASCII: these are Python's, in RE2 syntax
 # (checked code point by code point against Python's; they differ only on code points Python's Unicode
 # database does not assign)
@@ -342,14 +341,16 @@ def _to_re2(pattern: str) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=None)
+def _re2_options(ignore_case: bool):
+    opts = re2.Options()
+    opts.log_errors = False  # a refused pattern is reported once, as a TaxonomyError, not logged by RE2
+    opts.case_sensitive = not ignore_case
+    return opts
+
+
 def _re2(pattern: str, ignore_case: bool):
-    opts = _RE2_OPTIONS.get(ignore_case)
-    if opts is None:
-        opts = re2.Options()
-        opts.log_errors = False  # a refused pattern is reported once, as a TaxonomyError, not logged by RE2
-        opts.case_sensitive = not ignore_case
-        _RE2_OPTIONS[ignore_case] = opts
-    return re2.compile(_to_re2(pattern), opts)
+    return re2.compile(_to_re2(pattern), _re2_options(ignore_case))
 
 
 # A pattern RE2 refuses (lookarounds: (?<!...), (?!...)) runs on Python's engine only when its backtracking is
