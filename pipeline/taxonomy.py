@@ -357,28 +357,27 @@ def _re2(pattern: str, ignore_case: bool):
 # bounded by a constant: no unbounded or nested repetition, no backreference, and at most this many ways for
 # the pattern to try to match at one position
 MAX_BACKTRACKING_PATHS = 1_000_000
+_REPEATS = (ops.MAX_REPEAT, ops.MIN_REPEAT, ops.POSSESSIVE_REPEAT)
 
 
 def _paths(items) -> float:
     """An upper bound on the ways Python's engine can try to match the parsed pattern `items` at one position;
     inf when unbounded."""
-    k = ops
     total = 1.0
     for op, av in items:
-        if op in (k.MAX_REPEAT, k.MIN_REPEAT, k.POSSESSIVE_REPEAT):
+        if op in _REPEATS:
             lo, hi, body = av
-            if hi == k.MAXREPEAT or any(o in (k.MAX_REPEAT, k.MIN_REPEAT, k.POSSESSIVE_REPEAT)
-                                        for o, _ in _flatten(body)):
+            if hi == ops.MAXREPEAT or any(o in _REPEATS for o, _ in _flatten(body)):
                 return float("inf")
             inner = _paths(body)
             total *= (hi + 1) if inner == 1 else sum(inner ** j for j in range(hi + 1))
-        elif op == k.BRANCH:
+        elif op == ops.BRANCH:
             total *= sum(_paths(alt) for alt in av[1])
-        elif op in (k.SUBPATTERN, k.ATOMIC_GROUP):
+        elif op in (ops.SUBPATTERN, ops.ATOMIC_GROUP):
             total *= _paths(av[-1])
-        elif op in (k.ASSERT, k.ASSERT_NOT):
+        elif op in (ops.ASSERT, ops.ASSERT_NOT):
             total *= _paths(av[1])
-        elif op in (k.GROUPREF, k.GROUPREF_EXISTS):
+        elif op in (ops.GROUPREF, ops.GROUPREF_EXISTS):
             return float("inf")  # backreferences make matching NP-hard
         if total > MAX_BACKTRACKING_PATHS:
             return float("inf")
@@ -386,19 +385,18 @@ def _paths(items) -> float:
 
 
 def _flatten(items):
-    k = ops
     for op, av in items:
         yield op, av
-        if op in (k.MAX_REPEAT, k.MIN_REPEAT, k.POSSESSIVE_REPEAT):
+        if op in _REPEATS:
             yield from _flatten(av[2])
-        elif op == k.BRANCH:
+        elif op == ops.BRANCH:
             for alt in av[1]:
                 yield from _flatten(alt)
-        elif op in (k.SUBPATTERN, k.ATOMIC_GROUP):
+        elif op in (ops.SUBPATTERN, ops.ATOMIC_GROUP):
             yield from _flatten(av[-1])
-        elif op in (k.ASSERT, k.ASSERT_NOT):
+        elif op in (ops.ASSERT, ops.ASSERT_NOT):
             yield from _flatten(av[1])
-        elif op == k.GROUPREF_EXISTS:
+        elif op == ops.GROUPREF_EXISTS:
             yield from _flatten(av[1])
             if av[2] is not None:
                 yield from _flatten(av[2])
