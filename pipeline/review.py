@@ -396,8 +396,6 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
         raise ConfigError(f"nothing imported: {sheet} has no 'coder' column; add one or give CODER=")
     for k, r in enumerate(rows, start=2):  # row 1 is the header (rows read by read_sheet say where they were)
         k = r.get(ROW, k)
-        values = [_cell(r.get(c)) for c in CODER_COLUMNS[:LABEL_COLUMNS]]
-        labels_cell = r.get("labels", "")
         # a spreadsheet stores a typed 1.10 as the number 1.1: read as text, it would be another node's ID
         numbers = [f"{c} holds the number {v!r}" for c in CODER_COLUMNS[:LABEL_COLUMNS + 1]
                    for v in (r.get(c) if isinstance(r.get(c), list) else [r.get(c)])
@@ -407,17 +405,7 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
                           f"spreadsheet reads 1.10 as 1.1): format the label columns as text, or type the ID "
                           f"with a leading ' ('1.10), and code the row again")
             continue
-        if isinstance(labels_cell, list):
-            values += [str(x) for x in labels_cell]
-        else:
-            for part in re.split(r"[,;，；\n\r\t]+", _cell(labels_cell)):
-                # IDs a space apart are several IDs; a node's name from the 'nodes' sheet ('Business incubators')
-                # is one value, refused with the ID it names rather than as an unknown ID a word
-                whole = " ".join(part.split())
-                values += ([whole] if " " in whole and whole not in leaves and taxonomy.leaf_meant(whole)
-                           else part.split())
-        # 'None' or 'NONE' is the coder's none: spreadsheets capitalise a cell's first letter as it is typed
-        values = [NONE if v.casefold() == NONE else v for v in values if v]
+        values = _coded_values(r, taxonomy, leaves)
         if not values:
             continue  # not coded (yet)
         where = f"{sheet} row {k}"
@@ -456,6 +444,24 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
         more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
         raise ConfigError("nothing imported: " + "; ".join(errors[:20]) + more)
     return out
+
+
+def _coded_values(r: dict, taxonomy: Taxonomy, leaves: set[str]) -> list[str]:
+    """What a coder wrote in a row's label columns and its labels cell (IDs split at commas, semicolons, line
+    breaks and spaces; a node's name kept whole), with NONE for their none; [] for a row not coded."""
+    values = [_cell(r.get(c)) for c in CODER_COLUMNS[:LABEL_COLUMNS]]
+    labels_cell = r.get("labels", "")
+    if isinstance(labels_cell, list):
+        values += [str(x) for x in labels_cell]
+    else:
+        for part in re.split(r"[,;，；\n\r\t]+", _cell(labels_cell)):
+            # IDs a space apart are several IDs; a node's name from the 'nodes' sheet ('Business incubators')
+            # is one value, refused with the ID it names rather than as an unknown ID a word
+            whole = " ".join(part.split())
+            values += ([whole] if " " in whole and whole not in leaves and taxonomy.leaf_meant(whole)
+                       else part.split())
+    # 'None' or 'NONE' is the coder's none: spreadsheets capitalise a cell's first letter as it is typed
+    return [NONE if v.casefold() == NONE else v for v in values if v]
 
 
 def gap_check_outcomes(rows: list[dict], records: list[dict]) -> list[tuple[str, str, bool]]:
