@@ -427,7 +427,7 @@ class ChunkRunner:
             a, b = windows[i]
             # the text stays here: a worker gets the window's passages, which is all the later stages read
             passages = passages_frame(passage_rows(doc, spans[a:b]))
-            return {"passages": passages, **({"segmented": passages} if "segment" in stages else {})}
+            return {"passages": passages, "segmented": passages}
 
         return self._window_tasks(doc, len(windows), worker, window_inputs)
 
