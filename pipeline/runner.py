@@ -345,10 +345,7 @@ class ChunkRunner:
         e.g. no labels).
         """
         keys = {st: chunk_key(self.settings.keys[st], docs) for st in self.stages}
-        for st in self.stages:
-            self.new_done[st].update({d["doc_id"]: made_from(d) for d in docs})
-            self.part_docs[st].append([d["doc_id"] for d in docs])
-        self.counts["documents"] += len(docs)
+        self._record(docs)
         if all(self.writers[st].has(keys[st]) for st in self.stages):
             self.counts["reused_documents"] += len(docs)
             return {"stages": stages, "settings": self.settings, "docs": []}, None, docs, keys
@@ -451,15 +448,17 @@ class ChunkRunner:
         return self._window_tasks(doc, n, stages, lambda i: {
             name: self.inputs[table].rows_for_part(at[i], doc["doc_id"]) for name, table, at in tables})
 
-    def _count(self, doc: dict, n_windows: int, reused: bool) -> None:
+    def _record(self, docs: list[dict], parts: int = 1) -> None:
+        """Note for chunks.meta.json what these documents' rows are made from and the part(s) they take (a
+        document in windows takes one part per window), and count them."""
         for st in self.stages:
-            self.new_done[st][doc["doc_id"]] = made_from(doc)
-            self.part_docs[st].extend([doc["doc_id"]] for _ in range(n_windows))
-        self.counts["documents"] += 1
-        self.counts["reused_documents" if reused else "computed_documents"] += 1
+            self.new_done[st].update({d["doc_id"]: made_from(d) for d in docs})
+            self.part_docs[st].extend([d["doc_id"] for d in docs] for _ in range(parts))
+        self.counts["documents"] += len(docs)
 
     def _kept_windows(self, doc: dict, n: int) -> Iterator[tuple]:
-        self._count(doc, n, True)
+        self._record([doc], n)
+        self.counts["reused_documents"] += 1
         for i in range(n):
             yield ({"stages": (), "settings": self.settings, "docs": [], "window": (i, n)}, None, [doc],
                    self._window_keys(doc, i))
@@ -468,7 +467,8 @@ class ChunkRunner:
                       window_inputs: Callable[[int], dict]) -> Iterator[tuple]:
         """One task per window of a document; `window_inputs(i)` gives window i's input frames, made only
         when the task is taken, so one window's rows are in memory at a time."""
-        self._count(doc, n, False)
+        self._record([doc], n)
+        self.counts["computed_documents"] += 1
         meta = _window_meta(doc)
         for i in range(n):
             task = {"stages": stages, "settings": self.settings, "docs": [meta] if stages else [],
