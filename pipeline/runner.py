@@ -432,21 +432,20 @@ class ChunkRunner:
         """For tokenize or classify run alone: the windows of a document whose input rows are in several parts
         (segment made it in windows), one task per part, in the same windows and with the same part keys as a
         whole run; None for a document in one part."""
-        if not self.inputs or self._fits_one_task(_chars(doc)):
+        if self._fits_one_task(_chars(doc)):
             return None
-        inputs = [self.inputs[st] for st in ("segment", "tokenize") if st in self.inputs]
-        if any(t is None for t in inputs):
+        tables = {frame: self.inputs[st] for frame, st in (("passages", "segment"), ("tokens", "tokenize"))
+                  if st in self.inputs}
+        if any(t is None for t in tables.values()):
             return None
-        found = [t.parts_of(doc["doc_id"]) for t in inputs]
-        n = len(found[0])
-        if n < 2 or any(len(f) != n for f in found):
+        parts = {frame: t.parts_of(doc["doc_id"]) for frame, t in tables.items()}
+        n = len(parts["passages"])
+        if n < 2 or any(len(p) != n for p in parts.values()):
             return None
         if all(all(self.writers[st].has(k) for st, k in self._window_keys(doc, i).items()) for i in range(n)):
             return self._kept_windows(doc, n)
-        tables = [(name, table, at) for (name, table), at in
-                  zip((("passages", "segment"), ("tokens", "tokenize")), found) if table in self.inputs]
         return self._window_tasks(doc, n, stages, lambda i: {
-            name: self.inputs[table].rows_for_part(at[i], doc["doc_id"]) for name, table, at in tables})
+            frame: t.rows_for_part(parts[frame][i], doc["doc_id"]) for frame, t in tables.items()})
 
     def _record(self, docs: list[dict], parts: int = 1) -> None:
         """Note for chunks.meta.json what these documents' rows are made from and the part(s) they take (a
