@@ -547,13 +547,14 @@ class ChunkRunner:
         # record that describes older tables
         stale = {**self.meta, "keys": {k: v for k, v in self.meta.get("keys", {}).items() if k not in self.stages}}
         write_json(stale, self.out / META)
-        changed = {}
+        closed = set()
         try:
             for st, w in writers.items():
-                changed[st] = w.close()
+                w.close()
+                closed.add(st)
         except BaseException:
             for st, w in writers.items():
-                if st not in changed:
+                if st not in closed:
                     w.abort()
             raise
         meta = dict(self.meta)
@@ -561,7 +562,7 @@ class ChunkRunner:
         meta.setdefault("done", {}).update(self.new_done)
         meta.setdefault("parts", {}).update(self.part_docs)
         write_json(meta, self.out / META)
-        return {**self.counts, "rows": {st: w.rows for st, w in writers.items()}, "changed": changed,
+        return {**self.counts, "rows": {st: w.rows for st, w in writers.items()},
                 "worker_seconds": {k: round(v, 3) for k, v in self.worker_seconds.items()}}
 
 
