@@ -543,17 +543,24 @@ class ChunkRunner:
         finally:
             if classifier is not None:
                 release_classifier(classifier)
+        self._replace_tables()
+        return {**self.counts, "rows": {st: w.rows for st, w in writers.items()},
+                "worker_seconds": {k: round(v, 3) for k, v in self.worker_seconds.items()}}
+
+    def _replace_tables(self) -> None:
+        """Put the tables just written in place of the previous ones, and record in chunks.meta.json what
+        their rows were made from, for the next run."""
         # invalidate reuse first: a crash between replacing the tables and recording them must not leave a
         # record that describes older tables
         stale = {**self.meta, "keys": {k: v for k, v in self.meta.get("keys", {}).items() if k not in self.stages}}
         write_json(stale, self.out / META)
         closed = set()
         try:
-            for st, w in writers.items():
+            for st, w in self.writers.items():
                 w.close()
                 closed.add(st)
         except BaseException:
-            for st, w in writers.items():
+            for st, w in self.writers.items():
                 if st not in closed:
                     w.abort()
             raise
@@ -562,8 +569,6 @@ class ChunkRunner:
         meta.setdefault("done", {}).update(self.new_done)
         meta.setdefault("parts", {}).update(self.part_docs)
         write_json(meta, self.out / META)
-        return {**self.counts, "rows": {st: w.rows for st, w in writers.items()},
-                "worker_seconds": {k: round(v, 3) for k, v in self.worker_seconds.items()}}
 
 
 def _merge(table: Table, reused: "pa.Table | None", computed: pd.DataFrame | None, order: dict, meta: dict,
