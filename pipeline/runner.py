@@ -532,8 +532,7 @@ class ChunkRunner:
                     order = {d["doc_id"]: i for i, d in enumerate(docs)}
                     meta = {d["doc_id"]: d for d in docs}
                     for st in self.stages:
-                        writers[st].write(_merge(OUTPUT[st], reused.get(st), result.get(st), order, meta,
-                                                 lang=st == "segment"), keys[st])
+                        writers[st].write(_merge(OUTPUT[st], reused.get(st), result.get(st), order, meta), keys[st])
                 if progress and ("window" not in task or task["window"][0] == task["window"][1] - 1):
                     progress(len(docs))
         except BaseException:
@@ -571,13 +570,13 @@ class ChunkRunner:
         write_json(meta, self.out / META)
 
 
-def _merge(table: Table, reused: "pa.Table | None", computed: pd.DataFrame | None, order: dict, meta: dict,
-           lang: bool) -> "pa.Table":
+def _merge(table: Table, reused: "pa.Table | None", computed: pd.DataFrame | None, order: dict, meta: dict
+           ) -> "pa.Table":
     """Reused (Arrow) and computed rows of one chunk, in document order, with region (and lang) from the
     current documents: those come from the manifest and may change while the text does not. A passage's
     language is its own (an English article of a Chinese law is English), so reused passages have it worked out
     again from their document's current language; computed ones have it already."""
-    if lang and reused is not None and reused.num_rows and "lang" in reused.column_names:
+    if reused is not None and reused.num_rows and "lang" in reused.column_names:
         langs = [passage_lang(text, meta[d]["lang"]) for text, d in
                  zip(reused.column("text").to_pylist(), reused.column("doc_id").to_pylist())]
         reused = reused.set_column(reused.schema.get_field_index("lang"), "lang", pa.array(langs, pa.string()))
