@@ -166,12 +166,12 @@ class Settings:
 _CLASSIFIERS: dict = {}
 
 
-def _classifier(taxonomy_path: str, model_path: str):
-    key = (taxonomy_path, model_path)
+def _classifier(settings: Settings):
+    key = (settings.taxonomy_path, settings.model_path)
     if key not in _CLASSIFIERS:
         _CLASSIFIERS.clear()
-        tax = load_taxonomy(taxonomy_path)
-        _CLASSIFIERS[key] = make_classifier(tax, model_path)
+        tax = load_taxonomy(settings.taxonomy_path)
+        _CLASSIFIERS[key] = make_classifier(tax, settings.model_path)
     return _CLASSIFIERS[key]
 
 
@@ -186,7 +186,7 @@ def warm_worker(settings: Settings, stages: tuple[str, ...]) -> None:
         if "tokenize" in stages:
             zh_segmenter(settings.zh_terms)
         if "classify" in stages:
-            _classifier(settings.taxonomy_path, settings.model_path)
+            _classifier(settings)
 
 
 @contextmanager
@@ -241,7 +241,7 @@ def process_chunk(task: dict) -> dict:
         out["tokenize"] = tokens
         secs["tokenize"], t = time.perf_counter() - t, time.perf_counter()
     if "classify" in stages:
-        out["classify"] = labels_frame(_classifier(s.taxonomy_path, s.model_path), passages, tokens)
+        out["classify"] = labels_frame(_classifier(s), passages, tokens)
         secs["classify"] = time.perf_counter() - t
     out["_seconds"] = secs
     return out
@@ -262,7 +262,7 @@ def classify_result(task: dict, result: dict, classifier: Helper, settings: Sett
         # it failed there (a broken model file, say): failing here too raises the error as it is, for the CLI
         # to report
         t = time.perf_counter()
-        result["classify"] = labels_frame(_classifier(settings.taxonomy_path, settings.model_path), passages, tokens)
+        result["classify"] = labels_frame(_classifier(settings), passages, tokens)
         result["_seconds"]["classify"] = time.perf_counter() - t
     return result
 
@@ -282,7 +282,7 @@ def serve_classifier(conn, settings: Settings | None) -> None:
             return
     try:
         with gc_paused():
-            _classifier(settings.taxonomy_path, settings.model_path)
+            _classifier(settings)
     except Exception:  # reported with the first request
         pass
     while True:
@@ -295,7 +295,7 @@ def serve_classifier(conn, settings: Settings | None) -> None:
         passages, tokens = request
         t = time.perf_counter()
         try:
-            labels = labels_frame(_classifier(settings.taxonomy_path, settings.model_path), passages, tokens)
+            labels = labels_frame(_classifier(settings), passages, tokens)
         except Exception:
             conn.send(("error", traceback.format_exc()))
             continue
