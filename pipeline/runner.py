@@ -336,7 +336,8 @@ class ChunkRunner:
         self.counts = {"documents": 0, "reused_documents": 0, "computed_documents": 0}
         self.worker_seconds = {st: 0.0 for st in stages}
 
-    def _task(self, docs: list[dict], stages: tuple[str, ...]) -> tuple[dict, dict, list[dict], dict[str, str]]:
+    def _task(self, docs: list[dict], worker_stages: tuple[str, ...]
+              ) -> tuple[dict, dict, list[dict], dict[str, str]]:
         """Split a chunk into rows reused from the previous run and a task for the documents to compute.
 
         A chunk whose part keys all exist keeps its parts as they are (`reused` is None). Otherwise a document
@@ -348,7 +349,7 @@ class ChunkRunner:
         self._record(docs)
         if all(self.writers[st].has(keys[st]) for st in self.stages):
             self.counts["reused_documents"] += len(docs)
-            return {"stages": stages, "settings": self.settings, "docs": []}, None, docs, keys
+            return {"stages": worker_stages, "settings": self.settings, "docs": []}, None, docs, keys
         ok = {d["doc_id"] for d in docs
               if all(self.done[st].get(d["doc_id"]) == made_from(d) for st in self.stages)}
         reused = {st: self.previous[st].arrow_rows_for(sorted(ok)) for st in self.stages} if ok else {}
@@ -358,7 +359,7 @@ class ChunkRunner:
         self.counts["reused_documents"] += len(ok)
         self.counts["computed_documents"] += len(todo)
         ids = [d["doc_id"] for d in todo]
-        task = {"stages": stages, "settings": self.settings,
+        task = {"stages": worker_stages, "settings": self.settings,
                 "docs": [{**{k: d[k] for k in ("doc_id", "text", "lang", "region", "content_hash")},
                           "text_original": d.get("text_original") or ""} for d in todo]}
         if "segment" not in self.stages:
@@ -367,23 +368,24 @@ class ChunkRunner:
             task["tokens"] = self.inputs["tokenize"].rows_for(ids) if ids else empty(TOKENS)
         return task, reused, docs, keys
 
-    def _tasks(self, doc_chunks: Iterable[list[dict]], stages: tuple[str, ...]) -> Iterator[tuple]:
+    def _tasks(self, doc_chunks: Iterable[list[dict]], worker_stages: tuple[str, ...]) -> Iterator[tuple]:
         """The tasks of each chunk (see `_task`): one per chunk, unless a document of it has more content
         passages than the window; then the documents before it, its windows, and the documents after it are
         tasks (and parts) of their own."""
         for docs in doc_chunks:
             run: list[dict] = []
             for d in docs:
-                windows = self._windowed(d, stages) if "segment" in self.stages else self._input_windows(d, stages)
+                windows = (self._windowed(d, worker_stages) if "segment" in self.stages
+                           else self._input_windows(d, worker_stages))
                 if windows is None:
                     run.append(d)
                     continue
                 if run:
-                    yield self._task(run, stages)
+                    yield self._task(run, worker_stages)
                     run = []
                 yield from windows
             if run or not docs:
-                yield self._task(run, stages)
+                yield self._task(run, worker_stages)
 
     def _window_keys(self, doc: dict, i: int) -> dict[str, str]:
         return {st: chunk_key(f"{self.settings.keys[st]}|window {self.window} {WINDOW_CHARS} {i}", [doc])
@@ -394,7 +396,7 @@ class ChunkRunner:
         character), nor more text."""
         return chars <= min(self.window, WINDOW_CHARS)
 
-    def _windowed(self, doc: dict, stages: tuple[str, ...]) -> "Iterator[tuple] | None":
+    def _windowed(self, doc: dict, worker_stages: tuple[str, ...]) -> "Iterator[tuple] | None":
         """The tasks of a document processed in windows of passages, or None for a document that fits one.
 
         Windows kept from the last run (the same document and settings make the same windows) are kept as
@@ -418,7 +420,7 @@ class ChunkRunner:
         windows = passage_windows(spans.n, size, spans.end, WINDOW_CHARS)
         if len(windows) < 2:
             return None
-        worker = tuple(st for st in stages if st != "segment")
+        window_stages = tuple(st for st in worker_stages if st != "segment")
 
         def window_inputs(i: int) -> dict:
             a, b = windows[i]
@@ -426,9 +428,9 @@ class ChunkRunner:
             passages = passages_frame(passage_rows(doc, spans[a:b]))
             return {"passages": passages, "segmented": passages}
 
-        return self._window_tasks(doc, len(windows), worker, window_inputs)
+        return self._window_tasks(doc, len(windows), window_stages, window_inputs)
 
-    def _input_windows(self, doc: dict, stages: tuple[str, ...]) -> "Iterator[tuple] | None":
+    def _input_windows(self, doc: dict, worker_stages: tuple[str, ...]) -> "Iterator[tuple] | None":
         """For tokenize or classify run alone: the windows of a document whose input rows are in several parts
         (segment made it in windows), one task per part, in the same windows and with the same part keys as a
         whole run; None for a document in one part."""
@@ -444,7 +446,7 @@ class ChunkRunner:
             return None
         if all(all(self.writers[st].has(k) for st, k in self._window_keys(doc, i).items()) for i in range(n)):
             return self._kept_windows(doc, n)
-        return self._window_tasks(doc, n, stages, lambda i: {
+        return self._window_tasks(doc, n, worker_stages, lambda i: {
             frame: t.rows_for_part(parts[frame][i], doc["doc_id"]) for frame, t in tables.items()})
 
     def _record(self, docs: list[dict], parts: int = 1) -> None:
