@@ -22,7 +22,7 @@ import time
 import traceback
 import zlib
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -144,7 +144,7 @@ class Settings:
     taxonomy_path: str
     model_path: str
     zh_terms: tuple[str, ...]
-    keys: dict = field(default_factory=dict)
+    keys: dict
 
     @classmethod
     def make(cls, taxonomy=None, model_path: str | None = None) -> "Settings":
