@@ -369,9 +369,9 @@ class ChunkRunner:
         return task, reused, docs, keys
 
     def _tasks(self, doc_chunks: Iterable[list[dict]], worker_stages: tuple[str, ...]) -> Iterator[tuple]:
-        """The tasks of each chunk (see `_task`): one per chunk, unless a document of it has more content
-        passages than the window; then the documents before it, its windows, and the documents after it are
-        tasks (and parts) of their own."""
+        """The tasks of each chunk (see `_task`): one per chunk, unless a document of it goes in windows (more
+        passages or characters than a window holds); then the documents before it, its windows, and the
+        documents after it are tasks (and parts) of their own."""
         for docs in doc_chunks:
             run: list[dict] = []
             for d in docs:
