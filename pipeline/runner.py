@@ -535,6 +535,7 @@ class ChunkRunner:
                     meta = {d["doc_id"]: d for d in docs}
                     for st in self.stages:
                         writers[st].write(_merge(OUTPUT[st], reused.get(st), result.get(st), order, meta), keys[st])
+                # progress counts documents: a document in windows counts once, at its last window
                 if progress and ("window" not in task or task["window"][0] == task["window"][1] - 1):
                     progress(len(docs))
         except BaseException:
