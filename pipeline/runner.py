@@ -527,14 +527,7 @@ class ChunkRunner:
                     result = classify_result(task, result, classifier, self.settings)
                 for st, sec in result.get("_seconds", {}).items():
                     self.worker_seconds[st] += sec
-                if reused is None:
-                    for st in self.stages:
-                        writers[st].keep(keys[st])
-                else:
-                    order = {d["doc_id"]: i for i, d in enumerate(docs)}
-                    meta = {d["doc_id"]: d for d in docs}
-                    for st in self.stages:
-                        writers[st].write(_merge(OUTPUT[st], reused.get(st), result.get(st), order, meta), keys[st])
+                self._write_part(docs, keys, reused, result)
                 # progress counts documents: a document in windows counts once, at its last window
                 if progress and ("window" not in task or task["window"][0] == task["window"][1] - 1):
                     progress(len(docs))
@@ -548,6 +541,18 @@ class ChunkRunner:
         self._replace_tables()
         return {**self.counts, "rows": {st: w.rows for st, w in writers.items()},
                 "worker_seconds": {k: round(v, 3) for k, v in self.worker_seconds.items()}}
+
+    def _write_part(self, docs: list[dict], keys: dict[str, str], reused: dict | None, result: dict) -> None:
+        """The chunk's part of every table: the last run's part as it is (`reused` None), else the rows reused
+        from the last run's tables and the rows computed, merged in document order."""
+        if reused is None:
+            for st in self.stages:
+                self.writers[st].keep(keys[st])
+            return
+        order = {d["doc_id"]: i for i, d in enumerate(docs)}
+        meta = {d["doc_id"]: d for d in docs}
+        for st in self.stages:
+            self.writers[st].write(_merge(OUTPUT[st], reused.get(st), result.get(st), order, meta), keys[st])
 
     def _replace_tables(self) -> None:
         """Put the tables just written in place of the previous ones, and record in chunks.meta.json what
