@@ -550,9 +550,9 @@ class ChunkRunner:
                 self.writers[st].keep(keys[st])
             return
         order = {d["doc_id"]: i for i, d in enumerate(docs)}
-        meta = {d["doc_id"]: d for d in docs}
+        documents = {d["doc_id"]: d for d in docs}
         for st in self.stages:
-            self.writers[st].write(_merge(OUTPUT[st], reused.get(st), result.get(st), order, meta), keys[st])
+            self.writers[st].write(_merge(OUTPUT[st], reused.get(st), result.get(st), order, documents), keys[st])
 
     def _replace_tables(self) -> None:
         """Put the tables just written in place of the previous ones, and record in chunks.meta.json what
@@ -578,14 +578,14 @@ class ChunkRunner:
         write_json(meta, self.out / META)
 
 
-def _merge(table: Table, reused: "pa.Table | None", computed: pd.DataFrame | None, order: dict, meta: dict
+def _merge(table: Table, reused: "pa.Table | None", computed: pd.DataFrame | None, order: dict, documents: dict
            ) -> "pa.Table":
     """Reused (Arrow) and computed rows of one chunk, in document order, with region (and lang) from the
     current documents: those come from the manifest and may change while the text does not. A passage's
     language is its own (an English article of a Chinese law is English), so reused passages have it worked out
     again from their document's current language; computed ones have it already."""
     if reused is not None and reused.num_rows and "lang" in reused.column_names:
-        langs = [passage_lang(text, meta[d]["lang"]) for text, d in
+        langs = [passage_lang(text, documents[d]["lang"]) for text, d in
                  zip(reused.column("text").to_pylist(), reused.column("doc_id").to_pylist())]
         reused = reused.set_column(reused.schema.get_field_index("lang"), "lang", pa.array(langs, pa.string()))
     parts = [p for p in (reused, to_arrow(computed, table) if computed is not None and len(computed) else None)
@@ -600,7 +600,7 @@ def _merge(table: Table, reused: "pa.Table | None", computed: pd.DataFrame | Non
         doc_ids = [doc_ids[i] for i in idx]
     if "region" in t.column_names:
         t = t.set_column(t.schema.get_field_index("region"), "region",
-                         pa.array([meta[d]["region"] for d in doc_ids], pa.string()))
+                         pa.array([documents[d]["region"] for d in doc_ids], pa.string()))
     return t
 
 
