@@ -322,12 +322,12 @@ class ChunkRunner:
         self.done: dict[str, dict[str, str]] = {}
         for st in stages:
             same = meta.get("keys", {}).get(st) == settings.keys[st]
-            self.previous[st] = ChunkedTable.open(OUTPUT[st], self.out) if same else None
-            self.done[st] = meta.get("done", {}).get(st, {}) if self.previous[st] is not None else {}
+            previous = self.previous[st] = ChunkedTable.open(OUTPUT[st], self.out) if same else None
+            self.done[st] = meta.get("done", {}).get(st, {}) if previous is not None else {}
             parts = meta.get("parts", {}).get(st)
-            if self.previous[st] is not None and isinstance(parts, list) and len(parts) == len(
-                    self.previous[st].parts) and all(isinstance(ids, list) for ids in parts):
-                self.previous[st].locate_parts(parts)
+            if (previous is not None and isinstance(parts, list) and len(parts) == len(previous.parts)
+                    and all(isinstance(ids, list) for ids in parts)):
+                previous.locate_parts(parts)
         first = STAGES.index(stages[0])
         self.inputs = {st: ChunkedTable.open(OUTPUT[st], self.out) for st in STAGES[:first]}
         self.new_done: dict[str, dict[str, str]] = {st: {} for st in stages}
