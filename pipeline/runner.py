@@ -104,8 +104,7 @@ def passage_windows(numbers, size: int, ends=None, max_chars: int | None = None)
 
 
 def _chars(doc: dict) -> int:
-    """A document's length in characters, as ingest recorded it or from its text (a passage holds at least one
-    character, so a document no longer than a window never needs windows)."""
+    """A document's length in characters, as ingest recorded it or from its text."""
     chars = doc.get("chars")
     return chars if chars is not None else len(doc.get("text") or "")
 
