@@ -606,7 +606,7 @@ def crosstab(documents: pd.DataFrame, passages: pd.DataFrame, labels: pd.DataFra
     leaf = labels[labels["source"] != "rollup"]
     by_id = taxonomy.by_id
     regions = sorted(documents["region"].dropna().unique().tolist())
-    level_cols = [f"passages_{l}" for l in cues.ids]
+    level_cols = _strength_columns(cues)
     texts = passages.drop_duplicates("passage_id").set_index("passage_id")
     originals = _originals(passages)
     totals = leaf.groupby(["region", "node"])["passage_id"].nunique()
@@ -647,8 +647,8 @@ def _crossed_cells(pairs: pd.DataFrame, texts: pd.DataFrame, originals: dict[str
                    cues: StrengthCues) -> pd.DataFrame:
     """The non-empty cells of one pair of frameworks: per region x node_a x node_b, the passages coded under
     both and their documents, every such passage's id, the strongest one quoted as written, and the passages per
-    strength level. `pairs`: one row per passage and pair of its leaves (label columns suffixed _a and _b);
-    `texts`: the passages by id."""
+    strength level (with_strength_counts). `pairs`: one row per passage and pair of its leaves (label columns
+    suffixed _a and _b); `texts`: the passages by id."""
     starts = texts["start"] if "start" in texts.columns else pd.Series(dtype="int64")
     pairs = pairs.assign(strength=pairs["passage_id"].map(pstrength["strength"]).fillna(cues.default.id),
                          _rank=pairs[["score_a", "score_b"]].min(axis=1),
@@ -670,10 +670,7 @@ def _crossed_cells(pairs: pd.DataFrame, texts: pd.DataFrame, originals: dict[str
         originals)
     best = best.assign(evidence_doc=best["doc_id"], evidence_article=cited, evidence_passage=quoted)
     cells = cells.merge(best[[*cell, "evidence_doc", "evidence_article", "evidence_passage"]], on=cell)
-    st = pairs.groupby([*cell, "strength"])["passage_id"].nunique().unstack("strength").reindex(
-        columns=cues.ids).fillna(0).astype("int64")
-    st.columns = [f"passages_{l}" for l in cues.ids]
-    return cells.merge(st.reset_index(), on=cell)
+    return with_strength_counts(cells, cell, pairs, cues)
 
 
 def _loads(e) -> list:
