@@ -311,8 +311,7 @@ def _skipped(entry: Found, row: dict | None, has_manifest: bool, fmt) -> tuple[d
         # a README, or a file no document can be (a table of expected results, say), is expected beside
         # the documents: skipped without a warning; other unlisted files may be documents left out
         why = (" (notes on the corpus, not a policy document)" if corpus_notes(rel) else
-               f" ('{display_name(entry.path.suffix)[0] or '(none)'}' is no document type)"
-               if entry.path.suffix.lower() not in SUPPORTED else "")
+               f" ('{display_name(entry.path.suffix)[0] or '(none)'}' is no document type)" if fmt is None else "")
         return report_row(rel, "skipped", join_reasons(entry.note, f"not listed in {MANIFEST}{why}"),
                           nbytes=_size(entry.path)), not why
     if not listed and corpus_notes(rel):
