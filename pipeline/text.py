@@ -166,15 +166,13 @@ def _guessed(data: bytes) -> Decoded | None:
         from charset_normalizer import from_bytes
 
         best = from_bytes(data).best()
-        guess = None
         if best is not None and best.percent_chaos <= 0.1:
             text = _SURROGATES.sub("\ufffd", str(best))
             if _plausible(text):
-                guess = Decoded(text, best.encoding, "encoding guessed")
+                return Decoded(text, best.encoding, "encoding guessed")
     except Exception as exc:  # a guesser failing on odd bytes is just "no guess"
         log.debug("charset_normalizer failed: %r", exc)
-        guess = None
-    return guess
+    return None
 
 
 # Windows-1252 as web browsers read it (and Latin-1 text, which it extends): the five bytes it leaves undefined
