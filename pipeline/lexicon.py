@@ -16,7 +16,7 @@ from itertools import accumulate
 import ahocorasick
 
 from .regex_syntax import ops, parse
-from .taxonomy import LANGS, Taxonomy, compile_pattern
+from .taxonomy import LANGS, Taxonomy, compile_pattern, ignores_case
 
 # roles a literal can play for a node
 TERM, RULE_TERM, CONTEXT, EXCLUDE = "term", "rule", "context", "exclude"
@@ -223,6 +223,7 @@ class LexiconMatcher:
         self._passage_rules = {}
         self._unfiltered: dict[str, set[int]] = {}
         for lang in LANGS:
+            caseless = ignores_case(lang)
             auto = ahocorasick.Automaton()
             entries: dict[str, list] = defaultdict(list)
             pats, rpats = [], []
@@ -240,19 +241,20 @@ class LexiconMatcher:
                     for t in r.context:
                         entries[self._key(t, lang)].append((node.id, CONTEXT, i, t.endswith("*")))
                     for p in r.patterns:
-                        rpats.append((node.id, i, compile_pattern(p, lang == "en")))
+                        rpats.append((node.id, i, compile_pattern(p, caseless)))
                 for p in lex.patterns:
-                    pats.append((node.id, compile_pattern(p, lang == "en")))
+                    pats.append((node.id, compile_pattern(p, caseless)))
             for t in taxonomy.domain_terms.get(lang, ()):
                 entries[self._key(t, lang)].append(("", DOMAIN, -1, t.endswith("*")))
-            for k, (_, rx) in enumerate(pats):
-                for lit in required_literals(rx.pattern, lang == "en") or ():
+            # pattern k (the node patterns, then the rule patterns) is run where the automaton finds one of its
+            # required literals; a pattern without such literals runs on every passage
+            self._unfiltered[lang] = set()
+            for k, rx in enumerate([rx for _, rx in pats] + [rx for _, _, rx in rpats]):
+                literals = required_literals(rx.pattern, caseless)
+                if literals is None:
+                    self._unfiltered[lang].add(k)
+                for lit in literals or ():
                     entries[lit].append(("", PREFILTER, k, False))
-            for k, (_, _, rx) in enumerate(rpats):
-                for lit in required_literals(rx.pattern, lang == "en") or ():
-                    entries[lit].append(("", PREFILTER, len(pats) + k, False))
-            self._unfiltered[lang] = {k for k, (_, rx) in enumerate(pats) if required_literals(rx.pattern, lang == "en") is None} | \
-                {len(pats) + k for k, (_, _, rx) in enumerate(rpats) if required_literals(rx.pattern, lang == "en") is None}
             for key, vals in entries.items():
                 auto.add_word(key, (key, vals))
             if entries:
@@ -265,13 +267,13 @@ class LexiconMatcher:
             self._pattern_tests[lang] = [_literal_tests(rx.pattern) for _, rx in pats] + \
                 [_literal_tests(rx.pattern) for _, _, rx in rpats]
             self._passage_rules[lang] = [
-                (r, [(compile_pattern(p, lang == "en"), _literal_tests(p)) for p in r.patterns])
+                (r, [(compile_pattern(p, caseless), _literal_tests(p)) for p in r.patterns])
                 for r in taxonomy.passage_rules if r.lang == lang]
 
     @staticmethod
     def _key(term: str, lang: str) -> str:
         t = term.rstrip("*")
-        return t.lower() if lang == "en" else t
+        return t.lower() if ignores_case(lang) else t
 
     def match(self, text: str, lang: str, tokens: list[str] | None = None) -> list[Hit]:
         """Every lexicon hit in `text` with character offsets into it.

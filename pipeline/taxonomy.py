@@ -402,6 +402,11 @@ def _flatten(items):
                 yield from _flatten(av[2])
 
 
+def ignores_case(lang: str) -> bool:
+    """Whether the lexicon matches `lang`'s terms and patterns without regard to case (English; Chinese has none)."""
+    return lang == "en"
+
+
 @functools.lru_cache(maxsize=4096)
 def compile_pattern(pattern: str, ignore_case: bool = False):
     """A taxonomy pattern (Python syntax) compiled to run without catastrophic backtracking: on Python's re when
@@ -444,9 +449,6 @@ class _RE2Pattern:
     def match(self, text, pos=None, endpos=None):
         return self._rx.match(text, pos, endpos)
 
-    def fullmatch(self, text, pos=None, endpos=None):
-        return self._rx.fullmatch(text, pos, endpos)
-
     def finditer(self, text, pos=None, endpos=None):
         return self._rx.finditer(text, pos, endpos)
 
@@ -475,7 +477,7 @@ def _check_patterns(patterns: tuple[str, ...], where: str, ignore_case: bool = F
 
 
 def _lexicon(raw, where: str, lang: str) -> Lexicon:
-    ignore_case = lang == "en"  # the lexicon matches English without regard to case
+    ignore_case = ignores_case(lang)
     if not isinstance(raw, dict):
         raise TaxonomyError(f"{where}: expected a mapping with terms/patterns/rules/exclude")
     unknown = set(raw) - {"terms", "patterns", "rules", "exclude"}
@@ -826,7 +828,7 @@ def _passage_rules(raw, path: Path, written: dict[str, str], ids: set[str]) -> t
         if rr.get("lang") not in LANGS:
             raise TaxonomyError(f"{where}: lang must be one of {LANGS}")
         pats = _patterns(rr.get("patterns"), where, rr["lang"])
-        _check_patterns(pats, where, ignore_case=rr["lang"] == "en")
+        _check_patterns(pats, where, ignores_case(rr["lang"]))
         allow = rr.get("allow")
         allow = ([_as_written(a, written.get(f"passage_rules[{i}].allow[{j}]")) for j, a in enumerate(allow)]
                  if isinstance(allow, list) else _as_written(allow, written.get(f"passage_rules[{i}].allow")))

@@ -16,7 +16,7 @@ from pathlib import Path
 from .classify import examples_paths, leaf_examples, read_coded
 from .io import ConfigError
 from .strength import load_strength, strength_path
-from .taxonomy import Taxonomy, TaxonomyError, load_taxonomy
+from .taxonomy import Taxonomy, TaxonomyError, ignores_case, load_taxonomy
 
 
 def check_framework(t: Taxonomy) -> tuple[list[str], list[str]]:
@@ -109,7 +109,7 @@ def _repeated(node) -> list[tuple[str, str]]:
         for place, entries in _places(lex):
             seen = set()
             for e in entries:
-                key = e.casefold() if lang == "en" else e
+                key = e.casefold() if ignores_case(lang) else e
                 if key in seen:
                     out.append((f"lexicon.{lang}.{place}", e))
                 seen.add(key)
