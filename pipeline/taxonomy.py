@@ -716,10 +716,7 @@ def _check_events(path: Path, raw_bytes: bytes, node_lines: list[int] | None = N
     list starts on, for messages about a node. `written` gets the text of each scalar value as the file gives it,
     by where it stands (`version`, `nodes[9].id`, `passage_rules[0].allow[2]`): YAML reads an unquoted
     `version: 1.10`, and a numbered codebook's `id: 1.10`, as the number 1.1."""
-    # per open collection: [keys seen, a key comes next, the key just read] for a mapping, [None, the index of
-    # the item just read] for a sequence; `at`: where each stands in the one around it (None for the document's)
-    frames: list[list] = []
-    at: list = []
+    frames: list[_Open] = []
     for event in yaml.parse(raw_bytes, Loader=_SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise TaxonomyError(f"{path} line {event.start_mark.line + 1}: YAML anchors and aliases (&name, "
@@ -728,33 +725,40 @@ def _check_events(path: Path, raw_bytes: bytes, node_lines: list[int] | None = N
             top = frames[-1] if frames else None
             scalar = isinstance(event, yaml.ScalarEvent)
             where = None
-            if top is not None and top[0] is not None and top[1]:  # a key of the open mapping
+            if top is not None and top.keys is not None and top.key_next:  # a key of the open mapping
                 if scalar:
-                    if event.value in top[0]:
+                    if event.value in top.keys:
                         raise TaxonomyError(f"{path} line {event.start_mark.line + 1}: '{event.value}' is given twice "
                                             f"in one mapping; YAML would keep only the last, and lose the first: "
                                             f"merge them")
-                    top[0].add(event.value)
-                top[1], top[2] = False, event.value if scalar else None
+                    top.keys.add(event.value)
+                top.key_next, top.key = False, event.value if scalar else None
             elif top is not None:  # a value: of the key just read, or the next item of a sequence
-                if top[0] is not None:
-                    where, top[1] = top[2], True
+                if top.keys is not None:
+                    where, top.key_next = top.key, True
                 else:
-                    top[1] += 1
-                    where = top[1]
-                    if node_lines is not None and len(frames) == 2 and at[1:] == ["nodes"]:
+                    top.index += 1
+                    where = top.index
+                    if node_lines is not None and len(frames) == 2 and frames[1].at == "nodes":
                         node_lines.append(event.start_mark.line + 1)
                 if scalar and written is not None:
-                    written[_address([*at[1:], where])] = event.value
+                    written[_address([*(f.at for f in frames[1:]), where])] = event.value
             if isinstance(event, yaml.MappingStartEvent):
-                frames.append([set(), True, None])
-                at.append(where)
+                frames.append(_Open(where, keys=set()))
             elif isinstance(event, yaml.SequenceStartEvent):
-                frames.append([None, -1])
-                at.append(where)
+                frames.append(_Open(where))
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             frames.pop()
-            at.pop()
+
+
+@dataclass
+class _Open:
+    """A mapping or sequence `_check_events` is inside."""
+    at: str | int | None  # where it stands in the collection around it (None for the document's own)
+    keys: set | None = None  # a mapping's keys so far; None for a sequence
+    key_next: bool = True  # a mapping: the next scalar or collection is a key
+    key: str | None = None  # a mapping: the key just read, whose value comes next
+    index: int = -1  # a sequence: the index of the item just read
 
 
 def _address(keys: list) -> str:
