@@ -35,7 +35,7 @@ from .engine import Helper, imap_ordered
 from .io import ChunkedTable, TableWriter, write_json
 from .nodes import fingerprint
 from .lexicon import MATCH_GROUP
-from .schemas import DOCUMENT_META, DOCUMENTS, LABELS, PASSAGES, TOKENS, Table, empty, to_arrow
+from .schemas import DOCUMENTS, LABELS, PASSAGES, TOKENS, Table, empty, to_arrow
 from .segment import passage_lang, passage_rows, segment_document, segment_spans
 from .taxonomy import load_taxonomy
 from .tokenize import terms_key, tokenize_frame_passages, zh_segmenter
@@ -131,10 +131,6 @@ def chunk_key(setting: str, docs: list[dict], fields: tuple[str, ...] = ("doc_id
     """What a stage's part for these documents depends on: the stage's settings and the documents."""
     rows = json.dumps([setting, [[d[f] for f in fields] for d in docs]], ensure_ascii=False)
     return hashlib.sha256(rows.encode("utf-8")).hexdigest()[:16]
-
-
-# a documents part holds every column; the text is covered by its hash (text_original by original_sha)
-DOCUMENT_FIELDS = DOCUMENT_META + ("original_sha",)
 
 
 @dataclass

@@ -22,9 +22,9 @@ from .io import ChunkedTable, ConfigError, TableWriter, check_not_input, publish
 from .reporting import (DocumentPages, Workbook, cmd_aggregate, cmd_report, read_ingest_report,
                         reporting_fingerprint)
 from .runlog import record, stage_entry
-from .runner import (DOCUMENT_FIELDS, WINDOW_PASSAGES, ChunkRunner, Settings, chunk_documents, chunk_key,
+from .runner import (WINDOW_PASSAGES, ChunkRunner, Settings, chunk_documents, chunk_key,
                      documents_in_chunks, preload_classifier, release_classifier, small_change)
-from .schemas import DOCUMENTS
+from .schemas import DOCUMENT_META, DOCUMENTS
 from .taxonomy import load_taxonomy
 from .text import first_few, shown
 from .validate import validate_cli
@@ -67,6 +67,10 @@ def open_ingest(args) -> "ingest_mod.IngestRun":
             previous = None
     return ingest_mod.IngestRun(args.corpus, max_bytes=int(args.max_mb * 2**20), progress=show_progress(args),
                                 previous=previous)
+
+
+# a documents part holds every column; the text is covered by its hash (text_original by original_sha)
+DOCUMENT_FIELDS = DOCUMENT_META + ("original_sha",)
 
 
 def ingest_chunks(args, run: "ingest_mod.IngestRun"):
