@@ -765,6 +765,11 @@ def temporal(documents: pd.DataFrame, labels: pd.DataFrame, nodes: list[str],
     return first.astype({"undated_documents": "int64"}).reset_index(drop=True), by_year
 
 
+_FIRST_YEAR_COLUMNS = ["region", "node", "first_year", "first_doc", "first_date", "date_source"]
+_BY_YEAR_COLUMNS = ["region", "year", "node", "documents_in_force", "documents_addressing", "share",
+                    "documents_addressing_ids"]
+
+
 def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
                     nodes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """First year each region addressed each node, and coverage over documents in force each year.
@@ -775,11 +780,8 @@ def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
     from its repeal year on. Undated documents are left out of the temporal view. `docs`: the dated documents'
     `versions`.
     """
-    cols_first = ["region", "node", "first_year", "first_doc", "first_date", "date_source"]
-    cols_year = ["region", "year", "node", "documents_in_force", "documents_addressing", "share",
-                 "documents_addressing_ids"]
     if docs.empty:
-        return pd.DataFrame(columns=cols_first), pd.DataFrame(columns=cols_year)
+        return pd.DataFrame(columns=_FIRST_YEAR_COLUMNS), pd.DataFrame(columns=_BY_YEAR_COLUMNS)
     # a first year is checked against its document's date and where that date came from (manifest, file name, text)
     if "date_source" not in docs.columns:
         docs = docs.assign(date_source="")
@@ -787,28 +789,32 @@ def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
         docs[["doc_id", "region", "year", "date", "date_source", "until"]], on="doc_id")
     # the first document is the earliest dated of its year, not the one whose path sorts first
     first = (hit.sort_values(["year", "date", "doc_id"]).drop_duplicates(["region", "node"])
-             .rename(columns={"year": "first_year", "doc_id": "first_doc", "date": "first_date"}))[cols_first]
-    # documents in force (addressing a node) in a year = those that came into force up to that year less those
-    # superseded or repealed up to that year (`until`)
-    parts = []
+             .rename(columns={"year": "first_year", "doc_id": "first_doc", "date": "first_date"}))[_FIRST_YEAR_COLUMNS]
     # a repeal after the last dated document is a change in what is in force: the years run on to show it
     last = int(docs[["year", "until"]].max().max())
+    by_year = _in_force_by_year(docs, hit, nodes, last)
+    by_year = by_year.merge(_addressing_ids(hit, last), left_on=["region", "year", "node"], right_index=True,
+                            how="left")
+    by_year["documents_addressing_ids"] = by_year["documents_addressing_ids"].fillna("")
+    by_year["share"] = [round(n / d, 4) if d else 0.0
+                        for n, d in zip(by_year["documents_addressing"], by_year["documents_in_force"])]
+    by_year = by_year.astype({"year": "int64", "documents_in_force": "int64",
+                              "documents_addressing": "int64"})[_BY_YEAR_COLUMNS]
+    by_year = _in_node_order(by_year, ["region", "year", "node"], nodes)
+    return first.reset_index(drop=True), by_year.reset_index(drop=True)
 
-    def running(frame: pd.DataFrame, years: range, by: list[str]) -> pd.DataFrame:
-        start = frame.groupby(["year"] + by).size()
-        end = frame.dropna(subset=["until"]).astype({"until": "int64"}).groupby(["until"] + by).size()
-        end.index = end.index.set_names(["year"] + by)
-        net = start.sub(end, fill_value=0)
-        net = net.unstack(by, fill_value=0) if by else net.to_frame()
-        return net.reindex(years, fill_value=0).cumsum().astype("int64")
 
+def _in_force_by_year(docs: pd.DataFrame, hit: pd.DataFrame, nodes: list[str], last: int) -> pd.DataFrame:
+    """Per region, year and node: the documents in force (`documents_in_force`) and those of them addressing the
+    node (`documents_addressing`), from the region's first dated year to `last`. `hit`: (document, node) pairs."""
+    parts = []
     for region, rdocs in docs.groupby("region"):
         rhit = hit[hit["region"] == region]
         years = range(int(rdocs["year"].min()), last + 1)
-        in_force = running(rdocs, years, []).iloc[:, 0]
+        in_force = _running_count(rdocs, years, []).iloc[:, 0]
         # every node every year, 0 where no document in force addresses it: a node's share plotted over the years
         # has no holes, nor a line drawn across the years it was 0
-        addressing = (running(rhit, years, ["node"]) if not rhit.empty
+        addressing = (_running_count(rhit, years, ["node"]) if not rhit.empty
                       else pd.DataFrame(index=pd.Index(years, name="year")))
         addressing = addressing.reindex(columns=list(nodes) + [n for n in addressing.columns if n not in nodes],
                                         fill_value=0).rename_axis(columns="node").stack()
@@ -816,19 +822,26 @@ def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
         part["documents_in_force"] = in_force.loc[part["year"]].to_numpy()
         part["region"] = region
         parts.append(part)
-    by_year = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols_year)
-    # the documents a count counts, so that a reader can check a cell: each addressing document in the years it is
-    # in force, from its year until the next version's or its repeal's, whichever comes first (a version superseded
-    # or repealed within its own year never is)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_BY_YEAR_COLUMNS)
+
+
+def _running_count(frame: pd.DataFrame, years: range, by: list[str]) -> pd.DataFrame:
+    """Documents of `frame` in force in each of `years` (per `by`): those that came into force up to that year less
+    those superseded or repealed up to that year (`until`)."""
+    start = frame.groupby(["year"] + by).size()
+    end = frame.dropna(subset=["until"]).astype({"until": "int64"}).groupby(["until"] + by).size()
+    end.index = end.index.set_names(["year"] + by)
+    net = start.sub(end, fill_value=0)
+    net = net.unstack(by, fill_value=0) if by else net.to_frame()
+    return net.reindex(years, fill_value=0).cumsum().astype("int64")
+
+
+def _addressing_ids(hit: pd.DataFrame, last: int) -> pd.Series:
+    """The documents a count counts, so that a reader can check a cell: each addressing document in the years it is
+    in force, from its year until the next version's or its repeal's, whichever comes first (a version superseded
+    or repealed within its own year never is); `; `-joined per (region, year, node)."""
     spans = [(r, y, n, d) for d, n, r, start, until in zip(hit["doc_id"], hit["node"], hit["region"], hit["year"],
                                                          hit["until"])
              for y in range(int(start), last + 1 if pd.isna(until) else int(until))]
-    ids = (pd.DataFrame(spans, columns=["region", "year", "node", "doc_id"]).sort_values("doc_id")
-           .groupby(["region", "year", "node"])["doc_id"].agg("; ".join).rename("documents_addressing_ids"))
-    by_year = by_year.merge(ids, left_on=["region", "year", "node"], right_index=True, how="left")
-    by_year["documents_addressing_ids"] = by_year["documents_addressing_ids"].fillna("")
-    by_year["share"] = [round(n / d, 4) if d else 0.0
-                        for n, d in zip(by_year["documents_addressing"], by_year["documents_in_force"])]
-    by_year = by_year.astype({"year": "int64", "documents_in_force": "int64", "documents_addressing": "int64"})[cols_year]
-    by_year = _in_node_order(by_year, ["region", "year", "node"], nodes)
-    return first.reset_index(drop=True), by_year.reset_index(drop=True)
+    return (pd.DataFrame(spans, columns=["region", "year", "node", "doc_id"]).sort_values("doc_id")
+            .groupby(["region", "year", "node"])["doc_id"].agg("; ".join).rename("documents_addressing_ids"))
