@@ -855,58 +855,13 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         raise TaxonomyError(f"{path}: expected a mapping with a 'nodes' list")
 
     facets = _facets(raw, path)
+    fw, fw_id, fw_name = _framework(raw, path)
     facet_ids = tuple(f.id for f in facets)
-    fw = raw.get("framework") or {}
-    if not isinstance(fw, dict):
-        raise TaxonomyError(f"{path}: framework: expected a mapping (id, name, title, cite)")
-    unknown = set(fw) - {"id", "name", "title", "cite"}
-    if unknown:
-        raise TaxonomyError(f"{path}: framework: unknown key(s) {sorted(unknown)} (allowed: id, name, title, cite)")
-    default_id = (path.parent.name if path.name == "taxonomy.yaml" else path.stem) or "taxonomy"
-    fw_id = _text(fw.get("id"), f"{path}: framework.id", default_id)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", fw_id):
-        raise TaxonomyError(f"{path}: framework.id '{fw_id}': letters, digits, '_', '.', '-' only")
-    fw_name = _names(fw.get("name"), f"{path}: framework.name", fw_id)
     nodes: list[Node] = []
     seen: set[str] = set()
     for i, rn in enumerate(raw["nodes"]):
-        if isinstance(rn, dict):
-            rn = {k: _as_written(v, written.get(f"nodes[{i}].{k}")) if k in ("id", "parent", "pairs_with") else v
-                  for k, v in rn.items()}
-        if not isinstance(rn, dict) or not isinstance(rn.get("id"), str):
-            raise TaxonomyError(f"{at(i)}: nodes[{i}] has no string 'id'")
-        nid = rn["id"]
-        where = f"{at(i)}: node '{nid}'"
-        unknown = set(rn) - _NODE_KEYS
-        if unknown:
-            raise TaxonomyError(f"{where}: unknown key(s) {sorted(map(str, unknown))} (allowed: "
-                                f"{', '.join(sorted(_NODE_KEYS))})")
-        if not re.fullmatch(r"[^\W_][\w.-]*", nid):
-            # "; " joins a passage's labels in the tables and "|" keys the report's evidence by region and node
-            raise TaxonomyError(f"{where}: a node ID is letters, digits, '_', '.' and '-' (it names table columns "
-                                f"and is listed with others in one cell)")
-        if nid in seen:
-            raise TaxonomyError(f"{where}: duplicate id")
-        seen.add(nid)
-        if rn.get("facet") not in facet_ids:
-            raise TaxonomyError(f"{where}: facet must be one of those declared under facets ({', '.join(facet_ids)}), "
-                                f"got {rn.get('facet')!r}")
-        name = rn.get("name") or {}
-        if not isinstance(name, dict) or set(name) != set(LANGS) or not all(
-                isinstance(name[l], str) and name[l].strip() for l in LANGS):
-            raise TaxonomyError(f"{where}: name needs exactly en and zh (quote names that contain commas)")
-        group = rn.get("group", False)
-        if not isinstance(group, bool):
-            raise TaxonomyError(f"{where}: group: expected true or false (unquoted), got {group!r}")
-        lexicon = _node_lexicon(rn.get("lexicon"), where, group)
-        nodes.append(Node(
-            id=nid, facet=rn["facet"], name=name, parent=rn.get("parent"), group=group,
-            pairs_with=rn.get("pairs_with"), section=_text(rn.get("section"), f"{where}: section"),
-            definition=_text(rn.get("definition"), f"{where}: definition"),
-            recommendation=_text(rn.get("recommendation"), f"{where}: recommendation"),
-            recommendation_zh=_text(rn.get("recommendation_zh"), f"{where}: recommendation_zh"),
-            lexicon=lexicon, framework=fw_id,
-        ))
+        nodes.append(_node(rn, i, at, written, facet_ids, seen, fw_id))
+        seen.add(nodes[-1].id)
 
     _check_hierarchy(nodes, at)
     rules = _passage_rules(raw, path, written, {n.id for n in nodes})
@@ -936,4 +891,59 @@ def _parse(path: Path, raw_bytes: bytes) -> Taxonomy:
         id=fw_id, name=fw_name, title=_text(fw.get("title"), f"{path}: framework.title",
                                             f"{fw_name['en']}: policy coverage and gaps"),
         cite=_text(fw.get("cite"), f"{path}: framework.cite"), facets=facets, audit=audit,
+    )
+
+
+def _framework(raw: dict, path: Path) -> tuple[dict, str, dict[str, str]]:
+    """The file's `framework:` mapping, its id (by default the folder's or the file's name) and its names."""
+    fw = raw.get("framework") or {}
+    if not isinstance(fw, dict):
+        raise TaxonomyError(f"{path}: framework: expected a mapping (id, name, title, cite)")
+    unknown = set(fw) - {"id", "name", "title", "cite"}
+    if unknown:
+        raise TaxonomyError(f"{path}: framework: unknown key(s) {sorted(unknown)} (allowed: id, name, title, cite)")
+    default_id = (path.parent.name if path.name == "taxonomy.yaml" else path.stem) or "taxonomy"
+    fw_id = _text(fw.get("id"), f"{path}: framework.id", default_id)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", fw_id):
+        raise TaxonomyError(f"{path}: framework.id '{fw_id}': letters, digits, '_', '.', '-' only")
+    return fw, fw_id, _names(fw.get("name"), f"{path}: framework.name", fw_id)
+
+
+def _node(rn, i: int, at, written: dict[str, str], facet_ids: tuple[str, ...], seen: set[str],
+          fw_id: str) -> Node:
+    """Node i of the `nodes` list, checked (`at(i)`: where it starts, for messages; `seen`: the ids before it)."""
+    if isinstance(rn, dict):
+        rn = {k: _as_written(v, written.get(f"nodes[{i}].{k}")) if k in ("id", "parent", "pairs_with") else v
+              for k, v in rn.items()}
+    if not isinstance(rn, dict) or not isinstance(rn.get("id"), str):
+        raise TaxonomyError(f"{at(i)}: nodes[{i}] has no string 'id'")
+    nid = rn["id"]
+    where = f"{at(i)}: node '{nid}'"
+    unknown = set(rn) - _NODE_KEYS
+    if unknown:
+        raise TaxonomyError(f"{where}: unknown key(s) {sorted(map(str, unknown))} (allowed: "
+                            f"{', '.join(sorted(_NODE_KEYS))})")
+    if not re.fullmatch(r"[^\W_][\w.-]*", nid):
+        # "; " joins a passage's labels in the tables and "|" keys the report's evidence by region and node
+        raise TaxonomyError(f"{where}: a node ID is letters, digits, '_', '.' and '-' (it names table columns "
+                            f"and is listed with others in one cell)")
+    if nid in seen:
+        raise TaxonomyError(f"{where}: duplicate id")
+    if rn.get("facet") not in facet_ids:
+        raise TaxonomyError(f"{where}: facet must be one of those declared under facets ({', '.join(facet_ids)}), "
+                            f"got {rn.get('facet')!r}")
+    name = rn.get("name") or {}
+    if not isinstance(name, dict) or set(name) != set(LANGS) or not all(
+            isinstance(name[l], str) and name[l].strip() for l in LANGS):
+        raise TaxonomyError(f"{where}: name needs exactly en and zh (quote names that contain commas)")
+    group = rn.get("group", False)
+    if not isinstance(group, bool):
+        raise TaxonomyError(f"{where}: group: expected true or false (unquoted), got {group!r}")
+    return Node(
+        id=nid, facet=rn["facet"], name=name, parent=rn.get("parent"), group=group,
+        pairs_with=rn.get("pairs_with"), section=_text(rn.get("section"), f"{where}: section"),
+        definition=_text(rn.get("definition"), f"{where}: definition"),
+        recommendation=_text(rn.get("recommendation"), f"{where}: recommendation"),
+        recommendation_zh=_text(rn.get("recommendation_zh"), f"{where}: recommendation_zh"),
+        lexicon=_node_lexicon(rn.get("lexicon"), where, group), framework=fw_id,
     )
