@@ -63,7 +63,7 @@ class PassageClassifier:
         self.matcher = shared_matcher(taxonomy)
         self.model = model
         self.leaf_ids = taxonomy.leaf_ids
-        self._group_children = [(g, frozenset(taxonomy.children(g.id))) for g in taxonomy.groups]
+        self._group_children = [(g, frozenset(taxonomy.child_ids(g.id))) for g in taxonomy.groups]
         if model is not None and list(model.nodes_) != self.leaf_ids:
             missing = sorted(set(self.leaf_ids) - set(model.nodes_))
             raise ValueError(f"model nodes differ from the taxonomy's leaves (missing: {missing[:5]})")

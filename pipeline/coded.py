@@ -285,7 +285,7 @@ def coder_cells(store: list[dict], documents: pd.DataFrame, taxonomy=None) -> pd
     shows a gap, such a passage contradicts it. Passages are matched by id (document path and ordinal), as
     human_coding matches them: give both the records anchor_codings kept."""
     doc_region = dict(zip(documents["doc_id"], documents["region"]))
-    group_of = ({leaf: g.id for g in taxonomy.groups for leaf in taxonomy.children(g.id)}
+    group_of = ({leaf: g.id for g in taxonomy.groups for leaf in taxonomy.child_ids(g.id)}
                 if taxonomy is not None else {})
     given: dict[tuple[str, str], set[str]] = {}
     for (pid, _), labels in latest_codings(store).items():

@@ -166,7 +166,7 @@ class Taxonomy:
     def groups(self) -> list[Node]:
         return [n for n in self.nodes if n.group]
 
-    def children(self, group_id: str) -> list[str]:
+    def child_ids(self, group_id: str) -> list[str]:
         return [n.id for n in self.nodes if n.parent == group_id]
 
     def leaf_meant(self, value: str) -> str | None:

@@ -27,7 +27,7 @@ def check_framework(t: Taxonomy) -> tuple[list[str], list[str]]:
     except TaxonomyError as exc:
         problems.append(str(exc))
     for g in t.groups:
-        if not t.children(g.id):
+        if not t.child_ids(g.id):
             warnings.append(f"{t.path}: node '{g.id}': a group with no leaves under it (none names it as parent): "
                             f"it is never labelled, so every region's count of it is 0")
     for n in t.leaves:
