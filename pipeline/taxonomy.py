@@ -801,14 +801,14 @@ _NODE_KEYS = {"id", "facet", "parent", "group", "pairs_with", "name", "section",
 def _check_hierarchy(nodes: list[Node], at) -> None:
     """Refuse a parent or pairs_with that names no node, a parent that is not a group of the node's own facet,
     and a group with a parent (`at(i)`: the file and the line node i starts on)."""
-    ids = {n.id for n in nodes}
+    by_id = {n.id: n for n in nodes}
     for i, n in enumerate(nodes):
         for ref, what in ((n.parent, "parent"), (n.pairs_with, "pairs_with")):
             if isinstance(ref, (list, dict)):
                 raise TaxonomyError(f"{at(i)}: node '{n.id}': {what}: expected one node ID, got {ref!r}")
-            if ref is not None and ref not in ids:
+            if ref is not None and ref not in by_id:
                 raise TaxonomyError(f"{at(i)}: node '{n.id}': {what} '{ref}' does not exist")
-        parent = next((p for p in nodes if p.id == n.parent), None)
+        parent = by_id.get(n.parent)
         if parent is not None and not parent.group:
             raise TaxonomyError(f"{at(i)}: node '{n.id}': parent '{n.parent}' is not a group")
         if n.group and n.parent is not None:
