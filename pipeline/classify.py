@@ -175,15 +175,19 @@ def coded_store_paths(store: Path) -> list[Path]:
     return sorted(Path(store).glob("*.jsonl")) if Path(store).is_dir() else []
 
 
+def coded_files(paths: list[Path]) -> list[Path]:
+    """The files of coded passages `paths` name, in the order they are read: a folder (the coded store) stands for
+    its JSON-lines files."""
+    return [q for p in paths for q in (sorted(Path(p).glob("*.jsonl")) if Path(p).is_dir() else [Path(p)])]
+
+
 def read_coded(paths: list[Path]) -> pd.DataFrame:
     """Coded passages (gold format: id, text, lang optional, labels, context optional, region optional: a
     review pool's regions, for its gap checks) from JSON-lines files.
 
     Every line is checked: a line that is not an object with a string `text` and a list of string `labels`
     stops the reading with a one-line error naming the file and the line."""
-    # a folder (the coded store) stands for its JSON-lines files
-    paths = [q for p in paths for q in (sorted(Path(p).glob("*.jsonl")) if Path(p).is_dir() else [Path(p)])]
-    rows = [row for p in paths for row in _coded_file(Path(p))]
+    rows = [row for p in coded_files(paths) for row in _coded_file(p)]
     return pd.DataFrame(rows, columns=["id", "text", "lang", "labels", "context", "source", "region", "coder"])
 
 

@@ -26,8 +26,8 @@ from joblib import Parallel, delayed
 from sklearn.metrics import brier_score_loss, f1_score
 from sklearn.model_selection import GroupKFold
 
-from .classify import (PassageClassifier, check_labels, coded_store_paths, doc_groups, examples_paths, fit_model,
-                       label_matrix, read_coded, resolve_model, tokenize_frame)
+from .classify import (PassageClassifier, check_labels, coded_files, coded_store_paths, doc_groups, examples_paths,
+                       fit_model, label_matrix, read_coded, resolve_model, tokenize_frame)
 from .coded import CODED_WEIGHT
 from .corpus import read_manifest
 from .io import ConfigError, write_csv
@@ -635,7 +635,7 @@ def _latest_coders(gold_paths: list[Path]) -> dict[str, str]:
     """Each passage id's coder on its last line in these files, read in read_coded's order (the coded store is
     appended to as codings are imported: its last line is the latest)."""
     latest: dict[str, str] = {}
-    for p in [q for p in gold_paths for q in (sorted(p.glob("*.jsonl")) if p.is_dir() else [p])]:
+    for p in coded_files(gold_paths):
         for line in p.read_text(encoding="utf-8-sig").splitlines():
             r = json.loads(line) if line.strip() else None  # read_coded has read every line already
             if isinstance(r, dict) and "id" in r and isinstance(r.get("coder"), str):
