@@ -639,6 +639,32 @@ def _numbered_outline(lines: list[Line]) -> bool:
     return any(_numbered_in_turn(seq) for seq in numbers.values())
 
 
+def _next_text(lines: list[Line], i: int) -> str | None:
+    """The text of the first line after line i that is not blank (None at the end)."""
+    return next((lines[j].text for j in range(i + 1, len(lines)) if lines[j].text.strip()), None)
+
+
+def _holds_nothing(lines: list[Line], i: int, level: int) -> bool:
+    """Whether the numbered line i is followed by the next of its level (or a part, or the end) with nothing of its
+    own between: a measure of a list (二、设立引导基金), no heading. A Markdown heading below it (## 确定工作时间) is
+    its subsection."""
+    nxt = _next_text(lines, i)
+    if nxt is None or _part_heading(nxt) or _annex(nxt):
+        return True
+    m = _OUTLINE.match(nxt)
+    return m is not None and _outline_mark(m)[0] <= level
+
+
+def _closes_a_list(lines: list[Line], i: int, level: int, after: int | None) -> bool:
+    """Whether the numbered line i is the last measure of a list of short lines (三、完善评价机制, the line before a
+    measure of its level: `after`), with a paragraph (各地要抓好落实。) after it, not items of its own: read as a
+    heading, the measure was never coded."""
+    if after != level:
+        return False
+    nxt = _next_text(lines, i) or ""
+    return not (_OUTLINE.match(nxt) or MD_HEADING.match(nxt) or _part_heading(nxt) or _annex(nxt))
+
+
 def _outline(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
     """An opinion's, notice's or decision's numbered items (see the module's docstring). Paragraphs that no item
     holds (before the first, or under a heading before its first item) are cited as paragraphs of the heading
@@ -649,14 +675,14 @@ def _outline(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
     # a plan numbers its items afresh in each part: without the part, 一、（一） named a place in each of them
     in_part = ""  # the open part's number as written (第二部分, 貳、), which the citations open with
     written = _original(b.doc) or b.doc["text"]
-
-    def cited(marked: str) -> str:
-        joined = in_part.endswith("、") and not marked.startswith("¶")  # 貳、一、（一）, 貳、 ¶ 1, 第二部分 一、
-        return f"{in_part}{'' if joined else ' '}{marked}".strip() if in_part else marked
     item: tuple[int, str] | None = None  # (start, citation) of the open item
     para: int | None = None  # start of the open paragraph outside any item
     loose = 0  # such paragraphs under the current heading
     end = 0
+
+    def cited(marked: str) -> str:
+        joined = in_part.endswith("、") and not marked.startswith("¶")  # 貳、一、（一）, 貳、 ¶ 1, 第二部分 一、
+        return f"{in_part}{'' if joined else ' '}{marked}".strip() if in_part else marked
 
     def close() -> None:
         nonlocal item, para, loose
@@ -667,30 +693,7 @@ def _outline(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
             b.add("paragraph", para, end, cited(f"{''.join(marks)} ¶ {loose}".lstrip()), path)
         item = para = None
 
-    def next_text(i: int) -> str | None:
-        """The text of the first line after line i that is not blank (None at the end)."""
-        return next((lines[j].text for j in range(i + 1, len(lines)) if lines[j].text.strip()), None)
-
-    def holds_nothing(i: int, level: int) -> bool:
-        """Whether the numbered line i is followed by the next of its level (or a part, or the end) with nothing
-        of its own between: a measure of a list (二、设立引导基金), no heading. A Markdown heading below it
-        (## 确定工作时间) is its subsection."""
-        nxt = next_text(i)
-        if nxt is None or _part_heading(nxt) or _annex(nxt):
-            return True
-        m = _OUTLINE.match(nxt)
-        return m is not None and _outline_mark(m)[0] <= level
-
-    def closes_a_list(i: int, level: int, after: int | None) -> bool:
-        """Whether the numbered line i is the last measure of a list of short lines (三、完善评价机制, the line
-        before a measure of its level: `after`), with a paragraph (各地要抓好落实。) after it, not items of
-        its own: read as a heading, the measure was never coded."""
-        if after != level:
-            return False
-        nxt = next_text(i) or ""
-        return not (_OUTLINE.match(nxt) or MD_HEADING.match(nxt) or _part_heading(nxt) or _annex(nxt))
-
-    listed: int | None = None  # the level of the list the line before was a measure of (see holds_nothing)
+    listed: int | None = None  # the level of the list the line before was a measure of (see _holds_nothing)
     signed = _signature(lines)
     for i, ln in enumerate(lines[:signed]):
         stripped = ln.text.strip()
@@ -720,9 +723,9 @@ def _outline(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
             # a short line of 1.- or （1）-numbered items is a list (材料清单), not headings
             short = (md is None and level <= 2 and 0 < len(rest) <= _OUTLINE_TITLE_CHARS
                      and not _SENTENCE_MARK.search(rest))
-            if short and holds_nothing(i, level):
+            if short and _holds_nothing(lines, i, level):
                 listed = level
-            heading = md is not None or (short and listed is None and not closes_a_list(i, level, was_listed))
+            heading = md is not None or (short and listed is None and not _closes_a_list(lines, i, level, was_listed))
             if not heading:
                 headings.close(10 + level)  # a heading of its level, （三）共建平台, holds no sibling （四）
                 item, end = (ln.start, cited("".join(marks))), ln.end
