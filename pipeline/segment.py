@@ -373,20 +373,14 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
     # a Chinese regulation with its English translation under each article (第一条 … / Article 1 …): each
     # translation is an article of its own, read in English, and its chapters' headings are headings
     translated = chinese and _english_articles(lines)
-
-    def is_heading(ln: Line) -> bool:
-        # an article may stand as a Markdown heading of its own (### Article 3) above its text: it opens the article
-        stripped = ln.text.strip()
-        return bool(stripped) and not article.match(ln.text) and (heading.match(ln.text) and len(stripped) <= 60
-                                                                  or MD_HEADING.match(ln.text))
-
     skip_to = -1  # a chapter's title on the line after it ends the heading there
     for i, ln in enumerate(lines):
         if i <= skip_to:
             continue
         stripped = ln.text.strip()
         art = article.match(ln.text)
-        if art and not chinese and i > 0 and _runs_on(lines[i - 1].text) and not is_heading(lines[i - 1]):
+        if art and not chinese and i > 0 and _runs_on(lines[i - 1].text) \
+                and not _is_heading(lines[i - 1].text, article, heading):
             art = None  # "… laid down in the following" / "Article 2 applies …": a wrapped line names an article
         if translated and not art:
             art = EN_ARTICLE.match(ln.text)
@@ -398,8 +392,8 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
                 continue
         md = MD_HEADING.match(ln.text)
         # a heading below the open article's own (### Article 1 / #### Subject matter) is the article's title
-        heading_line = is_heading(ln) and not (cur_label is not None and md and art_level
-                                               and len(md.group(1)) > art_level and not heading.match(ln.text))
+        heading_line = _is_heading(ln.text, article, heading) and not (
+            cur_label is not None and md and art_level and len(md.group(1)) > art_level and not heading.match(ln.text))
         annex = chinese and cur_label is not None and not art and _annex(ln.text)
         if heading_line or art or annex:
             b.add(cur_kind, cur_start, last_end, cur_label or preamble, path)
@@ -413,14 +407,9 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
         if heading_line:
             title = md.group(2).strip() if md else stripped
             end = ln.end
-            bare = heading.match(ln.text)
-            if bare and not ln.text[bare.end():].strip():
-                # "CHAPTER II" / "SUPPORT MEASURES": the title stands on the next line; read apart, it was a
-                # passage of its own, coded as preamble
-                nxt = next((j for j in range(i + 1, min(i + 3, len(lines))) if lines[j].text.strip()), None)
-                if nxt is not None and _chapter_title(lines[nxt].text) and not is_heading(lines[nxt]) \
-                        and not article.match(lines[nxt].text):
-                    title, end, skip_to = f"{title} {lines[nxt].text.strip()}", lines[nxt].end, nxt
+            below = _title_below(lines, i, article, heading)
+            if below is not None:
+                title, end, skip_to = f"{title} {lines[below].text.strip()}", lines[below].end, below
             b.add("heading", ln.start, end, title, headings.enter(_heading_level(title, ln.text), title))
             cur_kind, cur_start, last_end = "preamble", end + 1, end + 1
             continue
@@ -431,6 +420,29 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
         if stripped:
             last_end = ln.end
     b.add(cur_kind, cur_start, last_end, cur_label or preamble, path)
+
+
+def _is_heading(line: str, article: re.Pattern, heading: re.Pattern) -> bool:
+    """Whether a line of a text of articles (`article`) is a heading: a short `heading` line (a chapter's) or a
+    Markdown one. An article may stand as a Markdown heading of its own (### Article 3) above its text: it opens the
+    article."""
+    stripped = line.strip()
+    return bool(stripped) and not article.match(line) and (heading.match(line) and len(stripped) <= 60
+                                                           or MD_HEADING.match(line))
+
+
+def _title_below(lines: list[Line], i: int, article: re.Pattern, heading: re.Pattern) -> int | None:
+    """The line below chapter heading i that holds its title, where the heading is its number alone ("CHAPTER II" /
+    "SUPPORT MEASURES"): the first line with text of the next two, when it reads as a chapter's title; else None.
+    Read apart, the title was a passage of its own, coded as preamble."""
+    bare = heading.match(lines[i].text)
+    if not bare or lines[i].text[bare.end():].strip():
+        return None
+    nxt = next((j for j in range(i + 1, min(i + 3, len(lines))) if lines[j].text.strip()), None)
+    if nxt is not None and _chapter_title(lines[nxt].text) and not _is_heading(lines[nxt].text, article, heading) \
+            and not article.match(lines[nxt].text):
+        return nxt
+    return None
 
 
 _RUNS_ON = _LEAD_IN_END | frozenset("following pursuant see per".split())
