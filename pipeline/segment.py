@@ -115,15 +115,19 @@ def _enum_level(tag: str, stack: list[str]) -> int:
             return 5
         # (i), (v), (x), (c), (l) are roman numerals only below an (A); they are letters when they continue a
         # lettered run, (h) -> (i), or open a subsection, as after a section heading repeated above each one
-        if set(tag) <= _ROMAN and open_at(2) and not (len(tag) == 1 and open_at(0) and len(stack[0]) == 1
-                                                       and ord(stack[0]) == ord(tag) - 1):
+        if set(tag) <= _ROMAN and open_at(2) and not _continues_letters(stack, 0, tag):
             return 3
         return 0
     # (I), (V): capital numerals below an (i), unless they continue a run of capital letters, (H) -> (I)
-    if set(tag.lower()) <= _ROMAN and (len(tag) > 1 or open_at(3) and not (
-            open_at(2) and len(stack[2]) == 1 and ord(stack[2]) == ord(tag) - 1)):
+    if set(tag.lower()) <= _ROMAN and (len(tag) > 1 or open_at(3) and not _continues_letters(stack, 2, tag)):
         return 4
     return 2
+
+
+def _continues_letters(stack: list[str], level: int, tag: str) -> bool:
+    """Whether enumerator `tag` is the letter after the one open at `level` of `stack`, (h) -> (i), (H) -> (I): it
+    continues a run of letters, though it reads as a roman numeral too."""
+    return len(tag) == 1 and len(stack) > level and len(stack[level]) == 1 and ord(stack[level]) == ord(tag) - 1
 
 
 def _open_enumerator(stack: list[str], level: int, tag: str) -> None:
@@ -809,8 +813,7 @@ def _uk_level(tag: str, stack: list[str]) -> int:
         return 0
     if tag.islower():
         # (i) after (h) continues the letters; below an open (a) it is a sub-paragraph
-        after_h = len(stack) > 1 and len(stack[1]) == 1 and len(tag) == 1 and ord(stack[1]) == ord(tag) - 1
-        return 2 if set(tag) <= _ROMAN and len(stack) > 1 and stack[1] and not after_h else 1
+        return 2 if set(tag) <= _ROMAN and len(stack) > 1 and stack[1] and not _continues_letters(stack, 1, tag) else 1
     return 3
 
 
