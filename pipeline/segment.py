@@ -865,6 +865,36 @@ def _statute_sections(lines: list[Line], blocks: list[tuple[int, int]],
     return out, False
 
 
+class _OpenSection:
+    """The statute's section that paragraphs stand in, and how each is cited as it comes: by the section and its
+    enumerators (s. 1(2)(a), Sec. 3(a)), or before any enumerator as the section's next paragraph (Sec. 3 ¶ 2).
+    Outside a section a paragraph has no citation ("": it is cited ¶ N)."""
+
+    def __init__(self, level_of):
+        self.level_of = level_of  # an enumerator's level: _uk_level in a UK Act, else _enum_level
+        self.open("")
+
+    def open(self, citation: str, with_text: bool = False) -> None:
+        """Open the section cited `citation` ("" for none); `with_text`: its own line is its first paragraph
+        (Sec. 3. The department shall …), cited as the section."""
+        self.citation = citation
+        self.stack: list[str] = []  # its enumerators by level
+        self.loose = 1 if with_text else 0  # its paragraphs without an enumerator
+
+    def cited(self, text: str) -> str:
+        """The citation of the section's next paragraph, which opens on `text`."""
+        if not self.citation:
+            return ""
+        enum = ENUM.match(text)
+        if enum:
+            tag = enum.group(1)
+            _open_enumerator(self.stack, self.level_of(tag, self.stack), tag)
+        elif not self.stack:
+            self.loose += 1
+            return self.citation if self.loose == 1 else f"{self.citation} ¶ {self.loose}"
+        return _cited_in(self.citation, self.stack)
+
+
 def _paragraphs(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
     """Paragraphs, cited ¶ N, under the text's Markdown headings; within an English statute's sections (a UK Act's
     1 Duty to …, a state statute's Sec. 3., an act's § 2.) cited by the section and their enumerators: s. 1(2)(a),
@@ -876,10 +906,7 @@ def _paragraphs(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
     # below any Markdown heading of the same text (# Title): plain headings nest under it
     plain = _plain_headings(lines, blocks) if english else {}
     sections, uk = _statute_sections(lines, blocks, plain) if english else ({}, False)
-    level_of = _uk_level if uk else _enum_level
-    section = ""  # the statute's section the paragraphs stand in, as cited
-    stack: list[str] = []  # its enumerators by level
-    loose = 0  # its paragraphs without an enumerator
+    section = _OpenSection(_uk_level if uk else _enum_level)
     skip_to = -1
     start: int | None = None
     label = ""
@@ -892,32 +919,6 @@ def _paragraphs(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
             n += 1
             b.add("paragraph", start, end, label or f"¶ {n}", path)
         start = None
-
-    def open_section(cited: str) -> None:
-        nonlocal section, loose
-        section, loose = cited, 0
-        stack.clear()
-
-    def open_paragraph(i: int) -> str:
-        """Open the paragraph that starts on line i where it stands: a section that opens with its text, an
-        enumerator's level, or the next of its section's paragraphs before any enumerator (Sec. 3 ¶ 2). Returns its
-        citation: § style within a section, else "" (¶ N)."""
-        nonlocal loose
-        if i in sections:  # "Sec. 3. The department shall ..." opens its section with its text
-            open_section(sections[i][0])
-            headings.close(_SECTION_LEVEL)
-            loose = 1
-            return section
-        if not section:
-            return ""
-        enum = ENUM.match(lines[i].text)
-        if enum:
-            tag = enum.group(1)
-            _open_enumerator(stack, level_of(tag, stack), tag)
-        elif not stack:
-            loose += 1
-            return section if loose == 1 else f"{section} ¶ {loose}"
-        return _cited_in(section, stack)
 
     for i, ln in enumerate(lines):
         if i <= skip_to:
@@ -933,7 +934,7 @@ def _paragraphs(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
             else:
                 level, last, title = _SECTION_LEVEL, i, ln.text.strip().strip("*_").strip()
             b.add("heading", ln.start, lines[last].end, title, headings.enter(level, title))
-            open_section(opener[0] if opener else "")
+            section.open(opener[0] if opener else "")
             skip_to = last
             continue
         if not ln.text.strip():
@@ -941,7 +942,12 @@ def _paragraphs(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
             continue
         if start is None:
             start = ln.start
-            label = open_paragraph(i)
+            if opener:  # "Sec. 3. The department shall ..." opens its section with its text
+                headings.close(_SECTION_LEVEL)
+                section.open(opener[0], with_text=True)
+                label = opener[0]
+            else:
+                label = section.cited(ln.text)
         end = ln.end
         if one_per_line:
             flush()
