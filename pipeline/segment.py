@@ -477,6 +477,13 @@ def _heading_level(title: str, raw: str) -> int:
     return len(md.group(1)) if md else 2
 
 
+def _subsection_title(title: str) -> bool:
+    """Whether what follows the enumerator of a Markdown heading line ("##### (k) Authorization of appropriations")
+    is the subsection's title, a short phrase, rather than its text: no sentence's end, no lead-in's last word."""
+    words = title.split()
+    return 0 < len(words) <= _TITLE_WORDS and not _SENTENCE_END.search(title) and words[-1].lower() not in _LEAD_IN_END
+
+
 def _us_code(b: _Builder, lines: list[Line]) -> None:
     """A US Code text's paragraphs ((a), (1), (A) …), each cited by its § section and enumerators, § 3710(a)(1),
     under its headings (Markdown, or a plain-text export's § 101. Title lines)."""
@@ -523,9 +530,7 @@ def _us_code(b: _Builder, lines: list[Line]) -> None:
             if not title:
                 pending, pending_end = start, ln.end
                 continue
-            words = title.split()
-            if (md and pending is None and 0 < len(words) <= _TITLE_WORDS and not _SENTENCE_END.search(title)
-                    and words[-1].lower() not in _LEAD_IN_END):
+            if md and pending is None and _subsection_title(title):
                 # a subsection's own heading line names what follows: like other headings it is not coded
                 b.add("heading", ln.start, ln.end, stripped.lstrip("#").strip(), path)
                 continue
