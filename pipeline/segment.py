@@ -632,8 +632,14 @@ def _part_heading(text: str) -> tuple[int, int] | None:
     if m := _PART_HEADING.match(text):
         return m.span(1)
     m = _CAPITAL_PART.match(text)
-    rest = text[m.end():].strip().strip("*_").strip() if m else ""
-    return m.span(1) if 0 < len(rest) <= _OUTLINE_TITLE_CHARS and not _SENTENCE_MARK.search(rest) else None
+    return m.span(1) if m and _short_title(text, m.end()) else None
+
+
+def _short_title(text: str, at: int) -> bool:
+    """Whether what follows a number in a line (from `at`) reads as a heading's title, 一、总体要求 or 貳、推動策略:
+    a few characters, in bold or not, with no sentence in them."""
+    rest = text[at:].strip().strip("*_").strip()
+    return 0 < len(rest) <= _OUTLINE_TITLE_CHARS and not _SENTENCE_MARK.search(rest)
 
 
 def _annex(text: str) -> re.Match | None:
@@ -740,10 +746,8 @@ def _outline(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
         if m and not part:
             level, mark = _outline_mark(m)
             marks[level:] = [mark] + [""] * (4 - level)
-            rest = ln.text[m.end():].strip().strip("*_").strip()
             # a short line of 1.- or （1）-numbered items is a list (材料清单), not headings
-            short = (md is None and level <= 2 and 0 < len(rest) <= _OUTLINE_TITLE_CHARS
-                     and not _SENTENCE_MARK.search(rest))
+            short = md is None and level <= 2 and _short_title(ln.text, m.end())
             if short and _holds_nothing(lines, i, level):
                 listed = level
             heading = md is not None or (short and listed is None and not _closes_a_list(lines, i, level, was_listed))
