@@ -621,6 +621,9 @@ _OUTLINE = re.compile(r"^[ \t\u3000]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?[ \t\u3000]*"
                       r"|[（(][ \t]*(?P<l4>\d{1,3})[ \t]*[）)])")
 _PART_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?(?:\*\*|__)?(第[{CN_NUMERAL}]+(?:部分|[编章节]))(?:[ \t\u3000]|$)")
 _OUTLINE_TITLE_CHARS = 30
+# the levels of an outline's headings: a part's or an attachment's below any Markdown heading (1-6), and a numbered
+# item's (一、 at 11, （一） at 12, …) below the part's
+_OUTLINE_PART_LEVEL, _OUTLINE_ITEM_LEVEL = 7, 10
 _SENTENCE_MARK = re.compile(r"[。；！？：:;，,]")
 # a plan's parts above its 一、 items, numbered in capital numerals (壹、計畫緣起 / 貳、推動策略), as Taiwan's are
 _CAPITAL_PART = re.compile(r"^[ \t\u3000]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?[ \t\u3000]*([壹贰貳叁参參肆伍陆陸柒捌玖拾]+、)")
@@ -752,17 +755,18 @@ def _outline(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
                 listed = level
             heading = md is not None or (short and listed is None and not _closes_a_list(lines, i, level, was_listed))
             if not heading:
-                headings.close(10 + level)  # a heading of its level, （三）共建平台, holds no sibling （四）
+                headings.close(_OUTLINE_ITEM_LEVEL + level)  # a heading of its level, （三）共建平台, holds no sibling （四）
                 item, end = (ln.start, cited("".join(marks))), ln.end
                 continue
             title = stripped.lstrip("#").strip().replace("**", "").replace("__", "")
-            b.add("heading", ln.start, ln.end, title, headings.enter(10 + level, title))
+            b.add("heading", ln.start, ln.end, title, headings.enter(_OUTLINE_ITEM_LEVEL + level, title))
         else:
             # a part or chapter, an attachment, or a Markdown heading with no number, starts the numbering afresh
             marks[:] = [""] * 5
             in_part = written[ln.start + part[0]:ln.start + part[1]] if part else ""
             title = (md.group(2) if md else stripped).strip().replace("**", "").replace("__", "")
-            b.add("heading", ln.start, ln.end, title, headings.enter(len(md.group(1)) if md else 7, title))
+            level = len(md.group(1)) if md else _OUTLINE_PART_LEVEL
+            b.add("heading", ln.start, ln.end, title, headings.enter(level, title))
         loose = 0
     close()
     if signed < len(lines):
