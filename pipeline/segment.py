@@ -436,17 +436,32 @@ def _is_heading(line: str, article: re.Pattern, heading: re.Pattern) -> bool:
 
 
 def _title_below(lines: list[Line], i: int, article: re.Pattern, heading: re.Pattern) -> int | None:
-    """The line below chapter heading i that holds its title, where the heading is its number alone ("CHAPTER II" /
-    "SUPPORT MEASURES"): the first line with text of the next two, when it reads as a chapter's title; else None.
-    Read apart, the title was a passage of its own, coded as preamble."""
+    """The line below chapter heading i that holds its title, or the rest of it: the first line with text of the
+    next two, when it reads as a chapter's title, where the heading is its number alone ("CHAPTER II" /
+    "SUPPORT MEASURES") or a Chinese heading whose title runs on (第二十二章 犯罪嫌疑人、被告人逃匿、/ 死亡案件违法所得的
+    没收程序; or gives its first part's own, 第三章 道路运输相关业务 / 一般规定) up to an article or heading; else
+    None. Read apart, the title was a passage of its own, coded and cited as the preamble in mid-document."""
     bare = heading.match(lines[i].text)
-    if not bare or lines[i].text[bare.end():].strip():
+    if not bare:
+        return None
+    titled = bool(lines[i].text[bare.end():].strip())
+    if titled and article is not ARTICLE:
         return None
     nxt = next((j for j in range(i + 1, min(i + 3, len(lines))) if lines[j].text.strip()), None)
-    if nxt is not None and _chapter_title(lines[nxt].text) and not _is_heading(lines[nxt].text, article, heading) \
-            and not article.match(lines[nxt].text):
-        return nxt
-    return None
+    if nxt is None or not _chapter_title(lines[nxt].text) or _is_heading(lines[nxt].text, article, heading) \
+            or article.match(lines[nxt].text):
+        return None
+    if titled:
+        # a chapter's opening paragraph is a sentence, or goes on with one; a title stands alone above its articles
+        # (a bilingual regulation's English chapter heading below the Chinese one is a heading of its own)
+        after = _next_text(lines, nxt)
+        if _CN_SENTENCE_MARK.search(lines[nxt].text) or not _HAN.search(lines[nxt].text) or after is None or not (
+                article.match(after) or _is_heading(after, article, heading)):
+            return None
+    return nxt
+
+
+_CN_SENTENCE_MARK = re.compile(r"[。；：！？]")
 
 
 _RUNS_ON = _LEAD_IN_END | frozenset("following pursuant see per".split())

@@ -880,3 +880,43 @@ def test_a_signature_with_its_record_below_is_not_the_last_items_text():
     # a closing paragraph that names whom a copy goes to inside a sentence is no record
     kept = text.replace("抄送：省科技厅，市政府办公室。\n", "请将落实情况抄送省科技厅。\n")
     assert segment_document(doc(kept))[-1]["kind"] != "signature"
+
+
+WRAPPED_TITLES = """某省科技成果转化条例
+
+## 第一章 总则
+
+第一条 为了促进科技成果转化，制定本条例。
+
+## 第二章 高等学校、科研机构和
+
+企业的合作
+
+第二条 高等学校可以与企业共建研发平台。
+
+## 第三章 服务机构
+
+一般规定
+
+第三条 技术转移机构应当为成果转化提供服务。
+
+## 第四章 附则
+
+本章规定条例的施行。
+
+第四条 本条例自2025年1月1日起施行。
+"""
+
+
+def test_a_chinese_chapter_title_wrapped_onto_the_next_line_is_the_chapters_title():
+    """A chapter's title wrapped onto the next line (第二章 高等学校、科研机构和 / 企业的合作), or its first part's
+    subtitle (第三章 服务机构 / 一般规定), was a passage of its own in mid-document, coded and cited as 序言 (31
+    such passages in the shared corpus's regulations). A line that is a sentence stays the chapter's text."""
+    rows = segment_document(doc(WRAPPED_TITLES, "zh"))
+    arts = [r for r in rows if r["kind"] == "article"]
+    assert [r["label"] for r in arts] == ["第一条", "第二条", "第三条", "第四条"]
+    assert [r["heading_path"] for r in arts] == ["第一章 总则", "第二章 高等学校、科研机构和 企业的合作",
+                                                 "第三章 服务机构 一般规定", "第四章 附则"]
+    # the document's title line before the first article, and the last chapter's sentence
+    assert [r["text"] for r in rows if r["kind"] == "preamble"] == ["某省科技成果转化条例", "本章规定条例的施行。"]
+    _check_cover(WRAPPED_TITLES, rows)
