@@ -374,6 +374,9 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
     # text before an article (a .txt file's title line, a decision's opening paragraph) is coded as any passage:
     # cited by nothing, a label on it left a reader no place to look for it
     preamble = "序言" if chinese else "Preamble"
+    # text outside an article after the first (under an annex's or a schedule's headings, 一、基本要素 / text) is no
+    # preamble: it is cited by the heading above it
+    outside_kind, outside = "preamble", preamble
     # a Chinese regulation with its English translation under each article (第一条 … / Article 1 …): each
     # translation is an article of its own, read in English, and its chapters' headings are headings
     translated = chinese and _english_articles(lines)
@@ -390,9 +393,11 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
             art = EN_ARTICLE.match(ln.text)
             if art is None and EN_HEADING.match(ln.text) and len(stripped) <= 60:
                 # the translation of the chapter heading above it: a heading, the Chinese one staying the context
-                b.add(cur_kind, cur_start, last_end, cur_label or preamble, path)
+                b.add(cur_kind, cur_start, last_end, cur_label or outside, path)
                 b.add("heading", ln.start, ln.end, stripped, path)
-                cur_label, cur_kind, cur_start, last_end = None, "preamble", ln.end + 1, ln.end + 1
+                if outside_kind != "preamble":
+                    outside = stripped
+                cur_label, cur_kind, cur_start, last_end = None, outside_kind, ln.end + 1, ln.end + 1
                 continue
         md = MD_HEADING.match(ln.text)
         # a heading below the open article's own (### Article 1 / #### Subject matter) is the article's title
@@ -400,7 +405,7 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
             cur_label is not None and md and art_level and len(md.group(1)) > art_level and not heading.match(ln.text))
         annex = chinese and cur_label is not None and not art and _annex(ln.text)
         if heading_line or art or annex:
-            b.add(cur_kind, cur_start, last_end, cur_label or preamble, path)
+            b.add(cur_kind, cur_start, last_end, cur_label or outside, path)
             cur_label = None
         if annex:
             # an annex stands outside the chapters: it is a passage of its own, cited by its name (附件1)
@@ -415,15 +420,18 @@ def _articles(b: _Builder, lines: list[Line], article: re.Pattern, heading: re.P
             if below is not None:
                 title, end, skip_to = f"{title} {lines[below].text.strip()}", lines[below].end, below
             b.add("heading", ln.start, end, title, headings.enter(_heading_level(title, ln.text), title))
-            cur_kind, cur_start, last_end = "preamble", end + 1, end + 1
+            if outside_kind != "preamble":
+                outside = title
+            cur_kind, cur_start, last_end = outside_kind, end + 1, end + 1
             continue
         if art:
             cur_label = art.group(1)
+            outside_kind = "paragraph"
             cur_kind, cur_start = "article", ln.start
             art_level = len(md.group(1)) if md else 0
         if stripped:
             last_end = ln.end
-    b.add(cur_kind, cur_start, last_end, cur_label or preamble, path)
+    b.add(cur_kind, cur_start, last_end, cur_label or outside, path)
 
 
 def _is_heading(line: str, article: re.Pattern, heading: re.Pattern) -> bool:

@@ -911,12 +911,15 @@ WRAPPED_TITLES = """某省科技成果转化条例
 def test_a_chinese_chapter_title_wrapped_onto_the_next_line_is_the_chapters_title():
     """A chapter's title wrapped onto the next line (第二章 高等学校、科研机构和 / 企业的合作), or its first part's
     subtitle (第三章 服务机构 / 一般规定), was a passage of its own in mid-document, coded and cited as 序言 (31
-    such passages in the shared corpus's regulations). A line that is a sentence stays the chapter's text."""
+    such passages in the shared corpus's regulations). A line that is a sentence stays the chapter's text, and like
+    any text under a heading after the first article (an annex's or a schedule's items) it was cited 序言 too."""
     rows = segment_document(doc(WRAPPED_TITLES, "zh"))
     arts = [r for r in rows if r["kind"] == "article"]
     assert [r["label"] for r in arts] == ["第一条", "第二条", "第三条", "第四条"]
     assert [r["heading_path"] for r in arts] == ["第一章 总则", "第二章 高等学校、科研机构和 企业的合作",
                                                  "第三章 服务机构 一般规定", "第四章 附则"]
-    # the document's title line before the first article, and the last chapter's sentence
-    assert [r["text"] for r in rows if r["kind"] == "preamble"] == ["某省科技成果转化条例", "本章规定条例的施行。"]
+    # the document's title line comes before the first article; text under a heading after it is no preamble, and
+    # is cited by its heading
+    assert [r["text"] for r in rows if r["kind"] == "preamble"] == ["某省科技成果转化条例"]
+    assert [(r["kind"], r["label"]) for r in rows if r["text"] == "本章规定条例的施行。"] == [("paragraph", "第四章 附则")]
     _check_cover(WRAPPED_TITLES, rows)
