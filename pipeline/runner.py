@@ -503,13 +503,7 @@ class ChunkRunner:
         split = (workers == 1 and prestart and self.engine == "local" and self.jobs > 1
                  and "classify" in self.stages and len(self.stages) > 1)
         worker_stages = tuple(st for st in self.stages if st != "classify") if split else self.stages
-        if split and classifier is not None:
-            classifier.send(self.settings)
-        elif split:
-            classifier = Helper(serve_classifier, self.settings)
-        elif classifier is not None:
-            release_classifier(classifier, used=False)
-            classifier = None
+        classifier = self._classifier_process(split, classifier)
         try:
             results = imap_ordered(process_chunk, self._tasks(doc_chunks, worker_stages),
                                    key=lambda p: p[0], engine=self.engine, jobs=self.jobs, workers=workers,
@@ -536,6 +530,18 @@ class ChunkRunner:
         self._replace_tables()
         return {**self.counts, "rows": {st: w.rows for st, w in writers.items()},
                 "worker_seconds": {k: round(v, 3) for k, v in self.worker_seconds.items()}}
+
+    def _classifier_process(self, split: bool, preloaded: Helper | None) -> Helper | None:
+        """The process that classifies the worker's tokens in a `split` run: the `preloaded` one (from
+        preload_classifier) told the run's settings, or one started now. None otherwise, a preloaded one let go."""
+        if not split:
+            if preloaded is not None:
+                release_classifier(preloaded, used=False)
+            return None
+        if preloaded is None:
+            return Helper(serve_classifier, self.settings)
+        preloaded.send(self.settings)
+        return preloaded
 
     def _write_part(self, docs: list[dict], keys: dict[str, str], reused: dict | None, result: dict) -> None:
         """The chunk's part of every table: the last run's part as it is (`reused` None), else the rows reused
