@@ -702,26 +702,33 @@ def _drop_site_around_articles(soup, title: str) -> None:
 
 
 def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
-    """Readable text of an HTML page: one paragraph per block element, <br> a line break.
-
-    One pass in document order, so the time is linear in the size of the page however deep it nests.
-    """
+    """Readable text of an HTML page (one paragraph per block element, <br> a line break), and its title."""
     from bs4 import BeautifulSoup
-    from bs4.element import CData, NavigableString, PreformattedString, Tag
 
     # lxml parses only; nothing in the page (scripts, handlers, remote resources) is run or fetched
     soup = BeautifulSoup(decoded.text, "lxml")
     title = _page_title(soup)
+    _drop_all_but_the_document(soup, title)
+    _table_rows_as_paragraphs(soup)
+    return Decoded("\n\n".join(_html_paragraphs(soup)), decoded.encoding, decoded.note), title
+
+
+def _drop_all_but_the_document(soup, title: str) -> None:
+    """Leave out of the page what is not its document: scripts and the like, the menu, the site's footer and
+    sidebars, and the site's elements around a regulation's articles."""
     for tag in soup(_HTML_DROP):
         tag.decompose()
     for tag in soup(_HTML_PAGE_CHROME):
         if not tag.decomposed and tag.find_parent(_HTML_DOCUMENT) is None:
             tag.decompose()
     _drop_site_around_articles(soup, title)
-    # a table row is one paragraph, its cells' texts joined by " | ", as a Word table's row is (_docx_blocks): read
-    # cell by cell, a table of measures became one passage per cell, the measure apart from what it names. A row of
-    # one cell, or with a cell holding articles, is a page laid out in a table (older government sites): read as a
-    # row, the whole regulation was one line
+
+
+def _table_rows_as_paragraphs(soup) -> None:
+    """Make each table row a paragraph, its cells' texts joined by " | ", as a Word table's row is (_docx_blocks):
+    read cell by cell, a table of measures became one passage per cell, the measure apart from what it names. A
+    row of one cell, or with a cell holding articles, is a page laid out in a table (older government sites) and
+    is left as it is: read as a row, the whole regulation was one line."""
     for row in soup.find_all("tr"):
         cells = row.find_all(["td", "th"], recursive=False)
         if row.find("table") is None and len(cells) > 1 and not any(
@@ -730,6 +737,16 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
             line = soup.new_tag("p")
             line.string = " | ".join(c for c in cells if c)
             row.replace_with(line)
+
+
+def _html_paragraphs(soup) -> list[str]:
+    """The page's paragraphs: the text of each block element, <br> a line break, runs of whitespace one space
+    outside <pre> and its like, and an article's number that markup sets apart followed by a space.
+
+    One pass in document order, so the time is linear in the size of the page however deep it nests.
+    """
+    from bs4.element import CData, NavigableString, PreformattedString, Tag
+
     block_of: dict[int, object] = {}   # id(element) -> nearest enclosing block element (or None)
     in_pre: dict[int, bool] = {}
     paragraphs: list[str] = []
@@ -772,6 +789,4 @@ def _html_text(decoded: Decoded) -> tuple[Decoded, str]:
                        and not "".join(buf).rpartition("\n")[2].strip())
         buf.append(s if in_pre.get(id(parent)) else _HTML_SPACE.sub(" ", s))
     flush()
-    return Decoded("\n\n".join(paragraphs), decoded.encoding, decoded.note), title
-
-
+    return paragraphs
