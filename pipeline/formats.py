@@ -37,8 +37,9 @@ _DOCX_TEXT = frozenset(_W + t for t in ("t", "tab", "ptab", "br", "cr", "noBreak
 _DOCX_NOT_TEXT = frozenset(_W + t for t in ("del", "moveFrom", "pPr", "rPr", "sdtPr", "sdtEndPr", "rt"))
 # containers of paragraphs and tables inside a body, a cell or a text box: a content control, custom XML
 _DOCX_BLOCK_WRAPPERS = frozenset((_W + "sdt", _W + "sdtContent", _W + "customXml"))
-# a paragraph that opens an article or a chapter
-_STRUCTURE_START = re.compile(rf"\s*{STRUCTURE_NUMBER}")
+# text that opens an article or a chapter (a Word paragraph, a web page's string), in Simplified or Traditional (a
+# file is read before conversion); anchored, as BeautifulSoup searches a page's strings with it
+_STRUCTURE_START = re.compile(rf"^\s*{STRUCTURE_NUMBER}")
 
 
 def _docx_blocks(container, parent, numbering: "_DocxNumbering | None" = None) -> list[str]:
@@ -628,8 +629,6 @@ _HTML_DROP = ["script", "style", "noscript", "template", "iframe", "object", "em
 # or sidebar of an article (<article>, <main>) may be the document's own (its issuer, a note) and is kept.
 _HTML_PAGE_CHROME = ["footer", "aside"]
 _HTML_DOCUMENT = ("article", "main")
-# text that opens an article or a chapter, in Simplified or Traditional (the page is read before conversion)
-_HTML_STRUCTURE = re.compile(rf"^\s*{STRUCTURE_NUMBER}")
 _HTML_ROOTS = ("[document]", "html", "body")
 _TITLE_LOOKBACK = 50
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
@@ -675,7 +674,7 @@ def _drop_site_around_articles(soup, title: str) -> None:
     it may be the document's own."""
     from bs4.element import Comment
 
-    starts = [s for s in soup.find_all(string=_HTML_STRUCTURE) if not isinstance(s, Comment)]
+    starts = [s for s in soup.find_all(string=_STRUCTURE_START) if not isinstance(s, Comment)]
     if len(starts) < 2:
         return
     chains = [list(reversed(list(s.parents))) for s in starts]
@@ -732,7 +731,7 @@ def _table_rows_as_paragraphs(soup) -> None:
     for row in soup.find_all("tr"):
         cells = row.find_all(["td", "th"], recursive=False)
         if row.find("table") is None and len(cells) > 1 and not any(
-                len(c.find_all(string=_HTML_STRUCTURE, limit=2)) > 1 for c in cells):
+                len(c.find_all(string=_STRUCTURE_START, limit=2)) > 1 for c in cells):
             cells = [_HTML_SPACE.sub(" ", c.get_text(" ", strip=True)) for c in cells]
             line = soup.new_tag("p")
             line.string = " | ".join(c for c in cells if c)
