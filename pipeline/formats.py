@@ -435,47 +435,57 @@ def extract_text(data: bytes, fmt: str, max_bytes: int = DEFAULT_MAX_BYTES) -> t
         decoded, title = _html_text(decode_bytes(data))
         return decoded, own_title(title)
     if fmt == "docx":
-        import docx
-
-        if data.startswith(_OLE_MAGIC):
-            raise DecodeError("not a readable .docx: a Word 97-2003 file (.doc) or a password-protected .docx (both "
-                              "are OLE compound files, not a .docx's zip archive); open it in Word and save it as "
-                              ".docx without a password")
-        check_archive(data, max_bytes)
-        try:
-            d = docx.Document(io.BytesIO(data))
-            text = "\n\n".join(_docx_blocks(d.element.body, d, _DocxNumbering(d)))
-            title = own_title(d.core_properties.title or "")
-        except Exception as exc:  # python-docx raises several types for broken zips
-            raise DecodeError(f"not a readable .docx ({type(exc).__name__})") from None
-        return Decoded(text, "docx"), title
+        return _docx_text(data, max_bytes)
     if fmt == "pdf":
-        from pypdf import PdfReader
-        from pypdf.errors import DependencyError
-
-        failed = None
-        with _library_messages("pypdf") as said:
-            try:
-                reader = PdfReader(io.BytesIO(data))
-                pages = [p.extract_text() or "" for p in reader.pages]
-                pages = [_glyph_lines(p) if _one_glyph_a_line(text) else text for p, text in zip(reader.pages, pages)]
-            except Exception as exc:  # pypdf raises many types on malformed files
-                failed = exc
-        said_note = f"pypdf: {'; '.join(said)}" if said else ""
-        if isinstance(failed, DependencyError):
-            # an AES-encrypted PDF that opens without a password: pypdf decrypts AES with the cryptography package
-            raise DecodeError(f"encrypted PDF that needs the 'cryptography' package to be read: install it (pip "
-                              f"install cryptography, or `make setup`, which installs the versions pinned in "
-                              f"pyproject.toml) (pypdf: {one_line(str(failed))})")
-        if failed is not None:
-            raise DecodeError(f"not a readable PDF ({type(failed).__name__}: {one_line(str(failed))}"
-                              f"{'; ' + said_note if said_note else ''})")
-        text = pdf_pages_text(pages)
-        if not text.strip():
-            raise DecodeError(f"PDF has no text layer ({len(pages)} page(s)); scanned images need OCR first"
-                              f"{' (' + said_note + ')' if said_note else ''}")
-        return Decoded(text, "pdf", said_note), ""
+        return _pdf_text(data), ""
     raise DecodeError(f"unsupported format {fmt}")
+
+
+def _docx_text(data: bytes, max_bytes: int) -> tuple[Decoded, str]:
+    """A Word document's text and the title in its properties ("" if none)."""
+    import docx
+
+    if data.startswith(_OLE_MAGIC):
+        raise DecodeError("not a readable .docx: a Word 97-2003 file (.doc) or a password-protected .docx (both "
+                          "are OLE compound files, not a .docx's zip archive); open it in Word and save it as "
+                          ".docx without a password")
+    check_archive(data, max_bytes)
+    try:
+        d = docx.Document(io.BytesIO(data))
+        text = "\n\n".join(_docx_blocks(d.element.body, d, _DocxNumbering(d)))
+        title = own_title(d.core_properties.title or "")
+    except Exception as exc:  # python-docx raises several types for broken zips
+        raise DecodeError(f"not a readable .docx ({type(exc).__name__})") from None
+    return Decoded(text, "docx"), title
+
+
+def _pdf_text(data: bytes) -> Decoded:
+    """A PDF's text, with what pypdf said while reading it as the note."""
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError
+
+    failed = None
+    with _library_messages("pypdf") as said:
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            pages = [p.extract_text() or "" for p in reader.pages]
+            pages = [_glyph_lines(p) if _one_glyph_a_line(text) else text for p, text in zip(reader.pages, pages)]
+        except Exception as exc:  # pypdf raises many types on malformed files
+            failed = exc
+    said_note = f"pypdf: {'; '.join(said)}" if said else ""
+    if isinstance(failed, DependencyError):
+        # an AES-encrypted PDF that opens without a password: pypdf decrypts AES with the cryptography package
+        raise DecodeError(f"encrypted PDF that needs the 'cryptography' package to be read: install it (pip "
+                          f"install cryptography, or `make setup`, which installs the versions pinned in "
+                          f"pyproject.toml) (pypdf: {one_line(str(failed))})")
+    if failed is not None:
+        raise DecodeError(f"not a readable PDF ({type(failed).__name__}: {one_line(str(failed))}"
+                          f"{'; ' + said_note if said_note else ''})")
+    text = pdf_pages_text(pages)
+    if not text.strip():
+        raise DecodeError(f"PDF has no text layer ({len(pages)} page(s)); scanned images need OCR first"
+                          f"{' (' + said_note + ')' if said_note else ''}")
+    return Decoded(text, "pdf", said_note)
 
 
 # A PDF's text layer holds what its pages print: a running head and foot on every page (the gazette's name, the
