@@ -42,7 +42,7 @@ _DOCX_BLOCK_WRAPPERS = frozenset((_W + "sdt", _W + "sdtContent", _W + "customXml
 _STRUCTURE_START = re.compile(rf"^\s*{STRUCTURE_NUMBER}")
 
 
-def _docx_blocks(container, parent, numbering: "_DocxNumbering | None" = None) -> list[str]:
+def _docx_blocks(container, parent, numbering: "_DocxNumbering") -> list[str]:
     """The text of a Word document's body (or of a table cell or a text box: `container` is its XML element,
     `parent` the python-docx object tables hang from) in reading order: each paragraph, followed by the text
     boxes anchored in it, and each table row as its cells' texts joined by " | " (a cell merged across columns
@@ -55,7 +55,7 @@ def _docx_blocks(container, parent, numbering: "_DocxNumbering | None" = None) -
     out = []
     for el in container:
         if el.tag == _W + "p":
-            text: list[str] = [numbering.label(el)] if numbering is not None else []
+            text: list[str] = [numbering.label(el)]
             boxes: list[str] = []
             _docx_inline(el, text, boxes, parent, numbering)
             _space_after_article_number(text)
@@ -87,7 +87,7 @@ def _docx_blocks(container, parent, numbering: "_DocxNumbering | None" = None) -
     return out
 
 
-def _docx_inline(el, text: list[str], boxes: list[str], parent, numbering: "_DocxNumbering | None" = None) -> None:
+def _docx_inline(el, text: list[str], boxes: list[str], parent, numbering: "_DocxNumbering") -> None:
     """Collect the text inside a paragraph's element `el` in `text`, and the blocks of the text boxes in it
     (shapes in w:drawing or VML w:pict) in `boxes`; hyperlinks, fields, smart tags, content controls and
     tracked insertions are descended into."""
