@@ -50,8 +50,6 @@ def _docx_blocks(container, parent, numbering: "_DocxNumbering") -> list[str]:
     dropped them. Articles inside content controls, tracked insertions, fields and smart tags are read as Word
     shows them; python-docx's paragraph and table lists leave them out. A paragraph Word numbers (`numbering`)
     starts with its number as Word shows it (第五条, 1., (a))."""
-    from docx.table import Table
-
     out = []
     for el in container:
         if el.tag == _W + "p":
@@ -63,27 +61,37 @@ def _docx_blocks(container, parent, numbering: "_DocxNumbering") -> list[str]:
                 out.append("".join(text))
             out.extend(boxes)
         elif el.tag == _W + "tbl":
-            rows = Table(el, parent).rows
-            for row in rows:
-                blocks, seen = [], set()
-                for cell in row.cells:
-                    if id(cell._tc) in seen:
-                        continue
-                    seen.add(id(cell._tc))
-                    blocks.append([t for t in _docx_blocks(cell._tc, cell, numbering) if t.strip()])
-                # a table of one cell, or a cell holding articles, is the page's layout (a form, a frame), not a
-                # table's row: read as one, a regulation typed in it was one line
-                if len(blocks) == 1 and len(rows) == 1 or any(
-                        sum(1 for t in b if _STRUCTURE_START.match(t)) > 1 for b in blocks):
-                    out.extend(t for b in blocks for t in b)
-                    continue
-                cells = [" ".join(b).strip() for b in blocks]
-                if any(cells):
-                    out.append(" | ".join(c for c in cells if c))
+            out.extend(_docx_table(el, parent, numbering))
         elif el.tag in _DOCX_BLOCK_WRAPPERS:
             out.extend(_docx_blocks(el, parent, numbering))
         elif el.tag == _MC + "AlternateContent":
             out.extend(_docx_blocks(_docx_alternative(el), parent, numbering))
+    return out
+
+
+def _docx_table(table, parent, numbering: "_DocxNumbering") -> list[str]:
+    """The blocks of a Word table (`table` its w:tbl element): each row its cells' texts joined by " | ", a cell
+    merged across columns once."""
+    from docx.table import Table
+
+    out = []
+    rows = Table(table, parent).rows
+    for row in rows:
+        blocks, seen = [], set()
+        for cell in row.cells:
+            if id(cell._tc) in seen:
+                continue
+            seen.add(id(cell._tc))
+            blocks.append([t for t in _docx_blocks(cell._tc, cell, numbering) if t.strip()])
+        # a table of one cell, or a cell holding articles, is the page's layout (a form, a frame), not a
+        # table's row: read as one, a regulation typed in it was one line
+        if len(blocks) == 1 and len(rows) == 1 or any(
+                sum(1 for t in b if _STRUCTURE_START.match(t)) > 1 for b in blocks):
+            out.extend(t for b in blocks for t in b)
+            continue
+        cells = [" ".join(b).strip() for b in blocks]
+        if any(cells):
+            out.append(" | ".join(c for c in cells if c))
     return out
 
 
