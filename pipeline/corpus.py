@@ -204,8 +204,9 @@ def discover(root: Path) -> tuple[list[Found], list[dict]]:
 
     Symbolic links to folders are listed but not followed (a link loop would never end); links to files are
     read only when the file they lead to is inside the corpus folder (a link to /etc/passwd is not a policy
-    text). Folders holding a previous run's outputs are listed but not entered. Hidden folders (name starting with '.') are listed but not entered; hidden files are found (and
-    skipped unless the manifest names them). A folder that cannot be listed is reported as failed.
+    text). Folders holding a previous run's outputs are listed but not entered. Hidden folders (name starting
+    with '.') are listed but not entered; hidden files are found (and skipped unless the manifest names them). A
+    folder that cannot be listed is reported as failed.
     """
     root = Path(root)
     real_root = root.resolve()
@@ -240,24 +241,14 @@ def discover(root: Path) -> tuple[list[Found], list[dict]]:
         keep = []
         for d in sorted(dirnames, key=_name_order):
             full = Path(dirpath) / d
-            if full.is_symlink():
-                rel, note = claim(full)
-                linked.append(rel)
-                problems.append(report_row(rel, "skipped", join_reasons(note, f"symbolic link to a folder "
-                                                                     f"({_link_target(full)}); not followed")))
-            elif d.startswith("."):
-                rel, note = claim(full)
-                problems.append(report_row(rel, "skipped", join_reasons(note, "hidden folder (name starts with '.'); "
-                                                                     "not read")))
-            elif is_output_folder(full):
-                rel, note = claim(full)
-                held = [m for m in RUN_MARKERS if os.path.lexists(full / m)]
-                why = (f"holds a previous run's outputs ({', '.join(held)}); not read" if held else
-                       f"holds the lock file a run takes in its output folder ({LOCK_FILE}); not read: delete that "
-                       "file if no run writes there")
-                problems.append(report_row(rel, "skipped", join_reasons(note, why)))
-            else:
+            why = _not_entered(full)
+            if why is None:
                 keep.append(d)
+                continue
+            rel, note = claim(full)
+            if full.is_symlink():
+                linked.append(rel)
+            problems.append(report_row(rel, "skipped", join_reasons(note, why)))
         dirnames[:] = keep
         for f in sorted(filenames, key=_name_order):
             full = Path(dirpath) / f
@@ -278,6 +269,21 @@ def discover(root: Path) -> tuple[list[Found], list[dict]]:
                     "(copy the documents into the corpus folder to have them read; see ingest_report.csv)",
                     root, len(linked), first_few(sorted(linked)))
     return sorted(found, key=lambda e: e.rel), problems
+
+
+def _not_entered(folder: Path) -> str | None:
+    """Why discover lists `folder` but does not enter it (a link to a folder, a hidden folder, a previous run's
+    outputs); None for a folder to enter."""
+    if folder.is_symlink():
+        return f"symbolic link to a folder ({_link_target(folder)}); not followed"
+    if folder.name.startswith("."):
+        return "hidden folder (name starts with '.'); not read"
+    if is_output_folder(folder):
+        held = [m for m in RUN_MARKERS if os.path.lexists(folder / m)]
+        return (f"holds a previous run's outputs ({', '.join(held)}); not read" if held else
+                f"holds the lock file a run takes in its output folder ({LOCK_FILE}); not read: delete that file "
+                "if no run writes there")
+    return None
 
 
 def _name_order(name: str) -> tuple:
