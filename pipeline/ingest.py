@@ -66,41 +66,14 @@ class IngestRun:
 
     def __init__(self, corpus: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, progress: bool = False,
                  previous: tuple[pd.DataFrame, object] | None = None):
-        self.root = Path(corpus)
-        root = self.root
-        if not root.exists():
-            # a relative path is read from the folder the command runs in, which `make -C` changes
-            looked = "" if root.is_absolute() else f" (looked for {root.absolute()})"
-            raise ConfigError(f"{root}: corpus folder does not exist{looked} (--corpus)")
-        if not root.is_dir():
-            raise ConfigError(f"{root}: corpus path is not a folder (--corpus)")
-        try:
-            with os.scandir(root):
-                pass
-        except OSError as exc:
-            raise ConfigError(f"{root}: corpus folder cannot be read ({exc.strerror or exc})") from None
+        self.root = root = _corpus_folder(corpus)
         self.max_bytes = max_bytes
         self.progress = progress
         manifest = read_manifest(root)
         self.has_manifest = manifest is not None
-        # manifest rows as plain dicts of strings, by path (the table itself is not kept: a pandas row lookup
-        # per file costs more than reading the file, and the table would be held for the whole run)
-        self._rows: dict[str, dict[str, str]] = {}
-        if manifest is not None:
-            columns = {c: ["" if pd.isna(v) else str(v) for v in manifest[c].tolist()] for c in manifest.columns}
-            self._rows = {path: {c: columns[c][i] for c in columns} for i, path in enumerate(manifest.index)}
+        self._rows: dict[str, dict[str, str]] = _manifest_rows(manifest) if manifest is not None else {}
         self.files, self.report = discover(root)
-        known = {e.rel for e in self.files} | {r["path"] for r in self.report}
-        not_entered = {r["path"]: r["reason"] for r in self.report}
-        # a manifest written on Windows or macOS, whose file systems ignore letter case, names a/One.txt a/one.txt
-        by_case = {rel.casefold(): rel for rel in sorted(known, reverse=True)}
-        self._case_slips: list[tuple[str, str]] = []
-        for p in self._rows:
-            if p not in known:
-                row, case_slip = _not_found(root, p, not_entered, by_case.get(p.casefold(), ""))
-                self.report.append({**row, "region": region_of(p, self._rows[p])})
-                if case_slip:
-                    self._case_slips.append((p, by_case[p.casefold()]))
+        self._case_slips = self._report_listed_not_found()
         self.cache: list[dict] = []
         self.reused = 0
         self.root_files: list[str] = []  # documents put in ROOT_REGION, for the run to say so
@@ -118,18 +91,7 @@ class IngestRun:
         if not candidates:
             # a mistyped or empty --corpus would otherwise pass for a run that read nothing; a corpus whose files
             # are there but cannot be read still runs, and its report says why each was not
-            others = sum(1 for e in self.files if e.rel != MANIFEST)
-            slips = ""
-            if self._case_slips:
-                listed, found = self._case_slips[0]
-                slips = (f"; '{shown(listed)}' differs only in letter case from the file '{shown(found)}' there "
-                         f"(paths are case-sensitive)" + (f", as do {len(self._case_slips) - 1} more listed path(s)"
-                                                          if len(self._case_slips) > 1 else ""))
-            why = (f"{MANIFEST} lists no file of a type read ({READ_TYPES}) that is there{slips}" if self.has_manifest else
-                   f"its {others} file(s) are notes (a README and the like) or of a type not read (the types "
-                   f"read are {READ_TYPES})" if others else "it holds no file" + (" outside folders not entered (hidden ones, links)"
-                                                                  if self.report else ""))
-            raise ConfigError(f"{root}: corpus folder has no document to read: {why} (--corpus)")
+            raise ConfigError(f"{root}: corpus folder has no document to read: {self._why_no_document()} (--corpus)")
         for entry in candidates:
             st = self._stat(entry)
             if st is None:
@@ -139,6 +101,38 @@ class IngestRun:
             if prev is None or (prev.size, prev.mtime_ns) != st:
                 self.changed_files += 1
                 self.changed_bytes += st[0]
+
+    def _report_listed_not_found(self) -> list[tuple[str, str]]:
+        """Report each path the manifest lists that no file was found at, saying why; the (listed path, file
+        found) pairs among them that differ in letter case alone."""
+        known = {e.rel for e in self.files} | {r["path"] for r in self.report}
+        not_entered = {r["path"]: r["reason"] for r in self.report}
+        # a manifest written on Windows or macOS, whose file systems ignore letter case, names a/One.txt a/one.txt
+        by_case = {rel.casefold(): rel for rel in sorted(known, reverse=True)}
+        case_slips: list[tuple[str, str]] = []
+        for p in self._rows:
+            if p not in known:
+                row, case_slip = _not_found(self.root, p, not_entered, by_case.get(p.casefold(), ""))
+                self.report.append({**row, "region": region_of(p, self._rows[p])})
+                if case_slip:
+                    case_slips.append((p, by_case[p.casefold()]))
+        return case_slips
+
+    def _why_no_document(self) -> str:
+        """Why the corpus folder has no file to read as a document."""
+        if self.has_manifest:
+            slips = ""
+            if self._case_slips:
+                listed, found = self._case_slips[0]
+                slips = (f"; '{shown(listed)}' differs only in letter case from the file '{shown(found)}' there "
+                         f"(paths are case-sensitive)" + (f", as do {len(self._case_slips) - 1} more listed path(s)"
+                                                          if len(self._case_slips) > 1 else ""))
+            return f"{MANIFEST} lists no file of a type read ({READ_TYPES}) that is there{slips}"
+        others = sum(1 for e in self.files if e.rel != MANIFEST)
+        if others:
+            return (f"its {others} file(s) are notes (a README and the like) or of a type not read (the types read "
+                    f"are {READ_TYPES})")
+        return "it holds no file" + (" outside folders not entered (hidden ones, links)" if self.report else "")
 
     def _stat(self, entry: Found) -> tuple[int, int] | None:
         """(size, mtime_ns) as the constructor saw it (handed out once), else as it is now; None if unreadable."""
@@ -292,6 +286,30 @@ class IngestRun:
             for r in lazy:
                 r["text"], r["text_original"] = texts[r["doc_id"]]["text"], texts[r["doc_id"]]["text_original"]
         return records
+
+
+def _corpus_folder(corpus: str | Path) -> Path:
+    """The corpus folder, checked to be there, a folder and readable."""
+    root = Path(corpus)
+    if not root.exists():
+        # a relative path is read from the folder the command runs in, which `make -C` changes
+        looked = "" if root.is_absolute() else f" (looked for {root.absolute()})"
+        raise ConfigError(f"{root}: corpus folder does not exist{looked} (--corpus)")
+    if not root.is_dir():
+        raise ConfigError(f"{root}: corpus path is not a folder (--corpus)")
+    try:
+        with os.scandir(root):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{root}: corpus folder cannot be read ({exc.strerror or exc})") from None
+    return root
+
+
+def _manifest_rows(manifest: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """The manifest's rows as plain dicts of strings, by path. The table itself is not kept: a pandas row lookup
+    per file costs more than reading the file, and the table would be held for the whole run."""
+    columns = {c: ["" if pd.isna(v) else str(v) for v in manifest[c].tolist()] for c in manifest.columns}
+    return {path: {c: columns[c][i] for c in columns} for i, path in enumerate(manifest.index)}
 
 
 def _skipped(entry: Found, row: dict | None, has_manifest: bool, fmt) -> tuple[dict, bool] | None:
