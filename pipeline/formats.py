@@ -208,40 +208,30 @@ class _DocxNumbering:
         self._restarts: dict[str, list[int]] = {}
         self._counts: dict[str | None, list[int | None]] = {}
         if numbering is not None:
-            root = _part_xml(numbering)
-            abstract = {a.get(_W + "abstractNumId"): self._read_levels(a) for a in root.iter(_W + "abstractNum")}
-            for num in root.iter(_W + "num"):
-                ref = num.find(_W + "abstractNumId")
-                num_id, abstract_id = num.get(_W + "numId"), ref.get(_W + "val") if ref is not None else None
-                self._abstract_of[num_id] = abstract_id
-                levels = dict(abstract.get(abstract_id, {}))
-                for override in num.iter(_W + "lvlOverride"):
-                    ilvl = _int(override.get(_W + "ilvl"), 0)
-                    lvl = override.find(_W + "lvl")
-                    if lvl is not None:
-                        levels.update(self._read_levels([lvl], ilvl))
-                    start = override.find(_W + "startOverride")
-                    if start is not None and ilvl in levels:
-                        levels[ilvl] = (_int(start.get(_W + "val"), 1), *levels[ilvl][1:])
-                    if start is not None or lvl is not None:
-                        self._restarts.setdefault(num_id, []).append(ilvl)
-                self._levels[num_id] = levels
+            self._read_lists(_part_xml(numbering))
         if styles is not None and self._levels:
-            based_on, own = {}, {}
-            for style in _part_xml(styles).iter(_W + "style"):
-                sid = style.get(_W + "styleId")
-                base = style.find(_W + "basedOn")
-                based_on[sid] = base.get(_W + "val") if base is not None else None
-                num_pr = style.find(f"{_W}pPr/{_W}numPr")
-                if num_pr is not None:
-                    own[sid] = _num_pr(num_pr)
-            for sid in based_on:
-                seen, at = set(), sid
-                while at is not None and at not in own and at not in seen:
-                    seen.add(at)
-                    at = based_on.get(at)
-                if at in own:
-                    self._style_num[sid] = own[at]
+            self._style_num = _style_numbering(_part_xml(styles))
+
+    def _read_lists(self, root) -> None:
+        """Read the lists (w:num) of numbering.xml (`root`): each one's levels, its definition's with the list's
+        overrides, and the levels it restarts."""
+        abstract = {a.get(_W + "abstractNumId"): self._read_levels(a) for a in root.iter(_W + "abstractNum")}
+        for num in root.iter(_W + "num"):
+            ref = num.find(_W + "abstractNumId")
+            num_id, abstract_id = num.get(_W + "numId"), ref.get(_W + "val") if ref is not None else None
+            self._abstract_of[num_id] = abstract_id
+            levels = dict(abstract.get(abstract_id, {}))
+            for override in num.iter(_W + "lvlOverride"):
+                ilvl = _int(override.get(_W + "ilvl"), 0)
+                lvl = override.find(_W + "lvl")
+                if lvl is not None:
+                    levels.update(self._read_levels([lvl], ilvl))
+                start = override.find(_W + "startOverride")
+                if start is not None and ilvl in levels:
+                    levels[ilvl] = (_int(start.get(_W + "val"), 1), *levels[ilvl][1:])
+                if start is not None or lvl is not None:
+                    self._restarts.setdefault(num_id, []).append(ilvl)
+            self._levels[num_id] = levels
 
     @staticmethod
     def _read_levels(levels, ilvl: int | None = None) -> dict[int, tuple[int, str, str, str, int]]:
@@ -301,6 +291,28 @@ class _DocxNumbering:
 
         shown = re.sub(r"%([1-9])", number, text)
         return shown + suffix if shown.strip() else ""  # (a level that shows nothing puts no tab before the text)
+
+
+def _style_numbering(root) -> dict[str, tuple[str, int | None]]:
+    """styleId -> (numId, ilvl) the paragraphs of that style take, from styles.xml (`root`): the style's own
+    numbering, else that of the nearest style it is based on that has one."""
+    based_on, own = {}, {}
+    for style in root.iter(_W + "style"):
+        sid = style.get(_W + "styleId")
+        base = style.find(_W + "basedOn")
+        based_on[sid] = base.get(_W + "val") if base is not None else None
+        num_pr = style.find(f"{_W}pPr/{_W}numPr")
+        if num_pr is not None:
+            own[sid] = _num_pr(num_pr)
+    style_num = {}
+    for sid in based_on:
+        seen, at = set(), sid
+        while at is not None and at not in own and at not in seen:
+            seen.add(at)
+            at = based_on.get(at)
+        if at in own:
+            style_num[sid] = own[at]
+    return style_num
 
 
 def _part_xml(part):
