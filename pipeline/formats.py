@@ -548,6 +548,7 @@ def pdf_pages_text(pages: list[str]) -> str:
         return _DIGITS.sub("#", _NO_SPACE.sub("", line))
 
     printed = [page_lines for page_lines in lines if any(line.strip() for line in page_lines)]
+    title_page = printed[0] if printed else None
     pages_with: dict[str, int] = {}
     for page_lines in printed:
         short = {shape(page_lines[i]) for i in edges(page_lines) if len(page_lines[i].strip()) <= _RUNNING_LINE_CHARS}
@@ -557,13 +558,13 @@ def pdf_pages_text(pages: list[str]) -> str:
     kept = []
     for page_lines in lines:
         drop = {i for i in edges(page_lines) if shape(page_lines[i]) in running}
-        if printed and page_lines is printed[0]:
-            title = min(i for i, line in enumerate(page_lines) if line.strip())
-            if not _PAGE_NUMBER.fullmatch(shape(page_lines[title])):
-                drop.discard(title)
+        if page_lines is title_page:
+            title_line = min(i for i, line in enumerate(page_lines) if line.strip())
+            if not _PAGE_NUMBER.fullmatch(shape(page_lines[title_line])):
+                drop.discard(title_line)
         drop |= {i for i in edges(page_lines) if _BROWSER_PRINT_EDGE.fullmatch(page_lines[i])}
         kept.append(_join_capital_wraps([line for i, line in enumerate(page_lines) if i not in drop],
-                                        title_page=bool(printed) and page_lines is printed[0]))
+                                        title_page=page_lines is title_page))
     return "\n".join(page for page in kept if page)
 
 
