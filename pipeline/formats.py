@@ -794,13 +794,12 @@ def _html_paragraphs(soup) -> list[str]:
     for el in soup.descendants:
         parent = el.parent
         if isinstance(el, Tag):
-            pblock = block_of.get(id(parent)) if parent is not None else None
             if el.name in _HTML_BLOCKS:
                 block_of[id(el)] = el
                 flush()
                 current = el
             else:
-                block_of[id(el)] = pblock
+                block_of[id(el)] = block_of.get(id(parent))
             in_pre[id(el)] = el.name in ("pre", "textarea", "listing") or in_pre.get(id(parent), False)
             if el.name == "br":
                 buf.append("\n")
