@@ -18,15 +18,6 @@ from .article_numbers import ARTICLE_NUMBER, STRUCTURE_NUMBER
 from .text import (DEFAULT_MAX_BYTES, LINE_BREAKS, WRAPPED_LINE, Decoded, DecodeError, decode_bytes, megabytes,
                    one_line, own_title)
 
-# A .docx is a zip archive, and python-docx inflates every member into memory and parses its XML whole: a 3 MB
-# file can hold 1 GB of XML. So the size limit holds for what the archive expands to, checked on the sizes its
-# directory declares before anything is inflated (zipfile stops a member at its declared size and then fails
-# its CRC check, so an archive that lies about a size fails instead of growing).
-ZIP_MAX_MEMBERS = 10_000
-ZIP_MAX_RATIO = 100  # Word's XML deflates 5-20:1; far beyond that is a decompression bomb
-ZIP_RATIO_FLOOR = 4 * 2**20  # below this a member may compress as well as it likes: it stays small
-
-
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 # a run's text, as python-docx reads a run (str() of these elements is their text: a tab, a line break, ...)
@@ -351,6 +342,15 @@ def _docx_alternative(el):
 # is saved with a password. Researchers' files of both kinds carry the name .docx (a .doc renamed, a protected
 # file); the zip reader's "BadZipFile" told them nothing of either.
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+# A .docx is a zip archive, and python-docx inflates every member into memory and parses its XML whole: a 3 MB
+# file can hold 1 GB of XML. So the size limit holds for what the archive expands to, checked on the sizes its
+# directory declares before anything is inflated (zipfile stops a member at its declared size and then fails
+# its CRC check, so an archive that lies about a size fails instead of growing).
+ZIP_MAX_MEMBERS = 10_000
+ZIP_MAX_RATIO = 100  # Word's XML deflates 5-20:1; far beyond that is a decompression bomb
+ZIP_RATIO_FLOOR = 4 * 2**20  # below this a member may compress as well as it likes: it stays small
 
 
 def check_archive(data: bytes, max_bytes: int) -> None:
