@@ -128,11 +128,17 @@ class IngestRun:
                          f"(paths are case-sensitive)" + (f", as do {len(self._case_slips) - 1} more listed path(s)"
                                                           if len(self._case_slips) > 1 else ""))
             return f"{MANIFEST} lists no file of a type read ({READ_TYPES}) that is there{slips}"
-        others = sum(1 for e in self.files if e.rel != MANIFEST)
-        if others:
-            return (f"its {others} file(s) are notes (a README and the like) or of a type not read (the types read "
-                    f"are {READ_TYPES})")
-        return "it holds no file" + (" outside folders not entered (hidden ones, links)" if self.report else "")
+        others = [e for e in self.files if e.rel != MANIFEST]
+        hidden = sum(e.hidden for e in others)
+        why = [f"{hidden} hidden file(s) (names starting with '.'), read only where a {MANIFEST} lists them"] \
+            if hidden else []
+        if len(others) > hidden:
+            why.append(f"{len(others) - hidden} file(s) that are notes (a README and the like) or of a type not read "
+                       f"(the types read are {READ_TYPES})")
+        if why:
+            return "it holds " + " and ".join(why)
+        return "it holds no file" + (" but links and folders not entered (hidden ones, earlier outputs)"
+                                     if self.report else "")
 
     def _stat(self, entry: Found) -> tuple[int, int] | None:
         """(size, mtime_ns) as the constructor saw it (handed out once), else as it is now; None if unreadable."""

@@ -410,14 +410,20 @@ def test_a_corpus_with_no_file_to_read_is_an_error(tmp_path):
     (corpus / ".git").mkdir(parents=True)
     res = run("ingest", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--quiet", check=False)
     assert res.returncode == 2 and res.stderr.splitlines() == [
-        f"error: {corpus}: corpus folder has no document to read: it holds no file outside folders not entered "
-        "(hidden ones, links) (--corpus)"]
+        f"error: {corpus}: corpus folder has no document to read: it holds no file but links and folders not "
+        "entered (hidden ones, earlier outputs) (--corpus)"]
     (corpus / "README.md").write_text("# notes\n")
     (corpus / "CN").mkdir()
     (corpus / "CN" / "a.doc").write_bytes(b"\xd0\xcf\x11\xe0")
     res = run("ingest", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--quiet", check=False)
     assert res.returncode == 2 and len(res.stderr.splitlines()) == 1
-    assert "its 2 file(s) are notes (a README and the like) or of a type not read (the types read are .txt" in res.stderr
+    assert "it holds 2 file(s) that are notes (a README and the like) or of a type not read (the types read are .txt" \
+        in res.stderr
+    # a hidden file is read only where the manifest lists it: the message said it was a note or of a type not read
+    (corpus / "CN" / ".draft.txt").write_text("第一条 鼓励企业。\n", encoding="utf-8")
+    res = run("ingest", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--quiet", check=False)
+    assert res.returncode == 2 and "it holds 1 hidden file(s) (names starting with '.'), read only where a " \
+        "manifest.csv lists them and 2 file(s) that are notes" in res.stderr
     (corpus / "manifest.csv").write_text("path,region,lang\nCN/a.doc,CN,zh\nCN/gone.txt,CN,zh\n")
     res = run("ingest", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--quiet", check=False)
     assert res.returncode == 2 and res.stderr.splitlines() == [
