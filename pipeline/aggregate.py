@@ -789,7 +789,8 @@ def _dated_temporal(docs: pd.DataFrame, labels: pd.DataFrame,
         docs[["doc_id", "region", "year", "date", "date_source", "until"]], on="doc_id")
     # the first document is the earliest dated of its year, not the one whose path sorts first
     first = (hit.sort_values(["year", "date", "doc_id"]).drop_duplicates(["region", "node"])
-             .rename(columns={"year": "first_year", "doc_id": "first_doc", "date": "first_date"}))[_FIRST_YEAR_COLUMNS]
+             .rename(columns={"year": "first_year", "doc_id": "first_doc", "date": "first_date"})
+             )[_FIRST_YEAR_COLUMNS]
     # a repeal after the last dated document is a change in what is in force: the years run on to show it
     last = int(docs[["year", "until"]].max().max())
     by_year = _in_force_by_year(docs, hit, nodes, last)
