@@ -206,10 +206,19 @@ class _DocxNumbering:
     def _read_lists(self, root) -> None:
         """Read the lists (w:num) of numbering.xml (`root`): each one's levels, its definition's with the list's
         overrides, and the levels it restarts."""
-        abstract = {a.get(_W + "abstractNumId"): self._read_levels(a) for a in root.iter(_W + "abstractNum")}
+        definitions = list(root.iter(_W + "abstractNum"))
+        abstract = {a.get(_W + "abstractNumId"): self._read_levels(a.findall(_W + "lvl")) for a in definitions}
+        # a list made from a list style has a definition without levels that names the style (w:numStyleLink): its
+        # levels, and its count, are those of the definition the style names (w:styleLink). Read as it stood, a
+        # regulation whose articles a list style numbers (第%1条) had no article numbers
+        of_style = {style: a.get(_W + "abstractNumId") for a in definitions
+                    if (style := _child_val(a, "styleLink")) is not None}
+        styled = {a.get(_W + "abstractNumId"): of_style.get(style) for a in definitions
+                  if (style := _child_val(a, "numStyleLink")) is not None}
         for num in root.iter(_W + "num"):
             ref = num.find(_W + "abstractNumId")
             num_id, abstract_id = num.get(_W + "numId"), ref.get(_W + "val") if ref is not None else None
+            abstract_id = styled.get(abstract_id) or abstract_id
             self._abstract_of[num_id] = abstract_id
             levels = dict(abstract.get(abstract_id, {}))
             for override in num.iter(_W + "lvlOverride"):
@@ -228,9 +237,6 @@ class _DocxNumbering:
     def _read_levels(levels, ilvl: int | None = None) -> dict[int, tuple[int, str, str, str, int]]:
         out = {}
         for lvl in levels:
-            if lvl.tag == _W + "abstractNum":
-                out.update(_DocxNumbering._read_levels(lvl.findall(_W + "lvl")))
-                continue
             at = ilvl if ilvl is not None else _int(lvl.get(_W + "ilvl"), 0)
             if not 0 <= at < 9:
                 continue  # Word's lists have nine levels
@@ -282,6 +288,12 @@ class _DocxNumbering:
 
         shown = re.sub(r"%([1-9])", number, text)
         return shown + suffix if shown.strip() else ""  # (a level that shows nothing puts no tab before the text)
+
+
+def _child_val(element, name: str) -> str | None:
+    """The w:val of `element`'s child w:<name>, or None."""
+    child = element.find(_W + name)
+    return child.get(_W + "val") if child is not None else None
 
 
 def _style_numbering(root) -> dict[str, tuple[str, int | None]]:

@@ -1639,3 +1639,35 @@ def test_a_notice_with_a_record_below_its_signature_is_dated_by_the_signature(tm
     docs, _ = ingest(tmp_path)
     got = {k: (d, s) for k, d, s in zip(docs["doc_id"], docs["date"], docs["date_source"])}
     assert got == {"SH/copied.txt": ("2022-05-06", "text:落款"), "SH/printed.txt": ("2022-05-06", "text:落款")}
+
+
+def test_docx_articles_numbered_by_a_list_style_keep_their_numbers(tmp_path):
+    """A list made from a Word list style has a definition holding no levels, only the style's name
+    (w:numStyleLink); the levels (第%1条) are in the definition the style names (w:styleLink). The articles of such a
+    regulation came without their numbers, so it had no articles at all."""
+    import docx
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+    from pipeline.segment import segment_document
+
+    d = docx.Document()
+    numbering = d.part.numbering_part.element
+    numbering.insert(0, parse_xml(
+        f'<w:abstractNum {nsdecls("w")} w:abstractNumId="90"><w:multiLevelType w:val="multilevel"/>'
+        '<w:styleLink w:val="ArticleList"/><w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="chineseCounting"/>'
+        '<w:lvlText w:val="第%1条"/><w:suff w:val="space"/></w:lvl></w:abstractNum>'))
+    numbering.insert(1, parse_xml(
+        f'<w:abstractNum {nsdecls("w")} w:abstractNumId="91"><w:multiLevelType w:val="multilevel"/>'
+        '<w:numStyleLink w:val="ArticleList"/></w:abstractNum>'))
+    numbering.append(parse_xml(f'<w:num {nsdecls("w")} w:numId="95"><w:abstractNumId w:val="91"/></w:num>'))
+    d.add_paragraph("某市促进产学研合作条例")
+    for text in ("为了促进产学研合作，制定本条例。", "鼓励企业与高等学校共建联合实验室。"):
+        d.add_paragraph(text)._p.get_or_add_pPr().append(parse_xml(
+            f'<w:numPr {nsdecls("w")}><w:ilvl w:val="0"/><w:numId w:val="95"/></w:numPr>'))
+    (tmp_path / "CN-X").mkdir()
+    d.save(tmp_path / "CN-X/条例.docx")
+    docs, _ = ingest(tmp_path)
+    assert docs.iloc[0]["text"].split("\n\n") == [
+        "某市促进产学研合作条例", "第一条 为了促进产学研合作，制定本条例。", "第二条 鼓励企业与高等学校共建联合实验室。"]
+    assert [p["label"] for p in segment_document(docs.iloc[0].to_dict()) if p["kind"] == "article"] == [
+        "第一条", "第二条"]
