@@ -167,7 +167,8 @@ def _roman(n: int) -> str:
 
 
 def _number_in_format(n: int, fmt: str) -> str:
-    if fmt in ("chineseCounting", "chineseCountingThousand", "japaneseCounting", "taiwaneseCounting"):
+    if fmt in ("chineseCounting", "chineseCountingThousand", "japaneseCounting", "taiwaneseCounting",
+               "taiwaneseCountingThousand"):
         return _cn_counting(n)
     if fmt == "ideographTraditional" and 1 <= n <= 10:
         return _HEAVENLY_STEMS[n - 1]

@@ -1671,3 +1671,13 @@ def test_docx_articles_numbered_by_a_list_style_keep_their_numbers(tmp_path):
         "某市促进产学研合作条例", "第一条 为了促进产学研合作，制定本条例。", "第二条 鼓励企业与高等学校共建联合实验室。"]
     assert [p["label"] for p in segment_document(docs.iloc[0].to_dict()) if p["kind"] == "article"] == [
         "第一条", "第二条"]
+
+
+@pytest.mark.parametrize("fmt", ["chineseCounting", "chineseCountingThousand", "japaneseCounting",
+                                 "taiwaneseCounting", "taiwaneseCountingThousand"])
+def test_word_counts_articles_in_chinese_numerals_in_each_of_its_chinese_formats(fmt):
+    """Each of Word's formats in Chinese numerals: a list in taiwaneseCountingThousand gave its 第%1條 articles in
+    digits, 第11條, where Word shows 第十一條."""
+    from pipeline.formats import _number_in_format
+
+    assert [_number_in_format(n, fmt) for n in (1, 10, 11, 20, 105)] == ["一", "十", "十一", "二十", "一百零五"]
