@@ -239,9 +239,29 @@ def write_sheets(rows: pd.DataFrame, taxonomy: Taxonomy, xlsx: Path) -> list[Pat
 
 
 def _write_review_xlsx(rows: pd.DataFrame, taxonomy: Taxonomy, path: Path) -> None:
+    """The coder's workbook: the picks on sheet 'review' (the coder's columns yellow, their label columns a
+    drop-down of node IDs), the IDs to pick from on 'nodes', and how to code on 'how to code'."""
     wb = Workbook()
     ws = wb.active
     ws.title = "review"
+    _fill_review_sheet(ws, rows)
+    node_ids = _add_nodes_sheet(wb, taxonomy)
+    dv = DataValidation(type="list", formula1=f"={node_ids}", allow_blank=True,
+                        showErrorMessage=True, errorTitle="Unknown node",
+                        error="Pick a node ID from the list (sheet 'nodes'), or 'none'.")
+    ws.add_data_validation(dv)
+    for k, c in enumerate(rows.columns, start=1):
+        if c.startswith("label_"):
+            letter = ws.cell(row=1, column=k).column_letter
+            dv.add(f"{letter}2:{letter}{max(len(rows) + 1, 2)}")
+    _add_guide_sheet(wb)
+    tmp = path.with_name(f".{path.name}.tmp")
+    wb.save(tmp)
+    tmp.replace(path)
+
+
+def _fill_review_sheet(ws, rows: pd.DataFrame) -> None:
+    """The picks, one a row under a bold header, wrapped; the coder's columns yellow and text-typed."""
     cols = list(rows.columns)
     ws.append(cols)
     for r in rows.itertuples(index=False):
@@ -266,6 +286,11 @@ def _write_review_xlsx(rows: pd.DataFrame, taxonomy: Taxonomy, path: Path) -> No
                     cell.number_format = "@"
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
+
+
+def _add_nodes_sheet(wb: Workbook, taxonomy: Taxonomy) -> str:
+    """Sheet 'nodes': every leaf node a coder may give, with its names and definition, and 'none'. Returns the
+    range of its IDs, which the label columns' drop-down lists."""
     nodes = wb.create_sheet("nodes")
     nodes.append(["node", "name_en", "name_zh", "facet", "definition"])
     for n in taxonomy.leaves:
@@ -274,15 +299,10 @@ def _write_review_xlsx(rows: pd.DataFrame, taxonomy: Taxonomy, path: Path) -> No
     for letter, w in zip("ABCDE", (40, 40, 30, 12, 80)):
         nodes.column_dimensions[letter].width = w
     nodes.freeze_panes = "A2"
-    last = len(taxonomy.leaves) + 2
-    dv = DataValidation(type="list", formula1=f"=nodes!$A$2:$A${last}", allow_blank=True,
-                        showErrorMessage=True, errorTitle="Unknown node",
-                        error="Pick a node ID from the list (sheet 'nodes'), or 'none'.")
-    ws.add_data_validation(dv)
-    for k, c in enumerate(cols, start=1):
-        if c.startswith("label_"):
-            letter = ws.cell(row=1, column=k).column_letter
-            dv.add(f"{letter}2:{letter}{max(len(rows) + 1, 2)}")
+    return f"nodes!$A$2:$A${len(taxonomy.leaves) + 2}"
+
+
+def _add_guide_sheet(wb: Workbook) -> None:
     guide = wb.create_sheet("how to code")
     for line in ("Code each row in the yellow columns: pick node IDs in label_1 ... label_5 (or write more, comma-"
                  "separated, in 'labels'); write 'none' when no node applies; put your name in 'coder'.",
@@ -292,9 +312,6 @@ def _write_review_xlsx(rows: pd.DataFrame, taxonomy: Taxonomy, path: Path) -> No
                  "clauses get no label; penalty clauses only measure.ip.legal for IP infringement."):
         guide.append([line])
     guide.column_dimensions["A"].width = 140
-    tmp = path.with_name(f".{path.name}.tmp")
-    wb.save(tmp)
-    tmp.replace(path)
 
 
 # ------------------------------------------------------------------------------------------------ importing
