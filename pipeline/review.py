@@ -112,41 +112,15 @@ def gap_checks(pool: pd.DataFrame, proba: np.ndarray, predicted: list[list[str]]
     `predicted`: each passage's predicted leaf labels; `audited`: the node IDs the gap audit is about;
     `codings`: the coded store's latest codings ((passage id, coder) -> labels, coded.latest_codings). A coded
     passage is not picked, and a gap a coder has filled with a passage of the region needs no check."""
-    nodes = list(model.nodes_)
-    col = {n: j for j, n in enumerate(nodes)}
     t = model.thresholds_for(pool["lang"])
-    regions = pool["region"].fillna("").astype(str).to_numpy() if "region" in pool else np.full(len(pool), "")
-    ids = pool["id"].astype(str).tolist()
-    region_of = dict(zip(ids, regions))
-    codings = codings or {}
-    coded_ids = {pid for pid, _ in codings}
-    filled = {(region_of[pid], n) for (pid, _), labels in codings.items() if pid in region_of for n in labels}
-    candidates, gaps = [], 0
-    for region in sorted(set(regions)):
-        rows = np.flatnonzero(regions == region)
-        rows = rows[[ids[i] not in coded_ids for i in rows]]
-        labelled = {n for i in np.flatnonzero(regions == region) for n in predicted[i]}
-        for node in audited:
-            if node in labelled or node not in col or (region, node) in filled:
-                continue
-            gaps += 1
-            if not len(rows):  # every passage of the region coded: a gap left without a check
-                continue
-            j = col[node]
-            ranked = rows[np.argsort(-proba[rows, j], kind="stable")]
-            candidates.append((-float(proba[ranked[0], j]), region, node, ranked))
+    candidates, gaps = _open_gaps(pool, proba, predicted, model, audited, codings or {})
     taken, out = set(), []
-    for _, region, node, ranked in sorted(candidates, key=lambda c: c[:3]):
-        j = col[node]
-        mine = []  # a passage already picked for another gap is passed over for the next most likely one
-        for k, i in enumerate(ranked.tolist(), 1):
-            if len(mine) == per_gap:
-                break
-            if i not in taken:
-                mine.append((k, i))
+    for _, region, node, j, ranked in sorted(candidates, key=lambda c: c[:3]):
+        # a passage already picked for another gap is passed over for the next most likely one
+        mine = [(k, i) for k, i in enumerate(ranked.tolist(), 1) if i not in taken][:per_gap]
+        where = f"of {region} " if region else ""
         for k, i in mine:
             taken.add(i)
-            where = f"of {region} " if region else ""
             out.append({"rank": len(out) + 1, "index": i, "value": round(float(proba[i, j]), 4),
                         "gap_region": region, "gap_node": node,
                         "reason": f"gap check: no passage {where}is labelled {node}; the {_ordinal(k)} most likely "
@@ -156,6 +130,34 @@ def gap_checks(pool: pd.DataFrame, proba: np.ndarray, predicted: list[list[str]]
     # every gap, checked or not: in a small corpus a region's passages run out before its gaps do
     checks.attrs["gaps"] = gaps
     return checks
+
+
+def _open_gaps(pool: pd.DataFrame, proba: np.ndarray, predicted: list[list[str]], model, audited: list[str],
+               codings: dict[tuple[str, str], list[str]]) -> tuple[list[tuple], int]:
+    """The gaps a check can look into, each as (minus the probability of its likeliest passage, region, node,
+    the node's column in `proba`, the region's uncoded passages most likely first), and how many gaps there
+    are, those too whose region has no uncoded passage left."""
+    col = {n: j for j, n in enumerate(model.nodes_)}
+    regions = pool["region"].fillna("").astype(str).to_numpy() if "region" in pool else np.full(len(pool), "")
+    ids = pool["id"].astype(str).tolist()
+    region_of = dict(zip(ids, regions))
+    coded_ids = {pid for pid, _ in codings}
+    filled = {(region_of[pid], n) for (pid, _), labels in codings.items() if pid in region_of for n in labels}
+    candidates, gaps = [], 0
+    for region in sorted(set(regions)):
+        members = np.flatnonzero(regions == region)
+        uncoded = members[[ids[i] not in coded_ids for i in members]]
+        labelled = {n for i in members for n in predicted[i]}
+        for node in audited:
+            if node in labelled or node not in col or (region, node) in filled:
+                continue
+            gaps += 1
+            if not len(uncoded):  # every passage of the region coded: a gap left without a check
+                continue
+            j = col[node]
+            ranked = uncoded[np.argsort(-proba[uncoded, j], kind="stable")]
+            candidates.append((-float(proba[ranked[0], j]), region, node, j, ranked))
+    return candidates, gaps
 
 
 def _ordinal(k: int) -> str:
