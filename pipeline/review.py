@@ -415,33 +415,22 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
         raise ConfigError(f"nothing imported: {sheet} has no 'coder' column; add one or give CODER=")
     for k, r in enumerate(rows, start=2):  # row 1 is the header (rows read by read_sheet say where they were)
         k = r.get(ROW, k)
-        # a spreadsheet stores a typed 1.10 as the number 1.1: read as text, it would be another node's ID
-        numbers = [f"{c} holds the number {v!r}" for c in CODER_COLUMNS[:LABEL_COLUMNS + 1]
-                   for v in (r.get(c) if isinstance(r.get(c), list) else [r.get(c)])
-                   if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        if numbers:
-            errors.append(f"{sheet} row {r.get(ROW, k)}: {'; '.join(numbers)}, not a node ID as written (a "
-                          f"spreadsheet reads 1.10 as 1.1): format the label columns as text, or type the ID "
-                          f"with a leading ' ('1.10), and code the row again")
+        where = f"{sheet} row {k}"
+        if numbers := _label_numbers(r):
+            errors.append(f"{where}: {'; '.join(numbers)}, not a node ID as written (a spreadsheet reads 1.10 as "
+                          f"1.1): format the label columns as text, or type the ID with a leading ' ('1.10), and code "
+                          f"the row again")
             continue
         values = _coded_values(r, taxonomy, leaves)
         if not values:
             continue  # not coded (yet)
-        where = f"{sheet} row {k}"
         pid = _cell(r.get("id") or r.get("passage_id"))
         if not pid:
             errors.append(f"{where}: missing id")
         who = _cell(r.get("coder")) or (coder or "")
         if not who:
             errors.append(f"{where}: empty coder (fill the column or give CODER=)")
-        unknown = [v for v in values if v != NONE and v not in leaves]
-        for v in unknown:
-            meant = taxonomy.leaf_meant(v)
-            hint = (" (a group: code its leaves)" if v in taxonomy.by_id else
-                    f" (did you mean {meant}?)" if meant else "")
-            errors.append(f"{where}: unknown node ID {v!r}{hint}")
-        if NONE in values and len(set(values)) > 1:
-            errors.append(f"{where}: 'none' together with node IDs")
+        errors += [f"{where}: {e}" for e in _label_errors(values, taxonomy, leaves)]
         text = r.get("text")
         if isinstance(r.get(CODED_TEXT), str) and r[CODED_TEXT].strip():
             text = r[CODED_TEXT]
@@ -455,7 +444,8 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
                               f"({'; '.join(labels) or NONE} against {'; '.join(first[1]) or NONE})")
             continue  # the same coding twice is one
         coded_at[(pid, who)] = (k, labels)
-        out.append({ROW: k, "id": pid, "text": text if isinstance(text, str) else "", "lang": _cell(r.get("lang")),
+        # a row without text is an error above, which imports nothing: `text` is a text here
+        out.append({ROW: k, "id": pid, "text": text, "lang": _cell(r.get("lang")),
                     "labels": labels, "coder": who, "note": _cell(r.get("note")),
                     "title": _cell(r.get("title")), "heading": _cell(r.get("heading")),
                     "region": _cell(r.get("region"))})
@@ -463,6 +453,29 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
         more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
         raise ConfigError("nothing imported: " + "; ".join(errors[:20]) + more)
     return out
+
+
+def _label_numbers(r: dict) -> list[str]:
+    """The label cells of a row that hold a number: a spreadsheet stores a typed 1.10 as the number 1.1, which
+    read as text would be another node's ID."""
+    return [f"{c} holds the number {v!r}" for c in CODER_COLUMNS[:LABEL_COLUMNS + 1]
+            for v in (r.get(c) if isinstance(r.get(c), list) else [r.get(c)])
+            if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+def _label_errors(values: list[str], taxonomy: Taxonomy, leaves: set[str]) -> list[str]:
+    """What is wrong with a row's coded values: IDs of no leaf node (with the node they likely meant), 'none'
+    beside node IDs."""
+    errors = []
+    for v in values:
+        if v != NONE and v not in leaves:
+            meant = taxonomy.leaf_meant(v)
+            hint = (" (a group: code its leaves)" if v in taxonomy.by_id else
+                    f" (did you mean {meant}?)" if meant else "")
+            errors.append(f"unknown node ID {v!r}{hint}")
+    if NONE in values and len(set(values)) > 1:
+        errors.append("'none' together with node IDs")
+    return errors
 
 
 def _coded_values(r: dict, taxonomy: Taxonomy, leaves: set[str]) -> list[str]:
