@@ -114,7 +114,7 @@ def _check_texts_unedited(path: Path, sheet: str, records: list[dict]) -> None:
                           f"coded, not to be edited (write remarks in the note column)")
 
 
-def review_pool(args, tax) -> pd.DataFrame:
+def review_pool(args) -> pd.DataFrame:
     """The passages to pick from: a JSON-lines pool (--in), else the content passages of the run in --out."""
     if args.input:
         return read_coded([Path(args.input)])
@@ -151,7 +151,7 @@ def cmd_review(args) -> None:
     model, path = resolve_model(args.model, Path(args.taxonomy), tax)
     if model is None:
         raise ConfigError("review needs a trained model (not MODEL=lexicon): it picks by the model's uncertainty")
-    pool = review_pool(args, tax)
+    pool = review_pool(args)
     if not len(pool):
         raise ConfigError("review: the pool has no passages")
     store = store_records(Path(args.coded))

@@ -775,7 +775,6 @@ def test_a_traditional_documents_chapter_is_shown_to_the_coder_as_written(tmp_pa
     from argparse import Namespace
 
     from pipeline.learning import review_pool
-    from pipeline.taxonomy import load_taxonomy
 
     corpus, out = tmp_path / "corpus", tmp_path / "out"
     (corpus / "TW").mkdir(parents=True)
@@ -786,7 +785,7 @@ def test_a_traditional_documents_chapter_is_shown_to_the_coder_as_written(tmp_pa
                           "--model", "lexicon", "--quiet", "--jobs", "1"], cwd=ROOT, capture_output=True, text=True,
                          timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
-    pool = review_pool(Namespace(input=None, out=str(out)), load_taxonomy(ROOT / "taxonomy")).set_index("citation")
+    pool = review_pool(Namespace(input=None, out=str(out))).set_index("citation")
     assert pool.loc["第二条", "heading_written"] == "第二章 推動措施"
     assert "第二章 推动措施" in pool.loc["第二条", "context"]
 
