@@ -141,10 +141,9 @@ def cmd_review(args) -> None:
 
     if args.n < 1 or args.gaps < 0:
         raise ConfigError(f"review: N must be at least 1 and GAPS at least 0 (got N={args.n}, GAPS={args.gaps})")
-    # a pool file in, a picks file out
-    target = (Path(args.out if args.out.endswith(".jsonl") else Path(args.out) / "picked.jsonl") if args.input
-              else None)
-    if target is not None:
+    target = None
+    if args.input:  # a pool file in, a picks file out
+        target = Path(args.out) if args.out.endswith(".jsonl") else Path(args.out) / "picked.jsonl"
         check_not_input(Path(args.input), target, "picks")
     tax = load_taxonomy(args.taxonomy)
     one_framework(tax, "review")
@@ -160,17 +159,8 @@ def cmd_review(args) -> None:
     coded_ids = {r["id"] for r in store}
     print(f"review: scoring {len(pool)} passages with {path} ...", file=sys.stderr)
     scored = score_pool(PassageClassifier(tax, model), pool, tokenize_frame(pool, tax))
-    checks = pd.DataFrame(columns=PICK_COLUMNS)
-    if args.gaps:
-        audited = [n.id for t in tax.parts for n in t.audit_leaves()]
-        predicted = [[l.node for l in labels] for labels in scored["labels"]]
-        checks = gap_checks(pool, scored["proba"], predicted, model, audited, args.gaps, latest_codings(store))
-        gaps = checks.attrs.get("gaps", 0)
-        unchecked = gaps - len(checks[["gap_region", "gap_node"]].drop_duplicates())
-        if len(checks) > args.n:
-            print(f"review: {len(checks)} gap checks, of which the {args.n} likeliest to find a false gap fit in "
-                  f"N={args.n}; give a larger N for the others", file=sys.stderr)
-            checks = checks.head(args.n)
+    checks, gaps, unchecked = (_sheet_gap_checks(tax, model, pool, scored, store, args.gaps, args.n) if args.gaps
+                               else (pd.DataFrame(columns=PICK_COLUMNS), 0, 0))
     learn = pick(pool, scored["proba"], scored["lexicon"], model, args.n - len(checks), coded_ids, scored["vectors"],
                  picked_before=checks["index"].tolist())
     picked = pd.concat([checks, learn], ignore_index=True).assign(rank=lambda d: range(1, len(d) + 1))
@@ -191,6 +181,23 @@ def cmd_review(args) -> None:
           f"{', '.join(str(f) for f in files)}", file=sys.stderr)
     if not args.input:
         print(f"code them in {files[0]}, then: make review-import FILE={files[0]} CODER=<your name>", file=sys.stderr)
+
+
+def _sheet_gap_checks(tax, model, pool: pd.DataFrame, scored: dict, store: list[dict], per_gap: int, n: int
+                      ) -> tuple[pd.DataFrame, int, int]:
+    """The gap checks that open the sheet, `per_gap` a gap and at most `n` (the likeliest to find a false gap),
+    with how many gaps the model leaves and how many of them can have no check (their region's passages all
+    coded or checking another gap), counted before `n` cuts the checks."""
+    audited = [n.id for t in tax.parts for n in t.audit_leaves()]
+    predicted = [[l.node for l in labels] for labels in scored["labels"]]
+    checks = gap_checks(pool, scored["proba"], predicted, model, audited, per_gap, latest_codings(store))
+    gaps = checks.attrs.get("gaps", 0)
+    unchecked = gaps - len(checks[["gap_region", "gap_node"]].drop_duplicates())
+    if len(checks) > n:
+        print(f"review: {len(checks)} gap checks, of which the {n} likeliest to find a false gap fit in "
+              f"N={n}; give a larger N for the others", file=sys.stderr)
+        checks = checks.head(n)
+    return checks, gaps, unchecked
 
 
 def cmd_review_import(args) -> None:
