@@ -188,7 +188,7 @@ def _sheet_gap_checks(tax, model, pool: pd.DataFrame, scored: dict, store: list[
     """The gap checks that open the sheet, `per_gap` a gap and at most `n` (the likeliest to find a false gap),
     with how many gaps the model leaves and how many of them can have no check (their region's passages all
     coded or checking another gap), counted before `n` cuts the checks."""
-    audited = [n.id for t in tax.parts for n in t.audit_leaves()]
+    audited = [node.id for part in tax.parts for node in part.audit_leaves()]
     predicted = [[l.node for l in labels] for labels in scored["labels"]]
     checks = gap_checks(pool, scored["proba"], predicted, model, audited, per_gap, latest_codings(store))
     gaps = checks.attrs.get("gaps", 0)
