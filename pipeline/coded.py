@@ -7,6 +7,7 @@ import json
 import re
 import sys
 from datetime import datetime, timezone
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -246,10 +247,8 @@ def human_coding(store: list[dict], documents: pd.DataFrame, labels: pd.DataFram
         from .evaluate import alpha
     for region in ["all", *sorted({region_of[r["id"]] for r in mine})]:
         recs = [r for r in mine if region == "all" or region_of[r["id"]] == region]
-        by_passage: dict[str, dict[str, list[str]]] = {}
-        for (pid, coder), labels in latest_codings(recs).items():
-            by_passage.setdefault(pid, {})[coder] = labels
-        pairs = [(v[a], v[b]) for v in by_passage.values() for a, b in pairs_of(sorted(v))]
+        by_passage = codings_by_passage(recs)
+        pairs = coder_pairs(by_passage)
         row = {"region": region, "passages_coded": len(by_passage), "coders": len({r["coder"] for r in recs}),
                "coder_model_f1": np.nan, "coder_model_alpha": np.nan, "double_coded": len(pairs),
                "coder_coder_alpha": np.nan}
@@ -298,5 +297,15 @@ def coder_cells(store: list[dict], documents: pd.DataFrame, taxonomy=None) -> pd
                         columns=CODER_CELLS_COLUMNS)
 
 
-def pairs_of(coders: list[str]):
-    return [(a, b) for i, a in enumerate(coders) for b in coders[i + 1:]]
+def codings_by_passage(store: list[dict]) -> dict[str, dict[str, list[str]]]:
+    """passage id -> coder -> the labels of that coder's latest coding of the passage."""
+    by_passage: dict[str, dict[str, list[str]]] = {}
+    for (pid, coder), labels in latest_codings(store).items():
+        by_passage.setdefault(pid, {})[coder] = labels
+    return by_passage
+
+
+def coder_pairs(by_passage: dict[str, dict[str, list[str]]]) -> list[tuple[list[str], list[str]]]:
+    """The two codings of every two people who coded a passage (codings_by_passage), coders in name order: what
+    coder vs coder agreement compares."""
+    return [(codings[a], codings[b]) for codings in by_passage.values() for a, b in combinations(sorted(codings), 2)]

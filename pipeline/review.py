@@ -31,7 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .aggregate import as_written, cite_as_written
 from .classify import label_matrix
-from .coded import pairs_of
+from .coded import coder_pairs, codings_by_passage
 from .evaluate import alpha, scores
 from .io import FORMULA_START, ConfigError, csv_delimiter, restore, write_bytes_atomic, write_csv
 from .workbook import _cell as xlsx_cell
@@ -516,11 +516,7 @@ def agreement(records: list[dict], predicted: list[list[str]], nodes: list[str],
     Ym = label_matrix(predicted, nodes)
     per_node, summary = scores(Yc, Ym, nodes, langs or [r.get("lang") or "?" for r in records])
     batch_ids = {r["id"] for r in records}
-    by_id: dict[str, dict[str, list[str]]] = {}
-    for r in store:
-        if r["id"] in batch_ids:
-            by_id.setdefault(r["id"], {})[r["coder"]] = r["labels"]
-    pairs = [(v[a], v[b]) for v in by_id.values() for a, b in pairs_of(sorted(v))]
+    pairs = coder_pairs(codings_by_passage([r for r in store if r["id"] in batch_ids]))
     coders = None
     if pairs:
         A = label_matrix([a for a, _ in pairs], nodes)
