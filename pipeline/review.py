@@ -401,7 +401,8 @@ def _check_header(path: Path, header: list[str], lines: bool = False) -> None:
         raise ConfigError(f"{path}: nothing imported: its {what} would lose codings: " + "; ".join(problems))
 
 
-def _cell(v) -> str:
+def _cell_text(v) -> str:
+    """A cell of a coded sheet read back as text, trimmed (xlsx_cell is the other way: a value into a cell)."""
     s = "" if v is None else str(v).strip()
     return s[1:] if s.startswith("'") else s  # a CSV cell neutralised against formula injection
 
@@ -424,10 +425,10 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
         values = _coded_values(r, taxonomy, leaves)
         if not values:
             continue  # not coded (yet)
-        pid = _cell(r.get("id") or r.get("passage_id"))
+        pid = _cell_text(r.get("id") or r.get("passage_id"))
         if not pid:
             errors.append(f"{where}: missing id")
-        who = _cell(r.get("coder")) or (coder or "")
+        who = _cell_text(r.get("coder")) or (coder or "")
         if not who:
             errors.append(f"{where}: empty coder (fill the column or give CODER=)")
         errors += [f"{where}: {e}" for e in _label_errors(values, taxonomy, leaves)]
@@ -445,10 +446,10 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
             continue  # the same coding twice is one
         coded_at[(pid, who)] = (k, labels)
         # a row without text is an error above, which imports nothing: `text` is a text here
-        out.append({ROW: k, "id": pid, "text": text, "lang": _cell(r.get("lang")),
-                    "labels": labels, "coder": who, "note": _cell(r.get("note")),
-                    "title": _cell(r.get("title")), "heading": _cell(r.get("heading")),
-                    "region": _cell(r.get("region"))})
+        out.append({ROW: k, "id": pid, "text": text, "lang": _cell_text(r.get("lang")),
+                    "labels": labels, "coder": who, "note": _cell_text(r.get("note")),
+                    "title": _cell_text(r.get("title")), "heading": _cell_text(r.get("heading")),
+                    "region": _cell_text(r.get("region"))})
     if errors:
         more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
         raise ConfigError("nothing imported: " + "; ".join(errors[:20]) + more)
@@ -481,12 +482,12 @@ def _label_errors(values: list[str], taxonomy: Taxonomy, leaves: set[str]) -> li
 def _coded_values(r: dict, taxonomy: Taxonomy, leaves: set[str]) -> list[str]:
     """What a coder wrote in a row's label columns and its labels cell (IDs split at commas, semicolons, line
     breaks and spaces; a node's name kept whole), with NONE for their none; [] for a row not coded."""
-    values = [_cell(r.get(c)) for c in CODER_COLUMNS[:LABEL_COLUMNS]]
+    values = [_cell_text(r.get(c)) for c in CODER_COLUMNS[:LABEL_COLUMNS]]
     labels_cell = r.get("labels", "")
     if isinstance(labels_cell, list):
         values += [str(x) for x in labels_cell]
     else:
-        for part in re.split(r"[,;，；\n\r\t]+", _cell(labels_cell)):
+        for part in re.split(r"[,;，；\n\r\t]+", _cell_text(labels_cell)):
             # IDs a space apart are several IDs; a node's name from the 'nodes' sheet ('Business incubators')
             # is one value, refused with the ID it names rather than as an unknown ID a word
             whole = " ".join(part.split())
@@ -502,9 +503,9 @@ def gap_check_outcomes(rows: list[dict], records: list[dict]) -> list[tuple[str,
     coded = {r["id"]: set(r["labels"]) for r in records}
     out = []
     for r in rows:
-        node, pid = _cell(r.get("gap_node")), _cell(r.get("id") or r.get("passage_id"))
+        node, pid = _cell_text(r.get("gap_node")), _cell_text(r.get("id") or r.get("passage_id"))
         if node and pid in coded:
-            out.append((_cell(r.get("gap_region")), node, node in coded[pid]))
+            out.append((_cell_text(r.get("gap_region")), node, node in coded[pid]))
     return out
 
 
