@@ -33,8 +33,10 @@ def cmd_train(args) -> None:
 
     tax = load_taxonomy(args.taxonomy)
     one_framework(tax, "train")
-    sources = [("passages of the TRAIN files", [Path(p) for p in (args.train or "").split(",") if p], 1.0),
-               ("passages of the coded store", coded_store_paths(Path(args.coded)), args.coded_weight),
+    train_paths = [Path(p) for p in (args.train or "").split(",") if p]
+    store_paths = coded_store_paths(Path(args.coded))
+    sources = [("passages of the TRAIN files", train_paths, 1.0),
+               ("passages of the coded store", store_paths, args.coded_weight),
                ("taxonomy examples", [] if args.no_examples else examples_paths(Path(args.taxonomy)), 1.0)]
     parts, weights, said = [], [], []
     for what, paths, weight in sources:
@@ -48,7 +50,7 @@ def cmd_train(args) -> None:
                           "review-import, or keep the taxonomy's examples")
     data = pd.concat(parts, ignore_index=True)
     print(f"train: {' + '.join(said)} ...", file=sys.stderr)
-    if not sources[0][1] and not sources[1][1]:
+    if not train_paths and not store_paths:
         # a mistyped CODED= (or a store not yet filled) gives a copy of the default model, which later runs would
         # name "the model trained" as if it had learned the researcher's coding
         store = Path(args.coded)
