@@ -425,7 +425,7 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
         values = _coded_values(r, taxonomy, leaves)
         if not values:
             continue  # not coded (yet)
-        pid = _cell_text(r.get("id") or r.get("passage_id"))
+        pid = _passage_id(r)
         if not pid:
             errors.append(f"{where}: missing id")
         who = _cell_text(r.get("coder")) or (coder or "")
@@ -454,6 +454,11 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
         more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
         raise ConfigError("nothing imported: " + "; ".join(errors[:20]) + more)
     return out
+
+
+def _passage_id(r: dict) -> str:
+    """The passage a coded row is of: its id column, else passage_id (as the run's tables name the column)."""
+    return _cell_text(r.get("id") or r.get("passage_id"))
 
 
 def _label_numbers(r: dict) -> list[str]:
@@ -503,7 +508,7 @@ def gap_check_outcomes(rows: list[dict], records: list[dict]) -> list[tuple[str,
     coded = {r["id"]: set(r["labels"]) for r in records}
     out = []
     for r in rows:
-        node, pid = _cell_text(r.get("gap_node")), _cell_text(r.get("id") or r.get("passage_id"))
+        node, pid = _cell_text(r.get("gap_node")), _passage_id(r)
         if node and pid in coded:
             out.append((_cell_text(r.get("gap_region")), node, node in coded[pid]))
     return out
