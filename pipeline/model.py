@@ -31,13 +31,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import fbeta_score
 from sklearn.model_selection import GroupKFold
-from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from .lexicon import LexiconMatcher, shared_matcher
@@ -182,12 +180,10 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ learning
-    def _pipeline(self) -> Pipeline:
-        lr = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear", max_iter=2000,
-                                random_state=self.random_state)
-        return Pipeline([("features", feature_union(self.taxonomy, self.lexicon_weight, self.context_weight,
-                                                    self.char_ngrams)),
-                         ("clf", OneVsRestClassifier(lr))])
+    def _node_regression(self) -> LogisticRegression:
+        """The logistic regression that each node learns (unfitted)."""
+        return LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear", max_iter=2000,
+                                  random_state=self.random_state)
 
     def fit(self, X: pd.DataFrame, Y, groups=None, sample_weight=None):
         Y = np.asarray(Y, dtype=np.int8)
@@ -208,15 +204,15 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         # minutes, with nothing else said between the start and the end
         bar = _progress(len(folds) + 1, self.verbose)
         for tr, te in folds:
-            oof[te] = self._fit_arrays(X.iloc[tr], Y[tr], w[tr])[0].decision(X.iloc[te])
+            oof[te] = self._fit_nodes(X.iloc[tr], Y[tr], w[tr]).decision(X.iloc[te])
             bar.update()
         lang_idx = _lang_index(X["lang"])
         self._fit_calibration(oof, Y, w, lang_idx, calibrated=bool(folds))
         self.oof_proba_ = self._calibrate(oof, lang_idx)
-        fitted, self.coef_, self.intercept_ = self._fit_arrays(X, Y, w)
+        fitted = self._fit_nodes(X, Y, w)
+        self.features_, self.coef_, self.intercept_ = fitted.features, fitted.W, fitted.b
         bar.update()
         bar.close()
-        self.features_ = fitted.features
         return self
 
     def _fit_calibration(self, oof: np.ndarray, Y: np.ndarray, w: np.ndarray, lang_idx: np.ndarray,
@@ -240,19 +236,19 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
                 self.calibration_[j, k], self.thresholds_[j, k] = (
                     _node_calibration(oof[m, j], y, w[m], self.beta, calibrated=True) if own else pooled)
 
-    def _fit_arrays(self, X, Y, w):
+    def _fit_nodes(self, X, Y, w) -> "_Fitted":
         """Fit features and one logistic regression per node; nodes without both classes get coefficients
         that never fire."""
-        pipe = self._pipeline()
-        F = pipe.named_steps["features"].fit_transform(X)
+        features = feature_union(self.taxonomy, self.lexicon_weight, self.context_weight, self.char_ngrams)
+        F = features.fit_transform(X)
         W = np.zeros((Y.shape[1], F.shape[1]))
         b = np.full(Y.shape[1], -30.0)
         for j in range(Y.shape[1]):
             y = Y[:, j]
             if 0 < y.sum() < len(y):
-                clf = clone(pipe.named_steps["clf"].estimator).fit(F, y, sample_weight=w)
+                clf = self._node_regression().fit(F, y, sample_weight=w)
                 W[j], b[j] = clf.coef_[0], clf.intercept_[0]
-        return _Fitted(pipe.named_steps["features"], W, b), W, b
+        return _Fitted(features, W, b)
 
     # ------------------------------------------------------------------ prediction
     def _frame(self, X) -> pd.DataFrame:
@@ -466,7 +462,7 @@ def text_key(text: str) -> str:
 
 
 class _Fitted:
-    """Fitted features and per-node weights, for out-of-fold decision values."""
+    """Fitted features and per-node weights: a fold's, for its out-of-fold decision values, or the model's."""
 
     def __init__(self, features, W, b):
         self.features, self.W, self.b = features, W, b
