@@ -289,25 +289,30 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     def _apply_conventions(self, X: pd.DataFrame, proba: np.ndarray, F=None) -> None:
         """The codebook's conventions over whole passages (definitions, purpose, scope, effective dates get no
         label; penalty clauses only measure.ip.legal) are rules, not tendencies: the taxonomy's passage rules
-        cap the probability of every node they do not allow.
+        cap the probability of every node they do not allow."""
+        col = {n: j for j, n in enumerate(self.nodes_)}
+        for i, rule in self._passage_rules(X, F).items():
+            allowed = [col[n] for n in rule.allow if n in col]
+            keep = proba[i, allowed].copy()
+            proba[i] = np.minimum(proba[i], 0.01)
+            proba[i, allowed] = keep
+
+    def _passage_rules(self, X: pd.DataFrame, F=None) -> dict:
+        """Row -> the passage rule the passage falls under, for the rows that fall under one.
 
         `F`: the passages' features, whose convention columns say which rule fired (the lexicon features found
         it); without them, or where the rule's id does not name one rule, the rule is found again."""
         m = LexiconFeatures(self.taxonomy).matcher()
-        col = {n: j for j, n in enumerate(self.nodes_)}
-        fired = self._fired_conventions(F) if F is not None and self.lexicon_weight else None
-        by_id = _rules_by_id(self.taxonomy)
-        for i, (text, lang) in enumerate(zip(X["text"], X["lang"])):
-            if fired is None:
-                rule = m.passage_rule(text, lang)
-            elif i not in fired:
-                continue
-            else:
-                rule = by_id.get((fired[i], lang if lang in LANGS else "en")) or m.passage_rule(text, lang)
-            if rule is not None:
-                keep = proba[i, [col[n] for n in rule.allow if n in col]].copy()
-                proba[i] = np.minimum(proba[i], 0.01)
-                proba[i, [col[n] for n in rule.allow if n in col]] = keep
+        texts, langs = X["text"].tolist(), X["lang"].tolist()
+        # lexicon_weight 0 scales the lexicon's columns, the conventions' among them, to zero: they say nothing
+        if F is None or not self.lexicon_weight:
+            found = {i: m.passage_rule(text, lang) for i, (text, lang) in enumerate(zip(texts, langs))}
+        else:
+            by_id, found = _rules_by_id(self.taxonomy), {}
+            for i, rule_id in self._fired_conventions(F).items():
+                lang = langs[i] if langs[i] in LANGS else "en"
+                found[i] = by_id.get((rule_id, lang)) or m.passage_rule(texts[i], langs[i])
+        return {i: rule for i, rule in found.items() if rule is not None}
 
     def predict(self, X) -> np.ndarray:
         X = self._frame(X)
