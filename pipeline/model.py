@@ -143,6 +143,10 @@ def feature_union(taxonomy: str, lexicon_weight: float, context_weight: float, c
         sparse_threshold=1.0)
 
 
+# the feature blocks a saved model holds as a vocabulary and idf weights
+_TFIDF_BLOCKS = ("words", "chars", "context")
+
+
 def _lower_digits(text: str) -> str:
     return _no_digits(text.lower())
 
@@ -372,7 +376,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        vec = dict(self.features_.named_transformers_)
+        blocks = self.features_.named_transformers_
         meta = {
             "format": FORMAT,
             "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()
@@ -380,14 +384,13 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
             "taxonomy_sha256": load_taxonomy(self.taxonomy).sha256,
             "nodes": self.nodes_, "thresholds": self.thresholds_.tolist(), "trained": self.trained_.tolist(),
             "positives": self.positives_.tolist(), "calibration": self.calibration_.tolist(),
-            "vocabularies": {n: {k: int(v) for k, v in vec[n].vocabulary_.items()}
-                             for n in ("words", "chars", "context")},
+            "vocabularies": {n: {k: int(v) for k, v in blocks[n].vocabulary_.items()} for n in _TFIDF_BLOCKS},
             "training_texts": self.training_texts_,
             "info": info or {},
         }
         (tmp / "model.json").write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True))
         np.savez_compressed(tmp / "arrays.npz", coef=self.coef_, intercept=self.intercept_,
-                            **{f"idf_{n}": vec[n].idf_ for n in ("words", "chars", "context")})
+                            **{f"idf_{n}": blocks[n].idf_ for n in _TFIDF_BLOCKS})
         if path.exists():
             shutil.rmtree(path)
         try:
@@ -429,10 +432,12 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
             m.calibration_ = _array(meta["calibration"], (n, len(LANG_ORDER), 2), "calibration", path)
             vocab = meta["vocabularies"]
             m.features_ = feature_union(taxonomy, m.lexicon_weight, m.context_weight, m.char_ngrams,
-                                        vocabularies={k: dict(vocab[k]) for k in ("words", "chars", "context")})
+                                        vocabularies={k: dict(vocab[k]) for k in _TFIDF_BLOCKS})
+            # fitting sets the transformers' state; with the vocabularies fixed and the idf replaced below, the
+            # one passage it sees leaves no trace
             probe = pd.DataFrame({"text": ["a"], "lang": ["en"], "tokens": [["a"]], "context": [""], "hits": [[]]})
             m.features_.fit(probe)
-            for name in ("words", "chars", "context"):
+            for name in _TFIDF_BLOCKS:
                 vec = m.features_.named_transformers_[name]
                 idf = arrays[f"idf_{name}"]
                 if idf.shape != (len(vec.vocabulary_),):
