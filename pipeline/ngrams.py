@@ -77,12 +77,11 @@ class CharTfidfVectorizer(TfidfVectorizer):
         if getattr(self, "_codes_for", None) is not self.vocabulary_:
             min_n, max_n = self.ngram_range
             by_n: dict[int, list] = {n: [] for n in range(min_n, max_n + 1)}
-            for gram, column in self.vocabulary_.items():
-                if min_n <= len(gram) <= max_n and "\n" not in gram:
-                    key = 0
-                    for c in _codes(gram):
-                        key = (key << 21) | int(c)
-                    by_n[len(gram)].append((key, int(column)))
+            for gram, column in self._countable_vocabulary():
+                key = 0
+                for c in _codes(gram):
+                    key = (key << 21) | int(c)
+                by_n[len(gram)].append((key, int(column)))
             tables = {}
             # a hash index: one look-up per position, where a sorted array's binary search costs three times as much
             for n, entries in by_n.items():
@@ -104,19 +103,24 @@ class CharTfidfVectorizer(TfidfVectorizer):
         return values, j_indices, indptr
 
     def _vocabulary_automaton(self):
-        """The automaton of the vocabulary's entries that char_wb can produce (lengths within ngram_range, no
-        newline), each giving its column; None if there is none. Built for the current vocabulary_ (fitting
-        replaces that dictionary, and the automaton with it)."""
+        """The automaton of the vocabulary's entries that char_wb can produce, each giving its column; None if
+        there is none. Built for the current vocabulary_ (fitting replaces that dictionary, and the automaton
+        with it)."""
         if getattr(self, "_automaton_for", None) is not self.vocabulary_:
-            min_n, max_n = self.ngram_range
             auto = ahocorasick.Automaton()
-            for gram, column in self.vocabulary_.items():
-                if min_n <= len(gram) <= max_n and "\n" not in gram:
-                    auto.add_word(gram, int(column))
+            for gram, column in self._countable_vocabulary():
+                auto.add_word(gram, int(column))
             if len(auto):
                 auto.make_automaton()
             self._automaton, self._automaton_for = (auto if len(auto) else None), self.vocabulary_
         return self._automaton
+
+    def _countable_vocabulary(self):
+        """(n-gram, column) of the vocabulary's entries that char_wb can produce: lengths within ngram_range, no
+        newline (the padded words are joined by newlines, so an entry with one would count across two words)."""
+        min_n, max_n = self.ngram_range
+        return ((gram, column) for gram, column in self.vocabulary_.items()
+                if min_n <= len(gram) <= max_n and "\n" not in gram)
 
 
 # n-grams up to this length fit in one int64 key (three code points of 21 bits)
