@@ -257,7 +257,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ prediction
     def _frame(self, X) -> pd.DataFrame:
         """The passage table with a context column and the lexicon's hits (matched here if not given)."""
-        X = _frame(X)
+        X = _as_passage_table(X)
         if "hits" not in X:
             X = X.assign(hits=LexiconFeatures(self.taxonomy).matcher().match_many(
                 X["text"].tolist(), X["lang"].tolist(), tokens=X["tokens"].tolist()))
@@ -489,7 +489,9 @@ def _rules_by_id(taxonomy: str) -> dict[tuple[str, str], object]:
     return {k: v[0] for k, v in rules.items() if len(v) == 1}
 
 
-def _frame(X) -> pd.DataFrame:
+def _as_passage_table(X) -> pd.DataFrame:
+    """`X` as a passage table: a DataFrame numbered from 0, with a context column (empty where not given);
+    ValueError naming the columns it lacks."""
     if not isinstance(X, pd.DataFrame):
         X = pd.DataFrame(X)
     missing = [c for c in ("text", "lang", "tokens") if c not in X]
