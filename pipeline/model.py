@@ -86,7 +86,7 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
             for h in hs:
                 if h.node not in col:
                     continue
-                k = {"term": 0, "pattern": 0, "rule": 1, "rule_pattern": 1, "exclude": 2}.get(h.role)
+                k = _ROLE_COLUMN.get(h.role)
                 if k is not None:
                     seen.add(4 * col[h.node] + k)
             # the passage rule is found once for the decision and the convention column (its regexes are the
@@ -105,6 +105,10 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         kinds = ("term", "rule", "exclude", "decision")
         return np.array([f"lexicon:{n}:{k}" for n in self.nodes_ for k in kinds] + [f"convention:{r}" for r in self.rules_],
                         dtype=object)
+
+
+# a hit's role -> its column among its node's four (term, rule, exclude, decision: get_feature_names_out's order)
+_ROLE_COLUMN = {"term": 0, "pattern": 0, "rule": 1, "rule_pattern": 1, "exclude": 2}
 
 
 def _progress(total: int, shown: bool):
