@@ -287,7 +287,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         part = self._calibrate(z, _lang_index(sub["lang"]))
         untrained = ~self.trained_
         if untrained.any():
-            lex = self._lexicon_decisions(F)
+            lex = self._lexicon_decisions(F, sub)
             part[:, untrained] = lex[:, untrained] * self.lexicon_prior
         if self.conventions:
             self._apply_conventions(sub, part, F)
@@ -343,12 +343,13 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
         return {int(r): lexicon.rules_[int(k)] for r, k in zip(rows, C.indices)}
 
-    def _lexicon_decisions(self, F) -> np.ndarray:
-        """The lexicon's own decision columns, read back out of the feature matrix."""
-        start = self._block("lexicon")
-        cols = start + 4 * np.arange(len(self.nodes_)) + 3
-        w = self.lexicon_weight or 1.0
-        return (F[:, cols].toarray() / w > 0.5).astype(float)
+    def _lexicon_decisions(self, F, X) -> np.ndarray:
+        """The lexicon's own decision columns: read back out of the passages' features `F`, or, where
+        lexicon_weight 0 scaled them to nothing (an untrained node then never fired), made again from `X`."""
+        cols = 4 * np.arange(len(self.nodes_)) + 3
+        if not self.lexicon_weight:
+            return (self.features_.named_transformers_["lexicon"].transform(X)[:, cols].toarray() > 0.5).astype(float)
+        return (F[:, self._block("lexicon") + cols].toarray() / self.lexicon_weight > 0.5).astype(float)
 
     def _block(self, name: str) -> int:
         """The first column of the feature block `name` (KeyError for a block the features do not have)."""

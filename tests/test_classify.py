@@ -661,3 +661,17 @@ def test_with_several_frameworks_each_model_is_said_with_its_framework(tmp_path)
                     "Cooperation; the default model (default-bbbbbbbbbbbb, trained on the framework's 210 example "
                     "passages) for Policy tools")
     assert model_said(str(a), ["Cooperation"]) == model_said(str(a))  # one framework: nothing to tell apart
+
+
+def test_untrained_nodes_are_decided_by_the_lexicon_whatever_its_feature_weight():
+    """A node with too few coded passages to train is decided by the lexicon (at lexicon_prior). With
+    lexicon_weight 0 its decisions were read out of feature columns scaled to zero: such a node never fired."""
+    tax = load_taxonomy(ROOT / "taxonomy")
+    coded = _coded().head(200)
+    X = passage_table(coded, tokenize_frame(coded, tax))
+    fired = {}
+    for weight in (1.0, 0.0):
+        model = fit_model(tax, coded, min_positives=10**6, lexicon_weight=weight, cv=2)  # no node trained
+        assert not model.trained_.any()
+        fired[weight] = model.predict_proba(X) > 0.02
+    assert fired[0.0].any() and np.array_equal(fired[0.0], fired[1.0])
