@@ -217,8 +217,7 @@ class _DocxNumbering:
         styled = {a.get(_W + "abstractNumId"): of_style.get(style) for a in definitions
                   if (style := _child_val(a, "numStyleLink")) is not None}
         for num in root.iter(_W + "num"):
-            ref = num.find(_W + "abstractNumId")
-            num_id, abstract_id = num.get(_W + "numId"), ref.get(_W + "val") if ref is not None else None
+            num_id, abstract_id = num.get(_W + "numId"), _child_val(num, "abstractNumId")
             abstract_id = styled.get(abstract_id) or abstract_id
             self._abstract_of[num_id] = abstract_id
             levels = dict(abstract.get(abstract_id, {}))
@@ -241,8 +240,7 @@ class _DocxNumbering:
             at = ilvl if ilvl is not None else _int(lvl.get(_W + "ilvl"), 0)
             if not 0 <= at < 9:
                 continue  # Word's lists have nine levels
-            val = {name: (el.get(_W + "val") if (el := lvl.find(_W + name)) is not None else None)
-                   for name in ("start", "numFmt", "lvlText", "suff", "lvlRestart")}
+            val = {name: _child_val(lvl, name) for name in ("start", "numFmt", "lvlText", "suff", "lvlRestart")}
             # articles numbered on through chapters (第%2条 below 第%1章) have lvlRestart 0: never restarted
             out[at] = (_int(val["start"], 1), val["numFmt"] or "decimal", val["lvlText"] or "",
                        _LEVEL_SUFFIX.get(val["suff"] or "tab", "\t"), _int(val["lvlRestart"], at))
@@ -303,8 +301,7 @@ def _style_numbering(root) -> dict[str, tuple[str, int | None]]:
     based_on, own = {}, {}
     for style in root.iter(_W + "style"):
         sid = style.get(_W + "styleId")
-        base = style.find(_W + "basedOn")
-        based_on[sid] = base.get(_W + "val") if base is not None else None
+        based_on[sid] = _child_val(style, "basedOn")
         num_pr = style.find(f"{_W}pPr/{_W}numPr")
         if num_pr is not None:
             own[sid] = _num_pr(num_pr)
