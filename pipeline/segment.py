@@ -788,8 +788,8 @@ def _outline(b: _Builder, lines: list[Line], one_per_line: bool) -> None:
             marks[:] = [""] * 5
             in_part = written[ln.start + part[0]:ln.start + part[1]] if part else ""
             title = (md.group(2) if md else stripped).strip().replace("**", "").replace("__", "")
-            level = len(md.group(1)) if md else _OUTLINE_PART_LEVEL
-            b.add("heading", ln.start, ln.end, title, headings.enter(level, title))
+            depth = len(md.group(1)) if md else _OUTLINE_PART_LEVEL  # a heading's depth, not an item's level
+            b.add("heading", ln.start, ln.end, title, headings.enter(depth, title))
         loose = 0
     close()
     if signed < len(lines):
