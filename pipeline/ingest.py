@@ -129,7 +129,8 @@ class IngestRun:
                                                           if len(self._case_slips) > 1 else ""))
             return f"{MANIFEST} lists no file of a type read ({READ_TYPES}) that is there{slips}"
         others = [e for e in self.files if e.rel != MANIFEST]
-        hidden = sum(e.hidden for e in others)
+        # a hidden file of a type not read (.DS_Store) is no document whatever the manifest says
+        hidden = sum(e.hidden and e.path.suffix.lower() in SUPPORTED for e in others)
         why = [f"{hidden} hidden file(s) (names starting with '.'), read only where a {MANIFEST} lists them"] \
             if hidden else []
         if len(others) > hidden:

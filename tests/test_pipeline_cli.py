@@ -421,9 +421,10 @@ def test_a_corpus_with_no_file_to_read_is_an_error(tmp_path):
         in res.stderr
     # a hidden file is read only where the manifest lists it: the message said it was a note or of a type not read
     (corpus / "CN" / ".draft.txt").write_text("第一条 鼓励企业。\n", encoding="utf-8")
+    (corpus / "CN" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")  # hidden, and of no type read
     res = run("ingest", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--quiet", check=False)
     assert res.returncode == 2 and "it holds 1 hidden file(s) (names starting with '.'), read only where a " \
-        "manifest.csv lists them and 2 file(s) that are notes" in res.stderr
+        "manifest.csv lists them and 3 file(s) that are notes" in res.stderr
     (corpus / "manifest.csv").write_text("path,region,lang\nCN/a.doc,CN,zh\nCN/gone.txt,CN,zh\n")
     res = run("ingest", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--quiet", check=False)
     assert res.returncode == 2 and res.stderr.splitlines() == [
