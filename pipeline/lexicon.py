@@ -248,8 +248,9 @@ class LexiconMatcher:
                 entries[self._key(t, lang)].append(("", DOMAIN, -1, t.endswith("*")))
             # pattern k (the node patterns, then the rule patterns) is run where the automaton finds one of its
             # required literals; a pattern without such literals runs on every passage
+            numbered = [rx for _, rx in pats] + [rx for _, _, rx in rpats]
             self._unfiltered[lang] = set()
-            for k, rx in enumerate([rx for _, rx in pats] + [rx for _, _, rx in rpats]):
+            for k, rx in enumerate(numbered):
                 literals = required_literals(rx.pattern, caseless)
                 if literals is None:
                     self._unfiltered[lang].add(k)
@@ -264,8 +265,7 @@ class LexiconMatcher:
             self._rule_patterns[lang] = rpats
             # the automaton finds the best set of a pattern's literals; these tests look for all of them before
             # the regex runs over a document (most patterns the automaton lets through still cannot match)
-            self._pattern_tests[lang] = [_literal_tests(rx.pattern) for _, rx in pats] + \
-                [_literal_tests(rx.pattern) for _, _, rx in rpats]
+            self._pattern_tests[lang] = [_literal_tests(rx.pattern) for rx in numbered]
             self._passage_rules[lang] = [
                 (r, [(compile_pattern(p, caseless), _literal_tests(p)) for p in r.patterns])
                 for r in taxonomy.passage_rules if r.lang == lang]
