@@ -6,8 +6,9 @@ dates), in a module of its own: the segmenter's cache key covers the code it imp
 code must not make every document be segmented again. Also the value of a Chinese numeral."""
 
 CN_NUMERAL = "一二三四五六七八九十百千零〇两0-9０-９"
-# the number between 第 and 条/章: also spaced, as Taiwan's database writes articles and chapters (第 1 条, 第 一 章)
-NUMBER = rf"(?:[{CN_NUMERAL}]+|[0-9]+[A-Z]{{1,2}}|[ \t][{CN_NUMERAL}]+(?:-[0-9]+)?[ \t])"
+# the number between 第 and 条/章: also spaced, as Taiwan's database writes articles and chapters (第 1 条, 第 一 章),
+# and with the space a few published regulations put before 条 instead of after it (第七十五 条体育运动…)
+NUMBER = rf"(?:[{CN_NUMERAL}]+|[0-9]+[A-Z]{{1,2}}|[ \t][{CN_NUMERAL}]+(?:-[0-9]+)?[ \t]|[{CN_NUMERAL}]+[ \t\u3000])"
 ARTICLE_NUMBER = rf"第{NUMBER}条(?:之[{CN_NUMERAL}]+)?"
 # the same in the original text, before Traditional characters are converted (第 2-1 條), with chapters, 款 and a
 # Hong Kong ordinance's parts (第2部)

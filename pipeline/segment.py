@@ -29,7 +29,7 @@ SECTION_HEADING_CHARS = 200  # a "§ 101. Title" line no longer than this is a s
 
 # also with its number in bold, as Markdown made from a Word file sets it (**第一条**), and with the space a few
 # published regulations put before 条 instead of after it (第七十五 条体育运动…)
-ARTICLE = re.compile(rf"^[ \t\u3000]*(?:\*\*|__)?({ARTICLE_NUMBER}|第[{CN_NUMERAL}]+[ \t\u3000]条)(?:\*\*|__)?"
+ARTICLE = re.compile(rf"^[ \t\u3000]*(?:\*\*|__)?({ARTICLE_NUMBER})(?:\*\*|__)?"
                      rf"(?=[ \t\u3000]|$|(?<=[ \t\u3000]条))")
 # (a Hong Kong ordinance's parts and divisions too: 第1部, 第1分部)
 CN_HEADING = re.compile(rf"^[ \t\u3000]*(?:#+[ \t]*)?第{NUMBER}(?:[编章节部]|分部)(?:[ \t\u3000]|$)")
