@@ -402,9 +402,9 @@ def _check_header(path: Path, header: list[str], lines: bool = False) -> None:
 
 
 def _cell_text(v) -> str:
-    """A cell of a coded sheet read back as text, trimmed (xlsx_cell is the other way: a value into a cell)."""
-    s = "" if v is None else str(v).strip()
-    return s[1:] if s.startswith("'") else s  # a CSV cell neutralised against formula injection
+    """A cell of a coded sheet read back as text, trimmed (xlsx_cell is the other way: a value into a cell). The
+    quote a CSV puts before a cell that starts like a formula is read_sheet's to take off, once."""
+    return "" if v is None else str(v).strip()
 
 
 def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | None) -> list[dict]:
