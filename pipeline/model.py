@@ -408,20 +408,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         """A saved model, for the taxonomy it was trained with. Raises ValueError naming the file and the
         problem for anything that is not such a model."""
         path = Path(path)
-        try:
-            meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path / 'model.json'}: not a readable model ({exc.__class__.__name__}: {exc})") from None
-        try:
-            with np.load(path / "arrays.npz", allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError) as exc:
-            raise ValueError(f"{path / 'arrays.npz'}: not a readable model ({exc.__class__.__name__}: {exc})") from None
-        except Exception as exc:  # a damaged zip raises zipfile.BadZipFile and others
-            raise ValueError(f"{path}/arrays.npz: damaged ({exc.__class__.__name__})") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            found = meta.get("format") if isinstance(meta, dict) else None
-            raise ValueError(f"{path}: model format {found!r}, expected {FORMAT!r} (train it again with make train)")
+        meta, arrays = _read_saved(path)
         tax = load_taxonomy(taxonomy)
         try:
             nodes = list(meta["nodes"])
@@ -435,20 +422,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
             m.trained_ = _array(meta["trained"], (n,), "trained", path).astype(bool)
             m.positives_ = _array(meta["positives"], (n,), "positives", path).astype(int)
             m.calibration_ = _array(meta["calibration"], (n, len(LANG_ORDER), 2), "calibration", path)
-            vocab = meta["vocabularies"]
-            m.features_ = feature_union(taxonomy, m.lexicon_weight, m.context_weight, m.char_ngrams,
-                                        vocabularies={k: dict(vocab[k]) for k in _TFIDF_BLOCKS})
-            # fitting sets the transformers' state; with the vocabularies fixed and the idf replaced below, the
-            # one passage it sees leaves no trace
-            probe = pd.DataFrame({"text": ["a"], "lang": ["en"], "tokens": [["a"]], "context": [""], "hits": [[]]})
-            m.features_.fit(probe)
-            for name in _TFIDF_BLOCKS:
-                vec = m.features_.named_transformers_[name]
-                idf = arrays[f"idf_{name}"]
-                if idf.shape != (len(vec.vocabulary_),):
-                    raise ValueError(f"{path}/arrays.npz: idf_{name} has shape {idf.shape}, expected "
-                                     f"({len(vec.vocabulary_)},)")
-                vec.idf_ = idf
+            m.features_ = m._saved_features(meta["vocabularies"], arrays, path)
             width = sum(len(t.get_feature_names_out()) for nm, t, _ in m.features_.transformers_ if nm != "remainder")
             m.coef_, m.intercept_ = arrays["coef"], arrays["intercept"]
             if m.coef_.shape != (n, width) or m.intercept_.shape != (n,):
@@ -460,6 +434,23 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
         texts = meta.get("training_texts")
         m.training_texts_ = [str(t) for t in texts] if isinstance(texts, list) else None
         return m
+
+    def _saved_features(self, vocabularies: dict, arrays: dict, path: Path) -> ColumnTransformer:
+        """The feature union as fitted when the model was saved: its vocabularies and idf weights."""
+        features = feature_union(self.taxonomy, self.lexicon_weight, self.context_weight, self.char_ngrams,
+                                 vocabularies={k: dict(vocabularies[k]) for k in _TFIDF_BLOCKS})
+        # fitting sets the transformers' state; with the vocabularies fixed and the idf replaced below, the
+        # one passage it sees leaves no trace
+        probe = pd.DataFrame({"text": ["a"], "lang": ["en"], "tokens": [["a"]], "context": [""], "hits": [[]]})
+        features.fit(probe)
+        for name in _TFIDF_BLOCKS:
+            vec = features.named_transformers_[name]
+            idf = arrays[f"idf_{name}"]
+            if idf.shape != (len(vec.vocabulary_),):
+                raise ValueError(f"{path}/arrays.npz: idf_{name} has shape {idf.shape}, expected "
+                                 f"({len(vec.vocabulary_)},)")
+            vec.idf_ = idf
+        return features
 
     def seen_in_training(self, texts) -> np.ndarray | None:
         """Which of `texts` the model was trained on (a passage with the same text), or None when the model
@@ -474,6 +465,25 @@ def text_key(text: str) -> str:
     """A passage's text as recorded in a model: a short digest, so a model says what it was trained on
     without holding the researcher's coded text."""
     return hashlib.sha256(" ".join(str(text).split()).encode("utf-8")).hexdigest()[:16]
+
+
+def _read_saved(path: Path) -> tuple[dict, dict]:
+    """A model folder's model.json and arrays.npz (no pickles), or ValueError naming the file and the problem."""
+    try:
+        meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path / 'model.json'}: not a readable model ({exc.__class__.__name__}: {exc})") from None
+    try:
+        with np.load(path / "arrays.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"{path / 'arrays.npz'}: not a readable model ({exc.__class__.__name__}: {exc})") from None
+    except Exception as exc:  # a damaged zip raises zipfile.BadZipFile and others
+        raise ValueError(f"{path}/arrays.npz: damaged ({exc.__class__.__name__})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ValueError(f"{path}: model format {found!r}, expected {FORMAT!r} (train it again with make train)")
+    return meta, arrays
 
 
 class _Fitted:
