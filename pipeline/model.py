@@ -74,12 +74,23 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
     def matcher(self) -> LexiconMatcher:
         return shared_matcher(load_taxonomy(self.taxonomy))
 
+    def decision_columns(self) -> np.ndarray:
+        """Each node's lexicon-decision column, in node order."""
+        return len(_NODE_COLUMNS) * np.arange(len(self.nodes_)) + _NODE_COLUMNS.index("decision")
+
+    @property
+    def conventions_start(self) -> int:
+        """The first convention column: the nodes' columns come before them."""
+        return len(_NODE_COLUMNS) * len(self.nodes_)
+
     def transform(self, X):
         m = self.matcher()
         texts, langs = X["text"].tolist(), X["lang"].tolist()
         hits = X["hits"].tolist() if "hits" in X else m.match_many(texts, langs, tokens=X["tokens"].tolist())
+        width = len(_NODE_COLUMNS)
         col = {n: j for j, n in enumerate(self.nodes_)}
-        rule_col = {r: 4 * len(self.nodes_) + k for k, r in enumerate(self.rules_)}
+        rule_col = {r: self.conventions_start + k for k, r in enumerate(self.rules_)}
+        decision = _NODE_COLUMNS.index("decision")
         rows, cols = [], []
         for i, (text, lang, hs) in enumerate(zip(texts, langs, hits)):
             seen = set()
@@ -88,27 +99,30 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
                     continue
                 k = _ROLE_COLUMN.get(h.role)
                 if k is not None:
-                    seen.add(4 * col[h.node] + k)
+                    seen.add(width * col[h.node] + k)
             # the passage rule is found once for the decision and the convention column (its regexes are the
             # costly part of both)
             rule = m.passage_rule(text, lang)
             decided = m.decide(text, lang, hs, rule=rule) if hs else {}
-            seen.update(4 * col[n] + 3 for n in decided)
+            seen.update(width * col[n] + decision for n in decided)
             if rule is not None:
                 seen.add(rule_col[rule.id])
             rows += [i] * len(seen)
             cols += sorted(seen)
-        shape = (len(texts), 4 * len(self.nodes_) + len(self.rules_))
+        shape = (len(texts), self.conventions_start + len(self.rules_))
         return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
 
     def get_feature_names_out(self, input_features=None):
-        kinds = ("term", "rule", "exclude", "decision")
-        return np.array([f"lexicon:{n}:{k}" for n in self.nodes_ for k in kinds] + [f"convention:{r}" for r in self.rules_],
+        return np.array([f"lexicon:{n}:{k}" for n in self.nodes_ for k in _NODE_COLUMNS]
+                        + [f"convention:{r}" for r in self.rules_],
                         dtype=object)
 
 
-# a hit's role -> its column among its node's four (term, rule, exclude, decision: get_feature_names_out's order)
-_ROLE_COLUMN = {"term": 0, "pattern": 0, "rule": 1, "rule_pattern": 1, "exclude": 2}
+# each node's lexicon columns, in this order
+_NODE_COLUMNS = ("term", "rule", "exclude", "decision")
+# a hit's role -> its column among its node's
+_ROLE_COLUMN = {role: _NODE_COLUMNS.index(kind) for role, kind in
+                (("term", "term"), ("pattern", "term"), ("rule", "rule"), ("rule_pattern", "rule"), ("exclude", "exclude"))}
 
 
 def _progress(total: int, shown: bool):
@@ -337,7 +351,7 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     def _fired_conventions(self, F) -> dict[int, str]:
         """Row -> the id of the passage rule whose convention column is set in the features `F`."""
         lexicon = self.features_.named_transformers_["lexicon"]
-        start = self._block("lexicon") + 4 * len(lexicon.nodes_)
+        start = self._block("lexicon") + lexicon.conventions_start
         C = sp.csr_matrix(F)[:, start:start + len(lexicon.rules_)]
         C.eliminate_zeros()
         rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
@@ -346,9 +360,10 @@ class PolicyClassifier(ClassifierMixin, BaseEstimator):
     def _lexicon_decisions(self, F, X) -> np.ndarray:
         """The lexicon's own decision columns: read back out of the passages' features `F`, or, where
         lexicon_weight 0 scaled them to nothing (an untrained node then never fired), made again from `X`."""
-        cols = 4 * np.arange(len(self.nodes_)) + 3
+        lexicon = self.features_.named_transformers_["lexicon"]
+        cols = lexicon.decision_columns()
         if not self.lexicon_weight:
-            return (self.features_.named_transformers_["lexicon"].transform(X)[:, cols].toarray() > 0.5).astype(float)
+            return (lexicon.transform(X)[:, cols].toarray() > 0.5).astype(float)
         return (F[:, self._block("lexicon") + cols].toarray() / self.lexicon_weight > 0.5).astype(float)
 
     def _block(self, name: str) -> int:
