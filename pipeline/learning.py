@@ -18,8 +18,8 @@ from .classify import (PassageClassifier, coded_store_paths, context_of, example
 from .coded import append_to_store, follow_codings, latest_codings, store_records
 from .evaluate import evaluate_cli
 from .io import ConfigError, check_not_input, write_bytes_atomic
-from .review import (CODED_TEXT, PICK_COLUMNS, ROW, agreement, coded_rows, gap_check_outcomes, gap_checks, next_sheet,
-                     pick, picks_table, read_sheet, score_pool, write_sheets)
+from .review import (PICK_COLUMNS, ROW, agreement, coded_rows, coded_text, gap_check_outcomes, gap_checks,
+                     next_sheet, pick, picks_table, read_sheet, score_pool, write_sheets)
 from .taxonomy import load_taxonomy, one_framework
 from .text import detect_lang
 
@@ -89,8 +89,7 @@ def _check_texts_unedited(path: Path, sheet: str, records: list[dict]) -> None:
         except (OSError, ValueError):
             continue  # the sheet's rows are checked on their own; a picks file only adds a check when it is whole
         for r in picks:
-            # the text as coded, which the import keeps, of a passage shown as written
-            text = r.get(CODED_TEXT) or r.get("text")
+            text = coded_text(r)  # which the import keeps
             if isinstance(text, str):
                 texts.setdefault(str(r.get("id")), []).append((text, source.name))
 

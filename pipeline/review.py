@@ -46,6 +46,13 @@ CODER_COLUMNS = [f"label_{k}" for k in range(1, LABEL_COLUMNS + 1)] + ["labels",
 CODED_TEXT = "text_coded"
 
 
+def coded_text(row: dict):
+    """The text a row of a review sheet or picks file is coded in: the hidden column where the shown text is
+    the document's own writing, else the shown text (None if the row has neither)."""
+    coded = row.get(CODED_TEXT)
+    return coded if isinstance(coded, str) and coded.strip() else row.get("text")
+
+
 # ------------------------------------------------------------------------------------------------ picking
 
 # a pick: its place, the pool row, its value and why; a gap check also names the gap (region, node) it checks
@@ -432,9 +439,7 @@ def coded_rows(rows: list[dict], sheet: str, taxonomy: Taxonomy, coder: str | No
         if not who:
             errors.append(f"{where}: empty coder (fill the column or give CODER=)")
         errors += [f"{where}: {e}" for e in _label_errors(values, taxonomy, leaves)]
-        text = r.get("text")
-        if isinstance(r.get(CODED_TEXT), str) and r[CODED_TEXT].strip():
-            text = r[CODED_TEXT]
+        text = coded_text(r)
         if not isinstance(text, str) or not text.strip():
             errors.append(f"{where}: no passage text")
         labels = sorted({v for v in values if v in leaves})
