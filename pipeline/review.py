@@ -66,19 +66,51 @@ def pick(pool: pd.DataFrame, proba: np.ndarray, lexicon: np.ndarray, model, n: i
     `proba`: the model's calibrated probabilities (passages x leaves); `lexicon`: the lexicon's own decisions
     (0/1, same shape); `vectors`: rows to compare passages by (e.g. TF-IDF), for diversity; `picked_before`:
     rows of the same sheet picked otherwise (gap checks), which are not picked again nor matched by a near copy."""
-    nodes = list(model.nodes_)
-    t = np.clip(model.thresholds_for(pool["lang"]) if "lang" in pool else np.asarray(model.thresholds_, float),
-                1e-3, 1 - 1e-3)
-    p = np.clip(proba, 1e-6, 1 - 1e-6)
-    margin = np.abs(np.log(p / (1 - p)) - np.log(t / (1 - t)))        # 0 at the threshold
-    rarity = 1.0 / np.sqrt(1.0 + np.asarray(model.positives_, dtype=float) / 10.0)
-    node_value = np.exp(-margin) * (0.5 + rarity)                     # per passage x node
-    chosen = proba >= t
-    disagree = (lexicon.astype(bool) & ~chosen) | (chosen & ~lexicon.astype(bool) & (proba < 0.9))
-    value = node_value.max(axis=1) + 0.3 * disagree.any(axis=1)
-    order = np.argsort(-value, kind="stable")
-    ids = pool["id"].astype(str).tolist()
-    before = [int(i) for i in picked_before]
+    worth = _Worth(pool, proba, lexicon, model)
+    taken = _diverse(np.argsort(-worth.value, kind="stable"), n, worth.value, pool["id"].astype(str).tolist(),
+                     coded_ids, vectors, [int(i) for i in picked_before])
+    rows = [{"rank": k, "index": i, "value": round(float(worth.value[i]), 4),
+             "reason": "; ".join(worth.reasons(i)) or "closest to the thresholds among the rest",
+             "gap_region": "", "gap_node": ""} for k, i in enumerate(taken, 1)]
+    return pd.DataFrame(rows, columns=PICK_COLUMNS)
+
+
+class _Worth:
+    """What coding each passage of a pool is worth to the model: per node, closeness to the node's threshold,
+    more for nodes with few coded examples; per passage, the best of its nodes, and more where the lexicon and
+    the model disagree."""
+
+    def __init__(self, pool: pd.DataFrame, proba: np.ndarray, lexicon: np.ndarray, model):
+        self.nodes, self.proba, self.lexicon, self.positives = list(model.nodes_), proba, lexicon, model.positives_
+        self.t = np.clip(model.thresholds_for(pool["lang"]) if "lang" in pool else np.asarray(model.thresholds_, float),
+                         1e-3, 1 - 1e-3)
+        p = np.clip(proba, 1e-6, 1 - 1e-6)
+        margin = np.abs(np.log(p / (1 - p)) - np.log(self.t / (1 - self.t)))        # 0 at the threshold
+        rarity = 1.0 / np.sqrt(1.0 + np.asarray(model.positives_, dtype=float) / 10.0)
+        self.node_value = np.exp(-margin) * (0.5 + rarity)                     # per passage x node
+        chosen = proba >= self.t
+        self.disagree = (lexicon.astype(bool) & ~chosen) | (chosen & ~lexicon.astype(bool) & (proba < 0.9))
+        self.value = self.node_value.max(axis=1) + 0.3 * self.disagree.any(axis=1)
+
+    def reasons(self, i: int) -> list[str]:
+        """Why passage `i` is worth coding, in words: its two most uncertain nodes, and where lexicon and model
+        disagree."""
+        reasons, t, proba, nodes = [], self.t, self.proba, self.nodes
+        for j in np.argsort(-self.node_value[i])[:2]:
+            if self.node_value[i, j] > 0.3:
+                threshold = t[i, j] if t.ndim == 2 else t[j]
+                few = f", {int(self.positives[j])} coded examples" if self.positives[j] < 30 else ""
+                reasons.append(f"uncertain {nodes[j]} (p={proba[i, j]:.2f}, threshold {threshold:.2f}{few})")
+        for j in np.flatnonzero(self.disagree[i])[:2]:
+            said = "yes" if self.lexicon[i, j] else "no"
+            reasons.append(f"lexicon and model disagree on {nodes[j]} (lexicon {said}, model p={proba[i, j]:.2f})")
+        return reasons
+
+
+def _diverse(order: np.ndarray, n: int, value: np.ndarray, ids: list[str], coded_ids: set[str], vectors,
+             before: list[int]) -> list[int]:
+    """The first `n` rows of `order` worth anything that are not coded, not picked `before`, and no near copy
+    (cosine similarity of `vectors` >= SIMILAR) of one picked before or already taken."""
     taken: list[int] = []
     sims = vectors.tocsr() if vectors is not None else None
     for i in order:
@@ -91,22 +123,7 @@ def pick(pool: pd.DataFrame, proba: np.ndarray, lexicon: np.ndarray, model, n: i
             if s.max(initial=0.0) >= SIMILAR:
                 continue
         taken.append(int(i))
-    rows = []
-    for i in taken:
-        reasons = []
-        top = np.argsort(-node_value[i])[:2]
-        for j in top:
-            if node_value[i, j] > 0.3:
-                reasons.append(f"uncertain {nodes[j]} (p={proba[i, j]:.2f}, threshold {t[i, j] if t.ndim == 2 else t[j]:.2f}"
-                               + (f", {int(model.positives_[j])} coded examples" if model.positives_[j] < 30 else "")
-                               + ")")
-        for j in np.flatnonzero(disagree[i])[:2]:
-            reasons.append(f"lexicon and model disagree on {nodes[j]} (lexicon {'yes' if lexicon[i, j] else 'no'}, "
-                           f"model p={proba[i, j]:.2f})")
-        rows.append({"rank": len(rows) + 1, "index": i, "value": round(float(value[i]), 4),
-                     "reason": "; ".join(reasons) or "closest to the thresholds among the rest",
-                     "gap_region": "", "gap_node": ""})
-    return pd.DataFrame(rows, columns=PICK_COLUMNS)
+    return taken
 
 
 def gap_checks(pool: pd.DataFrame, proba: np.ndarray, predicted: list[list[str]], model, audited: list[str],
