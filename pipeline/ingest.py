@@ -201,16 +201,7 @@ class IngestRun:
             meta_key = hashlib.sha256((version + str(self.max_bytes) + json.dumps(row, ensure_ascii=False,
                                                                                   sort_keys=True))
                                       .encode("utf-8")).hexdigest()[:24]
-            rec, rep, st = self._cached(entry, meta_key)
-            if rec is None:
-                try:
-                    rec, rep = _ingest_one(entry, fmt, row, self.max_bytes)
-                except Exception as exc:  # a bad file never stops the run
-                    log.debug("%s", rel, exc_info=True)
-                    rec, rep = None, report_row(rel, "failed", f"could not be read ({type(exc).__name__}: {exc})",
-                                             nbytes=_size(entry.path))
-                rep["reason"] = (join_reasons(entry.note, rep["reason"]) if rep["reason"] != "ok" or not entry.note
-                                 else entry.note)
+            rec, rep, st = self._read(entry, fmt, row, meta_key)
             document = None
             if rec is not None:
                 first = seen_hash.get(rec["content_hash"])
@@ -221,20 +212,39 @@ class IngestRun:
                     seen_hash[rec["content_hash"]] = rel
                     document = rec
             if st is not None:
-                # every file read is remembered, so a later run can tell it did not change; only documents
-                # (not duplicates or failures, which are read again) can be taken from the previous run
-                self.cache.append({"path": rel, "size": st[0], "mtime_ns": st[1], "meta": meta_key,
-                                   "content_hash": document["content_hash"] if document else "",
-                                   "reason": rep["reason"], "encoding": rep.get("encoding", ""),
-                                   "chars": document["chars"] if document else 0,
-                                   "original_sha": document["original_sha"] if document else "",
-                                   "version": version})
+                self._remember(rel, st, meta_key, version, document, rep)
             if document is not None:
                 if document["region"] == ROOT_REGION and "/" not in rel:
                     self.root_files.append(rel)
                 yield document
             report.append({**rep, "region": region_of(rel, row or {})})
         self._unlisted = unlisted
+
+    def _read(self, entry: Found, fmt, row: dict | None, meta_key: str):
+        """(record or None, report row, stat): the previous run's when the file is unchanged, else the file read
+        now; a file that cannot be read is reported failed, and never stops the run."""
+        rec, rep, st = self._cached(entry, meta_key)
+        if rec is not None:
+            return rec, rep, st
+        try:
+            rec, rep = _ingest_one(entry, fmt, row, self.max_bytes)
+        except Exception as exc:
+            log.debug("%s", entry.rel, exc_info=True)
+            rec, rep = None, report_row(entry.rel, "failed", f"could not be read ({type(exc).__name__}: {exc})",
+                                        nbytes=_size(entry.path))
+        rep["reason"] = (join_reasons(entry.note, rep["reason"]) if rep["reason"] != "ok" or not entry.note
+                         else entry.note)
+        return rec, rep, st
+
+    def _remember(self, rel: str, st: tuple, meta_key: str, version: str, document: dict | None, rep: dict) -> None:
+        """Every file read is remembered, so a later run can tell it did not change; only documents (not
+        duplicates or failures, which are read again) can be taken from the previous run."""
+        self.cache.append({"path": rel, "size": st[0], "mtime_ns": st[1], "meta": meta_key,
+                           "content_hash": document["content_hash"] if document else "",
+                           "reason": rep["reason"], "encoding": rep.get("encoding", ""),
+                           "chars": document["chars"] if document else 0,
+                           "original_sha": document["original_sha"] if document else "",
+                           "version": version})
 
     def _cached(self, entry: Found, meta_key: str):
         """(record, report row, stat) from the previous run when the file is unchanged, else (None, None, stat)."""
