@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -225,7 +226,14 @@ class TerminalFormatter(logging.Formatter):
         return shown(super().formatMessage(record))
 
 
+def _interrupt(signum, frame) -> None:
+    # kill's SIGTERM (a job scheduler's, `timeout`'s) ended the process on the spot: the tables' temporary files,
+    # the lock and a folder the run had made stayed in OUT, and nothing was said; it ends the run as Ctrl-C does
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(TerminalFormatter("%(levelname)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])

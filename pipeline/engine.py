@@ -39,6 +39,9 @@ def _quit_on_ctrl_c() -> None:
     its workers ignoring it too: they must not die of an interrupt the run does not hear."""
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # the run's SIGTERM handler, inherited with the fork, is for the run's own process: a worker stopped by
+    # terminate() ends at once, not with a traceback of the interrupt it would raise
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 # how often a worker looks whether the run's process is still there

@@ -279,3 +279,33 @@ def test_the_workers_of_a_killed_run_end_and_free_its_output_folder(tmp_path):
         for pid in pids:
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+# `kill <pid of the run>` (SIGTERM), as a job scheduler or `timeout` sends it, once the run has begun writing
+_SIGTERM_DRIVER = r"""
+import os, signal, sys
+from pipeline import cli, stages
+
+chunks = stages.chunk_documents
+
+def chunks_then_kill(records):
+    for chunk in chunks(records):
+        yield chunk
+        os.kill(os.getpid(), signal.SIGTERM)
+
+stages.chunk_documents = chunks_then_kill
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_killed_run_leaves_its_output_folder_as_ctrl_c_does(tmp_path):
+    """SIGTERM ended the run's process on the spot: its tables' temporary files (46 MB over ../shared/corpus), its
+    lock and the folder it had made stayed in OUT, and nothing was said. It ends the run as Ctrl-C does."""
+    driver, out = tmp_path / "driver.py", tmp_path / "new" / "out"
+    driver.write_text(_SIGTERM_DRIVER)
+    proc = subprocess.run([sys.executable, str(driver), "run", "--corpus", str(ROOT / "corpus"), "--out", str(out),
+                           "--model", "lexicon", "--jobs", "1", "--quiet"], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.startswith("interrupted: "), proc.stderr
+    assert not (tmp_path / "new").exists()
