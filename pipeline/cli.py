@@ -232,6 +232,15 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _left_in_out(args, lock: OutLock | None) -> str:
+    """What a command stopped midway leaves in --out, for its last line: every table is replaced whole or not at
+    all, so there is nothing to clean up; one stopped before its first table removes the folder it made."""
+    if lock is not None and lock.created and not lock.out.exists():
+        return f"no stage had finished; {args.out}, which the run had made, is removed"
+    return (f"the stages that finished wrote their tables to {getattr(args, 'out', '')}, each whole; the later ones "
+            "are still the previous run's: run again to bring them up to date")
+
+
 def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     handler = logging.StreamHandler(sys.stderr)
@@ -242,6 +251,7 @@ def main(argv=None) -> int:
     if hasattr(args, "corpus"):
         args.corpus_named = args.corpus is not None
         args.corpus = DEFAULT_CORPUS if args.corpus is None else args.corpus
+    lock = None
     try:
         check_paths(args)
         check_limits(args)
@@ -260,16 +270,12 @@ def main(argv=None) -> int:
     except (ConfigError, SchemaError) as exc:
         print(f"error: {shown(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        # every table is replaced whole or not at all, so there is nothing to clean up; a traceback from deep
-        # inside a library would only hide that
-        print(f"interrupted: the stages that finished wrote their tables to {getattr(args, 'out', '')}, each whole; "
-              "the later ones are still the previous run's: run again to bring them up to date", file=sys.stderr)
+    except KeyboardInterrupt:  # a traceback from deep inside a library would only hide what is left
+        print(f"interrupted: {_left_in_out(args, lock)}", file=sys.stderr)
         return 130
     except WorkerLost as exc:  # kill -9, the out-of-memory killer: as Ctrl-C, the tables are whole
-        print(f"error: {exc}: the stages that finished wrote their tables to {getattr(args, 'out', '')}, each "
-              "whole; the later ones are still the previous run's: run again (with fewer JOBS= or a smaller "
-              "WINDOW= if memory ran out)", file=sys.stderr)
+        print(f"error: {exc}: {_left_in_out(args, lock)} (with fewer JOBS= or a smaller WINDOW= if memory ran out)",
+              file=sys.stderr)
         return 1
     except OSError as exc:  # disk full, permissions on the output folder, ...
         where = f"{exc.filename}: " if exc.filename else ""

@@ -461,6 +461,22 @@ def test_clean_removes_what_runs_wrote_and_keeps_the_researchers_files(tmp_path,
     assert len(err) == 1 and err[0].startswith("interrupted: the stages that finished wrote their tables")
 
 
+def test_ctrl_c_before_a_run_wrote_anything_says_the_folder_it_made_is_gone(tmp_path, monkeypatch, capsys):
+    """Interrupted before its first table, a run removes the folder it made; it said that the stages that finished
+    had written their tables there, and that the others were still the previous run's, of a folder no longer there."""
+    from pipeline import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_fn(parser(), "run", interrupted))
+    out = tmp_path / "new" / "out"
+    assert cli.main(["run", "--corpus", str(ROOT / "corpus"), "--out", str(out), "--quiet", "--jobs", "1"]) == 130
+    assert not (tmp_path / "new").exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"interrupted: no stage had finished; {out}, which the run had made, is removed"]
+
+
 def _with_fn(parser, command, fn):
     parser._subparsers._group_actions[0].choices[command].set_defaults(fn=fn)
     return parser
