@@ -75,9 +75,10 @@ def _start_worker(parent: int, warm: Callable | None, warm_args: tuple) -> None:
 
 
 def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, engine: str = "local",
-                 jobs: int = 2, window: int | None = None, warm: Callable | None = None, warm_args: tuple = (),
+                 jobs: int = 2, warm: Callable | None = None, warm_args: tuple = (),
                  trivial: Callable | None = None, workers: int | None = None, prestart: bool = False):
-    """Yield (item, fn(key(item))) in input order while up to `window` items are being worked on.
+    """Yield (item, fn(key(item))) in input order while up to twice `jobs` items (two at least) are being
+    worked on.
 
     `items` is consumed lazily, so producing the next item (reading files) overlaps with the workers, and
     memory holds only the items in flight. `warm(*warm_args)` runs once in each local worker as it starts
@@ -89,7 +90,7 @@ def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, 
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine '{engine}' (choose from {', '.join(ENGINES)})")
-    window = window or max(2, 2 * jobs)
+    most_in_flight = max(2, 2 * jobs)  # each worker has its next item waiting when it finishes one
     if engine == "local" and jobs <= 1:
         for it in items:
             yield it, fn(key(it))
@@ -125,7 +126,7 @@ def imap_ordered(fn: Callable, items: Iterable, *, key: Callable = lambda x: x, 
             # items done here queue behind one still in a worker (up to a bound, for memory: such items carry
             # no text), so producing the next items, and what follows the last one, goes on while the workers
             # are busy
-            while in_flight >= window or len(pending) >= 16 * window or (
+            while in_flight >= most_in_flight or len(pending) >= 16 * most_in_flight or (
                     pending and isinstance(pending[0][1], _Done)):
                 it0, fut = pending.popleft()
                 in_flight -= not isinstance(fut, _Done)
