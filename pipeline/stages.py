@@ -4,7 +4,6 @@ stages (segment, tokenize, classify, run through runner.ChunkRunner), the whole 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import sys
 import time
@@ -246,11 +245,8 @@ def _run(args, classifier) -> None:
         run_chunked(args, STAGE_ORDER, chunks=ingest_chunks(args, run), changed=(run.changed_files, run.changed_bytes),
                     load_texts=run.fill_texts, settings=settings, classifier=classifier)
         fingerprint = reporting_fingerprint(args)
-        run_json = catalog.path("run")
-        previous = json.loads(run_json.read_text()).get("stages", {}) if run_json.exists() else {}
         # both recorded by a run: aggregate run alone since (another CODED=, say) rewrote the tables alone
-        if (previous.get("report", {}).get("inputs_sha256") == fingerprint
-                and previous.get("aggregate", {}).get("inputs_sha256") == fingerprint
+        if (all(stage_entry(out, st).get("inputs_sha256") == fingerprint for st in ("aggregate", "report"))
                 and all(p.exists() for p in catalog.reporting_outputs(tax))):
             if workbook is not None:
                 workbook.cancel()
