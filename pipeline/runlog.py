@@ -33,21 +33,27 @@ def record(out: Path, stage: str, seconds: float, **info) -> None:
     finished = now()
 
     def write_entry() -> None:
-        path = Catalog(out).path("run")
-        run = json.loads(path.read_text()) if path.exists() else {}
+        run = last_run(out)
         run.setdefault("stages", {})[stage] = {"seconds": round(seconds, 3), "finished": finished, **info}
         run["packages"] = versions()
-        write_json(run, path, publish=False)
+        write_json(run, Catalog(out).path("run"), publish=False)
 
     after_publication(write_entry)
 
 
+def last_run(out: Path) -> dict:
+    """The run.json of the last run in `out`; {} when there is none or it is not one (edited by hand into
+    something else: a run failed with a traceback from reading it, where it only needs to write it anew)."""
+    try:
+        run = json.loads(Catalog(out).path("run").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return run if isinstance(run, dict) and isinstance(run.get("stages", {}), dict) else {}
+
+
 def stage_entry(out: Path, stage: str) -> dict:
     """`stage`'s entry in the run.json of the last run in `out`; {} when there is none or it cannot be read."""
-    try:
-        entry = json.loads(Catalog(out).path("run").read_text(encoding="utf-8"))["stages"][stage]
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
+    entry = last_run(out).get("stages", {}).get(stage)
     return entry if isinstance(entry, dict) else {}
 
 

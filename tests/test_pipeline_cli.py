@@ -487,3 +487,17 @@ def test_make_refuses_an_out_it_cannot_name(tmp_path):
         res = make("clean", f"OUT={bad}")
         assert res.returncode != 0 and "must be one folder path without spaces" in res.stderr
     assert tmp_path.exists()
+
+
+@pytest.mark.parametrize("garbled", ["{half written", "[]", '{"stages": []}'])
+def test_a_run_replaces_a_garbled_run_json(tmp_path, garbled):
+    """run.json, the run's log, edited by hand into something that is not a log: the next run failed with a
+    traceback from reading it. It is a log of the last run: the run writes it anew."""
+    from pipeline import cli
+
+    out = tmp_path / "out"
+    args = ["run", "--corpus", str(ROOT / "corpus"), "--out", str(out), "--model", "lexicon", "--quiet", "--jobs", "1"]
+    assert cli.main(args) == 0
+    (out / "run.json").write_text(garbled)
+    assert cli.main(args) == 0
+    assert set(json.loads((out / "run.json").read_text())["stages"]) >= {"ingest", "classify", "report", "run"}
