@@ -169,13 +169,12 @@ def run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, 
         record(out, st, wall if len(stages) == 1 else wall * result["worker_seconds"][st]
                 / max(sum(result["worker_seconds"].values()), 1e-9), **info)
     said = [f"{rows[st]} {OUTPUT_NAMES[st]}" for st in stages]
-    if "tokenize" in stages:
-        # fewer tokenized passages than passages is by design; say so, or it reads as passages lost
-        other = rows["segment"] - rows["tokenize"] if "segment" in stages else None
-        said[stages.index("tokenize")] += (f" (the content passages; the other {other} are headings and file "
-                                           "headers, which are not coded)" if other else
-                                           " (content passages only; headings and file headers are not coded)"
-                                           if other is None else "")
+    # fewer tokenized passages than passages is by design; say so, or it reads as passages lost
+    if "tokenize" in stages and "segment" not in stages:
+        said[stages.index("tokenize")] += " (content passages only; headings and file headers are not coded)"
+    elif "tokenize" in stages and rows["segment"] != rows["tokenize"]:
+        said[stages.index("tokenize")] += (f" (the content passages; the other {rows['segment'] - rows['tokenize']} "
+                                           "are headings and file headers, which are not coded)")
     print(f"{'+'.join(stages)}: {result['documents']} documents ({result['reused_documents']} unchanged, reused): "
           + ", ".join(said), file=sys.stderr)
     return result
