@@ -160,9 +160,9 @@ def run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, 
                            "reused_documents": result["reused_documents"]},
                 "worker_seconds": result["worker_seconds"][st], "engine": args.engine, "jobs": args.jobs}
         if st == "classify":
+            tax = load_taxonomy(args.taxonomy)
             info.update(model=settings.model_path, model_sha256=classify_mod.model_digest(settings.model_path),
-                        taxonomy_sha256=load_taxonomy(args.taxonomy).sha256,
-                        taxonomy_version=load_taxonomy(args.taxonomy).version,
+                        taxonomy_sha256=tax.sha256, taxonomy_version=tax.version,
                         passages_per_second=round(rows.get("tokenize", 0) / result["worker_seconds"][st], 1)
                         if result["worker_seconds"][st] and "tokenize" in rows else None)
         # stages that ran together share the wall time; worker_seconds says how it divided
