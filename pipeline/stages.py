@@ -120,6 +120,10 @@ def cmd_ingest(args) -> None:
         pass
 
 
+STAGE_ORDER = ("segment", "tokenize", "classify")
+OUTPUT_NAMES = {"segment": "passages", "tokenize": "tokenized passages", "classify": "labels"}
+
+
 def stage_settings(args, stages):
     if stages == ("segment",):
         return Settings.make()
@@ -178,12 +182,6 @@ def run_chunked(args, stages: tuple[str, ...], chunks=None, changed: tuple[int, 
     print(f"{'+'.join(stages)}: {result['documents']} documents ({result['reused_documents']} unchanged, reused): "
           + ", ".join(said), file=sys.stderr)
     return result
-
-
-STAGE_ORDER = ("segment", "tokenize", "classify")
-
-
-OUTPUT_NAMES = {"segment": "passages", "tokenize": "tokenized passages", "classify": "labels"}
 
 
 def cmd_segment(args) -> None:
