@@ -249,13 +249,13 @@ def _run(args, classifier) -> None:
                 workbook.cancel()
             print("aggregate, report: their inputs are those of the last run; outputs kept", file=sys.stderr)
         else:
-            # the workbook writer starts on the ingest report while the coverage tables are computed, and gets
-            # them as soon as they exist, before they are written to CSV and Parquet
             # after a large change (a fresh run) most document pages are out of date: the workbook's writing
             # process makes them while this one computes the coverage tables
             pages = None if small else DocumentPages.for_writer(out, tax)
             workbook = workbook or Workbook(catalog.path("workbook"), names, sheets, pages)
             try:
+                # the workbook writer starts on the ingest report while the coverage tables are computed, and gets
+                # them as soon as they exist, before they are written to CSV and Parquet
                 workbook.send({"ingest_report": read_ingest_report(out)})
                 saves: list = []
                 # the coverage tables and the reports are published as one set: a full disk or a failed workbook
