@@ -28,13 +28,13 @@ from .outdir import OutLock, check_not_foreign, check_separate, clean, remove_li
 log = logging.getLogger("pipeline")
 
 
-def learning(command: str):
+def learning_command(command: str):
     """A command of learning.py, imported when it runs: that module loads scikit-learn, which the other
     commands do not need in this process."""
     def run(args) -> None:
-        from . import learning as learning_mod
+        from . import learning
 
-        getattr(learning_mod, command)(args)
+        getattr(learning, command)(args)
     return run
 
 
@@ -83,14 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
                add("run", cmd_run, "all stages", corpus=True)):
         sp.add_argument("--coded", default="coded", help="the coded store, for how much of this corpus a person "
                                                          "coded (default: coded)")
-    t = add("train", learning("cmd_train"), "train the passage model on the taxonomy's examples plus coded passages")
+    t = add("train", learning_command("cmd_train"), "train the passage model on the taxonomy's examples plus coded passages")
     t.add_argument("--train", default=None, help="coded file(s), comma-separated (default: the coded store)")
     t.add_argument("--coded", default="coded", help="the coded store: a folder of JSON-lines files written by "
                                                     "review-import (default: coded)")
     t.add_argument("--no-examples", action="store_true", help="train on the coded passages alone")
     t.add_argument("--coded-weight", type=float, default=CODED_WEIGHT, help="weight of the coded store's passages "
                                                                              f"(default {CODED_WEIGHT:g})")
-    e = add("evaluate", learning("cmd_evaluate"), "score the classifier against coded passages")
+    e = add("evaluate", learning_command("cmd_evaluate"), "score the classifier against coded passages")
     e.add_argument("--gold", default=None, help="coded JSON-lines file(s), comma-separated")
     e.add_argument("--cv", default=None, help="cross-validate instead of scoring the current model: 'region' "
                                               "(hold out one region at a time), 'doc', or a number of folds "
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--manifest", default=None, help="with --cv region: the corpus manifest giving each "
                                                     "document's region (default: corpus/manifest.csv beside "
                                                     "the coded file's folder)")
-    r = add("review", learning("cmd_review"), "pick the passages most worth coding (writes OUT/review/review-NNN.xlsx)")
+    r = add("review", learning_command("cmd_review"), "pick the passages most worth coding (writes OUT/review/review-NNN.xlsx)")
     r.add_argument("--n", type=int, default=100, help="how many passages to pick")
     r.add_argument("--in", dest="input", default=None, help="pick from a JSON-lines pool instead of the run in "
                                                             "--out; --out is then the picks file (.jsonl)")
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--gaps", type=int, default=0, help="first, for every gap the model leaves (a region with no "
                                                        "passage labelled with an audited node), this many passages "
                                                        "of the region most likely to fill it (a gap check)")
-    ri = add("review-import", learning("cmd_review_import"), "import a coded review sheet into the coded store")
+    ri = add("review-import", learning_command("cmd_review_import"), "import a coded review sheet into the coded store")
     ri.add_argument("--file", default=None, help="the coded review file (.xlsx, .csv, .jsonl)")
     ri.add_argument("--coder", default=None, help="coder name for rows whose coder cell is empty")
     ri.add_argument("--coded", default="coded", help="the coded store folder (default: coded)")
