@@ -224,13 +224,12 @@ def cmd_run(args) -> None:
 
 def _run(args, classifier) -> None:
     tax = load_taxonomy(args.taxonomy)  # a broken taxonomy fails before any table is written
-    Path(args.out).mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
     t0 = time.perf_counter()
     # the corpus folder and its manifest are read first: an error in them is said at once, not after the default
     # model's training (a quarter of a minute on a fresh clone)
     run = open_ingest(args)
     settings = stage_settings(args, STAGE_ORDER)  # trains the default model if needed, before workers start
-    out = Path(args.out)
     # After a small change the workbook writer is forked now, while this process is small and has no thread,
     # rather than when the coverage tables are ready (on the critical path); not after a large one, where it
     # would sit idle (and in memory) through the whole run.
