@@ -203,7 +203,7 @@ def cmd_classify(args) -> None:
         if Path(args.out).is_dir():  # else the write fails naming its temporary file beside the folder
             raise ConfigError(f"{args.out}: is a folder; with --in, --out names the predictions file (JSON lines)")
         model, desc = classify_mod.resolve_model(args.model, Path(args.taxonomy), tax)
-        n = classify_mod.classify_jsonl(Path(args.input), Path(args.out), tax, model)
+        n = classify_mod.classify_jsonl(source, Path(args.out), tax, model)
         print(f"classify: {n} passages -> {args.out} (model: {desc})", file=sys.stderr)
         return
     run_chunked(args, ("classify",))
