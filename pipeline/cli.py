@@ -137,6 +137,15 @@ def check_paths(args) -> None:
             raise ConfigError(f"--{name} is empty ({var}=): give the {what}; an empty path would be the current folder")
 
 
+def check_coded_store(args) -> None:
+    """Refuse a --coded that is a file: the store is a folder of JSON-lines files, and a file of coded passages
+    (CODED=coded.jsonl) was read as an empty store, the run's tables and report saying no passage had been coded."""
+    coded = getattr(args, "coded", None)
+    if coded is not None and os.path.exists(coded) and not os.path.isdir(coded):
+        raise ConfigError(f"{coded}: is a file; --coded (CODED=) names the coded store, the folder of JSON-lines "
+                          "files review-import writes (make train takes files of coded passages as TRAIN=)")
+
+
 def check_limits(args) -> None:
     """Refuse a --max-mb no file size can be compared with (nan, inf, 0 or less): nan and inf failed with a
     traceback, and a negative limit skipped every file as too large. Refuse a --jobs below 1: a run took it for
@@ -254,6 +263,7 @@ def main(argv=None) -> int:
     lock = None
     try:
         check_paths(args)
+        check_coded_store(args)
         check_limits(args)
         lock = _out_lock(args)
         try:

@@ -441,3 +441,18 @@ def test_make_evaluate_takes_the_regions_of_the_corpus_named_by_corpus(tmp_path)
     res = run("evaluate", "--gold", str(gold), "--cv", "region", "--manifest",
               str(tmp_path / "nowhere" / "manifest.csv"))
     assert res.returncode == 2 and f"{tmp_path / 'nowhere'}: no such corpus folder" in res.stderr
+
+
+def test_a_coded_store_named_as_a_file_is_refused(tmp_path, capsys):
+    """CODED= naming a file of coded passages (the store is a folder of them) was read as an empty store: the run's
+    tables and report said no passage had been coded, without a word."""
+    from pipeline import cli
+
+    coded = tmp_path / "coded.jsonl"
+    coded.write_text('{"id": "x", "text": "t", "labels": ["n"], "coder": "ann"}\n')
+    for command in ("run", "aggregate", "report", "train", "review", "review-import"):
+        assert cli.main([command, "--out", str(tmp_path / "out"), "--coded", str(coded)]) == 2, command
+        assert capsys.readouterr().err.splitlines() == [
+            f"error: {coded}: is a file; --coded (CODED=) names the coded store, the folder of JSON-lines files "
+            "review-import writes (make train takes files of coded passages as TRAIN=)"], command
+    assert not (tmp_path / "out").exists()
