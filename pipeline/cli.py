@@ -235,10 +235,14 @@ class TerminalFormatter(logging.Formatter):
         return shown(super().formatMessage(record))
 
 
-def _interrupt(signum, frame) -> None:
-    # kill's SIGTERM (a job scheduler's, `timeout`'s) ended the process on the spot: the tables' temporary files,
-    # the lock and a folder the run had made stayed in OUT, and nothing was said; it ends the run as Ctrl-C does
-    raise KeyboardInterrupt
+class Terminated(KeyboardInterrupt):
+    """kill's SIGTERM (a job scheduler's, `timeout`'s) ended the process on the spot: the tables' temporary
+    files, the lock and a folder the run had made stayed in OUT, and nothing was said; it ends the run as Ctrl-C
+    does, with the status a process SIGTERM ended has (143)."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
 
 
 def _left_in_out(args, lock: OutLock | None) -> str:
@@ -251,7 +255,7 @@ def _left_in_out(args, lock: OutLock | None) -> str:
 
 
 def main(argv=None) -> int:
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, _terminate)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(TerminalFormatter("%(levelname)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
@@ -280,9 +284,10 @@ def main(argv=None) -> int:
     except (ConfigError, SchemaError) as exc:
         print(f"error: {shown(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # a traceback from deep inside a library would only hide what is left
-        print(f"interrupted: {_left_in_out(args, lock)}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # a traceback from deep inside a library would only hide what is left
+        stopped = isinstance(exc, Terminated)
+        print(f"{'terminated' if stopped else 'interrupted'}: {_left_in_out(args, lock)}", file=sys.stderr)
+        return 143 if stopped else 130
     except WorkerLost as exc:  # kill -9, the out-of-memory killer: as Ctrl-C, the tables are whole
         print(f"error: {exc}: {_left_in_out(args, lock)} (with fewer JOBS= or a smaller WINDOW= if memory ran out)",
               file=sys.stderr)
