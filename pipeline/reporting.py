@@ -127,7 +127,8 @@ def cmd_aggregate(args, inputs=None, on_tables=None, saves: list | None = None, 
                 after_publication(lambda path=path: path.unlink(missing_ok=True))
         record(out, "aggregate", time.perf_counter() - t0, counts={k: int(len(v)) for k, v in tables.items()},
                **({"inputs_sha256": fingerprint} if fingerprint else {}))
-    print(f"aggregate: {len(tables['coverage_region'])} regions x {len(tax.nodes)} nodes -> "
+    regions = len(tables["coverage_region"])
+    print(f"aggregate: {regions} region{'s' if regions != 1 else ''} x {len(tax.nodes)} nodes -> "
           f"{catalog.path('coverage_region', 'csv')}", file=sys.stderr)
     if stale:
         print(f"aggregate: removed {len(stale)} comparison(s) made from the coverage tables before these "

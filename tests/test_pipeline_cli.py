@@ -1,5 +1,6 @@
 """The whole pipeline through its CLI and make, on the project's own demo corpus."""
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -501,3 +502,15 @@ def test_a_run_replaces_a_garbled_run_json(tmp_path, garbled):
     (out / "run.json").write_text(garbled)
     assert cli.main(args) == 0
     assert set(json.loads((out / "run.json").read_text())["stages"]) >= {"ingest", "classify", "report", "run"}
+
+
+def test_a_run_over_one_region_says_region_once(tmp_path, capsys):
+    """A corpus of one region was reported as "aggregate: 1 regions x 40 nodes"."""
+    from pipeline import cli
+
+    (tmp_path / "corpus" / "CN").mkdir(parents=True)
+    (tmp_path / "corpus" / "CN" / "a.txt").write_text("江东省科技条例\n第一条 鼓励企业与高等学校共建研究开发平台。\n",
+                                                      encoding="utf-8")
+    assert cli.main(["run", "--corpus", str(tmp_path / "corpus"), "--out", str(tmp_path / "out"), "--model", "lexicon",
+                     "--quiet", "--jobs", "1"]) == 0
+    assert re.search(r"^aggregate: 1 region x \d+ nodes -> ", capsys.readouterr().err, re.M)
