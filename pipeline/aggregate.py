@@ -500,8 +500,10 @@ def gap_audit(long: pd.DataFrame, ev: pd.DataFrame, labels: pd.DataFrame, docume
                  "no_longer_in_force", "coder_passages", "evidence_title", "evidence_article", "evidence_doc",
                  "evidence_passage_id", "evidence_score", "evidence_passage", "recommendation"] + region_cols +
                 ["regions_lacking"] + level_cols + ["strength", "committed"])
-    gaps = gaps[gap_cols].fillna({"evidence_title": "", "evidence_article": "", "evidence_doc": "",
-                                  "evidence_passage_id": "", "evidence_score": 0.0})
+    # with no evidence anywhere (a corpus no passage of which is labelled) the merged text columns are all-NaN floats
+    evidence_text = ["evidence_title", "evidence_article", "evidence_doc", "evidence_passage_id"]
+    gaps = (gaps[gap_cols].astype(dict.fromkeys(evidence_text, object))
+            .fillna({**dict.fromkeys(evidence_text, ""), "evidence_score": 0.0}))
     return gaps, audited
 
 
