@@ -245,13 +245,16 @@ def _terminate(signum, frame) -> None:
     raise Terminated
 
 
-def _left_in_out(args, lock: OutLock | None) -> str:
+def _left_in_out(args, lock: OutLock | None, earlier_outputs: bool = True) -> str:
     """What a command stopped midway leaves in --out, for its last line: every table is replaced whole or not at
-    all, so there is nothing to clean up; one stopped before its first table removes the folder it made."""
+    all, so there is nothing to clean up; one stopped before its first table removes the folder it made.
+    `earlier_outputs`: whether --out held a run's outputs when the command began."""
     if lock is not None and lock.created and not lock.out.exists():
         return f"no stage had finished; {args.out}, which the run had made, is removed"
-    return (f"the stages that finished wrote their tables to {getattr(args, 'out', '')}, each whole; the later ones "
-            "are still the previous run's: run again to bring them up to date")
+    done = f"the stages that finished wrote their tables to {getattr(args, 'out', '')}, each whole; "
+    if not earlier_outputs:
+        return done + "run again to make the others"
+    return done + "the later ones are still the previous run's: run again to bring them up to date"
 
 
 def main(argv=None) -> int:
@@ -264,12 +267,13 @@ def main(argv=None) -> int:
     if hasattr(args, "corpus"):
         args.corpus_named = args.corpus is not None
         args.corpus = DEFAULT_CORPUS if args.corpus is None else args.corpus
-    lock = None
+    lock, earlier_outputs = None, True
     try:
         check_paths(args)
         check_coded_store(args)
         check_limits(args)
         lock = _out_lock(args)
+        earlier_outputs = lock is not None and any(os.path.lexists(lock.out / n) for n in owned_names())
         try:
             args.fn(args)
         except BaseException:
@@ -286,10 +290,11 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt as exc:  # a traceback from deep inside a library would only hide what is left
         stopped = isinstance(exc, Terminated)
-        print(f"{'terminated' if stopped else 'interrupted'}: {_left_in_out(args, lock)}", file=sys.stderr)
+        print(f"{'terminated' if stopped else 'interrupted'}: {_left_in_out(args, lock, earlier_outputs)}",
+              file=sys.stderr)
         return 143 if stopped else 130
     except WorkerLost as exc:  # kill -9, the out-of-memory killer: as Ctrl-C, the tables are whole
-        print(f"error: {exc}: {_left_in_out(args, lock)} (with fewer JOBS= or a smaller WINDOW= if memory ran out)",
+        print(f"error: {exc}: {_left_in_out(args, lock, earlier_outputs)} (with fewer JOBS= or a smaller WINDOW= if memory ran out)",
               file=sys.stderr)
         return 1
     except OSError as exc:  # disk full, permissions on the output folder, ...

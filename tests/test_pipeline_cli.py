@@ -464,7 +464,8 @@ def test_clean_removes_what_runs_wrote_and_keeps_the_researchers_files(tmp_path,
 
 def test_ctrl_c_before_a_run_wrote_anything_says_the_folder_it_made_is_gone(tmp_path, monkeypatch, capsys):
     """Interrupted before its first table, a run removes the folder it made; it said that the stages that finished
-    had written their tables there, and that the others were still the previous run's, of a folder no longer there."""
+    had written their tables there, and that the others were still the previous run's, of a folder no longer there;
+    in a folder that held no run, it spoke of a previous run's tables too."""
     from pipeline import cli
 
     def interrupted(args):
@@ -476,6 +477,12 @@ def test_ctrl_c_before_a_run_wrote_anything_says_the_folder_it_made_is_gone(tmp_
     assert not (tmp_path / "new").exists()
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"interrupted: no stage had finished; {out}, which the run had made, is removed"]
+    # a folder of the researcher's that held no run's outputs has no previous run's tables to speak of
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    assert cli.main(["run", "--corpus", str(ROOT / "corpus"), "--out", str(mine), "--quiet", "--jobs", "1"]) == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"interrupted: the stages that finished wrote their tables to {mine}, each whole; run again to make the others"]
 
 
 def _with_fn(parser, command, fn):
