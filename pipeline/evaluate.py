@@ -532,14 +532,42 @@ def _cross_validated(args, tax: Taxonomy, gold: pd.DataFrame, gold_paths: list[P
     k = None if args.cv in ("region", "doc") else int(args.cv)
     manifest = Path(args.manifest) if args.manifest else _manifest_beside(gold_paths)
     groups = fold_groups(gold, how, manifest)
+    split = _say_how_the_folds_fall(args.cv, how, gold["id"].tolist(), docs, groups, log)
+    extra_paths = ([] if args.no_examples else examples_paths(Path(args.taxonomy))) + \
+        [Path(p) for p in (args.train or "").split(",") if p]
+    extra = read_coded(extra_paths) if extra_paths else None
+    fractions = CURVE if args.curve else (1.0,)
+    # the coded store's passages weigh in the training folds as `make train` weighs them, so that the figures
+    # are those of the model the researcher trains
+    store = {q.name for p in gold_paths for q in coded_store_paths(p)}
+    from_store = gold["source"].isin(store).to_numpy()
+    weights = np.where(from_store, CODED_WEIGHT, 1.0)
+    res = cross_validate(tax, gold, groups, k, extra, fractions=fractions, log=log, weights=weights,
+                         jobs=args.jobs)
+    desc = _setting(how, k, len(res["folds"]), split, gold_paths, extra_paths, from_store.any())
+    preds, proba = res[1.0]["labels"], res[1.0]["proba"]
+    stem = "evaluation_cv"
+    per_fold = _per_fold(res["folds"], Y_true, label_matrix(preds, nodes), nodes, langs)
+    write_csv(per_fold, out / f"{stem}_folds.csv")
+    curve = None
+    if len(fractions) > 1:  # asked for, even if points were left out
+        curve = learning_curve(Y_true, {f: label_matrix(res[f]["labels"], nodes) for f in fractions if f in res},
+                               nodes, langs, docs)
+        write_csv(curve, out / f"{stem}_curve.csv")
+    return _Predictions(preds, proba, desc, stem, groups, per_fold, curve)
+
+
+def _say_how_the_folds_fall(cv: str, how: str, ids: list[str], docs: list[str], groups: list[str], log) -> list[str]:
+    """Warns where the folds are finer than CV=`cv` asks, and says which regions are held out document by
+    document; returns those regions."""
     # ids that say nothing of where a passage came from make the folds quietly finer than asked: 100 such
     # passages were 100 folds, each trained again, and passages of one document were split between folds
-    no_doc = sum("#" not in i for i in gold["id"])
+    no_doc = sum("#" not in i for i in ids)
     no_region = len({d for d, g in zip(docs, groups) if "/" not in d and g in (d, f"{d}:{d}")}) \
         if how == "region" else 0
     if no_doc or no_region:
-        log(f"evaluate: warning: CV={args.cv}: "
-            + (f"{no_doc} of {len(gold)} ids have no '#<n>' after a document's path, so each of those "
+        log(f"evaluate: warning: CV={cv}: "
+            + (f"{no_doc} of {len(ids)} ids have no '#<n>' after a document's path, so each of those "
                "passages is a document of its own; " if no_doc else "")
             + (f"{no_region} document(s) have no folder in their path and no row in a corpus manifest "
                "(--manifest), so each is held out as a region of its own; " if no_region else "")
@@ -552,43 +580,33 @@ def _cross_validated(args, tax: Taxonomy, gold: pd.DataFrame, gold_paths: list[P
         log(f"evaluate: CV=region: {len(split)} region(s) have fewer than {SMALL_REGION_DOCS} coded documents "
             f"({', '.join(split[:10])}{', ...' if len(split) > 10 else ''}): each of their documents is held "
             f"out on its own; {len(set(groups))} folds")
-    extra_paths = ([] if args.no_examples else examples_paths(Path(args.taxonomy))) + \
-        [Path(p) for p in (args.train or "").split(",") if p]
-    extra = read_coded(extra_paths) if extra_paths else None
-    fractions = CURVE if args.curve else (1.0,)
-    # the coded store's passages weigh in the training folds as `make train` weighs them, so that the figures
-    # are those of the model the researcher trains
-    store = {q.name for p in gold_paths for q in coded_store_paths(p)}
-    from_store = gold["source"].isin(store).to_numpy()
-    weights = np.where(from_store, CODED_WEIGHT, 1.0)
-    res = cross_validate(tax, gold, groups, k, extra, fractions=fractions, log=log, weights=weights,
-                         jobs=args.jobs)
-    ran = len(res["folds"])  # CV=5 on 3 documents runs 3 folds (cross_validate), which the heading must say
-    scheme = "leave-one-region-out" if how == "region" and k is None else f"{ran}-fold" if k else \
-        "leave-one-document-out"
-    desc = (f"{scheme} cross-validation grouped by {how}"
+    return split
+
+
+def _setting(how: str, k: int | None, ran: int, split: list[str], gold_paths: list[Path], extra_paths: list[Path],
+             weighted: bool) -> str:
+    """The heading of cross-validated figures: folds grouped by `how` (`k` of them asked for, `ran` run; `split`:
+    the regions held out by document), the coded files, what is always in training and how the coded store
+    weighs."""
+    # CV=5 on 3 documents runs 3 folds (cross_validate), which the heading must say
+    scheme = "leave-one-region-out" if how == "region" else f"{ran}-fold" if k else "leave-one-document-out"
+    return (f"{scheme} cross-validation grouped by {how}"
             + (f" (CV={k}: the coded data has {ran} documents)" if k and ran < k else "")
             + (f" (regions of fewer than {SMALL_REGION_DOCS} coded documents: by document)" if split else "")
             + f" on {_names(gold_paths)}"
             + (f"; always in training: {', '.join(p.name for p in extra_paths)}" if extra_paths else "")
             + (f"; the coded store's passages weighted {CODED_WEIGHT:g}x, as make train weighs them"
-               if from_store.any() else ""))
-    preds, proba = res[1.0]["labels"], res[1.0]["proba"]
-    stem = "evaluation_cv"
-    per_fold = []
-    for fold, held, te in res["folds"]:
-        _, summ = scores(Y_true[te], label_matrix([preds[i] for i in te], nodes), nodes,
-                         [langs[i] for i in te])
-        per_fold.append(summ[summ["lang"] == "all"].assign(fold=fold, held_out=" + ".join(held)))
-    per_fold = pd.concat(per_fold, ignore_index=True)[["fold", "held_out", "passages", "labels", "micro_f1",
-                                                       "micro_precision", "micro_recall"]]
-    write_csv(per_fold, out / f"{stem}_folds.csv")
-    curve = None
-    if len(fractions) > 1:  # asked for, even if points were left out
-        curve = learning_curve(Y_true, {f: label_matrix(res[f]["labels"], nodes) for f in fractions if f in res},
-                               nodes, langs, docs)
-        write_csv(curve, out / f"{stem}_curve.csv")
-    return _Predictions(preds, proba, desc, stem, groups, per_fold, curve)
+               if weighted else ""))
+
+
+def _per_fold(folds: list, Y_true: np.ndarray, Y_pred: np.ndarray, nodes: list[str], langs: list[str]) -> pd.DataFrame:
+    """Each held-out group's micro-F1, precision and recall (`folds`: cross_validate's (fold, held out, rows))."""
+    rows = []
+    for fold, held, te in folds:
+        _, summ = scores(Y_true[te], Y_pred[te], nodes, [langs[i] for i in te])
+        rows.append(summ[summ["lang"] == "all"].assign(fold=fold, held_out=" + ".join(held)))
+    return pd.concat(rows, ignore_index=True)[["fold", "held_out", "passages", "labels", "micro_f1",
+                                               "micro_precision", "micro_recall"]]
 
 
 def _report(run: _Predictions, gold: pd.DataFrame, nodes: list[str], docs: list[str], out: Path) -> None:
