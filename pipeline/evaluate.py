@@ -29,6 +29,7 @@ from sklearn.model_selection import GroupKFold
 from .classify import (PassageClassifier, check_labels, coded_files, coded_store_paths, doc_groups, examples_paths,
                        fit_model, label_matrix, read_coded, resolve_model, tokenize_frame)
 from .coded import CODED_WEIGHT
+from .model import text_key
 from .corpus import read_manifest
 from .io import ConfigError, write_csv
 from .taxonomy import Taxonomy, load_taxonomy, one_framework
@@ -535,7 +536,7 @@ def _cross_validated(args, tax: Taxonomy, gold: pd.DataFrame, gold_paths: list[P
     split = _say_how_the_folds_fall(args.cv, how, gold["id"].tolist(), docs, groups, log)
     extra_paths = ([] if args.no_examples else examples_paths(Path(args.taxonomy))) + \
         [Path(p) for p in (args.train or "").split(",") if p]
-    extra = read_coded(extra_paths) if extra_paths else None
+    extra = _not_scored(read_coded(extra_paths), gold, log) if extra_paths else None
     fractions = CURVE if args.curve else (1.0,)
     # the coded store's passages weigh in the training folds as `make train` weighs them, so that the figures
     # are those of the model the researcher trains
@@ -581,6 +582,18 @@ def _say_how_the_folds_fall(cv: str, how: str, ids: list[str], docs: list[str], 
             f"({', '.join(split[:10])}{', ...' if len(split) > 10 else ''}): each of their documents is held "
             f"out on its own; {len(set(groups))} folds")
     return split
+
+
+def _not_scored(extra: pd.DataFrame, gold: pd.DataFrame, log) -> pd.DataFrame:
+    """The passages of `extra` (always in training) that are not among the `gold` passages being scored, by id
+    or by text: `--train` naming a gold file, or a file holding some of its passages, put each scored passage into
+    the training folds too, and every fold was tested on what it had learned."""
+    keys = {text_key(t) for t in gold["text"]}
+    scored = extra["id"].isin(set(gold["id"])) | extra["text"].map(text_key).isin(keys)
+    if scored.any():
+        log(f"evaluate: {int(scored.sum())} passage(s) given to train on (--train) are among the passages scored "
+            "(same id or text); they are left out of training, so that no fold is tested on what it learned")
+    return extra[~scored].reset_index(drop=True)
 
 
 def _setting(how: str, k: int | None, ran: int, split: list[str], gold_paths: list[Path], extra_paths: list[Path],

@@ -582,3 +582,19 @@ def test_document_cells_count_only_documents_coded_article_by_article():
     P = np.zeros_like(Y)  # the model misses both: one false gap in each document
     cells = document_cells(ids, Y, P)
     assert cells["documents"] == 1 and cells["cells"] == 2 and cells["false_gaps"] == 1
+
+
+def test_train_files_holding_the_scored_passages_are_left_out_of_training(tmp_path):
+    """`evaluate --cv … --train X` with X the gold file (or holding some of its passages) put every scored passage
+    into every training fold: each fold was tested on what it had learned."""
+    from pipeline.evaluate import _not_scored
+
+    gold = pd.DataFrame({"id": ["a.md#1", "b.md#1"], "text": ["第一条 支持孵化器。", "第二条 施行。"]})
+    extra = pd.DataFrame({"id": ["a.md#1", "x#1", "x#2", "y#1"],
+                          "text": ["第一条 支持孵化器。", "第二条  施行。", "第三条 其他。", "第一条 支持孵化器。"]})
+    said = []
+    kept = _not_scored(extra, gold, said.append)
+    assert kept["id"].tolist() == ["x#2"]
+    assert said == ["evaluate: 3 passage(s) given to train on (--train) are among the passages scored (same id or "
+                    "text); they are left out of training, so that no fold is tested on what it learned"]
+    assert _not_scored(extra.iloc[[2]], gold, said.append)["id"].tolist() == ["x#2"] and len(said) == 1
