@@ -463,6 +463,10 @@ def part_key(path: Path) -> str:
     return path.stem.rsplit("-", 1)[-1]
 
 
+def part_name(position: int, key: str) -> str:
+    return f"part-{position:05d}-{key}.parquet"
+
+
 class TableWriter:
     """Writes a stage table part by part (one chunk of documents each), then puts the table in place.
 
@@ -487,8 +491,11 @@ class TableWriter:
     def has(self, key: str) -> bool:
         return key in self._previous
 
-    def _name(self, key: str) -> str:
-        return f"part-{len(self._parts):05d}-{key}.parquet"
+    def _staging_folder(self) -> Path:
+        """The hidden folder beside the table that gathers the new table, made when first needed."""
+        if self._staging is None:
+            self._staging = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"))
+        return self._staging
 
     def keep(self, key: str) -> None:
         """Reuse the previous table's part with this key as the next part."""
@@ -503,10 +510,7 @@ class TableWriter:
         # schema equality ignores that, the stored bytes do not): cast, so equal rows give equal files
         t = t.cast(self.table.arrow_schema)
         try:
-            if self._staging is None:
-                self._staging = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                                      suffix=".tmp"))
-            pq.write_table(t, self._staging / self._name(key), compression="zstd")
+            pq.write_table(t, self._staging_folder() / part_name(len(self._parts), key), compression="zstd")
         except OSError as exc:  # Arrow's errors name no file: say which table could not be written
             raise named(exc, self.path) from None
         self.rows += t.num_rows
@@ -515,14 +519,12 @@ class TableWriter:
     def close(self) -> bool:
         """Put the table in place; return True when it changed."""
         try:
-            names = [f"part-{i:05d}-{key}.parquet" for i, (key, _) in enumerate(self._parts)]
+            names = [part_name(i, key) for i, (key, _) in enumerate(self._parts)]
             unchanged = (self.path.is_dir() and self._staging is None
                          and names == [p.name for p in part_files(self.path)])
             if unchanged:
                 return False
-            staging = self._staging or Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                                             suffix=".tmp"))
-            self._staging = staging
+            staging = self._staging_folder()
             for name, (_, old) in zip(names, self._parts):
                 if old is not None:
                     _link_or_copy(old, staging / name)
