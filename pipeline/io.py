@@ -60,7 +60,8 @@ def _umask() -> int:
     return mask
 
 
-_FILE_MODE = 0o666 & ~_umask()
+_UMASK = _umask()
+_FILE_MODE, _FOLDER_MODE = 0o666 & ~_UMASK, 0o777 & ~_UMASK
 # a temporary file this old was left by a run that was killed outright (SIGKILL, power loss); younger ones may
 # belong to a writer still at work
 STALE_TEMP_SECONDS = 3600
@@ -530,7 +531,7 @@ class TableWriter:
                     _link_or_copy(old, staging / name)
             for p in staging.iterdir():
                 os.chmod(p, _FILE_MODE)
-            os.chmod(staging, 0o777 & ~_umask())
+            os.chmod(staging, _FOLDER_MODE)
             _fsync_dir(staging)
             _swap_in(staging, self.path)
             self._staging = None
