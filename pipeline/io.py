@@ -275,8 +275,8 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def read_table(table: Table, out_dir: Path, columns: list[str] | None = None, filters=None) -> pd.DataFrame:
-    """A whole stage table (all its parts, in order), optionally only some columns or rows."""
+def read_table(table: Table, out_dir: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A whole stage table (all its parts, in order), optionally only some columns."""
     path = Path(out_dir) / table.file
     if not path.exists():
         raise ConfigError(f"{path}: missing; run the stage that writes '{table.name}' first")
@@ -285,7 +285,7 @@ def read_table(table: Table, out_dir: Path, columns: list[str] | None = None, fi
         if parts:
             # one scan over all parts (threaded), in part order
             t = ds.dataset([str(p) for p in parts], format="parquet", schema=table.arrow_schema).to_table(
-                columns=columns, filter=filters)
+                columns=columns)
         else:
             t = table.arrow_schema.empty_table().select(columns or list(table.columns))
         df = t.to_pandas()
