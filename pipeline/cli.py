@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                add("run", cmd_run, "all stages", corpus=True)):
         sp.add_argument("--coded", default="coded", help="the coded store, for how much of this corpus a person "
                                                          "coded (default: coded)")
-    t = add("train", learning_command("cmd_train"), "train the passage model on the taxonomy's examples plus coded passages")
+    t = add("train", learning_command("cmd_train"),
+            "train the passage model on the taxonomy's examples plus coded passages")
     t.add_argument("--train", default=None, help="coded file(s), comma-separated (default: the coded store)")
     t.add_argument("--coded", default="coded", help="the coded store: a folder of JSON-lines files written by "
                                                     "review-import (default: coded)")
@@ -103,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--manifest", default=None, help="with --cv region: the corpus manifest giving each "
                                                     "document's region (default: corpus/manifest.csv beside "
                                                     "the coded file's folder)")
-    r = add("review", learning_command("cmd_review"), "pick the passages most worth coding (writes OUT/review/review-NNN.xlsx)")
+    r = add("review", learning_command("cmd_review"),
+            "pick the passages most worth coding (writes OUT/review/review-NNN.xlsx)")
     r.add_argument("--n", type=int, default=100, help="how many passages to pick")
     r.add_argument("--in", dest="input", default=None, help="pick from a JSON-lines pool instead of the run in "
                                                             "--out; --out is then the picks file (.jsonl)")
@@ -294,8 +296,8 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 143 if stopped else 130
     except WorkerLost as exc:  # kill -9, the out-of-memory killer: as Ctrl-C, the tables are whole
-        print(f"error: {exc}: {_left_in_out(args, lock, earlier_outputs)} (with fewer JOBS= or a smaller WINDOW= if memory ran out)",
-              file=sys.stderr)
+        print(f"error: {exc}: {_left_in_out(args, lock, earlier_outputs)} (with fewer JOBS= or a smaller WINDOW= if "
+              "memory ran out)", file=sys.stderr)
         return 1
     except OSError as exc:  # disk full, permissions on the output folder, ...
         where = f"{exc.filename}: " if exc.filename else ""

@@ -121,8 +121,8 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
 # each node's lexicon columns, in this order
 _NODE_COLUMNS = ("term", "rule", "exclude", "decision")
 # a hit's role -> its column among its node's
-_ROLE_COLUMN = {role: _NODE_COLUMNS.index(kind) for role, kind in
-                (("term", "term"), ("pattern", "term"), ("rule", "rule"), ("rule_pattern", "rule"), ("exclude", "exclude"))}
+_ROLE_COLUMN = {role: _NODE_COLUMNS.index(kind) for role, kind in (("term", "term"), ("pattern", "term"), ("rule", "rule"),
+                                                                  ("rule_pattern", "rule"), ("exclude", "exclude"))}
 
 
 def _progress(total: int, shown: bool):

@@ -928,8 +928,9 @@ def test_a_chinese_chapter_title_wrapped_onto_the_next_line_is_the_chapters_titl
 def test_an_article_whose_source_put_the_space_before_its_character_is_an_article():
     """A few regulations as published write 第七十五 条体育运动… (the space before 条, none after it). The
     article was no article: its text ran on in the article before it, or under a heading it was cited by the
-    heading; in a plain-text file ingest ran its line into the line before. It is an article cited by its number as the document writes it; a line naming an article in a
-    sentence without the misplaced space is still no article."""
+    heading; in a plain-text file ingest ran its line into the line before. It is an article cited by its number
+    as the document writes it; a line naming an article in a sentence without the misplaced space is still no
+    article."""
     text = ("江东省海上交通条例\n第一章　总则\n第七十四条　海事管理机构负责监督管理。\n"
             "第七十五 条体育运动船艇的安全管理由体育行政部门负责。\n第七十六条　本条例自公布之日起施行。\n"
             "第七十五条规定的船艇，应当登记。\n")
