@@ -275,7 +275,7 @@ def main(argv=None) -> int:
         check_coded_store(args)
         check_limits(args)
         lock = _out_lock(args)
-        earlier_outputs = lock is not None and any(os.path.lexists(lock.out / n) for n in owned_names())
+        earlier_outputs = lock is not None and lock.holds_any(owned_names())
         try:
             args.fn(args)
         except BaseException:

@@ -130,11 +130,15 @@ class OutLock:
         except OSError:
             pass
 
+    def holds_any(self, names: list[str]) -> bool:
+        """Whether the folder holds a file or folder of one of `names` (a run's outputs: catalog.owned_names)."""
+        return any(os.path.lexists(self.out / n) for n in names)
+
     def remove_if_unused(self, names: list[str]) -> None:
         """Remove the lock file this lock created in a folder that holds none of a run's outputs (`names`): a
         command refused there (a stage aimed at a corpus folder) would otherwise leave the folder marked as an
         output folder, which a corpus scan then skips as a whole."""
-        if self.new_file and not any(os.path.lexists(self.out / n) for n in names):
+        if self.new_file and not self.holds_any(names):
             try:
                 self.path.unlink()
             except OSError:
